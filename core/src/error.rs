@@ -1,0 +1,276 @@
+//! The one error type of paywire: a stable machine-readable code and a message a person can act on.
+
+use std::fmt;
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => $code:literal,)*) => {
+        /// Stable, machine-readable error codes.
+        ///
+        /// Where x402 defines a reason string for a failure, the code's string form is exactly that reason (so a
+        /// verification failure can go into a `VerifyResponse.invalidReason` unchanged). The other codes are
+        /// paywire's own and never change meaning once released.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for documentation and for bindings that mirror the list.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable string form of the code.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+
+    // Header and message decoding.
+    /// A header value is larger than [`crate::codec::MAX_HEADER_BYTES`].
+    HeaderTooLarge => "header_too_large",
+    /// A header value is empty or only whitespace.
+    HeaderEmpty => "header_empty",
+    /// A header value uses the base64url alphabet (`-`, `_`); x402 uses standard base64.
+    HeaderBase64Url => "header_base64url",
+    /// A header value lacks its `=` padding.
+    HeaderMissingPadding => "header_missing_padding",
+    /// A header value is not base64 at all.
+    HeaderInvalidBase64 => "header_invalid_base64",
+    /// The decoded bytes (or a body) are not UTF-8 JSON.
+    InvalidJson => "invalid_json",
+    /// A `PaymentRequired` (402 challenge) does not have the x402 shape.
+    InvalidPaymentRequired => "invalid_payment_required",
+    /// A payment requirements object does not have the x402 shape (x402 reason).
+    InvalidPaymentRequirements => "invalid_payment_requirements",
+    /// A payment payload does not have the x402 shape (x402 reason).
+    InvalidPayload => "invalid_payload",
+    /// A facilitator answer (`/verify`, `/settle`, `/supported`) does not have the x402 shape.
+    InvalidFacilitatorResponse => "invalid_facilitator_response",
+    /// A settlement receipt (`PAYMENT-RESPONSE`) does not have the x402 shape.
+    InvalidSettleResponse => "invalid_settle_response",
+    /// The message carries an `x402Version` paywire does not speak (x402 reason).
+    InvalidX402Version => "invalid_x402_version",
+    /// The value does not look like any x402 message.
+    UnknownMessage => "unknown_message",
+
+    // Networks, assets and money.
+    /// A network identifier is malformed or unknown (x402 reason).
+    InvalidNetwork => "invalid_network",
+    /// A price string is not a plain positive decimal amount.
+    InvalidPrice => "invalid_price",
+    /// A price has more decimals than the token can represent.
+    PriceTooPrecise => "price_too_precise",
+    /// An amount does not fit or is otherwise out of range.
+    AmountOutOfRange => "amount_out_of_range",
+    /// No default stablecoin is known for a network, so a money price cannot be converted.
+    UnknownAsset => "unknown_asset",
+    /// An EVM address is malformed.
+    InvalidAddress => "invalid_address",
+    /// The scheme is not one paywire implements (x402 reason).
+    UnsupportedScheme => "unsupported_scheme",
+
+    // Keys and signing.
+    /// A private key is malformed or out of range.
+    InvalidPrivateKey => "invalid_private_key",
+    /// An external signer reported a failure.
+    SignerFailed => "signer_failed",
+    /// A signature does not recover to the signer's address.
+    SignerMismatch => "signer_mismatch",
+    /// A signature is not 65 bytes of `r || s || v`.
+    InvalidSignatureFormat => "invalid_signature_format",
+    /// The system randomness source failed.
+    RandomnessFailed => "randomness_failed",
+
+    // Client side.
+    /// No offer in the bill satisfies the payment policy; the error lists every offer and why.
+    NoAcceptableOffer => "no_acceptable_offer",
+    /// The bill does not carry the EIP-712 domain (`extra.name`, `extra.version`) (x402 reason).
+    MissingEip712Domain => "invalid_exact_evm_missing_eip712_domain",
+    /// A payment was already attached to this request; paying again would pay twice.
+    PaymentAlreadyAttempted => "payment_already_attempted",
+    /// The running budget would be exceeded by this payment.
+    BudgetExceeded => "budget_exceeded",
+    /// A signed payment was completed for a different preparation or twice.
+    InvalidPreparedPayment => "invalid_prepared_payment",
+
+    // Server side.
+    /// The client's `accepted` offer matches none of the server's offers.
+    NoMatchingRequirements => "no_matching_payment_requirements",
+    /// A route's price tag is not usable to build an offer.
+    InvalidPriceTag => "invalid_price_tag",
+    /// The `payment-identifier` extension carries a malformed id.
+    InvalidPaymentIdentifier => "invalid_payment_identifier",
+    /// The offer requires a `payment-identifier` id and the payment has none.
+    PaymentIdentifierRequired => "payment_identifier_required",
+
+    // Offline verification (x402 reasons for the `exact` EVM scheme).
+    /// The payload's scheme differs from the requirement's (x402 reason).
+    InvalidScheme => "invalid_scheme",
+    /// The signature does not recover to the payer or is malformed (x402 reason).
+    InvalidSignature => "invalid_exact_evm_payload_signature",
+    /// The authorization pays someone other than `payTo` (x402 reason).
+    RecipientMismatch => "invalid_exact_evm_payload_recipient_mismatch",
+    /// The authorization expires too soon or has expired (x402 reason).
+    ValidBeforeExpired => "invalid_exact_evm_payload_authorization_valid_before",
+    /// The authorization is not valid yet (x402 reason).
+    ValidAfterInFuture => "invalid_exact_evm_payload_authorization_valid_after",
+    /// The authorized value differs from the required amount, x402 v2 (x402 reason).
+    ValueMismatch => "invalid_exact_evm_payload_authorization_value_mismatch",
+    /// The authorized value differs from the required amount, x402 v1 (x402 reason).
+    ValueMismatchV1 => "invalid_exact_evm_payload_authorization_value",
+    /// The payment is for another asset than required.
+    AssetMismatch => "invalid_exact_evm_asset_mismatch",
+    /// The signature is not a 65-byte EOA signature, so only the chain can check it (a smart wallet).
+    OnchainVerificationRequired => "onchain_verification_required",
+    /// Permit2: the spender is not the x402 exact Permit2 proxy (x402 reason).
+    Permit2InvalidSpender => "invalid_permit2_spender",
+    /// Permit2: the witness pays someone other than `payTo` (x402 reason).
+    Permit2RecipientMismatch => "invalid_permit2_recipient_mismatch",
+    /// Permit2: the deadline has passed or is too close (x402 reason).
+    Permit2DeadlineExpired => "permit2_deadline_expired",
+    /// Permit2: the witness is not valid yet (x402 reason).
+    Permit2NotYetValid => "permit2_not_yet_valid",
+    /// Permit2: the permitted amount differs from the required amount (x402 reason).
+    Permit2AmountMismatch => "permit2_amount_mismatch",
+    /// Permit2: the permitted token differs from the required asset (x402 reason).
+    Permit2TokenMismatch => "permit2_token_mismatch",
+    /// Permit2: the signature does not recover to the owner (x402 reason).
+    Permit2InvalidSignature => "invalid_permit2_signature",
+    /// The `eip2612GasSponsoring` extension is malformed (x402 reason).
+    Eip2612InvalidFormat => "invalid_eip2612_extension_format",
+    /// The EIP-2612 permit's owner is not the payer (x402 reason).
+    Eip2612FromMismatch => "eip2612_from_mismatch",
+    /// The EIP-2612 permit is for another token (x402 reason).
+    Eip2612AssetMismatch => "eip2612_asset_mismatch",
+    /// The EIP-2612 permit's spender is not Permit2 (x402 reason).
+    Eip2612SpenderNotPermit2 => "eip2612_spender_not_permit2",
+    /// The EIP-2612 permit's deadline has passed (x402 reason).
+    Eip2612DeadlineExpired => "eip2612_deadline_expired",
+    /// The EIP-2612 permit's signature does not recover to its owner.
+    Eip2612InvalidSignature => "eip2612_invalid_signature",
+
+    // Credentials (offer-receipt extension and access credentials).
+    /// A signed offer or receipt is malformed.
+    InvalidCredential => "invalid_credential",
+    /// A credential's signature does not verify.
+    InvalidCredentialSignature => "invalid_credential_signature",
+    /// A credential was signed by a key outside the trusted set.
+    UntrustedSigner => "untrusted_signer",
+    /// A credential has expired or is older than the accepted lifetime.
+    CredentialExpired => "credential_expired",
+    /// A credential is for another resource.
+    CredentialResourceMismatch => "credential_resource_mismatch",
+    /// A credential is for another network or payee than accepted.
+    CredentialMismatch => "credential_mismatch",
+}
+
+impl ErrorCode {
+    /// Looks a code up by its string form.
+    pub fn from_str_code(code: &str) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the client refused one offer of a bill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferRefusal {
+    /// The offer's index in `accepts`.
+    pub index: usize,
+    /// A one-line description of the offer (scheme, network, amount, asset, payee).
+    pub offer: String,
+    /// Every reason the policy refused it, most fundamental first.
+    pub reasons: Vec<String>,
+}
+
+/// paywire's error: a stable [`ErrorCode`], a message that says what was wrong and what to do, and, where
+/// known, the payer and the refused offers.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} [{code}]")]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    payer: Option<String>,
+    refusals: Vec<OfferRefusal>,
+}
+
+impl Error {
+    /// A new error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, message: message.into(), payer: None, refusals: Vec::new() }
+    }
+
+    /// The same error, naming the payer it concerns.
+    pub fn with_payer(mut self, payer: impl Into<String>) -> Self {
+        self.payer = Some(payer.into());
+        self
+    }
+
+    /// The same error, listing the offers a client refused.
+    pub fn with_refusals(mut self, refusals: Vec<OfferRefusal>) -> Self {
+        self.refusals = refusals;
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The human-readable message (without the code).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The payer's address, when the failure concerns a known payer.
+    pub fn payer(&self) -> Option<&str> {
+        self.payer.as_deref()
+    }
+
+    /// The refused offers, for [`ErrorCode::NoAcceptableOffer`].
+    pub fn refusals(&self) -> &[OfferRefusal] {
+        &self.refusals
+    }
+
+    /// Prefixes the message with the place the error happened, e.g. a field path.
+    pub(crate) fn context(mut self, place: &str) -> Self {
+        self.message = format!("{place}: {}", self.message);
+        self
+    }
+}
+
+/// paywire's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code string {}", code.as_str());
+            assert_eq!(ErrorCode::from_str_code(code.as_str()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn display_carries_message_and_code() {
+        let e = Error::new(ErrorCode::InvalidPrice, "price \"x\" is not a number").with_payer("0xabc");
+        assert_eq!(e.to_string(), "price \"x\" is not a number [invalid_price]");
+        assert_eq!(e.payer(), Some("0xabc"));
+    }
+}

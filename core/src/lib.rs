@@ -1,0 +1,26 @@
+//! paywire-core: the x402 payment protocol as a sans-I/O library.
+//!
+//! It parses and builds every x402 message (v1 and v2), signs `exact` payments on EVM chains (EIP-3009,
+//! Permit2, EIP-2612), verifies payments offline, chooses offers under a spend policy, and issues and checks
+//! signed offers and receipts. It opens no socket and reads no clock or random source it was not handed:
+//! time, randomness and signing come in through [`Clock`], [`Randomness`] and [`Signer`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod assets;
+pub mod codec;
+pub mod crypto;
+pub mod eip712;
+pub mod error;
+pub mod money;
+pub mod network;
+pub mod signer;
+pub mod types;
+pub mod wire;
+
+pub use alloy_primitives::{Address, B256, U256};
+pub use crypto::Signature;
+pub use error::{Error, ErrorCode, OfferRefusal, Result};
+pub use signer::{Clock, FixedClock, FixedRandomness, LocalSigner, OsRandomness, Randomness, Signer, SystemClock};
+pub use types::*;

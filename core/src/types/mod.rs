@@ -1,0 +1,14 @@
+//! The x402 messages, v1 and v2, as paywire reads and writes them.
+
+mod facilitator;
+mod payload;
+pub(crate) mod raw;
+mod required;
+mod requirements;
+
+pub use facilitator::{FacilitatorRequest, SETTLEMENT_PENDING, SettleResponse, SupportedKind, SupportedResponse, VerifyResponse};
+pub use payload::PaymentPayload;
+pub use required::{PaymentRequired, ResourceInfo};
+pub use requirements::PaymentRequirements;
+#[allow(unused_imports)]
+pub(crate) use requirements::same_address;

@@ -1,0 +1,127 @@
+//! Objects read field by field as raw JSON text, so a message can be echoed or forwarded byte for byte.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::codec::json_error;
+use crate::error::{Error, ErrorCode, Result};
+use crate::wire::Object;
+
+/// A JSON object's members in document order, each kept as its raw text. Duplicate keys are refused:
+/// two parsers that resolve them differently could otherwise disagree about what was paid.
+#[derive(Debug)]
+pub(crate) struct RawObject<'a> {
+    pub members: Vec<(String, &'a RawValue)>,
+}
+
+impl<'a> RawObject<'a> {
+    /// Parses `text` as one JSON object; `what` names it in errors and `code` is the shape error's code.
+    pub fn parse(text: &'a str, what: &str, code: ErrorCode) -> Result<Self> {
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('{') {
+            // Tell "not JSON" from "JSON of the wrong kind".
+            return match serde_json::from_str::<&RawValue>(text) {
+                Ok(_) => Err(Error::new(code, format!("{what} must be a JSON object"))),
+                Err(e) => Err(json_error(&e, what)),
+            };
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = de.deserialize_map(RawObjectVisitor).and_then(|members| de.end().map(|_| members));
+        match parsed {
+            Ok(members) => Ok(RawObject { members }),
+            Err(e) if e.to_string().starts_with(DUPLICATE) => {
+                Err(Error::new(code, format!("{what}: {}", e.to_string().split(" at line").next().unwrap_or(""))))
+            }
+            Err(e) => Err(json_error(&e, what)),
+        }
+    }
+
+    /// The raw text of a member, treating `null` as absent.
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| *v).filter(|v| v.get() != "null")
+    }
+
+    /// A member parsed into a value (absent or `null` gives `None`).
+    pub fn value(&self, key: &str, what: &str) -> Result<Option<Value>> {
+        self.get(key).map(|raw| to_value(raw, what)).transpose()
+    }
+
+    /// The members not named in `known`, as values.
+    pub fn unknown(&self, known: &[&str], what: &str) -> Result<Object> {
+        let mut out = Object::new();
+        for (k, v) in &self.members {
+            if !known.contains(&k.as_str()) {
+                out.insert(k.clone(), to_value(v, what)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn to_value(raw: &RawValue, what: &str) -> Result<Value> {
+    serde_json::from_str(raw.get()).map_err(|e| json_error(&e, what))
+}
+
+const DUPLICATE: &str = "duplicate key";
+
+struct RawObjectVisitor;
+
+impl<'de> Visitor<'de> for RawObjectVisitor {
+    type Value = Vec<(String, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut members: Vec<(String, &'de RawValue)> = Vec::with_capacity(8);
+        while let Some(key) = map.next_key::<String>()? {
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format!("{DUPLICATE} \"{}\"", crate::wire::truncate(&key))));
+            }
+            let value: &'de RawValue = map.next_value()?;
+            members.push((key, value));
+        }
+        Ok(members)
+    }
+}
+
+/// Compact JSON text of a value (for building raw members).
+pub(crate) fn raw_from_value(value: &Value) -> Box<RawValue> {
+    // Serialising a `Value` to JSON cannot fail and always yields valid JSON.
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".to_string());
+    RawValue::from_string(text).unwrap_or_else(|_| null_raw())
+}
+
+pub(crate) fn null_raw() -> Box<RawValue> {
+    RawValue::from_string("null".to_string()).expect("\"null\" is valid JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_raw_text() {
+        let o = RawObject::parse(r#"{"b": 1.50, "a": {"x" : 1}}"#, "msg", ErrorCode::InvalidPayload).unwrap();
+        assert_eq!(o.members[0].0, "b");
+        assert_eq!(o.members[0].1.get(), "1.50");
+        assert_eq!(o.get("a").unwrap().get(), r#"{"x" : 1}"#);
+    }
+
+    #[test]
+    fn refuses_duplicates_and_non_objects() {
+        let e = RawObject::parse(r#"{"a":1,"a":2}"#, "msg", ErrorCode::InvalidPayload).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPayload);
+        assert!(e.message().contains("duplicate key \"a\""), "{}", e.message());
+        let e = RawObject::parse("[1]", "msg", ErrorCode::InvalidPayload).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPayload);
+        let e = RawObject::parse("{nope", "msg", ErrorCode::InvalidPayload).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidJson);
+        let e = RawObject::parse("{} x", "msg", ErrorCode::InvalidPayload).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidJson);
+    }
+}
