@@ -152,6 +152,8 @@ error_codes! {
     Eip2612SpenderNotPermit2 => "eip2612_spender_not_permit2",
     /// The EIP-2612 permit's deadline has passed (x402 reason).
     Eip2612DeadlineExpired => "eip2612_deadline_expired",
+    /// The EIP-2612 permit allows less than the payment needs (x402 reason).
+    Eip2612AmountMismatch => "permit2_2612_amount_mismatch",
     /// The EIP-2612 permit's signature does not recover to its owner.
     Eip2612InvalidSignature => "eip2612_invalid_signature",
 

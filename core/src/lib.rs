@@ -9,14 +9,21 @@
 #![warn(missing_docs)]
 
 pub mod assets;
+pub mod client;
 pub mod codec;
+pub mod credentials;
 pub mod crypto;
+pub mod decode;
 pub mod eip712;
+pub mod exact;
 pub mod error;
 pub mod money;
 pub mod network;
+pub mod payment_id;
+pub mod server;
 pub mod signer;
 pub mod types;
+pub mod verify;
 pub mod wire;
 
 pub use alloy_primitives::{Address, B256, U256};

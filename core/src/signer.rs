@@ -84,10 +84,6 @@ impl LocalSigner {
     pub fn sign_digest_k256(&self, digest: &B256) -> Result<Signature> {
         self.key.sign_k256(digest)
     }
-
-    pub(crate) fn secret(&self) -> &SecretKey {
-        &self.key
-    }
 }
 
 impl Signer for LocalSigner {

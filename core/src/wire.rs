@@ -136,22 +136,6 @@ impl<'a> Fields<'a> {
         Ok(s)
     }
 
-    pub fn bool(&self, field: &str) -> Result<bool> {
-        match self.get(field) {
-            None => Err(self.missing(field)),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(self.err(field, format!("must be true or false, found {}", kind(other)))),
-        }
-    }
-
-    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(self.err(field, format!("must be true or false, found {}", kind(other)))),
-        }
-    }
-
     /// A non-negative JSON integer.
     pub fn u64(&self, field: &str) -> Result<u64> {
         self.opt_u64(field)?.ok_or_else(|| self.missing(field))

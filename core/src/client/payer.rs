@@ -1,0 +1,447 @@
+//! The payer: turns a bill into a payment header under a policy, signing once per purchase.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use alloy_primitives::{Address, B256, U256};
+use serde_json::Value;
+
+use super::policy::{Charge, Policy, Spent};
+use crate::assets::{EXACT_PERMIT2_PROXY, TransferMethod};
+use crate::crypto::Signature;
+use crate::error::{Error, ErrorCode, Result};
+use crate::exact::{
+    EIP2612_EXTENSION, Eip2612Permit, Eip3009Authorization, ExactOffer, ExactPayload, Permit2Authorization,
+    eip3009_digest, permit2_digest,
+};
+use crate::money::Usd;
+use crate::payment_id;
+use crate::signer::{Clock, Randomness, Signer, check_signature, sign_checked};
+use crate::types::{PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo};
+use crate::wire::Object;
+
+/// Seconds by which paywire extends `validBefore` beyond the server's `maxTimeoutSeconds`, so that a payment
+/// from a client whose clock runs up to five minutes slow still arrives valid. See [`PayerOptions`].
+pub const DEFAULT_EXPIRY_MARGIN: u64 = 300;
+
+/// How far before now an x402 v1 authorization becomes valid (as both official v1 clients do), tolerating a
+/// client clock up to ten minutes fast. v2 authorizations are valid from 0, as in both official v2 clients.
+pub const V1_VALID_AFTER_LEAD: u64 = 600;
+
+/// A remembered payment is reused only while it stays valid this much longer (verification needs 6 s, the
+/// request and settlement need the rest).
+pub const REUSE_MARGIN: u64 = 30;
+
+/// Tuning of a [`Payer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayerOptions {
+    /// Seconds added to `maxTimeoutSeconds` when choosing `validBefore` (Permit2: `deadline`).
+    ///
+    /// paywire signs `validAfter = 0` (v2) or `now - 600` (v1) and `validBefore = now + maxTimeoutSeconds +
+    /// expiry_margin`. The official clients use a margin of 0; the default of 300 s keeps a payment valid when
+    /// the client's clock is behind the facilitator's by up to five minutes, at the price of a payment that
+    /// stays settleable five minutes longer. No official verifier bounds `validBefore` from above (the Go
+    /// client signs one hour ahead). Set 0 to reproduce the official clients' window.
+    pub expiry_margin: u64,
+    /// How many purchases are remembered for reuse on retry.
+    pub max_remembered: usize,
+}
+
+impl Default for PayerOptions {
+    fn default() -> Self {
+        PayerOptions { expiry_margin: DEFAULT_EXPIRY_MARGIN, max_remembered: 4096 }
+    }
+}
+
+/// Inputs a payment may need that only the chain knows (the core reads no chain).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PayExtras {
+    /// The payer's current EIP-2612 `nonces(owner)` on the token. When given, and the server declares the
+    /// `eip2612GasSponsoring` extension for a Permit2 offer, paywire also signs an EIP-2612 permit for Permit2
+    /// so the facilitator can approve on the payer's behalf.
+    pub eip2612_nonce: Option<U256>,
+}
+
+/// A signed payment, ready to send.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaymentHeader {
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
+    pub name: &'static str,
+    /// The header value.
+    pub value: String,
+    /// The payment.
+    pub payload: PaymentPayload,
+    /// The offer paid.
+    pub requirements: PaymentRequirements,
+    /// Its index in the bill's `accepts`.
+    pub offer_index: usize,
+    /// The payer.
+    pub payer: Address,
+    /// Atomic units authorized.
+    pub amount: U256,
+    /// Last second of validity.
+    pub valid_before: u64,
+    /// The `payment-identifier` id, when the server declared the extension.
+    pub payment_id: Option<String>,
+    /// True when this is a remembered payment for the same purchase, not a new signature.
+    pub reused: bool,
+}
+
+/// A payment waiting for signatures: sign each digest of [`PreparedPayment::digests`] with the payer's key
+/// (possibly asynchronously, in another process or device), then call [`Payer::complete`].
+#[derive(Clone, Debug)]
+pub struct PreparedPayment {
+    purchase: Option<String>,
+    bill_version: u8,
+    requirements: PaymentRequirements,
+    resource: Option<ResourceInfo>,
+    extensions: Option<Object>,
+    offer_index: usize,
+    charge: Charge,
+    unsigned: Unsigned,
+    permit: Option<Eip2612Permit>,
+    digests: Vec<B256>,
+    payment_id: Option<String>,
+    payer: Address,
+}
+
+#[derive(Clone, Debug)]
+enum Unsigned {
+    Eip3009(Eip3009Authorization),
+    Permit2(Permit2Authorization),
+}
+
+impl PreparedPayment {
+    /// The digests to sign, in order: the payment's, then (if any) the EIP-2612 permit's.
+    pub fn digests(&self) -> &[B256] {
+        &self.digests
+    }
+    /// The address that must sign.
+    pub fn payer(&self) -> Address {
+        self.payer
+    }
+    /// The offer being paid.
+    pub fn requirements(&self) -> &PaymentRequirements {
+        &self.requirements
+    }
+}
+
+/// The outcome of [`Payer::prepare`].
+#[derive(Clone, Debug)]
+pub enum Prepared {
+    /// The purchase already has a valid signed payment; send it again.
+    Ready(PaymentHeader),
+    /// Sign the digests, then [`Payer::complete`].
+    NeedsSignatures(PreparedPayment),
+}
+
+/// Pays bills: chooses an offer under its [`Policy`], signs it with its [`Signer`], keeps the running
+/// budget, and signs at most once per purchase.
+///
+/// A purchase is whatever the caller names with a purchase key (the HTTP clients use the request's method,
+/// URL and body digest). While a purchase's payment is unsettled and valid, paying the same purchase again
+/// returns the same payment, so a retried request after a lost response costs one payment, not two. Call
+/// [`Payer::forget`] once a response to the paid request arrives.
+pub struct Payer {
+    signer: Arc<dyn Signer>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<dyn Randomness>,
+    options: PayerOptions,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    spent: Spent,
+    remembered: VecDeque<(String, PaymentHeader)>,
+}
+
+impl Payer {
+    /// A payer signing with `signer` under `policy`, reading time from `clock` and nonces from `randomness`.
+    pub fn new(signer: Arc<dyn Signer>, policy: Policy, clock: Arc<dyn Clock>, randomness: Arc<dyn Randomness>) -> Self {
+        Payer {
+            signer,
+            policy,
+            clock,
+            randomness,
+            options: PayerOptions::default(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The same payer with other options.
+    pub fn with_options(mut self, options: PayerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The paying address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// What has been spent in known stablecoins.
+    pub fn spent_usd(&self) -> Usd {
+        self.lock().spent.usd
+    }
+
+    /// The index of the offer this payer would pay, or the refusal of every offer.
+    pub fn select(&self, bill: &PaymentRequired) -> Result<usize> {
+        let spent = self.lock().spent.clone();
+        self.policy.choose(bill, &spent).map(|a| a.index)
+    }
+
+    /// Pays a bill: chooses, signs and encodes. `purchase` names the purchase for reuse on retry.
+    pub fn pay(&self, bill: &PaymentRequired, purchase: Option<&str>) -> Result<PaymentHeader> {
+        self.pay_with(bill, purchase, &PayExtras::default())
+    }
+
+    /// [`Payer::pay`] with chain-provided extras.
+    pub fn pay_with(&self, bill: &PaymentRequired, purchase: Option<&str>, extras: &PayExtras) -> Result<PaymentHeader> {
+        match self.prepare(bill, purchase, extras)? {
+            Prepared::Ready(header) => Ok(header),
+            Prepared::NeedsSignatures(prepared) => {
+                let signatures = prepared
+                    .digests
+                    .iter()
+                    .map(|d| sign_checked(self.signer.as_ref(), d))
+                    .collect::<Result<Vec<_>>>()?;
+                self.finish(prepared, signatures)
+            }
+        }
+    }
+
+    /// First half of a payment: choose the offer and build what must be signed.
+    pub fn prepare(&self, bill: &PaymentRequired, purchase: Option<&str>, extras: &PayExtras) -> Result<Prepared> {
+        let now = self.clock.now();
+        let spent = {
+            let state = self.lock();
+            if let Some(key) = purchase
+                && let Some(header) = remembered(&state, key, bill, now)
+            {
+                return Ok(Prepared::Ready(header));
+            }
+            state.spent.clone()
+        };
+        let chosen = self.policy.choose(bill, &spent)?;
+        let requirements = bill.accepts[chosen.index].clone();
+        let offer = chosen.offer;
+        let payer = self.signer.address();
+        let valid_before = now
+            .saturating_add(offer.max_timeout_seconds)
+            .saturating_add(self.options.expiry_margin);
+
+        let mut extensions = if bill.x402_version >= 2 { bill.extensions.clone() } else { None };
+        let payment_id = match &extensions {
+            Some(x) if payment_id::is_declared(Some(x)) => Some(payment_id::generate(self.randomness.as_ref())?),
+            _ => None,
+        };
+        if let (Some(x), Some(id)) = (extensions.as_mut(), &payment_id) {
+            payment_id::attach(x, id)?;
+        }
+
+        let permit2 = bill.x402_version >= 2 && offer.method == TransferMethod::Permit2;
+        let (unsigned, digest) = if permit2 {
+            let mut nonce = [0u8; 32];
+            self.randomness.fill(&mut nonce)?;
+            let auth = Permit2Authorization {
+                from: payer,
+                token: offer.asset,
+                amount: offer.amount,
+                spender: EXACT_PERMIT2_PROXY,
+                nonce: U256::from_be_bytes(nonce),
+                deadline: U256::from(valid_before),
+                to: offer.pay_to,
+                valid_after: U256::ZERO,
+            };
+            let digest = permit2_digest(offer.chain_id, &auth);
+            (Unsigned::Permit2(auth), digest)
+        } else {
+            let domain = offer.token_domain_separator()?;
+            let mut nonce = [0u8; 32];
+            self.randomness.fill(&mut nonce)?;
+            let valid_after = if bill.x402_version >= 2 { 0 } else { now.saturating_sub(V1_VALID_AFTER_LEAD) };
+            let auth = Eip3009Authorization {
+                from: payer,
+                to: offer.pay_to,
+                value: offer.amount,
+                valid_after: U256::from(valid_after),
+                valid_before: U256::from(valid_before),
+                nonce: B256::from(nonce),
+            };
+            let digest = eip3009_digest(&domain, &auth);
+            (Unsigned::Eip3009(auth), digest)
+        };
+        let mut digests = vec![digest];
+        let permit = match (permit2, extras.eip2612_nonce, &offer) {
+            (true, Some(nonce), ExactOffer { domain_name: Some(name), domain_version: Some(version), .. })
+                if extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION)) =>
+            {
+                let permit = Eip2612Permit {
+                    token: offer.asset,
+                    owner: payer,
+                    spender: crate::assets::PERMIT2_ADDRESS,
+                    value: offer.amount,
+                    nonce,
+                    deadline: U256::from(valid_before),
+                };
+                digests.push(permit.digest(name, version, offer.chain_id));
+                Some(permit)
+            }
+            _ => None,
+        };
+        Ok(Prepared::NeedsSignatures(PreparedPayment {
+            purchase: purchase.map(str::to_string),
+            bill_version: bill.x402_version,
+            requirements,
+            resource: bill.resource.clone(),
+            extensions,
+            offer_index: chosen.index,
+            charge: chosen.charge,
+            unsigned,
+            permit,
+            digests,
+            payment_id,
+            payer,
+        }))
+    }
+
+    /// Second half of a payment: takes the signatures of [`PreparedPayment::digests`] as the signer returned
+    /// them (65 bytes each; `v` 0/1 and high `s` are normalised), checks each recovers to the payer, and
+    /// builds the header.
+    pub fn complete(&self, prepared: PreparedPayment, signatures: &[Vec<u8>]) -> Result<PaymentHeader> {
+        if signatures.len() != prepared.digests.len() {
+            return Err(Error::new(
+                ErrorCode::InvalidPreparedPayment,
+                format!("{} signatures given for {} digests", signatures.len(), prepared.digests.len()),
+            ));
+        }
+        let checked = prepared
+            .digests
+            .iter()
+            .zip(signatures)
+            .map(|(d, s)| check_signature(prepared.payer, d, s))
+            .collect::<Result<Vec<_>>>()?;
+        self.finish(prepared, checked)
+    }
+
+    fn finish(&self, prepared: PreparedPayment, signatures: Vec<Signature>) -> Result<PaymentHeader> {
+        let mut sigs = signatures.into_iter();
+        let main = sigs.next().ok_or_else(|| Error::new(ErrorCode::InvalidPreparedPayment, "no signature given"))?;
+        let (exact, amount, valid_before) = match prepared.unsigned {
+            Unsigned::Eip3009(auth) => {
+                let (amount, vb) = (auth.value, auth.valid_before);
+                (ExactPayload::Eip3009 { authorization: auth, signature: main.as_bytes().to_vec() }, amount, vb)
+            }
+            Unsigned::Permit2(auth) => {
+                let (amount, vb) = (auth.amount, auth.deadline);
+                (ExactPayload::Permit2 { authorization: auth, signature: main.as_bytes().to_vec() }, amount, vb)
+            }
+        };
+        let mut extensions = prepared.extensions;
+        if let (Some(permit), Some(sig)) = (&prepared.permit, sigs.next())
+            && let Some(ext) = extensions.as_mut()
+        {
+            merge_client_info(ext, EIP2612_EXTENSION, permit.extension_info(&sig));
+        }
+        let payload = if prepared.bill_version >= 2 {
+            PaymentPayload::new_v2(&prepared.requirements, prepared.resource.as_ref(), exact.to_object(), extensions)?
+        } else {
+            PaymentPayload::new_v1(prepared.requirements.scheme(), prepared.requirements.network(), exact.to_object())?
+        };
+        let header = PaymentHeader {
+            name: payload.header_name(),
+            value: payload.to_header(),
+            payload,
+            requirements: prepared.requirements,
+            offer_index: prepared.offer_index,
+            payer: prepared.payer,
+            amount,
+            valid_before: u64::try_from(valid_before).unwrap_or(u64::MAX),
+            payment_id: prepared.payment_id,
+            reused: false,
+        };
+        let mut state = self.lock();
+        self.check_budget(&state.spent, &prepared.charge)?;
+        state.spent.add(&prepared.charge);
+        if let Some(key) = prepared.purchase {
+            state.remembered.retain(|(k, _)| *k != key);
+            if state.remembered.len() >= self.options.max_remembered {
+                let now = self.clock.now();
+                state.remembered.retain(|(_, h)| h.valid_before > now);
+                while state.remembered.len() >= self.options.max_remembered.max(1) {
+                    state.remembered.pop_front();
+                }
+            }
+            state.remembered.push_back((key, header.clone()));
+        }
+        Ok(header)
+    }
+
+    /// Drops the remembered payment of a purchase (call it once the paid request got a response).
+    pub fn forget(&self, purchase: &str) {
+        self.lock().remembered.retain(|(k, _)| k != purchase);
+    }
+
+    fn check_budget(&self, spent: &Spent, charge: &Charge) -> Result<()> {
+        let over = match charge {
+            Charge::Usd(v) => self.policy.budget.is_some_and(|b| spent.usd.saturating_add(*v) > b),
+            Charge::Atomic { chain_id, asset, amount } => self
+                .policy
+                .allowed_assets
+                .iter()
+                .find(|a| a.chain_id == *chain_id && a.address == *asset)
+                .and_then(|a| a.budget)
+                .is_some_and(|b| spent.atomic(*chain_id, *asset).saturating_add(*amount) > b),
+        };
+        if over {
+            return Err(Error::new(
+                ErrorCode::BudgetExceeded,
+                "another payment completed first and this one would now exceed the budget",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated (updates are single
+        // statements), so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn remembered(state: &State, key: &str, bill: &PaymentRequired, now: u64) -> Option<PaymentHeader> {
+    let (_, header) = state.remembered.iter().find(|(k, _)| k == key)?;
+    if header.valid_before < now.saturating_add(REUSE_MARGIN) {
+        return None;
+    }
+    let index = bill.accepts.iter().position(|o| o.raw_json() == header.requirements.raw_json())?;
+    let mut header = header.clone();
+    header.offer_index = index;
+    header.reused = true;
+    Some(header)
+}
+
+/// Adds the client's `info` members to an extension the server declared, after the server's own members
+/// (which are kept as they are), as the official clients merge them.
+fn merge_client_info(extensions: &mut Object, key: &str, client_info: Object) {
+    let Some(Value::Object(ext)) = extensions.get_mut(key) else { return };
+    let info = ext.entry("info").or_insert_with(|| Value::Object(Object::new()));
+    if let Value::Object(info) = info {
+        for (k, v) in client_info {
+            info.entry(k).or_insert(v);
+        }
+    }
+}
+
+impl std::fmt::Debug for Payer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payer").field("address", &self.address().to_checksum(None)).field("policy", &self.policy).finish()
+    }
+}

@@ -1,0 +1,256 @@
+//! The client's spend policy: which offers of a bill it may pay, and which it prefers.
+
+use alloy_primitives::{Address, U256};
+
+use crate::assets::{KnownAsset, TransferMethod};
+use crate::error::{Error, ErrorCode, OfferRefusal, Result};
+use crate::exact::ExactOffer;
+use crate::money::{Usd, format_units};
+use crate::types::{PaymentRequired, PaymentRequirements};
+
+/// A token outside the default stablecoin table that the policy allows, with its own caps in atomic units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedAsset {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Token contract.
+    pub address: Address,
+    /// Largest single payment, atomic units.
+    pub max_per_payment: U256,
+    /// Largest running total across payments, atomic units (`None`: only the per-payment cap).
+    pub budget: Option<U256>,
+}
+
+/// What a client may pay.
+///
+/// The default is the official clients' default: only the known stablecoins of the default table, at most
+/// $1 per payment, on any chain, to anyone. Add a running budget, allowed chains and payees, other tokens
+/// with their own caps, and an order of preference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Chains the client pays on (`None`: any chain).
+    pub networks: Option<Vec<u64>>,
+    /// Payees the client pays (`None`: anyone).
+    pub pay_to: Option<Vec<Address>>,
+    /// Largest single payment in known stablecoins (`None`: no per-payment cap).
+    pub max_per_payment: Option<Usd>,
+    /// Largest running total in known stablecoins (`None`: no budget).
+    pub budget: Option<Usd>,
+    /// Whether the default-table stablecoins may be paid at all.
+    pub allow_known_assets: bool,
+    /// Further tokens, each with its own caps.
+    pub allowed_assets: Vec<AllowedAsset>,
+    /// Chains in order of preference; acceptable offers on earlier chains win, the rest keep the server's order.
+    pub prefer_networks: Vec<u64>,
+}
+
+/// The official clients' per-payment default cap.
+pub const DEFAULT_MAX_PER_PAYMENT: &str = "$1";
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            networks: None,
+            pay_to: None,
+            max_per_payment: Usd::parse(DEFAULT_MAX_PER_PAYMENT).ok(),
+            budget: None,
+            allow_known_assets: true,
+            allowed_assets: Vec::new(),
+            prefer_networks: Vec::new(),
+        }
+    }
+}
+
+/// How an acceptable offer will be paid and counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Charge {
+    /// A known stablecoin, counted in USD.
+    Usd(Usd),
+    /// An explicitly allowed token, counted in its own units.
+    Atomic { chain_id: u64, asset: Address, amount: U256 },
+}
+
+/// What the client has spent so far, for budgets.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Spent {
+    pub usd: Usd,
+    pub atomic: Vec<((u64, Address), U256)>,
+}
+
+impl Spent {
+    pub fn atomic(&self, chain_id: u64, asset: Address) -> U256 {
+        self.atomic.iter().find(|(k, _)| *k == (chain_id, asset)).map(|(_, v)| *v).unwrap_or_default()
+    }
+
+    pub fn add(&mut self, charge: &Charge) {
+        match charge {
+            Charge::Usd(v) => self.usd = self.usd.saturating_add(*v),
+            Charge::Atomic { chain_id, asset, amount } => {
+                match self.atomic.iter_mut().find(|(k, _)| *k == (*chain_id, *asset)) {
+                    Some((_, v)) => *v = v.saturating_add(*amount),
+                    None => self.atomic.push(((*chain_id, *asset), *amount)),
+                }
+            }
+        }
+    }
+}
+
+/// An offer the policy accepts.
+#[derive(Clone, Debug)]
+pub(crate) struct Acceptable {
+    pub index: usize,
+    pub offer: ExactOffer,
+    pub charge: Charge,
+}
+
+impl Policy {
+    /// Refuses everything outside `chain_ids`.
+    pub fn with_networks(mut self, chain_ids: impl IntoIterator<Item = u64>) -> Self {
+        self.networks = Some(chain_ids.into_iter().collect());
+        self
+    }
+
+    /// Refuses payees outside `payees`.
+    pub fn with_pay_to(mut self, payees: impl IntoIterator<Item = Address>) -> Self {
+        self.pay_to = Some(payees.into_iter().collect());
+        self
+    }
+
+    /// Sets the per-payment cap for known stablecoins (`None`: uncapped).
+    pub fn with_max_per_payment(mut self, cap: Option<Usd>) -> Self {
+        self.max_per_payment = cap;
+        self
+    }
+
+    /// Sets a running budget for known stablecoins.
+    pub fn with_budget(mut self, budget: Usd) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Allows another token with its own caps.
+    pub fn allow_asset(mut self, asset: AllowedAsset) -> Self {
+        self.allowed_assets.push(asset);
+        self
+    }
+
+    /// Prefers chains in this order.
+    pub fn prefer(mut self, chain_ids: impl IntoIterator<Item = u64>) -> Self {
+        self.prefer_networks = chain_ids.into_iter().collect();
+        self
+    }
+
+    /// Judges one offer, giving every reason it is refused (empty when acceptable).
+    pub(crate) fn judge(&self, req: &PaymentRequirements, spent: &Spent) -> std::result::Result<(ExactOffer, Charge), Vec<String>> {
+        let offer = match ExactOffer::resolve(req) {
+            Ok(o) => o,
+            Err(e) => return Err(vec![e.message().to_string()]),
+        };
+        let mut reasons = Vec::new();
+        if let Some(allowed) = &self.networks
+            && !allowed.contains(&offer.chain_id)
+        {
+            reasons.push(format!("chain {} is not among the policy's networks", offer.chain_id));
+        }
+        if let Some(payees) = &self.pay_to
+            && !payees.contains(&offer.pay_to)
+        {
+            reasons.push(format!("payee {} is not among the policy's payees", offer.pay_to.to_checksum(None)));
+        }
+        if offer.method == TransferMethod::Eip3009 && (offer.domain_name.is_none() || offer.domain_version.is_none()) {
+            reasons.push("the offer lacks extra.name/extra.version, the token's EIP-712 domain".to_string());
+        }
+        let known = offer.known_asset().filter(|_| self.allow_known_assets);
+        let custom = self.allowed_assets.iter().find(|a| a.chain_id == offer.chain_id && a.address == offer.asset);
+        let charge = match (known, custom) {
+            (_, Some(allowed)) => {
+                if offer.amount > allowed.max_per_payment {
+                    reasons.push(format!(
+                        "it costs {} units, over the {} units allowed per payment for this token",
+                        offer.amount, allowed.max_per_payment
+                    ));
+                }
+                if let Some(budget) = allowed.budget {
+                    let spent_here = spent.atomic(offer.chain_id, offer.asset);
+                    if spent_here.saturating_add(offer.amount) > budget {
+                        reasons.push(format!(
+                            "it costs {} units and only {} of the token's {} budget is left",
+                            offer.amount,
+                            budget.saturating_sub(spent_here),
+                            budget
+                        ));
+                    }
+                }
+                Some(Charge::Atomic { chain_id: offer.chain_id, asset: offer.asset, amount: offer.amount })
+            }
+            (Some(asset), None) => {
+                let usd = Usd::from_atomic(offer.amount, asset.decimals);
+                self.judge_usd(asset, &offer, usd, spent, &mut reasons);
+                Some(Charge::Usd(usd))
+            }
+            (None, None) => {
+                reasons.push(format!(
+                    "token {} on chain {} is not a known stablecoin; allow it explicitly with its own cap",
+                    offer.asset.to_checksum(None),
+                    offer.chain_id
+                ));
+                None
+            }
+        };
+        match charge {
+            Some(charge) if reasons.is_empty() => Ok((offer, charge)),
+            _ => Err(reasons),
+        }
+    }
+
+    fn judge_usd(&self, asset: &KnownAsset, offer: &ExactOffer, usd: Usd, spent: &Spent, reasons: &mut Vec<String>) {
+        let shown = format!("{} {}", format_units(offer.amount, asset.decimals), asset.symbol);
+        if let Some(cap) = self.max_per_payment
+            && usd > cap
+        {
+            reasons.push(format!("it costs {shown}, over the {cap} per-payment cap"));
+        }
+        if let Some(budget) = self.budget
+            && spent.usd.saturating_add(usd) > budget
+        {
+            reasons.push(format!(
+                "it costs {shown} and only {} of the {budget} budget is left",
+                budget.saturating_sub(spent.usd)
+            ));
+        }
+    }
+
+    /// Chooses the offer to pay: the acceptable offer on the most preferred chain, else the server's first
+    /// acceptable one. When none is acceptable the error lists every offer and why it was refused.
+    pub(crate) fn choose(&self, bill: &PaymentRequired, spent: &Spent) -> Result<Acceptable> {
+        let mut refusals = Vec::new();
+        let mut best: Option<(usize, Acceptable)> = None;
+        for (index, req) in bill.accepts.iter().enumerate() {
+            match self.judge(req, spent) {
+                Ok((offer, charge)) => {
+                    let rank = self.prefer_networks.iter().position(|c| *c == offer.chain_id).unwrap_or(usize::MAX);
+                    if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                        best = Some((rank, Acceptable { index, offer, charge }));
+                    }
+                }
+                Err(reasons) => refusals.push(OfferRefusal { index, offer: req.summary(), reasons }),
+            }
+        }
+        if let Some((_, chosen)) = best {
+            return Ok(chosen);
+        }
+        let listing = refusals
+            .iter()
+            .map(|r| format!("[{}] {}: {}", r.index, r.offer, r.reasons.join("; ")))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        Err(Error::new(
+            ErrorCode::NoAcceptableOffer,
+            format!(
+                "none of the {} offers is acceptable under the payment policy: {listing}",
+                bill.accepts.len()
+            ),
+        )
+        .with_refusals(refusals))
+    }
+}

@@ -1,0 +1,228 @@
+//! Bills from price tags: what a route costs, turned into the offers of a `PaymentRequired`.
+
+use alloy_primitives::{Address, U256};
+use serde_json::Value;
+
+use crate::assets::{TransferMethod, default_asset, known_asset};
+use crate::error::{Error, ErrorCode, Result};
+use crate::exact::SCHEME;
+use crate::money::parse_price;
+use crate::network;
+use crate::types::{PaymentRequired, PaymentRequirements, ResourceInfo};
+use crate::wire::{Object, parse_address};
+
+/// The default `maxTimeoutSeconds` of an offer (the official v2 servers' default).
+pub const DEFAULT_MAX_TIMEOUT_SECONDS: u64 = 300;
+
+/// What a route costs in one currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Price {
+    /// A USD price such as "$0.01", paid in the network's default stablecoin.
+    Money(String),
+    /// An exact amount of a given token.
+    Atomic {
+        /// Atomic units.
+        amount: U256,
+        /// Token contract.
+        asset: Address,
+        /// The token's EIP-712 domain name (needed for EIP-3009; looked up in the default table if absent).
+        name: Option<String>,
+        /// The token's EIP-712 domain version.
+        version: Option<String>,
+        /// How the token moves (`None`: the default table's method, else EIP-3009).
+        transfer_method: Option<TransferMethod>,
+    },
+}
+
+/// One way to pay for a route: a price on a network to a payee.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceTag {
+    /// Network: CAIP-2 (`eip155:8453`) or a v1 name (`base`).
+    pub network: String,
+    /// The price.
+    pub price: Price,
+    /// The payee.
+    pub pay_to: String,
+    /// Seconds allowed to complete the payment (default 300).
+    pub max_timeout_seconds: Option<u64>,
+    /// Members merged over the offer's `extra`.
+    pub extra: Object,
+    /// Extensions this tag declares on the bill (`payment-identifier`, `offer-receipt`, ...).
+    pub extensions: Object,
+}
+
+impl PriceTag {
+    /// A money price ("$0.01") on a network to a payee.
+    pub fn new(price: impl Into<String>, network: impl Into<String>, pay_to: impl Into<String>) -> Self {
+        PriceTag {
+            network: network.into(),
+            price: Price::Money(price.into()),
+            pay_to: pay_to.into(),
+            max_timeout_seconds: None,
+            extra: Object::new(),
+            extensions: Object::new(),
+        }
+    }
+
+    /// Resolves the tag into an offer of the given x402 version.
+    pub fn to_requirements(&self, x402_version: u8, resource: &ResourceInfo) -> Result<PaymentRequirements> {
+        let bad = |msg: String| Error::new(ErrorCode::InvalidPriceTag, msg);
+        let chain_id = network::chain_id(&self.network).map_err(|e| bad(e.message().to_string()))?;
+        let pay_to = parse_address(&self.pay_to).map_err(|e| bad(format!("payTo {e}")))?;
+        if pay_to == Address::ZERO {
+            return Err(bad("payTo is the zero address; payments to it are burnt".into()));
+        }
+        let (amount, asset, name, version, method) = match &self.price {
+            Price::Money(text) => {
+                let known = default_asset(chain_id).ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::UnknownAsset,
+                        format!(
+                            "no default stablecoin is known on chain {chain_id}; price the route with an explicit \
+                             token amount instead of \"{text}\""
+                        ),
+                    )
+                })?;
+                let amount = parse_price(text, known.decimals)?;
+                (amount, known.address, Some(known.name.to_string()), Some(known.version.to_string()), known.transfer_method)
+            }
+            Price::Atomic { amount, asset, name, version, transfer_method } => {
+                if amount.is_zero() {
+                    return Err(bad("the amount is zero; a paid resource must cost something".into()));
+                }
+                let known = known_asset(chain_id, asset);
+                let method = transfer_method.or(known.map(|k| k.transfer_method)).unwrap_or(TransferMethod::Eip3009);
+                let name = name.clone().or(known.map(|k| k.name.to_string()));
+                let version = version.clone().or(known.map(|k| k.version.to_string()));
+                if method == TransferMethod::Eip3009 && (name.is_none() || version.is_none()) {
+                    return Err(Error::new(
+                        ErrorCode::MissingEip712Domain,
+                        format!(
+                            "token {} is not in the default table, so its EIP-712 name and version must be given \
+                             (they must equal the contract's name() and version())",
+                            asset.to_checksum(None)
+                        ),
+                    ));
+                }
+                (*amount, *asset, name, version, method)
+            }
+        };
+        let mut extra = Object::new();
+        let supports_2612 = known_asset(chain_id, &asset).is_some_and(|k| k.supports_eip2612);
+        if method == TransferMethod::Eip3009 || supports_2612 || matches!(self.price, Price::Atomic { .. }) {
+            if let Some(n) = name {
+                extra.insert("name".into(), Value::String(n));
+            }
+            if let Some(v) = version {
+                extra.insert("version".into(), Value::String(v));
+            }
+        }
+        if let Some(m) = method.extra_value() {
+            extra.insert("assetTransferMethod".into(), Value::String(m.into()));
+        }
+        for (k, v) in &self.extra {
+            extra.insert(k.clone(), v.clone());
+        }
+        let timeout = self.max_timeout_seconds.unwrap_or(DEFAULT_MAX_TIMEOUT_SECONDS);
+        if timeout == 0 {
+            return Err(bad("maxTimeoutSeconds must be greater than zero".into()));
+        }
+        let asset_text = asset.to_checksum(None);
+        if x402_version >= 2 {
+            PaymentRequirements::new_v2(SCHEME, &network::caip2(chain_id), amount, &asset_text, &self.pay_to, timeout, Some(extra))
+        } else {
+            let name = network::v1_name(chain_id)
+                .ok_or_else(|| bad(format!("chain {chain_id} has no x402 v1 network name; serve it over v2")))?;
+            PaymentRequirements::new_v1(
+                SCHEME,
+                name,
+                amount,
+                &resource.url,
+                resource.description.as_deref().unwrap_or(""),
+                resource.mime_type.as_deref().unwrap_or(""),
+                &self.pay_to,
+                timeout,
+                &asset_text,
+                Some(extra),
+            )
+        }
+    }
+}
+
+/// Builds the bill for a resource from its price tags (one offer per tag, in order).
+pub fn build_payment_required(x402_version: u8, resource: ResourceInfo, tags: &[PriceTag]) -> Result<PaymentRequired> {
+    if tags.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidPriceTag, "a paid route needs at least one price tag"));
+    }
+    if !(1..=2).contains(&x402_version) {
+        return Err(Error::new(ErrorCode::InvalidX402Version, format!("x402 version {x402_version} does not exist")));
+    }
+    if resource.url.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidPriceTag, "the resource URL is empty"));
+    }
+    let accepts = tags.iter().map(|t| t.to_requirements(x402_version, &resource)).collect::<Result<Vec<_>>>()?;
+    let mut extensions = Object::new();
+    for tag in tags {
+        for (k, v) in &tag.extensions {
+            extensions.insert(k.clone(), v.clone());
+        }
+    }
+    let (error, resource, extensions) = if x402_version >= 2 {
+        let resource = ResourceInfo {
+            description: Some(resource.description.clone().unwrap_or_default()),
+            mime_type: Some(resource.mime_type.clone().unwrap_or_default()),
+            ..resource
+        };
+        ("Payment required", Some(resource), (!extensions.is_empty()).then_some(extensions))
+    } else {
+        ("X-PAYMENT header is required", None, None)
+    };
+    Ok(PaymentRequired {
+        x402_version,
+        error: Some(error.to_string()),
+        resource,
+        accepts,
+        extensions,
+        other: Object::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+
+    #[test]
+    fn money_price_on_base_sepolia() {
+        let bill = build_payment_required(2, ResourceInfo::new("https://api.example.com/data"), &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)]).unwrap();
+        assert_eq!(
+            bill.to_json(),
+            r#"{"x402Version":2,"error":"Payment required","resource":{"url":"https://api.example.com/data","description":"","mimeType":""},"accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":300,"extra":{"name":"USDC","version":"2"}}]}"#
+        );
+    }
+
+    #[test]
+    fn v1_names_and_permit2_tokens() {
+        let bill = build_payment_required(1, ResourceInfo::new("https://x/y"), &[PriceTag::new("0.5", "eip155:8453", PAY_TO)]).unwrap();
+        assert_eq!(bill.accepts[0].network(), "base");
+        assert_eq!(bill.accepts[0].extra_str("name"), Some("USD Coin"));
+        let mega = PriceTag::new("$1", "eip155:4326", PAY_TO).to_requirements(2, &ResourceInfo::new("u")).unwrap();
+        assert_eq!(mega.extra_str("assetTransferMethod"), Some("permit2"));
+        assert_eq!(mega.amount(), U256::from(10u64.pow(18)));
+    }
+
+    #[test]
+    fn bad_tags_are_refused() {
+        let r = ResourceInfo::new("u");
+        assert_eq!(PriceTag::new("$0.01", "eip155:31337", PAY_TO).to_requirements(2, &r).unwrap_err().code(), ErrorCode::UnknownAsset);
+        assert_eq!(PriceTag::new("1e-3", "base", PAY_TO).to_requirements(2, &r).unwrap_err().code(), ErrorCode::InvalidPrice);
+        assert_eq!(PriceTag::new("$1", "base", "0x0").to_requirements(2, &r).unwrap_err().code(), ErrorCode::InvalidPriceTag);
+        let custom = PriceTag {
+            price: Price::Atomic { amount: U256::from(5), asset: Address::repeat_byte(1), name: None, version: None, transfer_method: None },
+            ..PriceTag::new("", "eip155:31337", PAY_TO)
+        };
+        assert_eq!(custom.to_requirements(2, &r).unwrap_err().code(), ErrorCode::MissingEip712Domain);
+        assert!(build_payment_required(2, r, &[]).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! The paid-resource side: bills from price tags, matching and offline checks of payments, the facilitator
+//! request bodies, and the settlement receipt header.
+
+mod bill;
+mod check;
+
+pub use bill::{DEFAULT_MAX_TIMEOUT_SECONDS, Price, PriceTag, build_payment_required};
+pub use check::{
+    AcceptedPayment, NO_MATCHING_REQUIREMENTS, check_payment, match_offer, read_payment, settlement_header, status_for,
+    status_for_reason,
+};

@@ -1,0 +1,314 @@
+//! Offline verification of an `exact` EVM payment: everything that can be checked without a chain.
+//!
+//! A server runs it before asking its facilitator, so bad payments are refused without a round trip; a
+//! facilitator runs it as its first stage. Every failure carries the x402 reason string as its code and the
+//! payer when known. Checks that cost nothing run before the signature is recovered.
+
+use alloy_primitives::{Address, B256, U256};
+
+use crate::assets::{EXACT_PERMIT2_PROXY, PERMIT2_ADDRESS, TransferMethod};
+use crate::crypto::{Signature, recover_address};
+use crate::error::{Error, ErrorCode, Result};
+use crate::exact::{
+    EIP2612_EXTENSION, Eip2612Permit, ExactOffer, ExactPayload, SCHEME, eip3009_digest, permit2_digest,
+};
+use crate::types::{PaymentPayload, PaymentRequirements, VerifyResponse, same_address};
+
+/// Seconds an authorization must still be valid for when it is verified, so that it survives until its
+/// settlement is mined (the official facilitators use the same 6 seconds).
+pub const VALID_BEFORE_BUFFER: u64 = 6;
+
+/// How the signature was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// A 65-byte EOA signature that recovers to the payer.
+    Recovered,
+    /// A longer signature (a smart wallet: EIP-1271 or EIP-6492) that only the chain can check. Every other
+    /// check passed; `digest` is what the wallet's `isValidSignature` must accept.
+    RequiresOnchain {
+        /// The EIP-712 digest the wallet signed.
+        digest: B256,
+    },
+}
+
+/// A payment that passed offline verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedPayment {
+    /// Payer.
+    pub payer: Address,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Token.
+    pub asset: Address,
+    /// Recipient.
+    pub pay_to: Address,
+    /// Amount in atomic units.
+    pub amount: U256,
+    /// EIP-3009 or Permit2.
+    pub method: TransferMethod,
+    /// The authorization's nonce (a Permit2 nonce as its 32 big-endian bytes).
+    pub nonce: B256,
+    /// Last second of validity (`validBefore` or the Permit2 `deadline`).
+    pub valid_before: U256,
+    /// How the signature was checked.
+    pub signature: SignatureCheck,
+    /// The EIP-2612 permit of the `eip2612GasSponsoring` extension, verified, if the payment carries one.
+    pub eip2612_permit: Option<Eip2612Permit>,
+}
+
+impl VerifiedPayment {
+    /// True when nothing is left to check offline: the signature was recovered (not a smart wallet).
+    pub fn is_fully_verified(&self) -> bool {
+        self.signature == SignatureCheck::Recovered
+    }
+
+    /// The facilitator-style verdict: valid, or invalid with `onchain_verification_required` when only the
+    /// chain can check a smart-wallet signature.
+    pub fn to_verify_response(&self) -> VerifyResponse {
+        let payer = self.payer.to_checksum(None);
+        match self.signature {
+            SignatureCheck::Recovered => VerifyResponse::valid(payer),
+            SignatureCheck::RequiresOnchain { .. } => VerifyResponse::invalid(
+                &Error::new(
+                    ErrorCode::OnchainVerificationRequired,
+                    "the signature is longer than 65 bytes (a smart wallet); only an on-chain EIP-1271 check can \
+                     verify it",
+                )
+                .with_payer(payer),
+            ),
+        }
+    }
+}
+
+/// Verifies a payment against the server's own offer at Unix time `now`, without any chain access.
+pub fn verify_payment(payment: &PaymentPayload, requirements: &PaymentRequirements, now: u64) -> Result<VerifiedPayment> {
+    let parsed = ExactPayload::parse(payment.payload());
+    let payer = parsed.as_ref().ok().map(|p| p.payer().to_checksum(None));
+    let with_payer = |e: Error| match &payer {
+        Some(p) => e.with_payer(p.clone()),
+        None => e,
+    };
+
+    if payment.x402_version() != requirements.version() {
+        return Err(with_payer(Error::new(
+            ErrorCode::InvalidX402Version,
+            format!(
+                "the payment is x402 v{} but the offer is v{}",
+                payment.x402_version(),
+                requirements.version()
+            ),
+        )));
+    }
+    if requirements.scheme() != SCHEME {
+        return Err(with_payer(Error::new(
+            ErrorCode::UnsupportedScheme,
+            format!("the offer's scheme \"{}\" is not supported; paywire verifies \"exact\"", requirements.scheme()),
+        )));
+    }
+    if payment.scheme() != requirements.scheme() {
+        return Err(with_payer(Error::new(
+            ErrorCode::InvalidScheme,
+            format!("the payment is for scheme \"{}\", the offer is \"{}\"", payment.scheme(), requirements.scheme()),
+        )));
+    }
+    if payment.network() != requirements.network() {
+        return Err(with_payer(Error::new(
+            ErrorCode::InvalidNetwork,
+            format!("the payment is for network {}, the offer is on {}", payment.network(), requirements.network()),
+        )));
+    }
+    let offer = ExactOffer::resolve(requirements).map_err(with_payer)?;
+    if let Some(accepted) = payment.accepted()
+        && !same_address(accepted.asset(), requirements.asset())
+    {
+        return Err(with_payer(Error::new(
+            ErrorCode::AssetMismatch,
+            format!("the payment accepts asset {}, the offer is for {}", accepted.asset(), requirements.asset()),
+        )));
+    }
+    let parsed = parsed?;
+    let payer_address = parsed.payer();
+    match parsed {
+        ExactPayload::Eip3009 { authorization, signature } => {
+            let domain = offer.token_domain_separator().map_err(with_payer)?;
+            check_eq_address(authorization.to, offer.pay_to, ErrorCode::RecipientMismatch, "recipient")
+                .map_err(with_payer)?;
+            if authorization.value != offer.amount {
+                let code = if requirements.version() == 1 { ErrorCode::ValueMismatchV1 } else { ErrorCode::ValueMismatch };
+                return Err(with_payer(Error::new(
+                    code,
+                    format!("the authorization is for {} but the offer requires exactly {}", authorization.value, offer.amount),
+                )));
+            }
+            check_window(authorization.valid_after, authorization.valid_before, now, ErrorCode::ValidAfterInFuture, ErrorCode::ValidBeforeExpired)
+                .map_err(with_payer)?;
+            let digest = eip3009_digest(&domain, &authorization);
+            let check = check_signature(&digest, &signature, payer_address, ErrorCode::InvalidSignature).map_err(with_payer)?;
+            Ok(VerifiedPayment {
+                payer: payer_address,
+                chain_id: offer.chain_id,
+                asset: offer.asset,
+                pay_to: offer.pay_to,
+                amount: authorization.value,
+                method: TransferMethod::Eip3009,
+                nonce: authorization.nonce,
+                valid_before: authorization.valid_before,
+                signature: check,
+                eip2612_permit: None,
+            })
+        }
+        ExactPayload::Permit2 { authorization, signature } => {
+            if authorization.spender != EXACT_PERMIT2_PROXY {
+                return Err(with_payer(Error::new(
+                    ErrorCode::Permit2InvalidSpender,
+                    format!(
+                        "the permit's spender is {}; x402 exact payments are spent by the proxy {}",
+                        authorization.spender.to_checksum(None),
+                        EXACT_PERMIT2_PROXY.to_checksum(None)
+                    ),
+                )));
+            }
+            check_eq_address(authorization.to, offer.pay_to, ErrorCode::Permit2RecipientMismatch, "witness recipient")
+                .map_err(with_payer)?;
+            check_window(authorization.valid_after, authorization.deadline, now, ErrorCode::Permit2NotYetValid, ErrorCode::Permit2DeadlineExpired)
+                .map_err(with_payer)?;
+            if authorization.amount != offer.amount {
+                return Err(with_payer(Error::new(
+                    ErrorCode::Permit2AmountMismatch,
+                    format!("the permit is for {} but the offer requires exactly {}", authorization.amount, offer.amount),
+                )));
+            }
+            check_eq_address(authorization.token, offer.asset, ErrorCode::Permit2TokenMismatch, "token").map_err(with_payer)?;
+            let digest = permit2_digest(offer.chain_id, &authorization);
+            let check =
+                check_signature(&digest, &signature, payer_address, ErrorCode::Permit2InvalidSignature).map_err(with_payer)?;
+            let eip2612_permit = verify_eip2612_extension(payment, &offer, payer_address, now).map_err(with_payer)?;
+            Ok(VerifiedPayment {
+                payer: payer_address,
+                chain_id: offer.chain_id,
+                asset: offer.asset,
+                pay_to: offer.pay_to,
+                amount: authorization.amount,
+                method: TransferMethod::Permit2,
+                nonce: B256::from(authorization.nonce.to_be_bytes::<32>()),
+                valid_before: authorization.deadline,
+                signature: check,
+                eip2612_permit,
+            })
+        }
+    }
+}
+
+/// Verifies a payment header value (`PAYMENT-SIGNATURE` or `X-PAYMENT`) against an offer.
+pub fn verify_header(header_value: &str, requirements: &PaymentRequirements, now: u64) -> Result<VerifiedPayment> {
+    let payment = PaymentPayload::from_header(header_value)?;
+    verify_payment(&payment, requirements, now)
+}
+
+/// Verifies a payment and gives the facilitator-style answer, never an error.
+pub fn verify_to_response(payment: &PaymentPayload, requirements: &PaymentRequirements, now: u64) -> VerifyResponse {
+    match verify_payment(payment, requirements, now) {
+        Ok(v) => v.to_verify_response(),
+        Err(e) => VerifyResponse::invalid(&e),
+    }
+}
+
+fn check_eq_address(got: Address, want: Address, code: ErrorCode, what: &str) -> Result<()> {
+    if got != want {
+        return Err(Error::new(
+            code,
+            format!("the {what} is {} but the offer pays {}", got.to_checksum(None), want.to_checksum(None)),
+        ));
+    }
+    Ok(())
+}
+
+fn check_window(valid_after: U256, valid_before: U256, now: u64, early: ErrorCode, late: ErrorCode) -> Result<()> {
+    let now_u = U256::from(now);
+    if valid_before < now_u + U256::from(VALID_BEFORE_BUFFER) {
+        return Err(Error::new(
+            late,
+            format!(
+                "the authorization is valid until {valid_before}, which is not at least {VALID_BEFORE_BUFFER} s after now \
+                 ({now}); sign a new one (and check the payer's clock)"
+            ),
+        ));
+    }
+    if valid_after > now_u {
+        return Err(Error::new(
+            early,
+            format!("the authorization becomes valid at {valid_after}, after now ({now}); check the payer's clock"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_signature(digest: &B256, signature: &[u8], payer: Address, code: ErrorCode) -> Result<SignatureCheck> {
+    if signature.len() > 65 {
+        return Ok(SignatureCheck::RequiresOnchain { digest: *digest });
+    }
+    let sig = Signature::parse_strict(signature).map_err(|e| Error::new(code, e.message()))?;
+    let recovered = recover_address(digest, &sig).map_err(|e| Error::new(code, e.message()))?;
+    if recovered != payer {
+        return Err(Error::new(
+            code,
+            format!(
+                "the signature recovers to {}, not to the payer {}: it signs other terms (amount, recipient, \
+                 chain, token name or version) or comes from another key",
+                recovered.to_checksum(None),
+                payer.to_checksum(None)
+            ),
+        ));
+    }
+    Ok(SignatureCheck::Recovered)
+}
+
+fn verify_eip2612_extension(
+    payment: &PaymentPayload,
+    offer: &ExactOffer,
+    payer: Address,
+    now: u64,
+) -> Result<Option<Eip2612Permit>> {
+    let Some(info) = payment
+        .extensions()
+        .and_then(|x| x.get(EIP2612_EXTENSION))
+        .and_then(|x| x.get("info"))
+        .and_then(|i| i.as_object())
+        .filter(|i| i.contains_key("signature"))
+    else {
+        return Ok(None);
+    };
+    let (permit, signature) = Eip2612Permit::from_extension_info(info)?;
+    if permit.owner != payer {
+        return Err(Error::new(ErrorCode::Eip2612FromMismatch, "the EIP-2612 permit's owner is not the payer"));
+    }
+    if permit.token != offer.asset {
+        return Err(Error::new(ErrorCode::Eip2612AssetMismatch, "the EIP-2612 permit is for another token"));
+    }
+    if permit.spender != PERMIT2_ADDRESS {
+        return Err(Error::new(ErrorCode::Eip2612SpenderNotPermit2, "the EIP-2612 permit's spender is not Permit2"));
+    }
+    if permit.deadline < U256::from(now) + U256::from(VALID_BEFORE_BUFFER) {
+        return Err(Error::new(ErrorCode::Eip2612DeadlineExpired, "the EIP-2612 permit's deadline has passed"));
+    }
+    if permit.value < offer.amount {
+        return Err(Error::new(
+            ErrorCode::Eip2612AmountMismatch,
+            format!("the EIP-2612 permit allows {} but the payment needs {}", permit.value, offer.amount),
+        ));
+    }
+    let (Some(name), Some(version)) = (&offer.domain_name, &offer.domain_version) else {
+        return Err(Error::new(
+            ErrorCode::Eip2612InvalidFormat,
+            "the offer lacks the token's EIP-712 name and version, so the EIP-2612 permit cannot be checked",
+        ));
+    };
+    let digest = permit.digest(name, version, offer.chain_id);
+    match check_signature(&digest, &signature, payer, ErrorCode::Eip2612InvalidSignature)? {
+        SignatureCheck::Recovered => Ok(Some(permit)),
+        SignatureCheck::RequiresOnchain { .. } => Err(Error::new(
+            ErrorCode::Eip2612InvalidSignature,
+            "an EIP-2612 permit signature must be 65 bytes",
+        )),
+    }
+}
