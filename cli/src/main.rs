@@ -1,1 +1,208 @@
-fn main() {}
+//! `paywire`: decode x402 messages, pay a bill, verify a payment, make a key.
+//!
+//! Exit codes: 0 success (or a valid payment), 1 a well-formed input that is refused (an invalid payment, a
+//! bill no offer of which the policy accepts), 2 bad input (undecodable values, bad flags, missing key).
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use paywire_core::client::{PayExtras, Payer, PayerOptions, Policy};
+use paywire_core::decode::decode_any;
+use paywire_core::server::check_payment;
+use paywire_core::*;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "paywire", version, about = "x402 payments from the command line: decode, pay, verify, keygen")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode any x402 header value or JSON body (a 402 bill, a payment, a receipt, a facilitator answer)
+    /// and print it as JSON, naming the message.
+    Decode {
+        /// The header value or JSON text; `-` reads it from standard input.
+        value: String,
+    },
+    /// Pay a bill: choose an offer, sign it, print the payment header.
+    ///
+    /// By default only the known stablecoins are paid, at most $1 per payment. Prints
+    /// {"header": NAME, "value": VALUE, "payload": {...}}.
+    Pay {
+        /// Name of the environment variable that holds the payer's private key (hex).
+        #[arg(long, value_name = "VAR")]
+        key_env: String,
+        /// The bill: a PAYMENT-REQUIRED header value or a v1 402 JSON body; `-` reads standard input.
+        #[arg(long)]
+        bill: String,
+        /// Refuse offers above this many atomic units. When given, it replaces the $1 cap and also allows
+        /// tokens outside the default stablecoin table.
+        #[arg(long, value_name = "ATOMIC")]
+        max_amount: Option<String>,
+        /// Pay only on this network (CAIP-2, e.g. eip155:84532).
+        #[arg(long, value_name = "CAIP2")]
+        network: Option<String>,
+        /// Sign as if the time were this Unix timestamp (deterministic output).
+        #[arg(long, value_name = "UNIX")]
+        now: Option<u64>,
+        /// Use this 32-byte nonce instead of a random one (deterministic output).
+        #[arg(long, value_name = "0x…")]
+        nonce: Option<String>,
+        /// Seconds added to the offer's maxTimeoutSeconds for validBefore (0 reproduces the official clients).
+        #[arg(long, value_name = "SECONDS", default_value_t = paywire_core::client::DEFAULT_EXPIRY_MARGIN)]
+        expiry_margin: u64,
+    },
+    /// Verify a payment offline against a bill: match it to an offer, check signature, amounts, payee and
+    /// time window. Prints a VerifyResponse; exits 0 if valid, 1 if invalid, 2 on bad input.
+    Verify {
+        /// The payment: a PAYMENT-SIGNATURE or X-PAYMENT header value (or its JSON).
+        #[arg(long)]
+        payment: String,
+        /// The bill it pays: a PAYMENT-REQUIRED header value or JSON.
+        #[arg(long)]
+        bill: String,
+        /// Verify as if the time were this Unix timestamp.
+        #[arg(long, value_name = "UNIX")]
+        now: Option<u64>,
+    },
+    /// Make a new private key and print it with its address.
+    Keygen,
+}
+
+/// A failure and the exit code it deserves.
+struct Failure {
+    code: u8,
+    error: Error,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure { code: 2, error }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("paywire: {}", f.error);
+            for r in f.error.refusals() {
+                eprintln!("  offer [{}] {}: {}", r.index, r.offer, r.reasons.join("; "));
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<u8, Failure> {
+    match command {
+        Command::Decode { value } => {
+            let decoded = decode_any(&read_arg(&value)?)?;
+            print_json(&json!({
+                "message": decoded.kind.name(),
+                "x402Version": decoded.x402_version,
+                "encoding": if decoded.was_base64 { "base64" } else { "json" },
+                "decoded": decoded.json,
+            }));
+            Ok(0)
+        }
+        Command::Pay { key_env, bill, max_amount, network, now, nonce, expiry_margin } => {
+            let key = std::env::var(&key_env).map_err(|_| {
+                Error::new(ErrorCode::InvalidPrivateKey, format!("environment variable {key_env} is not set; put the payer's hex private key in it"))
+            })?;
+            let signer = LocalSigner::from_hex(&key)?;
+            drop(zeroize::Zeroizing::new(key));
+            let bill = read_bill(&read_arg(&bill)?)?;
+            let mut policy = Policy::default();
+            if let Some(max) = max_amount {
+                let cap = paywire_core::wire::parse_decimal_u256(&max)
+                    .map_err(|e| Error::new(ErrorCode::AmountOutOfRange, format!("--max-amount {e}")))?;
+                policy.max_amount = Some(cap);
+                policy.max_per_payment = None;
+                policy.allow_any_asset = true;
+            }
+            if let Some(n) = network {
+                policy.networks = Some(vec![paywire_core::network::chain_id(&n)?]);
+            }
+            let clock: Arc<dyn Clock> = match now {
+                Some(t) => Arc::new(FixedClock(t)),
+                None => Arc::new(SystemClock),
+            };
+            let randomness: Arc<dyn Randomness> = match nonce {
+                Some(n) => {
+                    let bytes = paywire_core::wire::parse_b256(&n)
+                        .map_err(|e| Error::new(ErrorCode::InvalidPayload, format!("--nonce {e}")))?;
+                    Arc::new(FixedRandomness::new(bytes.to_vec()))
+                }
+                None => Arc::new(OsRandomness),
+            };
+            let payer = Payer::new(Arc::new(signer), policy, clock, randomness)
+                .with_options(PayerOptions { expiry_margin, ..Default::default() });
+            let header = payer.pay_with(&bill, None, &PayExtras::default()).map_err(|error| {
+                let code = if error.code() == ErrorCode::NoAcceptableOffer { 1 } else { 2 };
+                Failure { code, error }
+            })?;
+            print_json(&json!({"header": header.name, "value": header.value, "payload": header.payload.to_value()}));
+            Ok(0)
+        }
+        Command::Verify { payment, bill, now } => {
+            let payment_text = read_arg(&payment)?;
+            let payment = if payment_text.trim_start().starts_with('{') {
+                PaymentPayload::from_json(&payment_text)?
+            } else {
+                PaymentPayload::from_header(&payment_text)?
+            };
+            let bill = read_bill(&read_arg(&bill)?)?;
+            let now = now.unwrap_or_else(|| SystemClock.now());
+            let response = match check_payment(&bill, &payment, now) {
+                Ok(accepted) => accepted.verified.to_verify_response(),
+                Err(e) if is_input_error(&e) => return Err(e.into()),
+                Err(e) => VerifyResponse::invalid(&e),
+            };
+            print_json(&serde_json::to_value(&response).unwrap_or_default());
+            Ok(if response.is_valid { 0 } else { 1 })
+        }
+        Command::Keygen => {
+            let signer = LocalSigner::generate(&OsRandomness)?;
+            print_json(&json!({"address": signer.address().to_checksum(None), "privateKey": signer.secret_hex().as_str()}));
+            Ok(0)
+        }
+    }
+}
+
+/// Errors that mean the input could not be read, as opposed to a payment that was read and refused.
+fn is_input_error(e: &Error) -> bool {
+    use ErrorCode::*;
+    matches!(
+        e.code(),
+        HeaderTooLarge | HeaderEmpty | HeaderBase64Url | HeaderMissingPadding | HeaderInvalidBase64 | InvalidJson
+            | InvalidPaymentRequired | InvalidPaymentRequirements | UnknownMessage
+    )
+}
+
+fn read_arg(value: &str) -> Result<String, Failure> {
+    if value != "-" {
+        return Ok(value.to_string());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .take(paywire_core::codec::MAX_BODY_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::new(ErrorCode::InvalidJson, format!("cannot read standard input: {e}")))?;
+    Ok(text)
+}
+
+fn read_bill(text: &str) -> Result<PaymentRequired, Failure> {
+    let text = text.trim();
+    Ok(if text.starts_with('{') { PaymentRequired::from_json(text)? } else { PaymentRequired::from_header(text)? })
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}

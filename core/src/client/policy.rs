@@ -36,8 +36,13 @@ pub struct Policy {
     pub max_per_payment: Option<Usd>,
     /// Largest running total in known stablecoins (`None`: no budget).
     pub budget: Option<Usd>,
+    /// Largest single payment in atomic units of whatever token (`None`: no such cap).
+    pub max_amount: Option<U256>,
     /// Whether the default-table stablecoins may be paid at all.
     pub allow_known_assets: bool,
+    /// Whether tokens outside the default table and `allowed_assets` may be paid (then only `max_amount`
+    /// caps them; they count against no budget). Off by default.
+    pub allow_any_asset: bool,
     /// Further tokens, each with its own caps.
     pub allowed_assets: Vec<AllowedAsset>,
     /// Chains in order of preference; acceptable offers on earlier chains win, the rest keep the server's order.
@@ -54,7 +59,9 @@ impl Default for Policy {
             pay_to: None,
             max_per_payment: Usd::parse(DEFAULT_MAX_PER_PAYMENT).ok(),
             budget: None,
+            max_amount: None,
             allow_known_assets: true,
+            allow_any_asset: false,
             allowed_assets: Vec::new(),
             prefer_networks: Vec::new(),
         }
@@ -128,6 +135,12 @@ impl Policy {
         self
     }
 
+    /// Caps every payment at `amount` atomic units, whatever the token.
+    pub fn with_max_amount(mut self, amount: U256) -> Self {
+        self.max_amount = Some(amount);
+        self
+    }
+
     /// Allows another token with its own caps.
     pub fn allow_asset(mut self, asset: AllowedAsset) -> Self {
         self.allowed_assets.push(asset);
@@ -156,6 +169,11 @@ impl Policy {
             && !payees.contains(&offer.pay_to)
         {
             reasons.push(format!("payee {} is not among the policy's payees", offer.pay_to.to_checksum(None)));
+        }
+        if let Some(cap) = self.max_amount
+            && offer.amount > cap
+        {
+            reasons.push(format!("it costs {} units, over the policy's {cap}-unit cap", offer.amount));
         }
         if offer.method == TransferMethod::Eip3009 && (offer.domain_name.is_none() || offer.domain_version.is_none()) {
             reasons.push("the offer lacks extra.name/extra.version, the token's EIP-712 domain".to_string());
@@ -187,6 +205,9 @@ impl Policy {
                 let usd = Usd::from_atomic(offer.amount, asset.decimals);
                 self.judge_usd(asset, &offer, usd, spent, &mut reasons);
                 Some(Charge::Usd(usd))
+            }
+            (None, None) if self.allow_any_asset => {
+                Some(Charge::Atomic { chain_id: offer.chain_id, asset: offer.asset, amount: offer.amount })
             }
             (None, None) => {
                 reasons.push(format!(

@@ -79,7 +79,8 @@ impl PaymentPayload {
         Self::from_json(text)
     }
 
-    /// Builds a v2 payment for `accepted` (echoed verbatim), in the spec's member order.
+    /// Builds a v2 payment for `accepted` (echoed verbatim). Members are written in the order the official
+    /// TypeScript client writes them, so equal inputs give byte-identical headers.
     pub fn new_v2(
         accepted: &PaymentRequirements,
         resource: Option<&ResourceInfo>,
@@ -90,14 +91,14 @@ impl PaymentPayload {
         struct V2<'a> {
             #[serde(rename = "x402Version")]
             version: u8,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            resource: Option<&'a ResourceInfo>,
-            accepted: &'a PaymentRequirements,
             payload: &'a Object,
             #[serde(skip_serializing_if = "Option::is_none")]
             extensions: Option<&'a Object>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            resource: Option<&'a ResourceInfo>,
+            accepted: &'a PaymentRequirements,
         }
-        let text = to_json(&V2 { version: 2, resource, accepted, payload: &payload, extensions: extensions.as_ref() })?;
+        let text = to_json(&V2 { version: 2, payload: &payload, extensions: extensions.as_ref(), resource, accepted })?;
         Ok(PaymentPayload {
             x402_version: 2,
             scheme: accepted.scheme().to_string(),
