@@ -96,6 +96,8 @@ error_codes! {
     PaymentAlreadyAttempted => "payment_already_attempted",
     /// The running budget would be exceeded by this payment.
     BudgetExceeded => "budget_exceeded",
+    /// A policy description is malformed.
+    InvalidPolicy => "invalid_policy",
     /// A signed payment was completed for a different preparation or twice.
     InvalidPreparedPayment => "invalid_prepared_payment",
 

@@ -153,6 +153,88 @@ impl Policy {
         self
     }
 
+    /// Reads a policy from JSON, the form bindings and configuration files use. Members (all optional):
+    /// `networks` and `prefer` (chain ids or network names), `payTo` (addresses), `maxPerPayment` (USD
+    /// string, or null for no cap; default "$1"), `budget` (USD string), `maxAmount` (atomic decimal string),
+    /// `allowKnownAssets`, `allowAnyAsset` (booleans), `allowedAssets` (`[{chainId, address, maxPerPayment,
+    /// budget}]`, atomic decimal strings). Unknown members are refused, so a typo cannot loosen a policy.
+    pub fn from_json(value: &serde_json::Value) -> Result<Policy> {
+        use crate::wire::{parse_address, parse_decimal_u256};
+        let code = ErrorCode::InvalidPolicy;
+        let bad = |what: String| Error::new(code, what);
+        let obj = value.as_object().ok_or_else(|| bad("a policy must be a JSON object".into()))?;
+        let mut policy = Policy::default();
+        let chains = |key: &str, v: &serde_json::Value| -> Result<Vec<u64>> {
+            v.as_array()
+                .ok_or_else(|| bad(format!("{key} must be a list of chain ids or network names")))?
+                .iter()
+                .map(|c| match c {
+                    serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| bad(format!("{key}: {n} is not a chain id"))),
+                    serde_json::Value::String(s) => crate::network::chain_id(s).map_err(|e| bad(format!("{key}: {}", e.message()))),
+                    other => Err(bad(format!("{key}: {other} is not a chain id"))),
+                })
+                .collect()
+        };
+        let usd = |key: &str, v: &serde_json::Value| -> Result<Usd> {
+            let s = v.as_str().ok_or_else(|| bad(format!("{key} must be a USD amount such as \"$1\"")))?;
+            Usd::parse(s).map_err(|e| bad(format!("{key}: {}", e.message())))
+        };
+        let atomic = |key: &str, v: &serde_json::Value| -> Result<U256> {
+            let s = v.as_str().ok_or_else(|| bad(format!("{key} must be a decimal string of atomic units")))?;
+            parse_decimal_u256(s).map_err(|e| bad(format!("{key} {e}")))
+        };
+        let flag = |key: &str, v: &serde_json::Value| -> Result<bool> {
+            v.as_bool().ok_or_else(|| bad(format!("{key} must be true or false")))
+        };
+        for (key, v) in obj {
+            match key.as_str() {
+                "networks" => policy.networks = Some(chains(key, v)?),
+                "prefer" => policy.prefer_networks = chains(key, v)?,
+                "payTo" => {
+                    let list = v.as_array().ok_or_else(|| bad("payTo must be a list of addresses".into()))?;
+                    policy.pay_to = Some(
+                        list.iter()
+                            .map(|a| a.as_str().ok_or_else(|| bad("payTo entries must be strings".into()))
+                                .and_then(|s| parse_address(s).map_err(|e| bad(format!("payTo: {e}")))))
+                            .collect::<Result<_>>()?,
+                    );
+                }
+                "maxPerPayment" => policy.max_per_payment = if v.is_null() { None } else { Some(usd(key, v)?) },
+                "budget" => policy.budget = if v.is_null() { None } else { Some(usd(key, v)?) },
+                "maxAmount" => policy.max_amount = if v.is_null() { None } else { Some(atomic(key, v)?) },
+                "allowKnownAssets" => policy.allow_known_assets = flag(key, v)?,
+                "allowAnyAsset" => policy.allow_any_asset = flag(key, v)?,
+                "allowedAssets" => {
+                    let list = v.as_array().ok_or_else(|| bad("allowedAssets must be a list".into()))?;
+                    for entry in list {
+                        let e = entry.as_object().ok_or_else(|| bad("allowedAssets entries must be objects".into()))?;
+                        for k in e.keys() {
+                            if !matches!(k.as_str(), "chainId" | "address" | "maxPerPayment" | "budget") {
+                                return Err(bad(format!("allowedAssets: unknown member \"{k}\"")));
+                            }
+                        }
+                        let chain_id = match e.get("chainId") {
+                            Some(c) => chains("allowedAssets.chainId", &serde_json::Value::Array(vec![c.clone()]))?[0],
+                            None => return Err(bad("allowedAssets entries need chainId".into())),
+                        };
+                        let address = e.get("address").and_then(|a| a.as_str())
+                            .ok_or_else(|| bad("allowedAssets entries need an address".into()))
+                            .and_then(|s| parse_address(s).map_err(|er| bad(format!("allowedAssets.address: {er}"))))?;
+                        let max_per_payment = atomic("allowedAssets.maxPerPayment",
+                            e.get("maxPerPayment").ok_or_else(|| bad("allowedAssets entries need maxPerPayment (atomic units)".into()))?)?;
+                        let budget = match e.get("budget") {
+                            None | Some(serde_json::Value::Null) => None,
+                            Some(b) => Some(atomic("allowedAssets.budget", b)?),
+                        };
+                        policy.allowed_assets.push(AllowedAsset { chain_id, address, max_per_payment, budget });
+                    }
+                }
+                other => return Err(bad(format!("unknown policy member \"{}\"", crate::wire::truncate(other)))),
+            }
+        }
+        Ok(policy)
+    }
+
     /// Judges one offer, giving every reason it is refused (empty when acceptable).
     pub(crate) fn judge(&self, req: &PaymentRequirements, spent: &Spent) -> std::result::Result<(ExactOffer, Charge), Vec<String>> {
         let offer = match ExactOffer::resolve(req) {
