@@ -72,6 +72,30 @@ enum Command {
     },
     /// Make a new private key and print it with its address.
     Keygen,
+    /// Build a bill (what a server answers with 402) for a price, for testing clients.
+    ///
+    /// Prints {"header": "PAYMENT-REQUIRED", "value": VALUE, "bill": {...}} for v2, and the v1 JSON body
+    /// as {"body": {...}} for v1.
+    Bill {
+        /// Price: a USD amount such as "$0.01" (paid in the network's default stablecoin).
+        #[arg(long)]
+        price: String,
+        /// Network (CAIP-2 or a v1 name).
+        #[arg(long)]
+        network: String,
+        /// Payee address.
+        #[arg(long)]
+        pay_to: String,
+        /// The resource URL.
+        #[arg(long, default_value = "https://example.com/resource")]
+        resource: String,
+        /// x402 version of the bill (1 or 2).
+        #[arg(long, default_value_t = 2)]
+        x402_version: u8,
+        /// Seconds the client has to complete the payment.
+        #[arg(long, default_value_t = paywire_core::server::DEFAULT_MAX_TIMEOUT_SECONDS)]
+        timeout: u64,
+    },
 }
 
 /// A failure and the exit code it deserves.
@@ -167,6 +191,18 @@ fn run(command: Command) -> Result<u8, Failure> {
             };
             print_json(&serde_json::to_value(&response).unwrap_or_default());
             Ok(if response.is_valid { 0 } else { 1 })
+        }
+        Command::Bill { price, network, pay_to, resource, x402_version, timeout } => {
+            let mut tag = paywire_core::server::PriceTag::new(price, network, pay_to);
+            tag.max_timeout_seconds = Some(timeout);
+            let bill = paywire_core::server::build_payment_required(x402_version, ResourceInfo::new(resource), &[tag])?;
+            let bill_json: serde_json::Value = serde_json::from_str(&bill.to_json()).unwrap_or_default();
+            if x402_version >= 2 {
+                print_json(&json!({"header": "PAYMENT-REQUIRED", "value": bill.to_header(), "bill": bill_json}));
+            } else {
+                print_json(&json!({"body": bill_json}));
+            }
+            Ok(0)
         }
         Command::Keygen => {
             let signer = LocalSigner::generate(&OsRandomness)?;
