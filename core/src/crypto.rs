@@ -126,13 +126,34 @@ pub(crate) struct SecretKey {
     secp: SecpSecret,
 }
 
+/// A libsecp256k1 signing context of its own, blinded once with a seed derived from the key, and the key.
+///
+/// libsecp256k1 signs in constant time; blinding its context is defence in depth against side channels.
+/// secp256k1 0.33 re-blinds after every signature, which doubles the cost of a payment; blinding once per
+/// key, with a secret-derived seed (no random source is read), keeps the defence at no per-payment cost.
 #[cfg(feature = "libsecp256k1")]
-struct SecpSecret(secp256k1::SecretKey);
+struct SecpSecret {
+    ctx: secp256k1::Secp256k1<secp256k1::SignOnly>,
+    key: secp256k1::SecretKey,
+}
+
+#[cfg(feature = "libsecp256k1")]
+impl SecpSecret {
+    fn new(bytes: &[u8; 32]) -> Option<Self> {
+        let key = secp256k1::SecretKey::from_byte_array(*bytes).ok()?;
+        let mut ctx = secp256k1::Secp256k1::signing_only();
+        let mut seed = Zeroizing::new([0u8; 64]);
+        seed[..32].copy_from_slice(b"paywire libsecp256k1 blinding v1");
+        seed[32..].copy_from_slice(bytes);
+        ctx.seeded_randomize(&keccak256(seed.as_ref()).0);
+        Some(SecpSecret { ctx, key })
+    }
+}
 
 #[cfg(feature = "libsecp256k1")]
 impl Drop for SecpSecret {
     fn drop(&mut self) {
-        self.0.non_secure_erase();
+        self.key.non_secure_erase();
     }
 }
 
@@ -148,7 +169,7 @@ impl SecretKey {
         Ok(SecretKey {
             k256,
             #[cfg(feature = "libsecp256k1")]
-            secp: SecpSecret(secp256k1::SecretKey::from_secret_bytes(*bytes).map_err(|_| invalid())?),
+            secp: SecpSecret::new(bytes).ok_or_else(invalid)?,
         })
     }
 
@@ -167,7 +188,7 @@ impl SecretKey {
     pub fn sign(&self, digest: &B256) -> Result<Signature> {
         #[cfg(feature = "libsecp256k1")]
         {
-            Ok(libsecp::sign(&self.secp.0, digest))
+            Ok(libsecp::sign(&self.secp, digest))
         }
         #[cfg(not(feature = "libsecp256k1"))]
         {
@@ -237,20 +258,26 @@ mod k256_backend {
 mod libsecp {
     use super::*;
     use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
-    use secp256k1::{Message, SecretKey as SecpKey};
+    use secp256k1::{Message, Secp256k1, VerifyOnly};
+    use std::sync::OnceLock;
 
-    pub fn sign(key: &SecpKey, digest: &B256) -> Signature {
-        let sig = RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(digest.0), key);
+    pub(super) fn sign(secret: &SecpSecret, digest: &B256) -> Signature {
+        let sig = secret.ctx.sign_ecdsa_recoverable(Message::from_digest(digest.0), &secret.key);
         let (recid, rs) = sig.serialize_compact();
         let recid = if recid == RecoveryId::Zero { 0 } else { 1 };
         Signature::from_parts(&rs, recid)
+    }
+
+    fn verifier() -> &'static Secp256k1<VerifyOnly> {
+        static CTX: OnceLock<Secp256k1<VerifyOnly>> = OnceLock::new();
+        CTX.get_or_init(Secp256k1::verification_only)
     }
 
     pub fn recover(digest: &B256, signature: &Signature) -> Result<Address> {
         let bytes = signature.as_bytes();
         let recid = RecoveryId::try_from(i32::from(signature.recovery_id())).map_err(|_| recovery_failed())?;
         let sig = RecoverableSignature::from_compact(&bytes[..64], recid).map_err(|_| recovery_failed())?;
-        let key = sig.recover_ecdsa(Message::from_digest(digest.0)).map_err(|_| recovery_failed())?;
+        let key = verifier().recover_ecdsa(Message::from_digest(digest.0), &sig).map_err(|_| recovery_failed())?;
         let uncompressed = key.serialize_uncompressed();
         Ok(Address::from_slice(&keccak256(&uncompressed[1..])[12..]))
     }
