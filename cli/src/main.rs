@@ -138,7 +138,10 @@ fn run(command: Command) -> Result<u8, Failure> {
         }
         Command::Pay { key_env, bill, max_amount, network, now, nonce, expiry_margin } => {
             let key = std::env::var(&key_env).map_err(|_| {
-                Error::new(ErrorCode::InvalidPrivateKey, format!("environment variable {key_env} is not set; put the payer's hex private key in it"))
+                Error::new(
+                    ErrorCode::InvalidPrivateKey,
+                    format!("environment variable {key_env} is not set; put the payer's hex private key in it"),
+                )
             })?;
             let signer = LocalSigner::from_hex(&key)?;
             drop(zeroize::Zeroizing::new(key));
@@ -206,7 +209,9 @@ fn run(command: Command) -> Result<u8, Failure> {
         }
         Command::Keygen => {
             let signer = LocalSigner::generate(&OsRandomness)?;
-            print_json(&json!({"address": signer.address().to_checksum(None), "privateKey": signer.secret_hex().as_str()}));
+            print_json(
+                &json!({"address": signer.address().to_checksum(None), "privateKey": signer.secret_hex().as_str()}),
+            );
             Ok(0)
         }
     }
@@ -217,8 +222,15 @@ fn is_input_error(e: &Error) -> bool {
     use ErrorCode::*;
     matches!(
         e.code(),
-        HeaderTooLarge | HeaderEmpty | HeaderBase64Url | HeaderMissingPadding | HeaderInvalidBase64 | InvalidJson
-            | InvalidPaymentRequired | InvalidPaymentRequirements | UnknownMessage
+        HeaderTooLarge
+            | HeaderEmpty
+            | HeaderBase64Url
+            | HeaderMissingPadding
+            | HeaderInvalidBase64
+            | InvalidJson
+            | InvalidPaymentRequired
+            | InvalidPaymentRequirements
+            | UnknownMessage
     )
 }
 

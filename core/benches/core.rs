@@ -42,9 +42,13 @@ fn payer() -> Payer {
 }
 
 fn bill_header() -> String {
-    build_payment_required(2, ResourceInfo::new("https://api.example.com/premium-data"), &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)])
-        .unwrap()
-        .to_header()
+    build_payment_required(
+        2,
+        ResourceInfo::new("https://api.example.com/premium-data"),
+        &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)],
+    )
+    .unwrap()
+    .to_header()
 }
 
 fn benches(c: &mut Criterion) {
@@ -79,7 +83,8 @@ fn benches(c: &mut Criterion) {
     c.bench_function(&format!("receipt_issue_verify/eip712/{backend}"), |b| {
         b.iter(|| {
             at += 1;
-            let r = issuer.issue_receipt("https://api.example.com/premium-data", PAY_TO, "eip155:84532", None, at).unwrap();
+            let r =
+                issuer.issue_receipt("https://api.example.com/premium-data", PAY_TO, "eip155:84532", None, at).unwrap();
             r.verify(&trusted).unwrap()
         })
     });
@@ -87,7 +92,9 @@ fn benches(c: &mut Criterion) {
     c.bench_function(&format!("receipt_issue_verify/jws/{backend}"), |b| {
         b.iter(|| {
             at += 1;
-            let r = jws_issuer.issue_receipt("https://api.example.com/premium-data", PAY_TO, "eip155:84532", None, at).unwrap();
+            let r = jws_issuer
+                .issue_receipt("https://api.example.com/premium-data", PAY_TO, "eip155:84532", None, at)
+                .unwrap();
             r.verify(&trusted).unwrap()
         })
     });
@@ -100,8 +107,9 @@ fn benches(c: &mut Criterion) {
             signer.sign_digest(&B256::from(U256::from(n))).unwrap()
         })
     });
-    let sigs: Vec<(B256, Signature)> =
-        (0..256u64).map(|k| (B256::from(U256::from(k)), signer.sign_digest(&B256::from(U256::from(k))).unwrap())).collect();
+    let sigs: Vec<(B256, Signature)> = (0..256u64)
+        .map(|k| (B256::from(U256::from(k)), signer.sign_digest(&B256::from(U256::from(k))).unwrap()))
+        .collect();
     let mut j = 0;
     c.bench_function(&format!("floor/recover_address/{backend}"), |b| {
         b.iter(|| {

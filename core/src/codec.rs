@@ -51,10 +51,7 @@ pub fn decode_header_bytes(value: &str) -> Result<Vec<u8>> {
     if value.len() > MAX_HEADER_BYTES {
         return Err(Error::new(
             ErrorCode::HeaderTooLarge,
-            format!(
-                "the header value is {} bytes; paywire decodes at most {MAX_HEADER_BYTES}",
-                value.len()
-            ),
+            format!("the header value is {} bytes; paywire decodes at most {MAX_HEADER_BYTES}", value.len()),
         ));
     }
     let bytes = value.as_bytes();
@@ -91,9 +88,9 @@ pub fn decode_header_bytes(value: &str) -> Result<Vec<u8>> {
             "the header value is not base64: its length is not a multiple of 4",
         ));
     }
-    STANDARD.decode(bytes).map_err(|e| {
-        Error::new(ErrorCode::HeaderInvalidBase64, format!("the header value is not valid base64: {e}"))
-    })
+    STANDARD
+        .decode(bytes)
+        .map_err(|e| Error::new(ErrorCode::HeaderInvalidBase64, format!("the header value is not valid base64: {e}")))
 }
 
 /// Decodes a header value to a JSON value (see [`decode_header_bytes`] for the base64 rules).
@@ -123,10 +120,7 @@ where
     K: AsRef<str> + 'a,
     V: AsRef<str> + 'a,
 {
-    headers
-        .into_iter()
-        .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_ref())
+    headers.into_iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
 }
 
 #[cfg(test)]

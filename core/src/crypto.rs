@@ -4,15 +4,17 @@
 //! `libsecp256k1`, the default, about four times faster at recovery). Both are RFC 6979 deterministic and
 //! produce low-s signatures, so they give identical bytes; the test suite runs every vector through both.
 
-use alloy_primitives::{Address, B256, keccak256};
+#[cfg(feature = "libsecp256k1")]
+use alloy_primitives::keccak256;
+use alloy_primitives::{Address, B256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorCode, Result};
 
 /// The secp256k1 group order divided by two: a signature whose `s` exceeds it is "high-s" (malleable).
 const HALF_ORDER: [u8; 32] = [
-    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x5d, 0x57,
-    0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x5d, 0x57, 0x6e,
+    0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
 ];
 
 /// An Ethereum ECDSA signature: `r || s || v`, 65 bytes, `v` 27 or 28, `s` in the lower half of the order.
@@ -296,7 +298,9 @@ mod tests {
         let key = SecretKey::from_bytes(&HARDHAT0).unwrap();
         assert_eq!(key.address(), address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266"));
         let digest = b256!("d08164f388a825113b3200f878bedaa3f3c6356d05ce011094fefec2887362de");
-        let expected = hex!("124251bb90aecc9d9423b22d14deae300b6950a8dfbafacee07049b3268d0fa624e0c311754af0205fc2a957bb6c5fbe56d89e0c9927d925d218897de9deb0aa1c");
+        let expected = hex!(
+            "124251bb90aecc9d9423b22d14deae300b6950a8dfbafacee07049b3268d0fa624e0c311754af0205fc2a957bb6c5fbe56d89e0c9927d925d218897de9deb0aa1c"
+        );
         let a = key.sign(&digest).unwrap();
         let b = key.sign_k256(&digest).unwrap();
         assert_eq!(a.as_bytes(), &expected);

@@ -4,7 +4,9 @@ use serde_json::Value;
 
 use crate::codec;
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{FacilitatorRequest, PaymentPayload, PaymentRequired, SettleResponse, SupportedResponse, VerifyResponse};
+use crate::types::{
+    FacilitatorRequest, PaymentPayload, PaymentRequired, SettleResponse, SupportedResponse, VerifyResponse,
+};
 
 /// The x402 messages paywire recognises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -133,7 +133,10 @@ mod tests {
             nonce: b256!("f3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"),
         };
         assert_eq!(msg.eip712_hash_struct(), b256!("49ad644555c7bdf3ea4fc022a4940ae5589b230b1dde0065c5504fa19bbe39a4"));
-        assert_eq!(digest(&domain.separator(), &msg), b256!("f256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6"));
+        assert_eq!(
+            digest(&domain.separator(), &msg),
+            b256!("f256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6")
+        );
         assert_eq!(digest(&domain.separator(), &msg), msg.eip712_signing_hash(&domain));
     }
 
@@ -159,8 +162,17 @@ mod tests {
             Offer::eip712_encode_type(),
             "Offer(uint256 version,string resourceUrl,string scheme,string network,string asset,string payTo,string amount,uint256 validUntil)"
         );
-        assert_eq!(credential_domain("x402 offer").separator(), b256!("5dc92544087ab60aa57c539b9543f9282416b0dcf2c2ae0d4d0051052a9e61b6"));
-        assert_eq!(credential_domain("x402 receipt").separator(), b256!("fd7f8c81cdd24b25c99ba22e191cee41d8809abbc12e8fdbd42fddfa5bb9e406"));
-        assert_eq!(permit2_domain(84532).separator(), b256!("010f27a92fb9a32622f44f001dc4d15706a85b33499cfc2ce9033113ab26592c"));
+        assert_eq!(
+            credential_domain("x402 offer").separator(),
+            b256!("5dc92544087ab60aa57c539b9543f9282416b0dcf2c2ae0d4d0051052a9e61b6")
+        );
+        assert_eq!(
+            credential_domain("x402 receipt").separator(),
+            b256!("fd7f8c81cdd24b25c99ba22e191cee41d8809abbc12e8fdbd42fddfa5bb9e406")
+        );
+        assert_eq!(
+            permit2_domain(84532).separator(),
+            b256!("010f27a92fb9a32622f44f001dc4d15706a85b33499cfc2ce9033113ab26592c")
+        );
     }
 }

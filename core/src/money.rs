@@ -53,9 +53,9 @@ impl Usd {
                 format!("amount \"{}\" has more than {USD_DECIMALS} decimals", truncate(text)),
             ));
         }
-        to_atomic(int_part, frac_part, USD_DECIMALS)
-            .map(Usd)
-            .ok_or_else(|| Error::new(ErrorCode::AmountOutOfRange, format!("amount \"{}\" is too large", truncate(text))))
+        to_atomic(int_part, frac_part, USD_DECIMALS).map(Usd).ok_or_else(|| {
+            Error::new(ErrorCode::AmountOutOfRange, format!("amount \"{}\" is too large", truncate(text)))
+        })
     }
 
     /// The amount in a USD token's atomic units, rounded down (a cap never grows by conversion).
@@ -172,7 +172,9 @@ mod tests {
     #[test]
     fn bad_prices_are_errors_never_rounded() {
         let code = |p: &str| parse_price(p, 6).unwrap_err().code();
-        for p in ["1e-3", "1E2", "-1", "-$1", "abc", "", "$", "1,000", "1.2.3", ".5", "5.", "0", "$0.000", "NaN", "$ 1x"] {
+        for p in
+            ["1e-3", "1E2", "-1", "-$1", "abc", "", "$", "1,000", "1.2.3", ".5", "5.", "0", "$0.000", "NaN", "$ 1x"]
+        {
             assert_eq!(code(p), ErrorCode::InvalidPrice, "{p}");
         }
         assert_eq!(code("0.0000001"), ErrorCode::PriceTooPrecise);

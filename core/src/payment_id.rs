@@ -72,10 +72,8 @@ pub fn attach(extensions: &mut Object, id: &str) -> Result<()> {
     if !is_declared(Some(extensions)) {
         return Ok(());
     }
-    if let Some(info) = extensions
-        .get_mut(PAYMENT_IDENTIFIER)
-        .and_then(|e| e.get_mut("info"))
-        .and_then(Value::as_object_mut)
+    if let Some(info) =
+        extensions.get_mut(PAYMENT_IDENTIFIER).and_then(|e| e.get_mut("info")).and_then(Value::as_object_mut)
     {
         info.insert("id".into(), Value::String(id.to_string()));
     }
@@ -92,7 +90,8 @@ pub fn of_payment(payment: &PaymentPayload) -> Result<Option<String>> {
     else {
         return Ok(None);
     };
-    let id = id.as_str().ok_or_else(|| Error::new(ErrorCode::InvalidPaymentIdentifier, "the payment id is not a string"))?;
+    let id =
+        id.as_str().ok_or_else(|| Error::new(ErrorCode::InvalidPaymentIdentifier, "the payment id is not a string"))?;
     validate(id)?;
     Ok(Some(id.to_string()))
 }

@@ -81,7 +81,11 @@ impl VerifiedPayment {
 }
 
 /// Verifies a payment against the server's own offer at Unix time `now`, without any chain access.
-pub fn verify_payment(payment: &PaymentPayload, requirements: &PaymentRequirements, now: u64) -> Result<VerifiedPayment> {
+pub fn verify_payment(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    now: u64,
+) -> Result<VerifiedPayment> {
     let parsed = ExactPayload::parse(payment.payload());
     let payer = parsed.as_ref().ok().map(|p| p.payer().to_checksum(None));
     let with_payer = |e: Error| match &payer {
@@ -92,11 +96,7 @@ pub fn verify_payment(payment: &PaymentPayload, requirements: &PaymentRequiremen
     if payment.x402_version() != requirements.version() {
         return Err(with_payer(Error::new(
             ErrorCode::InvalidX402Version,
-            format!(
-                "the payment is x402 v{} but the offer is v{}",
-                payment.x402_version(),
-                requirements.version()
-            ),
+            format!("the payment is x402 v{} but the offer is v{}", payment.x402_version(), requirements.version()),
         )));
     }
     if requirements.scheme() != SCHEME {
@@ -134,16 +134,27 @@ pub fn verify_payment(payment: &PaymentPayload, requirements: &PaymentRequiremen
             check_eq_address(authorization.to, offer.pay_to, ErrorCode::RecipientMismatch, "recipient")
                 .map_err(with_payer)?;
             if authorization.value != offer.amount {
-                let code = if requirements.version() == 1 { ErrorCode::ValueMismatchV1 } else { ErrorCode::ValueMismatch };
+                let code =
+                    if requirements.version() == 1 { ErrorCode::ValueMismatchV1 } else { ErrorCode::ValueMismatch };
                 return Err(with_payer(Error::new(
                     code,
-                    format!("the authorization is for {} but the offer requires exactly {}", authorization.value, offer.amount),
+                    format!(
+                        "the authorization is for {} but the offer requires exactly {}",
+                        authorization.value, offer.amount
+                    ),
                 )));
             }
-            check_window(authorization.valid_after, authorization.valid_before, now, ErrorCode::ValidAfterInFuture, ErrorCode::ValidBeforeExpired)
-                .map_err(with_payer)?;
+            check_window(
+                authorization.valid_after,
+                authorization.valid_before,
+                now,
+                ErrorCode::ValidAfterInFuture,
+                ErrorCode::ValidBeforeExpired,
+            )
+            .map_err(with_payer)?;
             let digest = eip3009_digest(&domain, &authorization);
-            let check = check_signature(&digest, &signature, payer_address, ErrorCode::InvalidSignature).map_err(with_payer)?;
+            let check =
+                check_signature(&digest, &signature, payer_address, ErrorCode::InvalidSignature).map_err(with_payer)?;
             Ok(VerifiedPayment {
                 payer: payer_address,
                 chain_id: offer.chain_id,
@@ -170,18 +181,28 @@ pub fn verify_payment(payment: &PaymentPayload, requirements: &PaymentRequiremen
             }
             check_eq_address(authorization.to, offer.pay_to, ErrorCode::Permit2RecipientMismatch, "witness recipient")
                 .map_err(with_payer)?;
-            check_window(authorization.valid_after, authorization.deadline, now, ErrorCode::Permit2NotYetValid, ErrorCode::Permit2DeadlineExpired)
-                .map_err(with_payer)?;
+            check_window(
+                authorization.valid_after,
+                authorization.deadline,
+                now,
+                ErrorCode::Permit2NotYetValid,
+                ErrorCode::Permit2DeadlineExpired,
+            )
+            .map_err(with_payer)?;
             if authorization.amount != offer.amount {
                 return Err(with_payer(Error::new(
                     ErrorCode::Permit2AmountMismatch,
-                    format!("the permit is for {} but the offer requires exactly {}", authorization.amount, offer.amount),
+                    format!(
+                        "the permit is for {} but the offer requires exactly {}",
+                        authorization.amount, offer.amount
+                    ),
                 )));
             }
-            check_eq_address(authorization.token, offer.asset, ErrorCode::Permit2TokenMismatch, "token").map_err(with_payer)?;
+            check_eq_address(authorization.token, offer.asset, ErrorCode::Permit2TokenMismatch, "token")
+                .map_err(with_payer)?;
             let digest = permit2_digest(offer.chain_id, &authorization);
-            let check =
-                check_signature(&digest, &signature, payer_address, ErrorCode::Permit2InvalidSignature).map_err(with_payer)?;
+            let check = check_signature(&digest, &signature, payer_address, ErrorCode::Permit2InvalidSignature)
+                .map_err(with_payer)?;
             let eip2612_permit = verify_eip2612_extension(payment, &offer, payer_address, now).map_err(with_payer)?;
             Ok(VerifiedPayment {
                 payer: payer_address,
@@ -306,9 +327,8 @@ fn verify_eip2612_extension(
     let digest = permit.digest(name, version, offer.chain_id);
     match check_signature(&digest, &signature, payer, ErrorCode::Eip2612InvalidSignature)? {
         SignatureCheck::Recovered => Ok(Some(permit)),
-        SignatureCheck::RequiresOnchain { .. } => Err(Error::new(
-            ErrorCode::Eip2612InvalidSignature,
-            "an EIP-2612 permit signature must be 65 bytes",
-        )),
+        SignatureCheck::RequiresOnchain { .. } => {
+            Err(Error::new(ErrorCode::Eip2612InvalidSignature, "an EIP-2612 permit signature must be 65 bytes"))
+        }
     }
 }

@@ -219,7 +219,8 @@ mod tests {
     fn addresses_accept_any_case_and_reject_junk() {
         let a = parse_address("0x209693Bc6afc0C5328bA36FaF03C514EF312287C").unwrap();
         assert_eq!(a, parse_address("0x209693bc6afc0c5328ba36faf03c514ef312287c").unwrap());
-        for bad in ["209693Bc6afc0C5328bA36FaF03C514EF312287C", "0x1234", "0xZZ9693Bc6afc0C5328bA36FaF03C514EF312287C"] {
+        for bad in ["209693Bc6afc0C5328bA36FaF03C514EF312287C", "0x1234", "0xZZ9693Bc6afc0C5328bA36FaF03C514EF312287C"]
+        {
             assert!(parse_address(bad).is_err());
         }
     }

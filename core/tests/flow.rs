@@ -67,7 +67,9 @@ fn v1_payment_round_trip() {
     let received = PaymentPayload::from_header(&header.value).unwrap();
     assert_eq!(received.network(), "base-sepolia");
     let accepted = check_payment(&b, &received, NOW).unwrap();
-    let ExactPayload::Eip3009 { authorization, .. } = ExactPayload::parse(received.payload()).unwrap() else { panic!() };
+    let ExactPayload::Eip3009 { authorization, .. } = ExactPayload::parse(received.payload()).unwrap() else {
+        panic!()
+    };
     assert_eq!(authorization.valid_after, U256::from(NOW - 600));
     assert_eq!(accepted.verified.amount, U256::from(50_000));
 }
@@ -88,10 +90,12 @@ fn every_refusal_has_its_reason() {
     // Wrong amount, wrong payee.
     let more = tampered(&good, |v| v["payload"]["authorization"]["value"] = json!("10001"));
     assert_eq!(code(&more, NOW).code().as_str(), "invalid_exact_evm_payload_authorization_value_mismatch");
-    let elsewhere = tampered(&good, |v| v["payload"]["authorization"]["to"] = json!("0x0000000000000000000000000000000000000001"));
+    let elsewhere =
+        tampered(&good, |v| v["payload"]["authorization"]["to"] = json!("0x0000000000000000000000000000000000000001"));
     assert_eq!(code(&elsewhere, NOW).code().as_str(), "invalid_exact_evm_payload_recipient_mismatch");
     // A different nonce: the signature no longer matches.
-    let renonced = tampered(&good, |v| v["payload"]["authorization"]["nonce"] = json!(format!("0x{}", "11".repeat(32))));
+    let renonced =
+        tampered(&good, |v| v["payload"]["authorization"]["nonce"] = json!(format!("0x{}", "11".repeat(32))));
     assert_eq!(code(&renonced, NOW).code().as_str(), "invalid_exact_evm_payload_signature");
     // Signature forms: high-s, bad v, short.
     let sig_hex = good.payload()["signature"].as_str().unwrap().to_string();
@@ -114,13 +118,27 @@ fn every_refusal_has_its_reason() {
     // Wrong EIP-712 domain name: the server's offer says "USD Coin", the client signed "USDC".
     let mut wrong_name: Object = req.extra().unwrap().clone();
     wrong_name.insert("name".into(), json!("USD Coin"));
-    let offer = PaymentRequirements::new_v2("exact", req.network(), req.amount(), req.asset(), req.pay_to(), 300, Some(wrong_name)).unwrap();
+    let offer = PaymentRequirements::new_v2(
+        "exact",
+        req.network(),
+        req.amount(),
+        req.asset(),
+        req.pay_to(),
+        300,
+        Some(wrong_name),
+    )
+    .unwrap();
     assert_eq!(verify_payment(&good, &offer, NOW).unwrap_err().code(), ErrorCode::InvalidSignature);
     // Missing domain.
-    let bare = PaymentRequirements::new_v2("exact", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None).unwrap();
-    assert_eq!(verify_payment(&good, &bare, NOW).unwrap_err().code().as_str(), "invalid_exact_evm_missing_eip712_domain");
+    let bare = PaymentRequirements::new_v2("exact", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None)
+        .unwrap();
+    assert_eq!(
+        verify_payment(&good, &bare, NOW).unwrap_err().code().as_str(),
+        "invalid_exact_evm_missing_eip712_domain"
+    );
     // Unsupported scheme.
-    let upto = PaymentRequirements::new_v2("upto", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None).unwrap();
+    let upto =
+        PaymentRequirements::new_v2("upto", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None).unwrap();
     assert_eq!(verify_payment(&good, &upto, NOW).unwrap_err().code(), ErrorCode::UnsupportedScheme);
 }
 
@@ -128,9 +146,18 @@ fn every_refusal_has_its_reason() {
 fn the_spec_signature_verifies() {
     // specs/x402-specification-v2.md §5.2: a real signature by 0x857b…6b66 on Base Sepolia USDC.
     let req = PaymentRequirements::new_v1(
-        "exact", "base-sepolia", U256::from(10000), "https://api.example.com/premium-data", "", "application/json",
-        PAY_TO, 60, "0x036CbD53842c5426634e7929541eC2318f3dCF7e", serde_json::from_value(json!({"name":"USDC","version":"2"})).unwrap(),
-    ).unwrap();
+        "exact",
+        "base-sepolia",
+        U256::from(10000),
+        "https://api.example.com/premium-data",
+        "",
+        "application/json",
+        PAY_TO,
+        60,
+        "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+        serde_json::from_value(json!({"name":"USDC","version":"2"})).unwrap(),
+    )
+    .unwrap();
     let payment = PaymentPayload::from_json(r#"{"x402Version":1,"scheme":"exact","network":"base-sepolia","payload":{"signature":"0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c","authorization":{"from":"0x857b06519E91e3A54538791bDbb0E22373e36b66","to":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","value":"10000","validAfter":"1740672089","validBefore":"1740672154","nonce":"0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"}}}"#).unwrap();
     let v = verify_payment(&payment, &req, 1740672100).unwrap();
     assert_eq!(v.payer.to_checksum(None), "0x857b06519E91e3A54538791bDbb0E22373e36b66");
@@ -150,12 +177,25 @@ fn policy_refusals_list_every_offer() {
     // Unknown tokens need an explicit allowance with their own cap.
     let token = Address::repeat_byte(0x42);
     let custom = PriceTag {
-        price: Price::Atomic { amount: U256::from(500), asset: token, name: Some("Test".into()), version: Some("1".into()), transfer_method: None },
+        price: Price::Atomic {
+            amount: U256::from(500),
+            asset: token,
+            name: Some("Test".into()),
+            version: Some("1".into()),
+            transfer_method: None,
+        },
         ..PriceTag::new("", "eip155:31337", PAY_TO)
     };
     let b = bill(2, &[custom]);
-    assert!(payer(Policy::default()).pay(&b, None).unwrap_err().refusals()[0].reasons[0].contains("not a known stablecoin"));
-    let allowing = Policy::default().allow_asset(AllowedAsset { chain_id: 31337, address: token, max_per_payment: U256::from(1000), budget: Some(U256::from(1200)) });
+    assert!(
+        payer(Policy::default()).pay(&b, None).unwrap_err().refusals()[0].reasons[0].contains("not a known stablecoin")
+    );
+    let allowing = Policy::default().allow_asset(AllowedAsset {
+        chain_id: 31337,
+        address: token,
+        max_per_payment: U256::from(1000),
+        budget: Some(U256::from(1200)),
+    });
     let p = payer(allowing);
     p.pay(&b, None).unwrap();
     p.pay(&b, None).unwrap();
@@ -230,7 +270,10 @@ fn permit2_with_eip2612_sponsoring() {
     let received = PaymentPayload::from_header(&header.value).unwrap();
     let info = &received.extensions().unwrap()["eip2612GasSponsoring"]["info"];
     let keys: Vec<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["description", "version", "from", "asset", "spender", "amount", "nonce", "deadline", "signature"]);
+    assert_eq!(
+        keys,
+        ["description", "version", "from", "asset", "spender", "amount", "nonce", "deadline", "signature"]
+    );
     let v = check_payment(&b, &received, NOW).unwrap().verified;
     assert_eq!(v.method, paywire_core::assets::TransferMethod::Permit2);
     assert_eq!(v.eip2612_permit.unwrap().nonce, U256::from(7));
@@ -267,7 +310,9 @@ fn official_window_is_reproducible() {
     let b = bill(2, &[usdc_tag("$0.01")]);
     let p = payer(Policy::default()).with_options(PayerOptions { expiry_margin: 0, ..Default::default() });
     let header = p.pay(&b, None).unwrap();
-    let ExactPayload::Eip3009 { authorization, .. } = ExactPayload::parse(header.payload.payload()).unwrap() else { panic!() };
+    let ExactPayload::Eip3009 { authorization, .. } = ExactPayload::parse(header.payload.payload()).unwrap() else {
+        panic!()
+    };
     assert_eq!(authorization.valid_after, U256::ZERO);
     assert_eq!(authorization.valid_before, U256::from(NOW + 300));
 }

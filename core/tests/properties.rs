@@ -71,7 +71,12 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 /// A valid bill and a valid payment for it, built once.
 fn paid() -> (PaymentRequired, PaymentPayload) {
-    let bill = build_payment_required(2, ResourceInfo::new("https://x.test/a"), &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)]).unwrap();
+    let bill = build_payment_required(
+        2,
+        ResourceInfo::new("https://x.test/a"),
+        &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)],
+    )
+    .unwrap();
     let payer = Payer::new(
         Arc::new(LocalSigner::from_hex("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d").unwrap()),
         Policy::default(),

@@ -8,7 +8,9 @@ use paywire_core::client::{Payer, PayerOptions, Policy};
 use paywire_core::codec::{decode_header_json, encode_json_text};
 use paywire_core::credentials::{CredentialFormat, Issuer, SignedOffer, SignedReceipt};
 use paywire_core::decode::decode_any;
-use paywire_core::eip712::{self, Permit, PermitWitnessTransferFrom, TokenPermissions, TransferWithAuthorization, Witness};
+use paywire_core::eip712::{
+    self, Permit, PermitWitnessTransferFrom, TokenPermissions, TransferWithAuthorization, Witness,
+};
 use paywire_core::exact::domain_separator;
 use paywire_core::server::PriceTag;
 use paywire_core::verify::verify_to_response;
@@ -47,7 +49,10 @@ fn bill_of(wire: &Value) -> PaymentRequired {
 
 fn signers() -> impl Iterator<Item = (&'static str, fn(&LocalSigner, &B256) -> Signature)> {
     [
-        ("default backend", (|k: &LocalSigner, d: &B256| k.sign_digest(d).unwrap()) as fn(&LocalSigner, &B256) -> Signature),
+        (
+            "default backend",
+            (|k: &LocalSigner, d: &B256| k.sign_digest(d).unwrap()) as fn(&LocalSigner, &B256) -> Signature,
+        ),
         ("k256", |k: &LocalSigner, d: &B256| k.sign_digest_k256(d).unwrap()),
     ]
     .into_iter()
@@ -62,7 +67,9 @@ fn headers() {
         let decoded = decode_any(value).unwrap();
         assert_eq!(decoded.kind.name(), s(&c["message"]), "{}", c["name"]);
         match s(&c["message"]) {
-            "PaymentRequired" => assert_eq!(PaymentRequired::from_header(value).unwrap().to_header(), value, "{}", c["name"]),
+            "PaymentRequired" => {
+                assert_eq!(PaymentRequired::from_header(value).unwrap().to_header(), value, "{}", c["name"])
+            }
             "PaymentPayload" => assert_eq!(PaymentPayload::from_header(value).unwrap().to_header(), value),
             _ => {
                 SettleResponse::from_header(value).unwrap();
@@ -92,7 +99,10 @@ fn assets() {
     for c in cases(&file) {
         let chain_id = network::chain_id(s(&c["network"])).unwrap();
         let a = assets::known_asset(chain_id, &addr(&c["address"])).unwrap_or_else(|| panic!("missing {c}"));
-        assert_eq!((a.name, a.version, a.decimals as u64, a.symbol), (s(&c["name"]), s(&c["version"]), c["decimals"].as_u64().unwrap(), s(&c["symbol"])));
+        assert_eq!(
+            (a.name, a.version, a.decimals as u64, a.symbol),
+            (s(&c["name"]), s(&c["version"]), c["decimals"].as_u64().unwrap(), s(&c["symbol"]))
+        );
         let method = if a.transfer_method == assets::TransferMethod::Permit2 { "permit2" } else { "eip3009" };
         assert_eq!(method, s(&c["transferMethod"]));
         assert_eq!(a.supports_eip2612, c["supportsEip2612"].as_bool().unwrap());
@@ -134,7 +144,13 @@ fn assets() {
     }
     let e = &file["eip2612"];
     let m = &e["message"];
-    let permit = Permit { owner: addr(&m["owner"]), spender: addr(&m["spender"]), value: u256(&m["value"]), nonce: u256(&m["nonce"]), deadline: u256(&m["deadline"]) };
+    let permit = Permit {
+        owner: addr(&m["owner"]),
+        spender: addr(&m["spender"]),
+        value: u256(&m["value"]),
+        nonce: u256(&m["nonce"]),
+        deadline: u256(&m["deadline"]),
+    };
     let sep = domain_separator(s(&e["name"]), s(&e["version"]), e["chainId"].as_u64().unwrap(), addr(&e["token"]));
     let digest = eip712::digest(&sep, &permit);
     assert_eq!(digest, parse_b256(s(&e["digest"])).unwrap());
@@ -149,7 +165,9 @@ fn money() {
     for c in cases(&load("money")) {
         let tag = PriceTag::new(s(&c["price"]), s(&c["network"]), PAY_TO);
         match c.get("error") {
-            Some(code) => assert_eq!(tag.to_requirements(2, &ResourceInfo::new("u")).unwrap_err().code().as_str(), s(code), "{c}"),
+            Some(code) => {
+                assert_eq!(tag.to_requirements(2, &ResourceInfo::new("u")).unwrap_err().code().as_str(), s(code), "{c}")
+            }
             None => {
                 let r = tag.to_requirements(2, &ResourceInfo::new("u")).unwrap();
                 assert_eq!(r.amount().to_string(), s(&c["amount"]), "{c}");
@@ -194,12 +212,15 @@ fn selection() {
             let bill = bill_of(&step["bill"]);
             let expect = &step["expect"];
             match expect.get("index") {
-                Some(i) => assert_eq!(payer.pay(&bill, None).unwrap().offer_index as u64, i.as_u64().unwrap(), "{}", c["name"]),
+                Some(i) => {
+                    assert_eq!(payer.pay(&bill, None).unwrap().offer_index as u64, i.as_u64().unwrap(), "{}", c["name"])
+                }
                 None => {
                     let e = payer.pay(&bill, None).unwrap_err();
                     assert_eq!(e.code().as_str(), s(&expect["error"]), "{}", c["name"]);
                     let refused: Vec<u64> = e.refusals().iter().map(|r| r.index as u64).collect();
-                    let want: Vec<u64> = expect["refused"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+                    let want: Vec<u64> =
+                        expect["refused"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
                     assert_eq!(refused, want, "{}", c["name"]);
                 }
             }
@@ -212,11 +233,17 @@ fn verification() {
     for c in cases(&load("verification")) {
         let payment = PaymentPayload::from_header(s(&c["payment"])).unwrap();
         let requirements = PaymentRequirements::from_json(&c["requirements"].to_string()).unwrap();
-        let got = serde_json::to_value(verify_to_response(&payment, &requirements, c["now"].as_u64().unwrap())).unwrap();
+        let got =
+            serde_json::to_value(verify_to_response(&payment, &requirements, c["now"].as_u64().unwrap())).unwrap();
         let expect = &c["expect"];
         assert_eq!(got["isValid"], expect["isValid"], "{}: {got}", c["name"]);
         assert_eq!(got.get("invalidReason"), expect.get("invalidReason"), "{}", c["name"]);
-        assert_eq!(got["payer"].as_str().map(str::to_lowercase), expect["payer"].as_str().map(str::to_lowercase), "{}", c["name"]);
+        assert_eq!(
+            got["payer"].as_str().map(str::to_lowercase),
+            expect["payer"].as_str().map(str::to_lowercase),
+            "{}",
+            c["name"]
+        );
     }
 }
 
@@ -228,13 +255,25 @@ fn credentials() {
     let now = file["issuedAt"].as_u64().unwrap();
     let url = s(&file["resourceUrl"]);
     let r = &file["requirements"];
-    let req = PaymentRequirements::new_v2("exact", s(&r["network"]), u256(&r["amount"]), s(&r["asset"]), s(&r["payTo"]), 60, None).unwrap();
+    let req = PaymentRequirements::new_v2(
+        "exact",
+        s(&r["network"]),
+        u256(&r["amount"]),
+        s(&r["asset"]),
+        s(&r["payTo"]),
+        60,
+        None,
+    )
+    .unwrap();
     let until = now + file["offerValiditySeconds"].as_u64().unwrap();
     for official in file["offers"].as_array().unwrap() {
         let parsed = SignedOffer::from_json(official).unwrap();
         parsed.verify(&trusted, Some(now)).unwrap();
-        let format = if parsed.format == CredentialFormat::Eip712 { CredentialFormat::Eip712 } else { CredentialFormat::Jws };
-        let ours = Issuer::local(LocalSigner::from_hex(s(&file["key"])).unwrap(), format).issue_offer(&req, url, 0, until).unwrap();
+        let format =
+            if parsed.format == CredentialFormat::Eip712 { CredentialFormat::Eip712 } else { CredentialFormat::Jws };
+        let ours = Issuer::local(LocalSigner::from_hex(s(&file["key"])).unwrap(), format)
+            .issue_offer(&req, url, 0, until)
+            .unwrap();
         assert_eq!(&ours.to_json(), official);
     }
     for official in file["receipts"].as_array().unwrap() {

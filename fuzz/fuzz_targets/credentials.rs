@@ -1,7 +1,7 @@
 //! Signed offers, receipts, JWS tokens, did:key ids, and receipts presented as access credentials.
 #![no_main]
-use paywire_core::credentials::{SignedOffer, SignedReceipt, access::AccessPolicy, jws};
 use paywire_core::Address;
+use paywire_core::credentials::{SignedOffer, SignedReceipt, access::AccessPolicy, jws};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -159,7 +159,12 @@ struct State {
 
 impl Payer {
     /// A payer signing with `signer` under `policy`, reading time from `clock` and nonces from `randomness`.
-    pub fn new(signer: Arc<dyn Signer>, policy: Policy, clock: Arc<dyn Clock>, randomness: Arc<dyn Randomness>) -> Self {
+    pub fn new(
+        signer: Arc<dyn Signer>,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+        randomness: Arc<dyn Randomness>,
+    ) -> Self {
         Payer {
             signer,
             policy,
@@ -203,7 +208,12 @@ impl Payer {
     }
 
     /// [`Payer::pay`] with chain-provided extras.
-    pub fn pay_with(&self, bill: &PaymentRequired, purchase: Option<&str>, extras: &PayExtras) -> Result<PaymentHeader> {
+    pub fn pay_with(
+        &self,
+        bill: &PaymentRequired,
+        purchase: Option<&str>,
+        extras: &PayExtras,
+    ) -> Result<PaymentHeader> {
         match self.prepare(bill, purchase, extras)? {
             Prepared::Ready(header) => Ok(header),
             Prepared::NeedsSignatures(prepared) => {
@@ -233,9 +243,7 @@ impl Payer {
         let requirements = bill.accepts[chosen.index].clone();
         let offer = chosen.offer;
         let payer = self.signer.address();
-        let valid_before = now
-            .saturating_add(offer.max_timeout_seconds)
-            .saturating_add(self.options.expiry_margin);
+        let valid_before = now.saturating_add(offer.max_timeout_seconds).saturating_add(self.options.expiry_margin);
 
         let mut extensions = if bill.x402_version >= 2 { bill.extensions.clone() } else { None };
         let payment_id = match &extensions {
@@ -442,6 +450,9 @@ fn merge_client_info(extensions: &mut Object, key: &str, client_info: Object) {
 
 impl std::fmt::Debug for Payer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Payer").field("address", &self.address().to_checksum(None)).field("policy", &self.policy).finish()
+        f.debug_struct("Payer")
+            .field("address", &self.address().to_checksum(None))
+            .field("policy", &self.policy)
+            .finish()
     }
 }

@@ -169,8 +169,12 @@ impl Policy {
                 .ok_or_else(|| bad(format!("{key} must be a list of chain ids or network names")))?
                 .iter()
                 .map(|c| match c {
-                    serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| bad(format!("{key}: {n} is not a chain id"))),
-                    serde_json::Value::String(s) => crate::network::chain_id(s).map_err(|e| bad(format!("{key}: {}", e.message()))),
+                    serde_json::Value::Number(n) => {
+                        n.as_u64().ok_or_else(|| bad(format!("{key}: {n} is not a chain id")))
+                    }
+                    serde_json::Value::String(s) => {
+                        crate::network::chain_id(s).map_err(|e| bad(format!("{key}: {}", e.message())))
+                    }
                     other => Err(bad(format!("{key}: {other} is not a chain id"))),
                 })
                 .collect()
@@ -194,8 +198,11 @@ impl Policy {
                     let list = v.as_array().ok_or_else(|| bad("payTo must be a list of addresses".into()))?;
                     policy.pay_to = Some(
                         list.iter()
-                            .map(|a| a.as_str().ok_or_else(|| bad("payTo entries must be strings".into()))
-                                .and_then(|s| parse_address(s).map_err(|e| bad(format!("payTo: {e}")))))
+                            .map(|a| {
+                                a.as_str()
+                                    .ok_or_else(|| bad("payTo entries must be strings".into()))
+                                    .and_then(|s| parse_address(s).map_err(|e| bad(format!("payTo: {e}"))))
+                            })
                             .collect::<Result<_>>()?,
                     );
                 }
@@ -217,11 +224,16 @@ impl Policy {
                             Some(c) => chains("allowedAssets.chainId", &serde_json::Value::Array(vec![c.clone()]))?[0],
                             None => return Err(bad("allowedAssets entries need chainId".into())),
                         };
-                        let address = e.get("address").and_then(|a| a.as_str())
+                        let address = e
+                            .get("address")
+                            .and_then(|a| a.as_str())
                             .ok_or_else(|| bad("allowedAssets entries need an address".into()))
                             .and_then(|s| parse_address(s).map_err(|er| bad(format!("allowedAssets.address: {er}"))))?;
-                        let max_per_payment = atomic("allowedAssets.maxPerPayment",
-                            e.get("maxPerPayment").ok_or_else(|| bad("allowedAssets entries need maxPerPayment (atomic units)".into()))?)?;
+                        let max_per_payment = atomic(
+                            "allowedAssets.maxPerPayment",
+                            e.get("maxPerPayment")
+                                .ok_or_else(|| bad("allowedAssets entries need maxPerPayment (atomic units)".into()))?,
+                        )?;
                         let budget = match e.get("budget") {
                             None | Some(serde_json::Value::Null) => None,
                             Some(b) => Some(atomic("allowedAssets.budget", b)?),
@@ -236,7 +248,11 @@ impl Policy {
     }
 
     /// Judges one offer, giving every reason it is refused (empty when acceptable).
-    pub(crate) fn judge(&self, req: &PaymentRequirements, spent: &Spent) -> std::result::Result<(ExactOffer, Charge), Vec<String>> {
+    pub(crate) fn judge(
+        &self,
+        req: &PaymentRequirements,
+        spent: &Spent,
+    ) -> std::result::Result<(ExactOffer, Charge), Vec<String>> {
         let offer = match ExactOffer::resolve(req) {
             Ok(o) => o,
             Err(e) => return Err(vec![e.message().to_string()]),
@@ -349,10 +365,7 @@ impl Policy {
             .join(" | ");
         Err(Error::new(
             ErrorCode::NoAcceptableOffer,
-            format!(
-                "none of the {} offers is acceptable under the payment policy: {listing}",
-                bill.accepts.len()
-            ),
+            format!("none of the {} offers is acceptable under the payment policy: {listing}", bill.accepts.len()),
         )
         .with_refusals(refusals))
     }

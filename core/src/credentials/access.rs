@@ -44,9 +44,12 @@ impl AccessPolicy {
             ));
         }
         if let Some(networks) = &self.networks
-            && !networks.iter().any(|n| *n == p.network)
+            && !networks.contains(&p.network)
         {
-            return Err(Error::new(ErrorCode::CredentialMismatch, format!("receipts on {} are not accepted", p.network)));
+            return Err(Error::new(
+                ErrorCode::CredentialMismatch,
+                format!("receipts on {} are not accepted", p.network),
+            ));
         }
         if p.issued_at > now.saturating_add(self.max_clock_skew) {
             return Err(Error::new(
@@ -70,7 +73,12 @@ impl AccessPolicy {
 
     /// Reads the receipt header of a request (any letter case) and checks it. `Ok(None)` when the request
     /// presents no receipt.
-    pub fn check_request<'a, I, K, V>(&self, headers: I, resource_url: &str, now: u64) -> Result<Option<Verified<ReceiptPayload>>>
+    pub fn check_request<'a, I, K, V>(
+        &self,
+        headers: I,
+        resource_url: &str,
+        now: u64,
+    ) -> Result<Option<Verified<ReceiptPayload>>>
     where
         I: IntoIterator<Item = &'a (K, V)>,
         K: AsRef<str> + 'a,

@@ -82,8 +82,8 @@ pub fn verify(jws: &str, trusted: &[Address]) -> Result<VerifiedJws> {
     let mut with_v = [0u8; 65];
     with_v[..64].copy_from_slice(&rs);
     with_v[64] = 27;
-    let base = Signature::normalize(&with_v)
-        .map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
+    let base =
+        Signature::normalize(&with_v).map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
     let mut candidates = Vec::with_capacity(2);
     for v in [27u8, 28] {
         let mut bytes = *base.as_bytes();
@@ -102,9 +102,10 @@ pub fn verify(jws: &str, trusted: &[Address]) -> Result<VerifiedJws> {
                 format!("the JWS is not signed by the key its kid names ({})", addr.to_checksum(None)),
             ));
         }
-        None => *candidates.iter().find(|a| trusted.contains(a)).ok_or_else(|| {
-            Error::new(ErrorCode::UntrustedSigner, "the JWS is not signed by any trusted signer")
-        })?,
+        None => *candidates
+            .iter()
+            .find(|a| trusted.contains(a))
+            .ok_or_else(|| Error::new(ErrorCode::UntrustedSigner, "the JWS is not signed by any trusted signer"))?,
     };
     if !trusted.contains(&signer) {
         return Err(Error::new(
@@ -164,7 +165,10 @@ mod tests {
         let s = LocalSigner::from_hex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80").unwrap();
         let kid = did_key_kid(&s.compressed_public_key());
         // The kid @x402/extensions 2.27 derives for this key.
-        assert_eq!(kid, "did:key:zQ3shoTr3pToxjQqfp58mLTBt3GqPvdQSZpm4eGXFZbTVwpyz#zQ3shoTr3pToxjQqfp58mLTBt3GqPvdQSZpm4eGXFZbTVwpyz");
+        assert_eq!(
+            kid,
+            "did:key:zQ3shoTr3pToxjQqfp58mLTBt3GqPvdQSZpm4eGXFZbTVwpyz#zQ3shoTr3pToxjQqfp58mLTBt3GqPvdQSZpm4eGXFZbTVwpyz"
+        );
         assert_eq!(did_key_address(&kid), Some(s.address()));
         assert_eq!(did_key_address("did:pkh:eip155:1:0x00"), None);
     }

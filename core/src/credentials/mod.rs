@@ -49,7 +49,9 @@ impl CredentialFormat {
         match s {
             "eip712" => Ok(CredentialFormat::Eip712),
             "jws" => Ok(CredentialFormat::Jws),
-            other => Err(invalid(format!("format \"{}\" is neither \"eip712\" nor \"jws\"", crate::wire::truncate(other)))),
+            other => {
+                Err(invalid(format!("format \"{}\" is neither \"eip712\" nor \"jws\"", crate::wire::truncate(other))))
+            }
         }
     }
 }
@@ -273,12 +275,14 @@ impl SignedOffer {
     pub fn verify(&self, trusted: &[Address], now: Option<u64>) -> Result<Verified<OfferPayload>> {
         let (signer, payload) = match self.format {
             CredentialFormat::Eip712 => {
-                let digest = eip712::digest(&eip712::credential_domain("x402 offer").separator(), &self.payload.eip712());
+                let digest =
+                    eip712::digest(&eip712::credential_domain("x402 offer").separator(), &self.payload.eip712());
                 (recover_trusted(&digest, &self.signature, trusted)?, self.payload.clone())
             }
             CredentialFormat::Jws => {
                 let v = jws::verify(&self.signature, trusted)?;
-                let o: Object = serde_json::from_str(&v.payload).map_err(|_| invalid("the JWS payload is not a JSON object"))?;
+                let o: Object =
+                    serde_json::from_str(&v.payload).map_err(|_| invalid("the JWS payload is not a JSON object"))?;
                 (v.signer, OfferPayload::from_object(&o)?)
             }
         };
@@ -330,7 +334,8 @@ impl SignedReceipt {
             }
             CredentialFormat::Jws => {
                 let v = jws::verify(&self.signature, trusted)?;
-                let o: Object = serde_json::from_str(&v.payload).map_err(|_| invalid("the JWS payload is not a JSON object"))?;
+                let o: Object =
+                    serde_json::from_str(&v.payload).map_err(|_| invalid("the JWS payload is not a JSON object"))?;
                 (v.signer, ReceiptPayload::from_object(&o)?)
             }
         };
@@ -358,8 +363,10 @@ fn check_version(version: u64) -> Result<()> {
 
 fn recover_trusted(digest: &alloy_primitives::B256, signature: &str, trusted: &[Address]) -> Result<Address> {
     let bytes = crate::wire::parse_hex_bytes(signature).map_err(invalid)?;
-    let sig = Signature::normalize(&bytes).map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
-    let signer = recover_address(digest, &sig).map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
+    let sig =
+        Signature::normalize(&bytes).map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
+    let signer =
+        recover_address(digest, &sig).map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
     if !trusted.contains(&signer) {
         return Err(Error::new(
             ErrorCode::UntrustedSigner,
@@ -403,7 +410,13 @@ impl Issuer {
     }
 
     /// Signs an offer for `req` at `accept_index`, valid until `valid_until` (Unix seconds).
-    pub fn issue_offer(&self, req: &PaymentRequirements, resource_url: &str, accept_index: usize, valid_until: u64) -> Result<SignedOffer> {
+    pub fn issue_offer(
+        &self,
+        req: &PaymentRequirements,
+        resource_url: &str,
+        accept_index: usize,
+        valid_until: u64,
+    ) -> Result<SignedOffer> {
         let payload = OfferPayload {
             version: PAYLOAD_VERSION,
             resource_url: resource_url.to_string(),

@@ -93,7 +93,10 @@ pub fn sign_eip2612_permit(
     deadline: U256,
 ) -> Result<(Eip2612Permit, Signature)> {
     if token_name.is_empty() || token_version.is_empty() {
-        return Err(Error::new(ErrorCode::MissingEip712Domain, "an EIP-2612 permit needs the token's EIP-712 name and version"));
+        return Err(Error::new(
+            ErrorCode::MissingEip712Domain,
+            "an EIP-2612 permit needs the token's EIP-712 name and version",
+        ));
     }
     let permit = Eip2612Permit {
         token,

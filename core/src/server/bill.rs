@@ -84,7 +84,13 @@ impl PriceTag {
                     )
                 })?;
                 let amount = parse_price(text, known.decimals)?;
-                (amount, known.address, Some(known.name.to_string()), Some(known.version.to_string()), known.transfer_method)
+                (
+                    amount,
+                    known.address,
+                    Some(known.name.to_string()),
+                    Some(known.version.to_string()),
+                    known.transfer_method,
+                )
             }
             Price::Atomic { amount, asset, name, version, transfer_method } => {
                 if amount.is_zero() {
@@ -129,7 +135,15 @@ impl PriceTag {
         }
         let asset_text = asset.to_checksum(None);
         if x402_version >= 2 {
-            PaymentRequirements::new_v2(SCHEME, &network::caip2(chain_id), amount, &asset_text, &self.pay_to, timeout, Some(extra))
+            PaymentRequirements::new_v2(
+                SCHEME,
+                &network::caip2(chain_id),
+                amount,
+                &asset_text,
+                &self.pay_to,
+                timeout,
+                Some(extra),
+            )
         } else {
             let name = network::v1_name(chain_id)
                 .ok_or_else(|| bad(format!("chain {chain_id} has no x402 v1 network name; serve it over v2")))?;
@@ -195,7 +209,12 @@ mod tests {
 
     #[test]
     fn money_price_on_base_sepolia() {
-        let bill = build_payment_required(2, ResourceInfo::new("https://api.example.com/data"), &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)]).unwrap();
+        let bill = build_payment_required(
+            2,
+            ResourceInfo::new("https://api.example.com/data"),
+            &[PriceTag::new("$0.01", "eip155:84532", PAY_TO)],
+        )
+        .unwrap();
         assert_eq!(
             bill.to_json(),
             r#"{"x402Version":2,"error":"Payment required","resource":{"url":"https://api.example.com/data","description":"","mimeType":""},"accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":300,"extra":{"name":"USDC","version":"2"}}]}"#
@@ -204,7 +223,9 @@ mod tests {
 
     #[test]
     fn v1_names_and_permit2_tokens() {
-        let bill = build_payment_required(1, ResourceInfo::new("https://x/y"), &[PriceTag::new("0.5", "eip155:8453", PAY_TO)]).unwrap();
+        let bill =
+            build_payment_required(1, ResourceInfo::new("https://x/y"), &[PriceTag::new("0.5", "eip155:8453", PAY_TO)])
+                .unwrap();
         assert_eq!(bill.accepts[0].network(), "base");
         assert_eq!(bill.accepts[0].extra_str("name"), Some("USD Coin"));
         let mega = PriceTag::new("$1", "eip155:4326", PAY_TO).to_requirements(2, &ResourceInfo::new("u")).unwrap();
@@ -215,11 +236,26 @@ mod tests {
     #[test]
     fn bad_tags_are_refused() {
         let r = ResourceInfo::new("u");
-        assert_eq!(PriceTag::new("$0.01", "eip155:31337", PAY_TO).to_requirements(2, &r).unwrap_err().code(), ErrorCode::UnknownAsset);
-        assert_eq!(PriceTag::new("1e-3", "base", PAY_TO).to_requirements(2, &r).unwrap_err().code(), ErrorCode::InvalidPrice);
-        assert_eq!(PriceTag::new("$1", "base", "0x0").to_requirements(2, &r).unwrap_err().code(), ErrorCode::InvalidPriceTag);
+        assert_eq!(
+            PriceTag::new("$0.01", "eip155:31337", PAY_TO).to_requirements(2, &r).unwrap_err().code(),
+            ErrorCode::UnknownAsset
+        );
+        assert_eq!(
+            PriceTag::new("1e-3", "base", PAY_TO).to_requirements(2, &r).unwrap_err().code(),
+            ErrorCode::InvalidPrice
+        );
+        assert_eq!(
+            PriceTag::new("$1", "base", "0x0").to_requirements(2, &r).unwrap_err().code(),
+            ErrorCode::InvalidPriceTag
+        );
         let custom = PriceTag {
-            price: Price::Atomic { amount: U256::from(5), asset: Address::repeat_byte(1), name: None, version: None, transfer_method: None },
+            price: Price::Atomic {
+                amount: U256::from(5),
+                asset: Address::repeat_byte(1),
+                name: None,
+                version: None,
+                transfer_method: None,
+            },
             ..PriceTag::new("", "eip155:31337", PAY_TO)
         };
         assert_eq!(custom.to_requirements(2, &r).unwrap_err().code(), ErrorCode::MissingEip712Domain);

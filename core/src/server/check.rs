@@ -32,7 +32,10 @@ where
 /// v2: `accepted` must equal an offer in scheme, network, amount, asset and payee (addresses compared as
 /// addresses), and carry at least the offer's `extra` members. v1 payments name only scheme and network, so
 /// the offer whose payee and amount the authorization carries is taken.
-pub fn match_offer<'a>(payment: &PaymentPayload, offers: &'a [PaymentRequirements]) -> Result<(usize, &'a PaymentRequirements)> {
+pub fn match_offer<'a>(
+    payment: &PaymentPayload,
+    offers: &'a [PaymentRequirements],
+) -> Result<(usize, &'a PaymentRequirements)> {
     let found = match payment.accepted() {
         Some(accepted) => offers.iter().position(|o| o.version() == 2 && o.is_matched_by(accepted)),
         None => {
@@ -140,8 +143,16 @@ pub fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'st
 pub fn status_for(error: &Error) -> u16 {
     use ErrorCode::*;
     match error.code() {
-        HeaderTooLarge | HeaderEmpty | HeaderBase64Url | HeaderMissingPadding | HeaderInvalidBase64 | InvalidJson
-        | InvalidPayload | InvalidX402Version | InvalidPaymentIdentifier | PaymentIdentifierRequired => 400,
+        HeaderTooLarge
+        | HeaderEmpty
+        | HeaderBase64Url
+        | HeaderMissingPadding
+        | HeaderInvalidBase64
+        | InvalidJson
+        | InvalidPayload
+        | InvalidX402Version
+        | InvalidPaymentIdentifier
+        | PaymentIdentifierRequired => 400,
         _ => 402,
     }
 }

@@ -250,11 +250,12 @@ impl SupportedResponse {
 
 fn parse_answer<T: serde::de::DeserializeOwned>(text: &str, what: &str, code: ErrorCode) -> Result<T> {
     if text.len() > codec::MAX_BODY_BYTES {
-        return Err(Error::new(code, format!("{what} is {} bytes; paywire parses at most {}", text.len(), codec::MAX_BODY_BYTES)));
+        return Err(Error::new(
+            code,
+            format!("{what} is {} bytes; paywire parses at most {}", text.len(), codec::MAX_BODY_BYTES),
+        ));
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        Error::new(code, format!("{what} is not JSON: {e}"))
-    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| Error::new(code, format!("{what} is not JSON: {e}")))?;
     if !value.is_object() {
         return Err(Error::new(code, format!("{what} must be a JSON object")));
     }
@@ -273,16 +274,28 @@ mod tests {
         assert_eq!(SettleResponse::from_header(&r.to_header()).unwrap(), r);
         let e = SettleResponse::from_json(r#"{"success":true,"network":"x"}"#).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidFacilitatorResponse);
-        assert!(SettleResponse::from_json(r#"{"success":false,"errorReason":"settlement_pending","transaction":"0x1","network":"n"}"#).unwrap().is_pending());
+        assert!(
+            SettleResponse::from_json(
+                r#"{"success":false,"errorReason":"settlement_pending","transaction":"0x1","network":"n"}"#
+            )
+            .unwrap()
+            .is_pending()
+        );
     }
 
     #[test]
     fn verify_and_supported_shapes() {
-        let v = VerifyResponse::from_json(r#"{"isValid":false,"invalidReason":"insufficient_funds","payer":"0x1"}"#).unwrap();
+        let v = VerifyResponse::from_json(r#"{"isValid":false,"invalidReason":"insufficient_funds","payer":"0x1"}"#)
+            .unwrap();
         assert!(!v.is_valid);
-        assert_eq!(VerifyResponse::from_json(r#"{"isValid":"yes"}"#).unwrap_err().code(), ErrorCode::InvalidFacilitatorResponse);
+        assert_eq!(
+            VerifyResponse::from_json(r#"{"isValid":"yes"}"#).unwrap_err().code(),
+            ErrorCode::InvalidFacilitatorResponse
+        );
         assert_eq!(VerifyResponse::from_json("<html>").unwrap_err().code(), ErrorCode::InvalidFacilitatorResponse);
-        let s = SupportedResponse::from_json(r#"{"kinds":[{"x402Version":2,"scheme":"exact","network":"eip155:8453"}]}"#).unwrap();
+        let s =
+            SupportedResponse::from_json(r#"{"kinds":[{"x402Version":2,"scheme":"exact","network":"eip155:8453"}]}"#)
+                .unwrap();
         assert!(s.supports(2, "exact", "eip155:8453"));
         assert!(s.extensions.is_empty());
     }

@@ -6,7 +6,9 @@ pub(crate) mod raw;
 mod required;
 mod requirements;
 
-pub use facilitator::{FacilitatorRequest, SETTLEMENT_PENDING, SettleResponse, SupportedKind, SupportedResponse, VerifyResponse};
+pub use facilitator::{
+    FacilitatorRequest, SETTLEMENT_PENDING, SettleResponse, SupportedKind, SupportedResponse, VerifyResponse,
+};
 pub use payload::PaymentPayload;
 pub use required::{PaymentRequired, ResourceInfo};
 pub use requirements::PaymentRequirements;

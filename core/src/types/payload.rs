@@ -66,8 +66,7 @@ impl PaymentPayload {
             };
             (str_field("scheme")?, str_field("network")?, None, None)
         };
-        let raw = RawValue::from_string(text.trim().to_string())
-            .map_err(|e| codec::json_error(&e, what))?;
+        let raw = RawValue::from_string(text.trim().to_string()).map_err(|e| codec::json_error(&e, what))?;
         Ok(PaymentPayload { x402_version, scheme, network, accepted, resource, payload, extensions, raw })
     }
 

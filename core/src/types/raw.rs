@@ -3,8 +3,8 @@
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::codec::json_error;
 use crate::error::{Error, ErrorCode, Result};

@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(code(&V2.replace(r#""x402Version":2"#, r#""x402Version":"2""#)), ErrorCode::InvalidPaymentRequired);
         assert_eq!(code(r#"{"x402Version":2,"resource":{"url":"u"},"accepts":[]}"#), ErrorCode::InvalidPaymentRequired);
         assert_eq!(code(r#"{"x402Version":2,"accepts":[{}]}"#), ErrorCode::InvalidPaymentRequired);
-        assert_eq!(code(r#"{"x402Version":2,"resource":{"url":"u"},"accepts":[{}]}"#), ErrorCode::InvalidPaymentRequirements);
+        assert_eq!(
+            code(r#"{"x402Version":2,"resource":{"url":"u"},"accepts":[{}]}"#),
+            ErrorCode::InvalidPaymentRequirements
+        );
         assert_eq!(code("[]"), ErrorCode::InvalidPaymentRequired);
         assert_eq!(code("nope"), ErrorCode::InvalidJson);
     }

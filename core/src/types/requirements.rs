@@ -39,7 +39,8 @@ impl PaymentRequirements {
     pub fn parse(raw: &RawValue, version: u8, path: &str) -> Result<Self> {
         let code = ErrorCode::InvalidPaymentRequirements;
         let obj = RawObject::parse(raw.get(), path, code)?;
-        let value = Value::Object(obj.members.iter().map(|(k, v)| Ok((k.clone(), to_value(v, path)?))).collect::<Result<_>>()?);
+        let value =
+            Value::Object(obj.members.iter().map(|(k, v)| Ok((k.clone(), to_value(v, path)?))).collect::<Result<_>>()?);
         let f = Fields::of(&value, path, code)?;
         let scheme = f.nonempty_str("scheme")?.to_string();
         let network = f.nonempty_str("network")?.to_string();
@@ -54,7 +55,10 @@ impl PaymentRequirements {
                 if !is_caip2(&network) {
                     return Err(f.err(
                         "network",
-                        format!("\"{}\" is not a CAIP-2 identifier such as \"eip155:8453\"", crate::wire::truncate(&network)),
+                        format!(
+                            "\"{}\" is not a CAIP-2 identifier such as \"eip155:8453\"",
+                            crate::wire::truncate(&network)
+                        ),
                     ));
                 }
                 (f.decimal("amount")?, None, None, None)
@@ -85,8 +89,8 @@ impl PaymentRequirements {
 
     /// Parses one offer from JSON text, taking the version from its shape (`maxAmountRequired` is v1).
     pub fn from_json(text: &str) -> Result<Self> {
-        let raw: &RawValue = serde_json::from_str(text)
-            .map_err(|e| crate::codec::json_error(&e, "the payment requirements"))?;
+        let raw: &RawValue =
+            serde_json::from_str(text).map_err(|e| crate::codec::json_error(&e, "the payment requirements"))?;
         let obj = RawObject::parse(raw.get(), "paymentRequirements", ErrorCode::InvalidPaymentRequirements)?;
         let version = if obj.get("maxAmountRequired").is_some() { 1 } else { 2 };
         Self::parse(raw, version, "paymentRequirements")
@@ -332,7 +336,8 @@ mod tests {
     #[test]
     fn matching_is_exact_with_extra_as_superset() {
         let server = parse(OFFER, 2).unwrap();
-        let lower = OFFER.replace("0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "0x209693bc6afc0c5328ba36faf03c514ef312287c");
+        let lower =
+            OFFER.replace("0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "0x209693bc6afc0c5328ba36faf03c514ef312287c");
         assert!(server.is_matched_by(&parse(&lower, 2).unwrap()));
         let more_extra = OFFER.replace(r#""version":"2"}"#, r#""version":"2","x":1}"#);
         assert!(server.is_matched_by(&parse(&more_extra, 2).unwrap()));
