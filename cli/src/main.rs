@@ -56,6 +56,9 @@ enum Command {
         /// Seconds added to the offer's maxTimeoutSeconds for validBefore (0 reproduces the official clients).
         #[arg(long, value_name = "SECONDS", default_value_t = paywire_core::client::DEFAULT_EXPIRY_MARGIN)]
         expiry_margin: u64,
+        /// Print only the header value.
+        #[arg(long)]
+        value_only: bool,
     },
     /// Verify a payment offline against a bill: match it to an offer, check signature, amounts, payee and
     /// time window. Prints a VerifyResponse; exits 0 if valid, 1 if invalid, 2 on bad input.
@@ -95,6 +98,9 @@ enum Command {
         /// Seconds the client has to complete the payment.
         #[arg(long, default_value_t = paywire_core::server::DEFAULT_MAX_TIMEOUT_SECONDS)]
         timeout: u64,
+        /// Print only the header value (v2) or the compact JSON body (v1).
+        #[arg(long)]
+        value_only: bool,
     },
 }
 
@@ -115,9 +121,13 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("paywire: {}", f.error);
-            for r in f.error.refusals() {
-                eprintln!("  offer [{}] {}: {}", r.index, r.offer, r.reasons.join("; "));
+            if f.error.refusals().is_empty() {
+                eprintln!("paywire: {}", f.error);
+            } else {
+                eprintln!("paywire: no offer is acceptable under the payment policy [{}]", f.error.code());
+                for r in f.error.refusals() {
+                    eprintln!("  offer [{}] {}: {}", r.index, r.offer, r.reasons.join("; "));
+                }
             }
             ExitCode::from(f.code)
         }
@@ -136,7 +146,7 @@ fn run(command: Command) -> Result<u8, Failure> {
             }));
             Ok(0)
         }
-        Command::Pay { key_env, bill, max_amount, network, now, nonce, expiry_margin } => {
+        Command::Pay { key_env, bill, max_amount, network, now, nonce, expiry_margin, value_only } => {
             let key = std::env::var(&key_env).map_err(|_| {
                 Error::new(
                     ErrorCode::InvalidPrivateKey,
@@ -175,7 +185,13 @@ fn run(command: Command) -> Result<u8, Failure> {
                 let code = if error.code() == ErrorCode::NoAcceptableOffer { 1 } else { 2 };
                 Failure { code, error }
             })?;
-            print_json(&json!({"header": header.name, "value": header.value, "payload": header.payload.to_value()}));
+            if value_only {
+                println!("{}", header.value);
+            } else {
+                print_json(
+                    &json!({"header": header.name, "value": header.value, "payload": header.payload.to_value()}),
+                );
+            }
             Ok(0)
         }
         Command::Verify { payment, bill, now } => {
@@ -195,12 +211,14 @@ fn run(command: Command) -> Result<u8, Failure> {
             print_json(&serde_json::to_value(&response).unwrap_or_default());
             Ok(if response.is_valid { 0 } else { 1 })
         }
-        Command::Bill { price, network, pay_to, resource, x402_version, timeout } => {
+        Command::Bill { price, network, pay_to, resource, x402_version, timeout, value_only } => {
             let mut tag = paywire_core::server::PriceTag::new(price, network, pay_to);
             tag.max_timeout_seconds = Some(timeout);
             let bill = paywire_core::server::build_payment_required(x402_version, ResourceInfo::new(resource), &[tag])?;
             let bill_json: serde_json::Value = serde_json::from_str(&bill.to_json()).unwrap_or_default();
-            if x402_version >= 2 {
+            if value_only {
+                println!("{}", if x402_version >= 2 { bill.to_header() } else { bill.to_json() });
+            } else if x402_version >= 2 {
                 print_json(&json!({"header": "PAYMENT-REQUIRED", "value": bill.to_header(), "bill": bill_json}));
             } else {
                 print_json(&json!({"body": bill_json}));

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from typing import Any
@@ -20,6 +21,9 @@ from x402.http import x402HTTPClient
 from x402.mechanisms.evm.exact import register_exact_evm_client, register_exact_evm_facilitator
 from x402.schemas import PaymentPayload, PaymentRequirements
 from x402.schemas.v1 import PaymentPayloadV1, PaymentRequirementsV1
+
+# The SDK logs every refused signature at warning level; the oracle reports verdicts instead.
+logging.getLogger("x402").setLevel(logging.ERROR)
 
 PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 EXACT_PERMIT2_PROXY = "0x402085c248EeA27D92E8b30b2C58ed07f9E20001"
