@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # paywire's main job, locally: a server bills, an agent decodes the bill, pays it under the default spend
 # policy, and the server verifies the payment offline, all with the `paywire` CLI (the on-chain demo with a
-# facilitator arrives with the system issue). Set PAYWIRE_DEMO_PRICE / PAYWIRE_DEMO_NETWORK to vary the bill.
+# facilitator arrives with the system issue). PAYWIRE_DEMO_PRICE (up to $1, the default policy's cap),
+# PAYWIRE_DEMO_NETWORK (any network with a default stablecoin, e.g. eip155:4326 for a Permit2 token) and
+# PAYWIRE_DEMO_PAY_TO vary the bill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +16,8 @@ field() { python3 -c "import json,sys; v=json.load(sys.stdin); print($1)"; }
 now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
 
 say "Building the paywire CLI"
-cargo build --quiet -p paywire-cli
-pw=target/debug/paywire
+cargo build --locked --quiet -p paywire-cli
+pw=${CARGO_TARGET_DIR:-target}/debug/paywire
 start=$(now_ms)
 
 say "1. The server answers 402 with a bill: $price on $network"
@@ -32,11 +34,11 @@ export PAYWIRE_DEMO_KEY=$(echo "$key" | field 'v["privateKey"]')
 agent=$(echo "$key" | field 'v["address"]')
 echo "agent address: $agent"
 
-say "4. The agent pays: chooses the offer under its policy (known stablecoins, at most \$1), signs EIP-3009"
+say "4. The agent pays: chooses the offer under its policy (known stablecoins, at most \$1) and signs it"
 paid=$($pw pay --key-env PAYWIRE_DEMO_KEY --bill "$challenge")
 header=$(echo "$paid" | field 'v["value"]')
 echo "$paid" | field '"%s: %s…" % (v["header"], v["value"][:72])'
-echo "$paid" | field 'json.dumps(v["payload"]["payload"]["authorization"], indent=2)'
+echo "$paid" | field 'json.dumps({k: x for k, x in v["payload"]["payload"].items() if k != "signature"}, indent=2)'
 
 say "5. The server verifies the payment offline (signature, payee, amount, time window)"
 $pw verify --payment "$header" --bill "$challenge"
@@ -45,7 +47,8 @@ say "6. A payment for less than the bill is refused, with x402's reason"
 tampered=$(echo "$paid" | python3 -c '
 import base64, json, sys
 p = json.load(sys.stdin)["payload"]
-p["payload"]["authorization"]["value"] = "1"
+auth = p["payload"].get("authorization") or p["payload"]["permit2Authorization"]
+(auth["permitted"] if "permitted" in auth else auth)["amount" if "permitted" in auth else "value"] = "1"
 print(base64.b64encode(json.dumps(p, separators=(",", ":")).encode()).decode())')
 set +e
 $pw verify --payment "$tampered" --bill "$challenge"

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use paywire_core::client::{PayExtras, Payer, PayerOptions, Policy};
 use paywire_core::decode::decode_any;
+use paywire_core::error::Category;
 use paywire_core::server::check_payment;
 use paywire_core::*;
 use serde_json::json;
@@ -159,7 +160,7 @@ fn run(command: Command) -> Result<u8, Failure> {
             let mut policy = Policy::default();
             if let Some(max) = max_amount {
                 let cap = paywire_core::wire::parse_decimal_u256(&max)
-                    .map_err(|e| Error::new(ErrorCode::AmountOutOfRange, format!("--max-amount {e}")))?;
+                    .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("--max-amount {e}")))?;
                 policy.max_amount = Some(cap);
                 policy.max_per_payment = None;
                 policy.allow_any_asset = true;
@@ -174,7 +175,7 @@ fn run(command: Command) -> Result<u8, Failure> {
             let randomness: Arc<dyn Randomness> = match nonce {
                 Some(n) => {
                     let bytes = paywire_core::wire::parse_b256(&n)
-                        .map_err(|e| Error::new(ErrorCode::InvalidPayload, format!("--nonce {e}")))?;
+                        .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("--nonce {e}")))?;
                     Arc::new(FixedRandomness::new(bytes.to_vec()))
                 }
                 None => Arc::new(OsRandomness),
@@ -235,21 +236,10 @@ fn run(command: Command) -> Result<u8, Failure> {
     }
 }
 
-/// Errors that mean the input could not be read, as opposed to a payment that was read and refused.
+/// Errors that mean the input could not be used (an unreadable payment, a bill paywire cannot verify
+/// against), as opposed to a payment that was read and refused.
 fn is_input_error(e: &Error) -> bool {
-    use ErrorCode::*;
-    matches!(
-        e.code(),
-        HeaderTooLarge
-            | HeaderEmpty
-            | HeaderBase64Url
-            | HeaderMissingPadding
-            | HeaderInvalidBase64
-            | InvalidJson
-            | InvalidPaymentRequired
-            | InvalidPaymentRequirements
-            | UnknownMessage
-    )
+    matches!(e.code().category(), Category::MalformedInput | Category::Configuration)
 }
 
 fn read_arg(value: &str) -> Result<String, Failure> {

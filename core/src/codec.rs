@@ -93,6 +93,23 @@ pub fn decode_header_bytes(value: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::new(ErrorCode::HeaderInvalidBase64, format!("the header value is not valid base64: {e}")))
 }
 
+/// Decodes a header value to the UTF-8 JSON text it carries (see [`decode_header_bytes`] for the rules).
+pub fn decode_header_text(value: &str) -> Result<String> {
+    String::from_utf8(decode_header_bytes(value)?)
+        .map_err(|_| Error::new(ErrorCode::InvalidJson, "the decoded header is not UTF-8 text"))
+}
+
+/// Refuses text longer than [`MAX_BODY_BYTES`] before it is parsed.
+pub(crate) fn check_body_size(len: usize, what: &str) -> Result<()> {
+    if len > MAX_BODY_BYTES {
+        return Err(Error::new(
+            ErrorCode::BodyTooLarge,
+            format!("{what} is {len} bytes; paywire parses at most {MAX_BODY_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Decodes a header value to a JSON value (see [`decode_header_bytes`] for the base64 rules).
 pub fn decode_header_json(value: &str) -> Result<serde_json::Value> {
     let bytes = decode_header_bytes(value)?;
@@ -104,7 +121,7 @@ pub(crate) fn parse_json(bytes: &[u8], what: &str) -> Result<serde_json::Value> 
     serde_json::from_slice(bytes).map_err(|e| json_error(&e, what))
 }
 
-/// Turns a serde_json error into paywire's error, telling a syntax problem from a shape problem.
+/// Turns a serde_json syntax error into paywire's error, naming what was being parsed.
 pub(crate) fn json_error(e: &serde_json::Error, what: &str) -> Error {
     Error::new(ErrorCode::InvalidJson, format!("{what} is not JSON: {e}"))
 }

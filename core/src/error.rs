@@ -34,6 +34,8 @@ error_codes! {
     // Header and message decoding.
     /// A header value is larger than [`crate::codec::MAX_HEADER_BYTES`].
     HeaderTooLarge => "header_too_large",
+    /// A JSON body or message is larger than [`crate::codec::MAX_BODY_BYTES`].
+    BodyTooLarge => "body_too_large",
     /// A header value is empty or only whitespace.
     HeaderEmpty => "header_empty",
     /// A header value uses the base64url alphabet (`-`, `_`); x402 uses standard base64.
@@ -70,8 +72,6 @@ error_codes! {
     AmountOutOfRange => "amount_out_of_range",
     /// No default stablecoin is known for a network, so a money price cannot be converted.
     UnknownAsset => "unknown_asset",
-    /// An EVM address is malformed.
-    InvalidAddress => "invalid_address",
     /// The scheme is not one paywire implements (x402 reason).
     UnsupportedScheme => "unsupported_scheme",
 
@@ -94,11 +94,14 @@ error_codes! {
     MissingEip712Domain => "invalid_exact_evm_missing_eip712_domain",
     /// A payment was already attached to this request; paying again would pay twice.
     PaymentAlreadyAttempted => "payment_already_attempted",
+    /// An argument passed by the caller (not a message from the network) is malformed.
+    InvalidArgument => "invalid_argument",
     /// The running budget would be exceeded by this payment.
     BudgetExceeded => "budget_exceeded",
     /// A policy description is malformed.
     InvalidPolicy => "invalid_policy",
-    /// A signed payment was completed for a different preparation or twice.
+    /// A prepared payment was completed twice, with the wrong number of signatures, by another payer, or
+    /// after it expired.
     InvalidPreparedPayment => "invalid_prepared_payment",
 
     // Server side.
@@ -114,6 +117,13 @@ error_codes! {
     // Offline verification (x402 reasons for the `exact` EVM scheme).
     /// The payload's scheme differs from the requirement's (x402 reason).
     InvalidScheme => "invalid_scheme",
+    /// The payment is for another network than the offer (x402 reason, as the official TypeScript
+    /// facilitator words it; `invalid_network` is kept for malformed or unknown network identifiers).
+    NetworkMismatch => "invalid_exact_evm_network_mismatch",
+    /// The payload's kind (EIP-3009 or Permit2) is not what the offer asks for (x402 reason).
+    UnsupportedPayloadType => "unsupported_payload_type",
+    /// A payment changed what the server declared in an extension instead of echoing it (x402 reason).
+    ExtensionEchoMismatch => "extension_echo_mismatch",
     /// The signature does not recover to the payer or is malformed (x402 reason).
     InvalidSignature => "invalid_exact_evm_payload_signature",
     /// The authorization pays someone other than `payTo` (x402 reason).
@@ -126,8 +136,8 @@ error_codes! {
     ValueMismatch => "invalid_exact_evm_payload_authorization_value_mismatch",
     /// The authorized value differs from the required amount, x402 v1 (x402 reason).
     ValueMismatchV1 => "invalid_exact_evm_payload_authorization_value",
-    /// The payment is for another asset than required.
-    AssetMismatch => "invalid_exact_evm_asset_mismatch",
+    /// The payment accepts another asset than the offer (paywire's code).
+    AssetMismatch => "asset_mismatch",
     /// The signature is not a 65-byte EOA signature, so only the chain can check it (a smart wallet).
     OnchainVerificationRequired => "onchain_verification_required",
     /// Permit2: the spender is not the x402 exact Permit2 proxy (x402 reason).
@@ -154,9 +164,10 @@ error_codes! {
     Eip2612SpenderNotPermit2 => "eip2612_spender_not_permit2",
     /// The EIP-2612 permit's deadline has passed (x402 reason).
     Eip2612DeadlineExpired => "eip2612_deadline_expired",
-    /// The EIP-2612 permit allows less than the payment needs (x402 reason).
+    /// The EIP-2612 permit's value is not exactly the payment's amount (the x402 Permit2 proxy reverts
+    /// `settleWithPermit` otherwise) (x402 reason).
     Eip2612AmountMismatch => "permit2_2612_amount_mismatch",
-    /// The EIP-2612 permit's signature does not recover to its owner.
+    /// The EIP-2612 permit's signature does not recover to its owner (paywire's code).
     Eip2612InvalidSignature => "eip2612_invalid_signature",
 
     // Credentials (offer-receipt extension and access credentials).
@@ -174,7 +185,63 @@ error_codes! {
     CredentialMismatch => "credential_mismatch",
 }
 
+/// What kind of failure a code is, which decides how a server answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// A message could not be read (undecodable header, bad JSON, wrong shape or version): HTTP 400.
+    MalformedInput,
+    /// A well-formed payment or credential is not acceptable: HTTP 402, pay (again).
+    Refused,
+    /// The local configuration is wrong (a server's own offer, price tag or policy): HTTP 500.
+    Configuration,
+    /// A local failure on the paying side (signer, randomness, budget, no acceptable offer).
+    Local,
+}
+
 impl ErrorCode {
+    /// The category of the code.
+    pub fn category(self) -> Category {
+        use ErrorCode::*;
+        match self {
+            HeaderTooLarge
+            | BodyTooLarge
+            | HeaderEmpty
+            | HeaderBase64Url
+            | HeaderMissingPadding
+            | HeaderInvalidBase64
+            | InvalidJson
+            | InvalidPaymentRequired
+            | InvalidPayload
+            | InvalidFacilitatorResponse
+            | InvalidSettleResponse
+            | InvalidX402Version
+            | UnknownMessage
+            | InvalidPaymentIdentifier
+            | PaymentIdentifierRequired
+            | InvalidArgument => Category::MalformedInput,
+            InvalidPaymentRequirements
+            | InvalidNetwork
+            | UnsupportedScheme
+            | MissingEip712Domain
+            | UnknownAsset
+            | InvalidPriceTag
+            | InvalidPolicy
+            | InvalidPrice
+            | PriceTooPrecise
+            | AmountOutOfRange => Category::Configuration,
+            InvalidPrivateKey
+            | SignerFailed
+            | SignerMismatch
+            | InvalidSignatureFormat
+            | RandomnessFailed
+            | NoAcceptableOffer
+            | PaymentAlreadyAttempted
+            | BudgetExceeded
+            | InvalidPreparedPayment => Category::Local,
+            _ => Category::Refused,
+        }
+    }
+
     /// Looks a code up by its string form.
     pub fn from_str_code(code: &str) -> Option<ErrorCode> {
         Self::ALL.iter().copied().find(|c| c.as_str() == code)

@@ -119,8 +119,16 @@ fn split_decimal(price: &str) -> Result<(&str, &str)> {
             format!("price \"{}\" {why}; write a plain decimal such as \"$0.01\" or \"0.0025\"", truncate(price)),
         )
     };
+    // "$0.01", "$ 0.01", "0.01 USD" and "0.01" all name the same USD price (as the official servers read it).
     let text = price.trim();
-    let text = text.strip_prefix('$').unwrap_or(text);
+    let text = text.strip_prefix('$').map(str::trim_start).unwrap_or(text);
+    let text = match text.rsplit_once(char::is_whitespace) {
+        Some((amount, unit)) if unit.eq_ignore_ascii_case("usd") => amount.trim_end(),
+        Some((_, unit)) if unit.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            return Err(invalid("names a token; price other tokens with an explicit token amount"));
+        }
+        _ => text,
+    };
     if text.is_empty() {
         return Err(invalid("has no digits"));
     }
@@ -163,6 +171,9 @@ mod tests {
         assert_eq!(parse_price("0.0025", 6).unwrap(), U256::from(2_500));
         assert_eq!(parse_price("1", 6).unwrap(), U256::from(1_000_000));
         assert_eq!(parse_price(" $1.50 ", 6).unwrap(), U256::from(1_500_000));
+        assert_eq!(parse_price("$ 2", 6).unwrap(), U256::from(2_000_000));
+        assert_eq!(parse_price("0.5 usd", 6).unwrap(), U256::from(500_000));
+        assert_eq!(parse_price("0.5 USDT", 6).unwrap_err().code(), ErrorCode::InvalidPrice);
         assert_eq!(parse_price("0.000001", 6).unwrap(), U256::from(1));
         assert_eq!(parse_price("$0.01", 18).unwrap(), U256::from(10_000_000_000_000_000u64));
         // 0.1 + 0.2 style float traps do not exist here.

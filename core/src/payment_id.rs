@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, ErrorCode, Result};
 use crate::signer::Randomness;
 use crate::types::PaymentPayload;
-use crate::wire::{Object, truncate};
+use crate::wire::{Object, extension_info, truncate};
 
 /// The extension key.
 pub const PAYMENT_IDENTIFIER: &str = "payment-identifier";
@@ -58,11 +58,7 @@ pub fn declaration(required: bool) -> Value {
 
 /// Whether a bill's extensions declare the extension (with a boolean `info.required`).
 pub fn is_declared(extensions: Option<&Object>) -> bool {
-    extensions
-        .and_then(|x| x.get(PAYMENT_IDENTIFIER))
-        .and_then(|e| e.get("info"))
-        .and_then(|i| i.get("required"))
-        .is_some_and(Value::is_boolean)
+    extension_info(extensions, PAYMENT_IDENTIFIER).and_then(|i| i.get("required")).is_some_and(Value::is_boolean)
 }
 
 /// Puts `id` into the echoed declaration (`info.id`), leaving everything the server sent in place.
@@ -82,12 +78,7 @@ pub fn attach(extensions: &mut Object, id: &str) -> Result<()> {
 
 /// The id a payment carries, validated; `None` when it carries none.
 pub fn of_payment(payment: &PaymentPayload) -> Result<Option<String>> {
-    let Some(id) = payment
-        .extensions()
-        .and_then(|x| x.get(PAYMENT_IDENTIFIER))
-        .and_then(|e| e.get("info"))
-        .and_then(|i| i.get("id"))
-    else {
+    let Some(id) = extension_info(payment.extensions(), PAYMENT_IDENTIFIER).and_then(|i| i.get("id")) else {
         return Ok(None);
     };
     let id =

@@ -14,16 +14,23 @@ pub trait Signer: Send + Sync {
     /// The address whose key signs.
     fn address(&self) -> Address;
 
-    /// Signs an EIP-712 digest, returning `r || s || v`. Implementations may return `v` as 0/1 and a high
-    /// `s`; paywire normalises both, and checks that the signature recovers to [`Signer::address`].
+    /// Signs a 32-byte EIP-712 digest as is (not as an EIP-191 personal message). Build the result with
+    /// [`Signature::normalize`], which accepts `v` as 0/1 and a high `s`; paywire then checks that it
+    /// recovers to [`Signer::address`].
     fn sign_digest(&self, digest: &B256) -> Result<Signature>;
 
     /// Whether every signature this signer returns is known to recover to its address, so the check can be
-    /// skipped (true only for [`LocalSigner`]).
+    /// skipped. Only paywire's own [`LocalSigner`] can say yes: other implementations cannot name the token.
     #[doc(hidden)]
-    fn signatures_are_self_checked(&self) -> bool {
+    #[allow(private_interfaces)]
+    fn signatures_are_self_checked(&self, _: sealed::Token) -> bool {
         false
     }
+}
+
+mod sealed {
+    /// Proof that the caller is paywire itself.
+    pub struct Token;
 }
 
 /// A private key held in process memory. The key is erased on drop and never printed.
@@ -57,15 +64,16 @@ impl LocalSigner {
 
     /// A new random key from `randomness`.
     pub fn generate(randomness: &dyn Randomness) -> Result<Self> {
-        loop {
+        // 32 random bytes are a valid key with probability 1 - 2^-128; repeated failures mean the source is
+        // broken (constant, or all zeros), not unlucky.
+        for _ in 0..8 {
             let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
             randomness.fill(bytes.as_mut())?;
-            match Self::from_bytes(&bytes) {
-                Ok(s) => return Ok(s),
-                Err(e) if e.code() == ErrorCode::InvalidPrivateKey => continue,
-                Err(e) => return Err(e),
+            if let Ok(signer) = Self::from_bytes(&bytes) {
+                return Ok(signer);
             }
         }
+        Err(Error::new(ErrorCode::RandomnessFailed, "the random source keeps producing invalid keys; it is broken"))
     }
 
     /// The secret key as `0x`-prefixed hex, in a buffer erased on drop. Only for showing a newly generated
@@ -95,7 +103,8 @@ impl Signer for LocalSigner {
         self.key.sign(digest)
     }
 
-    fn signatures_are_self_checked(&self) -> bool {
+    #[allow(private_interfaces)]
+    fn signatures_are_self_checked(&self, _: sealed::Token) -> bool {
         true
     }
 }
@@ -109,7 +118,7 @@ impl std::fmt::Debug for LocalSigner {
 /// Signs with `signer` and makes sure the result is a strict signature by `signer.address()`.
 pub fn sign_checked(signer: &dyn Signer, digest: &B256) -> Result<Signature> {
     let sig = signer.sign_digest(digest)?;
-    if signer.signatures_are_self_checked() {
+    if signer.signatures_are_self_checked(sealed::Token) {
         return Ok(sig);
     }
     check_signature(signer.address(), digest, sig.as_bytes())

@@ -13,20 +13,33 @@ use crate::exact::{
     EIP2612_EXTENSION, Eip2612Permit, ExactOffer, ExactPayload, SCHEME, eip3009_digest, permit2_digest,
 };
 use crate::types::{PaymentPayload, PaymentRequirements, VerifyResponse, same_address};
+use crate::wire::{extension_info, truncate};
 
 /// Seconds an authorization must still be valid for when it is verified, so that it survives until its
 /// settlement is mined (the official facilitators use the same 6 seconds).
 pub const VALID_BEFORE_BUFFER: u64 = 6;
+
+/// How offline verification treats signatures it cannot check itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// When false (the default), only a 65-byte signature that recovers to the payer passes; any other
+    /// signature fails, with [`ErrorCode::OnchainVerificationRequired`] when it is longer than 65 bytes.
+    ///
+    /// When true, a signature that is longer than 65 bytes, or that does not recover to the payer, passes
+    /// with [`SignatureCheck::RequiresOnchain`]: the payer may be a smart wallet (EIP-1271, EIP-6492), which
+    /// only the chain can judge. Set it only where a facilitator or an RPC check follows.
+    pub allow_onchain_signatures: bool,
+}
 
 /// How the signature was checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
     /// A 65-byte EOA signature that recovers to the payer.
     Recovered,
-    /// A longer signature (a smart wallet: EIP-1271 or EIP-6492) that only the chain can check. Every other
-    /// check passed; `digest` is what the wallet's `isValidSignature` must accept.
+    /// A signature only the chain can check (a smart wallet); every other check passed. Only given with
+    /// [`VerifyOptions::allow_onchain_signatures`].
     RequiresOnchain {
-        /// The EIP-712 digest the wallet signed.
+        /// The EIP-712 digest the wallet must accept in `isValidSignature`.
         digest: B256,
     },
 }
@@ -48,7 +61,7 @@ pub struct VerifiedPayment {
     pub method: TransferMethod,
     /// The authorization's nonce (a Permit2 nonce as its 32 big-endian bytes).
     pub nonce: B256,
-    /// Last second of validity (`validBefore` or the Permit2 `deadline`).
+    /// The end of validity: `validBefore` (valid strictly before it) or the Permit2 `deadline`.
     pub valid_before: U256,
     /// How the signature was checked.
     pub signature: SignatureCheck,
@@ -71,8 +84,8 @@ impl VerifiedPayment {
             SignatureCheck::RequiresOnchain { .. } => VerifyResponse::invalid(
                 &Error::new(
                     ErrorCode::OnchainVerificationRequired,
-                    "the signature is longer than 65 bytes (a smart wallet); only an on-chain EIP-1271 check can \
-                     verify it",
+                    "the signature is not an EOA signature of the payer; only an on-chain EIP-1271 check of a smart \
+                     wallet can verify it",
                 )
                 .with_payer(payer),
             ),
@@ -80,11 +93,22 @@ impl VerifiedPayment {
     }
 }
 
-/// Verifies a payment against the server's own offer at Unix time `now`, without any chain access.
+/// Verifies a payment against the server's own offer at Unix time `now`, without any chain access. Only
+/// EOA signatures pass; see [`verify_payment_with`] for smart wallets.
 pub fn verify_payment(
     payment: &PaymentPayload,
     requirements: &PaymentRequirements,
     now: u64,
+) -> Result<VerifiedPayment> {
+    verify_payment_with(payment, requirements, now, &VerifyOptions::default())
+}
+
+/// [`verify_payment`] with options.
+pub fn verify_payment_with(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    now: u64,
+    options: &VerifyOptions,
 ) -> Result<VerifiedPayment> {
     let parsed = ExactPayload::parse(payment.payload());
     let payer = parsed.as_ref().ok().map(|p| p.payer().to_checksum(None));
@@ -102,19 +126,30 @@ pub fn verify_payment(
     if requirements.scheme() != SCHEME {
         return Err(with_payer(Error::new(
             ErrorCode::UnsupportedScheme,
-            format!("the offer's scheme \"{}\" is not supported; paywire verifies \"exact\"", requirements.scheme()),
+            format!(
+                "the offer's scheme \"{}\" is not supported; paywire verifies \"exact\"",
+                truncate(requirements.scheme())
+            ),
         )));
     }
     if payment.scheme() != requirements.scheme() {
         return Err(with_payer(Error::new(
             ErrorCode::InvalidScheme,
-            format!("the payment is for scheme \"{}\", the offer is \"{}\"", payment.scheme(), requirements.scheme()),
+            format!(
+                "the payment is for scheme \"{}\", the offer is \"{}\"",
+                truncate(payment.scheme()),
+                truncate(requirements.scheme())
+            ),
         )));
     }
     if payment.network() != requirements.network() {
         return Err(with_payer(Error::new(
-            ErrorCode::InvalidNetwork,
-            format!("the payment is for network {}, the offer is on {}", payment.network(), requirements.network()),
+            ErrorCode::NetworkMismatch,
+            format!(
+                "the payment is for network {}, the offer is on {}",
+                truncate(payment.network()),
+                truncate(requirements.network())
+            ),
         )));
     }
     let offer = ExactOffer::resolve(requirements).map_err(with_payer)?;
@@ -123,11 +158,26 @@ pub fn verify_payment(
     {
         return Err(with_payer(Error::new(
             ErrorCode::AssetMismatch,
-            format!("the payment accepts asset {}, the offer is for {}", accepted.asset(), requirements.asset()),
+            format!(
+                "the payment accepts asset {}, the offer is for {}",
+                truncate(accepted.asset()),
+                truncate(requirements.asset())
+            ),
         )));
     }
     let parsed = parsed?;
     let payer_address = parsed.payer();
+    let kind = match &parsed {
+        ExactPayload::Eip3009 { .. } => TransferMethod::Eip3009,
+        ExactPayload::Permit2 { .. } => TransferMethod::Permit2,
+    };
+    if kind != offer.method {
+        let name = |m: TransferMethod| if m == TransferMethod::Permit2 { "Permit2" } else { "EIP-3009" };
+        return Err(with_payer(Error::new(
+            ErrorCode::UnsupportedPayloadType,
+            format!("the payment is a {} authorization but the offer asks for {}", name(kind), name(offer.method)),
+        )));
+    }
     match parsed {
         ExactPayload::Eip3009 { authorization, signature } => {
             let domain = offer.token_domain_separator().map_err(with_payer)?;
@@ -153,8 +203,8 @@ pub fn verify_payment(
             )
             .map_err(with_payer)?;
             let digest = eip3009_digest(&domain, &authorization);
-            let check =
-                check_signature(&digest, &signature, payer_address, ErrorCode::InvalidSignature).map_err(with_payer)?;
+            let check = check_signature(&digest, &signature, payer_address, ErrorCode::InvalidSignature, options)
+                .map_err(with_payer)?;
             Ok(VerifiedPayment {
                 payer: payer_address,
                 chain_id: offer.chain_id,
@@ -201,8 +251,9 @@ pub fn verify_payment(
             check_eq_address(authorization.token, offer.asset, ErrorCode::Permit2TokenMismatch, "token")
                 .map_err(with_payer)?;
             let digest = permit2_digest(offer.chain_id, &authorization);
-            let check = check_signature(&digest, &signature, payer_address, ErrorCode::Permit2InvalidSignature)
-                .map_err(with_payer)?;
+            let check =
+                check_signature(&digest, &signature, payer_address, ErrorCode::Permit2InvalidSignature, options)
+                    .map_err(with_payer)?;
             let eip2612_permit = verify_eip2612_extension(payment, &offer, payer_address, now).map_err(with_payer)?;
             Ok(VerifiedPayment {
                 payer: payer_address,
@@ -264,13 +315,37 @@ fn check_window(valid_after: U256, valid_before: U256, now: u64, early: ErrorCod
     Ok(())
 }
 
-fn check_signature(digest: &B256, signature: &[u8], payer: Address, code: ErrorCode) -> Result<SignatureCheck> {
+fn check_signature(
+    digest: &B256,
+    signature: &[u8],
+    payer: Address,
+    code: ErrorCode,
+    options: &VerifyOptions,
+) -> Result<SignatureCheck> {
+    let onchain = SignatureCheck::RequiresOnchain { digest: *digest };
     if signature.len() > 65 {
-        return Ok(SignatureCheck::RequiresOnchain { digest: *digest });
+        if options.allow_onchain_signatures {
+            return Ok(onchain);
+        }
+        return Err(Error::new(
+            ErrorCode::OnchainVerificationRequired,
+            format!(
+                "the signature is {} bytes, longer than an EOA's 65: a smart wallet's signature, which only an \
+                 on-chain EIP-1271 check can verify",
+                signature.len()
+            ),
+        ));
     }
-    let sig = Signature::parse_strict(signature).map_err(|e| Error::new(code, e.message()))?;
-    let recovered = recover_address(digest, &sig).map_err(|e| Error::new(code, e.message()))?;
+    let recovered = Signature::parse_strict(signature).and_then(|sig| recover_address(digest, &sig));
+    let recovered = match recovered {
+        Ok(address) => address,
+        Err(_) if options.allow_onchain_signatures => return Ok(onchain),
+        Err(e) => return Err(Error::new(code, e.message())),
+    };
     if recovered != payer {
+        if options.allow_onchain_signatures {
+            return Ok(onchain);
+        }
         return Err(Error::new(
             code,
             format!(
@@ -290,12 +365,7 @@ fn verify_eip2612_extension(
     payer: Address,
     now: u64,
 ) -> Result<Option<Eip2612Permit>> {
-    let Some(info) = payment
-        .extensions()
-        .and_then(|x| x.get(EIP2612_EXTENSION))
-        .and_then(|x| x.get("info"))
-        .and_then(|i| i.as_object())
-        .filter(|i| i.contains_key("signature"))
+    let Some(info) = extension_info(payment.extensions(), EIP2612_EXTENSION).filter(|i| i.contains_key("signature"))
     else {
         return Ok(None);
     };
@@ -312,10 +382,13 @@ fn verify_eip2612_extension(
     if permit.deadline < U256::from(now) + U256::from(VALID_BEFORE_BUFFER) {
         return Err(Error::new(ErrorCode::Eip2612DeadlineExpired, "the EIP-2612 permit's deadline has passed"));
     }
-    if permit.value < offer.amount {
+    if permit.value != offer.amount {
         return Err(Error::new(
             ErrorCode::Eip2612AmountMismatch,
-            format!("the EIP-2612 permit allows {} but the payment needs {}", permit.value, offer.amount),
+            format!(
+                "the EIP-2612 permit is for {} but must be for exactly the payment's {}",
+                permit.value, offer.amount
+            ),
         ));
     }
     let (Some(name), Some(version)) = (&offer.domain_name, &offer.domain_version) else {
@@ -325,7 +398,7 @@ fn verify_eip2612_extension(
         ));
     };
     let digest = permit.digest(name, version, offer.chain_id);
-    match check_signature(&digest, &signature, payer, ErrorCode::Eip2612InvalidSignature)? {
+    match check_signature(&digest, &signature, payer, ErrorCode::Eip2612InvalidSignature, &VerifyOptions::default())? {
         SignatureCheck::Recovered => Ok(Some(permit)),
         SignatureCheck::RequiresOnchain { .. } => {
             Err(Error::new(ErrorCode::Eip2612InvalidSignature, "an EIP-2612 permit signature must be 65 bytes"))

@@ -57,6 +57,11 @@ pub fn hex_lower(bytes: &[u8]) -> String {
     alloy_primitives::hex::encode_prefixed(bytes)
 }
 
+/// The `info` object of extension `key` in an `extensions` map, if there is one.
+pub fn extension_info<'a>(extensions: Option<&'a Object>, key: &str) -> Option<&'a Object> {
+    extensions?.get(key)?.get("info")?.as_object()
+}
+
 /// Cuts long input for error messages so an attacker cannot make errors huge.
 pub(crate) fn truncate(text: &str) -> String {
     const MAX: usize = 80;

@@ -52,12 +52,12 @@ fn offers_match_the_official_sdk_byte_for_byte() {
         "eyJhbGciOiJFUzI1NksiLCJraWQiOiJkaWQ6a2V5OnpRM3Nob1RyM3BUb3hqUXFmcDU4bUxUQnQzR3FQdmRRU1pwbTRlR1hGWmJUVndweXojelEzc2hvVHIzcFRveGpRcWZwNThtTFRCdDNHcVB2ZFFTWnBtNGVHWEZaYlRWd3B5eiJ9.eyJhbW91bnQiOiIxMDAwMCIsImFzc2V0IjoiMHg4MzM1ODlmQ0Q2ZURiNkUwOGY0YzdDMzJENGY3MWI1NGJkQTAyOTEzIiwibmV0d29yayI6ImVpcDE1NTo4NDUzIiwicGF5VG8iOiIweGYzOUZkNmU1MWFhZDg4RjZGNGNlNmFCODgyNzI3OWNmZkZiOTIyNjYiLCJyZXNvdXJjZVVybCI6Imh0dHBzOi8vYXBpLmV4YW1wbGUuY29tL3ByZW1pdW0tZGF0YSIsInNjaGVtZSI6ImV4YWN0IiwidmFsaWRVbnRpbCI6MTcwMzEyMzUxNiwidmVyc2lvbiI6MX0.3xVUFUe0s-778UfOjUSvR6ARkpyysoErzd16RTsdTRMjhgMNB_qS_CxFMcdi5XGUIRWxe3yQoBRKOecm2HiKXg"
     );
     for offer in [eip712, jws] {
-        let round = SignedOffer::from_json(&offer.to_json()).unwrap();
-        let v = round.verify(&trusted(), Some(1703123500)).unwrap();
+        let round = SignedOffer::from_value(&offer.to_json()).unwrap();
+        let v = round.verify(&trusted(), 1703123500).unwrap();
         assert_eq!(v.signer.to_checksum(None), SIGNER);
         assert!(v.payload.describes(&base_offer()));
-        assert_eq!(round.verify(&trusted(), Some(1703123517)).unwrap_err().code(), ErrorCode::CredentialExpired);
-        assert_eq!(round.verify(&[Address::ZERO], None).unwrap_err().code(), ErrorCode::UntrustedSigner);
+        assert_eq!(round.verify(&trusted(), 1703123517).unwrap_err().code(), ErrorCode::CredentialExpired);
+        assert_eq!(round.verify(&[Address::ZERO], 1703123500).unwrap_err().code(), ErrorCode::UntrustedSigner);
     }
 }
 
@@ -87,7 +87,7 @@ fn receipts_match_the_official_sdk_byte_for_byte() {
             .ends_with(".xgAZ59d-m9Wdq3uX8UIHhObG23DTE0PlQsU9JysbYSd7EW2OK5qYeHhb1kJkkXRZ2DHc1FXer3bB0lKVt4njfg")
     );
     for r in [with_tx, minimal, jws, jws_min] {
-        let v = SignedReceipt::from_json(&r.to_json()).unwrap().verify(&trusted()).unwrap();
+        let v = SignedReceipt::from_value(&r.to_json()).unwrap().verify(&trusted()).unwrap();
         assert_eq!(v.payload.payer, PAYER);
     }
 }
@@ -97,7 +97,7 @@ fn tampered_credentials_are_refused() {
     let mut r = issuer(CredentialFormat::Eip712).issue_receipt(URL, PAYER, "eip155:8453", None, 1703123456).unwrap();
     r.payload.resource_url = "https://api.example.com/other".into();
     assert_eq!(r.verify(&trusted()).unwrap_err().code(), ErrorCode::UntrustedSigner);
-    let bad = SignedReceipt::from_json(&json!({"format":"cose","signature":"x"})).unwrap_err();
+    let bad = SignedReceipt::from_value(&json!({"format":"cose","signature":"x"})).unwrap_err();
     assert_eq!(bad.code(), ErrorCode::InvalidCredential);
 }
 
@@ -109,7 +109,7 @@ fn bills_and_settlements_carry_credentials() {
     let bill = PaymentRequired::from_header(&bill.to_header()).unwrap();
     let offers = offers_in(&bill).unwrap();
     assert_eq!(offers.len(), 1);
-    assert!(offers[0].verify(&trusted(), Some(1703123456)).unwrap().payload.describes(&bill.accepts[0]));
+    assert!(offers[0].verify(&trusted(), 1703123456).unwrap().payload.describes(&bill.accepts[0]));
 
     let receipt = issuer(CredentialFormat::Jws).issue_receipt(URL, PAYER, "eip155:8453", None, 1703123456).unwrap();
     let mut settle = SettleResponse::from_json(r#"{"success":true,"transaction":"0xab","network":"eip155:8453","payer":"0x857b06519E91e3A54538791bDbb0E22373e36b66"}"#).unwrap();

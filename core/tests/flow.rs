@@ -6,7 +6,7 @@ use paywire_core::client::{AllowedAsset, PayExtras, Payer, PayerOptions, Policy,
 use paywire_core::exact::ExactPayload;
 use paywire_core::money::Usd;
 use paywire_core::server::{Price, PriceTag, build_payment_required, check_payment, status_for};
-use paywire_core::verify::{SignatureCheck, verify_payment};
+use paywire_core::verify::{SignatureCheck, VerifyOptions, verify_payment, verify_payment_with};
 use paywire_core::wire::Object;
 use paywire_core::*;
 use serde_json::json;
@@ -105,16 +105,24 @@ fn every_refusal_has_its_reason() {
     assert!(code(&bad_v, NOW).message().contains("27 or 28"));
     let short = tampered(&good, |v| v["payload"]["signature"] = json!("0x1234"));
     assert_eq!(code(&short, NOW).code(), ErrorCode::InvalidSignature);
-    // A smart-wallet-length signature needs the chain.
+    // A smart-wallet-length signature needs the chain: refused offline unless the caller opts in.
     let long = tampered(&good, |v| v["payload"]["signature"] = json!(format!("0x{}", "ab".repeat(100))));
-    let verdict = verify_payment(&long, req, NOW).unwrap();
+    let e = verify_payment(&long, req, NOW).unwrap_err();
+    assert_eq!(e.code().as_str(), "onchain_verification_required");
+    assert_eq!(e.payer(), Some("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"));
+    let lenient = VerifyOptions { allow_onchain_signatures: true };
+    let verdict = verify_payment_with(&long, req, NOW, &lenient).unwrap();
     assert!(!verdict.is_fully_verified());
     assert_eq!(verdict.to_verify_response().invalid_reason.as_deref(), Some("onchain_verification_required"));
+    // With the option, a 65-byte signature that is not the payer's may be a contract wallet's: the chain decides.
+    let verdict = verify_payment_with(&renonced, req, NOW, &lenient).unwrap();
+    assert!(matches!(verdict.signature, SignatureCheck::RequiresOnchain { .. }));
+    assert!(verify_payment_with(&good, req, NOW, &lenient).unwrap().is_fully_verified());
 
     // Wrong chain id (same payment checked against another network's offer).
     let other_chain = bill(2, &[PriceTag::new("$0.01", "eip155:8453", PAY_TO)]);
     let e = verify_payment(&good, &other_chain.accepts[0], NOW).unwrap_err();
-    assert_eq!(e.code(), ErrorCode::InvalidNetwork);
+    assert_eq!(e.code().as_str(), "invalid_exact_evm_network_mismatch");
     // Wrong EIP-712 domain name: the server's offer says "USD Coin", the client signed "USDC".
     let mut wrong_name: Object = req.extra().unwrap().clone();
     wrong_name.insert("name".into(), json!("USD Coin"));
@@ -136,10 +144,26 @@ fn every_refusal_has_its_reason() {
         verify_payment(&good, &bare, NOW).unwrap_err().code().as_str(),
         "invalid_exact_evm_missing_eip712_domain"
     );
-    // Unsupported scheme.
+    // Unsupported scheme: the server's own offer is at fault.
     let upto =
         PaymentRequirements::new_v2("upto", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None).unwrap();
-    assert_eq!(verify_payment(&good, &upto, NOW).unwrap_err().code(), ErrorCode::UnsupportedScheme);
+    let e = verify_payment(&good, &upto, NOW).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnsupportedScheme);
+    assert_eq!(status_for(&e), 500);
+    // An EIP-3009 payment for an offer that asks for Permit2.
+    let mut permit2_extra = req.extra().unwrap().clone();
+    permit2_extra.insert("assetTransferMethod".into(), json!("permit2"));
+    let permit2_offer = PaymentRequirements::new_v2(
+        "exact",
+        req.network(),
+        req.amount(),
+        req.asset(),
+        req.pay_to(),
+        300,
+        Some(permit2_extra),
+    )
+    .unwrap();
+    assert_eq!(verify_payment(&good, &permit2_offer, NOW).unwrap_err().code().as_str(), "unsupported_payload_type");
 }
 
 #[test]
@@ -293,16 +317,22 @@ fn two_phase_signing_with_an_external_signer() {
     let key = LocalSigner::from_hex(KEY).unwrap();
     let p = payer(Policy::default());
     let Prepared::NeedsSignatures(prepared) = p.prepare(&b, None, &PayExtras::default()).unwrap() else { panic!() };
-    // The external signer answers with v = 0/1 and a high s; paywire normalises both.
+    // The external signer answers with the high-s twin of the signature and v = 0/1; paywire normalises both.
     let sig = key.sign_digest(&prepared.digests()[0]).unwrap();
     let mut raw = sig.as_bytes().to_vec();
-    raw[64] -= 27;
-    let header = p.complete(prepared.clone(), &[raw]).unwrap();
-    assert!(check_payment(&b, &header.payload, NOW).is_ok());
-    // A signature from another key is a coded error.
+    let n = U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap();
+    let high_s = n - U256::from_be_slice(&raw[32..64]);
+    raw[32..64].copy_from_slice(&high_s.to_be_bytes::<32>());
+    raw[64] = if sig.v() == 27 { 1 } else { 0 };
+    // A signature from another key is a coded error, and leaves the preparation usable.
     let other = LocalSigner::from_hex(&format!("0x{}", "11".repeat(32))).unwrap();
     let wrong = other.sign_digest(&prepared.digests()[0]).unwrap().as_bytes().to_vec();
-    assert_eq!(p.complete(prepared, &[wrong]).unwrap_err().code(), ErrorCode::SignerMismatch);
+    assert_eq!(p.complete(prepared.clone(), &[wrong]).unwrap_err().code(), ErrorCode::SignerMismatch);
+    let header = p.complete(prepared.clone(), &[raw.clone()]).unwrap();
+    assert_eq!(header.payload.payload()["signature"], json!(sig.to_hex()));
+    assert!(check_payment(&b, &header.payload, NOW).is_ok());
+    // A preparation completes once.
+    assert_eq!(p.complete(prepared, &[raw]).unwrap_err().code(), ErrorCode::InvalidPreparedPayment);
 }
 
 #[test]
@@ -315,4 +345,103 @@ fn official_window_is_reproducible() {
     };
     assert_eq!(authorization.valid_after, U256::ZERO);
     assert_eq!(authorization.valid_before, U256::from(NOW + 300));
+}
+
+#[test]
+fn one_purchase_is_paid_once() {
+    let b = bill(2, &[usdc_tag("$0.01")]);
+    let p = payer(Policy::default());
+    // Two preparations of the same purchase race; the second to complete gets the first's payment.
+    let Prepared::NeedsSignatures(a) = p.prepare(&b, Some("k"), &PayExtras::default()).unwrap() else { panic!() };
+    let Prepared::NeedsSignatures(c) = p.prepare(&b, Some("k"), &PayExtras::default()).unwrap() else { panic!() };
+    let key = LocalSigner::from_hex(KEY).unwrap();
+    let sign = |prep: &paywire_core::client::PreparedPayment| {
+        vec![key.sign_digest(&prep.digests()[0]).unwrap().as_bytes().to_vec()]
+    };
+    let first = p.complete(a.clone(), &sign(&a)).unwrap();
+    let second = p.complete(c.clone(), &sign(&c)).unwrap();
+    assert_eq!(second.value, first.value);
+    assert!(second.reused);
+    assert_eq!(p.spent_usd(), Usd::parse("$0.01").unwrap());
+}
+
+/// A clock the test moves.
+struct Shared(Arc<std::sync::Mutex<u64>>);
+
+impl Clock for Shared {
+    fn now(&self) -> u64 {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[test]
+fn a_payment_that_may_still_settle_blocks_a_second_one() {
+    let b = bill(2, &[usdc_tag("$0.01")]);
+    let clock = Arc::new(std::sync::Mutex::new(NOW));
+    let p = Payer::new(
+        Arc::new(LocalSigner::from_hex(KEY).unwrap()),
+        Policy::default(),
+        Arc::new(Shared(clock.clone())),
+        Arc::new(FixedRandomness::new((1..=64).collect())),
+    );
+    let first = p.pay(&b, Some("k")).unwrap();
+    // Close to its expiry the payment cannot be reused safely, and a new one could be a second charge.
+    *clock.lock().unwrap() = first.valid_before - 10;
+    assert_eq!(p.pay(&b, Some("k")).unwrap_err().code(), ErrorCode::PaymentAlreadyAttempted);
+    // A different bill for the same purchase while the first payment may settle: refused as well.
+    *clock.lock().unwrap() = NOW + 1;
+    let dearer = bill(2, &[usdc_tag("$0.02")]);
+    assert_eq!(p.pay(&dearer, Some("k")).unwrap_err().code(), ErrorCode::PaymentAlreadyAttempted);
+    // Once the outcome is known (forget), or once the payment expired, a new payment is fine.
+    p.forget("k");
+    assert!(!p.pay(&dearer, Some("k")).unwrap().reused);
+    *clock.lock().unwrap() = first.valid_before + 1_000;
+    assert!(!p.pay(&b, Some("k")).unwrap().reused);
+}
+
+#[test]
+fn a_preparation_that_expired_before_signing_is_refused() {
+    let b = bill(2, &[usdc_tag("$0.01")]);
+    let clock = Arc::new(std::sync::Mutex::new(NOW));
+    let p = Payer::new(
+        Arc::new(LocalSigner::from_hex(KEY).unwrap()),
+        Policy::default(),
+        Arc::new(Shared(clock.clone())),
+        Arc::new(FixedRandomness::new(vec![9])),
+    );
+    let Prepared::NeedsSignatures(prep) = p.prepare(&b, None, &PayExtras::default()).unwrap() else { panic!() };
+    *clock.lock().unwrap() = NOW + 10_000;
+    let sig = LocalSigner::from_hex(KEY).unwrap().sign_digest(&prep.digests()[0]).unwrap().as_bytes().to_vec();
+    assert_eq!(p.complete(prep, &[sig]).unwrap_err().code(), ErrorCode::InvalidPreparedPayment);
+}
+
+#[test]
+fn long_server_timeouts_are_capped() {
+    let mut tag = usdc_tag("$0.01");
+    tag.max_timeout_seconds = Some(1_000_000_000);
+    let header = payer(Policy::default()).pay(&bill(2, &[tag]), None).unwrap();
+    assert_eq!(header.valid_before, NOW + 3600 + 300);
+}
+
+#[test]
+fn extensions_must_be_echoed() {
+    let mut tag = usdc_tag("$0.01");
+    tag.extensions.insert("bazaar".into(), json!({"info": {"input": {"type": "http", "method": "GET"}}, "schema": {}}));
+    let b = bill(2, &[tag]);
+    let paid = payer(Policy::default()).pay(&b, None).unwrap().payload;
+    assert!(check_payment(&b, &paid, NOW).is_ok());
+    let changed = tampered(&paid, |v| v["extensions"]["bazaar"]["info"]["input"]["method"] = json!("POST"));
+    assert_eq!(check_payment(&b, &changed, NOW).unwrap_err().code().as_str(), "extension_echo_mismatch");
+}
+
+#[test]
+fn settlement_headers_carry_only_x402_members() {
+    let settled = SettleResponse::from_json(
+        r#"{"success":true,"transaction":"0xab","network":"eip155:8453","payer":"0x1","extensionResponses":{"internal":1},"debug":"x"}"#,
+    )
+    .unwrap();
+    let (name, value) = paywire_core::server::settlement_header(2, &settled);
+    assert_eq!(name, "PAYMENT-RESPONSE");
+    let sent = codec::decode_header_json(&value).unwrap();
+    assert_eq!(sent, json!({"success":true,"payer":"0x1","transaction":"0xab","network":"eip155:8453"}));
 }

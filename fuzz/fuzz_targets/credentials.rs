@@ -12,12 +12,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = AccessPolicy::new(trusted.to_vec(), 60).check(&r, "https://x", 0);
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-        if let Ok(o) = SignedOffer::from_json(&v) {
-            let _ = o.verify(&trusted, Some(0));
+        if let Ok(o) = SignedOffer::from_value(&v) {
+            let _ = o.verify(&trusted, 0);
         }
-        if let Ok(r) = SignedReceipt::from_json(&v) {
+        if let Ok(r) = SignedReceipt::from_value(&v) {
             let _ = r.verify(&trusted);
         }
-        let _ = paywire_core::client::Policy::from_json(&v);
+        let _ = paywire_core::client::Policy::from_value(&v);
     }
 });

@@ -102,36 +102,72 @@ def test_official_clients_pay_paywire_accepts(ts, key, sdk, label, price, networ
     # And the official facilitators agree on their own client's payment.
     payload, requirements, now = decode(paid["headerValue"]), requirements_of(bill), int(time.time())
     assert ts.call("verify", payload=payload, requirements=requirements, now=now)["isValid"]
-
-
-TAMPERS = {
-    "amount": lambda p: _auth(p).__setitem__("value", str(int(_auth(p)["value"]) + 1)),
-    "payee": lambda p: _auth(p).__setitem__("to", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
-    "payer": lambda p: _auth(p).__setitem__("from", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
-    "nonce": lambda p: _auth(p).__setitem__("nonce", "0x" + "22" * 32),
-    "expired": lambda p: _auth(p).__setitem__("validBefore", str(int(time.time()) - 10)),
-    "signature": lambda p: p["payload"].__setitem__("signature", p["payload"]["signature"][:-4] + "1b1b"),
-}
+    assert py_oracle.verify(payload, requirements, now)["isValid"]
 
 
 def _auth(p: dict) -> dict:
-    return p["payload"]["authorization"]
+    inner = p["payload"]
+    return inner.get("authorization") or inner["permit2Authorization"]
 
 
+def _is_permit2(p: dict) -> bool:
+    return "permitted" in _auth(p)
+
+
+def _amount(p: dict) -> str:
+    return _auth(p)["permitted"]["amount"] if _is_permit2(p) else _auth(p)["value"]
+
+
+def _set_value(p: dict, value: str) -> None:
+    auth = _auth(p)
+    if "permitted" in auth:
+        auth["permitted"]["amount"] = value
+    else:
+        auth["value"] = value
+
+
+def _set_payee(p: dict, payee: str) -> None:
+    auth = _auth(p)
+    if "witness" in auth:
+        auth["witness"]["to"] = payee
+    else:
+        auth["to"] = payee
+
+
+def _expire(p: dict) -> None:
+    auth = _auth(p)
+    auth["deadline" if "deadline" in auth else "validBefore"] = str(int(time.time()) - 10)
+
+
+TAMPERS = {
+    "amount": lambda p: _set_value(p, str(int(_amount(p)) + 1)),
+    "payee": lambda p: _set_payee(p, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+    "payer": lambda p: _auth(p).__setitem__("from", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+    "nonce": lambda p: _auth(p).__setitem__("nonce", "12345" if _is_permit2(p) else "0x" + "22" * 32),
+    "expired": _expire,
+    "signature": lambda p: p["payload"].__setitem__("signature", p["payload"]["signature"][:-4] + "1b1b"),
+}
+PATHS = [("EIP-3009", "eip155:84532"), ("Permit2", "eip155:4326")]
+
+
+@pytest.mark.parametrize("path,network", PATHS, ids=[p for p, _ in PATHS])
 @pytest.mark.parametrize("tamper", sorted(TAMPERS))
-def test_tampered_payments_are_refused_by_everyone(ts, key, tamper):
+def test_tampered_payments_are_refused_by_everyone(ts, key, tamper, path, network):
     secret, _ = key
-    _, bill = paywire("bill", "--price", "$0.01", "--network", "eip155:84532", "--pay-to", PAY_TO)
+    _, bill = paywire("bill", "--price", "$0.01", "--network", network, "--pay-to", PAY_TO)
     wire, bill_arg = bill_wire(bill)
     payload = decode(ts.call("pay", bill=wire, key=secret)["headerValue"])
+    assert ("permit2Authorization" in payload["payload"]) == (path == "Permit2")
     bad = copy.deepcopy(payload)
     TAMPERS[tamper](bad)
     header = base64.b64encode(json.dumps(bad, separators=(",", ":")).encode()).decode()
     code, verdict = paywire("verify", "--payment", header, "--bill", bill_arg, check_codes=(1,))
     assert not verdict["isValid"] and verdict["invalidReason"]
     now, requirements = int(time.time()), requirements_of(bill)
-    assert not ts.call("verify", payload=bad, requirements=requirements, now=now)["isValid"]
-    assert not py_oracle.verify(bad, requirements, now)["isValid"]
+    for sdk, official in (("ts", ts.call("verify", payload=bad, requirements=requirements, now=now)),
+                          ("py", py_oracle.verify(bad, requirements, now))):
+        assert not official["isValid"], f"{sdk} accepted a payment with a tampered {tamper}"
+        assert not official.get("invalidReason", "").startswith("exception:"), official
 
 
 def test_official_decoders_read_paywire_headers(ts, key):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -47,7 +48,8 @@ def pay(bill: dict, key: str, now: int | None = None, nonce: str | None = None) 
     """bill = {"header": PAYMENT-REQUIRED value} or {"body": v1 JSON}; returns the payment header."""
     http = x402HTTPClient(register_exact_evm_client(x402Client(), Account.from_key(key)))
     headers = {"PAYMENT-REQUIRED": bill["header"]} if "header" in bill else {}
-    pr = http.get_payment_required_response(lambda n: headers.get(n.upper()), bill.get("body"))
+    body = json.loads(bill["body"]) if isinstance(bill.get("body"), str) else bill.get("body")
+    pr = http.get_payment_required_response(lambda n: headers.get(n.upper()), body)
     with pinned(now, nonce):
         payload = asyncio.run(http.create_payment_payload(pr))
     ((name, value),) = http.encode_payment_signature_header(payload).items()

@@ -45,11 +45,20 @@ async function withPinned(now, nonce, fn) {
   }
 }
 
-// ---- client: bill -> payment header (default spend controls: known assets, $1 cap)
-async function pay({ bill, key, now, nonce }) {
-  const client = new x402HTTPClient(registerClient(new x402Client(), { signer: privateKeyToAccount(key) }));
+// ---- client: bill -> payment header (default spend controls: known assets, $1 cap). With `eip2612Nonce`, the
+// signer can read the chain (allowance 0, that nonce), so a Permit2 offer gets an EIP-2612 permit; with
+// `paymentId`, the id goes into the payment-identifier extension as the SDK's helper puts it.
+async function pay({ bill, key, now, nonce, eip2612Nonce, paymentId }) {
+  let signer = privateKeyToAccount(key);
+  if (eip2612Nonce !== undefined) {
+    const reads = { nonces: BigInt(eip2612Nonce), allowance: 0n };
+    signer = { ...signer, readContract: async ({ functionName }) => reads[functionName] };
+  }
+  const client = new x402HTTPClient(registerClient(new x402Client(), { signer }));
   const headers = bill.header ? { "payment-required": bill.header } : {};
-  const pr = client.getPaymentRequiredResponse((n) => headers[n.toLowerCase()] ?? null, bill.body);
+  const body = typeof bill.body === "string" ? JSON.parse(bill.body) : bill.body;
+  const pr = client.getPaymentRequiredResponse((n) => headers[n.toLowerCase()] ?? null, body);
+  if (paymentId) ext.appendPaymentIdentifierToExtensions(pr.extensions, paymentId);
   const payload = await withPinned(now, nonce, () => client.createPaymentPayload(pr));
   const [headerName, headerValue] = Object.entries(client.encodePaymentSignatureHeader(payload))[0];
   const index = pr.x402Version === 1
@@ -78,7 +87,14 @@ async function verify({ payload, requirements, now }) {
   const facilitator = new x402Facilitator();
   const networks = requirements.network.startsWith("eip155:") ? [requirements.network] : ["eip155:84532"];
   registerFacilitator(facilitator, { signer, networks });
-  return withPinned(now, null, async () => toJson(await facilitator.verify(payload, requirements)));
+  return withPinned(now, null, async () => {
+    try {
+      return toJson(await facilitator.verify(payload, requirements));
+    } catch (e) {
+      // The SDK throws for payments it cannot even route (no scheme registered for them).
+      return { isValid: false, invalidReason: `exception: ${e?.message ?? e}` };
+    }
+  });
 }
 
 // ---- EIP-712 digests and signatures with viem

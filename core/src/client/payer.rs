@@ -1,6 +1,7 @@
 //! The payer: turns a bill into a payment header under a policy, signing once per purchase.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use alloy_primitives::{Address, B256, U256};
@@ -11,8 +12,8 @@ use crate::assets::{EXACT_PERMIT2_PROXY, TransferMethod};
 use crate::crypto::Signature;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exact::{
-    EIP2612_EXTENSION, Eip2612Permit, Eip3009Authorization, ExactOffer, ExactPayload, Permit2Authorization,
-    eip3009_digest, permit2_digest,
+    EIP2612_EXTENSION, Eip2612Permit, Eip3009Authorization, ExactPayload, Permit2Authorization, eip3009_digest,
+    permit2_digest,
 };
 use crate::money::Usd;
 use crate::payment_id;
@@ -79,7 +80,7 @@ pub struct PaymentHeader {
     pub payer: Address,
     /// Atomic units authorized.
     pub amount: U256,
-    /// Last second of validity.
+    /// The payment is valid strictly before this Unix time.
     pub valid_before: u64,
     /// The `payment-identifier` id, when the server declared the extension.
     pub payment_id: Option<String>,
@@ -88,9 +89,10 @@ pub struct PaymentHeader {
 }
 
 /// A payment waiting for signatures: sign each digest of [`PreparedPayment::digests`] with the payer's key
-/// (possibly asynchronously, in another process or device), then call [`Payer::complete`].
+/// (possibly asynchronously, in another process or device), then call [`Payer::complete`] once.
 #[derive(Clone, Debug)]
 pub struct PreparedPayment {
+    ticket: u64,
     purchase: Option<String>,
     bill_version: u8,
     requirements: PaymentRequirements,
@@ -103,6 +105,7 @@ pub struct PreparedPayment {
     digests: Vec<B256>,
     payment_id: Option<String>,
     payer: Address,
+    valid_before: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -136,12 +139,13 @@ pub enum Prepared {
 }
 
 /// Pays bills: chooses an offer under its [`Policy`], signs it with its [`Signer`], keeps the running
-/// budget, and signs at most once per purchase.
+/// budget, and signs at most one live payment per purchase.
 ///
 /// A purchase is whatever the caller names with a purchase key (the HTTP clients use the request's method,
 /// URL and body digest). While a purchase's payment is unsettled and valid, paying the same purchase again
-/// returns the same payment, so a retried request after a lost response costs one payment, not two. Call
-/// [`Payer::forget`] once a response to the paid request arrives.
+/// returns the same payment, so a retried request after a lost response costs one payment, not two. Once a
+/// response to the paid request arrives, call [`Payer::forget`]; until then, and while the earlier payment
+/// could still be settled, no second payment is signed for the purchase.
 pub struct Payer {
     signer: Arc<dyn Signer>,
     policy: Policy,
@@ -151,11 +155,18 @@ pub struct Payer {
     state: Mutex<State>,
 }
 
+/// How many prepared-but-uncompleted payments a payer keeps track of; older ones can no longer complete.
+const MAX_PENDING: usize = 4096;
+
 #[derive(Default)]
 struct State {
     spent: Spent,
     remembered: VecDeque<(String, PaymentHeader)>,
+    pending: VecDeque<u64>,
 }
+
+/// Tickets are unique across every payer of the process, so a preparation cannot complete elsewhere.
+static TICKETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Payer {
     /// A payer signing with `signer` under `policy`, reading time from `clock` and nonces from `randomness`.
@@ -196,6 +207,12 @@ impl Payer {
         self.lock().spent.usd
     }
 
+    /// Restores what was spent in known stablecoins before (e.g. from the previous run of a long-lived
+    /// agent), so the running budget survives restarts.
+    pub fn restore_spent_usd(&self, spent: Usd) {
+        self.lock().spent.usd = spent;
+    }
+
     /// The index of the offer this payer would pay, or the refusal of every offer.
     pub fn select(&self, bill: &PaymentRequired) -> Result<usize> {
         let spent = self.lock().spent.clone();
@@ -231,9 +248,9 @@ impl Payer {
     pub fn prepare(&self, bill: &PaymentRequired, purchase: Option<&str>, extras: &PayExtras) -> Result<Prepared> {
         let now = self.clock.now();
         let spent = {
-            let state = self.lock();
+            let mut state = self.lock();
             if let Some(key) = purchase
-                && let Some(header) = remembered(&state, key, bill, now)
+                && let Some(header) = earlier_payment(&mut state, key, bill, now)?
             {
                 return Ok(Prepared::Ready(header));
             }
@@ -243,8 +260,12 @@ impl Payer {
         let requirements = bill.accepts[chosen.index].clone();
         let offer = chosen.offer;
         let payer = self.signer.address();
-        let valid_before = now.saturating_add(offer.max_timeout_seconds).saturating_add(self.options.expiry_margin);
+        let window = offer.max_timeout_seconds.min(self.policy.max_validity_seconds);
+        let valid_before = now.saturating_add(window).saturating_add(self.options.expiry_margin);
 
+        // The authorization nonce is drawn first, so a fixed randomness source fixes the nonce.
+        let mut nonce = [0u8; 32];
+        self.randomness.fill(&mut nonce)?;
         let mut extensions = if bill.x402_version >= 2 { bill.extensions.clone() } else { None };
         let payment_id = match &extensions {
             Some(x) if payment_id::is_declared(Some(x)) => Some(payment_id::generate(self.randomness.as_ref())?),
@@ -254,43 +275,40 @@ impl Payer {
             payment_id::attach(x, id)?;
         }
 
-        let permit2 = bill.x402_version >= 2 && offer.method == TransferMethod::Permit2;
-        let (unsigned, digest) = if permit2 {
-            let mut nonce = [0u8; 32];
-            self.randomness.fill(&mut nonce)?;
-            let auth = Permit2Authorization {
-                from: payer,
-                token: offer.asset,
-                amount: offer.amount,
-                spender: EXACT_PERMIT2_PROXY,
-                nonce: U256::from_be_bytes(nonce),
-                deadline: U256::from(valid_before),
-                to: offer.pay_to,
-                valid_after: U256::ZERO,
-            };
-            let digest = permit2_digest(offer.chain_id, &auth);
-            (Unsigned::Permit2(auth), digest)
-        } else {
-            let domain = offer.token_domain_separator()?;
-            let mut nonce = [0u8; 32];
-            self.randomness.fill(&mut nonce)?;
-            let valid_after = if bill.x402_version >= 2 { 0 } else { now.saturating_sub(V1_VALID_AFTER_LEAD) };
-            let auth = Eip3009Authorization {
-                from: payer,
-                to: offer.pay_to,
-                value: offer.amount,
-                valid_after: U256::from(valid_after),
-                valid_before: U256::from(valid_before),
-                nonce: B256::from(nonce),
-            };
-            let digest = eip3009_digest(&domain, &auth);
-            (Unsigned::Eip3009(auth), digest)
+        let (unsigned, digest) = match offer.method {
+            TransferMethod::Permit2 => {
+                let auth = Permit2Authorization {
+                    from: payer,
+                    token: offer.asset,
+                    amount: offer.amount,
+                    spender: EXACT_PERMIT2_PROXY,
+                    nonce: U256::from_be_bytes(nonce),
+                    deadline: U256::from(valid_before),
+                    to: offer.pay_to,
+                    valid_after: U256::ZERO,
+                };
+                let digest = permit2_digest(offer.chain_id, &auth);
+                (Unsigned::Permit2(auth), digest)
+            }
+            TransferMethod::Eip3009 => {
+                let domain = offer.token_domain_separator()?;
+                let valid_after = if bill.x402_version >= 2 { 0 } else { now.saturating_sub(V1_VALID_AFTER_LEAD) };
+                let auth = Eip3009Authorization {
+                    from: payer,
+                    to: offer.pay_to,
+                    value: offer.amount,
+                    valid_after: U256::from(valid_after),
+                    valid_before: U256::from(valid_before),
+                    nonce: B256::from(nonce),
+                };
+                let digest = eip3009_digest(&domain, &auth);
+                (Unsigned::Eip3009(auth), digest)
+            }
         };
         let mut digests = vec![digest];
-        let permit = match (permit2, extras.eip2612_nonce, &offer) {
-            (true, Some(nonce), ExactOffer { domain_name: Some(name), domain_version: Some(version), .. })
-                if extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION)) =>
-            {
+        let sponsored = extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION));
+        let permit = match (&unsigned, extras.eip2612_nonce, &offer.domain_name, &offer.domain_version) {
+            (Unsigned::Permit2(_), Some(nonce), Some(name), Some(version)) if sponsored => {
                 let permit = Eip2612Permit {
                     token: offer.asset,
                     owner: payer,
@@ -304,7 +322,16 @@ impl Payer {
             }
             _ => None,
         };
+        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = self.lock();
+            if state.pending.len() >= MAX_PENDING {
+                state.pending.pop_front();
+            }
+            state.pending.push_back(ticket);
+        }
         Ok(Prepared::NeedsSignatures(PreparedPayment {
+            ticket,
             purchase: purchase.map(str::to_string),
             bill_version: bill.x402_version,
             requirements,
@@ -317,12 +344,13 @@ impl Payer {
             digests,
             payment_id,
             payer,
+            valid_before,
         }))
     }
 
     /// Second half of a payment: takes the signatures of [`PreparedPayment::digests`] as the signer returned
     /// them (65 bytes each; `v` 0/1 and high `s` are normalised), checks each recovers to the payer, and
-    /// builds the header.
+    /// builds the header. A preparation completes once.
     pub fn complete(&self, prepared: PreparedPayment, signatures: &[Vec<u8>]) -> Result<PaymentHeader> {
         if signatures.len() != prepared.digests.len() {
             return Err(Error::new(
@@ -340,52 +368,42 @@ impl Payer {
     }
 
     fn finish(&self, prepared: PreparedPayment, signatures: Vec<Signature>) -> Result<PaymentHeader> {
-        let mut sigs = signatures.into_iter();
-        let main = sigs.next().ok_or_else(|| Error::new(ErrorCode::InvalidPreparedPayment, "no signature given"))?;
-        let (exact, amount, valid_before) = match prepared.unsigned {
-            Unsigned::Eip3009(auth) => {
-                let (amount, vb) = (auth.value, auth.valid_before);
-                (ExactPayload::Eip3009 { authorization: auth, signature: main.as_bytes().to_vec() }, amount, vb)
-            }
-            Unsigned::Permit2(auth) => {
-                let (amount, vb) = (auth.amount, auth.deadline);
-                (ExactPayload::Permit2 { authorization: auth, signature: main.as_bytes().to_vec() }, amount, vb)
-            }
-        };
-        let mut extensions = prepared.extensions;
-        if let (Some(permit), Some(sig)) = (&prepared.permit, sigs.next())
-            && let Some(ext) = extensions.as_mut()
-        {
-            merge_client_info(ext, EIP2612_EXTENSION, permit.extension_info(&sig));
-        }
-        let payload = if prepared.bill_version >= 2 {
-            PaymentPayload::new_v2(&prepared.requirements, prepared.resource.as_ref(), exact.to_object(), extensions)?
-        } else {
-            PaymentPayload::new_v1(prepared.requirements.scheme(), prepared.requirements.network(), exact.to_object())?
-        };
-        let header = PaymentHeader {
-            name: payload.header_name(),
-            value: payload.to_header(),
-            payload,
-            requirements: prepared.requirements,
-            offer_index: prepared.offer_index,
-            payer: prepared.payer,
-            amount,
-            valid_before: u64::try_from(valid_before).unwrap_or(u64::MAX),
-            payment_id: prepared.payment_id,
-            reused: false,
-        };
+        let now = self.clock.now();
         let mut state = self.lock();
-        self.check_budget(&state.spent, &prepared.charge)?;
+        let Some(position) = state.pending.iter().position(|t| *t == prepared.ticket) else {
+            return Err(Error::new(
+                ErrorCode::InvalidPreparedPayment,
+                "this prepared payment was already completed, or was prepared by another payer",
+            ));
+        };
+        state.pending.remove(position);
+        if prepared.valid_before <= now.saturating_add(crate::verify::VALID_BEFORE_BUFFER) {
+            return Err(Error::new(
+                ErrorCode::InvalidPreparedPayment,
+                "the prepared payment expired before it was signed; prepare it again",
+            ));
+        }
+        // Another call may have completed a payment for the same purchase meanwhile: that one stands, and
+        // this signature is never released, so the purchase is paid once.
+        if let Some(key) = &prepared.purchase
+            && let Some((_, earlier)) = state.remembered.iter().find(|(k, h)| k == key && h.valid_before > now)
+        {
+            let mut header = earlier.clone();
+            header.reused = true;
+            return Ok(header);
+        }
+        if !self.policy.fits_budget(&state.spent, &prepared.charge) {
+            return Err(Error::new(
+                ErrorCode::BudgetExceeded,
+                "another payment completed first and this one would now exceed the budget",
+            ));
+        }
+        let header = build_header(prepared.clone(), signatures)?;
         state.spent.add(&prepared.charge);
         if let Some(key) = prepared.purchase {
-            state.remembered.retain(|(k, _)| *k != key);
-            if state.remembered.len() >= self.options.max_remembered {
-                let now = self.clock.now();
-                state.remembered.retain(|(_, h)| h.valid_before > now);
-                while state.remembered.len() >= self.options.max_remembered.max(1) {
-                    state.remembered.pop_front();
-                }
+            state.remembered.retain(|(k, h)| *k != key && h.valid_before > now);
+            while state.remembered.len() >= self.options.max_remembered.max(1) {
+                state.remembered.pop_front();
             }
             state.remembered.push_back((key, header.clone()));
         }
@@ -397,43 +415,74 @@ impl Payer {
         self.lock().remembered.retain(|(k, _)| k != purchase);
     }
 
-    fn check_budget(&self, spent: &Spent, charge: &Charge) -> Result<()> {
-        let over = match charge {
-            Charge::Usd(v) => self.policy.budget.is_some_and(|b| spent.usd.saturating_add(*v) > b),
-            Charge::Atomic { chain_id, asset, amount } => self
-                .policy
-                .allowed_assets
-                .iter()
-                .find(|a| a.chain_id == *chain_id && a.address == *asset)
-                .and_then(|a| a.budget)
-                .is_some_and(|b| spent.atomic(*chain_id, *asset).saturating_add(*amount) > b),
-        };
-        if over {
-            return Err(Error::new(
-                ErrorCode::BudgetExceeded,
-                "another payment completed first and this one would now exceed the budget",
-            ));
-        }
-        Ok(())
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the state half-updated (updates are single
-        // statements), so a poisoned lock is still consistent.
+        // Every update of the state is a single statement, so a panic elsewhere cannot leave it half-done and
+        // a poisoned lock is still consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn remembered(state: &State, key: &str, bill: &PaymentRequired, now: u64) -> Option<PaymentHeader> {
-    let (_, header) = state.remembered.iter().find(|(k, _)| k == key)?;
-    if header.valid_before < now.saturating_add(REUSE_MARGIN) {
-        return None;
+/// The payment already made for a purchase, if it can be sent again; an error if one exists that can still
+/// be settled but cannot be reused (too close to expiry, or the bill no longer offers it).
+fn earlier_payment(state: &mut State, key: &str, bill: &PaymentRequired, now: u64) -> Result<Option<PaymentHeader>> {
+    state.remembered.retain(|(_, h)| h.valid_before > now);
+    let Some((_, header)) = state.remembered.iter().find(|(k, _)| k == key) else { return Ok(None) };
+    let index = bill.accepts.iter().position(|o| o.raw_json() == header.requirements.raw_json());
+    match index {
+        Some(index) if header.valid_before >= now.saturating_add(REUSE_MARGIN) => {
+            let mut header = header.clone();
+            header.offer_index = index;
+            header.reused = true;
+            Ok(Some(header))
+        }
+        _ => Err(Error::new(
+            ErrorCode::PaymentAlreadyAttempted,
+            format!(
+                "this purchase was already paid with an authorization that can be settled for {} more seconds{}; \
+                 to avoid paying twice, wait until it expires or call forget() once its outcome is known",
+                header.valid_before.saturating_sub(now),
+                if index.is_none() { " and that the new bill no longer offers" } else { "" }
+            ),
+        )),
     }
-    let index = bill.accepts.iter().position(|o| o.raw_json() == header.requirements.raw_json())?;
-    let mut header = header.clone();
-    header.offer_index = index;
-    header.reused = true;
-    Some(header)
+}
+
+fn build_header(prepared: PreparedPayment, signatures: Vec<Signature>) -> Result<PaymentHeader> {
+    let mut sigs = signatures.into_iter();
+    let main = sigs.next().ok_or_else(|| Error::new(ErrorCode::InvalidPreparedPayment, "no signature given"))?;
+    let (exact, amount) = match prepared.unsigned {
+        Unsigned::Eip3009(auth) => {
+            let amount = auth.value;
+            (ExactPayload::Eip3009 { authorization: auth, signature: main.as_bytes().to_vec() }, amount)
+        }
+        Unsigned::Permit2(auth) => {
+            let amount = auth.amount;
+            (ExactPayload::Permit2 { authorization: auth, signature: main.as_bytes().to_vec() }, amount)
+        }
+    };
+    let mut extensions = prepared.extensions;
+    if let (Some(permit), Some(sig)) = (&prepared.permit, sigs.next())
+        && let Some(ext) = extensions.as_mut()
+    {
+        merge_client_info(ext, EIP2612_EXTENSION, permit.extension_info(&sig));
+    }
+    let payload = if prepared.bill_version >= 2 {
+        PaymentPayload::new_v2(&prepared.requirements, prepared.resource.as_ref(), exact.to_object(), extensions)?
+    } else {
+        PaymentPayload::new_v1(prepared.requirements.scheme(), prepared.requirements.network(), exact.to_object())?
+    };
+    Ok(PaymentHeader {
+        name: payload.header_name(),
+        value: payload.to_header(),
+        payload,
+        requirements: prepared.requirements,
+        offer_index: prepared.offer_index,
+        payer: prepared.payer,
+        amount,
+        valid_before: prepared.valid_before,
+        payment_id: prepared.payment_id,
+        reused: false,
+    })
 }
 
 /// Adds the client's `info` members to an extension the server declared, after the server's own members

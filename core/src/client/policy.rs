@@ -1,14 +1,18 @@
 //! The client's spend policy: which offers of a bill it may pay, and which it prefers.
 
 use alloy_primitives::{Address, U256};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
-use crate::assets::{KnownAsset, TransferMethod};
+use crate::assets::TransferMethod;
 use crate::error::{Error, ErrorCode, OfferRefusal, Result};
 use crate::exact::ExactOffer;
 use crate::money::{Usd, format_units};
 use crate::types::{PaymentRequired, PaymentRequirements};
 
-/// A token outside the default stablecoin table that the policy allows, with its own caps in atomic units.
+/// A token the policy allows with caps in its own atomic units. For a token outside the default table this
+/// is the only way to pay it; for a default stablecoin it replaces the USD per-payment cap (the USD budget
+/// still applies).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllowedAsset {
     /// Chain id.
@@ -38,12 +42,15 @@ pub struct Policy {
     pub budget: Option<Usd>,
     /// Largest single payment in atomic units of whatever token (`None`: no such cap).
     pub max_amount: Option<U256>,
+    /// Longest an authorization may stay valid, in seconds: a server asking for a longer
+    /// `maxTimeoutSeconds` gets an authorization valid this long (plus the payer's clock-skew margin).
+    pub max_validity_seconds: u64,
     /// Whether the default-table stablecoins may be paid at all.
     pub allow_known_assets: bool,
     /// Whether tokens outside the default table and `allowed_assets` may be paid (then only `max_amount`
     /// caps them; they count against no budget). Off by default.
     pub allow_any_asset: bool,
-    /// Further tokens, each with its own caps.
+    /// Tokens with their own caps.
     pub allowed_assets: Vec<AllowedAsset>,
     /// Chains in order of preference; acceptable offers on earlier chains win, the rest keep the server's order.
     pub prefer_networks: Vec<u64>,
@@ -51,6 +58,9 @@ pub struct Policy {
 
 /// The official clients' per-payment default cap.
 pub const DEFAULT_MAX_PER_PAYMENT: &str = "$1";
+
+/// The default [`Policy::max_validity_seconds`]: one hour, the longest window any official client signs.
+pub const DEFAULT_MAX_VALIDITY_SECONDS: u64 = 3600;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -60,6 +70,7 @@ impl Default for Policy {
             max_per_payment: Usd::parse(DEFAULT_MAX_PER_PAYMENT).ok(),
             budget: None,
             max_amount: None,
+            max_validity_seconds: DEFAULT_MAX_VALIDITY_SECONDS,
             allow_known_assets: true,
             allow_any_asset: false,
             allowed_assets: Vec::new(),
@@ -68,13 +79,13 @@ impl Default for Policy {
     }
 }
 
-/// How an acceptable offer will be paid and counted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Charge {
-    /// A known stablecoin, counted in USD.
-    Usd(Usd),
-    /// An explicitly allowed token, counted in its own units.
-    Atomic { chain_id: u64, asset: Address, amount: U256 },
+/// How an acceptable offer counts against budgets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Charge {
+    /// Its USD value, for a known stablecoin.
+    pub usd: Option<Usd>,
+    /// The token and amount, for budgets in atomic units.
+    pub atomic: Option<((u64, Address), U256)>,
 }
 
 /// What the client has spent so far, for budgets.
@@ -85,18 +96,18 @@ pub(crate) struct Spent {
 }
 
 impl Spent {
-    pub fn atomic(&self, chain_id: u64, asset: Address) -> U256 {
-        self.atomic.iter().find(|(k, _)| *k == (chain_id, asset)).map(|(_, v)| *v).unwrap_or_default()
+    pub fn atomic(&self, token: (u64, Address)) -> U256 {
+        self.atomic.iter().find(|(k, _)| *k == token).map(|(_, v)| *v).unwrap_or_default()
     }
 
     pub fn add(&mut self, charge: &Charge) {
-        match charge {
-            Charge::Usd(v) => self.usd = self.usd.saturating_add(*v),
-            Charge::Atomic { chain_id, asset, amount } => {
-                match self.atomic.iter_mut().find(|(k, _)| *k == (*chain_id, *asset)) {
-                    Some((_, v)) => *v = v.saturating_add(*amount),
-                    None => self.atomic.push(((*chain_id, *asset), *amount)),
-                }
+        if let Some(usd) = charge.usd {
+            self.usd = self.usd.saturating_add(usd);
+        }
+        if let Some((token, amount)) = charge.atomic {
+            match self.atomic.iter_mut().find(|(k, _)| *k == token) {
+                Some((_, v)) => *v = v.saturating_add(amount),
+                None => self.atomic.push((token, amount)),
             }
         }
     }
@@ -141,7 +152,7 @@ impl Policy {
         self
     }
 
-    /// Allows another token with its own caps.
+    /// Allows a token with its own caps.
     pub fn allow_asset(mut self, asset: AllowedAsset) -> Self {
         self.allowed_assets.push(asset);
         self
@@ -153,110 +164,40 @@ impl Policy {
         self
     }
 
-    /// Reads a policy from JSON, the form bindings and configuration files use. Members (all optional):
-    /// `networks` and `prefer` (chain ids or network names), `payTo` (addresses), `maxPerPayment` (USD
-    /// string, or null for no cap; default "$1"), `budget` (USD string), `maxAmount` (atomic decimal string),
-    /// `allowKnownAssets`, `allowAnyAsset` (booleans), `allowedAssets` (`[{chainId, address, maxPerPayment,
-    /// budget}]`, atomic decimal strings). Unknown members are refused, so a typo cannot loosen a policy.
-    pub fn from_json(value: &serde_json::Value) -> Result<Policy> {
-        use crate::wire::{parse_address, parse_decimal_u256};
-        let code = ErrorCode::InvalidPolicy;
-        let bad = |what: String| Error::new(code, what);
-        let obj = value.as_object().ok_or_else(|| bad("a policy must be a JSON object".into()))?;
-        let mut policy = Policy::default();
-        let chains = |key: &str, v: &serde_json::Value| -> Result<Vec<u64>> {
-            v.as_array()
-                .ok_or_else(|| bad(format!("{key} must be a list of chain ids or network names")))?
-                .iter()
-                .map(|c| match c {
-                    serde_json::Value::Number(n) => {
-                        n.as_u64().ok_or_else(|| bad(format!("{key}: {n} is not a chain id")))
-                    }
-                    serde_json::Value::String(s) => {
-                        crate::network::chain_id(s).map_err(|e| bad(format!("{key}: {}", e.message())))
-                    }
-                    other => Err(bad(format!("{key}: {other} is not a chain id"))),
-                })
-                .collect()
-        };
-        let usd = |key: &str, v: &serde_json::Value| -> Result<Usd> {
-            let s = v.as_str().ok_or_else(|| bad(format!("{key} must be a USD amount such as \"$1\"")))?;
-            Usd::parse(s).map_err(|e| bad(format!("{key}: {}", e.message())))
-        };
-        let atomic = |key: &str, v: &serde_json::Value| -> Result<U256> {
-            let s = v.as_str().ok_or_else(|| bad(format!("{key} must be a decimal string of atomic units")))?;
-            parse_decimal_u256(s).map_err(|e| bad(format!("{key} {e}")))
-        };
-        let flag = |key: &str, v: &serde_json::Value| -> Result<bool> {
-            v.as_bool().ok_or_else(|| bad(format!("{key} must be true or false")))
-        };
-        for (key, v) in obj {
-            match key.as_str() {
-                "networks" => policy.networks = Some(chains(key, v)?),
-                "prefer" => policy.prefer_networks = chains(key, v)?,
-                "payTo" => {
-                    let list = v.as_array().ok_or_else(|| bad("payTo must be a list of addresses".into()))?;
-                    policy.pay_to = Some(
-                        list.iter()
-                            .map(|a| {
-                                a.as_str()
-                                    .ok_or_else(|| bad("payTo entries must be strings".into()))
-                                    .and_then(|s| parse_address(s).map_err(|e| bad(format!("payTo: {e}"))))
-                            })
-                            .collect::<Result<_>>()?,
-                    );
-                }
-                "maxPerPayment" => policy.max_per_payment = if v.is_null() { None } else { Some(usd(key, v)?) },
-                "budget" => policy.budget = if v.is_null() { None } else { Some(usd(key, v)?) },
-                "maxAmount" => policy.max_amount = if v.is_null() { None } else { Some(atomic(key, v)?) },
-                "allowKnownAssets" => policy.allow_known_assets = flag(key, v)?,
-                "allowAnyAsset" => policy.allow_any_asset = flag(key, v)?,
-                "allowedAssets" => {
-                    let list = v.as_array().ok_or_else(|| bad("allowedAssets must be a list".into()))?;
-                    for entry in list {
-                        let e = entry.as_object().ok_or_else(|| bad("allowedAssets entries must be objects".into()))?;
-                        for k in e.keys() {
-                            if !matches!(k.as_str(), "chainId" | "address" | "maxPerPayment" | "budget") {
-                                return Err(bad(format!("allowedAssets: unknown member \"{k}\"")));
-                            }
-                        }
-                        let chain_id = match e.get("chainId") {
-                            Some(c) => chains("allowedAssets.chainId", &serde_json::Value::Array(vec![c.clone()]))?[0],
-                            None => return Err(bad("allowedAssets entries need chainId".into())),
-                        };
-                        let address = e
-                            .get("address")
-                            .and_then(|a| a.as_str())
-                            .ok_or_else(|| bad("allowedAssets entries need an address".into()))
-                            .and_then(|s| parse_address(s).map_err(|er| bad(format!("allowedAssets.address: {er}"))))?;
-                        let max_per_payment = atomic(
-                            "allowedAssets.maxPerPayment",
-                            e.get("maxPerPayment")
-                                .ok_or_else(|| bad("allowedAssets entries need maxPerPayment (atomic units)".into()))?,
-                        )?;
-                        let budget = match e.get("budget") {
-                            None | Some(serde_json::Value::Null) => None,
-                            Some(b) => Some(atomic("allowedAssets.budget", b)?),
-                        };
-                        policy.allowed_assets.push(AllowedAsset { chain_id, address, max_per_payment, budget });
-                    }
-                }
-                other => return Err(bad(format!("unknown policy member \"{}\"", crate::wire::truncate(other)))),
-            }
-        }
-        Ok(policy)
+    /// Reads a policy from JSON text. See [`Policy::from_value`] for the members.
+    pub fn from_json(text: &str) -> Result<Policy> {
+        crate::codec::check_body_size(text.len(), "the policy")?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::new(ErrorCode::InvalidPolicy, format!("the policy is not JSON: {e}")))?;
+        Self::from_value(&value)
     }
 
-    /// Judges one offer, giving every reason it is refused (empty when acceptable).
+    /// Reads a policy from a JSON value, the form bindings and configuration files use. Members (all
+    /// optional): `networks` and `prefer` (chain ids or network names), `payTo` (addresses),
+    /// `maxPerPayment` (USD string, or `"none"`/null for no cap; default "$1"), `budget` (USD string),
+    /// `maxAmount` (atomic decimal string), `maxValiditySeconds`, `allowKnownAssets`, `allowAnyAsset`
+    /// (booleans), `allowedAssets` (`[{chainId, address, maxPerPayment, budget}]`, atomic decimal strings).
+    /// Unknown members are refused, so a typo cannot loosen a policy.
+    pub fn from_value(value: &Value) -> Result<Policy> {
+        let doc = PolicyDoc::deserialize(value)
+            .map_err(|e| Error::new(ErrorCode::InvalidPolicy, format!("the policy is not valid: {e}")))?;
+        doc.into_policy().map_err(|e| Error::new(ErrorCode::InvalidPolicy, e))
+    }
+
+    /// Judges one offer: how it would be charged, or every reason it is refused.
     pub(crate) fn judge(
         &self,
         req: &PaymentRequirements,
         spent: &Spent,
     ) -> std::result::Result<(ExactOffer, Charge), Vec<String>> {
-        let offer = match ExactOffer::resolve(req) {
+        let mut offer = match ExactOffer::resolve(req) {
             Ok(o) => o,
             Err(e) => return Err(vec![e.message().to_string()]),
         };
+        // x402 v1 has no Permit2: a v1 offer is always paid with EIP-3009.
+        if req.version() < 2 {
+            offer.method = TransferMethod::Eip3009;
+        }
         let mut reasons = Vec::new();
         if let Some(allowed) = &self.networks
             && !allowed.contains(&offer.chain_id)
@@ -276,67 +217,75 @@ impl Policy {
         if offer.method == TransferMethod::Eip3009 && (offer.domain_name.is_none() || offer.domain_version.is_none()) {
             reasons.push("the offer lacks extra.name/extra.version, the token's EIP-712 domain".to_string());
         }
+        let token = (offer.chain_id, offer.asset);
         let known = offer.known_asset().filter(|_| self.allow_known_assets);
-        let custom = self.allowed_assets.iter().find(|a| a.chain_id == offer.chain_id && a.address == offer.asset);
-        let charge = match (known, custom) {
-            (_, Some(allowed)) => {
-                if offer.amount > allowed.max_per_payment {
+        let allowed = self.allowed_assets.iter().find(|a| (a.chain_id, a.address) == token);
+        let mut charge = Charge { usd: None, atomic: Some((token, offer.amount)) };
+        if let Some(asset) = known {
+            // A known stablecoin always counts against the USD budget, even when an allowed-asset entry
+            // replaces its per-payment cap.
+            let usd = Usd::from_atomic(offer.amount, asset.decimals);
+            charge.usd = Some(usd);
+            let shown = format!("{} {}", format_units(offer.amount, asset.decimals), asset.symbol);
+            if allowed.is_none()
+                && let Some(cap) = self.max_per_payment
+                && usd > cap
+            {
+                reasons.push(format!("it costs {shown}, over the {cap} per-payment cap"));
+            }
+            if let Some(budget) = self.budget
+                && spent.usd.saturating_add(usd) > budget
+            {
+                reasons.push(format!(
+                    "it costs {shown} and only {} of the {budget} budget is left",
+                    budget.saturating_sub(spent.usd)
+                ));
+            }
+        }
+        if let Some(allowed) = allowed {
+            if offer.amount > allowed.max_per_payment {
+                reasons.push(format!(
+                    "it costs {} units, over the {} units allowed per payment for this token",
+                    offer.amount, allowed.max_per_payment
+                ));
+            }
+            if let Some(budget) = allowed.budget {
+                let spent_here = spent.atomic(token);
+                if spent_here.saturating_add(offer.amount) > budget {
                     reasons.push(format!(
-                        "it costs {} units, over the {} units allowed per payment for this token",
-                        offer.amount, allowed.max_per_payment
+                        "it costs {} units and only {} of the token's {budget}-unit budget is left",
+                        offer.amount,
+                        budget.saturating_sub(spent_here)
                     ));
                 }
-                if let Some(budget) = allowed.budget {
-                    let spent_here = spent.atomic(offer.chain_id, offer.asset);
-                    if spent_here.saturating_add(offer.amount) > budget {
-                        reasons.push(format!(
-                            "it costs {} units and only {} of the token's {} budget is left",
-                            offer.amount,
-                            budget.saturating_sub(spent_here),
-                            budget
-                        ));
-                    }
-                }
-                Some(Charge::Atomic { chain_id: offer.chain_id, asset: offer.asset, amount: offer.amount })
             }
-            (Some(asset), None) => {
-                let usd = Usd::from_atomic(offer.amount, asset.decimals);
-                self.judge_usd(asset, &offer, usd, spent, &mut reasons);
-                Some(Charge::Usd(usd))
-            }
-            (None, None) if self.allow_any_asset => {
-                Some(Charge::Atomic { chain_id: offer.chain_id, asset: offer.asset, amount: offer.amount })
-            }
-            (None, None) => {
-                reasons.push(format!(
-                    "token {} on chain {} is not a known stablecoin; allow it explicitly with its own cap",
-                    offer.asset.to_checksum(None),
-                    offer.chain_id
-                ));
-                None
-            }
-        };
-        match charge {
-            Some(charge) if reasons.is_empty() => Ok((offer, charge)),
-            _ => Err(reasons),
         }
-    }
-
-    fn judge_usd(&self, asset: &KnownAsset, offer: &ExactOffer, usd: Usd, spent: &Spent, reasons: &mut Vec<String>) {
-        let shown = format!("{} {}", format_units(offer.amount, asset.decimals), asset.symbol);
-        if let Some(cap) = self.max_per_payment
-            && usd > cap
-        {
-            reasons.push(format!("it costs {shown}, over the {cap} per-payment cap"));
-        }
-        if let Some(budget) = self.budget
-            && spent.usd.saturating_add(usd) > budget
-        {
+        if known.is_none() && allowed.is_none() && !self.allow_any_asset {
             reasons.push(format!(
-                "it costs {shown} and only {} of the {budget} budget is left",
-                budget.saturating_sub(spent.usd)
+                "token {} on chain {} is not a known stablecoin; allow it explicitly with its own cap",
+                offer.asset.to_checksum(None),
+                offer.chain_id
             ));
         }
+        if reasons.is_empty() { Ok((offer, charge)) } else { Err(reasons) }
+    }
+
+    /// Whether `charge` still fits every budget after `spent`.
+    pub(crate) fn fits_budget(&self, spent: &Spent, charge: &Charge) -> bool {
+        let usd_ok = match (self.budget, charge.usd) {
+            (Some(budget), Some(usd)) => spent.usd.saturating_add(usd) <= budget,
+            _ => true,
+        };
+        let atomic_ok = match charge.atomic {
+            Some((token, amount)) => self
+                .allowed_assets
+                .iter()
+                .find(|a| (a.chain_id, a.address) == token)
+                .and_then(|a| a.budget)
+                .is_none_or(|budget| spent.atomic(token).saturating_add(amount) <= budget),
+            None => true,
+        };
+        usd_ok && atomic_ok
     }
 
     /// Chooses the offer to pay: the acceptable offer on the most preferred chain, else the server's first
@@ -368,5 +317,153 @@ impl Policy {
             format!("none of the {} offers is acceptable under the payment policy: {listing}", bill.accepts.len()),
         )
         .with_refusals(refusals))
+    }
+}
+
+/// The JSON form of a policy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PolicyDoc {
+    networks: Option<Vec<ChainRef>>,
+    prefer: Option<Vec<ChainRef>>,
+    pay_to: Option<Vec<String>>,
+    /// Absent: the default cap; null or "none": no cap.
+    #[serde(default, deserialize_with = "present")]
+    max_per_payment: Option<Value>,
+    budget: Option<String>,
+    max_amount: Option<String>,
+    max_validity_seconds: Option<u64>,
+    allow_known_assets: Option<bool>,
+    allow_any_asset: Option<bool>,
+    allowed_assets: Option<Vec<AllowedAssetDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AllowedAssetDoc {
+    chain_id: ChainRef,
+    address: String,
+    max_per_payment: String,
+    budget: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ChainRef {
+    Id(u64),
+    Name(String),
+}
+
+/// Keeps an explicit `null` apart from an absent member.
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl ChainRef {
+    fn chain_id(&self) -> std::result::Result<u64, String> {
+        match self {
+            ChainRef::Id(id) => Ok(*id),
+            ChainRef::Name(name) => crate::network::chain_id(name).map_err(|e| e.message().to_string()),
+        }
+    }
+}
+
+impl PolicyDoc {
+    fn into_policy(self) -> std::result::Result<Policy, String> {
+        use crate::wire::{parse_address, parse_decimal_u256};
+        let chains =
+            |list: Vec<ChainRef>| list.iter().map(ChainRef::chain_id).collect::<std::result::Result<Vec<_>, _>>();
+        let usd = |key: &str, s: &str| Usd::parse(s).map_err(|e| format!("{key}: {}", e.message()));
+        let atomic = |key: &str, s: &str| parse_decimal_u256(s).map_err(|e| format!("{key} {e}"));
+        let mut policy = Policy::default();
+        if let Some(list) = self.networks {
+            policy.networks = Some(chains(list)?);
+        }
+        if let Some(list) = self.prefer {
+            policy.prefer_networks = chains(list)?;
+        }
+        if let Some(list) = self.pay_to {
+            policy.pay_to = Some(
+                list.iter()
+                    .map(|a| parse_address(a).map_err(|e| format!("payTo: {e}")))
+                    .collect::<std::result::Result<_, _>>()?,
+            );
+        }
+        policy.max_per_payment = match self.max_per_payment {
+            None => policy.max_per_payment,
+            Some(Value::Null) => None,
+            Some(Value::String(s)) if s == "none" => None,
+            Some(Value::String(s)) => Some(usd("maxPerPayment", &s)?),
+            Some(other) => return Err(format!("maxPerPayment must be a USD string or \"none\", found {other}")),
+        };
+        if let Some(b) = self.budget {
+            policy.budget = Some(usd("budget", &b)?);
+        }
+        if let Some(m) = self.max_amount {
+            policy.max_amount = Some(atomic("maxAmount", &m)?);
+        }
+        if let Some(v) = self.max_validity_seconds {
+            policy.max_validity_seconds = v;
+        }
+        if let Some(v) = self.allow_known_assets {
+            policy.allow_known_assets = v;
+        }
+        if let Some(v) = self.allow_any_asset {
+            policy.allow_any_asset = v;
+        }
+        for a in self.allowed_assets.unwrap_or_default() {
+            policy.allowed_assets.push(AllowedAsset {
+                chain_id: a.chain_id.chain_id()?,
+                address: parse_address(&a.address).map_err(|e| format!("allowedAssets.address: {e}"))?,
+                max_per_payment: atomic("allowedAssets.maxPerPayment", &a.max_per_payment)?,
+                budget: a.budget.as_deref().map(|b| atomic("allowedAssets.budget", b)).transpose()?,
+            });
+        }
+        Ok(policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn from_json_members() {
+        let p =
+            Policy::from_value(&json!({"networks": ["base", 84532], "maxPerPayment": "none", "budget": "$5"})).unwrap();
+        assert_eq!(p.networks, Some(vec![8453, 84532]));
+        assert_eq!(p.max_per_payment, None);
+        assert_eq!(Policy::from_value(&json!({"maxPerPayment": null})).unwrap().max_per_payment, None);
+        assert_eq!(Policy::from_value(&json!({})).unwrap(), Policy::default());
+        let e = Policy::from_value(&json!({"maxPerPaymnt": "$1"})).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidPolicy);
+        assert!(e.message().contains("maxPerPaymnt"), "{}", e.message());
+        assert!(Policy::from_value(&json!({"budget": "lots"})).is_err());
+        assert!(Policy::from_json("{").is_err());
+    }
+
+    #[test]
+    fn known_assets_stay_in_the_usd_budget_when_their_cap_is_raised() {
+        let usdc = crate::assets::default_asset(8453).unwrap();
+        let policy = Policy::default().with_budget(Usd::parse("$1").unwrap()).allow_asset(AllowedAsset {
+            chain_id: 8453,
+            address: usdc.address,
+            max_per_payment: U256::from(5_000_000),
+            budget: None,
+        });
+        let req = PaymentRequirements::new_v2(
+            "exact",
+            "eip155:8453",
+            U256::from(2_000_000),
+            &usdc.address.to_checksum(None),
+            "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+            60,
+            serde_json::from_value(json!({"name": "USD Coin", "version": "2"})).unwrap(),
+        )
+        .unwrap();
+        let reasons = policy.judge(&req, &Spent::default()).unwrap_err();
+        assert!(reasons.iter().any(|r| r.contains("budget")), "{reasons:?}");
+        assert!(!reasons.iter().any(|r| r.contains("per-payment cap")), "{reasons:?}");
     }
 }

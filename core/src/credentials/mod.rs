@@ -18,7 +18,7 @@ use crate::eip712::{self, Offer, Receipt};
 use crate::error::{Error, ErrorCode, Result};
 use crate::signer::{LocalSigner, Signer, sign_checked};
 use crate::types::{PaymentRequired, PaymentRequirements, SettleResponse};
-use crate::wire::{Fields, Object};
+use crate::wire::{Fields, Object, extension_info};
 use jws::CanonicalValue;
 
 /// The extension key.
@@ -259,8 +259,13 @@ impl SignedOffer {
         Value::Object(o)
     }
 
-    /// Reads a signed offer from its wire JSON (the signature is not checked here).
-    pub fn from_json(value: &Value) -> Result<Self> {
+    /// Reads a signed offer from JSON text (the signature is not checked here).
+    pub fn from_json(text: &str) -> Result<Self> {
+        Self::from_value(&parse_text(text, "the offer")?)
+    }
+
+    /// Reads a signed offer from its wire JSON value (the signature is not checked here).
+    pub fn from_value(value: &Value) -> Result<Self> {
         let f = Fields::of(value, "offer", ErrorCode::InvalidCredential)?;
         let format = CredentialFormat::parse(f.str("format")?)?;
         let signature = f.nonempty_str("signature")?.to_string();
@@ -271,8 +276,9 @@ impl SignedOffer {
         Ok(SignedOffer { format, accept_index: f.opt_u64("acceptIndex")?, payload, signature })
     }
 
-    /// Checks the signature and that the signer is trusted; with `now`, also that the offer has not expired.
-    pub fn verify(&self, trusted: &[Address], now: Option<u64>) -> Result<Verified<OfferPayload>> {
+    /// Checks the signature, that the signer is trusted, and that the offer has not expired at Unix time
+    /// `now` (an offer without `validUntil` does not expire).
+    pub fn verify(&self, trusted: &[Address], now: u64) -> Result<Verified<OfferPayload>> {
         let (signer, payload) = match self.format {
             CredentialFormat::Eip712 => {
                 let digest =
@@ -287,10 +293,7 @@ impl SignedOffer {
             }
         };
         check_version(payload.version)?;
-        if let Some(now) = now
-            && payload.valid_until != 0
-            && now > payload.valid_until
-        {
+        if payload.valid_until != 0 && now > payload.valid_until {
             return Err(Error::new(
                 ErrorCode::CredentialExpired,
                 format!("the offer expired at {} (now {now})", payload.valid_until),
@@ -312,8 +315,13 @@ impl SignedReceipt {
         Value::Object(o)
     }
 
-    /// Reads a signed receipt from its wire JSON (the signature is not checked here).
-    pub fn from_json(value: &Value) -> Result<Self> {
+    /// Reads a signed receipt from JSON text (the signature is not checked here).
+    pub fn from_json(text: &str) -> Result<Self> {
+        Self::from_value(&parse_text(text, "the receipt")?)
+    }
+
+    /// Reads a signed receipt from its wire JSON value (the signature is not checked here).
+    pub fn from_value(value: &Value) -> Result<Self> {
         let f = Fields::of(value, "receipt", ErrorCode::InvalidCredential)?;
         let format = CredentialFormat::parse(f.str("format")?)?;
         let signature = f.nonempty_str("signature")?.to_string();
@@ -350,8 +358,13 @@ impl SignedReceipt {
 
     /// Reads a receipt from a header value.
     pub fn from_header(value: &str) -> Result<Self> {
-        Self::from_json(&crate::codec::decode_header_json(value)?)
+        Self::from_json(&crate::codec::decode_header_text(value)?)
     }
+}
+
+fn parse_text(text: &str, what: &str) -> Result<Value> {
+    crate::codec::check_body_size(text.len(), what)?;
+    serde_json::from_str(text).map_err(|e| crate::codec::json_error(&e, what))
 }
 
 fn check_version(version: u64) -> Result<()> {
@@ -489,59 +502,79 @@ impl Issuer {
 
 /// The extension value a bill carries: `{"info": {"offers": [...]}, "schema": ...}`.
 pub fn offers_extension(offers: &[SignedOffer]) -> Value {
-    json!({
-        "info": {"offers": offers.iter().map(SignedOffer::to_json).collect::<Vec<_>>()},
-        "schema": credential_schema("offers", true),
-    })
+    json!({"info": {"offers": offers.iter().map(SignedOffer::to_json).collect::<Vec<_>>()}, "schema": offers_schema()})
 }
 
 /// The extension value a settlement response carries: `{"info": {"receipt": ...}, "schema": ...}`.
 pub fn receipt_extension(receipt: &SignedReceipt) -> Value {
-    json!({"info": {"receipt": receipt.to_json()}, "schema": credential_schema("receipt", false)})
+    json!({"info": {"receipt": receipt.to_json()}, "schema": receipt_schema()})
 }
 
-fn credential_schema(key: &str, list: bool) -> Value {
-    let item = json!({
-        "type": "object",
-        "properties": {
-            "format": {"type": "string"},
-            "payload": {"type": "object"},
-            "signature": {"type": "string"}
-        },
-        "required": ["format", "signature"]
-    });
-    let property = if list { json!({"type": "array", "items": item}) } else { item };
+/// The JSON Schema of the offers `info`, member for member as the x402 extension publishes it.
+fn offers_schema() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
-        "properties": {key: property},
-        "required": [key]
+        "properties": {"offers": {"type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "format": {"type": "string"},
+                "acceptIndex": {"type": "integer"},
+                "payload": {
+                    "type": "object",
+                    "properties": {
+                        "version": {"type": "integer"}, "resourceUrl": {"type": "string"}, "scheme": {"type": "string"},
+                        "network": {"type": "string"}, "asset": {"type": "string"}, "payTo": {"type": "string"},
+                        "amount": {"type": "string"}, "validUntil": {"type": "integer"}
+                    },
+                    "required": ["version", "resourceUrl", "scheme", "network", "asset", "payTo", "amount"]
+                },
+                "signature": {"type": "string"}
+            },
+            "required": ["format", "signature"]
+        }}},
+        "required": ["offers"]
+    })
+}
+
+/// The JSON Schema of the receipt `info`, member for member as the x402 extension publishes it.
+fn receipt_schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"receipt": {
+            "type": "object",
+            "properties": {
+                "format": {"type": "string"},
+                "payload": {
+                    "type": "object",
+                    "properties": {
+                        "version": {"type": "integer"}, "network": {"type": "string"}, "resourceUrl": {"type": "string"},
+                        "payer": {"type": "string"}, "issuedAt": {"type": "integer"}, "transaction": {"type": "string"}
+                    },
+                    "required": ["version", "network", "resourceUrl", "payer", "issuedAt"]
+                },
+                "signature": {"type": "string"}
+            },
+            "required": ["format", "signature"]
+        }},
+        "required": ["receipt"]
     })
 }
 
 /// The signed offers a bill carries (unverified), in order.
 pub fn offers_in(bill: &PaymentRequired) -> Result<Vec<SignedOffer>> {
-    let Some(list) = bill
-        .extensions
-        .as_ref()
-        .and_then(|x| x.get(OFFER_RECEIPT))
-        .and_then(|e| e.get("info"))
-        .and_then(|i| i.get("offers"))
-    else {
+    let Some(list) = extension_info(bill.extensions.as_ref(), OFFER_RECEIPT).and_then(|i| i.get("offers")) else {
         return Ok(Vec::new());
     };
     let list = list.as_array().ok_or_else(|| invalid("offer-receipt info.offers is not an array"))?;
-    list.iter().map(SignedOffer::from_json).collect()
+    list.iter().map(SignedOffer::from_value).collect()
 }
 
 /// The signed receipt a settlement response carries (unverified), if any.
 pub fn receipt_in(settlement: &SettleResponse) -> Result<Option<SignedReceipt>> {
-    settlement
-        .extensions
-        .as_ref()
-        .and_then(|x| x.get(OFFER_RECEIPT))
-        .and_then(|e| e.get("info"))
+    extension_info(settlement.extensions.as_ref(), OFFER_RECEIPT)
         .and_then(|i| i.get("receipt"))
-        .map(SignedReceipt::from_json)
+        .map(SignedReceipt::from_value)
         .transpose()
 }

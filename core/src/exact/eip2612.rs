@@ -75,6 +75,7 @@ impl Eip2612Permit {
             deadline: dec("deadline")?,
         };
         let sig = f.str("signature").and_then(|s| parse_hex_bytes(s).map_err(|e| f.err("signature", e)))?;
+        f.nonempty_str("version")?;
         Ok((permit, sig))
     }
 }

@@ -95,26 +95,36 @@ impl ExactOffer {
     }
 }
 
-/// A token's domain separator, cached per (name, version, chain, contract): computing it costs three
-/// keccak rounds on every payment otherwise.
+/// A token's EIP-712 domain separator.
+///
+/// Separators are cached per chain and token: building the domain costs three keccak rounds and several
+/// allocations, about 3 µs on every payment and verification otherwise. A hit allocates nothing.
 pub fn domain_separator(name: &str, version: &str, chain_id: u64, token: Address) -> B256 {
     use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    type Key = (String, String, u64, Address);
-    static CACHE: OnceLock<Mutex<HashMap<Key, B256>>> = OnceLock::new();
+    use std::sync::{OnceLock, RwLock};
+    type Entries = Vec<(Box<str>, Box<str>, B256)>;
+    static CACHE: OnceLock<RwLock<HashMap<(u64, Address), Entries>>> = OnceLock::new();
+    const MAX_TOKENS: usize = 4096;
     let cache = CACHE.get_or_init(Default::default);
-    let key = (name.to_string(), version.to_string(), chain_id, token);
-    if let Ok(map) = cache.lock()
-        && let Some(sep) = map.get(&key)
+    let key = (chain_id, token);
+    if let Ok(map) = cache.read()
+        && let Some(sep) = map
+            .get(&key)
+            .and_then(|entries| entries.iter().find(|(n, v, _)| &**n == name && &**v == version).map(|(_, _, s)| *s))
     {
-        return *sep;
+        return sep;
     }
     let sep = eip712::token_domain(name, version, chain_id, token).separator();
-    if let Ok(mut map) = cache.lock() {
-        if map.len() >= 1024 {
+    if let Ok(mut map) = cache.write() {
+        // Attacker-chosen offers can name endless tokens and domain names: keep the cache bounded.
+        if map.len() >= MAX_TOKENS {
             map.clear();
         }
-        map.insert(key, sep);
+        let entries = map.entry(key).or_default();
+        if entries.len() >= 4 {
+            entries.clear();
+        }
+        entries.push((name.into(), version.into(), sep));
     }
     sep
 }

@@ -182,11 +182,9 @@ pub fn build_payment_required(x402_version: u8, resource: ResourceInfo, tags: &[
         }
     }
     let (error, resource, extensions) = if x402_version >= 2 {
-        let resource = ResourceInfo {
-            description: Some(resource.description.clone().unwrap_or_default()),
-            mime_type: Some(resource.mime_type.clone().unwrap_or_default()),
-            ..resource
-        };
+        let mut resource = resource;
+        resource.description.get_or_insert_with(String::new);
+        resource.mime_type.get_or_insert_with(String::new);
         ("Payment required", Some(resource), (!extensions.is_empty()).then_some(extensions))
     } else {
         ("X-PAYMENT header is required", None, None)

@@ -1,11 +1,14 @@
 //! Taking a payment: read it from the request, match it to one of the server's offers, check it offline, and
 //! build what the facilitator and the client are sent.
 
+use serde_json::Value;
+
 use crate::codec::{self, header};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Category, Error, ErrorCode, Result};
 use crate::payment_id;
 use crate::types::{FacilitatorRequest, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse};
-use crate::verify::{VerifiedPayment, verify_payment};
+use crate::verify::{VerifiedPayment, VerifyOptions, verify_payment_with};
+use crate::wire::{Object, extension_info};
 
 /// The server's error string when the payment matches no offer (as the official servers word it).
 pub const NO_MATCHING_REQUIREMENTS: &str = "No matching payment requirements";
@@ -63,7 +66,11 @@ pub fn match_offer<'a>(
         None => {
             let summary = match payment.accepted() {
                 Some(a) => format!("the payment accepts {}", a.summary()),
-                None => format!("the v1 payment is for {} on {}", payment.scheme(), payment.network()),
+                None => format!(
+                    "the v1 payment is for {} on {}",
+                    crate::wire::truncate(payment.scheme()),
+                    crate::wire::truncate(payment.network())
+                ),
             };
             Err(Error::new(
                 ErrorCode::NoMatchingRequirements,
@@ -95,9 +102,20 @@ impl AcceptedPayment {
     }
 }
 
-/// Matches a payment to the bill's offers, enforces a required `payment-identifier`, and verifies it
-/// offline at Unix time `now`. Errors carry x402 reason codes; [`status_for`] maps them to HTTP statuses.
+/// Matches a payment to the bill's offers, checks that it echoes the bill's extensions, enforces a required
+/// `payment-identifier`, and verifies it offline at Unix time `now` (EOA signatures only). Errors carry x402
+/// reason codes; [`status_for`] maps them to HTTP statuses.
 pub fn check_payment(bill: &PaymentRequired, payment: &PaymentPayload, now: u64) -> Result<AcceptedPayment> {
+    check_payment_with(bill, payment, now, &VerifyOptions::default())
+}
+
+/// [`check_payment`] with verification options (e.g. passing smart-wallet signatures on to a facilitator).
+pub fn check_payment_with(
+    bill: &PaymentRequired,
+    payment: &PaymentPayload,
+    now: u64,
+    options: &VerifyOptions,
+) -> Result<AcceptedPayment> {
     if payment.x402_version() != bill.x402_version {
         return Err(Error::new(
             ErrorCode::InvalidX402Version,
@@ -110,16 +128,13 @@ pub fn check_payment(bill: &PaymentRequired, payment: &PaymentPayload, now: u64)
         ));
     }
     let (offer_index, requirements) = match_offer(payment, &bill.accepts)?;
-    let id_required = bill
-        .extensions
-        .as_ref()
-        .and_then(|x| x.get(payment_id::PAYMENT_IDENTIFIER))
-        .and_then(|e| e.get("info"))
+    check_extension_echo(bill.extensions.as_ref(), payment.extensions())?;
+    let id_required = extension_info(bill.extensions.as_ref(), payment_id::PAYMENT_IDENTIFIER)
         .and_then(|i| i.get("required"))
-        .and_then(|r| r.as_bool())
+        .and_then(Value::as_bool)
         .unwrap_or(false);
     let payment_id = payment_id::require(payment, id_required)?;
-    let verified = verify_payment(payment, requirements, now)?;
+    let verified = verify_payment_with(payment, requirements, now, options)?;
     Ok(AcceptedPayment {
         payment: payment.clone(),
         requirements: requirements.clone(),
@@ -129,31 +144,56 @@ pub fn check_payment(bill: &PaymentRequired, payment: &PaymentPayload, now: u64)
     })
 }
 
-/// The header that carries a settlement receipt back to the client: `PAYMENT-RESPONSE` for v2,
-/// `X-PAYMENT-RESPONSE` for v1, with its value.
-pub fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'static str, String) {
-    let name = if x402_version >= 2 { header::PAYMENT_RESPONSE } else { header::X_PAYMENT_RESPONSE };
-    (name, settlement.to_header())
+/// Extension members whose value a server fills per response, so a client's echo may differ
+/// (`offer-receipt` offers are signed per 402).
+const DYNAMIC_INFO: &[(&str, &str)] = &[("offer-receipt", "offers")];
+
+/// For every extension the server declared and the payment carries, the payment's `info` must contain the
+/// server's `info` (a client adds to an extension; it never changes or drops what the server said).
+fn check_extension_echo(declared: Option<&Object>, echoed: Option<&Object>) -> Result<()> {
+    let (Some(declared), Some(echoed)) = (declared, echoed) else { return Ok(()) };
+    for (key, server_ext) in declared {
+        let Some(client_ext) = echoed.get(key) else { continue };
+        let Some(server_info) = server_ext.get("info").and_then(Value::as_object) else { continue };
+        let mut required = server_info.clone();
+        for (ext, field) in DYNAMIC_INFO {
+            if ext == key {
+                required.remove(*field);
+            }
+        }
+        let client_info = client_ext.get("info").and_then(Value::as_object);
+        if !client_info.is_some_and(|c| crate::types::object_contains(c, &required)) {
+            return Err(Error::new(
+                ErrorCode::ExtensionEchoMismatch,
+                format!(
+                    "the payment's \"{}\" extension does not echo what the server declared in its info",
+                    crate::wire::truncate(key)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
-/// The HTTP status a server answers an error with:
-/// 400 for a payment header that cannot be decoded or lacks a required part (the client's bug: paying again
-/// the same way cannot help), 402 for everything else about the payment (no match, invalid, expired): pay
-/// again. See [`status_for_reason`] for a facilitator's verdicts.
+/// The header that carries a settlement receipt back to the client: `PAYMENT-RESPONSE` for v2,
+/// `X-PAYMENT-RESPONSE` for v1, with its value. Only the members x402 defines are passed on.
+pub fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'static str, String) {
+    let name = if x402_version >= 2 { header::PAYMENT_RESPONSE } else { header::X_PAYMENT_RESPONSE };
+    (name, settlement.for_client().to_header())
+}
+
+/// The HTTP status a server answers an error of [`check_payment`] with:
+/// - 400 when the payment cannot be read (undecodable header, wrong shape or version, a required
+///   `payment-identifier` missing): the client's bug, which paying again the same way cannot fix;
+/// - 500 when the server's own offer is the problem (unknown network, unsupported scheme, no EIP-712 domain);
+/// - 402 for every other refusal (no match, invalid signature, expired, wrong amount): pay again.
+///
+/// See [`status_for_reason`] for a facilitator's verdicts.
 pub fn status_for(error: &Error) -> u16 {
-    use ErrorCode::*;
-    match error.code() {
-        HeaderTooLarge
-        | HeaderEmpty
-        | HeaderBase64Url
-        | HeaderMissingPadding
-        | HeaderInvalidBase64
-        | InvalidJson
-        | InvalidPayload
-        | InvalidX402Version
-        | InvalidPaymentIdentifier
-        | PaymentIdentifierRequired => 400,
-        _ => 402,
+    match error.code().category() {
+        Category::MalformedInput => 400,
+        Category::Configuration => 500,
+        Category::Refused | Category::Local => 402,
     }
 }
 

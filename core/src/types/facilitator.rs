@@ -174,10 +174,8 @@ impl SettleResponse {
 
     /// Parses a `PAYMENT-RESPONSE` / `X-PAYMENT-RESPONSE` header value.
     pub fn from_header(value: &str) -> Result<Self> {
-        let bytes = codec::decode_header_bytes(value)?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::new(ErrorCode::InvalidJson, "the decoded header is not UTF-8 text"))?;
-        let r: SettleResponse = parse_answer(text, "the payment response", ErrorCode::InvalidSettleResponse)?;
+        let text = codec::decode_header_text(value)?;
+        let r: SettleResponse = parse_answer(&text, "the payment response", ErrorCode::InvalidSettleResponse)?;
         r.check(ErrorCode::InvalidSettleResponse)?;
         Ok(r)
     }
@@ -194,9 +192,15 @@ impl SettleResponse {
         !self.success && self.error_reason.as_deref() == Some(SETTLEMENT_PENDING)
     }
 
-    /// The `PAYMENT-RESPONSE` header value (standard base64 of compact JSON).
+    /// The `PAYMENT-RESPONSE` header value (standard base64 of compact JSON), with every member as it is.
     pub fn to_header(&self) -> String {
         codec::encode_json_text(&self.to_json())
+    }
+
+    /// The receipt as a buyer should see it: the members x402 defines, without the facilitator's other data
+    /// (the official servers strip it the same way).
+    pub fn for_client(&self) -> SettleResponse {
+        SettleResponse { other: Object::new(), ..self.clone() }
     }
 
     /// Compact JSON.

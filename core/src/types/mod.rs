@@ -12,5 +12,4 @@ pub use facilitator::{
 pub use payload::PaymentPayload;
 pub use required::{PaymentRequired, ResourceInfo};
 pub use requirements::PaymentRequirements;
-#[allow(unused_imports)]
-pub(crate) use requirements::same_address;
+pub(crate) use requirements::{object_contains, same_address};

@@ -51,8 +51,8 @@ impl PaymentPayload {
                 Error::new(code, "accepted is missing: an x402 v2 payment must echo the offer it accepts")
             })?;
             let accepted = PaymentRequirements::parse(raw, 2, "accepted").map_err(|e| Error::new(code, e.message()))?;
-            let resource = match obj.value("resource", what)? {
-                Some(v) => Some(ResourceInfo::from_value(&v, "resource", code)?),
+            let resource = match obj.get("resource") {
+                Some(raw) => Some(ResourceInfo::from_raw(raw, "resource", code)?),
                 None => None,
             };
             (accepted.scheme().to_string(), accepted.network().to_string(), Some(accepted), resource)
@@ -72,10 +72,7 @@ impl PaymentPayload {
 
     /// Parses a `PAYMENT-SIGNATURE` or `X-PAYMENT` header value.
     pub fn from_header(value: &str) -> Result<Self> {
-        let bytes = codec::decode_header_bytes(value)?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::new(ErrorCode::InvalidJson, "the decoded header is not UTF-8 text"))?;
-        Self::from_json(text)
+        Self::from_json(&codec::decode_header_text(value)?)
     }
 
     /// Builds a v2 payment for `accepted` (echoed verbatim). Members are written in the order the official

@@ -20,6 +20,7 @@ pub(crate) struct RawObject<'a> {
 impl<'a> RawObject<'a> {
     /// Parses `text` as one JSON object; `what` names it in errors and `code` is the shape error's code.
     pub fn parse(text: &'a str, what: &str, code: ErrorCode) -> Result<Self> {
+        crate::codec::check_body_size(text.len(), what)?;
         let trimmed = text.trim_start();
         if !trimmed.starts_with('{') {
             // Tell "not JSON" from "JSON of the wrong kind".
@@ -78,12 +79,22 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
         let mut members: Vec<(String, &'de RawValue)> = Vec::with_capacity(8);
+        // Linear scans are fastest for the handful of members x402 messages have; an attacker's object with
+        // thousands of keys switches to a set so the check stays linear overall.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         while let Some(key) = map.next_key::<String>()? {
-            if members.iter().any(|(k, _)| *k == key) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None => members.iter().any(|(k, _)| *k == key),
+            };
+            if duplicate {
                 return Err(de::Error::custom(format!("{DUPLICATE} \"{}\"", crate::wire::truncate(&key))));
             }
             let value: &'de RawValue = map.next_value()?;
             members.push((key, value));
+            if seen.is_none() && members.len() == 32 {
+                seen = Some(members.iter().map(|(k, _)| k.clone()).collect());
+            }
         }
         Ok(members)
     }
@@ -123,5 +134,12 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidJson);
         let e = RawObject::parse("{} x", "msg", ErrorCode::InvalidPayload).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidJson);
+        let many: String = format!("{{{}\"k7\":0}}", (0..100).map(|i| format!("\"k{i}\":0,")).collect::<String>());
+        assert!(RawObject::parse(&many, "msg", ErrorCode::InvalidPayload).unwrap_err().message().contains("\"k7\""));
+        let huge = format!("{{\"a\":\"{}\"}}", "x".repeat(crate::codec::MAX_BODY_BYTES));
+        assert_eq!(
+            RawObject::parse(&huge, "msg", ErrorCode::InvalidPayload).unwrap_err().code(),
+            ErrorCode::BodyTooLarge
+        );
     }
 }

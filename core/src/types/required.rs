@@ -6,12 +6,15 @@ use serde_json::Value;
 
 use super::raw::RawObject;
 use super::requirements::PaymentRequirements;
-use crate::codec::{self, MAX_BODY_BYTES, header};
+use crate::codec::{self, header};
 use crate::error::{Error, ErrorCode, Result};
 use crate::wire::{Fields, Object, kind};
 
 /// The resource a v2 bill is for.
-#[derive(Clone, Debug, PartialEq, Default)]
+///
+/// A parsed resource remembers its exact JSON text and serialises to it while its fields are unchanged, so
+/// the copy a client sends back in its payment is the server's own.
+#[derive(Clone, Debug, Default)]
 pub struct ResourceInfo {
     /// The resource URL (non-empty).
     pub url: String,
@@ -21,12 +24,53 @@ pub struct ResourceInfo {
     pub mime_type: Option<String>,
     /// Other members (`serviceName`, `tags`, `iconUrl`, future fields), kept as they came.
     pub other: Object,
+    parsed: Option<std::sync::Arc<Parsed>>,
+}
+
+#[derive(Debug)]
+struct Parsed {
+    text: Box<serde_json::value::RawValue>,
+    url: String,
+    description: Option<String>,
+    mime_type: Option<String>,
+    other: Object,
+}
+
+impl PartialEq for ResourceInfo {
+    fn eq(&self, o: &Self) -> bool {
+        self.url == o.url && self.description == o.description && self.mime_type == o.mime_type && self.other == o.other
+    }
 }
 
 impl ResourceInfo {
     /// A resource with only a URL.
     pub fn new(url: impl Into<String>) -> Self {
         ResourceInfo { url: url.into(), ..Default::default() }
+    }
+
+    /// The same resource with a description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The same resource with a MIME type.
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    pub(crate) fn from_raw(raw: &serde_json::value::RawValue, path: &str, code: ErrorCode) -> Result<Self> {
+        let value = super::raw::to_value(raw, path)?;
+        let mut info = Self::from_value(&value, path, code)?;
+        info.parsed = Some(std::sync::Arc::new(Parsed {
+            text: super::requirements::compact_raw(raw),
+            url: info.url.clone(),
+            description: info.description.clone(),
+            mime_type: info.mime_type.clone(),
+            other: info.other.clone(),
+        }));
+        Ok(info)
     }
 
     pub(crate) fn from_value(value: &Value, path: &str, code: ErrorCode) -> Result<Self> {
@@ -40,12 +84,25 @@ impl ResourceInfo {
             .filter(|(k, _)| !matches!(k.as_str(), "url" | "description" | "mimeType"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(ResourceInfo { url, description, mime_type, other })
+        Ok(ResourceInfo { url, description, mime_type, other, parsed: None })
+    }
+
+    /// The exact text it was parsed from, if its fields are still as parsed.
+    fn unchanged_text(&self) -> Option<&serde_json::value::RawValue> {
+        let p = self.parsed.as_deref()?;
+        let same = p.url == self.url
+            && p.description == self.description
+            && p.mime_type == self.mime_type
+            && p.other == self.other;
+        same.then_some(&*p.text)
     }
 }
 
 impl Serialize for ResourceInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        if let Some(raw) = self.unchanged_text() {
+            return raw.serialize(serializer);
+        }
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("url", &self.url)?;
         if let Some(d) = &self.description {
@@ -94,16 +151,11 @@ impl PaymentRequired {
                 return Err(Error::new(code, format!("error must be a string, found {}", kind(&other))));
             }
         };
-        let resource = match obj.value("resource", what)? {
-            Some(v) if version >= 2 => Some(ResourceInfo::from_value(&v, "resource", code)?),
-            Some(_) => None,
-            None if version >= 2 => {
-                return Err(Error::new(
-                    code,
-                    "resource is missing: an x402 v2 bill must name its resource ({\"url\": ...})",
-                ));
-            }
-            None => None,
+        // v2 requires `resource`, but some servers omit it and the official clients still pay them; nothing
+        // about paying depends on it, so a client reads such bills too.
+        let resource = match obj.get("resource") {
+            Some(raw) if version >= 2 => Some(ResourceInfo::from_raw(raw, "resource", code)?),
+            _ => None,
         };
         let accepts_raw = obj.get("accepts").ok_or_else(|| Error::new(code, "accepts is missing"))?;
         let accepts_list: Vec<&serde_json::value::RawValue> = serde_json::from_str(accepts_raw.get())
@@ -129,20 +181,12 @@ impl PaymentRequired {
 
     /// Parses a v2 `PAYMENT-REQUIRED` header value.
     pub fn from_header(value: &str) -> Result<Self> {
-        let bytes = codec::decode_header_bytes(value)?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::new(ErrorCode::InvalidJson, "the decoded header is not UTF-8 text"))?;
-        Self::from_json(text)
+        Self::from_json(&codec::decode_header_text(value)?)
     }
 
     /// Parses a v1 402 JSON body.
     pub fn from_body(body: &[u8]) -> Result<Self> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Error::new(
-                ErrorCode::HeaderTooLarge,
-                format!("the 402 body is {} bytes; paywire parses at most {MAX_BODY_BYTES}", body.len()),
-            ));
-        }
+        codec::check_body_size(body.len(), "the 402 body")?;
         let text = std::str::from_utf8(body)
             .map_err(|_| Error::new(ErrorCode::InvalidJson, "the 402 body is not UTF-8 text"))?;
         Self::from_json(text)
@@ -243,7 +287,7 @@ mod tests {
         assert_eq!(code(&V2.replace(r#""x402Version":2"#, r#""x402Version":3"#)), ErrorCode::InvalidX402Version);
         assert_eq!(code(&V2.replace(r#""x402Version":2"#, r#""x402Version":"2""#)), ErrorCode::InvalidPaymentRequired);
         assert_eq!(code(r#"{"x402Version":2,"resource":{"url":"u"},"accepts":[]}"#), ErrorCode::InvalidPaymentRequired);
-        assert_eq!(code(r#"{"x402Version":2,"accepts":[{}]}"#), ErrorCode::InvalidPaymentRequired);
+        assert_eq!(code(r#"{"x402Version":2,"accepts":[{}]}"#), ErrorCode::InvalidPaymentRequirements);
         assert_eq!(
             code(r#"{"x402Version":2,"resource":{"url":"u"},"accepts":[{}]}"#),
             ErrorCode::InvalidPaymentRequirements

@@ -208,21 +208,35 @@ impl PaymentRequirements {
         serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
     }
 
-    /// Whether `other` is the same offer in the x402 sense: scheme, network, amount, asset and payee equal
-    /// (addresses compared as addresses, so letter case does not matter), and `other.extra` containing every
-    /// member of `self.extra` with an equal value.
+    /// Whether `other` (a client's `accepted`) is this offer in the x402 sense: scheme, network, amount,
+    /// asset, payee and `maxTimeoutSeconds` equal (addresses compared as addresses, so letter case does not
+    /// matter), and `other.extra` containing every member of `self.extra`, recursively.
     pub fn is_matched_by(&self, other: &PaymentRequirements) -> bool {
         self.scheme == other.scheme
             && self.network == other.network
             && self.amount == other.amount
+            && self.max_timeout_seconds == other.max_timeout_seconds
             && same_address(&self.asset, &other.asset)
             && same_address(&self.pay_to, &other.pay_to)
-            && extra_is_subset(self.extra.as_ref(), other.extra.as_ref())
+            && match (&self.extra, &other.extra) {
+                (None, _) => true,
+                (Some(required), given) => {
+                    required.is_empty() || given.as_ref().is_some_and(|g| object_contains(g, required))
+                }
+            }
     }
 
-    /// A one-line summary for messages: "exact eip155:84532 10000 of 0x036C… to 0x2096…".
+    /// A one-line summary for messages: "exact eip155:84532 10000 of 0x036C… to 0x2096…" (long members cut).
     pub fn summary(&self) -> String {
-        format!("{} {} {} of {} to {}", self.scheme, self.network, self.amount, self.asset, self.pay_to)
+        use crate::wire::truncate;
+        format!(
+            "{} {} {} of {} to {}",
+            truncate(&self.scheme),
+            truncate(&self.network),
+            self.amount,
+            truncate(&self.asset),
+            truncate(&self.pay_to)
+        )
     }
 
     /// Keys a v2 offer defines (the rest are extensions of the wire format kept as they came).
@@ -242,18 +256,18 @@ pub(crate) fn same_address(a: &str, b: &str) -> bool {
     }
 }
 
-fn extra_is_subset(required: Option<&Object>, given: Option<&Object>) -> bool {
-    let Some(required) = required else { return true };
-    if required.is_empty() {
-        return true;
-    }
-    let Some(given) = given else { return false };
-    required.iter().all(|(k, v)| given.get(k) == Some(v))
+/// Whether `given` has every member of `required` with an equal value, objects compared recursively.
+pub(crate) fn object_contains(given: &crate::wire::Object, required: &crate::wire::Object) -> bool {
+    required.iter().all(|(k, want)| match (given.get(k), want) {
+        (Some(Value::Object(g)), Value::Object(w)) => object_contains(g, w),
+        (Some(g), w) => g == w,
+        (None, _) => false,
+    })
 }
 
 /// Drops insignificant whitespace from an offer's text (a pretty-printed v1 body) while keeping its members
 /// and their values exactly as written.
-fn compact_raw(raw: &RawValue) -> Box<RawValue> {
+pub(crate) fn compact_raw(raw: &RawValue) -> Box<RawValue> {
     let text = raw.get();
     if !text.bytes().any(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
         return raw.to_owned();
@@ -343,6 +357,7 @@ mod tests {
         assert!(server.is_matched_by(&parse(&more_extra, 2).unwrap()));
         let less_extra = OFFER.replace(r#","version":"2""#, "");
         assert!(!server.is_matched_by(&parse(&less_extra, 2).unwrap()));
+        assert!(!server.is_matched_by(&parse(&OFFER.replace(":60,", ":61,"), 2).unwrap()));
         assert!(!server.is_matched_by(&parse(&OFFER.replace("10000", "9999"), 2).unwrap()));
     }
 }
