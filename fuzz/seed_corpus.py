@@ -1,4 +1,5 @@
-"""Seeds each fuzz target's corpus with the real messages of tests/vectors (header values and JSON)."""
+"""Seeds each fuzz target's corpus with the messages of tests/vectors (header values and JSON) and with the
+inputs in fuzz/regressions that once made a target fail."""
 
 import json
 import pathlib
@@ -31,4 +32,7 @@ for target in targets:
     d.mkdir(parents=True, exist_ok=True)
     for i, s in enumerate(dict.fromkeys(seeds)):
         (d / f"vector-{i:04d}").write_text(s)
+    # Inputs that once failed, kept so every run tries them again.
+    for old in sorted((ROOT / "fuzz" / "regressions" / target).glob("*")):
+        (d / f"regression-{old.name}").write_bytes(old.read_bytes())
 print(f"seeded {len(targets)} corpora with {len(dict.fromkeys(seeds))} inputs each")

@@ -53,7 +53,7 @@ python3 fuzz/seed_corpus.py fuzz/corpus >/dev/null
 for target in $(cd fuzz && cargo fuzz list); do
   out=$(cd fuzz && cargo fuzz run -O "$target" "corpus/$target" -- \
     -max_total_time="$PAYWIRE_FUZZ_SECONDS" -rss_limit_mb=2048 2>&1) \
-    || { echo "$out" | tail -40; echo "fuzz target $target failed" >&2; exit 1; }
+    || { echo "$out" | grep -E -A3 'panicked|ERROR|SUMMARY|Reproduce with' | cut -c1-300; echo "fuzz target $target failed" >&2; exit 1; }
   echo "$target: $(echo "$out" | grep -Eo 'Done [0-9]+ runs' | tail -1)"
 done
 unset RUSTC_BOOTSTRAP

@@ -11,7 +11,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = paywire_core::credentials::receipt_in(&s);
     }
     if let Ok(r) = FacilitatorRequest::from_json(&text) {
-        let again = FacilitatorRequest::from_json(&r.to_json()).expect("a serialised request parses");
-        assert_eq!(again, r);
+        let json = r.to_json();
+        if json.len() <= paywire_core::codec::MAX_BODY_BYTES {
+            assert_eq!(FacilitatorRequest::from_json(&json).expect("a serialised request parses"), r);
+        }
     }
 });

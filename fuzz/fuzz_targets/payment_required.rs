@@ -7,7 +7,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = PaymentRequired::from_header(&text);
     if let Ok(bill) = PaymentRequired::from_json(&text) {
-        let again = PaymentRequired::from_json(&bill.to_json()).expect("a serialised bill parses");
-        assert_eq!(again, bill);
+        // Re-serialised numbers can be longer than written (1E5 is 100000.0): compare within the size cap.
+        let json = bill.to_json();
+        if json.len() <= paywire_core::codec::MAX_BODY_BYTES {
+            assert_eq!(PaymentRequired::from_json(&json).expect("a serialised bill parses"), bill);
+        }
     }
 });
