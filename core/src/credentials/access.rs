@@ -3,6 +3,8 @@
 //! issued within a configured lifetime. The check is offline: it only asks whether a trusted key signed.
 //!
 //! A receipt is a bearer credential: whoever holds it has access until it expires. Keep lifetimes short.
+//! Its signature is not unique (an ECDSA signature and its high-s twin both verify), so never use the
+//! signature as a key, for example to count or revoke receipts: use the signed payload.
 
 use alloy_primitives::Address;
 

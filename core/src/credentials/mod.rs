@@ -8,7 +8,8 @@ pub mod jws;
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolStruct;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -94,28 +95,48 @@ pub struct ReceiptPayload {
     pub transaction: Option<String>,
 }
 
-/// A signed offer as it travels in `PaymentRequired.extensions["offer-receipt"].info.offers`.
+/// A signed statement (an offer or a receipt) as it travels on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedOffer {
+pub struct Signed<P> {
     /// EIP-712 or JWS.
     pub format: CredentialFormat,
-    /// Index of the offer in `accepts` (a hint; not signed).
+    /// Offers only: the index of the offer in `accepts` (a hint; not signed).
     pub accept_index: Option<u64>,
     /// The signed statement (for JWS, read from the token).
-    pub payload: OfferPayload,
+    pub payload: P,
     /// `0x` + 65 bytes (EIP-712), or the compact JWS.
     pub signature: String,
 }
 
-/// A signed receipt as it travels in `SettleResponse.extensions["offer-receipt"].info.receipt`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedReceipt {
-    /// EIP-712 or JWS.
-    pub format: CredentialFormat,
-    /// The signed statement (for JWS, read from the token).
-    pub payload: ReceiptPayload,
-    /// `0x` + 65 bytes (EIP-712), or the compact JWS.
-    pub signature: String,
+/// A signed offer, as it travels in `PaymentRequired.extensions["offer-receipt"].info.offers`.
+pub type SignedOffer = Signed<OfferPayload>;
+
+/// A signed receipt, as it travels in `SettleResponse.extensions["offer-receipt"].info.receipt`.
+pub type SignedReceipt = Signed<ReceiptPayload>;
+
+/// What offers and receipts have in common: how they are hashed, canonicalised and read.
+pub trait Statement: Sized + Clone {
+    /// The EIP-712 domain name ("x402 offer" or "x402 receipt").
+    const DOMAIN: &'static str;
+    /// What the statement is called in messages.
+    const WHAT: &'static str;
+    /// The EIP-712 struct.
+    type Typed: SolStruct;
+    /// The EIP-712 message.
+    fn typed(&self) -> Self::Typed;
+    /// The payload as the EIP-712 format carries it.
+    fn to_json(&self) -> Value;
+    /// The payload as the JWS format signs it (sorted keys, compact).
+    fn canonical(&self) -> String;
+    /// Reads the payload.
+    fn from_object(o: &Object) -> Result<Self>;
+    /// The payload version.
+    fn version(&self) -> u64;
+
+    /// The EIP-712 digest of the statement.
+    fn digest(&self) -> B256 {
+        eip712::digest(&eip712::credential_domain(Self::DOMAIN).separator(), &self.typed())
+    }
 }
 
 /// A credential whose signature checked out against the trusted set.
@@ -131,8 +152,16 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidCredential, msg.into())
 }
 
-impl OfferPayload {
-    fn eip712(&self) -> Offer {
+impl Statement for OfferPayload {
+    const DOMAIN: &'static str = "x402 offer";
+    const WHAT: &'static str = "offer";
+    type Typed = Offer;
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn typed(&self) -> Offer {
         Offer {
             version: U256::from(self.version),
             resourceUrl: self.resource_url.clone(),
@@ -179,7 +208,9 @@ impl OfferPayload {
             valid_until: f.opt_u64("validUntil")?.unwrap_or(0),
         })
     }
+}
 
+impl OfferPayload {
     /// Whether this offer describes `req` (scheme, network, asset, payee, amount equal as strings).
     pub fn describes(&self, req: &PaymentRequirements) -> bool {
         self.scheme == req.scheme()
@@ -190,8 +221,16 @@ impl OfferPayload {
     }
 }
 
-impl ReceiptPayload {
-    fn eip712(&self) -> Receipt {
+impl Statement for ReceiptPayload {
+    const DOMAIN: &'static str = "x402 receipt";
+    const WHAT: &'static str = "receipt";
+    type Typed = Receipt;
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn typed(&self) -> Receipt {
         Receipt {
             version: U256::from(self.version),
             network: self.network.clone(),
@@ -244,7 +283,7 @@ fn jws_payload(token: &str) -> Result<Object> {
     serde_json::from_slice(&bytes).map_err(|_| invalid("the JWS payload is not a JSON object"))
 }
 
-impl SignedOffer {
+impl<P: Statement> Signed<P> {
     /// The wire JSON.
     pub fn to_json(&self) -> Value {
         let mut o = Object::new();
@@ -259,96 +298,63 @@ impl SignedOffer {
         Value::Object(o)
     }
 
-    /// Reads a signed offer from JSON text (the signature is not checked here).
+    /// Reads a signed statement from JSON text (the signature is not checked here).
     pub fn from_json(text: &str) -> Result<Self> {
-        Self::from_value(&parse_text(text, "the offer")?)
+        Self::from_value(&parse_text(text, P::WHAT)?)
     }
 
-    /// Reads a signed offer from its wire JSON value (the signature is not checked here).
+    /// Reads a signed statement from its wire JSON value (the signature is not checked here).
     pub fn from_value(value: &Value) -> Result<Self> {
-        let f = Fields::of(value, "offer", ErrorCode::InvalidCredential)?;
+        let f = Fields::of(value, P::WHAT, ErrorCode::InvalidCredential)?;
         let format = CredentialFormat::parse(f.str("format")?)?;
         let signature = f.nonempty_str("signature")?.to_string();
         let payload = match format {
-            CredentialFormat::Eip712 => OfferPayload::from_object(f.object_field("payload")?)?,
-            CredentialFormat::Jws => OfferPayload::from_object(&jws_payload(&signature)?)?,
+            CredentialFormat::Eip712 => P::from_object(f.object_field("payload")?)?,
+            CredentialFormat::Jws => P::from_object(&jws_payload(&signature)?)?,
         };
-        Ok(SignedOffer { format, accept_index: f.opt_u64("acceptIndex")?, payload, signature })
+        Ok(Signed { format, accept_index: f.opt_u64("acceptIndex")?, payload, signature })
     }
 
-    /// Checks the signature, that the signer is trusted, and that the offer has not expired at Unix time
-    /// `now` (an offer without `validUntil` does not expire).
-    pub fn verify(&self, trusted: &[Address], now: u64) -> Result<Verified<OfferPayload>> {
+    /// Checks the signature and that the signer is trusted.
+    fn verify_signature(&self, trusted: &[Address]) -> Result<Verified<P>> {
         let (signer, payload) = match self.format {
             CredentialFormat::Eip712 => {
-                let digest =
-                    eip712::digest(&eip712::credential_domain("x402 offer").separator(), &self.payload.eip712());
-                (recover_trusted(&digest, &self.signature, trusted)?, self.payload.clone())
+                (recover_trusted(&self.payload.digest(), &self.signature, trusted)?, self.payload.clone())
             }
             CredentialFormat::Jws => {
                 let v = jws::verify(&self.signature, trusted)?;
                 let o: Object =
                     serde_json::from_str(&v.payload).map_err(|_| invalid("the JWS payload is not a JSON object"))?;
-                (v.signer, OfferPayload::from_object(&o)?)
+                (v.signer, P::from_object(&o)?)
             }
         };
-        check_version(payload.version)?;
-        if payload.valid_until != 0 && now > payload.valid_until {
-            return Err(Error::new(
-                ErrorCode::CredentialExpired,
-                format!("the offer expired at {} (now {now})", payload.valid_until),
-            ));
+        if payload.version() != PAYLOAD_VERSION {
+            return Err(invalid(format!(
+                "payload version {} is not supported; paywire reads version {PAYLOAD_VERSION}",
+                payload.version()
+            )));
         }
         Ok(Verified { signer, payload })
     }
 }
 
-impl SignedReceipt {
-    /// The wire JSON.
-    pub fn to_json(&self) -> Value {
-        let mut o = Object::new();
-        o.insert("format".into(), json!(self.format.as_str()));
-        if self.format == CredentialFormat::Eip712 {
-            o.insert("payload".into(), self.payload.to_json());
+impl SignedOffer {
+    /// Checks the signature, that the signer is trusted, and that the offer has not expired at Unix time
+    /// `now` (an offer without `validUntil` does not expire).
+    pub fn verify(&self, trusted: &[Address], now: u64) -> Result<Verified<OfferPayload>> {
+        let verified = self.verify_signature(trusted)?;
+        let until = verified.payload.valid_until;
+        if until != 0 && now > until {
+            return Err(Error::new(ErrorCode::CredentialExpired, format!("the offer expired at {until} (now {now})")));
         }
-        o.insert("signature".into(), json!(self.signature));
-        Value::Object(o)
+        Ok(verified)
     }
+}
 
-    /// Reads a signed receipt from JSON text (the signature is not checked here).
-    pub fn from_json(text: &str) -> Result<Self> {
-        Self::from_value(&parse_text(text, "the receipt")?)
-    }
-
-    /// Reads a signed receipt from its wire JSON value (the signature is not checked here).
-    pub fn from_value(value: &Value) -> Result<Self> {
-        let f = Fields::of(value, "receipt", ErrorCode::InvalidCredential)?;
-        let format = CredentialFormat::parse(f.str("format")?)?;
-        let signature = f.nonempty_str("signature")?.to_string();
-        let payload = match format {
-            CredentialFormat::Eip712 => ReceiptPayload::from_object(f.object_field("payload")?)?,
-            CredentialFormat::Jws => ReceiptPayload::from_object(&jws_payload(&signature)?)?,
-        };
-        Ok(SignedReceipt { format, payload, signature })
-    }
-
+impl SignedReceipt {
     /// Checks the signature and that the signer is trusted.
     pub fn verify(&self, trusted: &[Address]) -> Result<Verified<ReceiptPayload>> {
-        let (signer, payload) = match self.format {
-            CredentialFormat::Eip712 => {
-                let digest =
-                    eip712::digest(&eip712::credential_domain("x402 receipt").separator(), &self.payload.eip712());
-                (recover_trusted(&digest, &self.signature, trusted)?, self.payload.clone())
-            }
-            CredentialFormat::Jws => {
-                let v = jws::verify(&self.signature, trusted)?;
-                let o: Object =
-                    serde_json::from_str(&v.payload).map_err(|_| invalid("the JWS payload is not a JSON object"))?;
-                (v.signer, ReceiptPayload::from_object(&o)?)
-            }
-        };
-        check_version(payload.version)?;
-        Ok(Verified { signer, payload })
+        self.verify_signature(trusted)
     }
 
     /// The receipt as a header value (standard base64 of its JSON), for presenting it as an access credential.
@@ -367,14 +373,7 @@ fn parse_text(text: &str, what: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| crate::codec::json_error(&e, what))
 }
 
-fn check_version(version: u64) -> Result<()> {
-    if version != PAYLOAD_VERSION {
-        return Err(invalid(format!("payload version {version} is not supported; paywire reads version 1")));
-    }
-    Ok(())
-}
-
-fn recover_trusted(digest: &alloy_primitives::B256, signature: &str, trusted: &[Address]) -> Result<Address> {
+fn recover_trusted(digest: &B256, signature: &str, trusted: &[Address]) -> Result<Address> {
     let bytes = crate::wire::parse_hex_bytes(signature).map_err(invalid)?;
     let sig =
         Signature::normalize(&bytes).map_err(|e| Error::new(ErrorCode::InvalidCredentialSignature, e.message()))?;
@@ -440,14 +439,7 @@ impl Issuer {
             amount: req.amount().to_string(),
             valid_until,
         };
-        let signature = match self.format {
-            CredentialFormat::Eip712 => {
-                let digest = eip712::digest(&eip712::credential_domain("x402 offer").separator(), &payload.eip712());
-                sign_checked(self.signer.as_ref(), &digest)?.to_hex()
-            }
-            CredentialFormat::Jws => jws::sign(self.signer.as_ref(), &self.kid, &payload.canonical())?,
-        };
-        Ok(SignedOffer { format: self.format, accept_index: Some(accept_index as u64), payload, signature })
+        self.sign(payload, Some(accept_index as u64))
     }
 
     /// Signs a receipt: `payer` paid for `resource_url` on `network` at `issued_at`, optionally naming the
@@ -468,14 +460,16 @@ impl Issuer {
             issued_at,
             transaction: transaction.filter(|t| !t.is_empty()).map(str::to_string),
         };
+        self.sign(payload, None)
+    }
+
+    /// Signs any statement in the issuer's format.
+    pub fn sign<P: Statement>(&self, payload: P, accept_index: Option<u64>) -> Result<Signed<P>> {
         let signature = match self.format {
-            CredentialFormat::Eip712 => {
-                let digest = eip712::digest(&eip712::credential_domain("x402 receipt").separator(), &payload.eip712());
-                sign_checked(self.signer.as_ref(), &digest)?.to_hex()
-            }
+            CredentialFormat::Eip712 => sign_checked(self.signer.as_ref(), &payload.digest())?.to_hex(),
             CredentialFormat::Jws => jws::sign(self.signer.as_ref(), &self.kid, &payload.canonical())?,
         };
-        Ok(SignedReceipt { format: self.format, payload, signature })
+        Ok(Signed { format: self.format, accept_index, payload, signature })
     }
 
     /// Signs one offer per entry of the bill and puts them into `extensions["offer-receipt"]`. Offers are

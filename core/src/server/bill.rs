@@ -47,7 +47,9 @@ pub struct PriceTag {
     pub max_timeout_seconds: Option<u64>,
     /// Members merged over the offer's `extra`.
     pub extra: Object,
-    /// Extensions this tag declares on the bill (`payment-identifier`, `offer-receipt`, ...).
+    /// Extensions this tag declares on the bill (`payment-identifier`, `offer-receipt`, ...). A bill has one
+    /// `extensions` map, so the tags' declarations are merged into it; when two tags declare the same key,
+    /// the later tag's declaration is kept.
     pub extensions: Object,
 }
 
