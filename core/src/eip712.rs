@@ -5,6 +5,10 @@ use std::borrow::Cow;
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::wire::Fields;
 
 sol! {
     /// EIP-3009 `transferWithAuthorization` message (USDC and other x402 stablecoins).
@@ -114,6 +118,117 @@ pub fn digest<T: SolStruct>(domain_separator: &B256, message: &T) -> B256 {
     keccak256(buf)
 }
 
+/// The domain separator and digest of typed data given as JSON (`{"domain", "primaryType", "message"}`, as
+/// `eth_signTypedData_v4` takes it), for the primary types paywire signs: `TransferWithAuthorization`,
+/// `PermitWitnessTransferFrom` (the x402 witness), `Permit`, `Offer` and `Receipt`. uint256 members may be
+/// decimal strings or JSON integers. Lets any binding show or check what a signature commits to.
+pub fn typed_data_hashes(typed: &Value) -> Result<TypedDataHashes> {
+    let code = ErrorCode::InvalidArgument;
+    let top = Fields::of(typed, "typedData", code)?;
+    let d = Fields::new(top.object_field("domain")?, "typedData.domain", code);
+    let domain = Eip712Domain::new(
+        d.opt_str("name")?.map(|s| Cow::Owned(s.to_string())),
+        d.opt_str("version")?.map(|s| Cow::Owned(s.to_string())),
+        d.get("chainId").map(|_| uint(&d, "chainId")).transpose()?,
+        d.get("verifyingContract").map(|_| d.address("verifyingContract")).transpose()?,
+        d.get("salt").map(|_| d.b256("salt")).transpose()?,
+    );
+    let separator = domain.separator();
+    let m = Fields::new(top.object_field("message")?, "typedData.message", code);
+    let digest = match top.str("primaryType")? {
+        "TransferWithAuthorization" => digest(
+            &separator,
+            &TransferWithAuthorization {
+                from: m.address("from")?,
+                to: m.address("to")?,
+                value: uint(&m, "value")?,
+                validAfter: uint(&m, "validAfter")?,
+                validBefore: uint(&m, "validBefore")?,
+                nonce: m.b256("nonce")?,
+            },
+        ),
+        "PermitWitnessTransferFrom" => {
+            let permitted = Fields::new(m.object_field("permitted")?, "typedData.message.permitted", code);
+            let witness = Fields::new(m.object_field("witness")?, "typedData.message.witness", code);
+            digest(
+                &separator,
+                &PermitWitnessTransferFrom {
+                    permitted: TokenPermissions {
+                        token: permitted.address("token")?,
+                        amount: uint(&permitted, "amount")?,
+                    },
+                    spender: m.address("spender")?,
+                    nonce: uint(&m, "nonce")?,
+                    deadline: uint(&m, "deadline")?,
+                    witness: Witness { to: witness.address("to")?, validAfter: uint(&witness, "validAfter")? },
+                },
+            )
+        }
+        "Permit" => digest(
+            &separator,
+            &Permit {
+                owner: m.address("owner")?,
+                spender: m.address("spender")?,
+                value: uint(&m, "value")?,
+                nonce: uint(&m, "nonce")?,
+                deadline: uint(&m, "deadline")?,
+            },
+        ),
+        "Offer" => digest(
+            &separator,
+            &Offer {
+                version: uint(&m, "version")?,
+                resourceUrl: m.str("resourceUrl")?.to_string(),
+                scheme: m.str("scheme")?.to_string(),
+                network: m.str("network")?.to_string(),
+                asset: m.str("asset")?.to_string(),
+                payTo: m.str("payTo")?.to_string(),
+                amount: m.str("amount")?.to_string(),
+                validUntil: uint(&m, "validUntil")?,
+            },
+        ),
+        "Receipt" => digest(
+            &separator,
+            &Receipt {
+                version: uint(&m, "version")?,
+                network: m.str("network")?.to_string(),
+                resourceUrl: m.str("resourceUrl")?.to_string(),
+                payer: m.str("payer")?.to_string(),
+                issuedAt: uint(&m, "issuedAt")?,
+                transaction: m.opt_str("transaction")?.unwrap_or_default().to_string(),
+            },
+        ),
+        other => {
+            return Err(Error::new(
+                code,
+                format!(
+                    "typedData.primaryType {:?} is none of TransferWithAuthorization, PermitWitnessTransferFrom, \
+                     Permit, Offer, Receipt",
+                    crate::wire::truncate(other)
+                ),
+            ));
+        }
+    };
+    Ok(TypedDataHashes { domain_separator: separator, digest })
+}
+
+/// What [`typed_data_hashes`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypedDataHashes {
+    /// `hashStruct(domain)`.
+    pub domain_separator: B256,
+    /// The digest a signature signs.
+    pub digest: B256,
+}
+
+/// A uint256 member written as a decimal string or a JSON integer.
+fn uint(fields: &Fields<'_>, field: &str) -> Result<U256> {
+    match fields.get(field) {
+        Some(Value::Number(_)) => fields.u64(field).map(U256::from),
+        _ => fields.decimal(field),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +289,29 @@ mod tests {
             permit2_domain(84532).separator(),
             b256!("010f27a92fb9a32622f44f001dc4d15706a85b33499cfc2ce9033113ab26592c")
         );
+    }
+
+    #[test]
+    fn typed_data_json_takes_strings_or_integers_and_names_what_is_wrong() {
+        let typed = |value: Value| {
+            serde_json::json!({
+                "domain": {"name": "USDC", "version": "2", "chainId": 84532,
+                           "verifyingContract": "0x036CbD53842c5426634e7929541eC2318f3dCF7e"},
+                "primaryType": "TransferWithAuthorization",
+                "message": {"from": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
+                            "to": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "value": value,
+                            "validAfter": "1740672089", "validBefore": 1740672154u64,
+                            "nonce": "0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"}
+            })
+        };
+        let want = b256!("f256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6");
+        assert_eq!(typed_data_hashes(&typed(Value::from(10000))).unwrap().digest, want);
+        assert_eq!(typed_data_hashes(&typed(Value::from("10000"))).unwrap().digest, want);
+        let err = typed_data_hashes(&typed(Value::from("1e4"))).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        assert!(err.message().contains("typedData.message.value"), "{err}");
+        let mut other = typed(Value::from(1));
+        other["primaryType"] = Value::from("Mail");
+        assert!(typed_data_hashes(&other).unwrap_err().message().contains("Mail"));
     }
 }

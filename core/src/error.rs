@@ -54,6 +54,8 @@ error_codes! {
     InvalidPayload => "invalid_payload",
     /// A facilitator answer (`/verify`, `/settle`, `/supported`) does not have the x402 shape.
     InvalidFacilitatorResponse => "invalid_facilitator_response",
+    /// The facilitator could not be reached or did not answer in time.
+    FacilitatorUnreachable => "facilitator_unreachable",
     /// A settlement receipt (`PAYMENT-RESPONSE`) does not have the x402 shape.
     InvalidSettleResponse => "invalid_settle_response",
     /// The message carries an `x402Version` paywire does not speak (x402 reason).
@@ -113,6 +115,12 @@ error_codes! {
     InvalidPaymentIdentifier => "invalid_payment_identifier",
     /// The offer requires a `payment-identifier` id and the payment has none.
     PaymentIdentifierRequired => "payment_identifier_required",
+    /// A payment id already paid for another request (answer 409, as the payment-identifier extension says).
+    PaymentIdentifierConflict => "payment_identifier_conflict",
+    /// The same payment is being processed by another request right now (answer 409).
+    PaymentInProgress => "payment_in_progress",
+    /// The authorization was already used, e.g. a payment replayed for another request (x402 reason).
+    NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
 
     // Offline verification (x402 reasons for the `exact` EVM scheme).
     /// The payload's scheme differs from the requirement's (x402 reason).
@@ -196,6 +204,8 @@ pub enum Category {
     Configuration,
     /// A local failure on the paying side (signer, randomness, budget, no acceptable offer).
     Local,
+    /// The facilitator failed (unreachable, or an answer without the x402 shape): HTTP 502.
+    Upstream,
 }
 
 impl ErrorCode {
@@ -212,7 +222,6 @@ impl ErrorCode {
             | InvalidJson
             | InvalidPaymentRequired
             | InvalidPayload
-            | InvalidFacilitatorResponse
             | InvalidSettleResponse
             | InvalidX402Version
             | UnknownMessage
@@ -238,6 +247,7 @@ impl ErrorCode {
             | PaymentAlreadyAttempted
             | BudgetExceeded
             | InvalidPreparedPayment => Category::Local,
+            InvalidFacilitatorResponse | FacilitatorUnreachable => Category::Upstream,
             _ => Category::Refused,
         }
     }

@@ -247,6 +247,9 @@ fn typed_data(file: &Value) {
             other => panic!("unknown primary type {other}"),
         };
         assert_eq!(digest, parse_b256(s(&c["digest"])).unwrap(), "{}", c["name"]);
+        let typed = serde_json::json!({"domain": d, "primaryType": c["primaryType"], "message": m});
+        let hashes = eip712::typed_data_hashes(&typed).unwrap();
+        assert_eq!((hashes.domain_separator, hashes.digest), (sep, digest), "{}: typed_data_hashes", c["name"]);
         let signature =
             Signature::parse_strict(&paywire_core::wire::parse_hex_bytes(s(&c["signature"])).unwrap()).unwrap();
         assert_eq!(crypto::recover_address(&digest, &signature).unwrap(), addr(&c["signer"]), "{}", c["name"]);

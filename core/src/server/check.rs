@@ -186,13 +186,19 @@ pub fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'st
 /// - 400 when the payment cannot be read (undecodable header, wrong shape or version, a required
 ///   `payment-identifier` missing): the client's bug, which paying again the same way cannot fix;
 /// - 500 when the server's own offer is the problem (unknown network, unsupported scheme, no EIP-712 domain);
+/// - 502 when the facilitator is unreachable or answers without the x402 shape;
+/// - 409 when the payment is already being processed, or its payment id paid for another request;
 /// - 402 for every other refusal (no match, invalid signature, expired, wrong amount): pay again.
 ///
 /// See [`status_for_reason`] for a facilitator's verdicts.
 pub fn status_for(error: &Error) -> u16 {
+    if matches!(error.code(), ErrorCode::PaymentIdentifierConflict | ErrorCode::PaymentInProgress) {
+        return 409;
+    }
     match error.code().category() {
         Category::MalformedInput => 400,
         Category::Configuration => 500,
+        Category::Upstream => 502,
         Category::Refused | Category::Local => 402,
     }
 }

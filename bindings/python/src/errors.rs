@@ -1,0 +1,74 @@
+//! paywire's errors as Python exceptions: one `PaywireError` class carrying the core's stable code.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+pyo3::create_exception!(
+    paywire,
+    PaywireError,
+    pyo3::exceptions::PyException,
+    "paywire's error: `code` (stable, machine-readable; x402's reason string where x402 has one), `message` \
+     (what was wrong and what to do), `category`, `payer` (when known) and `refusals` (the offers a payer refused)."
+);
+
+/// Converts a core error into a `PaywireError` with its attributes set.
+pub fn py_err(py: Python<'_>, error: paywire_core::Error) -> PyErr {
+    let err = PaywireError::new_err(error.to_string());
+    let value = err.value(py);
+    let set = || -> PyResult<()> {
+        value.setattr("code", error.code().as_str())?;
+        value.setattr("message", error.message())?;
+        value.setattr("category", category(error.code()))?;
+        value.setattr("payer", error.payer())?;
+        let refusals = PyList::empty(py);
+        for r in error.refusals() {
+            let d = PyDict::new(py);
+            d.set_item("index", r.index)?;
+            d.set_item("offer", &r.offer)?;
+            d.set_item("reasons", &r.reasons)?;
+            refusals.append(d)?;
+        }
+        value.setattr("refusals", refusals)?;
+        Ok(())
+    };
+    // Setting attributes on a fresh exception instance cannot fail in practice; if it did, the error still
+    // carries its message, which includes the code.
+    let _ = set();
+    err
+}
+
+/// The category of an error code ("malformed_input", "refused", "configuration", "local", "upstream").
+#[pyfunction]
+pub fn error_category(py: Python<'_>, code: &str) -> PyResult<&'static str> {
+    paywire_core::ErrorCode::from_str_code(code)
+        .map(category)
+        .ok_or_else(|| bad_argument(py, format!("unknown error code {code:?}")))
+}
+
+fn category(code: paywire_core::ErrorCode) -> &'static str {
+    use paywire_core::error::Category;
+    match code.category() {
+        Category::MalformedInput => "malformed_input",
+        Category::Refused => "refused",
+        Category::Configuration => "configuration",
+        Category::Local => "local",
+        Category::Upstream => "upstream",
+    }
+}
+
+/// `?`-friendly conversion of core results.
+pub trait OrRaise<T> {
+    /// The value, or the error as a `PaywireError`.
+    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for paywire_core::Result<T> {
+    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| py_err(py, e))
+    }
+}
+
+/// A `PaywireError` for a bad argument passed by Python code.
+pub fn bad_argument(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    py_err(py, paywire_core::Error::new(paywire_core::ErrorCode::InvalidArgument, message.into()))
+}

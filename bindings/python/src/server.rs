@@ -1,0 +1,304 @@
+//! The paid-resource side: price tags, bills, taking payments, offline verification, receipts headers.
+
+use paywire_core::assets::TransferMethod;
+use paywire_core::server::{self as core, Price};
+use paywire_core::verify::{self, SignatureCheck, VerifyOptions};
+use paywire_core::{ErrorCode, ResourceInfo};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::convert::{address_from_py, headers_from_py, object_from_py, u256_from_py, u256_to_py};
+use crate::errors::{OrRaise, bad_argument};
+use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
+
+/// One way to pay for a route: a price on a network to a payee.
+#[pyclass(frozen, from_py_object, module = "paywire._paywire")]
+#[derive(Clone)]
+pub struct PriceTag(pub core::PriceTag);
+
+#[pymethods]
+impl PriceTag {
+    /// A USD `price` ("$0.01") paid in the network's default stablecoin, or an exact `amount` (atomic units)
+    /// of the token `asset` (whose EIP-712 `eip712_name`/`eip712_version` are needed unless it is a known
+    /// stablecoin). `extensions` are declared on the bill.
+    #[new]
+    #[pyo3(signature = (network, pay_to, price=None, *, amount=None, asset=None, eip712_name=None,
+        eip712_version=None, transfer_method=None, max_timeout_seconds=None, extra=None, extensions=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        network: String,
+        pay_to: String,
+        price: Option<String>,
+        amount: Option<&Bound<'_, PyAny>>,
+        asset: Option<&str>,
+        eip712_name: Option<String>,
+        eip712_version: Option<String>,
+        transfer_method: Option<&str>,
+        max_timeout_seconds: Option<u64>,
+        extra: Option<&Bound<'_, PyAny>>,
+        extensions: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let price = match (price, amount, asset) {
+            (Some(p), None, None) => Price::Money(p),
+            (None, Some(amount), Some(asset)) => Price::Atomic {
+                amount: u256_from_py(amount)?,
+                asset: address_from_py(py, asset)?,
+                name: eip712_name,
+                version: eip712_version,
+                transfer_method: match transfer_method {
+                    None => None,
+                    Some("eip3009") => Some(TransferMethod::Eip3009),
+                    Some("permit2") => Some(TransferMethod::Permit2),
+                    Some(other) => {
+                        return Err(bad_argument(
+                            py,
+                            format!("transfer_method {other:?} is neither eip3009 nor permit2"),
+                        ));
+                    }
+                },
+            },
+            _ => return Err(bad_argument(py, "give either a price (\"$0.01\") or an amount with its asset")),
+        };
+        Ok(Self(core::PriceTag {
+            network,
+            price,
+            pay_to,
+            max_timeout_seconds,
+            extra: object_from_py(extra)?.unwrap_or_default(),
+            extensions: object_from_py(extensions)?.unwrap_or_default(),
+        }))
+    }
+
+    /// The offer this tag becomes in a bill of `x402_version` for `resource_url`.
+    #[pyo3(signature = (resource_url, x402_version=2))]
+    fn to_requirements(&self, py: Python<'_>, resource_url: &str, x402_version: u8) -> PyResult<PaymentRequirements> {
+        self.0.to_requirements(x402_version, &ResourceInfo::new(resource_url)).or_raise(py).map(PaymentRequirements)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PriceTag({:?} on {} to {})", self.0.price, self.0.network, self.0.pay_to)
+    }
+}
+
+/// The bill for a resource from its price tags.
+#[pyfunction]
+#[pyo3(signature = (resource_url, tags, *, x402_version=2, description=None, mime_type=None))]
+fn build_payment_required(
+    py: Python<'_>,
+    resource_url: &str,
+    tags: Vec<PriceTag>,
+    x402_version: u8,
+    description: Option<String>,
+    mime_type: Option<String>,
+) -> PyResult<PaymentRequired> {
+    let mut resource = ResourceInfo::new(resource_url);
+    resource.description = description;
+    resource.mime_type = mime_type;
+    let tags: Vec<core::PriceTag> = tags.into_iter().map(|t| t.0).collect();
+    core::build_payment_required(x402_version, resource, &tags).or_raise(py).map(PaymentRequired)
+}
+
+/// The payment a request carries (`PAYMENT-SIGNATURE`, else `X-PAYMENT`, any case), or None.
+#[pyfunction]
+fn read_payment(py: Python<'_>, headers: &Bound<'_, PyAny>) -> PyResult<Option<PaymentPayload>> {
+    let headers = headers_from_py(headers)?;
+    core::read_payment(&headers).or_raise(py).map(|p| p.map(PaymentPayload))
+}
+
+/// What offline verification established about a payment.
+#[pyclass(frozen, module = "paywire._paywire")]
+pub struct VerifiedPayment(verify::VerifiedPayment);
+
+#[pymethods]
+impl VerifiedPayment {
+    /// The payer.
+    #[getter]
+    fn payer(&self) -> String {
+        self.0.payer.to_checksum(None)
+    }
+    /// Chain id.
+    #[getter]
+    fn chain_id(&self) -> u64 {
+        self.0.chain_id
+    }
+    /// Token.
+    #[getter]
+    fn asset(&self) -> String {
+        self.0.asset.to_checksum(None)
+    }
+    /// Recipient.
+    #[getter]
+    fn pay_to(&self) -> String {
+        self.0.pay_to.to_checksum(None)
+    }
+    /// Atomic units.
+    #[getter]
+    fn amount<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        u256_to_py(py, self.0.amount)
+    }
+    /// "eip3009" or "permit2".
+    #[getter]
+    fn method(&self) -> &'static str {
+        if self.0.method == TransferMethod::Permit2 { "permit2" } else { "eip3009" }
+    }
+    /// The authorization nonce, hex.
+    #[getter]
+    fn nonce(&self) -> String {
+        self.0.nonce.to_string()
+    }
+    /// Valid strictly before this Unix time.
+    #[getter]
+    fn valid_before<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        u256_to_py(py, self.0.valid_before)
+    }
+    /// False when only an on-chain check can judge the signature (a smart wallet).
+    #[getter]
+    fn fully_verified(&self) -> bool {
+        self.0.is_fully_verified()
+    }
+    /// The facilitator-style verdict.
+    fn to_verify_response(&self) -> VerifyResponse {
+        VerifyResponse(self.0.to_verify_response())
+    }
+    fn __repr__(&self) -> String {
+        let sig = match self.0.signature {
+            SignatureCheck::Recovered => "recovered",
+            SignatureCheck::RequiresOnchain { .. } => "requires on-chain check",
+        };
+        format!("VerifiedPayment(payer={}, amount={}, signature={sig})", self.payer(), self.0.amount)
+    }
+}
+
+/// A payment matched to the server's offer and verified offline.
+#[pyclass(frozen, module = "paywire._paywire")]
+pub struct AcceptedPayment(core::AcceptedPayment);
+
+#[pymethods]
+impl AcceptedPayment {
+    /// The payment as the client sent it.
+    #[getter]
+    fn payment(&self) -> PaymentPayload {
+        PaymentPayload(self.0.payment.clone())
+    }
+    /// The server's own offer it pays.
+    #[getter]
+    fn requirements(&self) -> PaymentRequirements {
+        PaymentRequirements(self.0.requirements.clone())
+    }
+    /// The offer's index in the bill.
+    #[getter]
+    fn offer_index(&self) -> usize {
+        self.0.offer_index
+    }
+    /// What offline verification established.
+    #[getter]
+    fn verified(&self) -> VerifiedPayment {
+        VerifiedPayment(self.0.verified.clone())
+    }
+    /// The payment-identifier id, if any.
+    #[getter]
+    fn payment_id(&self) -> Option<&str> {
+        self.0.payment_id.as_deref()
+    }
+    /// The JSON body of `/verify` and `/settle`.
+    fn facilitator_request(&self) -> String {
+        self.0.facilitator_request().to_json()
+    }
+}
+
+fn now_or_system(now: Option<u64>) -> u64 {
+    now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock))
+}
+
+/// Matches a payment to the bill, checks extension echoes and a required payment id, and verifies it
+/// offline (EOA signatures only unless `allow_onchain_signatures`).
+#[pyfunction]
+#[pyo3(signature = (bill, payment, now=None, *, allow_onchain_signatures=false))]
+fn check_payment(
+    py: Python<'_>,
+    bill: &PaymentRequired,
+    payment: &PaymentPayload,
+    now: Option<u64>,
+    allow_onchain_signatures: bool,
+) -> PyResult<AcceptedPayment> {
+    let options = VerifyOptions { allow_onchain_signatures };
+    py.detach(|| core::check_payment_with(&bill.0, &payment.0, now_or_system(now), &options))
+        .or_raise(py)
+        .map(AcceptedPayment)
+}
+
+/// Verifies a payment offline against one offer.
+#[pyfunction]
+#[pyo3(signature = (payment, requirements, now=None, *, allow_onchain_signatures=false))]
+fn verify_payment(
+    py: Python<'_>,
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    now: Option<u64>,
+    allow_onchain_signatures: bool,
+) -> PyResult<VerifiedPayment> {
+    let options = VerifyOptions { allow_onchain_signatures };
+    py.detach(|| verify::verify_payment_with(&payment.0, &requirements.0, now_or_system(now), &options))
+        .or_raise(py)
+        .map(VerifiedPayment)
+}
+
+/// Offline verification as a facilitator-style verdict (`is_valid`, `invalid_reason`, `payer`) instead of an
+/// exception.
+#[pyfunction]
+#[pyo3(signature = (payment, requirements, now=None, *, allow_onchain_signatures=false))]
+fn verify_to_response(
+    py: Python<'_>,
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    now: Option<u64>,
+    allow_onchain_signatures: bool,
+) -> VerifyResponse {
+    let options = VerifyOptions { allow_onchain_signatures };
+    let result = py.detach(|| verify::verify_payment_with(&payment.0, &requirements.0, now_or_system(now), &options));
+    VerifyResponse(match result {
+        Ok(v) => v.to_verify_response(),
+        Err(e) => paywire_core::VerifyResponse::invalid(&e),
+    })
+}
+
+/// The settlement header for the client: (`PAYMENT-RESPONSE` or `X-PAYMENT-RESPONSE`, value), carrying only
+/// the members x402 defines.
+#[pyfunction]
+fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'static str, String) {
+    core::settlement_header(x402_version, &settlement.0)
+}
+
+/// The HTTP status for a `PaywireError` (or its code): 400 unreadable payment, 500 the server's own offer
+/// at fault, 402 any other refusal.
+#[pyfunction]
+fn status_for(py: Python<'_>, error: &Bound<'_, PyAny>) -> PyResult<u16> {
+    let code: String =
+        if error.is_instance_of::<PyString>() { error.extract()? } else { error.getattr("code")?.extract()? };
+    let code =
+        ErrorCode::from_str_code(&code).ok_or_else(|| bad_argument(py, format!("unknown error code {code:?}")))?;
+    Ok(core::status_for(&paywire_core::Error::new(code, "")))
+}
+
+/// The HTTP status for a facilitator's `invalidReason`: 412 for `permit2_allowance_required`, else 402.
+#[pyfunction]
+fn status_for_reason(reason: &str) -> u16 {
+    core::status_for_reason(reason)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PriceTag>()?;
+    m.add_class::<AcceptedPayment>()?;
+    m.add_class::<VerifiedPayment>()?;
+    m.add_function(wrap_pyfunction!(build_payment_required, m)?)?;
+    m.add_function(wrap_pyfunction!(read_payment, m)?)?;
+    m.add_function(wrap_pyfunction!(check_payment, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_payment, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_to_response, m)?)?;
+
+    m.add_function(wrap_pyfunction!(settlement_header, m)?)?;
+    m.add_function(wrap_pyfunction!(status_for, m)?)?;
+    m.add_function(wrap_pyfunction!(status_for_reason, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+"""What the HTTP clients and the middleware share: coded errors, purchase keys, reading bills."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping, Optional
+
+from ._paywire import PaymentRequired, PaywireError, error_category
+
+#: Headers that carry a payment; a request that has one is never paid for again.
+PAYMENT_HEADERS = ("payment-signature", "x-payment")
+
+#: Response headers a browser client must be allowed to read.
+EXPOSED_HEADERS = "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE"
+
+#: Request headers a browser client sends.
+ALLOWED_HEADERS = "PAYMENT-SIGNATURE, X-PAYMENT, X-PAYWIRE-RECEIPT"
+
+
+def error(code: str, message: str, payer: Optional[str] = None) -> PaywireError:
+    """A ``PaywireError`` raised by the Python glue, with the same attributes as the core's."""
+    err = PaywireError(f"{message} [{code}]")
+    err.code = code  # type: ignore[attr-defined]
+    err.message = message  # type: ignore[attr-defined]
+    err.category = error_category(code)  # type: ignore[attr-defined]
+    err.payer = payer  # type: ignore[attr-defined]
+    err.refusals = []  # type: ignore[attr-defined]
+    return err
+
+
+def carries_payment(headers: Mapping[str, str]) -> bool:
+    """Whether a request already carries a payment (paying again would pay twice)."""
+    return any(name.lower() in PAYMENT_HEADERS for name in headers.keys())
+
+
+def purchase_key(method: str, url: str, body: bytes) -> str:
+    """Names a purchase: the same method, URL and body are the same purchase, so a retry reuses its payment."""
+    return f"{method.upper()} {url} {hashlib.sha256(body).hexdigest()}"
+
+
+def body_bytes(body: Any) -> bytes:
+    """A request body as bytes, for replaying it with the payment and naming the purchase."""
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    raise error(
+        "invalid_argument",
+        "the request body is a stream, which cannot be sent again with the payment; pass it as bytes",
+    )
+
+
+def bill_of(headers: Any, body: bytes) -> Optional[PaymentRequired]:
+    """The x402 bill of a 402 response, or None when the 402 is not an x402 bill."""
+    try:
+        return PaymentRequired.from_response(headers, body)
+    except PaywireError:
+        return None

@@ -1,0 +1,70 @@
+"""A requests transport adapter that pays x402 bills.
+
+    import requests, paywire
+    from paywire.requests import PaymentAdapter
+
+    session = requests.Session()
+    session.mount("https://", PaymentAdapter(payer))
+    response = session.get("https://api.example.com/weather")
+    receipt = paywire.requests.settlement(response)   # the decoded PAYMENT-RESPONSE, or None
+
+Same contract as ``paywire.httpx``: one paid retry, never a second payment for a request that already
+carries one, the body kept for the retry, and a purchase retried after a lost response paid once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ._common import bill_of, body_bytes, carries_payment, purchase_key
+from ._paywire import Payer, PaymentHeader, PaywireError, SettleResponse, read_settlement
+
+
+def settlement(response: requests.Response) -> Optional[SettleResponse]:
+    """The settlement receipt of a paid response (its decoded ``PAYMENT-RESPONSE``), or None."""
+    return getattr(response, "x402_settlement", None)
+
+
+def payment(response: requests.Response) -> Optional[PaymentHeader]:
+    """The payment sent for a response, or None when the request was not paid for."""
+    return getattr(response, "x402_payment", None)
+
+
+class PaymentAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that pays x402 bills with ``payer``. Other keyword arguments go to ``HTTPAdapter``."""
+
+    def __init__(self, payer: Payer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._payer = payer
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if carries_payment(request.headers):
+            return super().send(request, **kwargs)
+        body = body_bytes(request.body)
+        response = super().send(request, **kwargs)
+        if response.status_code != 402:
+            return response
+        bill = bill_of(response.headers, response.content)
+        if bill is None:
+            return response
+        key = purchase_key(request.method or "GET", request.url or "", body)
+        header = self._payer.pay(bill, key)
+        response.close()
+        paid = request.copy()
+        paid.headers[header.name] = header.value
+        result = super().send(paid, **kwargs)
+        # A response arrived, so the payment's outcome is known; only a lost response keeps it for a retry.
+        self._payer.forget(key)
+        try:
+            receipt = read_settlement(result.headers)
+        except PaywireError:
+            receipt = None
+        result.x402_settlement = receipt  # type: ignore[attr-defined]
+        result.x402_payment = header  # type: ignore[attr-defined]
+        return result
+
+
+__all__ = ["PaymentAdapter", "payment", "settlement"]

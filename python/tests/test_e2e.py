@@ -1,0 +1,378 @@
+"""End to end over real HTTP on loopback: a FastAPI app behind paywire's ASGI middleware, served by uvicorn;
+paywire's httpx and requests clients; the facilitator double (facilitator_double.py) served by uvicorn too."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any, Dict, Optional
+
+import httpx
+import pytest
+import requests
+from conftest import ISSUER_KEY, PAY_TO, PAYER, PAYER_KEY, closed_port_url, served
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+import paywire
+import paywire.httpx
+import paywire.requests
+from paywire.asgi import MemoryStore, PaymentMiddleware, Route
+from paywire.facilitator import AsyncFacilitatorClient
+from paywire.httpx import AsyncPaymentTransport, PaymentTransport
+from paywire.requests import PaymentAdapter
+
+NETWORK = "eip155:84532"
+SECRET = "the paid content"
+
+
+class Shop:
+    """A paid API: a FastAPI app, its handler call counts, and the middleware's settings."""
+
+    def __init__(self, facilitator_url: str, **options: Any) -> None:
+        self.calls: Dict[str, int] = {}
+        app = FastAPI()
+
+        def count(name: str) -> None:
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+        @app.get("/weather")
+        async def weather(request: Request) -> Dict[str, Any]:
+            count("weather")
+            paid = request.state.paywire
+            return {"forecast": SECRET, "payer": paid.payer, "amount": str(paid.payment.verified.amount) if paid.payment else None}
+
+        @app.post("/echo")
+        async def echo(request: Request) -> Response:
+            count("echo")
+            return Response(await request.body(), media_type="application/octet-stream")
+
+        @app.get("/unavailable")
+        async def unavailable() -> JSONResponse:
+            count("unavailable")
+            return JSONResponse({"error": SECRET}, status_code=503)
+
+        @app.get("/crash")
+        async def crash() -> None:
+            count("crash")
+            raise RuntimeError("handler bug")
+
+        @app.get("/slow")
+        async def slow() -> Dict[str, str]:
+            count("slow")
+            await asyncio.sleep(0.5)
+            return {"forecast": SECRET}
+
+        @app.get("/v1/weather")
+        async def v1_weather() -> Dict[str, str]:
+            count("v1")
+            return {"forecast": SECRET}
+
+        @app.get("/free")
+        async def free() -> Dict[str, str]:
+            return {"free": "yes"}
+
+        tag = paywire.PriceTag(NETWORK, PAY_TO, "$0.001")
+        app.add_middleware(
+            PaymentMiddleware,
+            routes={
+                "GET /weather": Route(tag, description="Weather", mime_type="application/json"),
+                "POST /echo": tag,
+                "GET /unavailable": tag,
+                "GET /crash": tag,
+                "GET /slow": tag,
+                "GET /v1/weather": Route(paywire.PriceTag("base-sepolia", PAY_TO, "$0.001"), x402_version=1),
+            },
+            facilitator=AsyncFacilitatorClient(facilitator_url, timeout=5),
+            **options,
+        )
+        self.app = app
+
+
+@pytest.fixture
+def shop(facilitator):
+    shop = Shop(facilitator.url)
+    with served(shop.app) as url:
+        shop.url = url
+        yield shop
+
+
+def payer(**kwargs: Any) -> paywire.Payer:
+    return paywire.Payer(paywire.LocalSigner(PAYER_KEY), paywire.Policy(max_per_payment="$0.01"), **kwargs)
+
+
+def paying_client(p: Optional[paywire.Payer] = None, transport: Optional[httpx.BaseTransport] = None) -> httpx.Client:
+    return httpx.Client(transport=PaymentTransport(p or payer(), transport), timeout=10)
+
+
+def test_unpaid_request_gets_the_bill(shop, facilitator):
+    r = httpx.get(f"{shop.url}/weather", headers={"origin": "https://app.example"})
+    assert r.status_code == 402
+    bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
+    assert bill.x402_version == 2 and bill.error == "Payment required"
+    assert bill.resource == {"url": f"{shop.url}/weather", "description": "Weather", "mimeType": "application/json"}
+    (offer,) = bill.accepts
+    assert (offer.network, offer.amount, offer.pay_to) == (NETWORK, 1000, PAY_TO)
+    assert r.headers["cache-control"] == "no-store"
+    assert "PAYMENT-REQUIRED" in r.headers["access-control-expose-headers"]
+    assert r.json()["error"] == "Payment required"
+    assert SECRET not in r.text
+    assert shop.calls == {} and facilitator.verify_calls == 0
+
+
+def test_free_routes_pass_through(shop):
+    assert httpx.get(f"{shop.url}/free").json() == {"free": "yes"}
+
+
+def test_paid_request_is_served_with_its_settlement(shop, facilitator):
+    with paying_client() as client:
+        r = client.get(f"{shop.url}/weather")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"forecast": SECRET, "payer": PAYER, "amount": "1000"}
+    settled = paywire.httpx.settlement(r)
+    assert settled is not None and settled.success and settled.transaction.startswith("0x")
+    assert settled.payer == PAYER and settled.network == NETWORK
+    # Members the facilitator adds beyond x402 ("fee") are not passed on to the buyer.
+    assert "fee" not in json.loads(paywire.decode_header_text(r.headers["payment-response"]))
+    assert paywire.httpx.payment(r).amount == 1000
+    assert r.headers["cache-control"] == "private"
+    assert (facilitator.verify_calls, facilitator.settle_calls, shop.calls["weather"]) == (1, 1, 1)
+
+
+def test_wrong_amount_is_refused_before_the_facilitator(shop, facilitator):
+    cheap = paywire.build_payment_required(f"{shop.url}/weather", [paywire.PriceTag(NETWORK, PAY_TO, "$0.0001")])
+    header = payer().pay(cheap)
+    r = httpx.get(f"{shop.url}/weather", headers=header.headers)
+    assert r.status_code == 402
+    bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
+    assert bill.error == "no_matching_payment_requirements"
+    assert "none of the 1 offers" in r.json()["message"]
+    assert facilitator.verify_calls == 0 and shop.calls == {}
+
+
+def test_replaying_a_payment(shop, facilitator):
+    header = payer().pay(httpx.get(f"{shop.url}/weather").headers["payment-required"])
+    first = httpx.get(f"{shop.url}/weather", headers=header.headers)
+    assert first.status_code == 200
+    # The same payment for the same request (a client that lost the answer): the same answer, not settled again.
+    again = httpx.get(f"{shop.url}/weather", headers=header.headers)
+    assert (again.status_code, again.content) == (200, first.content)
+    assert again.headers["payment-response"] == first.headers["payment-response"]
+    # The same payment for another request: refused.
+    other = httpx.get(f"{shop.url}/weather?city=paris", headers=header.headers)
+    assert other.status_code == 402
+    assert paywire.PaymentRequired.from_header(other.headers["payment-required"]).error == (
+        "invalid_exact_evm_nonce_already_used"
+    )
+    assert SECRET not in other.text
+    assert (facilitator.settle_calls, shop.calls["weather"]) == (1, 1)
+
+
+def test_a_payment_in_flight_is_not_served_twice(shop, facilitator):
+    header = payer().pay(httpx.get(f"{shop.url}/slow").headers["payment-required"])
+
+    async def both():
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await asyncio.gather(*(client.get(f"{shop.url}/slow", headers=header.headers) for _ in range(2)))
+
+    statuses = sorted(r.status_code for r in asyncio.run(both()))
+    assert statuses == [200, 409]
+    assert (facilitator.settle_calls, shop.calls["slow"]) == (1, 1)
+
+
+def test_handler_errors_are_not_charged(shop, facilitator):
+    with paying_client() as client:
+        r = client.get(f"{shop.url}/unavailable")
+        assert r.status_code == 503 and paywire.httpx.settlement(r) is None
+        crashed = client.get(f"{shop.url}/crash")
+        assert crashed.status_code == 500
+    assert facilitator.verify_calls == 2 and facilitator.settle_calls == 0
+    assert shop.calls == {"unavailable": 1, "crash": 1}
+
+
+def test_failed_settlement_releases_nothing(shop, facilitator):
+    facilitator.mode = "settle_fails"
+    with paying_client() as client:
+        r = client.get(f"{shop.url}/weather")
+    assert r.status_code == 402
+    assert SECRET not in r.text
+    settled = paywire.httpx.settlement(r)
+    assert settled is not None and not settled.success and settled.error_reason == "insufficient_funds"
+    assert paywire.PaymentRequired.from_header(r.headers["payment-required"]).error == "insufficient_funds"
+    assert shop.calls["weather"] == 1 and facilitator.settle_calls == 1
+
+
+def test_verify_refusal_is_a_402_with_the_reason(shop, facilitator):
+    facilitator.mode = "verify_invalid"
+    with paying_client() as client:
+        r = client.get(f"{shop.url}/weather")
+    assert r.status_code == 402
+    assert paywire.PaymentRequired.from_header(r.headers["payment-required"]).error == "insufficient_funds"
+    assert shop.calls == {} and facilitator.settle_calls == 0
+
+
+@pytest.mark.parametrize("trouble", ["down", "garbage"])
+def test_facilitator_trouble_is_a_502_and_nothing_is_served(facilitator, trouble):
+    if trouble == "garbage":
+        facilitator.mode = "garbage"
+    shop = Shop(closed_port_url() if trouble == "down" else facilitator.url)
+    with served(shop.app) as url, paying_client() as client:
+        r = client.get(f"{url}/weather")
+    assert r.status_code == 502
+    body = r.json()
+    expected = "facilitator_unreachable" if trouble == "down" else "invalid_facilitator_response"
+    assert body["error"] == expected and body["message"]
+    assert SECRET not in r.text and shop.calls == {}
+
+
+def test_settlement_pending_is_retried_once(shop, facilitator):
+    facilitator.mode = "pending_then_ok"
+    with paying_client() as client:
+        r = client.get(f"{shop.url}/weather")
+    assert r.status_code == 200 and paywire.httpx.settlement(r).success
+    assert facilitator.settle_calls == 2
+    first, second = (h for h in facilitator.auth_headers if h["endpoint"] == "settle")
+    assert first == second
+
+
+class LosesFirstPaidResponse(httpx.BaseTransport):
+    """Delivers requests, but loses the response to the first paid one (a dropped connection)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.lost = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if "payment-signature" in request.headers and not self.lost:
+            self.lost = True
+            response.read()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+def test_lost_response_and_retry_cost_one_payment(shop, facilitator):
+    p = payer()
+    with paying_client(p, LosesFirstPaidResponse()) as client:
+        with pytest.raises(httpx.ReadError):
+            client.get(f"{shop.url}/weather")
+        r = client.get(f"{shop.url}/weather")
+    assert r.status_code == 200 and r.json()["forecast"] == SECRET
+    assert paywire.httpx.payment(r).reused, "the retry signed a second payment"
+    assert facilitator.settle_calls == 1 and shop.calls["weather"] == 1
+    assert p.spent_usd == "$0.001"
+
+
+def test_malformed_payment_header_is_a_400_with_a_readable_error(shop):
+    for value in ("not base64!", "eyJ4NDAyVmVyc2lvbiI6Mn0", paywire.encode_json_text('{"x402Version":2}')):
+        r = httpx.get(f"{shop.url}/weather", headers={"PAYMENT-SIGNATURE": value})
+        assert r.status_code == 400, value
+        body = r.json()
+        assert body["error"] in paywire.error_codes() and body["message"]
+        assert paywire.PaymentRequired.from_header(r.headers["payment-required"]).error == body["error"]
+    assert shop.calls == {}
+
+
+def test_request_body_is_kept_for_the_paid_retry(shop, facilitator):
+    data = bytes(range(256)) * 40
+    with paying_client() as client:
+        r = client.post(f"{shop.url}/echo", content=data)
+    assert r.status_code == 200 and r.content == data
+    assert facilitator.settle_calls == 1
+
+
+def test_a_request_that_carries_a_payment_is_never_paid_again(shop, facilitator):
+    stale = payer().pay(paywire.build_payment_required(f"{shop.url}/weather", [paywire.PriceTag(NETWORK, PAY_TO, "$0.0001")]))
+    p = payer()
+    with paying_client(p) as client:
+        r = client.get(f"{shop.url}/weather", headers=stale.headers)
+    assert r.status_code == 402 and p.spent_usd == "$0"
+    assert paywire.httpx.payment(r) is None
+
+
+def test_v1_route(shop, facilitator):
+    unpaid = httpx.get(f"{shop.url}/v1/weather")
+    assert unpaid.status_code == 402 and "payment-required" not in unpaid.headers
+    assert unpaid.json()["x402Version"] == 1
+    with paying_client() as client:
+        r = client.get(f"{shop.url}/v1/weather")
+    assert r.status_code == 200 and r.json() == {"forecast": SECRET}
+    assert paywire.httpx.payment(r).name == "X-PAYMENT"
+    assert "x-payment-response" in r.headers and paywire.httpx.settlement(r).success
+
+
+def test_async_transport(shop, facilitator):
+    async def run():
+        async with httpx.AsyncClient(transport=AsyncPaymentTransport(payer()), timeout=10) as client:
+            return await client.get(f"{shop.url}/weather")
+
+    r = asyncio.run(run())
+    assert r.status_code == 200 and paywire.httpx.settlement(r).success
+
+
+def test_async_transport_awaits_an_async_signer(shop, facilitator):
+    local = paywire.LocalSigner(PAYER_KEY)
+
+    class RemoteSigner:
+        address = local.address
+        calls = 0
+
+        async def sign_digest(self, digest: bytes) -> bytes:
+            RemoteSigner.calls += 1
+            await asyncio.sleep(0)
+            return local.sign_digest(digest)
+
+    signer = RemoteSigner()
+
+    async def run():
+        transport = AsyncPaymentTransport(paywire.Payer(signer), signer=signer)
+        async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+            return await client.get(f"{shop.url}/weather")
+
+    r = asyncio.run(run())
+    assert r.status_code == 200 and RemoteSigner.calls == 1
+
+
+def test_requests_adapter(shop, facilitator):
+    session = requests.Session()
+    session.mount("http://", PaymentAdapter(payer()))
+    r = session.post(f"{shop.url}/echo", data=b"hello")
+    assert r.status_code == 200 and r.content == b"hello"
+    assert paywire.requests.settlement(r).success
+    assert paywire.requests.payment(r).payer == PAYER
+    assert facilitator.settle_calls == 1
+
+
+def test_receipts_stand_in_for_a_new_payment(facilitator):
+    issuer_signer = paywire.LocalSigner(ISSUER_KEY)
+    shop = Shop(
+        facilitator.url,
+        issuer=paywire.Issuer(issuer_signer),
+        access=paywire.AccessPolicy([issuer_signer.address], 3600),
+    )
+    with served(shop.app) as url:
+        unpaid = httpx.get(f"{url}/weather")
+        offers = paywire.offers_in(paywire.PaymentRequired.from_header(unpaid.headers["payment-required"]))
+        assert len(offers) == 1 and offers[0].verify([issuer_signer.address])["signer"] == issuer_signer.address
+        with paying_client() as client:
+            paid = client.get(f"{url}/weather")
+        receipt = paywire.receipt_in(paywire.httpx.settlement(paid))
+        assert receipt is not None and receipt.verify([issuer_signer.address])["payload"]["payer"] == PAYER
+        again = httpx.get(f"{url}/weather", headers={paywire.RECEIPT_HEADER: receipt.to_header()})
+        assert again.status_code == 200 and again.json()["forecast"] == SECRET
+        elsewhere = httpx.get(f"{url}/slow", headers={paywire.RECEIPT_HEADER: receipt.to_header()})
+        assert elsewhere.status_code == 402, "a receipt for one resource opened another"
+    assert facilitator.settle_calls == 1
+
+
+def test_served_records_are_bounded():
+    store = MemoryStore(max_entries=3)
+
+    async def fill():
+        for i in range(10):
+            assert await store.claim(f"k{i}", "f", expires_at=4_000_000_000) is None
+            await store.complete(f"k{i}", paywire.asgi.Record("f", 4_000_000_000, True, 200, [], b""))
+        return len(store)
+
+    assert asyncio.run(fill()) <= 3
