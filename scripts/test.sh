@@ -37,6 +37,16 @@ py=$(tests/oracle/setup.sh)
 section "Differential tests against the official TypeScript and Python SDKs"
 PAYWIRE_BIN="$target_dir/debug/paywire" "$py" -m pytest -q tests/differential
 
+section "Python: the package (pip install ./python), its types, its tests"
+py_tests=$(python/tests/setup.sh)
+# As a user installs it: pip builds the wheel with maturin (pyproject.toml) and cargo (Cargo.lock).
+"$py_tests" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+"$py_tests" -m mypy --strict python/python/paywire python/examples
+(cd /tmp && "$py_tests" -m mypy.stubtest paywire._paywire)
+"$py_tests" -m pytest -q python/tests
+section "Python: the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
+"$py_tests" python/bench/compare_official.py --quick
+
 section "Fuzz: every target for ${PAYWIRE_FUZZ_SECONDS:=20} s"
 # cargo fuzz needs unstable compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them, so no
 # nightly toolchain is needed. libFuzzer itself is C++.

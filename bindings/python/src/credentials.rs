@@ -81,6 +81,10 @@ impl SignedOffer {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &self.0.to_json())
     }
+    fn __repr__(&self) -> String {
+        let index = self.0.accept_index.map_or("None".to_string(), |i| i.to_string());
+        format!("SignedOffer(format='{}', accept_index={index})", self.0.format.as_str())
+    }
 }
 
 /// A signed receipt.
@@ -128,6 +132,9 @@ impl SignedReceipt {
     /// The wire dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &self.0.to_json())
+    }
+    fn __repr__(&self) -> String {
+        format!("SignedReceipt(format='{}', payer='{}')", self.0.format.as_str(), self.0.payload.payer)
     }
 }
 

@@ -410,6 +410,9 @@ impl SupportedResponse {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &serde_json::to_value(&self.0).unwrap_or_default())
     }
+    fn __repr__(&self) -> String {
+        format!("SupportedResponse(kinds={})", self.0.kinds.len())
+    }
 }
 
 /// The settlement receipt a response carries (`PAYMENT-RESPONSE`, else `X-PAYMENT-RESPONSE`, any case), or None.

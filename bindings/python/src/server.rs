@@ -205,6 +205,14 @@ impl AcceptedPayment {
     fn facilitator_request(&self) -> String {
         self.0.facilitator_request().to_json()
     }
+    fn __repr__(&self) -> String {
+        format!(
+            "AcceptedPayment(offer_index={}, payer={}, amount={})",
+            self.0.offer_index,
+            self.0.verified.payer.to_checksum(None),
+            self.0.verified.amount
+        )
+    }
 }
 
 fn now_or_system(now: Option<u64>) -> u64 {

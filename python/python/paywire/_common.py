@@ -20,15 +20,15 @@ ALLOWED_HEADERS = "PAYMENT-SIGNATURE, X-PAYMENT, X-PAYWIRE-RECEIPT"
 def error(code: str, message: str, payer: Optional[str] = None) -> PaywireError:
     """A ``PaywireError`` raised by the Python glue, with the same attributes as the core's."""
     err = PaywireError(f"{message} [{code}]")
-    err.code = code  # type: ignore[attr-defined]
-    err.message = message  # type: ignore[attr-defined]
-    err.category = error_category(code)  # type: ignore[attr-defined]
-    err.payer = payer  # type: ignore[attr-defined]
-    err.refusals = []  # type: ignore[attr-defined]
+    err.code = code
+    err.message = message
+    err.category = error_category(code)
+    err.payer = payer
+    err.refusals = []
     return err
 
 
-def carries_payment(headers: Mapping[str, str]) -> bool:
+def carries_payment(headers: Mapping[Any, Any]) -> bool:
     """Whether a request already carries a payment (paying again would pay twice)."""
     return any(name.lower() in PAYMENT_HEADERS for name in headers.keys())
 

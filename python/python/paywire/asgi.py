@@ -337,9 +337,9 @@ class PaymentMiddleware:
 
     def resource_url(self, scope: Scope) -> str:
         """The URL a bill names: ``public_url`` (else the request's scheme and host) and the path."""
-        path = scope.get("root_path", "") + scope["path"]
+        path: str = scope.get("root_path", "") + scope["path"]
         if self.public_url:
-            return self.public_url + scope["path"]
+            return self.public_url + str(scope["path"])
         host = _header(scope.get("headers", []), b"host")
         if host is None:
             server = scope.get("server") or ("localhost", None)

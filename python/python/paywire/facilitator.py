@@ -17,7 +17,7 @@ reconciles against that transaction instead of paying twice.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, TypeVar, Union
 
 import httpx
 
@@ -47,7 +47,10 @@ def _headers_for(headers: Headers, endpoint: str) -> Dict[str, str]:
     return dict(headers)  # type: ignore[arg-type]
 
 
-def _answer(endpoint: str, response: httpx.Response, parse: Callable[[str], Any], member: str) -> Any:
+T = TypeVar("T")
+
+
+def _answer(endpoint: str, response: httpx.Response, parse: Callable[[str], T], member: str) -> T:
     text = response.text
     if response.is_success:
         return parse(text)

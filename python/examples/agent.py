@@ -1,0 +1,30 @@
+"""An agent paying for an API with httpx: a 402 is paid under the policy and the request retried.
+
+    PAYWIRE_KEY=0x... python agent.py http://127.0.0.1:8000/weather
+
+The key's address needs USDC on the bill's network (Base Sepolia testnet USDC is free from Circle's faucet).
+"""
+
+import os
+import sys
+
+import httpx
+
+import paywire
+import paywire.httpx
+
+url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000/weather"
+signer = paywire.LocalSigner(os.environ["PAYWIRE_KEY"])
+# At most $0.01 per request and $1 in all; only the known stablecoins.
+payer = paywire.Payer(signer, paywire.Policy(max_per_payment="$0.01", budget="$1"))
+
+with httpx.Client(transport=paywire.httpx.PaymentTransport(payer), timeout=30) as client:
+    try:
+        response = client.get(url)
+    except paywire.PaywireError as e:  # the bill broke the policy, or the signer failed
+        sys.exit(f"not paid: {e.message} [{e.code}]")
+
+print(response.status_code, response.text)
+receipt = paywire.httpx.settlement(response)
+if receipt is not None:
+    print(f"paid {payer.spent_usd} from {signer.address}; transaction {receipt.transaction} on {receipt.network}")
