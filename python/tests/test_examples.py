@@ -28,6 +28,16 @@ def load_paid_api(facilitator_url: str, price: str = "$0.001"):
             del os.environ[name]
 
 
+def run_agent(url: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / "agent.py"), url],
+        env={**os.environ, "PAYWIRE_KEY": PAYER_KEY},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_the_agent_pays_the_paid_api(facilitator):
     with served(load_paid_api(facilitator.url)) as url:
         assert httpx.get(f"{url}/weather").status_code == 402
@@ -38,13 +48,7 @@ def test_the_agent_pays_the_paid_api(facilitator):
         )
         assert preflight.status_code == 200
         assert "payment-signature" in preflight.headers["access-control-allow-headers"].lower()
-        run = subprocess.run(
-            [sys.executable, str(EXAMPLES / "agent.py"), f"{url}/weather"],
-            env={**os.environ, "PAYWIRE_KEY": PAYER_KEY},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_agent(f"{url}/weather")
     assert run.returncode == 0, run.stderr
     assert '200 {"forecast":"sunny","paid_by":"%s"}' % PAYER in run.stdout
     assert f"paid $0.001 from {PAYER}; transaction 0x" in run.stdout
@@ -53,13 +57,7 @@ def test_the_agent_pays_the_paid_api(facilitator):
 
 def test_the_agent_explains_a_bill_beyond_its_policy(facilitator):
     with served(load_paid_api(facilitator.url, price="$0.05")) as url:
-        run = subprocess.run(
-            [sys.executable, str(EXAMPLES / "agent.py"), f"{url}/weather"],
-            env={**os.environ, "PAYWIRE_KEY": PAYER_KEY},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_agent(f"{url}/weather")
     assert run.returncode == 1
     assert run.stderr.startswith("not paid: ") and "[no_acceptable_offer]" in run.stderr
     assert facilitator.verify_calls == 0

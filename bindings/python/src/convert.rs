@@ -153,3 +153,8 @@ pub fn repr_str(s: Option<&str>) -> String {
         None => "None".into(),
     }
 }
+
+/// The Unix time given, or the system clock's (the binding's only clock read, on the caller's behalf).
+pub fn now_or_system(now: Option<u64>) -> u64 {
+    now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock))
+}

@@ -6,7 +6,7 @@ use paywire_core::credentials::{self as core, CredentialFormat, Statement, acces
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{address_from_py, from_py, headers_from_py, to_py};
+use crate::convert::{address_from_py, from_py, headers_from_py, now_or_system, to_py};
 use crate::errors::{OrRaise, bad_argument};
 use crate::messages::{PaymentRequired, PaymentRequirements, SettleResponse};
 use crate::signing::{LocalSigner, signer_from_py};
@@ -28,10 +28,6 @@ fn verified_to_py<'py, P: Statement>(py: Python<'py>, v: &core::Verified<P>) -> 
     d.set_item("signer", v.signer.to_checksum(None))?;
     d.set_item("payload", to_py(py, &v.payload.to_json())?)?;
     Ok(d)
-}
-
-fn now_or_system(now: Option<u64>) -> u64 {
-    now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock))
 }
 
 /// A signed offer.

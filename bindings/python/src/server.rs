@@ -7,7 +7,7 @@ use paywire_core::{ErrorCode, ResourceInfo};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::convert::{address_from_py, headers_from_py, object_from_py, u256_from_py, u256_to_py};
+use crate::convert::{address_from_py, headers_from_py, now_or_system, object_from_py, u256_from_py, u256_to_py};
 use crate::errors::{OrRaise, bad_argument};
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
@@ -213,10 +213,6 @@ impl AcceptedPayment {
             self.0.verified.amount
         )
     }
-}
-
-fn now_or_system(now: Option<u64>) -> u64 {
-    now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock))
 }
 
 /// Matches a payment to the bill, checks extension echoes and a required payment id, and verifies it
