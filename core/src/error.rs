@@ -119,6 +119,9 @@ error_codes! {
     PaymentIdentifierConflict => "payment_identifier_conflict",
     /// The same payment is being processed by another request right now (answer 409).
     PaymentInProgress => "payment_in_progress",
+    /// The payment was already served and its response is no longer held, so it cannot be answered again
+    /// without running the request twice (answer 409).
+    PaymentAlreadyServed => "payment_already_served",
     /// The authorization was already used, e.g. a payment replayed for another request (x402 reason).
     NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
 

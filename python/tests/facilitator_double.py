@@ -4,8 +4,9 @@ the authorization used on that chain instead of broadcasting it. The real on-cha
 in its own suite; this double lets the Python suite drive every facilitator outcome on purpose.
 
 ``mode`` picks the behaviour: "ok"; "verify_invalid" (every payment invalid); "settle_fails" (settlement
-refused with insufficient_funds); "garbage" (answers that are not x402); "pending_then_ok" (the first
-settle reports settlement_pending, the retry succeeds).
+refused with insufficient_funds); "garbage" (answers that are not x402); "settle_down_once" (the first
+/settle fails with a 502, settling nothing); "pending_then_ok" and "pending_twice" (the first one or two
+/settle calls report settlement_pending, later ones reconcile against the transaction and succeed).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class FacilitatorDouble:
         self.settled: List[Dict[str, Any]] = []
         self.auth_headers: List[Dict[str, str]] = []
         self.used: Set[Tuple[str, str]] = set()
+        self.pending: Set[Tuple[str, str]] = set()
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -91,7 +93,7 @@ class FacilitatorDouble:
     async def _settle(self, request: Request) -> Response:
         self.settle_calls += 1
         self.auth_headers.append({"endpoint": "settle", "authorization": request.headers.get("authorization", "")})
-        if self.mode == "garbage":
+        if self.mode == "garbage" or (self.mode == "settle_down_once" and self.settle_calls == 1):
             return PlainTextResponse("<html>upstream error</html>", status_code=502)
         body = json.loads(await request.body())
         network = body["paymentRequirements"]["network"]
@@ -102,14 +104,16 @@ class FacilitatorDouble:
         authorization = body["paymentPayload"]["payload"]["authorization"]
         key = (authorization["from"].lower(), authorization["nonce"].lower().removeprefix("0x"))
         tx = "0x" + hashlib.sha256(json.dumps(authorization, sort_keys=True).encode()).hexdigest()
-        if self.mode == "pending_then_ok" and self.settle_calls == 1:
-            with self._lock:
-                self.used.add(key)
-            return JSONResponse(
-                {"success": False, "errorReason": "settlement_pending", "transaction": tx, "network": network}
-            )
+        pending_for = {"pending_then_ok": 1, "pending_twice": 2}.get(self.mode, 0)
         with self._lock:
-            if self.mode != "pending_then_ok":
+            if key in self.pending:
+                # A settlement broadcast earlier: reconcile against its transaction instead of paying twice.
+                if self.settle_calls <= pending_for:
+                    return JSONResponse(
+                        {"success": False, "errorReason": "settlement_pending", "transaction": tx, "network": network}
+                    )
+                self.pending.discard(key)
+            else:
                 verdict = self._official_verify(body)
                 if not verdict.get("isValid"):
                     return JSONResponse(
@@ -122,6 +126,11 @@ class FacilitatorDouble:
                         }
                     )
                 self.used.add(key)
+                if self.settle_calls <= pending_for:
+                    self.pending.add(key)
+                    return JSONResponse(
+                        {"success": False, "errorReason": "settlement_pending", "transaction": tx, "network": network}
+                    )
         self.settled.append(body)
         return JSONResponse(
             {"success": True, "transaction": tx, "network": network, "payer": authorization["from"], "fee": "0"}

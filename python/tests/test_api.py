@@ -13,6 +13,7 @@ import pytest
 from conftest import PAY_TO, PAYER, PAYER_KEY
 
 import paywire
+import paywire.httpx
 from paywire.facilitator import AsyncFacilitatorClient, FacilitatorClient
 from paywire.httpx import PaymentTransport
 from paywire.signers import EthAccountSigner
@@ -382,6 +383,60 @@ def test_the_transport_pays_once_and_never_loops():
     assert r.status_code == 402 and len(sent) == 2
     assert "payment-signature" not in sent[0].headers and "payment-signature" in sent[1].headers
     assert payer.spent_usd == "$0.01"
+
+
+@pytest.mark.parametrize("status", [409, 502, 503])
+def test_an_open_outcome_keeps_the_payment_for_the_retry(status):
+    b = bill()
+    answers: List[int] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if "payment-signature" not in request.headers:
+            return httpx.Response(402, headers={"PAYMENT-REQUIRED": b.to_header()})
+        answers.append(request.headers["payment-signature"])
+        return httpx.Response(status if len(answers) == 1 else 200)
+
+    payer = paywire.Payer(paywire.LocalSigner(PAYER_KEY))
+    with httpx.Client(transport=PaymentTransport(payer, httpx.MockTransport(server))) as client:
+        assert client.get("https://api.example.com/r").status_code == status
+        retried = client.get("https://api.example.com/r")
+    assert retried.status_code == 200 and paywire.httpx.payment(retried).reused
+    assert answers[0] == answers[1] and payer.spent_usd == "$0.01"
+
+
+def test_a_definite_refusal_forgets_the_payment():
+    b = bill()
+
+    def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(402, headers={"PAYMENT-REQUIRED": b.with_error("insufficient_funds").to_header()})
+
+    payer = paywire.Payer(paywire.LocalSigner(PAYER_KEY))
+    with httpx.Client(transport=PaymentTransport(payer, httpx.MockTransport(server))) as client:
+        client.get("https://api.example.com/r")
+        second = client.get("https://api.example.com/r")
+    assert not paywire.httpx.payment(second).reused
+
+
+def test_the_paid_retry_frames_its_body_once():
+    b = bill()
+    seen: List[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "payment-signature" not in request.headers:
+            return httpx.Response(402, headers={"PAYMENT-REQUIRED": b.to_header()})
+        return httpx.Response(200)
+
+    def chunks():
+        yield b"hello "
+        yield b"world"
+
+    payer = paywire.Payer(paywire.LocalSigner(PAYER_KEY))
+    with httpx.Client(transport=PaymentTransport(payer, httpx.MockTransport(server))) as client:
+        client.post("https://api.example.com/r", content=chunks())
+    paid = seen[1]
+    assert paid.read() == b"hello world"
+    assert paid.headers.get("content-length") == "11" and "transfer-encoding" not in paid.headers
 
 
 def test_a_402_that_is_not_a_bill_is_returned_as_is():

@@ -73,6 +73,10 @@ class Shop:
         async def free() -> Dict[str, str]:
             return {"free": "yes"}
 
+        @app.post("/free-upload")
+        async def free_upload(request: Request) -> Dict[str, int]:
+            return {"bytes": len(await request.body())}
+
         tag = paywire.PriceTag(NETWORK, PAY_TO, "$0.001")
         app.add_middleware(
             PaymentMiddleware,
@@ -326,7 +330,7 @@ def test_async_transport_awaits_an_async_signer(shop, facilitator):
     signer = RemoteSigner()
 
     async def run():
-        transport = AsyncPaymentTransport(paywire.Payer(signer), signer=signer)
+        transport = AsyncPaymentTransport(paywire.Payer(signer))
         async with httpx.AsyncClient(transport=transport, timeout=10) as client:
             return await client.get(f"{shop.url}/weather")
 
@@ -342,6 +346,17 @@ def test_requests_adapter(shop, facilitator):
     assert paywire.requests.settlement(r).success
     assert paywire.requests.payment(r).payer == PAYER
     assert facilitator.settle_calls == 1
+
+
+def test_requests_adapter_streams_uploads_and_refuses_to_pay_for_a_stream(shop, facilitator):
+    session = requests.Session()
+    session.mount("http://", PaymentAdapter(payer()))
+    free = session.post(f"{shop.url}/free-upload", data=(chunk for chunk in [b"a" * 1000, b"b" * 24]))
+    assert free.json() == {"bytes": 1024}
+    with pytest.raises(paywire.PaywireError) as info:
+        session.post(f"{shop.url}/echo", data=(chunk for chunk in [b"x"]))
+    assert info.value.code == "invalid_argument" and "stream" in info.value.message
+    assert facilitator.verify_calls == 0
 
 
 def test_receipts_stand_in_for_a_new_payment(facilitator):
@@ -367,12 +382,137 @@ def test_receipts_stand_in_for_a_new_payment(facilitator):
 
 
 def test_served_records_are_bounded():
-    store = MemoryStore(max_entries=3)
+    store = MemoryStore(max_entries=3, max_bytes=10_000)
 
-    async def fill():
+    async def fill(size: int):
         for i in range(10):
-            assert await store.claim(f"k{i}", "f", expires_at=4_000_000_000) is None
-            await store.complete(f"k{i}", paywire.asgi.Record("f", 4_000_000_000, True, 200, [], b""))
+            record = paywire.asgi.Record("f", "p", 4_000_000_000)
+            assert await store.claim(f"k{size}-{i}", record) is None
+            record.state, record.body = "done", b"x" * size
+            await store.update(f"k{size}-{i}", record)
         return len(store)
 
-    assert asyncio.run(fill()) <= 3
+    assert asyncio.run(fill(10)) <= 3
+    assert asyncio.run(fill(4_000)) <= 2
+
+
+def test_a_stolen_payment_id_does_not_unlock_anothers_response(facilitator):
+    declared = paywire.payment_identifier_declaration(True)
+    shop = Shop(facilitator.url)
+    tag = paywire.PriceTag(NETWORK, PAY_TO, "$0.001", extensions={"payment-identifier": declared})
+    app = FastAPI()
+
+    @app.get("/mine")
+    async def mine(request: Request) -> Dict[str, str]:
+        return {"secret": f"{SECRET} for {request.state.paywire.payer}"}
+
+    app.add_middleware(PaymentMiddleware, routes={"GET /mine": tag}, facilitator=AsyncFacilitatorClient(facilitator.url))
+    with served(app) as url:
+        bill = httpx.get(f"{url}/mine").headers["payment-required"]
+        victim = payer().pay(bill)
+        assert victim.payment_id and httpx.get(f"{url}/mine", headers=victim.headers).status_code == 200
+        thief = paywire.Payer(paywire.LocalSigner.generate()).pay(bill)
+        forged = json.loads(paywire.decode_header_text(thief.value))
+        forged["extensions"]["payment-identifier"]["info"]["id"] = victim.payment_id
+        stolen = httpx.get(f"{url}/mine", headers={"PAYMENT-SIGNATURE": paywire.encode_json_text(json.dumps(forged))})
+    assert stolen.status_code == 409 and stolen.json()["error"] == "payment_identifier_conflict"
+    assert SECRET not in stolen.text
+    assert facilitator.settle_calls == 1 and shop.calls == {}
+
+
+def test_mounted_apps_and_path_patterns_are_billed(facilitator):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route as StarletteRoute
+
+    async def file(request):
+        return PlainTextResponse(SECRET)
+
+    inner = Starlette(routes=[StarletteRoute("/files/{p:path}", file, methods=["GET", "HEAD"])])
+    tag = paywire.PriceTag(NETWORK, PAY_TO, "$0.001")
+    inner_paid = PaymentMiddleware(inner, {"GET /files/{p:path}": tag}, facilitator=AsyncFacilitatorClient(facilitator.url))
+    app = Starlette(routes=[Mount("/api", app=inner_paid)])
+    with served(app) as url:
+        for path in ("/api/files/a", "/api/files/a/b/c.txt"):
+            r = httpx.get(f"{url}{path}")
+            assert r.status_code == 402, path
+            bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
+            assert bill.resource["url"] == f"{url}{path}"
+        head = httpx.head(f"{url}/api/files/a")
+        assert head.status_code == 402 and head.content == b""
+        with paying_client() as client:
+            paid = client.get(f"{url}/api/files/a/b")
+        assert paid.status_code == 200 and paid.text == SECRET
+    assert facilitator.settle_calls == 1
+
+
+def test_an_unknown_settlement_outcome_is_settled_on_the_retry(shop, facilitator):
+    facilitator.mode = "settle_down_once"
+    p = payer()
+    with paying_client(p) as client:
+        first = client.get(f"{shop.url}/weather")
+        assert first.status_code == 502 and SECRET not in first.text
+        assert facilitator.url not in first.text, "the facilitator's address leaked to the buyer"
+        second = client.get(f"{shop.url}/weather")
+    assert second.status_code == 200 and second.json()["forecast"] == SECRET
+    assert paywire.httpx.payment(second).reused, "the retry paid a second time"
+    assert paywire.httpx.settlement(second).success
+    assert shop.calls["weather"] == 1 and facilitator.settle_calls == 2 and len(facilitator.settled) == 1
+    assert p.spent_usd == "$0.001"
+
+
+def test_a_pending_settlement_is_finished_by_the_retry(shop, facilitator):
+    facilitator.mode = "pending_twice"
+    p = payer()
+    with paying_client(p) as client:
+        first = client.get(f"{shop.url}/weather")
+        assert first.status_code == 402 and SECRET not in first.text
+        assert paywire.httpx.settlement(first).is_pending
+        second = client.get(f"{shop.url}/weather")
+    assert second.status_code == 200 and second.json()["forecast"] == SECRET
+    assert paywire.httpx.payment(second).reused
+    assert shop.calls["weather"] == 1 and len(facilitator.settled) == 1 and p.spent_usd == "$0.001"
+
+
+def test_a_sync_facilitator_client_drives_the_middleware(facilitator):
+    from paywire.facilitator import FacilitatorClient
+
+    app = FastAPI()
+
+    @app.get("/weather")
+    async def weather() -> Dict[str, str]:
+        return {"forecast": SECRET}
+
+    app.add_middleware(
+        PaymentMiddleware,
+        routes={"GET /weather": paywire.PriceTag(NETWORK, PAY_TO, "$0.001")},
+        facilitator=FacilitatorClient(facilitator.url, headers=lambda: {"verify": {"Authorization": "Bearer v"}, "settle": {"Authorization": "Bearer s"}, "bazaar": {}}),
+    )
+    with served(app) as url, paying_client() as client:
+        r = client.get(f"{url}/weather")
+    assert r.status_code == 200 and r.json() == {"forecast": SECRET}
+    assert [h["authorization"] for h in facilitator.auth_headers] == ["Bearer v", "Bearer s"]
+
+
+def test_receipts_can_be_refused_per_route(facilitator):
+    issuer_signer = paywire.LocalSigner(ISSUER_KEY)
+    app = FastAPI()
+
+    @app.api_route("/doc", methods=["GET", "POST"])
+    async def doc() -> Dict[str, str]:
+        return {"doc": SECRET}
+
+    cheap, dear = paywire.PriceTag(NETWORK, PAY_TO, "$0.001"), paywire.PriceTag(NETWORK, PAY_TO, "$0.009")
+    app.add_middleware(
+        PaymentMiddleware,
+        routes={"GET /doc": cheap, "POST /doc": Route(dear, receipts=False)},
+        facilitator=AsyncFacilitatorClient(facilitator.url),
+        issuer=paywire.Issuer(issuer_signer),
+        access=paywire.AccessPolicy([issuer_signer.address], 3600),
+    )
+    with served(app) as url:
+        with paying_client() as client:
+            receipt = paywire.receipt_in(paywire.httpx.settlement(client.get(f"{url}/doc")))
+        presented = {paywire.RECEIPT_HEADER: receipt.to_header()}
+        assert httpx.get(f"{url}/doc", headers=presented).status_code == 200
+        assert httpx.post(f"{url}/doc", headers=presented).status_code == 402

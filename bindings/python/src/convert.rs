@@ -3,7 +3,9 @@
 use alloy_primitives::{Address, U256};
 use paywire_core::wire::{Object, parse_address, parse_decimal_u256};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PySequence, PyString, PyTuple,
+};
 use serde_json::Value;
 
 use crate::errors::bad_argument;
@@ -73,7 +75,19 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         }
         return Ok(Value::Object(map));
     }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
+        return Err(bad_argument(py, "bytes cannot go into JSON; pass text (e.g. a 0x hex string)"));
+    }
+    if let Ok(m) = obj.cast::<PyMapping>() {
+        let mut map = Object::new();
+        for item in m.items()?.iter() {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let key = k.cast::<PyString>().map_err(|_| bad_argument(py, "JSON object keys must be strings"))?;
+            map.insert(key.extract::<String>()?, from_py(&v)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() || obj.cast::<PySequence>().is_ok() {
         let mut items = Vec::new();
         for item in obj.try_iter()? {
             items.push(from_py(&item?)?);

@@ -191,7 +191,11 @@ impl PreparedPayment {
 
 /// Pays bills under a policy, signing at most one live payment per purchase.
 #[pyclass(frozen, module = "paywire._paywire")]
-pub struct Payer(core::Payer);
+pub struct Payer {
+    inner: core::Payer,
+    /// The signer as given, so async code can tell whether its `sign_digest` must be awaited.
+    signer: Py<PyAny>,
+}
 
 fn bill_from_py(bill: &Bound<'_, PyAny>) -> PyResult<paywire_core::PaymentRequired> {
     if let Ok(b) = bill.cast::<PaymentRequired>() {
@@ -237,30 +241,36 @@ impl Payer {
             randomness_from_py(randomness)?,
         )
         .with_options(options);
-        Ok(Self(payer))
+        Ok(Self { inner: payer, signer: signer.clone().unbind() })
+    }
+
+    /// The signer this payer was made with.
+    #[getter]
+    fn signer(&self, py: Python<'_>) -> Py<PyAny> {
+        self.signer.clone_ref(py)
     }
 
     /// The paying address.
     #[getter]
     fn address(&self) -> String {
-        self.0.address().to_checksum(None)
+        self.inner.address().to_checksum(None)
     }
 
     /// Spent so far in known stablecoins, as a USD string such as "$0.03".
     #[getter]
     fn spent_usd(&self) -> String {
-        self.0.spent_usd().to_string()
+        self.inner.spent_usd().to_string()
     }
 
     /// Restores the USD spent before (e.g. by the previous run of a long-lived agent).
     fn restore_spent_usd(&self, py: Python<'_>, spent: &str) -> PyResult<()> {
-        self.0.restore_spent_usd(Usd::parse(spent).or_raise(py)?);
+        self.inner.restore_spent_usd(Usd::parse(spent).or_raise(py)?);
         Ok(())
     }
 
     /// The index of the offer this payer would pay (raises with every refusal when none fits).
     fn select(&self, py: Python<'_>, bill: &Bound<'_, PyAny>) -> PyResult<usize> {
-        self.0.select(&bill_from_py(bill)?).or_raise(py)
+        self.inner.select(&bill_from_py(bill)?).or_raise(py)
     }
 
     /// Pays a bill (a `PaymentRequired`, a `PAYMENT-REQUIRED` value or a v1 JSON body). `purchase` names the
@@ -275,7 +285,7 @@ impl Payer {
     ) -> PyResult<PaymentHeader> {
         let bill = bill_from_py(bill)?;
         let extras = extras(eip2612_nonce)?;
-        py.detach(|| self.0.pay_with(&bill, purchase, &extras)).or_raise(py).map(PaymentHeader)
+        py.detach(|| self.inner.pay_with(&bill, purchase, &extras)).or_raise(py).map(PaymentHeader)
     }
 
     /// First half of a payment for signers that are asynchronous or remote: returns a `PaymentHeader` when the
@@ -289,7 +299,7 @@ impl Payer {
         eip2612_nonce: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let bill = bill_from_py(bill)?;
-        match self.0.prepare(&bill, purchase, &extras(eip2612_nonce)?).or_raise(py)? {
+        match self.inner.prepare(&bill, purchase, &extras(eip2612_nonce)?).or_raise(py)? {
             core::Prepared::Ready(header) => Ok(Py::new(py, PaymentHeader(header))?.into_any()),
             core::Prepared::NeedsSignatures(p) => Ok(Py::new(py, PreparedPayment(p))?.into_any()),
         }
@@ -302,12 +312,12 @@ impl Payer {
         prepared: &PreparedPayment,
         signatures: Vec<Vec<u8>>,
     ) -> PyResult<PaymentHeader> {
-        self.0.complete(prepared.0.clone(), &signatures).or_raise(py).map(PaymentHeader)
+        self.inner.complete(prepared.0.clone(), &signatures).or_raise(py).map(PaymentHeader)
     }
 
     /// Forgets the payment of a purchase once a response to the paid request arrived.
     fn forget(&self, purchase: &str) {
-        self.0.forget(purchase)
+        self.inner.forget(purchase)
     }
 
     fn __repr__(&self) -> String {

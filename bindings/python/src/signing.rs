@@ -124,7 +124,22 @@ struct PyClock(Py<PyAny>);
 
 impl core::Clock for PyClock {
     fn now(&self) -> u64 {
-        Python::attach(|py| self.0.bind(py).call0().and_then(|t| t.extract::<f64>()).map(|t| t as u64).unwrap_or(0))
+        Python::attach(|py| match self.0.bind(py).call0().and_then(|t| t.extract::<f64>()) {
+            Ok(t) if t.is_finite() && t >= 0.0 => t as u64,
+            outcome => {
+                // The trait has no error path; a wrong clock must not sign payments dated 1970, so fall back to
+                // the system clock and say so.
+                let why = match outcome {
+                    Err(e) => e.to_string(),
+                    Ok(t) => format!("it returned {t}"),
+                };
+                let message =
+                    std::ffi::CString::new(format!("paywire: the clock failed ({why}); using the system clock"))
+                        .unwrap_or_default();
+                let _ = PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyRuntimeWarning>(), &message, 1);
+                core::Clock::now(&core::SystemClock)
+            }
+        })
     }
 }
 

@@ -192,7 +192,10 @@ pub fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'st
 ///
 /// See [`status_for_reason`] for a facilitator's verdicts.
 pub fn status_for(error: &Error) -> u16 {
-    if matches!(error.code(), ErrorCode::PaymentIdentifierConflict | ErrorCode::PaymentInProgress) {
+    if matches!(
+        error.code(),
+        ErrorCode::PaymentIdentifierConflict | ErrorCode::PaymentInProgress | ErrorCode::PaymentAlreadyServed
+    ) {
         return 409;
     }
     match error.code().category() {

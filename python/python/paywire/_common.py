@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping, Optional
 
-from ._paywire import PaymentRequired, PaywireError, error_category
+from ._paywire import PaymentRequired, PaywireError, SettleResponse, error_category
 
 #: Headers that carry a payment; a request that has one is never paid for again.
 PAYMENT_HEADERS = ("payment-signature", "x-payment")
@@ -38,18 +38,31 @@ def purchase_key(method: str, url: str, body: bytes) -> str:
     return f"{method.upper()} {url} {hashlib.sha256(body).hexdigest()}"
 
 
-def body_bytes(body: Any) -> bytes:
-    """A request body as bytes, for replaying it with the payment and naming the purchase."""
+def body_bytes(body: Any) -> Optional[bytes]:
+    """A request body as bytes, for replaying it with the payment and naming the purchase; None for a
+    stream, which cannot be sent twice."""
     if body is None:
         return b""
     if isinstance(body, (bytes, bytearray, memoryview)):
         return bytes(body)
     if isinstance(body, str):
         return body.encode()
-    raise error(
+    return None
+
+
+def stream_refused() -> PaywireError:
+    return error(
         "invalid_argument",
-        "the request body is a stream, which cannot be sent again with the payment; pass it as bytes",
+        "the server asks for a payment, but the request body is a stream, which cannot be sent again with "
+        "the payment; pass the body as bytes",
     )
+
+
+def outcome_open(status: int, settlement: Optional[SettleResponse]) -> bool:
+    """Whether a paid request's outcome is still open after this answer, so its payment must be kept for a
+    retry of the same purchase: the server is still processing it (409), failed or could not reach its
+    facilitator (5xx; the payment may yet settle), or reports the settlement pending."""
+    return status == 409 or status >= 500 or (settlement is not None and settlement.is_pending)
 
 
 def bill_of(headers: Any, body: bytes) -> Optional[PaymentRequired]:

@@ -23,8 +23,13 @@ For a priced route:
   facilitator that is unreachable or answers nonsense answers 502, and the handler's output is never
   released in either case;
 - the same payment sent again for the same request (a client whose response was lost) gets the same
-  response and is not settled twice; sent for another request it is refused (409 for a reused payment id,
-  402 ``invalid_exact_evm_nonce_already_used`` otherwise); sent while it is still being processed, 409.
+  response and is not settled twice. When the settlement's outcome was unknown (the facilitator timed out
+  or reported it pending), that retry asks ``/settle`` again and then releases the held response. Sent for
+  another request the payment is refused (409 for a reused payment id, 402
+  ``invalid_exact_evm_nonce_already_used`` otherwise); sent while it is still being processed, 409.
+
+Because the response is held until settlement, streamed responses (server-sent events) arrive whole, and
+Starlette's background tasks run before the payment settles (and also when it fails to settle).
 
 The handler sees what was paid as ``request.state.paywire`` (a ``Paid``). Responses expose the x402
 headers to browsers (``Access-Control-Expose-Headers``); add ``ALLOWED_HEADERS`` to your CORS
@@ -36,7 +41,6 @@ The replay memory (``MemoryStore``) lives in the process; run one store shared b
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 import json
@@ -46,18 +50,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import anyio
+import anyio.to_thread
+
 from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS, error
 from ._paywire import (
     RECEIPT_HEADER,
     AcceptedPayment,
     AccessPolicy,
     Issuer,
-    PaymentPayload,
     PaymentRequired,
-    PaymentRequirements,
     PaywireError,
     PriceTag,
     SettleResponse,
+    VerifyResponse,
     build_payment_required,
     check_payment,
     read_payment,
@@ -77,20 +83,25 @@ RawHeaders = List[Tuple[bytes, bytes]]
 #: Cache-Control of a 402 (as the official servers send it) and of a paid response.
 NO_STORE = "no-store"
 PRIVATE = "private"
+#: Methods whose handler may run again for the same paid request without doing anything twice.
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: What a buyer is told when the facilitator fails; the details go to the server's log.
+UPSTREAM_MESSAGE = "the payment service is unavailable; nothing was charged for this request; try again later"
 
 log = logging.getLogger("paywire")
-
 
 
 @dataclass(frozen=True)
 class Route:
     """What a route costs: one or more ``PriceTag`` (the client picks one), and what the bill says about
-    the resource. ``x402_version=1`` bills the way v1 clients expect (JSON body, ``X-PAYMENT``)."""
+    the resource. ``x402_version=1`` bills the way v1 clients expect (JSON body, ``X-PAYMENT``).
+    ``receipts=False`` refuses access receipts on this route (a receipt names a URL, not a method or price)."""
 
     tags: Union[PriceTag, Sequence[PriceTag]]
     description: Optional[str] = None
     mime_type: Optional[str] = None
     x402_version: int = 2
+    receipts: bool = True
 
     def price_tags(self) -> List[PriceTag]:
         return [self.tags] if isinstance(self.tags, PriceTag) else list(self.tags)
@@ -108,27 +119,35 @@ class Paid:
 
 @dataclass
 class Record:
-    """A payment the server has taken: in flight, or served (with what it answered)."""
+    """A payment the server has taken.
+
+    ``state`` is "in_flight" (being processed), "unsettled" (the handler answered but the settlement's
+    outcome is unknown; ``body`` may hold the response) or "done" (settled and served). ``payment`` is a
+    digest of the payment itself, so only the same payment can claim the record's response."""
 
     fingerprint: str
+    payment: str
     expires_at: float
-    done: bool = False
+    state: str = "in_flight"
     status: int = 0
     headers: RawHeaders = field(default_factory=list)
     body: Optional[bytes] = None
 
+    def size(self) -> int:
+        return len(self.body or b"") + sum(len(k) + len(v) for k, v in self.headers)
+
 
 class PaymentStore:
     """Where the middleware remembers payments, so a payment is served once per request and never twice
-    for different requests. Implement these three coroutines over a shared database to run several
-    workers; ``claim`` must be atomic."""
+    for different requests. Implement these coroutines over a shared database to run several workers;
+    ``claim`` must be atomic."""
 
-    async def claim(self, key: str, fingerprint: str, expires_at: float) -> Optional[Record]:
-        """Claims ``key`` for a new payment and returns None, or returns the record already held."""
+    async def claim(self, key: str, record: Record) -> Optional[Record]:
+        """Stores ``record`` under ``key`` and returns None, or returns the record already held there."""
         raise NotImplementedError
 
-    async def complete(self, key: str, record: Record) -> None:
-        """Records that the payment was settled and served."""
+    async def update(self, key: str, record: Record) -> None:
+        """Replaces the record of a claimed payment (settled, or its settlement left open)."""
         raise NotImplementedError
 
     async def release(self, key: str) -> None:
@@ -138,33 +157,51 @@ class PaymentStore:
 
 class MemoryStore(PaymentStore):
     """A ``PaymentStore`` in this process's memory. Records are dropped once their authorization expired
-    (it can no longer settle); at most ``max_entries`` served records are kept, the oldest dropped first."""
+    (it can no longer settle). At most ``max_entries`` records and ``max_bytes`` of held responses are kept;
+    past either, the oldest served records are dropped first (a retry of one is then refused)."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int = 100_000, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._records: Dict[str, Record] = {}
+        # Sizes as stored: callers may change a record they hold before updating it.
+        self._sizes: Dict[str, int] = {}
+        self._total = 0
         self._max = max_entries
+        self._max_bytes = max_bytes
 
-    async def claim(self, key: str, fingerprint: str, expires_at: float) -> Optional[Record]:
+    async def claim(self, key: str, record: Record) -> Optional[Record]:
         held = self._records.get(key)
         if held is not None and held.expires_at > time.time():
             return held
-        if len(self._records) >= self._max:
-            self._prune()
-        self._records[key] = Record(fingerprint=fingerprint, expires_at=expires_at)
+        self._put(key, record)
         return None
 
-    async def complete(self, key: str, record: Record) -> None:
-        self._records[key] = record
+    async def update(self, key: str, record: Record) -> None:
+        self._put(key, record)
 
     async def release(self, key: str) -> None:
-        self._records.pop(key, None)
+        self._drop(key)
 
-    def _prune(self) -> None:
+    def _drop(self, key: str) -> None:
+        self._records.pop(key, None)
+        self._total -= self._sizes.pop(key, 0)
+
+    def _put(self, key: str, record: Record) -> None:
+        self._drop(key)
+        size = record.size()
+        if len(self._records) >= self._max or self._total + size > self._max_bytes:
+            self._prune(size)
+        self._records[key] = record
+        self._sizes[key] = size
+        self._total += size
+
+    def _prune(self, incoming: int) -> None:
         now = time.time()
         for key in [k for k, r in self._records.items() if r.expires_at <= now]:
-            del self._records[key]
-        for key in [k for k, r in self._records.items() if r.done][: max(0, len(self._records) - self._max + 1)]:
-            del self._records[key]
+            self._drop(key)
+        for key in [k for k, r in self._records.items() if r.state == "done"]:
+            if len(self._records) < self._max and self._total + incoming <= self._max_bytes:
+                break
+            self._drop(key)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -172,20 +209,21 @@ class MemoryStore(PaymentStore):
 
 def _compile(pattern: str) -> Tuple[Optional[str], "re.Pattern[str]"]:
     method, _, path = pattern.strip().rpartition(" ")
-    if not path.startswith("/") and path != "*":
-        raise error("invalid_argument", f"route {pattern!r} is not \"[METHOD] /path\"; e.g. \"GET /weather/{{city}}\"")
+    if not path.startswith("/"):
+        raise error("invalid_argument", f'route {pattern!r} is not "[METHOD] /path"; e.g. "GET /weather/{{city}}"')
     regex = ""
     for part in re.split(r"(\{[^/{}]+\}|\*)", path):
         if part == "*":
             regex += ".*"
         elif part.startswith("{") and part.endswith("}"):
-            regex += "[^/]+"
+            # Starlette's converters: {name:path} spans segments; {name}, {name:int}, ... match one.
+            regex += ".+" if part[1:-1].partition(":")[2].strip() == "path" else "[^/]+"
         else:
             regex += re.escape(part)
     return (method.strip().upper() or None), re.compile(regex + r"\Z")
 
 
-def _header(headers: RawHeaders, name: bytes) -> Optional[str]:
+def _header(headers: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[str]:
     for k, v in headers:
         if k.lower() == name:
             return v.decode("latin-1")
@@ -202,6 +240,14 @@ def _with_exposed(headers: RawHeaders) -> RawHeaders:
 def _set(headers: RawHeaders, name: str, value: str) -> RawHeaders:
     key = name.lower().encode("latin-1")
     return [(k, v) for k, v in headers if k.lower() != key] + [(key, value.encode("latin-1"))]
+
+
+def _private(headers: RawHeaders) -> RawHeaders:
+    """Keeps paid content out of shared caches."""
+    cache = _header(headers, b"cache-control")
+    if cache is not None and PRIVATE in [d.strip().lower() for d in cache.split(",")]:
+        return headers
+    return _set(headers, "cache-control", f"{cache}, {PRIVATE}" if cache else PRIVATE)
 
 
 class _Body:
@@ -225,11 +271,9 @@ class _Captured:
         self.status = 500
         self.headers: RawHeaders = []
         self.chunks: List[bytes] = []
-        self.started = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self.started = True
             self.status = int(message["status"])
             self.headers = list(message.get("headers", []))
         elif message["type"] == "http.response.body":
@@ -268,21 +312,32 @@ async def _call(method: Callable[..., Any], *args: Any) -> Any:
     """Calls a facilitator method, async or sync (a sync one runs in a worker thread)."""
     if inspect.iscoroutinefunction(method):
         return await method(*args)
-    result = await asyncio.get_running_loop().run_in_executor(None, lambda: method(*args))
+    result = await anyio.to_thread.run_sync(lambda: method(*args))
     if inspect.isawaitable(result):
         result = await result
     return result
 
 
+def _expect(answer: Any, kind: type, endpoint: str) -> Any:
+    if not isinstance(answer, kind):
+        raise error(
+            "invalid_facilitator_response",
+            f"the facilitator object's {endpoint}() returned {type(answer).__name__}, not paywire.{kind.__name__}",
+        )
+    return answer
+
+
 class PaymentMiddleware:
     """Bills the ``routes`` of ``app`` with x402.
 
-    ``routes`` maps ``"[METHOD] /path"`` patterns (``{name}`` matches one path segment, ``*`` the rest;
-    no method matches every method) to a ``Route`` or ``PriceTag``. ``facilitator`` verifies and settles
-    (a ``paywire.facilitator`` client, or any object with ``verify`` and ``settle``); the default is the
-    public x402.org facilitator (test networks only). ``access`` lets a valid receipt (``X-PAYWIRE-RECEIPT``)
-    stand in for a new payment; ``issuer`` signs offers in bills and a receipt into each settlement.
-    ``public_url`` is the app's external base URL (``https://api.example.com``) when a proxy hides it.
+    ``routes`` maps ``"[METHOD] /path"`` patterns to a ``Route`` or ``PriceTag``: ``{name}`` matches one path
+    segment, ``{name:path}`` and a trailing ``*`` match the rest, no method matches every method, and HEAD is
+    billed as GET. ``facilitator`` verifies and settles: a ``paywire.facilitator`` client, or any object
+    whose ``verify`` and ``settle`` (async or not) return paywire's ``VerifyResponse`` and ``SettleResponse``;
+    the default is the public x402.org facilitator (test networks only). ``access`` lets a valid receipt
+    (``X-PAYWIRE-RECEIPT``) stand in for a new payment; ``issuer`` signs offers in bills and a receipt into
+    each settlement. ``public_url`` is the app's external origin (``https://api.example.com``): bills,
+    offers and receipts name it instead of the request's Host header, which a client chooses.
     """
 
     def __init__(
@@ -319,32 +374,57 @@ class PaymentMiddleware:
         self.allow_onchain_signatures = allow_onchain_signatures
         self.max_request_bytes = max_request_bytes
         self.max_replay_bytes = max_replay_bytes
+        if (issuer is not None or access is not None) and self.public_url is None:
+            log.warning(
+                "paywire: receipts and signed offers will name the Host header the client sends; "
+                "set public_url to the app's external origin"
+            )
 
     def route_for(self, method: str, path: str) -> Optional[Route]:
         """The priced route a request falls under, or None when it is free."""
+        method = "GET" if method.upper() == "HEAD" else method.upper()
         for route_method, regex, route in self._routes:
-            if (route_method is None or route_method == method.upper()) and regex.match(path):
+            if (route_method is None or route_method == method) and regex.match(path):
                 return route
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
             return await self.app(scope, receive, send)
-        route = self.route_for(scope["method"], scope["path"])
+        route = self.route_for(scope["method"], _route_path(scope))
         if route is None:
             return await self.app(scope, receive, send)
         await _Exchange(self, route, scope, receive, send).run()
 
     def resource_url(self, scope: Scope) -> str:
-        """The URL a bill names: ``public_url`` (else the request's scheme and host) and the path."""
-        path: str = scope.get("root_path", "") + scope["path"]
+        """The URL a bill names: ``public_url`` (else the request's scheme and host) and the full path."""
+        path = _full_path(scope)
         if self.public_url:
-            return self.public_url + str(scope["path"])
+            return self.public_url + path
         host = _header(scope.get("headers", []), b"host")
         if host is None:
             server = scope.get("server") or ("localhost", None)
             host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
         return f"{scope.get('scheme', 'http')}://{host}{path}"
+
+
+def _full_path(scope: Scope) -> str:
+    """The request's path as the client sent it. ASGI servers put the mount prefix (``root_path``) in
+    ``path``; older ones left it out."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path if path.startswith(root) else root + path
+
+
+def _route_path(scope: Scope) -> str:
+    """The path within the app, as the app's router sees it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
+def _payment_digest(accepted: AcceptedPayment) -> str:
+    return hashlib.sha256(accepted.payment.raw_json.encode()).hexdigest()
 
 
 class _Exchange:
@@ -353,12 +433,16 @@ class _Exchange:
     def __init__(self, mw: PaymentMiddleware, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         self.mw = mw
         self.route = route
-        self.scope = scope
+        # The app may not send the response by file handle: it is held back, and must be in memory.
+        extensions = {k: v for k, v in scope.get("extensions", {}).items() if k not in _DIRECT_SEND}
+        self.scope = {**scope, "extensions": extensions}
         self.receive = receive
         self.send = send
         self.url = mw.resource_url(scope)
         self.headers: RawHeaders = list(scope.get("headers", []))
         self.text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]
+        # Set once the claim must outlive this request: the payment settled, or its settlement is open.
+        self.keep = False
         self.bill = build_payment_required(
             self.url,
             route.price_tags(),
@@ -368,14 +452,15 @@ class _Exchange:
         )
 
     async def run(self) -> None:
-        if self.mw.access is not None and _header(self.headers, RECEIPT_HEADER.lower().encode()) is not None:
+        receipt = _header(self.headers, RECEIPT_HEADER.lower().encode())
+        if self.mw.access is not None and self.route.receipts and receipt is not None:
             try:
                 grant = self.mw.access.check_request(self.text_headers, self.url)
             except PaywireError as e:
                 return await self.refuse(e)
             if grant is not None:
                 self._state(Paid(payer=grant["payload"]["payer"], receipt=grant["payload"]))
-                return await self.mw.app(self.scope, self.receive, self._exposing(self.send))
+                return await self.mw.app(self.scope, self.receive, self._serving(self.send))
         try:
             payment = read_payment(self.text_headers)
         except PaywireError as e:
@@ -383,15 +468,13 @@ class _Exchange:
         if payment is None:
             return await self.answer_bill(402, "Payment required", "this resource costs a payment; pay one of the offers")
         try:
-            accepted = check_payment(
-                self.bill, payment, allow_onchain_signatures=self.mw.allow_onchain_signatures
-            )
+            accepted = check_payment(self.bill, payment, allow_onchain_signatures=self.mw.allow_onchain_signatures)
         except PaywireError as e:
             return await self.refuse(e)
         try:
             body = await _read_body(self.receive, self.mw.max_request_bytes)
         except _TooLarge:
-            return await self.answer_json(413, "request_too_large", "the request body is larger than this route takes")
+            return await self.answer_json(413, "invalid_argument", "the request body is larger than this route takes")
         except _Disconnected:
             return
         await self.take(accepted, body)
@@ -403,80 +486,151 @@ class _Exchange:
         else:
             key = f"auth:{verified.chain_id}:{verified.asset}:{verified.payer}:{verified.nonce}".lower()
         digest = hashlib.sha256()
-        for part in (self.scope["method"].encode(), self.scope["path"].encode(), self.scope.get("query_string", b"")):
+        for part in (self.scope["method"].encode(), _full_path(self.scope).encode(), self.scope.get("query_string", b"")):
             digest.update(part + b"\0")
         digest.update(body)
-        fingerprint = digest.hexdigest()
-        held = await self.mw.store.claim(key, fingerprint, float(verified.valid_before) + 60)
+        claim = Record(digest.hexdigest(), _payment_digest(accepted), float(verified.valid_before) + 60)
+        held = await self.mw.store.claim(key, claim)
         if held is not None:
-            return await self.replay(held, fingerprint, accepted, body)
-        served = False
+            return await self.replay(key, held, claim, accepted, body)
         try:
-            served = await self.serve(accepted, body, key, fingerprint)
+            await self.serve(accepted, body, key, claim)
         finally:
-            if not served:
+            if not self.keep:
                 await self.mw.store.release(key)
 
-    async def replay(self, held: Record, fingerprint: str, accepted: AcceptedPayment, body: bytes) -> None:
-        if not held.done:
-            return await self.answer_json(
-                409, "payment_in_progress", "this payment is being processed for another request; wait for its answer"
-            )
-        if held.fingerprint != fingerprint:
+    async def replay(self, key: str, held: Record, claim: Record, accepted: AcceptedPayment, body: bytes) -> None:
+        if held.fingerprint != claim.fingerprint or held.payment != claim.payment:
             if accepted.payment_id is not None:
                 return await self.answer_json(
                     409,
                     "payment_identifier_conflict",
-                    "this payment id already paid for a different request; use a new payment id",
+                    "this payment id already paid for a different request or with a different payment; "
+                    "use a new payment id",
                 )
             return await self.refuse(
                 error("invalid_exact_evm_nonce_already_used", "this payment was already used for another request")
             )
+        if held.state == "in_flight":
+            return await self.answer_json(
+                409, "payment_in_progress", "this payment is being processed for an earlier request; wait for its answer"
+            )
+        if held.state == "unsettled":
+            return await self.settle_held(key, held, accepted, body)
         # The same request with the same payment: the client lost our answer. Answer it again, unpaid twice.
+        await self.answer_again(held, accepted, body)
+
+    async def answer_again(self, held: Record, accepted: AcceptedPayment, body: bytes) -> None:
+        """Answers a settled payment again: the held response, or for a safe method the handler's anew."""
         if held.body is not None:
             return await self._send(held.status, held.headers, held.body)
+        if self.scope["method"] not in SAFE_METHODS:
+            return await self.answer_json(
+                409,
+                "payment_already_served",
+                "this payment was already served and its response is no longer held; running the request again "
+                "would do it twice",
+            )
         self._state(Paid(payer=accepted.verified.payer, payment=accepted))
         captured = _Captured()
         await self.mw.app(self.scope, _Body(body, self.receive), captured)
-        settled = [(k, v) for k, v in held.headers if k in (b"payment-response", b"x-payment-response")]
         headers = captured.headers
-        for k, v in settled:
-            headers = _set(headers, k.decode(), v.decode())
-        await self._send(captured.status, headers, captured.body)
+        for name in (b"payment-response", b"x-payment-response"):
+            value = _header(held.headers, name)
+            if value is not None:
+                headers = _set(headers, name.decode(), value)
+        await self._send(captured.status, _private(headers), captured.body)
 
-    async def serve(self, accepted: AcceptedPayment, body: bytes, key: str, fingerprint: str) -> bool:
-        """Verifies with the facilitator, runs the handler, settles; True once settled and served."""
-        payment, requirements = accepted.payment, accepted.requirements
+    async def settle_held(self, key: str, held: Record, accepted: AcceptedPayment, body: bytes) -> None:
+        """A retry of a payment whose settlement's outcome was unknown: settle again, then answer."""
+        held.state = "in_flight"
+        await self.mw.store.update(key, held)
         try:
-            verdict = await _call(self.mw.facilitator.verify, payment, requirements)
+            await self.settle_and_answer(accepted, key, held, held.status, held.headers, held.body, body)
+        finally:
+            if not self.keep:
+                await self.mw.store.release(key)
+
+    async def serve(self, accepted: AcceptedPayment, body: bytes, key: str, claim: Record) -> None:
+        """Verifies with the facilitator, runs the handler, settles."""
+        try:
+            verdict = _expect(
+                await _call(self.mw.facilitator.verify, accepted.payment, accepted.requirements), VerifyResponse, "verify"
+            )
         except PaywireError as e:
-            await self.answer_json(502, e.code, e.message)
-            return False
+            return await self.upstream_failed("/verify", e)
         if not verdict.is_valid:
             reason = verdict.invalid_reason or "invalid_payment"
-            await self.answer_bill(status_for_reason(reason), reason, verdict.invalid_message or reason)
-            return False
+            return await self.answer_bill(status_for_reason(reason), reason, verdict.invalid_message or reason)
 
         self._state(Paid(payer=accepted.verified.payer, payment=accepted))
         captured = _Captured()
         await self.mw.app(self.scope, _Body(body, self.receive), captured)
         if captured.status >= 400:
             # The handler failed: nothing was delivered, so nothing is charged.
-            await self._send(captured.status, captured.headers, captured.body)
-            return False
+            return await self._send(captured.status, captured.headers, captured.body)
+        await self.settle_and_answer(
+            accepted, key, claim, captured.status, captured.headers, captured.body, body
+        )
 
-        try:
-            settled: SettleResponse = await _call(self.mw.facilitator.settle, payment, requirements)
-        except PaywireError as e:
-            await self.answer_json(502, e.code, e.message)
-            return False
+    async def settle_and_answer(
+        self,
+        accepted: AcceptedPayment,
+        key: str,
+        record: Record,
+        status: int,
+        headers: RawHeaders,
+        response: Optional[bytes],
+        body: bytes,
+    ) -> None:
+        """Settles, records the outcome (setting ``keep`` unless the settlement definitely failed), and
+        releases the response."""
         version = self.bill.x402_version
+        kept = response if response is not None and len(response) <= self.mw.max_replay_bytes else None
+        # Once /settle is asked, its outcome must be recorded even if this request is cancelled meanwhile.
+        failure: Optional[PaywireError] = None
+        with anyio.CancelScope(shield=True):
+            try:
+                settled = _expect(
+                    await _call(self.mw.facilitator.settle, accepted.payment, accepted.requirements),
+                    SettleResponse,
+                    "settle",
+                )
+            except PaywireError as e:
+                settled = None
+                failure = e
+            if settled is None or settled.is_pending:
+                # The outcome is unknown: keep the response for a retry of the same payment, which settles again.
+                record.state, record.status, record.headers, record.body = "unsettled", status, headers, kept
+                self.keep = True
+                await self.mw.store.update(key, record)
+            elif settled.success:
+                headers = self._settled_headers(headers, accepted, settled)
+                record.state, record.status, record.headers, record.body = "done", status, headers, kept
+                self.keep = True
+                try:
+                    await self.mw.store.update(key, record)
+                except Exception:  # the store's failure must not cost the buyer a paid response
+                    log.exception("paywire: could not record a settled payment; a retry of it will be refused")
+        if settled is None:
+            assert failure is not None
+            return await self.upstream_failed("/settle", failure)
+        if settled.is_pending:
+            name, value = settlement_header(version, settled)
+            reason = settled.error_reason or "settlement_pending"
+            message = "the payment is not confirmed yet; send the same request with the same payment again"
+            return await self.answer_bill(402, reason, message, [(name, value)])
         if not settled.success:
             reason = settled.error_reason or "settlement_failed"
             name, value = settlement_header(version, settled)
-            await self.answer_bill(402, reason, settled.error_message or reason, extra=[(name, value)])
-            return False
-        # Settled: from here on the buyer has paid, so every path below ends in serving the response.
+            return await self.answer_bill(402, reason, settled.error_message or reason, extra=[(name, value)])
+        if response is None:
+            # Settled now for a response too large to have been held: run a safe request again.
+            return await self.answer_again(record, accepted, body)
+        await self._send(status, headers, response)
+
+    def _settled_headers(self, headers: RawHeaders, accepted: AcceptedPayment, settled: SettleResponse) -> RawHeaders:
+        version = self.bill.x402_version
         if self.mw.issuer is not None and version >= 2:
             try:
                 receipt = self.mw.issuer.issue_receipt(
@@ -485,21 +639,12 @@ class _Exchange:
                 settled = settled.with_extension("offer-receipt", receipt_extension(receipt))
             except PaywireError as e:
                 log.warning("paywire: serving a settled payment without a signed receipt: %s", e)
-
         name, value = settlement_header(version, settled)
-        headers = _set(captured.headers, name, value)
-        cache = _header(headers, b"cache-control")
-        if cache is None or "private" not in cache.lower():
-            headers = _set(headers, "cache-control", f"{cache}, {PRIVATE}" if cache else PRIVATE)
-        held = captured.body if len(captured.body) <= self.mw.max_replay_bytes else None
-        record = Record(fingerprint, float(accepted.verified.valid_before) + 60, True, captured.status, headers, held)
-        try:
-            await self.mw.store.complete(key, record)
-        except Exception:  # the store's failure must not cost the buyer a paid response
-            log.exception("paywire: could not record a settled payment; a replay of it will be refused")
+        return _private(_set(headers, name, value))
 
-        await self._send(captured.status, headers, captured.body)
-        return True
+    async def upstream_failed(self, endpoint: str, e: PaywireError) -> None:
+        log.warning("paywire: the facilitator failed on %s for %s: %s", endpoint, self.url, e)
+        await self.answer_json(502, e.code, UPSTREAM_MESSAGE)
 
     async def refuse(self, e: PaywireError) -> None:
         """Answers a refused payment: the bill again with the reason (402), or 400/409/500/502 by its kind."""
@@ -511,7 +656,10 @@ class _Exchange:
     async def answer_bill(self, status: int, reason: str, message: str, extra: Sequence[Tuple[str, str]] = ()) -> None:
         bill = self.bill
         if self.mw.issuer is not None and bill.x402_version >= 2:
-            bill = self.mw.issuer.sign_bill(bill)
+            try:
+                bill = self.mw.issuer.sign_bill(bill)
+            except PaywireError as e:
+                log.warning("paywire: sending a bill without signed offers: %s", e)
         bill = bill.with_error(reason)
         headers: RawHeaders = [(b"content-type", b"application/json"), (b"cache-control", NO_STORE.encode())]
         if bill.x402_version >= 2:
@@ -528,22 +676,29 @@ class _Exchange:
         await self._send(status, [(b"content-type", b"application/json"), (b"cache-control", NO_STORE.encode())], body)
 
     async def _send(self, status: int, headers: RawHeaders, body: bytes) -> None:
-        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"transfer-encoding")]
         headers.append((b"content-length", str(len(body)).encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": _with_exposed(headers)})
+        if self.scope["method"] == "HEAD":
+            body = b""
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
     def _state(self, paid: Paid) -> None:
         self.scope.setdefault("state", {})["paywire"] = paid
 
-    def _exposing(self, send: Send) -> Send:
-        async def exposing(message: Message) -> None:
+    def _serving(self, send: Send) -> Send:
+        """Passes a response served by a receipt through, exposed to browsers and kept from shared caches."""
+
+        async def serving(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": _with_exposed(list(message.get("headers", [])))}
+                message = {**message, "headers": _with_exposed(_private(list(message.get("headers", []))))}
             await send(message)
 
-        return exposing
+        return serving
 
+
+#: ASGI extensions that let an app send a response by file handle, past the middleware's hold.
+_DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 
 __all__ = [
     "ALLOWED_HEADERS",

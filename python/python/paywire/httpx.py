@@ -10,7 +10,8 @@ more with the payment.
         receipt = paywire.httpx.settlement(response)   # the decoded PAYMENT-RESPONSE, or None
 
 The contract: at most one paid retry; a request that already carries a payment is never paid again; the
-request body is kept for the retry; a purchase (method, URL, body) that is retried after a lost response
+request body is read once and kept for the retry; a purchase (method, URL, body) retried while its outcome
+is open (the response was lost, or the server answered 409 or 5xx, or reported the settlement pending)
 reuses its payment instead of paying twice.
 """
 
@@ -19,10 +20,19 @@ from __future__ import annotations
 import inspect
 from typing import Any, Optional
 
+import anyio.to_thread
 import httpx
 
-from ._common import bill_of, carries_payment, purchase_key
-from ._paywire import Payer, PaymentHeader, PaywireError, PreparedPayment, SettleResponse, read_settlement
+from ._common import bill_of, carries_payment, outcome_open, purchase_key
+from ._paywire import (
+    LocalSigner,
+    Payer,
+    PaymentHeader,
+    PaywireError,
+    PreparedPayment,
+    SettleResponse,
+    read_settlement,
+)
 
 SETTLEMENT = "x402_settlement"
 PAYMENT = "x402_payment"
@@ -38,17 +48,28 @@ def payment(response: httpx.Response) -> Optional[PaymentHeader]:
     return response.extensions.get(PAYMENT)
 
 
+#: Framing headers of the original request; the paid copy gets its own for the buffered body.
+_FRAMING = ("content-length", "transfer-encoding")
+
+
 def _paid_request(request: httpx.Request, body: bytes, header: PaymentHeader) -> httpx.Request:
-    headers = request.headers.copy()
+    headers = httpx.Headers([(k, v) for k, v in request.headers.multi_items() if k.lower() not in _FRAMING])
     headers[header.name] = header.value
     return httpx.Request(request.method, request.url, headers=headers, content=body, extensions=request.extensions)
 
 
-def _finish(response: httpx.Response, header: PaymentHeader) -> httpx.Response:
+def _settlement(response: httpx.Response) -> Optional[SettleResponse]:
     try:
-        receipt = read_settlement(response.headers)
+        return read_settlement(response.headers)
     except PaywireError:
-        receipt = None
+        return None
+
+
+def _finish(payer: Payer, key: str, response: httpx.Response, header: PaymentHeader) -> httpx.Response:
+    receipt = _settlement(response)
+    # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
+    if not outcome_open(response.status_code, receipt):
+        payer.forget(key)
     response.extensions = {**response.extensions, SETTLEMENT: receipt, PAYMENT: header}
     return response
 
@@ -75,41 +96,33 @@ class PaymentTransport(httpx.BaseTransport):
         header = self._payer.pay(bill, key)
         response.close()
         paid = self._inner.handle_request(_paid_request(request, body, header))
-        # A response arrived, so the payment's outcome is known; only a lost response keeps it for a retry.
-        self._payer.forget(key)
-        return _finish(paid, header)
+        return _finish(self._payer, key, paid, header)
 
     def close(self) -> None:
         self._inner.close()
 
 
 class AsyncPaymentTransport(httpx.AsyncBaseTransport):
-    """The async transport. ``signer`` is needed only for a signer whose ``sign_digest`` is a coroutine (the
-    payer is then built with that signer too): its signatures are awaited."""
+    """The async transport. A signer whose ``sign_digest`` is a coroutine function is awaited; any other
+    signer but ``LocalSigner`` (a KMS or hardware client, say) signs in a worker thread, off the event loop."""
 
-    def __init__(
-        self,
-        payer: Payer,
-        transport: Optional[httpx.AsyncBaseTransport] = None,
-        *,
-        signer: Any = None,
-    ) -> None:
+    def __init__(self, payer: Payer, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
         self._payer = payer
         self._inner = transport or httpx.AsyncHTTPTransport()
-        self._signer = signer
+        signer = payer.signer
+        self._awaits = inspect.iscoroutinefunction(getattr(signer, "sign_digest", None))
+        self._inline = isinstance(signer, LocalSigner)
 
     async def _pay(self, bill: Any, key: str) -> PaymentHeader:
-        if self._signer is None:
+        if self._inline:
             return self._payer.pay(bill, key)
+        if not self._awaits:
+            return await anyio.to_thread.run_sync(self._payer.pay, bill, key)
         prepared = self._payer.prepare(bill, key)
         if not isinstance(prepared, PreparedPayment):
             return prepared
-        signatures = []
-        for digest in prepared.digests:
-            signature = self._signer.sign_digest(digest)
-            if inspect.isawaitable(signature):
-                signature = await signature
-            signatures.append(bytes(signature))
+        signer = self._payer.signer
+        signatures = [bytes(await signer.sign_digest(digest)) for digest in prepared.digests]
         return self._payer.complete(prepared, signatures)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -127,8 +140,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
         header = await self._pay(bill, key)
         await response.aclose()
         paid = await self._inner.handle_async_request(_paid_request(request, body, header))
-        self._payer.forget(key)
-        return _finish(paid, header)
+        return _finish(self._payer, key, paid, header)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

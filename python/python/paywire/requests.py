@@ -9,7 +9,9 @@
     receipt = paywire.requests.settlement(response)   # the decoded PAYMENT-RESPONSE, or None
 
 Same contract as ``paywire.httpx``: one paid retry, never a second payment for a request that already
-carries one, the body kept for the retry, and a purchase retried after a lost response paid once.
+carries one, the body kept for the retry, and a purchase retried while its outcome is open paid once. A
+streaming body (a generator or file) is sent as is; if the server then asks for a payment, the adapter
+raises, because the body cannot be sent a second time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Optional
 import requests
 from requests.adapters import HTTPAdapter
 
-from ._common import bill_of, body_bytes, carries_payment, purchase_key
+from ._common import bill_of, body_bytes, carries_payment, outcome_open, purchase_key, stream_refused
 from ._paywire import Payer, PaymentHeader, PaywireError, SettleResponse, read_settlement
 
 
@@ -50,18 +52,22 @@ class PaymentAdapter(HTTPAdapter):
         bill = bill_of(response.headers, response.content)
         if bill is None:
             return response
+        if body is None:
+            response.close()
+            raise stream_refused()
         key = purchase_key(request.method or "GET", request.url or "", body)
         header = self._payer.pay(bill, key)
         response.close()
         paid = request.copy()
         paid.headers[header.name] = header.value
         result = super().send(paid, **kwargs)
-        # A response arrived, so the payment's outcome is known; only a lost response keeps it for a retry.
-        self._payer.forget(key)
         try:
             receipt = read_settlement(result.headers)
         except PaywireError:
             receipt = None
+        # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
+        if not outcome_open(result.status_code, receipt):
+            self._payer.forget(key)
         result.x402_settlement = receipt  # type: ignore[attr-defined]
         result.x402_payment = header  # type: ignore[attr-defined]
         return result

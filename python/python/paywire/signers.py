@@ -20,8 +20,9 @@ class EthAccountSigner:
         return str(self._account.address)
 
     def sign_digest(self, digest: bytes) -> bytes:
-        signed = self._account.unsafe_sign_hash(digest)
-        return bytes(signed.signature)
+        # eth-account renamed signHash to unsafe_sign_hash (0.13); both sign the digest as is.
+        sign = getattr(self._account, "unsafe_sign_hash", None) or self._account.signHash
+        return bytes(sign(digest).signature)
 
     def __repr__(self) -> str:
         return f"EthAccountSigner(address={self.address})"
