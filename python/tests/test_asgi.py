@@ -165,3 +165,134 @@ def test_a_facilitator_object_that_returns_the_wrong_type_is_a_502():
     sent = asyncio.run(call(app, scope("/weather", paid_headers(app, "/weather"))))
     status, body = status_and_body(sent)
     assert status == 502 and json.loads(body)["error"] == "invalid_facilitator_response"
+
+
+def app_with(handler: Any, facilitator: Any, path: str = "/thing", methods: Optional[List[str]] = None, **options: Any) -> Any:
+    inner = Starlette(routes=[StarletteRoute(path, handler, methods=methods or ["GET"])])
+    tag = options.pop("tag", TAG)
+    return PaymentMiddleware(inner, {path: tag}, facilitator=facilitator, **options)
+
+
+def test_a_retry_after_the_authorization_expired_still_gets_the_held_response():
+    import time
+
+    async def thing(request):
+        return JSONResponse({"ok": True})
+
+    facilitator = StubFacilitator()
+    app = app_with(thing, facilitator, tag=paywire.PriceTag(NETWORK, PAY_TO, "$0.001", max_timeout_seconds=7))
+    bill = dict(asyncio.run(call(app, scope("/thing", {})))[0]["headers"])[b"payment-required"].decode()
+    headers = paywire.Payer(paywire.LocalSigner(PAYER_KEY), expiry_margin=0).pay(bill).headers
+    with pytest.raises(OSError):
+        asyncio.run(call(app, scope("/thing", headers), fail_send=True))
+    time.sleep(2.5)  # past validBefore - 6: offline verification now refuses the payment as expired
+    assert status_and_body(asyncio.run(call(app, scope("/thing", headers)))) == (200, b'{"ok":true}')
+    other = scope("/thing", headers)
+    other["query_string"] = b"x=1"
+    status, body = status_and_body(asyncio.run(call(app, other)))
+    assert status == 402 and b"valid_before" in body
+    assert facilitator.settled == 1
+
+
+class FlakySettle(StubFacilitator):
+    """The first /settle fails without an answer (the outcome is unknown), later ones succeed."""
+
+    def __init__(self, failure: BaseException) -> None:
+        super().__init__()
+        self.failure = failure
+        self.attempts = 0
+
+    async def settle(self, payment, requirements):
+        self.attempts += 1
+        if self.attempts == 1:
+            raise self.failure
+        return await super().settle(payment, requirements)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("socket closed"), paywire.asgi.error("facilitator_unreachable", "timed out")],
+    ids=["unexpected exception", "unreachable"],
+)
+def test_a_large_post_response_with_an_unknown_settlement_is_delivered_on_the_retry(failure):
+    runs = []
+
+    async def order(request):
+        runs.append(1)
+        return JSONResponse({"order": "x" * 5000})
+
+    facilitator = FlakySettle(failure)
+    app = app_with(order, facilitator, methods=["POST"], max_replay_bytes=10)
+    bill = dict(asyncio.run(call(app, {**scope("/thing", {}), "method": "POST"}))[0]["headers"])[b"payment-required"]
+    headers = paywire.Payer(paywire.LocalSigner(PAYER_KEY)).pay(bill.decode()).headers
+    first = asyncio.run(call(app, {**scope("/thing", headers), "method": "POST"}))
+    status, body = status_and_body(first)
+    assert status == 502 and b"x" * 100 not in body
+    again = asyncio.run(call(app, {**scope("/thing", headers), "method": "POST"}))
+    status, body = status_and_body(again)
+    assert status == 200 and json.loads(body) == {"order": "x" * 5000}
+    assert len(runs) == 1 and facilitator.settled == 1
+
+
+def test_one_authorization_sent_under_several_payment_ids_runs_once():
+    declared = paywire.payment_identifier_declaration(False)
+    runs = []
+
+    async def thing(request):
+        runs.append(1)
+        await asyncio.sleep(0.05)
+        return JSONResponse({"ok": True})
+
+    facilitator = StubFacilitator()
+    tag = paywire.PriceTag(NETWORK, PAY_TO, "$0.001", extensions={"payment-identifier": declared})
+    app = app_with(thing, facilitator, tag=tag)
+    bill = dict(asyncio.run(call(app, scope("/thing", {})))[0]["headers"])[b"payment-required"].decode()
+    header = paywire.Payer(paywire.LocalSigner(PAYER_KEY)).pay(bill)
+    forged = []
+    for i in range(3):
+        payload = json.loads(paywire.decode_header_text(header.value))
+        payload["extensions"]["payment-identifier"]["info"]["id"] = f"pay_{i:020d}"
+        forged.append({"PAYMENT-SIGNATURE": paywire.encode_json_text(json.dumps(payload))})
+
+    async def all_at_once():
+        return await asyncio.gather(*(call(app, scope("/thing", h)) for h in forged))
+
+    statuses = sorted(status_and_body(sent)[0] for sent in asyncio.run(all_at_once()))
+    assert statuses == [200, 402, 402]
+    assert len(runs) == 1 and facilitator.settled == 1
+
+
+def test_head_shows_the_bill_and_is_never_charged():
+    async def thing(request):
+        return JSONResponse({"ok": True})
+
+    facilitator = StubFacilitator()
+    app = app_with(thing, facilitator, methods=["GET", "HEAD"])
+    headers = paid_headers(app, "/thing")
+    sent = asyncio.run(call(app, {**scope("/thing", headers), "method": "HEAD"}))
+    assert status_and_body(sent) == (402, b"")
+    assert b"payment-required" in dict(sent[0]["headers"])
+    assert facilitator.settled == 0
+
+
+def test_no_content_answers_carry_no_length():
+    from starlette.responses import Response
+
+    async def thing(request):
+        return Response(status_code=204)
+
+    app = app_with(thing, StubFacilitator())
+    sent = asyncio.run(call(app, scope("/thing", paid_headers(app, "/thing"))))
+    assert sent[0]["status"] == 204 and b"content-length" not in dict(sent[0]["headers"])
+
+
+def test_a_bad_receipt_does_not_spoil_the_payment_sent_with_it():
+    async def thing(request):
+        return JSONResponse({"ok": True})
+
+    issuer = paywire.LocalSigner.generate()
+    app = app_with(thing, StubFacilitator(), access=paywire.AccessPolicy([issuer.address], 60))
+    headers = {**paid_headers(app, "/thing"), paywire.RECEIPT_HEADER: "garbage"}
+    assert status_and_body(asyncio.run(call(app, scope("/thing", headers))))[0] == 200
+    status, _ = status_and_body(asyncio.run(call(app, scope("/thing", {paywire.RECEIPT_HEADER: "garbage"}))))
+    assert status in (400, 402)

@@ -4,6 +4,7 @@ paywire's httpx and requests clients; the facilitator double (facilitator_double
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 from typing import Any, Dict, Optional
@@ -388,8 +389,9 @@ def test_served_records_are_bounded():
         for i in range(10):
             record = paywire.asgi.Record("f", "p", 4_000_000_000)
             assert await store.claim(f"k{size}-{i}", record) is None
-            record.state, record.body = "done", b"x" * size
-            await store.update(f"k{size}-{i}", record)
+            done = dataclasses.replace(record, state="done", body=b"x" * size, token="next")
+            assert await store.replace(f"k{size}-{i}", record.token, done)
+            assert not await store.replace(f"k{size}-{i}", record.token, done), "a stale token replaced a record"
         return len(store)
 
     assert asyncio.run(fill(10)) <= 3

@@ -46,8 +46,9 @@ import inspect
 import json
 import logging
 import re
+import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import anyio
@@ -59,7 +60,7 @@ from ._paywire import (
     AcceptedPayment,
     AccessPolicy,
     Issuer,
-    PaymentRequired,
+    PaymentPayload,
     PaywireError,
     PriceTag,
     SettleResponse,
@@ -87,6 +88,9 @@ PRIVATE = "private"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 #: What a buyer is told when the facilitator fails; the details go to the server's log.
 UPSTREAM_MESSAGE = "the payment service is unavailable; nothing was charged for this request; try again later"
+UNCONFIRMED_MESSAGE = (
+    "the payment is not confirmed yet; send the same request with the same payment again to receive the response"
+)
 
 log = logging.getLogger("paywire")
 
@@ -117,17 +121,20 @@ class Paid:
     receipt: Optional[Dict[str, Any]] = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Record:
     """A payment the server has taken.
 
     ``state`` is "in_flight" (being processed), "unsettled" (the handler answered but the settlement's
-    outcome is unknown; ``body`` may hold the response) or "done" (settled and served). ``payment`` is a
-    digest of the payment itself, so only the same payment can claim the record's response."""
+    outcome is unknown; ``body`` holds the response) or "done" (settled and served; ``body`` holds the
+    response unless it was larger than ``max_replay_bytes``). ``payment`` is a digest of the payment itself
+    and ``fingerprint`` one of the request, so only the same payment for the same request gets the held
+    response. ``token`` names the request that holds the record; only it may change or release it."""
 
     fingerprint: str
     payment: str
     expires_at: float
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
     state: str = "in_flight"
     status: int = 0
     headers: RawHeaders = field(default_factory=list)
@@ -139,19 +146,23 @@ class Record:
 
 class PaymentStore:
     """Where the middleware remembers payments, so a payment is served once per request and never twice
-    for different requests. Implement these coroutines over a shared database to run several workers;
-    ``claim`` must be atomic."""
+    for different requests. Implement these coroutines over a shared database (a Redis or SQL row per key)
+    to run several workers; ``claim``, ``replace`` and ``release`` must each be atomic."""
 
     async def claim(self, key: str, record: Record) -> Optional[Record]:
-        """Stores ``record`` under ``key`` and returns None, or returns the record already held there."""
+        """Stores ``record`` under ``key`` and returns None, or returns the live record already there."""
         raise NotImplementedError
 
-    async def update(self, key: str, record: Record) -> None:
-        """Replaces the record of a claimed payment (settled, or its settlement left open)."""
+    async def get(self, key: str) -> Optional[Record]:
+        """The live record under ``key``, if any."""
         raise NotImplementedError
 
-    async def release(self, key: str) -> None:
-        """Forgets a claim whose payment was not settled (it may be presented again)."""
+    async def replace(self, key: str, token: str, record: Record) -> bool:
+        """Stores ``record`` under ``key`` if the record there has ``token``; False if it has not."""
+        raise NotImplementedError
+
+    async def release(self, key: str, token: str) -> None:
+        """Forgets the record under ``key`` if it has ``token`` (a payment that was not settled)."""
         raise NotImplementedError
 
 
@@ -162,37 +173,44 @@ class MemoryStore(PaymentStore):
 
     def __init__(self, max_entries: int = 100_000, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._records: Dict[str, Record] = {}
-        # Sizes as stored: callers may change a record they hold before updating it.
-        self._sizes: Dict[str, int] = {}
         self._total = 0
         self._max = max_entries
         self._max_bytes = max_bytes
 
     async def claim(self, key: str, record: Record) -> Optional[Record]:
-        held = self._records.get(key)
-        if held is not None and held.expires_at > time.time():
+        held = await self.get(key)
+        if held is not None:
             return held
         self._put(key, record)
         return None
 
-    async def update(self, key: str, record: Record) -> None:
-        self._put(key, record)
+    async def get(self, key: str) -> Optional[Record]:
+        held = self._records.get(key)
+        return held if held is not None and held.expires_at > time.time() else None
 
-    async def release(self, key: str) -> None:
-        self._drop(key)
+    async def replace(self, key: str, token: str, record: Record) -> bool:
+        held = self._records.get(key)
+        if held is None or held.token != token:
+            return False
+        self._put(key, record)
+        return True
+
+    async def release(self, key: str, token: str) -> None:
+        held = self._records.get(key)
+        if held is not None and held.token == token:
+            self._drop(key)
 
     def _drop(self, key: str) -> None:
-        self._records.pop(key, None)
-        self._total -= self._sizes.pop(key, 0)
+        gone = self._records.pop(key, None)
+        if gone is not None:
+            self._total -= gone.size()
 
     def _put(self, key: str, record: Record) -> None:
         self._drop(key)
-        size = record.size()
-        if len(self._records) >= self._max or self._total + size > self._max_bytes:
-            self._prune(size)
+        if len(self._records) >= self._max or self._total + record.size() > self._max_bytes:
+            self._prune(record.size())
         self._records[key] = record
-        self._sizes[key] = size
-        self._total += size
+        self._total += record.size()
 
     def _prune(self, incoming: int) -> None:
         now = time.time()
@@ -331,8 +349,8 @@ class PaymentMiddleware:
     """Bills the ``routes`` of ``app`` with x402.
 
     ``routes`` maps ``"[METHOD] /path"`` patterns to a ``Route`` or ``PriceTag``: ``{name}`` matches one path
-    segment, ``{name:path}`` and a trailing ``*`` match the rest, no method matches every method, and HEAD is
-    billed as GET. ``facilitator`` verifies and settles: a ``paywire.facilitator`` client, or any object
+    segment, ``{name:path}`` and a trailing ``*`` match the rest, no method matches every method, and a
+    HEAD of a priced GET gets the bill (it is never charged for). ``facilitator`` verifies and settles: a ``paywire.facilitator`` client, or any object
     whose ``verify`` and ``settle`` (async or not) return paywire's ``VerifyResponse`` and ``SettleResponse``;
     the default is the public x402.org facilitator (test networks only). ``access`` lets a valid receipt
     (``X-PAYWIRE-RECEIPT``) stand in for a new payment; ``issuer`` signs offers in bills and a receipt into
@@ -427,6 +445,27 @@ def _payment_digest(accepted: AcceptedPayment) -> str:
     return hashlib.sha256(accepted.payment.raw_json.encode()).hexdigest()
 
 
+def _auth_key(accepted: AcceptedPayment) -> str:
+    """The signed authorization's own name: a signature can pay once, whatever id it is sent with."""
+    v = accepted.verified
+    return f"auth:{v.chain_id}:{v.asset}:{v.payer}:{v.nonce}".lower()
+
+
+def _last_valid_second(payment: PaymentPayload) -> Optional[int]:
+    """The last time at which offline verification accepts the payment, read from its authorization."""
+    inner = payment.payload
+    try:
+        authorization = inner.get("authorization") or inner["permit2Authorization"]
+        until = authorization.get("validBefore") or authorization["deadline"]
+        return int(until) - 6 - 1
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+#: Errors that only say the authorization has expired.
+_EXPIRED = ("invalid_exact_evm_payload_authorization_valid_before", "permit2_deadline_expired")
+
+
 class _Exchange:
     """One request to a priced route, from bill to settled response."""
 
@@ -441,8 +480,9 @@ class _Exchange:
         self.url = mw.resource_url(scope)
         self.headers: RawHeaders = list(scope.get("headers", []))
         self.text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]
-        # Set once the claim must outlive this request: the payment settled, or its settlement is open.
-        self.keep = False
+        # The records this request holds, by key: released on the way out unless the payment settled or its
+        # settlement was left open (then they outlive the request, for a retry).
+        self.held: Dict[str, str] = {}
         self.bill = build_payment_required(
             self.url,
             route.price_tags(),
@@ -452,62 +492,103 @@ class _Exchange:
         )
 
     async def run(self) -> None:
+        unreadable: Optional[PaywireError] = None
+        try:
+            payment = read_payment(self.text_headers)
+        except PaywireError as e:
+            payment, unreadable = None, e
         receipt = _header(self.headers, RECEIPT_HEADER.lower().encode())
         if self.mw.access is not None and self.route.receipts and receipt is not None:
             try:
                 grant = self.mw.access.check_request(self.text_headers, self.url)
             except PaywireError as e:
-                return await self.refuse(e)
+                if payment is None:
+                    return await self.refuse(unreadable or e)
+                grant = None  # a bad receipt does not spoil the payment sent with it
             if grant is not None:
                 self._state(Paid(payer=grant["payload"]["payer"], receipt=grant["payload"]))
                 return await self.mw.app(self.scope, self.receive, self._serving(self.send))
-        try:
-            payment = read_payment(self.text_headers)
-        except PaywireError as e:
-            return await self.refuse(e)
-        if payment is None:
+        if unreadable is not None:
+            return await self.refuse(unreadable)
+        if payment is None or self.scope["method"] == "HEAD":
+            # HEAD shows the bill; it is never charged for, as it delivers nothing.
             return await self.answer_bill(402, "Payment required", "this resource costs a payment; pay one of the offers")
         try:
             accepted = check_payment(self.bill, payment, allow_onchain_signatures=self.mw.allow_onchain_signatures)
         except PaywireError as e:
+            if e.code in _EXPIRED:
+                return await self.replay_expired(payment, e)
             return await self.refuse(e)
-        try:
-            body = await _read_body(self.receive, self.mw.max_request_bytes)
-        except _TooLarge:
-            return await self.answer_json(413, "invalid_argument", "the request body is larger than this route takes")
-        except _Disconnected:
-            return
-        await self.take(accepted, body)
+        body = await self.read_body()
+        if body is not None:
+            await self.guarded(lambda: self.take(accepted, body))
 
-    async def take(self, accepted: AcceptedPayment, body: bytes) -> None:
-        verified = accepted.verified
-        if accepted.payment_id is not None:
-            key = f"id:{accepted.payment_id}"
-        else:
-            key = f"auth:{verified.chain_id}:{verified.asset}:{verified.payer}:{verified.nonce}".lower()
+    async def replay_expired(self, payment: PaymentPayload, expired: PaywireError) -> None:
+        """An expired payment may still be the retry of one this server took (its answer was lost, or its
+        settlement left open): answer from the held record, claiming nothing; else refuse it."""
+        until = _last_valid_second(payment)
+        try:
+            accepted = check_payment(self.bill, payment, until, allow_onchain_signatures=self.mw.allow_onchain_signatures)
+        except (PaywireError, TypeError):
+            return await self.refuse(expired)
+        body = await self.read_body()
+        if body is None:
+            return None
+        key, claim = _auth_key(accepted), self.claim_record(accepted, body)
+        held = await self.mw.store.get(key)
+        if held is None or held.state == "in_flight" or (held.fingerprint, held.payment) != (claim.fingerprint, claim.payment):
+            return await self.refuse(expired)
+        await self.guarded(lambda: self.replay(key, held, claim, accepted, body))
+
+    async def read_body(self) -> Optional[bytes]:
+        """The request body, or None once the answer is sent (too large) or the client is gone."""
+        try:
+            return await _read_body(self.receive, self.mw.max_request_bytes)
+        except _TooLarge:
+            await self.answer_json(413, "invalid_argument", "the request body is larger than this route takes")
+        except _Disconnected:
+            pass
+        return None
+
+    def claim_record(self, accepted: AcceptedPayment, body: bytes) -> Record:
         digest = hashlib.sha256()
         for part in (self.scope["method"].encode(), _full_path(self.scope).encode(), self.scope.get("query_string", b"")):
             digest.update(part + b"\0")
         digest.update(body)
-        claim = Record(digest.hexdigest(), _payment_digest(accepted), float(verified.valid_before) + 60)
+        return Record(digest.hexdigest(), _payment_digest(accepted), float(accepted.verified.valid_before) + 60)
+
+    async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``work``, then releases the records it still holds, even when cancelled."""
+        try:
+            await work()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for key, token in self.held.items():
+                    await self.mw.store.release(key, token)
+
+    async def take(self, accepted: AcceptedPayment, body: bytes) -> None:
+        key, claim = _auth_key(accepted), self.claim_record(accepted, body)
         held = await self.mw.store.claim(key, claim)
         if held is not None:
             return await self.replay(key, held, claim, accepted, body)
-        try:
-            await self.serve(accepted, body, key, claim)
-        finally:
-            if not self.keep:
-                await self.mw.store.release(key)
-
-    async def replay(self, key: str, held: Record, claim: Record, accepted: AcceptedPayment, body: bytes) -> None:
-        if held.fingerprint != claim.fingerprint or held.payment != claim.payment:
-            if accepted.payment_id is not None:
+        self.held[key] = claim.token
+        if accepted.payment_id is not None:
+            # The payment-identifier extension: one id, one payment for one request.
+            marker = replace(claim, state="done")
+            other = await self.mw.store.claim(f"id:{accepted.payment_id}", marker)
+            if other is None:
+                self.held[f"id:{accepted.payment_id}"] = marker.token
+            elif (other.payment, other.fingerprint) != (claim.payment, claim.fingerprint):
                 return await self.answer_json(
                     409,
                     "payment_identifier_conflict",
                     "this payment id already paid for a different request or with a different payment; "
                     "use a new payment id",
                 )
+        await self.serve(accepted, body, key, claim)
+
+    async def replay(self, key: str, held: Record, claim: Record, accepted: AcceptedPayment, body: bytes) -> None:
+        if (held.fingerprint, held.payment) != (claim.fingerprint, claim.payment):
             return await self.refuse(
                 error("invalid_exact_evm_nonce_already_used", "this payment was already used for another request")
             )
@@ -542,14 +623,21 @@ class _Exchange:
         await self._send(captured.status, _private(headers), captured.body)
 
     async def settle_held(self, key: str, held: Record, accepted: AcceptedPayment, body: bytes) -> None:
-        """A retry of a payment whose settlement's outcome was unknown: settle again, then answer."""
-        held.state = "in_flight"
-        await self.mw.store.update(key, held)
+        """A retry of a payment whose settlement's outcome was unknown: take the record over, settle again,
+        answer. The record stays unless the settlement definitely fails."""
+        mine = replace(held, state="in_flight", token=secrets.token_hex(16))
+        if not await self.mw.store.replace(key, held.token, mine):
+            return await self.answer_json(
+                409, "payment_in_progress", "this payment is being processed for an earlier request; wait for its answer"
+            )
+        self.held[key] = mine.token  # released if the settlement now definitely fails
         try:
-            await self.settle_and_answer(accepted, key, held, held.status, held.headers, held.body, body)
-        finally:
-            if not self.keep:
-                await self.mw.store.release(key)
+            await self.settle_and_answer(accepted, key, mine, held.status, held.headers, held.body, body)
+        except BaseException:
+            # Whatever happened, the settlement is still open: put the record back for the next retry.
+            with anyio.CancelScope(shield=True):
+                await self._record(key, mine, replace(held, token=secrets.token_hex(16)))
+            raise
 
     async def serve(self, accepted: AcceptedPayment, body: bytes, key: str, claim: Record) -> None:
         """Verifies with the facilitator, runs the handler, settles."""
@@ -557,8 +645,8 @@ class _Exchange:
             verdict = _expect(
                 await _call(self.mw.facilitator.verify, accepted.payment, accepted.requirements), VerifyResponse, "verify"
             )
-        except PaywireError as e:
-            return await self.upstream_failed("/verify", e)
+        except Exception as e:
+            return await self.upstream_failed("/verify", e, UPSTREAM_MESSAGE)
         if not verdict.is_valid:
             reason = verdict.invalid_reason or "invalid_payment"
             return await self.answer_bill(status_for_reason(reason), reason, verdict.invalid_message or reason)
@@ -569,9 +657,18 @@ class _Exchange:
         if captured.status >= 400:
             # The handler failed: nothing was delivered, so nothing is charged.
             return await self._send(captured.status, captured.headers, captured.body)
-        await self.settle_and_answer(
-            accepted, key, claim, captured.status, captured.headers, captured.body, body
-        )
+        await self.settle_and_answer(accepted, key, claim, captured.status, captured.headers, captured.body, body)
+
+    async def _record(self, key: str, current: Record, new: Record) -> bool:
+        """Moves the record this request holds to ``new``; from then on it outlives the request."""
+        try:
+            stored = await self.mw.store.replace(key, current.token, new)
+        except Exception:
+            log.exception("paywire: could not record the outcome of a settlement for %s", self.url)
+            stored = False
+        if stored:
+            self.held.clear()  # the payment's records (and its id's) now outlive this request
+        return stored
 
     async def settle_and_answer(
         self,
@@ -583,12 +680,11 @@ class _Exchange:
         response: Optional[bytes],
         body: bytes,
     ) -> None:
-        """Settles, records the outcome (setting ``keep`` unless the settlement definitely failed), and
-        releases the response."""
+        """Settles, records the outcome, and releases the response."""
         version = self.bill.x402_version
-        kept = response if response is not None and len(response) <= self.mw.max_replay_bytes else None
+        failure: Optional[Exception] = None
+        settled: Optional[SettleResponse] = None
         # Once /settle is asked, its outcome must be recorded even if this request is cancelled meanwhile.
-        failure: Optional[PaywireError] = None
         with anyio.CancelScope(shield=True):
             try:
                 settled = _expect(
@@ -596,37 +692,29 @@ class _Exchange:
                     SettleResponse,
                     "settle",
                 )
-            except PaywireError as e:
-                settled = None
+            except Exception as e:
                 failure = e
             if settled is None or settled.is_pending:
-                # The outcome is unknown: keep the response for a retry of the same payment, which settles again.
-                record.state, record.status, record.headers, record.body = "unsettled", status, headers, kept
-                self.keep = True
-                await self.mw.store.update(key, record)
+                # The outcome is unknown: hold the response for a retry of the same payment, which settles again.
+                await self._record(key, record, replace(record, state="unsettled", status=status, headers=headers, body=response))
             elif settled.success:
                 headers = self._settled_headers(headers, accepted, settled)
-                record.state, record.status, record.headers, record.body = "done", status, headers, kept
-                self.keep = True
-                try:
-                    await self.mw.store.update(key, record)
-                except Exception:  # the store's failure must not cost the buyer a paid response
-                    log.exception("paywire: could not record a settled payment; a retry of it will be refused")
+                kept = response if response is not None and len(response) <= self.mw.max_replay_bytes else None
+                await self._record(key, record, replace(record, state="done", status=status, headers=headers, body=kept))
         if settled is None:
             assert failure is not None
-            return await self.upstream_failed("/settle", failure)
+            return await self.upstream_failed("/settle", failure, UNCONFIRMED_MESSAGE)
         if settled.is_pending:
             name, value = settlement_header(version, settled)
             reason = settled.error_reason or "settlement_pending"
-            message = "the payment is not confirmed yet; send the same request with the same payment again"
-            return await self.answer_bill(402, reason, message, [(name, value)])
+            return await self.answer_bill(402, reason, UNCONFIRMED_MESSAGE, [(name, value)])
         if not settled.success:
             reason = settled.error_reason or "settlement_failed"
             name, value = settlement_header(version, settled)
             return await self.answer_bill(402, reason, settled.error_message or reason, extra=[(name, value)])
         if response is None:
             # Settled now for a response too large to have been held: run a safe request again.
-            return await self.answer_again(record, accepted, body)
+            return await self.answer_again(replace(record, headers=headers), accepted, body)
         await self._send(status, headers, response)
 
     def _settled_headers(self, headers: RawHeaders, accepted: AcceptedPayment, settled: SettleResponse) -> RawHeaders:
@@ -642,9 +730,14 @@ class _Exchange:
         name, value = settlement_header(version, settled)
         return _private(_set(headers, name, value))
 
-    async def upstream_failed(self, endpoint: str, e: PaywireError) -> None:
-        log.warning("paywire: the facilitator failed on %s for %s: %s", endpoint, self.url, e)
-        await self.answer_json(502, e.code, UPSTREAM_MESSAGE)
+    async def upstream_failed(self, endpoint: str, e: Exception, message: str) -> None:
+        if isinstance(e, PaywireError):
+            log.warning("paywire: the facilitator failed on %s for %s: %s", endpoint, self.url, e)
+            code = e.code
+        else:
+            log.exception("paywire: the facilitator raised on %s for %s", endpoint, self.url, exc_info=e)
+            code = "invalid_facilitator_response"
+        await self.answer_json(502, code, message)
 
     async def refuse(self, e: PaywireError) -> None:
         """Answers a refused payment: the bill again with the reason (402), or 400/409/500/502 by its kind."""
@@ -676,12 +769,17 @@ class _Exchange:
         await self._send(status, [(b"content-type", b"application/json"), (b"cache-control", NO_STORE.encode())], body)
 
     async def _send(self, status: int, headers: RawHeaders, body: bytes) -> None:
-        headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"transfer-encoding")]
-        headers.append((b"content-length", str(len(body)).encode()))
+        head = self.scope["method"] == "HEAD"
+        framing = [(k, v) for k, v in headers if k.lower() in (b"content-length", b"transfer-encoding")]
+        headers = [(k, v) for k, v in headers if (k, v) not in framing]
+        if status < 200 or status in (204, 304):
+            body = b""  # no body, and no Content-Length, may go with these
+        elif head and not body:
+            headers += [(k, v) for k, v in framing if k.lower() == b"content-length"]  # the app's, for GET
+        else:
+            headers.append((b"content-length", str(len(body)).encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": _with_exposed(headers)})
-        if self.scope["method"] == "HEAD":
-            body = b""
-        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+        await self.send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
 
     def _state(self, paid: Paid) -> None:
         self.scope.setdefault("state", {})["paywire"] = paid
