@@ -103,6 +103,17 @@ pub fn verify_payment(
     verify_payment_with(payment, requirements, now, &VerifyOptions::default())
 }
 
+/// The last Unix second at which offline verification still accepts this payment's time window (its
+/// `validBefore` or Permit2 `deadline` less [`VALID_BEFORE_BUFFER`]); `None` when the payload is not an
+/// `exact` EVM payment. A server uses it to recognise a retry of a payment it took before it expired.
+pub fn last_acceptable_time(payment: &PaymentPayload) -> Option<u64> {
+    let until = match ExactPayload::parse(payment.payload()).ok()? {
+        ExactPayload::Eip3009 { authorization, .. } => authorization.valid_before,
+        ExactPayload::Permit2 { authorization, .. } => authorization.deadline,
+    };
+    u64::try_from(until).ok()?.checked_sub(VALID_BEFORE_BUFFER)
+}
+
 /// [`verify_payment`] with options.
 pub fn verify_payment_with(
     payment: &PaymentPayload,

@@ -445,3 +445,27 @@ fn settlement_headers_carry_only_x402_members() {
     let sent = codec::decode_header_json(&value).unwrap();
     assert_eq!(sent, json!({"success":true,"payer":"0x1","transaction":"0xab","network":"eip155:8453"}));
 }
+
+#[test]
+fn last_acceptable_time_is_the_edge_of_the_window() {
+    let tags = [usdc_tag("$0.01"), PriceTag::new("$0.01", "eip155:4326", PAY_TO)];
+    for tag in tags {
+        let b = bill(2, std::slice::from_ref(&tag));
+        let payment = PaymentPayload::from_header(&payer(Policy::default()).pay(&b, None).unwrap().value).unwrap();
+        let last = paywire_core::verify::last_acceptable_time(&payment).unwrap();
+        assert!(check_payment(&b, &payment, last).is_ok(), "{tag:?}");
+        let late = check_payment(&b, &payment, last + 1).unwrap_err();
+        assert!(
+            matches!(late.code(), ErrorCode::ValidBeforeExpired | ErrorCode::Permit2DeadlineExpired),
+            "{tag:?}: {late}"
+        );
+    }
+    let not_exact = tampered(
+        &PaymentPayload::from_header(
+            &payer(Policy::default()).pay(&bill(2, &[usdc_tag("$0.01")]), None).unwrap().value,
+        )
+        .unwrap(),
+        |v| v["payload"] = json!({"other": 1}),
+    );
+    assert_eq!(paywire_core::verify::last_acceptable_time(&not_exact), None);
+}

@@ -480,3 +480,22 @@ def test_bad_routes_fail_at_start_up():
     assert mw.route_for("GET", "/items/7/x") is None
     assert mw.route_for("GET", "/files/a/b.txt") is not None
     assert mw.route_for("PUT", "/files/a") is None
+
+
+def test_the_clients_contract_comes_from_the_core():
+    assert paywire.carries_payment({"x-PAYMENT": "abc"}) and not paywire.carries_payment([("accept", "*/*")])
+    pending = paywire.SettleResponse.from_json(
+        json.dumps({"success": False, "errorReason": "settlement_pending", "transaction": "0x1", "network": "eip155:8453"})
+    )
+    assert paywire.outcome_is_open(402, pending) and paywire.outcome_is_open(503)
+    assert not paywire.outcome_is_open(402) and not paywire.outcome_is_open(200)
+
+
+def test_errors_raised_by_the_glue_are_the_cores():
+    from paywire._paywire import new_error
+
+    e = new_error("facilitator_unreachable", "down", PAYER)
+    assert (e.code, e.message, e.category, e.payer) == ("facilitator_unreachable", "down", "upstream", PAYER)
+    with pytest.raises(paywire.PaywireError) as info:
+        new_error("not_a_code", "x")
+    assert info.value.code == "invalid_argument"

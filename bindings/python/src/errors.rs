@@ -56,6 +56,20 @@ fn category(code: paywire_core::ErrorCode) -> &'static str {
     }
 }
 
+/// A `PaywireError` with a known `code` and `message`, for Python code that raises paywire's errors (the
+/// glue does, so its errors look exactly like the core's).
+#[pyfunction]
+#[pyo3(signature = (code, message, payer=None))]
+pub fn new_error(py: Python<'_>, code: &str, message: &str, payer: Option<String>) -> PyResult<Py<PyAny>> {
+    let code = paywire_core::ErrorCode::from_str_code(code)
+        .ok_or_else(|| bad_argument(py, format!("unknown error code {code:?}")))?;
+    let mut error = paywire_core::Error::new(code, message);
+    if let Some(payer) = payer {
+        error = error.with_payer(payer);
+    }
+    Ok(py_err(py, error).into_value(py).into_any())
+}
+
 /// `?`-friendly conversion of core results.
 pub trait OrRaise<T> {
     /// The value, or the error as a `PaywireError`.

@@ -137,6 +137,7 @@ fn _paywire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(known_assets, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_category, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::new_error, m)?)?;
     m.add_function(wrap_pyfunction!(payment_identifier_declaration, m)?)?;
     Ok(())
 }

@@ -234,6 +234,12 @@ impl PaymentPayload {
     fn header_name(&self) -> &'static str {
         self.0.header_name()
     }
+    /// The last Unix second at which offline verification accepts its time window; None when it is not an
+    /// `exact` EVM payment.
+    #[getter]
+    fn last_acceptable_time(&self) -> Option<u64> {
+        core::verify::last_acceptable_time(&self.0)
+    }
     /// The header value.
     fn to_header(&self) -> String {
         self.0.to_header()
@@ -422,6 +428,21 @@ pub fn read_settlement(py: Python<'_>, headers: &Bound<'_, PyAny>) -> PyResult<O
     core::client::read_settlement(&headers).or_raise(py).map(|s| s.map(SettleResponse))
 }
 
+/// Whether a request already carries a payment (`PAYMENT-SIGNATURE` or `X-PAYMENT`, any case): paying again
+/// for it would pay twice.
+#[pyfunction]
+pub fn carries_payment(headers: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(core::client::carries_payment(&headers_from_py(headers)?))
+}
+
+/// Whether a paid request's outcome is still open after an answer with `status` (and its decoded
+/// settlement, if any): then the payment must stay remembered for a retry, so do not `forget` it.
+#[pyfunction]
+#[pyo3(signature = (status, settlement=None))]
+pub fn outcome_is_open(status: u16, settlement: Option<&SettleResponse>) -> bool {
+    core::client::outcome_is_open(status, settlement.map(|s| &s.0))
+}
+
 /// The body of `/verify` and `/settle`: the payment as received and the server's own offer.
 #[pyfunction]
 pub fn facilitator_request(payment: &PaymentPayload, requirements: &PaymentRequirements) -> String {
@@ -437,5 +458,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SupportedResponse>()?;
     m.add_function(wrap_pyfunction!(facilitator_request, m)?)?;
     m.add_function(wrap_pyfunction!(read_settlement, m)?)?;
+    m.add_function(wrap_pyfunction!(carries_payment, m)?)?;
+    m.add_function(wrap_pyfunction!(outcome_is_open, m)?)?;
     Ok(())
 }

@@ -37,3 +37,36 @@ where
     codec::find_header(headers.clone(), header::PAYMENT_SIGNATURE).is_some()
         || codec::find_header(headers, header::X_PAYMENT).is_some()
 }
+
+/// Whether a paid request's outcome is still open after its answer, so the payment must stay remembered
+/// for a retry of the same purchase (and [`Payer::forget`] must not be called yet): the server is still
+/// processing it (409), failed or could not reach its facilitator (5xx: the payment may yet settle), or
+/// reports the settlement pending. Any other answer is definite.
+pub fn outcome_is_open(status: u16, settlement: Option<&SettleResponse>) -> bool {
+    status == 409 || status >= 500 || settlement.is_some_and(SettleResponse::is_pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_outcomes() {
+        let pending = SettleResponse::from_json(
+            r#"{"success":false,"errorReason":"settlement_pending","transaction":"0x1","network":"eip155:8453"}"#,
+        )
+        .unwrap();
+        let failed = SettleResponse::from_json(
+            r#"{"success":false,"errorReason":"insufficient_funds","transaction":"","network":"eip155:8453"}"#,
+        )
+        .unwrap();
+        for status in [409, 500, 502, 503, 504] {
+            assert!(outcome_is_open(status, None), "{status}");
+        }
+        assert!(outcome_is_open(402, Some(&pending)));
+        for status in [200, 201, 400, 402, 404] {
+            assert!(!outcome_is_open(status, None), "{status}");
+        }
+        assert!(!outcome_is_open(402, Some(&failed)));
+    }
+}

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
-from ._paywire import PaymentRequired, PaywireError, SettleResponse, error_category
-
-#: Headers that carry a payment; a request that has one is never paid for again.
-PAYMENT_HEADERS = ("payment-signature", "x-payment")
+from ._paywire import PaymentRequired, PaywireError, new_error
 
 #: Response headers a browser client must be allowed to read.
 EXPOSED_HEADERS = "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE"
@@ -18,19 +15,8 @@ ALLOWED_HEADERS = "PAYMENT-SIGNATURE, X-PAYMENT, X-PAYWIRE-RECEIPT"
 
 
 def error(code: str, message: str, payer: Optional[str] = None) -> PaywireError:
-    """A ``PaywireError`` raised by the Python glue, with the same attributes as the core's."""
-    err = PaywireError(f"{message} [{code}]")
-    err.code = code
-    err.message = message
-    err.category = error_category(code)
-    err.payer = payer
-    err.refusals = []
-    return err
-
-
-def carries_payment(headers: Mapping[Any, Any]) -> bool:
-    """Whether a request already carries a payment (paying again would pay twice)."""
-    return any(name.lower() in PAYMENT_HEADERS for name in headers.keys())
+    """A ``PaywireError`` raised by the Python glue, made by the core so it is exactly like the core's."""
+    return new_error(code, message, payer)
 
 
 def purchase_key(method: str, url: str, body: bytes) -> str:
@@ -56,13 +42,6 @@ def stream_refused() -> PaywireError:
         "the server asks for a payment, but the request body is a stream, which cannot be sent again with "
         "the payment; pass the body as bytes",
     )
-
-
-def outcome_open(status: int, settlement: Optional[SettleResponse]) -> bool:
-    """Whether a paid request's outcome is still open after this answer, so its payment must be kept for a
-    retry of the same purchase: the server is still processing it (409), failed or could not reach its
-    facilitator (5xx; the payment may yet settle), or reports the settlement pending."""
-    return status == 409 or status >= 500 or (settlement is not None and settlement.is_pending)
 
 
 def bill_of(headers: Any, body: bytes) -> Optional[PaymentRequired]:

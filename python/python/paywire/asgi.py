@@ -451,17 +451,6 @@ def _auth_key(accepted: AcceptedPayment) -> str:
     return f"auth:{v.chain_id}:{v.asset}:{v.payer}:{v.nonce}".lower()
 
 
-def _last_valid_second(payment: PaymentPayload) -> Optional[int]:
-    """The last time at which offline verification accepts the payment, read from its authorization."""
-    inner = payment.payload
-    try:
-        authorization = inner.get("authorization") or inner["permit2Authorization"]
-        until = authorization.get("validBefore") or authorization["deadline"]
-        return int(until) - 6 - 1
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
 #: Errors that only say the authorization has expired.
 _EXPIRED = ("invalid_exact_evm_payload_authorization_valid_before", "permit2_deadline_expired")
 
@@ -526,10 +515,12 @@ class _Exchange:
     async def replay_expired(self, payment: PaymentPayload, expired: PaywireError) -> None:
         """An expired payment may still be the retry of one this server took (its answer was lost, or its
         settlement left open): answer from the held record, claiming nothing; else refuse it."""
-        until = _last_valid_second(payment)
+        until = payment.last_acceptable_time
+        if until is None:
+            return await self.refuse(expired)
         try:
             accepted = check_payment(self.bill, payment, until, allow_onchain_signatures=self.mw.allow_onchain_signatures)
-        except (PaywireError, TypeError):
+        except PaywireError:
             return await self.refuse(expired)
         body = await self.read_body()
         if body is None:

@@ -23,9 +23,11 @@ from typing import Any, Optional
 import anyio.to_thread
 import httpx
 
-from ._common import bill_of, carries_payment, outcome_open, purchase_key
+from ._common import bill_of, purchase_key
 from ._paywire import (
     LocalSigner,
+    carries_payment,
+    outcome_is_open,
     Payer,
     PaymentHeader,
     PaywireError,
@@ -68,7 +70,7 @@ def _settlement(response: httpx.Response) -> Optional[SettleResponse]:
 def _finish(payer: Payer, key: str, response: httpx.Response, header: PaymentHeader) -> httpx.Response:
     receipt = _settlement(response)
     # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
-    if not outcome_open(response.status_code, receipt):
+    if not outcome_is_open(response.status_code, receipt):
         payer.forget(key)
     response.extensions = {**response.extensions, SETTLEMENT: receipt, PAYMENT: header}
     return response

@@ -16,13 +16,21 @@ raises, because the body cannot be sent a second time.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, cast
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from ._common import bill_of, body_bytes, carries_payment, outcome_open, purchase_key, stream_refused
-from ._paywire import Payer, PaymentHeader, PaywireError, SettleResponse, read_settlement
+from ._common import bill_of, body_bytes, purchase_key, stream_refused
+from ._paywire import (
+    Payer,
+    PaymentHeader,
+    PaywireError,
+    SettleResponse,
+    carries_payment,
+    outcome_is_open,
+    read_settlement,
+)
 
 
 def settlement(response: requests.Response) -> Optional[SettleResponse]:
@@ -43,7 +51,7 @@ class PaymentAdapter(HTTPAdapter):
         self._payer = payer
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if carries_payment(request.headers):
+        if carries_payment(cast(Mapping[str, str], request.headers)):
             return super().send(request, **kwargs)
         body = body_bytes(request.body)
         response = super().send(request, **kwargs)
@@ -66,7 +74,7 @@ class PaymentAdapter(HTTPAdapter):
         except PaywireError:
             receipt = None
         # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
-        if not outcome_open(result.status_code, receipt):
+        if not outcome_is_open(result.status_code, receipt):
             self._payer.forget(key)
         result.x402_settlement = receipt  # type: ignore[attr-defined]
         result.x402_payment = header  # type: ignore[attr-defined]
