@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Optional
 
-from ._paywire import PaymentRequired, PaywireError, new_error
+from ._paywire import PaymentRequired, PaywireError, SettleResponse, new_error, read_settlement
 
 #: Response headers a browser client must be allowed to read.
 EXPOSED_HEADERS = "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE"
@@ -48,5 +48,14 @@ def bill_of(headers: Any, body: bytes) -> Optional[PaymentRequired]:
     """The x402 bill of a 402 response, or None when the 402 is not an x402 bill."""
     try:
         return PaymentRequired.from_response(headers, body)
+    except PaywireError:
+        return None
+
+
+def settlement_in(headers: Any) -> Optional[SettleResponse]:
+    """The settlement receipt a paid response carries, or None (also when it is unreadable: the response
+    itself still reaches the caller)."""
+    try:
+        return read_settlement(headers)
     except PaywireError:
         return None

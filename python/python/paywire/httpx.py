@@ -23,17 +23,15 @@ from typing import Any, Optional
 import anyio.to_thread
 import httpx
 
-from ._common import bill_of, purchase_key
+from ._common import bill_of, purchase_key, settlement_in
 from ._paywire import (
     LocalSigner,
     carries_payment,
     outcome_is_open,
     Payer,
     PaymentHeader,
-    PaywireError,
     PreparedPayment,
     SettleResponse,
-    read_settlement,
 )
 
 SETTLEMENT = "x402_settlement"
@@ -60,15 +58,8 @@ def _paid_request(request: httpx.Request, body: bytes, header: PaymentHeader) ->
     return httpx.Request(request.method, request.url, headers=headers, content=body, extensions=request.extensions)
 
 
-def _settlement(response: httpx.Response) -> Optional[SettleResponse]:
-    try:
-        return read_settlement(response.headers)
-    except PaywireError:
-        return None
-
-
 def _finish(payer: Payer, key: str, response: httpx.Response, header: PaymentHeader) -> httpx.Response:
-    receipt = _settlement(response)
+    receipt = settlement_in(response.headers)
     # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
     if not outcome_is_open(response.status_code, receipt):
         payer.forget(key)

@@ -21,15 +21,13 @@ from typing import Any, Mapping, Optional, cast
 import requests
 from requests.adapters import HTTPAdapter
 
-from ._common import bill_of, body_bytes, purchase_key, stream_refused
+from ._common import bill_of, body_bytes, purchase_key, settlement_in, stream_refused
 from ._paywire import (
     Payer,
     PaymentHeader,
-    PaywireError,
     SettleResponse,
     carries_payment,
     outcome_is_open,
-    read_settlement,
 )
 
 
@@ -69,10 +67,7 @@ class PaymentAdapter(HTTPAdapter):
         paid = request.copy()
         paid.headers[header.name] = header.value
         result = super().send(paid, **kwargs)
-        try:
-            receipt = read_settlement(result.headers)
-        except PaywireError:
-            receipt = None
+        receipt = settlement_in(result.headers)
         # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
         if not outcome_is_open(result.status_code, receipt):
             self._payer.forget(key)
