@@ -47,6 +47,18 @@ py_tests=$(python/tests/setup.sh)
 section "Python: the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
 "$py_tests" python/bench/compare_official.py --quick
 
+section "Node: build the package (napi-rs), pack it, install the tarball, its types and tests"
+# As a user gets it: npm pack's tarball, installed next to the official SDKs the tests compare with.
+(cd node && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null)
+# The loader and its types are generated; the committed ones must be what the build makes.
+git diff --exit-code -- node/native.js node/native.d.ts \
+  || { echo "node/native.js or node/native.d.ts differ from the build's: commit the regenerated files" >&2; exit 1; }
+rm -rf node/dist && mkdir node/dist && (cd node && npm pack --silent --pack-destination dist >/dev/null)
+(cd node/test && npm ci --no-audit --no-fund --loglevel=error && npm install --no-save --no-audit --no-fund --loglevel=error ../dist/paywire-*.tgz)
+(cd node/test && node --test --test-reporter=spec)
+section "Node: the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
+(cd node/test && node ../bench/compare_official.mjs --quick)
+
 section "Fuzz: every target for ${PAYWIRE_FUZZ_SECONDS:=20} s"
 # cargo fuzz needs unstable compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them, so no
 # nightly toolchain is needed. libFuzzer itself is C++.

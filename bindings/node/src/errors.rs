@@ -1,0 +1,54 @@
+//! paywire's errors across the napi boundary.
+//!
+//! napi-rs errors carry only a status and a string, so a core error travels as a marked JSON string that the
+//! JS glue (`lib/errors.js`) turns into a `PaywireError` with `code`, `message`, `category`, `payer` and
+//! `refusals`. Every native call goes through that glue, so users never see the marked string.
+
+use napi::{Error, Status};
+use serde_json::json;
+
+/// Prefix that marks an error message as a serialized paywire error.
+pub const MARK: &str = "\u{1}paywire:";
+
+/// The napi error that carries `error`.
+pub fn to_napi(error: paywire_core::Error) -> Error {
+    let refusals: Vec<_> =
+        error.refusals().iter().map(|r| json!({"index": r.index, "offer": r.offer, "reasons": r.reasons})).collect();
+    let body = json!({
+        "code": error.code().as_str(),
+        "message": error.message(),
+        "category": category(error.code()),
+        "payer": error.payer(),
+        "refusals": refusals,
+    });
+    Error::new(Status::GenericFailure, format!("{MARK}{body}"))
+}
+
+/// The category name of an error code.
+pub fn category(code: paywire_core::ErrorCode) -> &'static str {
+    use paywire_core::error::Category;
+    match code.category() {
+        Category::MalformedInput => "malformed_input",
+        Category::Refused => "refused",
+        Category::Configuration => "configuration",
+        Category::Local => "local",
+        Category::Upstream => "upstream",
+    }
+}
+
+/// An `invalid_argument` error for a bad argument passed by JS code.
+pub fn bad_argument(message: impl Into<String>) -> Error {
+    to_napi(paywire_core::Error::new(paywire_core::ErrorCode::InvalidArgument, message.into()))
+}
+
+/// `?`-friendly conversion of core results.
+pub trait OrThrow<T> {
+    /// The value, or the error as a marked napi error.
+    fn or_throw(self) -> napi::Result<T>;
+}
+
+impl<T> OrThrow<T> for paywire_core::Result<T> {
+    fn or_throw(self) -> napi::Result<T> {
+        self.map_err(to_napi)
+    }
+}

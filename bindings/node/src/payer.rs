@@ -1,0 +1,344 @@
+//! The paying side: `LocalSigner`, `Policy`, `Payer`, `PaymentHeader`, `PreparedPayment`.
+//!
+//! JS signers sign asynchronously, so the native `Payer` never calls into JS: it signs with a `LocalSigner`
+//! itself, and for any other signer the glue (`lib/payer.js`) runs `prepare`, has the JS signer sign the
+//! digests, then `complete`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use alloy_primitives::{Address, B256};
+use napi::bindgen_prelude::{BigInt, Either, Uint8Array};
+use napi_derive::napi;
+use paywire_core::client as core;
+use paywire_core::money::Usd;
+use paywire_core::{Error, ErrorCode};
+use serde_json::Value;
+
+use crate::convert::{Amount, address_from, bytes, digest32, u256_from, u256_to_bigint};
+use crate::errors::OrThrow;
+use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements};
+
+/// A private key held in this process; erased from memory when dropped and never printed.
+#[napi]
+pub struct LocalSigner(pub(crate) Arc<paywire_core::LocalSigner>);
+
+#[napi]
+impl LocalSigner {
+    /// A signer from a hex private key (`0x` optional) or its 32 bytes.
+    #[napi(constructor)]
+    pub fn new(key: Either<String, Uint8Array>) -> napi::Result<Self> {
+        let signer = match key {
+            Either::A(hex) => paywire_core::LocalSigner::from_hex(&hex),
+            Either::B(raw) => {
+                let arr: [u8; 32] = raw.as_ref().try_into().map_err(|_| {
+                    crate::errors::to_napi(Error::new(ErrorCode::InvalidPrivateKey, "a private key is 32 bytes"))
+                })?;
+                paywire_core::LocalSigner::from_bytes(&arr)
+            }
+        };
+        signer.or_throw().map(|s| Self(Arc::new(s)))
+    }
+    /// A new key from the OS random source.
+    #[napi(factory)]
+    pub fn generate() -> napi::Result<Self> {
+        paywire_core::LocalSigner::generate(&paywire_core::OsRandomness).or_throw().map(|s| Self(Arc::new(s)))
+    }
+    /// The checksummed address.
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        paywire_core::Signer::address(self.0.as_ref()).to_checksum(None)
+    }
+    /// Signs a 32-byte digest as is: 65 bytes `r || s || v` with `v` 27/28.
+    #[napi]
+    pub fn sign_digest(&self, digest: Uint8Array) -> napi::Result<Uint8Array> {
+        let digest = digest32(&digest)?;
+        let sig = paywire_core::Signer::sign_digest(self.0.as_ref(), &digest).or_throw()?;
+        Ok(bytes(sig.as_bytes()))
+    }
+    /// The secret key as hex: only for showing a newly generated key to its owner.
+    #[napi]
+    pub fn secret_hex(&self) -> String {
+        self.0.secret_hex().to_string()
+    }
+    /// Never the key.
+    #[napi(js_name = "toString")]
+    pub fn to_display(&self) -> String {
+        format!("LocalSigner({})", self.address())
+    }
+}
+
+/// What a payer may pay (default: known stablecoins only, at most $1 per payment).
+#[napi]
+#[derive(Clone)]
+pub struct Policy(pub(crate) core::Policy);
+
+#[napi]
+impl Policy {
+    /// A policy from paywire's JSON policy (camelCase members, as in tests/vectors/selection.json); the glue
+    /// has already turned bigints into decimal strings.
+    #[napi(constructor)]
+    pub fn new(policy: Option<Value>) -> napi::Result<Self> {
+        let value = policy.unwrap_or_else(|| Value::Object(Default::default()));
+        core::Policy::from_value(&value).or_throw().map(Self)
+    }
+    /// Debug text.
+    #[napi(js_name = "toString")]
+    pub fn to_display(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+/// A signed payment, ready to send as `headers[header.name] = header.value`.
+#[napi]
+pub struct PaymentHeader(pub(crate) core::PaymentHeader);
+
+#[napi]
+impl PaymentHeader {
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.0.name.to_string()
+    }
+    /// The header value.
+    #[napi(getter)]
+    pub fn value(&self) -> String {
+        self.0.value.clone()
+    }
+    /// The payment.
+    #[napi(getter)]
+    pub fn payload(&self) -> PaymentPayload {
+        PaymentPayload(self.0.payload.clone())
+    }
+    /// The offer paid.
+    #[napi(getter)]
+    pub fn requirements(&self) -> PaymentRequirements {
+        PaymentRequirements(self.0.requirements.clone())
+    }
+    /// Its index in the bill.
+    #[napi(getter)]
+    pub fn offer_index(&self) -> u32 {
+        u32::try_from(self.0.offer_index).unwrap_or(u32::MAX)
+    }
+    /// The payer's address.
+    #[napi(getter)]
+    pub fn payer(&self) -> String {
+        self.0.payer.to_checksum(None)
+    }
+    /// Atomic units authorized.
+    #[napi(getter)]
+    pub fn amount(&self) -> BigInt {
+        u256_to_bigint(self.0.amount)
+    }
+    /// Valid strictly before this Unix time.
+    #[napi(getter)]
+    pub fn valid_before(&self) -> i64 {
+        i64::try_from(self.0.valid_before).unwrap_or(i64::MAX)
+    }
+    /// The payment-identifier id, when the server declared the extension.
+    #[napi(getter)]
+    pub fn payment_id(&self) -> Option<String> {
+        self.0.payment_id.clone()
+    }
+    /// True when this is the remembered payment of the same purchase, not a new signature.
+    #[napi(getter)]
+    pub fn reused(&self) -> bool {
+        self.0.reused
+    }
+}
+
+/// A payment waiting for its signatures (for asynchronous or remote signers).
+#[napi]
+pub struct PreparedPayment(pub(crate) core::PreparedPayment);
+
+#[napi]
+impl PreparedPayment {
+    /// The 32-byte digests to sign, in order.
+    #[napi(getter)]
+    pub fn digests(&self) -> Vec<Uint8Array> {
+        self.0.digests().iter().map(|d| bytes(d.as_slice())).collect()
+    }
+    /// The address that must sign.
+    #[napi(getter)]
+    pub fn payer(&self) -> String {
+        self.0.payer().to_checksum(None)
+    }
+    /// The offer being paid.
+    #[napi(getter)]
+    pub fn requirements(&self) -> PaymentRequirements {
+        PaymentRequirements(self.0.requirements().clone())
+    }
+}
+
+/// A signer whose key lives in JS (a KMS, a wallet, a viem account): it only names its address; the glue
+/// signs through `prepare`/`complete`.
+struct ForeignSigner(Address);
+
+impl paywire_core::Signer for ForeignSigner {
+    fn address(&self) -> Address {
+        self.0
+    }
+    fn sign_digest(&self, _: &B256) -> paywire_core::Result<paywire_core::Signature> {
+        Err(Error::new(
+            ErrorCode::SignerFailed,
+            "this payer's signer lives in JavaScript and signs asynchronously; use payer.pay(), which awaits it",
+        ))
+    }
+}
+
+/// The system clock, or a time set by the glue (a test's fixed time, or the value of a JS clock function
+/// read before each payment).
+struct SettableClock(AtomicU64);
+
+impl paywire_core::Clock for SettableClock {
+    fn now(&self) -> u64 {
+        match self.0.load(Ordering::Relaxed) {
+            u64::MAX => paywire_core::Clock::now(&paywire_core::SystemClock),
+            t => t,
+        }
+    }
+}
+
+/// Options of the native payer (the glue documents them).
+#[napi(object)]
+pub struct PayerOptions {
+    /// Seconds added to `maxTimeoutSeconds` when choosing `validBefore` (default 300).
+    pub expiry_margin: Option<u32>,
+    /// How many purchases are remembered for reuse on retry (default 4096).
+    pub max_remembered: Option<u32>,
+    /// A fixed Unix time (tests).
+    pub now: Option<i64>,
+    /// Fixed randomness, consumed in order (tests).
+    pub randomness: Option<Uint8Array>,
+}
+
+fn extras(nonce: Option<Amount>) -> napi::Result<core::PayExtras> {
+    Ok(core::PayExtras { eip2612_nonce: nonce.as_ref().map(u256_from).transpose()? })
+}
+
+fn bill_from(bill: Either<&PaymentRequired, String>) -> napi::Result<paywire_core::PaymentRequired> {
+    match bill {
+        Either::A(b) => Ok(b.0.clone()),
+        Either::B(text) if text.trim_start().starts_with('{') => {
+            paywire_core::PaymentRequired::from_json(&text).or_throw()
+        }
+        Either::B(text) => paywire_core::PaymentRequired::from_header(&text).or_throw(),
+    }
+}
+
+/// Pays bills under a policy, signing at most one live payment per purchase.
+#[napi(js_name = "NativePayer")]
+pub struct Payer {
+    inner: core::Payer,
+    clock: Arc<SettableClock>,
+    signs_itself: bool,
+}
+
+#[napi]
+impl Payer {
+    /// A payer for a `LocalSigner`, or for the address of a signer that lives in JS.
+    #[napi(constructor)]
+    pub fn new(
+        signer: Either<&LocalSigner, String>,
+        policy: Option<&Policy>,
+        options: Option<PayerOptions>,
+    ) -> napi::Result<Self> {
+        let (signer, signs_itself): (Arc<dyn paywire_core::Signer>, bool) = match signer {
+            Either::A(local) => (local.0.clone(), true),
+            Either::B(address) => (Arc::new(ForeignSigner(address_from(&address)?)), false),
+        };
+        let options =
+            options.unwrap_or(PayerOptions { expiry_margin: None, max_remembered: None, now: None, randomness: None });
+        let clock = Arc::new(SettableClock(AtomicU64::new(u64::MAX)));
+        if let Some(now) = options.now {
+            clock.0.store(crate::convert::now_or_system(Some(now))?, Ordering::Relaxed);
+        }
+        let randomness: Arc<dyn paywire_core::Randomness> = match options.randomness {
+            Some(bytes) => Arc::new(paywire_core::FixedRandomness::new(bytes.to_vec())),
+            None => Arc::new(paywire_core::OsRandomness),
+        };
+        let defaults = core::PayerOptions::default();
+        let tuning = core::PayerOptions {
+            expiry_margin: options.expiry_margin.map_or(defaults.expiry_margin, u64::from),
+            max_remembered: options.max_remembered.map_or(defaults.max_remembered, |m| m as usize),
+        };
+        let inner =
+            core::Payer::new(signer, policy.map(|p| p.0.clone()).unwrap_or_default(), clock.clone(), randomness)
+                .with_options(tuning);
+        Ok(Self { inner, clock, signs_itself })
+    }
+    /// Sets the time the next payments are dated with (`undefined`: the system clock).
+    #[napi]
+    pub fn set_now(&self, now: Option<i64>) -> napi::Result<()> {
+        let value = match now {
+            None => u64::MAX,
+            Some(t) => crate::convert::now_or_system(Some(t))?,
+        };
+        self.clock.0.store(value, Ordering::Relaxed);
+        Ok(())
+    }
+    /// Whether this payer signs by itself (a `LocalSigner`).
+    #[napi(getter)]
+    pub fn signs_itself(&self) -> bool {
+        self.signs_itself
+    }
+    /// The paying address.
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        self.inner.address().to_checksum(None)
+    }
+    /// Spent so far in known stablecoins, as a USD string such as "$0.03".
+    #[napi(getter)]
+    pub fn spent_usd(&self) -> String {
+        self.inner.spent_usd().to_string()
+    }
+    /// Restores the USD spent before (e.g. by the previous run of a long-lived agent).
+    #[napi]
+    pub fn restore_spent_usd(&self, spent: String) -> napi::Result<()> {
+        self.inner.restore_spent_usd(Usd::parse(&spent).or_throw()?);
+        Ok(())
+    }
+    /// The index of the offer this payer would pay (throws with every refusal when none fits).
+    #[napi]
+    pub fn select(&self, bill: Either<&PaymentRequired, String>) -> napi::Result<u32> {
+        let index = self.inner.select(&bill_from(bill)?).or_throw()?;
+        Ok(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+    /// Pays a bill with the payer's own `LocalSigner`.
+    #[napi]
+    pub fn pay(
+        &self,
+        bill: Either<&PaymentRequired, String>,
+        purchase: Option<String>,
+        eip2612_nonce: Option<Amount>,
+    ) -> napi::Result<PaymentHeader> {
+        let bill = bill_from(bill)?;
+        self.inner.pay_with(&bill, purchase.as_deref(), &extras(eip2612_nonce)?).or_throw().map(PaymentHeader)
+    }
+    /// First half of a payment: a `PaymentHeader` when the purchase already has one, else a
+    /// `PreparedPayment` whose digests must be signed.
+    #[napi]
+    pub fn prepare(
+        &self,
+        bill: Either<&PaymentRequired, String>,
+        purchase: Option<String>,
+        eip2612_nonce: Option<Amount>,
+    ) -> napi::Result<Either<PaymentHeader, PreparedPayment>> {
+        let bill = bill_from(bill)?;
+        match self.inner.prepare(&bill, purchase.as_deref(), &extras(eip2612_nonce)?).or_throw()? {
+            core::Prepared::Ready(header) => Ok(Either::A(PaymentHeader(header))),
+            core::Prepared::NeedsSignatures(p) => Ok(Either::B(PreparedPayment(p))),
+        }
+    }
+    /// Second half: the signatures of `prepared.digests` (65 bytes each), checked against the payer.
+    #[napi]
+    pub fn complete(&self, prepared: &PreparedPayment, signatures: Vec<Uint8Array>) -> napi::Result<PaymentHeader> {
+        let signatures: Vec<Vec<u8>> = signatures.iter().map(|s| s.to_vec()).collect();
+        self.inner.complete(prepared.0.clone(), &signatures).or_throw().map(PaymentHeader)
+    }
+    /// Forgets the payment of a purchase once a response to the paid request arrived.
+    #[napi]
+    pub fn forget(&self, purchase: String) {
+        self.inner.forget(&purchase)
+    }
+}

@@ -1,0 +1,306 @@
+//! The paid-resource side: price tags, bills, taking payments, offline verification, receipt headers.
+
+use napi::bindgen_prelude::BigInt;
+use napi_derive::napi;
+use paywire_core::assets::TransferMethod;
+use paywire_core::server::{self as core, Price};
+use paywire_core::verify::{self, SignatureCheck, VerifyOptions as CoreVerifyOptions};
+use paywire_core::{ErrorCode, ResourceInfo};
+use serde_json::Value;
+
+use crate::convert::{Amount, address_from, header_pairs, now_or_system, object_from, u256_from, u256_to_bigint};
+use crate::errors::{OrThrow, bad_argument};
+use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
+
+/// How to price a route: `price` in USD ("$0.01", the network's USDC), or `amount` with its `asset`.
+#[napi(object)]
+pub struct PriceTagOptions {
+    /// The network (`eip155:8453` or a v1 name such as `base`).
+    pub network: String,
+    /// The payee.
+    pub pay_to: String,
+    /// A USD price such as "$0.01".
+    pub price: Option<String>,
+    /// Atomic units of `asset`.
+    pub amount: Option<Amount>,
+    /// The token's address.
+    pub asset: Option<String>,
+    /// The token's EIP-712 domain name (unknown tokens).
+    pub eip712_name: Option<String>,
+    /// The token's EIP-712 domain version (unknown tokens).
+    pub eip712_version: Option<String>,
+    /// "eip3009" or "permit2".
+    pub transfer_method: Option<String>,
+    /// How long a payment may stay valid (default 300).
+    pub max_timeout_seconds: Option<u32>,
+    /// Extra members of the offer's `extra`.
+    pub extra: Option<Value>,
+    /// Extensions the bill declares (e.g. `paymentIdentifierDeclaration(false)`).
+    pub extensions: Option<Value>,
+}
+
+/// One way to pay for a route: a price on a network to a payee.
+#[napi]
+#[derive(Clone)]
+pub struct PriceTag(pub(crate) core::PriceTag);
+
+#[napi]
+impl PriceTag {
+    /// A price tag (see `PriceTagOptions`).
+    #[napi(constructor)]
+    pub fn new(options: PriceTagOptions) -> napi::Result<Self> {
+        let price = match (options.price, options.amount, options.asset) {
+            (Some(p), None, None) => Price::Money(p),
+            (None, Some(amount), Some(asset)) => Price::Atomic {
+                amount: u256_from(&amount)?,
+                asset: address_from(&asset)?,
+                name: options.eip712_name,
+                version: options.eip712_version,
+                transfer_method: match options.transfer_method.as_deref() {
+                    None => None,
+                    Some("eip3009") => Some(TransferMethod::Eip3009),
+                    Some("permit2") => Some(TransferMethod::Permit2),
+                    Some(other) => {
+                        return Err(bad_argument(format!("transferMethod {other:?} is neither eip3009 nor permit2")));
+                    }
+                },
+            },
+            _ => return Err(bad_argument("give either a price (\"$0.01\") or an amount with its asset")),
+        };
+        Ok(Self(core::PriceTag {
+            network: options.network,
+            price,
+            pay_to: options.pay_to,
+            max_timeout_seconds: options.max_timeout_seconds.map(u64::from),
+            extra: object_from(options.extra, "extra")?,
+            extensions: object_from(options.extensions, "extensions")?,
+        }))
+    }
+    /// The offer this tag makes for a resource.
+    #[napi]
+    pub fn to_requirements(
+        &self,
+        resource_url: String,
+        x402_version: Option<u32>,
+    ) -> napi::Result<PaymentRequirements> {
+        let version = version_from(x402_version)?;
+        self.0.to_requirements(version, &ResourceInfo::new(resource_url)).or_throw().map(PaymentRequirements)
+    }
+}
+
+fn version_from(version: Option<u32>) -> napi::Result<u8> {
+    match version.unwrap_or(2) {
+        v @ (1 | 2) => Ok(v as u8),
+        v => Err(bad_argument(format!("x402Version {v} is neither 1 nor 2"))),
+    }
+}
+
+/// What a bill says besides its offers.
+#[napi(object)]
+pub struct BillOptions {
+    /// 1 or 2 (default 2).
+    pub x402_version: Option<u32>,
+    /// What the resource is.
+    pub description: Option<String>,
+    /// The resource's media type.
+    pub mime_type: Option<String>,
+}
+
+/// The bill (402) for a resource priced by `tags`.
+#[napi]
+pub fn build_payment_required(
+    resource_url: String,
+    tags: Vec<&PriceTag>,
+    options: Option<BillOptions>,
+) -> napi::Result<PaymentRequired> {
+    let options = options.unwrap_or(BillOptions { x402_version: None, description: None, mime_type: None });
+    let mut resource = ResourceInfo::new(resource_url);
+    resource.description = options.description;
+    resource.mime_type = options.mime_type;
+    let tags: Vec<core::PriceTag> = tags.into_iter().map(|t| t.0.clone()).collect();
+    core::build_payment_required(version_from(options.x402_version)?, resource, &tags).or_throw().map(PaymentRequired)
+}
+
+/// The payment in request headers (`PAYMENT-SIGNATURE` or `X-PAYMENT`), if any.
+#[napi]
+pub fn read_payment(
+    #[napi(ts_arg_type = "HeadersLike")] headers: Vec<Vec<String>>,
+) -> napi::Result<Option<PaymentPayload>> {
+    core::read_payment(&header_pairs(headers)?).or_throw().map(|p| p.map(PaymentPayload))
+}
+
+/// What offline verification established about a payment.
+#[napi]
+pub struct VerifiedPayment(verify::VerifiedPayment);
+
+#[napi]
+impl VerifiedPayment {
+    /// Who signed.
+    #[napi(getter)]
+    pub fn payer(&self) -> String {
+        self.0.payer.to_checksum(None)
+    }
+    /// The chain.
+    #[napi(getter)]
+    pub fn chain_id(&self) -> i64 {
+        i64::try_from(self.0.chain_id).unwrap_or(i64::MAX)
+    }
+    /// The token.
+    #[napi(getter)]
+    pub fn asset(&self) -> String {
+        self.0.asset.to_checksum(None)
+    }
+    /// The payee.
+    #[napi(getter)]
+    pub fn pay_to(&self) -> String {
+        self.0.pay_to.to_checksum(None)
+    }
+    /// Atomic units.
+    #[napi(getter)]
+    pub fn amount(&self) -> BigInt {
+        u256_to_bigint(self.0.amount)
+    }
+    /// "eip3009" or "permit2".
+    #[napi(getter)]
+    pub fn method(&self) -> String {
+        if self.0.method == TransferMethod::Permit2 { "permit2" } else { "eip3009" }.to_string()
+    }
+    /// The authorization's nonce (hex).
+    #[napi(getter)]
+    pub fn nonce(&self) -> String {
+        self.0.nonce.to_string()
+    }
+    /// Valid strictly before this Unix time.
+    #[napi(getter)]
+    pub fn valid_before(&self) -> BigInt {
+        u256_to_bigint(self.0.valid_before)
+    }
+    /// False when the signature needs an on-chain check (a smart-contract wallet).
+    #[napi(getter)]
+    pub fn fully_verified(&self) -> bool {
+        self.0.is_fully_verified()
+    }
+    /// As a `/verify` answer.
+    #[napi]
+    pub fn to_verify_response(&self) -> VerifyResponse {
+        VerifyResponse(self.0.to_verify_response())
+    }
+    /// Debug text.
+    #[napi(js_name = "toString")]
+    pub fn to_display(&self) -> String {
+        let sig = match self.0.signature {
+            SignatureCheck::Recovered => "recovered",
+            SignatureCheck::RequiresOnchain { .. } => "requires on-chain check",
+        };
+        format!("VerifiedPayment(payer={}, amount={}, signature={sig})", self.payer(), self.0.amount)
+    }
+}
+
+/// A payment matched to the server's offer and verified offline.
+#[napi]
+pub struct AcceptedPayment(core::AcceptedPayment);
+
+#[napi]
+impl AcceptedPayment {
+    /// The payment.
+    #[napi(getter)]
+    pub fn payment(&self) -> PaymentPayload {
+        PaymentPayload(self.0.payment.clone())
+    }
+    /// The server's offer it pays.
+    #[napi(getter)]
+    pub fn requirements(&self) -> PaymentRequirements {
+        PaymentRequirements(self.0.requirements.clone())
+    }
+    /// The offer's index in the bill.
+    #[napi(getter)]
+    pub fn offer_index(&self) -> u32 {
+        u32::try_from(self.0.offer_index).unwrap_or(u32::MAX)
+    }
+    /// What verification established.
+    #[napi(getter)]
+    pub fn verified(&self) -> VerifiedPayment {
+        VerifiedPayment(self.0.verified.clone())
+    }
+    /// The payment-identifier id, if the payment carries one.
+    #[napi(getter)]
+    pub fn payment_id(&self) -> Option<String> {
+        self.0.payment_id.clone()
+    }
+    /// The JSON body for the facilitator's `/verify` and `/settle`.
+    #[napi]
+    pub fn facilitator_request(&self) -> String {
+        self.0.facilitator_request().to_json()
+    }
+}
+
+/// Options of offline verification.
+#[napi(object)]
+pub struct VerifyOptions {
+    /// The Unix time to verify at (default: now).
+    pub now: Option<i64>,
+    /// Accept signatures only the chain can check (smart-contract wallets); the facilitator must then check.
+    pub allow_onchain_signatures: Option<bool>,
+}
+
+fn verify_options(options: Option<VerifyOptions>) -> napi::Result<(u64, CoreVerifyOptions)> {
+    let (now, onchain) = options.map_or((None, false), |o| (o.now, o.allow_onchain_signatures.unwrap_or(false)));
+    Ok((now_or_system(now)?, CoreVerifyOptions { allow_onchain_signatures: onchain }))
+}
+
+/// Matches a payment to the bill's offers and verifies it offline.
+#[napi]
+pub fn check_payment(
+    bill: &PaymentRequired,
+    payment: &PaymentPayload,
+    options: Option<VerifyOptions>,
+) -> napi::Result<AcceptedPayment> {
+    let (now, options) = verify_options(options)?;
+    core::check_payment_with(&bill.0, &payment.0, now, &options).or_throw().map(AcceptedPayment)
+}
+
+/// Verifies a payment against one offer offline.
+#[napi]
+pub fn verify_payment(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    options: Option<VerifyOptions>,
+) -> napi::Result<VerifiedPayment> {
+    let (now, options) = verify_options(options)?;
+    verify::verify_payment_with(&payment.0, &requirements.0, now, &options).or_throw().map(VerifiedPayment)
+}
+
+/// Offline verification as a `/verify` answer (never throws for an invalid payment).
+#[napi]
+pub fn verify_to_response(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    options: Option<VerifyOptions>,
+) -> napi::Result<VerifyResponse> {
+    let (now, options) = verify_options(options)?;
+    Ok(VerifyResponse(match verify::verify_payment_with(&payment.0, &requirements.0, now, &options) {
+        Ok(v) => v.to_verify_response(),
+        Err(e) => paywire_core::VerifyResponse::invalid(&e),
+    }))
+}
+
+/// The response header that carries a settlement: `[name, value]`.
+#[napi(ts_return_type = "[string, string]")]
+pub fn settlement_header(x402_version: u32, settlement: &SettleResponse) -> napi::Result<Vec<String>> {
+    let (name, value) = core::settlement_header(version_from(Some(x402_version))?, &settlement.0);
+    Ok(vec![name.to_string(), value])
+}
+
+/// The HTTP status for an error code (402, 400, 409, 412, 500, 502).
+/// (`code` may also be a `PaywireError`: the glue passes its code.)
+#[napi]
+pub fn status_for(code: String) -> napi::Result<u32> {
+    let code = ErrorCode::from_str_code(&code).ok_or_else(|| bad_argument(format!("unknown error code {code:?}")))?;
+    Ok(u32::from(core::status_for(&paywire_core::Error::new(code, ""))))
+}
+
+/// The HTTP status for a facilitator's reason string.
+#[napi]
+pub fn status_for_reason(reason: String) -> u32 {
+    u32::from(core::status_for_reason(&reason))
+}

@@ -1,0 +1,299 @@
+// paywire: x402 payments for Node. Types of the public API: the core's classes and functions (generated
+// in native.d.ts from the Rust binding) and the JS glue (payer, fetch, facilitator, Express, Hono).
+
+import type {
+  AcceptedPayment,
+  AccessPolicy,
+  Issuer,
+  LocalSigner,
+  PaymentHeader,
+  PaymentPayload,
+  PaymentRequired,
+  PaymentRequirements,
+  PreparedPayment,
+  PriceTag,
+  SettleResponse,
+  SupportedResponse,
+  VerifyResponse,
+  ErrorCategory,
+  Amount,
+} from './native'
+
+export {
+  AcceptedPayment,
+  AccessPolicy,
+  AccessPolicyOptions,
+  Amount,
+  BillOptions,
+  ErrorCategory,
+  HeadersLike,
+  Issuer,
+  LocalSigner,
+  MAX_HEADER_BYTES,
+  PaymentHeader,
+  PaymentPayload,
+  PaymentRequired,
+  PaymentRequirements,
+  PreparedPayment,
+  PriceTag,
+  PriceTagOptions,
+  RECEIPT_HEADER,
+  SettleResponse,
+  SignedOffer,
+  SignedReceipt,
+  SupportedResponse,
+  TypedDataHashes,
+  VERSION,
+  VerifiedPayment,
+  VerifyOptions,
+  VerifyResponse,
+  buildPaymentRequired,
+  carriesPayment,
+  chainId,
+  checkPayment,
+  decode,
+  decodeHeaderJson,
+  decodeHeaderText,
+  encodeJsonText,
+  errorCategory,
+  errorCodes,
+  facilitatorRequest,
+  knownAssets,
+  offersIn,
+  outcomeIsOpen,
+  parsePrice,
+  paymentIdentifierDeclaration,
+  readPayment,
+  readSettlement,
+  receiptExtension,
+  receiptIn,
+  recoverAddress,
+  settlementHeader,
+  statusForReason,
+  toCaip2,
+  typedDataHashes,
+  verifyPayment,
+  verifyToResponse,
+} from './native'
+
+/** An offer a payer refused, and why. */
+export interface OfferRefusal {
+  index: number
+  offer: string
+  reasons: string[]
+}
+
+/**
+ * paywire's error. `code` is stable and machine-readable (x402's reason string where x402 has one);
+ * `message` says what was wrong and what to do.
+ */
+export declare class PaywireError extends Error {
+  constructor(code: string, message: string, details?: { category?: ErrorCategory | null; payer?: string | null; refusals?: OfferRefusal[]; cause?: unknown })
+  readonly name: 'PaywireError'
+  code: string
+  category: ErrorCategory | null
+  payer: string | null
+  refusals: OfferRefusal[]
+}
+
+/** The HTTP status for an error code or a `PaywireError` (402, 400, 409, 412, 500, 502). */
+export declare function statusFor(error: string | PaywireError): number
+
+/**
+ * Anything that signs 32-byte digests for an Ethereum address: a KMS, a hardware wallet, a remote signer.
+ * `signDigest` signs the digest as is (not as an EIP-191 message) and returns 65 bytes `r || s || v`
+ * (`v` 0/1 or 27/28) or their 0x hex; paywire checks that each signature recovers to `address`.
+ */
+export interface Signer {
+  readonly address: string
+  signDigest(digest: Uint8Array): Uint8Array | string | Promise<Uint8Array | string>
+}
+
+/** A payer's limits (members as paywire's JSON policy; USD amounts as "$0.05"). */
+export interface PolicyOptions {
+  networks?: Array<string | number>
+  prefer?: Array<string | number>
+  payTo?: string[]
+  /** USD per payment, default "$1"; `null` for no cap. */
+  maxPerPayment?: string | null
+  budget?: string
+  maxAmount?: Amount
+  maxValiditySeconds?: number
+  allowKnownAssets?: boolean
+  allowAnyAsset?: boolean
+  allowedAssets?: Array<{ chainId: number; address: string; maxPerPayment: Amount; budget?: Amount }>
+}
+
+/** What a payer may pay (default: known stablecoins only, at most $1 per payment). */
+export declare class Policy {
+  constructor(options?: PolicyOptions)
+  toString(): string
+}
+
+export interface PayerOptions {
+  /** Seconds added to `maxTimeoutSeconds` when choosing `validBefore` (default 300; 0 = the official clients' window). */
+  expiryMargin?: number
+  /** How many purchases are remembered for reuse on retry (default 4096). */
+  maxRemembered?: number
+  /** Tests: a fixed Unix time, or a function returning the time. */
+  clock?: number | (() => number)
+  /** Tests: fixed randomness, consumed in order. */
+  randomness?: Uint8Array
+}
+
+/** A bill: a `PaymentRequired`, a `PAYMENT-REQUIRED` header value, or a v1 JSON body. */
+export type Bill = PaymentRequired | string
+
+/** Pays bills under a policy, signing at most one live payment per purchase. */
+export declare class Payer {
+  constructor(signer: LocalSigner | Signer, policy?: Policy | PolicyOptions | null, options?: PayerOptions)
+  readonly signer: LocalSigner | Signer
+  readonly address: string
+  /** Spent so far in known stablecoins, as a USD string such as "$0.03". */
+  readonly spentUsd: string
+  restoreSpentUsd(spent: string): void
+  /** The index of the offer this payer would pay (throws `no_acceptable_offer` with every refusal). */
+  select(bill: Bill): number
+  /** Pays a bill; `purchase` names the purchase, so a retry of the same purchase gets the same payment. */
+  pay(bill: Bill, purchase?: string | null, options?: { eip2612Nonce?: Amount }): Promise<PaymentHeader>
+  /** `pay` for signers that sign synchronously (a `LocalSigner`). */
+  paySync(bill: Bill, purchase?: string | null, options?: { eip2612Nonce?: Amount }): PaymentHeader
+  prepare(bill: Bill, purchase?: string | null, options?: { eip2612Nonce?: Amount }): PaymentHeader | PreparedPayment
+  complete(prepared: PreparedPayment, signatures: Array<Uint8Array | string>): PaymentHeader
+  /** Forgets the payment of a purchase once a response to the paid request arrived. */
+  forget(purchase: string): void
+}
+
+/** A viem account that can sign raw hashes (`privateKeyToAccount`, `mnemonicToAccount`, ...). */
+export interface ViemLikeAccount {
+  address: string
+  sign?: (args: { hash: `0x${string}` }) => Promise<`0x${string}`>
+}
+
+/** A paywire signer from a viem local account. */
+export declare function fromViemAccount(account: ViemLikeAccount): Signer
+
+type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/**
+ * Wraps `fetch` so it pays x402 bills with `payer`: one paid retry at most, never a second payment for the
+ * same request, the body kept for the retry, a retry of a request whose outcome is open reusing its payment.
+ */
+export declare function wrapFetch(fetch: FetchLike, payer: Payer): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+/** The decoded settlement receipt (`PAYMENT-RESPONSE`) of a response from a wrapped fetch, or null. */
+export declare function settlement(response: Response): SettleResponse | null
+/** The payment a wrapped fetch sent for a response, or null. */
+export declare function payment(response: Response): PaymentHeader | null
+
+/** Facilitator auth headers: for every endpoint, keyed by endpoint, or made per call. */
+export type FacilitatorHeaders =
+  | Record<string, string>
+  | Partial<Record<'verify' | 'settle' | 'supported', Record<string, string>>>
+  | ((endpoint: 'verify' | 'settle' | 'supported') => Record<string, any> | Promise<Record<string, any>>)
+
+export declare const DEFAULT_FACILITATOR_URL: string
+
+/** What the middleware needs from a facilitator. */
+export interface Facilitator {
+  verify(payment: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse>
+  settle(payment: PaymentPayload, requirements: PaymentRequirements): Promise<SettleResponse>
+}
+
+/** A facilitator client over fetch. */
+export declare class FacilitatorClient implements Facilitator {
+  constructor(url?: string, options?: { headers?: FacilitatorHeaders; timeoutMs?: number; fetch?: FetchLike })
+  readonly url: string
+  readonly timeoutMs: number
+  verify(payment: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse>
+  /** Settles; once more with the same body when the facilitator reports `settlement_pending`. */
+  settle(payment: PaymentPayload, requirements: PaymentRequirements): Promise<SettleResponse>
+  supported(): Promise<SupportedResponse>
+}
+
+/** A payment the server has taken (see `PaymentStore`). */
+export interface PaymentRecord {
+  fingerprint: string
+  payment: string
+  expiresAt: number
+  token: string
+  state: 'in_flight' | 'unsettled' | 'done'
+  status: number
+  headers: Array<[string, string]>
+  body: Uint8Array | null
+}
+
+/** Where the middleware remembers payments; `claim`, `replace` and `release` must each be atomic. */
+export interface PaymentStore {
+  claim(key: string, record: PaymentRecord): Promise<PaymentRecord | null>
+  get(key: string): Promise<PaymentRecord | null>
+  replace(key: string, token: string, record: PaymentRecord): Promise<boolean>
+  release(key: string, token: string): Promise<void>
+}
+
+/** A `PaymentStore` in this process's memory, bounded in entries and bytes. */
+export declare class MemoryStore implements PaymentStore {
+  constructor(options?: { maxEntries?: number; maxBytes?: number })
+  readonly size: number
+  claim(key: string, record: PaymentRecord): Promise<PaymentRecord | null>
+  get(key: string): Promise<PaymentRecord | null>
+  replace(key: string, token: string, record: PaymentRecord): Promise<boolean>
+  release(key: string, token: string): Promise<void>
+}
+
+/** What a route costs and what its bill says. */
+export interface Route {
+  tags: PriceTag | PriceTag[]
+  description?: string
+  mimeType?: string
+  /** 1 bills the way v1 clients expect (JSON body, `X-PAYMENT`). */
+  x402Version?: 1 | 2
+  /** false refuses access receipts on this route (a receipt names a URL, not a method or price). */
+  receipts?: boolean
+}
+
+/** `"[METHOD] /path"` (`{name}` or `:name` one segment, `{name:path}` or `*` the rest) → price. */
+export type Routes = Record<string, PriceTag | PriceTag[] | Route>
+
+export interface MiddlewareOptions {
+  /** Default: the public x402.org facilitator (test networks only). */
+  facilitator?: Facilitator
+  /** Receipts (`X-PAYWIRE-RECEIPT`) accepted instead of a new payment. */
+  access?: AccessPolicy
+  /** Signs offers into bills and a receipt into each settlement. */
+  issuer?: Issuer
+  store?: PaymentStore
+  /** The app's external origin: bills and receipts name it instead of the client's Host header. */
+  publicUrl?: string
+  allowOnchainSignatures?: boolean
+  /** Default 10 MiB. */
+  maxRequestBytes?: number
+  /** Default 1 MiB. */
+  maxReplayBytes?: number
+  logger?: Pick<Console, 'warn' | 'error'>
+}
+
+/** What a request paid with (`req.paywire` in Express, `c.get('paywire')` in Hono). */
+export interface Paid {
+  payer: string
+  /** null when the request presented a valid access receipt instead. */
+  payment: AcceptedPayment | null
+  receipt: Record<string, any> | null
+}
+
+/** Express middleware that bills `routes`. */
+export declare function paymentMiddleware(routes: Routes, options?: MiddlewareOptions): (req: any, res: any, next: (err?: any) => void) => void
+/** Hono middleware that bills `routes`. */
+export declare function honoPaymentMiddleware(routes: Routes, options?: MiddlewareOptions): (c: any, next: () => Promise<void>) => Promise<void>
+
+/** Response headers a browser client must be allowed to read. */
+export declare const EXPOSED_HEADERS: string
+/** Request headers a browser client sends. */
+export declare const ALLOWED_HEADERS: string
+
+declare global {
+  namespace Express {
+    interface Request {
+      paywire?: Paid
+    }
+  }
+}

@@ -1,0 +1,127 @@
+'use strict'
+// Express middleware that bills routes with x402 (Express 4 and 5).
+//
+//   app.use(express.json())   // body parsers first: the payment is bound to the request's body
+//   app.use(paymentMiddleware({ 'GET /weather': new PriceTag({ network, payTo, price: '$0.001' }) },
+//                             { facilitator: new FacilitatorClient(url) }))
+//
+// Patterns match `req.path` as Express routes see it (relative to where the middleware is mounted). The
+// handler sees what was paid as `req.paywire`. Its response is held until the payment settles, so streamed
+// responses arrive whole.
+
+const { PaymentGate, TooLarge } = require('./gate')
+
+function pairsOf(headers) {
+  const pairs = []
+  for (const [name, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) for (const v of value) pairs.push([name, String(v)])
+    else if (value !== undefined) pairs.push([name, String(value)])
+  }
+  return pairs
+}
+
+function requestPairs(req) {
+  const pairs = []
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) pairs.push([req.rawHeaders[i], req.rawHeaders[i + 1]])
+  return pairs
+}
+
+const hasBody = (req) => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
+
+/** The body a payment is bound to: what a body parser made of it, or the raw bytes (then kept as `req.body`). */
+async function readBody(req, limit) {
+  // A body parser read the stream: Express 4's body-parser marks that `_body`, Express 5's (2.x) only ends it.
+  if (req.body !== undefined && (req._body || req.readableEnded)) {
+    const b = req.body
+    if (Buffer.isBuffer(b)) return new Uint8Array(b)
+    return new Uint8Array(Buffer.from(typeof b === 'string' ? b : JSON.stringify(b)))
+  }
+  if (!hasBody(req)) return new Uint8Array(0)
+  const chunks = []
+  let size = 0
+  for await (const chunk of req) {
+    size += chunk.length
+    if (size > limit) throw new TooLarge()
+    chunks.push(chunk)
+  }
+  const body = Buffer.concat(chunks)
+  // Body parsers skip a request whose body was read (`_body`); the handler gets the bytes.
+  req.body = body
+  req._body = true
+  return new Uint8Array(body)
+}
+
+/** Runs the rest of the chain with the response captured, not sent. */
+function capture(req, res, next, paid) {
+  return new Promise((resolve) => {
+    const original = { write: res.write, end: res.end, writeHead: res.writeHead, flushHeaders: res.flushHeaders }
+    const chunks = []
+    const toBuffer = (chunk, encoding) =>
+      Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : Buffer.from(chunk)
+    res.writeHead = function (status, reason, headers) {
+      res.statusCode = status
+      const h = typeof reason === 'object' ? reason : headers
+      if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) res.setHeader(h[i], h[i + 1])
+      else if (h) for (const [k, v] of Object.entries(h)) res.setHeader(k, v)
+      return res
+    }
+    res.flushHeaders = () => {}
+    res.write = function (chunk, encoding, cb) {
+      if (chunk != null) chunks.push(toBuffer(chunk, encoding))
+      const done = typeof encoding === 'function' ? encoding : cb
+      if (typeof done === 'function') process.nextTick(done)
+      return true
+    }
+    res.end = function (chunk, encoding, cb) {
+      if (typeof chunk === 'function') cb = chunk
+      else if (chunk != null) chunks.push(toBuffer(chunk, encoding))
+      if (typeof encoding === 'function') cb = encoding
+      Object.assign(res, original)
+      resolve({ status: res.statusCode, headers: pairsOf(res.getHeaders()), body: new Uint8Array(Buffer.concat(chunks)) })
+      if (typeof cb === 'function') process.nextTick(cb)
+      return res
+    }
+    req.paywire = paid
+    next()
+  })
+}
+
+function send(res, status, headers, body) {
+  if (res.headersSent) return void res.end()
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  const grouped = new Map()
+  for (const [name, value] of headers) {
+    const key = name.toLowerCase()
+    grouped.set(key, [...(grouped.get(key) ?? []), value])
+  }
+  for (const [name, values] of grouped) res.setHeader(name, values.length === 1 ? values[0] : values)
+  res.statusCode = status
+  res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+}
+
+/**
+ * Express middleware billing `routes` (`"[METHOD] /path"` → a `PriceTag`, an array of them, or
+ * `{ tags, description, mimeType, x402Version, receipts }`). Options: `facilitator` (default: the public
+ * x402.org facilitator, test networks only), `access` (an `AccessPolicy`: receipts instead of payments),
+ * `issuer` (an `Issuer`: signed offers and receipts), `store`, `publicUrl`, `allowOnchainSignatures`,
+ * `maxRequestBytes`, `maxReplayBytes`, `logger`.
+ */
+function paymentMiddleware(routes, options = {}) {
+  const gate = new PaymentGate(routes, options)
+  return function paywireMiddleware(req, res, next) {
+    const route = gate.routeFor(req.method, req.path)
+    if (route === null) return next()
+    const io = {
+      method: req.method,
+      fullPath: req.originalUrl,
+      origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
+      headers: requestPairs(req),
+      readBody: (limit) => readBody(req, limit),
+      runHandler: (paid, _body) => capture(req, res, next, paid),
+      send: async (status, headers, body) => send(res, status, headers, body),
+    }
+    gate.handle(route, io).catch(next)
+  }
+}
+
+module.exports = { paymentMiddleware }

@@ -1,0 +1,56 @@
+'use strict'
+// Hono middleware that bills routes with x402.
+//
+//   app.use(honoPaymentMiddleware({ 'GET /weather': new PriceTag({ network, payTo, price: '$0.001' }) },
+//                                 { facilitator: new FacilitatorClient(url) }))
+//
+// Patterns match the request's full path. The handler sees what was paid as `c.get('paywire')`. Its
+// response is held until the payment settles, so streamed responses arrive whole.
+
+const { PaymentGate, TooLarge } = require('./gate')
+
+const NO_BODY = [101, 204, 205, 304]
+
+/** Hono middleware billing `routes`; the same routes and options as the Express `paymentMiddleware`. */
+function honoPaymentMiddleware(routes, options = {}) {
+  const gate = new PaymentGate(routes, options)
+  return async function paywireMiddleware(c, next) {
+    const route = gate.routeFor(c.req.method, c.req.path)
+    if (route === null) return next()
+    const url = new URL(c.req.url)
+    const headers = []
+    c.req.raw.headers.forEach((value, name) => headers.push([name, value]))
+    let final = null
+    await gate.handle(route, {
+      method: c.req.method,
+      fullPath: url.pathname + url.search,
+      origin: url.origin,
+      headers,
+      async readBody(limit) {
+        if (c.req.raw.body === null) return new Uint8Array(0)
+        // Hono caches the body, so the handler can still read it in any form.
+        const body = new Uint8Array(await c.req.arrayBuffer())
+        if (body.length > limit) throw new TooLarge()
+        return body
+      },
+      async runHandler(paid) {
+        c.set('paywire', paid)
+        await next()
+        const res = c.res
+        const out = []
+        res.headers.forEach((value, name) => out.push([name, value]))
+        return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) }
+      },
+      async send(status, out, body) {
+        const h = new Headers()
+        for (const [name, value] of out) h.append(name, value)
+        final = new Response(NO_BODY.includes(status) || body.length === 0 ? null : body, { status, headers: h })
+      },
+    })
+    // Replace, not merge: Hono would otherwise copy the handler's headers over the final ones.
+    c.res = undefined
+    c.res = final
+  }
+}
+
+module.exports = { honoPaymentMiddleware }
