@@ -375,7 +375,7 @@ class Exchange {
     if (held.fingerprint !== claim.fingerprint || held.payment !== claim.payment) {
       return this.refuse(new PaywireError('invalid_exact_evm_nonce_already_used', 'this payment was already used for another request', { category: 'refused' }))
     }
-    if (false) {
+    if (held.state === 'in_flight') {
       return this.answerJson(409, 'payment_in_progress', 'this payment is being processed for an earlier request; wait for its answer')
     }
     if (held.state === 'unsettled') return this.settleHeld(key, held, accepted, body)

@@ -78,7 +78,8 @@ class Shop {
   async slowly() {
     this.count('slow')
     this.slowEntered.resolve()
-    if (this.slow) await this.slow.promise
+    // Bounded, so a broken gate that runs this twice fails the test instead of hanging it.
+    if (this.slow) await Promise.race([this.slow.promise, new Promise((r) => setTimeout(r, 2000).unref())])
     return { forecast: SECRET }
   }
 }
@@ -91,7 +92,7 @@ const FRAMEWORKS = {
       app.set('env', 'test') // finalhandler prints no stack trace for /crash
       app.use(express.json()) // a body parser first, as the middleware's docs ask
       app.use(paywire.paymentMiddleware(shopRoutes(), options))
-      app.get('/weather', (req, res) => res.json(shop.weather(req.paywire)))
+      app.get('/weather', (req, res) => res.set('x-forecast', SECRET).json(shop.weather(req.paywire)))
       app.post('/echo', (req, res) => {
         shop.count('echo')
         res.type('application/octet-stream').send(req.body)
@@ -136,7 +137,7 @@ const FRAMEWORKS = {
       const app = new Hono()
       app.onError((e, c) => c.text('Internal Server Error', 500)) // no stack trace for /crash
       app.use(paywire.honoPaymentMiddleware(shopRoutes(), options))
-      app.get('/weather', (c) => c.json(shop.weather(c.get('paywire'))))
+      app.get('/weather', (c) => c.json(shop.weather(c.get('paywire')), 200, { 'x-forecast': SECRET }))
       app.post('/echo', async (c) => {
         shop.count('echo')
         return c.body(await c.req.arrayBuffer(), 200, { 'content-type': 'application/octet-stream' })
@@ -238,6 +239,7 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.equal(settled.payer, PAYER)
       assert.equal(settled.network, NETWORK)
       assert.equal(paywire.payment(r).amount, 1000n)
+      assert.equal(r.headers.get('x-forecast'), SECRET)
       assert.equal(r.headers.get('cache-control'), 'private')
       exposes(r)
       assert.deepEqual([fac.verifyCalls, fac.settleCalls, fac.settled.length, shop.calls.weather], [1, 1, 1, 1])
@@ -301,11 +303,15 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       const header = await payer().pay((await fetch(`${url}/slow`)).headers.get('payment-required'))
       const first = fetch(`${url}/slow`, { headers: paidHeaders(header) })
       await shop.slowEntered.promise // the first request holds the payment now
-      const second = await fetch(`${url}/slow`, { headers: paidHeaders(header) })
+      let second
+      try {
+        second = await fetch(`${url}/slow`, { headers: paidHeaders(header) })
+      } finally {
+        shop.slow.resolve()
+      }
       assert.equal(second.status, 409)
       assert.equal((await second.json()).error, 'payment_in_progress')
       exposes(second)
-      shop.slow.resolve()
       const r = await first
       assert.equal(r.status, 200)
       assert.deepEqual(await r.json(), { forecast: SECRET })
@@ -331,6 +337,7 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       const r = await payingFetch()(`${url}/weather`)
       assert.equal(r.status, 402)
       assert.ok(!(await r.text()).includes(SECRET))
+      assert.equal(r.headers.get('x-forecast'), null, "the handler's headers were released")
       const settled = paywire.settlement(r)
       assert.ok(settled && !settled.success)
       assert.equal(settled.errorReason, 'insufficient_funds')
@@ -592,6 +599,7 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.equal(JSON.parse(text).error, 'invalid_facilitator_response')
       assert.ok(!text.includes(SECRET))
       assert.ok(!text.includes(fac.url), "the facilitator's address leaked to the buyer")
+      assert.equal(first.headers.get('x-forecast'), null)
       const second = await f(`${url}/weather`)
       assert.equal(second.status, 200)
       assert.equal((await second.json()).forecast, SECRET)
@@ -608,6 +616,7 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       const first = await f(`${url}/weather`)
       assert.equal(first.status, 402)
       assert.ok(!(await first.text()).includes(SECRET))
+      assert.equal(first.headers.get('x-forecast'), null)
       assert.ok(paywire.settlement(first).isPending)
       const second = await f(`${url}/weather`)
       assert.equal(second.status, 200)

@@ -50,6 +50,16 @@ impl PriceTag {
     #[napi(constructor)]
     pub fn new(options: PriceTagOptions) -> napi::Result<Self> {
         let price = match (options.price, options.amount, options.asset) {
+            (Some(_), None, None)
+                if options.eip712_name.is_some()
+                    || options.eip712_version.is_some()
+                    || options.transfer_method.is_some() =>
+            {
+                return Err(bad_argument(
+                    "eip712Name, eip712Version and transferMethod go with amount and asset; with a price, the \
+                     network's USDC is used (for Permit2, pass extra: { assetTransferMethod: 'permit2' })",
+                ));
+            }
             (Some(p), None, None) => Price::Money(p),
             (None, Some(amount), Some(asset)) => Price::Atomic {
                 amount: u256_from(&amount)?,
