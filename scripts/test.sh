@@ -49,7 +49,9 @@ section "Python: the benchmark against the official SDK runs (a smoke run; figur
 
 section "Node: build the package (napi-rs), pack it, install the tarball, its types and tests"
 # As a user gets it: npm pack's tarball, installed next to the official SDKs the tests compare with.
-(cd node && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null)
+# npm ci refuses this lock file (npm records @napi-rs/cli's optional per-platform packages without versions),
+# so install from it without rewriting it.
+(cd node && npm install --no-save --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null)
 # The loader and its types are generated; the committed ones must be what the build makes.
 git diff --exit-code -- node/native.js node/native.d.ts \
   || { echo "node/native.js or node/native.d.ts differ from the build's: commit the regenerated files" >&2; exit 1; }
