@@ -2,6 +2,7 @@
 
 use alloy_primitives::{Address, U256};
 use napi::bindgen_prelude::{BigInt, Either3, Uint8Array};
+use paywire_core::wire::{parse_address, parse_decimal_u256};
 use serde_json::{Map, Value};
 
 use crate::errors::bad_argument;
@@ -34,14 +35,7 @@ pub fn u256_from(value: &Amount) -> napi::Result<U256> {
             }
             Ok(U256::from_limbs(limbs))
         }
-        Either3::B(text) => {
-            let text = text.trim();
-            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad_argument(format!("amount {text:?} is not a whole number of atomic units")));
-            }
-            U256::from_str_radix(text, 10)
-                .map_err(|_| bad_argument(format!("amount {text:?} does not fit in 256 bits")))
-        }
+        Either3::B(text) => parse_decimal_u256(text.trim()).map_err(|e| bad_argument(format!("amount {e}"))),
         Either3::C(number) => {
             if !(number.is_finite() && *number >= 0.0 && number.fract() == 0.0 && *number <= 9_007_199_254_740_991.0) {
                 return Err(bad_argument(format!(
@@ -53,9 +47,9 @@ pub fn u256_from(value: &Amount) -> napi::Result<U256> {
     }
 }
 
-/// An address from a `0x` string.
+/// An address from a `0x` string (the core's rules, as every binding reads addresses).
 pub fn address_from(text: &str) -> napi::Result<Address> {
-    text.trim().parse::<Address>().map_err(|_| bad_argument(format!("{text:?} is not a 0x-prefixed 20-byte address")))
+    parse_address(text.trim()).map_err(bad_argument)
 }
 
 /// Header (name, value) pairs from `[name, value]` arrays (the glue normalizes Headers, Maps and objects).
