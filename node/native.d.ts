@@ -416,8 +416,8 @@ export declare function carriesPayment(headers: HeadersLike): boolean
 /** The EVM chain id of a network (`eip155:8453` or a v1 name such as `base`). */
 export declare function chainId(network: string): number
 
-/** Matches a payment to the bill's offers and verifies it offline. */
-export declare function checkPayment(bill: PaymentRequired, payment: PaymentPayload, options?: VerifyOptions | undefined | null): AcceptedPayment
+/** Matches a payment (a `PaymentPayload`, or its header value) to the bill's offers and verifies it offline. */
+export declare function checkPayment(bill: PaymentRequired, payment: PaymentPayload | string, options?: VerifyOptions | undefined | null): AcceptedPayment
 
 /** Decodes any x402 header value or JSON body: `{message, x402Version, encoding, decoded}`. */
 export declare function decode(value: string): any
@@ -551,11 +551,14 @@ export interface VerifyOptions {
   allowOnchainSignatures?: boolean
 }
 
-/** Verifies a payment against one offer offline. */
-export declare function verifyPayment(payment: PaymentPayload, requirements: PaymentRequirements, options?: VerifyOptions | undefined | null): VerifiedPayment
+/** Verifies a payment (a `PaymentPayload`, or its header value) against one offer offline. */
+export declare function verifyPayment(payment: PaymentPayload | string, requirements: PaymentRequirements, options?: VerifyOptions | undefined | null): VerifiedPayment
 
-/** Offline verification as a `/verify` answer (never throws for an invalid payment). */
-export declare function verifyToResponse(payment: PaymentPayload, requirements: PaymentRequirements, options?: VerifyOptions | undefined | null): VerifyResponse
+/**
+ * Offline verification as a `/verify` answer (never throws for an invalid payment; throws for a payment
+ * given as text that does not parse).
+ */
+export declare function verifyToResponse(payment: PaymentPayload | string, requirements: PaymentRequirements, options?: VerifyOptions | undefined | null): VerifyResponse
 
 /** The core's version. */
 export declare const VERSION: string

@@ -5,7 +5,8 @@
 //! signed offers and receipts. It opens no socket and reads no clock or random source it was not handed:
 //! time, randomness and signing come in through [`Clock`], [`Randomness`] and [`Signer`].
 
-#![forbid(unsafe_code)]
+// One audited exception: handing libsecp256k1 an RFC 6979 nonce (`crypto::libsecp`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod assets;

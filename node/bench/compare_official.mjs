@@ -11,14 +11,14 @@
 // - pay: a PAYMENT-REQUIRED header value in, a PAYMENT-SIGNATURE header value out (parse, select, sign,
 //   encode), a new purchase and a new signature every time; paywire's `pay` (async, as the official client's
 //   createPaymentPayload) and its `paySync` are both timed;
-// - verify: a PAYMENT-SIGNATURE header value checked offline against the offer. paywire: decode +
-//   checkPayment (match, every check, signature recovery). Official: decode + viem's verifyTypedData over the
+// - verify: a PAYMENT-SIGNATURE header value checked offline against the offer. paywire: checkPayment of
+//   the header value (decode, match, every check, signature recovery). Official: decode + viem's verifyTypedData over the
 //   authorization, as the facilitator checks the signature; and the whole official facilitator verify
 //   (ExactEvmScheme) with its chain reads answered by constants;
 // - cold: a new `node` process that imports the SDK and pays once (wall time and its own peak RSS).
 //
-// Warm figures are the median over rounds of the mean per call (process.hrtime.bigint, after a warm-up);
-// cold figures are the median of several processes. A benchmark, not a test: it asserts nothing about speed.
+// Warm figures are the median over rounds of the mean per call (process.hrtime.bigint, after a warm-up),
+// each contender timed in a process of its own; cold figures are the median of several processes. A benchmark, not a test: it asserts nothing about speed.
 // --quick: a few seconds, for CI smoke runs; its figures are not for reporting.
 
 import { spawnSync } from 'node:child_process'
@@ -125,7 +125,7 @@ function officialPay() {
 }
 
 function paywireVerify(value) {
-  return () => paywire.checkPayment(BILL, paywire.PaymentPayload.fromHeader(value)).verified.fullyVerified
+  return () => paywire.checkPayment(BILL, value).verified.fullyVerified
 }
 
 // The signature check of the official facilitator (src/shared/verifySignature.ts): the typed data from the
@@ -204,8 +204,21 @@ function cold(script, runs) {
 
 const version = (pkg) => JSON.parse(readFileSync(`${TEST_DIR}node_modules/${pkg}/package.json`, 'utf8')).version
 
+const CONTENDERS = { paywirePay, paywirePaySync, officialPay, paywireVerify, viemVerify, facilitatorVerify }
+const TIMING = QUICK ? { rounds: 3, roundSeconds: 0.05 } : { rounds: 7, roundSeconds: 0.5 }
+
+/**
+ * Seconds per call of one contender, timed in a `node` process of its own: each starts from the same state
+ * (this script's imports loaded, nothing else run), so no contender pays for another's garbage or warm-up.
+ */
+function warm(name, header) {
+  const args = [fileURLToPath(import.meta.url), '--warm', name, ...(header ? [header] : []), ...(QUICK ? ['--quick'] : [])]
+  const done = spawnSync(process.execPath, args, { cwd: TEST_DIR, encoding: 'utf8' })
+  if (done.status !== 0) throw new Error(`timing ${name} failed: ${done.stderr}`)
+  return Number(done.stdout.trim())
+}
+
 async function main() {
-  const timing = QUICK ? { rounds: 3, roundSeconds: 0.05 } : { rounds: 7, roundSeconds: 0.5 }
   const runs = QUICK ? 2 : 9
 
   // Both sides must take each other's payment before either is timed.
@@ -219,12 +232,12 @@ async function main() {
   const rows = []
   const row = (name, a, b, fmt, ratio = b / a) => rows.push([name, fmt(a), fmt(b), ratio])
 
-  const payOfficial = await perCall(officialPay(), timing)
-  row('pay (header in, header out)', await perCall(paywirePay(), timing), payOfficial, us)
-  row('pay, paySync', await perCall(paywirePaySync(), timing), payOfficial, us)
-  const verifyOurs = await perCall(paywireVerify(ours), timing)
-  row('verify offline: viem signature', verifyOurs, await perCall(viemVerify(ours), timing), us)
-  row('verify offline: facilitator', verifyOurs, await perCall(facilitatorVerify(ours), timing), us)
+  const payOfficial = warm('officialPay')
+  row('pay (header in, header out)', warm('paywirePay'), payOfficial, us)
+  row('pay, paySync', warm('paywirePaySync'), payOfficial, us)
+  const verifyOurs = warm('paywireVerify', ours)
+  row('verify offline: viem signature', verifyOurs, warm('viemVerify', ours), us)
+  row('verify offline: facilitator', verifyOurs, warm('facilitatorVerify', ours), us)
 
   const [oursS, oursMb] = cold(COLD.paywire, runs)
   const [theirsS, theirsMb] = cold(COLD.official, runs)
@@ -238,4 +251,10 @@ async function main() {
   console.log(`(a node process that imports nothing: ${nodeS.toFixed(3)} s, ${nodeMb.toFixed(1)} MiB; both cold rows include it)`)
 }
 
-await main()
+const warmAt = process.argv.indexOf('--warm')
+if (warmAt > 0) {
+  const [name, header] = process.argv.slice(warmAt + 1)
+  console.log(await perCall(CONTENDERS[name](header?.startsWith('--') ? undefined : header), TIMING))
+} else {
+  await main()
+}

@@ -60,6 +60,7 @@ class Payer {
   #native
   #signer
   #clock
+  #local
 
   constructor(signer, policy, options = {}) {
     if (signer == null || typeof signer !== 'object') {
@@ -79,6 +80,7 @@ class Payer {
       randomness,
     })
     this.#signer = signer
+    this.#local = local
   }
 
   /** The signer this payer was made with. */
@@ -107,7 +109,7 @@ class Payer {
   }
 
   #tick() {
-    if (this.#clock) this.#native.setNow(Math.floor(Number(this.#clock())))
+    if (this.#clock !== null) this.#native.setNow(Math.floor(Number(this.#clock())))
   }
 
   /**
@@ -116,7 +118,7 @@ class Payer {
    */
   async pay(bill, purchase, { eip2612Nonce } = {}) {
     this.#tick()
-    if (this.#native.signsItself) return this.#native.pay(bill, purchase ?? undefined, eip2612Nonce ?? undefined)
+    if (this.#local) return this.#native.pay(bill, purchase ?? undefined, eip2612Nonce ?? undefined)
     const prepared = this.#native.prepare(bill, purchase ?? undefined, eip2612Nonce ?? undefined)
     if (!(prepared instanceof core.PreparedPayment)) return prepared
     const signatures = []
@@ -133,7 +135,7 @@ class Payer {
   /** Pays with a signer that signs synchronously (a `LocalSigner`, say); throws for an asynchronous one. */
   paySync(bill, purchase, { eip2612Nonce } = {}) {
     this.#tick()
-    if (this.#native.signsItself) return this.#native.pay(bill, purchase ?? undefined, eip2612Nonce ?? undefined)
+    if (this.#local) return this.#native.pay(bill, purchase ?? undefined, eip2612Nonce ?? undefined)
     const prepared = this.#native.prepare(bill, purchase ?? undefined, eip2612Nonce ?? undefined)
     if (!(prepared instanceof core.PreparedPayment)) return prepared
     const signatures = prepared.digests.map((digest) => {

@@ -388,6 +388,16 @@ describe('the official client pays bills paywire built; paywire accepts', () => 
       assert.equal(accepted.verified.amount, bill.accepts[0].amount)
       assert.equal(accepted.verified.payTo, PAY_TO)
       assert.equal(verifyToResponse(payment, bill.accepts[0]).isValid, true)
+      // The header value (or the payment's JSON text) stands for the payment wherever one is taken.
+      for (const text of [official.value, JSON.stringify(official.payload)]) {
+        const again = checkPayment(bill, text)
+        assert.equal(again.payment.rawJson, payment.rawJson)
+        assert.equal(again.verified.payer, official.address)
+        assert.equal(verifyPayment(text, bill.accepts[0]).payer, official.address)
+        assert.equal(verifyToResponse(text, bill.accepts[0]).isValid, true)
+      }
+      assertPaywireError(() => checkPayment(bill, 'not base64!'), 'header_invalid_base64')
+      assertPaywireError(() => verifyToResponse('{"x402Version":2}', bill.accepts[0]), 'invalid_payload')
 
       // The official facilitator agrees on the same payment against paywire's offer.
       const verdict = await officialVerify(official.payload, bill.accepts[0].toJSON())

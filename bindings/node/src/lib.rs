@@ -10,6 +10,10 @@ use napi_derive::napi;
 use paywire_core as core;
 use serde_json::{Value, json};
 
+/// The binding's allocator (see Cargo.toml): Node's own heap is untouched.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod convert;
 mod credentials;
 mod errors;

@@ -1,6 +1,8 @@
 //! The paid-resource side: price tags, bills, taking payments, offline verification, receipt headers.
 
-use napi::bindgen_prelude::BigInt;
+use std::borrow::Cow;
+
+use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 use paywire_core::assets::TransferMethod;
 use paywire_core::server::{self as core, Price};
@@ -258,37 +260,58 @@ fn verify_options(options: Option<VerifyOptions>) -> napi::Result<(u64, CoreVeri
     Ok((now_or_system(now)?, CoreVerifyOptions { allow_onchain_signatures: onchain }))
 }
 
-/// Matches a payment to the bill's offers and verifies it offline.
+/// A payment given as a `PaymentPayload`, or as the header value (or JSON text) it arrived in, which
+/// spares a server one wrapper object per request.
+fn payment_from(payment: Either<&PaymentPayload, String>) -> napi::Result<Cow<'_, paywire_core::PaymentPayload>> {
+    match payment {
+        Either::A(p) => Ok(Cow::Borrowed(&p.0)),
+        Either::B(text) if text.trim_start().starts_with('{') => {
+            paywire_core::PaymentPayload::from_json(&text).or_throw().map(Cow::Owned)
+        }
+        Either::B(text) => paywire_core::PaymentPayload::from_header(&text).or_throw().map(Cow::Owned),
+    }
+}
+
+/// Matches a payment (a `PaymentPayload`, or its header value) to the bill's offers and verifies it offline.
 #[napi]
 pub fn check_payment(
     bill: &PaymentRequired,
-    payment: &PaymentPayload,
+    #[napi(ts_arg_type = "PaymentPayload | string")] payment: Either<&PaymentPayload, String>,
     options: Option<VerifyOptions>,
 ) -> napi::Result<AcceptedPayment> {
     let (now, options) = verify_options(options)?;
-    core::check_payment_with(&bill.0, &payment.0, now, &options).or_throw().map(AcceptedPayment)
+    match payment_from(payment)? {
+        Cow::Borrowed(payment) => core::check_payment_with(&bill.0, payment, now, &options),
+        Cow::Owned(payment) => core::check_owned_payment(&bill.0, payment, now, &options),
+    }
+    .or_throw()
+    .map(AcceptedPayment)
 }
 
-/// Verifies a payment against one offer offline.
+/// Verifies a payment (a `PaymentPayload`, or its header value) against one offer offline.
 #[napi]
 pub fn verify_payment(
-    payment: &PaymentPayload,
+    #[napi(ts_arg_type = "PaymentPayload | string")] payment: Either<&PaymentPayload, String>,
     requirements: &PaymentRequirements,
     options: Option<VerifyOptions>,
 ) -> napi::Result<VerifiedPayment> {
     let (now, options) = verify_options(options)?;
-    verify::verify_payment_with(&payment.0, &requirements.0, now, &options).or_throw().map(VerifiedPayment)
+    verify::verify_payment_with(&*payment_from(payment)?, &requirements.0, now, &options)
+        .or_throw()
+        .map(VerifiedPayment)
 }
 
-/// Offline verification as a `/verify` answer (never throws for an invalid payment).
+/// Offline verification as a `/verify` answer (never throws for an invalid payment; throws for a payment
+/// given as text that does not parse).
 #[napi]
 pub fn verify_to_response(
-    payment: &PaymentPayload,
+    #[napi(ts_arg_type = "PaymentPayload | string")] payment: Either<&PaymentPayload, String>,
     requirements: &PaymentRequirements,
     options: Option<VerifyOptions>,
 ) -> napi::Result<VerifyResponse> {
     let (now, options) = verify_options(options)?;
-    Ok(VerifyResponse(match verify::verify_payment_with(&payment.0, &requirements.0, now, &options) {
+    let payment = payment_from(payment)?;
+    Ok(VerifyResponse(match verify::verify_payment_with(&payment, &requirements.0, now, &options) {
         Ok(v) => v.to_verify_response(),
         Err(e) => paywire_core::VerifyResponse::invalid(&e),
     }))

@@ -398,9 +398,10 @@ impl Payer {
                 "another payment completed first and this one would now exceed the budget",
             ));
         }
-        let header = build_header(prepared.clone(), signatures)?;
-        state.spent.add(&prepared.charge);
-        if let Some(key) = prepared.purchase {
+        let (purchase, charge) = (prepared.purchase.clone(), prepared.charge.clone());
+        let header = build_header(prepared, signatures)?;
+        state.spent.add(&charge);
+        if let Some(key) = purchase {
             state.remembered.retain(|(k, h)| *k != key && h.valid_before > now);
             while state.remembered.len() >= self.options.max_remembered.max(1) {
                 state.remembered.pop_front();

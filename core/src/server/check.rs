@@ -116,6 +116,35 @@ pub fn check_payment_with(
     now: u64,
     options: &VerifyOptions,
 ) -> Result<AcceptedPayment> {
+    let (offer_index, verified, payment_id) = check(bill, payment, now, options)?;
+    Ok(AcceptedPayment {
+        payment: payment.clone(),
+        requirements: bill.accepts[offer_index].clone(),
+        offer_index,
+        verified,
+        payment_id,
+    })
+}
+
+/// [`check_payment_with`] for a payment the caller hands over (one just parsed from its header), which
+/// spares copying it into the result.
+pub fn check_owned_payment(
+    bill: &PaymentRequired,
+    payment: PaymentPayload,
+    now: u64,
+    options: &VerifyOptions,
+) -> Result<AcceptedPayment> {
+    let (offer_index, verified, payment_id) = check(bill, &payment, now, options)?;
+    Ok(AcceptedPayment { payment, requirements: bill.accepts[offer_index].clone(), offer_index, verified, payment_id })
+}
+
+/// The checks of [`check_payment_with`]: the offer's index, what verification established, the payment id.
+fn check(
+    bill: &PaymentRequired,
+    payment: &PaymentPayload,
+    now: u64,
+    options: &VerifyOptions,
+) -> Result<(usize, VerifiedPayment, Option<String>)> {
     if payment.x402_version() != bill.x402_version {
         return Err(Error::new(
             ErrorCode::InvalidX402Version,
@@ -135,13 +164,7 @@ pub fn check_payment_with(
         .unwrap_or(false);
     let payment_id = payment_id::require(payment, id_required)?;
     let verified = verify_payment_with(payment, requirements, now, options)?;
-    Ok(AcceptedPayment {
-        payment: payment.clone(),
-        requirements: requirements.clone(),
-        offer_index,
-        verified,
-        payment_id,
-    })
+    Ok((offer_index, verified, payment_id))
 }
 
 /// Extension members whose value a server fills per response, so a client's echo may differ

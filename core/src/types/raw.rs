@@ -33,10 +33,7 @@ impl<'a> RawObject<'a> {
         let parsed = de.deserialize_map(RawObjectVisitor).and_then(|members| de.end().map(|_| members));
         match parsed {
             Ok(members) => Ok(RawObject { members }),
-            Err(e) if e.to_string().starts_with(DUPLICATE) => {
-                Err(Error::new(code, format!("{what}: {}", e.to_string().split(" at line").next().unwrap_or(""))))
-            }
-            Err(e) => Err(json_error(&e, what)),
+            Err(e) => Err(shape_error(&e, what, code)),
         }
     }
 
@@ -59,6 +56,54 @@ impl<'a> RawObject<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Parses `text` as one JSON object into values in one pass, refusing duplicate keys as [`RawObject::parse`]
+/// does (for objects whose members are only read, never echoed).
+pub(crate) fn parse_object(text: &str, what: &str, code: ErrorCode) -> Result<Object> {
+    crate::codec::check_body_size(text.len(), what)?;
+    if !text.trim_start().starts_with('{') {
+        return match serde_json::from_str::<&RawValue>(text) {
+            Ok(_) => Err(Error::new(code, format!("{what} must be a JSON object"))),
+            Err(e) => Err(json_error(&e, what)),
+        };
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    match de.deserialize_map(ObjectVisitor).and_then(|object| de.end().map(|_| object)) {
+        Ok(object) => Ok(object),
+        Err(e) => Err(shape_error(&e, what, code)),
+    }
+}
+
+/// A duplicate key is a shape error under `code`; anything else is a JSON error.
+fn shape_error(e: &serde_json::Error, what: &str, code: ErrorCode) -> Error {
+    if e.to_string().starts_with(DUPLICATE) {
+        Error::new(code, format!("{what}: {}", e.to_string().split(" at line").next().unwrap_or("")))
+    } else {
+        json_error(e, what)
+    }
+}
+
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Object;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut object = Object::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format!("{DUPLICATE} \"{}\"", crate::wire::truncate(&key))));
+            }
+            let value: Value = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(object)
     }
 }
 
@@ -141,5 +186,21 @@ mod tests {
             RawObject::parse(&huge, "msg", ErrorCode::InvalidPayload).unwrap_err().code(),
             ErrorCode::BodyTooLarge
         );
+    }
+
+    #[test]
+    fn parse_object_reads_as_raw_object_does() {
+        let code = ErrorCode::InvalidPaymentRequirements;
+        let o = parse_object(r#"{"b": 1.50, "a": {"x" : 1}}"#, "offer", code).unwrap();
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(o["a"]["x"], 1);
+        let e = parse_object(r#"{"amount":"1","amount":"2"}"#, "accepts[0]", code).unwrap_err();
+        assert_eq!(e.code(), code);
+        assert!(e.message().contains("accepts[0]: duplicate key \"amount\""), "{}", e.message());
+        assert_eq!(parse_object("[1]", "offer", code).unwrap_err().code(), code);
+        assert_eq!(parse_object("{nope", "offer", code).unwrap_err().code(), ErrorCode::InvalidJson);
+        assert_eq!(parse_object("{} x", "offer", code).unwrap_err().code(), ErrorCode::InvalidJson);
+        let huge = format!("{{\"a\":\"{}\"}}", "x".repeat(crate::codec::MAX_BODY_BYTES));
+        assert_eq!(parse_object(&huge, "offer", code).unwrap_err().code(), ErrorCode::BodyTooLarge);
     }
 }

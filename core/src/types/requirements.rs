@@ -5,7 +5,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::raw::{RawObject, to_value};
+use super::raw::{RawObject, parse_object};
 use crate::error::{ErrorCode, Result};
 use crate::network::is_caip2;
 use crate::wire::{Fields, Object};
@@ -38,9 +38,7 @@ impl PaymentRequirements {
     /// and the v1 resource fields; 2: `amount`); `path` names it in errors (e.g. "accepts[0]").
     pub fn parse(raw: &RawValue, version: u8, path: &str) -> Result<Self> {
         let code = ErrorCode::InvalidPaymentRequirements;
-        let obj = RawObject::parse(raw.get(), path, code)?;
-        let value =
-            Value::Object(obj.members.iter().map(|(k, v)| Ok((k.clone(), to_value(v, path)?))).collect::<Result<_>>()?);
+        let value = Value::Object(parse_object(raw.get(), path, code)?);
         let f = Fields::of(&value, path, code)?;
         let scheme = f.nonempty_str("scheme")?.to_string();
         let network = f.nonempty_str("network")?.to_string();
@@ -70,7 +68,14 @@ impl PaymentRequirements {
         if version >= 2 && max_timeout_seconds == 0 {
             return Err(f.err("maxTimeoutSeconds", "must be greater than zero"));
         }
-        let extra = f.opt_object("extra")?.cloned();
+        let has_extra = f.opt_object("extra")?.is_some();
+        let extra = match value {
+            Value::Object(mut members) if has_extra => match members.swap_remove("extra") {
+                Some(Value::Object(extra)) => Some(extra),
+                _ => None,
+            },
+            _ => None,
+        };
         Ok(PaymentRequirements {
             version,
             scheme,
