@@ -57,12 +57,6 @@ impl PaywireError {
             | Self::Upstream { detail, .. } => detail,
         }
     }
-
-    /// The core error this one stands for (a foreign signer's error going back into the core).
-    pub fn to_core(&self) -> paywire_core::Error {
-        let code = paywire_core::ErrorCode::from_str_code(self.code()).unwrap_or(paywire_core::ErrorCode::SignerFailed);
-        paywire_core::Error::new(code, self.detail())
-    }
 }
 
 impl From<paywire_core::Error> for PaywireError {

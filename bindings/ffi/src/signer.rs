@@ -84,12 +84,10 @@ impl paywire_core::Signer for ForeignSigner {
     }
     fn sign_digest(&self, digest: &B256) -> paywire_core::Result<Signature> {
         let signed = self.signer.sign_digest(digest.to_vec()).map_err(|e: PaywireError| {
-            let core = e.to_core();
-            if core.code() == ErrorCode::SignerFailed {
-                core
-            } else {
-                paywire_core::Error::new(ErrorCode::SignerFailed, format!("the signer failed: {e}"))
-            }
+            // A signer's own words stay as they are when it already said signer_failed.
+            let detail =
+                if e.code() == "signer_failed" { e.detail().to_string() } else { format!("the signer failed: {e}") };
+            paywire_core::Error::new(ErrorCode::SignerFailed, detail)
         })?;
         Signature::normalize(&signed).map_err(|e| {
             paywire_core::Error::new(

@@ -20,21 +20,7 @@ pub(crate) struct RawObject<'a> {
 impl<'a> RawObject<'a> {
     /// Parses `text` as one JSON object; `what` names it in errors and `code` is the shape error's code.
     pub fn parse(text: &'a str, what: &str, code: ErrorCode) -> Result<Self> {
-        crate::codec::check_body_size(text.len(), what)?;
-        let trimmed = text.trim_start();
-        if !trimmed.starts_with('{') {
-            // Tell "not JSON" from "JSON of the wrong kind".
-            return match serde_json::from_str::<&RawValue>(text) {
-                Ok(_) => Err(Error::new(code, format!("{what} must be a JSON object"))),
-                Err(e) => Err(json_error(&e, what)),
-            };
-        }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = de.deserialize_map(RawObjectVisitor).and_then(|members| de.end().map(|_| members));
-        match parsed {
-            Ok(members) => Ok(RawObject { members }),
-            Err(e) => Err(shape_error(&e, what, code)),
-        }
+        parse_with(text, what, code, RawObjectVisitor).map(|members| RawObject { members })
     }
 
     /// The raw text of a member, treating `null` as absent.
@@ -62,6 +48,12 @@ impl<'a> RawObject<'a> {
 /// Parses `text` as one JSON object into values in one pass, refusing duplicate keys as [`RawObject::parse`]
 /// does (for objects whose members are only read, never echoed).
 pub(crate) fn parse_object(text: &str, what: &str, code: ErrorCode) -> Result<Object> {
+    parse_with(text, what, code, ObjectVisitor)
+}
+
+/// Parses `text` as one JSON object with `visitor`: the size cap, "not JSON" told from "JSON of the wrong
+/// kind", and duplicate keys reported as shape errors under `code`.
+fn parse_with<'de, V: Visitor<'de>>(text: &'de str, what: &str, code: ErrorCode, visitor: V) -> Result<V::Value> {
     crate::codec::check_body_size(text.len(), what)?;
     if !text.trim_start().starts_with('{') {
         return match serde_json::from_str::<&RawValue>(text) {
@@ -70,10 +62,7 @@ pub(crate) fn parse_object(text: &str, what: &str, code: ErrorCode) -> Result<Ob
         };
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    match de.deserialize_map(ObjectVisitor).and_then(|object| de.end().map(|_| object)) {
-        Ok(object) => Ok(object),
-        Err(e) => Err(shape_error(&e, what, code)),
-    }
+    de.deserialize_map(visitor).and_then(|value| de.end().map(|_| value)).map_err(|e| shape_error(&e, what, code))
 }
 
 /// A duplicate key is a shape error under `code`; anything else is a JSON error.
