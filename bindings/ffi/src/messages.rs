@@ -285,3 +285,16 @@ pub fn read_settlement(headers: Vec<HttpHeader>) -> Result<Option<Arc<SettleResp
 pub fn read_payment(headers: Vec<HttpHeader>) -> Result<Option<Arc<PaymentPayload>>> {
     Ok(core::server::read_payment(&header_pairs(&headers))?.map(|p| Arc::new(PaymentPayload(p))))
 }
+
+/// Whether a request already carries a payment (`PAYMENT-SIGNATURE` or `X-PAYMENT`): paying again for it
+/// would pay twice.
+#[uniffi::export]
+pub fn carries_payment(headers: Vec<HttpHeader>) -> bool {
+    core::client::carries_payment(&header_pairs(&headers))
+}
+
+/// Names a purchase: the same method, URL and body are the same purchase, so a retry reuses its payment.
+#[uniffi::export]
+pub fn purchase_key(method: String, url: String, body: Vec<u8>) -> String {
+    core::client::purchase_key(&method, &url, &body)
+}

@@ -70,3 +70,24 @@ mod tests {
         assert!(!outcome_is_open(402, Some(&failed)));
     }
 }
+
+/// Names a purchase for [`Payer::pay_with`]: the same method, URL and body are the same purchase, so a retry
+/// of it reuses its payment instead of paying twice. Every paywire HTTP client names purchases this way.
+pub fn purchase_key(method: &str, url: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{} {url} {}", method.to_ascii_uppercase(), alloy_primitives::hex::encode(Sha256::digest(body)))
+}
+
+#[cfg(test)]
+mod purchase_key_tests {
+    use super::purchase_key;
+
+    #[test]
+    fn a_purchase_is_method_url_and_body_digest() {
+        assert_eq!(
+            purchase_key("post", "https://api.example.com/a", b"abc"),
+            "POST https://api.example.com/a ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_ne!(purchase_key("GET", "https://x/", b""), purchase_key("GET", "https://x/", b" "));
+    }
+}

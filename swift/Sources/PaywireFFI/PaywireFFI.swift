@@ -6037,6 +6037,17 @@ public func buildPaymentRequired(resourceUrl: String, tags: [PriceTag], descript
 })
 }
 /**
+ * Whether a request already carries a payment (`PAYMENT-SIGNATURE` or `X-PAYMENT`): paying again for it
+ * would pay twice.
+ */
+public func carriesPayment(headers: [HttpHeader]) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_carries_payment(
+        FfiConverterSequenceTypeHttpHeader.lower(headers),$0
+    )
+})
+}
+/**
  * The EVM chain id of a network (`eip155:8453` or a v1 name such as `base`).
  */
 public func chainId(network: String)throws  -> UInt64  {
@@ -6165,6 +6176,18 @@ public func paymentIdentifierDeclaration(required: Bool) -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
     uniffi_paywire_ffi_fn_func_payment_identifier_declaration(
         FfiConverterBool.lower(required),$0
+    )
+})
+}
+/**
+ * Names a purchase: the same method, URL and body are the same purchase, so a retry reuses its payment.
+ */
+public func purchaseKey(method: String, url: String, body: Data) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_purchase_key(
+        FfiConverterString.lower(method),
+        FfiConverterString.lower(url),
+        FfiConverterData.lower(body),$0
     )
 })
 }
@@ -6313,6 +6336,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_build_payment_required() != 33607) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_carries_payment() != 16263) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_chain_id() != 4466) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6350,6 +6376,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_payment_identifier_declaration() != 7081) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_purchase_key() != 60188) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_read_payment() != 2719) {

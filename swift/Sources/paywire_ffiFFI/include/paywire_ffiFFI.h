@@ -1039,6 +1039,11 @@ RustBuffer uniffi_paywire_ffi_fn_method_signer_sign_digest(uint64_t ptr, RustBuf
 uint64_t uniffi_paywire_ffi_fn_func_build_payment_required(RustBuffer resource_url, RustBuffer tags, RustBuffer description, RustBuffer mime_type, uint8_t x402_version, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_CARRIES_PAYMENT
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_CARRIES_PAYMENT
+int8_t uniffi_paywire_ffi_fn_func_carries_payment(RustBuffer headers, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_CHAIN_ID
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_CHAIN_ID
 uint64_t uniffi_paywire_ffi_fn_func_chain_id(RustBuffer network, RustCallStatus *_Nonnull out_status
@@ -1104,6 +1109,11 @@ RustBuffer uniffi_paywire_ffi_fn_func_parse_price(RustBuffer price, uint8_t deci
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_PAYMENT_IDENTIFIER_DECLARATION
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_PAYMENT_IDENTIFIER_DECLARATION
 RustBuffer uniffi_paywire_ffi_fn_func_payment_identifier_declaration(int8_t required, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_PURCHASE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_PURCHASE_KEY
+RustBuffer uniffi_paywire_ffi_fn_func_purchase_key(RustBuffer method, RustBuffer url, RustBuffer body, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_PAYMENT
@@ -1433,6 +1443,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_build_payment_required(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CARRIES_PAYMENT
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CARRIES_PAYMENT
+uint16_t uniffi_paywire_ffi_checksum_func_carries_payment(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CHAIN_ID
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CHAIN_ID
 uint16_t uniffi_paywire_ffi_checksum_func_chain_id(void
@@ -1508,6 +1524,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_parse_price(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_PAYMENT_IDENTIFIER_DECLARATION
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_PAYMENT_IDENTIFIER_DECLARATION
 uint16_t uniffi_paywire_ffi_checksum_func_payment_identifier_declaration(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_PURCHASE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_PURCHASE_KEY
+uint16_t uniffi_paywire_ffi_checksum_func_purchase_key(void
     
 );
 #endif

@@ -664,6 +664,8 @@ internal object IntegrityCheckingUniffiLib {
     }
     external fun uniffi_paywire_ffi_checksum_func_build_payment_required(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_carries_payment(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_chain_id(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_check_payment(
@@ -689,6 +691,8 @@ external fun uniffi_paywire_ffi_checksum_func_outcome_is_open(
 external fun uniffi_paywire_ffi_checksum_func_parse_price(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_payment_identifier_declaration(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_purchase_key(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_read_payment(
 ): Short
@@ -1259,6 +1263,8 @@ external fun uniffi_paywire_ffi_fn_method_signer_sign_digest(`ptr`: Long,`digest
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_build_payment_required(`resourceUrl`: RustBuffer.ByValue,`tags`: RustBuffer.ByValue,`description`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`x402Version`: Byte,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
+external fun uniffi_paywire_ffi_fn_func_carries_payment(`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Byte
 external fun uniffi_paywire_ffi_fn_func_chain_id(`network`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
 external fun uniffi_paywire_ffi_fn_func_check_payment(`bill`: Long,`payment`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1284,6 +1290,8 @@ external fun uniffi_paywire_ffi_fn_func_outcome_is_open(`status`: Short,`settlem
 external fun uniffi_paywire_ffi_fn_func_parse_price(`price`: RustBuffer.ByValue,`decimals`: Byte,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_payment_identifier_declaration(`required`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_purchase_key(`method`: RustBuffer.ByValue,`url`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_read_payment(`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
@@ -1431,6 +1439,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_build_payment_required() != 33607.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_carries_payment() != 16263.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_chain_id() != 4466.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1468,6 +1479,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_payment_identifier_declaration() != 7081.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_purchase_key() != 60188.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_read_payment() != 2719.toShort()) {
@@ -10200,6 +10214,20 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     
 
         /**
+         * Whether a request already carries a payment (`PAYMENT-SIGNATURE` or `X-PAYMENT`): paying again for it
+         * would pay twice.
+         */ fun `carriesPayment`(`headers`: List<HttpHeader>): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_carries_payment(
+    
+        FfiConverterSequenceTypeHttpHeader.lower(`headers`),_status)
+}
+    )
+    }
+    
+
+        /**
          * The EVM chain id of a network (`eip155:8453` or a v1 name such as `base`).
          */
     @Throws(PaywireException::class) fun `chainId`(`network`: kotlin.String): kotlin.ULong {
@@ -10370,6 +10398,19 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_payment_identifier_declaration(
     
         FfiConverterBoolean.lower(`required`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Names a purchase: the same method, URL and body are the same purchase, so a retry reuses its payment.
+         */ fun `purchaseKey`(`method`: kotlin.String, `url`: kotlin.String, `body`: kotlin.ByteArray): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_purchase_key(
+    
+        FfiConverterString.lower(`method`),FfiConverterString.lower(`url`),FfiConverterByteArray.lower(`body`),_status)
 }
     )
     }

@@ -1,0 +1,129 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A payment and the settlement of the response that answered it.
+public struct PaidExchange: Sendable {
+    /// The payment sent with the request.
+    public let payment: PaymentHeader
+    /// The server's settlement receipt (`PAYMENT-RESPONSE`), or nil when it sent none or an unreadable one.
+    public let settlement: SettleResponse?
+}
+
+/// A response of a `PayingSession`: the body, the HTTP response, and what was paid for it (if anything).
+public struct PaidResponse: @unchecked Sendable { // HTTPURLResponse is immutable
+    /// The response body.
+    public let data: Data
+    /// The HTTP response.
+    public let response: HTTPURLResponse
+    /// What was paid, or nil when the request was not paid for.
+    public let exchange: PaidExchange?
+
+    /// The HTTP status code.
+    public var statusCode: Int { response.statusCode }
+}
+
+/// Sends requests with a `URLSession` and pays x402 bills with `payer`: a 402 is paid (under the payer's
+/// policy) and the request sent once more with the payment.
+///
+/// The contract of every paywire client: at most one paid retry; a request that already carries a payment is
+/// never paid again; a purchase (method, URL, body) retried while its outcome is open (the response was lost,
+/// or the server answered 409 or 5xx, or reported the settlement pending) reuses its payment instead of paying
+/// twice. A 402 that is not an x402 bill reaches the caller as it is. A body stream is read once and kept.
+public final class PayingSession: @unchecked Sendable { // URLSession is thread-safe; Payer is Sendable
+    /// The session that sends the requests.
+    public let session: URLSession
+    /// The payer of the bills.
+    public let payer: Payer
+
+    public init(session: URLSession = .shared, payer: Payer) {
+        self.session = session
+        self.payer = payer
+    }
+
+    /// Sends `request`, paying a 402 once. Throws `PaywireError` when it cannot pay (e.g. the policy refuses
+    /// every offer, with the reasons in `error.refusals`) and `URLError` when the network fails.
+    public func data(for request: URLRequest) async throws -> PaidResponse {
+        if carriesPayment(headers: request.paywireHeaders) {
+            let (data, response) = try await load(request)
+            return PaidResponse(data: data, response: response, exchange: nil)
+        }
+        var first = request
+        let body = try Self.bodyOf(request)
+        if request.httpBodyStream != nil || request.httpBody != nil { first.httpBody = body }
+        let (data, response) = try await load(first)
+        guard response.statusCode == 402, let bill = Self.billOf(response, data) else {
+            return PaidResponse(data: data, response: response, exchange: nil)
+        }
+        let purchase = purchaseKey(method: request.httpMethod ?? "GET", url: request.url?.absoluteString ?? "", body: body)
+        let payment = try payer.pay(bill: bill, purchase: purchase)
+        var paid = first
+        paid.setValue(payment.value(), forHTTPHeaderField: payment.name())
+        // If this throws (the connection dropped), the payment is kept: a retry of the purchase reuses it.
+        let (paidData, paidResponse) = try await load(paid)
+        let receipt = try? readSettlement(headers: paidResponse.paywireHeaders)
+        if !outcomeIsOpen(status: UInt16(clamping: paidResponse.statusCode), settlement: receipt) {
+            payer.forget(purchase: purchase)
+        }
+        return PaidResponse(data: paidData, response: paidResponse, exchange: PaidExchange(payment: payment, settlement: receipt))
+    }
+
+    private func load(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
+        try await withCheckedThrowingContinuation { continuation in
+            let task = session.dataTask(with: request) { data, response, error in
+                if let error = error {
+                    continuation.resume(throwing: error)
+                } else if let http = response as? HTTPURLResponse {
+                    continuation.resume(returning: (data ?? Data(), http))
+                } else {
+                    continuation.resume(throwing: URLError(.badServerResponse))
+                }
+            }
+            task.resume()
+        }
+    }
+
+    /// The bill of a 402, or nil when the 402 is not an x402 bill.
+    private static func billOf(_ response: HTTPURLResponse, _ data: Data) -> PaymentRequired? {
+        try? PaymentRequired.fromResponse(headers: response.paywireHeaders, body: data)
+    }
+
+    /// The request body as bytes: `httpBody`, or the whole `httpBodyStream` (read once, sent from memory).
+    private static func bodyOf(_ request: URLRequest) throws -> Data {
+        if let body = request.httpBody { return body }
+        guard let stream = request.httpBodyStream else { return Data() }
+        var body = Data()
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        stream.open()
+        defer { stream.close() }
+        while true {
+            let count = stream.read(&chunk, maxLength: chunk.count)
+            if count < 0 { throw stream.streamError ?? URLError(.cannotDecodeRawData) }
+            if count == 0 { break }
+            body.append(chunk, count: count)
+        }
+        return body
+    }
+}
+
+public extension URLSession {
+    /// Sends `request`, paying a 402 once with `payer` (see `PayingSession`).
+    func paidData(for request: URLRequest, payer: Payer) async throws -> PaidResponse {
+        try await PayingSession(session: self, payer: payer).data(for: request)
+    }
+}
+
+public extension URLRequest {
+    /// The request's headers as the core reads them.
+    var paywireHeaders: [HttpHeader] {
+        (allHTTPHeaderFields ?? [:]).map { HttpHeader(name: $0.key, value: $0.value) }
+    }
+}
+
+public extension HTTPURLResponse {
+    /// The response's headers as the core reads them.
+    var paywireHeaders: [HttpHeader] {
+        allHeaderFields.map { HttpHeader(name: "\($0.key)", value: "\($0.value)") }
+    }
+}
