@@ -29,7 +29,9 @@ swift_root=${out:+$out/swift}; swift_root=${swift_root:-swift}
 mkdir -p "$swift_root/Sources/PaywireFFI" "$swift_root/Sources/paywire_ffiFFI/include"
 cp "$swift_tmp/PaywireFFI.swift" "$swift_root/Sources/PaywireFFI/PaywireFFI.swift"
 cp "$swift_tmp/paywire_ffiFFI.h" "$swift_root/Sources/paywire_ffiFFI/include/paywire_ffiFFI.h"
-cp "$swift_tmp/paywire_ffiFFI.modulemap" "$swift_root/Sources/paywire_ffiFFI/include/module.modulemap"
+# Without uniffi's `use "Darwin"` lines: newer Xcodes then fail `canImport(paywire_ffiFFI)` for a binary
+# target (uniffi-rs#2917), and Linux has no Darwin module.
+grep -v '^ *use "' "$swift_tmp/paywire_ffiFFI.modulemap" > "$swift_root/Sources/paywire_ffiFFI/include/module.modulemap"
 
 for f in "$kotlin_dir/dev/paywire/ffi/paywire_ffi.kt" "$swift_root/Sources/PaywireFFI/PaywireFFI.swift"; do
   [ -s "$f" ] || { echo "uniffi-bindgen wrote no $f (a stripped library?)" >&2; exit 1; }

@@ -20,7 +20,9 @@ var nativeLinking: [LinkerSetting] = [
 if let xcframework = environment["PAYWIRE_XCFRAMEWORK"] {
     native = .binaryTarget(name: "paywire_ffiFFI", path: xcframework)
 } else {
-    let libDir = environment["PAYWIRE_LIB_DIR"] ?? "\(packageDir)/../target/release"
+    // A relative PAYWIRE_LIB_DIR is relative to this directory.
+    let libDir = URL(fileURLWithPath: environment["PAYWIRE_LIB_DIR"] ?? "../target/release",
+                     relativeTo: URL(fileURLWithPath: packageDir, isDirectory: true)).standardizedFileURL.path
     native = .systemLibrary(name: "paywire_ffiFFI", path: "Sources/paywire_ffiFFI/include")
     nativeLinking += [
         .linkedLibrary("paywire_ffi"),

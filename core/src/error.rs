@@ -181,6 +181,27 @@ error_codes! {
     /// The EIP-2612 permit's signature does not recover to its owner (paywire's code).
     Eip2612InvalidSignature => "eip2612_invalid_signature",
 
+    // On-chain verification and settlement (what a facilitator finds on the chain).
+    /// The payer's token balance is below the payment's value (x402 reason).
+    InsufficientFunds => "insufficient_funds",
+    /// The asset address holds no contract on the chain (x402 reason).
+    AssetNotDeployed => "asset_not_deployed_contract",
+    /// Simulating the transfer on the chain reverted (x402 reason).
+    SimulationFailed => "invalid_exact_evm_transaction_simulation_failed",
+    /// The settlement transaction was mined but reverted (x402 reason).
+    TransactionFailed => "invalid_exact_evm_transaction_failed",
+    /// The settlement's receipt lacks the expected `Transfer` event (x402 reason).
+    TransferEventMismatch => "invalid_exact_evm_transfer_event_mismatch",
+    /// The settlement was broadcast but not yet confirmed; the transaction hash is known (x402 reason).
+    SettlementPending => "settlement_pending",
+    /// The payment uses a transfer method this facilitator does not settle (e.g. Permit2 without the x402
+    /// Permit2 proxy deployed) (x402 reason).
+    Permit2ProxyNotDeployed => "permit2_proxy_not_deployed",
+    /// The chain node failed or answered unexpectedly while verifying (x402 reason).
+    UnexpectedVerifyError => "unexpected_verify_error",
+    /// The chain node failed or answered unexpectedly while settling (x402 reason).
+    UnexpectedSettleError => "unexpected_settle_error",
+
     // Credentials (offer-receipt extension and access credentials).
     /// A signed offer or receipt is malformed.
     InvalidCredential => "invalid_credential",
@@ -250,7 +271,9 @@ impl ErrorCode {
             | PaymentAlreadyAttempted
             | BudgetExceeded
             | InvalidPreparedPayment => Category::Local,
-            InvalidFacilitatorResponse | FacilitatorUnreachable => Category::Upstream,
+            InvalidFacilitatorResponse | FacilitatorUnreachable | UnexpectedVerifyError | UnexpectedSettleError => {
+                Category::Upstream
+            }
             _ => Category::Refused,
         }
     }

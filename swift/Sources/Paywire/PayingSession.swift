@@ -1,4 +1,5 @@
 import Foundation
+import PaywireFFI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -31,6 +32,9 @@ public struct PaidResponse: @unchecked Sendable { // HTTPURLResponse is immutabl
 /// never paid again; a purchase (method, URL, body) retried while its outcome is open (the response was lost,
 /// or the server answered 409 or 5xx, or reported the settlement pending) reuses its payment instead of paying
 /// twice. A 402 that is not an x402 bill reaches the caller as it is. A body stream is read once and kept.
+///
+/// The payer signs on the calling task's thread (a `Signer` that waits for a person should use
+/// `Payer.prepare` and `Payer.complete` instead).
 public final class PayingSession: @unchecked Sendable { // URLSession is thread-safe; Payer is Sendable
     /// The session that sends the requests.
     public let session: URLSession
@@ -69,18 +73,24 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
         return PaidResponse(data: paidData, response: paidResponse, exchange: PaidExchange(payment: payment, settlement: receipt))
     }
 
+    /// One request; cancelling the calling task cancels it (the task then throws `URLError(.cancelled)`).
     private func load(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
-        try await withCheckedThrowingContinuation { continuation in
-            let task = session.dataTask(with: request) { data, response, error in
-                if let error = error {
-                    continuation.resume(throwing: error)
-                } else if let http = response as? HTTPURLResponse {
-                    continuation.resume(returning: (data ?? Data(), http))
-                } else {
-                    continuation.resume(throwing: URLError(.badServerResponse))
+        let running = RunningTask()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let task = session.dataTask(with: request) { data, response, error in
+                    if let error = error {
+                        continuation.resume(throwing: error)
+                    } else if let http = response as? HTTPURLResponse {
+                        continuation.resume(returning: (data ?? Data(), http))
+                    } else {
+                        continuation.resume(throwing: URLError(.badServerResponse))
+                    }
                 }
+                running.start(task)
             }
-            task.resume()
+        } onCancel: {
+            running.cancel()
         }
     }
 
@@ -104,6 +114,30 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
             body.append(chunk, count: count)
         }
         return body
+    }
+}
+
+/// The data task of one request, cancellable from another thread (before or after it starts).
+private final class RunningTask: @unchecked Sendable { // every access holds `lock`
+    private let lock = NSLock()
+    private var task: URLSessionDataTask?
+    private var cancelled = false
+
+    func start(_ task: URLSessionDataTask) {
+        lock.lock()
+        self.task = task
+        let cancelled = self.cancelled
+        lock.unlock()
+        if cancelled { task.cancel() }
+        task.resume()
+    }
+
+    func cancel() {
+        lock.lock()
+        cancelled = true
+        let task = self.task
+        lock.unlock()
+        task?.cancel()
     }
 }
 

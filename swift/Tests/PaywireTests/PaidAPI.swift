@@ -92,7 +92,8 @@ final class PaidAPI: URLProtocol {
             return askForPayment(bill)
         case "drop"?:
             _ = try settle(accepted)
-            return client!.urlProtocol(self, didFailWithError: URLError(.networkConnectionLost))
+            client?.urlProtocol(self, didFailWithError: URLError(.networkConnectionLost))
+            return
         default:
             let header = try settlementHeader(x402Version: payment.x402Version(), settlement: try settle(accepted))
             respond(200, Data("sunny".utf8), [header.name: header.value])
@@ -129,7 +130,7 @@ final class PaidAPI: URLProtocol {
         var chunk = [UInt8](repeating: 0, count: 4096)
         stream.open()
         defer { stream.close() }
-        while stream.hasBytesAvailable {
+        while true {
             let count = stream.read(&chunk, maxLength: chunk.count)
             if count <= 0 { break }
             body.append(chunk, count: count)
