@@ -44,6 +44,11 @@ py_tests=$(python/tests/setup.sh)
 "$py_tests" -m mypy --strict python/python/paywire python/examples
 (cd /tmp && "$py_tests" -m mypy.stubtest paywire._paywire)
 "$py_tests" -m pytest -q python/tests
+section "On chain: anvil, Circle's USDC and paywire's facilitator; payments that move tokens, refusals that do not"
+eval "$(scripts/install-chain.sh)"
+cargo build --locked --quiet -p paywire-facilitator
+PAYWIRE_FACILITATOR_BIN="$target_dir/debug/paywire-facilitator" "$py_tests" -m pytest -q -p no:cacheprovider tests/e2e
+
 section "Python: the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
 "$py_tests" python/bench/compare_official.py --quick
 
