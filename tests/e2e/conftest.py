@@ -12,6 +12,7 @@ and servers' default asset tables (paywire's and the official SDKs') apply uncha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -94,8 +95,9 @@ class Chain:
         return receipt
 
 
-@pytest.fixture(scope="session")
-def chain() -> Iterator[Chain]:
+@contextlib.contextmanager
+def running_chain() -> Iterator[Chain]:
+    """anvil with USDC deployed and every payer funded, stopped on exit."""
     port = free_port()
     anvil = subprocess.Popen(
         [_env("PAYWIRE_ANVIL"), "--port", str(port), "--chain-id", str(CHAIN_ID), "--silent"],
@@ -119,6 +121,12 @@ def chain() -> Iterator[Chain]:
         yield Chain(url)
     finally:
         stop(anvil)
+
+
+@pytest.fixture(scope="session")
+def chain() -> Iterator[Chain]:
+    with running_chain() as c:
+        yield c
 
 
 class Facilitator:
