@@ -10,7 +10,7 @@ use alloy::sol_types::{SolCall, SolEvent};
 use paywire_core::exact::{Eip3009Authorization, ExactPayload};
 use paywire_core::network;
 use paywire_core::types::{FacilitatorRequest, SettleResponse, SupportedKind, SupportedResponse, VerifyResponse};
-use paywire_core::verify::{self, VerifyOptions};
+use paywire_core::verify::{self, VerifiedPayment, VerifyOptions};
 use paywire_core::wire::Object;
 use paywire_core::{Clock, Error, ErrorCode};
 use tokio::sync::Mutex;
@@ -89,18 +89,7 @@ impl Facilitator {
 
     /// Every check: offline (the core), then the chain's state and a simulation of the transfer.
     async fn check(&self, request: &FacilitatorRequest) -> Result<Checked, Error> {
-        let now = self.clock.now();
-        let options = VerifyOptions { allow_onchain_signatures: true };
-        let verified =
-            verify::verify_payment_with(&request.payment_payload, &request.payment_requirements, now, &options)?;
-        let payer = Some(verified.payer);
-        if verified.chain_id != self.chain.chain_id() {
-            return Err(invalid(
-                ErrorCode::InvalidNetwork,
-                format!("this facilitator settles on chain {} only, not {}", self.chain.chain_id(), verified.chain_id),
-                payer,
-            ));
-        }
+        let verified = self.check_offline(request)?;
         let (authorization, signature) = match ExactPayload::parse(request.payment_payload.payload())? {
             ExactPayload::Eip3009 { authorization, signature } => (authorization, signature),
             ExactPayload::Permit2 { .. } => {
@@ -108,10 +97,46 @@ impl Facilitator {
                     ErrorCode::Permit2ProxyNotDeployed,
                     "this facilitator settles EIP-3009 authorizations only; pay with an offer whose \
                      assetTransferMethod is eip3009",
-                    payer,
+                    Some(verified.payer),
                 ));
             }
         };
+        let checked = self.check_state(&verified, authorization, &signature).await?;
+        self.chain
+            .simulate(checked.asset, checked.input.clone())
+            .await
+            .map_err(|e| reverted(e, checked.payer, ErrorCode::UnexpectedVerifyError))?;
+        Ok(checked)
+    }
+
+    /// The core's offline verification, and the payment's chain being this facilitator's.
+    fn check_offline(&self, request: &FacilitatorRequest) -> Result<VerifiedPayment, Error> {
+        let options = VerifyOptions { allow_onchain_signatures: true };
+        let verified = verify::verify_payment_with(
+            &request.payment_payload,
+            &request.payment_requirements,
+            self.clock.now(),
+            &options,
+        )?;
+        if verified.chain_id != self.chain.chain_id() {
+            return Err(invalid(
+                ErrorCode::InvalidNetwork,
+                format!("this facilitator settles on chain {} only, not {}", self.chain.chain_id(), verified.chain_id),
+                Some(verified.payer),
+            ));
+        }
+        Ok(verified)
+    }
+
+    /// The chain's state: the asset is a contract, the authorization is unused, the balance covers it. The
+    /// transfer itself is simulated by the caller (`eth_call` to verify, `eth_estimateGas` to settle).
+    async fn check_state(
+        &self,
+        verified: &VerifiedPayment,
+        authorization: Eip3009Authorization,
+        signature: &[u8],
+    ) -> Result<Checked, Error> {
+        let payer = Some(verified.payer);
         let asset = verified.asset;
         let rpc = |e: RpcError| invalid(ErrorCode::UnexpectedVerifyError, format!("the chain node failed: {e}"), payer);
         if !self.chain.has_code(asset).await.map_err(rpc)? {
@@ -139,25 +164,14 @@ impl Facilitator {
                 payer,
             ));
         }
-        let input = transfer_call(&authorization, &signature);
-        self.chain.simulate(asset, input.clone()).await.map_err(|e| {
-            if is_revert(&e) {
-                invalid(ErrorCode::SimulationFailed, format!("the transfer would revert: {e}"), payer)
-            } else {
-                rpc(e)
-            }
-        })?;
+        let input = transfer_call(&authorization, signature);
         Ok(Checked { payer: verified.payer, asset, authorization, input })
     }
 
-    fn key(&self, request: &FacilitatorRequest) -> Option<String> {
-        match ExactPayload::parse(request.payment_payload.payload()).ok()? {
-            ExactPayload::Eip3009 { authorization, .. } => {
-                let asset = request.payment_requirements.asset().to_ascii_lowercase();
-                Some(format!("{}:{asset}:{:#x}:{:#x}", self.chain.chain_id(), authorization.from, authorization.nonce))
-            }
-            ExactPayload::Permit2 { .. } => None,
-        }
+    /// The settlement key of an authorization: chain, token, payer and nonce.
+    fn key(&self, asset: &str, authorization: &Eip3009Authorization) -> String {
+        let asset = asset.to_ascii_lowercase();
+        format!("{}:{asset}:{:#x}:{:#x}", self.chain.chain_id(), authorization.from, authorization.nonce)
     }
 
     fn lock_for(&self, key: &str) -> Arc<Mutex<()>> {
@@ -172,7 +186,9 @@ impl Facilitator {
     /// answer (or follow its transaction).
     pub async fn settle(&self, request: &FacilitatorRequest) -> SettleResponse {
         let network = request.payment_requirements.network().to_string();
-        let Some(key) = self.key(request) else {
+        let Ok(ExactPayload::Eip3009 { authorization, signature }) =
+            ExactPayload::parse(request.payment_payload.payload())
+        else {
             // Not an EIP-3009 payment: the checks explain why it cannot be settled.
             let error = match self.check(request).await {
                 Err(e) => e,
@@ -180,6 +196,7 @@ impl Facilitator {
             };
             return failure(&error, &network);
         };
+        let key = self.key(request.payment_requirements.asset(), &authorization);
         let lock = self.lock_for(&key);
         let _held = lock.lock().await;
         match self.store.claim(&key) {
@@ -191,12 +208,18 @@ impl Facilitator {
                         return answer;
                     }
                 }
-                Stage::Sent { tx_hash, raw_tx } => return self.follow(&key, &tx_hash, &raw_tx, request).await,
+                Stage::Sent { tx_hash, raw_tx } => {
+                    return self.follow(&key, &tx_hash, &raw_tx, request, authorization, &signature).await;
+                }
                 // Claimed by a run that stopped before sending anything: settle afresh.
                 Stage::Claimed => {}
             },
         }
-        let checked = match self.check(request).await {
+        let checked = match self.check_offline(request) {
+            Ok(verified) => self.check_state(&verified, authorization, &signature).await,
+            Err(error) => Err(error),
+        };
+        let checked = match checked {
             Ok(c) => c,
             Err(error) => {
                 let _ = self.store.release(&key);
@@ -204,12 +227,12 @@ impl Facilitator {
             }
         };
         let payer = Some(checked.payer);
+        // eth_estimateGas simulates the transfer too: a revert here is the verify step's simulation failure.
         let gas = match self.chain.estimate_gas(checked.asset, checked.input.clone()).await {
             Ok(gas) => gas,
             Err(e) => {
                 let _ = self.store.release(&key);
-                let code = if is_revert(&e) { ErrorCode::SimulationFailed } else { ErrorCode::UnexpectedSettleError };
-                return failure(&invalid(code, e.to_string(), payer), &network);
+                return failure(&reverted(e, checked.payer, ErrorCode::UnexpectedSettleError), &network);
             }
         };
         let record =
@@ -242,19 +265,19 @@ impl Facilitator {
     }
 
     /// A settlement sent before (by this run or one before a restart): follow its transaction.
-    async fn follow(&self, key: &str, tx_hash: &str, raw_tx: &[u8], request: &FacilitatorRequest) -> SettleResponse {
+    async fn follow(
+        &self,
+        key: &str,
+        tx_hash: &str,
+        raw_tx: &[u8],
+        request: &FacilitatorRequest,
+        authorization: Eip3009Authorization,
+        signature: &[u8],
+    ) -> SettleResponse {
         let network = request.payment_requirements.network().to_string();
         let Ok(hash) = tx_hash.parse::<B256>() else {
             return failure(
                 &Error::new(ErrorCode::UnexpectedSettleError, "a stored transaction hash is unreadable"),
-                &network,
-            );
-        };
-        let Ok(ExactPayload::Eip3009 { authorization, signature }) =
-            ExactPayload::parse(request.payment_payload.payload())
-        else {
-            return failure(
-                &Error::new(ErrorCode::UnexpectedSettleError, "the payment has no EIP-3009 authorization"),
                 &network,
             );
         };
@@ -268,7 +291,7 @@ impl Facilitator {
                 );
             }
         };
-        let checked = Checked { payer, asset, input: transfer_call(&authorization, &signature), authorization };
+        let checked = Checked { payer, asset, input: transfer_call(&authorization, signature), authorization };
         match self.chain.knows_transaction(hash).await {
             Ok(true) => {}
             Ok(false) => {
@@ -308,6 +331,16 @@ impl Facilitator {
             }
         }
         recovered
+    }
+}
+
+/// The error for a failed simulation: `simulation_failed` when the transfer reverts, else `node_failed` (the
+/// node itself failed).
+fn reverted(e: RpcError, payer: Address, node_failed: ErrorCode) -> Error {
+    if is_revert(&e) {
+        invalid(ErrorCode::SimulationFailed, format!("the transfer would revert: {e}"), Some(payer))
+    } else {
+        invalid(node_failed, format!("the chain node failed: {e}"), Some(payer))
     }
 }
 
