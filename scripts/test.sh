@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# All of paywire's tests, from a fresh clone: Rust (both secp256k1 backends), the demo, the README examples,
-# the vectors regenerated from the official SDKs, the differential suite against them, the Python, Node and
-# Kotlin packages, and a fuzz run of every target. Installs what it needs (the official SDKs into tests/oracle and .tools/, cargo-fuzz).
+# All of paywire's tests, from a fresh clone: Rust (both secp256k1 backends), the README examples, the vectors
+# regenerated from the official SDKs, the differential suite against them, the Python, Node and Kotlin
+# packages, the demo and the on-chain suite (anvil, Circle's USDC, paywire's facilitator, every client against
+# every server, faults, interop with the official SDKs), and a fuzz run of every target. Installs what it needs (the official SDKs into tests/oracle and .tools/, cargo-fuzz).
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,6 @@ cargo check --locked -p paywire-core --benches --examples --quiet
 cargo run --locked --quiet -p paywire-core --example pay_and_verify
 test -s docs/benchmarks.md || { echo "docs/benchmarks.md is missing" >&2; exit 1; }
 
-section "Demo (the README's first command)"
-./scripts/demo.sh >/dev/null
-echo "demo: ok"
-
 section "README examples"
 ./scripts/check-readme.sh
 
@@ -44,11 +41,6 @@ py_tests=$(python/tests/setup.sh)
 "$py_tests" -m mypy --strict python/python/paywire python/examples
 (cd /tmp && "$py_tests" -m mypy.stubtest paywire._paywire)
 "$py_tests" -m pytest -q python/tests
-section "On chain: anvil, Circle's USDC and paywire's facilitator; payments that move tokens, refusals that do not"
-eval "$(scripts/install-chain.sh)"
-cargo build --locked --quiet -p paywire-facilitator
-PAYWIRE_FACILITATOR_BIN="$target_dir/debug/paywire-facilitator" "$py_tests" -m pytest -q -p no:cacheprovider tests/e2e
-
 section "Python: the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
 "$py_tests" python/bench/compare_official.py --quick
 
@@ -83,6 +75,8 @@ import pathlib, re, sys
 runs = [re.search(r'tests="(\d+)".*?failures="(\d+)"', p.read_text()) for p in pathlib.Path(sys.argv[1]).glob("TEST-*.xml")]
 print(f"Kotlin (mvn -q test): {sum(int(m[1]) for m in runs)} tests, {sum(int(m[2]) for m in runs)} failures")
 PY
+(cd kotlin && mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime)
+
 if command -v swift >/dev/null 2>&1 && swift --version 2>/dev/null | grep -qi "swift version"; then
   # The debug library is the one just checked; the package links it from PAYWIRE_LIB_DIR.
   lib_ext=so; [ "$(uname)" = Darwin ] && lib_ext=dylib
@@ -92,6 +86,17 @@ if command -v swift >/dev/null 2>&1 && swift --version 2>/dev/null | grep -qi "s
 else
   echo "Swift: tests NOT RUN (no Swift toolchain on this machine); the generated bindings were checked above"
 fi
+
+section "On chain: the demo (the README's first command), then every client against every server, faults, interop"
+# anvil and Circle's USDC from npm, paywire's facilitator; the Python, Node and Kotlin packages built above.
+eval "$(scripts/install-chain.sh)"
+cargo build --locked --quiet -p paywire-facilitator -p paywire-cli
+PAYWIRE_DEMO_PREBUILT=1 ./scripts/demo.sh > /tmp/paywire-demo.log 2>&1 || { cat /tmp/paywire-demo.log; exit 1; }
+grep -E '^(agent|payee) |paid requests' /tmp/paywire-demo.log
+PAYWIRE_FACILITATOR_BIN="$target_dir/debug/paywire-facilitator" PAYWIRE_BIN="$target_dir/debug/paywire" \
+  PAYWIRE_NODE_DIR="$PWD/node" PAYWIRE_NODE_TEST_DIR="$PWD/node/test" PAYWIRE_NATIVE_DIR="$target_dir/debug" \
+  PAYWIRE_KOTLIN_CLASSPATH="$PWD/kotlin/target/classes:$PWD/kotlin/target/test-classes:$(cat kotlin/target/classpath.txt)" \
+  "$py_tests" -m pytest -q -p no:cacheprovider tests/e2e
 
 section "Fuzz: every target for ${PAYWIRE_FUZZ_SECONDS:=20} s"
 # cargo fuzz needs unstable compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them, so no

@@ -1,4 +1,4 @@
-//! `paywire`: decode x402 messages, pay a bill, verify a payment, make a key.
+//! `paywire`: decode x402 messages, pay a bill, fetch a paid URL, verify a payment, make a key.
 //!
 //! Exit codes: 0 success (or a valid payment), 1 a well-formed input that is refused (an invalid payment, a
 //! bill no offer of which the policy accepts), 2 bad input (undecodable values, bad flags, missing key).
@@ -6,6 +6,8 @@
 use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+mod fetch;
 
 use clap::{Parser, Subcommand};
 use paywire_core::client::{PayExtras, Payer, PayerOptions, Policy};
@@ -16,7 +18,7 @@ use paywire_core::*;
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "paywire", version, about = "x402 payments from the command line: decode, pay, verify, keygen")]
+#[command(name = "paywire", version, about = "x402 payments from the command line: decode, pay, fetch, verify, keygen")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,13 +43,8 @@ enum Command {
         /// The bill: a PAYMENT-REQUIRED header value or a v1 402 JSON body; `-` reads standard input.
         #[arg(long)]
         bill: String,
-        /// Refuse offers above this many atomic units. When given, it replaces the $1 cap and also allows
-        /// tokens outside the default stablecoin table.
-        #[arg(long, value_name = "ATOMIC")]
-        max_amount: Option<String>,
-        /// Pay only on this network (CAIP-2, e.g. eip155:84532).
-        #[arg(long, value_name = "CAIP2")]
-        network: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
         /// Sign as if the time were this Unix timestamp (deterministic output).
         #[arg(long, value_name = "UNIX")]
         now: Option<u64>,
@@ -60,6 +57,35 @@ enum Command {
         /// Print only the header value.
         #[arg(long)]
         value_only: bool,
+    },
+    /// Make an HTTP request and pay the x402 bill if the server answers 402, like curl.
+    ///
+    /// Prints the response body (or, with --json, the status, headers, body, payment and settlement receipt)
+    /// and a line about the payment on standard error. Exits 0 for a 2xx answer, 1 for any other answer or an
+    /// offer the policy refuses, 2 for bad input or a server that cannot be reached.
+    Fetch {
+        /// The URL.
+        url: String,
+        /// Name of the environment variable that holds the payer's private key (hex).
+        #[arg(long, value_name = "VAR")]
+        key_env: String,
+        /// The HTTP method.
+        #[arg(short = 'X', long, default_value = "GET")]
+        method: String,
+        /// A request header, "Name: value" (repeatable).
+        #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// The request body; `@FILE` reads it from a file, `-` from standard input.
+        #[arg(short = 'd', long)]
+        data: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Seconds to wait for each answer (the paid one includes the server's settlement).
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print {"status", "headers", "body", "payment", "settlement"} as JSON instead of the body.
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a payment offline against a bill: match it to an offer, check signature, amounts, payee and
     /// time window. Prints a VerifyResponse; exits 0 if valid, 1 if invalid, 2 on bad input.
@@ -105,15 +131,52 @@ enum Command {
     },
 }
 
+/// The spend policy flags of `pay` and `fetch`.
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// Refuse offers above this many atomic units. When given, it replaces the $1 cap and also allows
+    /// tokens outside the default stablecoin table.
+    #[arg(long, value_name = "ATOMIC")]
+    max_amount: Option<String>,
+    /// Pay only on this network (CAIP-2, e.g. eip155:84532).
+    #[arg(long, value_name = "CAIP2")]
+    network: Option<String>,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> Result<Policy, Failure> {
+        let mut policy = Policy::default();
+        if let Some(max) = &self.max_amount {
+            let cap = paywire_core::wire::parse_decimal_u256(max)
+                .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("--max-amount {e}")))?;
+            policy.max_amount = Some(cap);
+            policy.max_per_payment = None;
+            policy.allow_any_asset = true;
+        }
+        if let Some(n) = &self.network {
+            policy.networks = Some(vec![paywire_core::network::chain_id(n)?]);
+        }
+        Ok(policy)
+    }
+}
+
 /// A failure and the exit code it deserves.
 struct Failure {
     code: u8,
     error: Error,
+    /// Said instead of the error when the failure is not paywire's (a server that cannot be reached).
+    message: Option<String>,
+}
+
+impl Failure {
+    fn new(code: u8, error: Error) -> Self {
+        Failure { code, error, message: None }
+    }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        Failure { code: 2, error }
+        Failure::new(2, error)
     }
 }
 
@@ -122,7 +185,9 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            if f.error.refusals().is_empty() {
+            if let Some(message) = &f.message {
+                eprintln!("paywire: {message}");
+            } else if f.error.refusals().is_empty() {
                 eprintln!("paywire: {}", f.error);
             } else {
                 eprintln!("paywire: no offer is acceptable under the payment policy [{}]", f.error.code());
@@ -147,27 +212,10 @@ fn run(command: Command) -> Result<u8, Failure> {
             }));
             Ok(0)
         }
-        Command::Pay { key_env, bill, max_amount, network, now, nonce, expiry_margin, value_only } => {
-            let key = std::env::var(&key_env).map_err(|_| {
-                Error::new(
-                    ErrorCode::InvalidPrivateKey,
-                    format!("environment variable {key_env} is not set; put the payer's hex private key in it"),
-                )
-            })?;
-            let signer = LocalSigner::from_hex(&key)?;
-            drop(zeroize::Zeroizing::new(key));
+        Command::Pay { key_env, bill, policy, now, nonce, expiry_margin, value_only } => {
+            let signer = signer_from_env(&key_env)?;
             let bill = read_bill(&read_arg(&bill)?)?;
-            let mut policy = Policy::default();
-            if let Some(max) = max_amount {
-                let cap = paywire_core::wire::parse_decimal_u256(&max)
-                    .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("--max-amount {e}")))?;
-                policy.max_amount = Some(cap);
-                policy.max_per_payment = None;
-                policy.allow_any_asset = true;
-            }
-            if let Some(n) = network {
-                policy.networks = Some(vec![paywire_core::network::chain_id(&n)?]);
-            }
+            let policy = policy.policy()?;
             let clock: Arc<dyn Clock> = match now {
                 Some(t) => Arc::new(FixedClock(t)),
                 None => Arc::new(SystemClock),
@@ -184,7 +232,7 @@ fn run(command: Command) -> Result<u8, Failure> {
                 .with_options(PayerOptions { expiry_margin, ..Default::default() });
             let header = payer.pay_with(&bill, None, &PayExtras::default()).map_err(|error| {
                 let code = if error.code() == ErrorCode::NoAcceptableOffer { 1 } else { 2 };
-                Failure { code, error }
+                Failure::new(code, error)
             })?;
             if value_only {
                 println!("{}", header.value);
@@ -194,6 +242,16 @@ fn run(command: Command) -> Result<u8, Failure> {
                 );
             }
             Ok(0)
+        }
+        Command::Fetch { url, key_env, method, headers, data, policy, timeout, json } => {
+            let signer = signer_from_env(&key_env)?;
+            let payer = Payer::new(Arc::new(signer), policy.policy()?, Arc::new(SystemClock), Arc::new(OsRandomness));
+            let body = match data.as_deref() {
+                None => Vec::new(),
+                Some(d) => read_data(d)?,
+            };
+            let request = fetch::Request { method, url, headers: fetch::parse_headers(&headers)?, body };
+            fetch::run(&payer, &request, std::time::Duration::from_secs(timeout), json)
         }
         Command::Verify { payment, bill, now } => {
             let payment_text = read_arg(&payment)?;
@@ -240,6 +298,31 @@ fn run(command: Command) -> Result<u8, Failure> {
 /// against), as opposed to a payment that was read and refused.
 fn is_input_error(e: &Error) -> bool {
     matches!(e.code().category(), Category::MalformedInput | Category::Configuration)
+}
+
+fn signer_from_env(key_env: &str) -> Result<LocalSigner, Failure> {
+    let key = zeroize::Zeroizing::new(std::env::var(key_env).map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidPrivateKey,
+            format!("environment variable {key_env} is not set; put the payer's hex private key in it"),
+        )
+    })?);
+    Ok(LocalSigner::from_hex(&key)?)
+}
+
+/// A request body: `@FILE`, `-` (standard input) or the text itself.
+fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
+    let read = |what: &str, r: std::io::Result<Vec<u8>>| {
+        r.map_err(|e| Failure::from(Error::new(ErrorCode::InvalidArgument, format!("cannot read {what}: {e}"))))
+    };
+    if data == "-" {
+        let mut bytes = Vec::new();
+        return read("standard input", std::io::stdin().read_to_end(&mut bytes).map(|_| bytes));
+    }
+    match data.strip_prefix('@') {
+        Some(path) => read(path, std::fs::read(path)),
+        None => Ok(data.as_bytes().to_vec()),
+    }
 }
 
 fn read_arg(value: &str) -> Result<String, Failure> {

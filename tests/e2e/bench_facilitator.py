@@ -52,13 +52,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     keys = conftest.PAYER_KEYS
-    with conftest.running_chain() as chain:
+    with conftest.funded_chain() as chain:
         return measure(chain, keys, args.payments, args.concurrency)
 
 
 def measure(chain: conftest.Chain, keys: List[str], payments: int, concurrency: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="paywire-bench-"))
-    facilitator = conftest.Facilitator(chain, workdir)
+    facilitator = conftest.Facilitator(chain.rpc_url, workdir)
     facilitator.start()
     try:
         bill = paywire.build_payment_required(

@@ -3,28 +3,24 @@ which reason (and moves nothing), and what must never happen twice."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Optional, Tuple
 
 import httpx
 import paywire
-import paywire.httpx
 import pytest
 
-from conftest import PAY_TO, PAYER_KEYS, ROOT, UNFUNDED_KEY, USDC, Chain, Facilitator, free_port, stop, wait_for
-
-PRICE_ATOMIC = 10_000  # $0.01 in USDC's 6 decimals
-_next_payer = iter(range(len(PAYER_KEYS)))
-
-
-def payer_key() -> str:
-    """A payer of its own for each test, so balances can be checked exactly."""
-    return PAYER_KEYS[next(_next_payer)]
+from conftest import (
+    PAY_TO,
+    PRICE_ATOMIC,
+    UNFUNDED_KEY,
+    USDC,
+    Chain,
+    Facilitator,
+    balances,
+    payer_key,
+)
 
 
 def address(key: str) -> str:
@@ -49,10 +45,6 @@ def call(f: Facilitator, path: str, payment: paywire.PaymentPayload, requirement
     assert response.status_code == 200, response.text
     answer: Dict[str, Any] = response.json()
     return answer
-
-
-def balances(chain: Chain, payer: str) -> Tuple[int, int]:
-    return chain.balance(payer), chain.balance(PAY_TO)
 
 
 def test_supported_names_the_chain_and_the_settling_key(facilitator: Facilitator) -> None:
@@ -183,30 +175,3 @@ def test_a_restart_between_verify_and_settle_loses_nothing(chain: Chain, facilit
     # The settlement is in the database: settling again after a restart repeats it, broadcasting nothing.
     assert call(facilitator, "/settle", payment, b.accepts[0]) == settled
     assert chain.balance(address(key)) == 1_000_000_000 - PRICE_ATOMIC
-
-
-def test_python_agent_pays_python_api_through_the_facilitator(chain: Chain, facilitator: Facilitator) -> None:
-    """The shipped examples, unchanged: python/examples/paid_api.py (ASGI) and an httpx agent."""
-    port = free_port()
-    env = {**os.environ, "PAY_TO": PAY_TO, "FACILITATOR_URL": facilitator.url, "PRICE": "$0.01"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "paid_api:app", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT / "python" / "examples",
-        env=env,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health")
-        key = payer_key()
-        payer = paywire.Payer(paywire.LocalSigner(key))
-        before = balances(chain, address(key))
-        with httpx.Client(transport=paywire.httpx.PaymentTransport(payer), timeout=60) as client:
-            response = client.get(f"http://127.0.0.1:{port}/weather")
-        assert response.status_code == 200, response.text
-        assert response.json() == {"forecast": "sunny", "paid_by": address(key)}
-        receipt = paywire.httpx.settlement(response)
-        assert receipt is not None and receipt.success
-        assert chain.receipt(receipt.transaction)["status"] == "0x1"
-        after = balances(chain, address(key))
-        assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
-    finally:
-        stop(server, signal.SIGINT)

