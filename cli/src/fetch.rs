@@ -75,6 +75,10 @@ pub fn run(payer: &Payer, request: &Request, timeout: Duration, as_json: bool) -
             s.error_message.as_deref().unwrap_or(""),
             if s.transaction.is_empty() { String::new() } else { format!(" (transaction {})", s.transaction) }
         ),
+        None if paid.status == 402 => {
+            let reason = PaymentRequired::from_response(&paid.headers, &paid.body).ok().and_then(|b| b.error);
+            eprintln!("paywire: the server refused the payment: {}", reason.as_deref().unwrap_or("no reason given"));
+        }
         None => eprintln!("paywire: the server answered {} without a settlement receipt", paid.status),
     }
     if outcome_is_open(paid.status, settlement.as_ref()) {

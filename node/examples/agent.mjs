@@ -29,7 +29,7 @@ for (let i = 1; i <= Number(process.env.REQUESTS ?? 1); i++) {
   const paid = payment(response)
   const receipt = settlement(response)
   if (!response.ok) failures++
-  const what = paid ? `paid ${money(paid.requirements)} from ${paid.payer}` : 'not paid'
+  const what = paid ? `${receipt?.success ? 'paid' : 'offered'} ${money(paid.requirements)} from ${paid.payer}` : 'not paid'
   const tx = receipt?.success ? `in transaction ${receipt.transaction}` : `not settled (${receipt?.errorReason ?? 'no receipt'})`
   console.log(`#${i} ${response.status} ${ms} ms: ${what} ${tx}; ${body}`)
 }

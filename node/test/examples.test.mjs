@@ -40,8 +40,11 @@ test('the agent example pays the paid-API example', async () => {
     const agent = run(join(dir, 'agent.mjs'), { PRIVATE_KEY: KEY, API_URL: `${base}/weather` })
     const [code] = await once(agent, 'exit')
     assert.equal(code, 0, agent.out)
-    assert.match(agent.out, /^200 \{\s+city: 'Lisbon',\s+tempC: 21,\s+paidBy: '0x[0-9a-fA-F]{40}'\s+\}/m)
-    assert.match(agent.out, /paid \$0\.001 from 0x[0-9a-fA-F]{40} in transaction 0x[0-9a-f]{64}/)
+    assert.match(
+      agent.out,
+      /^#1 200 \d+ ms: paid 0\.001 USDC from 0x[0-9a-fA-F]{40} in transaction 0x[0-9a-f]{64}; \{"city":"Lisbon","tempC":21,"paidBy":"0x[0-9a-fA-F]{40}"\}$/m,
+    )
+    assert.match(agent.out, /^spent \$0\.001 in all$/m)
     assert.equal(facilitator.settled.length, 1)
   } finally {
     api?.kill()

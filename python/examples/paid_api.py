@@ -1,4 +1,4 @@
-"""A paid FastAPI endpoint: GET /weather costs $0.001 (or PRICE) in USDC on Base Sepolia.
+"""A paid FastAPI endpoint: GET /weather costs $0.001 (or PRICE) in USDC on Base Sepolia (or NETWORK).
 
     PAY_TO=0xYourAddress FACILITATOR_URL=https://x402.org/facilitator uvicorn paid_api:app
 
@@ -17,6 +17,7 @@ from paywire.facilitator import AsyncFacilitatorClient
 PAY_TO = os.environ.get("PAY_TO", "0x209693Bc6afc0C5328bA36FaF03C514EF312287C")
 FACILITATOR_URL = os.environ.get("FACILITATOR_URL", "https://x402.org/facilitator")
 PRICE = os.environ.get("PRICE", "$0.001")
+NETWORK = os.environ.get("NETWORK", "eip155:84532")
 
 app = FastAPI()
 
@@ -35,7 +36,7 @@ async def health() -> dict[str, bool]:
 app.add_middleware(
     PaymentMiddleware,
     routes={
-        "GET /weather": Route(PriceTag("eip155:84532", PAY_TO, PRICE), description="Today's weather"),
+        "GET /weather": Route(PriceTag(NETWORK, PAY_TO, PRICE), description="Today's weather"),
     },
     facilitator=AsyncFacilitatorClient(FACILITATOR_URL),
 )

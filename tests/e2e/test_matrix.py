@@ -43,5 +43,6 @@ def test_a_client_that_cannot_pay_is_refused_and_moves_nothing(chain: Chain, ser
     payee = chain.balance(PAY_TO)
     outcome = CLIENTS[client](server.url(), key)
     assert outcome.status == 402, outcome.output
+    assert "insufficient_funds" in outcome.body + outcome.output  # the client is told why
     assert outcome.transaction is None
     assert (chain.balance(payer), chain.balance(PAY_TO)) == (0, payee)
