@@ -29,7 +29,7 @@ from localnet import (  # noqa: E402
 )
 
 __all__ = ["CHAIN_ID", "FACILITATOR_ADDRESS", "NETWORK", "USDC", "Chain", "Facilitator", "free_port", "stop",
-           "wait_for", "funded_chain", "payer_key", "balances", "assert_settled"]
+           "wait_for", "funded_chain", "payer_key", "balances", "assert_settled", "charged_once"]
 
 PAY_TO = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil account 3's address: only ever paid
 # Payers need no ETH (the facilitator pays the gas): plain test keys, funded with USDC by the deployment.
@@ -90,3 +90,11 @@ def assert_settled(chain: Chain, tx: str, payer: str, amount: int = PRICE_ATOMIC
     assert int(log["topics"][1], 16) == int(payer, 16)
     assert int(log["topics"][2], 16) == int(PAY_TO, 16)
     assert int(log["data"], 16) == amount
+
+
+def charged_once(chain: Chain, tx: str, payer: str, before: Tuple[int, int]) -> None:
+    """`tx` is the payment (see assert_settled), and since `before` (balances()) the payer lost and the payee
+    gained exactly the price: nothing more was charged."""
+    assert_settled(chain, tx, payer)
+    after = balances(chain, payer)
+    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)

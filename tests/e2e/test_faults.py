@@ -20,7 +20,7 @@ import paywire
 import paywire.httpx
 import pytest
 
-from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, payer_key
+from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, charged_once, payer_key
 from parties import SERVERS, Server
 
 # anvil's account 2: this module's own facilitator, so killing it leaves the other suites' facilitator alone.
@@ -69,7 +69,10 @@ class Link:
                 self.end_headers()
                 self.wfile.write(answer.content)
 
-        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hop)
+        class Listener(http.server.ThreadingHTTPServer):
+            request_queue_size = 256  # the default backlog of 5 resets connections when 50 clients pay at once
+
+        self.http = Listener(("127.0.0.1", 0), Hop)
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
@@ -116,6 +119,14 @@ def client(key: str) -> httpx.Client:
     return httpx.Client(transport=paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key))), timeout=60)
 
 
+def served(response: httpx.Response) -> paywire.SettleResponse:
+    """The receipt of a response that served the resource after settling."""
+    assert response.status_code == 200, response.text
+    receipt = paywire.httpx.settlement(response)
+    assert receipt is not None and receipt.success
+    return receipt
+
+
 def address(key: str) -> str:
     return paywire.LocalSigner(key).address
 
@@ -148,15 +159,11 @@ def test_a_facilitator_killed_mid_request_serves_nothing_and_the_retry_pays_once
         assert balances(chain, address(key)) == before
         link.facilitator.start()  # back up, on the same database
         retry = c.get(server.url())
-        assert retry.status_code == 200, retry.text
-        receipt = paywire.httpx.settlement(retry)
-        assert receipt is not None and receipt.success
+        receipt = served(retry)
         # The retry reused the payment the client had signed: one authorization, one transfer.
         first, second = paywire.httpx.payment(response), paywire.httpx.payment(retry)
         assert first is not None and second is not None and second.value == first.value
-    assert_settled(chain, receipt.transaction, address(key))
-    after = balances(chain, address(key))
-    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+    charged_once(chain, receipt.transaction, address(key), before)
 
 
 def test_a_lost_settle_answer_and_a_retry_charge_once(chain: Chain, server: Server, link: Link) -> None:
@@ -170,14 +177,10 @@ def test_a_lost_settle_answer_and_a_retry_charge_once(chain: Chain, server: Serv
         # The facilitator did settle; the server never heard.
         assert len(link.settle_answers) == 1 and link.settle_answers[0]["success"], link.settle_answers
         retry = c.get(server.url())
-    assert retry.status_code == 200, retry.text
-    receipt = paywire.httpx.settlement(retry)
-    assert receipt is not None and receipt.success
+    receipt = served(retry)
     # The second settle answered with the first transaction: nothing was broadcast twice.
     assert [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 2
-    assert_settled(chain, receipt.transaction, address(key))
-    after = balances(chain, address(key))
-    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+    charged_once(chain, receipt.transaction, address(key), before)
 
 
 def test_a_facilitator_restarted_between_verify_and_settle_loses_nothing(
@@ -188,12 +191,8 @@ def test_a_facilitator_restarted_between_verify_and_settle_loses_nothing(
     with client(key) as c:
         link.fault = "restart"
         response = c.get(server.url())
-    assert response.status_code == 200, response.text
-    receipt = paywire.httpx.settlement(response)
-    assert receipt is not None and receipt.success
-    assert_settled(chain, receipt.transaction, address(key))
-    after = balances(chain, address(key))
-    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+    receipt = served(response)
+    charged_once(chain, receipt.transaction, address(key), before)
 
 
 def test_fifty_concurrent_paying_clients_each_settle_once(chain: Chain, server: Server, link: Link) -> None:

@@ -13,7 +13,7 @@ from x402 import x402ClientSync
 from x402.http.clients import x402_requests
 from x402.mechanisms.evm.exact import register_exact_evm_client
 
-from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, payer_key
+from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
 from parties import CLIENTS, SERVERS, Server, official_express, official_fetch_client
 
 
@@ -29,12 +29,6 @@ def official_server(facilitator: Facilitator) -> Iterator[Server]:
         yield s
 
 
-def charged_once(chain: Chain, payer: str, before: tuple, tx: str) -> None:
-    assert_settled(chain, tx, payer)
-    after = balances(chain, payer)
-    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
-
-
 def test_the_official_python_client_pays_a_paywire_server(chain: Chain, paywire_server: Server) -> None:
     key = payer_key()
     payer = paywire.LocalSigner(key).address
@@ -45,7 +39,7 @@ def test_the_official_python_client_pays_a_paywire_server(chain: Chain, paywire_
     assert payer in response.text  # the handler saw who paid
     receipt = paywire.SettleResponse.from_header(response.headers["PAYMENT-RESPONSE"])
     assert receipt.success and receipt.payer == payer
-    charged_once(chain, payer, before, receipt.transaction)
+    charged_once(chain, receipt.transaction, payer, before)
 
 
 def test_the_official_fetch_client_pays_a_paywire_server(chain: Chain, paywire_server: Server) -> None:
@@ -56,7 +50,7 @@ def test_the_official_fetch_client_pays_a_paywire_server(chain: Chain, paywire_s
     assert outcome.status == 200, outcome.output
     assert payer in outcome.body
     assert outcome.transaction, outcome.output
-    charged_once(chain, payer, before, outcome.transaction)
+    charged_once(chain, outcome.transaction, payer, before)
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
@@ -68,4 +62,4 @@ def test_a_paywire_client_pays_the_official_express_server(chain: Chain, officia
     assert outcome.status == 200, outcome.output
     assert "sunny" in outcome.body
     assert outcome.transaction, outcome.output
-    charged_once(chain, payer, before, outcome.transaction)
+    charged_once(chain, outcome.transaction, payer, before)

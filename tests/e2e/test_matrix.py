@@ -11,7 +11,7 @@ from typing import Iterator
 import paywire
 import pytest
 
-from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, payer_key
+from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
 from parties import CLIENTS, SERVERS, Server
 
 
@@ -30,9 +30,7 @@ def test_client_pays_server(chain: Chain, server: Server, client: str) -> None:
     assert outcome.status == 200, outcome.output
     assert payer in outcome.body, outcome.body  # the handler saw who paid
     assert outcome.transaction, outcome.output
-    assert_settled(chain, outcome.transaction, payer)
-    after = balances(chain, payer)
-    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+    charged_once(chain, outcome.transaction, payer, before)
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
