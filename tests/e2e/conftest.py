@@ -29,12 +29,14 @@ from localnet import (  # noqa: E402
 )
 
 __all__ = ["CHAIN_ID", "FACILITATOR_ADDRESS", "NETWORK", "USDC", "Chain", "Facilitator", "free_port", "stop",
-           "wait_for", "funded_chain", "payer_key", "balances", "assert_settled", "charged_once"]
+           "wait_for", "WALLET", "funded_chain", "payer_key", "balances", "assert_settled", "charged_once"]
 
 PAY_TO = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil account 3's address: only ever paid
 # Payers need no ETH (the facilitator pays the gas): plain test keys, funded with USDC by the deployment.
 PAYER_KEYS = ["0x" + format(0x1000 + i, "064x") for i in range(250)]
 UNFUNDED_KEY = "0x" + format(0x2000, "064x")
+# Where the EIP-1271 tests place a smart wallet (funded like the payers, its code set by the test).
+WALLET = "0x1271000000000000000000000000000000001271"
 FUNDED = 1_000_000_000  # 1000 USDC for each payer
 PRICE_ATOMIC = 10_000  # $0.01 in USDC's 6 decimals, the price every test charges
 _next_payer = iter(range(len(PAYER_KEYS)))
@@ -46,10 +48,10 @@ def payer_key() -> str:
 
 
 def funded_chain():  # type: ignore[no-untyped-def]
-    """The chain with every payer of PAYER_KEYS funded."""
+    """The chain with every payer of PAYER_KEYS, and WALLET, funded."""
     from paywire import LocalSigner
 
-    return running_chain({LocalSigner(key).address: FUNDED for key in PAYER_KEYS})
+    return running_chain({**{LocalSigner(key).address: FUNDED for key in PAYER_KEYS}, WALLET: FUNDED})
 
 
 @pytest.fixture(scope="session")

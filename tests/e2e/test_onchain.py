@@ -3,22 +3,27 @@ which reason (and moves nothing), and what must never happen twice."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Optional, Tuple
 
 import httpx
 import paywire
 import pytest
+from localnet import env
 
 from conftest import (
     PAY_TO,
     PRICE_ATOMIC,
     UNFUNDED_KEY,
     USDC,
+    WALLET,
     Chain,
     Facilitator,
     balances,
+    charged_once,
     payer_key,
 )
 
@@ -175,3 +180,45 @@ def test_a_restart_between_verify_and_settle_loses_nothing(chain: Chain, facilit
     # The settlement is in the database: settling again after a restart repeats it, broadcasting nothing.
     assert call(facilitator, "/settle", payment, b.accepts[0]) == settled
     assert chain.balance(address(key)) == 1_000_000_000 - PRICE_ATOMIC
+
+
+def _smart_wallet(chain: Chain, owner: str) -> None:
+    """Puts Circle's MockERC1271Wallet (from the token's npm package) at WALLET, owned by `owner`: its
+    isValidSignature accepts what `owner` signs."""
+    artifact = Path(env("PAYWIRE_USDC_PACKAGE")) / "artifacts/hardhat/contracts/test/MockERC1271Wallet.sol/MockERC1271Wallet.json"
+    chain.rpc("anvil_setCode", [WALLET, json.loads(artifact.read_text())["deployedBytecode"]])
+    chain.rpc("anvil_setStorageAt", [WALLET, "0x0", "0x" + owner.lower().removeprefix("0x").rjust(64, "0")])
+
+
+def _wallet_payment(the_bill: paywire.PaymentRequired, signing_key: str) -> paywire.PaymentPayload:
+    """A payment from WALLET: an EIP-3009 authorization whose EIP-712 digest `signing_key` signs."""
+    payload = json.loads(paywire.decode_header_text(paywire.Payer(paywire.LocalSigner(signing_key)).pay(the_bill).value))
+    authorization = payload["payload"]["authorization"]
+    authorization["from"] = WALLET
+    typed = {
+        "domain": {"name": "USDC", "version": "2", "chainId": 84532, "verifyingContract": USDC},
+        "primaryType": "TransferWithAuthorization",
+        "message": {k: int(v) if k in ("value", "validAfter", "validBefore") else v for k, v in authorization.items()},
+    }
+    digest = paywire.typed_data_hashes(typed)["digest"]
+    payload["payload"]["signature"] = "0x" + paywire.LocalSigner(signing_key).sign_digest(digest).hex()
+    return paywire.PaymentPayload.from_json(json.dumps(payload))
+
+
+def test_a_smart_wallet_payer_settles_through_eip1271(chain: Chain, facilitator: Facilitator) -> None:
+    owner, stranger = payer_key(), payer_key()
+    _smart_wallet(chain, address(owner))
+    b = bill()
+    before = balances(chain, WALLET)
+    # Signed by someone the wallet does not accept: refused on chain's word, nothing moves.
+    forged = _wallet_payment(b, stranger)
+    verdict = call(facilitator, "/verify", forged, b.accepts[0])
+    assert (verdict["isValid"], verdict["invalidReason"]) == (False, "invalid_exact_evm_transaction_simulation_failed")
+    assert call(facilitator, "/settle", forged, b.accepts[0])["success"] is False
+    assert balances(chain, WALLET) == before
+    # Signed by its owner: the token asks the wallet (EIP-1271), which accepts; the wallet pays.
+    payment = _wallet_payment(b, owner)
+    assert call(facilitator, "/verify", payment, b.accepts[0]) == {"isValid": True, "payer": WALLET}
+    settled = call(facilitator, "/settle", payment, b.accepts[0])
+    assert settled["success"] is True and settled["payer"] == WALLET, settled
+    charged_once(chain, settled["transaction"], WALLET, before)
