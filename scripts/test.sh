@@ -92,7 +92,7 @@ section "On chain: the demo (the README's first command), then every client agai
 eval "$(scripts/install-chain.sh)"
 cargo build --locked --quiet -p paywire-facilitator -p paywire-cli
 PAYWIRE_DEMO_PREBUILT=1 ./scripts/demo.sh > /tmp/paywire-demo.log 2>&1 || { cat /tmp/paywire-demo.log; exit 1; }
-grep -E '^(agent|payee) |paid requests' /tmp/paywire-demo.log
+grep -E '^(agent|payee) |^[0-9]+ paid requests' /tmp/paywire-demo.log | sed 's/\x1b\[[0-9;]*m//g'
 PAYWIRE_FACILITATOR_BIN="$target_dir/debug/paywire-facilitator" PAYWIRE_BIN="$target_dir/debug/paywire" \
   PAYWIRE_NODE_DIR="$PWD/node" PAYWIRE_NODE_TEST_DIR="$PWD/node/test" PAYWIRE_NATIVE_DIR="$target_dir/debug" \
   PAYWIRE_KOTLIN_CLASSPATH="$PWD/kotlin/target/classes:$PWD/kotlin/target/test-classes:$(cat kotlin/target/classpath.txt)" \
