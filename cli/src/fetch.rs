@@ -59,7 +59,12 @@ pub fn run(payer: &Payer, request: &Request, timeout: Duration, as_json: bool) -
         Failure::new(code, error)
     })?;
     eprintln!("paywire: paying {} from {}", describe(&header.requirements), header.payer.to_checksum(None));
-    let paid = send(&client, request, Some((header.name, &header.value)))?;
+    let retry = format!("-H '{}: {}'", header.name, header.value);
+    let paid = send(&client, request, Some((header.name, &header.value))).inspect_err(|_| {
+        // The server may have settled the payment before the connection failed: a new run would sign a new
+        // one, so say how to send this one again.
+        eprintln!("paywire: the paid request's outcome is unknown; to retry without paying twice, add {retry}");
+    })?;
     let settlement = match read_settlement(&paid.headers) {
         Ok(s) => s,
         Err(e) => {
@@ -83,9 +88,9 @@ pub fn run(payer: &Payer, request: &Request, timeout: Duration, as_json: bool) -
     }
     if outcome_is_open(paid.status, settlement.as_ref()) {
         eprintln!(
-            "paywire: the outcome is open (HTTP {}): the payment may still settle; retrying the same request \
-             with the same {} header cannot charge twice",
-            paid.status, header.name
+            "paywire: the outcome is open (HTTP {}): the payment may still settle; to retry without paying \
+             twice, add {retry}",
+            paid.status
         );
     }
     let payment = json!({

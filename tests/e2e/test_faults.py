@@ -7,7 +7,11 @@ nothing is served unpaid."""
 from __future__ import annotations
 
 import http.server
+import json
+import os
+import re
 import shutil
+import subprocess
 import signal
 import tempfile
 import threading
@@ -21,6 +25,7 @@ import paywire.httpx
 import pytest
 
 from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, charged_once, payer_key
+from localnet import env
 from parties import SERVERS, Server
 
 # anvil's account 2: this module's own facilitator, so killing it leaves the other suites' facilitator alone.
@@ -216,3 +221,24 @@ def test_fifty_concurrent_paying_clients_each_settle_once(chain: Chain, server: 
         assert r is not None
         assert chain.balance(address(key)) == 1_000_000_000 - PRICE_ATOMIC
         assert_settled(chain, r.transaction, address(key))
+
+
+def test_the_cli_tells_how_to_retry_a_lost_answer_without_paying_twice(chain: Chain, server: Server, link: Link) -> None:
+    """`paywire fetch` cannot remember a payment between runs, so when the outcome is open it prints the header
+    to send again; the run that sends it pays nothing new and gets the content."""
+    key = payer_key()
+    before = balances(chain, address(key))
+    fetch = [env("PAYWIRE_BIN"), "fetch", server.url(), "--key-env", "PAYWIRE_KEY"]
+    link.fault = "drop"
+    first = subprocess.run(fetch, env={**os.environ, "PAYWIRE_KEY": key}, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1 and "facilitator_unreachable" in first.stdout, first.stdout + first.stderr
+    found = re.search(r"to retry without paying twice, add -H '([^:]+): ([^']+)'", first.stderr)
+    assert found, first.stderr
+    again = subprocess.run([*fetch, "-H", f"{found.group(1)}: {found.group(2)}", "--json"],
+                           env={**os.environ, "PAYWIRE_KEY": key}, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    answer = json.loads(again.stdout)
+    assert answer["payment"] is None  # nothing new was signed
+    receipt = paywire.SettleResponse.from_header(answer["headers"]["payment-response"])
+    assert receipt.success and [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 2
+    charged_once(chain, receipt.transaction, address(key), before)
