@@ -138,12 +138,14 @@ class Facilitator:
 
     def start(self) -> None:
         self.address_file.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [env("PAYWIRE_FACILITATOR_BIN"), "serve", "--rpc-url", self.rpc_url, "--chain-id", str(self.chain_id),
-             "--db", str(self.db), "--listen", "127.0.0.1:0", "--address-file", str(self.address_file)],
-            env={**os.environ, "PAYWIRE_FACILITATOR_KEY": self.key},
-            stderr=self.log.open("ab"),
-        )
+        with self.log.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [env("PAYWIRE_FACILITATOR_BIN"), "serve", "--rpc-url", self.rpc_url, "--chain-id",
+                 str(self.chain_id), "--db", str(self.db), "--listen", "127.0.0.1:0", "--address-file",
+                 str(self.address_file)],
+                env={**os.environ, "PAYWIRE_FACILITATOR_KEY": self.key},
+                stderr=log,
+            )
         deadline = time.monotonic() + 30
         while not self.address_file.exists():
             if self.process.poll() is not None:

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use paywire_core::client::{Payer, carries_payment, outcome_is_open, purchase_key, read_settlement};
+use paywire_core::exact::ExactOffer;
 use paywire_core::{Error, ErrorCode, PaymentRequired, PaymentRequirements};
 use serde_json::json;
 
-use crate::Failure;
+use crate::{Failure, Problem};
 
 /// What to send.
 pub struct Request {
@@ -140,22 +141,15 @@ fn transport_failure(url: &str, e: &reqwest::Error) -> Failure {
         detail = format!("{detail}: {s}");
         source = s.source();
     }
-    let error = Error::new(ErrorCode::InvalidArgument, format!("{url}: {detail}"));
     if e.is_builder() {
-        return Failure::from(error);
+        return Failure::from(Error::new(ErrorCode::InvalidArgument, format!("{url}: {detail}")));
     }
-    Failure { code: 2, error, message: Some(format!("the request failed: {detail}")) }
+    Failure { code: 2, problem: Problem::Outside(format!("the request failed: {detail}")) }
 }
 
 fn describe(offer: &PaymentRequirements) -> String {
-    let known = paywire_core::network::chain_id(offer.network()).ok().and_then(|chain| {
-        let asset = paywire_core::wire::parse_address(offer.asset()).ok()?;
-        paywire_core::assets::known_asset(chain, &asset)
-    });
-    let amount = match known {
-        Some(a) => format!("{} {}", paywire_core::money::format_units(offer.amount(), a.decimals), a.symbol),
-        None => format!("{} atomic units of {}", offer.amount(), offer.asset()),
-    };
+    // The offer was just paid, so it resolves; the fallback only keeps this total.
+    let amount = ExactOffer::resolve(offer).map_or_else(|_| offer.summary(), |o| o.amount_text());
     format!("{amount} on {} to {}", offer.network(), offer.pay_to())
 }
 

@@ -163,14 +163,18 @@ impl PolicyArgs {
 /// A failure and the exit code it deserves.
 struct Failure {
     code: u8,
-    error: Error,
-    /// Said instead of the error when the failure is not paywire's (a server that cannot be reached).
-    message: Option<String>,
+    problem: Problem,
+}
+
+/// What went wrong: paywire's error, or something outside paywire (a server that cannot be reached).
+enum Problem {
+    Paywire(Error),
+    Outside(String),
 }
 
 impl Failure {
     fn new(code: u8, error: Error) -> Self {
-        Failure { code, error, message: None }
+        Failure { code, problem: Problem::Paywire(error) }
     }
 }
 
@@ -185,14 +189,14 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            if let Some(message) = &f.message {
-                eprintln!("paywire: {message}");
-            } else if f.error.refusals().is_empty() {
-                eprintln!("paywire: {}", f.error);
-            } else {
-                eprintln!("paywire: no offer is acceptable under the payment policy [{}]", f.error.code());
-                for r in f.error.refusals() {
-                    eprintln!("  offer [{}] {}: {}", r.index, r.offer, r.reasons.join("; "));
+            match &f.problem {
+                Problem::Outside(message) => eprintln!("paywire: {message}"),
+                Problem::Paywire(error) if error.refusals().is_empty() => eprintln!("paywire: {error}"),
+                Problem::Paywire(error) => {
+                    eprintln!("paywire: no offer is acceptable under the payment policy [{}]", error.code());
+                    for r in error.refusals() {
+                        eprintln!("  offer [{}] {}: {}", r.index, r.offer, r.reasons.join("; "));
+                    }
                 }
             }
             ExitCode::from(f.code)

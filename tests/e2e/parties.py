@@ -42,54 +42,46 @@ class Server:
 
 
 @contextlib.contextmanager
-def python_asgi(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example") -> Iterator[Server]:
-    """FastAPI with paywire.asgi under uvicorn: python/examples/paid_api.py, or apps/paid_app.py."""
-    cwd, module = (ROOT / "python" / "examples", "paid_api") if app == "example" else (APPS, "paid_app")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port), "--log-level", "critical"],
-        cwd=cwd, env={**os.environ, "PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price},
-    )
+def _serving(command: List[str], health: str, env_: Dict[str, str], cwd: Optional[Path] = None,
+             sig: int = signal.SIGTERM) -> Iterator[Server]:
+    """Runs a paid API on a free port (passed as PORT and to `command`'s "{port}"), ready once `health`
+    answers; stopped with `sig` on exit."""
+    port = str(free_port())
+    process = subprocess.Popen([arg.replace("{port}", port) for arg in command], cwd=cwd,
+                               env={**os.environ, **env_, "PORT": port}, stdout=subprocess.DEVNULL)
     try:
-        wait_for(f"http://127.0.0.1:{port}/health", process=process)
+        wait_for(f"http://127.0.0.1:{port}{health}", process=process)
         yield Server(f"http://127.0.0.1:{port}", process)
     finally:
-        stop(process, signal.SIGINT)
+        stop(process, sig)
 
 
-@contextlib.contextmanager
-def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example") -> Iterator[Server]:
+def _api_env(facilitator_url: str, pay_to: str, price: str) -> Dict[str, str]:
+    return {"PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price}
+
+
+def python_asgi(facilitator_url: str, pay_to: str, price: str = "$0.01",
+                app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+    """FastAPI with paywire.asgi under uvicorn: python/examples/paid_api.py, or apps/paid_app.py."""
+    cwd, module = (ROOT / "python" / "examples", "paid_api") if app == "example" else (APPS, "paid_app")
+    command = [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", "{port}", "--log-level", "critical"]
+    return _serving(command, "/health", _api_env(facilitator_url, pay_to, price), cwd, signal.SIGINT)
+
+
+def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01",
+                 app: str = "example") -> "contextlib.AbstractContextManager[Server]":
     """Express with paywire's middleware: node/examples/paid-api.mjs, or apps/paid_app.mjs."""
     node_dir = env("PAYWIRE_NODE_DIR")
     script = Path(node_dir) / "examples" / "paid-api.mjs" if app == "example" else APPS / "paid_app.mjs"
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", str(script)],
-        env={**os.environ, "PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price,
-             "PORT": str(port), "PAYWIRE_NODE_DIR": node_dir},
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/{'' if app == 'example' else 'health'}", process=process)
-        yield Server(f"http://127.0.0.1:{port}", process)
-    finally:
-        stop(process)
+    return _serving(["node", str(script)], "/" if app == "example" else "/health",
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir})
 
 
-@contextlib.contextmanager
-def official_express(facilitator_url: str, pay_to: str, price: str = "$0.01") -> Iterator[Server]:
+def official_express(facilitator_url: str, pay_to: str,
+                     price: str = "$0.01") -> "contextlib.AbstractContextManager[Server]":
     """The official @x402/express server (apps/official_server.mjs)."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", str(APPS / "official_server.mjs")],
-        env={**os.environ, "PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price,
-             "PORT": str(port), "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR")},
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health", process=process)
-        yield Server(f"http://127.0.0.1:{port}", process)
-    finally:
-        stop(process)
+    return _serving(["node", str(APPS / "official_server.mjs")], "/health",
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR")})
 
 
 SERVERS: Dict[str, Callable[..., "contextlib.AbstractContextManager[Server]"]] = {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::assets::TransferMethod;
 use crate::error::{Error, ErrorCode, OfferRefusal, Result};
 use crate::exact::ExactOffer;
-use crate::money::{Usd, format_units};
+use crate::money::Usd;
 use crate::types::{PaymentRequired, PaymentRequirements};
 
 /// A token the policy allows with caps in its own atomic units. For a token outside the default table this
@@ -226,7 +226,7 @@ impl Policy {
             // replaces its per-payment cap.
             let usd = Usd::from_atomic(offer.amount, asset.decimals);
             charge.usd = Some(usd);
-            let shown = format!("{} {}", format_units(offer.amount, asset.decimals), asset.symbol);
+            let shown = offer.amount_text();
             if allowed.is_none()
                 && let Some(cap) = self.max_per_payment
                 && usd > cap

@@ -12,6 +12,7 @@ use alloy_sol_types::SolStruct;
 use crate::assets::{KnownAsset, TransferMethod, known_asset};
 use crate::eip712;
 use crate::error::{Error, ErrorCode, Result};
+use crate::money::format_units;
 use crate::network;
 use crate::types::PaymentRequirements;
 use crate::wire::{parse_address, truncate};
@@ -75,6 +76,14 @@ impl ExactOffer {
     /// The default-table entry for this offer's token, if it is one.
     pub fn known_asset(&self) -> Option<&'static KnownAsset> {
         known_asset(self.chain_id, &self.asset)
+    }
+
+    /// The amount for people: "0.01 USDC" for a token of the default table, else "10000 units of 0x…".
+    pub fn amount_text(&self) -> String {
+        match self.known_asset() {
+            Some(token) => format!("{} {}", format_units(self.amount, token.decimals), token.symbol),
+            None => format!("{} units of {}", self.amount, self.asset.to_checksum(None)),
+        }
     }
 
     /// The token's EIP-712 domain separator, or [`ErrorCode::MissingEip712Domain`] when the offer lacks
@@ -147,4 +156,32 @@ pub fn permit2_digest(chain_id: u64, auth: &Permit2Authorization) -> B256 {
 /// The type hash of EIP-3009 `TransferWithAuthorization`, for tests and diagnostics.
 pub fn eip3009_type_hash() -> B256 {
     alloy_primitives::keccak256(eip712::TransferWithAuthorization::eip712_encode_type().as_bytes())
+}
+
+#[cfg(test)]
+mod amount_text_tests {
+    use super::*;
+    use alloy_primitives::address;
+
+    fn offer(asset: Address) -> ExactOffer {
+        ExactOffer {
+            chain_id: 84532,
+            asset,
+            pay_to: Address::ZERO,
+            amount: U256::from(10_000),
+            method: TransferMethod::Eip3009,
+            domain_name: None,
+            domain_version: None,
+            max_timeout_seconds: 60,
+        }
+    }
+
+    #[test]
+    fn a_known_token_reads_in_its_units_and_another_in_atomic_units() {
+        assert_eq!(offer(address!("036CbD53842c5426634e7929541eC2318f3dCF7e")).amount_text(), "0.01 USDC");
+        assert_eq!(
+            offer(address!("1111111111111111111111111111111111111111")).amount_text(),
+            "10000 units of 0x1111111111111111111111111111111111111111"
+        );
+    }
 }
