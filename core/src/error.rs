@@ -122,6 +122,14 @@ error_codes! {
     /// The payment was already served and its response is no longer held, so it cannot be answered again
     /// without running the request twice (answer 409).
     PaymentAlreadyServed => "payment_already_served",
+    /// The payment was made for another resource than the one it is sent to (its `resource.url` names
+    /// another URL): a payment buys the resource whose bill it paid (paywire's code).
+    ResourceMismatch => "payment_resource_mismatch",
+    /// The server's payment store failed, so the payment could not be taken; nothing was charged (answer
+    /// 503) (paywire's code).
+    StoreUnavailable => "payment_store_unavailable",
+    /// A paid request was redirected more times than allowed (paywire's code).
+    TooManyRedirects => "too_many_redirects",
     /// The authorization was already used, e.g. a payment replayed for another request (x402 reason).
     NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
 
@@ -271,9 +279,12 @@ impl ErrorCode {
             | PaymentAlreadyAttempted
             | BudgetExceeded
             | InvalidPreparedPayment => Category::Local,
-            InvalidFacilitatorResponse | FacilitatorUnreachable | UnexpectedVerifyError | UnexpectedSettleError => {
-                Category::Upstream
-            }
+            InvalidFacilitatorResponse
+            | FacilitatorUnreachable
+            | UnexpectedVerifyError
+            | UnexpectedSettleError
+            | StoreUnavailable
+            | TooManyRedirects => Category::Upstream,
             _ => Category::Refused,
         }
     }

@@ -18,6 +18,8 @@ pub mod decode;
 pub mod eip712;
 pub mod error;
 pub mod exact;
+pub mod http;
+pub(crate) mod machine;
 pub mod money;
 pub mod network;
 pub mod payment_id;

@@ -1,6 +1,8 @@
 //! Runs every file of tests/vectors (produced by the official SDKs) through the Rust API. The Python, Node
 //! and Kotlin suites run the same files through their bindings. tests/vectors/README.md describes the formats.
 
+mod exchange;
+
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +38,9 @@ const RUNNERS: &[(&str, Runner)] = &[
     ("verification", verification),
     ("credentials", credentials),
     ("malformed", malformed),
+    ("routes", exchange::routes),
+    ("gate", exchange::gate),
+    ("client", exchange::client),
 ];
 
 fn dir() -> PathBuf {

@@ -18,6 +18,7 @@ import json
 import pathlib
 import sys
 
+import exchange_vectors
 import py_oracle
 from ts_client import TsOracle
 
@@ -613,7 +614,23 @@ GENERATORS = {
     "headers": headers, "responses": responses, "networks": networks, "assets": assets, "typed_data": typed_data,
     "money": money, "payments": payments, "selection": selection, "verification": verification,
     "credentials": credentials, "malformed": malformed,
+    "routes": lambda _: exchange_doc("Route tables: for each pattern list (matched with or without letter case), the "
+                                     "requests that are priced (and by which pattern index) and those that are free, "
+                                     "and framework route patterns and the index they are priced under (null: free).",
+                                     exchange_vectors.routes()),
+    "gate": lambda ts: exchange_doc("The payment gate, move by move: each case builds a gate, starts exchanges and "
+                                    "feeds them; every step must match its expectation. Payments are the official "
+                                    "TypeScript client's for the gate's bills.", exchange_vectors.gate(ts)),
+    "client": lambda ts: exchange_doc("The paying client, move by move: each case makes one payer, starts calls and "
+                                      "feeds them; every action must match its expectation. Expected payment headers "
+                                      "are the official TypeScript client's for the same bill, key, time and nonce.",
+                                      exchange_vectors.client(ts)),
 }
+
+
+def exchange_doc(description: str, cases: list) -> dict:
+    """An exchange file: paywire's contract, with the official client's payments (see exchange_vectors.py)."""
+    return doc(description, cases)
 
 
 def main() -> int:

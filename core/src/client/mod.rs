@@ -1,8 +1,10 @@
 //! The paying side: policy, payer, and reading the server's settlement receipt.
 
+pub mod fetch;
 mod payer;
 mod policy;
 
+pub use fetch::{FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, PaidFetch};
 pub use payer::{
     DEFAULT_EXPIRY_MARGIN, PayExtras, Payer, PayerOptions, PaymentHeader, Prepared, PreparedPayment, REUSE_MARGIN,
     V1_VALID_AFTER_LEAD,

@@ -211,6 +211,7 @@ pub fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'st
 /// - 500 when the server's own offer is the problem (unknown network, unsupported scheme, no EIP-712 domain);
 /// - 502 when the facilitator is unreachable or answers without the x402 shape;
 /// - 409 when the payment is already being processed, or its payment id paid for another request;
+/// - 503 when the server's own payment store failed (nothing was charged);
 /// - 402 for every other refusal (no match, invalid signature, expired, wrong amount): pay again.
 ///
 /// See [`status_for_reason`] for a facilitator's verdicts.
@@ -220,6 +221,9 @@ pub fn status_for(error: &Error) -> u16 {
         ErrorCode::PaymentIdentifierConflict | ErrorCode::PaymentInProgress | ErrorCode::PaymentAlreadyServed
     ) {
         return 409;
+    }
+    if error.code() == ErrorCode::StoreUnavailable {
+        return 503;
     }
     match error.code().category() {
         Category::MalformedInput => 400,

@@ -3,6 +3,9 @@
 
 mod bill;
 mod check;
+pub mod gate;
+pub mod routes;
+pub mod store;
 
 pub use bill::{DEFAULT_MAX_TIMEOUT_SECONDS, Price, PriceTag, build_payment_required};
 pub use check::{

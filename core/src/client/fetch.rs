@@ -1,0 +1,383 @@
+//! The paying client: one HTTP call, its 402 paid once, as a sans-I/O state machine every paywire client
+//! drives (httpx, requests, fetch, java.net.http, OkHttp, URLSession, the CLI).
+//!
+//! The glue sends each [`FetchAction::Send`] with its HTTP stack's own redirect following turned off, and
+//! feeds the response head back; the machine decides everything else:
+//! - a 402 carrying an x402 bill is paid under the payer's policy, and the request sent once more with the
+//!   payment, to the URL that billed it and nowhere else;
+//! - at most one payment per call, whatever the redirects: a later 402 in the same call is returned as it is;
+//! - a payment header (the machine's, or one the caller set) is never carried across a redirect, and
+//!   credentials (`Authorization`, `Cookie`) are not carried to another origin;
+//! - a purchase (method, URL, body) whose paid answer leaves the outcome open (lost, 409, 5xx, settlement
+//!   pending) keeps its payment, so a retry of the purchase sends the same one instead of paying twice; a
+//!   definite answer lets the payer forget it.
+
+use std::sync::Arc;
+
+use alloy_primitives::B256;
+
+use super::payer::{PayExtras, Payer, PaymentHeader, Prepared};
+use super::{carries_payment, outcome_is_open, purchase_key, read_settlement};
+use crate::codec::header;
+use crate::error::{Error, ErrorCode};
+use crate::http::{self, Headers};
+use crate::machine::{Driver, Link};
+use crate::types::{PaymentRequired, SettleResponse};
+
+/// Redirects followed at most in one call (as the fetch standard).
+pub const DEFAULT_MAX_REDIRECTS: u32 = 20;
+
+/// A request to send.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// The method.
+    pub method: String,
+    /// The absolute URL.
+    pub url: String,
+    /// The headers.
+    pub headers: Headers,
+    /// The body (`None`: no body at all).
+    pub body: Option<Vec<u8>>,
+}
+
+/// How one call behaves.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Follow redirects (the machine follows them; the glue's stack must not).
+    pub follow_redirects: bool,
+    /// The most redirects followed.
+    pub max_redirects: u32,
+    /// This request continues a call that already paid (an HTTP stack that follows redirects above the
+    /// glue, such as httpx's or requests' clients, sends each hop separately): it is never paid again.
+    pub already_paid: bool,
+    /// Sign with the payer's own signer inside the machine (it is synchronous and fast); otherwise a
+    /// [`FetchAction::Sign`] step asks the glue to sign (an asynchronous or slow signer).
+    pub sign_inline: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            follow_redirects: true,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            already_paid: false,
+            sign_inline: true,
+        }
+    }
+}
+
+/// What a call paid, reported with its final response.
+#[derive(Clone, Debug, Default)]
+pub struct FetchOutcome {
+    /// The payment sent, if the call paid.
+    pub payment: Option<PaymentHeader>,
+    /// The settlement receipt of the paid request's answer (`PAYMENT-RESPONSE`), when it sent a readable one.
+    pub settlement: Option<SettleResponse>,
+    /// The status that answered the paid request (the final response's may differ after a redirect).
+    pub paid_status: Option<u16>,
+    /// The paid request's outcome is open: the payment may still settle, so a retry of the same purchase
+    /// reuses it (the payer remembers it).
+    pub open: bool,
+    /// Why a final 402 was not paid (not an x402 bill, the call already paid, the request carried its own
+    /// payment).
+    pub unpaid: Option<Error>,
+    /// The final response's body was read (a 402's): the glue hands the bytes it read to the caller.
+    pub body_read: bool,
+}
+
+/// What the glue must do next.
+#[derive(Clone, Debug)]
+pub enum FetchAction {
+    /// Send this request, without following redirects; answer [`FetchInput::Response`] with the head (keep the
+    /// body unread) or [`FetchInput::SendFailed`].
+    Send(FetchRequest),
+    /// Read the last response's body; answer [`FetchInput::Body`].
+    ReadBody,
+    /// Sign these digests with the payer's signer (65-byte signatures, in order); answer
+    /// [`FetchInput::Signatures`] or [`FetchInput::SignFailed`].
+    Sign(Vec<B256>),
+    /// Final: the last response is the answer; the outcome says what was paid.
+    Done(Box<FetchOutcome>),
+    /// Final: the call cannot go on (the policy refused every offer, too many redirects, the signer failed);
+    /// raise this error. A response read before is discarded.
+    Fail(Error),
+    /// Final: raise the error the last send failed with. When it carried a payment, the outcome is open and
+    /// the payment is kept for a retry of the purchase.
+    Raise(Box<FetchOutcome>),
+}
+
+/// The outcome of a [`FetchAction`].
+#[derive(Clone, Debug)]
+pub enum FetchInput {
+    /// A response's status and headers.
+    Response {
+        /// The status.
+        status: u16,
+        /// The headers.
+        headers: Headers,
+    },
+    /// The last response's body.
+    Body(Vec<u8>),
+    /// The send failed (connection, timeout): no response.
+    SendFailed,
+    /// The signatures of a [`FetchAction::Sign`].
+    Signatures(Vec<Vec<u8>>),
+    /// The signer failed.
+    SignFailed(Error),
+}
+
+/// One call in progress: feed each action's outcome to [`PaidFetch::resume`] until a final action.
+pub struct PaidFetch {
+    driver: Driver<FetchAction, FetchInput>,
+}
+
+impl std::fmt::Debug for PaidFetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaidFetch").field("ended", &self.driver.ended()).finish()
+    }
+}
+
+fn out_of_turn() -> FetchAction {
+    FetchAction::Fail(Error::new(
+        ErrorCode::InvalidArgument,
+        "the paying client was driven out of turn (an answer it did not ask for); this is a bug in paywire's glue",
+    ))
+}
+
+impl PaidFetch {
+    /// Starts a call of `request` paid by `payer`; returns it with its first action.
+    pub fn start(payer: Arc<Payer>, request: FetchRequest, options: FetchOptions) -> (PaidFetch, FetchAction) {
+        let mut fetch = PaidFetch {
+            driver: Driver::new(move |link| async move { Call { payer, options, link }.run(request).await }),
+        };
+        let first = fetch.driver.resume(None).unwrap_or_else(out_of_turn);
+        (fetch, first)
+    }
+
+    /// Feeds the outcome of the last action and returns the next.
+    pub fn resume(&mut self, input: FetchInput) -> FetchAction {
+        self.driver.resume(Some(input)).unwrap_or_else(out_of_turn)
+    }
+
+    /// Whether a final action was returned.
+    pub fn ended(&self) -> bool {
+        self.driver.ended()
+    }
+}
+
+/// Whether a status is a redirect the machine follows.
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Headers that describe a request body, dropped with it.
+const BODY_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "transfer-encoding",
+];
+/// Headers that carry credentials, never sent to another origin.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+fn origin(url: &url::Url) -> (String, Option<String>, Option<u16>) {
+    (url.scheme().to_string(), url.host_str().map(str::to_ascii_lowercase), url.port_or_known_default())
+}
+
+/// The request a redirect leads to, or `None` when it cannot be followed (no usable `Location`).
+pub fn redirect_request(previous: &FetchRequest, status: u16, headers: &[(String, String)]) -> Option<FetchRequest> {
+    let location = http::header(headers, "location")?;
+    let base = url::Url::parse(&previous.url).ok()?;
+    let mut target = base.join(location).ok()?;
+    if !matches!(target.scheme(), "http" | "https") {
+        return None;
+    }
+    target.set_fragment(None);
+    let mut next = previous.clone();
+    next.url = target.to_string();
+    // A payment is for the request that was billed: it never follows a redirect.
+    http::remove(&mut next.headers, header::PAYMENT_SIGNATURE);
+    http::remove(&mut next.headers, header::X_PAYMENT);
+    if origin(&base) != origin(&target) {
+        for name in CREDENTIAL_HEADERS {
+            http::remove(&mut next.headers, name);
+        }
+    }
+    let method = previous.method.to_ascii_uppercase();
+    let to_get = status == 303 && method != "HEAD" || matches!(status, 301 | 302) && method == "POST";
+    if to_get {
+        next.method = "GET".into();
+        next.body = None;
+        for name in BODY_HEADERS {
+            http::remove(&mut next.headers, name);
+        }
+    }
+    Some(next)
+}
+
+struct Call {
+    payer: Arc<Payer>,
+    options: FetchOptions,
+    link: Link<FetchAction, FetchInput>,
+}
+
+impl Call {
+    async fn run(&mut self, mut request: FetchRequest) -> FetchAction {
+        let mut outcome = FetchOutcome::default();
+        let carried = carries_payment(&request.headers);
+        let mut paid = self.options.already_paid || carried;
+        let mut redirects = 0u32;
+        // The payment to attach to the next send, and the purchase it pays.
+        let mut attach: Option<(PaymentHeader, String)> = None;
+        loop {
+            let mut send = request.clone();
+            if let Some((header, _)) = &attach {
+                http::set(&mut send.headers, header.name, header.value.clone());
+            }
+            let (status, headers) = match self.link.ask(FetchAction::Send(send)).await {
+                FetchInput::Response { status, headers } => (status, headers),
+                FetchInput::SendFailed => {
+                    // A paid send that failed may still have reached the server: its outcome is open, and the
+                    // payer keeps the payment for a retry of the purchase.
+                    outcome.open = attach.is_some();
+                    return FetchAction::Raise(Box::new(outcome));
+                }
+                _ => return out_of_turn(),
+            };
+            if let Some((header, purchase)) = attach.take() {
+                let settlement = read_settlement(&headers).ok().flatten();
+                outcome.open = outcome_is_open(status, settlement.as_ref());
+                if !outcome.open {
+                    // A definite answer settles the purchase's fate.
+                    self.payer.forget(&purchase);
+                }
+                outcome.settlement = settlement;
+                outcome.paid_status = Some(status);
+                outcome.payment = Some(header);
+            }
+            if is_redirect(status)
+                && self.options.follow_redirects
+                && let Some(next) = redirect_request(&request, status, &headers)
+            {
+                redirects += 1;
+                if redirects > self.options.max_redirects {
+                    return FetchAction::Fail(Error::new(
+                        ErrorCode::TooManyRedirects,
+                        format!("the server redirected more than {} times", self.options.max_redirects),
+                    ));
+                }
+                request = next;
+                continue;
+            }
+            if status != 402 {
+                return FetchAction::Done(Box::new(outcome));
+            }
+            if paid {
+                outcome.unpaid = Some(Error::new(
+                    ErrorCode::PaymentAlreadyAttempted,
+                    if carried {
+                        "the request carries its own payment, so it is not paid again"
+                    } else {
+                        "this call already paid once; a second bill in the same call (after a redirect) is not paid"
+                    },
+                ));
+                return FetchAction::Done(Box::new(outcome));
+            }
+            let body = match self.link.ask(FetchAction::ReadBody).await {
+                FetchInput::Body(b) => b,
+                _ => return out_of_turn(),
+            };
+            outcome.body_read = true;
+            let bill = match PaymentRequired::from_response(&headers, &body) {
+                Ok(bill) => bill,
+                Err(e) => {
+                    // A 402 that is not an x402 bill reaches the caller as it is.
+                    outcome.unpaid = Some(e);
+                    return FetchAction::Done(Box::new(outcome));
+                }
+            };
+            let purchase = purchase_key(&request.method, &request.url, request.body.as_deref().unwrap_or_default());
+            let header = match self.pay(&bill, &purchase).await {
+                Ok(h) => h,
+                Err(e) => return FetchAction::Fail(e),
+            };
+            paid = true;
+            outcome.body_read = false;
+            attach = Some((header, purchase));
+        }
+    }
+
+    async fn pay(&mut self, bill: &PaymentRequired, purchase: &str) -> crate::Result<PaymentHeader> {
+        let extras = PayExtras::default();
+        if self.options.sign_inline {
+            return self.payer.pay_with(bill, Some(purchase), &extras);
+        }
+        match self.payer.prepare(bill, Some(purchase), &extras)? {
+            Prepared::Ready(header) => Ok(header),
+            Prepared::NeedsSignatures(prepared) => {
+                match self.link.ask(FetchAction::Sign(prepared.digests().to_vec())).await {
+                    FetchInput::Signatures(signatures) => self.payer.complete(prepared, &signatures),
+                    FetchInput::SignFailed(e) => Err(e),
+                    _ => Err(Error::new(ErrorCode::InvalidArgument, "the glue answered a signing step out of turn")),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> FetchRequest {
+        FetchRequest {
+            method: method.into(),
+            url: url.into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.map(<[u8]>::to_vec),
+        }
+    }
+
+    fn loc(to: &str) -> Headers {
+        vec![("Location".into(), to.into())]
+    }
+
+    #[test]
+    fn redirects_drop_payments_and_foreign_credentials() {
+        let first = req(
+            "POST",
+            "https://a.example/x",
+            &[
+                ("PAYMENT-SIGNATURE", "p"),
+                ("X-Payment", "q"),
+                ("Authorization", "t"),
+                ("Content-Type", "a/b"),
+                ("X-Other", "o"),
+            ],
+            Some(b"body"),
+        );
+        let same = redirect_request(&first, 307, &loc("/y#frag")).unwrap();
+        assert_eq!(same.url, "https://a.example/y");
+        assert_eq!(same.method, "POST");
+        assert_eq!(same.body.as_deref(), Some(&b"body"[..]));
+        let names: Vec<&str> = same.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["Authorization", "Content-Type", "X-Other"]);
+        let other = redirect_request(&first, 302, &loc("https://b.example/z")).unwrap();
+        assert_eq!((other.method.as_str(), other.body.is_none()), ("GET", true));
+        let names: Vec<&str> = other.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["X-Other"]);
+        let port = redirect_request(
+            &req("GET", "http://a.example/", &[("Cookie", "c")], None),
+            301,
+            &loc("http://a.example:81/"),
+        )
+        .unwrap();
+        assert!(port.headers.is_empty());
+        assert!(redirect_request(&first, 302, &loc("ftp://x/")).is_none());
+        assert!(redirect_request(&first, 302, &[]).is_none());
+        let head = redirect_request(&req("HEAD", "http://a/", &[], None), 303, &loc("/b")).unwrap();
+        assert_eq!(head.method, "HEAD");
+    }
+}

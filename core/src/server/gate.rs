@@ -1,0 +1,1262 @@
+//! The payment gate: one priced request, from bill to settled response, as a sans-I/O state machine.
+//!
+//! The glue of a web framework gives a request's head to [`Gate::start`] and then performs the [`Action`] of
+//! each [`Step`], feeding its outcome back with [`Exchange::resume`], until a final action: pass the request
+//! through unpriced, respond, or fail (re-raise the handler's error). Every decision of the exchange is made
+//! here: which route is priced, what the bill says, the offline check and the binding of a payment to its
+//! resource and request, replays and held responses, payment-id conflicts, expired retries, receipts and
+//! access credentials, and every status code and message. The glue only moves bytes.
+//!
+//! The gate's semantics, for a priced route:
+//! - no payment: 402 with the bill (`PAYMENT-REQUIRED`; a v1 route sends it as the JSON body); HEAD gets the
+//!   bill and is never charged;
+//! - an unreadable payment: 400 with the bill; a refused one: 402 with the bill and the reason;
+//! - a payment: offline verification, its binding to this resource, then the facilitator's `/verify`, then the
+//!   handler, then `/settle` only if the handler answered below 400 (and not with a redirect to this same
+//!   path, which is the router's, not content), then the response with `PAYMENT-RESPONSE`;
+//! - the handler's response is held until settlement succeeds: a failed settlement answers 402, a
+//!   facilitator that is unreachable or answers nonsense 502, and the held response is never released then;
+//! - the same payment sent again for the same request gets the same response and is not settled twice; when
+//!   the settlement's outcome was unknown, that retry settles again and then releases the held response.
+//!   For another request it is refused (402 `invalid_exact_evm_nonce_already_used`; 409 for a reused payment
+//!   id); while it is still being processed, 409.
+
+use std::sync::{Arc, Mutex};
+
+use alloy_primitives::hex;
+use sha2::{Digest, Sha256};
+
+use super::bill::{PriceTag, build_payment_required};
+use super::check::{AcceptedPayment, read_payment, settlement_header, status_for, status_for_reason};
+use super::routes::{RouteMatching, RoutePattern, RouteTable, path_forms};
+use super::store::{PaymentStore, Record, RecordState, StoreEntry};
+use crate::credentials::access::{AccessPolicy, RECEIPT_HEADER};
+use crate::credentials::{Issuer, ReceiptPayload, receipt_extension};
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::{self, Headers, Response};
+use crate::machine::{Driver, Link};
+use crate::signer::Randomness;
+use crate::types::{
+    PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo, SettleResponse, VerifyResponse,
+};
+use crate::verify::{VerifyOptions, last_acceptable_time};
+
+/// What a buyer is told when the facilitator fails before anything was charged; details go to the log.
+pub const UPSTREAM_MESSAGE: &str =
+    "the payment service is unavailable; nothing was charged for this request; try again later";
+/// What a buyer is told when the settlement's outcome is unknown.
+pub const UNCONFIRMED_MESSAGE: &str =
+    "the payment is not confirmed yet; send the same request with the same payment again to receive the response";
+/// Methods whose handler may run again for the same paid request without doing anything twice.
+pub const SAFE_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+/// How long after its authorization expires a record is kept (a late retry still finds it).
+pub const RECORD_GRACE_SECONDS: u64 = 60;
+/// The default largest request body a priced route reads.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// The default largest response kept for answering a retry again.
+pub const DEFAULT_MAX_REPLAY_BYTES: usize = 1024 * 1024;
+
+/// A priced route: its price tags (the client picks one) and what the bill says about the resource.
+#[derive(Clone, Debug)]
+pub struct PricedRoute {
+    /// The pattern the route is matched by; `None` for a route the framework adapter attaches to one of its
+    /// own routes (a route-level middleware, a decorator), started with [`Gate::start`] directly.
+    pub pattern: Option<RoutePattern>,
+    /// One offer per tag.
+    pub tags: Vec<PriceTag>,
+    /// The bill's resource description.
+    pub description: Option<String>,
+    /// The bill's resource MIME type.
+    pub mime_type: Option<String>,
+    /// x402 version of the bill: 2, or 1 for v1 clients (JSON body, `X-PAYMENT`).
+    pub x402_version: u8,
+    /// Whether an access receipt may stand in for a payment (a receipt names a URL, not a method or price).
+    pub receipts: bool,
+}
+
+impl PricedRoute {
+    /// A v2 route matched by `pattern` with these tags.
+    pub fn new(pattern: Option<RoutePattern>, tags: Vec<PriceTag>) -> Self {
+        PricedRoute { pattern, tags, description: None, mime_type: None, x402_version: 2, receipts: true }
+    }
+}
+
+/// How a gate behaves beyond its routes.
+#[derive(Clone, Debug)]
+pub struct GateOptions {
+    /// The app's external origin (`https://api.example.com`): bills, offers and receipts name it instead of
+    /// the request's `Host`, which a client chooses.
+    pub public_url: Option<String>,
+    /// Pass smart-wallet (non-EOA) signatures on to the facilitator instead of refusing them offline.
+    pub allow_onchain_signatures: bool,
+    /// The largest request body a priced route reads (413 beyond it).
+    pub max_request_bytes: usize,
+    /// The largest response held for answering a retry again.
+    pub max_replay_bytes: usize,
+    /// How request paths are matched to route patterns.
+    pub matching: RouteMatching,
+}
+
+impl Default for GateOptions {
+    fn default() -> Self {
+        GateOptions {
+            public_url: None,
+            allow_onchain_signatures: false,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
+            matching: RouteMatching::default(),
+        }
+    }
+}
+
+/// A request as the gate sees it.
+#[derive(Clone, Debug, Default)]
+pub struct RequestHead {
+    /// The method.
+    pub method: String,
+    /// The path as the framework's router matches it (after any mount prefix), percent-encoded as sent.
+    pub path: String,
+    /// The path and query as sent, from the app's origin (with any mount prefix): the resource's URL.
+    pub path_and_query: String,
+    /// `scheme://host[:port]` of the request, used when no public URL is configured.
+    pub origin: String,
+    /// The request headers.
+    pub headers: Headers,
+}
+
+/// What the framework says about the route a request goes to, when it can say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameworkRoute<'a> {
+    /// The framework cannot say before the handler runs: match the path in every form it might be routed in.
+    Unknown,
+    /// No route takes the request (the framework answers 404, 405 or a redirect itself): it is not priced.
+    NoRoute,
+    /// The framework routes it to the route with this pattern (its own syntax, e.g. `/weather/:city`).
+    Matched(&'a str),
+}
+
+/// What the handler is told about the payment (the glue hands it to the app: `request.state.paywire`,
+/// `req.paywire`, ...).
+#[derive(Clone, Debug)]
+pub struct Paid {
+    /// Who paid.
+    pub payer: String,
+    /// The payment, when the request paid with one.
+    pub payment: Option<AcceptedPayment>,
+    /// The access receipt's payload, when a receipt stood in for a payment.
+    pub receipt: Option<ReceiptPayload>,
+}
+
+/// The facilitator call a step asks for: the payment as received and the server's own offer.
+#[derive(Clone, Debug)]
+pub struct FacilitatorCall {
+    /// The payment.
+    pub payment: PaymentPayload,
+    /// The offer it pays (the server's copy).
+    pub requirements: PaymentRequirements,
+}
+
+/// An operation on the payment store, for gates whose store lives outside the core (a user's database).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    /// [`PaymentStore::claim`]; answer [`StoreAnswer::Entry`].
+    Claim {
+        /// The key.
+        key: String,
+        /// The entry to store.
+        entry: StoreEntry,
+    },
+    /// [`PaymentStore::get`]; answer [`StoreAnswer::Entry`].
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// [`PaymentStore::replace`]; answer [`StoreAnswer::Replaced`].
+    Replace {
+        /// The key.
+        key: String,
+        /// The token the live entry must have.
+        token: String,
+        /// The new entry.
+        entry: StoreEntry,
+    },
+    /// [`PaymentStore::release`]; answer [`StoreAnswer::Released`].
+    Release {
+        /// The key.
+        key: String,
+        /// The token the entry must have.
+        token: String,
+    },
+}
+
+/// The outcome of a [`StoreOp`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreAnswer {
+    /// A claim's or a get's answer: the live entry, if any.
+    Entry(Option<StoreEntry>),
+    /// A replace's answer: whether it was done.
+    Replaced(bool),
+    /// A release is done.
+    Released,
+    /// The store failed; the message is for the server's log.
+    Failed(String),
+}
+
+/// What the glue must do next.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Final: the request is not priced; run the app as if the gate were not there.
+    PassThrough,
+    /// Read the whole request body, at most `limit` bytes; answer [`Input::Body`], [`Input::BodyTooLarge`] or
+    /// [`Input::ClientGone`].
+    ReadBody {
+        /// The most bytes to read.
+        limit: usize,
+    },
+    /// Perform a store operation; answer [`Input::Store`].
+    Store(StoreOp),
+    /// Ask the facilitator's `/verify`; answer [`Input::Verified`] or [`Input::FacilitatorFailed`].
+    Verify(Box<FacilitatorCall>),
+    /// Run the app's handler with the body read before and capture its whole response without sending it;
+    /// answer [`Input::Handled`] or [`Input::HandlerFailed`].
+    RunHandler(Box<Paid>),
+    /// Ask the facilitator's `/settle`; answer [`Input::Settled`] or [`Input::FacilitatorFailed`].
+    Settle(Box<FacilitatorCall>),
+    /// Final: send this response as it is.
+    Respond(Response),
+    /// Final: the handler failed; re-raise its error (the gate has cleaned up).
+    Fail,
+    /// Final: nothing to send (the client is gone).
+    Done,
+}
+
+impl Action {
+    /// Whether nothing follows this action.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Action::PassThrough | Action::Respond(_) | Action::Fail | Action::Done)
+    }
+}
+
+/// How loud a log line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Worth an operator's attention, the request still answered sensibly.
+    Warning,
+    /// Something failed that should not have.
+    Error,
+}
+
+/// A line for the server's log (never a secret: no key, signature or credential-bearing URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// How loud.
+    pub level: LogLevel,
+    /// What happened.
+    pub message: String,
+}
+
+/// One step of an exchange.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// What to do.
+    pub action: Action,
+    /// The action must run to completion even if the request is cancelled (the payment may be settling).
+    pub shielded: bool,
+    /// Lines for the server's log, written since the last step.
+    pub logs: Vec<LogLine>,
+}
+
+/// The outcome of a step's action.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// The request body.
+    Body(Vec<u8>),
+    /// The body is longer than the limit.
+    BodyTooLarge,
+    /// The client went away while the body was read.
+    ClientGone,
+    /// A store operation's outcome.
+    Store(StoreAnswer),
+    /// The facilitator's `/verify` answer.
+    Verified(VerifyResponse),
+    /// The facilitator's `/settle` answer.
+    Settled(SettleResponse),
+    /// The facilitator call failed: unreachable, timed out, or an answer without the x402 shape. `code` is a
+    /// paywire error code when the failure came with one.
+    FacilitatorFailed {
+        /// The paywire error code of the failure, if it had one.
+        code: Option<String>,
+        /// What happened, for the log.
+        message: String,
+    },
+    /// The handler's whole response.
+    Handled(Response),
+    /// The handler raised.
+    HandlerFailed,
+}
+
+/// A set of priced routes and how to take payments for them. Cheap to share: every exchange keeps a
+/// reference.
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<GateInner>,
+}
+
+struct GateInner {
+    routes: Vec<PricedRoute>,
+    table: RouteTable,
+    /// Index in `routes` of each pattern of `table`.
+    table_routes: Vec<usize>,
+    options: GateOptions,
+    issuer: Option<Arc<Issuer>>,
+    access: Option<AccessPolicy>,
+    store: Option<Arc<dyn PaymentStore>>,
+    randomness: Arc<dyn Randomness>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").field("routes", &self.inner.routes.len()).finish()
+    }
+}
+
+/// What a gate is built from besides its routes.
+pub struct GateParts {
+    /// Options.
+    pub options: GateOptions,
+    /// Signs offers into bills and a receipt into each settlement (the `offer-receipt` extension).
+    pub issuer: Option<Arc<Issuer>>,
+    /// Lets a valid receipt (`X-PAYWIRE-RECEIPT`) stand in for a new payment.
+    pub access: Option<AccessPolicy>,
+    /// The payment store the gate uses itself; `None` when the glue performs [`Action::Store`] steps on a
+    /// store of its own.
+    pub store: Option<Arc<dyn PaymentStore>>,
+    /// Where record tokens come from.
+    pub randomness: Arc<dyn Randomness>,
+}
+
+impl Gate {
+    /// A gate for `routes`. Each route's bill is built once here, so a price tag that cannot make one fails at
+    /// start-up rather than on the first request.
+    pub fn new(routes: Vec<PricedRoute>, parts: GateParts) -> Result<Gate> {
+        for route in &routes {
+            if !(1..=2).contains(&route.x402_version) {
+                return Err(Error::new(
+                    ErrorCode::InvalidX402Version,
+                    format!("x402 version {} does not exist; use 2 (or 1 for v1 clients)", route.x402_version),
+                ));
+            }
+            build_payment_required(route.x402_version, ResourceInfo::new("http://localhost/"), &route.tags)?;
+        }
+        let mut patterns = Vec::new();
+        let mut table_routes = Vec::new();
+        for (i, route) in routes.iter().enumerate() {
+            if let Some(p) = &route.pattern {
+                patterns.push(p.clone());
+                table_routes.push(i);
+            }
+        }
+        if let Some(url) = &parts.options.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "public_url {:?} must be the app's origin, e.g. https://api.example.com",
+                    crate::wire::truncate(url)
+                ),
+            ));
+        }
+        let table = RouteTable::new(patterns, parts.options.matching);
+        Ok(Gate {
+            inner: Arc::new(GateInner {
+                routes,
+                table,
+                table_routes,
+                options: parts.options,
+                issuer: parts.issuer,
+                access: parts.access,
+                store: parts.store,
+                randomness: parts.randomness,
+            }),
+        })
+    }
+
+    /// The routes.
+    pub fn routes(&self) -> &[PricedRoute] {
+        &self.inner.routes
+    }
+
+    /// Whether the gate performs store operations itself (else the glue gets [`Action::Store`] steps).
+    pub fn has_own_store(&self) -> bool {
+        self.inner.store.is_some()
+    }
+
+    /// Whether receipts or signed offers will name the request's `Host` (no public URL is set): worth a
+    /// warning at start-up.
+    pub fn names_client_host(&self) -> bool {
+        (self.inner.issuer.is_some() || self.inner.access.is_some()) && self.inner.options.public_url.is_none()
+    }
+
+    /// The priced route a request goes to, or `None` when it is free. `path` is as the router matches it.
+    ///
+    /// With [`FrameworkRoute::Matched`], the route is priced when a pattern covers the framework's route or the
+    /// request's path; with [`FrameworkRoute::NoRoute`] it is free (the framework answers it without a
+    /// handler); with [`FrameworkRoute::Unknown`], the path is matched in every form a framework might route
+    /// it in (fail closed).
+    pub fn route_for(&self, method: &str, path: &str, framework: FrameworkRoute<'_>) -> Option<usize> {
+        let found = match framework {
+            FrameworkRoute::NoRoute => return None,
+            FrameworkRoute::Matched(pattern) => {
+                self.inner.table.route_for_pattern(method, pattern).or_else(|| self.inner.table.route_for(method, path))
+            }
+            FrameworkRoute::Unknown => self.inner.table.route_for(method, path),
+        };
+        found.map(|i| self.inner.table_routes[i])
+    }
+
+    /// Starts the exchange of a request to priced route `route` (an index into [`Gate::routes`]) at Unix time
+    /// `now`, and returns it with its first step.
+    pub fn start(&self, route: usize, head: RequestHead, now: u64) -> (Exchange, Step) {
+        let holds = Arc::new(Mutex::new(Holds::default()));
+        let (inner, shared) = (self.inner.clone(), holds.clone());
+        let mut exchange = Exchange {
+            driver: Driver::new(move |link| async move {
+                let mut run = Run::new(inner, route, head, now, link, shared);
+                let action = match run.prepare() {
+                    Ok(()) => run.run().await,
+                    Err(e) => run.answer_json(status_for(&e), e.code().as_str(), e.message()).await,
+                };
+                run.step(action)
+            }),
+            cleanup: None,
+            holds,
+            gate: self.inner.clone(),
+            now,
+        };
+        let step = exchange.next(None);
+        (exchange, step)
+    }
+
+    /// [`Gate::route_for`] then [`Gate::start`]: the exchange and its first step, or no exchange and
+    /// [`Action::PassThrough`] when the request is free.
+    pub fn handle(&self, head: RequestHead, framework: FrameworkRoute<'_>, now: u64) -> (Option<Exchange>, Step) {
+        match self.route_for(&head.method, &head.path, framework) {
+            None => (None, Step { action: Action::PassThrough, shielded: false, logs: Vec::new() }),
+            Some(route) => {
+                let (exchange, step) = self.start(route, head, now);
+                (Some(exchange), step)
+            }
+        }
+    }
+}
+
+/// The records an exchange holds and has not handed on: released if it ends without settling.
+#[derive(Default)]
+struct Holds {
+    /// Keys and tokens of records to release.
+    held: Vec<(String, String)>,
+    /// A record taken over from an earlier request (an open settlement), put back if this one is cancelled.
+    restore: Option<(String, String, StoreEntry)>,
+}
+
+/// One priced request in progress. Feed each step's outcome to [`Exchange::resume`]; when the request is
+/// cancelled (or the glue fails) before a final step, run the steps of [`Exchange::cancel`] instead: they
+/// release what the exchange holds.
+pub struct Exchange {
+    driver: Driver<Step, Input>,
+    cleanup: Option<Driver<Step, Input>>,
+    holds: Arc<Mutex<Holds>>,
+    gate: Arc<GateInner>,
+    now: u64,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange").field("ended", &self.ended()).finish()
+    }
+}
+
+/// The step of an exchange fed out of turn (an answer it did not ask for, or after its end).
+fn out_of_turn() -> Step {
+    Step {
+        action: Action::Respond(http::frame(
+            http::json_answer(
+                500,
+                ErrorCode::InvalidArgument.as_str(),
+                "the payment gate was driven out of turn; this is a bug in paywire's glue",
+            ),
+            false,
+        )),
+        shielded: false,
+        logs: vec![LogLine {
+            level: LogLevel::Error,
+            message: "paywire: the payment gate was given an answer it did not ask for".into(),
+        }],
+    }
+}
+
+fn lock(holds: &Mutex<Holds>) -> std::sync::MutexGuard<'_, Holds> {
+    holds.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Exchange {
+    fn next(&mut self, input: Option<Input>) -> Step {
+        let driver = self.cleanup.as_mut().unwrap_or(&mut self.driver);
+        driver.resume(input).unwrap_or_else(out_of_turn)
+    }
+
+    /// Feeds the outcome of the last step's action and returns the next step.
+    pub fn resume(&mut self, input: Input) -> Step {
+        self.next(Some(input))
+    }
+
+    /// Whether a final step was returned.
+    pub fn ended(&self) -> bool {
+        self.cleanup.as_ref().map_or(self.driver.ended(), Driver::ended)
+    }
+
+    /// The request was cancelled (or the glue failed) before a final step: returns the first step of the
+    /// clean-up, store operations that release what the exchange holds (and put back an open settlement it
+    /// took over), ending in [`Action::Done`]. Run them even while cancelled; feed them with
+    /// [`Exchange::resume`].
+    pub fn cancel(&mut self) -> Step {
+        let (held, restore) = {
+            let mut holds = lock(&self.holds);
+            (std::mem::take(&mut holds.held), holds.restore.take())
+        };
+        let (gate, now) = (self.gate.clone(), self.now);
+        self.cleanup = Some(Driver::new(move |link| async move {
+            let mut ops = Vec::new();
+            if let Some((key, token, entry)) = restore {
+                ops.push(StoreOp::Replace { key, token, entry });
+            }
+            ops.extend(held.into_iter().map(|(key, token)| StoreOp::Release { key, token }));
+            for op in ops {
+                match &gate.store {
+                    Some(store) => {
+                        let _ = perform(store.as_ref(), op, now);
+                    }
+                    None => {
+                        link.ask(Step { action: Action::Store(op), shielded: true, logs: Vec::new() }).await;
+                    }
+                }
+            }
+            Step { action: Action::Done, shielded: true, logs: Vec::new() }
+        }));
+        self.next(None)
+    }
+}
+
+/// Performs a store operation on a store the gate owns.
+fn perform(store: &dyn PaymentStore, op: StoreOp, now: u64) -> Result<StoreAnswer> {
+    Ok(match op {
+        StoreOp::Claim { key, entry } => StoreAnswer::Entry(store.claim(&key, entry, now)?),
+        StoreOp::Get { key } => StoreAnswer::Entry(store.get(&key, now)?),
+        StoreOp::Replace { key, token, entry } => StoreAnswer::Replaced(store.replace(&key, &token, entry, now)?),
+        StoreOp::Release { key, token } => {
+            store.release(&key, &token)?;
+            StoreAnswer::Released
+        }
+    })
+}
+
+/// Errors that only say the authorization has expired (a retry of a payment taken before may still be
+/// answered from its record).
+fn is_expired(e: &Error) -> bool {
+    matches!(e.code(), ErrorCode::ValidBeforeExpired | ErrorCode::Permit2DeadlineExpired)
+}
+
+/// The signed authorization's own name: a signature can pay once, whatever id it is sent with.
+pub fn authorization_key(accepted: &AcceptedPayment) -> String {
+    let v = &accepted.verified;
+    format!("auth:{}:{}:{}:{}", v.chain_id, v.asset, v.payer, v.nonce).to_ascii_lowercase()
+}
+
+/// The digest a record keeps of the request a payment paid for: method, path and query, body.
+pub fn request_fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
+    let mut digest = Sha256::new();
+    digest.update(method.to_ascii_uppercase().as_bytes());
+    digest.update([0]);
+    digest.update(path_and_query.as_bytes());
+    digest.update([0]);
+    digest.update(body);
+    hex::encode(digest.finalize())
+}
+
+/// A path reduced to what every router agrees on, to tell a router's own redirect (a trailing slash added
+/// or removed, `//` collapsed, letter case) from a redirect that is the paid content.
+fn canonical_path(path: &str) -> String {
+    let forms = path_forms(path);
+    // The second form is the percent-decoded, normalised one without a trailing slash.
+    forms.get(1).or(forms.first()).cloned().unwrap_or_default().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Whether two resource URLs name the same resource: scheme, host and port compared as URLs, path and query
+/// as sent.
+fn same_resource(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+                && a.path() == b.path()
+                && a.query() == b.query()
+        }
+        _ => a == b,
+    }
+}
+
+/// The exchange itself, written as it reads: each `ask` hands a step to the glue.
+struct Run {
+    gate: Arc<GateInner>,
+    route: usize,
+    head: RequestHead,
+    method: String,
+    now: u64,
+    url: String,
+    bill: Option<PaymentRequired>,
+    link: Link<Step, Input>,
+    holds: Arc<Mutex<Holds>>,
+    logs: Vec<LogLine>,
+    shielded: bool,
+}
+
+/// An exchange stops early with this final action.
+type Flow<T> = std::result::Result<T, Action>;
+
+impl Run {
+    fn new(
+        gate: Arc<GateInner>,
+        route: usize,
+        head: RequestHead,
+        now: u64,
+        link: Link<Step, Input>,
+        holds: Arc<Mutex<Holds>>,
+    ) -> Self {
+        let method = head.method.to_ascii_uppercase();
+        let origin = gate.options.public_url.as_deref().unwrap_or(&head.origin).trim_end_matches('/');
+        let path = if head.path_and_query.starts_with('/') {
+            head.path_and_query.clone()
+        } else {
+            format!("/{}", head.path_and_query)
+        };
+        let url = format!("{origin}{path}");
+        Run { gate, route, head, method, now, url, bill: None, link, holds, logs: Vec::new(), shielded: false }
+    }
+
+    /// Builds the bill of this request.
+    fn prepare(&mut self) -> Result<()> {
+        let route =
+            self.gate.routes.get(self.route).ok_or_else(|| {
+                Error::new(ErrorCode::InvalidArgument, format!("the gate has no route {}", self.route))
+            })?;
+        let mut resource = ResourceInfo::new(self.url.clone());
+        resource.description = route.description.clone();
+        resource.mime_type = route.mime_type.clone();
+        self.bill = Some(build_payment_required(route.x402_version, resource, &route.tags)?);
+        Ok(())
+    }
+
+    fn bill(&self) -> &PaymentRequired {
+        // `prepare` succeeded before `run` is called.
+        self.bill.as_ref().expect("the bill is built before the exchange runs")
+    }
+
+    /// The resource URL without its query, for the log (a query may carry credentials).
+    fn url_for_log(&self) -> &str {
+        self.url.split(['?', '#']).next().unwrap_or("")
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.logs.push(LogLine { level, message });
+    }
+
+    /// The step carrying `action` and the log lines written since the last step.
+    fn step(&mut self, action: Action) -> Step {
+        Step { action, shielded: self.shielded, logs: std::mem::take(&mut self.logs) }
+    }
+
+    async fn ask(&mut self, action: Action) -> Input {
+        let step = self.step(action);
+        self.link.ask(step).await
+    }
+
+    async fn run(&mut self) -> Action {
+        let route = self.gate.routes[self.route].clone();
+        let (payment, unreadable) = match read_payment(&self.head.headers) {
+            Ok(p) => (p, None),
+            Err(e) => (None, Some(e)),
+        };
+        if let Some(access) = self.gate.access.clone()
+            && route.receipts
+            && http::header(&self.head.headers, RECEIPT_HEADER).is_some()
+        {
+            match access.check_request(&self.head.headers, &self.url, self.now) {
+                Ok(Some(grant)) => return self.serve_receipt(grant.payload).await,
+                Ok(None) => {}
+                // A bad receipt does not spoil a payment sent with it.
+                Err(e) if payment.is_none() => return self.refuse(unreadable.unwrap_or(e)).await,
+                Err(_) => {}
+            }
+        }
+        if let Some(e) = unreadable {
+            return self.refuse(e).await;
+        }
+        let Some(payment) = payment.filter(|_| self.method != "HEAD") else {
+            // HEAD shows the bill; it is never charged for, as it delivers nothing.
+            let reason = self.bill().error.clone().unwrap_or_default();
+            return self
+                .answer_bill(402, &reason, "this resource costs a payment; pay one of the offers", Vec::new())
+                .await;
+        };
+        match self.check(&payment, self.now) {
+            Ok(accepted) => match self.read_body().await {
+                Ok(body) => self.take(accepted, &body).await,
+                Err(action) => action,
+            },
+            Err(e) if is_expired(&e) => self.replay_expired(payment, e).await,
+            Err(e) => self.refuse(e).await,
+        }
+    }
+
+    /// Matches, checks offline at `at`, and checks the payment was made for this resource.
+    fn check(&self, payment: &PaymentPayload, at: u64) -> Result<AcceptedPayment> {
+        let options = VerifyOptions { allow_onchain_signatures: self.gate.options.allow_onchain_signatures };
+        let accepted = super::check::check_payment_with(self.bill(), payment, at, &options)?;
+        if let Some(resource) = accepted.payment.resource()
+            && !same_resource(&resource.url, &self.url)
+        {
+            return Err(Error::new(
+                ErrorCode::ResourceMismatch,
+                format!(
+                    "the payment was made for {}, not for {}; pay this resource's own bill",
+                    crate::wire::truncate(&resource.url),
+                    crate::wire::truncate(&self.url)
+                ),
+            )
+            .with_payer(accepted.verified.payer.to_checksum(None)));
+        }
+        Ok(accepted)
+    }
+
+    /// An expired payment may still be the retry of one this server took (its answer was lost, or its
+    /// settlement left open): answer it from the record, claiming nothing; else refuse it.
+    async fn replay_expired(&mut self, payment: PaymentPayload, expired: Error) -> Action {
+        let Some(until) = last_acceptable_time(&payment) else { return self.refuse(expired).await };
+        let Ok(accepted) = self.check(&payment, until) else { return self.refuse(expired).await };
+        let body = match self.read_body().await {
+            Ok(b) => b,
+            Err(action) => return action,
+        };
+        let key = authorization_key(&accepted);
+        let claim = match self.entry(&accepted, &body) {
+            Ok(c) => c,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        let held = match self.store(StoreOp::Get { key: key.clone() }).await {
+            Ok(StoreAnswer::Entry(held)) => held,
+            Ok(_) => return out_of_turn().action,
+            Err(e) => return self.store_failed(e).await,
+        };
+        match held {
+            Some(held)
+                if held.record.state != RecordState::InFlight
+                    && held.record.fingerprint == claim.record.fingerprint
+                    && held.record.payment == claim.record.payment =>
+            {
+                self.replay(key, held, claim, accepted).await
+            }
+            _ => self.refuse(expired).await,
+        }
+    }
+
+    async fn read_body(&mut self) -> Flow<Vec<u8>> {
+        let limit = self.gate.options.max_request_bytes;
+        match self.ask(Action::ReadBody { limit }).await {
+            Input::Body(body) if body.len() <= limit => Ok(body),
+            Input::Body(_) | Input::BodyTooLarge => Err(self
+                .answer_json(
+                    413,
+                    ErrorCode::BodyTooLarge.as_str(),
+                    &format!("the request body is larger than this route takes ({limit} bytes)"),
+                )
+                .await),
+            Input::ClientGone => Err(Action::Done),
+            _ => Err(out_of_turn().action),
+        }
+    }
+
+    async fn run_handler(&mut self, paid: Paid) -> Flow<Response> {
+        match self.ask(Action::RunHandler(Box::new(paid))).await {
+            Input::Handled(response) => Ok(response),
+            Input::HandlerFailed => {
+                self.release_holds().await;
+                Err(Action::Fail)
+            }
+            _ => Err(out_of_turn().action),
+        }
+    }
+
+    async fn serve_receipt(&mut self, receipt: ReceiptPayload) -> Action {
+        let payer = receipt.payer.clone();
+        if let Err(action) = self.read_body().await {
+            return action;
+        }
+        match self.run_handler(Paid { payer, payment: None, receipt: Some(receipt) }).await {
+            Ok(mut out) => {
+                http::make_private(&mut out.headers);
+                self.respond(out).await
+            }
+            Err(action) => action,
+        }
+    }
+
+    /// A new record for this request and payment, in flight, with a fresh token.
+    fn entry(&self, accepted: &AcceptedPayment, body: &[u8]) -> Result<StoreEntry> {
+        let valid_before = u64::try_from(accepted.verified.valid_before).unwrap_or(u64::MAX);
+        Ok(StoreEntry {
+            version: 1,
+            token: self.token()?,
+            expires_at: valid_before.saturating_add(RECORD_GRACE_SECONDS),
+            record: Record {
+                state: RecordState::InFlight,
+                fingerprint: request_fingerprint(&self.method, &self.head.path_and_query, body),
+                payment: hex::encode(Sha256::digest(accepted.payment.raw_json().as_bytes())),
+                status: 0,
+                headers: Vec::new(),
+                body: None,
+            },
+        })
+    }
+
+    fn token(&self) -> Result<String> {
+        let mut bytes = [0u8; 16];
+        self.gate.randomness.fill(&mut bytes)?;
+        Ok(hex::encode(bytes))
+    }
+
+    fn hold(&self, key: &str, token: &str) {
+        lock(&self.holds).held.push((key.to_string(), token.to_string()));
+    }
+
+    async fn store(&mut self, op: StoreOp) -> Result<StoreAnswer> {
+        if let Some(store) = self.gate.store.clone() {
+            return perform(store.as_ref(), op, self.now);
+        }
+        match self.ask(Action::Store(op)).await {
+            Input::Store(StoreAnswer::Failed(message)) => Err(Error::new(ErrorCode::StoreUnavailable, message)),
+            Input::Store(answer) => Ok(answer),
+            _ => Err(Error::new(ErrorCode::InvalidArgument, "the glue answered a store operation out of turn")),
+        }
+    }
+
+    async fn claim(&mut self, key: &str, entry: StoreEntry) -> Result<Option<StoreEntry>> {
+        match self.store(StoreOp::Claim { key: key.to_string(), entry }).await? {
+            StoreAnswer::Entry(held) => Ok(held),
+            _ => Err(Error::new(ErrorCode::InvalidArgument, "the glue answered a claim with something else")),
+        }
+    }
+
+    async fn replace(&mut self, key: &str, token: &str, entry: StoreEntry) -> Result<bool> {
+        match self.store(StoreOp::Replace { key: key.to_string(), token: token.to_string(), entry }).await? {
+            StoreAnswer::Replaced(done) => Ok(done),
+            _ => Err(Error::new(ErrorCode::InvalidArgument, "the glue answered a replace with something else")),
+        }
+    }
+
+    async fn release_holds(&mut self) {
+        let held = std::mem::take(&mut lock(&self.holds).held);
+        for (key, token) in held {
+            if let Err(e) = self.store(StoreOp::Release { key, token }).await {
+                self.log(LogLevel::Error, format!("paywire: could not release a payment record: {}", e.message()));
+            }
+        }
+    }
+
+    /// The store failed: nothing was charged; the details go to the log.
+    async fn store_failed(&mut self, e: Error) -> Action {
+        if e.code() == ErrorCode::StoreUnavailable {
+            self.log(
+                LogLevel::Error,
+                format!("paywire: the payment store failed for {}: {}", self.url_for_log(), e.message()),
+            );
+            return self
+                .answer_json(
+                    status_for(&e),
+                    e.code().as_str(),
+                    "the server could not record the payment; nothing was charged; try again later",
+                )
+                .await;
+        }
+        self.answer_json(status_for(&e), e.code().as_str(), e.message()).await
+    }
+
+    async fn fail_locally(&mut self, e: Error) -> Action {
+        self.log(LogLevel::Error, format!("paywire: {}", e.message()));
+        self.answer_json(500, e.code().as_str(), "the server failed to take the payment; nothing was charged").await
+    }
+
+    async fn take(&mut self, accepted: AcceptedPayment, body: &[u8]) -> Action {
+        let key = authorization_key(&accepted);
+        let claim = match self.entry(&accepted, body) {
+            Ok(c) => c,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        match self.claim(&key, claim.clone()).await {
+            Err(e) => return self.store_failed(e).await,
+            Ok(Some(held)) => return self.replay(key, held, claim, accepted).await,
+            Ok(None) => self.hold(&key, &claim.token),
+        }
+        if let Some(id) = accepted.payment_id.clone() {
+            // The payment-identifier extension: one id, one payment for one request.
+            let id_key = format!("id:{id}");
+            let marker = match self.token() {
+                Ok(token) => StoreEntry {
+                    token,
+                    record: Record { state: RecordState::Done, ..claim.record.clone() },
+                    ..claim.clone()
+                },
+                Err(e) => return self.fail_locally(e).await,
+            };
+            match self.claim(&id_key, marker.clone()).await {
+                Err(e) => return self.store_failed(e).await,
+                Ok(None) => self.hold(&id_key, &marker.token),
+                Ok(Some(other))
+                    if other.record.payment != claim.record.payment
+                        || other.record.fingerprint != claim.record.fingerprint =>
+                {
+                    return self
+                        .answer_json(
+                            409,
+                            ErrorCode::PaymentIdentifierConflict.as_str(),
+                            "this payment id already paid for a different request or with a different payment; use \
+                             a new payment id",
+                        )
+                        .await;
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+        self.serve(accepted, key, claim).await
+    }
+
+    async fn replay(&mut self, key: String, held: StoreEntry, claim: StoreEntry, accepted: AcceptedPayment) -> Action {
+        if held.record.fingerprint != claim.record.fingerprint || held.record.payment != claim.record.payment {
+            let e = Error::new(ErrorCode::NonceAlreadyUsed, "this payment was already used for another request")
+                .with_payer(accepted.verified.payer.to_checksum(None));
+            return self.refuse(e).await;
+        }
+        match held.record.state {
+            RecordState::InFlight => self.in_progress().await,
+            RecordState::Unsettled => self.settle_held(key, held, accepted).await,
+            // The same request with the same payment: the client lost the answer. Answer again, unpaid twice.
+            RecordState::Done => self.answer_again(held.record, accepted).await,
+        }
+    }
+
+    async fn in_progress(&mut self) -> Action {
+        self.answer_json(
+            409,
+            ErrorCode::PaymentInProgress.as_str(),
+            "this payment is being processed for an earlier request; wait for its answer",
+        )
+        .await
+    }
+
+    /// Answers a settled payment again: the held response, or for a safe method the handler's anew.
+    async fn answer_again(&mut self, record: Record, accepted: AcceptedPayment) -> Action {
+        if let Some(body) = record.body {
+            return self.respond(Response { status: record.status, headers: record.headers, body }).await;
+        }
+        if !SAFE_METHODS.contains(&self.method.as_str()) {
+            return self
+                .answer_json(
+                    409,
+                    ErrorCode::PaymentAlreadyServed.as_str(),
+                    "this payment was already served and its response is no longer held; running the request \
+                     again would do it twice",
+                )
+                .await;
+        }
+        let payer = accepted.verified.payer.to_checksum(None);
+        let mut out = match self.run_handler(Paid { payer, payment: Some(accepted), receipt: None }).await {
+            Ok(out) => out,
+            Err(action) => return action,
+        };
+        for name in ["payment-response", "x-payment-response"] {
+            if let Some(value) = http::header(&record.headers, name) {
+                http::set(&mut out.headers, name, value);
+            }
+        }
+        http::make_private(&mut out.headers);
+        self.respond(out).await
+    }
+
+    /// A retry of a payment whose settlement's outcome was unknown: take the record over, settle again,
+    /// answer. The record stays unless the settlement now definitely fails.
+    async fn settle_held(&mut self, key: String, held: StoreEntry, accepted: AcceptedPayment) -> Action {
+        let token = match self.token() {
+            Ok(t) => t,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        let mine = StoreEntry {
+            token,
+            record: Record { state: RecordState::InFlight, ..held.record.clone() },
+            ..held.clone()
+        };
+        match self.replace(&key, &held.token, mine.clone()).await {
+            Err(e) => return self.store_failed(e).await,
+            Ok(false) => return self.in_progress().await,
+            Ok(true) => {}
+        }
+        self.hold(&key, &mine.token);
+        // If this request is cancelled, the record goes back for the next retry, as it was.
+        if let Ok(fresh) = self.token() {
+            lock(&self.holds).restore =
+                Some((key.clone(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
+        }
+        let (status, headers, response) = (held.record.status, held.record.headers, held.record.body);
+        self.settle_and_answer(accepted, key, mine, status, headers, response).await
+    }
+
+    /// Verifies with the facilitator, runs the handler, settles.
+    async fn serve(&mut self, accepted: AcceptedPayment, key: String, claim: StoreEntry) -> Action {
+        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
+        let verdict = match self.ask(Action::Verify(Box::new(call))).await {
+            Input::Verified(v) => v,
+            Input::FacilitatorFailed { code, message } => {
+                return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
+            }
+            _ => return out_of_turn().action,
+        };
+        if !verdict.is_valid {
+            let reason =
+                verdict.invalid_reason.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "invalid_payment".into());
+            let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+            return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+        }
+        let payer = accepted.verified.payer.to_checksum(None);
+        let out = match self.run_handler(Paid { payer, payment: Some(accepted.clone()), receipt: None }).await {
+            Ok(out) => out,
+            Err(action) => return action,
+        };
+        if out.status >= 400 {
+            // The handler failed: nothing was delivered, so nothing is charged.
+            return self.respond(out).await;
+        }
+        if self.is_routing_redirect(&out) {
+            // The router redirects to this same path in another form (a trailing slash): the paid content is
+            // not there, so nothing is charged; the client pays at the redirect's target.
+            return self.respond(out).await;
+        }
+        let (status, headers) = (out.status, out.headers);
+        self.settle_and_answer(accepted, key, claim, status, headers, Some(out.body)).await
+    }
+
+    /// A 3xx whose `Location` is this request's own path up to a trailing slash, `//` or letter case.
+    fn is_routing_redirect(&self, out: &Response) -> bool {
+        if !(300..400).contains(&out.status) {
+            return false;
+        }
+        let Some(location) = http::header(&out.headers, "location") else { return false };
+        let Ok(target) = url::Url::parse(&self.url).and_then(|base| base.join(location)) else { return false };
+        let own = self.head.path_and_query.split(['?', '#']).next().unwrap_or("");
+        canonical_path(target.path()) == canonical_path(own)
+    }
+
+    /// Moves the record this request holds to `record`; from then on it outlives the request.
+    async fn record(&mut self, key: &str, current: &StoreEntry, record: Record) -> bool {
+        let entry = StoreEntry { record, ..current.clone() };
+        match self.replace(key, &current.token, entry).await {
+            Ok(true) => {
+                let mut holds = lock(&self.holds);
+                // The payment's records (and its id's) now outlive this request.
+                holds.held.clear();
+                holds.restore = None;
+                true
+            }
+            Ok(false) => {
+                self.log(
+                    LogLevel::Error,
+                    format!(
+                        "paywire: the record of a payment for {} was taken over while settling",
+                        self.url_for_log()
+                    ),
+                );
+                false
+            }
+            Err(e) => {
+                self.log(
+                    LogLevel::Error,
+                    format!(
+                        "paywire: could not record the outcome of a settlement for {}: {}",
+                        self.url_for_log(),
+                        e.message()
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// Settles, records the outcome, and releases the response.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle_and_answer(
+        &mut self,
+        accepted: AcceptedPayment,
+        key: String,
+        record: StoreEntry,
+        status: u16,
+        headers: Headers,
+        response: Option<Vec<u8>>,
+    ) -> Action {
+        // Once /settle is asked, its outcome must be recorded even if the request is cancelled meanwhile.
+        self.shielded = true;
+        let version = self.bill().x402_version;
+        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
+        let settled = match self.ask(Action::Settle(Box::new(call))).await {
+            Input::Settled(s) => Ok(s),
+            Input::FacilitatorFailed { code, message } => Err((code, message)),
+            _ => return out_of_turn().action,
+        };
+        let mut headers = headers;
+        match &settled {
+            Ok(s) if s.success => {
+                headers = self.settled_headers(headers, &accepted, s);
+                let kept = response.clone().filter(|r| r.len() <= self.gate.options.max_replay_bytes);
+                let done = Record {
+                    state: RecordState::Done,
+                    status,
+                    headers: headers.clone(),
+                    body: kept,
+                    ..record.record.clone()
+                };
+                self.record(&key, &record, done).await;
+            }
+            Ok(s) if !s.is_pending() => {}
+            _ => {
+                // The outcome is unknown: hold the response for a retry of the same payment, which settles again.
+                let open = Record {
+                    state: RecordState::Unsettled,
+                    status,
+                    headers: headers.clone(),
+                    body: response.clone(),
+                    ..record.record.clone()
+                };
+                self.record(&key, &record, open).await;
+            }
+        }
+        let settled = match settled {
+            Ok(s) => s,
+            Err((code, message)) => return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await,
+        };
+        if !settled.success {
+            let pending = settled.is_pending();
+            let reason = settled
+                .error_reason
+                .clone()
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| if pending { "settlement_pending" } else { "settlement_failed" }.into());
+            let message = if pending {
+                UNCONFIRMED_MESSAGE.to_string()
+            } else {
+                settled.error_message.clone().unwrap_or_else(|| reason.clone())
+            };
+            let receipt = settlement_header(version, &settled);
+            return self.answer_bill(402, &reason, &message, vec![(receipt.0.to_string(), receipt.1)]).await;
+        }
+        match response {
+            Some(body) => self.respond(Response { status, headers, body }).await,
+            // Settled now for a response too large to have been held: run a safe request again.
+            None => {
+                let again = Record { headers, body: None, ..record.record };
+                self.answer_again(again, accepted).await
+            }
+        }
+    }
+
+    fn settled_headers(
+        &mut self,
+        mut headers: Headers,
+        accepted: &AcceptedPayment,
+        settled: &SettleResponse,
+    ) -> Headers {
+        let version = self.bill().x402_version;
+        let mut settled = settled.clone();
+        if let Some(issuer) = self.gate.issuer.clone()
+            && version >= 2
+        {
+            let payer = accepted.verified.payer.to_checksum(None);
+            match issuer.issue_receipt(&self.url, &payer, &settled.network, Some(&settled.transaction), self.now) {
+                Ok(receipt) => {
+                    settled
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert("offer-receipt".into(), receipt_extension(&receipt));
+                }
+                Err(e) => self.log(
+                    LogLevel::Warning,
+                    format!("paywire: serving a settled payment without a signed receipt: {}", e.message()),
+                ),
+            }
+        }
+        let (name, value) = settlement_header(version, &settled);
+        http::set(&mut headers, name, value);
+        http::make_private(&mut headers);
+        headers
+    }
+
+    async fn upstream_failed(&mut self, endpoint: &str, code: Option<String>, message: &str, told: &str) -> Action {
+        let known = code.as_deref().and_then(ErrorCode::from_str_code);
+        let code = known.unwrap_or(ErrorCode::InvalidFacilitatorResponse);
+        let level = if known.is_some() { LogLevel::Warning } else { LogLevel::Error };
+        let line =
+            format!("paywire: the facilitator failed on {endpoint} for {}: [{code}] {message}", self.url_for_log());
+        self.log(level, line);
+        self.answer_json(502, code.as_str(), told).await
+    }
+
+    /// Answers a refused payment: the bill again with the reason (400, 402), or 409/500/502 by its kind.
+    async fn refuse(&mut self, e: Error) -> Action {
+        let status = status_for(&e);
+        if status == 400 || status == 402 {
+            self.answer_bill(status, e.code().as_str(), e.message(), Vec::new()).await
+        } else {
+            self.answer_json(status, e.code().as_str(), e.message()).await
+        }
+    }
+
+    async fn answer_bill(&mut self, status: u16, reason: &str, message: &str, extra: Headers) -> Action {
+        let mut bill = self.bill().clone();
+        if let Some(issuer) = self.gate.issuer.clone()
+            && bill.x402_version >= 2
+            && let Err(e) = issuer.sign_bill(&mut bill, self.now, None)
+        {
+            self.log(LogLevel::Warning, format!("paywire: sending a bill without signed offers: {}", e.message()));
+        }
+        bill.error = Some(reason.to_string());
+        let mut headers: Headers =
+            vec![("content-type".into(), "application/json".into()), ("cache-control".into(), http::NO_STORE.into())];
+        let body = if bill.x402_version >= 2 {
+            headers.push(("payment-required".into(), bill.to_header()));
+            serde_json::json!({ "error": reason, "message": message }).to_string().into_bytes()
+        } else {
+            bill.to_json().into_bytes()
+        };
+        headers.extend(extra.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)));
+        self.respond(Response { status, headers, body }).await
+    }
+
+    async fn answer_json(&mut self, status: u16, code: &str, message: &str) -> Action {
+        self.respond(http::json_answer(status, code, message)).await
+    }
+
+    /// Releases what is still held, then answers.
+    async fn respond(&mut self, response: Response) -> Action {
+        self.release_holds().await;
+        let mut response = http::frame(response, self.method == "HEAD");
+        http::expose_x402(&mut response.headers);
+        Action::Respond(response)
+    }
+}

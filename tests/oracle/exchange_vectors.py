@@ -1,0 +1,440 @@
+"""The exchange vectors: what paywire's payment gate and paying client do, step by step, as data every binding
+replays (tests/vectors/routes.json, gate.json, client.json; the formats are in tests/vectors/README.md).
+
+The expected steps are paywire's contract, written here by hand. Every payment a case feeds to the gate, and
+every payment header a case expects the paying client to send, is made by the official TypeScript client
+(`@x402/core` + `@x402/evm`) for the bill the gate answers, with a pinned clock and nonce: the gate takes the
+official client's payments, and paywire's client pays byte for byte as the official one does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+ORIGIN = "http://api.test"
+KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+PAYER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+ISSUER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+ISSUER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+NOW = 1750000000
+T = NOW + 5  # when the gate takes the payments
+TX = "0x" + "ab" * 32
+LIMIT = 10 * 1024 * 1024
+EXPOSED = "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE"
+UPSTREAM = "the payment service is unavailable; nothing was charged for this request; try again later"
+UNCONFIRMED = ("the payment is not confirmed yet; send the same request with the same payment again to receive "
+               "the response")
+
+
+def compact(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def b64(obj) -> str:
+    return base64.b64encode(compact(obj).encode()).decode()
+
+
+def nonce(n: int) -> str:
+    return "0x" + bytes((n + i) % 256 for i in range(32)).hex()
+
+
+# ------------------------------------------------------------------------------------------------ routes
+def routes() -> dict:
+    """Route tables: which requests are priced (defect: Express served `/A`, `/a/` of a priced `/a` free)."""
+    cases = [
+        {"name": "case, trailing slash, encoding, //, dot segments and ; parameters are all priced",
+         "patterns": ["GET /a", "GET /dear", "/files/:name", "GET /api/*", "GET /weather/{city}"],
+         "caseSensitive": False,
+         "priced": [["GET", p, 0] for p in ["/a", "/A", "/a/", "/A/", "//a", "/a//", "/%61", "/./a", "/x/../a",
+                                             "/a;jsessionid=1", "/a?x=1"]]
+         + [["GET", p, 1] for p in ["/DEAR", "/dear/", "/Dear//"]]
+         + [["GET", "/files/x", 2], ["POST", "/files/a%2Fb", 2], ["DELETE", "/FILES/x/", 2]]
+         + [["GET", p, 3] for p in ["/api", "/api/", "/api/x/y", "/api//x", "/API/x", "/api/a%0Ab"]]
+         + [["GET", "/weather/paris", 4], ["HEAD", "/weather/paris", 4], ["HEAD", "/a", 0]],
+         "free": [["GET", p] for p in ["/", "/b", "/ab", "/a/b", "/files", "/files/", "/de%61r2", "/weather",
+                                        "/weather/a/b"]]
+         + [["POST", "/a"], ["OPTIONS", "/a"], ["OPTIONS", "/files/x"]],
+         "framework": [["GET", "/weather/:city", 4], ["GET", "/api/users/:id", 3], ["GET", "/a/", 0],
+                       ["GET", "/weather", None], ["POST", "/a", None]]},
+        {"name": "a case-sensitive router (Starlette, Fastify, Flask) prices only its own case",
+         "patterns": ["GET /a"], "caseSensitive": True,
+         "priced": [["GET", "/a", 0], ["GET", "/a/", 0], ["GET", "/%61", 0]],
+         "free": [["GET", "/A"], ["GET", "/A/"]], "framework": [["GET", "/A", None]]},
+    ]
+    return cases
+
+
+# -------------------------------------------------------------------------------------------------- gate
+def bill(path: str, error: str = "Payment required", version: int = 2, query: str = "") -> dict:
+    url = ORIGIN + path + query
+    offer = {"scheme": "exact", "network": "eip155:84532", "amount": "10000", "asset": USDC, "payTo": PAY_TO,
+             "maxTimeoutSeconds": 300, "extra": {"name": "USDC", "version": "2"}}
+    if version == 1:
+        return {"x402Version": 1, "error": "X-PAYMENT header is required" if error == "Payment required" else error,
+                "accepts": [{"scheme": "exact", "network": "base-sepolia", "maxAmountRequired": "10000",
+                             "resource": url, "description": "", "mimeType": "", "payTo": PAY_TO,
+                             "maxTimeoutSeconds": 300, "asset": USDC, "extra": {"name": "USDC", "version": "2"}}]}
+    return {"x402Version": 2, "error": error, "resource": {"url": url, "description": "", "mimeType": ""},
+            "accepts": [offer]}
+
+
+def route(pattern, version=2, **extra) -> dict:
+    return {"pattern": pattern, "tags": [{"price": "$0.01", "network": "eip155:84532", "payTo": PAY_TO}],
+            "x402Version": version, **extra}
+
+
+def gate_config(*routes_, **options) -> dict:
+    return {"routes": list(routes_) or [route("GET /weather")], **options}
+
+
+def req(method="GET", path="/weather", query="", headers=()) -> dict:
+    return {"method": method, "path": path, "pathAndQuery": path + query, "origin": ORIGIN,
+            "headers": [list(h) for h in headers]}
+
+
+def start(x, request, expect, now=T) -> dict:
+    return {"start": x, "now": now, "request": request, "expect": expect}
+
+
+def feed(x, input_, expect) -> dict:
+    return {"feed": x, "input": input_, "expect": expect}
+
+
+def read_body(limit=LIMIT) -> dict:
+    return {"action": "readBody", "limit": limit}
+
+
+VERIFY = {"action": "verify"}
+SETTLE = {"action": "settle", "shielded": True}
+RUN = {"action": "runHandler", "payer": PAYER}
+BODY = {"body": ""}
+VALID = {"verified": {"isValid": True, "payer": PAYER}}
+SETTLED = {"success": True, "transaction": TX, "network": "eip155:84532", "payer": PAYER}
+OK_SETTLE = {"settled": SETTLED}
+CONTENT = '{"forecast":"sunny"}'
+HANDLED = {"handled": {"status": 200, "headers": [["Content-Type", "application/json"]], "body": CONTENT}}
+
+
+def paid_ok(settlement=None) -> dict:
+    """The settled response: the handler's, private, with its receipt and the exposed x402 headers."""
+    return {"action": "respond", "status": 200, "body": CONTENT,
+            "headers": {"content-type": "application/json", "cache-control": "private",
+                        "access-control-expose-headers": EXPOSED, "content-length": str(len(CONTENT))},
+            "settlement": settlement or SETTLED}
+
+
+def billed(status, path="/weather", error="Payment required", json_=None, version=2, **extra) -> dict:
+    e = {"action": "respond", "status": status, "bill": bill(path, error, version),
+         "headers": {"cache-control": "no-store", "content-type": "application/json",
+                     "access-control-expose-headers": EXPOSED}}
+    if json_ is not None:
+        e["json"] = json_
+    e.update(extra)
+    return e
+
+
+def answered(status, code, message=None) -> dict:
+    e = {"action": "respond", "status": status, "json": {"error": code},
+         "headers": {"cache-control": "no-store"}, "absentHeaders": ["payment-required"]}
+    if message is not None:
+        e["json"]["message"] = message
+    return e
+
+
+def paid_through(x, pay, request=None, now=T) -> list:
+    """A payment taken, verified, served and settled."""
+    request = request or req(headers=[pay])
+    return [start(x, request, read_body(), now), feed(x, BODY, VERIFY), feed(x, VALID, RUN),
+            feed(x, HANDLED, SETTLE), feed(x, OK_SETTLE, paid_ok())]
+
+
+def gate(ts) -> list:
+    def sign(path="/weather", n=1, version=2, query="") -> list:
+        b = bill(path, version=version, query=query)
+        wire = {"header": b64(b)} if version == 2 else {"body": compact(b)}
+        t = ts.call("pay", bill=wire, key=KEY, now=NOW, nonce=nonce(n))
+        return [t["headerName"], t["headerValue"]]
+
+    pay = sign()
+    cases = []
+
+    def case(name, moves, config=None, **kw):
+        cases.append({"name": name, "gate": config or gate_config(), "moves": moves, **kw})
+
+    case("no payment: 402 with the bill, never cached", [
+        start("a", req(), billed(402, json_={"error": "Payment required",
+                                            "message": "this resource costs a payment; pay one of the offers"}))])
+    case("HEAD gets the bill and is never charged, even with a payment", [
+        start("a", req("HEAD", headers=[pay]), billed(402, body=""))])
+    case("the bill names the full URL with its query; the fingerprint covers it", [
+        start("a", req(query="?city=paris"), {"action": "respond", "status": 402,
+                                              "bill": bill("/weather", query="?city=paris")})])
+    case("an undecodable payment: 400 with the bill and the reason", [
+        start("a", req(headers=[["PAYMENT-SIGNATURE", "eyJhIjoxfQ"]]),
+              billed(400, error="header_missing_padding", json_={"error": "header_missing_padding"}))])
+    case("a paid request: verify, run the handler, settle, then the response with its receipt", paid_through("a", pay))
+    case("the same payment for the same request again: the held response, nothing verified or settled twice",
+         paid_through("a", pay) + [start("b", req(headers=[pay]), read_body()), feed("b", BODY, paid_ok())])
+    case("the same payment for another request: another query is another resource, another body a used nonce",
+         paid_through("a", pay) + [
+             start("b", req(query="?x=1", headers=[pay]),
+                   {"action": "respond", "status": 402, "json": {"error": "payment_resource_mismatch"}}),
+             start("c", req(headers=[pay]), read_body()),
+             feed("c", {"body": "other"}, {"action": "respond", "status": 402,
+                                           "json": {"error": "invalid_exact_evm_nonce_already_used"}})])
+    case("a payment made for /a is refused at /b, whose price and payee are the same", [
+        start("a", req(path="/b", headers=[sign("/a", 2)]),
+              billed(402, path="/b", error="payment_resource_mismatch",
+                     json_={"error": "payment_resource_mismatch"}))],
+         config=gate_config(route("GET /a"), route("GET /b")))
+    case("the same payment while the first request is still settling: 409, and the first completes", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE),
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, answered(409, "payment_in_progress")),
+        feed("a", OK_SETTLE, paid_ok())])
+    case("the facilitator refuses the payment: 402 with its reason, nothing run", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", {"verified": {"isValid": False, "invalidReason": "insufficient_funds", "invalidMessage": "poor",
+                                "payer": PAYER}},
+             billed(402, error="insufficient_funds", json_={"error": "insufficient_funds", "message": "poor"}))])
+    case("permit2_allowance_required is answered 412", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", {"verified": {"isValid": False, "invalidReason": "permit2_allowance_required"}},
+             {"action": "respond", "status": 412, "json": {"error": "permit2_allowance_required"}})])
+    case("the facilitator is unreachable on /verify: 502, nothing charged, details only in the log; a retry pays", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", {"facilitatorFailed": {"code": "facilitator_unreachable", "message": "timed out"}},
+             answered(502, "facilitator_unreachable", UPSTREAM) | {"logs": ["/verify", "timed out"]}),
+    ] + paid_through("b", pay))
+    case("a facilitator failure without a paywire code is invalid_facilitator_response", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", {"facilitatorFailed": {"message": "TypeError: boom"}},
+             answered(502, "invalid_facilitator_response", UPSTREAM))])
+    case("the handler answers 500: nothing settled, its answer passed on, and the payment can be retried", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", {"handled": {"status": 500, "headers": [], "body": "oops"}},
+             {"action": "respond", "status": 500, "body": "oops", "headers": {"content-length": "4"},
+              "absentHeaders": ["payment-response"]}),
+    ] + paid_through("b", pay))
+    case("the handler raises: the gate cleans up and the error is re-raised; the payment can be retried", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", {"handlerFailed": True}, {"action": "fail"}),
+    ] + paid_through("b", pay))
+    case("a redirect to the route's own path in another form is the router's: not settled", [
+        start("a", req(path="/weather/", headers=[sign("/weather/", 5)]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", VALID, RUN),
+        feed("a", {"handled": {"status": 307, "headers": [["location", "http://api.test/weather"]], "body": ""}},
+             {"action": "respond", "status": 307, "headers": {"location": "http://api.test/weather"},
+              "absentHeaders": ["payment-response"]})],
+         config=gate_config(route("GET /weather")))
+    case("a redirect elsewhere is the paid content (a download link): settled", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", {"handled": {"status": 302, "headers": [["Location", "https://cdn.test/file?sig=1"]], "body": ""}},
+             SETTLE),
+        feed("a", OK_SETTLE, {"action": "respond", "status": 302, "settlement": SETTLED,
+                              "headers": {"location": "https://cdn.test/file?sig=1", "cache-control": "private"}})])
+    case("the settlement fails: 402 with the reason and the receipt, the response is never released", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE),
+        feed("a", {"settled": {"success": False, "errorReason": "insufficient_funds", "transaction": "",
+                               "network": "eip155:84532", "payer": PAYER}},
+             billed(402, error="insufficient_funds",
+                    settlement={"success": False, "errorReason": "insufficient_funds"})),
+    ] + paid_through("b", pay))
+    case("the settlement is pending: 402, the response held; the retry settles again and gets it", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE),
+        feed("a", {"settled": {"success": False, "errorReason": "settlement_pending", "transaction": TX,
+                               "network": "eip155:84532"}},
+             billed(402, error="settlement_pending", json_={"error": "settlement_pending", "message": UNCONFIRMED},
+                    settlement={"errorReason": "settlement_pending", "transaction": TX})),
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, SETTLE), feed("b", OK_SETTLE, paid_ok())])
+    case("the facilitator fails on /settle: 502 (the outcome is open); the retry settles again and gets it", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE),
+        feed("a", {"facilitatorFailed": {"code": "facilitator_unreachable", "message": "reset"}},
+             answered(502, "facilitator_unreachable", UNCONFIRMED)),
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, SETTLE), feed("b", OK_SETTLE, paid_ok()),
+        start("c", req(headers=[pay]), read_body()), feed("c", BODY, paid_ok())])
+    case("an expired payment that was served: its retry still gets the held response", paid_through("a", pay) + [
+        start("b", req(headers=[pay]), read_body(), now=NOW + 320), feed("b", BODY, paid_ok())])
+    case("an expired payment the gate never took is refused", [
+        start("a", req(headers=[pay]), read_body(), now=NOW + 320),
+        feed("a", BODY, billed(402, error="invalid_exact_evm_payload_authorization_valid_before"))])
+    case("a request body over the limit: 413", [
+        start("a", req("POST", headers=[pay]), read_body(16)), feed("a", {"bodyTooLarge": True},
+                                                                    answered(413, "body_too_large"))],
+         config=gate_config(route("POST /weather"), maxRequestBytes=16))
+    case("the client goes away while its body is read: nothing to send", [
+        start("a", req(headers=[pay]), read_body()), feed("a", {"clientGone": True}, {"action": "done"})])
+    case("a POST served once whose response was too large to hold: a retry is refused, not run twice", [
+        start("a", req("POST", headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE), feed("a", OK_SETTLE, paid_ok()),
+        start("b", req("POST", headers=[pay]), read_body()),
+        feed("b", BODY, answered(409, "payment_already_served"))],
+         config=gate_config(route("POST /weather"), maxReplayBytes=4))
+    case("a GET served once whose response was too large to hold: its retry runs the handler again, unpaid twice", [
+        *paid_through("a", pay),
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, RUN),
+        feed("b", HANDLED, paid_ok())], config=gate_config(maxReplayBytes=4))
+    case("a v1 route: the bill in the body, X-PAYMENT in, X-PAYMENT-RESPONSE out", [
+        start("a", req(), {"action": "respond", "status": 402, "bill": bill("/weather", version=1),
+                           "absentHeaders": ["payment-required"]}),
+        start("b", req(headers=[sign(n=3, version=1)]), read_body()), feed("b", BODY, VERIFY),
+        feed("b", VALID, RUN), feed("b", HANDLED, SETTLE),
+        feed("b", {"settled": SETTLED | {"network": "base-sepolia"}},
+             {"action": "respond", "status": 200, "settlement": SETTLED | {"network": "base-sepolia"},
+              "headers": {"cache-control": "private"}, "absentHeaders": ["payment-response"]})],
+         config=gate_config(route("GET /weather", version=1)))
+    case("a v2 payment sent to a v1 route is refused as the wrong version", [
+        start("a", req(headers=[pay]), {"action": "respond", "status": 400,
+                                        "bill": bill("/weather", "invalid_x402_version", 1)})],
+         config=gate_config(route("GET /weather", version=1)))
+    case("a store outside the gate: every record operation is a step; a failing store answers 503", [
+        start("a", req(headers=[pay]), read_body()),
+        feed("a", BODY, {"action": "store", "op": "claim", "keyPrefix": "auth:84532:", "state": "in_flight"}),
+        feed("a", {"store": {"entry": None}}, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE),
+        feed("a", OK_SETTLE, {"action": "store", "op": "replace", "keyPrefix": "auth:", "state": "done",
+                              "shielded": True}),
+        feed("a", {"store": {"replaced": True}}, paid_ok()),
+        start("b", req(headers=[sign(n=4)]), read_body()),
+        feed("b", BODY, {"action": "store", "op": "claim"}),
+        feed("b", {"store": {"failed": "connection refused"}},
+             answered(503, "payment_store_unavailable") | {"logs": ["connection refused"]})],
+         config=gate_config(externalStore=True))
+    case("a request cancelled while the handler runs releases its record; the payment can be retried", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        {"cancel": "a", "expect": {"action": "done"}},
+    ] + paid_through("b", pay))
+    case("with an external store, cancelling releases the record with a store step", [
+        start("a", req(headers=[pay]), read_body()),
+        feed("a", BODY, {"action": "store", "op": "claim"}), feed("a", {"store": {"entry": None}}, VERIFY),
+        {"cancel": "a", "expect": {"action": "store", "op": "release", "keyPrefix": "auth:", "shielded": True}},
+        feed("a", {"store": {"released": True}}, {"action": "done"})],
+         config=gate_config(externalStore=True))
+    case("an OPTIONS preflight passes through", [start("a", req("OPTIONS", headers=[pay]), {"action": "passThrough"})])
+    case("a free path passes through", [start("a", req(path="/free", headers=[pay]), {"action": "passThrough"})])
+    return cases
+
+
+# ------------------------------------------------------------------------------------------------ client
+def client(ts) -> list:
+    def billing(url: str, n: int = 1) -> tuple:
+        b = {"x402Version": 2, "error": "Payment required",
+             "resource": {"url": url, "description": "", "mimeType": ""},
+             "accepts": [{"scheme": "exact", "network": "eip155:84532", "amount": "10000", "asset": USDC,
+                          "payTo": PAY_TO, "maxTimeoutSeconds": 300, "extra": {"name": "USDC", "version": "2"}}]}
+        t = ts.call("pay", bill={"header": b64(b)}, key=KEY, now=NOW, nonce=nonce(n))
+        return {"response": {"status": 402, "headers": [["PAYMENT-REQUIRED", b64(b)]]}}, t["headerValue"]
+
+    def got(status, headers=()) -> dict:
+        return {"response": {"status": status, "headers": [list(h) for h in headers]}}
+
+    def send(url, method="GET", with_=None, without=("payment-signature",), body=None) -> dict:
+        e = {"action": "send", "method": method, "url": url, "absentHeaders": list(without)}
+        if with_:
+            e["headers"] = with_
+        if body is not None:
+            e["body"] = body
+        return e
+
+    receipt = b64(SETTLED)
+    a = "https://api.test/a"
+    cases = []
+
+    def case(name, moves, payer_nonce=1, options=None, policy=None):
+        c = {"name": name, "payer": {"key": KEY, "now": NOW, "nonce": nonce(payer_nonce), "expiryMargin": 0},
+             "options": options or {}, "moves": moves}
+        if policy:
+            c["payer"]["policy"] = policy
+        cases.append(c)
+
+    bill_a, paid_a = billing(a)
+    done_paid = {"action": "done", "paid": True, "open": False, "settlement": SETTLED, "paidStatus": 200}
+    case("a free answer passes through unpaid", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", got(200), {"action": "done", "paid": False})])
+    case("a 402 is paid once, with exactly the official client's header, and the receipt is read", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())),
+        feed("x", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid)])
+    case("the paid request is redirected to another origin: the payment and credentials stay behind", [
+        {"start": "x", "request": {"method": "GET", "url": a, "headers": [["Authorization", "Bearer t"]]},
+         "expect": send(a, with_={"authorization": "Bearer t"})},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": paid_a, "Authorization": "Bearer t"},
+                                     without=())),
+        feed("x", got(302, [("PAYMENT-RESPONSE", receipt), ("Location", "https://evil.test/b")]),
+             send("https://evil.test/b", without=("payment-signature", "x-payment", "authorization"))),
+        feed("x", got(200), done_paid | {"paidStatus": 302})])
+    case("a second bill after a redirect is not paid: one payment per call (httpx paid 21 times)", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())),
+        feed("x", got(302, [("Location", "/b")]), send("https://api.test/b")),
+        feed("x", billing("https://api.test/b", 2)[0],
+             {"action": "done", "paid": True, "unpaid": "payment_already_attempted", "paidStatus": 302})])
+    case("an open outcome (502) keeps the payment: the retried purchase sends the same one", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())),
+        feed("x", got(502), {"action": "done", "paid": True, "open": True, "paidStatus": 502}),
+        {"start": "y", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("y", bill_a, {"action": "readBody"}),
+        feed("y", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())),
+        feed("y", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid | {"reused": True})])
+    case("a lost answer to the paid request is raised with the outcome open; the retry reuses the payment", [
+        {"start": "x", "request": {"method": "POST", "url": a, "body": "q"}, "expect": send(a, "POST", body="q")},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, "POST", with_={"PAYMENT-SIGNATURE": paid_a}, without=(), body="q")),
+        feed("x", {"sendFailed": True}, {"action": "raise", "open": True}),
+        {"start": "y", "request": {"method": "POST", "url": a, "body": "q"}, "expect": send(a, "POST", body="q")},
+        feed("y", bill_a, {"action": "readBody"}),
+        feed("y", {"body": ""}, send(a, "POST", with_={"PAYMENT-SIGNATURE": paid_a}, without=(), body="q"))])
+    case("a 402 that is not an x402 bill reaches the caller as it is", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", got(402, [("Content-Type", "text/plain")]), {"action": "readBody"}),
+        feed("x", {"body": "pay me"}, {"action": "done", "paid": False, "bodyRead": True, "unpaid": "invalid_json"})])
+    case("a request carrying its own payment is never paid, and its payment does not follow a redirect", [
+        {"start": "x", "request": {"method": "GET", "url": a, "headers": [["X-PAYMENT", "mine"]]},
+         "expect": send(a, with_={"X-PAYMENT": "mine"}, without=())},
+        feed("x", got(307, [("Location", "https://other.test/")]), send("https://other.test/", without=("x-payment",))),
+        feed("x", bill_a, {"action": "done", "paid": False, "unpaid": "payment_already_attempted"})])
+    case("a bill over the policy's cap fails with the refusal", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, {"action": "fail", "error": "no_acceptable_offer"})],
+         policy={"maxPerPayment": "$0.001"})
+    case("a request that continues a call that already paid is not paid again", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "done", "paid": False, "unpaid": "payment_already_attempted"})],
+         options={"alreadyPaid": True})
+    case("without redirect following, a redirect is the answer", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", got(302, [("Location", "/b")]), {"action": "done", "paid": False})],
+         options={"followRedirects": False})
+    case("too many redirects fail", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", got(302, [("Location", "/b")]), send("https://api.test/b")),
+        feed("x", got(302, [("Location", "/c")]), {"action": "fail", "error": "too_many_redirects"})],
+         options={"maxRedirects": 1})
+    case("a 303 after a POST continues as a GET without the body", [
+        {"start": "x", "request": {"method": "POST", "url": a, "headers": [["Content-Type", "text/plain"]],
+                                   "body": "q"}, "expect": send(a, "POST", body="q")},
+        feed("x", got(303, [("Location", "/done")]),
+             send("https://api.test/done", without=("content-type",), body=None) | {"noBody": True}),
+        feed("x", got(200), {"action": "done", "paid": False})])
+    case("a signer outside the machine is asked to sign the digest", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, {"action": "sign", "digests": 1}),
+        {"feed": "x", "input": {"signWithKey": True},
+         "expect": send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())},
+        feed("x", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid)],
+         options={"signInline": False})
+    return cases
