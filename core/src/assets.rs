@@ -13,6 +13,26 @@ pub enum TransferMethod {
 }
 
 impl TransferMethod {
+    /// The method's name in every binding: `eip3009` or `permit2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferMethod::Eip3009 => "eip3009",
+            TransferMethod::Permit2 => "permit2",
+        }
+    }
+
+    /// Reads a method's name (`eip3009` or `permit2`, any letter case).
+    pub fn parse(name: &str) -> crate::Result<TransferMethod> {
+        match name.to_ascii_lowercase().as_str() {
+            "eip3009" => Ok(TransferMethod::Eip3009),
+            "permit2" => Ok(TransferMethod::Permit2),
+            _ => Err(crate::Error::new(
+                crate::ErrorCode::InvalidPriceTag,
+                format!("transfer method {:?} is neither eip3009 nor permit2", crate::wire::truncate(name)),
+            )),
+        }
+    }
+
     /// The value of `extra.assetTransferMethod` that selects this method (`None` for the default, EIP-3009).
     pub fn extra_value(self) -> Option<&'static str> {
         match self {

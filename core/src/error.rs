@@ -240,6 +240,20 @@ pub enum Category {
     Upstream,
 }
 
+impl Category {
+    /// The category's name in every binding: `malformed_input`, `refused`, `configuration`, `local`,
+    /// `upstream`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::MalformedInput => "malformed_input",
+            Category::Refused => "refused",
+            Category::Configuration => "configuration",
+            Category::Local => "local",
+            Category::Upstream => "upstream",
+        }
+    }
+}
+
 impl ErrorCode {
     /// The category of the code.
     pub fn category(self) -> Category {
@@ -359,6 +373,31 @@ impl Error {
     /// The refused offers, for [`ErrorCode::NoAcceptableOffer`].
     pub fn refusals(&self) -> &[OfferRefusal] {
         &self.refusals
+    }
+
+    /// The category of the error's code, which decides how a server answers it.
+    pub fn category(&self) -> Category {
+        self.code.category()
+    }
+
+    /// The HTTP status a server answers this error with (see [`crate::server::status_for`]).
+    pub fn http_status(&self) -> u16 {
+        crate::server::status_for(self)
+    }
+
+    /// An error from a code's string form, for glue code that raises paywire's errors; an unknown code is
+    /// itself an error (`invalid_argument`).
+    pub fn from_code_str(code: &str, message: impl Into<String>) -> Result<Self> {
+        match ErrorCode::from_str_code(code) {
+            Some(code) => Ok(Error::new(code, message)),
+            None => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "unknown error code {:?}; paywire's codes are listed by ErrorCode::ALL",
+                    crate::wire::truncate(code)
+                ),
+            )),
+        }
     }
 
     /// Prefixes the message with the place the error happened, e.g. a field path.

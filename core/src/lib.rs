@@ -18,6 +18,7 @@ pub mod decode;
 pub mod eip712;
 pub mod error;
 pub mod exact;
+pub mod facilitator;
 pub mod http;
 pub(crate) mod machine;
 pub mod money;
@@ -32,5 +33,7 @@ pub mod wire;
 pub use alloy_primitives::{Address, B256, U256};
 pub use crypto::Signature;
 pub use error::{Error, ErrorCode, OfferRefusal, Result};
-pub use signer::{Clock, FixedClock, FixedRandomness, LocalSigner, OsRandomness, Randomness, Signer, SystemClock};
+pub use signer::{
+    Clock, FixedClock, FixedRandomness, LocalSigner, ManualClock, OsRandomness, Randomness, Signer, SystemClock,
+};
 pub use types::*;

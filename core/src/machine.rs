@@ -60,10 +60,14 @@ impl<S, I> Future for Ask<S, I> {
     }
 }
 
+/// The exchange's future. Behind a mutex, so a driver can be shared between threads (bindings require it);
+/// only one thread ever drives it at a time.
+type Exchange<S> = Mutex<Option<Pin<Box<dyn Future<Output = S> + Send>>>>;
+
 /// Runs an exchange: each [`Driver::resume`] runs it to its next ask (or its end) and returns the step.
 pub(crate) struct Driver<S, I> {
     link: Link<S, I>,
-    exchange: Option<Pin<Box<dyn Future<Output = S> + Send>>>,
+    exchange: Exchange<S>,
 }
 
 impl<S: Send + 'static, I: Send + 'static> Driver<S, I> {
@@ -75,18 +79,19 @@ impl<S: Send + 'static, I: Send + 'static> Driver<S, I> {
     {
         let link = Link(Arc::new(Mutex::new(Slot { step: None, answer: None })));
         let exchange: Pin<Box<dyn Future<Output = S> + Send>> = Box::pin(make(link.clone()));
-        Driver { link, exchange: Some(exchange) }
+        Driver { link, exchange: Mutex::new(Some(exchange)) }
     }
 
     /// Feeds `answer` (none for the first step) and runs to the next step. `None` once the exchange has ended
     /// or when it did not ask for anything (fed out of turn).
     pub(crate) fn resume(&mut self, answer: Option<I>) -> Option<S> {
-        let exchange = self.exchange.as_mut()?;
+        let slot = self.exchange.get_mut().unwrap_or_else(|p| p.into_inner());
+        let exchange = slot.as_mut()?;
         self.link.lock().answer = answer;
         let mut cx = Context::from_waker(Waker::noop());
         match exchange.as_mut().poll(&mut cx) {
             Poll::Ready(last) => {
-                self.exchange = None;
+                *slot = None;
                 Some(last)
             }
             Poll::Pending => self.link.lock().step.take(),
@@ -95,7 +100,7 @@ impl<S: Send + 'static, I: Send + 'static> Driver<S, I> {
 
     /// Whether the exchange has ended.
     pub(crate) fn ended(&self) -> bool {
-        self.exchange.is_none()
+        self.exchange.lock().unwrap_or_else(|p| p.into_inner()).is_none()
     }
 }
 

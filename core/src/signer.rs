@@ -168,6 +168,40 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock a program or test sets: the system clock until [`ManualClock::set`] fixes a time, which
+/// [`ManualClock::advance`] moves on. Bindings use it for their `now` options and test clocks.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+/// The value of a [`ManualClock`] that reads the system clock.
+const SYSTEM_TIME: u64 = u64::MAX;
+
+impl ManualClock {
+    /// A clock at `now`, or on the system clock when `None`.
+    pub fn new(now: Option<u64>) -> Self {
+        ManualClock(std::sync::atomic::AtomicU64::new(now.unwrap_or(SYSTEM_TIME)))
+    }
+
+    /// Fixes the time at `now` (`None`: back to the system clock).
+    pub fn set(&self, now: Option<u64>) {
+        self.0.store(now.unwrap_or(SYSTEM_TIME), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Moves a fixed time on by `seconds` (from the system time if none was set).
+    pub fn advance(&self, seconds: u64) {
+        self.set(Some(self.now().saturating_add(seconds)));
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            SYSTEM_TIME => SystemClock.now(),
+            t => t,
+        }
+    }
+}
+
 /// A source of unpredictable bytes (authorization nonces, payment ids).
 pub trait Randomness: Send + Sync {
     /// Fills `buf` entirely.

@@ -28,3 +28,5 @@ print(response.status_code, response.text)
 receipt = paywire.httpx.settlement(response)
 if receipt is not None:
     print(f"paid {payer.spent_usd} from {signer.address}; transaction {receipt.transaction} on {receipt.network}")
+# Like the Node agent and `paywire fetch`: success only for a 2xx answer.
+sys.exit(0 if 200 <= response.status_code < 300 else 1)

@@ -48,7 +48,7 @@ def test_every_code_has_a_category_and_a_status():
     assert len(codes) == len(set(codes)) > 40
     for code in codes:
         assert paywire.error_category(code) in ("malformed_input", "refused", "configuration", "local", "upstream")
-        assert paywire.status_for(code) in (400, 402, 409, 500, 502)
+        assert paywire.status_for(code) in (400, 402, 409, 500, 502, 503)
     assert paywire.status_for("facilitator_unreachable") == 502
     assert paywire.status_for("payment_identifier_conflict") == 409
     assert paywire.status_for_reason("permit2_allowance_required") == 412
@@ -476,10 +476,10 @@ def test_bad_routes_fail_at_start_up():
         PaymentMiddleware(app, {"GET /w": paywire.PriceTag("eip155:999999", PAY_TO, "$0.01")}, facilitator=object())
     assert info.value.code in paywire.error_codes()
     mw = PaymentMiddleware(app, {"/items/{id}": paywire.PriceTag("eip155:84532", PAY_TO, "$0.01"), "GET /files/*": paywire.PriceTag("eip155:84532", PAY_TO, "$0.02")}, facilitator=object())
-    assert mw.route_for("POST", "/items/7") is not None
-    assert mw.route_for("GET", "/items/7/x") is None
-    assert mw.route_for("GET", "/files/a/b.txt") is not None
-    assert mw.route_for("PUT", "/files/a") is None
+    assert mw.gate.route_for("POST", "/items/7") is not None
+    assert mw.gate.route_for("GET", "/items/7/x") is None
+    assert mw.gate.route_for("GET", "/files/a/b.txt") is not None
+    assert mw.gate.route_for("PUT", "/files/a") is None
 
 
 def test_the_clients_contract_comes_from_the_core():

@@ -211,7 +211,7 @@ class FlakySettle(StubFacilitator):
 
 @pytest.mark.parametrize(
     "failure",
-    [RuntimeError("socket closed"), paywire.asgi.error("facilitator_unreachable", "timed out")],
+    [RuntimeError("socket closed"), paywire._common.error("facilitator_unreachable", "timed out")],
     ids=["unexpected exception", "unreachable"],
 )
 def test_a_large_post_response_with_an_unknown_settlement_is_delivered_on_the_retry(failure):

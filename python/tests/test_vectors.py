@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict
 
 import pytest
 from conftest import VECTORS, vectors
+from exchange_vectors import run_client, run_gate, run_routes
 
 import paywire
 
@@ -117,12 +118,16 @@ def run_typed_data(case: Dict[str, Any]) -> None:
 
 
 def run_money(case: Dict[str, Any]) -> None:
-    tag = paywire.PriceTag(case["network"], case["payTo"], case["price"])
+    def offer_of() -> paywire.PaymentRequirements:
+        # A tag that cannot make an offer is refused when it is made.
+        tag = paywire.PriceTag(case["network"], case["payTo"], case["price"])
+        return tag.to_requirements("https://example.com/r")
+
     expect = case["expect"]
     if "error" in expect:
-        check_error(case["name"], expect["error"], lambda: tag.to_requirements("https://example.com/r"))
+        check_error(case["name"], expect["error"], offer_of)
         return
-    offer = tag.to_requirements("https://example.com/r")
+    offer = offer_of()
     assert str(offer.amount) == expect["amount"]
     assert offer.asset == expect["asset"]
     assert (offer.extra or {}) == expect["extra"]
@@ -223,6 +228,9 @@ RUNNERS: Dict[str, Callable[..., None]] = {
     "verification": run_verification,
     "credentials": run_credentials,
     "malformed": run_malformed,
+    "routes": run_routes,
+    "gate": run_gate,
+    "client": run_client,
 }
 
 

@@ -136,7 +136,14 @@ impl SignedReceipt {
 
 /// Issues signed offers and receipts with one key.
 #[pyclass(frozen, module = "paywire._paywire")]
-pub struct Issuer(core::Issuer);
+pub struct Issuer(Arc<core::Issuer>);
+
+impl Issuer {
+    /// The core issuer, shared with a gate.
+    pub fn shared(&self) -> Arc<core::Issuer> {
+        self.0.clone()
+    }
+}
 
 #[pymethods]
 impl Issuer {
@@ -154,7 +161,7 @@ impl Issuer {
                 return Err(bad_argument(py, "a JWS issuer needs a kid for a signer other than LocalSigner"));
             }
         };
-        Ok(Self(core::Issuer::new(signer_from_py(signer)?, format, kid)))
+        Ok(Self(Arc::new(core::Issuer::new(signer_from_py(signer)?, format, kid))))
     }
     /// The issuing address (what verifiers trust).
     #[getter]
@@ -211,6 +218,13 @@ impl Issuer {
 /// Which receipts a server accepts instead of a new payment.
 #[pyclass(frozen, module = "paywire._paywire")]
 pub struct AccessPolicy(Arc<access::AccessPolicy>);
+
+impl AccessPolicy {
+    /// The core policy, for a gate.
+    pub fn policy(&self) -> access::AccessPolicy {
+        (*self.0).clone()
+    }
+}
 
 #[pymethods]
 impl AccessPolicy {

@@ -18,7 +18,7 @@ pub fn py_err(py: Python<'_>, error: paywire_core::Error) -> PyErr {
     let set = || -> PyResult<()> {
         value.setattr("code", error.code().as_str())?;
         value.setattr("message", error.message())?;
-        value.setattr("category", category(error.code()))?;
+        value.setattr("category", error.category().as_str())?;
         value.setattr("payer", error.payer())?;
         let refusals = PyList::empty(py);
         for r in error.refusals() {
@@ -40,20 +40,7 @@ pub fn py_err(py: Python<'_>, error: paywire_core::Error) -> PyErr {
 /// The category of an error code ("malformed_input", "refused", "configuration", "local", "upstream").
 #[pyfunction]
 pub fn error_category(py: Python<'_>, code: &str) -> PyResult<&'static str> {
-    paywire_core::ErrorCode::from_str_code(code)
-        .map(category)
-        .ok_or_else(|| bad_argument(py, format!("unknown error code {code:?}")))
-}
-
-fn category(code: paywire_core::ErrorCode) -> &'static str {
-    use paywire_core::error::Category;
-    match code.category() {
-        Category::MalformedInput => "malformed_input",
-        Category::Refused => "refused",
-        Category::Configuration => "configuration",
-        Category::Local => "local",
-        Category::Upstream => "upstream",
-    }
+    paywire_core::Error::from_code_str(code, "").map(|e| e.category().as_str()).or_raise(py)
 }
 
 /// A `PaywireError` with a known `code` and `message`, for Python code that raises paywire's errors (the
@@ -61,9 +48,7 @@ fn category(code: paywire_core::ErrorCode) -> &'static str {
 #[pyfunction]
 #[pyo3(signature = (code, message, payer=None))]
 pub fn new_error(py: Python<'_>, code: &str, message: &str, payer: Option<String>) -> PyResult<Py<PyAny>> {
-    let code = paywire_core::ErrorCode::from_str_code(code)
-        .ok_or_else(|| bad_argument(py, format!("unknown error code {code:?}")))?;
-    let mut error = paywire_core::Error::new(code, message);
+    let mut error = paywire_core::Error::from_code_str(code, message).or_raise(py)?;
     if let Some(payer) = payer {
         error = error.with_payer(payer);
     }

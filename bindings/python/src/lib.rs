@@ -8,6 +8,8 @@ use pyo3::types::{PyBytes, PyDict};
 mod convert;
 mod credentials;
 mod errors;
+mod exchange;
+mod facilitator;
 mod messages;
 mod payer;
 mod server;
@@ -124,6 +126,8 @@ fn _paywire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     payer::register(m)?;
     server::register(m)?;
     credentials::register(m)?;
+    exchange::register(m)?;
+    facilitator::register(m)?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json_text, m)?)?;
     m.add_function(wrap_pyfunction!(decode_header_text, m)?)?;

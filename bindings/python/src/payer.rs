@@ -192,9 +192,16 @@ impl PreparedPayment {
 /// Pays bills under a policy, signing at most one live payment per purchase.
 #[pyclass(frozen, module = "paywire._paywire")]
 pub struct Payer {
-    inner: core::Payer,
+    inner: std::sync::Arc<core::Payer>,
     /// The signer as given, so async code can tell whether its `sign_digest` must be awaited.
     signer: Py<PyAny>,
+}
+
+impl Payer {
+    /// The core payer, shared with a paid fetch.
+    pub fn shared(&self) -> std::sync::Arc<core::Payer> {
+        self.inner.clone()
+    }
 }
 
 fn bill_from_py(bill: &Bound<'_, PyAny>) -> PyResult<paywire_core::PaymentRequired> {
@@ -202,12 +209,7 @@ fn bill_from_py(bill: &Bound<'_, PyAny>) -> PyResult<paywire_core::PaymentRequir
         return Ok(b.get().0.clone());
     }
     let text: String = bill.extract()?;
-    let parsed = if text.trim_start().starts_with('{') {
-        paywire_core::PaymentRequired::from_json(&text)
-    } else {
-        paywire_core::PaymentRequired::from_header(&text)
-    };
-    parsed.or_raise(bill.py())
+    paywire_core::PaymentRequired::from_text(&text).or_raise(bill.py())
 }
 
 fn extras(nonce: Option<&Bound<'_, PyAny>>) -> PyResult<core::PayExtras> {
@@ -241,7 +243,7 @@ impl Payer {
             randomness_from_py(randomness)?,
         )
         .with_options(options);
-        Ok(Self { inner: payer, signer: signer.clone().unbind() })
+        Ok(Self { inner: std::sync::Arc::new(payer), signer: signer.clone().unbind() })
     }
 
     /// The signer this payer was made with.

@@ -1,14 +1,14 @@
 //! The paid-resource side: price tags, bills, taking payments, offline verification, receipts headers.
 
+use paywire_core::ResourceInfo;
 use paywire_core::assets::TransferMethod;
-use paywire_core::server::{self as core, Price};
+use paywire_core::server as core;
 use paywire_core::verify::{self, SignatureCheck, VerifyOptions};
-use paywire_core::{ErrorCode, ResourceInfo};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::convert::{address_from_py, headers_from_py, now_or_system, object_from_py, u256_from_py, u256_to_py};
-use crate::errors::{OrRaise, bad_argument};
+use crate::convert::{headers_from_py, now_or_system, object_from_py, u256_from_py, u256_to_py};
+use crate::errors::OrRaise;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
 /// One way to pay for a route: a price on a network to a payee.
@@ -39,35 +39,20 @@ impl PriceTag {
         extra: Option<&Bound<'_, PyAny>>,
         extensions: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let price = match (price, amount, asset) {
-            (Some(p), None, None) => Price::Money(p),
-            (None, Some(amount), Some(asset)) => Price::Atomic {
-                amount: u256_from_py(amount)?,
-                asset: address_from_py(py, asset)?,
-                name: eip712_name,
-                version: eip712_version,
-                transfer_method: match transfer_method {
-                    None => None,
-                    Some("eip3009") => Some(TransferMethod::Eip3009),
-                    Some("permit2") => Some(TransferMethod::Permit2),
-                    Some(other) => {
-                        return Err(bad_argument(
-                            py,
-                            format!("transfer_method {other:?} is neither eip3009 nor permit2"),
-                        ));
-                    }
-                },
-            },
-            _ => return Err(bad_argument(py, "give either a price (\"$0.01\") or an amount with its asset")),
-        };
-        Ok(Self(core::PriceTag {
+        let spec = core::PriceTagSpec {
             network,
-            price,
             pay_to,
+            price,
+            amount: amount.map(u256_from_py).transpose()?,
+            asset: asset.map(str::to_string),
+            eip712_name,
+            eip712_version,
+            transfer_method: transfer_method.map(str::to_string),
             max_timeout_seconds,
-            extra: object_from_py(extra)?.unwrap_or_default(),
-            extensions: object_from_py(extensions)?.unwrap_or_default(),
-        }))
+            extra: object_from_py(extra)?,
+            extensions: object_from_py(extensions)?,
+        };
+        core::PriceTag::from_spec(spec).or_raise(py).map(Self)
     }
 
     /// The offer this tag becomes in a bill of `x402_version` for `resource_url`.
@@ -172,7 +157,7 @@ impl VerifiedPayment {
 
 /// A payment matched to the server's offer and verified offline.
 #[pyclass(frozen, module = "paywire._paywire")]
-pub struct AcceptedPayment(core::AcceptedPayment);
+pub struct AcceptedPayment(pub core::AcceptedPayment);
 
 #[pymethods]
 impl AcceptedPayment {
@@ -280,9 +265,7 @@ fn settlement_header(x402_version: u8, settlement: &SettleResponse) -> (&'static
 fn status_for(py: Python<'_>, error: &Bound<'_, PyAny>) -> PyResult<u16> {
     let code: String =
         if error.is_instance_of::<PyString>() { error.extract()? } else { error.getattr("code")?.extract()? };
-    let code =
-        ErrorCode::from_str_code(&code).ok_or_else(|| bad_argument(py, format!("unknown error code {code:?}")))?;
-    Ok(core::status_for(&paywire_core::Error::new(code, "")))
+    Ok(paywire_core::Error::from_code_str(&code, "").or_raise(py)?.http_status())
 }
 
 /// The HTTP status for a facilitator's `invalidReason`: 412 for `permit2_allowance_required`, else 402.

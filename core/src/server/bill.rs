@@ -53,7 +53,70 @@ pub struct PriceTag {
     pub extensions: Object,
 }
 
+/// A price tag as every binding takes it, field by field; [`PriceTag::from_spec`] checks it once for all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PriceTagSpec {
+    /// Network: CAIP-2 (`eip155:8453`) or a v1 name (`base`).
+    pub network: String,
+    /// The payee.
+    pub pay_to: String,
+    /// A USD price such as "$0.01", paid in the network's default stablecoin.
+    pub price: Option<String>,
+    /// Atomic units of `asset` (with `asset`, instead of `price`).
+    pub amount: Option<U256>,
+    /// The token's address (with `amount`).
+    pub asset: Option<String>,
+    /// The token's EIP-712 domain name (needed for a token outside the default table).
+    pub eip712_name: Option<String>,
+    /// The token's EIP-712 domain version.
+    pub eip712_version: Option<String>,
+    /// `eip3009` or `permit2` (default: the default table's method, else EIP-3009).
+    pub transfer_method: Option<String>,
+    /// Seconds allowed to complete the payment (default 300).
+    pub max_timeout_seconds: Option<u64>,
+    /// Members merged over the offer's `extra`.
+    pub extra: Option<Object>,
+    /// Extensions the tag declares on the bill.
+    pub extensions: Option<Object>,
+}
+
 impl PriceTag {
+    /// Checks a spec and makes the tag: either a `price`, or an `amount` with its `asset` (and optionally the
+    /// token's EIP-712 domain and transfer method, which only make sense for an explicit token).
+    pub fn from_spec(spec: PriceTagSpec) -> Result<PriceTag> {
+        let bad = |msg: &str| Error::new(ErrorCode::InvalidPriceTag, msg);
+        let token_details =
+            spec.eip712_name.is_some() || spec.eip712_version.is_some() || spec.transfer_method.is_some();
+        let price = match (spec.price, spec.amount, spec.asset) {
+            (Some(_), None, None) if token_details => {
+                return Err(bad(
+                    "the EIP-712 name, version and transfer method go with an amount and its asset; a price is paid in \
+                     the network's default stablecoin (for Permit2, set extra assetTransferMethod to \"permit2\")",
+                ));
+            }
+            (Some(p), None, None) => Price::Money(p),
+            (None, Some(amount), Some(asset)) => Price::Atomic {
+                amount,
+                asset: parse_address(&asset).map_err(|e| bad(&format!("asset {e}")))?,
+                name: spec.eip712_name,
+                version: spec.eip712_version,
+                transfer_method: spec.transfer_method.as_deref().map(TransferMethod::parse).transpose()?,
+            },
+            _ => return Err(bad("give either a price (\"$0.01\") or an amount with its asset")),
+        };
+        let tag = PriceTag {
+            network: spec.network,
+            price,
+            pay_to: spec.pay_to,
+            max_timeout_seconds: spec.max_timeout_seconds,
+            extra: spec.extra.unwrap_or_default(),
+            extensions: spec.extensions.unwrap_or_default(),
+        };
+        // A tag that cannot make an offer is refused now, not on the first request.
+        tag.to_requirements(2, &ResourceInfo::new("http://localhost/"))?;
+        Ok(tag)
+    }
+
     /// A money price ("$0.01") on a network to a payee.
     pub fn new(price: impl Into<String>, network: impl Into<String>, pay_to: impl Into<String>) -> Self {
         PriceTag {
@@ -68,6 +131,7 @@ impl PriceTag {
 
     /// Resolves the tag into an offer of the given x402 version.
     pub fn to_requirements(&self, x402_version: u8, resource: &ResourceInfo) -> Result<PaymentRequirements> {
+        check_version(x402_version)?;
         let bad = |msg: String| Error::new(ErrorCode::InvalidPriceTag, msg);
         let chain_id = network::chain_id(&self.network).map_err(|e| bad(e.message().to_string()))?;
         let pay_to = parse_address(&self.pay_to).map_err(|e| bad(format!("payTo {e}")))?;
@@ -165,14 +229,24 @@ impl PriceTag {
     }
 }
 
+/// Refuses an x402 version paywire does not speak (1 and 2 exist).
+pub fn check_version(x402_version: u8) -> Result<()> {
+    if (1..=2).contains(&x402_version) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidX402Version,
+            format!("x402 version {x402_version} does not exist; use 2 (or 1 for v1 clients)"),
+        ))
+    }
+}
+
 /// Builds the bill for a resource from its price tags (one offer per tag, in order).
 pub fn build_payment_required(x402_version: u8, resource: ResourceInfo, tags: &[PriceTag]) -> Result<PaymentRequired> {
     if tags.is_empty() {
         return Err(Error::new(ErrorCode::InvalidPriceTag, "a paid route needs at least one price tag"));
     }
-    if !(1..=2).contains(&x402_version) {
-        return Err(Error::new(ErrorCode::InvalidX402Version, format!("x402 version {x402_version} does not exist")));
-    }
+    check_version(x402_version)?;
     if resource.url.is_empty() {
         return Err(Error::new(ErrorCode::InvalidPriceTag, "the resource URL is empty"));
     }
@@ -259,6 +333,37 @@ mod tests {
             ..PriceTag::new("", "eip155:31337", PAY_TO)
         };
         assert_eq!(custom.to_requirements(2, &r).unwrap_err().code(), ErrorCode::MissingEip712Domain);
-        assert!(build_payment_required(2, r, &[]).is_err());
+        assert!(build_payment_required(2, r.clone(), &[]).is_err());
+        assert_eq!(
+            PriceTag::new("$1", "base", PAY_TO).to_requirements(7, &r).unwrap_err().code(),
+            ErrorCode::InvalidX402Version
+        );
+    }
+
+    #[test]
+    fn specs_are_checked_once_for_every_binding() {
+        let spec = |f: fn(&mut PriceTagSpec)| {
+            let mut s = PriceTagSpec { network: "eip155:84532".into(), pay_to: PAY_TO.into(), ..Default::default() };
+            f(&mut s);
+            PriceTag::from_spec(s)
+        };
+        assert!(spec(|s| s.price = Some("$0.01".into())).is_ok());
+        for bad in [
+            spec(|s| {
+                s.price = Some("$0.01".into());
+                s.transfer_method = Some("permit2".into());
+            }),
+            spec(|_| {}),
+            spec(|s| {
+                s.amount = Some(U256::from(5));
+                s.asset = Some("0x036CbD53842c5426634e7929541eC2318f3dCF7e".into());
+                s.transfer_method = Some("wire".into());
+            }),
+            spec(|s| s.price = Some("1e-3".into())),
+        ] {
+            let e = bad.unwrap_err();
+            assert!(matches!(e.code(), ErrorCode::InvalidPriceTag | ErrorCode::InvalidPrice), "{e}");
+            assert_eq!(e.category(), crate::error::Category::Configuration);
+        }
     }
 }

@@ -70,6 +70,11 @@ impl PaymentPayload {
         Ok(PaymentPayload { x402_version, scheme, network, accepted, resource, payload, extensions, raw })
     }
 
+    /// Reads a payment given as text: a header value, or its JSON.
+    pub fn from_text(text: &str) -> Result<Self> {
+        if crate::http::looks_like_json(text) { Self::from_json(text) } else { Self::from_header(text) }
+    }
+
     /// Parses a `PAYMENT-SIGNATURE` or `X-PAYMENT` header value.
     pub fn from_header(value: &str) -> Result<Self> {
         Self::from_json(&codec::decode_header_text(value)?)

@@ -179,6 +179,11 @@ impl PaymentRequired {
         Ok(PaymentRequired { x402_version: version, error, resource, accepts, extensions, other })
     }
 
+    /// Reads a bill given as text: a `PAYMENT-REQUIRED` header value, or JSON (a v1 body).
+    pub fn from_text(text: &str) -> Result<Self> {
+        if crate::http::looks_like_json(text) { Self::from_json(text) } else { Self::from_header(text) }
+    }
+
     /// Parses a v2 `PAYMENT-REQUIRED` header value.
     pub fn from_header(value: &str) -> Result<Self> {
         Self::from_json(&codec::decode_header_text(value)?)

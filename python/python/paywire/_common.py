@@ -1,17 +1,10 @@
-"""What the HTTP clients and the middleware share: coded errors, purchase keys, reading bills."""
+"""What the Python glue shares: coded errors made by the core, and request bodies as bytes."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Optional
 
-from ._paywire import PaymentRequired, PaywireError, SettleResponse, new_error, read_settlement
-
-#: Response headers a browser client must be allowed to read.
-EXPOSED_HEADERS = "PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE"
-
-#: Request headers a browser client sends.
-ALLOWED_HEADERS = "PAYMENT-SIGNATURE, X-PAYMENT, X-PAYWIRE-RECEIPT"
+from ._paywire import ALLOWED_HEADERS, EXPOSED_HEADERS, PaywireError, new_error
 
 
 def error(code: str, message: str, payer: Optional[str] = None) -> PaywireError:
@@ -19,14 +12,9 @@ def error(code: str, message: str, payer: Optional[str] = None) -> PaywireError:
     return new_error(code, message, payer)
 
 
-def purchase_key(method: str, url: str, body: bytes) -> str:
-    """Names a purchase: the same method, URL and body are the same purchase, so a retry reuses its payment."""
-    return f"{method.upper()} {url} {hashlib.sha256(body).hexdigest()}"
-
-
 def body_bytes(body: Any) -> Optional[bytes]:
-    """A request body as bytes, for replaying it with the payment and naming the purchase; None for a
-    stream, which cannot be sent twice."""
+    """A request body as bytes, for replaying it with the payment; None for a stream, which cannot be sent
+    twice."""
     if body is None:
         return b""
     if isinstance(body, (bytes, bytearray, memoryview)):
@@ -44,18 +32,4 @@ def stream_refused() -> PaywireError:
     )
 
 
-def bill_of(headers: Any, body: bytes) -> Optional[PaymentRequired]:
-    """The x402 bill of a 402 response, or None when the 402 is not an x402 bill."""
-    try:
-        return PaymentRequired.from_response(headers, body)
-    except PaywireError:
-        return None
-
-
-def settlement_in(headers: Any) -> Optional[SettleResponse]:
-    """The settlement receipt a paid response carries, or None (also when it is unreadable: the response
-    itself still reaches the caller)."""
-    try:
-        return read_settlement(headers)
-    except PaywireError:
-        return None
+__all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "body_bytes", "error", "stream_refused"]

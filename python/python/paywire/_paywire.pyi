@@ -3,6 +3,26 @@
 from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final
 
 __all__ = [
+    "ALLOWED_HEADERS",
+    "DEFAULT_FACILITATOR_TIMEOUT",
+    "DEFAULT_FACILITATOR_URL",
+    "EXPOSED_HEADERS",
+    "Exchange",
+    "FetchStep",
+    "Gate",
+    "Paid",
+    "PaidFetch",
+    "PricedRoute",
+    "Step",
+    "StoreEntry",
+    "facilitator_endpoint",
+    "facilitator_headers",
+    "facilitator_unreachable",
+    "read_settle_answer",
+    "read_supported_answer",
+    "read_verify_answer",
+    "redact_url",
+    "settle_again",
     "AcceptedPayment",
     "AccessPolicy",
     "Issuer",
@@ -59,6 +79,10 @@ __all__ = [
 __version__: str
 MAX_HEADER_BYTES: int
 RECEIPT_HEADER: str
+EXPOSED_HEADERS: str
+ALLOWED_HEADERS: str
+DEFAULT_FACILITATOR_URL: str
+DEFAULT_FACILITATOR_TIMEOUT: float
 
 _Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 _Json = Any
@@ -516,3 +540,211 @@ def error_codes() -> List[str]: ...
 def error_category(code: str) -> _Category: ...
 def new_error(code: str, message: str, payer: Optional[str] = None) -> PaywireError: ...
 def payment_identifier_declaration(required: bool) -> Dict[str, _Json]: ...
+
+# The exchange machines
+
+_StepKind = Literal["pass_through", "read_body", "store", "verify", "run_handler", "settle", "respond", "fail", "done"]
+
+@final
+class PricedRoute:
+    """A priced route: its price tags and what its bill says; `pattern` matches requests to it."""
+
+    def __new__(
+        cls,
+        tags: Sequence[PriceTag],
+        pattern: Optional[str] = None,
+        *,
+        description: Optional[str] = None,
+        mime_type: Optional[str] = None,
+        x402_version: int = 2,
+        receipts: bool = True,
+    ) -> PricedRoute: ...
+    @property
+    def pattern(self) -> Optional[str]: ...
+
+@final
+class Gate:
+    """A set of priced routes and how payments for them are taken (the core's payment gate)."""
+
+    def __new__(
+        cls,
+        routes: Sequence[PricedRoute],
+        *,
+        public_url: Optional[str] = None,
+        issuer: Optional[Issuer] = None,
+        access: Optional[AccessPolicy] = None,
+        allow_onchain_signatures: bool = False,
+        max_request_bytes: int = ...,
+        max_replay_bytes: int = ...,
+        case_sensitive: bool = False,
+        external_store: bool = False,
+        max_entries: int = ...,
+        max_bytes: int = ...,
+    ) -> Gate: ...
+    @property
+    def names_client_host(self) -> bool: ...
+    def route_for(
+        self, method: str, path: str, *, framework_pattern: Optional[str] = None, framework_no_route: bool = False
+    ) -> Optional[int]: ...
+    def handle(
+        self,
+        method: str,
+        path: str,
+        path_and_query: str,
+        origin: str,
+        headers: _Headers,
+        *,
+        framework_pattern: Optional[str] = None,
+        framework_no_route: bool = False,
+        now: Optional[int] = None,
+    ) -> Tuple[Optional[Exchange], Step]: ...
+    def start(
+        self, route: int, method: str, path_and_query: str, origin: str, headers: _Headers, *, now: Optional[int] = None
+    ) -> Tuple[Exchange, Step]: ...
+
+@final
+class Exchange:
+    """One priced request in progress; feed each step's outcome back."""
+
+    def feed_body(self, body: bytes) -> Step: ...
+    def feed_body_too_large(self) -> Step: ...
+    def feed_client_gone(self) -> Step: ...
+    def feed_store(self, answer: Union[StoreEntry, bool, None]) -> Step: ...
+    def feed_store_failed(self, message: str) -> Step: ...
+    def feed_verified(self, answer: VerifyResponse) -> Step: ...
+    def feed_settled(self, answer: SettleResponse) -> Step: ...
+    def feed_facilitator_failed(self, message: str, code: Optional[str] = None) -> Step: ...
+    def feed_handled(self, status: int, headers: _Headers, body: bytes) -> Step: ...
+    def feed_handler_failed(self) -> Step: ...
+    def cancel(self) -> Step: ...
+    @property
+    def ended(self) -> bool: ...
+
+@final
+class Step:
+    """What the gate's glue must do next."""
+
+    @property
+    def kind(self) -> _StepKind: ...
+    @property
+    def is_final(self) -> bool: ...
+    @property
+    def shielded(self) -> bool: ...
+    @property
+    def logs(self) -> List[Tuple[Literal["warning", "error"], str]]: ...
+    @property
+    def limit(self) -> Optional[int]: ...
+    @property
+    def op(self) -> Optional[Literal["claim", "get", "replace", "release"]]: ...
+    @property
+    def key(self) -> Optional[str]: ...
+    @property
+    def token(self) -> Optional[str]: ...
+    @property
+    def entry(self) -> Optional[StoreEntry]: ...
+    @property
+    def payment(self) -> Optional[PaymentPayload]: ...
+    @property
+    def requirements(self) -> Optional[PaymentRequirements]: ...
+    @property
+    def paid(self) -> Optional[Paid]: ...
+    @property
+    def status(self) -> Optional[int]: ...
+    @property
+    def headers(self) -> Optional[List[Tuple[str, str]]]: ...
+    @property
+    def body(self) -> Optional[bytes]: ...
+
+@final
+class Paid:
+    """What the handler is told about the payment."""
+
+    @property
+    def payer(self) -> str: ...
+    @property
+    def payment(self) -> Optional[AcceptedPayment]: ...
+    @property
+    def receipt(self) -> Optional[Dict[str, _Json]]: ...
+
+@final
+class StoreEntry:
+    """A payment record as a shared store keeps it."""
+
+    @staticmethod
+    def from_json(text: str) -> StoreEntry: ...
+    def to_json(self) -> str: ...
+    @property
+    def token(self) -> str: ...
+    @property
+    def expires_at(self) -> int: ...
+    @property
+    def state(self) -> Literal["in_flight", "unsettled", "done"]: ...
+
+_FetchKind = Literal["send", "read_body", "sign", "done", "fail", "raise"]
+
+@final
+class PaidFetch:
+    """One HTTP call paid once (the core's paying client)."""
+
+    @staticmethod
+    def start(
+        payer: Payer,
+        method: str,
+        url: str,
+        headers: Optional[_Headers] = None,
+        body: Optional[bytes] = None,
+        *,
+        follow_redirects: bool = True,
+        max_redirects: int = ...,
+        already_paid: bool = False,
+        sign_inline: bool = True,
+    ) -> Tuple[PaidFetch, FetchStep]: ...
+    def feed_response(self, status: int, headers: _Headers) -> FetchStep: ...
+    def feed_body(self, body: bytes) -> FetchStep: ...
+    def feed_send_failed(self) -> FetchStep: ...
+    def feed_signatures(self, signatures: Sequence[bytes]) -> FetchStep: ...
+    def feed_sign_failed(self, message: str) -> FetchStep: ...
+
+@final
+class FetchStep:
+    """What the paying client's glue must do next."""
+
+    @property
+    def kind(self) -> _FetchKind: ...
+    @property
+    def method(self) -> Optional[str]: ...
+    @property
+    def url(self) -> Optional[str]: ...
+    @property
+    def headers(self) -> Optional[List[Tuple[str, str]]]: ...
+    @property
+    def body(self) -> Optional[bytes]: ...
+    @property
+    def digests(self) -> List[bytes]: ...
+    @property
+    def error(self) -> Optional[PaywireError]: ...
+    @property
+    def payment(self) -> Optional[PaymentHeader]: ...
+    @property
+    def settlement(self) -> Optional[SettleResponse]: ...
+    @property
+    def paid_status(self) -> Optional[int]: ...
+    @property
+    def open(self) -> bool: ...
+    @property
+    def unpaid(self) -> Optional[PaywireError]: ...
+    @property
+    def body_read(self) -> bool: ...
+
+# Facilitator client rules
+
+def facilitator_endpoint(base: str, name: str) -> Tuple[str, str]: ...
+def facilitator_headers(configured: Any, name: str) -> List[Tuple[str, str]]: ...
+def read_verify_answer(status: int, body: str) -> VerifyResponse: ...
+def read_settle_answer(status: int, body: str) -> SettleResponse: ...
+def read_supported_answer(status: int, body: str) -> SupportedResponse: ...
+def settle_again(answer: SettleResponse) -> bool: ...
+def facilitator_unreachable(
+    base: str, name: str, timed_out: bool, timeout_seconds: float, detail: str
+) -> PaywireError: ...
+def redact_url(url: str) -> str: ...

@@ -9,33 +9,30 @@ more with the payment.
         response = client.get("https://api.example.com/weather")
         receipt = paywire.httpx.settlement(response)   # the decoded PAYMENT-RESPONSE, or None
 
-The contract: at most one paid retry; a request that already carries a payment is never paid again; the
-request body is read once and kept for the retry; a purchase (method, URL, body) retried while its outcome
-is open (the response was lost, or the server answered 409 or 5xx, or reported the settlement pending)
-reuses its payment instead of paying twice.
+The exchange is paywire's core paying client (``paywire.PaidFetch``), the same in every language: at most
+one payment per call, also when the client follows redirects (the hops of one call share a mark, so a
+second bill after a redirect is returned unpaid); the payment goes only to the URL that billed it and never
+follows a redirect; a request that already carries a payment is never paid again; the request body is read
+once and kept for the retry; a purchase (method, URL, body) retried while its outcome is open (the response
+was lost, or the server answered 409 or 5xx, or reported the settlement pending) reuses its payment.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional
+from typing import List, Optional, Tuple
 
 import anyio.to_thread
 import httpx
 
-from ._common import bill_of, purchase_key, settlement_in
-from ._paywire import (
-    LocalSigner,
-    carries_payment,
-    outcome_is_open,
-    Payer,
-    PaymentHeader,
-    PreparedPayment,
-    SettleResponse,
-)
+from ._paywire import FetchStep, LocalSigner, PaidFetch, Payer, PaymentHeader, SettleResponse
 
 SETTLEMENT = "x402_settlement"
 PAYMENT = "x402_payment"
+#: Marks the extensions of a call that paid; httpx gives the hops of a redirected call the same extensions.
+PAID_MARK = "paywire_paid"
+#: Framing headers of a request; a replayed body gets its own.
+_FRAMING = ("content-length", "transfer-encoding")
 
 
 def settlement(response: httpx.Response) -> Optional[SettleResponse]:
@@ -48,22 +45,32 @@ def payment(response: httpx.Response) -> Optional[PaymentHeader]:
     return response.extensions.get(PAYMENT)
 
 
-#: Framing headers of the original request; the paid copy gets its own for the buffered body.
-_FRAMING = ("content-length", "transfer-encoding")
+def _start(payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool) -> Tuple[PaidFetch, FetchStep]:
+    has_body = bool(body) or "content-length" in request.headers or "transfer-encoding" in request.headers
+    return PaidFetch.start(
+        payer,
+        request.method,
+        str(request.url),
+        request.headers.multi_items(),
+        body if has_body else None,
+        # httpx's client follows redirects above the transport; each hop comes here as its own request.
+        follow_redirects=False,
+        already_paid=bool(request.extensions.get(PAID_MARK)),
+        sign_inline=sign_inline,
+    )
 
 
-def _paid_request(request: httpx.Request, body: bytes, header: PaymentHeader) -> httpx.Request:
-    headers = httpx.Headers([(k, v) for k, v in request.headers.multi_items() if k.lower() not in _FRAMING])
-    headers[header.name] = header.value
-    return httpx.Request(request.method, request.url, headers=headers, content=body, extensions=request.extensions)
+def _hop(original: httpx.Request, step: FetchStep) -> httpx.Request:
+    headers = [(k, v) for k, v in step.headers or [] if k.lower() not in _FRAMING]
+    return httpx.Request(
+        step.method or "GET", step.url or "", headers=headers, content=step.body, extensions=original.extensions
+    )
 
 
-def _finish(payer: Payer, key: str, response: httpx.Response, header: PaymentHeader) -> httpx.Response:
-    receipt = settlement_in(response.headers)
-    # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
-    if not outcome_is_open(response.status_code, receipt):
-        payer.forget(key)
-    response.extensions = {**response.extensions, SETTLEMENT: receipt, PAYMENT: header}
+def _finish(request: httpx.Request, response: httpx.Response, step: FetchStep) -> httpx.Response:
+    if step.payment is not None:
+        request.extensions[PAID_MARK] = True
+    response.extensions = {**response.extensions, SETTLEMENT: step.settlement, PAYMENT: step.payment}
     return response
 
 
@@ -75,21 +82,29 @@ class PaymentTransport(httpx.BaseTransport):
         self._inner = transport or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if carries_payment(request.headers):
-            return self._inner.handle_request(request)
         body = request.read()
-        response = self._inner.handle_request(request)
-        if response.status_code != 402:
-            return response
-        response.read()
-        bill = bill_of(response.headers, response.content)
-        if bill is None:
-            return response
-        key = purchase_key(request.method, str(request.url), body)
-        header = self._payer.pay(bill, key)
-        response.close()
-        paid = self._inner.handle_request(_paid_request(request, body, header))
-        return _finish(self._payer, key, paid, header)
+        fetch, step = _start(self._payer, request, body, True)
+        response: Optional[httpx.Response] = None
+        while True:
+            if step.kind == "send":
+                if response is not None:
+                    response.close()
+                try:
+                    response = self._inner.handle_request(_hop(request, step))
+                except BaseException:
+                    fetch.feed_send_failed()  # the payment, if any, stays remembered: the outcome is open
+                    raise
+                step = fetch.feed_response(response.status_code, response.headers.multi_items())
+            elif step.kind == "read_body":
+                assert response is not None
+                step = fetch.feed_body(response.read())
+            elif step.kind == "fail":
+                if response is not None:
+                    response.close()
+                raise step.error  # type: ignore[misc]
+            else:
+                assert response is not None
+                return _finish(request, response, step)
 
     def close(self) -> None:
         self._inner.close()
@@ -102,38 +117,45 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
     def __init__(self, payer: Payer, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
         self._payer = payer
         self._inner = transport or httpx.AsyncHTTPTransport()
-        signer = payer.signer
-        self._awaits = inspect.iscoroutinefunction(getattr(signer, "sign_digest", None))
-        self._inline = isinstance(signer, LocalSigner)
+        self._inline = isinstance(payer.signer, LocalSigner)
 
-    async def _pay(self, bill: Any, key: str) -> PaymentHeader:
-        if self._inline:
-            return self._payer.pay(bill, key)
-        if not self._awaits:
-            return await anyio.to_thread.run_sync(self._payer.pay, bill, key)
-        prepared = self._payer.prepare(bill, key)
-        if not isinstance(prepared, PreparedPayment):
-            return prepared
-        signer = self._payer.signer
-        signatures = [bytes(await signer.sign_digest(digest)) for digest in prepared.digests]
-        return self._payer.complete(prepared, signatures)
+    async def _sign(self, digests: List[bytes]) -> List[bytes]:
+        sign = self._payer.signer.sign_digest
+        if inspect.iscoroutinefunction(sign):
+            return [bytes(await sign(d)) for d in digests]
+        return await anyio.to_thread.run_sync(lambda: [bytes(sign(d)) for d in digests])
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if carries_payment(request.headers):
-            return await self._inner.handle_async_request(request)
         body = await request.aread()
-        response = await self._inner.handle_async_request(request)
-        if response.status_code != 402:
-            return response
-        await response.aread()
-        bill = bill_of(response.headers, response.content)
-        if bill is None:
-            return response
-        key = purchase_key(request.method, str(request.url), body)
-        header = await self._pay(bill, key)
-        await response.aclose()
-        paid = await self._inner.handle_async_request(_paid_request(request, body, header))
-        return _finish(self._payer, key, paid, header)
+        fetch, step = _start(self._payer, request, body, self._inline)
+        response: Optional[httpx.Response] = None
+        while True:
+            if step.kind == "send":
+                if response is not None:
+                    await response.aclose()
+                try:
+                    response = await self._inner.handle_async_request(_hop(request, step))
+                except BaseException:
+                    fetch.feed_send_failed()
+                    raise
+                step = fetch.feed_response(response.status_code, response.headers.multi_items())
+            elif step.kind == "read_body":
+                assert response is not None
+                step = fetch.feed_body(await response.aread())
+            elif step.kind == "sign":
+                try:
+                    signatures = await self._sign(step.digests)
+                except Exception as e:
+                    step = fetch.feed_sign_failed(f"{type(e).__name__}: {e}")
+                else:
+                    step = fetch.feed_signatures(signatures)
+            elif step.kind == "fail":
+                if response is not None:
+                    await response.aclose()
+                raise step.error  # type: ignore[misc]
+            else:
+                assert response is not None
+                return _finish(request, response, step)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

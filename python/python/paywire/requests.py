@@ -8,27 +8,27 @@
     response = session.get("https://api.example.com/weather")
     receipt = paywire.requests.settlement(response)   # the decoded PAYMENT-RESPONSE, or None
 
-Same contract as ``paywire.httpx``: one paid retry, never a second payment for a request that already
-carries one, the body kept for the retry, and a purchase retried while its outcome is open paid once. A
-streaming body (a generator or file) is sent as is; if the server then asks for a payment, the adapter
-raises, because the body cannot be sent a second time.
+The exchange is paywire's core paying client, as in ``paywire.httpx``: one payment per call even when the
+session follows redirects, the payment never carried across a redirect, never a second payment for a
+request that already carries one, and a purchase retried while its outcome is open paid once. A streaming
+body (a generator or file) is sent as is; if the server then asks for a payment, the adapter raises,
+because the body cannot be sent a second time.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, cast
+from typing import Any, Dict, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
-from ._common import bill_of, body_bytes, purchase_key, settlement_in, stream_refused
-from ._paywire import (
-    Payer,
-    PaymentHeader,
-    SettleResponse,
-    carries_payment,
-    outcome_is_open,
-)
+from ._common import body_bytes, stream_refused
+from ._paywire import PaidFetch, Payer, PaymentHeader, SettleResponse
+
+#: Marks the hooks of a call that paid; requests gives the hops of a redirected call the same hooks.
+PAID_MARK = "paywire_paid"
+_PAYMENT_HEADERS = ("payment-signature", "x-payment")
 
 
 def settlement(response: requests.Response) -> Optional[SettleResponse]:
@@ -49,31 +49,57 @@ class PaymentAdapter(HTTPAdapter):
         self._payer = payer
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if carries_payment(cast(Mapping[str, str], request.headers)):
-            return super().send(request, **kwargs)
         body = body_bytes(request.body)
-        response = super().send(request, **kwargs)
-        if response.status_code != 402:
-            return response
-        bill = bill_of(response.headers, response.content)
-        if bill is None:
-            return response
-        if body is None:
-            response.close()
-            raise stream_refused()
-        key = purchase_key(request.method or "GET", request.url or "", body)
-        header = self._payer.pay(bill, key)
-        response.close()
-        paid = request.copy()
-        paid.headers[header.name] = header.value
-        result = super().send(paid, **kwargs)
-        receipt = settlement_in(result.headers)
-        # A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
-        if not outcome_is_open(result.status_code, receipt):
-            self._payer.forget(key)
-        result.x402_settlement = receipt  # type: ignore[attr-defined]
-        result.x402_payment = header  # type: ignore[attr-defined]
-        return result
+        hooks: Dict[str, Any] = request.hooks if isinstance(request.hooks, dict) else {}
+        fetch, step = PaidFetch.start(
+            self._payer,
+            request.method or "GET",
+            request.url or "",
+            [(k, v if isinstance(v, str) else v.decode("latin-1")) for k, v in (request.headers or {}).items()],
+            body if request.body is not None and body is not None else None,
+            # The session follows redirects above the adapter; each hop comes here as its own request.
+            follow_redirects=False,
+            already_paid=bool(hooks.get(PAID_MARK)),
+        )
+        response: Optional[requests.Response] = None
+        while True:
+            if step.kind == "send":
+                if response is not None:
+                    response.close()
+                hop = request.copy()
+                hop.prepare_method(step.method)
+                hop.url = step.url
+                hop.headers = CaseInsensitiveDict(step.headers or [])
+                hop.body = request.body if body is None else step.body
+                try:
+                    response = super().send(hop, **kwargs)
+                except BaseException:
+                    fetch.feed_send_failed()  # the payment, if any, stays remembered: the outcome is open
+                    raise
+                # The session builds a redirect's hop from response.request: never from one carrying a payment.
+                for name in _PAYMENT_HEADERS:
+                    if name in hop.headers and name not in (request.headers or {}):
+                        clean = hop.copy()
+                        del clean.headers[name]
+                        response.request = clean
+                step = fetch.feed_response(response.status_code, list(response.headers.items()))
+            elif step.kind == "read_body":
+                assert response is not None
+                if body is None:
+                    response.close()
+                    raise stream_refused()
+                step = fetch.feed_body(response.content)
+            elif step.kind == "fail":
+                if response is not None:
+                    response.close()
+                raise step.error  # type: ignore[misc]
+            else:
+                assert response is not None
+                if step.payment is not None:
+                    hooks[PAID_MARK] = True
+                response.x402_settlement = step.settlement  # type: ignore[attr-defined]
+                response.x402_payment = step.payment  # type: ignore[attr-defined]
+                return response
 
 
 __all__ = ["PaymentAdapter", "payment", "settlement"]

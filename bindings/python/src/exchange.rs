@@ -1,0 +1,662 @@
+//! The exchange machines for Python: `Gate` / `Exchange` / `Step` (the server's payment gate) and
+//! `PaidFetch` / `FetchStep` (the paying client). Every decision is the core's; the glue in `paywire.asgi`,
+//! `paywire.wsgi`, `paywire.httpx` and `paywire.requests` performs the steps.
+
+use std::sync::Arc;
+
+use paywire_core::client::fetch as fetch_core;
+use paywire_core::credentials::Statement;
+use paywire_core::server::gate as core;
+use paywire_core::server::routes::{RouteMatching, RoutePattern};
+use paywire_core::server::store::{self as store_core, MemoryStore};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::convert::{headers_from_py, now_or_system, to_py};
+use crate::credentials::{AccessPolicy, Issuer};
+use crate::errors::{OrRaise, bad_argument, py_err};
+use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse};
+use crate::payer::{Payer, PaymentHeader};
+use crate::server::{AcceptedPayment, PriceTag};
+
+/// A priced route: its price tags, and what its bill says. `pattern` ("GET /weather/{city}") is how the gate
+/// matches requests to it; without one, the glue starts it for a framework route it is attached to.
+#[pyclass(frozen, from_py_object, module = "paywire._paywire")]
+#[derive(Clone)]
+pub struct PricedRoute(core::PricedRoute);
+
+#[pymethods]
+impl PricedRoute {
+    #[new]
+    #[pyo3(signature = (tags, pattern=None, *, description=None, mime_type=None, x402_version=2, receipts=true))]
+    fn new(
+        py: Python<'_>,
+        tags: Vec<PriceTag>,
+        pattern: Option<&str>,
+        description: Option<String>,
+        mime_type: Option<String>,
+        x402_version: u8,
+        receipts: bool,
+    ) -> PyResult<Self> {
+        paywire_core::server::check_version(x402_version).or_raise(py)?;
+        let pattern = pattern.map(RoutePattern::parse).transpose().or_raise(py)?;
+        let mut route = core::PricedRoute::new(pattern, tags.into_iter().map(|t| t.0).collect());
+        route.description = description;
+        route.mime_type = mime_type;
+        route.x402_version = x402_version;
+        route.receipts = receipts;
+        Ok(Self(route))
+    }
+    /// The pattern, if any.
+    #[getter]
+    fn pattern(&self) -> Option<&str> {
+        self.0.pattern.as_ref().map(RoutePattern::as_str)
+    }
+}
+
+/// The framework's word on a request's route: unknown (`None`), no route (`no_route`), or its pattern.
+fn framework<'a>(pattern: Option<&'a str>, no_route: bool) -> core::FrameworkRoute<'a> {
+    match (no_route, pattern) {
+        (true, _) => core::FrameworkRoute::NoRoute,
+        (false, Some(p)) => core::FrameworkRoute::Matched(p),
+        (false, None) => core::FrameworkRoute::Unknown,
+    }
+}
+
+/// A set of priced routes and how payments for them are taken.
+#[pyclass(frozen, module = "paywire._paywire")]
+pub struct Gate(core::Gate);
+
+#[pymethods]
+impl Gate {
+    /// A gate for `routes` (`PricedRoute`s). `external_store` hands every record operation to the glue (a
+    /// store shared by processes); otherwise records live in this process's memory, bounded by
+    /// `max_entries` and `max_bytes`.
+    #[new]
+    #[pyo3(signature = (routes, *, public_url=None, issuer=None, access=None, allow_onchain_signatures=false,
+        max_request_bytes=core::DEFAULT_MAX_REQUEST_BYTES, max_replay_bytes=core::DEFAULT_MAX_REPLAY_BYTES,
+        case_sensitive=false, external_store=false, max_entries=store_core::DEFAULT_MAX_ENTRIES,
+        max_bytes=store_core::DEFAULT_MAX_BYTES))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        routes: Vec<PricedRoute>,
+        public_url: Option<String>,
+        issuer: Option<&Issuer>,
+        access: Option<&AccessPolicy>,
+        allow_onchain_signatures: bool,
+        max_request_bytes: usize,
+        max_replay_bytes: usize,
+        case_sensitive: bool,
+        external_store: bool,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> PyResult<Self> {
+        let options = core::GateOptions {
+            public_url,
+            allow_onchain_signatures,
+            max_request_bytes,
+            max_replay_bytes,
+            matching: RouteMatching { case_sensitive },
+        };
+        let store: Option<Arc<dyn store_core::PaymentStore>> =
+            if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };
+        let parts = core::GateParts {
+            options,
+            issuer: issuer.map(Issuer::shared),
+            access: access.map(AccessPolicy::policy),
+            store,
+            randomness: Arc::new(paywire_core::OsRandomness),
+        };
+        core::Gate::new(routes.into_iter().map(|r| r.0).collect(), parts).or_raise(py).map(Self)
+    }
+
+    /// Whether receipts or signed offers will name the request's Host (no public URL set).
+    #[getter]
+    fn names_client_host(&self) -> bool {
+        self.0.names_client_host()
+    }
+
+    /// The index of the priced route a request goes to, or None when it is free.
+    #[pyo3(signature = (method, path, *, framework_pattern=None, framework_no_route=false))]
+    fn route_for(
+        &self,
+        method: &str,
+        path: &str,
+        framework_pattern: Option<&str>,
+        framework_no_route: bool,
+    ) -> Option<usize> {
+        self.0.route_for(method, path, framework(framework_pattern, framework_no_route))
+    }
+
+    /// Starts a request: `(Exchange, Step)`, or `(None, Step)` whose kind is "pass_through" when it is free.
+    #[pyo3(signature = (method, path, path_and_query, origin, headers, *, framework_pattern=None,
+        framework_no_route=false, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn handle(
+        &self,
+        method: String,
+        path: String,
+        path_and_query: String,
+        origin: String,
+        headers: &Bound<'_, PyAny>,
+        framework_pattern: Option<&str>,
+        framework_no_route: bool,
+        now: Option<u64>,
+    ) -> PyResult<(Option<Exchange>, Step)> {
+        let route = self.0.route_for(&method, &path, framework(framework_pattern, framework_no_route));
+        let Some(route) = route else {
+            return Ok((
+                None,
+                Step(core::Step { action: core::Action::PassThrough, shielded: false, logs: Vec::new() }),
+            ));
+        };
+        let head = core::RequestHead { method, path, path_and_query, origin, headers: headers_from_py(headers)? };
+        let (exchange, step) = self.0.start(route, head, now_or_system(now));
+        Ok((Some(Exchange::new(exchange, &step)), Step(step)))
+    }
+
+    /// Starts a request to priced route `route` (an index into the routes given), for a route the framework
+    /// attached the gate to.
+    #[pyo3(signature = (route, method, path_and_query, origin, headers, *, now=None))]
+    fn start(
+        &self,
+        py: Python<'_>,
+        route: usize,
+        method: String,
+        path_and_query: String,
+        origin: String,
+        headers: &Bound<'_, PyAny>,
+        now: Option<u64>,
+    ) -> PyResult<(Exchange, Step)> {
+        if route >= self.0.routes().len() {
+            return Err(bad_argument(py, format!("the gate has {} routes, not {}", self.0.routes().len(), route + 1)));
+        }
+        let path = path_and_query.split('?').next().unwrap_or("").to_string();
+        let head = core::RequestHead { method, path, path_and_query, origin, headers: headers_from_py(headers)? };
+        let (exchange, step) = self.0.start(route, head, now_or_system(now));
+        Ok((Exchange::new(exchange, &step), Step(step)))
+    }
+}
+
+/// The kind of store operation an exchange waits on, so `feed_store` can read the glue's answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Entry,
+    Replaced,
+    Released,
+    Other,
+}
+
+fn waiting(step: &core::Step) -> Waiting {
+    match &step.action {
+        core::Action::Store(core::StoreOp::Claim { .. } | core::StoreOp::Get { .. }) => Waiting::Entry,
+        core::Action::Store(core::StoreOp::Replace { .. }) => Waiting::Replaced,
+        core::Action::Store(core::StoreOp::Release { .. }) => Waiting::Released,
+        _ => Waiting::Other,
+    }
+}
+
+/// One priced request in progress: feed each step's outcome back with the `feed_*` method of its kind.
+#[pyclass(module = "paywire._paywire")]
+pub struct Exchange {
+    inner: core::Exchange,
+    waiting: Waiting,
+}
+
+impl Exchange {
+    fn new(inner: core::Exchange, first: &core::Step) -> Self {
+        Exchange { inner, waiting: waiting(first) }
+    }
+
+    fn resume(&mut self, input: core::Input) -> Step {
+        let step = self.inner.resume(input);
+        self.waiting = waiting(&step);
+        Step(step)
+    }
+}
+
+#[pymethods]
+impl Exchange {
+    /// The request body (a "read_body" step).
+    fn feed_body(&mut self, body: Vec<u8>) -> Step {
+        self.resume(core::Input::Body(body))
+    }
+    /// The body is longer than the step's limit.
+    fn feed_body_too_large(&mut self) -> Step {
+        self.resume(core::Input::BodyTooLarge)
+    }
+    /// The client went away while the body was read.
+    fn feed_client_gone(&mut self) -> Step {
+        self.resume(core::Input::ClientGone)
+    }
+    /// A store operation's answer: a `StoreEntry` or None for "claim" and "get", a bool for "replace",
+    /// anything for "release".
+    fn feed_store(&mut self, py: Python<'_>, answer: &Bound<'_, PyAny>) -> PyResult<Step> {
+        let answer = match self.waiting {
+            Waiting::Entry if answer.is_none() => core::StoreAnswer::Entry(None),
+            Waiting::Entry => core::StoreAnswer::Entry(Some(answer.cast::<StoreEntry>()?.get().0.clone())),
+            Waiting::Replaced => core::StoreAnswer::Replaced(answer.extract()?),
+            Waiting::Released => core::StoreAnswer::Released,
+            Waiting::Other => return Err(bad_argument(py, "the exchange is not waiting on a store operation")),
+        };
+        Ok(self.resume(core::Input::Store(answer)))
+    }
+    /// The store failed (`message` goes to the server's log).
+    fn feed_store_failed(&mut self, message: String) -> Step {
+        self.resume(core::Input::Store(core::StoreAnswer::Failed(message)))
+    }
+    /// The facilitator's `/verify` answer.
+    fn feed_verified(&mut self, answer: &VerifyResponse) -> Step {
+        self.resume(core::Input::Verified(answer.0.clone()))
+    }
+    /// The facilitator's `/settle` answer.
+    fn feed_settled(&mut self, answer: &SettleResponse) -> Step {
+        self.resume(core::Input::Settled(answer.0.clone()))
+    }
+    /// The facilitator call failed; `code` is the `PaywireError` code when it raised one.
+    #[pyo3(signature = (message, code=None))]
+    fn feed_facilitator_failed(&mut self, message: String, code: Option<String>) -> Step {
+        self.resume(core::Input::FacilitatorFailed { code, message })
+    }
+    /// The handler's whole response.
+    fn feed_handled(&mut self, status: u16, headers: &Bound<'_, PyAny>, body: Vec<u8>) -> PyResult<Step> {
+        let response = paywire_core::http::Response { status, headers: headers_from_py(headers)?, body };
+        Ok(self.resume(core::Input::Handled(response)))
+    }
+    /// The handler raised (re-raise it at the "fail" step).
+    fn feed_handler_failed(&mut self) -> Step {
+        self.resume(core::Input::HandlerFailed)
+    }
+    /// The request was cancelled or the glue failed before a final step: the clean-up's first step (store
+    /// releases, then "done").
+    fn cancel(&mut self) -> Step {
+        let step = self.inner.cancel();
+        self.waiting = waiting(&step);
+        Step(step)
+    }
+    /// Whether a final step was returned.
+    #[getter]
+    fn ended(&self) -> bool {
+        self.inner.ended()
+    }
+}
+
+/// What the gate's glue must do next (`kind`), with the data of that kind.
+#[pyclass(frozen, module = "paywire._paywire")]
+pub struct Step(core::Step);
+
+fn kind(action: &core::Action) -> &'static str {
+    match action {
+        core::Action::PassThrough => "pass_through",
+        core::Action::ReadBody { .. } => "read_body",
+        core::Action::Store(_) => "store",
+        core::Action::Verify(_) => "verify",
+        core::Action::RunHandler(_) => "run_handler",
+        core::Action::Settle(_) => "settle",
+        core::Action::Respond(_) => "respond",
+        core::Action::Fail => "fail",
+        core::Action::Done => "done",
+    }
+}
+
+impl Step {
+    fn call(&self) -> Option<&core::FacilitatorCall> {
+        match &self.0.action {
+            core::Action::Verify(c) | core::Action::Settle(c) => Some(c),
+            _ => None,
+        }
+    }
+    fn response(&self) -> Option<&paywire_core::http::Response> {
+        match &self.0.action {
+            core::Action::Respond(r) => Some(r),
+            _ => None,
+        }
+    }
+    fn store_op(&self) -> Option<&core::StoreOp> {
+        match &self.0.action {
+            core::Action::Store(op) => Some(op),
+            _ => None,
+        }
+    }
+}
+
+#[pymethods]
+impl Step {
+    /// "pass_through", "read_body", "store", "verify", "run_handler", "settle", "respond", "fail" or "done".
+    #[getter]
+    fn kind(&self) -> &'static str {
+        kind(&self.0.action)
+    }
+    /// Whether nothing follows.
+    #[getter]
+    fn is_final(&self) -> bool {
+        self.0.action.is_final()
+    }
+    /// Run it to completion even if the request is cancelled.
+    #[getter]
+    fn shielded(&self) -> bool {
+        self.0.shielded
+    }
+    /// Lines for the server's log: ("warning" or "error", message).
+    #[getter]
+    fn logs(&self) -> Vec<(&'static str, String)> {
+        let level = |l: core::LogLevel| if l == core::LogLevel::Error { "error" } else { "warning" };
+        self.0.logs.iter().map(|l| (level(l.level), l.message.clone())).collect()
+    }
+    /// "read_body": the most bytes to read.
+    #[getter]
+    fn limit(&self) -> Option<usize> {
+        match &self.0.action {
+            core::Action::ReadBody { limit } => Some(*limit),
+            _ => None,
+        }
+    }
+    /// "store": "claim", "get", "replace" or "release".
+    #[getter]
+    fn op(&self) -> Option<&'static str> {
+        self.store_op().map(|op| match op {
+            core::StoreOp::Claim { .. } => "claim",
+            core::StoreOp::Get { .. } => "get",
+            core::StoreOp::Replace { .. } => "replace",
+            core::StoreOp::Release { .. } => "release",
+        })
+    }
+    /// "store": the key.
+    #[getter]
+    fn key(&self) -> Option<&str> {
+        self.store_op().map(|op| match op {
+            core::StoreOp::Claim { key, .. }
+            | core::StoreOp::Get { key }
+            | core::StoreOp::Replace { key, .. }
+            | core::StoreOp::Release { key, .. } => key.as_str(),
+        })
+    }
+    /// "store" (replace, release): the token the live entry must have.
+    #[getter]
+    fn token(&self) -> Option<&str> {
+        match self.store_op()? {
+            core::StoreOp::Replace { token, .. } | core::StoreOp::Release { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+    /// "store" (claim, replace): the entry to store.
+    #[getter]
+    fn entry(&self) -> Option<StoreEntry> {
+        match self.store_op()? {
+            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => {
+                Some(StoreEntry(entry.clone()))
+            }
+            _ => None,
+        }
+    }
+    /// "verify", "settle": the payment as received.
+    #[getter]
+    fn payment(&self) -> Option<PaymentPayload> {
+        self.call().map(|c| PaymentPayload(c.payment.clone()))
+    }
+    /// "verify", "settle": the server's offer it pays.
+    #[getter]
+    fn requirements(&self) -> Option<PaymentRequirements> {
+        self.call().map(|c| PaymentRequirements(c.requirements.clone()))
+    }
+    /// "run_handler": what the handler is told about the payment.
+    #[getter]
+    fn paid(&self) -> Option<Paid> {
+        match &self.0.action {
+            core::Action::RunHandler(paid) => Some(Paid((**paid).clone())),
+            _ => None,
+        }
+    }
+    /// "respond": the status.
+    #[getter]
+    fn status(&self) -> Option<u16> {
+        self.response().map(|r| r.status)
+    }
+    /// "respond": the headers, as (name, value) pairs.
+    #[getter]
+    fn headers(&self) -> Option<Vec<(String, String)>> {
+        self.response().map(|r| r.headers.clone())
+    }
+    /// "respond": the body.
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.response().map(|r| PyBytes::new(py, &r.body))
+    }
+    fn __repr__(&self) -> String {
+        format!("Step({})", kind(&self.0.action))
+    }
+}
+
+/// What the handler is told about the payment (`request.state.paywire`).
+#[pyclass(frozen, module = "paywire._paywire")]
+pub struct Paid(core::Paid);
+
+#[pymethods]
+impl Paid {
+    /// Who paid.
+    #[getter]
+    fn payer(&self) -> &str {
+        &self.0.payer
+    }
+    /// The payment, when the request paid with one.
+    #[getter]
+    fn payment(&self) -> Option<AcceptedPayment> {
+        self.0.payment.clone().map(AcceptedPayment)
+    }
+    /// The access receipt's payload, when a receipt stood in for a payment.
+    #[getter]
+    fn receipt<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.0.receipt.as_ref().map(|r| to_py(py, &r.to_json())).transpose()
+    }
+    fn __repr__(&self) -> String {
+        format!("Paid(payer='{}', receipt={})", self.0.payer, self.0.receipt.is_some())
+    }
+}
+
+/// A payment record under a key, as a store shared by processes keeps it (`to_json` / `from_json`).
+#[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
+#[derive(Clone)]
+pub struct StoreEntry(store_core::StoreEntry);
+
+#[pymethods]
+impl StoreEntry {
+    /// Reads an entry stored with `to_json`.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        store_core::StoreEntry::from_json(text).or_raise(py).map(Self)
+    }
+    /// The entry as JSON text (one format in every language).
+    fn to_json(&self) -> String {
+        self.0.to_json()
+    }
+    /// The token of the request holding it.
+    #[getter]
+    fn token(&self) -> &str {
+        &self.0.token
+    }
+    /// Unix time after which it may be dropped.
+    #[getter]
+    fn expires_at(&self) -> u64 {
+        self.0.expires_at
+    }
+    /// "in_flight", "unsettled" or "done".
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.0.record.state.as_str()
+    }
+    fn __repr__(&self) -> String {
+        format!("StoreEntry(state='{}', expires_at={})", self.0.record.state.as_str(), self.0.expires_at)
+    }
+}
+
+/// One HTTP call paid once: feed each step's outcome back with the `feed_*` method of its kind.
+#[pyclass(module = "paywire._paywire")]
+pub struct PaidFetch(fetch_core::PaidFetch);
+
+#[pymethods]
+impl PaidFetch {
+    /// Starts a call; returns `(PaidFetch, FetchStep)`. `body` None means no body. Send every "send" step
+    /// without following redirects: the machine follows them (unless `follow_redirects` is false).
+    /// `already_paid` marks a request continuing a call that paid; `sign_inline` false makes a "sign" step
+    /// for signers the glue must await.
+    #[staticmethod]
+    #[pyo3(signature = (payer, method, url, headers=None, body=None, *, follow_redirects=true,
+        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        payer: &Payer,
+        method: String,
+        url: String,
+        headers: Option<&Bound<'_, PyAny>>,
+        body: Option<Vec<u8>>,
+        follow_redirects: bool,
+        max_redirects: u32,
+        already_paid: bool,
+        sign_inline: bool,
+    ) -> PyResult<(PaidFetch, FetchStep)> {
+        let headers = headers.map(headers_from_py).transpose()?.unwrap_or_default();
+        let request = fetch_core::FetchRequest { method, url, headers, body };
+        let options = fetch_core::FetchOptions { follow_redirects, max_redirects, already_paid, sign_inline };
+        let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
+        Ok((PaidFetch(call), FetchStep(action)))
+    }
+    /// A response's status and headers (its body not read yet).
+    fn feed_response(&mut self, status: u16, headers: &Bound<'_, PyAny>) -> PyResult<FetchStep> {
+        let headers = headers_from_py(headers)?;
+        Ok(FetchStep(self.0.resume(fetch_core::FetchInput::Response { status, headers })))
+    }
+    /// The last response's body (a "read_body" step).
+    fn feed_body(&mut self, body: Vec<u8>) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Body(body)))
+    }
+    /// The send failed (connection, timeout).
+    fn feed_send_failed(&mut self) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::SendFailed))
+    }
+    /// The signatures of a "sign" step, in order.
+    fn feed_signatures(&mut self, signatures: Vec<Vec<u8>>) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Signatures(signatures)))
+    }
+    /// The signer failed.
+    fn feed_sign_failed(&mut self, message: String) -> FetchStep {
+        let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
+        FetchStep(self.0.resume(fetch_core::FetchInput::SignFailed(error)))
+    }
+}
+
+/// What the paying client's glue must do next (`kind`), with the data of that kind.
+#[pyclass(frozen, module = "paywire._paywire")]
+pub struct FetchStep(fetch_core::FetchAction);
+
+impl FetchStep {
+    fn outcome(&self) -> Option<&fetch_core::FetchOutcome> {
+        match &self.0 {
+            fetch_core::FetchAction::Done(o) | fetch_core::FetchAction::Raise(o) => Some(o),
+            _ => None,
+        }
+    }
+    fn request(&self) -> Option<&fetch_core::FetchRequest> {
+        match &self.0 {
+            fetch_core::FetchAction::Send(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[pymethods]
+impl FetchStep {
+    /// "send", "read_body", "sign", "done", "fail" or "raise".
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match &self.0 {
+            fetch_core::FetchAction::Send(_) => "send",
+            fetch_core::FetchAction::ReadBody => "read_body",
+            fetch_core::FetchAction::Sign(_) => "sign",
+            fetch_core::FetchAction::Done(_) => "done",
+            fetch_core::FetchAction::Fail(_) => "fail",
+            fetch_core::FetchAction::Raise(_) => "raise",
+        }
+    }
+    /// "send": the method.
+    #[getter]
+    fn method(&self) -> Option<&str> {
+        self.request().map(|r| r.method.as_str())
+    }
+    /// "send": the URL.
+    #[getter]
+    fn url(&self) -> Option<&str> {
+        self.request().map(|r| r.url.as_str())
+    }
+    /// "send": the headers, as (name, value) pairs.
+    #[getter]
+    fn headers(&self) -> Option<Vec<(String, String)>> {
+        self.request().map(|r| r.headers.clone())
+    }
+    /// "send": the body, or None for no body.
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.request().and_then(|r| r.body.as_deref()).map(|b| PyBytes::new(py, b))
+    }
+    /// "sign": the digests to sign, in order.
+    #[getter]
+    fn digests<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        match &self.0 {
+            fetch_core::FetchAction::Sign(d) => d.iter().map(|d| PyBytes::new(py, d.as_slice())).collect(),
+            _ => Vec::new(),
+        }
+    }
+    /// "fail": the error to raise.
+    #[getter]
+    fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &self.0 {
+            fetch_core::FetchAction::Fail(e) => Some(py_err(py, e.clone()).into_value(py).into_any()),
+            _ => None,
+        }
+    }
+    /// "done", "raise": the payment sent, if the call paid.
+    #[getter]
+    fn payment(&self) -> Option<PaymentHeader> {
+        self.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
+    }
+    /// "done", "raise": the paid request's settlement receipt, when readable.
+    #[getter]
+    fn settlement(&self) -> Option<SettleResponse> {
+        self.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
+    }
+    /// "done", "raise": the status that answered the paid request.
+    #[getter]
+    fn paid_status(&self) -> Option<u16> {
+        self.outcome().and_then(|o| o.paid_status)
+    }
+    /// "done", "raise": the payment may still settle (a retry of the purchase reuses it).
+    #[getter]
+    fn open(&self) -> bool {
+        self.outcome().is_some_and(|o| o.open)
+    }
+    /// "done": why a final 402 was not paid, as a `PaywireError`.
+    #[getter]
+    fn unpaid(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.outcome().and_then(|o| o.unpaid.clone()).map(|e| py_err(py, e).into_value(py).into_any())
+    }
+    /// "done": the final response's body was read (hand those bytes to the caller).
+    #[getter]
+    fn body_read(&self) -> bool {
+        self.outcome().is_some_and(|o| o.body_read)
+    }
+    fn __repr__(&self) -> String {
+        format!("FetchStep({})", self.kind())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PricedRoute>()?;
+    m.add_class::<Gate>()?;
+    m.add_class::<Exchange>()?;
+    m.add_class::<Step>()?;
+    m.add_class::<Paid>()?;
+    m.add_class::<StoreEntry>()?;
+    m.add_class::<PaidFetch>()?;
+    m.add_class::<FetchStep>()?;
+    Ok(())
+}

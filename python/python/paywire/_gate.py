@@ -1,0 +1,183 @@
+"""What the ASGI and WSGI middleware share: turning their configuration into the core's ``Gate``, and the
+moves that are the same on both sides of the sync/async line. Every decision is the core's (``Gate``,
+``Exchange``, ``Step``); this module only converts arguments and results."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._paywire import (
+    AccessPolicy,
+    Exchange,
+    Gate,
+    Issuer,
+    PaywireError,
+    PricedRoute,
+    PriceTag,
+    SettleResponse,
+    Step,
+    StoreEntry,
+    VerifyResponse,
+)
+
+log = logging.getLogger("paywire")
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a route costs: one or more ``PriceTag`` (the client picks one), and what the bill says about
+    the resource. ``x402_version=1`` bills the way v1 clients expect (JSON body, ``X-PAYMENT``).
+    ``receipts=False`` refuses access receipts on this route (a receipt names a URL, not a method or price)."""
+
+    tags: Union[PriceTag, Sequence[PriceTag]]
+    description: Optional[str] = None
+    mime_type: Optional[str] = None
+    x402_version: int = 2
+    receipts: bool = True
+
+    def price_tags(self) -> List[PriceTag]:
+        return [self.tags] if isinstance(self.tags, PriceTag) else list(self.tags)
+
+
+class MemoryStore:
+    """The gate's own store of payment records, in this process's memory (the default). At most
+    ``max_entries`` records and ``max_bytes`` of held responses are kept; past either, the oldest served
+    records go first. Several processes serving the same routes need one ``PaymentStore`` they share."""
+
+    def __init__(self, max_entries: int = 100_000, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+
+
+class PaymentStore:
+    """A store of payment records shared by several processes (a Redis key or an SQL row per key). Each method
+    must be atomic on its key. Keep ``entry.to_json()`` and give it back with ``StoreEntry.from_json``; drop
+    it after ``entry.expires_at`` (Unix seconds). The ASGI middleware awaits coroutine methods; the WSGI
+    middleware calls them directly."""
+
+    def claim(self, key: str, entry: StoreEntry) -> Any:
+        """Stores ``entry`` under ``key`` and returns None, or returns the live entry already there."""
+        raise NotImplementedError
+
+    def get(self, key: str) -> Any:
+        """The live entry under ``key``, if any."""
+        raise NotImplementedError
+
+    def replace(self, key: str, token: str, entry: StoreEntry) -> Any:
+        """Stores ``entry`` under ``key`` if the live entry there has ``token``; returns whether it did."""
+        raise NotImplementedError
+
+    def release(self, key: str, token: str) -> Any:
+        """Forgets the entry under ``key`` if it has ``token``."""
+        raise NotImplementedError
+
+
+def make_gate(
+    routes: Mapping[Optional[str], Union[Route, PriceTag, Sequence[PriceTag]]],
+    *,
+    access: Optional[AccessPolicy],
+    issuer: Optional[Issuer],
+    store: Any,
+    public_url: Optional[str],
+    allow_onchain_signatures: bool,
+    max_request_bytes: int,
+    max_replay_bytes: int,
+    case_sensitive: bool,
+) -> Gate:
+    """The core gate for a middleware's arguments. A route key of None is a route the framework attaches."""
+    priced = []
+    for pattern, value in routes.items():
+        route = value if isinstance(value, Route) else Route(value)
+        priced.append(
+            PricedRoute(
+                route.price_tags(),
+                pattern,
+                description=route.description,
+                mime_type=route.mime_type,
+                x402_version=route.x402_version,
+                receipts=route.receipts,
+            )
+        )
+    bounds = store if isinstance(store, MemoryStore) else MemoryStore()
+    gate = Gate(
+        priced,
+        public_url=public_url,
+        issuer=issuer,
+        access=access,
+        allow_onchain_signatures=allow_onchain_signatures,
+        max_request_bytes=max_request_bytes,
+        max_replay_bytes=max_replay_bytes,
+        case_sensitive=case_sensitive,
+        external_store=store is not None and not isinstance(store, MemoryStore),
+        max_entries=bounds.max_entries,
+        max_bytes=bounds.max_bytes,
+    )
+    if gate.names_client_host:
+        log.warning(
+            "paywire: receipts and signed offers will name the Host header the client sends; "
+            "set public_url to the app's external origin"
+        )
+    return gate
+
+
+def write_logs(step: Step) -> None:
+    """Writes the step's log lines to the ``paywire`` logger."""
+    for level, message in step.logs:
+        log.log(logging.ERROR if level == "error" else logging.WARNING, message)
+
+
+def store_call(store: Any, step: Step) -> Any:
+    """Calls the store method a "store" step asks for; returns its result (a coroutine for an async store)."""
+    op = step.op
+    if op == "claim":
+        return store.claim(step.key, step.entry)
+    if op == "get":
+        return store.get(step.key)
+    if op == "replace":
+        return store.replace(step.key, step.token, step.entry)
+    return store.release(step.key, step.token)
+
+
+def facilitator_failed(exchange: Exchange, endpoint: str, error: BaseException) -> Step:
+    """Feeds a facilitator call that raised; a non-paywire exception is logged with its traceback."""
+    if isinstance(error, PaywireError):
+        return exchange.feed_facilitator_failed(error.message, error.code)
+    log.error("paywire: the facilitator object raised on %s", endpoint, exc_info=error)
+    return exchange.feed_facilitator_failed(f"{type(error).__name__}: {error}")
+
+
+def facilitator_answer(exchange: Exchange, endpoint: str, answer: Any) -> Step:
+    """Feeds a facilitator's answer, which must be paywire's ``VerifyResponse`` or ``SettleResponse``."""
+    kind = VerifyResponse if endpoint == "verify" else SettleResponse
+    if not isinstance(answer, kind):
+        message = (
+            f"the facilitator object's {endpoint}() returned {type(answer).__name__}, not paywire.{kind.__name__}"
+        )
+        return exchange.feed_facilitator_failed(message, "invalid_facilitator_response")
+    if isinstance(answer, VerifyResponse):
+        return exchange.feed_verified(answer)
+    return exchange.feed_settled(answer)
+
+
+def wants_await(method: Any) -> bool:
+    """Whether a facilitator or store method is a coroutine function."""
+    return inspect.iscoroutinefunction(method)
+
+
+def text_headers(raw: Sequence[Tuple[bytes, bytes]]) -> List[Tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+
+
+def byte_headers(headers: Sequence[Tuple[str, str]]) -> List[Tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+def state_for(paid: Any) -> Dict[str, Any]:
+    """What the handler sees as ``request.state.paywire``."""
+    return {"paywire": paid}
+
+
+__all__ = ["MemoryStore", "PaymentStore", "Route"]
