@@ -159,6 +159,7 @@ impl Gate {
     /// Starts a request to priced route `route` (an index into the routes given), for a route the framework
     /// attached the gate to.
     #[pyo3(signature = (route, method, path_and_query, origin, headers, *, now=None))]
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         py: Python<'_>,
