@@ -20,6 +20,30 @@ import type {
 } from './native'
 
 export {
+  Exchange,
+  FetchOptions,
+  FetchRequest,
+  FetchStarted,
+  FetchStep,
+  FrameworkRoute,
+  Gate,
+  GateOptions,
+  PaidFetch,
+  PricedRoute,
+  RequestHead,
+  RouteOptions,
+  Started,
+  Step,
+  StoreAnswer,
+  facilitatorEndpoint,
+  facilitatorHeaders,
+  facilitatorUnreachable,
+  purchaseKey,
+  readSettleAnswer,
+  readSupportedAnswer,
+  readVerifyAnswer,
+  redactUrl,
+  settleAgain,
   AcceptedPayment,
   AccessPolicy,
   AccessPolicyOptions,
@@ -210,34 +234,27 @@ export declare class FacilitatorClient implements Facilitator {
   supported(): Promise<SupportedResponse>
 }
 
-/** A payment the server has taken (see `PaymentStore`). */
-export interface PaymentRecord {
-  fingerprint: string
-  payment: string
-  expiresAt: number
-  token: string
-  state: 'in_flight' | 'unsettled' | 'done'
-  status: number
-  headers: Array<[string, string]>
-  body: Uint8Array | null
-}
-
-/** Where the middleware remembers payments; `claim`, `replace` and `release` must each be atomic. */
+/**
+ * A store of payment records shared by several processes (a Redis key or an SQL row per key); each method
+ * must be atomic on its key. An entry is the JSON text the core writes (one format in every language); drop
+ * it after `expiresAt` (Unix seconds).
+ */
 export interface PaymentStore {
-  claim(key: string, record: PaymentRecord): Promise<PaymentRecord | null>
-  get(key: string): Promise<PaymentRecord | null>
-  replace(key: string, token: string, record: PaymentRecord): Promise<boolean>
+  /** Stores `entry` under `key` and resolves to null, or to the live entry already there. */
+  claim(key: string, entry: string, expiresAt: number): Promise<string | null>
+  /** The live entry under `key`, if any. */
+  get(key: string): Promise<string | null>
+  /** Stores `entry` under `key` if the live entry there has `token`; resolves to whether it did. */
+  replace(key: string, token: string, entry: string, expiresAt: number): Promise<boolean>
+  /** Forgets the entry under `key` if it has `token`. */
   release(key: string, token: string): Promise<void>
 }
 
-/** A `PaymentStore` in this process's memory, bounded in entries and bytes. */
-export declare class MemoryStore implements PaymentStore {
+/** The gate's own memory store (the default), bounded in entries and bytes. */
+export declare class MemoryStore {
   constructor(options?: { maxEntries?: number; maxBytes?: number })
-  readonly size: number
-  claim(key: string, record: PaymentRecord): Promise<PaymentRecord | null>
-  get(key: string): Promise<PaymentRecord | null>
-  replace(key: string, token: string, record: PaymentRecord): Promise<boolean>
-  release(key: string, token: string): Promise<void>
+  readonly maxEntries: number
+  readonly maxBytes: number
 }
 
 /** What a route costs and what its bill says. */
@@ -261,7 +278,9 @@ export interface MiddlewareOptions {
   access?: AccessPolicy
   /** Signs offers into bills and a receipt into each settlement. */
   issuer?: Issuer
-  store?: PaymentStore
+  store?: MemoryStore | PaymentStore
+  /** Paths are matched with letter case (default false: matching without case only bills more). */
+  caseSensitive?: boolean
   /** The app's external origin: bills and receipts name it instead of the client's Host header. */
   publicUrl?: string
   allowOnchainSignatures?: boolean
@@ -282,8 +301,15 @@ export interface Paid {
 
 /** Express middleware that bills `routes`. */
 export declare function paymentMiddleware(routes: Routes, options?: MiddlewareOptions): (req: any, res: any, next: (err?: any) => void) => void
+/** An Express route-level middleware pricing the route it is put on: `app.get(path, paid(tag), handler)`. */
+export declare function paid(route: PriceTag | PriceTag[] | Route, options?: MiddlewareOptions): (req: any, res: any, next: (err?: any) => void) => void
 /** Hono middleware that bills `routes`. */
 export declare function honoPaymentMiddleware(routes: Routes, options?: MiddlewareOptions): (c: any, next: () => Promise<void>) => Promise<void>
+/**
+ * The Fastify plugin: `fastify.register(fastifyPaywire, { routes, facilitator })`; a route can also be priced
+ * where it is declared, with `config: { paywire: tag }`. The handler sees what was paid as `request.paywire`.
+ */
+export declare function fastifyPaywire(fastify: any, options: MiddlewareOptions & { routes?: Routes }, done: (err?: Error) => void): void
 
 /** Response headers a browser client must be allowed to read. */
 export declare const EXPOSED_HEADERS: string

@@ -49,6 +49,86 @@ export declare class AccessPolicy {
   checkRequest(headers: HeadersLike, resourceUrl: string, now?: number | undefined | null): any | null
 }
 
+/** One priced request in progress: feed each step's outcome back. */
+export declare class Exchange {
+  /** The request body. */
+  feedBody(body: Uint8Array): Step
+  /** The body is longer than the step's limit. */
+  feedBodyTooLarge(): Step
+  /** The client went away while the body was read. */
+  feedClientGone(): Step
+  /** A store operation's answer. */
+  feedStore(answer: StoreAnswer): Step
+  /** The store failed (`message` goes to the server's log). */
+  feedStoreFailed(message: string): Step
+  /** The facilitator's `/verify` answer. */
+  feedVerified(answer: VerifyResponse): Step
+  /** The facilitator's `/settle` answer. */
+  feedSettled(answer: SettleResponse): Step
+  /** The facilitator call failed; `code` is the `PaywireError` code when it threw one. */
+  feedFacilitatorFailed(message: string, code?: string | undefined | null): Step
+  /** The handler's whole response. */
+  feedHandled(status: number, headers: Array<Array<string>>, body: Uint8Array): Step
+  /** The handler threw (re-throw it at the `fail` step). */
+  feedHandlerFailed(): Step
+  /** The request was abandoned before a final step: the clean-up's first step. */
+  cancel(): Step
+  /** Whether a final step was returned. */
+  get ended(): boolean
+}
+
+/** A started call and its first step. */
+export declare class FetchStarted {
+  /** Takes the call (once). */
+  takeCall(): PaidFetch | null
+  /** Takes the first step (once). */
+  takeStep(): FetchStep | null
+}
+
+/** What the paying client's glue must do next (`kind`), with the data of that kind. */
+export declare class FetchStep {
+  /** `send`, `readBody`, `sign`, `done`, `fail` or `raise`. */
+  get kind(): string
+  /** `send`: the method. */
+  get method(): string | null
+  /** `send`: the URL. */
+  get url(): string | null
+  /** `send`: the headers, as `[name, value]` pairs. */
+  get headers(): Array<Array<string>> | null
+  /** `send`: the body (absent: no body). */
+  get body(): Uint8Array | null
+  /** `sign`: the digests to sign, in order. */
+  get digests(): Array<Uint8Array>
+  /** `fail`: the error to throw (`{code, message, category, payer, refusals}`). */
+  get error(): any | null
+  /** `done`, `raise`: the payment sent, if the call paid. */
+  get payment(): PaymentHeader | null
+  /** `done`, `raise`: the paid request's settlement receipt, when readable. */
+  get settlement(): SettleResponse | null
+  /** `done`, `raise`: the status that answered the paid request. */
+  get paidStatus(): number | null
+  /** `done`, `raise`: the payment may still settle (a retry of the purchase reuses it). */
+  get open(): boolean
+  /** `done`: why a final 402 was not paid (`{code, message, ...}`). */
+  get unpaid(): any | null
+  /** `done`: the final response's body was read (hand those bytes to the caller). */
+  get bodyRead(): boolean
+}
+
+/** A set of priced routes and how payments for them are taken. */
+export declare class Gate {
+  /** A gate for `routes`. */
+  constructor(routes: Array<PricedRoute>, options?: GateOptions | undefined | null, issuer?: Issuer | undefined | null, access?: AccessPolicy | undefined | null)
+  /** Whether receipts or signed offers will name the request's Host (no public URL set). */
+  get namesClientHost(): boolean
+  /** The index of the priced route a request goes to, or null when it is free. */
+  routeFor(method: string, path: string, frameworkRoute?: FrameworkRoute | undefined | null): number | null
+  /** Starts a request; the exchange is null (and the step `passThrough`) when it is free. */
+  handle(head: RequestHead, frameworkRoute?: FrameworkRoute | undefined | null, now?: number | undefined | null): Started
+  /** Starts a request to priced route `route`, for a route the framework attached the gate to. */
+  start(route: number, head: RequestHead, now?: number | undefined | null): Started
+}
+
 /**
  * Issues signed offers and receipts with one key (a `LocalSigner`: issuing happens inside a request, so
  * the key must sign synchronously).
@@ -113,6 +193,22 @@ export declare class NativePayer {
   forget(purchase: string): void
 }
 export type Payer = NativePayer
+
+/** One HTTP call paid once. */
+export declare class PaidFetch {
+  /** Starts a call; `takeStep()` on the result gives the first step. */
+  static start(payer: Payer, request: FetchRequest, options?: FetchOptions | undefined | null): FetchStarted
+  /** A response's status and headers (its body not read yet). */
+  feedResponse(status: number, headers: Array<Array<string>>): FetchStep
+  /** The last response's body. */
+  feedBody(body: Uint8Array): FetchStep
+  /** The send failed. */
+  feedSendFailed(): FetchStep
+  /** The signatures of a `sign` step, in order. */
+  feedSignatures(signatures: Array<Uint8Array>): FetchStep
+  /** The signer failed. */
+  feedSignFailed(message: string): FetchStep
+}
 
 /** A signed payment, ready to send as `headers[header.name] = header.value`. */
 export declare class PaymentHeader {
@@ -253,6 +349,17 @@ export declare class PreparedPayment {
   get requirements(): PaymentRequirements
 }
 
+/** A priced route: its price tags, and `pattern` ("GET /weather/:city") matching requests to it. */
+export declare class PricedRoute {
+  /**
+   * A route priced by `tags`; without a pattern, the glue starts it for the framework route it is attached
+   * to.
+   */
+  constructor(tags: Array<PriceTag>, pattern?: string | undefined | null, options?: RouteOptions | undefined | null)
+  /** The pattern, if any. */
+  get pattern(): string | null
+}
+
 /** One way to pay for a route: a price on a network to a payee. */
 export declare class PriceTag {
   /** A price tag (see `PriceTagOptions`). */
@@ -335,6 +442,54 @@ export declare class SignedReceipt {
   toJSON(): any
 }
 
+/** A started request: its exchange (null when free) and first step. */
+export declare class Started {
+  /** Takes the exchange (once). */
+  takeExchange(): Exchange | null
+  /** Takes the first step (once). */
+  takeStep(): Step
+}
+
+/** What the gate's glue must do next (`kind`), with the data of that kind. */
+export declare class Step {
+  /** `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `respond`, `fail` or `done`. */
+  get kind(): string
+  /** Run it to completion even if the request is abandoned. */
+  get shielded(): boolean
+  /** Lines for the server's log: `[level, message]`, level `warning` or `error`. */
+  get logs(): Array<Array<string>>
+  /** `readBody`: the most bytes to read. */
+  get limit(): number | null
+  /** `store`: `claim`, `get`, `replace` or `release`. */
+  get op(): string | null
+  /** `store`: the key. */
+  get key(): string | null
+  /** `store` (replace, release): the token the live entry must have. */
+  get token(): string | null
+  /** `store` (claim, replace): the entry to store, as JSON text (one format in every language). */
+  get entry(): string | null
+  /** `store` (claim, replace): when the entry may be dropped (Unix seconds). */
+  get expiresAt(): number | null
+  /** `store` (claim, replace): the entry's state (`in_flight`, `unsettled`, `done`). */
+  get state(): string | null
+  /** `verify`, `settle`: the payment as received. */
+  get payment(): PaymentPayload | null
+  /** `verify`, `settle`: the server's offer it pays. */
+  get requirements(): PaymentRequirements | null
+  /** `runHandler`: who paid. */
+  get payer(): string | null
+  /** `runHandler`: the payment, when the request paid with one. */
+  get accepted(): AcceptedPayment | null
+  /** `runHandler`: the access receipt's payload, when a receipt stood in for a payment. */
+  get receipt(): any | null
+  /** `respond`: the status. */
+  get status(): number | null
+  /** `respond`: the headers, as `[name, value]` pairs. */
+  get headers(): Array<Array<string>> | null
+  /** `respond`: the body. */
+  get body(): Uint8Array | null
+}
+
 /** A facilitator's `/supported` answer. */
 export declare class SupportedResponse {
   /** Parses a `/supported` answer. */
@@ -397,6 +552,9 @@ export interface AccessPolicyOptions {
   maxClockSkew?: number
 }
 
+/** Request headers a browser client sends. */
+export declare const ALLOWED_HEADERS: string
+
 /** What a bill says besides its offers. */
 export interface BillOptions {
   /** 1 or 2 (default 2). */
@@ -428,6 +586,9 @@ export declare function decodeHeaderJson(value: string): any
 /** The text a header value carries (strictly decoded), not checked to be JSON. */
 export declare function decodeHeaderText(value: string): string
 
+/** The default facilitator (x402.org, test networks only). */
+export declare const DEFAULT_FACILITATOR_URL: string
+
 /** The header value (padded standard base64) of a JSON text, byte for byte. */
 export declare function encodeJsonText(jsonText: string): string
 
@@ -437,8 +598,75 @@ export declare function errorCategory(code: string): ErrorCategory
 /** Every error code paywire can raise. */
 export declare function errorCodes(): Array<string>
 
+/** Response headers a browser client must be allowed to read. */
+export declare const EXPOSED_HEADERS: string
+
+/** `[url, method]` of `endpoint` under the facilitator's base URL. */
+export declare function facilitatorEndpoint(base: string, name: string): Array<string>
+
+/** The extra headers for `endpoint` out of what a user configured, as `[name, value]` pairs. */
+export declare function facilitatorHeaders(configured: any | undefined | null, name: string): Array<Array<string>>
+
 /** The JSON body of a facilitator `/verify` or `/settle` request. */
 export declare function facilitatorRequest(payment: PaymentPayload, requirements: PaymentRequirements): string
+
+/**
+ * The `facilitator_unreachable` error's fields for a call that failed, naming the facilitator by its
+ * redacted URL.
+ */
+export declare function facilitatorUnreachable(base: string, name: string, timedOut: boolean, timeoutSeconds: number, detail: string): any
+
+/** How one call behaves. */
+export interface FetchOptions {
+  /** Follow redirects (the machine follows them; the glue's fetch must not). Default true. */
+  followRedirects?: boolean
+  /** The most redirects followed (default 20). */
+  maxRedirects?: number
+  /** The request continues a call that already paid. */
+  alreadyPaid?: boolean
+  /** Sign with the payer's own signer (a `LocalSigner`); otherwise a `sign` step. Default true. */
+  signInline?: boolean
+}
+
+/** A request for `PaidFetch.start`. */
+export interface FetchRequest {
+  /** The method. */
+  method: string
+  /** The absolute URL. */
+  url: string
+  /** The headers, as `[name, value]` pairs. */
+  headers: Array<Array<string>>
+  /** The body (absent: no body). */
+  body?: Uint8Array
+}
+
+/** The framework's word on a request's route. */
+export interface FrameworkRoute {
+  /** The framework routes it to the route with this pattern. */
+  pattern?: string
+  /** No route takes it (the framework answers 404, 405 or a redirect itself). */
+  noRoute?: boolean
+}
+
+/** How a gate takes payments. */
+export interface GateOptions {
+  /** The app's external origin: bills, offers and receipts name it instead of the request's Host. */
+  publicUrl?: string
+  /** Pass smart-wallet signatures on to the facilitator instead of refusing them offline. */
+  allowOnchainSignatures?: boolean
+  /** The largest request body a priced route reads (default 10 MiB). */
+  maxRequestBytes?: number
+  /** The largest response held for answering a retry again (default 1 MiB). */
+  maxReplayBytes?: number
+  /** Paths are matched with letter case (default false: matching without case only bills more). */
+  caseSensitive?: boolean
+  /** Hand every record operation to the glue (a store shared by processes). */
+  externalStore?: boolean
+  /** The memory store's bound on records. */
+  maxEntries?: number
+  /** The memory store's bound on held bytes. */
+  maxBytes?: number
+}
 
 /** The default stablecoins. */
 export declare function knownAssets(): Array<any>
@@ -496,11 +724,23 @@ export interface PriceTagOptions {
   extensions?: any
 }
 
+/** Names a purchase (method, URL, body digest): a retry of the same purchase reuses its payment. */
+export declare function purchaseKey(method: string, url: string, body?: Uint8Array | undefined | null): string
+
 /** The payment in request headers (`PAYMENT-SIGNATURE` or `X-PAYMENT`), if any. */
 export declare function readPayment(headers: HeadersLike): PaymentPayload | null
 
+/** Reads a `/settle` answer of HTTP `status`. */
+export declare function readSettleAnswer(status: number, body: string): SettleResponse
+
 /** The settlement receipt in response headers (`PAYMENT-RESPONSE` or `X-PAYMENT-RESPONSE`), if any. */
 export declare function readSettlement(headers: HeadersLike): SettleResponse | null
+
+/** Reads a `/supported` answer of HTTP `status`. */
+export declare function readSupportedAnswer(status: number, body: string): SupportedResponse
+
+/** Reads a `/verify` answer of HTTP `status`. */
+export declare function readVerifyAnswer(status: number, body: string): VerifyResponse
 
 /** `X-PAYWIRE-RECEIPT`. */
 export declare const RECEIPT_HEADER: string
@@ -514,6 +754,38 @@ export declare function receiptIn(settlement: SettleResponse): SignedReceipt | n
 /** The address whose key made `signature` (65 bytes, `v` 0/1 or 27/28) over the 32-byte `digest`. */
 export declare function recoverAddress(digest: Uint8Array, signature: Uint8Array): string
 
+/** A URL as errors and logs may show it: no credentials, no query. */
+export declare function redactUrl(url: string): string
+
+/** A request as the gate sees it. */
+export interface RequestHead {
+  /** The method. */
+  method: string
+  /** The path as the router matches it, percent-encoded as sent. */
+  path: string
+  /** The path and query as sent, from the app's origin. */
+  pathAndQuery: string
+  /** `scheme://host[:port]`. */
+  origin: string
+  /** The headers, as `[name, value]` pairs. */
+  headers: Array<Array<string>>
+}
+
+/** What a route's bill says besides its offers. */
+export interface RouteOptions {
+  /** The resource's description. */
+  description?: string
+  /** The resource's MIME type. */
+  mimeType?: string
+  /** 2 (default), or 1 for v1 clients. */
+  x402Version?: number
+  /** Whether an access receipt may stand in for a payment (default true). */
+  receipts?: boolean
+}
+
+/** Whether to ask `/settle` once more with the same body (pending, with a transaction named). */
+export declare function settleAgain(answer: SettleResponse): boolean
+
 /** The response header that carries a settlement: `[name, value]`. */
 export declare function settlementHeader(x402Version: number, settlement: SettleResponse): [string, string]
 
@@ -525,6 +797,14 @@ export declare function statusFor(code: string): number
 
 /** The HTTP status for a facilitator's reason string. */
 export declare function statusForReason(reason: string): number
+
+/** A store operation's answer: `entry` for claim and get (absent: none), `replaced` for replace. */
+export interface StoreAnswer {
+  /** The live entry's JSON, for claim and get. */
+  entry?: string
+  /** Whether a replace was done. */
+  replaced?: boolean
+}
 
 /** The CAIP-2 form of a network. */
 export declare function toCaip2(network: string): string

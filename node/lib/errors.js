@@ -9,11 +9,12 @@ const MARK = '\u0001paywire:'
  * and `refusals` lists why a payer refused each offer of a bill.
  */
 class PaywireError extends Error {
-  constructor(code, message, { category = null, payer = null, refusals = [], cause } = {}) {
+  constructor(code, message, { category, payer = null, refusals = [], cause } = {}) {
     super(message, cause === undefined ? undefined : { cause })
     this.name = 'PaywireError'
     this.code = code
-    this.category = category
+    // The core decides every code's category; the glue never assigns one.
+    this.category = category ?? categoryOf(code)
     this.payer = payer
     this.refusals = refusals
   }
@@ -23,12 +24,25 @@ class PaywireError extends Error {
   }
 }
 
+/** The core's category of a code (null for a code paywire does not know). */
+function categoryOf(code) {
+  try {
+    return require('../native.js').errorCategory(code)
+  } catch {
+    return null
+  }
+}
+
+/** A PaywireError from the fields the core gives (`{code, message, category, payer, refusals}`). */
+function fromFields(d) {
+  return new PaywireError(d.code, d.message, { category: d.category, payer: d.payer, refusals: d.refusals })
+}
+
 /** The PaywireError a native error carries, or the error itself when it is not paywire's. */
 function fromNative(error) {
   if (error && typeof error.message === 'string' && error.message.startsWith(MARK)) {
     try {
-      const d = JSON.parse(error.message.slice(MARK.length))
-      return new PaywireError(d.code, d.message, { category: d.category, payer: d.payer, refusals: d.refusals })
+      return fromFields(JSON.parse(error.message.slice(MARK.length)))
     } catch {
       return error
     }
@@ -37,7 +51,7 @@ function fromNative(error) {
   if (error instanceof Error && (error.code === 'InvalidArg' || error.code === 'NumberExpected' ||
       error.code === 'StringExpected' || error.code === 'ObjectExpected' || error.code === 'ArrayExpected' ||
       error.code === 'BigintExpected' || error.code === 'FunctionExpected')) {
-    return new PaywireError('invalid_argument', error.message, { category: 'configuration', cause: error })
+    return new PaywireError('invalid_argument', error.message, { cause: error })
   }
   return error
 }
@@ -95,4 +109,4 @@ function wrapModule(native) {
   return out
 }
 
-module.exports = { PaywireError, fromNative, wrapModule }
+module.exports = { PaywireError, fromFields, fromNative, wrapModule }

@@ -5,9 +5,10 @@
 //   app.use(paymentMiddleware({ 'GET /weather': new PriceTag({ network, payTo, price: '$0.001' }) },
 //                             { facilitator: new FacilitatorClient(url) }))
 //
-// Patterns match `req.path` as Express routes see it (relative to where the middleware is mounted). The
-// handler sees what was paid as `req.paywire`. Its response is held until the payment settles, so streamed
-// responses arrive whole.
+// Patterns match `req.path` (relative to where the middleware is mounted) in every form Express might route
+// it in; `paid(tag)` on a route prices exactly what Express routes there. The exchange is the core's gate.
+// The handler sees what was paid as `req.paywire`. Its response is held until the payment settles, so
+// streamed responses arrive whole.
 
 const { PaymentGate, TooLarge } = require('./gate')
 
@@ -99,29 +100,52 @@ function send(res, status, headers, body) {
   res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
 }
 
+function head(req) {
+  return {
+    method: req.method,
+    path: req.path,
+    pathAndQuery: req.originalUrl,
+    origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
+    headers: requestPairs(req),
+  }
+}
+
+function io(req, res, next) {
+  return {
+    readBody: (limit) => readBody(req, limit),
+    runHandler: (paid) => capture(req, res, next, paid),
+    send: async (status, headers, body) => send(res, status, headers, body),
+  }
+}
+
 /**
  * Express middleware billing `routes` (`"[METHOD] /path"` → a `PriceTag`, an array of them, or
- * `{ tags, description, mimeType, x402Version, receipts }`). Options: `facilitator` (default: the public
- * x402.org facilitator, test networks only), `access` (an `AccessPolicy`: receipts instead of payments),
- * `issuer` (an `Issuer`: signed offers and receipts), `store`, `publicUrl`, `allowOnchainSignatures`,
- * `maxRequestBytes`, `maxReplayBytes`, `logger`.
+ * `{ tags, description, mimeType, x402Version, receipts }`). A request is priced when its path, in any form
+ * Express might route it in (letter case, trailing slash, percent-encoding), matches a pattern. Options:
+ * `facilitator` (default: the public x402.org facilitator, test networks only), `access` (an `AccessPolicy`:
+ * receipts instead of payments), `issuer` (an `Issuer`: signed offers and receipts), `store`, `publicUrl`,
+ * `allowOnchainSignatures`, `caseSensitive`, `maxRequestBytes`, `maxReplayBytes`, `logger`.
  */
 function paymentMiddleware(routes, options = {}) {
   const gate = new PaymentGate(routes, options)
   return function paywireMiddleware(req, res, next) {
-    const route = gate.routeFor(req.method, req.path)
-    if (route === null) return next()
-    const io = {
-      method: req.method,
-      fullPath: req.originalUrl,
-      origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
-      headers: requestPairs(req),
-      readBody: (limit) => readBody(req, limit),
-      runHandler: (paid, _body) => capture(req, res, next, paid),
-      send: async (status, headers, body) => send(res, status, headers, body),
-    }
-    gate.handle(route, io).catch(next)
+    const started = gate.begin(head(req))
+    if (started === null) return next()
+    gate.drive(started.exchange, started.step, io(req, res, next)).catch(next)
   }
 }
 
-module.exports = { paymentMiddleware }
+/**
+ * A route-level middleware pricing the Express route it is put on, as Express routes it:
+ * `app.get('/weather/:city', paid(new PriceTag({...})), handler)`. `route` is a `PriceTag`, an array of them,
+ * or `{ tags, description, ... }`; the options are those of `paymentMiddleware`.
+ */
+function paid(route, options = {}) {
+  const gate = new PaymentGate({}, options, [route])
+  return function paywireRoute(req, res, next) {
+    const started = gate.beginAttached(0, head(req))
+    gate.drive(started.exchange, started.step, io(req, res, next)).catch(next)
+  }
+}
+
+module.exports = { paymentMiddleware, paid }

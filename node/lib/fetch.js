@@ -2,13 +2,21 @@
 // A fetch that pays x402 bills: a 402 is paid under the payer's policy and the request sent once more with
 // the payment.
 //
-// The contract (the same as paywire's Python clients): at most one paid retry; a request that already
-// carries a payment is never paid again; the body is read once and kept for the retry; a purchase (method,
-// URL, body) retried while its outcome is open (the response was lost, or the server answered 409 or 5xx, or
-// reported the settlement pending) reuses its payment instead of paying twice.
+// The exchange is paywire's core paying client (`PaidFetch`), the same in every language: at most one
+// payment per call, whatever the redirects (the core follows them, so a payment header never reaches a
+// redirect's target, and credentials never another origin); a request that already carries a payment is never
+// paid again; the body is read once and kept for the retry; a purchase (method, URL, body) retried while its
+// outcome is open (the response was lost, or the server answered 409 or 5xx, or reported the settlement
+// pending) reuses its payment instead of paying twice.
 
-const { createHash } = require('node:crypto')
 const core = require('./core')
+const { fromFields } = require('./errors')
+const { NATIVE, signatureBytes, signerFailed } = require('./payer')
+
+// The machine takes a paywire Payer (its native side, its clock read now) as well as a native payer.
+const startNative = core.PaidFetch.start
+core.PaidFetch.start = (payer, request, options) =>
+  startNative(typeof payer?.[NATIVE] === 'function' ? payer[NATIVE]().native : payer, request, options)
 
 const settlements = new WeakMap()
 const payments = new WeakMap()
@@ -23,68 +31,84 @@ function payment(response) {
   return payments.get(response) ?? null
 }
 
+/** The core's purchase key: method, URL and body digest. */
 function purchaseKey(method, url, body) {
-  return `${method.toUpperCase()} ${url} ${createHash('sha256').update(body).digest('hex')}`
+  return core.purchaseKey(method, url, body)
 }
-
-function billOf(headers, body) {
-  try {
-    return core.PaymentRequired.fromResponse(headers, body)
-  } catch {
-    return null // a 402 that is not an x402 bill reaches the caller as it is
-  }
-}
-
-function settlementIn(headers) {
-  try {
-    return core.readSettlement(headers)
-  } catch {
-    return null // an unreadable receipt does not hide the response itself
-  }
-}
-
-/** Framing headers of the original request; the paid copy gets its own for the buffered body. */
-const FRAMING = ['content-length', 'transfer-encoding']
 
 /**
  * Wraps `fetch` (the global one, undici's, or any with the same signature) so it pays x402 bills with
  * `payer`. The returned function takes what fetch takes and resolves to the final `Response`; pass it to
- * `settlement()` and `payment()` to read what was paid.
+ * `settlement()` and `payment()` to read what was paid. Redirects are followed by paywire (as the request's
+ * `redirect` option says), never by the wrapped fetch.
  */
 function wrapFetch(fetchImpl, payer) {
   if (typeof fetchImpl !== 'function') throw new TypeError('wrapFetch(fetch, payer): fetch must be a function')
-  if (payer == null || typeof payer.pay !== 'function' || typeof payer.forget !== 'function') {
+  if (payer == null || typeof payer[NATIVE] !== 'function') {
     throw new TypeError('wrapFetch(fetch, payer): payer must be a paywire Payer')
   }
   return async function paywireFetch(input, init) {
     const request = new Request(input, init)
-    if (core.carriesPayment(request.headers)) return fetchImpl(request)
-    const hasBody = request.body !== null
-    const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : new Uint8Array(0)
-    const send = (headers) => {
-      const init = { headers, body: hasBody ? body : undefined }
-      if (hasBody) init.duplex = 'half'
-      return fetchImpl(new Request(request, init))
+    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
+    const { native, local, sign } = payer[NATIVE]()
+    const started = startNative(native, {
+      method: request.method,
+      url: request.url,
+      headers: core.headerPairs(request.headers),
+      body,
+    }, { followRedirects: request.redirect === 'follow', signInline: local })
+    const call = started.takeCall()
+    let step = started.takeStep()
+    let response = null
+    let read = null
+    for (;;) {
+      switch (step.kind) {
+        case 'send': {
+          const options = { method: step.method, headers: step.headers, redirect: 'manual', signal: request.signal }
+          if (step.body !== null && step.body !== undefined) {
+            options.body = step.body
+            options.duplex = 'half'
+          }
+          try {
+            // A Request, as fetch wrappers written for `fetch(request)` expect.
+            response = await fetchImpl(new Request(step.url, options))
+          } catch (e) {
+            call.feedSendFailed() // the payment, if any, stays remembered: the outcome is open
+            throw e
+          }
+          step = call.feedResponse(response.status, core.headerPairs(response.headers))
+          break
+        }
+        case 'readBody':
+          read = new Uint8Array(await response.arrayBuffer())
+          step = call.feedBody(read)
+          break
+        case 'sign': {
+          const signatures = []
+          let failed = null
+          for (const digest of step.digests) {
+            try {
+              signatures.push(signatureBytes(await sign(digest)))
+            } catch (e) {
+              failed = signerFailed(e)
+              break
+            }
+          }
+          step = failed ? call.feedSignFailed(failed.message) : call.feedSignatures(signatures)
+          break
+        }
+        case 'fail':
+          throw fromFields(step.error)
+        default: {
+          const out = step.bodyRead
+            ? new Response(read, { status: response.status, statusText: response.statusText, headers: response.headers })
+            : response
+          settlements.set(out, step.settlement ?? null)
+          payments.set(out, step.payment ?? null)
+          return out
+        }
+      }
     }
-    const response = await send(request.headers)
-    if (response.status !== 402) return response
-    const bill = billOf(response.headers, new Uint8Array(await response.clone().arrayBuffer()))
-    if (bill === null) return response
-    const key = purchaseKey(request.method, request.url, body)
-    const header = await payer.pay(bill, key)
-    const headers = new Headers()
-    request.headers.forEach((value, name) => {
-      if (!FRAMING.includes(name.toLowerCase())) headers.append(name, value)
-    })
-    headers.set(header.name, header.value)
-    // If this throws (the connection dropped), the payment is kept: a retry of the same purchase reuses it.
-    const paid = await send(headers)
-    const receipt = settlementIn(paid.headers)
-    // A definite answer settles the purchase's fate; while it is open, a retry must reuse the payment.
-    if (!core.outcomeIsOpen(paid.status, receipt ?? undefined)) payer.forget(key)
-    settlements.set(paid, receipt)
-    payments.set(paid, header)
-    return paid
   }
 }
 

@@ -4,8 +4,9 @@
 //   app.use(honoPaymentMiddleware({ 'GET /weather': new PriceTag({ network, payTo, price: '$0.001' }) },
 //                                 { facilitator: new FacilitatorClient(url) }))
 //
-// Patterns match the request's full path. The handler sees what was paid as `c.get('paywire')`. Its
-// response is held until the payment settles, so streamed responses arrive whole.
+// Patterns match the request's path in every form a router might route it in (letter case, trailing slash,
+// percent-encoding); the exchange is the core's gate. The handler sees what was paid as `c.get('paywire')`.
+// Its response is held until the payment settles, so streamed responses arrive whole.
 
 const { PaymentGate, TooLarge } = require('./gate')
 
@@ -15,17 +16,19 @@ const NO_BODY = [101, 204, 205, 304]
 function honoPaymentMiddleware(routes, options = {}) {
   const gate = new PaymentGate(routes, options)
   return async function paywireMiddleware(c, next) {
-    const route = gate.routeFor(c.req.method, c.req.path)
-    if (route === null) return next()
     const url = new URL(c.req.url)
     const headers = []
     c.req.raw.headers.forEach((value, name) => headers.push([name, value]))
-    let final = null
-    await gate.handle(route, {
+    const started = gate.begin({
       method: c.req.method,
-      fullPath: url.pathname + url.search,
+      path: url.pathname,
+      pathAndQuery: url.pathname + url.search,
       origin: url.origin,
       headers,
+    })
+    if (started === null) return next()
+    let final = null
+    await gate.drive(started.exchange, started.step, {
       async readBody(limit) {
         if (c.req.raw.body === null) return new Uint8Array(0)
         // Hono caches the body, so the handler can still read it in any form.
@@ -36,6 +39,7 @@ function honoPaymentMiddleware(routes, options = {}) {
       async runHandler(paid) {
         c.set('paywire', paid)
         await next()
+        if (c.error) throw c.error
         const res = c.res
         const out = []
         res.headers.forEach((value, name) => out.push([name, value]))
@@ -47,6 +51,7 @@ function honoPaymentMiddleware(routes, options = {}) {
         final = new Response(NO_BODY.includes(status) || body.length === 0 ? null : body, { status, headers: h })
       },
     })
+    if (final === null) return
     // Replace, not merge: Hono would otherwise copy the handler's headers over the final ones.
     c.res = undefined
     c.res = final

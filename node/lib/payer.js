@@ -4,6 +4,9 @@
 const core = require('./core')
 const { PaywireError } = require('./errors')
 
+/** The key of a Payer's native side, for the glue. */
+const NATIVE = Symbol('paywire.native')
+
 /** Policy options as the core reads them: bigints become decimal strings, `maxPerPayment: null` no cap. */
 function policyDocument(options) {
   const plain = (value) => {
@@ -42,12 +45,12 @@ const isThenable = (v) => v != null && typeof v.then === 'function'
 function signatureBytes(sig) {
   if (sig instanceof Uint8Array) return sig
   if (typeof sig === 'string' && /^(0x)?[0-9a-fA-F]*$/.test(sig)) return Uint8Array.from(Buffer.from(sig.replace(/^0x/, ''), 'hex'))
-  throw new PaywireError('signer_failed', 'the signer must return the 65-byte signature as a Uint8Array or a 0x hex string', { category: 'local' })
+  throw new PaywireError('signer_failed', 'the signer must return the 65-byte signature as a Uint8Array or a 0x hex string')
 }
 
 function signerFailed(e) {
   if (e instanceof PaywireError) return e
-  return new PaywireError('signer_failed', `the signer failed: ${e && e.message ? e.message : String(e)}`, { category: 'local', cause: e })
+  return new PaywireError('signer_failed', `the signer failed: ${e && e.message ? e.message : String(e)}`, { cause: e })
 }
 
 /**
@@ -64,11 +67,11 @@ class Payer {
 
   constructor(signer, policy, options = {}) {
     if (signer == null || typeof signer !== 'object') {
-      throw new PaywireError('invalid_argument', 'a Payer needs a signer: a LocalSigner or an object with address and signDigest()', { category: 'configuration' })
+      throw new PaywireError('invalid_argument', 'a Payer needs a signer: a LocalSigner or an object with address and signDigest()')
     }
     const local = signer instanceof core.LocalSigner
     if (!local && (typeof signer.address !== 'string' || typeof signer.signDigest !== 'function')) {
-      throw new PaywireError('invalid_argument', 'a signer needs an `address` string and a `signDigest(digest: Uint8Array)` method', { category: 'configuration' })
+      throw new PaywireError('invalid_argument', 'a signer needs an `address` string and a `signDigest(digest: Uint8Array)` method')
     }
     if (policy != null && !(policy instanceof core.Policy)) policy = new Policy(policy)
     const { clock, randomness, expiryMargin, maxRemembered } = options
@@ -147,7 +150,7 @@ class Payer {
       }
       if (isThenable(sig)) {
         Promise.resolve(sig).catch(() => {})
-        throw new PaywireError('signer_failed', "the signer's signDigest is asynchronous; use await payer.pay()", { category: 'local' })
+        throw new PaywireError('signer_failed', "the signer's signDigest is asynchronous; use await payer.pay()")
       }
       return signatureBytes(sig)
     })
@@ -165,6 +168,14 @@ class Payer {
     return this.#native.complete(prepared, signatures.map(signatureBytes))
   }
 
+  /**
+   * The native payer for the core's paying machine (`wrapFetch`), its clock read now, and whether it signs
+   * by itself (a `LocalSigner`) or the glue must await the signer.
+   */
+  [NATIVE]() {
+    this.#tick()
+    return { native: this.#native, local: this.#local, sign: (digest) => this.#signer.signDigest(digest) }
+  }
   /** Forgets the payment of a purchase once a response to the paid request arrived. */
   forget(purchase) {
     this.#native.forget(purchase)
@@ -182,10 +193,10 @@ class Payer {
  */
 function fromViemAccount(account) {
   if (!account || typeof account.address !== 'string') {
-    throw new PaywireError('invalid_argument', 'fromViemAccount needs a viem account with an address', { category: 'configuration' })
+    throw new PaywireError('invalid_argument', 'fromViemAccount needs a viem account with an address')
   }
   if (typeof account.sign !== 'function') {
-    throw new PaywireError('invalid_argument', "this viem account cannot sign raw hashes (no sign({ hash })); use a local account such as privateKeyToAccount(key)", { category: 'configuration' })
+    throw new PaywireError('invalid_argument', "this viem account cannot sign raw hashes (no sign({ hash })); use a local account such as privateKeyToAccount(key)")
   }
   return {
     address: account.address,
@@ -195,4 +206,4 @@ function fromViemAccount(account) {
   }
 }
 
-module.exports = { Payer, Policy, fromViemAccount, policyDocument }
+module.exports = { NATIVE, signatureBytes, signerFailed, Payer, Policy, fromViemAccount, policyDocument }

@@ -32,6 +32,7 @@ import {
   verifyPayment,
   verifyToResponse,
 } from 'paywire'
+import { runClient, runGate, runRoutes } from './support/exchange-vectors.mjs'
 
 const VECTORS = new URL('../../tests/vectors/', import.meta.url)
 const CATEGORIES = ['malformed_input', 'refused', 'configuration', 'local', 'upstream']
@@ -165,14 +166,14 @@ function runTypedData(c) {
 }
 
 function runMoney(c) {
-  // As in Python, a bad price is refused when the offer is made, not when the tag is.
-  const tag = new PriceTag({ network: c.network, payTo: c.payTo, price: c.price })
+  // As in every binding, a tag that cannot make an offer is refused when it is made.
+  const offerOf = () => new PriceTag({ network: c.network, payTo: c.payTo, price: c.price }).toRequirements('https://example.com/r', 2)
   const expect = c.expect
   if ('error' in expect) {
-    expectError(expect.error, () => tag.toRequirements('https://example.com/r', 2))
+    expectError(expect.error, offerOf)
     return
   }
-  const offer = tag.toRequirements('https://example.com/r', 2)
+  const offer = offerOf()
   assert.equal(typeof offer.amount, 'bigint')
   assert.equal(offer.amount.toString(), expect.amount)
   assert.equal(offer.asset, expect.asset)
@@ -276,6 +277,9 @@ const RUNNERS = {
   verification: runVerification,
   credentials: runCredentials,
   malformed: runMalformed,
+  routes: runRoutes,
+  gate: runGate,
+  client: runClient,
 }
 
 const FILES = readdirSync(VECTORS)

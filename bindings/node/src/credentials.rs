@@ -130,7 +130,14 @@ impl SignedReceipt {
 /// Issues signed offers and receipts with one key (a `LocalSigner`: issuing happens inside a request, so
 /// the key must sign synchronously).
 #[napi]
-pub struct Issuer(core::Issuer);
+pub struct Issuer(Arc<core::Issuer>);
+
+impl Issuer {
+    /// The core issuer, shared with a gate.
+    pub fn shared(&self) -> Arc<core::Issuer> {
+        self.0.clone()
+    }
+}
 
 #[napi]
 impl Issuer {
@@ -139,7 +146,7 @@ impl Issuer {
     pub fn new(signer: &LocalSigner, format: Option<String>, kid: Option<String>) -> napi::Result<Self> {
         let format = format_from(format)?;
         let kid = kid.unwrap_or_else(|| core::jws::did_key_kid(&signer.0.compressed_public_key()));
-        Ok(Self(core::Issuer::new(signer.0.clone(), format, kid)))
+        Ok(Self(Arc::new(core::Issuer::new(signer.0.clone(), format, kid))))
     }
     /// The issuing address.
     #[napi(getter)]
@@ -208,6 +215,13 @@ pub struct AccessPolicyOptions {
 /// Which receipts a server accepts instead of a new payment.
 #[napi]
 pub struct AccessPolicy(Arc<access::AccessPolicy>);
+
+impl AccessPolicy {
+    /// The core policy, for a gate.
+    pub fn policy(&self) -> access::AccessPolicy {
+        (*self.0).clone()
+    }
+}
 
 #[napi]
 impl AccessPolicy {

@@ -10,30 +10,23 @@ use serde_json::json;
 /// Prefix that marks an error message as a serialized paywire error.
 pub const MARK: &str = "\u{1}paywire:";
 
-/// The napi error that carries `error`.
-pub fn to_napi(error: paywire_core::Error) -> Error {
+/// An error's fields as a JS object: `{code, message, category, payer, refusals}` (the glue makes a
+/// `PaywireError` of it).
+pub fn error_value(error: &paywire_core::Error) -> serde_json::Value {
     let refusals: Vec<_> =
         error.refusals().iter().map(|r| json!({"index": r.index, "offer": r.offer, "reasons": r.reasons})).collect();
-    let body = json!({
+    json!({
         "code": error.code().as_str(),
         "message": error.message(),
-        "category": category(error.code()),
+        "category": error.category().as_str(),
         "payer": error.payer(),
         "refusals": refusals,
-    });
-    Error::new(Status::GenericFailure, format!("{MARK}{body}"))
+    })
 }
 
-/// The category name of an error code.
-pub fn category(code: paywire_core::ErrorCode) -> &'static str {
-    use paywire_core::error::Category;
-    match code.category() {
-        Category::MalformedInput => "malformed_input",
-        Category::Refused => "refused",
-        Category::Configuration => "configuration",
-        Category::Local => "local",
-        Category::Upstream => "upstream",
-    }
+/// The napi error that carries `error`.
+pub fn to_napi(error: paywire_core::Error) -> Error {
+    Error::new(Status::GenericFailure, format!("{MARK}{}", error_value(&error)))
 }
 
 /// An `invalid_argument` error for a bad argument passed by JS code.

@@ -17,6 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod convert;
 mod credentials;
 mod errors;
+mod exchange;
+mod facilitator;
 mod messages;
 mod payer;
 mod server;
@@ -136,9 +138,7 @@ pub fn error_codes() -> Vec<&'static str> {
 /// The category of an error code ("malformed_input", "refused", "configuration", "local", "upstream").
 #[napi(ts_return_type = "ErrorCategory")]
 pub fn error_category(code: String) -> napi::Result<&'static str> {
-    core::ErrorCode::from_str_code(&code)
-        .map(errors::category)
-        .ok_or_else(|| bad_argument(format!("unknown error code {code:?}")))
+    core::Error::from_code_str(&code, "").map(|e| e.category().as_str()).or_throw()
 }
 
 /// The server's declaration of the payment-identifier extension, for `PriceTag({extensions})`.

@@ -5,7 +5,6 @@
 //! digests, then `complete`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy_primitives::{Address, B256};
 use napi::bindgen_prelude::{BigInt, Either, Uint8Array};
@@ -186,19 +185,6 @@ impl paywire_core::Signer for ForeignSigner {
     }
 }
 
-/// The system clock, or a time set by the glue (a test's fixed time, or the value of a JS clock function
-/// read before each payment).
-struct SettableClock(AtomicU64);
-
-impl paywire_core::Clock for SettableClock {
-    fn now(&self) -> u64 {
-        match self.0.load(Ordering::Relaxed) {
-            u64::MAX => paywire_core::Clock::now(&paywire_core::SystemClock),
-            t => t,
-        }
-    }
-}
-
 /// Options of the native payer (the glue documents them).
 #[napi(object)]
 pub struct PayerOptions {
@@ -219,18 +205,22 @@ fn extras(nonce: Option<Amount>) -> napi::Result<core::PayExtras> {
 fn bill_from(bill: Either<&PaymentRequired, String>) -> napi::Result<paywire_core::PaymentRequired> {
     match bill {
         Either::A(b) => Ok(b.0.clone()),
-        Either::B(text) if text.trim_start().starts_with('{') => {
-            paywire_core::PaymentRequired::from_json(&text).or_throw()
-        }
-        Either::B(text) => paywire_core::PaymentRequired::from_header(&text).or_throw(),
+        Either::B(text) => paywire_core::PaymentRequired::from_text(&text).or_throw(),
+    }
+}
+
+impl Payer {
+    /// The core payer, shared with a paid fetch.
+    pub fn shared(&self) -> Arc<core::Payer> {
+        self.inner.clone()
     }
 }
 
 /// Pays bills under a policy, signing at most one live payment per purchase.
 #[napi(js_name = "NativePayer")]
 pub struct Payer {
-    inner: core::Payer,
-    clock: Arc<SettableClock>,
+    inner: Arc<core::Payer>,
+    clock: Arc<paywire_core::ManualClock>,
     signs_itself: bool,
 }
 
@@ -249,9 +239,9 @@ impl Payer {
         };
         let options =
             options.unwrap_or(PayerOptions { expiry_margin: None, max_remembered: None, now: None, randomness: None });
-        let clock = Arc::new(SettableClock(AtomicU64::new(u64::MAX)));
+        let clock = Arc::new(paywire_core::ManualClock::new(None));
         if let Some(now) = options.now {
-            clock.0.store(crate::convert::now_or_system(Some(now))?, Ordering::Relaxed);
+            clock.set(Some(crate::convert::now_or_system(Some(now))?));
         }
         let randomness: Arc<dyn paywire_core::Randomness> = match options.randomness {
             Some(bytes) => Arc::new(paywire_core::FixedRandomness::new(bytes.to_vec())),
@@ -265,16 +255,12 @@ impl Payer {
         let inner =
             core::Payer::new(signer, policy.map(|p| p.0.clone()).unwrap_or_default(), clock.clone(), randomness)
                 .with_options(tuning);
-        Ok(Self { inner, clock, signs_itself })
+        Ok(Self { inner: Arc::new(inner), clock, signs_itself })
     }
     /// Sets the time the next payments are dated with (`undefined`: the system clock).
     #[napi]
     pub fn set_now(&self, now: Option<i64>) -> napi::Result<()> {
-        let value = match now {
-            None => u64::MAX,
-            Some(t) => crate::convert::now_or_system(Some(t))?,
-        };
-        self.clock.0.store(value, Ordering::Relaxed);
+        self.clock.set(now.map(|t| crate::convert::now_or_system(Some(t))).transpose()?);
         Ok(())
     }
     /// Whether this payer signs by itself (a `LocalSigner`).

@@ -4,13 +4,13 @@ use std::borrow::Cow;
 
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
+use paywire_core::ResourceInfo;
 use paywire_core::assets::TransferMethod;
-use paywire_core::server::{self as core, Price};
+use paywire_core::server as core;
 use paywire_core::verify::{self, SignatureCheck, VerifyOptions as CoreVerifyOptions};
-use paywire_core::{ErrorCode, ResourceInfo};
 use serde_json::Value;
 
-use crate::convert::{Amount, address_from, header_pairs, now_or_system, object_from, u256_from, u256_to_bigint};
+use crate::convert::{Amount, header_pairs, now_or_system, object_from, u256_from, u256_to_bigint};
 use crate::errors::{OrThrow, bad_argument};
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
@@ -51,42 +51,20 @@ impl PriceTag {
     /// A price tag (see `PriceTagOptions`).
     #[napi(constructor)]
     pub fn new(options: PriceTagOptions) -> napi::Result<Self> {
-        let price = match (options.price, options.amount, options.asset) {
-            (Some(_), None, None)
-                if options.eip712_name.is_some()
-                    || options.eip712_version.is_some()
-                    || options.transfer_method.is_some() =>
-            {
-                return Err(bad_argument(
-                    "eip712Name, eip712Version and transferMethod go with amount and asset; with a price, the \
-                     network's USDC is used (for Permit2, pass extra: { assetTransferMethod: 'permit2' })",
-                ));
-            }
-            (Some(p), None, None) => Price::Money(p),
-            (None, Some(amount), Some(asset)) => Price::Atomic {
-                amount: u256_from(&amount)?,
-                asset: address_from(&asset)?,
-                name: options.eip712_name,
-                version: options.eip712_version,
-                transfer_method: match options.transfer_method.as_deref() {
-                    None => None,
-                    Some("eip3009") => Some(TransferMethod::Eip3009),
-                    Some("permit2") => Some(TransferMethod::Permit2),
-                    Some(other) => {
-                        return Err(bad_argument(format!("transferMethod {other:?} is neither eip3009 nor permit2")));
-                    }
-                },
-            },
-            _ => return Err(bad_argument("give either a price (\"$0.01\") or an amount with its asset")),
-        };
-        Ok(Self(core::PriceTag {
+        let spec = core::PriceTagSpec {
             network: options.network,
-            price,
             pay_to: options.pay_to,
+            price: options.price,
+            amount: options.amount.as_ref().map(u256_from).transpose()?,
+            asset: options.asset,
+            eip712_name: options.eip712_name,
+            eip712_version: options.eip712_version,
+            transfer_method: options.transfer_method,
             max_timeout_seconds: options.max_timeout_seconds.map(u64::from),
-            extra: object_from(options.extra, "extra")?,
-            extensions: object_from(options.extensions, "extensions")?,
-        }))
+            extra: Some(object_from(options.extra, "extra")?),
+            extensions: Some(object_from(options.extensions, "extensions")?),
+        };
+        core::PriceTag::from_spec(spec).or_throw().map(Self)
     }
     /// The offer this tag makes for a resource.
     #[napi]
@@ -210,7 +188,7 @@ impl VerifiedPayment {
 
 /// A payment matched to the server's offer and verified offline.
 #[napi]
-pub struct AcceptedPayment(core::AcceptedPayment);
+pub struct AcceptedPayment(pub(crate) core::AcceptedPayment);
 
 #[napi]
 impl AcceptedPayment {
@@ -265,10 +243,7 @@ fn verify_options(options: Option<VerifyOptions>) -> napi::Result<(u64, CoreVeri
 fn payment_from(payment: Either<&PaymentPayload, String>) -> napi::Result<Cow<'_, paywire_core::PaymentPayload>> {
     match payment {
         Either::A(p) => Ok(Cow::Borrowed(&p.0)),
-        Either::B(text) if text.trim_start().starts_with('{') => {
-            paywire_core::PaymentPayload::from_json(&text).or_throw().map(Cow::Owned)
-        }
-        Either::B(text) => paywire_core::PaymentPayload::from_header(&text).or_throw().map(Cow::Owned),
+        Either::B(text) => paywire_core::PaymentPayload::from_text(&text).or_throw().map(Cow::Owned),
     }
 }
 
@@ -328,8 +303,7 @@ pub fn settlement_header(x402_version: u32, settlement: &SettleResponse) -> napi
 /// (`code` may also be a `PaywireError`: the glue passes its code.)
 #[napi]
 pub fn status_for(code: String) -> napi::Result<u32> {
-    let code = ErrorCode::from_str_code(&code).ok_or_else(|| bad_argument(format!("unknown error code {code:?}")))?;
-    Ok(u32::from(core::status_for(&paywire_core::Error::new(code, ""))))
+    Ok(u32::from(paywire_core::Error::from_code_str(&code, "").or_throw()?.http_status()))
 }
 
 /// The HTTP status for a facilitator's reason string.

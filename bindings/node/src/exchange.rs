@@ -1,0 +1,741 @@
+//! The exchange machines for Node: `Gate` / `Exchange` / `Step` (the server's payment gate) and `PaidFetch`
+//! / `FetchStep` (the paying client). Every decision is the core's; `lib/gate.js` and `lib/fetch.js` perform
+//! the steps for Express, Hono, Fastify and fetch.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use paywire_core::client::fetch as fetch_core;
+use paywire_core::credentials::Statement;
+use paywire_core::server::gate as core;
+use paywire_core::server::routes::{RouteMatching, RoutePattern};
+use paywire_core::server::store::{self as store_core, MemoryStore};
+use serde_json::Value;
+
+use crate::convert::{bytes, header_pairs, now_or_system};
+use crate::credentials::{AccessPolicy, Issuer};
+use crate::errors::{OrThrow, bad_argument, error_value};
+use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse};
+use crate::payer::{Payer, PaymentHeader};
+use crate::server::{AcceptedPayment, PriceTag};
+
+/// What a route's bill says besides its offers.
+#[napi(object)]
+pub struct RouteOptions {
+    /// The resource's description.
+    pub description: Option<String>,
+    /// The resource's MIME type.
+    pub mime_type: Option<String>,
+    /// 2 (default), or 1 for v1 clients.
+    pub x402_version: Option<u32>,
+    /// Whether an access receipt may stand in for a payment (default true).
+    pub receipts: Option<bool>,
+}
+
+/// A priced route: its price tags, and `pattern` ("GET /weather/:city") matching requests to it.
+#[napi]
+pub struct PricedRoute(core::PricedRoute);
+
+#[napi]
+impl PricedRoute {
+    /// A route priced by `tags`; without a pattern, the glue starts it for the framework route it is attached
+    /// to.
+    #[napi(constructor)]
+    pub fn new(tags: Vec<&PriceTag>, pattern: Option<String>, options: Option<RouteOptions>) -> napi::Result<Self> {
+        let pattern = pattern.as_deref().map(RoutePattern::parse).transpose().or_throw()?;
+        let mut route = core::PricedRoute::new(pattern, tags.into_iter().map(|t| t.0.clone()).collect());
+        if let Some(o) = options {
+            route.description = o.description;
+            route.mime_type = o.mime_type;
+            let version = o.x402_version.unwrap_or(2);
+            let version =
+                u8::try_from(version).map_err(|_| bad_argument(format!("x402Version {version} does not exist")))?;
+            paywire_core::server::check_version(version).or_throw()?;
+            route.x402_version = version;
+            route.receipts = o.receipts.unwrap_or(true);
+        }
+        Ok(Self(route))
+    }
+    /// The pattern, if any.
+    #[napi(getter)]
+    pub fn pattern(&self) -> Option<String> {
+        self.0.pattern.as_ref().map(|p| p.as_str().to_string())
+    }
+}
+
+/// How a gate takes payments.
+#[napi(object)]
+pub struct GateOptions {
+    /// The app's external origin: bills, offers and receipts name it instead of the request's Host.
+    pub public_url: Option<String>,
+    /// Pass smart-wallet signatures on to the facilitator instead of refusing them offline.
+    pub allow_onchain_signatures: Option<bool>,
+    /// The largest request body a priced route reads (default 10 MiB).
+    pub max_request_bytes: Option<u32>,
+    /// The largest response held for answering a retry again (default 1 MiB).
+    pub max_replay_bytes: Option<u32>,
+    /// Paths are matched with letter case (default false: matching without case only bills more).
+    pub case_sensitive: Option<bool>,
+    /// Hand every record operation to the glue (a store shared by processes).
+    pub external_store: Option<bool>,
+    /// The memory store's bound on records.
+    pub max_entries: Option<u32>,
+    /// The memory store's bound on held bytes.
+    pub max_bytes: Option<f64>,
+}
+
+/// The framework's word on a request's route.
+#[napi(object)]
+pub struct FrameworkRoute {
+    /// The framework routes it to the route with this pattern.
+    pub pattern: Option<String>,
+    /// No route takes it (the framework answers 404, 405 or a redirect itself).
+    pub no_route: Option<bool>,
+}
+
+fn framework(f: &Option<FrameworkRoute>) -> core::FrameworkRoute<'_> {
+    match f {
+        Some(FrameworkRoute { no_route: Some(true), .. }) => core::FrameworkRoute::NoRoute,
+        Some(FrameworkRoute { pattern: Some(p), .. }) => core::FrameworkRoute::Matched(p),
+        _ => core::FrameworkRoute::Unknown,
+    }
+}
+
+/// A request as the gate sees it.
+#[napi(object)]
+pub struct RequestHead {
+    /// The method.
+    pub method: String,
+    /// The path as the router matches it, percent-encoded as sent.
+    pub path: String,
+    /// The path and query as sent, from the app's origin.
+    pub path_and_query: String,
+    /// `scheme://host[:port]`.
+    pub origin: String,
+    /// The headers, as `[name, value]` pairs.
+    pub headers: Vec<Vec<String>>,
+}
+
+impl RequestHead {
+    fn into_core(self) -> napi::Result<core::RequestHead> {
+        Ok(core::RequestHead {
+            method: self.method,
+            path: self.path,
+            path_and_query: self.path_and_query,
+            origin: self.origin,
+            headers: header_pairs(self.headers)?,
+        })
+    }
+}
+
+/// A set of priced routes and how payments for them are taken.
+#[napi]
+pub struct Gate(core::Gate);
+
+#[napi]
+impl Gate {
+    /// A gate for `routes`.
+    #[napi(constructor)]
+    pub fn new(
+        routes: Vec<&PricedRoute>,
+        options: Option<GateOptions>,
+        issuer: Option<&Issuer>,
+        access: Option<&AccessPolicy>,
+    ) -> napi::Result<Self> {
+        let o = options.unwrap_or(GateOptions {
+            public_url: None,
+            allow_onchain_signatures: None,
+            max_request_bytes: None,
+            max_replay_bytes: None,
+            case_sensitive: None,
+            external_store: None,
+            max_entries: None,
+            max_bytes: None,
+        });
+        let gate_options = core::GateOptions {
+            public_url: o.public_url,
+            allow_onchain_signatures: o.allow_onchain_signatures.unwrap_or(false),
+            max_request_bytes: o.max_request_bytes.map_or(core::DEFAULT_MAX_REQUEST_BYTES, |n| n as usize),
+            max_replay_bytes: o.max_replay_bytes.map_or(core::DEFAULT_MAX_REPLAY_BYTES, |n| n as usize),
+            matching: RouteMatching { case_sensitive: o.case_sensitive.unwrap_or(false) },
+        };
+        let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
+            None
+        } else {
+            let entries = o.max_entries.map_or(store_core::DEFAULT_MAX_ENTRIES, |n| n as usize);
+            let bytes = o.max_bytes.map_or(store_core::DEFAULT_MAX_BYTES, |n| n.max(0.0) as usize);
+            Some(Arc::new(MemoryStore::new(entries, bytes)))
+        };
+        let parts = core::GateParts {
+            options: gate_options,
+            issuer: issuer.map(Issuer::shared),
+            access: access.map(AccessPolicy::policy),
+            store,
+            randomness: Arc::new(paywire_core::OsRandomness),
+        };
+        core::Gate::new(routes.into_iter().map(|r| r.0.clone()).collect(), parts).or_throw().map(Self)
+    }
+    /// Whether receipts or signed offers will name the request's Host (no public URL set).
+    #[napi(getter)]
+    pub fn names_client_host(&self) -> bool {
+        self.0.names_client_host()
+    }
+    /// The index of the priced route a request goes to, or null when it is free.
+    #[napi]
+    pub fn route_for(&self, method: String, path: String, framework_route: Option<FrameworkRoute>) -> Option<u32> {
+        self.0.route_for(&method, &path, framework(&framework_route)).map(|i| i as u32)
+    }
+    /// Starts a request; the exchange is null (and the step `passThrough`) when it is free.
+    #[napi]
+    pub fn handle(
+        &self,
+        head: RequestHead,
+        framework_route: Option<FrameworkRoute>,
+        now: Option<i64>,
+    ) -> napi::Result<Started> {
+        let route = self.0.route_for(&head.method, &head.path, framework(&framework_route));
+        let Some(route) = route else {
+            let step = core::Step { action: core::Action::PassThrough, shielded: false, logs: Vec::new() };
+            return Ok(Started { exchange: None, step: Step(step) });
+        };
+        let (exchange, step) = self.0.start(route, head.into_core()?, now_or_system(now)?);
+        Ok(Started { exchange: Some(Exchange::new(exchange, &step)), step: Step(step) })
+    }
+    /// Starts a request to priced route `route`, for a route the framework attached the gate to.
+    #[napi]
+    pub fn start(&self, route: u32, head: RequestHead, now: Option<i64>) -> napi::Result<Started> {
+        let route = route as usize;
+        if route >= self.0.routes().len() {
+            return Err(bad_argument(format!("the gate has {} routes, not {}", self.0.routes().len(), route + 1)));
+        }
+        let (exchange, step) = self.0.start(route, head.into_core()?, now_or_system(now)?);
+        Ok(Started { exchange: Some(Exchange::new(exchange, &step)), step: Step(step) })
+    }
+}
+
+/// A started request: its exchange (null when free) and first step.
+#[napi]
+pub struct Started {
+    exchange: Option<Exchange>,
+    step: Step,
+}
+
+#[napi]
+impl Started {
+    /// Takes the exchange (once).
+    #[napi]
+    pub fn take_exchange(&mut self) -> Option<Exchange> {
+        self.exchange.take()
+    }
+    /// Takes the first step (once).
+    #[napi]
+    pub fn take_step(&mut self) -> Step {
+        Step(std::mem::replace(
+            &mut self.step.0,
+            core::Step { action: core::Action::Done, shielded: false, logs: Vec::new() },
+        ))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Entry,
+    Replaced,
+    Released,
+    Other,
+}
+
+fn waiting(step: &core::Step) -> Waiting {
+    match &step.action {
+        core::Action::Store(core::StoreOp::Claim { .. } | core::StoreOp::Get { .. }) => Waiting::Entry,
+        core::Action::Store(core::StoreOp::Replace { .. }) => Waiting::Replaced,
+        core::Action::Store(core::StoreOp::Release { .. }) => Waiting::Released,
+        _ => Waiting::Other,
+    }
+}
+
+/// One priced request in progress: feed each step's outcome back.
+#[napi]
+pub struct Exchange {
+    inner: core::Exchange,
+    waiting: Waiting,
+}
+
+impl Exchange {
+    fn new(inner: core::Exchange, first: &core::Step) -> Self {
+        Exchange { inner, waiting: waiting(first) }
+    }
+    fn resume(&mut self, input: core::Input) -> Step {
+        let step = self.inner.resume(input);
+        self.waiting = waiting(&step);
+        Step(step)
+    }
+}
+
+/// A store operation's answer: `entry` for claim and get (absent: none), `replaced` for replace.
+#[napi(object)]
+pub struct StoreAnswer {
+    /// The live entry's JSON, for claim and get.
+    pub entry: Option<String>,
+    /// Whether a replace was done.
+    pub replaced: Option<bool>,
+}
+
+#[napi]
+impl Exchange {
+    /// The request body.
+    #[napi]
+    pub fn feed_body(&mut self, body: Uint8Array) -> Step {
+        self.resume(core::Input::Body(body.to_vec()))
+    }
+    /// The body is longer than the step's limit.
+    #[napi]
+    pub fn feed_body_too_large(&mut self) -> Step {
+        self.resume(core::Input::BodyTooLarge)
+    }
+    /// The client went away while the body was read.
+    #[napi]
+    pub fn feed_client_gone(&mut self) -> Step {
+        self.resume(core::Input::ClientGone)
+    }
+    /// A store operation's answer.
+    #[napi]
+    pub fn feed_store(&mut self, answer: StoreAnswer) -> napi::Result<Step> {
+        let answer = match self.waiting {
+            Waiting::Entry => core::StoreAnswer::Entry(
+                answer.entry.as_deref().map(store_core::StoreEntry::from_json).transpose().or_throw()?,
+            ),
+            Waiting::Replaced => core::StoreAnswer::Replaced(answer.replaced.unwrap_or(false)),
+            Waiting::Released => core::StoreAnswer::Released,
+            Waiting::Other => return Err(bad_argument("the exchange is not waiting on a store operation")),
+        };
+        Ok(self.resume(core::Input::Store(answer)))
+    }
+    /// The store failed (`message` goes to the server's log).
+    #[napi]
+    pub fn feed_store_failed(&mut self, message: String) -> Step {
+        self.resume(core::Input::Store(core::StoreAnswer::Failed(message)))
+    }
+    /// The facilitator's `/verify` answer.
+    #[napi]
+    pub fn feed_verified(&mut self, answer: &VerifyResponse) -> Step {
+        self.resume(core::Input::Verified(answer.0.clone()))
+    }
+    /// The facilitator's `/settle` answer.
+    #[napi]
+    pub fn feed_settled(&mut self, answer: &SettleResponse) -> Step {
+        self.resume(core::Input::Settled(answer.0.clone()))
+    }
+    /// The facilitator call failed; `code` is the `PaywireError` code when it threw one.
+    #[napi]
+    pub fn feed_facilitator_failed(&mut self, message: String, code: Option<String>) -> Step {
+        self.resume(core::Input::FacilitatorFailed { code, message })
+    }
+    /// The handler's whole response.
+    #[napi]
+    pub fn feed_handled(&mut self, status: u32, headers: Vec<Vec<String>>, body: Uint8Array) -> napi::Result<Step> {
+        let status =
+            u16::try_from(status).map_err(|_| bad_argument(format!("status {status} is not an HTTP status")))?;
+        let response = paywire_core::http::Response { status, headers: header_pairs(headers)?, body: body.to_vec() };
+        Ok(self.resume(core::Input::Handled(response)))
+    }
+    /// The handler threw (re-throw it at the `fail` step).
+    #[napi]
+    pub fn feed_handler_failed(&mut self) -> Step {
+        self.resume(core::Input::HandlerFailed)
+    }
+    /// The request was abandoned before a final step: the clean-up's first step.
+    #[napi]
+    pub fn cancel(&mut self) -> Step {
+        let step = self.inner.cancel();
+        self.waiting = waiting(&step);
+        Step(step)
+    }
+    /// Whether a final step was returned.
+    #[napi(getter)]
+    pub fn ended(&self) -> bool {
+        self.inner.ended()
+    }
+}
+
+/// What the gate's glue must do next (`kind`), with the data of that kind.
+#[napi]
+pub struct Step(core::Step);
+
+impl Step {
+    fn call(&self) -> Option<&core::FacilitatorCall> {
+        match &self.0.action {
+            core::Action::Verify(c) | core::Action::Settle(c) => Some(c),
+            _ => None,
+        }
+    }
+    fn response(&self) -> Option<&paywire_core::http::Response> {
+        match &self.0.action {
+            core::Action::Respond(r) => Some(r),
+            _ => None,
+        }
+    }
+    fn store_op(&self) -> Option<&core::StoreOp> {
+        match &self.0.action {
+            core::Action::Store(op) => Some(op),
+            _ => None,
+        }
+    }
+}
+
+#[napi]
+impl Step {
+    /// `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `respond`, `fail` or `done`.
+    #[napi(getter)]
+    pub fn kind(&self) -> &'static str {
+        match &self.0.action {
+            core::Action::PassThrough => "passThrough",
+            core::Action::ReadBody { .. } => "readBody",
+            core::Action::Store(_) => "store",
+            core::Action::Verify(_) => "verify",
+            core::Action::RunHandler(_) => "runHandler",
+            core::Action::Settle(_) => "settle",
+            core::Action::Respond(_) => "respond",
+            core::Action::Fail => "fail",
+            core::Action::Done => "done",
+        }
+    }
+    /// Run it to completion even if the request is abandoned.
+    #[napi(getter)]
+    pub fn shielded(&self) -> bool {
+        self.0.shielded
+    }
+    /// Lines for the server's log: `[level, message]`, level `warning` or `error`.
+    #[napi(getter)]
+    pub fn logs(&self) -> Vec<Vec<String>> {
+        let level = |l: core::LogLevel| if l == core::LogLevel::Error { "error" } else { "warning" };
+        self.0.logs.iter().map(|l| vec![level(l.level).to_string(), l.message.clone()]).collect()
+    }
+    /// `readBody`: the most bytes to read.
+    #[napi(getter)]
+    pub fn limit(&self) -> Option<f64> {
+        match &self.0.action {
+            core::Action::ReadBody { limit } => Some(*limit as f64),
+            _ => None,
+        }
+    }
+    /// `store`: `claim`, `get`, `replace` or `release`.
+    #[napi(getter)]
+    pub fn op(&self) -> Option<&'static str> {
+        self.store_op().map(|op| match op {
+            core::StoreOp::Claim { .. } => "claim",
+            core::StoreOp::Get { .. } => "get",
+            core::StoreOp::Replace { .. } => "replace",
+            core::StoreOp::Release { .. } => "release",
+        })
+    }
+    /// `store`: the key.
+    #[napi(getter)]
+    pub fn key(&self) -> Option<String> {
+        self.store_op().map(|op| match op {
+            core::StoreOp::Claim { key, .. }
+            | core::StoreOp::Get { key }
+            | core::StoreOp::Replace { key, .. }
+            | core::StoreOp::Release { key, .. } => key.clone(),
+        })
+    }
+    /// `store` (replace, release): the token the live entry must have.
+    #[napi(getter)]
+    pub fn token(&self) -> Option<String> {
+        match self.store_op()? {
+            core::StoreOp::Replace { token, .. } | core::StoreOp::Release { token, .. } => Some(token.clone()),
+            _ => None,
+        }
+    }
+    /// `store` (claim, replace): the entry to store, as JSON text (one format in every language).
+    #[napi(getter)]
+    pub fn entry(&self) -> Option<String> {
+        match self.store_op()? {
+            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => Some(entry.to_json()),
+            _ => None,
+        }
+    }
+    /// `store` (claim, replace): when the entry may be dropped (Unix seconds).
+    #[napi(getter)]
+    pub fn expires_at(&self) -> Option<f64> {
+        match self.store_op()? {
+            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => Some(entry.expires_at as f64),
+            _ => None,
+        }
+    }
+    /// `store` (claim, replace): the entry's state (`in_flight`, `unsettled`, `done`).
+    #[napi(getter)]
+    pub fn state(&self) -> Option<&'static str> {
+        match self.store_op()? {
+            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => {
+                Some(entry.record.state.as_str())
+            }
+            _ => None,
+        }
+    }
+    /// `verify`, `settle`: the payment as received.
+    #[napi(getter)]
+    pub fn payment(&self) -> Option<PaymentPayload> {
+        self.call().map(|c| PaymentPayload(c.payment.clone()))
+    }
+    /// `verify`, `settle`: the server's offer it pays.
+    #[napi(getter)]
+    pub fn requirements(&self) -> Option<PaymentRequirements> {
+        self.call().map(|c| PaymentRequirements(c.requirements.clone()))
+    }
+    /// `runHandler`: who paid.
+    #[napi(getter)]
+    pub fn payer(&self) -> Option<String> {
+        match &self.0.action {
+            core::Action::RunHandler(paid) => Some(paid.payer.clone()),
+            _ => None,
+        }
+    }
+    /// `runHandler`: the payment, when the request paid with one.
+    #[napi(getter)]
+    pub fn accepted(&self) -> Option<AcceptedPayment> {
+        match &self.0.action {
+            core::Action::RunHandler(paid) => paid.payment.clone().map(AcceptedPayment),
+            _ => None,
+        }
+    }
+    /// `runHandler`: the access receipt's payload, when a receipt stood in for a payment.
+    #[napi(getter)]
+    pub fn receipt(&self) -> Option<Value> {
+        match &self.0.action {
+            core::Action::RunHandler(paid) => paid.receipt.as_ref().map(Statement::to_json),
+            _ => None,
+        }
+    }
+    /// `respond`: the status.
+    #[napi(getter)]
+    pub fn status(&self) -> Option<u32> {
+        self.response().map(|r| u32::from(r.status))
+    }
+    /// `respond`: the headers, as `[name, value]` pairs.
+    #[napi(getter)]
+    pub fn headers(&self) -> Option<Vec<Vec<String>>> {
+        self.response().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
+    }
+    /// `respond`: the body.
+    #[napi(getter)]
+    pub fn body(&self) -> Option<Uint8Array> {
+        self.response().map(|r| bytes(&r.body))
+    }
+}
+
+/// A request for `PaidFetch.start`.
+#[napi(object)]
+pub struct FetchRequest {
+    /// The method.
+    pub method: String,
+    /// The absolute URL.
+    pub url: String,
+    /// The headers, as `[name, value]` pairs.
+    pub headers: Vec<Vec<String>>,
+    /// The body (absent: no body).
+    pub body: Option<Uint8Array>,
+}
+
+/// How one call behaves.
+#[napi(object)]
+pub struct FetchOptions {
+    /// Follow redirects (the machine follows them; the glue's fetch must not). Default true.
+    pub follow_redirects: Option<bool>,
+    /// The most redirects followed (default 20).
+    pub max_redirects: Option<u32>,
+    /// The request continues a call that already paid.
+    pub already_paid: Option<bool>,
+    /// Sign with the payer's own signer (a `LocalSigner`); otherwise a `sign` step. Default true.
+    pub sign_inline: Option<bool>,
+}
+
+/// One HTTP call paid once.
+#[napi]
+pub struct PaidFetch(fetch_core::PaidFetch);
+
+#[napi]
+impl PaidFetch {
+    /// Starts a call; `takeStep()` on the result gives the first step.
+    #[napi]
+    pub fn start(payer: &Payer, request: FetchRequest, options: Option<FetchOptions>) -> napi::Result<FetchStarted> {
+        let o = options.unwrap_or(FetchOptions {
+            follow_redirects: None,
+            max_redirects: None,
+            already_paid: None,
+            sign_inline: None,
+        });
+        let options = fetch_core::FetchOptions {
+            follow_redirects: o.follow_redirects.unwrap_or(true),
+            max_redirects: o.max_redirects.unwrap_or(fetch_core::DEFAULT_MAX_REDIRECTS),
+            already_paid: o.already_paid.unwrap_or(false),
+            sign_inline: o.sign_inline.unwrap_or(true),
+        };
+        let request = fetch_core::FetchRequest {
+            method: request.method,
+            url: request.url,
+            headers: header_pairs(request.headers)?,
+            body: request.body.map(|b| b.to_vec()),
+        };
+        let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
+        Ok(FetchStarted { call: Some(PaidFetch(call)), step: Some(FetchStep(action)) })
+    }
+    /// A response's status and headers (its body not read yet).
+    #[napi]
+    pub fn feed_response(&mut self, status: u32, headers: Vec<Vec<String>>) -> napi::Result<FetchStep> {
+        let status =
+            u16::try_from(status).map_err(|_| bad_argument(format!("status {status} is not an HTTP status")))?;
+        let headers = header_pairs(headers)?;
+        Ok(FetchStep(self.0.resume(fetch_core::FetchInput::Response { status, headers })))
+    }
+    /// The last response's body.
+    #[napi]
+    pub fn feed_body(&mut self, body: Uint8Array) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Body(body.to_vec())))
+    }
+    /// The send failed.
+    #[napi]
+    pub fn feed_send_failed(&mut self) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::SendFailed))
+    }
+    /// The signatures of a `sign` step, in order.
+    #[napi]
+    pub fn feed_signatures(&mut self, signatures: Vec<Uint8Array>) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Signatures(signatures.iter().map(|s| s.to_vec()).collect())))
+    }
+    /// The signer failed.
+    #[napi]
+    pub fn feed_sign_failed(&mut self, message: String) -> FetchStep {
+        let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
+        FetchStep(self.0.resume(fetch_core::FetchInput::SignFailed(error)))
+    }
+}
+
+/// A started call and its first step.
+#[napi]
+pub struct FetchStarted {
+    call: Option<PaidFetch>,
+    step: Option<FetchStep>,
+}
+
+#[napi]
+impl FetchStarted {
+    /// Takes the call (once).
+    #[napi]
+    pub fn take_call(&mut self) -> Option<PaidFetch> {
+        self.call.take()
+    }
+    /// Takes the first step (once).
+    #[napi]
+    pub fn take_step(&mut self) -> Option<FetchStep> {
+        self.step.take()
+    }
+}
+
+/// What the paying client's glue must do next (`kind`), with the data of that kind.
+#[napi]
+pub struct FetchStep(fetch_core::FetchAction);
+
+impl FetchStep {
+    fn outcome(&self) -> Option<&fetch_core::FetchOutcome> {
+        match &self.0 {
+            fetch_core::FetchAction::Done(o) | fetch_core::FetchAction::Raise(o) => Some(o),
+            _ => None,
+        }
+    }
+    fn request(&self) -> Option<&fetch_core::FetchRequest> {
+        match &self.0 {
+            fetch_core::FetchAction::Send(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[napi]
+impl FetchStep {
+    /// `send`, `readBody`, `sign`, `done`, `fail` or `raise`.
+    #[napi(getter)]
+    pub fn kind(&self) -> &'static str {
+        match &self.0 {
+            fetch_core::FetchAction::Send(_) => "send",
+            fetch_core::FetchAction::ReadBody => "readBody",
+            fetch_core::FetchAction::Sign(_) => "sign",
+            fetch_core::FetchAction::Done(_) => "done",
+            fetch_core::FetchAction::Fail(_) => "fail",
+            fetch_core::FetchAction::Raise(_) => "raise",
+        }
+    }
+    /// `send`: the method.
+    #[napi(getter)]
+    pub fn method(&self) -> Option<String> {
+        self.request().map(|r| r.method.clone())
+    }
+    /// `send`: the URL.
+    #[napi(getter)]
+    pub fn url(&self) -> Option<String> {
+        self.request().map(|r| r.url.clone())
+    }
+    /// `send`: the headers, as `[name, value]` pairs.
+    #[napi(getter)]
+    pub fn headers(&self) -> Option<Vec<Vec<String>>> {
+        self.request().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
+    }
+    /// `send`: the body (absent: no body).
+    #[napi(getter)]
+    pub fn body(&self) -> Option<Uint8Array> {
+        self.request().and_then(|r| r.body.as_deref()).map(bytes)
+    }
+    /// `sign`: the digests to sign, in order.
+    #[napi(getter)]
+    pub fn digests(&self) -> Vec<Uint8Array> {
+        match &self.0 {
+            fetch_core::FetchAction::Sign(d) => d.iter().map(|d| bytes(d.as_slice())).collect(),
+            _ => Vec::new(),
+        }
+    }
+    /// `fail`: the error to throw (`{code, message, category, payer, refusals}`).
+    #[napi(getter)]
+    pub fn error(&self) -> Option<Value> {
+        match &self.0 {
+            fetch_core::FetchAction::Fail(e) => Some(error_value(e)),
+            _ => None,
+        }
+    }
+    /// `done`, `raise`: the payment sent, if the call paid.
+    #[napi(getter)]
+    pub fn payment(&self) -> Option<PaymentHeader> {
+        self.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
+    }
+    /// `done`, `raise`: the paid request's settlement receipt, when readable.
+    #[napi(getter)]
+    pub fn settlement(&self) -> Option<SettleResponse> {
+        self.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
+    }
+    /// `done`, `raise`: the status that answered the paid request.
+    #[napi(getter)]
+    pub fn paid_status(&self) -> Option<u32> {
+        self.outcome().and_then(|o| o.paid_status).map(u32::from)
+    }
+    /// `done`, `raise`: the payment may still settle (a retry of the purchase reuses it).
+    #[napi(getter)]
+    pub fn open(&self) -> bool {
+        self.outcome().is_some_and(|o| o.open)
+    }
+    /// `done`: why a final 402 was not paid (`{code, message, ...}`).
+    #[napi(getter)]
+    pub fn unpaid(&self) -> Option<Value> {
+        self.outcome().and_then(|o| o.unpaid.as_ref()).map(error_value)
+    }
+    /// `done`: the final response's body was read (hand those bytes to the caller).
+    #[napi(getter)]
+    pub fn body_read(&self) -> bool {
+        self.outcome().is_some_and(|o| o.body_read)
+    }
+}
+
+/// Names a purchase (method, URL, body digest): a retry of the same purchase reuses its payment.
+#[napi]
+pub fn purchase_key(method: String, url: String, body: Option<Uint8Array>) -> String {
+    paywire_core::client::purchase_key(&method, &url, body.as_deref().unwrap_or_default())
+}
