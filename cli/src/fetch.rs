@@ -1,8 +1,10 @@
-//! `paywire fetch`: one HTTP request, its 402 paid and the request retried once, as every paywire client does.
+//! `paywire fetch`: one HTTP call driven by the core's paying machine (`client::PaidFetch`), as every paywire
+//! client is: a 402 paid once, the payment sent only to the URL that billed it, never across a redirect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use paywire_core::client::{Payer, carries_payment, outcome_is_open, purchase_key, read_settlement};
+use paywire_core::client::{FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, PaidFetch, Payer};
 use paywire_core::exact::ExactOffer;
 use paywire_core::{Error, ErrorCode, PaymentRequired, PaymentRequirements};
 use serde_json::json;
@@ -14,14 +16,28 @@ pub struct Request {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Option<Vec<u8>>,
 }
 
-/// An answer, read whole.
+/// An answer: its head, and its body once read.
 struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    response: Option<reqwest::blocking::Response>,
+    body: Option<Vec<u8>>,
+}
+
+impl Answer {
+    fn read(&mut self, url: &str) -> Result<&[u8], Failure> {
+        if self.body.is_none() {
+            let bytes = match self.response.take() {
+                Some(r) => r.bytes().map_err(|e| transport_failure(url, &e))?.to_vec(),
+                None => Vec::new(),
+            };
+            self.body = Some(bytes);
+        }
+        Ok(self.body.as_deref().unwrap_or_default())
+    }
 }
 
 /// Parses `-H "Name: value"` flags.
@@ -35,45 +51,83 @@ pub fn parse_headers(flags: &[String]) -> Result<Vec<(String, String)>, Failure>
         .collect()
 }
 
-/// Sends the request, pays a 402 bill under the payer's policy, sends the paid request, and prints the answer.
-pub fn run(payer: &Payer, request: &Request, timeout: Duration, as_json: bool) -> Result<u8, Failure> {
+/// Makes the call, paying a 402 bill under the payer's policy, and prints the answer.
+pub fn run(payer: Arc<Payer>, request: Request, timeout: Duration, as_json: bool, follow: bool) -> Result<u8, Failure> {
     let client = reqwest::blocking::Client::builder()
         .timeout(timeout)
-        // A payment header must never follow a redirect to another origin.
+        // The machine follows redirects (-L); reqwest never does, so a payment header never reaches a redirect.
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| transport_failure(&request.url, &e))?;
-    let first = send(&client, request, None)?;
-    if first.status != 402 || carries_payment(&request.headers) {
-        return Ok(output(&first, None, as_json));
+    let start =
+        FetchRequest { method: request.method, url: request.url.clone(), headers: request.headers, body: request.body };
+    let options = FetchOptions { follow_redirects: follow, ..FetchOptions::default() };
+    let (mut call, mut action) = PaidFetch::start(payer, start, options);
+    let mut last: Option<Answer> = None;
+    let mut sent_payment: Option<(String, String)> = None;
+    loop {
+        action = match action {
+            FetchAction::Send(hop) => {
+                sent_payment = hop
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("payment-signature") || k.eq_ignore_ascii_case("x-payment"))
+                    .cloned();
+                match send(&client, &hop) {
+                    Ok(answer) => {
+                        let input = FetchInput::Response { status: answer.status, headers: answer.headers.clone() };
+                        last = Some(answer);
+                        call.resume(input)
+                    }
+                    Err(failure) => {
+                        if let FetchAction::Raise(outcome) = call.resume(FetchInput::SendFailed)
+                            && outcome.open
+                            && let Some((name, value)) = &sent_payment
+                        {
+                            // The server may have settled the payment before the connection failed: a new run
+                            // would sign a new one, so say how to send this one again.
+                            eprintln!(
+                                "paywire: the paid request's outcome is unknown; to retry without paying twice, add \
+                                 -H '{name}: {value}'"
+                            );
+                        }
+                        return Err(failure);
+                    }
+                }
+            }
+            FetchAction::ReadBody => {
+                let answer = last.as_mut().ok_or_else(|| internal("no response to read"))?;
+                let body = answer.read(&request.url)?.to_vec();
+                call.resume(FetchInput::Body(body))
+            }
+            FetchAction::Sign(_) => call.resume(FetchInput::SignFailed(internal_error("unexpected signing step"))),
+            FetchAction::Fail(error) => {
+                let code = if error.code() == ErrorCode::NoAcceptableOffer { 1 } else { 2 };
+                return Err(Failure::new(code, error));
+            }
+            FetchAction::Raise(_) => {
+                return Err(internal("the paying machine asked to rethrow a send that did not fail"));
+            }
+            FetchAction::Done(outcome) => {
+                let mut answer = last.ok_or_else(|| internal("no response"))?;
+                answer.read(&request.url)?;
+                report(&answer, &outcome, sent_payment.as_ref());
+                return Ok(output(&answer, &outcome, as_json));
+            }
+        };
     }
-    let bill = match PaymentRequired::from_response(&first.headers, &first.body) {
-        Ok(bill) => bill,
-        Err(e) => {
-            eprintln!("paywire: the 402 is not an x402 bill, so nothing was paid: {e}");
-            return Ok(output(&first, None, as_json));
-        }
-    };
-    let key = purchase_key(&request.method, &request.url, &request.body);
-    let header = payer.pay(&bill, Some(&key)).map_err(|error| {
-        let code = if error.code() == ErrorCode::NoAcceptableOffer { 1 } else { 2 };
-        Failure::new(code, error)
-    })?;
-    eprintln!("paywire: paying {} from {}", describe(&header.requirements), header.payer.to_checksum(None));
-    let retry = format!("-H '{}: {}'", header.name, header.value);
-    let paid = send(&client, request, Some((header.name, &header.value))).inspect_err(|_| {
-        // The server may have settled the payment before the connection failed: a new run would sign a new
-        // one, so say how to send this one again.
-        eprintln!("paywire: the paid request's outcome is unknown; to retry without paying twice, add {retry}");
-    })?;
-    let settlement = match read_settlement(&paid.headers) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("paywire: the server's settlement receipt is unreadable: {e}");
-            None
-        }
-    };
-    match &settlement {
+}
+
+/// Says on standard error what was paid and what became of it.
+fn report(answer: &Answer, outcome: &FetchOutcome, sent: Option<&(String, String)>) {
+    if let Some(unpaid) = &outcome.unpaid
+        && answer.status == 402
+    {
+        eprintln!("paywire: nothing was paid: {}", unpaid.message());
+    }
+    let Some(header) = &outcome.payment else { return };
+    eprintln!("paywire: paid {} from {}", describe(&header.requirements), header.payer.to_checksum(None));
+    match &outcome.settlement {
         Some(s) if s.success => eprintln!("paywire: settled on {} in transaction {}", s.network, s.transaction),
         Some(s) => eprintln!(
             "paywire: not settled [{}] {}{}",
@@ -81,56 +135,54 @@ pub fn run(payer: &Payer, request: &Request, timeout: Duration, as_json: bool) -
             s.error_message.as_deref().unwrap_or(""),
             if s.transaction.is_empty() { String::new() } else { format!(" (transaction {})", s.transaction) }
         ),
-        None if paid.status == 402 => {
-            let reason = PaymentRequired::from_response(&paid.headers, &paid.body).ok().and_then(|b| b.error);
+        None if outcome.paid_status == Some(402) => {
+            let body = answer.body.as_deref().unwrap_or_default();
+            let reason = PaymentRequired::from_response(&answer.headers, body).ok().and_then(|b| b.error);
             eprintln!("paywire: the server refused the payment: {}", reason.as_deref().unwrap_or("no reason given"));
         }
-        None => eprintln!("paywire: the server answered {} without a settlement receipt", paid.status),
+        None => eprintln!(
+            "paywire: the server answered {} without a settlement receipt",
+            outcome.paid_status.unwrap_or(answer.status)
+        ),
     }
-    if outcome_is_open(paid.status, settlement.as_ref()) {
+    if outcome.open
+        && let Some((name, value)) = sent
+    {
         eprintln!(
-            "paywire: the outcome is open (HTTP {}): the payment may still settle; to retry without paying \
-             twice, add {retry}",
-            paid.status
+            "paywire: the outcome is open (HTTP {}): the payment may still settle; to retry without paying twice, \
+             add -H '{name}: {value}'",
+            outcome.paid_status.unwrap_or(answer.status)
         );
     }
-    let payment = json!({
-        "header": header.name,
-        "value": header.value,
-        "payer": header.payer.to_checksum(None),
-        "accepted": header.requirements.to_value(),
-    });
-    let receipt = settlement.map(|s| serde_json::to_value(s).unwrap_or_default());
-    Ok(output(&paid, Some((payment, receipt)), as_json))
 }
 
-fn send(
-    client: &reqwest::blocking::Client,
-    request: &Request,
-    payment: Option<(&str, &str)>,
-) -> Result<Answer, Failure> {
-    let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
-        Failure::from(Error::new(ErrorCode::InvalidArgument, format!("-X {:?} is not an HTTP method", request.method)))
+fn internal_error(what: &str) -> Error {
+    Error::new(ErrorCode::InvalidArgument, format!("paywire fetch: {what} (a bug in paywire)"))
+}
+
+fn internal(what: &str) -> Failure {
+    Failure { code: 2, problem: Problem::Outside(internal_error(what).message().to_string()) }
+}
+
+fn send(client: &reqwest::blocking::Client, hop: &FetchRequest) -> Result<Answer, Failure> {
+    let method = reqwest::Method::from_bytes(hop.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+        Failure::from(Error::new(ErrorCode::InvalidArgument, format!("-X {:?} is not an HTTP method", hop.method)))
     })?;
-    let mut builder = client.request(method, &request.url);
-    for (name, value) in &request.headers {
+    let mut builder = client.request(method, &hop.url);
+    for (name, value) in &hop.headers {
         builder = builder.header(name, value);
     }
-    if let Some((name, value)) = payment {
-        builder = builder.header(name, value);
+    if let Some(body) = &hop.body {
+        builder = builder.body(body.clone());
     }
-    if !request.body.is_empty() {
-        builder = builder.body(request.body.clone());
-    }
-    let response = builder.send().map_err(|e| transport_failure(&request.url, &e))?;
+    let response = builder.send().map_err(|e| transport_failure(&hop.url, &e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    let body = response.bytes().map_err(|e| transport_failure(&request.url, &e))?.to_vec();
-    Ok(Answer { status, headers, body })
+    Ok(Answer { status, headers, response: Some(response), body: None })
 }
 
 fn transport_failure(url: &str, e: &reqwest::Error) -> Failure {
@@ -154,22 +206,31 @@ fn describe(offer: &PaymentRequirements) -> String {
 }
 
 /// Prints the answer and returns the exit code: 0 for 2xx, else 1.
-fn output(answer: &Answer, paid: Option<(serde_json::Value, Option<serde_json::Value>)>, as_json: bool) -> u8 {
+fn output(answer: &Answer, outcome: &FetchOutcome, as_json: bool) -> u8 {
     use std::io::Write;
+    let body = answer.body.as_deref().unwrap_or_default();
     if as_json {
-        let (payment, settlement) = paid.unwrap_or((serde_json::Value::Null, None));
+        let payment = outcome.payment.as_ref().map_or(serde_json::Value::Null, |h| {
+            json!({
+                "header": h.name,
+                "value": h.value,
+                "payer": h.payer.to_checksum(None),
+                "accepted": h.requirements.to_value(),
+            })
+        });
+        let settlement = outcome.settlement.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default());
         let headers: serde_json::Map<_, _> =
             answer.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
         crate::print_json(&json!({
             "status": answer.status,
             "headers": headers,
-            "body": String::from_utf8_lossy(&answer.body),
+            "body": String::from_utf8_lossy(body),
             "payment": payment,
             "settlement": settlement,
         }));
     } else {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&answer.body).and_then(|_| out.flush());
+        let _ = out.write_all(body).and_then(|_| out.flush());
     }
     if (200..300).contains(&answer.status) { 0 } else { 1 }
 }

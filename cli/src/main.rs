@@ -86,6 +86,9 @@ enum Command {
         /// Print {"status", "headers", "body", "payment", "settlement"} as JSON instead of the body.
         #[arg(long)]
         json: bool,
+        /// Follow redirects, like curl -L (a payment is never carried across one, and one call pays once).
+        #[arg(short = 'L', long)]
+        location: bool,
     },
     /// Verify a payment offline against a bill: match it to an offer, check signature, amounts, payee and
     /// time window. Prints a VerifyResponse; exits 0 if valid, 1 if invalid, 2 on bad input.
@@ -247,23 +250,17 @@ fn run(command: Command) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Fetch { url, key_env, method, headers, data, policy, timeout, json } => {
+        Command::Fetch { url, key_env, method, headers, data, policy, timeout, json, location } => {
             let signer = signer_from_env(&key_env)?;
-            let payer = Payer::new(Arc::new(signer), policy.policy()?, Arc::new(SystemClock), Arc::new(OsRandomness));
-            let body = match data.as_deref() {
-                None => Vec::new(),
-                Some(d) => read_data(d)?,
-            };
+            let payer =
+                Arc::new(Payer::new(Arc::new(signer), policy.policy()?, Arc::new(SystemClock), Arc::new(OsRandomness)));
+            let body = data.as_deref().map(read_data).transpose()?;
             let request = fetch::Request { method, url, headers: fetch::parse_headers(&headers)?, body };
-            fetch::run(&payer, &request, std::time::Duration::from_secs(timeout), json)
+            fetch::run(payer, request, std::time::Duration::from_secs(timeout), json, location)
         }
         Command::Verify { payment, bill, now } => {
             let payment_text = read_arg(&payment)?;
-            let payment = if payment_text.trim_start().starts_with('{') {
-                PaymentPayload::from_json(&payment_text)?
-            } else {
-                PaymentPayload::from_header(&payment_text)?
-            };
+            let payment = PaymentPayload::from_text(&payment_text)?;
             let bill = read_bill(&read_arg(&bill)?)?;
             let now = now.unwrap_or_else(|| SystemClock.now());
             let response = match check_payment(&bill, &payment, now) {
@@ -343,7 +340,7 @@ fn read_arg(value: &str) -> Result<String, Failure> {
 
 fn read_bill(text: &str) -> Result<PaymentRequired, Failure> {
     let text = text.trim();
-    Ok(if text.starts_with('{') { PaymentRequired::from_json(text)? } else { PaymentRequired::from_header(text)? })
+    Ok(PaymentRequired::from_text(text)?)
 }
 
 fn print_json(value: &serde_json::Value) {

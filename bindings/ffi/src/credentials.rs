@@ -116,7 +116,14 @@ impl SignedReceipt {
 
 /// Signs offers and receipts with a server's key.
 #[derive(uniffi::Object)]
-pub struct Issuer(core::Issuer);
+pub struct Issuer(Arc<core::Issuer>);
+
+impl Issuer {
+    /// The core issuer, shared with a gate.
+    pub fn shared(&self) -> Arc<core::Issuer> {
+        self.0.clone()
+    }
+}
 
 #[uniffi::export]
 impl Issuer {
@@ -125,7 +132,7 @@ impl Issuer {
     pub fn new(signer: Arc<LocalSigner>, format: String, kid: Option<String>) -> Result<Arc<Self>> {
         let format = format_from(&format)?;
         let kid = kid.unwrap_or_else(|| core::jws::did_key_kid(&signer.0.compressed_public_key()));
-        Ok(Arc::new(Self(core::Issuer::new(signer.0.clone(), format, kid))))
+        Ok(Arc::new(Self(Arc::new(core::Issuer::new(signer.0.clone(), format, kid)))))
     }
     /// The signing address.
     pub fn address(&self) -> String {
@@ -178,6 +185,13 @@ impl Issuer {
 /// resource, younger than `lifetime_seconds`.
 #[derive(uniffi::Object)]
 pub struct AccessPolicy(access::AccessPolicy);
+
+impl AccessPolicy {
+    /// The core policy, for a gate.
+    pub fn policy(&self) -> access::AccessPolicy {
+        self.0.clone()
+    }
+}
 
 #[uniffi::export]
 impl AccessPolicy {

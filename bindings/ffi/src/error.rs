@@ -2,8 +2,6 @@
 //! stable code (x402's reason string where x402 has one), a message a person can act on, the payer when
 //! known and, for a payer's refusal, why each offer was refused.
 
-use paywire_core::error::Category;
-
 /// Why a payer's policy refused one offer of a bill.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct OfferRefusal {
@@ -15,70 +13,75 @@ pub struct OfferRefusal {
     pub reasons: Vec<String>,
 }
 
-/// paywire's error. Swift: `PaywireError`; Kotlin: `PaywireException`.
+/// paywire's error. Swift: `PaywireError.failure`; Kotlin: `PaywireException.Failure`. One case carrying the
+/// same fields in every language: the stable `code` (x402's reason string where x402 has one), the
+/// `category` the core decides (`malformed_input`, `refused`, `configuration`, `local`, `upstream`), a
+/// `detail` a person can act on, the payer when known and, for a payer's refusal, why each offer was refused.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PaywireError {
-    /// The input cannot be read (a malformed header, body or argument): the sender must fix it.
+    /// Every paywire failure.
     #[error("[{code}] {detail}")]
-    MalformedInput { code: String, detail: String, payer: Option<String>, refusals: Vec<OfferRefusal> },
-    /// The payment or offer was read and refused (no match, bad signature, expired, over budget...).
-    #[error("[{code}] {detail}")]
-    Refused { code: String, detail: String, payer: Option<String>, refusals: Vec<OfferRefusal> },
-    /// The caller's own setup is wrong (unknown network, bad price, bad argument).
-    #[error("[{code}] {detail}")]
-    Configuration { code: String, detail: String, payer: Option<String>, refusals: Vec<OfferRefusal> },
-    /// Something failed on this side (the signer, randomness).
-    #[error("[{code}] {detail}")]
-    Local { code: String, detail: String, payer: Option<String>, refusals: Vec<OfferRefusal> },
-    /// The facilitator or server answered without the x402 shape, or not at all.
-    #[error("[{code}] {detail}")]
-    Upstream { code: String, detail: String, payer: Option<String>, refusals: Vec<OfferRefusal> },
+    Failure { code: String, category: String, detail: String, payer: Option<String>, refusals: Vec<OfferRefusal> },
+}
+
+/// An error's fields as a record, for steps that hand an error to the glue (which throws it).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ErrorDetails {
+    /// The stable code.
+    pub code: String,
+    /// The category the core decides.
+    pub category: String,
+    /// What was wrong and what to do.
+    pub detail: String,
+    /// The payer, when known.
+    pub payer: Option<String>,
+    /// Why each offer was refused (a payer's refusal).
+    pub refusals: Vec<OfferRefusal>,
 }
 
 impl PaywireError {
     /// The stable code.
     pub fn code(&self) -> &str {
-        match self {
-            Self::MalformedInput { code, .. }
-            | Self::Refused { code, .. }
-            | Self::Configuration { code, .. }
-            | Self::Local { code, .. }
-            | Self::Upstream { code, .. } => code,
-        }
+        let Self::Failure { code, .. } = self;
+        code
     }
 
     /// The message.
     pub fn detail(&self) -> &str {
-        match self {
-            Self::MalformedInput { detail, .. }
-            | Self::Refused { detail, .. }
-            | Self::Configuration { detail, .. }
-            | Self::Local { detail, .. }
-            | Self::Upstream { detail, .. } => detail,
+        let Self::Failure { detail, .. } = self;
+        detail
+    }
+}
+
+impl From<&paywire_core::Error> for ErrorDetails {
+    fn from(error: &paywire_core::Error) -> Self {
+        ErrorDetails {
+            code: error.code().as_str().to_string(),
+            category: error.category().as_str().to_string(),
+            detail: error.message().to_string(),
+            payer: error.payer().map(str::to_string),
+            refusals: error
+                .refusals()
+                .iter()
+                .map(|r| OfferRefusal {
+                    index: u32::try_from(r.index).unwrap_or(u32::MAX),
+                    offer: r.offer.clone(),
+                    reasons: r.reasons.clone(),
+                })
+                .collect(),
         }
     }
 }
 
 impl From<paywire_core::Error> for PaywireError {
     fn from(error: paywire_core::Error) -> Self {
-        let code = error.code().as_str().to_string();
-        let detail = error.message().to_string();
-        let payer = error.payer().map(str::to_string);
-        let refusals = error
-            .refusals()
-            .iter()
-            .map(|r| OfferRefusal {
-                index: u32::try_from(r.index).unwrap_or(u32::MAX),
-                offer: r.offer.clone(),
-                reasons: r.reasons.clone(),
-            })
-            .collect();
-        match error.code().category() {
-            Category::MalformedInput => Self::MalformedInput { code, detail, payer, refusals },
-            Category::Refused => Self::Refused { code, detail, payer, refusals },
-            Category::Configuration => Self::Configuration { code, detail, payer, refusals },
-            Category::Local => Self::Local { code, detail, payer, refusals },
-            Category::Upstream => Self::Upstream { code, detail, payer, refusals },
+        let d = ErrorDetails::from(&error);
+        PaywireError::Failure {
+            code: d.code,
+            category: d.category,
+            detail: d.detail,
+            payer: d.payer,
+            refusals: d.refusals,
         }
     }
 }
@@ -102,3 +105,12 @@ pub fn bad_argument(detail: impl Into<String>) -> PaywireError {
 
 /// Results of this crate.
 pub type Result<T> = std::result::Result<T, PaywireError>;
+
+/// The details of an error with a known code, as the core makes it (its category is the core's), for glue
+/// code that raises paywire's errors.
+#[uniffi::export]
+pub fn error_details(code: String, detail: String) -> ErrorDetails {
+    match paywire_core::Error::from_code_str(&code, detail) {
+        Ok(e) | Err(e) => ErrorDetails::from(&e),
+    }
+}

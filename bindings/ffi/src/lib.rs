@@ -7,6 +7,8 @@
 mod convert;
 mod credentials;
 mod error;
+mod exchange;
+mod facilitator;
 mod messages;
 mod payer;
 mod server;
@@ -14,7 +16,11 @@ mod signer;
 
 pub use convert::HttpHeader;
 pub use credentials::{AccessPolicy, Issuer, SignedOffer, SignedReceipt, VerifiedCredential};
-pub use error::{OfferRefusal, PaywireError};
+pub use error::{ErrorDetails, OfferRefusal, PaywireError};
+pub use exchange::{
+    Exchange, FetchOptions, FetchOutcome, FetchRequest, FetchStarted, FetchStep, Gate, GateAction, GateOptions,
+    GateStep, LogLine, Paid, PaidFetch, PricedRoute, RequestHead, RouteOptions, Started, StoreAnswer, StoreOp,
+};
 pub use messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 pub use payer::{Payer, PayerOptions, PaymentHeader, Policy, Prepared, PreparedPayment};
 pub use server::{AcceptedPayment, PriceTag, PriceTagOptions, SettlementHeader, VerifiedPayment, VerifyOptions};

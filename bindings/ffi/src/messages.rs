@@ -263,6 +263,19 @@ pub struct VerifyResponse {
     pub payer: Option<String>,
 }
 
+impl From<VerifyResponse> for core::VerifyResponse {
+    fn from(v: VerifyResponse) -> Self {
+        core::VerifyResponse {
+            is_valid: v.is_valid,
+            invalid_reason: v.invalid_reason,
+            invalid_message: v.invalid_message,
+            payer: v.payer,
+            extensions: None,
+            other: Default::default(),
+        }
+    }
+}
+
 impl From<core::VerifyResponse> for VerifyResponse {
     fn from(v: core::VerifyResponse) -> Self {
         VerifyResponse {

@@ -1,7 +1,6 @@
 //! The paying side: `Policy`, `Payer`, `PaymentHeader`, `PreparedPayment`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use paywire_core::client as core;
 use paywire_core::money::Usd;
@@ -124,23 +123,11 @@ pub enum Prepared {
     NeedsSignatures { prepared: Arc<PreparedPayment> },
 }
 
-/// The system clock, or a time the app set (a test's fixed time).
-struct SettableClock(AtomicU64);
-
-impl paywire_core::Clock for SettableClock {
-    fn now(&self) -> u64 {
-        match self.0.load(Ordering::Relaxed) {
-            u64::MAX => paywire_core::Clock::now(&paywire_core::SystemClock),
-            t => t,
-        }
-    }
-}
-
 /// Pays bills under a policy, signing at most one live payment per purchase. Thread-safe: share one payer.
 #[derive(uniffi::Object)]
 pub struct Payer {
-    inner: core::Payer,
-    clock: Arc<SettableClock>,
+    inner: Arc<core::Payer>,
+    clock: Arc<paywire_core::ManualClock>,
 }
 
 impl Payer {
@@ -150,7 +137,7 @@ impl Payer {
         options: Option<PayerOptions>,
     ) -> Arc<Self> {
         let options = options.unwrap_or_default();
-        let clock = Arc::new(SettableClock(AtomicU64::new(options.now.unwrap_or(u64::MAX))));
+        let clock = Arc::new(paywire_core::ManualClock::new(options.now));
         let randomness: Arc<dyn paywire_core::Randomness> = match options.randomness {
             Some(bytes) => Arc::new(paywire_core::FixedRandomness::new(bytes)),
             None => Arc::new(paywire_core::OsRandomness),
@@ -162,7 +149,14 @@ impl Payer {
         };
         let policy = policy.map(|p| p.0.clone()).unwrap_or_default();
         let inner = core::Payer::new(signer, policy, clock.clone(), randomness).with_options(tuning);
-        Arc::new(Self { inner, clock })
+        Arc::new(Self { inner: Arc::new(inner), clock })
+    }
+}
+
+impl Payer {
+    /// The core payer, shared with a paid fetch.
+    pub fn shared(&self) -> Arc<core::Payer> {
+        self.inner.clone()
     }
 }
 
@@ -192,7 +186,7 @@ impl Payer {
     }
     /// Sets the time the next payments are dated with (`None`: the system clock).
     pub fn set_now(&self, now: Option<u64>) {
-        self.clock.0.store(now.unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.clock.set(now);
     }
     /// The paying address.
     pub fn address(&self) -> String {

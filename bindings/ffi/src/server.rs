@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use paywire_core::assets::TransferMethod;
-use paywire_core::server::{self as core, Price};
+use paywire_core::server as core;
 use paywire_core::verify::{self, VerifyOptions as CoreVerifyOptions};
 use paywire_core::{ErrorCode, ResourceInfo};
 
-use crate::convert::{address_from, object_from, u256_from, version_from};
+use crate::convert::{object_from, u256_from, version_from};
 use crate::error::{Result, bad_argument};
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
@@ -56,40 +56,20 @@ impl PriceTag {
     /// A price tag (see `PriceTagOptions`).
     #[uniffi::constructor]
     pub fn new(options: PriceTagOptions) -> Result<Arc<Self>> {
-        let with_token_details =
-            options.eip712_name.is_some() || options.eip712_version.is_some() || options.transfer_method.is_some();
-        let price = match (options.price, options.amount, options.asset) {
-            (Some(_), None, None) if with_token_details => {
-                return Err(bad_argument(
-                    "eip712Name, eip712Version and transferMethod go with amount and asset; with a price, the \
-                     network's USDC is used (for Permit2, put {\"assetTransferMethod\":\"permit2\"} in extraJson)",
-                ));
-            }
-            (Some(p), None, None) => Price::Money(p),
-            (None, Some(amount), Some(asset)) => Price::Atomic {
-                amount: u256_from(&amount)?,
-                asset: address_from(&asset)?,
-                name: options.eip712_name,
-                version: options.eip712_version,
-                transfer_method: match options.transfer_method.as_deref() {
-                    None => None,
-                    Some("eip3009") => Some(TransferMethod::Eip3009),
-                    Some("permit2") => Some(TransferMethod::Permit2),
-                    Some(other) => {
-                        return Err(bad_argument(format!("transferMethod {other:?} is neither eip3009 nor permit2")));
-                    }
-                },
-            },
-            _ => return Err(bad_argument("give either a price (\"$0.01\") or an amount with its asset")),
-        };
-        Ok(Arc::new(Self(core::PriceTag {
+        let spec = core::PriceTagSpec {
             network: options.network,
-            price,
             pay_to: options.pay_to,
+            price: options.price,
+            amount: options.amount.as_deref().map(u256_from).transpose()?,
+            asset: options.asset,
+            eip712_name: options.eip712_name,
+            eip712_version: options.eip712_version,
+            transfer_method: options.transfer_method,
             max_timeout_seconds: options.max_timeout_seconds,
-            extra: object_from(options.extra_json.as_deref(), "extraJson")?,
-            extensions: object_from(options.extensions_json.as_deref(), "extensionsJson")?,
-        })))
+            extra: Some(object_from(options.extra_json.as_deref(), "extraJson")?),
+            extensions: Some(object_from(options.extensions_json.as_deref(), "extensionsJson")?),
+        };
+        Ok(Arc::new(Self(core::PriceTag::from_spec(spec)?)))
     }
     /// The offer this tag makes for a resource.
     #[uniffi::method(default(x402_version = 2))]
@@ -157,7 +137,7 @@ impl From<&verify::VerifiedPayment> for VerifiedPayment {
 
 /// A payment matched to the server's offer and verified offline.
 #[derive(Debug, uniffi::Object)]
-pub struct AcceptedPayment(core::AcceptedPayment);
+pub struct AcceptedPayment(pub(crate) core::AcceptedPayment);
 
 #[uniffi::export]
 impl AcceptedPayment {

@@ -28,10 +28,12 @@ public struct PaidResponse: @unchecked Sendable { // HTTPURLResponse is immutabl
 /// Sends requests with a `URLSession` and pays x402 bills with `payer`: a 402 is paid (under the payer's
 /// policy) and the request sent once more with the payment.
 ///
-/// The contract of every paywire client: at most one paid retry; a request that already carries a payment is
-/// never paid again; a purchase (method, URL, body) retried while its outcome is open (the response was lost,
-/// or the server answered 409 or 5xx, or reported the settlement pending) reuses its payment instead of paying
-/// twice. A 402 that is not an x402 bill reaches the caller as it is. A body stream is read once and kept.
+/// The exchange is paywire's core paying machine (`PaidFetch`), the same in every language: at most one payment
+/// per call, whatever the redirects (the machine follows them, and the session is told not to, so a payment
+/// never reaches a redirect's target and credentials never another origin); a request that already carries a
+/// payment is never paid again; a purchase (method, URL, body) retried while its outcome is open (the response
+/// was lost, or the server answered 409 or 5xx, or reported the settlement pending) reuses its payment. A 402
+/// that is not an x402 bill reaches the caller as it is. A body stream is read once and kept.
 ///
 /// The payer signs on the calling task's thread (a `Signer` that waits for a person should use
 /// `Payer.prepare` and `Payer.complete` instead).
@@ -40,40 +42,69 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
     public let session: URLSession
     /// The payer of the bills.
     public let payer: Payer
+    /// Whether redirects are followed (by paywire, never by the session).
+    public let followRedirects: Bool
 
-    public init(session: URLSession = .shared, payer: Payer) {
+    public init(session: URLSession = .shared, payer: Payer, followRedirects: Bool = true) {
         self.session = session
         self.payer = payer
+        self.followRedirects = followRedirects
     }
 
     /// Sends `request`, paying a 402 once. Throws `PaywireError` when it cannot pay (e.g. the policy refuses
     /// every offer, with the reasons in `error.refusals`) and `URLError` when the network fails.
     public func data(for request: URLRequest) async throws -> PaidResponse {
-        if carriesPayment(headers: request.paywireHeaders) {
-            let (data, response) = try await load(request)
-            return PaidResponse(data: data, response: response, exchange: nil)
-        }
-        var first = request
         let body = try Self.bodyOf(request)
-        if request.httpBodyStream != nil || request.httpBody != nil { first.httpBody = body }
-        let (data, response) = try await load(first)
-        guard response.statusCode == 402, let bill = Self.billOf(response, data) else {
-            return PaidResponse(data: data, response: response, exchange: nil)
+        let hasBody = request.httpBodyStream != nil || request.httpBody != nil
+        let started = startPaidFetch(
+            payer: payer,
+            request: FetchRequest(
+                method: request.httpMethod ?? "GET",
+                url: request.url?.absoluteString ?? "",
+                headers: request.paywireHeaders,
+                body: hasBody ? body : nil
+            ),
+            options: FetchOptions(followRedirects: followRedirects, maxRedirects: 20, alreadyPaid: false, signInline: true)
+        )
+        let call = started.call
+        var step = started.step
+        var last: (Data, HTTPURLResponse)?
+        while true {
+            switch step {
+            case let .send(hop):
+                var next = request
+                next.url = URL(string: hop.url)
+                next.httpMethod = hop.method
+                next.allHTTPHeaderFields = [:]
+                for header in hop.headers { next.addValue(header.value, forHTTPHeaderField: header.name) }
+                next.httpBodyStream = nil
+                next.httpBody = hop.body
+                let answer: (Data, HTTPURLResponse)
+                do {
+                    answer = try await load(next)
+                } catch {
+                    // The payment of a failed paid send stays remembered: the outcome is open.
+                    _ = call.feedSendFailed()
+                    throw error
+                }
+                last = answer
+                step = call.feedResponse(status: UInt16(clamping: answer.1.statusCode), headers: answer.1.paywireHeaders)
+            case .readBody:
+                step = call.feedBody(body: last?.0 ?? Data())
+            case .sign:
+                step = call.feedSignFailed(message: "this payer signs by itself; a sign step is not expected")
+            case let .fail(error):
+                throw error.error
+            case let .done(outcome), let .raise(outcome):
+                guard let (data, response) = last else { throw URLError(.badServerResponse) }
+                let exchange = outcome.payment.map { PaidExchange(payment: $0, settlement: outcome.settlement) }
+                return PaidResponse(data: data, response: response, exchange: exchange)
+            }
         }
-        let purchase = purchaseKey(method: request.httpMethod ?? "GET", url: request.url?.absoluteString ?? "", body: body)
-        let payment = try payer.pay(bill: bill, purchase: purchase)
-        var paid = first
-        paid.setValue(payment.value(), forHTTPHeaderField: payment.name())
-        // If this throws (the connection dropped), the payment is kept: a retry of the purchase reuses it.
-        let (paidData, paidResponse) = try await load(paid)
-        let receipt = try? readSettlement(headers: paidResponse.paywireHeaders)
-        if !outcomeIsOpen(status: UInt16(clamping: paidResponse.statusCode), settlement: receipt) {
-            payer.forget(purchase: purchase)
-        }
-        return PaidResponse(data: paidData, response: paidResponse, exchange: PaidExchange(payment: payment, settlement: receipt))
     }
 
-    /// One request; cancelling the calling task cancels it (the task then throws `URLError(.cancelled)`).
+    /// One request, its redirects not followed; cancelling the calling task cancels it (the task then throws
+    /// `URLError(.cancelled)`).
     private func load(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
         let running = RunningTask()
         return try await withTaskCancellationHandler {
@@ -87,16 +118,12 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                         continuation.resume(throwing: URLError(.badServerResponse))
                     }
                 }
+                task.delegate = NoRedirects.shared
                 running.start(task)
             }
         } onCancel: {
             running.cancel()
         }
-    }
-
-    /// The bill of a 402, or nil when the 402 is not an x402 bill.
-    private static func billOf(_ response: HTTPURLResponse, _ data: Data) -> PaymentRequired? {
-        try? PaymentRequired.fromResponse(headers: response.paywireHeaders, body: data)
     }
 
     /// The request body as bytes: `httpBody`, or the whole `httpBodyStream` (read once, sent from memory).
@@ -114,6 +141,22 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
             body.append(chunk, count: count)
         }
         return body
+    }
+}
+
+/// Refuses every redirect of a task, so the redirect response reaches paywire's machine, which follows it
+/// without the payment.
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable { // stateless
+    static let shared = NoRedirects()
+
+    func urlSession(
+        _ session: URLSession,
+        task: URLSessionTask,
+        willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest,
+        completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }
 

@@ -489,6 +489,22 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -937,6 +953,499 @@ public func FfiConverterTypeAccessPolicy_lower(_ value: AccessPolicy) -> UInt64 
 
 
 /**
+ * One priced request in progress: feed each step's outcome back.
+ */
+public protocol ExchangeProtocol: AnyObject, Sendable {
+    
+    /**
+     * The request was abandoned before a final step: the clean-up's first step.
+     */
+    func cancel()  -> GateStep
+    
+    /**
+     * Whether a final step was returned.
+     */
+    func ended()  -> Bool
+    
+    /**
+     * The request body.
+     */
+    func feedBody(body: Data)  -> GateStep
+    
+    /**
+     * The body is longer than the step's limit.
+     */
+    func feedBodyTooLarge()  -> GateStep
+    
+    /**
+     * The client went away while the body was read.
+     */
+    func feedClientGone()  -> GateStep
+    
+    /**
+     * The facilitator call failed; `code` is the paywire error code when it threw one.
+     */
+    func feedFacilitatorFailed(message: String, code: String?)  -> GateStep
+    
+    /**
+     * The handler's whole response.
+     */
+    func feedHandled(status: UInt16, headers: [HttpHeader], body: Data)  -> GateStep
+    
+    /**
+     * The handler threw (rethrow it at the `Fail` step).
+     */
+    func feedHandlerFailed()  -> GateStep
+    
+    /**
+     * The facilitator's `/settle` answer.
+     */
+    func feedSettled(answer: SettleResponse)  -> GateStep
+    
+    /**
+     * A store operation's answer.
+     */
+    func feedStore(answer: StoreAnswer) throws  -> GateStep
+    
+    /**
+     * The facilitator's `/verify` answer, as its JSON text.
+     */
+    func feedVerified(answerJson: String) throws  -> GateStep
+    
+    /**
+     * The facilitator's `/verify` answer.
+     */
+    func feedVerifyResponse(answer: VerifyResponse)  -> GateStep
+    
+}
+/**
+ * One priced request in progress: feed each step's outcome back.
+ */
+open class Exchange: ExchangeProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_paywire_ffi_fn_clone_exchange(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        try! rustCall { uniffi_paywire_ffi_fn_free_exchange(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The request was abandoned before a final step: the clean-up's first step.
+     */
+open func cancel() -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_cancel(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * Whether a final step was returned.
+     */
+open func ended() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_ended(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * The request body.
+     */
+open func feedBody(body: Data) -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_body(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(body),$0
+    )
+})
+}
+    
+    /**
+     * The body is longer than the step's limit.
+     */
+open func feedBodyTooLarge() -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_body_too_large(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * The client went away while the body was read.
+     */
+open func feedClientGone() -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_client_gone(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * The facilitator call failed; `code` is the paywire error code when it threw one.
+     */
+open func feedFacilitatorFailed(message: String, code: String? = nil) -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_facilitator_failed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(message),
+        FfiConverterOptionString.lower(code),$0
+    )
+})
+}
+    
+    /**
+     * The handler's whole response.
+     */
+open func feedHandled(status: UInt16, headers: [HttpHeader], body: Data) -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_handled(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt16.lower(status),
+        FfiConverterSequenceTypeHttpHeader.lower(headers),
+        FfiConverterData.lower(body),$0
+    )
+})
+}
+    
+    /**
+     * The handler threw (rethrow it at the `Fail` step).
+     */
+open func feedHandlerFailed() -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * The facilitator's `/settle` answer.
+     */
+open func feedSettled(answer: SettleResponse) -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_settled(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSettleResponse_lower(answer),$0
+    )
+})
+}
+    
+    /**
+     * A store operation's answer.
+     */
+open func feedStore(answer: StoreAnswer)throws  -> GateStep  {
+    return try  FfiConverterTypeGateStep_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_method_exchange_feed_store(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeStoreAnswer_lower(answer),$0
+    )
+})
+}
+    
+    /**
+     * The facilitator's `/verify` answer, as its JSON text.
+     */
+open func feedVerified(answerJson: String)throws  -> GateStep  {
+    return try  FfiConverterTypeGateStep_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_method_exchange_feed_verified(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(answerJson),$0
+    )
+})
+}
+    
+    /**
+     * The facilitator's `/verify` answer.
+     */
+open func feedVerifyResponse(answer: VerifyResponse) -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_verify_response(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeVerifyResponse_lower(answer),$0
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExchange: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Exchange
+
+    public static func lift(_ handle: UInt64) throws -> Exchange {
+        return Exchange(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Exchange) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Exchange {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Exchange, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExchange_lift(_ handle: UInt64) throws -> Exchange {
+    return try FfiConverterTypeExchange.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExchange_lower(_ value: Exchange) -> UInt64 {
+    return FfiConverterTypeExchange.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A set of priced routes and how payments for them are taken.
+ */
+public protocol GateProtocol: AnyObject, Sendable {
+    
+    /**
+     * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
+     */
+    func handle(head: RequestHead, frameworkPattern: String?, frameworkNoRoute: Bool, now: UInt64?) throws  -> Started
+    
+    /**
+     * The index of the priced route a request goes to, or none when it is free. `framework_pattern` is the
+     * pattern of the route the framework routes it to, when it can say; `framework_no_route` says no route
+     * takes it.
+     */
+    func routeFor(method: String, path: String, frameworkPattern: String?, frameworkNoRoute: Bool)  -> UInt32?
+    
+    /**
+     * Starts a request to priced route `route` at Unix time `now` (default: the system clock).
+     */
+    func start(route: UInt32, head: RequestHead, now: UInt64?) throws  -> Started
+    
+}
+/**
+ * A set of priced routes and how payments for them are taken.
+ */
+open class Gate: GateProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_paywire_ffi_fn_clone_gate(self.handle, $0) }
+    }
+    /**
+     * A gate for `routes`.
+     */
+public convenience init(routes: [PricedRoute], options: GateOptions, issuer: Issuer? = nil, access: AccessPolicy? = nil)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_constructor_gate_new(
+        FfiConverterSequenceTypePricedRoute.lower(routes),
+        FfiConverterTypeGateOptions_lower(options),
+        FfiConverterOptionTypeIssuer.lower(issuer),
+        FfiConverterOptionTypeAccessPolicy.lower(access),$0
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        try! rustCall { uniffi_paywire_ffi_fn_free_gate(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
+     */
+open func handle(head: RequestHead, frameworkPattern: String? = nil, frameworkNoRoute: Bool = false, now: UInt64? = nil)throws  -> Started  {
+    return try  FfiConverterTypeStarted_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_method_gate_handle(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeRequestHead_lower(head),
+        FfiConverterOptionString.lower(frameworkPattern),
+        FfiConverterBool.lower(frameworkNoRoute),
+        FfiConverterOptionUInt64.lower(now),$0
+    )
+})
+}
+    
+    /**
+     * The index of the priced route a request goes to, or none when it is free. `framework_pattern` is the
+     * pattern of the route the framework routes it to, when it can say; `framework_no_route` says no route
+     * takes it.
+     */
+open func routeFor(method: String, path: String, frameworkPattern: String? = nil, frameworkNoRoute: Bool = false) -> UInt32?  {
+    return try!  FfiConverterOptionUInt32.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_gate_route_for(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(method),
+        FfiConverterString.lower(path),
+        FfiConverterOptionString.lower(frameworkPattern),
+        FfiConverterBool.lower(frameworkNoRoute),$0
+    )
+})
+}
+    
+    /**
+     * Starts a request to priced route `route` at Unix time `now` (default: the system clock).
+     */
+open func start(route: UInt32, head: RequestHead, now: UInt64? = nil)throws  -> Started  {
+    return try  FfiConverterTypeStarted_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_method_gate_start(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(route),
+        FfiConverterTypeRequestHead_lower(head),
+        FfiConverterOptionUInt64.lower(now),$0
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGate: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Gate
+
+    public static func lift(_ handle: UInt64) throws -> Gate {
+        return Gate(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Gate) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Gate {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Gate, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGate_lift(_ handle: UInt64) throws -> Gate {
+    return try FfiConverterTypeGate.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGate_lower(_ value: Gate) -> UInt64 {
+    return FfiConverterTypeGate.lower(value)
+}
+
+
+
+
+
+
+/**
  * Signs offers and receipts with a server's key.
  */
 public protocol IssuerProtocol: AnyObject, Sendable {
@@ -1339,6 +1848,198 @@ public func FfiConverterTypeLocalSigner_lift(_ handle: UInt64) throws -> LocalSi
 #endif
 public func FfiConverterTypeLocalSigner_lower(_ value: LocalSigner) -> UInt64 {
     return FfiConverterTypeLocalSigner.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One HTTP call paid once.
+ */
+public protocol PaidFetchProtocol: AnyObject, Sendable {
+    
+    /**
+     * The last response's body.
+     */
+    func feedBody(body: Data)  -> FetchStep
+    
+    /**
+     * A response's status and headers (its body not read yet).
+     */
+    func feedResponse(status: UInt16, headers: [HttpHeader])  -> FetchStep
+    
+    /**
+     * The send failed.
+     */
+    func feedSendFailed()  -> FetchStep
+    
+    /**
+     * The signer failed.
+     */
+    func feedSignFailed(message: String)  -> FetchStep
+    
+    /**
+     * The signatures of a `Sign` step, in order.
+     */
+    func feedSignatures(signatures: [Data])  -> FetchStep
+    
+}
+/**
+ * One HTTP call paid once.
+ */
+open class PaidFetch: PaidFetchProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_paywire_ffi_fn_clone_paidfetch(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        try! rustCall { uniffi_paywire_ffi_fn_free_paidfetch(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The last response's body.
+     */
+open func feedBody(body: Data) -> FetchStep  {
+    return try!  FfiConverterTypeFetchStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_paidfetch_feed_body(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(body),$0
+    )
+})
+}
+    
+    /**
+     * A response's status and headers (its body not read yet).
+     */
+open func feedResponse(status: UInt16, headers: [HttpHeader]) -> FetchStep  {
+    return try!  FfiConverterTypeFetchStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_paidfetch_feed_response(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt16.lower(status),
+        FfiConverterSequenceTypeHttpHeader.lower(headers),$0
+    )
+})
+}
+    
+    /**
+     * The send failed.
+     */
+open func feedSendFailed() -> FetchStep  {
+    return try!  FfiConverterTypeFetchStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_paidfetch_feed_send_failed(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * The signer failed.
+     */
+open func feedSignFailed(message: String) -> FetchStep  {
+    return try!  FfiConverterTypeFetchStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_paidfetch_feed_sign_failed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(message),$0
+    )
+})
+}
+    
+    /**
+     * The signatures of a `Sign` step, in order.
+     */
+open func feedSignatures(signatures: [Data]) -> FetchStep  {
+    return try!  FfiConverterTypeFetchStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_paidfetch_feed_signatures(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceData.lower(signatures),$0
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePaidFetch: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PaidFetch
+
+    public static func lift(_ handle: UInt64) throws -> PaidFetch {
+        return PaidFetch(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PaidFetch) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PaidFetch {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PaidFetch, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaidFetch_lift(_ handle: UInt64) throws -> PaidFetch {
+    return try FfiConverterTypePaidFetch.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaidFetch_lower(_ value: PaidFetch) -> UInt64 {
+    return FfiConverterTypePaidFetch.lower(value)
 }
 
 
@@ -3184,6 +3885,126 @@ public func FfiConverterTypePriceTag_lower(_ value: PriceTag) -> UInt64 {
 
 
 /**
+ * A priced route: its price tags, and a `pattern` ("GET /weather/{city}") matching requests to it.
+ */
+public protocol PricedRouteProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * A priced route: its price tags, and a `pattern` ("GET /weather/{city}") matching requests to it.
+ */
+open class PricedRoute: PricedRouteProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_paywire_ffi_fn_clone_pricedroute(self.handle, $0) }
+    }
+    /**
+     * A route priced by `tags`; without a pattern, the glue starts it for the route it is attached to.
+     */
+public convenience init(tags: [PriceTag], pattern: String? = nil, options: RouteOptions? = nil)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_constructor_pricedroute_new(
+        FfiConverterSequenceTypePriceTag.lower(tags),
+        FfiConverterOptionString.lower(pattern),
+        FfiConverterOptionTypeRouteOptions.lower(options),$0
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        try! rustCall { uniffi_paywire_ffi_fn_free_pricedroute(handle, $0) }
+    }
+
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePricedRoute: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PricedRoute
+
+    public static func lift(_ handle: UInt64) throws -> PricedRoute {
+        return PricedRoute(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PricedRoute) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PricedRoute {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PricedRoute, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePricedRoute_lift(_ handle: UInt64) throws -> PricedRoute {
+    return try FfiConverterTypePricedRoute.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePricedRoute_lower(_ value: PricedRoute) -> UInt64 {
+    return FfiConverterTypePricedRoute.lower(value)
+}
+
+
+
+
+
+
+/**
  * A settlement: the facilitator's `/settle` answer, or the `PAYMENT-RESPONSE` a server returns.
  */
 public protocol SettleResponseProtocol: AnyObject, Sendable {
@@ -4232,6 +5053,702 @@ public func FfiConverterTypeDecoded_lower(_ value: Decoded) -> RustBuffer {
 
 
 /**
+ * An error's fields as a record, for steps that hand an error to the glue (which throws it).
+ */
+public struct ErrorDetails: Equatable, Hashable {
+    /**
+     * The stable code.
+     */
+    public var code: String
+    /**
+     * The category the core decides.
+     */
+    public var category: String
+    /**
+     * What was wrong and what to do.
+     */
+    public var detail: String
+    /**
+     * The payer, when known.
+     */
+    public var payer: String?
+    /**
+     * Why each offer was refused (a payer's refusal).
+     */
+    public var refusals: [OfferRefusal]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The stable code.
+         */code: String, 
+        /**
+         * The category the core decides.
+         */category: String, 
+        /**
+         * What was wrong and what to do.
+         */detail: String, 
+        /**
+         * The payer, when known.
+         */payer: String?, 
+        /**
+         * Why each offer was refused (a payer's refusal).
+         */refusals: [OfferRefusal]) {
+        self.code = code
+        self.category = category
+        self.detail = detail
+        self.payer = payer
+        self.refusals = refusals
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension ErrorDetails: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorDetails: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorDetails {
+        return
+            try ErrorDetails(
+                code: FfiConverterString.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                detail: FfiConverterString.read(from: &buf), 
+                payer: FfiConverterOptionString.read(from: &buf), 
+                refusals: FfiConverterSequenceTypeOfferRefusal.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ErrorDetails, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterString.write(value.detail, into: &buf)
+        FfiConverterOptionString.write(value.payer, into: &buf)
+        FfiConverterSequenceTypeOfferRefusal.write(value.refusals, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorDetails_lift(_ buf: RustBuffer) throws -> ErrorDetails {
+    return try FfiConverterTypeErrorDetails.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorDetails_lower(_ value: ErrorDetails) -> RustBuffer {
+    return FfiConverterTypeErrorDetails.lower(value)
+}
+
+
+/**
+ * A facilitator endpoint's URL and HTTP method.
+ */
+public struct FacilitatorEndpoint: Equatable, Hashable {
+    /**
+     * The URL.
+     */
+    public var url: String
+    /**
+     * `GET` or `POST`.
+     */
+    public var method: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The URL.
+         */url: String, 
+        /**
+         * `GET` or `POST`.
+         */method: String) {
+        self.url = url
+        self.method = method
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension FacilitatorEndpoint: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFacilitatorEndpoint: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FacilitatorEndpoint {
+        return
+            try FacilitatorEndpoint(
+                url: FfiConverterString.read(from: &buf), 
+                method: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FacilitatorEndpoint, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterString.write(value.method, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFacilitatorEndpoint_lift(_ buf: RustBuffer) throws -> FacilitatorEndpoint {
+    return try FfiConverterTypeFacilitatorEndpoint.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFacilitatorEndpoint_lower(_ value: FacilitatorEndpoint) -> RustBuffer {
+    return FfiConverterTypeFacilitatorEndpoint.lower(value)
+}
+
+
+/**
+ * How one call behaves.
+ */
+public struct FetchOptions: Equatable, Hashable {
+    /**
+     * Follow redirects (the machine follows them; the glue's stack must not).
+     */
+    public var followRedirects: Bool
+    /**
+     * The most redirects followed.
+     */
+    public var maxRedirects: UInt32
+    /**
+     * The request continues a call that already paid.
+     */
+    public var alreadyPaid: Bool
+    /**
+     * Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
+     */
+    public var signInline: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Follow redirects (the machine follows them; the glue's stack must not).
+         */followRedirects: Bool = true, 
+        /**
+         * The most redirects followed.
+         */maxRedirects: UInt32 = UInt32(20), 
+        /**
+         * The request continues a call that already paid.
+         */alreadyPaid: Bool = false, 
+        /**
+         * Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
+         */signInline: Bool = true) {
+        self.followRedirects = followRedirects
+        self.maxRedirects = maxRedirects
+        self.alreadyPaid = alreadyPaid
+        self.signInline = signInline
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension FetchOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FetchOptions {
+        return
+            try FetchOptions(
+                followRedirects: FfiConverterBool.read(from: &buf), 
+                maxRedirects: FfiConverterUInt32.read(from: &buf), 
+                alreadyPaid: FfiConverterBool.read(from: &buf), 
+                signInline: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FetchOptions, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.followRedirects, into: &buf)
+        FfiConverterUInt32.write(value.maxRedirects, into: &buf)
+        FfiConverterBool.write(value.alreadyPaid, into: &buf)
+        FfiConverterBool.write(value.signInline, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchOptions_lift(_ buf: RustBuffer) throws -> FetchOptions {
+    return try FfiConverterTypeFetchOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchOptions_lower(_ value: FetchOptions) -> RustBuffer {
+    return FfiConverterTypeFetchOptions.lower(value)
+}
+
+
+/**
+ * What a call paid, with its final response.
+ */
+public struct FetchOutcome {
+    /**
+     * The payment sent, if the call paid.
+     */
+    public var payment: PaymentHeader?
+    /**
+     * The paid request's settlement receipt, when readable.
+     */
+    public var settlement: SettleResponse?
+    /**
+     * The status that answered the paid request.
+     */
+    public var paidStatus: UInt16?
+    /**
+     * The payment may still settle (a retry of the purchase reuses it).
+     */
+    public var `open`: Bool
+    /**
+     * Why a final 402 was not paid.
+     */
+    public var unpaid: ErrorDetails?
+    /**
+     * The final response's body was read (hand those bytes to the caller).
+     */
+    public var bodyRead: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The payment sent, if the call paid.
+         */payment: PaymentHeader?, 
+        /**
+         * The paid request's settlement receipt, when readable.
+         */settlement: SettleResponse?, 
+        /**
+         * The status that answered the paid request.
+         */paidStatus: UInt16?, 
+        /**
+         * The payment may still settle (a retry of the purchase reuses it).
+         */`open`: Bool, 
+        /**
+         * Why a final 402 was not paid.
+         */unpaid: ErrorDetails?, 
+        /**
+         * The final response's body was read (hand those bytes to the caller).
+         */bodyRead: Bool) {
+        self.payment = payment
+        self.settlement = settlement
+        self.paidStatus = paidStatus
+        self.`open` = `open`
+        self.unpaid = unpaid
+        self.bodyRead = bodyRead
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension FetchOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFetchOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FetchOutcome {
+        return
+            try FetchOutcome(
+                payment: FfiConverterOptionTypePaymentHeader.read(from: &buf), 
+                settlement: FfiConverterOptionTypeSettleResponse.read(from: &buf), 
+                paidStatus: FfiConverterOptionUInt16.read(from: &buf), 
+                open: FfiConverterBool.read(from: &buf), 
+                unpaid: FfiConverterOptionTypeErrorDetails.read(from: &buf), 
+                bodyRead: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FetchOutcome, into buf: inout [UInt8]) {
+        FfiConverterOptionTypePaymentHeader.write(value.payment, into: &buf)
+        FfiConverterOptionTypeSettleResponse.write(value.settlement, into: &buf)
+        FfiConverterOptionUInt16.write(value.paidStatus, into: &buf)
+        FfiConverterBool.write(value.`open`, into: &buf)
+        FfiConverterOptionTypeErrorDetails.write(value.unpaid, into: &buf)
+        FfiConverterBool.write(value.bodyRead, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchOutcome_lift(_ buf: RustBuffer) throws -> FetchOutcome {
+    return try FfiConverterTypeFetchOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchOutcome_lower(_ value: FetchOutcome) -> RustBuffer {
+    return FfiConverterTypeFetchOutcome.lower(value)
+}
+
+
+/**
+ * A request for `PaidFetch.start`.
+ */
+public struct FetchRequest: Equatable, Hashable {
+    /**
+     * The method.
+     */
+    public var method: String
+    /**
+     * The absolute URL.
+     */
+    public var url: String
+    /**
+     * The headers.
+     */
+    public var headers: [HttpHeader]
+    /**
+     * The body (none: no body).
+     */
+    public var body: Data?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The method.
+         */method: String, 
+        /**
+         * The absolute URL.
+         */url: String, 
+        /**
+         * The headers.
+         */headers: [HttpHeader], 
+        /**
+         * The body (none: no body).
+         */body: Data?) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension FetchRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFetchRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FetchRequest {
+        return
+            try FetchRequest(
+                method: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf), 
+                body: FfiConverterOptionData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FetchRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+        FfiConverterOptionData.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchRequest_lift(_ buf: RustBuffer) throws -> FetchRequest {
+    return try FfiConverterTypeFetchRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchRequest_lower(_ value: FetchRequest) -> RustBuffer {
+    return FfiConverterTypeFetchRequest.lower(value)
+}
+
+
+/**
+ * A started call and its first step.
+ */
+public struct FetchStarted {
+    /**
+     * The call.
+     */
+    public var call: PaidFetch
+    /**
+     * Its first step.
+     */
+    public var step: FetchStep
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The call.
+         */call: PaidFetch, 
+        /**
+         * Its first step.
+         */step: FetchStep) {
+        self.call = call
+        self.step = step
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension FetchStarted: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFetchStarted: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FetchStarted {
+        return
+            try FetchStarted(
+                call: FfiConverterTypePaidFetch.read(from: &buf), 
+                step: FfiConverterTypeFetchStep.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FetchStarted, into buf: inout [UInt8]) {
+        FfiConverterTypePaidFetch.write(value.call, into: &buf)
+        FfiConverterTypeFetchStep.write(value.step, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchStarted_lift(_ buf: RustBuffer) throws -> FetchStarted {
+    return try FfiConverterTypeFetchStarted.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchStarted_lower(_ value: FetchStarted) -> RustBuffer {
+    return FfiConverterTypeFetchStarted.lower(value)
+}
+
+
+/**
+ * How a gate takes payments.
+ */
+public struct GateOptions: Equatable, Hashable {
+    /**
+     * The app's external origin: bills, offers and receipts name it instead of the request's Host.
+     */
+    public var publicUrl: String?
+    /**
+     * Pass smart-wallet signatures on to the facilitator instead of refusing them offline.
+     */
+    public var allowOnchainSignatures: Bool
+    /**
+     * The largest request body a priced route reads (default 10 MiB).
+     */
+    public var maxRequestBytes: UInt64?
+    /**
+     * The largest response held for answering a retry again (default 1 MiB).
+     */
+    public var maxReplayBytes: UInt64?
+    /**
+     * Paths are matched with letter case.
+     */
+    public var caseSensitive: Bool
+    /**
+     * Hand every record operation to the glue (a store shared by processes).
+     */
+    public var externalStore: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The app's external origin: bills, offers and receipts name it instead of the request's Host.
+         */publicUrl: String? = nil, 
+        /**
+         * Pass smart-wallet signatures on to the facilitator instead of refusing them offline.
+         */allowOnchainSignatures: Bool = false, 
+        /**
+         * The largest request body a priced route reads (default 10 MiB).
+         */maxRequestBytes: UInt64? = nil, 
+        /**
+         * The largest response held for answering a retry again (default 1 MiB).
+         */maxReplayBytes: UInt64? = nil, 
+        /**
+         * Paths are matched with letter case.
+         */caseSensitive: Bool = false, 
+        /**
+         * Hand every record operation to the glue (a store shared by processes).
+         */externalStore: Bool = false) {
+        self.publicUrl = publicUrl
+        self.allowOnchainSignatures = allowOnchainSignatures
+        self.maxRequestBytes = maxRequestBytes
+        self.maxReplayBytes = maxReplayBytes
+        self.caseSensitive = caseSensitive
+        self.externalStore = externalStore
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension GateOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GateOptions {
+        return
+            try GateOptions(
+                publicUrl: FfiConverterOptionString.read(from: &buf), 
+                allowOnchainSignatures: FfiConverterBool.read(from: &buf), 
+                maxRequestBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                maxReplayBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                caseSensitive: FfiConverterBool.read(from: &buf), 
+                externalStore: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GateOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.publicUrl, into: &buf)
+        FfiConverterBool.write(value.allowOnchainSignatures, into: &buf)
+        FfiConverterOptionUInt64.write(value.maxRequestBytes, into: &buf)
+        FfiConverterOptionUInt64.write(value.maxReplayBytes, into: &buf)
+        FfiConverterBool.write(value.caseSensitive, into: &buf)
+        FfiConverterBool.write(value.externalStore, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateOptions_lift(_ buf: RustBuffer) throws -> GateOptions {
+    return try FfiConverterTypeGateOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateOptions_lower(_ value: GateOptions) -> RustBuffer {
+    return FfiConverterTypeGateOptions.lower(value)
+}
+
+
+/**
+ * One step of an exchange.
+ */
+public struct GateStep {
+    /**
+     * What to do.
+     */
+    public var action: GateAction
+    /**
+     * Run it to completion even if the request is abandoned.
+     */
+    public var shielded: Bool
+    /**
+     * Lines for the server's log.
+     */
+    public var logs: [LogLine]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What to do.
+         */action: GateAction, 
+        /**
+         * Run it to completion even if the request is abandoned.
+         */shielded: Bool, 
+        /**
+         * Lines for the server's log.
+         */logs: [LogLine]) {
+        self.action = action
+        self.shielded = shielded
+        self.logs = logs
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension GateStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGateStep: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GateStep {
+        return
+            try GateStep(
+                action: FfiConverterTypeGateAction.read(from: &buf), 
+                shielded: FfiConverterBool.read(from: &buf), 
+                logs: FfiConverterSequenceTypeLogLine.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GateStep, into buf: inout [UInt8]) {
+        FfiConverterTypeGateAction.write(value.action, into: &buf)
+        FfiConverterBool.write(value.shielded, into: &buf)
+        FfiConverterSequenceTypeLogLine.write(value.logs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateStep_lift(_ buf: RustBuffer) throws -> GateStep {
+    return try FfiConverterTypeGateStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateStep_lower(_ value: GateStep) -> RustBuffer {
+    return FfiConverterTypeGateStep.lower(value)
+}
+
+
+/**
  * One HTTP header: Swift and Kotlin hand their header collections over as a list of these.
  */
 public struct HttpHeader: Equatable, Hashable {
@@ -4436,6 +5953,73 @@ public func FfiConverterTypeKnownAsset_lower(_ value: KnownAsset) -> RustBuffer 
 
 
 /**
+ * A line for the server's log.
+ */
+public struct LogLine: Equatable, Hashable {
+    /**
+     * `warning` or `error`.
+     */
+    public var level: String
+    /**
+     * What happened.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `warning` or `error`.
+         */level: String, 
+        /**
+         * What happened.
+         */message: String) {
+        self.level = level
+        self.message = message
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension LogLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLine {
+        return
+            try LogLine(
+                level: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LogLine, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.level, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLine_lift(_ buf: RustBuffer) throws -> LogLine {
+    return try FfiConverterTypeLogLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLine_lower(_ value: LogLine) -> RustBuffer {
+    return FfiConverterTypeLogLine.lower(value)
+}
+
+
+/**
  * Why a payer's policy refused one offer of a bill.
  */
 public struct OfferRefusal: Equatable, Hashable {
@@ -4509,6 +6093,83 @@ public func FfiConverterTypeOfferRefusal_lift(_ buf: RustBuffer) throws -> Offer
 #endif
 public func FfiConverterTypeOfferRefusal_lower(_ value: OfferRefusal) -> RustBuffer {
     return FfiConverterTypeOfferRefusal.lower(value)
+}
+
+
+/**
+ * What the handler is told about the payment.
+ */
+public struct Paid {
+    /**
+     * Who paid.
+     */
+    public var payer: String
+    /**
+     * The payment, when the request paid with one.
+     */
+    public var payment: AcceptedPayment?
+    /**
+     * The access receipt's payload as JSON text, when a receipt stood in for a payment.
+     */
+    public var receiptJson: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Who paid.
+         */payer: String, 
+        /**
+         * The payment, when the request paid with one.
+         */payment: AcceptedPayment?, 
+        /**
+         * The access receipt's payload as JSON text, when a receipt stood in for a payment.
+         */receiptJson: String?) {
+        self.payer = payer
+        self.payment = payment
+        self.receiptJson = receiptJson
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension Paid: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePaid: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Paid {
+        return
+            try Paid(
+                payer: FfiConverterString.read(from: &buf), 
+                payment: FfiConverterOptionTypeAcceptedPayment.read(from: &buf), 
+                receiptJson: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Paid, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.payer, into: &buf)
+        FfiConverterOptionTypeAcceptedPayment.write(value.payment, into: &buf)
+        FfiConverterOptionString.write(value.receiptJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaid_lift(_ buf: RustBuffer) throws -> Paid {
+    return try FfiConverterTypePaid.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaid_lower(_ value: Paid) -> RustBuffer {
+    return FfiConverterTypePaid.lower(value)
 }
 
 
@@ -4757,6 +6418,190 @@ public func FfiConverterTypePriceTagOptions_lower(_ value: PriceTagOptions) -> R
 
 
 /**
+ * A request as the gate sees it.
+ */
+public struct RequestHead: Equatable, Hashable {
+    /**
+     * The method.
+     */
+    public var method: String
+    /**
+     * The path as the router matches it, percent-encoded as sent.
+     */
+    public var path: String
+    /**
+     * The path and query as sent, from the app's origin.
+     */
+    public var pathAndQuery: String
+    /**
+     * `scheme://host[:port]`.
+     */
+    public var origin: String
+    /**
+     * The headers.
+     */
+    public var headers: [HttpHeader]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The method.
+         */method: String, 
+        /**
+         * The path as the router matches it, percent-encoded as sent.
+         */path: String, 
+        /**
+         * The path and query as sent, from the app's origin.
+         */pathAndQuery: String, 
+        /**
+         * `scheme://host[:port]`.
+         */origin: String, 
+        /**
+         * The headers.
+         */headers: [HttpHeader]) {
+        self.method = method
+        self.path = path
+        self.pathAndQuery = pathAndQuery
+        self.origin = origin
+        self.headers = headers
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension RequestHead: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestHead: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestHead {
+        return
+            try RequestHead(
+                method: FfiConverterString.read(from: &buf), 
+                path: FfiConverterString.read(from: &buf), 
+                pathAndQuery: FfiConverterString.read(from: &buf), 
+                origin: FfiConverterString.read(from: &buf), 
+                headers: FfiConverterSequenceTypeHttpHeader.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestHead, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterString.write(value.pathAndQuery, into: &buf)
+        FfiConverterString.write(value.origin, into: &buf)
+        FfiConverterSequenceTypeHttpHeader.write(value.headers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestHead_lift(_ buf: RustBuffer) throws -> RequestHead {
+    return try FfiConverterTypeRequestHead.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestHead_lower(_ value: RequestHead) -> RustBuffer {
+    return FfiConverterTypeRequestHead.lower(value)
+}
+
+
+/**
+ * What a route's bill says besides its offers.
+ */
+public struct RouteOptions: Equatable, Hashable {
+    /**
+     * The resource's description.
+     */
+    public var description: String?
+    /**
+     * The resource's MIME type.
+     */
+    public var mimeType: String?
+    /**
+     * 2, or 1 for v1 clients.
+     */
+    public var x402Version: UInt8
+    /**
+     * Whether an access receipt may stand in for a payment.
+     */
+    public var receipts: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The resource's description.
+         */description: String? = nil, 
+        /**
+         * The resource's MIME type.
+         */mimeType: String? = nil, 
+        /**
+         * 2, or 1 for v1 clients.
+         */x402Version: UInt8 = UInt8(2), 
+        /**
+         * Whether an access receipt may stand in for a payment.
+         */receipts: Bool = true) {
+        self.description = description
+        self.mimeType = mimeType
+        self.x402Version = x402Version
+        self.receipts = receipts
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension RouteOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRouteOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RouteOptions {
+        return
+            try RouteOptions(
+                description: FfiConverterOptionString.read(from: &buf), 
+                mimeType: FfiConverterOptionString.read(from: &buf), 
+                x402Version: FfiConverterUInt8.read(from: &buf), 
+                receipts: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RouteOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.description, into: &buf)
+        FfiConverterOptionString.write(value.mimeType, into: &buf)
+        FfiConverterUInt8.write(value.x402Version, into: &buf)
+        FfiConverterBool.write(value.receipts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteOptions_lift(_ buf: RustBuffer) throws -> RouteOptions {
+    return try FfiConverterTypeRouteOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRouteOptions_lower(_ value: RouteOptions) -> RustBuffer {
+    return FfiConverterTypeRouteOptions.lower(value)
+}
+
+
+/**
  * The response header that carries a settlement (name and value).
  */
 public struct SettlementHeader: Equatable, Hashable {
@@ -4820,6 +6665,73 @@ public func FfiConverterTypeSettlementHeader_lift(_ buf: RustBuffer) throws -> S
 #endif
 public func FfiConverterTypeSettlementHeader_lower(_ value: SettlementHeader) -> RustBuffer {
     return FfiConverterTypeSettlementHeader.lower(value)
+}
+
+
+/**
+ * A started request: its exchange (none when the request is free) and first step.
+ */
+public struct Started {
+    /**
+     * The exchange, or none when the request is free (the step is `PassThrough`).
+     */
+    public var exchange: Exchange?
+    /**
+     * The first step.
+     */
+    public var step: GateStep
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The exchange, or none when the request is free (the step is `PassThrough`).
+         */exchange: Exchange?, 
+        /**
+         * The first step.
+         */step: GateStep) {
+        self.exchange = exchange
+        self.step = step
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension Started: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStarted: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Started {
+        return
+            try Started(
+                exchange: FfiConverterOptionTypeExchange.read(from: &buf), 
+                step: FfiConverterTypeGateStep.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Started, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeExchange.write(value.exchange, into: &buf)
+        FfiConverterTypeGateStep.write(value.step, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStarted_lift(_ buf: RustBuffer) throws -> Started {
+    return try FfiConverterTypeStarted.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStarted_lower(_ value: Started) -> RustBuffer {
+    return FfiConverterTypeStarted.lower(value)
 }
 
 
@@ -5247,38 +7159,361 @@ public func FfiConverterTypeVerifyResponse_lower(_ value: VerifyResponse) -> Rus
     return FfiConverterTypeVerifyResponse.lower(value)
 }
 
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * What the paying client's glue must do next.
+ */
+
+public enum FetchStep {
+    
+    /**
+     * Send this request without following redirects; feed its status and headers.
+     */
+    case send(
+        /**
+         * The request.
+         */request: FetchRequest
+    )
+    /**
+     * Read the last response's body and feed it.
+     */
+    case readBody
+    /**
+     * Sign these digests (65-byte signatures, in order) and feed them.
+     */
+    case sign(
+        /**
+         * The digests.
+         */digests: [Data]
+    )
+    /**
+     * Final: the last response is the answer.
+     */
+    case done(
+        /**
+         * What was paid.
+         */outcome: FetchOutcome
+    )
+    /**
+     * Final: throw this error.
+     */
+    case fail(
+        /**
+         * The error.
+         */error: ErrorDetails
+    )
+    /**
+     * Final: rethrow the error the last send failed with.
+     */
+    case raise(
+        /**
+         * What was paid (the outcome is open when the failed send carried a payment).
+         */outcome: FetchOutcome
+    )
+
+
+
+}
+
+#if compiler(>=6)
+extension FetchStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
+    typealias SwiftType = FetchStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FetchStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .send(request: try FfiConverterTypeFetchRequest.read(from: &buf)
+        )
+        
+        case 2: return .readBody
+        
+        case 3: return .sign(digests: try FfiConverterSequenceData.read(from: &buf)
+        )
+        
+        case 4: return .done(outcome: try FfiConverterTypeFetchOutcome.read(from: &buf)
+        )
+        
+        case 5: return .fail(error: try FfiConverterTypeErrorDetails.read(from: &buf)
+        )
+        
+        case 6: return .raise(outcome: try FfiConverterTypeFetchOutcome.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FetchStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .send(request):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeFetchRequest.write(request, into: &buf)
+            
+        
+        case .readBody:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .sign(digests):
+            writeInt(&buf, Int32(3))
+            FfiConverterSequenceData.write(digests, into: &buf)
+            
+        
+        case let .done(outcome):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeFetchOutcome.write(outcome, into: &buf)
+            
+        
+        case let .fail(error):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeErrorDetails.write(error, into: &buf)
+            
+        
+        case let .raise(outcome):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypeFetchOutcome.write(outcome, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchStep_lift(_ buf: RustBuffer) throws -> FetchStep {
+    return try FfiConverterTypeFetchStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFetchStep_lower(_ value: FetchStep) -> RustBuffer {
+    return FfiConverterTypeFetchStep.lower(value)
+}
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * What the gate's glue must do next.
+ */
+
+public enum GateAction {
+    
+    /**
+     * Final: the request is not priced; run the app as usual.
+     */
+    case passThrough
+    /**
+     * Read the whole body, at most `limit` bytes.
+     */
+    case readBody(
+        /**
+         * The most bytes to read.
+         */limit: UInt64
+    )
+    /**
+     * Perform a store operation.
+     */
+    case store(
+        /**
+         * The operation.
+         */op: StoreOp
+    )
+    /**
+     * Ask the facilitator's `/verify`.
+     */
+    case verify(
+        /**
+         * The payment as received.
+         */payment: PaymentPayload, 
+        /**
+         * The server's offer it pays.
+         */requirements: PaymentRequirements
+    )
+    /**
+     * Run the handler with the body read before; capture its whole response without sending it.
+     */
+    case runHandler(
+        /**
+         * What the handler is told about the payment.
+         */paid: Paid
+    )
+    /**
+     * Ask the facilitator's `/settle`.
+     */
+    case settle(
+        /**
+         * The payment as received.
+         */payment: PaymentPayload, 
+        /**
+         * The server's offer it pays.
+         */requirements: PaymentRequirements
+    )
+    /**
+     * Final: send this response as it is.
+     */
+    case respond(
+        /**
+         * The status.
+         */status: UInt16, 
+        /**
+         * The headers.
+         */headers: [HttpHeader], 
+        /**
+         * The body.
+         */body: Data
+    )
+    /**
+     * Final: the handler failed; rethrow its error.
+     */
+    case fail
+    /**
+     * Final: nothing to send.
+     */
+    case done
+
+
+
+}
+
+#if compiler(>=6)
+extension GateAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGateAction: FfiConverterRustBuffer {
+    typealias SwiftType = GateAction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GateAction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .passThrough
+        
+        case 2: return .readBody(limit: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 3: return .store(op: try FfiConverterTypeStoreOp.read(from: &buf)
+        )
+        
+        case 4: return .verify(payment: try FfiConverterTypePaymentPayload.read(from: &buf), requirements: try FfiConverterTypePaymentRequirements.read(from: &buf)
+        )
+        
+        case 5: return .runHandler(paid: try FfiConverterTypePaid.read(from: &buf)
+        )
+        
+        case 6: return .settle(payment: try FfiConverterTypePaymentPayload.read(from: &buf), requirements: try FfiConverterTypePaymentRequirements.read(from: &buf)
+        )
+        
+        case 7: return .respond(status: try FfiConverterUInt16.read(from: &buf), headers: try FfiConverterSequenceTypeHttpHeader.read(from: &buf), body: try FfiConverterData.read(from: &buf)
+        )
+        
+        case 8: return .fail
+        
+        case 9: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: GateAction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .passThrough:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .readBody(limit):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt64.write(limit, into: &buf)
+            
+        
+        case let .store(op):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeStoreOp.write(op, into: &buf)
+            
+        
+        case let .verify(payment,requirements):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypePaymentPayload.write(payment, into: &buf)
+            FfiConverterTypePaymentRequirements.write(requirements, into: &buf)
+            
+        
+        case let .runHandler(paid):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypePaid.write(paid, into: &buf)
+            
+        
+        case let .settle(payment,requirements):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypePaymentPayload.write(payment, into: &buf)
+            FfiConverterTypePaymentRequirements.write(requirements, into: &buf)
+            
+        
+        case let .respond(status,headers,body):
+            writeInt(&buf, Int32(7))
+            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterSequenceTypeHttpHeader.write(headers, into: &buf)
+            FfiConverterData.write(body, into: &buf)
+            
+        
+        case .fail:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(9))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateAction_lift(_ buf: RustBuffer) throws -> GateAction {
+    return try FfiConverterTypeGateAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGateAction_lower(_ value: GateAction) -> RustBuffer {
+    return FfiConverterTypeGateAction.lower(value)
+}
+
+
 
 /**
- * paywire's error. Swift: `PaywireError`; Kotlin: `PaywireException`.
+ * paywire's error. Swift: `PaywireError.failure`; Kotlin: `PaywireException.Failure`. One case carrying the
+ * same fields in every language: the stable `code` (x402's reason string where x402 has one), the
+ * `category` the core decides (`malformed_input`, `refused`, `configuration`, `local`, `upstream`), a
+ * `detail` a person can act on, the payer when known and, for a payer's refusal, why each offer was refused.
  */
 public enum PaywireError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     
     /**
-     * The input cannot be read (a malformed header, body or argument): the sender must fix it.
+     * Every paywire failure.
      */
-    case MalformedInput(code: String, detail: String, payer: String?, refusals: [OfferRefusal]
-    )
-    /**
-     * The payment or offer was read and refused (no match, bad signature, expired, over budget...).
-     */
-    case Refused(code: String, detail: String, payer: String?, refusals: [OfferRefusal]
-    )
-    /**
-     * The caller's own setup is wrong (unknown network, bad price, bad argument).
-     */
-    case Configuration(code: String, detail: String, payer: String?, refusals: [OfferRefusal]
-    )
-    /**
-     * Something failed on this side (the signer, randomness).
-     */
-    case Local(code: String, detail: String, payer: String?, refusals: [OfferRefusal]
-    )
-    /**
-     * The facilitator or server answered without the x402 shape, or not at all.
-     */
-    case Upstream(code: String, detail: String, payer: String?, refusals: [OfferRefusal]
+    case Failure(code: String, category: String, detail: String, payer: String?, refusals: [OfferRefusal]
     )
 
     
@@ -5307,32 +7542,9 @@ public struct FfiConverterTypePaywireError: FfiConverterRustBuffer {
         
 
         
-        case 1: return .MalformedInput(
+        case 1: return .Failure(
             code: try FfiConverterString.read(from: &buf), 
-            detail: try FfiConverterString.read(from: &buf), 
-            payer: try FfiConverterOptionString.read(from: &buf), 
-            refusals: try FfiConverterSequenceTypeOfferRefusal.read(from: &buf)
-            )
-        case 2: return .Refused(
-            code: try FfiConverterString.read(from: &buf), 
-            detail: try FfiConverterString.read(from: &buf), 
-            payer: try FfiConverterOptionString.read(from: &buf), 
-            refusals: try FfiConverterSequenceTypeOfferRefusal.read(from: &buf)
-            )
-        case 3: return .Configuration(
-            code: try FfiConverterString.read(from: &buf), 
-            detail: try FfiConverterString.read(from: &buf), 
-            payer: try FfiConverterOptionString.read(from: &buf), 
-            refusals: try FfiConverterSequenceTypeOfferRefusal.read(from: &buf)
-            )
-        case 4: return .Local(
-            code: try FfiConverterString.read(from: &buf), 
-            detail: try FfiConverterString.read(from: &buf), 
-            payer: try FfiConverterOptionString.read(from: &buf), 
-            refusals: try FfiConverterSequenceTypeOfferRefusal.read(from: &buf)
-            )
-        case 5: return .Upstream(
-            code: try FfiConverterString.read(from: &buf), 
+            category: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf), 
             payer: try FfiConverterOptionString.read(from: &buf), 
             refusals: try FfiConverterSequenceTypeOfferRefusal.read(from: &buf)
@@ -5349,41 +7561,10 @@ public struct FfiConverterTypePaywireError: FfiConverterRustBuffer {
 
         
         
-        case let .MalformedInput(code,detail,payer,refusals):
+        case let .Failure(code,category,detail,payer,refusals):
             writeInt(&buf, Int32(1))
             FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(detail, into: &buf)
-            FfiConverterOptionString.write(payer, into: &buf)
-            FfiConverterSequenceTypeOfferRefusal.write(refusals, into: &buf)
-            
-        
-        case let .Refused(code,detail,payer,refusals):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(detail, into: &buf)
-            FfiConverterOptionString.write(payer, into: &buf)
-            FfiConverterSequenceTypeOfferRefusal.write(refusals, into: &buf)
-            
-        
-        case let .Configuration(code,detail,payer,refusals):
-            writeInt(&buf, Int32(3))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(detail, into: &buf)
-            FfiConverterOptionString.write(payer, into: &buf)
-            FfiConverterSequenceTypeOfferRefusal.write(refusals, into: &buf)
-            
-        
-        case let .Local(code,detail,payer,refusals):
-            writeInt(&buf, Int32(4))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(detail, into: &buf)
-            FfiConverterOptionString.write(payer, into: &buf)
-            FfiConverterSequenceTypeOfferRefusal.write(refusals, into: &buf)
-            
-        
-        case let .Upstream(code,detail,payer,refusals):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(category, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             FfiConverterOptionString.write(payer, into: &buf)
             FfiConverterSequenceTypeOfferRefusal.write(refusals, into: &buf)
@@ -5487,6 +7668,260 @@ public func FfiConverterTypePrepared_lower(_ value: Prepared) -> RustBuffer {
 }
 
 
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * A store operation's answer, for gates with an external store.
+ */
+
+public enum StoreAnswer: Equatable, Hashable {
+    
+    /**
+     * A claim's or a get's answer: the live entry's JSON, if any.
+     */
+    case entry(
+        /**
+         * The entry's JSON text.
+         */entry: String?
+    )
+    /**
+     * A replace's answer.
+     */
+    case replaced(
+        /**
+         * Whether it was done.
+         */done: Bool
+    )
+    /**
+     * A release is done.
+     */
+    case released
+    /**
+     * The store failed (the message goes to the server's log).
+     */
+    case failed(
+        /**
+         * What happened.
+         */message: String
+    )
+
+
+
+}
+
+#if compiler(>=6)
+extension StoreAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreAnswer: FfiConverterRustBuffer {
+    typealias SwiftType = StoreAnswer
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreAnswer {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .entry(entry: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 2: return .replaced(done: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 3: return .released
+        
+        case 4: return .failed(message: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StoreAnswer, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .entry(entry):
+            writeInt(&buf, Int32(1))
+            FfiConverterOptionString.write(entry, into: &buf)
+            
+        
+        case let .replaced(done):
+            writeInt(&buf, Int32(2))
+            FfiConverterBool.write(done, into: &buf)
+            
+        
+        case .released:
+            writeInt(&buf, Int32(3))
+        
+        
+        case let .failed(message):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(message, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreAnswer_lift(_ buf: RustBuffer) throws -> StoreAnswer {
+    return try FfiConverterTypeStoreAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreAnswer_lower(_ value: StoreAnswer) -> RustBuffer {
+    return FfiConverterTypeStoreAnswer.lower(value)
+}
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * A store operation, for gates with an external store.
+ */
+
+public enum StoreOp: Equatable, Hashable {
+    
+    /**
+     * Store `entry` under `key` unless a live entry is there; answer `Entry` with the live one.
+     */
+    case claim(
+        /**
+         * The key.
+         */key: String, 
+        /**
+         * The entry's JSON text.
+         */entry: String, 
+        /**
+         * When it may be dropped (Unix seconds).
+         */expiresAt: UInt64
+    )
+    /**
+     * The live entry under `key`; answer `Entry`.
+     */
+    case get(
+        /**
+         * The key.
+         */key: String
+    )
+    /**
+     * Store `entry` if the live entry has `token`; answer `Replaced`.
+     */
+    case replace(
+        /**
+         * The key.
+         */key: String, 
+        /**
+         * The token the live entry must have.
+         */token: String, 
+        /**
+         * The new entry's JSON text.
+         */entry: String, 
+        /**
+         * When it may be dropped (Unix seconds).
+         */expiresAt: UInt64
+    )
+    /**
+     * Forget the entry if it has `token`; answer `Released`.
+     */
+    case release(
+        /**
+         * The key.
+         */key: String, 
+        /**
+         * The token the entry must have.
+         */token: String
+    )
+
+
+
+}
+
+#if compiler(>=6)
+extension StoreOp: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreOp: FfiConverterRustBuffer {
+    typealias SwiftType = StoreOp
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreOp {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .claim(key: try FfiConverterString.read(from: &buf), entry: try FfiConverterString.read(from: &buf), expiresAt: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 2: return .get(key: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .replace(key: try FfiConverterString.read(from: &buf), token: try FfiConverterString.read(from: &buf), entry: try FfiConverterString.read(from: &buf), expiresAt: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 4: return .release(key: try FfiConverterString.read(from: &buf), token: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StoreOp, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .claim(key,entry,expiresAt):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterString.write(entry, into: &buf)
+            FfiConverterUInt64.write(expiresAt, into: &buf)
+            
+        
+        case let .get(key):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(key, into: &buf)
+            
+        
+        case let .replace(key,token,entry,expiresAt):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterString.write(token, into: &buf)
+            FfiConverterString.write(entry, into: &buf)
+            FfiConverterUInt64.write(expiresAt, into: &buf)
+            
+        
+        case let .release(key,token):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterString.write(token, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreOp_lift(_ buf: RustBuffer) throws -> StoreOp {
+    return try FfiConverterTypeStoreOp.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreOp_lower(_ value: StoreOp) -> RustBuffer {
+    return FfiConverterTypeStoreOp.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -5506,6 +7941,30 @@ fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt8.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5602,6 +8061,126 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAcceptedPayment: FfiConverterRustBuffer {
+    typealias SwiftType = AcceptedPayment?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAcceptedPayment.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAcceptedPayment.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAccessPolicy: FfiConverterRustBuffer {
+    typealias SwiftType = AccessPolicy?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAccessPolicy.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAccessPolicy.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeExchange: FfiConverterRustBuffer {
+    typealias SwiftType = Exchange?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeExchange.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeExchange.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeIssuer: FfiConverterRustBuffer {
+    typealias SwiftType = Issuer?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeIssuer.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeIssuer.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePaymentHeader: FfiConverterRustBuffer {
+    typealias SwiftType = PaymentHeader?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePaymentHeader.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePaymentHeader.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5730,6 +8309,30 @@ fileprivate struct FfiConverterOptionTypeSignedReceipt: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeErrorDetails: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorDetails?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeErrorDetails.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeErrorDetails.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePayerOptions: FfiConverterRustBuffer {
     typealias SwiftType = PayerOptions?
 
@@ -5746,6 +8349,30 @@ fileprivate struct FfiConverterOptionTypePayerOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypePayerOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeRouteOptions: FfiConverterRustBuffer {
+    typealias SwiftType = RouteOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRouteOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRouteOptions.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5926,6 +8553,31 @@ fileprivate struct FfiConverterSequenceTypePriceTag: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePricedRoute: FfiConverterRustBuffer {
+    typealias SwiftType = [PricedRoute]
+
+    public static func write(_ value: [PricedRoute], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePricedRoute.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PricedRoute] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PricedRoute]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePricedRoute.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeSignedOffer: FfiConverterRustBuffer {
     typealias SwiftType = [SignedOffer]
 
@@ -5993,6 +8645,31 @@ fileprivate struct FfiConverterSequenceTypeKnownAsset: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeKnownAsset.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLogLine: FfiConverterRustBuffer {
+    typealias SwiftType = [LogLine]
+
+    public static func write(_ value: [LogLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLogLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LogLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LogLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLogLine.read(from: &buf))
         }
         return seq
     }
@@ -6100,6 +8777,15 @@ public func decodeHeaderText(value: String)throws  -> String  {
 })
 }
 /**
+ * The default facilitator (x402.org, test networks only).
+ */
+public func defaultFacilitatorUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_default_facilitator_url($0
+    )
+})
+}
+/**
  * The header value (padded standard base64) of a JSON text, byte for byte.
  */
 public func encodeJsonText(jsonText: String) -> String  {
@@ -6115,6 +8801,74 @@ public func encodeJsonText(jsonText: String) -> String  {
 public func errorCodes() -> [String]  {
     return try!  FfiConverterSequenceString.lift(try! rustCall() {
     uniffi_paywire_ffi_fn_func_error_codes($0
+    )
+})
+}
+/**
+ * The details of an error with a known code, as the core makes it (its category is the core's), for glue
+ * code that raises paywire's errors.
+ */
+public func errorDetails(code: String, detail: String) -> ErrorDetails  {
+    return try!  FfiConverterTypeErrorDetails_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_error_details(
+        FfiConverterString.lower(code),
+        FfiConverterString.lower(detail),$0
+    )
+})
+}
+/**
+ * Response headers a browser client must be allowed to read.
+ */
+public func exposedHeaders() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_exposed_headers($0
+    )
+})
+}
+/**
+ * The URL and method of `endpoint` (`verify`, `settle`, `supported`) under a facilitator's base URL.
+ */
+public func facilitatorEndpoint(base: String, endpointName: String)throws  -> FacilitatorEndpoint  {
+    return try  FfiConverterTypeFacilitatorEndpoint_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_facilitator_endpoint(
+        FfiConverterString.lower(base),
+        FfiConverterString.lower(endpointName),$0
+    )
+})
+}
+/**
+ * The extra headers for `endpoint` out of the configured JSON (a flat object, or one keyed by endpoint).
+ */
+public func facilitatorHeaders(configuredJson: String?, endpointName: String)throws  -> [HttpHeader]  {
+    return try  FfiConverterSequenceTypeHttpHeader.lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_facilitator_headers(
+        FfiConverterOptionString.lower(configuredJson),
+        FfiConverterString.lower(endpointName),$0
+    )
+})
+}
+/**
+ * The JSON body of `/verify` and `/settle`: the payment as received and the server's own offer.
+ */
+public func facilitatorRequest(payment: PaymentPayload, requirements: PaymentRequirements) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_facilitator_request(
+        FfiConverterTypePaymentPayload_lower(payment),
+        FfiConverterTypePaymentRequirements_lower(requirements),$0
+    )
+})
+}
+/**
+ * The `facilitator_unreachable` error for a call that failed, naming the facilitator by its redacted URL.
+ */
+public func facilitatorUnreachable(base: String, endpointName: String, timedOut: Bool, timeoutSeconds: Double, detail: String)throws  -> ErrorDetails  {
+    return try  FfiConverterTypeErrorDetails_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_facilitator_unreachable(
+        FfiConverterString.lower(base),
+        FfiConverterString.lower(endpointName),
+        FfiConverterBool.lower(timedOut),
+        FfiConverterDouble.lower(timeoutSeconds),
+        FfiConverterString.lower(detail),$0
     )
 })
 }
@@ -6202,12 +8956,34 @@ public func readPayment(headers: [HttpHeader])throws  -> PaymentPayload?  {
 })
 }
 /**
+ * Reads a `/settle` answer of HTTP `status`.
+ */
+public func readSettleAnswer(status: UInt16, body: String)throws  -> SettleResponse  {
+    return try  FfiConverterTypeSettleResponse_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_read_settle_answer(
+        FfiConverterUInt16.lower(status),
+        FfiConverterString.lower(body),$0
+    )
+})
+}
+/**
  * The settlement a paid response carries (`PAYMENT-RESPONSE` or `X-PAYMENT-RESPONSE`), if any.
  */
 public func readSettlement(headers: [HttpHeader])throws  -> SettleResponse?  {
     return try  FfiConverterOptionTypeSettleResponse.lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
     uniffi_paywire_ffi_fn_func_read_settlement(
         FfiConverterSequenceTypeHttpHeader.lower(headers),$0
+    )
+})
+}
+/**
+ * Reads a `/verify` answer of HTTP `status`.
+ */
+public func readVerifyAnswer(status: UInt16, body: String)throws  -> VerifyResponse  {
+    return try  FfiConverterTypeVerifyResponse_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_read_verify_answer(
+        FfiConverterUInt16.lower(status),
+        FfiConverterString.lower(body),$0
     )
 })
 }
@@ -6233,6 +9009,26 @@ public func recoverAddress(digest: Data, signature: Data)throws  -> String  {
 })
 }
 /**
+ * A URL as errors and logs may show it: no credentials, no query.
+ */
+public func redactUrl(url: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_redact_url(
+        FfiConverterString.lower(url),$0
+    )
+})
+}
+/**
+ * Whether to ask `/settle` once more with the same body (pending, with a transaction named).
+ */
+public func settleAgain(answer: SettleResponse) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_settle_again(
+        FfiConverterTypeSettleResponse_lower(answer),$0
+    )
+})
+}
+/**
  * The header a paid response carries its settlement in.
  */
 public func settlementHeader(x402Version: UInt8, settlement: SettleResponse)throws  -> SettlementHeader  {
@@ -6240,6 +9036,18 @@ public func settlementHeader(x402Version: UInt8, settlement: SettleResponse)thro
     uniffi_paywire_ffi_fn_func_settlement_header(
         FfiConverterUInt8.lower(x402Version),
         FfiConverterTypeSettleResponse_lower(settlement),$0
+    )
+})
+}
+/**
+ * Starts a call of `request` paid by `payer`.
+ */
+public func startPaidFetch(payer: Payer, request: FetchRequest, options: FetchOptions) -> FetchStarted  {
+    return try!  FfiConverterTypeFetchStarted_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_start_paid_fetch(
+        FfiConverterTypePayer_lower(payer),
+        FfiConverterTypeFetchRequest_lower(request),
+        FfiConverterTypeFetchOptions_lower(options),$0
     )
 })
 }
@@ -6354,10 +9162,31 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_decode_header_text() != 47860) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_default_facilitator_url() != 508) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_encode_json_text() != 2633) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_error_codes() != 63432) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_error_details() != 43858) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_exposed_headers() != 5217) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_facilitator_endpoint() != 16457) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_facilitator_headers() != 33183) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_facilitator_request() != 55145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_facilitator_unreachable() != 41363) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_is_error_code() != 60656) {
@@ -6384,7 +9213,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_read_payment() != 2719) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_read_settle_answer() != 37604) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_read_settlement() != 59052) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_read_verify_answer() != 51490) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_receipt_in() != 33597) {
@@ -6393,7 +9228,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_recover_address() != 54954) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_redact_url() != 43793) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_settle_again() != 47538) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_settlement_header() != 22607) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 55390) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_status_for() != 34365) {
@@ -6441,6 +9285,51 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_method_accesspolicy_check_request() != 15794) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_method_exchange_cancel() != 57884) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_ended() != 37027) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_body() != 1497) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_body_too_large() != 10387) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_client_gone() != 21299) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_facilitator_failed() != 28255) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_handled() != 55425) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed() != 36770) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_settled() != 2136) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_store() != 26985) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_verified() != 37591) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response() != 22147) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_gate_handle() != 48617) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_gate_route_for() != 5604) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_gate_start() != 11736) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_method_issuer_address() != 3143) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6463,6 +9352,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_method_localsigner_sign_digest() != 60410) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_body() != 47967) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_response() != 27912) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_send_failed() != 40634) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_sign_failed() != 12258) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_signatures() != 21428) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_method_payer_address() != 39736) {
@@ -6681,6 +9585,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_constructor_accesspolicy_new() != 35920) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_constructor_gate_new() != 20606) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_constructor_issuer_new() != 50659) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6727,6 +9634,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_constructor_pricetag_new() != 55658) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_constructor_pricedroute_new() != 63880) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_constructor_settleresponse_from_header() != 43286) {

@@ -34,8 +34,8 @@ func jsonText(_ value: Any) -> String {
 /// names the failing case.
 final class VectorsTests: XCTestCase {
     static let runners: [String] = [
-        "assets", "credentials", "headers", "malformed", "money", "networks", "payments", "responses",
-        "selection", "typed_data", "verification",
+        "assets", "client", "credentials", "gate", "headers", "malformed", "money", "networks", "payments",
+        "responses", "routes", "selection", "typed_data", "verification",
     ]
 
     func load(_ name: String) throws -> JSON {

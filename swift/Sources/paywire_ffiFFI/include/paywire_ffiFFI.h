@@ -332,6 +332,106 @@ RustBuffer uniffi_paywire_ffi_fn_method_accesspolicy_check(uint64_t ptr, uint64_
 RustBuffer uniffi_paywire_ffi_fn_method_accesspolicy_check_request(uint64_t ptr, RustBuffer headers, RustBuffer resource_url, RustBuffer now, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_EXCHANGE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_EXCHANGE
+uint64_t uniffi_paywire_ffi_fn_clone_exchange(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_EXCHANGE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_EXCHANGE
+void uniffi_paywire_ffi_fn_free_exchange(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_CANCEL
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_ENDED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_ENDED
+int8_t uniffi_paywire_ffi_fn_method_exchange_ended(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_BODY
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_BODY
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_body(uint64_t ptr, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_BODY_TOO_LARGE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_BODY_TOO_LARGE
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_body_too_large(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_CLIENT_GONE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_CLIENT_GONE
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_client_gone(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_FACILITATOR_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_FACILITATOR_FAILED
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_facilitator_failed(uint64_t ptr, RustBuffer message, RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_HANDLED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_HANDLED
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_handled(uint64_t ptr, uint16_t status, RustBuffer headers, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_HANDLER_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_HANDLER_FAILED
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_SETTLED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_SETTLED
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_settled(uint64_t ptr, uint64_t answer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_STORE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_STORE
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_store(uint64_t ptr, RustBuffer answer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_VERIFIED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_VERIFIED
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_verified(uint64_t ptr, RustBuffer answer_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_VERIFY_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_VERIFY_RESPONSE
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_verify_response(uint64_t ptr, RustBuffer answer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_GATE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_GATE
+uint64_t uniffi_paywire_ffi_fn_clone_gate(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_GATE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_GATE
+void uniffi_paywire_ffi_fn_free_gate(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CONSTRUCTOR_GATE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CONSTRUCTOR_GATE_NEW
+uint64_t uniffi_paywire_ffi_fn_constructor_gate_new(RustBuffer routes, RustBuffer options, RustBuffer issuer, RustBuffer access, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_HANDLE
+RustBuffer uniffi_paywire_ffi_fn_method_gate_handle(uint64_t ptr, RustBuffer head, RustBuffer framework_pattern, int8_t framework_no_route, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_ROUTE_FOR
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_ROUTE_FOR
+RustBuffer uniffi_paywire_ffi_fn_method_gate_route_for(uint64_t ptr, RustBuffer method, RustBuffer path, RustBuffer framework_pattern, int8_t framework_no_route, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_START
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_START
+RustBuffer uniffi_paywire_ffi_fn_method_gate_start(uint64_t ptr, uint32_t route, RustBuffer head, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_ISSUER
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_ISSUER
 uint64_t uniffi_paywire_ffi_fn_clone_issuer(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -416,6 +516,41 @@ RustBuffer uniffi_paywire_ffi_fn_method_localsigner_sign_digest(uint64_t ptr, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_LOCALSIGNER_UNIFFI_TRAIT_DISPLAY
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_LOCALSIGNER_UNIFFI_TRAIT_DISPLAY
 RustBuffer uniffi_paywire_ffi_fn_method_localsigner_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_PAIDFETCH
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_PAIDFETCH
+uint64_t uniffi_paywire_ffi_fn_clone_paidfetch(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_PAIDFETCH
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_PAIDFETCH
+void uniffi_paywire_ffi_fn_free_paidfetch(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_BODY
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_BODY
+RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_body(uint64_t ptr, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_RESPONSE
+RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_response(uint64_t ptr, uint16_t status, RustBuffer headers, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_SEND_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_SEND_FAILED
+RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_send_failed(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_SIGN_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_SIGN_FAILED
+RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_sign_failed(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_SIGNATURES
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_SIGNATURES
+RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_signatures(uint64_t ptr, RustBuffer signatures, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_PAYER
@@ -844,6 +979,21 @@ uint64_t uniffi_paywire_ffi_fn_constructor_pricetag_new(RustBuffer options, Rust
 uint64_t uniffi_paywire_ffi_fn_method_pricetag_to_requirements(uint64_t ptr, RustBuffer resource_url, uint8_t x402_version, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_PRICEDROUTE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_PRICEDROUTE
+uint64_t uniffi_paywire_ffi_fn_clone_pricedroute(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_PRICEDROUTE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FREE_PRICEDROUTE
+void uniffi_paywire_ffi_fn_free_pricedroute(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CONSTRUCTOR_PRICEDROUTE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CONSTRUCTOR_PRICEDROUTE_NEW
+uint64_t uniffi_paywire_ffi_fn_constructor_pricedroute_new(RustBuffer tags, RustBuffer pattern, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_SETTLERESPONSE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CLONE_SETTLERESPONSE
 uint64_t uniffi_paywire_ffi_fn_clone_settleresponse(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1069,6 +1219,12 @@ RustBuffer uniffi_paywire_ffi_fn_func_decode_header_json(RustBuffer value, RustC
 RustBuffer uniffi_paywire_ffi_fn_func_decode_header_text(RustBuffer value, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_DEFAULT_FACILITATOR_URL
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_DEFAULT_FACILITATOR_URL
+RustBuffer uniffi_paywire_ffi_fn_func_default_facilitator_url(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_ENCODE_JSON_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_ENCODE_JSON_TEXT
 RustBuffer uniffi_paywire_ffi_fn_func_encode_json_text(RustBuffer json_text, RustCallStatus *_Nonnull out_status
@@ -1078,6 +1234,37 @@ RustBuffer uniffi_paywire_ffi_fn_func_encode_json_text(RustBuffer json_text, Rus
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_ERROR_CODES
 RustBuffer uniffi_paywire_ffi_fn_func_error_codes(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_ERROR_DETAILS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_ERROR_DETAILS
+RustBuffer uniffi_paywire_ffi_fn_func_error_details(RustBuffer code, RustBuffer detail, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_EXPOSED_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_EXPOSED_HEADERS
+RustBuffer uniffi_paywire_ffi_fn_func_exposed_headers(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_ENDPOINT
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_ENDPOINT
+RustBuffer uniffi_paywire_ffi_fn_func_facilitator_endpoint(RustBuffer base, RustBuffer endpoint_name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_HEADERS
+RustBuffer uniffi_paywire_ffi_fn_func_facilitator_headers(RustBuffer configured_json, RustBuffer endpoint_name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_REQUEST
+RustBuffer uniffi_paywire_ffi_fn_func_facilitator_request(uint64_t payment, uint64_t requirements, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_UNREACHABLE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_UNREACHABLE
+RustBuffer uniffi_paywire_ffi_fn_func_facilitator_unreachable(RustBuffer base, RustBuffer endpoint_name, int8_t timed_out, double timeout_seconds, RustBuffer detail, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_IS_ERROR_CODE
@@ -1121,9 +1308,19 @@ RustBuffer uniffi_paywire_ffi_fn_func_purchase_key(RustBuffer method, RustBuffer
 RustBuffer uniffi_paywire_ffi_fn_func_read_payment(RustBuffer headers, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_SETTLE_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_SETTLE_ANSWER
+uint64_t uniffi_paywire_ffi_fn_func_read_settle_answer(uint16_t status, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_SETTLEMENT
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_SETTLEMENT
 RustBuffer uniffi_paywire_ffi_fn_func_read_settlement(RustBuffer headers, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_VERIFY_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_READ_VERIFY_ANSWER
+RustBuffer uniffi_paywire_ffi_fn_func_read_verify_answer(uint16_t status, RustBuffer body, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_RECEIPT_IN
@@ -1136,9 +1333,24 @@ RustBuffer uniffi_paywire_ffi_fn_func_receipt_in(uint64_t settlement, RustCallSt
 RustBuffer uniffi_paywire_ffi_fn_func_recover_address(RustBuffer digest, RustBuffer signature, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_REDACT_URL
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_REDACT_URL
+RustBuffer uniffi_paywire_ffi_fn_func_redact_url(RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_SETTLE_AGAIN
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_SETTLE_AGAIN
+int8_t uniffi_paywire_ffi_fn_func_settle_again(uint64_t answer, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_SETTLEMENT_HEADER
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_SETTLEMENT_HEADER
 RustBuffer uniffi_paywire_ffi_fn_func_settlement_header(uint8_t x402_version, uint64_t settlement, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_START_PAID_FETCH
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_START_PAID_FETCH
+RustBuffer uniffi_paywire_ffi_fn_func_start_paid_fetch(uint64_t payer, RustBuffer request, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STATUS_FOR
@@ -1479,6 +1691,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_decode_header_text(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_DEFAULT_FACILITATOR_URL
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_DEFAULT_FACILITATOR_URL
+uint16_t uniffi_paywire_ffi_checksum_func_default_facilitator_url(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_ENCODE_JSON_TEXT
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_ENCODE_JSON_TEXT
 uint16_t uniffi_paywire_ffi_checksum_func_encode_json_text(void
@@ -1488,6 +1706,42 @@ uint16_t uniffi_paywire_ffi_checksum_func_encode_json_text(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_ERROR_CODES
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_ERROR_CODES
 uint16_t uniffi_paywire_ffi_checksum_func_error_codes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_ERROR_DETAILS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_ERROR_DETAILS
+uint16_t uniffi_paywire_ffi_checksum_func_error_details(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_EXPOSED_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_EXPOSED_HEADERS
+uint16_t uniffi_paywire_ffi_checksum_func_exposed_headers(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_ENDPOINT
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_ENDPOINT
+uint16_t uniffi_paywire_ffi_checksum_func_facilitator_endpoint(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_HEADERS
+uint16_t uniffi_paywire_ffi_checksum_func_facilitator_headers(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_REQUEST
+uint16_t uniffi_paywire_ffi_checksum_func_facilitator_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_UNREACHABLE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_UNREACHABLE
+uint16_t uniffi_paywire_ffi_checksum_func_facilitator_unreachable(void
     
 );
 #endif
@@ -1539,9 +1793,21 @@ uint16_t uniffi_paywire_ffi_checksum_func_read_payment(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_READ_SETTLE_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_READ_SETTLE_ANSWER
+uint16_t uniffi_paywire_ffi_checksum_func_read_settle_answer(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_READ_SETTLEMENT
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_READ_SETTLEMENT
 uint16_t uniffi_paywire_ffi_checksum_func_read_settlement(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_READ_VERIFY_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_READ_VERIFY_ANSWER
+uint16_t uniffi_paywire_ffi_checksum_func_read_verify_answer(void
     
 );
 #endif
@@ -1557,9 +1823,27 @@ uint16_t uniffi_paywire_ffi_checksum_func_recover_address(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_REDACT_URL
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_REDACT_URL
+uint16_t uniffi_paywire_ffi_checksum_func_redact_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_SETTLE_AGAIN
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_SETTLE_AGAIN
+uint16_t uniffi_paywire_ffi_checksum_func_settle_again(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_SETTLEMENT_HEADER
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_SETTLEMENT_HEADER
 uint16_t uniffi_paywire_ffi_checksum_func_settlement_header(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_START_PAID_FETCH
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_START_PAID_FETCH
+uint16_t uniffi_paywire_ffi_checksum_func_start_paid_fetch(void
     
 );
 #endif
@@ -1653,6 +1937,96 @@ uint16_t uniffi_paywire_ffi_checksum_method_accesspolicy_check_request(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_CANCEL
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_ENDED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_ENDED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_ended(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_BODY
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_BODY
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_body(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_BODY_TOO_LARGE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_BODY_TOO_LARGE
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_body_too_large(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_CLIENT_GONE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_CLIENT_GONE
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_client_gone(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_FACILITATOR_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_FACILITATOR_FAILED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_facilitator_failed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_HANDLED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_HANDLED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_handled(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_HANDLER_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_HANDLER_FAILED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_SETTLED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_SETTLED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_settled(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_STORE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_STORE
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_store(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_VERIFIED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_VERIFIED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_verified(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_VERIFY_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_VERIFY_RESPONSE
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_HANDLE
+uint16_t uniffi_paywire_ffi_checksum_method_gate_handle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_ROUTE_FOR
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_ROUTE_FOR
+uint16_t uniffi_paywire_ffi_checksum_method_gate_route_for(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_START
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_START
+uint16_t uniffi_paywire_ffi_checksum_method_gate_start(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_ISSUER_ADDRESS
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_ISSUER_ADDRESS
 uint16_t uniffi_paywire_ffi_checksum_method_issuer_address(void
@@ -1698,6 +2072,36 @@ uint16_t uniffi_paywire_ffi_checksum_method_localsigner_secret_hex(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_LOCALSIGNER_SIGN_DIGEST
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_LOCALSIGNER_SIGN_DIGEST
 uint16_t uniffi_paywire_ffi_checksum_method_localsigner_sign_digest(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_BODY
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_BODY
+uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_body(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_RESPONSE
+uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_SEND_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_SEND_FAILED
+uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_send_failed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_SIGN_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_SIGN_FAILED
+uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_sign_failed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_SIGNATURES
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_SIGNATURES
+uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_signatures(void
     
 );
 #endif
@@ -2133,6 +2537,12 @@ uint16_t uniffi_paywire_ffi_checksum_constructor_accesspolicy_new(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_GATE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_GATE_NEW
+uint16_t uniffi_paywire_ffi_checksum_constructor_gate_new(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_ISSUER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_ISSUER_NEW
 uint16_t uniffi_paywire_ffi_checksum_constructor_issuer_new(void
@@ -2226,6 +2636,12 @@ uint16_t uniffi_paywire_ffi_checksum_constructor_policy_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_PRICETAG_NEW
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_PRICETAG_NEW
 uint16_t uniffi_paywire_ffi_checksum_constructor_pricetag_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_PRICEDROUTE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_CONSTRUCTOR_PRICEDROUTE_NEW
+uint16_t uniffi_paywire_ffi_checksum_constructor_pricedroute_new(void
     
 );
 #endif

@@ -1,10 +1,11 @@
 package dev.paywire
 
+import dev.paywire.ffi.FetchRequest
+import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Payer
-import dev.paywire.ffi.carriesPayment
-import dev.paywire.ffi.purchaseKey
 import java.io.ByteArrayOutputStream
 import java.io.IOException
+import java.net.URI
 import java.net.http.HttpClient
 import java.net.http.HttpHeaders
 import java.net.http.HttpRequest
@@ -12,81 +13,91 @@ import java.net.http.HttpResponse
 import java.nio.ByteBuffer
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.CompletionException
-import java.util.concurrent.CompletionStage
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.Flow
 
 /**
  * A `java.net.http.HttpClient` that pays x402 bills: a 402 is paid with [payer] (under its policy) and the
  * request sent once more with the payment. The paid response is a [PaidHttpResponse]; read what was paid
- * with [paidExchange].
+ * with [paidExchange]. The exchange is paywire's core paying machine: one payment per call, redirects
+ * followed by paywire (as [client] is configured to) so a payment never reaches a redirect's target.
  *
- * The request body is read once and kept for the paid retry. The payer signs on the thread that handles the
- * 402 (the client's executor for [sendAsync]).
+ * The request body is read once and kept for the paid retry. The payer signs on the sending thread.
  */
 class PaywireHttpClient(
-    /** The client that sends the requests. */
+    /** The client whose configuration is used (its redirect policy is applied by paywire). */
     val client: HttpClient,
     /** The payer of the bills. */
     val payer: Payer,
 ) {
+    private val follow = client.followRedirects() != HttpClient.Redirect.NEVER
+    /** The client that sends each hop: [client], but never following redirects itself. */
+    private val direct: HttpClient = if (!follow) client else withoutRedirects(client)
+
     /** Sends [request] like [HttpClient.send], paying a 402 once. Throws a `PaywireException` when it cannot pay. */
     @Throws(IOException::class, InterruptedException::class)
-    fun <T> send(request: HttpRequest, handler: HttpResponse.BodyHandler<T>): HttpResponse<T> =
-        try {
-            sendAsync(request, handler).get()
+    fun <T> send(request: HttpRequest, handler: HttpResponse.BodyHandler<T>): HttpResponse<T> {
+        val body = bodyOf(request).get()
+        val paywireRequest = FetchRequest(
+            request.method(),
+            request.uri().toString(),
+            request.headers().toPaywire(),
+            if (request.bodyPublisher().isPresent) body else null,
+        )
+        val answered = payCall(payer, paywireRequest, follow) { hop -> sendHop(request, hop, handler) }
+        val sent = answered.sent.response
+        val bytes = answered.body ?: (sent.body() as? Captured)?.bytes
+        @Suppress("UNCHECKED_CAST")
+        val response: HttpResponse<T> = if (bytes != null) Rebodied(sent, handOver(sent, bytes, handler)) else sent as HttpResponse<T>
+        return answered.exchange?.let { PaidHttpResponse(response, it) } ?: response
+    }
+
+    /** Sends [request] like [HttpClient.sendAsync], paying a 402 once (on the client's executor). */
+    fun <T> sendAsync(request: HttpRequest, handler: HttpResponse.BodyHandler<T>): CompletableFuture<HttpResponse<T>> {
+        val run = { send(request, handler) }
+        val executor = client.executor().orElse(null)
+        val future = if (executor != null) CompletableFuture.supplyAsync(run, executor) else CompletableFuture.supplyAsync(run)
+        return future.exceptionallyCompose { e -> CompletableFuture.failedFuture(if (e is CompletionException) e.cause ?: e else e) }
+    }
+
+    private fun <T> sendHop(original: HttpRequest, hop: FetchRequest, handler: HttpResponse.BodyHandler<T>): Sent<HttpResponse<*>> {
+        val builder = HttpRequest.newBuilder(URI.create(hop.url))
+        original.timeout().ifPresent { builder.timeout(it) }
+        original.version().ifPresent { builder.version(it) }
+        builder.expectContinue(original.expectContinue())
+        for (h in hop.headers) if (!RESTRICTED.contains(h.name.lowercase())) builder.header(h.name, h.value)
+        val publisher = hop.body?.let { HttpRequest.BodyPublishers.ofByteArray(it) } ?: HttpRequest.BodyPublishers.noBody()
+        builder.method(hop.method, publisher)
+        val response = try {
+            direct.send(builder.build(), capturing(handler))
         } catch (e: ExecutionException) {
             throw e.cause ?: e
         }
-
-    /** Sends [request] like [HttpClient.sendAsync], paying a 402 once. */
-    fun <T> sendAsync(request: HttpRequest, handler: HttpResponse.BodyHandler<T>): CompletableFuture<HttpResponse<T>> {
-        if (carriesPayment(request.headers().toPaywire())) return client.sendAsync(request, handler)
-        return bodyOf(request)
-            .thenCompose { body -> client.sendAsync(withBody(request, body), capturing(handler)).thenCompose { first -> answer(request, body, first, handler) } }
-            .exceptionallyCompose { e -> CompletableFuture.failedFuture(if (e is CompletionException) e.cause ?: e else e) }
-    }
-
-    private fun <T> answer(
-        request: HttpRequest,
-        body: ByteArray,
-        first: HttpResponse<Any?>,
-        handler: HttpResponse.BodyHandler<T>,
-    ): CompletionStage<HttpResponse<T>> {
-        val captured = first.body() as? Captured402
-        @Suppress("UNCHECKED_CAST")
-        if (captured == null) return CompletableFuture.completedFuture(first as HttpResponse<T>)
-        val bill = billOf(first.headers().toPaywire(), captured.bytes)
-            ?: return CompletableFuture.completedFuture(Rebodied(first, handOver(first, captured.bytes, handler)))
-        val purchase = purchaseKey(request.method(), request.uri().toString(), body)
-        val payment = payer.pay(bill, purchase)
-        val paid = HttpRequest.newBuilder(withBody(request, body)) { _, _ -> true }
-            .setHeader(payment.name(), payment.value())
-            .build()
-        // If sending fails (the connection dropped), the payment is kept: a retry of the purchase reuses it.
-        return client.sendAsync(paid, handler).thenApply { response ->
-            val receipt = settlementIn(response.headers().toPaywire())
-            settle(payer, purchase, response.statusCode(), receipt)
-            PaidHttpResponse(response, PaidExchange(payment, receipt))
+        return object : Sent<HttpResponse<*>> {
+            override val status = response.statusCode()
+            override val headers = response.headers().toPaywire()
+            override val response = response
+            override fun readBody(): ByteArray = (response.body() as? Captured)?.bytes ?: ByteArray(0)
+            override fun discard() {}
         }
     }
 
-    /** A 402's body as bytes (the bill may be in it); any other response goes to the caller's handler. */
-    private class Captured402(val bytes: ByteArray)
+    /** A 402's or a redirect's body as bytes (the machine may read it); any other goes to the caller's handler. */
+    private class Captured(val bytes: ByteArray)
 
     private fun <T> capturing(handler: HttpResponse.BodyHandler<T>): HttpResponse.BodyHandler<Any?> =
         HttpResponse.BodyHandler { info ->
             @Suppress("UNCHECKED_CAST")
-            if (info.statusCode() == 402) {
-                HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArray()) { Captured402(it) }
+            if (info.statusCode() == 402 || info.statusCode() in REDIRECTS) {
+                HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArray()) { Captured(it) }
                     as HttpResponse.BodySubscriber<Any?>
             } else {
                 handler.apply(info) as HttpResponse.BodySubscriber<Any?>
             }
         }
 
-    /** Gives a 402 that is not a bill to the caller's handler, as if it had read it from the wire. */
-    private fun <T> handOver(response: HttpResponse<*>, bytes: ByteArray, handler: HttpResponse.BodyHandler<T>): CompletionStage<T> {
+    /** Gives bytes read by paywire to the caller's handler, as if it had read them from the wire. */
+    private fun <T> handOver(response: HttpResponse<*>, bytes: ByteArray, handler: HttpResponse.BodyHandler<T>): CompletableFuture<T> {
         val info = object : HttpResponse.ResponseInfo {
             override fun statusCode() = response.statusCode()
             override fun headers(): HttpHeaders = response.headers()
@@ -99,15 +110,31 @@ class PaywireHttpClient(
         })
         if (bytes.isNotEmpty()) subscriber.onNext(listOf(ByteBuffer.wrap(bytes)))
         subscriber.onComplete()
-        return subscriber.body
+        return subscriber.body.toCompletableFuture()
     }
 
-    private class Rebodied<T>(private val response: HttpResponse<*>, private val body: CompletionStage<T>) :
+    private class Rebodied<T>(private val response: HttpResponse<*>, private val body: CompletableFuture<T>) :
         HttpResponse<T> by @Suppress("UNCHECKED_CAST") (response as HttpResponse<T>) {
-        override fun body(): T = body.toCompletableFuture().join()
+        override fun body(): T = body.join()
     }
 
     private companion object {
+        val REDIRECTS = setOf(301, 302, 303, 307, 308)
+        /** Headers java.net.http sets itself and refuses from callers. */
+        val RESTRICTED = setOf("connection", "content-length", "expect", "host", "upgrade")
+
+        fun withoutRedirects(c: HttpClient): HttpClient {
+            val b = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).version(c.version())
+            c.connectTimeout().ifPresent { b.connectTimeout(it) }
+            c.proxy().ifPresent { b.proxy(it) }
+            c.authenticator().ifPresent { b.authenticator(it) }
+            c.cookieHandler().ifPresent { b.cookieHandler(it) }
+            c.executor().ifPresent { b.executor(it) }
+            b.sslContext(c.sslContext())
+            b.sslParameters(c.sslParameters())
+            return b.build()
+        }
+
         /** The request's body, read once (a publisher may not be replayable). */
         fun bodyOf(request: HttpRequest): CompletableFuture<ByteArray> {
             val publisher = request.bodyPublisher().orElse(null) ?: return CompletableFuture.completedFuture(ByteArray(0))
@@ -129,16 +156,6 @@ class PaywireHttpClient(
             })
             return done
         }
-
-        /** [request] with its body as the buffered [body] (no body stays no body). */
-        fun withBody(request: HttpRequest, body: ByteArray): HttpRequest {
-            val publisher = if (request.bodyPublisher().isPresent) {
-                HttpRequest.BodyPublishers.ofByteArray(body)
-            } else {
-                HttpRequest.BodyPublishers.noBody()
-            }
-            return HttpRequest.newBuilder(request) { _, _ -> true }.method(request.method(), publisher).build()
-        }
     }
 }
 
@@ -149,4 +166,4 @@ class PaidHttpResponse<T>(private val response: HttpResponse<T>, val exchange: P
 val HttpResponse<*>.paidExchange: PaidExchange? get() = (this as? PaidHttpResponse<*>)?.exchange
 
 /** The headers as the core reads them, one pair per value. */
-fun HttpHeaders.toPaywire(): List<dev.paywire.ffi.HttpHeader> = map().toPaywire()
+fun HttpHeaders.toPaywire(): List<HttpHeader> = map().toPaywire()

@@ -1,58 +1,32 @@
 package dev.paywire
 
+import dev.paywire.ffi.ErrorDetails
 import dev.paywire.ffi.OfferRefusal
 import dev.paywire.ffi.PaywireException
 
-// paywire's errors arrive as `PaywireException`, one subclass per category (`MalformedInput`, `Refused`,
-// `Configuration`, `Local`, `Upstream`), so `catch (e: PaywireException.Refused)` picks a kind. These
-// properties read the members every case has, whatever the case.
+// paywire's errors arrive as `PaywireException.Failure`, one case carrying the same fields as in every other
+// language. These properties read them off any `PaywireException`.
+
+private val PaywireException.failure: PaywireException.Failure
+    get() = when (this) {
+        is PaywireException.Failure -> this
+    }
 
 /** The stable, machine-readable code (x402's reason string where x402 has one), e.g. `invalid_exact_evm_payload_signature`. */
-val PaywireException.code: String
-    get() = when (this) {
-        is PaywireException.MalformedInput -> code
-        is PaywireException.Refused -> code
-        is PaywireException.Configuration -> code
-        is PaywireException.Local -> code
-        is PaywireException.Upstream -> code
-    }
+val PaywireException.code: String get() = failure.code
+
+/** `malformed_input`, `refused`, `configuration`, `local` or `upstream`: the core decides, as in the other languages. */
+val PaywireException.category: String get() = failure.category
 
 /** What was wrong and what to do, in words. */
-val PaywireException.detail: String
-    get() = when (this) {
-        is PaywireException.MalformedInput -> detail
-        is PaywireException.Refused -> detail
-        is PaywireException.Configuration -> detail
-        is PaywireException.Local -> detail
-        is PaywireException.Upstream -> detail
-    }
+val PaywireException.detail: String get() = failure.detail
 
 /** The payer the error concerns, when known. */
-val PaywireException.payer: String?
-    get() = when (this) {
-        is PaywireException.MalformedInput -> payer
-        is PaywireException.Refused -> payer
-        is PaywireException.Configuration -> payer
-        is PaywireException.Local -> payer
-        is PaywireException.Upstream -> payer
-    }
+val PaywireException.payer: String? get() = failure.payer
 
 /** Why a payer's policy refused each offer of a bill (empty for other errors). */
-val PaywireException.refusals: List<OfferRefusal>
-    get() = when (this) {
-        is PaywireException.MalformedInput -> refusals
-        is PaywireException.Refused -> refusals
-        is PaywireException.Configuration -> refusals
-        is PaywireException.Local -> refusals
-        is PaywireException.Upstream -> refusals
-    }
+val PaywireException.refusals: List<OfferRefusal> get() = failure.refusals
 
-/** `malformed_input`, `refused`, `configuration`, `local` or `upstream`, as in the other languages. */
-val PaywireException.category: String
-    get() = when (this) {
-        is PaywireException.MalformedInput -> "malformed_input"
-        is PaywireException.Refused -> "refused"
-        is PaywireException.Configuration -> "configuration"
-        is PaywireException.Local -> "local"
-        is PaywireException.Upstream -> "upstream"
-    }
+/** The exception for error details the core handed over (a paying client's `Fail` step). */
+fun ErrorDetails.toException(): PaywireException =
+    PaywireException.Failure(code, category, detail, payer, refusals)

@@ -1,51 +1,22 @@
 package dev.paywire
 
+import dev.paywire.ffi.errorDetails
+import dev.paywire.ffi.FetchOptions
+import dev.paywire.ffi.FetchOutcome
+import dev.paywire.ffi.FetchRequest
+import dev.paywire.ffi.FetchStep
 import dev.paywire.ffi.HttpHeader
+import dev.paywire.ffi.PaidFetch
+import dev.paywire.ffi.Payer
 import dev.paywire.ffi.PaymentHeader
-import dev.paywire.ffi.PaymentRequired
-import dev.paywire.ffi.PaywireException
 import dev.paywire.ffi.SettleResponse
-import dev.paywire.ffi.outcomeIsOpen
-import dev.paywire.ffi.readSettlement
+import dev.paywire.ffi.startPaidFetch
 
-// What every paying client here shares with paywire's Python and Node clients (the paid-retry contract):
-// at most one paid retry; a request that already carries a payment is never paid again; a purchase (method,
-// URL, body) retried while its outcome is open (the response was lost, or the server answered 409 or 5xx, or
-// reported the settlement pending) reuses its payment instead of paying twice.
-
-/** The x402 bill of a 402 response, or null when the 402 is not an x402 bill (it reaches the caller as is). */
-internal fun billOf(headers: List<HttpHeader>, body: ByteArray): PaymentRequired? =
-    try {
-        PaymentRequired.fromResponse(headers, body)
-    } catch (_: PaywireException) {
-        null
-    }
-
-/** The settlement a paid response carries, or null (also when unreadable: the response still reaches the caller). */
-internal fun settlementIn(headers: List<HttpHeader>): SettleResponse? =
-    try {
-        readSettlement(headers)
-    } catch (_: PaywireException) {
-        null
-    }
-
-/**
- * Closes a purchase once the paid request got a definite answer, so the next request for the same thing pays
- * anew; while the outcome is open the payment stays, and a retry reuses it.
- */
-internal fun settle(payer: dev.paywire.ffi.Payer, purchase: String, status: Int, receipt: SettleResponse?) {
-    if (!outcomeIsOpen(status.toUShort(), receipt)) payer.forget(purchase)
-}
-
-/** The error for a body that cannot be sent a second time, with the payment. */
-internal fun unrepeatableBody(what: String): PaywireException =
-    PaywireException.MalformedInput(
-        "invalid_argument",
-        "the server asks for a payment, but the request body is $what, which cannot be sent again with the " +
-            "payment; pass the body as bytes or a string",
-        null,
-        emptyList(),
-    )
+// Every paying client here drives paywire's core paying machine (`PaidFetch`), the same in every language:
+// at most one payment per call, whatever the redirects (the machine follows them, so a payment header never
+// reaches a redirect's target, and credentials never another origin); a request that already carries a
+// payment is never paid again; a purchase (method, URL, body) retried while its outcome is open (the
+// response was lost, or the server answered 409 or 5xx, or reported the settlement pending) reuses its payment.
 
 /** A payment and the settlement of the response that answered it. */
 data class PaidExchange(
@@ -54,3 +25,79 @@ data class PaidExchange(
     /** The server's settlement receipt (`PAYMENT-RESPONSE`), or null when it sent none or an unreadable one. */
     val settlement: SettleResponse?,
 )
+
+/** One response of the HTTP stack, its body not read yet. */
+interface Sent<R> {
+    /** The status. */
+    val status: Int
+    /** The headers. */
+    val headers: List<HttpHeader>
+    /** The response itself. */
+    val response: R
+    /** Reads the whole body (once). */
+    fun readBody(): ByteArray
+    /** Discards it (a redirect, a 402 that was paid). */
+    fun discard()
+}
+
+/** The answer of a paid call: the last response, its body if the machine read it, and what was paid. */
+class Answered<R>(val sent: Sent<R>, val body: ByteArray?, val exchange: PaidExchange?)
+
+/**
+ * Drives one call through the machine: `send` sends a request without following redirects (it may throw;
+ * the payment of a failed paid send stays remembered for a retry of the purchase).
+ */
+internal fun <R> payCall(
+    payer: Payer,
+    request: FetchRequest,
+    followRedirects: Boolean,
+    send: (FetchRequest) -> Sent<R>,
+): Answered<R> {
+    val started = startPaidFetch(payer, request, FetchOptions(followRedirects, 20u, false, true))
+    val call: PaidFetch = started.call
+    var step: FetchStep = started.step
+    var last: Sent<R>? = null
+    var body: ByteArray? = null
+    try {
+        while (true) {
+            step = when (val s = step) {
+                is FetchStep.Send -> {
+                    last?.discard()
+                    val sent = try {
+                        send(s.request)
+                    } catch (e: Throwable) {
+                        call.feedSendFailed()
+                        throw e
+                    }
+                    last = sent
+                    call.feedResponse(sent.status.toUShort(), sent.headers)
+                }
+                is FetchStep.ReadBody -> {
+                    val bytes = last!!.readBody()
+                    body = bytes
+                    call.feedBody(bytes)
+                }
+                is FetchStep.Sign -> call.feedSignFailed("this payer signs by itself; a Sign step is not expected")
+                is FetchStep.Fail -> {
+                    last?.discard()
+                    throw s.error.toException()
+                }
+                is FetchStep.Done -> return Answered(last!!, if (s.outcome.bodyRead) body else null, exchangeOf(s.outcome))
+                is FetchStep.Raise -> throw IllegalStateException("the paying machine asked to rethrow a send that did not fail")
+            }
+        }
+    } finally {
+        call.destroy()
+    }
+}
+
+private fun exchangeOf(outcome: FetchOutcome): PaidExchange? =
+    outcome.payment?.let { PaidExchange(it, outcome.settlement) }
+
+/** The error for a body that cannot be sent a second time, with the payment. */
+internal fun unrepeatableBody(what: String): Exception =
+    errorDetails(
+        "invalid_argument",
+        "the server asks for a payment, but the request body is $what, which cannot be sent again with the " +
+            "payment; pass the body as bytes or a string",
+    ).toException()

@@ -1,48 +1,96 @@
 package dev.paywire
 
+import dev.paywire.ffi.FetchRequest
+import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Payer
-import dev.paywire.ffi.carriesPayment
-import dev.paywire.ffi.purchaseKey
+import dev.paywire.ffi.errorDetails
 import okhttp3.Interceptor
+import okhttp3.MediaType
+import okhttp3.OkHttpClient
+import okhttp3.Request
+import okhttp3.RequestBody.Companion.toRequestBody
 import okhttp3.Response
 import okhttp3.ResponseBody.Companion.toResponseBody
 import okio.Buffer
 
 /**
- * An OkHttp interceptor that pays x402 bills: a 402 is paid with [payer] (under its policy) and the request
- * sent once more with the payment. Add it with `OkHttpClient.Builder().addInterceptor(...)` (an application
- * interceptor: OkHttp lets only those send a request twice). Read what was paid with [paidExchange].
+ * An OkHttp interceptor that pays x402 bills with [payer]: a 402 is paid (under the payer's policy) and the
+ * request sent once more with the payment. The exchange is paywire's core paying machine; redirects are
+ * followed by it ([followRedirects]), so a payment never reaches a redirect's target: the client must not
+ * follow redirects itself. Install it with [withPaywire], which sets that up. Read what was paid with
+ * [paidExchange].
  *
  * OkHttp is an optional dependency of paywire: add `com.squareup.okhttp3:okhttp` (4.x) to use this class.
  */
 class PaywireInterceptor(
     /** The payer of the bills. */
     val payer: Payer,
+    /** Whether paywire follows redirects (what the client did before [withPaywire]). */
+    val followRedirects: Boolean = true,
 ) : Interceptor {
     override fun intercept(chain: Interceptor.Chain): Response {
         val request = chain.request()
-        if (carriesPayment(request.headers.toMultimap().toPaywire())) return chain.proceed(request)
-        val first = chain.proceed(request)
-        if (first.code != 402) return first
-        val contentType = first.body?.contentType()
-        val bytes = first.body?.use { it.bytes() } ?: ByteArray(0)
-        val bill = billOf(first.headers.toMultimap().toPaywire(), bytes)
-            ?: return first.newBuilder().body(bytes.toResponseBody(contentType)).build()
+        if (okHttpFollows(chain)) {
+            throw errorDetails(
+                "invalid_argument",
+                "this OkHttpClient follows redirects itself, which would carry a payment to a redirect's target; " +
+                    "build it with client.withPaywire(payer) (or followRedirects(false) and followSslRedirects(false))",
+            ).toException()
+        }
         val requestBody = request.body
-        if (requestBody != null && requestBody.isOneShot()) throw unrepeatableBody("one-shot")
-        val body = Buffer().also { requestBody?.writeTo(it) }.readByteArray()
-        val purchase = purchaseKey(request.method, request.url.toString(), body)
-        val payment = payer.pay(bill, purchase)
-        val paid = request.newBuilder().header(payment.name(), payment.value()).build()
-        // If this throws (the connection dropped), the payment is kept: a retry of the purchase reuses it.
-        val response = chain.proceed(paid)
-        val receipt = settlementIn(response.headers.toMultimap().toPaywire())
-        settle(payer, purchase, response.code, receipt)
+        if (requestBody != null && requestBody.isOneShot()) {
+            // Sent as is; if the server asks for a payment, it cannot be sent again.
+            val response = chain.proceed(request)
+            if (response.code == 402) throw unrepeatableBody("one-shot")
+            return response
+        }
+        val contentType: MediaType? = requestBody?.contentType()
+        val body = requestBody?.let { Buffer().also(it::writeTo).readByteArray() }
+        val start = FetchRequest(request.method, request.url.toString(), request.headers.toPaywire(), body)
+        val answered = payCall(payer, start, followRedirects) { hop ->
+            val built = Request.Builder()
+                .url(hop.url)
+                .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())
+                .method(hop.method, hop.body?.toRequestBody(contentType))
+                .tag(request.tag())
+                .build()
+            val response = chain.proceed(built)
+            object : Sent<Response> {
+                override val status = response.code
+                override val headers = response.headers.toPaywire()
+                override val response = response
+                override fun readBody(): ByteArray = response.body?.use { it.bytes() } ?: ByteArray(0)
+                override fun discard() = response.close()
+            }
+        }
+        var response = answered.sent.response
+        answered.body?.let { bytes -> response = response.newBuilder().body(bytes.toResponseBody(response.body?.contentType())).build() }
+        val exchange = answered.exchange ?: return response
         return response.newBuilder()
-            .request(response.request.newBuilder().tag(PaidExchange::class.java, PaidExchange(payment, receipt)).build())
+            .request(response.request.newBuilder().tag(PaidExchange::class.java, exchange).build())
             .build()
+    }
+
+    /** Whether the client of this call follows redirects itself (OkHttp 4's call knows its client). */
+    private fun okHttpFollows(chain: Interceptor.Chain): Boolean {
+        val client = (chain.call() as? okhttp3.internal.connection.RealCall)?.client ?: return false
+        return client.followRedirects || client.followSslRedirects
     }
 }
 
+/**
+ * This client, paying x402 bills with [payer]: redirects are followed by paywire (as this client would have
+ * followed them), never by OkHttp, so a payment never reaches a redirect's target.
+ */
+fun OkHttpClient.withPaywire(payer: Payer): OkHttpClient =
+    newBuilder()
+        .followRedirects(false)
+        .followSslRedirects(false)
+        .addInterceptor(PaywireInterceptor(payer, followRedirects))
+        .build()
+
 /** What was paid for this response, or null when its request was not paid for by a [PaywireInterceptor]. */
 val Response.paidExchange: PaidExchange? get() = request.tag(PaidExchange::class.java)
+
+/** The headers as the core reads them, one pair per value. */
+fun okhttp3.Headers.toPaywire(): List<HttpHeader> = map { (name, value) -> HttpHeader(name, value) }

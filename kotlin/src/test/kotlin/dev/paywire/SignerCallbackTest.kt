@@ -51,7 +51,7 @@ class SignerCallbackTest {
             override fun address() = LocalSigner(key).address()
             override fun signDigest(digest: ByteArray): ByteArray = throw IllegalStateException("the keystore is locked")
         })
-        val e = assertThrows(PaywireException.Local::class.java) { payer.pay(bill) }
+        val e = assertThrows(PaywireException::class.java) { payer.pay(bill) }
         assertEquals("signer_failed", e.code)
         assertTrue(e.detail.contains("the keystore is locked"), e.detail)
         // The payer is still usable afterwards.
@@ -63,7 +63,7 @@ class SignerCallbackTest {
         val payer = Payer(object : Signer {
             override fun address() = LocalSigner(key).address()
             override fun signDigest(digest: ByteArray): ByteArray =
-                throw PaywireException.Local("signer_failed", "the user declined", null, emptyList())
+                throw PaywireException.Failure("signer_failed", "local", "the user declined", null, emptyList())
         })
         val e = assertThrows(PaywireException::class.java) { payer.pay(bill) }
         assertEquals("signer_failed", e.code)
@@ -87,7 +87,7 @@ class SignerCallbackTest {
             override fun address() = LocalSigner(key).address()
             override fun signDigest(digest: ByteArray) = ByteArray(12)
         })
-        val e = assertThrows(PaywireException.Local::class.java) { payer.pay(bill) }
+        val e = assertThrows(PaywireException::class.java) { payer.pay(bill) }
         assertEquals("signer_failed", e.code)
         assertTrue(e.detail.contains("unusable signature"), e.detail)
     }

@@ -676,9 +676,23 @@ external fun uniffi_paywire_ffi_checksum_func_decode_header_json(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_decode_header_text(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_default_facilitator_url(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_encode_json_text(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_error_codes(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_error_details(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_exposed_headers(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_facilitator_endpoint(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_facilitator_headers(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_facilitator_request(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_facilitator_unreachable(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_is_error_code(
 ): Short
@@ -696,13 +710,23 @@ external fun uniffi_paywire_ffi_checksum_func_purchase_key(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_read_payment(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_read_settle_answer(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_read_settlement(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_read_verify_answer(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_receipt_in(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_recover_address(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_redact_url(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_settle_again(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_settlement_header(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_start_paid_fetch(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_status_for(
 ): Short
@@ -734,6 +758,36 @@ external fun uniffi_paywire_ffi_checksum_method_accesspolicy_check(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_accesspolicy_check_request(
 ): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_cancel(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_ended(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_body(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_body_too_large(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_client_gone(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_facilitator_failed(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_handled(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_settled(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_store(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_verified(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_gate_handle(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_gate_route_for(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_gate_start(
+): Short
 external fun uniffi_paywire_ffi_checksum_method_issuer_address(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_issuer_issue_offer(
@@ -749,6 +803,16 @@ external fun uniffi_paywire_ffi_checksum_method_localsigner_address(
 external fun uniffi_paywire_ffi_checksum_method_localsigner_secret_hex(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_localsigner_sign_digest(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_body(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_response(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_send_failed(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_sign_failed(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_signatures(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_payer_address(
 ): Short
@@ -894,6 +958,8 @@ external fun uniffi_paywire_ffi_checksum_method_signer_sign_digest(
 ): Short
 external fun uniffi_paywire_ffi_checksum_constructor_accesspolicy_new(
 ): Short
+external fun uniffi_paywire_ffi_checksum_constructor_gate_new(
+): Short
 external fun uniffi_paywire_ffi_checksum_constructor_issuer_new(
 ): Short
 external fun uniffi_paywire_ffi_checksum_constructor_localsigner_from_bytes(
@@ -925,6 +991,8 @@ external fun uniffi_paywire_ffi_checksum_constructor_policy_from_json(
 external fun uniffi_paywire_ffi_checksum_constructor_policy_new(
 ): Short
 external fun uniffi_paywire_ffi_checksum_constructor_pricetag_new(
+): Short
+external fun uniffi_paywire_ffi_checksum_constructor_pricedroute_new(
 ): Short
 external fun uniffi_paywire_ffi_checksum_constructor_settleresponse_from_header(
 ): Short
@@ -981,6 +1049,46 @@ external fun uniffi_paywire_ffi_fn_method_accesspolicy_check(`ptr`: Long,`receip
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_accesspolicy_check_request(`ptr`: Long,`headers`: RustBuffer.ByValue,`resourceUrl`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_clone_exchange(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Long
+external fun uniffi_paywire_ffi_fn_free_exchange(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+external fun uniffi_paywire_ffi_fn_method_exchange_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_ended(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Byte
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_body(`ptr`: Long,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_body_too_large(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_client_gone(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_facilitator_failed(`ptr`: Long,`message`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_handled(`ptr`: Long,`status`: Short,`headers`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_settled(`ptr`: Long,`answer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_store(`ptr`: Long,`answer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_verified(`ptr`: Long,`answerJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_verify_response(`ptr`: Long,`answer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_clone_gate(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Long
+external fun uniffi_paywire_ffi_fn_free_gate(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+external fun uniffi_paywire_ffi_fn_constructor_gate_new(`routes`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`issuer`: RustBuffer.ByValue,`access`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Long
+external fun uniffi_paywire_ffi_fn_method_gate_handle(`ptr`: Long,`head`: RustBuffer.ByValue,`frameworkPattern`: RustBuffer.ByValue,`frameworkNoRoute`: Byte,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_gate_route_for(`ptr`: Long,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`frameworkPattern`: RustBuffer.ByValue,`frameworkNoRoute`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_gate_start(`ptr`: Long,`route`: Int,`head`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_clone_issuer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
 external fun uniffi_paywire_ffi_fn_free_issuer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1014,6 +1122,20 @@ external fun uniffi_paywire_ffi_fn_method_localsigner_secret_hex(`ptr`: Long,uni
 external fun uniffi_paywire_ffi_fn_method_localsigner_sign_digest(`ptr`: Long,`digest`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_localsigner_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_clone_paidfetch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Long
+external fun uniffi_paywire_ffi_fn_free_paidfetch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_body(`ptr`: Long,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_response(`ptr`: Long,`status`: Short,`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_send_failed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_sign_failed(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_signatures(`ptr`: Long,`signatures`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_clone_payer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
@@ -1185,6 +1307,12 @@ external fun uniffi_paywire_ffi_fn_constructor_pricetag_new(`options`: RustBuffe
 ): Long
 external fun uniffi_paywire_ffi_fn_method_pricetag_to_requirements(`ptr`: Long,`resourceUrl`: RustBuffer.ByValue,`x402Version`: Byte,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
+external fun uniffi_paywire_ffi_fn_clone_pricedroute(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Long
+external fun uniffi_paywire_ffi_fn_free_pricedroute(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+external fun uniffi_paywire_ffi_fn_constructor_pricedroute_new(`tags`: RustBuffer.ByValue,`pattern`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Long
 external fun uniffi_paywire_ffi_fn_clone_settleresponse(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
 external fun uniffi_paywire_ffi_fn_free_settleresponse(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1275,9 +1403,23 @@ external fun uniffi_paywire_ffi_fn_func_decode_header_json(`value`: RustBuffer.B
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_decode_header_text(`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_default_facilitator_url(uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_encode_json_text(`jsonText`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_error_codes(uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_error_details(`code`: RustBuffer.ByValue,`detail`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_exposed_headers(uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_facilitator_endpoint(`base`: RustBuffer.ByValue,`endpointName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_facilitator_headers(`configuredJson`: RustBuffer.ByValue,`endpointName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_facilitator_request(`payment`: Long,`requirements`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_facilitator_unreachable(`base`: RustBuffer.ByValue,`endpointName`: RustBuffer.ByValue,`timedOut`: Byte,`timeoutSeconds`: Double,`detail`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_is_error_code(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Byte
@@ -1295,13 +1437,23 @@ external fun uniffi_paywire_ffi_fn_func_purchase_key(`method`: RustBuffer.ByValu
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_read_payment(`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_read_settle_answer(`status`: Short,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Long
 external fun uniffi_paywire_ffi_fn_func_read_settlement(`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_read_verify_answer(`status`: Short,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_receipt_in(`settlement`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_recover_address(`digest`: RustBuffer.ByValue,`signature`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_redact_url(`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_settle_again(`answer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Byte
 external fun uniffi_paywire_ffi_fn_func_settlement_header(`x402Version`: Byte,`settlement`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_start_paid_fetch(`payer`: Long,`request`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_status_for(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Short
@@ -1457,10 +1609,31 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_decode_header_text() != 47860.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_default_facilitator_url() != 508.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_encode_json_text() != 2633.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_error_codes() != 63432.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_error_details() != 43858.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_exposed_headers() != 5217.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_facilitator_endpoint() != 16457.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_facilitator_headers() != 33183.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_facilitator_request() != 55145.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_facilitator_unreachable() != 41363.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_is_error_code() != 60656.toShort()) {
@@ -1487,7 +1660,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_read_payment() != 2719.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_read_settle_answer() != 37604.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_read_settlement() != 59052.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_read_verify_answer() != 51490.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_receipt_in() != 33597.toShort()) {
@@ -1496,7 +1675,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_recover_address() != 54954.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_redact_url() != 43793.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_settle_again() != 47538.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_settlement_header() != 22607.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 55390.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_status_for() != 34365.toShort()) {
@@ -1544,6 +1732,51 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_method_accesspolicy_check_request() != 15794.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_cancel() != 57884.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_ended() != 37027.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_body() != 1497.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_body_too_large() != 10387.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_client_gone() != 21299.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_facilitator_failed() != 28255.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_handled() != 55425.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed() != 36770.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_settled() != 2136.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_store() != 26985.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_verified() != 37591.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response() != 22147.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_gate_handle() != 48617.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_gate_route_for() != 5604.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_gate_start() != 11736.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_method_issuer_address() != 3143.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1566,6 +1799,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_method_localsigner_sign_digest() != 60410.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_body() != 47967.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_response() != 27912.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_send_failed() != 40634.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_sign_failed() != 12258.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_signatures() != 21428.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_method_payer_address() != 39736.toShort()) {
@@ -1784,6 +2032,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_constructor_accesspolicy_new() != 35920.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_constructor_gate_new() != 20606.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_constructor_issuer_new() != 50659.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1830,6 +2081,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_constructor_pricetag_new() != 55658.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_constructor_pricedroute_new() != 63880.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_constructor_settleresponse_from_header() != 43286.toShort()) {
@@ -2124,6 +2378,29 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 
     override fun write(value: ULong, buf: ByteBuffer) {
         buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
     }
 }
 
@@ -2991,6 +3268,824 @@ public object FfiConverterTypeAccessPolicy: FfiConverter<AccessPolicy, Long> {
 
 //
 /**
+ * One priced request in progress: feed each step's outcome back.
+ */
+public interface ExchangeInterface {
+    
+    /**
+     * The request was abandoned before a final step: the clean-up's first step.
+     */
+    fun `cancel`(): GateStep
+    
+    /**
+     * Whether a final step was returned.
+     */
+    fun `ended`(): kotlin.Boolean
+    
+    /**
+     * The request body.
+     */
+    fun `feedBody`(`body`: kotlin.ByteArray): GateStep
+    
+    /**
+     * The body is longer than the step's limit.
+     */
+    fun `feedBodyTooLarge`(): GateStep
+    
+    /**
+     * The client went away while the body was read.
+     */
+    fun `feedClientGone`(): GateStep
+    
+    /**
+     * The facilitator call failed; `code` is the paywire error code when it threw one.
+     */
+    fun `feedFacilitatorFailed`(`message`: kotlin.String, `code`: kotlin.String? = null): GateStep
+    
+    /**
+     * The handler's whole response.
+     */
+    fun `feedHandled`(`status`: kotlin.UShort, `headers`: List<HttpHeader>, `body`: kotlin.ByteArray): GateStep
+    
+    /**
+     * The handler threw (rethrow it at the `Fail` step).
+     */
+    fun `feedHandlerFailed`(): GateStep
+    
+    /**
+     * The facilitator's `/settle` answer.
+     */
+    fun `feedSettled`(`answer`: SettleResponse): GateStep
+    
+    /**
+     * A store operation's answer.
+     */
+    fun `feedStore`(`answer`: StoreAnswer): GateStep
+    
+    /**
+     * The facilitator's `/verify` answer, as its JSON text.
+     */
+    fun `feedVerified`(`answerJson`: kotlin.String): GateStep
+    
+    /**
+     * The facilitator's `/verify` answer.
+     */
+    fun `feedVerifyResponse`(`answer`: VerifyResponse): GateStep
+    
+    companion object
+}
+
+/**
+ * One priced request in progress: feed each step's outcome back.
+ */
+open class Exchange: Disposable, AutoCloseable, ExchangeInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_paywire_ffi_fn_free_exchange(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_paywire_ffi_fn_clone_exchange(handle, status)
+        }
+    }
+
+    
+    /**
+     * The request was abandoned before a final step: the clean-up's first step.
+     */override fun `cancel`(): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_cancel(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether a final step was returned.
+     */override fun `ended`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_ended(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The request body.
+     */override fun `feedBody`(`body`: kotlin.ByteArray): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_body(
+        it,
+        FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The body is longer than the step's limit.
+     */override fun `feedBodyTooLarge`(): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_body_too_large(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The client went away while the body was read.
+     */override fun `feedClientGone`(): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_client_gone(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The facilitator call failed; `code` is the paywire error code when it threw one.
+     */override fun `feedFacilitatorFailed`(`message`: kotlin.String, `code`: kotlin.String?): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_facilitator_failed(
+        it,
+        FfiConverterString.lower(`message`),FfiConverterOptionalString.lower(`code`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The handler's whole response.
+     */override fun `feedHandled`(`status`: kotlin.UShort, `headers`: List<HttpHeader>, `body`: kotlin.ByteArray): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_handled(
+        it,
+        FfiConverterUShort.lower(`status`),FfiConverterSequenceTypeHttpHeader.lower(`headers`),FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The handler threw (rethrow it at the `Fail` step).
+     */override fun `feedHandlerFailed`(): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The facilitator's `/settle` answer.
+     */override fun `feedSettled`(`answer`: SettleResponse): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_settled(
+        it,
+        FfiConverterTypeSettleResponse.lower(`answer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A store operation's answer.
+     */
+    @Throws(PaywireException::class)override fun `feedStore`(`answer`: StoreAnswer): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_store(
+        it,
+        FfiConverterTypeStoreAnswer.lower(`answer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The facilitator's `/verify` answer, as its JSON text.
+     */
+    @Throws(PaywireException::class)override fun `feedVerified`(`answerJson`: kotlin.String): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_verified(
+        it,
+        FfiConverterString.lower(`answerJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The facilitator's `/verify` answer.
+     */override fun `feedVerifyResponse`(`answer`: VerifyResponse): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_verify_response(
+        it,
+        FfiConverterTypeVerifyResponse.lower(`answer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExchange: FfiConverter<Exchange, Long> {
+    override fun lower(value: Exchange): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Exchange {
+        return Exchange(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Exchange {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Exchange) = 8UL
+
+    override fun write(value: Exchange, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+//
+/**
+ * A set of priced routes and how payments for them are taken.
+ */
+public interface GateInterface {
+    
+    /**
+     * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
+     */
+    fun `handle`(`head`: RequestHead, `frameworkPattern`: kotlin.String? = null, `frameworkNoRoute`: kotlin.Boolean = false, `now`: kotlin.ULong? = null): Started
+    
+    /**
+     * The index of the priced route a request goes to, or none when it is free. `framework_pattern` is the
+     * pattern of the route the framework routes it to, when it can say; `framework_no_route` says no route
+     * takes it.
+     */
+    fun `routeFor`(`method`: kotlin.String, `path`: kotlin.String, `frameworkPattern`: kotlin.String? = null, `frameworkNoRoute`: kotlin.Boolean = false): kotlin.UInt?
+    
+    /**
+     * Starts a request to priced route `route` at Unix time `now` (default: the system clock).
+     */
+    fun `start`(`route`: kotlin.UInt, `head`: RequestHead, `now`: kotlin.ULong? = null): Started
+    
+    companion object
+}
+
+/**
+ * A set of priced routes and how payments for them are taken.
+ */
+open class Gate: Disposable, AutoCloseable, GateInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+    /**
+     * A gate for `routes`.
+     */
+    constructor(`routes`: List<PricedRoute>, `options`: GateOptions, `issuer`: Issuer? = null, `access`: AccessPolicy? = null) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_constructor_gate_new(
+    
+        FfiConverterSequenceTypePricedRoute.lower(`routes`),FfiConverterTypeGateOptions.lower(`options`),FfiConverterOptionalTypeIssuer.lower(`issuer`),FfiConverterOptionalTypeAccessPolicy.lower(`access`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_paywire_ffi_fn_free_gate(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_paywire_ffi_fn_clone_gate(handle, status)
+        }
+    }
+
+    
+    /**
+     * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
+     */
+    @Throws(PaywireException::class)override fun `handle`(`head`: RequestHead, `frameworkPattern`: kotlin.String?, `frameworkNoRoute`: kotlin.Boolean, `now`: kotlin.ULong?): Started {
+            return FfiConverterTypeStarted.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_gate_handle(
+        it,
+        FfiConverterTypeRequestHead.lower(`head`),FfiConverterOptionalString.lower(`frameworkPattern`),FfiConverterBoolean.lower(`frameworkNoRoute`),FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The index of the priced route a request goes to, or none when it is free. `framework_pattern` is the
+     * pattern of the route the framework routes it to, when it can say; `framework_no_route` says no route
+     * takes it.
+     */override fun `routeFor`(`method`: kotlin.String, `path`: kotlin.String, `frameworkPattern`: kotlin.String?, `frameworkNoRoute`: kotlin.Boolean): kotlin.UInt? {
+            return FfiConverterOptionalUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_gate_route_for(
+        it,
+        FfiConverterString.lower(`method`),FfiConverterString.lower(`path`),FfiConverterOptionalString.lower(`frameworkPattern`),FfiConverterBoolean.lower(`frameworkNoRoute`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Starts a request to priced route `route` at Unix time `now` (default: the system clock).
+     */
+    @Throws(PaywireException::class)override fun `start`(`route`: kotlin.UInt, `head`: RequestHead, `now`: kotlin.ULong?): Started {
+            return FfiConverterTypeStarted.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_gate_start(
+        it,
+        FfiConverterUInt.lower(`route`),FfiConverterTypeRequestHead.lower(`head`),FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGate: FfiConverter<Gate, Long> {
+    override fun lower(value: Gate): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Gate {
+        return Gate(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Gate {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Gate) = 8UL
+
+    override fun write(value: Gate, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+//
+/**
  * Signs offers and receipts with a server's key.
  */
 public interface IssuerInterface {
@@ -3607,6 +4702,353 @@ public object FfiConverterTypeLocalSigner: FfiConverter<LocalSigner, Long> {
     override fun allocationSize(value: LocalSigner) = 8UL
 
     override fun write(value: LocalSigner, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+//
+/**
+ * One HTTP call paid once.
+ */
+public interface PaidFetchInterface {
+    
+    /**
+     * The last response's body.
+     */
+    fun `feedBody`(`body`: kotlin.ByteArray): FetchStep
+    
+    /**
+     * A response's status and headers (its body not read yet).
+     */
+    fun `feedResponse`(`status`: kotlin.UShort, `headers`: List<HttpHeader>): FetchStep
+    
+    /**
+     * The send failed.
+     */
+    fun `feedSendFailed`(): FetchStep
+    
+    /**
+     * The signer failed.
+     */
+    fun `feedSignFailed`(`message`: kotlin.String): FetchStep
+    
+    /**
+     * The signatures of a `Sign` step, in order.
+     */
+    fun `feedSignatures`(`signatures`: List<kotlin.ByteArray>): FetchStep
+    
+    companion object
+}
+
+/**
+ * One HTTP call paid once.
+ */
+open class PaidFetch: Disposable, AutoCloseable, PaidFetchInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_paywire_ffi_fn_free_paidfetch(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_paywire_ffi_fn_clone_paidfetch(handle, status)
+        }
+    }
+
+    
+    /**
+     * The last response's body.
+     */override fun `feedBody`(`body`: kotlin.ByteArray): FetchStep {
+            return FfiConverterTypeFetchStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_body(
+        it,
+        FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A response's status and headers (its body not read yet).
+     */override fun `feedResponse`(`status`: kotlin.UShort, `headers`: List<HttpHeader>): FetchStep {
+            return FfiConverterTypeFetchStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_response(
+        it,
+        FfiConverterUShort.lower(`status`),FfiConverterSequenceTypeHttpHeader.lower(`headers`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The send failed.
+     */override fun `feedSendFailed`(): FetchStep {
+            return FfiConverterTypeFetchStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_send_failed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The signer failed.
+     */override fun `feedSignFailed`(`message`: kotlin.String): FetchStep {
+            return FfiConverterTypeFetchStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_sign_failed(
+        it,
+        FfiConverterString.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The signatures of a `Sign` step, in order.
+     */override fun `feedSignatures`(`signatures`: List<kotlin.ByteArray>): FetchStep {
+            return FfiConverterTypeFetchStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_signatures(
+        it,
+        FfiConverterSequenceByteArray.lower(`signatures`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePaidFetch: FfiConverter<PaidFetch, Long> {
+    override fun lower(value: PaidFetch): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PaidFetch {
+        return PaidFetch(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PaidFetch {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PaidFetch) = 8UL
+
+    override fun write(value: PaidFetch, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -6891,6 +8333,259 @@ public object FfiConverterTypePriceTag: FfiConverter<PriceTag, Long> {
 
 //
 /**
+ * A priced route: its price tags, and a `pattern` ("GET /weather/{city}") matching requests to it.
+ */
+public interface PricedRouteInterface {
+    
+    companion object
+}
+
+/**
+ * A priced route: its price tags, and a `pattern` ("GET /weather/{city}") matching requests to it.
+ */
+open class PricedRoute: Disposable, AutoCloseable, PricedRouteInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+    /**
+     * A route priced by `tags`; without a pattern, the glue starts it for the route it is attached to.
+     */
+    constructor(`tags`: List<PriceTag>, `pattern`: kotlin.String? = null, `options`: RouteOptions? = null) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_constructor_pricedroute_new(
+    
+        FfiConverterSequenceTypePriceTag.lower(`tags`),FfiConverterOptionalString.lower(`pattern`),FfiConverterOptionalTypeRouteOptions.lower(`options`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_paywire_ffi_fn_free_pricedroute(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_paywire_ffi_fn_clone_pricedroute(handle, status)
+        }
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePricedRoute: FfiConverter<PricedRoute, Long> {
+    override fun lower(value: PricedRoute): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PricedRoute {
+        return PricedRoute(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PricedRoute {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PricedRoute) = 8UL
+
+    override fun write(value: PricedRoute, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+//
+/**
  * A settlement: the facilitator's `/settle` answer, or the `PAYMENT-RESPONSE` a server returns.
  */
 public interface SettleResponseInterface {
@@ -8469,6 +10164,526 @@ public object FfiConverterTypeDecoded: FfiConverterRustBuffer<Decoded> {
 
 
 /**
+ * An error's fields as a record, for steps that hand an error to the glue (which throws it).
+ */
+data class ErrorDetails (
+    /**
+     * The stable code.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The category the core decides.
+     */
+    var `category`: kotlin.String
+    , 
+    /**
+     * What was wrong and what to do.
+     */
+    var `detail`: kotlin.String
+    , 
+    /**
+     * The payer, when known.
+     */
+    var `payer`: kotlin.String?
+    , 
+    /**
+     * Why each offer was refused (a payer's refusal).
+     */
+    var `refusals`: List<OfferRefusal>
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorDetails: FfiConverterRustBuffer<ErrorDetails> {
+    override fun read(buf: ByteBuffer): ErrorDetails {
+        return ErrorDetails(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeOfferRefusal.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ErrorDetails) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`detail`) +
+            FfiConverterOptionalString.allocationSize(value.`payer`) +
+            FfiConverterSequenceTypeOfferRefusal.allocationSize(value.`refusals`)
+    )
+
+    override fun write(value: ErrorDetails, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterString.write(value.`detail`, buf)
+            FfiConverterOptionalString.write(value.`payer`, buf)
+            FfiConverterSequenceTypeOfferRefusal.write(value.`refusals`, buf)
+    }
+}
+
+
+
+/**
+ * A facilitator endpoint's URL and HTTP method.
+ */
+data class FacilitatorEndpoint (
+    /**
+     * The URL.
+     */
+    var `url`: kotlin.String
+    , 
+    /**
+     * `GET` or `POST`.
+     */
+    var `method`: kotlin.String
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFacilitatorEndpoint: FfiConverterRustBuffer<FacilitatorEndpoint> {
+    override fun read(buf: ByteBuffer): FacilitatorEndpoint {
+        return FacilitatorEndpoint(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FacilitatorEndpoint) = (
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterString.allocationSize(value.`method`)
+    )
+
+    override fun write(value: FacilitatorEndpoint, buf: ByteBuffer) {
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterString.write(value.`method`, buf)
+    }
+}
+
+
+
+/**
+ * How one call behaves.
+ */
+data class FetchOptions (
+    /**
+     * Follow redirects (the machine follows them; the glue's stack must not).
+     */
+    var `followRedirects`: kotlin.Boolean = true 
+    , 
+    /**
+     * The most redirects followed.
+     */
+    var `maxRedirects`: kotlin.UInt = 20u 
+    , 
+    /**
+     * The request continues a call that already paid.
+     */
+    var `alreadyPaid`: kotlin.Boolean = false 
+    , 
+    /**
+     * Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
+     */
+    var `signInline`: kotlin.Boolean = true 
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions> {
+    override fun read(buf: ByteBuffer): FetchOptions {
+        return FetchOptions(
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FetchOptions) = (
+            FfiConverterBoolean.allocationSize(value.`followRedirects`) +
+            FfiConverterUInt.allocationSize(value.`maxRedirects`) +
+            FfiConverterBoolean.allocationSize(value.`alreadyPaid`) +
+            FfiConverterBoolean.allocationSize(value.`signInline`)
+    )
+
+    override fun write(value: FetchOptions, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`followRedirects`, buf)
+            FfiConverterUInt.write(value.`maxRedirects`, buf)
+            FfiConverterBoolean.write(value.`alreadyPaid`, buf)
+            FfiConverterBoolean.write(value.`signInline`, buf)
+    }
+}
+
+
+
+/**
+ * What a call paid, with its final response.
+ */
+data class FetchOutcome (
+    /**
+     * The payment sent, if the call paid.
+     */
+    var `payment`: PaymentHeader?
+    , 
+    /**
+     * The paid request's settlement receipt, when readable.
+     */
+    var `settlement`: SettleResponse?
+    , 
+    /**
+     * The status that answered the paid request.
+     */
+    var `paidStatus`: kotlin.UShort?
+    , 
+    /**
+     * The payment may still settle (a retry of the purchase reuses it).
+     */
+    var `open`: kotlin.Boolean
+    , 
+    /**
+     * Why a final 402 was not paid.
+     */
+    var `unpaid`: ErrorDetails?
+    , 
+    /**
+     * The final response's body was read (hand those bytes to the caller).
+     */
+    var `bodyRead`: kotlin.Boolean
+    
+): Disposable{
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`payment`,
+        this.`settlement`,
+        this.`paidStatus`,
+        this.`open`,
+        this.`unpaid`,
+        this.`bodyRead`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome> {
+    override fun read(buf: ByteBuffer): FetchOutcome {
+        return FetchOutcome(
+            FfiConverterOptionalTypePaymentHeader.read(buf),
+            FfiConverterOptionalTypeSettleResponse.read(buf),
+            FfiConverterOptionalUShort.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeErrorDetails.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FetchOutcome) = (
+            FfiConverterOptionalTypePaymentHeader.allocationSize(value.`payment`) +
+            FfiConverterOptionalTypeSettleResponse.allocationSize(value.`settlement`) +
+            FfiConverterOptionalUShort.allocationSize(value.`paidStatus`) +
+            FfiConverterBoolean.allocationSize(value.`open`) +
+            FfiConverterOptionalTypeErrorDetails.allocationSize(value.`unpaid`) +
+            FfiConverterBoolean.allocationSize(value.`bodyRead`)
+    )
+
+    override fun write(value: FetchOutcome, buf: ByteBuffer) {
+            FfiConverterOptionalTypePaymentHeader.write(value.`payment`, buf)
+            FfiConverterOptionalTypeSettleResponse.write(value.`settlement`, buf)
+            FfiConverterOptionalUShort.write(value.`paidStatus`, buf)
+            FfiConverterBoolean.write(value.`open`, buf)
+            FfiConverterOptionalTypeErrorDetails.write(value.`unpaid`, buf)
+            FfiConverterBoolean.write(value.`bodyRead`, buf)
+    }
+}
+
+
+
+/**
+ * A request for `PaidFetch.start`.
+ */
+data class FetchRequest (
+    /**
+     * The method.
+     */
+    var `method`: kotlin.String
+    , 
+    /**
+     * The absolute URL.
+     */
+    var `url`: kotlin.String
+    , 
+    /**
+     * The headers.
+     */
+    var `headers`: List<HttpHeader>
+    , 
+    /**
+     * The body (none: no body).
+     */
+    var `body`: kotlin.ByteArray?
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFetchRequest: FfiConverterRustBuffer<FetchRequest> {
+    override fun read(buf: ByteBuffer): FetchRequest {
+        return FetchRequest(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+            FfiConverterOptionalByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FetchRequest) = (
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`) +
+            FfiConverterOptionalByteArray.allocationSize(value.`body`)
+    )
+
+    override fun write(value: FetchRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+            FfiConverterOptionalByteArray.write(value.`body`, buf)
+    }
+}
+
+
+
+/**
+ * A started call and its first step.
+ */
+data class FetchStarted (
+    /**
+     * The call.
+     */
+    var `call`: PaidFetch
+    , 
+    /**
+     * Its first step.
+     */
+    var `step`: FetchStep
+    
+): Disposable{
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`call`,
+        this.`step`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFetchStarted: FfiConverterRustBuffer<FetchStarted> {
+    override fun read(buf: ByteBuffer): FetchStarted {
+        return FetchStarted(
+            FfiConverterTypePaidFetch.read(buf),
+            FfiConverterTypeFetchStep.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FetchStarted) = (
+            FfiConverterTypePaidFetch.allocationSize(value.`call`) +
+            FfiConverterTypeFetchStep.allocationSize(value.`step`)
+    )
+
+    override fun write(value: FetchStarted, buf: ByteBuffer) {
+            FfiConverterTypePaidFetch.write(value.`call`, buf)
+            FfiConverterTypeFetchStep.write(value.`step`, buf)
+    }
+}
+
+
+
+/**
+ * How a gate takes payments.
+ */
+data class GateOptions (
+    /**
+     * The app's external origin: bills, offers and receipts name it instead of the request's Host.
+     */
+    var `publicUrl`: kotlin.String? = null 
+    , 
+    /**
+     * Pass smart-wallet signatures on to the facilitator instead of refusing them offline.
+     */
+    var `allowOnchainSignatures`: kotlin.Boolean = false 
+    , 
+    /**
+     * The largest request body a priced route reads (default 10 MiB).
+     */
+    var `maxRequestBytes`: kotlin.ULong? = null 
+    , 
+    /**
+     * The largest response held for answering a retry again (default 1 MiB).
+     */
+    var `maxReplayBytes`: kotlin.ULong? = null 
+    , 
+    /**
+     * Paths are matched with letter case.
+     */
+    var `caseSensitive`: kotlin.Boolean = false 
+    , 
+    /**
+     * Hand every record operation to the glue (a store shared by processes).
+     */
+    var `externalStore`: kotlin.Boolean = false 
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
+    override fun read(buf: ByteBuffer): GateOptions {
+        return GateOptions(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: GateOptions) = (
+            FfiConverterOptionalString.allocationSize(value.`publicUrl`) +
+            FfiConverterBoolean.allocationSize(value.`allowOnchainSignatures`) +
+            FfiConverterOptionalULong.allocationSize(value.`maxRequestBytes`) +
+            FfiConverterOptionalULong.allocationSize(value.`maxReplayBytes`) +
+            FfiConverterBoolean.allocationSize(value.`caseSensitive`) +
+            FfiConverterBoolean.allocationSize(value.`externalStore`)
+    )
+
+    override fun write(value: GateOptions, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`publicUrl`, buf)
+            FfiConverterBoolean.write(value.`allowOnchainSignatures`, buf)
+            FfiConverterOptionalULong.write(value.`maxRequestBytes`, buf)
+            FfiConverterOptionalULong.write(value.`maxReplayBytes`, buf)
+            FfiConverterBoolean.write(value.`caseSensitive`, buf)
+            FfiConverterBoolean.write(value.`externalStore`, buf)
+    }
+}
+
+
+
+/**
+ * One step of an exchange.
+ */
+data class GateStep (
+    /**
+     * What to do.
+     */
+    var `action`: GateAction
+    , 
+    /**
+     * Run it to completion even if the request is abandoned.
+     */
+    var `shielded`: kotlin.Boolean
+    , 
+    /**
+     * Lines for the server's log.
+     */
+    var `logs`: List<LogLine>
+    
+): Disposable{
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`action`,
+        this.`shielded`,
+        this.`logs`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGateStep: FfiConverterRustBuffer<GateStep> {
+    override fun read(buf: ByteBuffer): GateStep {
+        return GateStep(
+            FfiConverterTypeGateAction.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeLogLine.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: GateStep) = (
+            FfiConverterTypeGateAction.allocationSize(value.`action`) +
+            FfiConverterBoolean.allocationSize(value.`shielded`) +
+            FfiConverterSequenceTypeLogLine.allocationSize(value.`logs`)
+    )
+
+    override fun write(value: GateStep, buf: ByteBuffer) {
+            FfiConverterTypeGateAction.write(value.`action`, buf)
+            FfiConverterBoolean.write(value.`shielded`, buf)
+            FfiConverterSequenceTypeLogLine.write(value.`logs`, buf)
+    }
+}
+
+
+
+/**
  * One HTTP header: Swift and Kotlin hand their header collections over as a list of these.
  */
 data class HttpHeader (
@@ -8615,6 +10830,51 @@ public object FfiConverterTypeKnownAsset: FfiConverterRustBuffer<KnownAsset> {
 
 
 /**
+ * A line for the server's log.
+ */
+data class LogLine (
+    /**
+     * `warning` or `error`.
+     */
+    var `level`: kotlin.String
+    , 
+    /**
+     * What happened.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLine: FfiConverterRustBuffer<LogLine> {
+    override fun read(buf: ByteBuffer): LogLine {
+        return LogLine(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LogLine) = (
+            FfiConverterString.allocationSize(value.`level`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: LogLine, buf: ByteBuffer) {
+            FfiConverterString.write(value.`level`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
  * Why a payer's policy refused one offer of a bill.
  */
 data class OfferRefusal (
@@ -8662,6 +10922,69 @@ public object FfiConverterTypeOfferRefusal: FfiConverterRustBuffer<OfferRefusal>
             FfiConverterUInt.write(value.`index`, buf)
             FfiConverterString.write(value.`offer`, buf)
             FfiConverterSequenceString.write(value.`reasons`, buf)
+    }
+}
+
+
+
+/**
+ * What the handler is told about the payment.
+ */
+data class Paid (
+    /**
+     * Who paid.
+     */
+    var `payer`: kotlin.String
+    , 
+    /**
+     * The payment, when the request paid with one.
+     */
+    var `payment`: AcceptedPayment?
+    , 
+    /**
+     * The access receipt's payload as JSON text, when a receipt stood in for a payment.
+     */
+    var `receiptJson`: kotlin.String?
+    
+): Disposable{
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`payer`,
+        this.`payment`,
+        this.`receiptJson`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePaid: FfiConverterRustBuffer<Paid> {
+    override fun read(buf: ByteBuffer): Paid {
+        return Paid(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeAcceptedPayment.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Paid) = (
+            FfiConverterString.allocationSize(value.`payer`) +
+            FfiConverterOptionalTypeAcceptedPayment.allocationSize(value.`payment`) +
+            FfiConverterOptionalString.allocationSize(value.`receiptJson`)
+    )
+
+    override fun write(value: Paid, buf: ByteBuffer) {
+            FfiConverterString.write(value.`payer`, buf)
+            FfiConverterOptionalTypeAcceptedPayment.write(value.`payment`, buf)
+            FfiConverterOptionalString.write(value.`receiptJson`, buf)
     }
 }
 
@@ -8846,6 +11169,136 @@ public object FfiConverterTypePriceTagOptions: FfiConverterRustBuffer<PriceTagOp
 
 
 /**
+ * A request as the gate sees it.
+ */
+data class RequestHead (
+    /**
+     * The method.
+     */
+    var `method`: kotlin.String
+    , 
+    /**
+     * The path as the router matches it, percent-encoded as sent.
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * The path and query as sent, from the app's origin.
+     */
+    var `pathAndQuery`: kotlin.String
+    , 
+    /**
+     * `scheme://host[:port]`.
+     */
+    var `origin`: kotlin.String
+    , 
+    /**
+     * The headers.
+     */
+    var `headers`: List<HttpHeader>
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestHead: FfiConverterRustBuffer<RequestHead> {
+    override fun read(buf: ByteBuffer): RequestHead {
+        return RequestHead(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeHttpHeader.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestHead) = (
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`pathAndQuery`) +
+            FfiConverterString.allocationSize(value.`origin`) +
+            FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
+    )
+
+    override fun write(value: RequestHead, buf: ByteBuffer) {
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterString.write(value.`pathAndQuery`, buf)
+            FfiConverterString.write(value.`origin`, buf)
+            FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+    }
+}
+
+
+
+/**
+ * What a route's bill says besides its offers.
+ */
+data class RouteOptions (
+    /**
+     * The resource's description.
+     */
+    var `description`: kotlin.String? = null 
+    , 
+    /**
+     * The resource's MIME type.
+     */
+    var `mimeType`: kotlin.String? = null 
+    , 
+    /**
+     * 2, or 1 for v1 clients.
+     */
+    var `x402Version`: kotlin.UByte = 2u 
+    , 
+    /**
+     * Whether an access receipt may stand in for a payment.
+     */
+    var `receipts`: kotlin.Boolean = true 
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRouteOptions: FfiConverterRustBuffer<RouteOptions> {
+    override fun read(buf: ByteBuffer): RouteOptions {
+        return RouteOptions(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RouteOptions) = (
+            FfiConverterOptionalString.allocationSize(value.`description`) +
+            FfiConverterOptionalString.allocationSize(value.`mimeType`) +
+            FfiConverterUByte.allocationSize(value.`x402Version`) +
+            FfiConverterBoolean.allocationSize(value.`receipts`)
+    )
+
+    override fun write(value: RouteOptions, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`description`, buf)
+            FfiConverterOptionalString.write(value.`mimeType`, buf)
+            FfiConverterUByte.write(value.`x402Version`, buf)
+            FfiConverterBoolean.write(value.`receipts`, buf)
+    }
+}
+
+
+
+/**
  * The response header that carries a settlement (name and value).
  */
 data class SettlementHeader (
@@ -8885,6 +11338,60 @@ public object FfiConverterTypeSettlementHeader: FfiConverterRustBuffer<Settlemen
     override fun write(value: SettlementHeader, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * A started request: its exchange (none when the request is free) and first step.
+ */
+data class Started (
+    /**
+     * The exchange, or none when the request is free (the step is `PassThrough`).
+     */
+    var `exchange`: Exchange?
+    , 
+    /**
+     * The first step.
+     */
+    var `step`: GateStep
+    
+): Disposable{
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`exchange`,
+        this.`step`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStarted: FfiConverterRustBuffer<Started> {
+    override fun read(buf: ByteBuffer): Started {
+        return Started(
+            FfiConverterOptionalTypeExchange.read(buf),
+            FfiConverterTypeGateStep.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Started) = (
+            FfiConverterOptionalTypeExchange.allocationSize(value.`exchange`) +
+            FfiConverterTypeGateStep.allocationSize(value.`step`)
+    )
+
+    override fun write(value: Started, buf: ByteBuffer) {
+            FfiConverterOptionalTypeExchange.write(value.`exchange`, buf)
+            FfiConverterTypeGateStep.write(value.`step`, buf)
     }
 }
 
@@ -9187,19 +11694,617 @@ public object FfiConverterTypeVerifyResponse: FfiConverterRustBuffer<VerifyRespo
 
 
 
+/**
+ * What the paying client's glue must do next.
+ */
+sealed class FetchStep: Disposable  {
+    
+    /**
+     * Send this request without following redirects; feed its status and headers.
+     */
+    data class Send(
+        /**
+         * The request.
+         */
+        val `request`: FetchRequest) : FetchStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Read the last response's body and feed it.
+     */
+    object ReadBody : FetchStep()
+    
+    
+    /**
+     * Sign these digests (65-byte signatures, in order) and feed them.
+     */
+    data class Sign(
+        /**
+         * The digests.
+         */
+        val `digests`: List<kotlin.ByteArray>) : FetchStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Final: the last response is the answer.
+     */
+    data class Done(
+        /**
+         * What was paid.
+         */
+        val `outcome`: FetchOutcome) : FetchStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Final: throw this error.
+     */
+    data class Fail(
+        /**
+         * The error.
+         */
+        val `error`: ErrorDetails) : FetchStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Final: rethrow the error the last send failed with.
+     */
+    data class Raise(
+        /**
+         * What was paid (the outcome is open when the failed send carried a payment).
+         */
+        val `outcome`: FetchOutcome) : FetchStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        when(this) {
+            is FetchStep.Send -> {
+                
+    Disposable.destroy(
+        this.`request`
+    )
+                
+            }
+            is FetchStep.ReadBody -> {// Nothing to destroy
+            }
+            is FetchStep.Sign -> {
+                
+    Disposable.destroy(
+        this.`digests`
+    )
+                
+            }
+            is FetchStep.Done -> {
+                
+    Disposable.destroy(
+        this.`outcome`
+    )
+                
+            }
+            is FetchStep.Fail -> {
+                
+    Disposable.destroy(
+        this.`error`
+    )
+                
+            }
+            is FetchStep.Raise -> {
+                
+    Disposable.destroy(
+        this.`outcome`
+    )
+                
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
+    override fun read(buf: ByteBuffer): FetchStep {
+        return when(buf.getInt()) {
+            1 -> FetchStep.Send(
+                FfiConverterTypeFetchRequest.read(buf),
+                )
+            2 -> FetchStep.ReadBody
+            3 -> FetchStep.Sign(
+                FfiConverterSequenceByteArray.read(buf),
+                )
+            4 -> FetchStep.Done(
+                FfiConverterTypeFetchOutcome.read(buf),
+                )
+            5 -> FetchStep.Fail(
+                FfiConverterTypeErrorDetails.read(buf),
+                )
+            6 -> FetchStep.Raise(
+                FfiConverterTypeFetchOutcome.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: FetchStep) = when(value) {
+        is FetchStep.Send -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFetchRequest.allocationSize(value.`request`)
+            )
+        }
+        is FetchStep.ReadBody -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is FetchStep.Sign -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceByteArray.allocationSize(value.`digests`)
+            )
+        }
+        is FetchStep.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFetchOutcome.allocationSize(value.`outcome`)
+            )
+        }
+        is FetchStep.Fail -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeErrorDetails.allocationSize(value.`error`)
+            )
+        }
+        is FetchStep.Raise -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFetchOutcome.allocationSize(value.`outcome`)
+            )
+        }
+    }
+
+    override fun write(value: FetchStep, buf: ByteBuffer) {
+        when(value) {
+            is FetchStep.Send -> {
+                buf.putInt(1)
+                FfiConverterTypeFetchRequest.write(value.`request`, buf)
+                Unit
+            }
+            is FetchStep.ReadBody -> {
+                buf.putInt(2)
+                Unit
+            }
+            is FetchStep.Sign -> {
+                buf.putInt(3)
+                FfiConverterSequenceByteArray.write(value.`digests`, buf)
+                Unit
+            }
+            is FetchStep.Done -> {
+                buf.putInt(4)
+                FfiConverterTypeFetchOutcome.write(value.`outcome`, buf)
+                Unit
+            }
+            is FetchStep.Fail -> {
+                buf.putInt(5)
+                FfiConverterTypeErrorDetails.write(value.`error`, buf)
+                Unit
+            }
+            is FetchStep.Raise -> {
+                buf.putInt(6)
+                FfiConverterTypeFetchOutcome.write(value.`outcome`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
 
 
 /**
- * paywire's error. Swift: `PaywireError`; Kotlin: `PaywireException`.
+ * What the gate's glue must do next.
+ */
+sealed class GateAction: Disposable  {
+    
+    /**
+     * Final: the request is not priced; run the app as usual.
+     */
+    object PassThrough : GateAction()
+    
+    
+    /**
+     * Read the whole body, at most `limit` bytes.
+     */
+    data class ReadBody(
+        /**
+         * The most bytes to read.
+         */
+        val `limit`: kotlin.ULong) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Perform a store operation.
+     */
+    data class Store(
+        /**
+         * The operation.
+         */
+        val `op`: StoreOp) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Ask the facilitator's `/verify`.
+     */
+    data class Verify(
+        /**
+         * The payment as received.
+         */
+        val `payment`: PaymentPayload, 
+        /**
+         * The server's offer it pays.
+         */
+        val `requirements`: PaymentRequirements) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Run the handler with the body read before; capture its whole response without sending it.
+     */
+    data class RunHandler(
+        /**
+         * What the handler is told about the payment.
+         */
+        val `paid`: Paid) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Ask the facilitator's `/settle`.
+     */
+    data class Settle(
+        /**
+         * The payment as received.
+         */
+        val `payment`: PaymentPayload, 
+        /**
+         * The server's offer it pays.
+         */
+        val `requirements`: PaymentRequirements) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Final: send this response as it is.
+     */
+    data class Respond(
+        /**
+         * The status.
+         */
+        val `status`: kotlin.UShort, 
+        /**
+         * The headers.
+         */
+        val `headers`: List<HttpHeader>, 
+        /**
+         * The body.
+         */
+        val `body`: kotlin.ByteArray) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Final: the handler failed; rethrow its error.
+     */
+    object Fail : GateAction()
+    
+    
+    /**
+     * Final: nothing to send.
+     */
+    object Done : GateAction()
+    
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        when(this) {
+            is GateAction.PassThrough -> {// Nothing to destroy
+            }
+            is GateAction.ReadBody -> {
+                
+    Disposable.destroy(
+        this.`limit`
+    )
+                
+            }
+            is GateAction.Store -> {
+                
+    Disposable.destroy(
+        this.`op`
+    )
+                
+            }
+            is GateAction.Verify -> {
+                
+    Disposable.destroy(
+        this.`payment`,
+        this.`requirements`
+    )
+                
+            }
+            is GateAction.RunHandler -> {
+                
+    Disposable.destroy(
+        this.`paid`
+    )
+                
+            }
+            is GateAction.Settle -> {
+                
+    Disposable.destroy(
+        this.`payment`,
+        this.`requirements`
+    )
+                
+            }
+            is GateAction.Respond -> {
+                
+    Disposable.destroy(
+        this.`status`,
+        this.`headers`,
+        this.`body`
+    )
+                
+            }
+            is GateAction.Fail -> {// Nothing to destroy
+            }
+            is GateAction.Done -> {// Nothing to destroy
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGateAction : FfiConverterRustBuffer<GateAction>{
+    override fun read(buf: ByteBuffer): GateAction {
+        return when(buf.getInt()) {
+            1 -> GateAction.PassThrough
+            2 -> GateAction.ReadBody(
+                FfiConverterULong.read(buf),
+                )
+            3 -> GateAction.Store(
+                FfiConverterTypeStoreOp.read(buf),
+                )
+            4 -> GateAction.Verify(
+                FfiConverterTypePaymentPayload.read(buf),
+                FfiConverterTypePaymentRequirements.read(buf),
+                )
+            5 -> GateAction.RunHandler(
+                FfiConverterTypePaid.read(buf),
+                )
+            6 -> GateAction.Settle(
+                FfiConverterTypePaymentPayload.read(buf),
+                FfiConverterTypePaymentRequirements.read(buf),
+                )
+            7 -> GateAction.Respond(
+                FfiConverterUShort.read(buf),
+                FfiConverterSequenceTypeHttpHeader.read(buf),
+                FfiConverterByteArray.read(buf),
+                )
+            8 -> GateAction.Fail
+            9 -> GateAction.Done
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: GateAction) = when(value) {
+        is GateAction.PassThrough -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is GateAction.ReadBody -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`limit`)
+            )
+        }
+        is GateAction.Store -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeStoreOp.allocationSize(value.`op`)
+            )
+        }
+        is GateAction.Verify -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypePaymentPayload.allocationSize(value.`payment`)
+                + FfiConverterTypePaymentRequirements.allocationSize(value.`requirements`)
+            )
+        }
+        is GateAction.RunHandler -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypePaid.allocationSize(value.`paid`)
+            )
+        }
+        is GateAction.Settle -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypePaymentPayload.allocationSize(value.`payment`)
+                + FfiConverterTypePaymentRequirements.allocationSize(value.`requirements`)
+            )
+        }
+        is GateAction.Respond -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterSequenceTypeHttpHeader.allocationSize(value.`headers`)
+                + FfiConverterByteArray.allocationSize(value.`body`)
+            )
+        }
+        is GateAction.Fail -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is GateAction.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: GateAction, buf: ByteBuffer) {
+        when(value) {
+            is GateAction.PassThrough -> {
+                buf.putInt(1)
+                Unit
+            }
+            is GateAction.ReadBody -> {
+                buf.putInt(2)
+                FfiConverterULong.write(value.`limit`, buf)
+                Unit
+            }
+            is GateAction.Store -> {
+                buf.putInt(3)
+                FfiConverterTypeStoreOp.write(value.`op`, buf)
+                Unit
+            }
+            is GateAction.Verify -> {
+                buf.putInt(4)
+                FfiConverterTypePaymentPayload.write(value.`payment`, buf)
+                FfiConverterTypePaymentRequirements.write(value.`requirements`, buf)
+                Unit
+            }
+            is GateAction.RunHandler -> {
+                buf.putInt(5)
+                FfiConverterTypePaid.write(value.`paid`, buf)
+                Unit
+            }
+            is GateAction.Settle -> {
+                buf.putInt(6)
+                FfiConverterTypePaymentPayload.write(value.`payment`, buf)
+                FfiConverterTypePaymentRequirements.write(value.`requirements`, buf)
+                Unit
+            }
+            is GateAction.Respond -> {
+                buf.putInt(7)
+                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
+                FfiConverterByteArray.write(value.`body`, buf)
+                Unit
+            }
+            is GateAction.Fail -> {
+                buf.putInt(8)
+                Unit
+            }
+            is GateAction.Done -> {
+                buf.putInt(9)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+
+/**
+ * paywire's error. Swift: `PaywireError.failure`; Kotlin: `PaywireException.Failure`. One case carrying the
+ * same fields in every language: the stable `code` (x402's reason string where x402 has one), the
+ * `category` the core decides (`malformed_input`, `refused`, `configuration`, `local`, `upstream`), a
+ * `detail` a person can act on, the payer when known and, for a payer's refusal, why each offer was refused.
  */
 sealed class PaywireException: kotlin.Exception() {
     
     /**
-     * The input cannot be read (a malformed header, body or argument): the sender must fix it.
+     * Every paywire failure.
      */
-    class MalformedInput(
+    class Failure(
         
         val `code`: kotlin.String, 
+        
+        val `category`: kotlin.String, 
         
         val `detail`: kotlin.String, 
         
@@ -9208,75 +12313,7 @@ sealed class PaywireException: kotlin.Exception() {
         val `refusals`: List<OfferRefusal>
         ) : PaywireException() {
         override val message
-            get() = "code=${ `code` }, detail=${ `detail` }, payer=${ `payer` }, refusals=${ `refusals` }"
-    }
-    
-    /**
-     * The payment or offer was read and refused (no match, bad signature, expired, over budget...).
-     */
-    class Refused(
-        
-        val `code`: kotlin.String, 
-        
-        val `detail`: kotlin.String, 
-        
-        val `payer`: kotlin.String?, 
-        
-        val `refusals`: List<OfferRefusal>
-        ) : PaywireException() {
-        override val message
-            get() = "code=${ `code` }, detail=${ `detail` }, payer=${ `payer` }, refusals=${ `refusals` }"
-    }
-    
-    /**
-     * The caller's own setup is wrong (unknown network, bad price, bad argument).
-     */
-    class Configuration(
-        
-        val `code`: kotlin.String, 
-        
-        val `detail`: kotlin.String, 
-        
-        val `payer`: kotlin.String?, 
-        
-        val `refusals`: List<OfferRefusal>
-        ) : PaywireException() {
-        override val message
-            get() = "code=${ `code` }, detail=${ `detail` }, payer=${ `payer` }, refusals=${ `refusals` }"
-    }
-    
-    /**
-     * Something failed on this side (the signer, randomness).
-     */
-    class Local(
-        
-        val `code`: kotlin.String, 
-        
-        val `detail`: kotlin.String, 
-        
-        val `payer`: kotlin.String?, 
-        
-        val `refusals`: List<OfferRefusal>
-        ) : PaywireException() {
-        override val message
-            get() = "code=${ `code` }, detail=${ `detail` }, payer=${ `payer` }, refusals=${ `refusals` }"
-    }
-    
-    /**
-     * The facilitator or server answered without the x402 shape, or not at all.
-     */
-    class Upstream(
-        
-        val `code`: kotlin.String, 
-        
-        val `detail`: kotlin.String, 
-        
-        val `payer`: kotlin.String?, 
-        
-        val `refusals`: List<OfferRefusal>
-        ) : PaywireException() {
-        override val message
-            get() = "code=${ `code` }, detail=${ `detail` }, payer=${ `payer` }, refusals=${ `refusals` }"
+            get() = "code=${ `code` }, category=${ `category` }, detail=${ `detail` }, payer=${ `payer` }, refusals=${ `refusals` }"
     }
     
 
@@ -9295,31 +12332,8 @@ public object FfiConverterTypePaywireError : FfiConverterRustBuffer<PaywireExcep
         
 
         return when(buf.getInt()) {
-            1 -> PaywireException.MalformedInput(
+            1 -> PaywireException.Failure(
                 FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterOptionalString.read(buf),
-                FfiConverterSequenceTypeOfferRefusal.read(buf),
-                )
-            2 -> PaywireException.Refused(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterOptionalString.read(buf),
-                FfiConverterSequenceTypeOfferRefusal.read(buf),
-                )
-            3 -> PaywireException.Configuration(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterOptionalString.read(buf),
-                FfiConverterSequenceTypeOfferRefusal.read(buf),
-                )
-            4 -> PaywireException.Local(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterOptionalString.read(buf),
-                FfiConverterSequenceTypeOfferRefusal.read(buf),
-                )
-            5 -> PaywireException.Upstream(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -9331,42 +12345,11 @@ public object FfiConverterTypePaywireError : FfiConverterRustBuffer<PaywireExcep
 
     override fun allocationSize(value: PaywireException): ULong {
         return when(value) {
-            is PaywireException.MalformedInput -> (
+            is PaywireException.Failure -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`detail`)
-                + FfiConverterOptionalString.allocationSize(value.`payer`)
-                + FfiConverterSequenceTypeOfferRefusal.allocationSize(value.`refusals`)
-            )
-            is PaywireException.Refused -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`detail`)
-                + FfiConverterOptionalString.allocationSize(value.`payer`)
-                + FfiConverterSequenceTypeOfferRefusal.allocationSize(value.`refusals`)
-            )
-            is PaywireException.Configuration -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`detail`)
-                + FfiConverterOptionalString.allocationSize(value.`payer`)
-                + FfiConverterSequenceTypeOfferRefusal.allocationSize(value.`refusals`)
-            )
-            is PaywireException.Local -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`detail`)
-                + FfiConverterOptionalString.allocationSize(value.`payer`)
-                + FfiConverterSequenceTypeOfferRefusal.allocationSize(value.`refusals`)
-            )
-            is PaywireException.Upstream -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`category`)
                 + FfiConverterString.allocationSize(value.`detail`)
                 + FfiConverterOptionalString.allocationSize(value.`payer`)
                 + FfiConverterSequenceTypeOfferRefusal.allocationSize(value.`refusals`)
@@ -9376,41 +12359,10 @@ public object FfiConverterTypePaywireError : FfiConverterRustBuffer<PaywireExcep
 
     override fun write(value: PaywireException, buf: ByteBuffer) {
         when(value) {
-            is PaywireException.MalformedInput -> {
+            is PaywireException.Failure -> {
                 buf.putInt(1)
                 FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`detail`, buf)
-                FfiConverterOptionalString.write(value.`payer`, buf)
-                FfiConverterSequenceTypeOfferRefusal.write(value.`refusals`, buf)
-                Unit
-            }
-            is PaywireException.Refused -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`detail`, buf)
-                FfiConverterOptionalString.write(value.`payer`, buf)
-                FfiConverterSequenceTypeOfferRefusal.write(value.`refusals`, buf)
-                Unit
-            }
-            is PaywireException.Configuration -> {
-                buf.putInt(3)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`detail`, buf)
-                FfiConverterOptionalString.write(value.`payer`, buf)
-                FfiConverterSequenceTypeOfferRefusal.write(value.`refusals`, buf)
-                Unit
-            }
-            is PaywireException.Local -> {
-                buf.putInt(4)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`detail`, buf)
-                FfiConverterOptionalString.write(value.`payer`, buf)
-                FfiConverterSequenceTypeOfferRefusal.write(value.`refusals`, buf)
-                Unit
-            }
-            is PaywireException.Upstream -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`category`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterOptionalString.write(value.`payer`, buf)
                 FfiConverterSequenceTypeOfferRefusal.write(value.`refusals`, buf)
@@ -9530,6 +12482,341 @@ public object FfiConverterTypePrepared : FfiConverterRustBuffer<Prepared>{
 
 
 
+/**
+ * A store operation's answer, for gates with an external store.
+ */
+sealed class StoreAnswer {
+    
+    /**
+     * A claim's or a get's answer: the live entry's JSON, if any.
+     */
+    data class Entry(
+        /**
+         * The entry's JSON text.
+         */
+        val `entry`: kotlin.String?) : StoreAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A replace's answer.
+     */
+    data class Replaced(
+        /**
+         * Whether it was done.
+         */
+        val `done`: kotlin.Boolean) : StoreAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A release is done.
+     */
+    object Released : StoreAnswer()
+    
+    
+    /**
+     * The store failed (the message goes to the server's log).
+     */
+    data class Failed(
+        /**
+         * What happened.
+         */
+        val `message`: kotlin.String) : StoreAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreAnswer : FfiConverterRustBuffer<StoreAnswer>{
+    override fun read(buf: ByteBuffer): StoreAnswer {
+        return when(buf.getInt()) {
+            1 -> StoreAnswer.Entry(
+                FfiConverterOptionalString.read(buf),
+                )
+            2 -> StoreAnswer.Replaced(
+                FfiConverterBoolean.read(buf),
+                )
+            3 -> StoreAnswer.Released
+            4 -> StoreAnswer.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: StoreAnswer) = when(value) {
+        is StoreAnswer.Entry -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalString.allocationSize(value.`entry`)
+            )
+        }
+        is StoreAnswer.Replaced -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`done`)
+            )
+        }
+        is StoreAnswer.Released -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is StoreAnswer.Failed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+        }
+    }
+
+    override fun write(value: StoreAnswer, buf: ByteBuffer) {
+        when(value) {
+            is StoreAnswer.Entry -> {
+                buf.putInt(1)
+                FfiConverterOptionalString.write(value.`entry`, buf)
+                Unit
+            }
+            is StoreAnswer.Replaced -> {
+                buf.putInt(2)
+                FfiConverterBoolean.write(value.`done`, buf)
+                Unit
+            }
+            is StoreAnswer.Released -> {
+                buf.putInt(3)
+                Unit
+            }
+            is StoreAnswer.Failed -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`message`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * A store operation, for gates with an external store.
+ */
+sealed class StoreOp {
+    
+    /**
+     * Store `entry` under `key` unless a live entry is there; answer `Entry` with the live one.
+     */
+    data class Claim(
+        /**
+         * The key.
+         */
+        val `key`: kotlin.String, 
+        /**
+         * The entry's JSON text.
+         */
+        val `entry`: kotlin.String, 
+        /**
+         * When it may be dropped (Unix seconds).
+         */
+        val `expiresAt`: kotlin.ULong) : StoreOp()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The live entry under `key`; answer `Entry`.
+     */
+    data class Get(
+        /**
+         * The key.
+         */
+        val `key`: kotlin.String) : StoreOp()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Store `entry` if the live entry has `token`; answer `Replaced`.
+     */
+    data class Replace(
+        /**
+         * The key.
+         */
+        val `key`: kotlin.String, 
+        /**
+         * The token the live entry must have.
+         */
+        val `token`: kotlin.String, 
+        /**
+         * The new entry's JSON text.
+         */
+        val `entry`: kotlin.String, 
+        /**
+         * When it may be dropped (Unix seconds).
+         */
+        val `expiresAt`: kotlin.ULong) : StoreOp()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Forget the entry if it has `token`; answer `Released`.
+     */
+    data class Release(
+        /**
+         * The key.
+         */
+        val `key`: kotlin.String, 
+        /**
+         * The token the entry must have.
+         */
+        val `token`: kotlin.String) : StoreOp()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreOp : FfiConverterRustBuffer<StoreOp>{
+    override fun read(buf: ByteBuffer): StoreOp {
+        return when(buf.getInt()) {
+            1 -> StoreOp.Claim(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            2 -> StoreOp.Get(
+                FfiConverterString.read(buf),
+                )
+            3 -> StoreOp.Replace(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            4 -> StoreOp.Release(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: StoreOp) = when(value) {
+        is StoreOp.Claim -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`key`)
+                + FfiConverterString.allocationSize(value.`entry`)
+                + FfiConverterULong.allocationSize(value.`expiresAt`)
+            )
+        }
+        is StoreOp.Get -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`key`)
+            )
+        }
+        is StoreOp.Replace -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`key`)
+                + FfiConverterString.allocationSize(value.`token`)
+                + FfiConverterString.allocationSize(value.`entry`)
+                + FfiConverterULong.allocationSize(value.`expiresAt`)
+            )
+        }
+        is StoreOp.Release -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`key`)
+                + FfiConverterString.allocationSize(value.`token`)
+            )
+        }
+    }
+
+    override fun write(value: StoreOp, buf: ByteBuffer) {
+        when(value) {
+            is StoreOp.Claim -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`key`, buf)
+                FfiConverterString.write(value.`entry`, buf)
+                FfiConverterULong.write(value.`expiresAt`, buf)
+                Unit
+            }
+            is StoreOp.Get -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`key`, buf)
+                Unit
+            }
+            is StoreOp.Replace -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`key`, buf)
+                FfiConverterString.write(value.`token`, buf)
+                FfiConverterString.write(value.`entry`, buf)
+                FfiConverterULong.write(value.`expiresAt`, buf)
+                Unit
+            }
+            is StoreOp.Release -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`key`, buf)
+                FfiConverterString.write(value.`token`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -9556,6 +12843,38 @@ public object FfiConverterOptionalUByte: FfiConverterRustBuffer<kotlin.UByte?> {
         } else {
             buf.put(1)
             FfiConverterUByte.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
         }
     }
 }
@@ -9684,6 +13003,166 @@ public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteA
         } else {
             buf.put(1)
             FfiConverterByteArray.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAcceptedPayment: FfiConverterRustBuffer<AcceptedPayment?> {
+    override fun read(buf: ByteBuffer): AcceptedPayment? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAcceptedPayment.read(buf)
+    }
+
+    override fun allocationSize(value: AcceptedPayment?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAcceptedPayment.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AcceptedPayment?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAcceptedPayment.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAccessPolicy: FfiConverterRustBuffer<AccessPolicy?> {
+    override fun read(buf: ByteBuffer): AccessPolicy? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAccessPolicy.read(buf)
+    }
+
+    override fun allocationSize(value: AccessPolicy?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAccessPolicy.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AccessPolicy?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAccessPolicy.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeExchange: FfiConverterRustBuffer<Exchange?> {
+    override fun read(buf: ByteBuffer): Exchange? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeExchange.read(buf)
+    }
+
+    override fun allocationSize(value: Exchange?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeExchange.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Exchange?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeExchange.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeIssuer: FfiConverterRustBuffer<Issuer?> {
+    override fun read(buf: ByteBuffer): Issuer? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeIssuer.read(buf)
+    }
+
+    override fun allocationSize(value: Issuer?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeIssuer.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Issuer?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeIssuer.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePaymentHeader: FfiConverterRustBuffer<PaymentHeader?> {
+    override fun read(buf: ByteBuffer): PaymentHeader? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePaymentHeader.read(buf)
+    }
+
+    override fun allocationSize(value: PaymentHeader?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePaymentHeader.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PaymentHeader?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePaymentHeader.write(value, buf)
         }
     }
 }
@@ -9854,6 +13333,38 @@ public object FfiConverterOptionalTypeSignedReceipt: FfiConverterRustBuffer<Sign
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeErrorDetails: FfiConverterRustBuffer<ErrorDetails?> {
+    override fun read(buf: ByteBuffer): ErrorDetails? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeErrorDetails.read(buf)
+    }
+
+    override fun allocationSize(value: ErrorDetails?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeErrorDetails.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ErrorDetails?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeErrorDetails.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypePayerOptions: FfiConverterRustBuffer<PayerOptions?> {
     override fun read(buf: ByteBuffer): PayerOptions? {
         if (buf.get().toInt() == 0) {
@@ -9876,6 +13387,38 @@ public object FfiConverterOptionalTypePayerOptions: FfiConverterRustBuffer<Payer
         } else {
             buf.put(1)
             FfiConverterTypePayerOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeRouteOptions: FfiConverterRustBuffer<RouteOptions?> {
+    override fun read(buf: ByteBuffer): RouteOptions? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRouteOptions.read(buf)
+    }
+
+    override fun allocationSize(value: RouteOptions?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRouteOptions.allocationSize(value)
+        }
+    }
+
+    override fun write(value: RouteOptions?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRouteOptions.write(value, buf)
         }
     }
 }
@@ -10094,6 +13637,34 @@ public object FfiConverterSequenceTypePriceTag: FfiConverterRustBuffer<List<Pric
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePricedRoute: FfiConverterRustBuffer<List<PricedRoute>> {
+    override fun read(buf: ByteBuffer): List<PricedRoute> {
+        val len = buf.getInt()
+        return List<PricedRoute>(len) {
+            FfiConverterTypePricedRoute.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PricedRoute>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePricedRoute.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PricedRoute>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePricedRoute.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeSignedOffer: FfiConverterRustBuffer<List<SignedOffer>> {
     override fun read(buf: ByteBuffer): List<SignedOffer> {
         val len = buf.getInt()
@@ -10168,6 +13739,34 @@ public object FfiConverterSequenceTypeKnownAsset: FfiConverterRustBuffer<List<Kn
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeKnownAsset.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLogLine: FfiConverterRustBuffer<List<LogLine>> {
+    override fun read(buf: ByteBuffer): List<LogLine> {
+        val len = buf.getInt()
+        return List<LogLine>(len) {
+            FfiConverterTypeLogLine.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LogLine>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLogLine.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LogLine>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLogLine.write(it, buf)
         }
     }
 }
@@ -10298,6 +13897,19 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     
 
         /**
+         * The default facilitator (x402.org, test networks only).
+         */ fun `defaultFacilitatorUrl`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_default_facilitator_url(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
          * The header value (padded standard base64) of a JSON text, byte for byte.
          */ fun `encodeJsonText`(`jsonText`: kotlin.String): kotlin.String {
             return FfiConverterString.lift(
@@ -10318,6 +13930,88 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_error_codes(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * The details of an error with a known code, as the core makes it (its category is the core's), for glue
+         * code that raises paywire's errors.
+         */ fun `errorDetails`(`code`: kotlin.String, `detail`: kotlin.String): ErrorDetails {
+            return FfiConverterTypeErrorDetails.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_error_details(
+    
+        FfiConverterString.lower(`code`),FfiConverterString.lower(`detail`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Response headers a browser client must be allowed to read.
+         */ fun `exposedHeaders`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_exposed_headers(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The URL and method of `endpoint` (`verify`, `settle`, `supported`) under a facilitator's base URL.
+         */
+    @Throws(PaywireException::class) fun `facilitatorEndpoint`(`base`: kotlin.String, `endpointName`: kotlin.String): FacilitatorEndpoint {
+            return FfiConverterTypeFacilitatorEndpoint.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_endpoint(
+    
+        FfiConverterString.lower(`base`),FfiConverterString.lower(`endpointName`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The extra headers for `endpoint` out of the configured JSON (a flat object, or one keyed by endpoint).
+         */
+    @Throws(PaywireException::class) fun `facilitatorHeaders`(`configuredJson`: kotlin.String?, `endpointName`: kotlin.String): List<HttpHeader> {
+            return FfiConverterSequenceTypeHttpHeader.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_headers(
+    
+        FfiConverterOptionalString.lower(`configuredJson`),FfiConverterString.lower(`endpointName`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The JSON body of `/verify` and `/settle`: the payment as received and the server's own offer.
+         */ fun `facilitatorRequest`(`payment`: PaymentPayload, `requirements`: PaymentRequirements): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_request(
+    
+        FfiConverterTypePaymentPayload.lower(`payment`),FfiConverterTypePaymentRequirements.lower(`requirements`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The `facilitator_unreachable` error for a call that failed, naming the facilitator by its redacted URL.
+         */
+    @Throws(PaywireException::class) fun `facilitatorUnreachable`(`base`: kotlin.String, `endpointName`: kotlin.String, `timedOut`: kotlin.Boolean, `timeoutSeconds`: kotlin.Double, `detail`: kotlin.String): ErrorDetails {
+            return FfiConverterTypeErrorDetails.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_unreachable(
+    
+        FfiConverterString.lower(`base`),FfiConverterString.lower(`endpointName`),FfiConverterBoolean.lower(`timedOut`),FfiConverterDouble.lower(`timeoutSeconds`),FfiConverterString.lower(`detail`),_status)
 }
     )
     }
@@ -10431,6 +14125,20 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     
 
         /**
+         * Reads a `/settle` answer of HTTP `status`.
+         */
+    @Throws(PaywireException::class) fun `readSettleAnswer`(`status`: kotlin.UShort, `body`: kotlin.String): SettleResponse {
+            return FfiConverterTypeSettleResponse.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_read_settle_answer(
+    
+        FfiConverterUShort.lower(`status`),FfiConverterString.lower(`body`),_status)
+}
+    )
+    }
+    
+
+        /**
          * The settlement a paid response carries (`PAYMENT-RESPONSE` or `X-PAYMENT-RESPONSE`), if any.
          */
     @Throws(PaywireException::class) fun `readSettlement`(`headers`: List<HttpHeader>): SettleResponse? {
@@ -10439,6 +14147,20 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_read_settlement(
     
         FfiConverterSequenceTypeHttpHeader.lower(`headers`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Reads a `/verify` answer of HTTP `status`.
+         */
+    @Throws(PaywireException::class) fun `readVerifyAnswer`(`status`: kotlin.UShort, `body`: kotlin.String): VerifyResponse {
+            return FfiConverterTypeVerifyResponse.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_read_verify_answer(
+    
+        FfiConverterUShort.lower(`status`),FfiConverterString.lower(`body`),_status)
 }
     )
     }
@@ -10473,6 +14195,32 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     
 
         /**
+         * A URL as errors and logs may show it: no credentials, no query.
+         */ fun `redactUrl`(`url`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_redact_url(
+    
+        FfiConverterString.lower(`url`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Whether to ask `/settle` once more with the same body (pending, with a transaction named).
+         */ fun `settleAgain`(`answer`: SettleResponse): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_settle_again(
+    
+        FfiConverterTypeSettleResponse.lower(`answer`),_status)
+}
+    )
+    }
+    
+
+        /**
          * The header a paid response carries its settlement in.
          */
     @Throws(PaywireException::class) fun `settlementHeader`(`x402Version`: kotlin.UByte, `settlement`: SettleResponse): SettlementHeader {
@@ -10481,6 +14229,19 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_settlement_header(
     
         FfiConverterUByte.lower(`x402Version`),FfiConverterTypeSettleResponse.lower(`settlement`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Starts a call of `request` paid by `payer`.
+         */ fun `startPaidFetch`(`payer`: Payer, `request`: FetchRequest, `options`: FetchOptions): FetchStarted {
+            return FfiConverterTypeFetchStarted.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_start_paid_fetch(
+    
+        FfiConverterTypePayer.lower(`payer`),FfiConverterTypeFetchRequest.lower(`request`),FfiConverterTypeFetchOptions.lower(`options`),_status)
 }
     )
     }

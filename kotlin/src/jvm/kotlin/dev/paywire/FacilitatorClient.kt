@@ -1,0 +1,72 @@
+package dev.paywire
+
+import dev.paywire.ffi.PaymentPayload
+import dev.paywire.ffi.PaymentRequirements
+import dev.paywire.ffi.SettleResponse
+import dev.paywire.ffi.VerifyResponse
+import dev.paywire.ffi.defaultFacilitatorUrl
+import dev.paywire.ffi.facilitatorEndpoint
+import dev.paywire.ffi.facilitatorHeaders
+import dev.paywire.ffi.facilitatorRequest
+import dev.paywire.ffi.facilitatorUnreachable
+import dev.paywire.ffi.readSettleAnswer
+import dev.paywire.ffi.readVerifyAnswer
+import dev.paywire.ffi.settleAgain
+import java.io.IOException
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.net.http.HttpTimeoutException
+import java.time.Duration
+
+/** What a payment gate needs from a facilitator. */
+interface Facilitator {
+    /** `POST /verify` with the payment as received and the server's own offer. */
+    fun verify(payment: PaymentPayload, requirements: PaymentRequirements): VerifyResponse
+
+    /** `POST /settle`. */
+    fun settle(payment: PaymentPayload, requirements: PaymentRequirements): SettleResponse
+}
+
+/**
+ * A facilitator client over `java.net.http`. How answers are read is paywire's core rule, as in every
+ * language: refusals come back as answers (also with a 4xx status); an unreachable facilitator throws
+ * `facilitator_unreachable`, a 5xx or an answer without the x402 shape `invalid_facilitator_response`; errors
+ * name the facilitator by its URL without credentials or query. [headersJson] is a JSON object of headers for
+ * every call, or one keyed by endpoint (`verify`, `settle`, `supported`).
+ */
+class FacilitatorClient(
+    /** The facilitator's base URL (default: the public x402.org facilitator, test networks only). */
+    val url: String = defaultFacilitatorUrl(),
+    /** Extra headers (auth), as JSON. */
+    private val headersJson: String? = null,
+    /** How long to wait for an answer (settling waits for a transaction). */
+    val timeout: Duration = Duration.ofSeconds(90),
+    private val client: HttpClient = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL).build(),
+) : Facilitator {
+    private fun call(endpoint: String, body: String?): HttpResponse<String> {
+        val target = facilitatorEndpoint(url, endpoint)
+        val builder = HttpRequest.newBuilder(URI.create(target.url)).timeout(timeout).header("content-type", "application/json")
+        for (h in facilitatorHeaders(headersJson, endpoint)) builder.header(h.name, h.value)
+        builder.method(target.method, body?.let { HttpRequest.BodyPublishers.ofString(it) } ?: HttpRequest.BodyPublishers.noBody())
+        return try {
+            client.send(builder.build(), HttpResponse.BodyHandlers.ofString())
+        } catch (e: IOException) {
+            throw facilitatorUnreachable(url, endpoint, e is HttpTimeoutException, timeout.toMillis() / 1000.0, e.javaClass.simpleName).toException()
+        }
+    }
+
+    override fun verify(payment: PaymentPayload, requirements: PaymentRequirements): VerifyResponse {
+        val answer = call("verify", facilitatorRequest(payment, requirements))
+        return readVerifyAnswer(answer.statusCode().toUShort(), answer.body())
+    }
+
+    /** `POST /settle`; once more with the same body when the facilitator reports `settlement_pending` with a transaction. */
+    override fun settle(payment: PaymentPayload, requirements: PaymentRequirements): SettleResponse {
+        val body = facilitatorRequest(payment, requirements)
+        var result = call("settle", body).let { readSettleAnswer(it.statusCode().toUShort(), it.body()) }
+        if (settleAgain(result)) result = call("settle", body).let { readSettleAnswer(it.statusCode().toUShort(), it.body()) }
+        return result
+    }
+}
