@@ -113,12 +113,17 @@ function sendFinal(reply, { status, headers, body }) {
 function fastifyPaywire(fastify, options, done) {
   const { routes = {}, ...gateOptions } = options
   const gate = new PaymentGate(routes, { caseSensitive: true, logger: fastify.log, ...gateOptions })
-  const attached = new Map()
-
-  fastify.addHook('onRoute', (route) => {
-    const price = route.config?.paywire
-    if (price != null) attached.set(route, new PaymentGate({}, { logger: fastify.log, ...gateOptions }, [price]))
-  })
+  // A route priced where it is declared (`config: { paywire }`) gets its own gate, made the first time it is
+  // asked for, from the route's own config: whatever the request, the price is the route's.
+  const attached = new WeakMap()
+  const gateOf = (config) => {
+    let own = attached.get(config)
+    if (own === undefined) {
+      own = new PaymentGate({}, { caseSensitive: true, logger: fastify.log, ...gateOptions }, [config.paywire])
+      attached.set(config, own)
+    }
+    return own
+  }
 
   fastify.addHook('onRequest', async (request, reply) => {
     const head = {
@@ -128,9 +133,8 @@ function fastifyPaywire(fastify, options, done) {
       origin: `${request.protocol}://${request.host ?? request.hostname}`,
       headers: headersOf(request),
     }
-    const own = request.routeOptions?.config?.paywire != null
-      ? [...attached.entries()].find(([r]) => r.url === request.routeOptions.url && r.config === request.routeOptions.config)?.[1]
-      : null
+    const config = request.routeOptions?.config
+    const own = config?.paywire != null ? gateOf(config) : null
     let started
     let runGate = gate
     if (own) {

@@ -1,0 +1,222 @@
+// Every Node server adapter over a real server, tried as an attacker would: the route's variants as each
+// framework routes them (case, trailing slash, percent-encoding, `//`, mounts, HEAD) are never served unpaid;
+// and the paying client over real servers: a payment never follows a redirect to another origin, one call
+// pays once whatever the redirects, a payment for one resource is refused at another. Each test is the
+// regression test of a defect found in paywire before the exchange moved into the core.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, request } from 'node:http'
+
+import express from 'express'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import * as paywire from 'paywire'
+
+import { FacilitatorDouble } from './support/facilitator.mjs'
+import { serveExpress, serveHono } from './support/servers.mjs'
+
+const KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
+const PAY_TO = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'
+const SECRET = 'the-paid-content'
+const tag = () => new paywire.PriceTag({ network: 'eip155:84532', payTo: PAY_TO, price: '$0.001' })
+const payer = () => new paywire.Payer(new paywire.LocalSigner(KEY))
+
+/** Requests that some framework routes to a handler of `/a` or `/dear`, and must therefore be billed. */
+const VARIANTS = ['/a', '/A', '/a/', '/A/', '/%61', '//a', '/a//', '/./a', '/x/../a', '/a;x=1', '/dear', '/DEAR', '/dear/', '/Dear//']
+
+async function facilitator(t) {
+  const fac = new FacilitatorDouble()
+  await fac.listen()
+  t.after(() => fac.close())
+  return fac
+}
+
+/** Sends a raw request line (fetch would normalise `//`, `./` and `..`), returning status and body. */
+function raw(url, path, method = 'GET') {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, method }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+/** No variant of a priced route is served without payment. */
+async function noFreeVariant(url, framework) {
+  for (const path of VARIANTS) {
+    for (const method of ['GET', 'HEAD']) {
+      const r = await raw(url, path, method)
+      assert.ok(!(r.status >= 200 && r.status < 300), `${framework}: ${method} ${path} answered ${r.status} unpaid: ${r.body}`)
+    }
+  }
+}
+
+test('Express: the variants of a priced route are never served unpaid (Express routes /A and /a/ to /a)', async (t) => {
+  const fac = await facilitator(t)
+  const app = express()
+  app.use(paywire.paymentMiddleware({ 'GET /a': tag(), 'GET /dear': tag() }, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  app.get('/a', (req, res) => res.send(SECRET))
+  app.get('/dear', (req, res) => res.send(SECRET))
+  const server = await serveExpress(app)
+  t.after(server.close)
+  await noFreeVariant(server.url, 'express')
+  const r = await paywire.wrapFetch(fetch, payer())(`${server.url}/A`)
+  assert.equal(r.status, 200)
+  assert.equal(await r.text(), SECRET)
+  assert.equal(fac.settleCalls, 1)
+})
+
+test('Express: paid() on a route prices exactly what Express routes there', async (t) => {
+  const fac = await facilitator(t)
+  const app = express()
+  const paid = paywire.paid(tag(), { facilitator: new paywire.FacilitatorClient(fac.url) })
+  app.get('/a', paid, (req, res) => res.send(`${SECRET} for ${req.paywire.payer}`))
+  app.get('/dear', paid, (req, res) => res.send(SECRET))
+  const server = await serveExpress(app)
+  t.after(server.close)
+  await noFreeVariant(server.url, 'express paid()')
+  const r = await paywire.wrapFetch(fetch, payer())(`${server.url}/a`)
+  assert.equal(r.status, 200)
+  assert.match(await r.text(), /0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266/)
+})
+
+test('Express: a mounted router is billed under its mount', async (t) => {
+  const fac = await facilitator(t)
+  const app = express()
+  const router = express.Router()
+  router.use(paywire.paymentMiddleware({ 'GET /a': tag(), 'GET /dear': tag() }, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  router.get('/a', (req, res) => res.send(SECRET))
+  router.get('/dear', (req, res) => res.send(SECRET))
+  app.use('/api', router)
+  const server = await serveExpress(app)
+  t.after(server.close)
+  for (const path of VARIANTS) {
+    const r = await raw(server.url, `/api${path}`)
+    assert.ok(!(r.status === 200 && r.body.includes(SECRET)), `/api${path} served unpaid`)
+  }
+  const bill = await fetch(`${server.url}/api/a?x=1`)
+  assert.equal(bill.status, 402)
+  // The bill names the URL as the client sent it, mount and query included.
+  assert.equal(paywire.PaymentRequired.fromResponse(bill.headers).resource.url, `${server.url}/api/a?x=1`)
+})
+
+test('Hono: the variants of a priced route are never served unpaid', async (t) => {
+  const fac = await facilitator(t)
+  const app = new Hono({ strict: false })
+  app.use(paywire.honoPaymentMiddleware({ 'GET /a': tag(), 'GET /dear': tag() }, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  app.get('/a', (c) => c.text(SECRET))
+  app.get('/dear', (c) => c.text(SECRET))
+  const server = await serveHono(app)
+  t.after(server.close)
+  await noFreeVariant(server.url, 'hono')
+  const r = await paywire.wrapFetch(fetch, payer())(`${server.url}/a`)
+  assert.equal(await r.text(), SECRET)
+})
+
+test('Fastify: the plugin bills exactly the routes Fastify routes to, and config.paywire prices a route where it is declared', async (t) => {
+  const fac = await facilitator(t)
+  const app = Fastify({ routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, ignoreDuplicateSlashes: true } })
+  await app.register(paywire.fastifyPaywire, { routes: { 'GET /a': tag() }, facilitator: new paywire.FacilitatorClient(fac.url) })
+  app.get('/a', async () => SECRET)
+  app.get('/dear', { config: { paywire: tag() } }, async () => SECRET)
+  app.get('/boom', { config: { paywire: tag() } }, async () => {
+    throw new Error('the handler failed')
+  })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.after(() => app.close())
+  await noFreeVariant(url, 'fastify')
+  const f = paywire.wrapFetch(fetch, payer())
+  for (const path of ['/a', '/DEAR']) {
+    const r = await f(`${url}${path}`)
+    assert.equal(r.status, 200, path)
+    assert.equal(await r.text(), SECRET)
+  }
+  const boom = await f(`${url}/boom`)
+  assert.equal(boom.status, 500)
+  assert.equal(fac.settleCalls, 2, 'a failed handler is not charged')
+  const missing = await fetch(`${url}/missing`, { headers: { 'PAYMENT-SIGNATURE': 'x' } })
+  assert.equal(missing.status, 404, 'a route no one takes is not billed')
+})
+
+/** A server that answers `handler(req, res)`, recording every request's headers. */
+async function plainServer(t, handler) {
+  const seen = []
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url, headers: req.headers })
+    handler(req, res)
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise((r) => server.close(r)))
+  return { url: `http://127.0.0.1:${server.address().port}`, seen }
+}
+
+test('wrapFetch: a payment never follows a redirect to another origin, nor credentials (undici forwarded PAYMENT-SIGNATURE)', async (t) => {
+  const fac = await facilitator(t)
+  const other = await plainServer(t, (req, res) => res.end('elsewhere'))
+  const app = express()
+  app.use(paywire.paymentMiddleware({ 'GET /a': tag() }, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  app.get('/a', (req, res) => res.redirect(302, `${other.url}/landing`))
+  const server = await serveExpress(app)
+  t.after(server.close)
+  const r = await paywire.wrapFetch(fetch, payer())(`${server.url}/a`, { headers: { authorization: 'Bearer secret' } })
+  assert.equal(r.status, 200)
+  assert.equal(await r.text(), 'elsewhere')
+  assert.equal(other.seen.length, 1)
+  for (const name of ['payment-signature', 'x-payment', 'authorization']) {
+    assert.equal(other.seen[0].headers[name], undefined, `${name} reached another origin`)
+  }
+  assert.ok(paywire.settlement(r)?.success, 'the receipt of the paid hop is kept')
+})
+
+test('wrapFetch: a chain of bills after redirects is paid once per call', async (t) => {
+  const fac = await facilitator(t)
+  const app = express()
+  const routes = {}
+  for (let i = 0; i < 5; i++) routes[`GET /hop${i}`] = tag()
+  app.use(paywire.paymentMiddleware(routes, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  for (let i = 0; i < 5; i++) app.get(`/hop${i}`, (req, res) => res.redirect(302, `/hop${i + 1}`))
+  const server = await serveExpress(app)
+  t.after(server.close)
+  const p = payer()
+  const r = await paywire.wrapFetch(fetch, p)(`${server.url}/hop0`)
+  assert.equal(r.status, 402, 'the second bill is returned, not paid')
+  assert.equal(p.spentUsd, '$0.001')
+  assert.equal(fac.verifyCalls, 1)
+})
+
+test('a payment made for one resource is refused at another with the same price and payee', async (t) => {
+  const fac = await facilitator(t)
+  const app = express()
+  app.use(paywire.paymentMiddleware({ 'GET /a': tag(), 'GET /b': tag() }, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  app.get('/a', (req, res) => res.send('a'))
+  app.get('/b', (req, res) => res.send(SECRET))
+  const server = await serveExpress(app)
+  t.after(server.close)
+  const bill = paywire.PaymentRequired.fromResponse((await fetch(`${server.url}/a`)).headers)
+  const header = await payer().pay(bill)
+  const stolen = await fetch(`${server.url}/b`, { headers: { [header.name]: header.value } })
+  assert.equal(stolen.status, 402)
+  assert.equal(paywire.PaymentRequired.fromResponse(stolen.headers).error, 'payment_resource_mismatch')
+  assert.ok(!(await stolen.text()).includes(SECRET))
+  assert.equal(fac.verifyCalls, 0)
+})
+
+test('errors the glue raises carry the core\'s category for their code', () => {
+  const cases = [
+    () => paywire.paymentMiddleware({ 'GET weather': tag() }, { facilitator: { verify() {}, settle() {} } }),
+    () => new paywire.PriceTag({ network: 'eip155:84532', payTo: PAY_TO, price: '$0.01', transferMethod: 'permit2' }),
+    () => new paywire.PricedRoute([tag()], 'GET /x', { x402Version: 7 }),
+    () => paywire.paymentMiddleware({ 'GET /w': tag() }, { facilitator: {} }),
+  ]
+  for (const make of cases) {
+    assert.throws(make, (e) => {
+      assert.ok(e instanceof paywire.PaywireError, String(e))
+      assert.equal(e.category, paywire.errorCategory(e.code), `${e.code}: the glue and the core disagree`)
+      return true
+    })
+  }
+})

@@ -1,0 +1,260 @@
+"""Every Python adapter over a real server, tried as an attacker would: the route's variants as each framework
+routes them (case, trailing slash, percent-encoding, ``//``, mounts, HEAD) are never served unpaid; and the
+paying clients over real servers: one call pays once whatever the redirects, a payment never follows a
+redirect to another origin, a payment for one resource is refused at another. Each test is the regression
+test of a defect found before the exchange moved into paywire's core."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import subprocess
+import sys
+import threading
+from typing import Any, Dict, Iterator, List
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import requests
+from conftest import ISSUER_KEY, PAY_TO, PAYER_KEY, ROOT, served
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route as StarletteRoute
+
+import paywire
+import paywire.httpx
+import paywire.requests
+from paywire.asgi import PaymentMiddleware
+from paywire.facilitator import AsyncFacilitatorClient, FacilitatorClient
+from paywire.httpx import PaymentTransport
+from paywire.requests import PaymentAdapter
+from paywire.wsgi import PaymentMiddleware as WsgiPaymentMiddleware
+
+NETWORK = "eip155:84532"
+SECRET = "the-paid-content"
+#: Requests some framework routes to a handler of /a or /dear, which must therefore be billed.
+VARIANTS = ["/a", "/A", "/a/", "/A/", "/%61", "//a", "/a//", "/./a", "/x/../a", "/a;x=1", "/dear", "/DEAR", "/dear/"]
+
+
+def tag() -> paywire.PriceTag:
+    return paywire.PriceTag(NETWORK, PAY_TO, "$0.001")
+
+
+def payer() -> paywire.Payer:
+    return paywire.Payer(paywire.LocalSigner(PAYER_KEY))
+
+
+def raw(url: str, path: str, method: str = "GET", headers: Dict[str, str] | None = None, body: bytes = b"") -> tuple:
+    """A request sent as written (clients normalise `//`, `./` and `..`): (status, body)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(method, path, body=body or None, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode("latin-1")
+    finally:
+        conn.close()
+
+
+def no_free_variant(url: str, framework: str, prefix: str = "") -> None:
+    for path in VARIANTS:
+        for method in ("GET", "HEAD"):
+            status, body = raw(url, prefix + path, method)
+            assert not 200 <= status < 300, f"{framework}: {method} {prefix}{path} answered {status} unpaid: {body[:80]}"
+
+
+async def content(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(SECRET)
+
+
+def test_starlette_variants_of_a_priced_route_are_never_served_unpaid(facilitator) -> None:
+    app = Starlette(routes=[StarletteRoute("/a", content), StarletteRoute("/dear", content)])
+    app.add_middleware(PaymentMiddleware, routes={"GET /a": tag(), "GET /dear": tag()},
+                       facilitator=AsyncFacilitatorClient(facilitator.url))
+    with served(app) as url:
+        no_free_variant(url, "starlette")
+        # The router's own redirect (a trailing slash) is not billed: the client pays at its target, once.
+        status, _ = raw(url, "/a/")
+        assert status == 307
+        with httpx.Client(transport=PaymentTransport(payer()), follow_redirects=True) as client:
+            r = client.get(f"{url}/a/")
+        assert (r.status_code, r.text) == (200, SECRET)
+    assert facilitator.settle_calls == 1
+
+
+def test_a_mounted_app_and_its_variants_are_billed(facilitator) -> None:
+    inner = Starlette(routes=[StarletteRoute("/a", content), StarletteRoute("/dear", content)])
+    paid = PaymentMiddleware(inner, {"GET /a": tag(), "GET /dear": tag()}, facilitator=AsyncFacilitatorClient(facilitator.url))
+    app = Starlette(routes=[Mount("/api", app=paid)])
+    with served(app) as url:
+        no_free_variant(url, "mounted starlette", "/api")
+        r = httpx.get(f"{url}/api/a?city=paris")
+        assert r.status_code == 402
+        # The bill names the URL as sent: the mount and the query string (Python used to drop the query).
+        bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
+        assert (bill.resource or {}).get("url") == f"{url}/api/a?city=paris"
+
+
+@contextlib.contextmanager
+def served_wsgi(app: Any) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def flask_app(facilitator_url: str, **options: Any) -> Any:
+    from flask import Flask, request
+
+    app = Flask(__name__)
+
+    @app.get("/a")
+    def a() -> str:
+        return f"{SECRET} for {paywire.wsgi.paid(request.environ).payer}"  # type: ignore[union-attr]
+
+    @app.get("/dear/")
+    def dear() -> str:
+        return SECRET
+
+    @app.post("/echo")
+    def echo() -> bytes:
+        return request.get_data()
+
+    @app.get("/crash")
+    def crash() -> str:
+        raise RuntimeError("the handler failed")
+
+    routes = {"GET /a": tag(), "GET /dear": tag(), "POST /echo": tag(), "GET /crash": tag()}
+    app.wsgi_app = WsgiPaymentMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, routes, facilitator=FacilitatorClient(facilitator_url), url_map=app.url_map, **options
+    )
+    return app
+
+
+def test_flask_variants_of_a_priced_route_are_never_served_unpaid(facilitator) -> None:
+    import paywire.wsgi  # noqa: F401
+
+    with served_wsgi(flask_app(facilitator.url)) as url:
+        no_free_variant(url, "flask")
+        with httpx.Client(transport=PaymentTransport(payer()), follow_redirects=True) as client:
+            paid = client.get(f"{url}/a")
+            assert paid.status_code == 200 and SECRET in paid.text and "0xf39F" in paid.text
+            # Flask's own slash redirect (/dear -> /dear/) is not billed; the payment goes to its target.
+            dear = client.get(f"{url}/dear")
+            assert (dear.status_code, dear.text) == (200, SECRET)
+            echoed = client.post(f"{url}/echo", content=b"the body")
+            assert (echoed.status_code, echoed.content) == (200, b"the body")
+            crashed = client.get(f"{url}/crash")
+            assert crashed.status_code == 500
+    assert facilitator.settle_calls == 3, "the crashed handler is not charged"
+
+
+def test_httpx_following_redirects_pays_once_per_call(facilitator) -> None:
+    """A chain 402 -> pay -> 302 -> 402 ... used to sign a payment at every hop (21 payments of $1)."""
+
+    async def hop(request: Request) -> Response:
+        return RedirectResponse(f"/hop{int(request.path_params['n']) + 1}", status_code=302)
+
+    app = Starlette(routes=[StarletteRoute("/hop{n:int}", hop)])
+    app.add_middleware(PaymentMiddleware, routes={"GET /hop{n}": tag()}, facilitator=AsyncFacilitatorClient(facilitator.url))
+    with served(app) as url:
+        p = payer()
+        with httpx.Client(transport=PaymentTransport(p), follow_redirects=True) as client:
+            r = client.get(f"{url}/hop0")
+        assert r.status_code == 402, "the second bill is returned unpaid"
+        assert p.spent_usd == "$0.001"
+        assert facilitator.verify_calls == 1
+
+
+def test_requests_never_carries_a_payment_across_a_redirect_and_pays_once(facilitator) -> None:
+    seen: List[Dict[str, str]] = []
+
+    async def landing(request: Request) -> PlainTextResponse:
+        seen.append({k.lower(): v for k, v in request.headers.items()})
+        return PlainTextResponse("elsewhere")
+
+    other = Starlette(routes=[StarletteRoute("/landing", landing)])
+    with served(other) as other_url:
+
+        async def redirect(request: Request) -> Response:
+            return RedirectResponse(f"{other_url}/landing", status_code=302)
+
+        app = Starlette(routes=[StarletteRoute("/a", redirect)])
+        app.add_middleware(PaymentMiddleware, routes={"GET /a": tag()}, facilitator=AsyncFacilitatorClient(facilitator.url))
+        with served(app) as url:
+            session = requests.Session()
+            session.mount("http://", PaymentAdapter(payer()))
+            r = session.get(f"{url}/a", headers={"Authorization": "Bearer secret"})
+    assert (r.status_code, r.text) == (200, "elsewhere")
+    assert len(seen) == 1
+    for name in ("payment-signature", "x-payment", "authorization"):
+        assert name not in seen[0], f"{name} reached another origin"
+    assert facilitator.settle_calls == 1
+
+
+def test_a_payment_for_one_resource_is_refused_at_another(facilitator) -> None:
+    app = Starlette(routes=[StarletteRoute("/a", content), StarletteRoute("/b", content)])
+    app.add_middleware(PaymentMiddleware, routes={"GET /a": tag(), "GET /b": tag()},
+                       facilitator=AsyncFacilitatorClient(facilitator.url))
+    with served(app) as url:
+        header = payer().pay(httpx.get(f"{url}/a").headers["payment-required"])
+        stolen = httpx.get(f"{url}/b", headers={header.name: header.value})
+        assert stolen.status_code == 402
+        assert paywire.PaymentRequired.from_header(stolen.headers["payment-required"]).error == "payment_resource_mismatch"
+        assert SECRET not in stolen.text
+    assert facilitator.verify_calls == 0
+
+
+def test_a_receipt_stands_in_for_a_payment_but_the_body_limit_still_holds(facilitator) -> None:
+    """Python used to stream a receipt-path body with no max_request_bytes limit."""
+    issuer = paywire.Issuer(paywire.LocalSigner(ISSUER_KEY))
+
+    async def echo(request: Request) -> Response:
+        return Response(await request.body())
+
+    app = Starlette(routes=[StarletteRoute("/echo", echo, methods=["POST"])])
+    app.add_middleware(PaymentMiddleware, routes={"POST /echo": tag()}, facilitator=AsyncFacilitatorClient(facilitator.url),
+                       issuer=issuer, access=paywire.AccessPolicy([issuer.address], 3600), max_request_bytes=64)
+    with served(app) as url:
+        receipt = issuer.issue_receipt(f"{url}/echo", paywire.LocalSigner(PAYER_KEY).address, NETWORK)
+        ok = httpx.post(f"{url}/echo", content=b"small", headers={paywire.RECEIPT_HEADER: receipt.to_header()})
+        assert (ok.status_code, ok.content) == (200, b"small")
+        big = httpx.post(f"{url}/echo", content=b"x" * 1000, headers={paywire.RECEIPT_HEADER: receipt.to_header()})
+        assert big.status_code == 413
+        assert big.json()["error"] == "body_too_large"
+
+
+def test_binding_checks_are_the_cores() -> None:
+    """Python accepted a Permit2 method beside a USD price (and dropped it), and bills of version 7."""
+    with pytest.raises(paywire.PaywireError) as info:
+        paywire.PriceTag(NETWORK, PAY_TO, "$0.01", transfer_method="permit2")
+    assert info.value.code == "invalid_price_tag" and info.value.category == "configuration"
+    with pytest.raises(paywire.PaywireError) as info:
+        tag().to_requirements("https://x/y", x402_version=7)
+    assert info.value.code == "invalid_x402_version"
+    with pytest.raises(paywire.PaywireError) as info:
+        PaymentMiddleware(content, {"GET weather": tag()}, facilitator=object())  # type: ignore[arg-type]
+    assert info.value.category == paywire.error_category(info.value.code)
+
+
+def test_the_example_agent_fails_when_the_answer_is_not_a_success() -> None:
+    """python/examples/agent.py exited 0 when the final answer was a 502."""
+
+    async def broken(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("upstream down", status_code=502)
+
+    app = Starlette(routes=[StarletteRoute("/weather", broken)])
+    with served(app) as url:
+        run = subprocess.run([sys.executable, str(ROOT / "python" / "examples" / "agent.py"), f"{url}/weather"],
+                             env={**os.environ, "PAYWIRE_KEY": PAYER_KEY}, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stdout.startswith("502 ")
