@@ -20,6 +20,7 @@ import type {
 } from './native'
 
 export {
+  FACILITATOR_RETRIES_WITHOUT_ANSWER,
   Exchange,
   FetchOptions,
   FetchRequest,

@@ -8,6 +8,7 @@ export const {
   DEFAULT_FACILITATOR_URL,
   EXPOSED_HEADERS,
   Exchange,
+  FACILITATOR_RETRIES_WITHOUT_ANSWER,
   FacilitatorClient,
   FetchStarted,
   FetchStep,

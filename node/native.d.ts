@@ -601,6 +601,9 @@ export declare function errorCodes(): Array<string>
 /** Response headers a browser client must be allowed to read. */
 export declare const EXPOSED_HEADERS: string
 
+/** How many times a call that got no answer at all is asked again (see the core's rule). */
+export declare const FACILITATOR_RETRIES_WITHOUT_ANSWER: number
+
 /** `[url, method]` of `endpoint` under the facilitator's base URL. */
 export declare function facilitatorEndpoint(base: string, name: string): Array<string>
 

@@ -875,6 +875,7 @@ module.exports.encodeJsonText = nativeBinding.encodeJsonText
 module.exports.errorCategory = nativeBinding.errorCategory
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.EXPOSED_HEADERS = nativeBinding.EXPOSED_HEADERS
+module.exports.FACILITATOR_RETRIES_WITHOUT_ANSWER = nativeBinding.FACILITATOR_RETRIES_WITHOUT_ANSWER
 module.exports.facilitatorEndpoint = nativeBinding.facilitatorEndpoint
 module.exports.facilitatorHeaders = nativeBinding.facilitatorHeaders
 module.exports.facilitatorRequest = nativeBinding.facilitatorRequest

@@ -104,6 +104,23 @@ pub fn headers_for(configured: &Value, endpoint: Endpoint) -> Result<Vec<(String
     Ok(object.iter().map(|(k, v)| (k.clone(), text(v))).collect())
 }
 
+/// `text` with every URL in it redacted: an HTTP library's error message may name the URL it failed on,
+/// credentials and query included.
+pub fn scrub_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let Some(i) = word.find("://") else { return word.to_string() };
+            let start = word[..i].rfind(|c: char| !c.is_ascii_alphabetic()).map_or(0, |p| p + 1);
+            if start == i {
+                return word.to_string();
+            }
+            let end = word[i..].find([')', ']', '"', '\'', ',', ';']).map_or(word.len(), |e| i + e);
+            format!("{}{}{}", &word[..start], redact_url(&word[start..end]), &word[end..])
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether an HTTP answer carries the endpoint's x402 answer: any 2xx, or a 4xx whose JSON body has the
 /// endpoint's member (a refusal sent with a 4xx status). A 5xx is the facilitator failing.
 fn usable(endpoint: Endpoint, status: u16, body: &str) -> Result<()> {
@@ -138,6 +155,13 @@ pub fn read_supported(status: u16, body: &str) -> Result<SupportedResponse> {
     SupportedResponse::from_json(body)
 }
 
+/// How many times a facilitator client asks again when a call got no answer at all (the connection closed
+/// before a single byte came back: a pooled connection the facilitator had closed, or an answer lost on the
+/// way). Once: `/verify` has no effect, and `/settle` of one authorization is idempotent at the facilitator,
+/// which the gate relies on anyway (it asks `/settle` again for every retry of an open outcome). A timeout is
+/// not retried: the facilitator may still be working on it.
+pub const RETRIES_WITHOUT_ANSWER: u32 = 1;
+
 /// Whether to ask `/settle` once more with the same body: the facilitator broadcast the settlement and named
 /// its transaction but could not confirm it yet (the official servers ask again; a second ask reconciles
 /// against that transaction, it never pays twice).
@@ -151,7 +175,7 @@ pub fn unreachable(base: &str, endpoint: Endpoint, timed_out: bool, timeout_seco
     let what = if timed_out {
         format!("did not answer within {timeout_seconds} s")
     } else {
-        format!("could not be reached ({})", crate::wire::truncate(detail))
+        format!("could not be reached ({})", crate::wire::truncate(&scrub_urls(detail)))
     };
     Error::new(
         ErrorCode::FacilitatorUnreachable,
@@ -197,5 +221,17 @@ mod tests {
         assert!(headers_for(&json!("x"), Endpoint::Verify).is_err());
         let e = unreachable("https://f.example/?apikey=s", Endpoint::Verify, true, 90.0, "");
         assert_eq!(e.message(), "the facilitator at https://f.example/verify did not answer within 90 s");
+        let e = unreachable(
+            "https://f.example",
+            Endpoint::Settle,
+            false,
+            90.0,
+            "error sending request for url (https://u:p@rpc.example/v2/KEY?k=1): reset",
+        );
+        assert_eq!(
+            e.message(),
+            "the facilitator at https://f.example/settle could not be reached (error sending request for url \
+             (https://rpc.example/v2/KEY): reset)"
+        );
     }
 }

@@ -6,7 +6,8 @@
 // an unreachable or silent facilitator throws PaywireError `facilitator_unreachable`; a 5xx or an answer
 // without the x402 shape throws `invalid_facilitator_response`. Messages name the facilitator by origin and
 // path only, never its credentials or query. `settle` asks once more with the same body when the facilitator
-// reports `settlement_pending` with a transaction, as the official servers do.
+// reports `settlement_pending` with a transaction, as the official servers do; any call whose connection
+// closed without an answer is asked once more (`FACILITATOR_RETRIES_WITHOUT_ANSWER`).
 
 const core = require('./core')
 const { fromFields } = require('./errors')
@@ -37,17 +38,27 @@ class FacilitatorClient {
     const headers = [['content-type', 'application/json'], ...core.facilitatorHeaders(configured ?? null, endpoint)]
     let response
     let text
-    try {
-      response = await this.#fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) })
-      text = await response.text()
-    } catch (e) {
-      const silent = e && (e.name === 'TimeoutError' || e.name === 'AbortError')
-      const detail = e && e.cause && e.cause.code ? e.cause.code : (e && e.name) || 'Error'
-      const error = fromFields(core.facilitatorUnreachable(this.url, endpoint, silent, this.timeoutMs / 1000, detail))
-      error.cause = e
-      throw error
+    for (let attempt = 0; ; attempt++) {
+      try {
+        response = await this.#fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) })
+        text = await response.text()
+        break
+      } catch (e) {
+        // Closed without an answer (undici: "other side closed"): the core's rule asks once more.
+        const noAnswer = e?.cause?.code === 'UND_ERR_SOCKET'
+        if (noAnswer && attempt < core.FACILITATOR_RETRIES_WITHOUT_ANSWER) continue
+        throw this.#unreachable(endpoint, e)
+      }
     }
     return read(response.status, text)
+  }
+
+  #unreachable(endpoint, e) {
+    const silent = e && (e.name === 'TimeoutError' || e.name === 'AbortError')
+    const detail = e && e.cause && e.cause.code ? e.cause.code : (e && e.name) || 'Error'
+    const error = fromFields(core.facilitatorUnreachable(this.url, endpoint, silent, this.timeoutMs / 1000, detail))
+    error.cause = e
+    return error
   }
 
   /** `POST /verify` with the payment as received and the server's own offer. */

@@ -33,7 +33,7 @@ __all__ = ["CHAIN_ID", "FACILITATOR_ADDRESS", "NETWORK", "USDC", "Chain", "Facil
 
 PAY_TO = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil account 3's address: only ever paid
 # Payers need no ETH (the facilitator pays the gas): plain test keys, funded with USDC by the deployment.
-PAYER_KEYS = ["0x" + format(0x1000 + i, "064x") for i in range(250)]
+PAYER_KEYS = ["0x" + format(0x1000 + i, "064x") for i in range(600)]
 UNFUNDED_KEY = "0x" + format(0x2000, "064x")
 # Where the EIP-1271 tests place a smart wallet (funded like the payers, its code set by the test).
 WALLET = "0x1271000000000000000000000000000000001271"

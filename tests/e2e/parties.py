@@ -36,6 +36,7 @@ class Server:
 
     base: str
     process: subprocess.Popen
+    name: str = ""
 
     def url(self, path: str = "/weather") -> str:
         return self.base + path
@@ -51,7 +52,7 @@ def _serving(command: List[str], health: str, env_: Dict[str, str], cwd: Optiona
                                env={**os.environ, **env_, "PORT": port}, stdout=subprocess.DEVNULL)
     try:
         wait_for(f"http://127.0.0.1:{port}{health}", process=process)
-        yield Server(f"http://127.0.0.1:{port}", process)
+        yield Server(f"http://127.0.0.1:{port}", process, " ".join(command))
     finally:
         stop(process, sig)
 
@@ -77,6 +78,32 @@ def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01",
                     {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir})
 
 
+def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01",
+                 app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+    """Flask with paywire.wsgi under Werkzeug's server: python/examples/paid_api_flask.py, or
+    apps/paid_app_flask.py."""
+    cwd, script = (ROOT / "python" / "examples", "paid_api_flask.py") if app == "example" else (APPS, "paid_app_flask.py")
+    return _serving([sys.executable, script], "/health", _api_env(facilitator_url, pay_to, price), cwd)
+
+
+def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01",
+                 app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+    """Fastify with paywire's plugin: node/examples/paid-api-fastify.mjs, or apps/paid_app_fastify.mjs."""
+    node_dir = env("PAYWIRE_NODE_DIR")
+    script = Path(node_dir) / "examples" / "paid-api-fastify.mjs" if app == "example" else APPS / "paid_app_fastify.mjs"
+    return _serving(["node", str(script)], "/" if app == "example" else "/health",
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir})
+
+
+def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01",
+                   app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+    """The JDK's HttpServer with paywire's PaymentFilter: kotlin/examples/PaidApi.kt, or the fault-test app
+    (kotlin/src/test/kotlin/dev/paywire/FaultsApp.kt)."""
+    main = "dev.paywire.examples.PaidApiKt" if app == "example" else "dev.paywire.FaultsAppKt"
+    command = ["java", f"-Djna.library.path={env('PAYWIRE_NATIVE_DIR')}", "-cp", env("PAYWIRE_KOTLIN_CLASSPATH"), main]
+    return _serving(command, "/health", _api_env(facilitator_url, pay_to, price))
+
+
 def official_express(facilitator_url: str, pay_to: str,
                      price: str = "$0.01") -> "contextlib.AbstractContextManager[Server]":
     """The official @x402/express server (apps/official_server.mjs)."""
@@ -86,7 +113,10 @@ def official_express(facilitator_url: str, pay_to: str,
 
 SERVERS: Dict[str, Callable[..., "contextlib.AbstractContextManager[Server]"]] = {
     "python-asgi": python_asgi,
+    "python-flask": python_flask,
     "node-express": node_express,
+    "node-fastify": node_fastify,
+    "jvm-httpserver": jvm_httpserver,
 }
 
 

@@ -34,11 +34,13 @@ FAULTY_FACILITATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9
 
 class Link:
     """The hop from a server to the facilitator, which can fail the next /settle: "kill" the facilitator
-    (SIGKILL) before it sees the request, "drop" its answer after it settled, or "restart" it first."""
+    (SIGKILL) before it sees the request, "drop" its answer after it settled (`drops` times in a row), or
+    "restart" it first."""
 
     def __init__(self, facilitator: Facilitator) -> None:
         self.facilitator = facilitator
         self.fault: Optional[str] = None
+        self.drops = 1
         self.settle_answers: List[dict] = []
         link = self
 
@@ -82,7 +84,11 @@ class Link:
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     def take(self) -> Optional[str]:
-        fault, self.fault = self.fault, None
+        fault = self.fault
+        if fault == "drop" and self.drops > 1:
+            self.drops -= 1  # the next /settle is dropped too
+        else:
+            self.fault, self.drops = None, 1
         return fault
 
     def close(self) -> None:
@@ -110,6 +116,7 @@ def healthy(link: Link) -> Iterator[None]:
     if link.facilitator.process is None:
         link.facilitator.start()
     link.fault = None
+    link.drops = 1
     link.settle_answers.clear()
     yield
 
@@ -141,10 +148,17 @@ def test_a_failing_handler_settles_nothing(chain: Chain, server: Server, link: L
     key = payer_key()
     before = balances(chain, address(key))
     with client(key) as c:
-        response = c.get(server.url(path))
-    assert response.status_code == 500, response.text
-    receipt = paywire.httpx.settlement(response)
-    assert receipt is None or not receipt.success
+        try:
+            response: Optional[httpx.Response] = c.get(server.url(path))
+        except httpx.RemoteProtocolError:
+            # The JDK's HttpServer answers a handler that throws by closing the connection; paywire rethrows
+            # the handler's error to it, as every adapter hands a failed handler back to its framework.
+            assert "jvm" in server.name and path == "/crash"
+            response = None
+    if response is not None:
+        assert response.status_code == 500, response.text
+        receipt = paywire.httpx.settlement(response)
+        assert receipt is None or not receipt.success
     assert link.settle_answers == []  # /settle was never called
     assert balances(chain, address(key)) == before
 
@@ -171,20 +185,33 @@ def test_a_facilitator_killed_mid_request_serves_nothing_and_the_retry_pays_once
     charged_once(chain, receipt.transaction, address(key), before)
 
 
-def test_a_lost_settle_answer_and_a_retry_charge_once(chain: Chain, server: Server, link: Link) -> None:
+def test_a_lost_settle_answer_is_asked_again_and_charged_once(chain: Chain, server: Server, link: Link) -> None:
+    """The connection closes without the /settle answer: every facilitator client asks once more (the core's
+    rule) and gets the first transaction; the request is served, the payer charged once."""
     key = payer_key()
     before = balances(chain, address(key))
     with client(key) as c:
         link.fault = "drop"
         response = c.get(server.url())
+    receipt = served(response)
+    assert [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 2
+    charged_once(chain, receipt.transaction, address(key), before)
+
+
+def test_settle_answers_lost_twice_and_a_retry_charge_once(chain: Chain, server: Server, link: Link) -> None:
+    key = payer_key()
+    before = balances(chain, address(key))
+    with client(key) as c:
+        link.fault, link.drops = "drop", 2
+        response = c.get(server.url())
         assert response.status_code in (502, 503, 504), response.text
         assert "sunny" not in response.text
         # The facilitator did settle; the server never heard.
-        assert len(link.settle_answers) == 1 and link.settle_answers[0]["success"], link.settle_answers
+        assert len(link.settle_answers) == 2 and link.settle_answers[0]["success"], link.settle_answers
         retry = c.get(server.url())
     receipt = served(retry)
-    # The second settle answered with the first transaction: nothing was broadcast twice.
-    assert [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 2
+    # Every later settle answered with the first transaction: nothing was broadcast twice.
+    assert [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 3
     charged_once(chain, receipt.transaction, address(key), before)
 
 
@@ -229,7 +256,7 @@ def test_the_cli_tells_how_to_retry_a_lost_answer_without_paying_twice(chain: Ch
     key = payer_key()
     before = balances(chain, address(key))
     fetch = [env("PAYWIRE_BIN"), "fetch", server.url(), "--key-env", "PAYWIRE_KEY"]
-    link.fault = "drop"
+    link.fault, link.drops = "drop", 2
     first = subprocess.run(fetch, env={**os.environ, "PAYWIRE_KEY": key}, capture_output=True, text=True, timeout=120)
     assert first.returncode == 1 and "facilitator_unreachable" in first.stdout, first.stdout + first.stderr
     found = re.search(r"to retry without paying twice, add -H '([^:]+): ([^']+)'", first.stderr)
@@ -240,5 +267,5 @@ def test_the_cli_tells_how_to_retry_a_lost_answer_without_paying_twice(chain: Ch
     answer = json.loads(again.stdout)
     assert answer["payment"] is None  # nothing new was signed
     receipt = paywire.SettleResponse.from_header(answer["headers"]["payment-response"])
-    assert receipt.success and [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 2
+    assert receipt.success and [a["transaction"] for a in link.settle_answers] == [receipt.transaction] * 3
     charged_once(chain, receipt.transaction, address(key), before)

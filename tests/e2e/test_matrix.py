@@ -1,8 +1,8 @@
 """Every paywire client pays every paywire server through paywire's facilitator on anvil, as users run them:
 the Rust CLI (`paywire fetch`), python/examples/agent.py (httpx), node/examples/agent.mjs (fetch) and the
-Kotlin example agent (java.net.http) against python/examples/paid_api.py (FastAPI) and
-node/examples/paid-api.mjs (Express). Each payment must move exactly the price, once, in a transaction that
-is on chain."""
+Kotlin example agent (java.net.http) against python/examples/paid_api.py (FastAPI), paid_api_flask.py
+(Flask), node/examples/paid-api.mjs (Express), paid-api-fastify.mjs (Fastify) and kotlin/examples/PaidApi.kt
+(the JDK's HttpServer). Each payment must move exactly the price, once, in a transaction that is on chain."""
 
 from __future__ import annotations
 

@@ -81,6 +81,12 @@ pub fn facilitator_unreachable(
     Ok(ErrorDetails::from(&core::unreachable(&base, endpoint(&endpoint_name)?, timed_out, timeout_seconds, &detail)))
 }
 
+/// How many times a call that got no answer at all is asked again (see the core's rule).
+#[uniffi::export]
+pub fn facilitator_retries_without_answer() -> u32 {
+    core::RETRIES_WITHOUT_ANSWER
+}
+
 /// A URL as errors and logs may show it: no credentials, no query.
 #[uniffi::export]
 pub fn redact_url(url: String) -> String {

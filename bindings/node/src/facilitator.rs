@@ -21,6 +21,10 @@ fn endpoint(name: &str) -> napi::Result<Endpoint> {
 #[napi]
 pub const DEFAULT_FACILITATOR_URL: &str = core::DEFAULT_URL;
 
+/// How many times a call that got no answer at all is asked again (see the core's rule).
+#[napi]
+pub const FACILITATOR_RETRIES_WITHOUT_ANSWER: u32 = core::RETRIES_WITHOUT_ANSWER;
+
 /// `[url, method]` of `endpoint` under the facilitator's base URL.
 #[napi]
 pub fn facilitator_endpoint(base: String, name: String) -> napi::Result<Vec<String>> {

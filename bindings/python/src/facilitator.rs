@@ -78,6 +78,7 @@ fn redact_url(url: &str) -> String {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_FACILITATOR_URL", core::DEFAULT_URL)?;
     m.add("DEFAULT_FACILITATOR_TIMEOUT", core::DEFAULT_TIMEOUT_SECONDS)?;
+    m.add("FACILITATOR_RETRIES_WITHOUT_ANSWER", core::RETRIES_WITHOUT_ANSWER)?;
     m.add("EXPOSED_HEADERS", paywire_core::http::EXPOSED_HEADERS)?;
     m.add("ALLOWED_HEADERS", paywire_core::http::ALLOWED_HEADERS)?;
     m.add_function(wrap_pyfunction!(facilitator_endpoint, m)?)?;

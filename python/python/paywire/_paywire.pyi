@@ -6,6 +6,7 @@ __all__ = [
     "ALLOWED_HEADERS",
     "DEFAULT_FACILITATOR_TIMEOUT",
     "DEFAULT_FACILITATOR_URL",
+    "FACILITATOR_RETRIES_WITHOUT_ANSWER",
     "EXPOSED_HEADERS",
     "Exchange",
     "FetchStep",
@@ -83,6 +84,7 @@ EXPOSED_HEADERS: str
 ALLOWED_HEADERS: str
 DEFAULT_FACILITATOR_URL: str
 DEFAULT_FACILITATOR_TIMEOUT: float
+FACILITATOR_RETRIES_WITHOUT_ANSWER: int
 
 _Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
 _Json = Any

@@ -13,7 +13,8 @@ answers (``is_valid`` / ``success`` false with a reason), also when the facilita
 status; an unreachable facilitator raises ``PaywireError`` ``facilitator_unreachable``; a 5xx or an answer
 without the x402 shape raises ``invalid_facilitator_response``. Errors name the facilitator by scheme, host
 and path only, never its credentials or query. ``settle`` asks once more, with the same body, when the
-facilitator reports ``settlement_pending`` with a transaction hash, as the official servers do.
+facilitator reports ``settlement_pending`` with a transaction hash, as the official servers do; any call
+whose connection closed without an answer is asked once more (``FACILITATOR_RETRIES_WITHOUT_ANSWER``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ._common import error
 from ._paywire import (
     DEFAULT_FACILITATOR_TIMEOUT,
     DEFAULT_FACILITATOR_URL,
+    FACILITATOR_RETRIES_WITHOUT_ANSWER,
     PaymentPayload,
     PaymentRequirements,
     PaywireError,
@@ -108,10 +110,15 @@ class FacilitatorClient(_Base):
 
     def _call(self, endpoint: str, read: Callable[[int, str], T], body: Optional[str] = None) -> T:
         request = self._request(endpoint, self._configured(endpoint), body)
-        try:
-            response = self._client.request(**request)
-        except httpx.HTTPError as e:
-            raise self._unreachable(endpoint, e) from e
+        for attempt in range(FACILITATOR_RETRIES_WITHOUT_ANSWER + 1):
+            try:
+                response = self._client.request(**request)
+                break
+            except httpx.RemoteProtocolError as e:  # closed without an answer: the core's rule asks again
+                if attempt == FACILITATOR_RETRIES_WITHOUT_ANSWER:
+                    raise self._unreachable(endpoint, e) from e
+            except httpx.HTTPError as e:
+                raise self._unreachable(endpoint, e) from e
         return read(response.status_code, response.text)
 
     def verify(self, payment: PaymentPayload, requirements: PaymentRequirements) -> VerifyResponse:
@@ -163,10 +170,15 @@ class AsyncFacilitatorClient(_Base):
         if inspect.isawaitable(configured):
             configured = await configured
         request = self._request(endpoint, configured, body)
-        try:
-            response = await self._client.request(**request)
-        except httpx.HTTPError as e:
-            raise self._unreachable(endpoint, e) from e
+        for attempt in range(FACILITATOR_RETRIES_WITHOUT_ANSWER + 1):
+            try:
+                response = await self._client.request(**request)
+                break
+            except httpx.RemoteProtocolError as e:  # closed without an answer: the core's rule asks again
+                if attempt == FACILITATOR_RETRIES_WITHOUT_ANSWER:
+                    raise self._unreachable(endpoint, e) from e
+            except httpx.HTTPError as e:
+                raise self._unreachable(endpoint, e) from e
         return read(response.status_code, response.text)
 
     async def verify(self, payment: PaymentPayload, requirements: PaymentRequirements) -> VerifyResponse:

@@ -8859,6 +8859,15 @@ public func facilitatorRequest(payment: PaymentPayload, requirements: PaymentReq
 })
 }
 /**
+ * How many times a call that got no answer at all is asked again (see the core's rule).
+ */
+public func facilitatorRetriesWithoutAnswer() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_facilitator_retries_without_answer($0
+    )
+})
+}
+/**
  * The `facilitator_unreachable` error for a call that failed, naming the facilitator by its redacted URL.
  */
 public func facilitatorUnreachable(base: String, endpointName: String, timedOut: Bool, timeoutSeconds: Double, detail: String)throws  -> ErrorDetails  {
@@ -9184,6 +9193,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_facilitator_request() != 55145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_facilitator_retries_without_answer() != 44195) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_facilitator_unreachable() != 41363) {

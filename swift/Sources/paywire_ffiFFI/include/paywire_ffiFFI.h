@@ -1262,6 +1262,12 @@ RustBuffer uniffi_paywire_ffi_fn_func_facilitator_headers(RustBuffer configured_
 RustBuffer uniffi_paywire_ffi_fn_func_facilitator_request(uint64_t payment, uint64_t requirements, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_RETRIES_WITHOUT_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_RETRIES_WITHOUT_ANSWER
+uint32_t uniffi_paywire_ffi_fn_func_facilitator_retries_without_answer(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_UNREACHABLE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_FACILITATOR_UNREACHABLE
 RustBuffer uniffi_paywire_ffi_fn_func_facilitator_unreachable(RustBuffer base, RustBuffer endpoint_name, int8_t timed_out, double timeout_seconds, RustBuffer detail, RustCallStatus *_Nonnull out_status
@@ -1736,6 +1742,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_facilitator_headers(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_REQUEST
 uint16_t uniffi_paywire_ffi_checksum_func_facilitator_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_RETRIES_WITHOUT_ANSWER
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_FACILITATOR_RETRIES_WITHOUT_ANSWER
+uint16_t uniffi_paywire_ffi_checksum_func_facilitator_retries_without_answer(void
     
 );
 #endif

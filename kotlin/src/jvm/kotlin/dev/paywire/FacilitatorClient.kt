@@ -8,6 +8,7 @@ import dev.paywire.ffi.defaultFacilitatorUrl
 import dev.paywire.ffi.facilitatorEndpoint
 import dev.paywire.ffi.facilitatorHeaders
 import dev.paywire.ffi.facilitatorRequest
+import dev.paywire.ffi.facilitatorRetriesWithoutAnswer
 import dev.paywire.ffi.facilitatorUnreachable
 import dev.paywire.ffi.readSettleAnswer
 import dev.paywire.ffi.readVerifyAnswer
@@ -50,11 +51,24 @@ class FacilitatorClient(
         val builder = HttpRequest.newBuilder(URI.create(target.url)).timeout(timeout).header("content-type", "application/json")
         for (h in facilitatorHeaders(headersJson, endpoint)) builder.header(h.name, h.value)
         builder.method(target.method, body?.let { HttpRequest.BodyPublishers.ofString(it) } ?: HttpRequest.BodyPublishers.noBody())
-        return try {
-            client.send(builder.build(), HttpResponse.BodyHandlers.ofString())
-        } catch (e: IOException) {
-            throw facilitatorUnreachable(url, endpoint, e is HttpTimeoutException, timeout.toMillis() / 1000.0, e.javaClass.simpleName).toException()
+        val request = builder.build()
+        var attempt = 0u
+        while (true) {
+            try {
+                return client.send(request, HttpResponse.BodyHandlers.ofString())
+            } catch (e: IOException) {
+                // Closed without an answer (java.net.http also reuses pooled connections the server already
+                // closed, and fails with no byte received): the core's rule asks once more.
+                val noAnswer = e.message?.contains("received no bytes") == true
+                if (noAnswer && attempt++ < facilitatorRetriesWithoutAnswer()) continue
+                throw unreachable(endpoint, e)
+            }
         }
+    }
+
+    private fun unreachable(endpoint: String, e: IOException): Exception {
+        val detail = listOfNotNull(e.javaClass.simpleName, e.message).joinToString(": ")
+        return facilitatorUnreachable(url, endpoint, e is HttpTimeoutException, timeout.toMillis() / 1000.0, detail).toException()
     }
 
     override fun verify(payment: PaymentPayload, requirements: PaymentRequirements): VerifyResponse {

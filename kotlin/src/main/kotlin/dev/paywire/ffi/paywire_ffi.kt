@@ -692,6 +692,8 @@ external fun uniffi_paywire_ffi_checksum_func_facilitator_headers(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_facilitator_request(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_facilitator_retries_without_answer(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_facilitator_unreachable(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_is_error_code(
@@ -1419,6 +1421,8 @@ external fun uniffi_paywire_ffi_fn_func_facilitator_headers(`configuredJson`: Ru
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_facilitator_request(`payment`: Long,`requirements`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_facilitator_retries_without_answer(uniffi_out_err: UniffiRustCallStatus, 
+): Int
 external fun uniffi_paywire_ffi_fn_func_facilitator_unreachable(`base`: RustBuffer.ByValue,`endpointName`: RustBuffer.ByValue,`timedOut`: Byte,`timeoutSeconds`: Double,`detail`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_is_error_code(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1631,6 +1635,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_facilitator_request() != 55145.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_facilitator_retries_without_answer() != 44195.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_facilitator_unreachable() != 41363.toShort()) {
@@ -13998,6 +14005,19 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_request(
     
         FfiConverterTypePaymentPayload.lower(`payment`),FfiConverterTypePaymentRequirements.lower(`requirements`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * How many times a call that got no answer at all is asked again (see the core's rule).
+         */ fun `facilitatorRetriesWithoutAnswer`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_retries_without_answer(
+    
+        _status)
 }
     )
     }
