@@ -26,13 +26,45 @@ def walk(value):
 for f in sorted((ROOT / "tests" / "vectors").glob("*.json")):
     walk(json.loads(f.read_text()))
 targets = ["header", "payment_required", "payment_payload", "facilitator_messages", "verify",
-           "money_and_networks", "credentials", "decode_any"]
+           "money_and_networks", "credentials", "decode_any", "gate"]
+
+
+def gate_seeds() -> list[str]:
+    """The gate target's script format (fuzz_targets/gate.rs): a request of tests/vectors/gate.json, then the
+    outcomes the case feeds it, one letter each."""
+    letters = {"body": "b", "bodyTooLarge": "B", "clientGone": "g", "verified": "v", "settled": "s",
+               "facilitatorFailed": "f", "handled": "h", "handlerFailed": "H"}
+    out = []
+    for case in json.loads((ROOT / "tests" / "vectors" / "gate.json").read_text())["cases"]:
+        moves = case["moves"]
+        for i, move in enumerate(moves):
+            if "start" not in move:
+                continue
+            r = move["request"]
+            header = next((("v1:" if n.lower() == "x-payment" else "") + v for n, v in r["headers"]
+                           if n.lower() in ("payment-signature", "x-payment")), "")
+            lines = [r["method"], r["pathAndQuery"], header, str(move["now"])]
+            for feed in moves[i + 1:]:
+                if feed.get("feed") != move["start"] or "input" not in feed:
+                    continue
+                (kind, value), = feed["input"].items()
+                if kind == "store":
+                    continue
+                arg = value if isinstance(value, str) else ""
+                if kind in ("verified", "settled"):
+                    arg = json.dumps(value, separators=(",", ":"))
+                elif kind == "handled":
+                    arg = str(value["status"])
+                lines.append(letters[kind] + arg)
+            out.append("\n".join(lines))
+    return out
+
 for target in targets:
     d = corpus / target
     d.mkdir(parents=True, exist_ok=True)
-    for i, s in enumerate(dict.fromkeys(seeds)):
+    for i, s in enumerate(dict.fromkeys(gate_seeds() if target == "gate" else seeds)):
         (d / f"vector-{i:04d}").write_text(s)
     # Inputs that once failed, kept so every run tries them again.
     for old in sorted((ROOT / "fuzz" / "regressions" / target).glob("*")):
         (d / f"regression-{old.name}").write_bytes(old.read_bytes())
-print(f"seeded {len(targets)} corpora with {len(dict.fromkeys(seeds))} inputs each")
+print(f"seeded {len(targets)} corpora from tests/vectors")

@@ -37,8 +37,9 @@ from typing import Any, Dict, Iterator, List
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import paywire  # noqa: E402
 from localnet import FACILITATOR_KEY, NETWORK, Chain, Facilitator, free_port, running_chain, stop, wait_for  # noqa: E402
+
+import paywire  # noqa: E402
 
 DEFAULT_PAY_TO = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 TX = re.compile(r"in transaction (0x[0-9a-fA-F]{64})")

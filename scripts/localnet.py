@@ -56,11 +56,11 @@ def wait_for(url: str, timeout: float = 30.0, method: str = "GET", json: Optiona
         try:
             httpx.request(method, url, json=json, timeout=2)
             return
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
             if process is not None and process.poll() is not None:
-                raise RuntimeError(f"the server for {url} exited with {process.returncode}")
+                raise RuntimeError(f"the server for {url} exited with {process.returncode}") from error
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up in {timeout} s")
+                raise RuntimeError(f"{url} did not come up in {timeout} s") from error
             time.sleep(0.05)
 
 

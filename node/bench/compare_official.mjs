@@ -173,15 +173,15 @@ const COLD = {
   paywire: `
 import { LocalSigner, Payer } from 'paywire'
 const payer = new Payer(new LocalSigner(${JSON.stringify(KEY)}))
-console.log((await payer.pay(${JSON.stringify(HEADER)})).value.slice(0, 16))` + PEAK_RSS,
+console.log((await payer.pay(${JSON.stringify(HEADER)})).value.slice(0, 16))${PEAK_RSS}`,
   official: `
 import { x402Client, x402HTTPClient } from '@x402/core/client'
 import { registerExactEvmScheme } from '@x402/evm/exact/client'
 import { privateKeyToAccount } from 'viem/accounts'
 const client = new x402HTTPClient(registerExactEvmScheme(new x402Client(), { signer: privateKeyToAccount(${JSON.stringify(KEY)}) }))
 const required = client.getPaymentRequiredResponse((n) => (n.toUpperCase() === 'PAYMENT-REQUIRED' ? ${JSON.stringify(HEADER)} : null))
-console.log(client.encodePaymentSignatureHeader(await client.createPaymentPayload(required))['PAYMENT-SIGNATURE'].slice(0, 16))` + PEAK_RSS,
-  'node alone': `console.log('')` + PEAK_RSS,
+console.log(client.encodePaymentSignatureHeader(await client.createPaymentPayload(required))['PAYMENT-SIGNATURE'].slice(0, 16))${PEAK_RSS}`,
+  'node alone': `console.log('')${PEAK_RSS}`,
 }
 
 /** Median wall seconds and median peak RSS (MiB) of a fresh `node` running `script`. */

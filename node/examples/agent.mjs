@@ -17,7 +17,7 @@ function money(offer) {
   const units = offer.amount.toString().padStart(token.decimals + 1, '0')
   const whole = units.slice(0, -token.decimals)
   const cents = units.slice(-token.decimals).replace(/0+$/, '')
-  return `${whole}${cents ? '.' + cents : ''} ${token.symbol}`
+  return `${whole}${cents ? `.${cents}` : ''} ${token.symbol}`
 }
 
 let failures = 0

@@ -14,7 +14,9 @@ function headerPairs(headers) {
     else pairs.push([String(name), String(value)])
   }
   if (typeof headers.forEach === 'function' && typeof headers.get === 'function' && !(headers instanceof Map)) {
-    headers.forEach((value, name) => add(name, value))
+    headers.forEach((value, name) => {
+      add(name, value)
+    })
   } else if (headers instanceof Map) {
     for (const [name, value] of headers) add(name, value)
   } else if (Array.isArray(headers)) {

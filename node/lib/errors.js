@@ -75,7 +75,7 @@ function wrapClass(cls) {
   for (const name of Object.getOwnPropertyNames(cls.prototype)) {
     if (name === 'constructor') continue
     const d = Object.getOwnPropertyDescriptor(cls.prototype, name)
-    if (!d || !d.configurable) continue
+    if (!d?.configurable) continue
     if (typeof d.value === 'function') d.value = guard(d.value)
     if (typeof d.get === 'function') d.get = guard(d.get)
     Object.defineProperty(cls.prototype, name, d)

@@ -59,7 +59,7 @@ function capture(req, res, next, paid) {
     const chunks = []
     const toBuffer = (chunk, encoding) =>
       Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : Buffer.from(chunk)
-    res.writeHead = function (status, reason, headers) {
+    res.writeHead = (status, reason, headers) => {
       res.statusCode = status
       const h = typeof reason === 'object' ? reason : headers
       if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) res.setHeader(h[i], h[i + 1])
@@ -67,13 +67,13 @@ function capture(req, res, next, paid) {
       return res
     }
     res.flushHeaders = () => {}
-    res.write = function (chunk, encoding, cb) {
+    res.write = (chunk, encoding, cb) => {
       if (chunk != null) chunks.push(toBuffer(chunk, encoding))
       const done = typeof encoding === 'function' ? encoding : cb
       if (typeof done === 'function') process.nextTick(done)
       return true
     }
-    res.end = function (chunk, encoding, cb) {
+    res.end = (chunk, encoding, cb) => {
       if (typeof chunk === 'function') cb = chunk
       else if (chunk != null) chunks.push(toBuffer(chunk, encoding))
       if (typeof encoding === 'function') cb = encoding

@@ -55,7 +55,7 @@ class FacilitatorClient {
 
   #unreachable(endpoint, e) {
     const silent = e && (e.name === 'TimeoutError' || e.name === 'AbortError')
-    const detail = e && e.cause && e.cause.code ? e.cause.code : (e && e.name) || 'Error'
+    const detail = e?.cause?.code ? e.cause.code : (e?.name) || 'Error'
     const error = fromFields(core.facilitatorUnreachable(this.url, endpoint, silent, this.timeoutMs / 1000, detail))
     error.cause = e
     return error

@@ -161,7 +161,7 @@ function fastifyPaywire(fastify, options, done) {
 
   fastify.addHook('preParsing', async (request, reply, payload) => {
     const run = request[STATE]
-    if (!run || run.want?.want !== 'body') return payload
+    if (run?.want?.want !== 'body') return payload
     let body
     try {
       body = await readLimited(payload, run.want.limit)

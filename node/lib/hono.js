@@ -9,6 +9,7 @@
 // Its response is held until the payment settles, so streamed responses arrive whole.
 
 const { PaymentGate, TooLarge } = require('./gate')
+const { headerPairs } = require('./core')
 
 const NO_BODY = [101, 204, 205, 304]
 
@@ -17,8 +18,7 @@ function honoPaymentMiddleware(routes, options = {}) {
   const gate = new PaymentGate(routes, options)
   return async function paywireMiddleware(c, next) {
     const url = new URL(c.req.url)
-    const headers = []
-    c.req.raw.headers.forEach((value, name) => headers.push([name, value]))
+    const headers = headerPairs(c.req.raw.headers)
     const started = gate.begin({
       method: c.req.method,
       path: url.pathname,
@@ -41,9 +41,7 @@ function honoPaymentMiddleware(routes, options = {}) {
         await next()
         if (c.error) throw c.error
         const res = c.res
-        const out = []
-        res.headers.forEach((value, name) => out.push([name, value]))
-        return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) }
+        return { status: res.status, headers: headerPairs(res.headers), body: new Uint8Array(await res.arrayBuffer()) }
       },
       async send(status, out, body) {
         const h = new Headers()

@@ -50,7 +50,7 @@ function signatureBytes(sig) {
 
 function signerFailed(e) {
   if (e instanceof PaywireError) return e
-  return new PaywireError('signer_failed', `the signer failed: ${e && e.message ? e.message : String(e)}`, { cause: e })
+  return new PaywireError('signer_failed', `the signer failed: ${e?.message ? e.message : String(e)}`, { cause: e })
 }
 
 /**

@@ -11,7 +11,7 @@ import { once } from 'node:events'
 import { FacilitatorDouble } from './support/facilitator.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const KEY = '0x' + '4c'.repeat(32)
+const KEY = `0x${'4c'.repeat(32)}`
 
 function run(script, env) {
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

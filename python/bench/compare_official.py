@@ -32,7 +32,7 @@ from x402.mechanisms.evm.exact import register_exact_evm_client, register_exact_
 import paywire
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "oracle"))
-import py_oracle  # noqa: E402  (the official facilitator's chain stand-in: no chain calls are timed)
+import py_oracle
 
 logging.getLogger("x402").setLevel(logging.ERROR)
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

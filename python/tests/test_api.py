@@ -454,9 +454,9 @@ def test_a_refused_bill_raises_with_the_reasons():
         return httpx.Response(402, headers={"PAYMENT-REQUIRED": bill("$50").to_header()})
 
     payer = paywire.Payer(paywire.LocalSigner(PAYER_KEY))
-    with httpx.Client(transport=PaymentTransport(payer, httpx.MockTransport(server))) as client:
-        with pytest.raises(paywire.PaywireError) as info:
-            client.get("https://api.example.com/r")
+    with httpx.Client(transport=PaymentTransport(payer, httpx.MockTransport(server))) as client, \
+            pytest.raises(paywire.PaywireError) as info:
+        client.get("https://api.example.com/r")
     assert info.value.code == "no_acceptable_offer" and info.value.refusals
 
 

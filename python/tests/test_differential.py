@@ -90,7 +90,7 @@ def _set_amount(p: Dict[str, Any]) -> None:
 
 def _set_payee(p: Dict[str, Any]) -> None:
     auth = _auth(p)
-    (auth["witness"] if "witness" in auth else auth)["to"] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    auth.get("witness", auth)["to"] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
 def _expire(p: Dict[str, Any]) -> None:

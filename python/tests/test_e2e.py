@@ -4,9 +4,7 @@ paywire's httpx and requests clients; the facilitator double (facilitator_double
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import threading
 from typing import Any, Dict, Optional
 
 import httpx
@@ -19,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 import paywire
 import paywire.httpx
 import paywire.requests
-from paywire.asgi import MemoryStore, PaymentMiddleware, Route
+from paywire.asgi import PaymentMiddleware, Route
 from paywire.facilitator import AsyncFacilitatorClient
 from paywire.httpx import AsyncPaymentTransport, PaymentTransport
 from paywire.requests import PaymentAdapter
@@ -407,7 +405,8 @@ def test_a_stolen_payment_id_does_not_unlock_anothers_response(facilitator):
 def test_mounted_apps_and_path_patterns_are_billed(facilitator):
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
-    from starlette.routing import Mount, Route as StarletteRoute
+    from starlette.routing import Mount
+    from starlette.routing import Route as StarletteRoute
 
     async def file(request):
         return PlainTextResponse(SECRET)

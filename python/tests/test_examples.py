@@ -50,7 +50,7 @@ def test_the_agent_pays_the_paid_api(facilitator):
         assert "payment-signature" in preflight.headers["access-control-allow-headers"].lower()
         run = run_agent(f"{url}/weather")
     assert run.returncode == 0, run.stderr
-    assert '200 {"forecast":"sunny","paid_by":"%s"}' % PAYER in run.stdout
+    assert f'200 {{"forecast":"sunny","paid_by":"{PAYER}"}}' in run.stdout
     assert f"paid $0.001 from {PAYER}; transaction 0x" in run.stdout
     assert facilitator.settle_calls == 1
 

@@ -22,7 +22,8 @@ from conftest import ISSUER_KEY, PAY_TO, PAYER_KEY, ROOT, served
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route as StarletteRoute
+from starlette.routing import Mount
+from starlette.routing import Route as StarletteRoute
 
 import paywire
 import paywire.httpx

@@ -161,7 +161,7 @@ def run_selection(case: Dict[str, Any]) -> None:
         if "index" in expect:
             assert payer.pay(bill).offer_index == expect["index"]
         else:
-            err = check_error(case["name"], expect["error"], lambda: payer.pay(bill))
+            err = check_error(case["name"], expect["error"], lambda bill=bill: payer.pay(bill))
             assert [r["index"] for r in err.refusals] == expect["refused"]
 
 

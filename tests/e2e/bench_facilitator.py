@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, List, Tuple
 
-import httpx
-import paywire
-
 import conftest
+import httpx
+
+import paywire
 
 
 def timed(pool: ThreadPoolExecutor, jobs: List[Callable[[], bool]]) -> Tuple[float, List[float], int]:

@@ -62,7 +62,7 @@ def _api_env(facilitator_url: str, pay_to: str, price: str) -> Dict[str, str]:
 
 
 def python_asgi(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+                app: str = "example") -> contextlib.AbstractContextManager[Server]:
     """FastAPI with paywire.asgi under uvicorn: python/examples/paid_api.py, or apps/paid_app.py."""
     cwd, module = (ROOT / "python" / "examples", "paid_api") if app == "example" else (APPS, "paid_app")
     command = [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", "{port}", "--log-level", "critical"]
@@ -70,7 +70,7 @@ def python_asgi(facilitator_url: str, pay_to: str, price: str = "$0.01",
 
 
 def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                 app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+                 app: str = "example") -> contextlib.AbstractContextManager[Server]:
     """Express with paywire's middleware: node/examples/paid-api.mjs, or apps/paid_app.mjs."""
     node_dir = env("PAYWIRE_NODE_DIR")
     script = Path(node_dir) / "examples" / "paid-api.mjs" if app == "example" else APPS / "paid_app.mjs"
@@ -79,7 +79,7 @@ def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01",
 
 
 def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                 app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+                 app: str = "example") -> contextlib.AbstractContextManager[Server]:
     """Flask with paywire.wsgi under Werkzeug's server: python/examples/paid_api_flask.py, or
     apps/paid_app_flask.py."""
     cwd, script = (ROOT / "python" / "examples", "paid_api_flask.py") if app == "example" else (APPS, "paid_app_flask.py")
@@ -87,7 +87,7 @@ def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01",
 
 
 def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                 app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+                 app: str = "example") -> contextlib.AbstractContextManager[Server]:
     """Fastify with paywire's plugin: node/examples/paid-api-fastify.mjs, or apps/paid_app_fastify.mjs."""
     node_dir = env("PAYWIRE_NODE_DIR")
     script = Path(node_dir) / "examples" / "paid-api-fastify.mjs" if app == "example" else APPS / "paid_app_fastify.mjs"
@@ -96,7 +96,7 @@ def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01",
 
 
 def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                   app: str = "example") -> "contextlib.AbstractContextManager[Server]":
+                   app: str = "example") -> contextlib.AbstractContextManager[Server]:
     """The JDK's HttpServer with paywire's PaymentFilter: kotlin/examples/PaidApi.kt, or the fault-test app
     (kotlin/src/test/kotlin/dev/paywire/FaultsApp.kt)."""
     main = "dev.paywire.examples.PaidApiKt" if app == "example" else "dev.paywire.FaultsAppKt"
@@ -105,13 +105,13 @@ def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01",
 
 
 def official_express(facilitator_url: str, pay_to: str,
-                     price: str = "$0.01") -> "contextlib.AbstractContextManager[Server]":
+                     price: str = "$0.01") -> contextlib.AbstractContextManager[Server]:
     """The official @x402/express server (apps/official_server.mjs)."""
     return _serving(["node", str(APPS / "official_server.mjs")], "/health",
                     {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR")})
 
 
-SERVERS: Dict[str, Callable[..., "contextlib.AbstractContextManager[Server]"]] = {
+SERVERS: Dict[str, Callable[..., contextlib.AbstractContextManager[Server]]] = {
     "python-asgi": python_asgi,
     "python-flask": python_flask,
     "node-express": node_express,

@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 
-import paywire
-
 from conftest import PAY_TO, PRICE_ATOMIC, ROOT, Chain, Facilitator, payer_key
+
+import paywire
 
 
 def test_the_demo_pays_through_another_chain_and_facilitator(chain: Chain, facilitator: Facilitator) -> None:

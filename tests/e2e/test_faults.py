@@ -11,8 +11,8 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import signal
+import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,13 +20,22 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import httpx
-import paywire
-import paywire.httpx
 import pytest
-
-from conftest import PAY_TO, PRICE_ATOMIC, Chain, Facilitator, assert_settled, balances, charged_once, payer_key
+from conftest import (
+    PAY_TO,
+    PRICE_ATOMIC,
+    Chain,
+    Facilitator,
+    assert_settled,
+    balances,
+    charged_once,
+    payer_key,
+)
 from localnet import env
 from parties import SERVERS, Server
+
+import paywire
+import paywire.httpx
 
 # anvil's account 2: this module's own facilitator, so killing it leaves the other suites' facilitator alone.
 FAULTY_FACILITATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"

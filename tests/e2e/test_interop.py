@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import paywire
 import pytest
+from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
 from eth_account import Account
+from parties import CLIENTS, SERVERS, Server, official_express, official_fetch_client
 from x402 import x402ClientSync
 from x402.http.clients import x402_requests
 from x402.mechanisms.evm.exact import register_exact_evm_client
 
-from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
-from parties import CLIENTS, SERVERS, Server, official_express, official_fetch_client
+import paywire
 
 
 @pytest.fixture(scope="module", params=list(SERVERS))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import paywire
 import pytest
-
 from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
 from parties import CLIENTS, SERVERS, Server
+
+import paywire
 
 
 @pytest.fixture(scope="module", params=list(SERVERS))

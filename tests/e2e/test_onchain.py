@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import httpx
-import paywire
 import pytest
-from localnet import env
-
 from conftest import (
     PAY_TO,
     PRICE_ATOMIC,
@@ -26,6 +23,9 @@ from conftest import (
     charged_once,
     payer_key,
 )
+from localnet import env
+
+import paywire
 
 
 def address(key: str) -> str:

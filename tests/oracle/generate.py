@@ -433,7 +433,7 @@ def verification(ts: TsOracle) -> dict:
         amount_key = "maxAmountRequired" if v1 else "amount"
         auth_key = "permit2Authorization" if permit2 else "authorization"
 
-        def variant(edit=None, req_edit=None):
+        def variant(edit=None, req_edit=None, payment=payment, req=req):
             p, r = copy.deepcopy(payment), copy.deepcopy(req)
             if edit:
                 edit(p)
@@ -459,7 +459,7 @@ def verification(ts: TsOracle) -> dict:
 
         sig = payment["payload"]["signature"]
         add(f"{label}: tampered signature", *variant(set_sig(sig[:10] + ("0" if sig[10] != "0" else "1") + sig[11:])), NOW, bad_sig)
-        add(f"{label}: from names another address", *variant(lambda p: p["payload"][auth_key].__setitem__("from", OTHER)),
+        add(f"{label}: from names another address", *variant(lambda p, k=auth_key: p["payload"][k].__setitem__("from", OTHER)),
             NOW, bad_sig, payer=OTHER)
         high_s_why = ("viem and eth-account recover high-s signatures, and so does Permit2 on chain; paywire accepts "
                       "only the canonical low-s form (EIP-2) of every signature" if permit2 else

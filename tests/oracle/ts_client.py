@@ -14,7 +14,7 @@ TIMEOUT_SECONDS = 60
 
 class TsOracle:
     def __init__(self) -> None:
-        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in close(), lives with the process)
         self.proc = subprocess.Popen(
             ["node", str(HERE / "ts_oracle.mjs")],
             cwd=HERE,

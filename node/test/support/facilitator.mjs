@@ -68,7 +68,7 @@ export class FacilitatorDouble {
     if (this.mode === 'settle_fails') return [200, { success: false, errorReason: 'insufficient_funds', transaction: '', network }]
     const auth = body.paymentPayload.payload.authorization
     const key = `${auth.from.toLowerCase()}:${auth.nonce.toLowerCase()}`
-    const tx = '0x' + createHash('sha256').update(JSON.stringify(auth)).digest('hex')
+    const tx = `0x${createHash('sha256').update(JSON.stringify(auth)).digest('hex')}`
     const pendingFor = { pending_then_ok: 1, pending_twice: 2 }[this.mode] ?? 0
     if (this.pending.has(key)) {
       // A settlement broadcast earlier: reconcile against its transaction instead of paying twice.

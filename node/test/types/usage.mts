@@ -5,11 +5,11 @@ import {
   type Paid, type Signer,
 } from 'paywire'
 
-const signer: Signer = { address: '0x' + '11'.repeat(20), signDigest: async (d: Uint8Array) => d }
-const local = new LocalSigner('0x' + '11'.repeat(32))
+const signer: Signer = { address: `0x${'11'.repeat(20)}`, signDigest: async (d: Uint8Array) => d }
+const local = new LocalSigner(`0x${'11'.repeat(32)}`)
 const payer = new Payer(local, new Policy({ maxPerPayment: '$0.05', networks: ['eip155:8453'] }))
 const payer2 = new Payer(signer, { maxAmount: 10n ** 6n })
-const tag = new PriceTag({ network: 'eip155:8453', payTo: '0x' + '22'.repeat(20), price: '$0.01' })
+const tag = new PriceTag({ network: 'eip155:8453', payTo: `0x${'22'.repeat(20)}`, price: '$0.01' })
 const bill = buildPaymentRequired('https://api.example.com/weather', [tag], { description: 'Weather' })
 const header = payer.paySync(bill, 'GET /weather')
 const amount: bigint = header.amount
@@ -28,7 +28,7 @@ async function run(): Promise<void> {
 const facilitator = new FacilitatorClient('https://facilitator.example', { headers: (e) => ({ authorization: `Bearer ${e}` }), timeoutMs: 5000 })
 const express = paymentMiddleware({ 'GET /weather': tag, 'POST /report': { tags: [tag], x402Version: 1 } }, { facilitator })
 const hono = honoPaymentMiddleware({ 'GET /weather/:city': [tag] }, { facilitator, publicUrl: 'https://api.example.com' })
-const viemSigner: Signer = fromViemAccount({ address: '0x' + '11'.repeat(20), sign: async ({ hash }) => hash })
+const viemSigner: Signer = fromViemAccount({ address: `0x${'11'.repeat(20)}`, sign: async ({ hash }) => hash })
 function onError(e: unknown): string | null {
   return e instanceof PaywireError ? `${e.code} (${e.category}): ${e.message}` : null
 }

@@ -1,6 +1,19 @@
 """Type stubs of paywire's compiled core (checked against the module by ``mypy.stubtest`` in the test suite)."""
 
-from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, Union, final
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    final,
+)
 
 __all__ = [
     "ALLOWED_HEADERS",

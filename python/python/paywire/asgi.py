@@ -36,6 +36,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequ
 import anyio
 import anyio.to_thread
 
+from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._gate import (
     MemoryStore,
     PaymentStore,
@@ -49,7 +50,6 @@ from ._gate import (
     wants_await,
     write_logs,
 )
-from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._paywire import AccessPolicy, Exchange, Issuer, Paid, PriceTag, Step
 
 Scope = Dict[str, Any]
@@ -328,7 +328,8 @@ def _framework_route(router: Any, scope: Scope) -> Tuple[Optional[str], bool]:
     if router is None:
         return None, False
     try:
-        from starlette.routing import Match, Mount, Route as StarletteRoute, Router
+        from starlette.routing import Match, Mount, Router
+        from starlette.routing import Route as StarletteRoute
     except ImportError:  # pragma: no cover - a router was found, so Starlette is there
         return None, False
     if type(router).not_found is not Router.not_found or getattr(router, "default", None) != router.not_found:

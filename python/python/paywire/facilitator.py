@@ -142,7 +142,7 @@ class FacilitatorClient(_Base):
         if self._owned:
             self._client.close()
 
-    def __enter__(self) -> "FacilitatorClient":
+    def __enter__(self) -> FacilitatorClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -202,7 +202,7 @@ class AsyncFacilitatorClient(_Base):
         if self._owned:
             await self._client.aclose()
 
-    async def __aenter__(self) -> "AsyncFacilitatorClient":
+    async def __aenter__(self) -> AsyncFacilitatorClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
