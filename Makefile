@@ -68,8 +68,10 @@ python: python-lint
 	"$$py" -m mypy --strict python/python/paywire python/examples
 	(cd /tmp && "$$py" -m mypy.stubtest paywire._paywire)
 	"$$py" -m pytest -q python/tests
-	echo "-- the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
-	"$$py" python/bench/compare_official.py --quick
+	echo "-- the benchmarks run (smoke runs; figures in docs/benchmarks.md)"
+	"$$py" python/bench/compare_official.py --quick >/dev/null
+	"$$py" python/bench/gate.py --quick >/dev/null
+	"$$py" python/bench/serve.py --quick >/dev/null
 
 node-build:
 	# npm ci refuses this lock file (npm records @napi-rs/cli's optional per-platform packages without
@@ -90,8 +92,10 @@ node: node-build node-lint
 	npm ci --no-audit --no-fund --loglevel=error
 	npm install --no-save --no-audit --no-fund --loglevel=error ../dist/paywire-*.tgz
 	node --test --test-reporter=spec
-	echo "-- the benchmark against the official SDK runs (a smoke run; figures in docs/benchmarks.md)"
-	node ../bench/compare_official.mjs --quick
+	echo "-- the benchmarks run (smoke runs; figures in docs/benchmarks.md)"
+	node ../bench/compare_official.mjs --quick >/dev/null
+	node ../bench/gate.mjs --quick >/dev/null
+	node ../bench/serve.mjs --quick >/dev/null
 
 ffi:
 	cargo build --locked --quiet -p paywire-ffi

@@ -23,14 +23,16 @@ const [rounds, each] = quick ? [2, 50] : [7, 400]
 const bill = paywire.buildPaymentRequired(`${ORIGIN}/weather`, [tag])
 const payer = new paywire.Payer(new paywire.LocalSigner(KEY))
 const headers = []
-for (let i = 0; i < rounds * each * 2 + 10; i++) {
+for (let i = 0; i < rounds * each * 3 + 10; i++) {
   const h = payer.paySync(bill)
   headers.push([h.name, h.value])
 }
 
-const gate = new paywire.Gate([new paywire.PricedRoute([tag], 'GET /weather')])
+const bigGate = new paywire.Gate([new paywire.PricedRoute([tag], 'GET /weather')])
+// A server that has run for a while: its store is full, and every new payment drops the oldest record.
+const smallGate = new paywire.Gate([new paywire.PricedRoute([tag], 'GET /weather')], { maxEntries: each / 2 })
 
-function gateOnce(header) {
+function gateOnce(header, gate = bigGate) {
   const started = gate.handle({ method: 'GET', path: '/weather', pathAndQuery: '/weather', origin: ORIGIN, headers: [header, ['host', 'api.example.com']] })
   const exchange = started.takeExchange()
   let step = started.takeStep()
@@ -65,7 +67,9 @@ function perRequest(run, list) {
 gateOnce(headers.at(-1))
 verifyOnly(headers.at(-2))
 const verify = perRequest(verifyOnly, headers.slice(0, rounds * each))
-const full = perRequest(gateOnce, headers.slice(rounds * each, 2 * rounds * each))
+const full = perRequest((h) => gateOnce(h), headers.slice(rounds * each, 2 * rounds * each))
+const atCapacity = perRequest((h) => gateOnce(h, smallGate), headers.slice(2 * rounds * each, 3 * rounds * each))
 console.log(`offline verification alone (checkPayment):       ${verify.toFixed(1).padStart(8)} us per request`)
 console.log(`the gate, one paid request (verify to response): ${full.toFixed(1).padStart(8)} us per request`)
 console.log(`what the gate adds beyond verification:           ${(full - verify).toFixed(1).padStart(8)} us per request`)
+console.log(`the same with the store full (${each / 2} records):     ${(atCapacity - verify).toFixed(1).padStart(8)} us per request`)

@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: few requests")
     args = parser.parse_args()
     rounds, each = (2, 50) if args.quick else (7, 400)
-    headers = payments(rounds * each * 2 + 10)
+    headers = payments(rounds * each * 3 + 10)
     bill = paywire.build_payment_required(ORIGIN + "/weather", [TAG])
 
     def verify_only(header: Tuple[str, str]) -> None:
@@ -82,9 +82,13 @@ def main() -> None:
     verify_only(headers[-2])
     verify = per_request(verify_only, headers[: rounds * each], rounds)
     full = per_request(lambda h: gate_once(gate, h), headers[rounds * each : 2 * rounds * each], rounds)
+    # A server that has run for a while: its store is full, and every new payment drops the oldest record.
+    small = native.Gate([native.PricedRoute([TAG], "GET /weather")], max_entries=each // 2)
+    at_capacity = per_request(lambda h: gate_once(small, h), headers[2 * rounds * each : 3 * rounds * each], rounds)
     print(f"offline verification alone (check_payment):      {verify * 1e6:8.1f} us per request")
     print(f"the gate, one paid request (verify to response): {full * 1e6:8.1f} us per request")
     print(f"what the gate adds beyond verification:           {(full - verify) * 1e6:8.1f} us per request")
+    print(f"the same with the store full ({each // 2} records):     {(at_capacity - verify) * 1e6:8.1f} us per request")
 
 
 if __name__ == "__main__":

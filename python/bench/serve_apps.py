@@ -3,7 +3,9 @@ and the facilitator stub both settle through (it answers /verify and /settle at 
 
     uvicorn --factory serve_apps:paywire_app | serve_apps:official_app | serve_apps:facilitator_stub
 
-FACILITATOR_URL names the stub; PAY_TO the payee.
+FACILITATOR_URL names the stub; PAY_TO the payee. With FACILITATOR_URL=inprocess, each middleware gets an
+in-process stand-in for the stub instead (an object answering at once, in each SDK's own types), which leaves
+the middleware and the framework as all there is to measure.
 """
 
 from __future__ import annotations
@@ -35,13 +37,26 @@ def _handler_app() -> FastAPI:
 
 
 def paywire_app() -> FastAPI:
+    import paywire
     from paywire import PriceTag
     from paywire.asgi import PaymentMiddleware
     from paywire.facilitator import AsyncFacilitatorClient
 
+    class InProcess:
+        verified = paywire.VerifyResponse.from_json(f'{{"isValid":true,"payer":"{PAYER}"}}')
+        settled = paywire.SettleResponse.from_json(
+            f'{{"success":true,"transaction":"{TX}","network":"{NETWORK}","payer":"{PAYER}"}}')
+
+        async def verify(self, payment: object, requirements: object) -> paywire.VerifyResponse:
+            return self.verified
+
+        async def settle(self, payment: object, requirements: object) -> paywire.SettleResponse:
+            return self.settled
+
     app = _handler_app()
+    facilitator = InProcess() if FACILITATOR_URL == "inprocess" else AsyncFacilitatorClient(FACILITATOR_URL)
     app.add_middleware(PaymentMiddleware, routes={"GET /weather": PriceTag(NETWORK, PAY_TO, "$0.001")},
-                       facilitator=AsyncFacilitatorClient(FACILITATOR_URL))
+                       facilitator=facilitator)
     return app
 
 
@@ -51,8 +66,22 @@ def official_app() -> FastAPI:
     from x402.http.middleware.fastapi import PaymentMiddlewareASGI
     from x402.mechanisms.evm.exact import register_exact_evm_server
 
+    from x402.schemas import SettleResponse, SupportedKind, SupportedResponse, VerifyResponse
+
+    class InProcess:
+        async def verify(self, payload: object, requirements: object) -> VerifyResponse:
+            return VerifyResponse(is_valid=True, payer=PAYER)
+
+        async def settle(self, payload: object, requirements: object) -> SettleResponse:
+            return SettleResponse(success=True, transaction=TX, network=NETWORK, payer=PAYER)
+
+        def get_supported(self) -> SupportedResponse:
+            return SupportedResponse(kinds=[SupportedKind(x402_version=2, scheme="exact", network=NETWORK)])
+
     app = _handler_app()
-    server = register_exact_evm_server(x402ResourceServer(HTTPFacilitatorClient(FacilitatorConfig(url=FACILITATOR_URL))), NETWORK)
+    facilitator = (InProcess() if FACILITATOR_URL == "inprocess"
+                   else HTTPFacilitatorClient(FacilitatorConfig(url=FACILITATOR_URL)))
+    server = register_exact_evm_server(x402ResourceServer(facilitator), NETWORK)
     routes = {"GET /weather": {"accepts": {"scheme": "exact", "payTo": PAY_TO, "price": "$0.001", "network": NETWORK}}}
     app.add_middleware(PaymentMiddlewareASGI, routes=routes, server=server)
     return app

@@ -210,30 +210,29 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Makes room for an entry of `incoming` bytes: expired entries first, then the oldest served ones.
+    /// Makes room for an entry of `incoming` bytes by dropping expired and served entries, oldest first, and
+    /// no more than needed. One walk from the oldest entry: a full store pays for what it drops, not for
+    /// what it keeps (entries still in flight are skipped, and there are only as many as requests running).
     fn make_room(&self, entries: &mut Entries, incoming: usize, now: u64) -> Result<()> {
-        let fits = |e: &Entries| e.by_key.len() < self.max_entries && e.bytes + incoming <= self.max_bytes;
-        if fits(entries) {
-            return Ok(());
-        }
-        let expired: Vec<String> =
-            entries.by_key.iter().filter(|(_, (_, e))| e.expires_at <= now).map(|(k, _)| k.clone()).collect();
-        for key in expired {
-            entries.drop_key(&key);
-        }
-        let served: Vec<String> = entries
-            .order
-            .values()
-            .filter(|k| entries.by_key.get(*k).is_some_and(|(_, e)| e.record.state == RecordState::Done))
-            .cloned()
-            .collect();
-        for key in served {
-            if fits(entries) {
+        let fits = |count: usize, bytes: usize| count < self.max_entries && bytes + incoming <= self.max_bytes;
+        let (mut count, mut bytes) = (entries.by_key.len(), entries.bytes);
+        let mut doomed = Vec::new();
+        for key in entries.order.values() {
+            if fits(count, bytes) {
                 break;
             }
+            if let Some((_, e)) = entries.by_key.get(key)
+                && (e.expires_at <= now || e.record.state == RecordState::Done)
+            {
+                count -= 1;
+                bytes -= e.size();
+                doomed.push(key.clone());
+            }
+        }
+        for key in doomed {
             entries.drop_key(&key);
         }
-        if fits(entries) {
+        if fits(count, bytes) {
             Ok(())
         } else {
             Err(Error::new(
@@ -354,5 +353,26 @@ mod tests {
         bytes.claim("big2", entry("a", RecordState::Done, 60, 100), 1).unwrap();
         assert!(bytes.get("big", 1).unwrap().is_none());
         assert!(bytes.get("big2", 1).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_full_store_drops_only_what_the_new_entry_needs_oldest_first() {
+        let s = MemoryStore::new(3, usize::MAX);
+        s.claim("stale", entry("a", RecordState::InFlight, 0, 5), 1).unwrap();
+        s.claim("old", entry("a", RecordState::Done, 0, 100), 1).unwrap();
+        s.claim("young", entry("a", RecordState::Done, 0, 100), 1).unwrap();
+        // The expired claim (a process that died mid-request) is the oldest: it goes, the served ones stay.
+        s.claim("new", entry("a", RecordState::InFlight, 0, 100), 10).unwrap();
+        assert_eq!(s.len(), 3);
+        assert!(s.get("old", 10).unwrap().is_some() && s.get("young", 10).unwrap().is_some());
+        // Then the oldest served entry, and only it.
+        s.claim("newer", entry("a", RecordState::InFlight, 0, 100), 10).unwrap();
+        assert!(s.get("old", 10).unwrap().is_none());
+        assert!(s.get("young", 10).unwrap().is_some() && s.get("new", 10).unwrap().is_some());
+        // Entries in flight are never dropped to make room.
+        s.claim("newest", entry("a", RecordState::InFlight, 0, 100), 10).unwrap();
+        let full = s.claim("more", entry("a", RecordState::InFlight, 0, 100), 10).unwrap_err();
+        assert_eq!(full.code(), ErrorCode::PaymentInProgress);
+        assert_eq!(s.len(), 3);
     }
 }
