@@ -201,25 +201,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
   }
 
   describe(`e2e over ${name}`, () => {
-    test('an unpaid request gets the bill', async (t) => {
-      const { fac, shop, url } = await setup(t)
-      const r = await fetch(`${url}/weather`, { headers: { origin: 'https://app.example' } })
-      assert.equal(r.status, 402)
-      const bill = billOf(r)
-      assert.equal(bill.x402Version, 2)
-      assert.equal(bill.error, 'Payment required')
-      assert.deepEqual(bill.resource, { url: `${url}/weather`, description: 'Weather', mimeType: 'application/json' })
-      assert.equal(bill.accepts.length, 1)
-      const [offer] = bill.accepts
-      assert.deepEqual([offer.network, offer.amount, offer.payTo], [NETWORK, 1000n, PAY_TO])
-      assert.equal(r.headers.get('cache-control'), 'no-store')
-      exposes(r)
-      const text = await r.text()
-      assert.equal(JSON.parse(text).error, 'Payment required')
-      assert.ok(!text.includes(SECRET))
-      assert.deepEqual(shop.calls, {})
-      assert.equal(fac.verifyCalls, 0)
-    })
 
     test('free routes pass through', async (t) => {
       const { url } = await setup(t)
@@ -245,58 +226,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.deepEqual([fac.verifyCalls, fac.settleCalls, fac.settled.length, shop.calls.weather], [1, 1, 1, 1])
     })
 
-    test('a wrong amount is refused before the facilitator', async (t) => {
-      const { fac, shop, url } = await setup(t)
-      const cheap = paywire.buildPaymentRequired(`${url}/weather`, [tag('$0.0001')])
-      const header = await payer().pay(cheap)
-      const r = await fetch(`${url}/weather`, { headers: paidHeaders(header) })
-      assert.equal(r.status, 402)
-      assert.equal(billOf(r).error, 'no_matching_payment_requirements')
-      assert.match((await r.json()).message, /none of the 1 offers/)
-      assert.equal(fac.verifyCalls, 0)
-      assert.deepEqual(shop.calls, {})
-    })
-
-    test('replaying a payment', async (t) => {
-      const { fac, shop, url } = await setup(t)
-      const header = await payer().pay((await fetch(`${url}/weather`)).headers.get('payment-required'))
-      const first = await fetch(`${url}/weather`, { headers: paidHeaders(header) })
-      assert.equal(first.status, 200)
-      const firstBody = await first.text()
-      // The same payment for the same request (a client that lost the answer): the same answer, not settled again.
-      const again = await fetch(`${url}/weather`, { headers: paidHeaders(header) })
-      assert.equal(again.status, 200)
-      assert.equal(await again.text(), firstBody)
-      assert.equal(again.headers.get('payment-response'), first.headers.get('payment-response'))
-      // The same payment for another resource (the query is part of the URL paid for): refused.
-      const other = await fetch(`${url}/weather?city=paris`, { headers: paidHeaders(header) })
-      assert.equal(other.status, 402)
-      assert.equal(billOf(other).error, 'payment_resource_mismatch')
-      assert.ok(!(await other.text()).includes(SECRET))
-      assert.deepEqual([fac.settleCalls, shop.calls.weather], [1, 1])
-    })
-
-    test('a response too large to hold is run again for a safe retry, refused for an unsafe one', async (t) => {
-      const { fac, shop, url } = await setup(t, { maxReplayBytes: 10 })
-      const header = await payer().pay((await fetch(`${url}/weather`)).headers.get('payment-required'))
-      const first = await fetch(`${url}/weather`, { headers: paidHeaders(header) })
-      assert.equal(first.status, 200)
-      const again = await fetch(`${url}/weather`, { headers: paidHeaders(header) })
-      assert.equal(again.status, 200)
-      assert.deepEqual(await again.json(), await first.json())
-      assert.equal(again.headers.get('payment-response'), first.headers.get('payment-response'))
-      assert.equal(shop.calls.weather, 2)
-      // POST is not safe to run twice: the retry is refused rather than served again.
-      const bill = (await fetch(`${url}/echo`, { method: 'POST', body: 'x' })).headers.get('payment-required')
-      const posting = await payer().pay(bill)
-      const post = () => fetch(`${url}/echo`, { method: 'POST', body: 'hello, paid echo', headers: paidHeaders(posting) })
-      assert.equal((await post()).status, 200)
-      const refused = await post()
-      assert.equal(refused.status, 409)
-      assert.equal((await refused.json()).error, 'payment_already_served')
-      assert.deepEqual([fac.settleCalls, shop.calls.echo], [2, 1])
-    })
-
     test('a payment in flight is not served twice', async (t) => {
       const { fac, shop, url } = await setup(t)
       shop.slow = deferred()
@@ -316,42 +245,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.equal(r.status, 200)
       assert.deepEqual(await r.json(), { forecast: SECRET })
       assert.deepEqual([fac.settleCalls, shop.calls.slow], [1, 1])
-    })
-
-    test('handler errors are not charged', async (t) => {
-      const { fac, shop, url } = await setup(t)
-      const f = payingFetch()
-      const r = await f(`${url}/unavailable`)
-      assert.equal(r.status, 503)
-      assert.equal(paywire.settlement(r), null)
-      assert.equal(r.headers.get('payment-response'), null)
-      const crashed = await f(`${url}/crash`)
-      assert.equal(crashed.status, 500)
-      assert.equal(crashed.headers.get('payment-response'), null)
-      assert.deepEqual([fac.verifyCalls, fac.settleCalls], [2, 0])
-      assert.deepEqual(shop.calls, { unavailable: 1, crash: 1 })
-    })
-
-    test('a failed settlement releases nothing', async (t) => {
-      const { fac, shop, url } = await setup(t, { mode: 'settle_fails' })
-      const r = await payingFetch()(`${url}/weather`)
-      assert.equal(r.status, 402)
-      assert.ok(!(await r.text()).includes(SECRET))
-      assert.equal(r.headers.get('x-forecast'), null, "the handler's headers were released")
-      const settled = paywire.settlement(r)
-      assert.ok(settled && !settled.success)
-      assert.equal(settled.errorReason, 'insufficient_funds')
-      assert.equal(billOf(r).error, 'insufficient_funds')
-      assert.deepEqual([shop.calls.weather, fac.settleCalls], [1, 1])
-    })
-
-    test('a verify refusal is a 402 with the reason', async (t) => {
-      const { fac, shop, url } = await setup(t, { mode: 'verify_invalid' })
-      const r = await payingFetch()(`${url}/weather`)
-      assert.equal(r.status, 402)
-      assert.equal(billOf(r).error, 'insufficient_funds')
-      assert.deepEqual(shop.calls, {})
-      assert.equal(fac.settleCalls, 0)
     })
 
     for (const trouble of ['down', 'garbage']) {
@@ -403,20 +296,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.equal(p.spentUsd, '$0.001')
     })
 
-    test('a malformed payment header is a 400 with a readable error', async (t) => {
-      const { shop, url } = await setup(t)
-      const codes = paywire.errorCodes()
-      for (const value of ['not base64!', 'eyJ4NDAyVmVyc2lvbiI6Mn0', paywire.encodeJsonText('{"x402Version":2}')]) {
-        const r = await fetch(`${url}/weather`, { headers: { 'PAYMENT-SIGNATURE': value } })
-        assert.equal(r.status, 400, value)
-        const body = await r.json()
-        assert.ok(codes.includes(body.error), body.error)
-        assert.ok(body.message)
-        assert.equal(billOf(r).error, body.error)
-      }
-      assert.deepEqual(shop.calls, {})
-    })
-
     test('the request body is kept for the paid retry', async (t) => {
       const { fac, url } = await setup(t)
       const data = new Uint8Array(256 * 40).map((_, i) => i % 256)
@@ -424,15 +303,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.equal(r.status, 200)
       assert.deepEqual(new Uint8Array(await r.arrayBuffer()), data)
       assert.equal(fac.settleCalls, 1)
-    })
-
-    test('a body over maxRequestBytes is a 413 before the facilitator', async (t) => {
-      const { fac, shop, url } = await setup(t, { maxRequestBytes: 1000 })
-      const r = await payingFetch()(`${url}/echo`, { method: 'POST', body: new Uint8Array(64 * 1024), headers: { 'content-type': 'application/octet-stream' } })
-      assert.equal(r.status, 413)
-      assert.equal((await r.json()).error, 'body_too_large')
-      assert.deepEqual([fac.verifyCalls, fac.settleCalls], [0, 0])
-      assert.deepEqual(shop.calls, {})
     })
 
     test('a JSON body reaches the paid handler', async (t) => {
@@ -554,23 +424,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.deepEqual([fac.settleCalls, shop.calls.mine], [1, 1])
     })
 
-    test('HEAD shows the bill and is never charged', async (t) => {
-      const { fac, shop, url } = await setup(t)
-      const head = await fetch(`${url}/weather`, { method: 'HEAD' })
-      assert.equal(head.status, 402)
-      assert.equal(billOf(head).accepts[0].amount, 1000n)
-      assert.equal((await head.arrayBuffer()).byteLength, 0)
-      exposes(head)
-      const header = await payer().pay(head.headers.get('payment-required'))
-      const paidHead = await fetch(`${url}/weather`, { method: 'HEAD', headers: paidHeaders(header) })
-      assert.equal(paidHead.status, 402)
-      assert.deepEqual([fac.verifyCalls, fac.settleCalls], [0, 0])
-      assert.deepEqual(shop.calls, {})
-      // The payment a HEAD carried was not used up.
-      assert.equal((await fetch(`${url}/weather`, { headers: paidHeaders(header) })).status, 200)
-      assert.equal(fac.settleCalls, 1)
-    })
-
     test('path patterns in a mounted app are billed', async (t) => {
       const fac = new FacilitatorDouble()
       const furl = await fac.listen()
@@ -587,43 +440,6 @@ for (const [name, framework] of Object.entries(FRAMEWORKS)) {
       assert.equal(paid.status, 200)
       assert.equal(await paid.text(), SECRET)
       assert.equal(fac.settleCalls, 1)
-    })
-
-    test('an unknown settlement outcome is settled on the retry', async (t) => {
-      const { fac, shop, url } = await setup(t, { mode: 'settle_down_once' })
-      const p = payer()
-      const f = payingFetch(p)
-      const first = await f(`${url}/weather`)
-      assert.equal(first.status, 502)
-      const text = await first.text()
-      assert.equal(JSON.parse(text).error, 'invalid_facilitator_response')
-      assert.ok(!text.includes(SECRET))
-      assert.ok(!text.includes(fac.url), "the facilitator's address leaked to the buyer")
-      assert.equal(first.headers.get('x-forecast'), null)
-      const second = await f(`${url}/weather`)
-      assert.equal(second.status, 200)
-      assert.equal((await second.json()).forecast, SECRET)
-      assert.ok(paywire.payment(second).reused, 'the retry paid a second time')
-      assert.ok(paywire.settlement(second).success)
-      assert.deepEqual([shop.calls.weather, fac.settleCalls, fac.settled.length], [1, 2, 1])
-      assert.equal(p.spentUsd, '$0.001')
-    })
-
-    test('a pending settlement is finished by the retry', async (t) => {
-      const { fac, shop, url } = await setup(t, { mode: 'pending_twice' })
-      const p = payer()
-      const f = payingFetch(p)
-      const first = await f(`${url}/weather`)
-      assert.equal(first.status, 402)
-      assert.ok(!(await first.text()).includes(SECRET))
-      assert.equal(first.headers.get('x-forecast'), null)
-      assert.ok(paywire.settlement(first).isPending)
-      const second = await f(`${url}/weather`)
-      assert.equal(second.status, 200)
-      assert.equal((await second.json()).forecast, SECRET)
-      assert.ok(paywire.payment(second).reused)
-      assert.deepEqual([shop.calls.weather, fac.settled.length], [1, 1])
-      assert.equal(p.spentUsd, '$0.001')
     })
 
     test('the facilitator client sends per-endpoint auth headers', async (t) => {

@@ -109,21 +109,6 @@ def paying_client(p: Optional[paywire.Payer] = None, transport: Optional[httpx.B
     return httpx.Client(transport=PaymentTransport(p or payer(), transport), timeout=10)
 
 
-def test_unpaid_request_gets_the_bill(shop, facilitator):
-    r = httpx.get(f"{shop.url}/weather", headers={"origin": "https://app.example"})
-    assert r.status_code == 402
-    bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
-    assert bill.x402_version == 2 and bill.error == "Payment required"
-    assert bill.resource == {"url": f"{shop.url}/weather", "description": "Weather", "mimeType": "application/json"}
-    (offer,) = bill.accepts
-    assert (offer.network, offer.amount, offer.pay_to) == (NETWORK, 1000, PAY_TO)
-    assert r.headers["cache-control"] == "no-store"
-    assert "PAYMENT-REQUIRED" in r.headers["access-control-expose-headers"]
-    assert r.json()["error"] == "Payment required"
-    assert SECRET not in r.text
-    assert shop.calls == {} and facilitator.verify_calls == 0
-
-
 def test_free_routes_pass_through(shop):
     assert httpx.get(f"{shop.url}/free").json() == {"free": "yes"}
 
@@ -143,33 +128,6 @@ def test_paid_request_is_served_with_its_settlement(shop, facilitator):
     assert (facilitator.verify_calls, facilitator.settle_calls, shop.calls["weather"]) == (1, 1, 1)
 
 
-def test_wrong_amount_is_refused_before_the_facilitator(shop, facilitator):
-    cheap = paywire.build_payment_required(f"{shop.url}/weather", [paywire.PriceTag(NETWORK, PAY_TO, "$0.0001")])
-    header = payer().pay(cheap)
-    r = httpx.get(f"{shop.url}/weather", headers=header.headers)
-    assert r.status_code == 402
-    bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
-    assert bill.error == "no_matching_payment_requirements"
-    assert "none of the 1 offers" in r.json()["message"]
-    assert facilitator.verify_calls == 0 and shop.calls == {}
-
-
-def test_replaying_a_payment(shop, facilitator):
-    header = payer().pay(httpx.get(f"{shop.url}/weather").headers["payment-required"])
-    first = httpx.get(f"{shop.url}/weather", headers=header.headers)
-    assert first.status_code == 200
-    # The same payment for the same request (a client that lost the answer): the same answer, not settled again.
-    again = httpx.get(f"{shop.url}/weather", headers=header.headers)
-    assert (again.status_code, again.content) == (200, first.content)
-    assert again.headers["payment-response"] == first.headers["payment-response"]
-    # The same payment for another resource (the query is part of the URL paid for): refused.
-    other = httpx.get(f"{shop.url}/weather?city=paris", headers=header.headers)
-    assert other.status_code == 402
-    assert paywire.PaymentRequired.from_header(other.headers["payment-required"]).error == "payment_resource_mismatch"
-    assert SECRET not in other.text
-    assert (facilitator.settle_calls, shop.calls["weather"]) == (1, 1)
-
-
 def test_a_payment_in_flight_is_not_served_twice(shop, facilitator):
     header = payer().pay(httpx.get(f"{shop.url}/slow").headers["payment-required"])
 
@@ -180,37 +138,6 @@ def test_a_payment_in_flight_is_not_served_twice(shop, facilitator):
     statuses = sorted(r.status_code for r in asyncio.run(both()))
     assert statuses == [200, 409]
     assert (facilitator.settle_calls, shop.calls["slow"]) == (1, 1)
-
-
-def test_handler_errors_are_not_charged(shop, facilitator):
-    with paying_client() as client:
-        r = client.get(f"{shop.url}/unavailable")
-        assert r.status_code == 503 and paywire.httpx.settlement(r) is None
-        crashed = client.get(f"{shop.url}/crash")
-        assert crashed.status_code == 500
-    assert facilitator.verify_calls == 2 and facilitator.settle_calls == 0
-    assert shop.calls == {"unavailable": 1, "crash": 1}
-
-
-def test_failed_settlement_releases_nothing(shop, facilitator):
-    facilitator.mode = "settle_fails"
-    with paying_client() as client:
-        r = client.get(f"{shop.url}/weather")
-    assert r.status_code == 402
-    assert SECRET not in r.text
-    settled = paywire.httpx.settlement(r)
-    assert settled is not None and not settled.success and settled.error_reason == "insufficient_funds"
-    assert paywire.PaymentRequired.from_header(r.headers["payment-required"]).error == "insufficient_funds"
-    assert shop.calls["weather"] == 1 and facilitator.settle_calls == 1
-
-
-def test_verify_refusal_is_a_402_with_the_reason(shop, facilitator):
-    facilitator.mode = "verify_invalid"
-    with paying_client() as client:
-        r = client.get(f"{shop.url}/weather")
-    assert r.status_code == 402
-    assert paywire.PaymentRequired.from_header(r.headers["payment-required"]).error == "insufficient_funds"
-    assert shop.calls == {} and facilitator.settle_calls == 0
 
 
 @pytest.mark.parametrize("trouble", ["down", "garbage"])
@@ -263,16 +190,6 @@ def test_lost_response_and_retry_cost_one_payment(shop, facilitator):
     assert paywire.httpx.payment(r).reused, "the retry signed a second payment"
     assert facilitator.settle_calls == 1 and shop.calls["weather"] == 1
     assert p.spent_usd == "$0.001"
-
-
-def test_malformed_payment_header_is_a_400_with_a_readable_error(shop):
-    for value in ("not base64!", "eyJ4NDAyVmVyc2lvbiI6Mn0", paywire.encode_json_text('{"x402Version":2}')):
-        r = httpx.get(f"{shop.url}/weather", headers={"PAYMENT-SIGNATURE": value})
-        assert r.status_code == 400, value
-        body = r.json()
-        assert body["error"] in paywire.error_codes() and body["message"]
-        assert paywire.PaymentRequired.from_header(r.headers["payment-required"]).error == body["error"]
-    assert shop.calls == {}
 
 
 def test_request_body_is_kept_for_the_paid_retry(shop, facilitator):
@@ -427,34 +344,6 @@ def test_mounted_apps_and_path_patterns_are_billed(facilitator):
             paid = client.get(f"{url}/api/files/a/b")
         assert paid.status_code == 200 and paid.text == SECRET
     assert facilitator.settle_calls == 1
-
-
-def test_an_unknown_settlement_outcome_is_settled_on_the_retry(shop, facilitator):
-    facilitator.mode = "settle_down_once"
-    p = payer()
-    with paying_client(p) as client:
-        first = client.get(f"{shop.url}/weather")
-        assert first.status_code == 502 and SECRET not in first.text
-        assert facilitator.url not in first.text, "the facilitator's address leaked to the buyer"
-        second = client.get(f"{shop.url}/weather")
-    assert second.status_code == 200 and second.json()["forecast"] == SECRET
-    assert paywire.httpx.payment(second).reused, "the retry paid a second time"
-    assert paywire.httpx.settlement(second).success
-    assert shop.calls["weather"] == 1 and facilitator.settle_calls == 2 and len(facilitator.settled) == 1
-    assert p.spent_usd == "$0.001"
-
-
-def test_a_pending_settlement_is_finished_by_the_retry(shop, facilitator):
-    facilitator.mode = "pending_twice"
-    p = payer()
-    with paying_client(p) as client:
-        first = client.get(f"{shop.url}/weather")
-        assert first.status_code == 402 and SECRET not in first.text
-        assert paywire.httpx.settlement(first).is_pending
-        second = client.get(f"{shop.url}/weather")
-    assert second.status_code == 200 and second.json()["forecast"] == SECRET
-    assert paywire.httpx.payment(second).reused
-    assert shop.calls["weather"] == 1 and len(facilitator.settled) == 1 and p.spent_usd == "$0.001"
 
 
 def test_a_sync_facilitator_client_drives_the_middleware(facilitator):
