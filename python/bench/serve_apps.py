@@ -65,7 +65,6 @@ def official_app() -> FastAPI:
     from x402.http import FacilitatorConfig, HTTPFacilitatorClient
     from x402.http.middleware.fastapi import PaymentMiddlewareASGI
     from x402.mechanisms.evm.exact import register_exact_evm_server
-
     from x402.schemas import SettleResponse, SupportedKind, SupportedResponse, VerifyResponse
 
     class InProcess:

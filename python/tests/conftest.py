@@ -53,6 +53,21 @@ def served(app: Any) -> Iterator[str]:
         sock.close()
 
 
+@contextlib.contextmanager
+def served_wsgi(app: Any) -> Iterator[str]:
+    """Serves a WSGI app with werkzeug's threaded server on a loopback port for the duration; yields its URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
 def closed_port_url() -> str:
     """A loopback URL where nothing listens."""
     sock = socket.socket()

@@ -6,19 +6,17 @@ test of a defect found before the exchange moved into paywire's core."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import subprocess
 import sys
-import threading
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import requests
-from conftest import ISSUER_KEY, PAY_TO, PAYER_KEY, ROOT, served
+from conftest import ISSUER_KEY, PAY_TO, PAYER_KEY, ROOT, served, served_wsgi
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -97,20 +95,6 @@ def test_a_mounted_app_and_its_variants_are_billed(facilitator) -> None:
         # The bill names the URL as sent: the mount and the query string (Python used to drop the query).
         bill = paywire.PaymentRequired.from_header(r.headers["payment-required"])
         assert (bill.resource or {}).get("url") == f"{url}/api/a?city=paris"
-
-
-@contextlib.contextmanager
-def served_wsgi(app: Any) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def flask_app(facilitator_url: str, **options: Any) -> Any:

@@ -12,7 +12,7 @@ import re
 from typing import Any, Dict, List
 
 import httpx
-from conftest import PAYER, PAYER_KEY, served
+from conftest import PAYER, PAYER_KEY, served, served_wsgi
 from test_examples import load_paid_api
 
 import paywire
@@ -44,12 +44,19 @@ def test_every_python_block_runs(facilitator, monkeypatch):
                     with httpx.Client(transport=paywire.httpx.PaymentTransport(namespace["payer"])) as client:
                         paid = client.get(f"{url}/weather")
                     assert paid.json() == {"forecast": "sunny", "paid_by": PAYER}
-    assert len(outputs) == len(blocks()) >= 6
-    agent, clients, kms, _, lower, errors = outputs
+            if "flask_app" in namespace:
+                # The README's Flask app, the same way.
+                with served_wsgi(namespace.pop("flask_app")) as url:
+                    assert httpx.get(f"{url}/weather").status_code == 402
+                    with httpx.Client(transport=paywire.httpx.PaymentTransport(namespace["payer"])) as client:
+                        paid = client.get(f"{url}/weather")
+                    assert paid.json() == {"forecast": "sunny", "paid_by": PAYER}
+    assert len(outputs) == len(blocks()) >= 7
+    agent, clients, kms, _, _, lower, errors = outputs
     assert f"'paid_by': '{PAYER}'" in agent and " 0x" in agent
     assert clients.split() == ["200", "200"]
     name, amount, payer = kms.split()
     assert (name, amount) == ("PAYMENT-SIGNATURE", "1000") and payer.startswith("0x")
     assert lower.splitlines() == ["True 250000", "PaymentRequired", "invalid_exact_evm_payload_authorization_valid_before"]
     assert errors.startswith("header_missing_padding - ")
-    assert facilitator.settle_calls == 4
+    assert facilitator.settle_calls == 5
