@@ -10,16 +10,8 @@
 // The handler sees what was paid as `req.paywire`. Its response is held until the payment settles, so
 // streamed responses arrive whole.
 
+const { headerPairs } = require('./core')
 const { PaymentGate, TooLarge } = require('./gate')
-
-function pairsOf(headers) {
-  const pairs = []
-  for (const [name, value] of Object.entries(headers)) {
-    if (Array.isArray(value)) for (const v of value) pairs.push([name, String(v)])
-    else if (value !== undefined) pairs.push([name, String(value)])
-  }
-  return pairs
-}
 
 function requestPairs(req) {
   const pairs = []
@@ -78,7 +70,7 @@ function capture(req, res, next, paid) {
       else if (chunk != null) chunks.push(toBuffer(chunk, encoding))
       if (typeof encoding === 'function') cb = encoding
       Object.assign(res, original)
-      resolve({ status: res.statusCode, headers: pairsOf(res.getHeaders()), body: new Uint8Array(Buffer.concat(chunks)) })
+      resolve({ status: res.statusCode, headers: headerPairs(res.getHeaders()), body: new Uint8Array(Buffer.concat(chunks)) })
       if (typeof cb === 'function') process.nextTick(cb)
       return res
     }

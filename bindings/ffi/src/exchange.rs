@@ -452,10 +452,7 @@ impl From<core::Step> for GateStep {
         let logs = step
             .logs
             .into_iter()
-            .map(|l| LogLine {
-                level: if l.level == core::LogLevel::Error { "error" } else { "warning" }.to_string(),
-                message: l.message,
-            })
+            .map(|l| LogLine { level: l.level.as_str().to_string(), message: l.message })
             .collect();
         GateStep { action, shielded: step.shielded, logs }
     }

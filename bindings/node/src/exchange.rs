@@ -200,7 +200,7 @@ impl Gate {
             return Ok(Started { exchange: None, step: Step(step) });
         };
         let (exchange, step) = self.0.start(route, head.into_core()?, now_or_system(now)?);
-        Ok(Started { exchange: Some(Exchange::new(exchange, &step)), step: Step(step) })
+        Ok(Started { exchange: Some(Exchange { inner: exchange }), step: Step(step) })
     }
     /// Starts a request to priced route `route`, for a route the framework attached the gate to.
     #[napi]
@@ -210,7 +210,7 @@ impl Gate {
             return Err(bad_argument(format!("the gate has {} routes, not {}", self.0.routes().len(), route + 1)));
         }
         let (exchange, step) = self.0.start(route, head.into_core()?, now_or_system(now)?);
-        Ok(Started { exchange: Some(Exchange::new(exchange, &step)), step: Step(step) })
+        Ok(Started { exchange: Some(Exchange { inner: exchange }), step: Step(step) })
     }
 }
 
@@ -238,38 +238,15 @@ impl Started {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Waiting {
-    Entry,
-    Replaced,
-    Released,
-    Other,
-}
-
-fn waiting(step: &core::Step) -> Waiting {
-    match &step.action {
-        core::Action::Store(core::StoreOp::Claim { .. } | core::StoreOp::Get { .. }) => Waiting::Entry,
-        core::Action::Store(core::StoreOp::Replace { .. }) => Waiting::Replaced,
-        core::Action::Store(core::StoreOp::Release { .. }) => Waiting::Released,
-        _ => Waiting::Other,
-    }
-}
-
 /// One priced request in progress: feed each step's outcome back.
 #[napi]
 pub struct Exchange {
     inner: core::Exchange,
-    waiting: Waiting,
 }
 
 impl Exchange {
-    fn new(inner: core::Exchange, first: &core::Step) -> Self {
-        Exchange { inner, waiting: waiting(first) }
-    }
     fn resume(&mut self, input: core::Input) -> Step {
-        let step = self.inner.resume(input);
-        self.waiting = waiting(&step);
-        Step(step)
+        Step(self.inner.resume(input))
     }
 }
 
@@ -302,13 +279,13 @@ impl Exchange {
     /// A store operation's answer.
     #[napi]
     pub fn feed_store(&mut self, answer: StoreAnswer) -> napi::Result<Step> {
-        let answer = match self.waiting {
-            Waiting::Entry => core::StoreAnswer::Entry(
+        let answer = match self.inner.awaiting_store() {
+            Some(core::StoreReply::Entry) => core::StoreAnswer::Entry(
                 answer.entry.as_deref().map(store_core::StoreEntry::from_json).transpose().or_throw()?,
             ),
-            Waiting::Replaced => core::StoreAnswer::Replaced(answer.replaced.unwrap_or(false)),
-            Waiting::Released => core::StoreAnswer::Released,
-            Waiting::Other => return Err(bad_argument("the exchange is not waiting on a store operation")),
+            Some(core::StoreReply::Replaced) => core::StoreAnswer::Replaced(answer.replaced.unwrap_or(false)),
+            Some(core::StoreReply::Released) => core::StoreAnswer::Released,
+            None => return Err(bad_argument("the exchange is not waiting on a store operation")),
         };
         Ok(self.resume(core::Input::Store(answer)))
     }
@@ -348,9 +325,7 @@ impl Exchange {
     /// The request was abandoned before a final step: the clean-up's first step.
     #[napi]
     pub fn cancel(&mut self) -> Step {
-        let step = self.inner.cancel();
-        self.waiting = waiting(&step);
-        Step(step)
+        Step(self.inner.cancel())
     }
     /// Whether a final step was returned.
     #[napi(getter)]
@@ -363,27 +338,6 @@ impl Exchange {
 #[napi]
 pub struct Step(core::Step);
 
-impl Step {
-    fn call(&self) -> Option<&core::FacilitatorCall> {
-        match &self.0.action {
-            core::Action::Verify(c) | core::Action::Settle(c) => Some(c),
-            _ => None,
-        }
-    }
-    fn response(&self) -> Option<&paywire_core::http::Response> {
-        match &self.0.action {
-            core::Action::Respond(r) => Some(r),
-            _ => None,
-        }
-    }
-    fn store_op(&self) -> Option<&core::StoreOp> {
-        match &self.0.action {
-            core::Action::Store(op) => Some(op),
-            _ => None,
-        }
-    }
-}
-
 #[napi]
 impl Step {
     /// `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `respond`, `fail` or `done`.
@@ -392,13 +346,8 @@ impl Step {
         match &self.0.action {
             core::Action::PassThrough => "passThrough",
             core::Action::ReadBody { .. } => "readBody",
-            core::Action::Store(_) => "store",
-            core::Action::Verify(_) => "verify",
             core::Action::RunHandler(_) => "runHandler",
-            core::Action::Settle(_) => "settle",
-            core::Action::Respond(_) => "respond",
-            core::Action::Fail => "fail",
-            core::Action::Done => "done",
+            action => action.name(),
         }
     }
     /// Run it to completion even if the request is abandoned.
@@ -409,119 +358,82 @@ impl Step {
     /// Lines for the server's log: `[level, message]`, level `warning` or `error`.
     #[napi(getter)]
     pub fn logs(&self) -> Vec<Vec<String>> {
-        let level = |l: core::LogLevel| if l == core::LogLevel::Error { "error" } else { "warning" };
-        self.0.logs.iter().map(|l| vec![level(l.level).to_string(), l.message.clone()]).collect()
+        self.0.logs.iter().map(|l| vec![l.level.as_str().to_string(), l.message.clone()]).collect()
     }
     /// `readBody`: the most bytes to read.
     #[napi(getter)]
     pub fn limit(&self) -> Option<f64> {
-        match &self.0.action {
-            core::Action::ReadBody { limit } => Some(*limit as f64),
-            _ => None,
-        }
+        self.0.action.read_limit().map(|l| l as f64)
     }
     /// `store`: `claim`, `get`, `replace` or `release`.
     #[napi(getter)]
     pub fn op(&self) -> Option<&'static str> {
-        self.store_op().map(|op| match op {
-            core::StoreOp::Claim { .. } => "claim",
-            core::StoreOp::Get { .. } => "get",
-            core::StoreOp::Replace { .. } => "replace",
-            core::StoreOp::Release { .. } => "release",
-        })
+        self.0.action.store_op().map(core::StoreOp::name)
     }
     /// `store`: the key.
     #[napi(getter)]
     pub fn key(&self) -> Option<String> {
-        self.store_op().map(|op| match op {
-            core::StoreOp::Claim { key, .. }
-            | core::StoreOp::Get { key }
-            | core::StoreOp::Replace { key, .. }
-            | core::StoreOp::Release { key, .. } => key.clone(),
-        })
+        self.0.action.store_op().map(|op| op.key().to_string())
     }
     /// `store` (replace, release): the token the live entry must have.
     #[napi(getter)]
     pub fn token(&self) -> Option<String> {
-        match self.store_op()? {
-            core::StoreOp::Replace { token, .. } | core::StoreOp::Release { token, .. } => Some(token.clone()),
-            _ => None,
-        }
+        self.0.action.store_op()?.token().map(str::to_string)
     }
     /// `store` (claim, replace): the entry to store, as JSON text (one format in every language).
     #[napi(getter)]
     pub fn entry(&self) -> Option<String> {
-        match self.store_op()? {
-            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => Some(entry.to_json()),
-            _ => None,
-        }
+        self.0.action.store_op()?.entry().map(store_core::StoreEntry::to_json)
     }
     /// `store` (claim, replace): when the entry may be dropped (Unix seconds).
     #[napi(getter)]
     pub fn expires_at(&self) -> Option<f64> {
-        match self.store_op()? {
-            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => Some(entry.expires_at as f64),
-            _ => None,
-        }
+        self.0.action.store_op()?.entry().map(|e| e.expires_at as f64)
     }
     /// `store` (claim, replace): the entry's state (`in_flight`, `unsettled`, `done`).
     #[napi(getter)]
     pub fn state(&self) -> Option<&'static str> {
-        match self.store_op()? {
-            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => {
-                Some(entry.record.state.as_str())
-            }
-            _ => None,
-        }
+        self.0.action.store_op()?.entry().map(|e| e.record.state.as_str())
     }
     /// `verify`, `settle`: the payment as received.
     #[napi(getter)]
     pub fn payment(&self) -> Option<PaymentPayload> {
-        self.call().map(|c| PaymentPayload(c.payment.clone()))
+        self.0.action.facilitator_call().map(|c| PaymentPayload(c.payment.clone()))
     }
     /// `verify`, `settle`: the server's offer it pays.
     #[napi(getter)]
     pub fn requirements(&self) -> Option<PaymentRequirements> {
-        self.call().map(|c| PaymentRequirements(c.requirements.clone()))
+        self.0.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()))
     }
     /// `runHandler`: who paid.
     #[napi(getter)]
     pub fn payer(&self) -> Option<String> {
-        match &self.0.action {
-            core::Action::RunHandler(paid) => Some(paid.payer.clone()),
-            _ => None,
-        }
+        self.0.action.paid().map(|p| p.payer.clone())
     }
     /// `runHandler`: the payment, when the request paid with one.
     #[napi(getter)]
     pub fn accepted(&self) -> Option<AcceptedPayment> {
-        match &self.0.action {
-            core::Action::RunHandler(paid) => paid.payment.clone().map(AcceptedPayment),
-            _ => None,
-        }
+        self.0.action.paid()?.payment.clone().map(AcceptedPayment)
     }
     /// `runHandler`: the access receipt's payload, when a receipt stood in for a payment.
     #[napi(getter)]
     pub fn receipt(&self) -> Option<Value> {
-        match &self.0.action {
-            core::Action::RunHandler(paid) => paid.receipt.as_ref().map(Statement::to_json),
-            _ => None,
-        }
+        self.0.action.paid()?.receipt.as_ref().map(Statement::to_json)
     }
     /// `respond`: the status.
     #[napi(getter)]
     pub fn status(&self) -> Option<u32> {
-        self.response().map(|r| u32::from(r.status))
+        self.0.action.response().map(|r| u32::from(r.status))
     }
     /// `respond`: the headers, as `[name, value]` pairs.
     #[napi(getter)]
     pub fn headers(&self) -> Option<Vec<Vec<String>>> {
-        self.response().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
+        self.0.action.response().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
     }
     /// `respond`: the body.
     #[napi(getter)]
     pub fn body(&self) -> Option<Uint8Array> {
-        self.response().map(|r| bytes(&r.body))
+        self.0.action.response().map(|r| bytes(&r.body))
     }
 }
 

@@ -153,7 +153,7 @@ impl Gate {
         };
         let head = core::RequestHead { method, path, path_and_query, origin, headers: headers_from_py(headers)? };
         let (exchange, step) = self.0.start(route, head, now_or_system(now));
-        Ok((Some(Exchange::new(exchange, &step)), Step(step)))
+        Ok((Some(Exchange { inner: exchange }), Step(step)))
     }
 
     /// Starts a request to priced route `route` (an index into the routes given), for a route the framework
@@ -176,25 +176,7 @@ impl Gate {
         let path = path_and_query.split('?').next().unwrap_or("").to_string();
         let head = core::RequestHead { method, path, path_and_query, origin, headers: headers_from_py(headers)? };
         let (exchange, step) = self.0.start(route, head, now_or_system(now));
-        Ok((Exchange::new(exchange, &step), Step(step)))
-    }
-}
-
-/// The kind of store operation an exchange waits on, so `feed_store` can read the glue's answer.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Waiting {
-    Entry,
-    Replaced,
-    Released,
-    Other,
-}
-
-fn waiting(step: &core::Step) -> Waiting {
-    match &step.action {
-        core::Action::Store(core::StoreOp::Claim { .. } | core::StoreOp::Get { .. }) => Waiting::Entry,
-        core::Action::Store(core::StoreOp::Replace { .. }) => Waiting::Replaced,
-        core::Action::Store(core::StoreOp::Release { .. }) => Waiting::Released,
-        _ => Waiting::Other,
+        Ok((Exchange { inner: exchange }, Step(step)))
     }
 }
 
@@ -202,18 +184,11 @@ fn waiting(step: &core::Step) -> Waiting {
 #[pyclass(module = "paywire._paywire")]
 pub struct Exchange {
     inner: core::Exchange,
-    waiting: Waiting,
 }
 
 impl Exchange {
-    fn new(inner: core::Exchange, first: &core::Step) -> Self {
-        Exchange { inner, waiting: waiting(first) }
-    }
-
     fn resume(&mut self, input: core::Input) -> Step {
-        let step = self.inner.resume(input);
-        self.waiting = waiting(&step);
-        Step(step)
+        Step(self.inner.resume(input))
     }
 }
 
@@ -234,12 +209,14 @@ impl Exchange {
     /// A store operation's answer: a `StoreEntry` or None for "claim" and "get", a bool for "replace",
     /// anything for "release".
     fn feed_store(&mut self, py: Python<'_>, answer: &Bound<'_, PyAny>) -> PyResult<Step> {
-        let answer = match self.waiting {
-            Waiting::Entry if answer.is_none() => core::StoreAnswer::Entry(None),
-            Waiting::Entry => core::StoreAnswer::Entry(Some(answer.cast::<StoreEntry>()?.get().0.clone())),
-            Waiting::Replaced => core::StoreAnswer::Replaced(answer.extract()?),
-            Waiting::Released => core::StoreAnswer::Released,
-            Waiting::Other => return Err(bad_argument(py, "the exchange is not waiting on a store operation")),
+        let answer = match self.inner.awaiting_store() {
+            Some(core::StoreReply::Entry) if answer.is_none() => core::StoreAnswer::Entry(None),
+            Some(core::StoreReply::Entry) => {
+                core::StoreAnswer::Entry(Some(answer.cast::<StoreEntry>()?.get().0.clone()))
+            }
+            Some(core::StoreReply::Replaced) => core::StoreAnswer::Replaced(answer.extract()?),
+            Some(core::StoreReply::Released) => core::StoreAnswer::Released,
+            None => return Err(bad_argument(py, "the exchange is not waiting on a store operation")),
         };
         Ok(self.resume(core::Input::Store(answer)))
     }
@@ -272,9 +249,7 @@ impl Exchange {
     /// The request was cancelled or the glue failed before a final step: the clean-up's first step (store
     /// releases, then "done").
     fn cancel(&mut self) -> Step {
-        let step = self.inner.cancel();
-        self.waiting = waiting(&step);
-        Step(step)
+        Step(self.inner.cancel())
     }
     /// Whether a final step was returned.
     #[getter]
@@ -287,47 +262,12 @@ impl Exchange {
 #[pyclass(frozen, module = "paywire._paywire")]
 pub struct Step(core::Step);
 
-fn kind(action: &core::Action) -> &'static str {
-    match action {
-        core::Action::PassThrough => "pass_through",
-        core::Action::ReadBody { .. } => "read_body",
-        core::Action::Store(_) => "store",
-        core::Action::Verify(_) => "verify",
-        core::Action::RunHandler(_) => "run_handler",
-        core::Action::Settle(_) => "settle",
-        core::Action::Respond(_) => "respond",
-        core::Action::Fail => "fail",
-        core::Action::Done => "done",
-    }
-}
-
-impl Step {
-    fn call(&self) -> Option<&core::FacilitatorCall> {
-        match &self.0.action {
-            core::Action::Verify(c) | core::Action::Settle(c) => Some(c),
-            _ => None,
-        }
-    }
-    fn response(&self) -> Option<&paywire_core::http::Response> {
-        match &self.0.action {
-            core::Action::Respond(r) => Some(r),
-            _ => None,
-        }
-    }
-    fn store_op(&self) -> Option<&core::StoreOp> {
-        match &self.0.action {
-            core::Action::Store(op) => Some(op),
-            _ => None,
-        }
-    }
-}
-
 #[pymethods]
 impl Step {
     /// "pass_through", "read_body", "store", "verify", "run_handler", "settle", "respond", "fail" or "done".
     #[getter]
     fn kind(&self) -> &'static str {
-        kind(&self.0.action)
+        self.0.action.name()
     }
     /// Whether nothing follows.
     #[getter]
@@ -342,90 +282,65 @@ impl Step {
     /// Lines for the server's log: ("warning" or "error", message).
     #[getter]
     fn logs(&self) -> Vec<(&'static str, String)> {
-        let level = |l: core::LogLevel| if l == core::LogLevel::Error { "error" } else { "warning" };
-        self.0.logs.iter().map(|l| (level(l.level), l.message.clone())).collect()
+        self.0.logs.iter().map(|l| (l.level.as_str(), l.message.clone())).collect()
     }
     /// "read_body": the most bytes to read.
     #[getter]
     fn limit(&self) -> Option<usize> {
-        match &self.0.action {
-            core::Action::ReadBody { limit } => Some(*limit),
-            _ => None,
-        }
+        self.0.action.read_limit()
     }
     /// "store": "claim", "get", "replace" or "release".
     #[getter]
     fn op(&self) -> Option<&'static str> {
-        self.store_op().map(|op| match op {
-            core::StoreOp::Claim { .. } => "claim",
-            core::StoreOp::Get { .. } => "get",
-            core::StoreOp::Replace { .. } => "replace",
-            core::StoreOp::Release { .. } => "release",
-        })
+        self.0.action.store_op().map(core::StoreOp::name)
     }
     /// "store": the key.
     #[getter]
     fn key(&self) -> Option<&str> {
-        self.store_op().map(|op| match op {
-            core::StoreOp::Claim { key, .. }
-            | core::StoreOp::Get { key }
-            | core::StoreOp::Replace { key, .. }
-            | core::StoreOp::Release { key, .. } => key.as_str(),
-        })
+        self.0.action.store_op().map(core::StoreOp::key)
     }
     /// "store" (replace, release): the token the live entry must have.
     #[getter]
     fn token(&self) -> Option<&str> {
-        match self.store_op()? {
-            core::StoreOp::Replace { token, .. } | core::StoreOp::Release { token, .. } => Some(token),
-            _ => None,
-        }
+        self.0.action.store_op()?.token()
     }
     /// "store" (claim, replace): the entry to store.
     #[getter]
     fn entry(&self) -> Option<StoreEntry> {
-        match self.store_op()? {
-            core::StoreOp::Claim { entry, .. } | core::StoreOp::Replace { entry, .. } => {
-                Some(StoreEntry(entry.clone()))
-            }
-            _ => None,
-        }
+        self.0.action.store_op()?.entry().cloned().map(StoreEntry)
     }
     /// "verify", "settle": the payment as received.
     #[getter]
     fn payment(&self) -> Option<PaymentPayload> {
-        self.call().map(|c| PaymentPayload(c.payment.clone()))
+        self.0.action.facilitator_call().map(|c| PaymentPayload(c.payment.clone()))
     }
     /// "verify", "settle": the server's offer it pays.
     #[getter]
     fn requirements(&self) -> Option<PaymentRequirements> {
-        self.call().map(|c| PaymentRequirements(c.requirements.clone()))
+        self.0.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()))
     }
     /// "run_handler": what the handler is told about the payment.
     #[getter]
     fn paid(&self) -> Option<Paid> {
-        match &self.0.action {
-            core::Action::RunHandler(paid) => Some(Paid((**paid).clone())),
-            _ => None,
-        }
+        self.0.action.paid().cloned().map(Paid)
     }
     /// "respond": the status.
     #[getter]
     fn status(&self) -> Option<u16> {
-        self.response().map(|r| r.status)
+        self.0.action.response().map(|r| r.status)
     }
     /// "respond": the headers, as (name, value) pairs.
     #[getter]
     fn headers(&self) -> Option<Vec<(String, String)>> {
-        self.response().map(|r| r.headers.clone())
+        self.0.action.response().map(|r| r.headers.clone())
     }
     /// "respond": the body.
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.response().map(|r| PyBytes::new(py, &r.body))
+        self.0.action.response().map(|r| PyBytes::new(py, &r.body))
     }
     fn __repr__(&self) -> String {
-        format!("Step({})", kind(&self.0.action))
+        format!("Step({})", self.0.action.name())
     }
 }
 

@@ -235,6 +235,130 @@ impl Action {
     pub fn is_final(&self) -> bool {
         matches!(self, Action::PassThrough | Action::Respond(_) | Action::Fail | Action::Done)
     }
+
+    /// The action's name in snake case (`pass_through`, `read_body`, `store`, `verify`, `run_handler`,
+    /// `settle`, `respond`, `fail`, `done`); bindings spell it in their language's case.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::PassThrough => "pass_through",
+            Action::ReadBody { .. } => "read_body",
+            Action::Store(_) => "store",
+            Action::Verify(_) => "verify",
+            Action::RunHandler(_) => "run_handler",
+            Action::Settle(_) => "settle",
+            Action::Respond(_) => "respond",
+            Action::Fail => "fail",
+            Action::Done => "done",
+        }
+    }
+
+    /// `ReadBody`'s limit.
+    pub fn read_limit(&self) -> Option<usize> {
+        match self {
+            Action::ReadBody { limit } => Some(*limit),
+            _ => None,
+        }
+    }
+
+    /// `Verify`'s or `Settle`'s facilitator call.
+    pub fn facilitator_call(&self) -> Option<&FacilitatorCall> {
+        match self {
+            Action::Verify(c) | Action::Settle(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// `Store`'s operation.
+    pub fn store_op(&self) -> Option<&StoreOp> {
+        match self {
+            Action::Store(op) => Some(op),
+            _ => None,
+        }
+    }
+
+    /// `RunHandler`'s payment.
+    pub fn paid(&self) -> Option<&Paid> {
+        match self {
+            Action::RunHandler(paid) => Some(paid),
+            _ => None,
+        }
+    }
+
+    /// `Respond`'s response.
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            Action::Respond(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of [`StoreAnswer`] a [`StoreOp`] takes, so a binding knows what to read from its glue's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreReply {
+    /// [`StoreAnswer::Entry`] (claim, get).
+    Entry,
+    /// [`StoreAnswer::Replaced`] (replace).
+    Replaced,
+    /// [`StoreAnswer::Released`] (release).
+    Released,
+}
+
+impl StoreOp {
+    /// The answer this operation takes.
+    pub fn reply(&self) -> StoreReply {
+        match self {
+            StoreOp::Claim { .. } | StoreOp::Get { .. } => StoreReply::Entry,
+            StoreOp::Replace { .. } => StoreReply::Replaced,
+            StoreOp::Release { .. } => StoreReply::Released,
+        }
+    }
+
+    /// `claim`, `get`, `replace` or `release`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreOp::Claim { .. } => "claim",
+            StoreOp::Get { .. } => "get",
+            StoreOp::Replace { .. } => "replace",
+            StoreOp::Release { .. } => "release",
+        }
+    }
+
+    /// The key operated on.
+    pub fn key(&self) -> &str {
+        match self {
+            StoreOp::Claim { key, .. }
+            | StoreOp::Get { key }
+            | StoreOp::Replace { key, .. }
+            | StoreOp::Release { key, .. } => key,
+        }
+    }
+
+    /// The token the live entry must have (replace, release).
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            StoreOp::Replace { token, .. } | StoreOp::Release { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+
+    /// The entry to store (claim, replace).
+    pub fn entry(&self) -> Option<&StoreEntry> {
+        match self {
+            StoreOp::Claim { entry, .. } | StoreOp::Replace { entry, .. } => Some(entry),
+            _ => None,
+        }
+    }
+}
+
+impl LogLevel {
+    /// `warning` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+        }
+    }
 }
 
 /// How loud a log line is.
@@ -433,6 +557,7 @@ impl Gate {
             holds,
             gate: self.inner.clone(),
             now,
+            awaiting: None,
         };
         let step = exchange.next(None);
         (exchange, step)
@@ -469,6 +594,7 @@ pub struct Exchange {
     holds: Arc<Mutex<Holds>>,
     gate: Arc<GateInner>,
     now: u64,
+    awaiting: Option<StoreReply>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -503,7 +629,15 @@ fn lock(holds: &Mutex<Holds>) -> std::sync::MutexGuard<'_, Holds> {
 impl Exchange {
     fn next(&mut self, input: Option<Input>) -> Step {
         let driver = self.cleanup.as_mut().unwrap_or(&mut self.driver);
-        driver.resume(input).unwrap_or_else(out_of_turn)
+        let step = driver.resume(input).unwrap_or_else(out_of_turn);
+        self.awaiting = step.action.store_op().map(StoreOp::reply);
+        step
+    }
+
+    /// The kind of store answer the last step waits on, when it is a store operation: a binding reads its
+    /// glue's answer (an entry, a yes or no, nothing) accordingly.
+    pub fn awaiting_store(&self) -> Option<StoreReply> {
+        self.awaiting
     }
 
     /// Feeds the outcome of the last step's action and returns the next step.

@@ -75,52 +75,83 @@ class PaymentStore:
         raise NotImplementedError
 
 
-def make_gate(
-    routes: Mapping[Optional[str], Union[Route, PriceTag, Sequence[PriceTag]]],
-    *,
-    access: Optional[AccessPolicy],
-    issuer: Optional[Issuer],
-    store: Any,
-    public_url: Optional[str],
-    allow_onchain_signatures: bool,
-    max_request_bytes: int,
-    max_replay_bytes: int,
-    case_sensitive: bool,
-) -> Gate:
-    """The core gate for a middleware's arguments. A route key of None is a route the framework attaches."""
-    priced = []
-    for pattern, value in routes.items():
-        route = value if isinstance(value, Route) else Route(value)
-        priced.append(
-            PricedRoute(
-                route.price_tags(),
-                pattern,
-                description=route.description,
-                mime_type=route.mime_type,
-                x402_version=route.x402_version,
-                receipts=route.receipts,
+class GateMiddleware:
+    """What the ASGI and WSGI middleware share: their options, made into the core's gate.
+
+    ``routes`` maps ``"[METHOD] /path"`` patterns to a ``Route`` or ``PriceTag``: ``{name}`` matches one path
+    segment, ``{name:path}`` and ``*`` match the rest, no method matches every method, and a HEAD of a priced
+    GET gets the bill (it is never charged for). ``facilitator`` verifies and settles: a
+    ``paywire.facilitator`` client, or any object whose ``verify`` and ``settle`` return paywire's
+    ``VerifyResponse`` and ``SettleResponse``; the default is the public x402.org facilitator (test networks
+    only). ``url_map`` is a Werkzeug ``Map`` (Flask's ``app.url_map``, WSGI only) to ask which rule takes a
+    request; Starlette's router is found from the app. ``access`` lets a valid receipt
+    (``X-PAYWIRE-RECEIPT``) stand in for a new payment; ``issuer`` signs offers in bills and a receipt into
+    each settlement. ``public_url`` is the app's external origin (``https://api.example.com``): bills, offers
+    and receipts name it instead of the request's Host header, which a client chooses. ``store`` is a
+    ``MemoryStore`` (the default) or a ``PaymentStore`` shared by processes. ``case_sensitive`` tells ``/A``
+    from ``/a`` (for routers that do).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        routes: Mapping[Optional[str], Union[Route, PriceTag, Sequence[PriceTag]]],
+        *,
+        facilitator: Any = None,
+        url_map: Any = None,
+        access: Optional[AccessPolicy] = None,
+        issuer: Optional[Issuer] = None,
+        store: Union[MemoryStore, PaymentStore, None] = None,
+        public_url: Optional[str] = None,
+        allow_onchain_signatures: bool = False,
+        max_request_bytes: int = 10 * 1024 * 1024,
+        max_replay_bytes: int = 1024 * 1024,
+        case_sensitive: bool = False,
+    ) -> None:
+        self.app = app
+        self.router = self._router(app, url_map)
+        priced = []
+        for pattern, value in routes.items():
+            route = value if isinstance(value, Route) else Route(value)
+            priced.append(
+                PricedRoute(
+                    route.price_tags(),
+                    pattern,
+                    description=route.description,
+                    mime_type=route.mime_type,
+                    x402_version=route.x402_version,
+                    receipts=route.receipts,
+                )
             )
+        bounds = store if isinstance(store, MemoryStore) else MemoryStore()
+        self.gate = Gate(
+            priced,
+            public_url=public_url,
+            issuer=issuer,
+            access=access,
+            allow_onchain_signatures=allow_onchain_signatures,
+            max_request_bytes=max_request_bytes,
+            max_replay_bytes=max_replay_bytes,
+            case_sensitive=case_sensitive,
+            external_store=store is not None and not isinstance(store, MemoryStore),
+            max_entries=bounds.max_entries,
+            max_bytes=bounds.max_bytes,
         )
-    bounds = store if isinstance(store, MemoryStore) else MemoryStore()
-    gate = Gate(
-        priced,
-        public_url=public_url,
-        issuer=issuer,
-        access=access,
-        allow_onchain_signatures=allow_onchain_signatures,
-        max_request_bytes=max_request_bytes,
-        max_replay_bytes=max_replay_bytes,
-        case_sensitive=case_sensitive,
-        external_store=store is not None and not isinstance(store, MemoryStore),
-        max_entries=bounds.max_entries,
-        max_bytes=bounds.max_bytes,
-    )
-    if gate.names_client_host:
-        log.warning(
-            "paywire: receipts and signed offers will name the Host header the client sends; "
-            "set public_url to the app's external origin"
-        )
-    return gate
+        if self.gate.names_client_host:
+            log.warning(
+                "paywire: receipts and signed offers will name the Host header the client sends; "
+                "set public_url to the app's external origin"
+            )
+        self.facilitator = self._default_facilitator() if facilitator is None else facilitator
+        self.store = None if store is None or isinstance(store, MemoryStore) else store
+
+    def _router(self, app: Any, url_map: Any) -> Any:
+        """The router to ask which route takes a request, or None."""
+        raise NotImplementedError
+
+    def _default_facilitator(self) -> Any:
+        """The facilitator client used when none is given."""
+        raise NotImplementedError
 
 
 def write_logs(step: Step) -> None:

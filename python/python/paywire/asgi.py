@@ -31,26 +31,26 @@ routes need one ``PaymentStore`` they share.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import anyio
 import anyio.to_thread
 
 from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._gate import (
+    GateMiddleware,
     MemoryStore,
     PaymentStore,
     Route,
     byte_headers,
     facilitator_answer,
     facilitator_failed,
-    make_gate,
     store_call,
     text_headers,
     wants_await,
     write_logs,
 )
-from ._paywire import AccessPolicy, Exchange, Issuer, Paid, PriceTag, Step
+from ._paywire import Exchange, Paid, Step
 
 Scope = Dict[str, Any]
 Message = Dict[str, Any]
@@ -62,55 +62,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 
 
-class PaymentMiddleware:
-    """Bills the ``routes`` of ``app`` with x402.
-
-    ``routes`` maps ``"[METHOD] /path"`` patterns to a ``Route`` or ``PriceTag``: ``{name}`` matches one path
-    segment, ``{name:path}`` and ``*`` match the rest, no method matches every method, and a HEAD of a priced
-    GET gets the bill (it is never charged for). ``facilitator`` verifies and settles: a
-    ``paywire.facilitator`` client, or any object whose ``verify`` and ``settle`` (async or not) return
-    paywire's ``VerifyResponse`` and ``SettleResponse``; the default is the public x402.org facilitator (test
-    networks only). ``access`` lets a valid receipt (``X-PAYWIRE-RECEIPT``) stand in for a new payment;
-    ``issuer`` signs offers in bills and a receipt into each settlement. ``public_url`` is the app's external
-    origin (``https://api.example.com``): bills, offers and receipts name it instead of the request's Host
-    header, which a client chooses. ``store`` is a ``MemoryStore`` (the default) or a ``PaymentStore`` shared
-    by processes.
+class PaymentMiddleware(GateMiddleware):
+    """Bills the ``routes`` of the ASGI app ``app`` with x402. The options are ``GateMiddleware``'s (see
+    ``paywire._gate``); ``facilitator`` may be async or not, and defaults to ``AsyncFacilitatorClient()``.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        routes: Mapping[Optional[str], Union[Route, PriceTag, Sequence[PriceTag]]],
-        *,
-        facilitator: Any = None,
-        access: Optional[AccessPolicy] = None,
-        issuer: Optional[Issuer] = None,
-        store: Union[MemoryStore, PaymentStore, None] = None,
-        public_url: Optional[str] = None,
-        allow_onchain_signatures: bool = False,
-        max_request_bytes: int = 10 * 1024 * 1024,
-        max_replay_bytes: int = 1024 * 1024,
-        case_sensitive: bool = False,
-    ) -> None:
-        self.app = app
-        self.gate = make_gate(
-            routes,
-            access=access,
-            issuer=issuer,
-            store=store,
-            public_url=public_url,
-            allow_onchain_signatures=allow_onchain_signatures,
-            max_request_bytes=max_request_bytes,
-            max_replay_bytes=max_replay_bytes,
-            case_sensitive=case_sensitive,
-        )
-        if facilitator is None:
-            from .facilitator import AsyncFacilitatorClient
+    app: ASGIApp
 
-            facilitator = AsyncFacilitatorClient()
-        self.facilitator = facilitator
-        self.store = None if store is None or isinstance(store, MemoryStore) else store
-        self.router = _router_of(app)
+    def _router(self, app: Any, url_map: Any) -> Any:
+        if url_map is not None:
+            raise TypeError("url_map is for WSGI apps (Flask); an ASGI app's router is found from the app")
+        return _router_of(app)
+
+    def _default_facilitator(self) -> Any:
+        from .facilitator import AsyncFacilitatorClient
+
+        return AsyncFacilitatorClient()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

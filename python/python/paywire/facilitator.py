@@ -31,7 +31,6 @@ from ._paywire import (
     FACILITATOR_RETRIES_WITHOUT_ANSWER,
     PaymentPayload,
     PaymentRequirements,
-    PaywireError,
     SettleResponse,
     SupportedResponse,
     VerifyResponse,
@@ -79,9 +78,13 @@ class _Base:
         headers += facilitator_headers(dict(configured) if isinstance(configured, Mapping) else configured, endpoint)
         return {"method": method, "url": url, "headers": headers, "content": body, "timeout": self.timeout}
 
-    def _unreachable(self, endpoint: str, e: Exception) -> PaywireError:
+    def _failed(self, endpoint: str, attempt: int, e: httpx.HTTPError) -> None:
+        """Returns when the call is to be made again (the core's rule: a connection closed without an answer
+        is asked once more); raises ``facilitator_unreachable`` otherwise."""
+        if isinstance(e, httpx.RemoteProtocolError) and attempt < FACILITATOR_RETRIES_WITHOUT_ANSWER:
+            return
         timed_out = isinstance(e, httpx.TimeoutException)
-        return facilitator_unreachable(self.url, endpoint, timed_out, self.timeout, type(e).__name__)
+        raise facilitator_unreachable(self.url, endpoint, timed_out, self.timeout, type(e).__name__) from e
 
 
 class FacilitatorClient(_Base):
@@ -113,13 +116,10 @@ class FacilitatorClient(_Base):
         for attempt in range(FACILITATOR_RETRIES_WITHOUT_ANSWER + 1):
             try:
                 response = self._client.request(**request)
-                break
-            except httpx.RemoteProtocolError as e:  # closed without an answer: the core's rule asks again
-                if attempt == FACILITATOR_RETRIES_WITHOUT_ANSWER:
-                    raise self._unreachable(endpoint, e) from e
+                return read(response.status_code, response.text)
             except httpx.HTTPError as e:
-                raise self._unreachable(endpoint, e) from e
-        return read(response.status_code, response.text)
+                self._failed(endpoint, attempt, e)
+        raise AssertionError("unreachable: the last attempt raises")
 
     def verify(self, payment: PaymentPayload, requirements: PaymentRequirements) -> VerifyResponse:
         """``POST /verify`` with the payment as received and the server's own offer."""
@@ -173,13 +173,10 @@ class AsyncFacilitatorClient(_Base):
         for attempt in range(FACILITATOR_RETRIES_WITHOUT_ANSWER + 1):
             try:
                 response = await self._client.request(**request)
-                break
-            except httpx.RemoteProtocolError as e:  # closed without an answer: the core's rule asks again
-                if attempt == FACILITATOR_RETRIES_WITHOUT_ANSWER:
-                    raise self._unreachable(endpoint, e) from e
+                return read(response.status_code, response.text)
             except httpx.HTTPError as e:
-                raise self._unreachable(endpoint, e) from e
-        return read(response.status_code, response.text)
+                self._failed(endpoint, attempt, e)
+        raise AssertionError("unreachable: the last attempt raises")
 
     async def verify(self, payment: PaymentPayload, requirements: PaymentRequirements) -> VerifyResponse:
         """``POST /verify`` with the payment as received and the server's own offer."""

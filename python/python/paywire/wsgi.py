@@ -31,20 +31,20 @@ from __future__ import annotations
 
 import io
 from http import HTTPStatus
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._gate import (
+    GateMiddleware,
     MemoryStore,
     PaymentStore,
     Route,
     facilitator_answer,
     facilitator_failed,
-    make_gate,
     store_call,
     write_logs,
 )
-from ._paywire import AccessPolicy, Exchange, Issuer, Paid, PriceTag, Step
+from ._paywire import Exchange, Paid, Step
 
 Environ = Dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -60,46 +60,20 @@ def paid(environ: Environ) -> Optional[Paid]:
     return value if isinstance(value, Paid) else None
 
 
-class PaymentMiddleware:
-    """Bills the ``routes`` of the WSGI app ``app`` with x402. The arguments are those of
-    ``paywire.asgi.PaymentMiddleware``, with a synchronous ``facilitator`` (default: the public x402.org
-    facilitator, test networks only) and ``url_map`` for Flask and Werkzeug apps."""
+class PaymentMiddleware(GateMiddleware):
+    """Bills the ``routes`` of the WSGI app ``app`` with x402. The options are ``GateMiddleware``'s (see
+    ``paywire._gate``), with a synchronous ``facilitator`` (default ``FacilitatorClient()``) and ``url_map``
+    for Flask and Werkzeug apps."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        routes: Mapping[Optional[str], Union[Route, PriceTag, Sequence[PriceTag]]],
-        *,
-        facilitator: Any = None,
-        url_map: Any = None,
-        access: Optional[AccessPolicy] = None,
-        issuer: Optional[Issuer] = None,
-        store: Union[MemoryStore, PaymentStore, None] = None,
-        public_url: Optional[str] = None,
-        allow_onchain_signatures: bool = False,
-        max_request_bytes: int = 10 * 1024 * 1024,
-        max_replay_bytes: int = 1024 * 1024,
-        case_sensitive: bool = False,
-    ) -> None:
-        self.app = app
-        self.url_map = url_map
-        self.gate = make_gate(
-            routes,
-            access=access,
-            issuer=issuer,
-            store=store,
-            public_url=public_url,
-            allow_onchain_signatures=allow_onchain_signatures,
-            max_request_bytes=max_request_bytes,
-            max_replay_bytes=max_replay_bytes,
-            case_sensitive=case_sensitive,
-        )
-        if facilitator is None:
-            from .facilitator import FacilitatorClient
+    app: WSGIApp
 
-            facilitator = FacilitatorClient()
-        self.facilitator = facilitator
-        self.store = None if store is None or isinstance(store, MemoryStore) else store
+    def _router(self, app: Any, url_map: Any) -> Any:
+        return url_map
+
+    def _default_facilitator(self) -> Any:
+        from .facilitator import FacilitatorClient
+
+        return FacilitatorClient()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         pattern, no_route = self._framework_route(environ)
@@ -119,7 +93,7 @@ class PaymentMiddleware:
     def _framework_route(self, environ: Environ) -> Tuple[Optional[str], bool]:
         """Asks the Werkzeug map which rule takes the request: (its rule, False), (None, True) when the router
         answers itself (404, 405, a redirect), or (None, False) without a map."""
-        if self.url_map is None:
+        if self.router is None:
             return None, False
         try:
             from werkzeug.exceptions import HTTPException  # type: ignore[import-not-found,unused-ignore]
@@ -127,7 +101,7 @@ class PaymentMiddleware:
         except ImportError:  # pragma: no cover - a url_map is Werkzeug's
             return None, False
         try:
-            rule, _ = self.url_map.bind_to_environ(environ).match(return_rule=True)
+            rule, _ = self.router.bind_to_environ(environ).match(return_rule=True)
         except RequestRedirect:
             return None, True
         except HTTPException:
