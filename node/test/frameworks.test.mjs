@@ -117,6 +117,21 @@ test('Hono: the variants of a priced route are never served unpaid', async (t) =
   assert.equal(await r.text(), SECRET)
 })
 
+test('Hono: a request no route takes is Hono\'s 404, not a bill; a routed one under the same pattern is billed', async (t) => {
+  const fac = await facilitator(t)
+  const app = new Hono()
+  app.use(paywire.honoPaymentMiddleware({ 'GET /files/*': tag() }, { facilitator: new paywire.FacilitatorClient(fac.url) }))
+  app.get('/files/report', (c) => c.text(SECRET))
+  const server = await serveHono(app)
+  t.after(server.close)
+  assert.equal((await fetch(`${server.url}/files/missing`)).status, 404)
+  assert.equal((await fetch(`${server.url}/files/report`)).status, 402)
+  // Hono's router tells case: no route takes /FILES/report, so Hono answers it, with nothing of the route's.
+  const other = await fetch(`${server.url}/FILES/report`)
+  assert.equal(other.status, 404)
+  assert.ok(!(await other.text()).includes(SECRET))
+})
+
 test('Fastify: the plugin bills exactly the routes Fastify routes to, and config.paywire prices a route where it is declared', async (t) => {
   const fac = await facilitator(t)
   const app = Fastify({ routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, ignoreDuplicateSlashes: true } })
