@@ -25,6 +25,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A payment matched to the server's offer and verified offline. */
 export declare class AcceptedPayment {
+  /** The JSON body for the facilitator's `/verify` and `/settle`. */
+  facilitatorRequest(): string
   /** The payment. */
   get payment(): PaymentPayload
   /** The server's offer it pays. */
@@ -35,8 +37,6 @@ export declare class AcceptedPayment {
   get verified(): VerifiedPayment
   /** The payment-identifier id, if the payment carries one. */
   get paymentId(): string | null
-  /** The JSON body for the facilitator's `/verify` and `/settle`. */
-  facilitatorRequest(): string
 }
 
 /** Which receipts a server accepts instead of a new payment. */
@@ -119,14 +119,14 @@ export declare class FetchStep {
 export declare class Gate {
   /** A gate for `routes`. */
   constructor(routes: Array<PricedRoute>, options?: GateOptions | undefined | null, issuer?: Issuer | undefined | null, access?: AccessPolicy | undefined | null)
-  /** Whether receipts or signed offers will name the request's Host (no public URL set). */
-  get namesClientHost(): boolean
   /** The index of the priced route a request goes to, or null when it is free. */
   routeFor(method: string, path: string, frameworkRoute?: FrameworkRoute | undefined | null): number | null
   /** Starts a request; the exchange is null (and the step `passThrough`) when it is free. */
   handle(head: RequestHead, frameworkRoute?: FrameworkRoute | undefined | null, now?: number | undefined | null): Started
   /** Starts a request to priced route `route`, for a route the framework attached the gate to. */
   start(route: number, head: RequestHead, now?: number | undefined | null): Started
+  /** Whether receipts or signed offers will name the request's Host (no public URL set). */
+  get namesClientHost(): boolean
 }
 
 /**
@@ -136,16 +136,16 @@ export declare class Gate {
 export declare class Issuer {
   /** An issuer; `format` is "eip712" (default) or "jws"; `kid` defaults to the key's `did:key`. */
   constructor(signer: LocalSigner, format?: string | undefined | null, kid?: string | undefined | null)
-  /** The issuing address. */
-  get address(): string
-  /** The key id. */
-  get kid(): string
   /** Signs one offer of a bill. */
   issueOffer(requirements: PaymentRequirements, resourceUrl: string, acceptIndex: number, validUntil: number): SignedOffer
   /** Signs a receipt for a settled payment. */
   issueReceipt(resourceUrl: string, payer: string, network: string, transaction?: string | undefined | null, issuedAt?: number | undefined | null): SignedReceipt
   /** A copy of the bill with every offer signed. */
   signBill(bill: PaymentRequired, now?: number | undefined | null, validity?: number | undefined | null): PaymentRequired
+  /** The issuing address. */
+  get address(): string
+  /** The key id. */
+  get kid(): string
 }
 
 /** A private key held in this process; erased from memory when dropped and never printed. */
@@ -154,14 +154,14 @@ export declare class LocalSigner {
   constructor(key: string | Uint8Array)
   /** A new key from the OS random source. */
   static generate(): LocalSigner
-  /** The checksummed address. */
-  get address(): string
   /** Signs a 32-byte digest as is: 65 bytes `r || s || v` with `v` 27/28. */
   signDigest(digest: Uint8Array): Uint8Array
   /** The secret key as hex: only for showing a newly generated key to its owner. */
   secretHex(): string
   /** Never the key. */
   toString(): string
+  /** The checksummed address. */
+  get address(): string
 }
 
 /** Pays bills under a policy, signing at most one live payment per purchase. */
@@ -240,6 +240,12 @@ export declare class PaymentPayload {
   static fromHeader(value: string): PaymentPayload
   /** Parses a payment's JSON text. */
   static fromJson(text: string): PaymentPayload
+  /** The header value. */
+  toHeader(): string
+  /** The payment as a plain object. */
+  toJSON(): any
+  /** Whether two payments are the same. */
+  equals(other: PaymentPayload): boolean
   /** 1 or 2. */
   get x402Version(): number
   /** "exact". */
@@ -258,12 +264,6 @@ export declare class PaymentPayload {
   get headerName(): string
   /** The last Unix time at which a server may still accept this payment, when it says. */
   get lastAcceptableTime(): number | null
-  /** The header value. */
-  toHeader(): string
-  /** The payment as a plain object. */
-  toJSON(): any
-  /** Whether two payments are the same. */
-  equals(other: PaymentPayload): boolean
 }
 
 /** A bill: the offers (`accepts`) a server takes for a resource. */
@@ -276,16 +276,6 @@ export declare class PaymentRequired {
   static fromBody(body: string | Uint8Array): PaymentRequired
   /** The bill of a 402 response: the `PAYMENT-REQUIRED` header (v2) or the body (v1). */
   static fromResponse(headers: HeadersLike, body?: string | Uint8Array | undefined | null): PaymentRequired
-  /** 1 or 2. */
-  get x402Version(): number
-  /** The server's error text, if any. */
-  get error(): string | null
-  /** The resource (`url`, `description`, `mimeType`), v2 only. */
-  get resource(): any | null
-  /** The offers. */
-  get accepts(): Array<PaymentRequirements>
-  /** The extensions, as sent. */
-  get extensions(): any | null
   /** A copy with `error` set. */
   withError(error: string): PaymentRequired
   /** The `PAYMENT-REQUIRED` header value. */
@@ -296,12 +286,28 @@ export declare class PaymentRequired {
   toJSON(): any
   /** Whether two bills are the same. */
   equals(other: PaymentRequired): boolean
+  /** 1 or 2. */
+  get x402Version(): number
+  /** The server's error text, if any. */
+  get error(): string | null
+  /** The resource (`url`, `description`, `mimeType`), v2 only. */
+  get resource(): any | null
+  /** The offers. */
+  get accepts(): Array<PaymentRequirements>
+  /** The extensions, as sent. */
+  get extensions(): any | null
 }
 
 /** One offer of a bill. */
 export declare class PaymentRequirements {
   /** Parses one offer's JSON text (v1 or v2 shape). */
   static fromJson(text: string): PaymentRequirements
+  /** The offer as a plain object. */
+  toJSON(): any
+  /** One line for people: amount, token, network, payee. */
+  summary(): string
+  /** Whether two offers are the same. */
+  equals(other: PaymentRequirements): boolean
   /** The x402 version of the offer's shape. */
   get version(): number
   /** "exact". */
@@ -320,12 +326,6 @@ export declare class PaymentRequirements {
   get extra(): any | null
   /** The exact JSON text as received or built. */
   get rawJson(): string
-  /** The offer as a plain object. */
-  toJSON(): any
-  /** One line for people: amount, token, network, payee. */
-  summary(): string
-  /** Whether two offers are the same. */
-  equals(other: PaymentRequirements): boolean
 }
 
 /** What a payer may pay (default: known stablecoins only, at most $1 per payment). */
@@ -374,6 +374,16 @@ export declare class SettleResponse {
   static fromHeader(value: string): SettleResponse
   /** Parses a `/settle` answer. */
   static fromJson(text: string): SettleResponse
+  /** The header value. */
+  toHeader(): string
+  /** The receipt as sent to clients (facilitator-only members dropped). */
+  forClient(): SettleResponse
+  /** A copy with one extension set. */
+  withExtension(key: string, value: any): SettleResponse
+  /** The exact JSON text. */
+  toJsonText(): string
+  /** The receipt as a plain object. */
+  toJSON(): any
   /** Whether the transfer happened. */
   get success(): boolean
   /** The transaction hash ("" when none). */
@@ -390,16 +400,6 @@ export declare class SettleResponse {
   get extensions(): any | null
   /** True when the transfer was sent but not yet confirmed. */
   get isPending(): boolean
-  /** The header value. */
-  toHeader(): string
-  /** The receipt as sent to clients (facilitator-only members dropped). */
-  forClient(): SettleResponse
-  /** A copy with one extension set. */
-  withExtension(key: string, value: any): SettleResponse
-  /** The exact JSON text. */
-  toJsonText(): string
-  /** The receipt as a plain object. */
-  toJSON(): any
 }
 
 /** A signed offer (the x402 offer-receipt extension). */
@@ -408,18 +408,18 @@ export declare class SignedOffer {
   static fromObject(value: any): SignedOffer
   /** From its JSON text. */
   static fromJson(text: string): SignedOffer
-  /** "eip712" or "jws". */
-  get format(): string
-  /** The index of the offer it signs in the bill. */
-  get acceptIndex(): number | null
-  /** What it says. */
-  get payload(): any
   /** Checks the signature and validity: `{signer, payload}`. */
   verify(trusted: Array<string>, now?: number | undefined | null): any
   /** Whether it describes this offer. */
   describes(requirements: PaymentRequirements): boolean
   /** As a plain object. */
   toJSON(): any
+  /** "eip712" or "jws". */
+  get format(): string
+  /** The index of the offer it signs in the bill. */
+  get acceptIndex(): number | null
+  /** What it says. */
+  get payload(): any
 }
 
 /** A signed receipt (the x402 offer-receipt extension), also an access credential. */
@@ -430,16 +430,16 @@ export declare class SignedReceipt {
   static fromJson(text: string): SignedReceipt
   /** From an `X-PAYWIRE-RECEIPT` header value. */
   static fromHeader(value: string): SignedReceipt
-  /** "eip712" or "jws". */
-  get format(): string
-  /** What it says. */
-  get payload(): any
   /** Checks the signature: `{signer, payload}`. */
   verify(trusted: Array<string>): any
   /** The `X-PAYWIRE-RECEIPT` header value. */
   toHeader(): string
   /** As a plain object. */
   toJSON(): any
+  /** "eip712" or "jws". */
+  get format(): string
+  /** What it says. */
+  get payload(): any
 }
 
 /** A started request: its exchange (null when free) and first step. */
@@ -502,6 +502,10 @@ export declare class SupportedResponse {
 
 /** What offline verification established about a payment. */
 export declare class VerifiedPayment {
+  /** As a `/verify` answer. */
+  toVerifyResponse(): VerifyResponse
+  /** Debug text. */
+  toString(): string
   /** Who signed. */
   get payer(): string
   /** The chain. */
@@ -520,16 +524,16 @@ export declare class VerifiedPayment {
   get validBefore(): bigint
   /** False when the signature needs an on-chain check (a smart-contract wallet). */
   get fullyVerified(): boolean
-  /** As a `/verify` answer. */
-  toVerifyResponse(): VerifyResponse
-  /** Debug text. */
-  toString(): string
 }
 
 /** A facilitator's `/verify` answer, or offline verification's verdict. */
 export declare class VerifyResponse {
   /** Parses a `/verify` answer. */
   static fromJson(text: string): VerifyResponse
+  /** The exact JSON text. */
+  toJsonText(): string
+  /** The answer as a plain object. */
+  toJSON(): any
   /** Whether the payment is valid. */
   get isValid(): boolean
   /** Why not (x402's reason string). */
@@ -538,10 +542,6 @@ export declare class VerifyResponse {
   get invalidMessage(): string | null
   /** Who pays. */
   get payer(): string | null
-  /** The exact JSON text. */
-  toJsonText(): string
-  /** The answer as a plain object. */
-  toJSON(): any
 }
 
 /** Options of an access policy. */

@@ -6,6 +6,7 @@ use paywire_core::credentials::{self as core, CredentialFormat, Statement, acces
 
 use crate::convert::{HttpHeader, address_from, header_pairs};
 use crate::error::{Result, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentRequired, PaymentRequirements, SettleResponse};
 use crate::signer::LocalSigner;
 
@@ -49,18 +50,6 @@ impl SignedOffer {
     pub fn from_json(text: String) -> Result<Arc<Self>> {
         Ok(Arc::new(Self(core::SignedOffer::from_json(&text)?)))
     }
-    /// "eip712" or "jws".
-    pub fn format(&self) -> String {
-        self.0.format.as_str().to_string()
-    }
-    /// The offer's index in the bill, when stated.
-    pub fn accept_index(&self) -> Option<u64> {
-        self.0.accept_index
-    }
-    /// The signed statement as JSON text.
-    pub fn payload_json(&self) -> String {
-        self.0.payload.to_json().to_string()
-    }
     /// Checks the signature against trusted addresses and the validity at `now` (default: now).
     #[uniffi::method(default(now = None))]
     pub fn verify(&self, trusted: Vec<String>, now: Option<u64>) -> Result<VerifiedCredential> {
@@ -70,11 +59,18 @@ impl SignedOffer {
     pub fn describes(&self, requirements: Arc<PaymentRequirements>) -> bool {
         self.0.payload.describes(&requirements.0)
     }
-    /// The JSON text.
-    pub fn to_json(&self) -> String {
-        self.0.to_json().to_string()
-    }
 }
+
+getters!(SignedOffer {
+    /// "eip712" or "jws".
+    format -> String = |v| v.format.as_str().to_string();
+    /// The offer's index in the bill, when stated.
+    accept_index -> Option<u64> = |v| v.accept_index;
+    /// The signed statement as JSON text.
+    payload_json -> String = |v| v.payload.to_json().to_string();
+    /// The JSON text.
+    to_json -> String = |v| v.to_json().to_string();
+});
 
 /// A signed receipt: proof that a payer paid for a resource.
 #[derive(Debug, uniffi::Object)]
@@ -92,27 +88,22 @@ impl SignedReceipt {
     pub fn from_header(value: String) -> Result<Arc<Self>> {
         Ok(Arc::new(Self(core::SignedReceipt::from_header(&value)?)))
     }
-    /// "eip712" or "jws".
-    pub fn format(&self) -> String {
-        self.0.format.as_str().to_string()
-    }
-    /// The signed statement as JSON text.
-    pub fn payload_json(&self) -> String {
-        self.0.payload.to_json().to_string()
-    }
     /// Checks the signature against trusted addresses.
     pub fn verify(&self, trusted: Vec<String>) -> Result<VerifiedCredential> {
         Ok(verified(&self.0.verify(&trusted_from(&trusted)?)?))
     }
-    /// The header value that presents the receipt as an access credential.
-    pub fn to_header(&self) -> String {
-        self.0.to_header()
-    }
-    /// The JSON text.
-    pub fn to_json(&self) -> String {
-        self.0.to_json().to_string()
-    }
 }
+
+getters!(SignedReceipt {
+    /// "eip712" or "jws".
+    format -> String = |v| v.format.as_str().to_string();
+    /// The signed statement as JSON text.
+    payload_json -> String = |v| v.payload.to_json().to_string();
+    /// The header value that presents the receipt as an access credential.
+    to_header -> String = |v| v.to_header();
+    /// The JSON text.
+    to_json -> String = |v| v.to_json().to_string();
+});
 
 /// Signs offers and receipts with a server's key.
 #[derive(uniffi::Object)]
@@ -133,14 +124,6 @@ impl Issuer {
         let format = format_from(&format)?;
         let kid = kid.unwrap_or_else(|| core::jws::did_key_kid(&signer.0.compressed_public_key()));
         Ok(Arc::new(Self(Arc::new(core::Issuer::new(signer.0.clone(), format, kid)))))
-    }
-    /// The signing address.
-    pub fn address(&self) -> String {
-        self.0.address().to_checksum(None)
-    }
-    /// The key id.
-    pub fn kid(&self) -> String {
-        self.0.kid().to_string()
     }
     /// Signs an offer of a bill, valid until `valid_until`.
     pub fn issue_offer(
@@ -180,6 +163,13 @@ impl Issuer {
         Ok(Arc::new(PaymentRequired(signed)))
     }
 }
+
+getters!(Issuer {
+    /// The signing address.
+    address -> String = |v| v.address().to_checksum(None);
+    /// The key id.
+    kid -> String = |v| v.kid().to_string();
+});
 
 /// Which receipts grant access to a resource again without paying: signed by a trusted key, for this
 /// resource, younger than `lifetime_seconds`.

@@ -13,6 +13,7 @@ use paywire_core::server::store::{self as store_core, MemoryStore};
 use crate::convert::{HttpHeader, header_pairs};
 use crate::credentials::{AccessPolicy, Issuer};
 use crate::error::{ErrorDetails, Result, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse};
 use crate::payer::{Payer, PaymentHeader};
 use crate::server::{AcceptedPayment, PriceTag};
@@ -288,11 +289,12 @@ impl Exchange {
         let mut exchange = self.0.lock().unwrap_or_else(|p| p.into_inner());
         GateStep::from(exchange.cancel())
     }
-    /// Whether a final step was returned.
-    pub fn ended(&self) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).ended()
-    }
 }
+
+getters!(Exchange {
+    /// Whether a final step was returned.
+    ended -> bool = |v| v.lock().unwrap_or_else(|p| p.into_inner()).ended();
+});
 
 /// A store operation, for gates with an external store.
 #[derive(Debug, Clone, uniffi::Enum)]

@@ -9,6 +9,7 @@ mod credentials;
 mod error;
 mod exchange;
 mod facilitator;
+mod getters;
 mod messages;
 mod payer;
 mod server;

@@ -7,6 +7,7 @@ use paywire_core as core;
 
 use crate::convert::{HttpHeader, header_pairs, object_text};
 use crate::error::Result;
+use crate::getters::getters;
 
 /// A bill: the offers (`accepts`) a server takes for a resource.
 #[derive(Debug, Clone, uniffi::Object)]
@@ -42,35 +43,24 @@ impl PaymentRequired {
     pub fn from_response(headers: Vec<HttpHeader>, body: Vec<u8>) -> Result<Arc<Self>> {
         Ok(Arc::new(Self(core::PaymentRequired::from_response(&header_pairs(&headers), &body)?)))
     }
-    /// 1 or 2.
-    pub fn x402_version(&self) -> u8 {
-        self.0.x402_version
-    }
-    /// The server's error text, if any.
-    pub fn error(&self) -> Option<String> {
-        self.0.error.clone()
-    }
-    /// The resource (`url`, `description`, `mimeType`) as JSON text, v2 only.
-    pub fn resource_json(&self) -> Option<String> {
-        self.0.resource.as_ref().and_then(|r| serde_json::to_string(r).ok())
-    }
-    /// The offers.
-    pub fn accepts(&self) -> Vec<Arc<PaymentRequirements>> {
-        self.0.accepts.iter().map(|r| Arc::new(PaymentRequirements(r.clone()))).collect()
-    }
-    /// The extensions as JSON text.
-    pub fn extensions_json(&self) -> Option<String> {
-        object_text(self.0.extensions.as_ref())
-    }
-    /// The `PAYMENT-REQUIRED` header value.
-    pub fn to_header(&self) -> String {
-        self.0.to_header()
-    }
-    /// The exact JSON text.
-    pub fn to_json(&self) -> String {
-        self.0.to_json()
-    }
 }
+
+getters!(PaymentRequired {
+    /// 1 or 2.
+    x402_version -> u8 = |v| v.x402_version;
+    /// The server's error text, if any.
+    error -> Option<String> = |v| v.error.clone();
+    /// The resource (`url`, `description`, `mimeType`) as JSON text, v2 only.
+    resource_json -> Option<String> = |v| v.resource.as_ref().and_then(|r| serde_json::to_string(r).ok());
+    /// The offers.
+    accepts -> Vec<Arc<PaymentRequirements>> = |v| v.accepts.iter().map(|r| Arc::new(PaymentRequirements(r.clone()))).collect();
+    /// The extensions as JSON text.
+    extensions_json -> Option<String> = |v| object_text(v.extensions.as_ref());
+    /// The `PAYMENT-REQUIRED` header value.
+    to_header -> String = |v| v.to_header();
+    /// The exact JSON text.
+    to_json -> String = |v| v.to_json();
+});
 
 /// One offer of a bill.
 #[derive(Debug, Clone, uniffi::Object)]
@@ -91,47 +81,30 @@ impl PaymentRequirements {
     pub fn from_json(text: String) -> Result<Arc<Self>> {
         Ok(Arc::new(Self(core::PaymentRequirements::from_json(&text)?)))
     }
-    /// The x402 version of the offer's shape.
-    pub fn version(&self) -> u8 {
-        self.0.version()
-    }
-    /// "exact".
-    pub fn scheme(&self) -> String {
-        self.0.scheme().to_string()
-    }
-    /// The network as written by the server.
-    pub fn network(&self) -> String {
-        self.0.network().to_string()
-    }
-    /// Atomic units asked, in decimal.
-    pub fn amount(&self) -> String {
-        self.0.amount().to_string()
-    }
-    /// The token's address.
-    pub fn asset(&self) -> String {
-        self.0.asset().to_string()
-    }
-    /// The payee.
-    pub fn pay_to(&self) -> String {
-        self.0.pay_to().to_string()
-    }
-    /// How long a payment for this offer may stay valid.
-    pub fn max_timeout_seconds(&self) -> u64 {
-        self.0.max_timeout_seconds()
-    }
-    /// Scheme-specific data (EIP-712 domain name and version, transfer method) as JSON text.
-    pub fn extra_json(&self) -> Option<String> {
-        object_text(self.0.extra())
-    }
-    /// One line for logs.
-    pub fn summary(&self) -> String {
-        self.0.summary()
-    }
-    /// The exact JSON text as received or built.
-    pub fn to_json(&self) -> String {
-        self.0.raw_json().to_string()
-    }
 }
+
+getters!(PaymentRequirements {
+    /// The x402 version of the offer's shape.
+    version -> u8 = |v| v.version();
+    /// "exact".
+    scheme -> String = |v| v.scheme().to_string();
+    /// The network as written by the server.
+    network -> String = |v| v.network().to_string();
+    /// Atomic units asked, in decimal.
+    amount -> String = |v| v.amount().to_string();
+    /// The token's address.
+    asset -> String = |v| v.asset().to_string();
+    /// The payee.
+    pay_to -> String = |v| v.pay_to().to_string();
+    /// How long a payment for this offer may stay valid.
+    max_timeout_seconds -> u64 = |v| v.max_timeout_seconds();
+    /// Scheme-specific data (EIP-712 domain name and version, transfer method) as JSON text.
+    extra_json -> Option<String> = |v| object_text(v.extra());
+    /// One line for logs.
+    summary -> String = |v| v.summary();
+    /// The exact JSON text as received or built.
+    to_json -> String = |v| v.raw_json().to_string();
+});
 
 /// A signed payment as a client sends it.
 #[derive(Debug, Clone, uniffi::Object)]
@@ -157,39 +130,26 @@ impl PaymentPayload {
     pub fn from_json(text: String) -> Result<Arc<Self>> {
         Ok(Arc::new(Self(core::PaymentPayload::from_json(&text)?)))
     }
-    /// 1 or 2.
-    pub fn x402_version(&self) -> u8 {
-        self.0.x402_version()
-    }
-    /// "exact".
-    pub fn scheme(&self) -> String {
-        self.0.scheme().to_string()
-    }
-    /// The network paid on.
-    pub fn network(&self) -> String {
-        self.0.network().to_string()
-    }
-    /// The offer the client accepted (v2).
-    pub fn accepted(&self) -> Option<Arc<PaymentRequirements>> {
-        self.0.accepted().cloned().map(|r| Arc::new(PaymentRequirements(r)))
-    }
-    /// The scheme payload (signature and authorization) as JSON text.
-    pub fn payload_json(&self) -> String {
-        serde_json::Value::Object(self.0.payload().clone()).to_string()
-    }
-    /// `PAYMENT-SIGNATURE` or `X-PAYMENT`.
-    pub fn header_name(&self) -> String {
-        self.0.header_name().to_string()
-    }
-    /// The header value.
-    pub fn to_header(&self) -> String {
-        self.0.to_header()
-    }
-    /// The exact JSON text.
-    pub fn to_json(&self) -> String {
-        self.0.raw_json().to_string()
-    }
 }
+
+getters!(PaymentPayload {
+    /// 1 or 2.
+    x402_version -> u8 = |v| v.x402_version();
+    /// "exact".
+    scheme -> String = |v| v.scheme().to_string();
+    /// The network paid on.
+    network -> String = |v| v.network().to_string();
+    /// The offer the client accepted (v2).
+    accepted -> Option<Arc<PaymentRequirements>> = |v| v.accepted().cloned().map(|r| Arc::new(PaymentRequirements(r)));
+    /// The scheme payload (signature and authorization) as JSON text.
+    payload_json -> String = |v| serde_json::Value::Object(v.payload().clone()).to_string();
+    /// `PAYMENT-SIGNATURE` or `X-PAYMENT`.
+    header_name -> String = |v| v.header_name().to_string();
+    /// The header value.
+    to_header -> String = |v| v.to_header();
+    /// The exact JSON text.
+    to_json -> String = |v| v.raw_json().to_string();
+});
 
 /// A settlement: the facilitator's `/settle` answer, or the `PAYMENT-RESPONSE` a server returns.
 #[derive(Debug, Clone, uniffi::Object)]
@@ -208,47 +168,30 @@ impl SettleResponse {
     pub fn from_json(text: String) -> Result<Arc<Self>> {
         Ok(Arc::new(Self(core::SettleResponse::from_json(&text)?)))
     }
-    /// Whether the transfer happened.
-    pub fn success(&self) -> bool {
-        self.0.success
-    }
-    /// The transaction hash ("" when none).
-    pub fn transaction(&self) -> String {
-        self.0.transaction.clone()
-    }
-    /// The network.
-    pub fn network(&self) -> String {
-        self.0.network.clone()
-    }
-    /// Who paid.
-    pub fn payer(&self) -> Option<String> {
-        self.0.payer.clone()
-    }
-    /// Why it failed (x402's reason string).
-    pub fn error_reason(&self) -> Option<String> {
-        self.0.error_reason.clone()
-    }
-    /// The facilitator's words on the failure.
-    pub fn error_message(&self) -> Option<String> {
-        self.0.error_message.clone()
-    }
-    /// True when the transfer was sent but not yet confirmed.
-    pub fn is_pending(&self) -> bool {
-        self.0.is_pending()
-    }
-    /// The extensions (a signed receipt travels here) as JSON text.
-    pub fn extensions_json(&self) -> Option<String> {
-        object_text(self.0.extensions.as_ref())
-    }
-    /// The header value.
-    pub fn to_header(&self) -> String {
-        self.0.to_header()
-    }
-    /// The JSON text.
-    pub fn to_json(&self) -> String {
-        self.0.to_json()
-    }
 }
+
+getters!(SettleResponse {
+    /// Whether the transfer happened.
+    success -> bool = |v| v.success;
+    /// The transaction hash ("" when none).
+    transaction -> String = |v| v.transaction.clone();
+    /// The network.
+    network -> String = |v| v.network.clone();
+    /// Who paid.
+    payer -> Option<String> = |v| v.payer.clone();
+    /// Why it failed (x402's reason string).
+    error_reason -> Option<String> = |v| v.error_reason.clone();
+    /// The facilitator's words on the failure.
+    error_message -> Option<String> = |v| v.error_message.clone();
+    /// True when the transfer was sent but not yet confirmed.
+    is_pending -> bool = |v| v.is_pending();
+    /// The extensions (a signed receipt travels here) as JSON text.
+    extensions_json -> Option<String> = |v| object_text(v.extensions.as_ref());
+    /// The header value.
+    to_header -> String = |v| v.to_header();
+    /// The JSON text.
+    to_json -> String = |v| v.to_json();
+});
 
 /// A `/verify` answer.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

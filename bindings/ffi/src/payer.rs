@@ -7,6 +7,7 @@ use paywire_core::money::Usd;
 
 use crate::convert::{u256_from, value_from};
 use crate::error::Result;
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements};
 use crate::signer::{ForeignSigner, LocalSigner, Signer};
 
@@ -50,69 +51,41 @@ pub struct PayerOptions {
 #[derive(Debug, uniffi::Object)]
 pub struct PaymentHeader(pub(crate) core::PaymentHeader);
 
-#[uniffi::export]
-impl PaymentHeader {
+getters!(PaymentHeader {
     /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
-    pub fn name(&self) -> String {
-        self.0.name.to_string()
-    }
+    name -> String = |v| v.name.to_string();
     /// The header value.
-    pub fn value(&self) -> String {
-        self.0.value.clone()
-    }
+    value -> String = |v| v.value.clone();
     /// The payment.
-    pub fn payload(&self) -> Arc<PaymentPayload> {
-        Arc::new(PaymentPayload(self.0.payload.clone()))
-    }
+    payload -> Arc<PaymentPayload> = |v| Arc::new(PaymentPayload(v.payload.clone()));
     /// The offer paid.
-    pub fn requirements(&self) -> Arc<PaymentRequirements> {
-        Arc::new(PaymentRequirements(self.0.requirements.clone()))
-    }
+    requirements -> Arc<PaymentRequirements> = |v| Arc::new(PaymentRequirements(v.requirements.clone()));
     /// Its index in the bill.
-    pub fn offer_index(&self) -> u32 {
-        u32::try_from(self.0.offer_index).unwrap_or(u32::MAX)
-    }
+    offer_index -> u32 = |v| u32::try_from(v.offer_index).unwrap_or(u32::MAX);
     /// The payer's address.
-    pub fn payer(&self) -> String {
-        self.0.payer.to_checksum(None)
-    }
+    payer -> String = |v| v.payer.to_checksum(None);
     /// Atomic units authorized, in decimal.
-    pub fn amount(&self) -> String {
-        self.0.amount.to_string()
-    }
+    amount -> String = |v| v.amount.to_string();
     /// Valid strictly before this Unix time.
-    pub fn valid_before(&self) -> u64 {
-        self.0.valid_before
-    }
+    valid_before -> u64 = |v| v.valid_before;
     /// The payment-identifier id, when the server declared the extension.
-    pub fn payment_id(&self) -> Option<String> {
-        self.0.payment_id.clone()
-    }
+    payment_id -> Option<String> = |v| v.payment_id.clone();
     /// True when this is the remembered payment of the same purchase, not a new signature.
-    pub fn reused(&self) -> bool {
-        self.0.reused
-    }
-}
+    reused -> bool = |v| v.reused;
+});
 
 /// A payment waiting for its signatures (for signers that cannot answer synchronously).
 #[derive(Debug, uniffi::Object)]
 pub struct PreparedPayment(pub(crate) core::PreparedPayment);
 
-#[uniffi::export]
-impl PreparedPayment {
+getters!(PreparedPayment {
     /// The 32-byte digests to sign, in order.
-    pub fn digests(&self) -> Vec<Vec<u8>> {
-        self.0.digests().iter().map(|d| d.to_vec()).collect()
-    }
+    digests -> Vec<Vec<u8>> = |v| v.digests().iter().map(|d| d.to_vec()).collect();
     /// The address that must sign.
-    pub fn payer(&self) -> String {
-        self.0.payer().to_checksum(None)
-    }
+    payer -> String = |v| v.payer().to_checksum(None);
     /// The offer being paid.
-    pub fn requirements(&self) -> Arc<PaymentRequirements> {
-        Arc::new(PaymentRequirements(self.0.requirements().clone()))
-    }
-}
+    requirements -> Arc<PaymentRequirements> = |v| Arc::new(PaymentRequirements(v.requirements().clone()));
+});
 
 /// The first half of a payment: the remembered header of the purchase, or what must be signed.
 #[derive(uniffi::Enum)]

@@ -9,6 +9,7 @@ use paywire_core::{ErrorCode, ResourceInfo};
 
 use crate::convert::{object_from, u256_from, version_from};
 use crate::error::{Result, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
 /// How to price a route: `price` in USD ("$0.01", the network's USDC), or `amount` with its `asset`.
@@ -139,33 +140,20 @@ impl From<&verify::VerifiedPayment> for VerifiedPayment {
 #[derive(Debug, uniffi::Object)]
 pub struct AcceptedPayment(pub(crate) core::AcceptedPayment);
 
-#[uniffi::export]
-impl AcceptedPayment {
+getters!(AcceptedPayment {
     /// The payment.
-    pub fn payment(&self) -> Arc<PaymentPayload> {
-        Arc::new(PaymentPayload(self.0.payment.clone()))
-    }
+    payment -> Arc<PaymentPayload> = |v| Arc::new(PaymentPayload(v.payment.clone()));
     /// The server's offer it pays.
-    pub fn requirements(&self) -> Arc<PaymentRequirements> {
-        Arc::new(PaymentRequirements(self.0.requirements.clone()))
-    }
+    requirements -> Arc<PaymentRequirements> = |v| Arc::new(PaymentRequirements(v.requirements.clone()));
     /// The offer's index in the bill.
-    pub fn offer_index(&self) -> u32 {
-        u32::try_from(self.0.offer_index).unwrap_or(u32::MAX)
-    }
+    offer_index -> u32 = |v| u32::try_from(v.offer_index).unwrap_or(u32::MAX);
     /// What verification established.
-    pub fn verified(&self) -> VerifiedPayment {
-        VerifiedPayment::from(&self.0.verified)
-    }
+    verified -> VerifiedPayment = |v| VerifiedPayment::from(&v.verified);
     /// The payment-identifier id, if the payment carries one.
-    pub fn payment_id(&self) -> Option<String> {
-        self.0.payment_id.clone()
-    }
+    payment_id -> Option<String> = |v| v.payment_id.clone();
     /// The JSON body for the facilitator's `/verify` and `/settle`.
-    pub fn facilitator_request(&self) -> String {
-        self.0.facilitator_request().to_json()
-    }
-}
+    facilitator_request -> String = |v| v.facilitator_request().to_json();
+});
 
 /// Options of offline verification.
 #[derive(Debug, Clone, Default, uniffi::Record)]

@@ -8,6 +8,7 @@ use paywire_core::{ErrorCode, Signature};
 
 use crate::convert::{address_from, digest32};
 use crate::error::{PaywireError, Result, bad};
+use crate::getters::getters;
 
 /// Signs 32-byte EIP-712 digests for a payer. Implement it in Swift or Kotlin; throw a `PaywireError` (or
 /// anything else: it becomes `signer_failed`) when the key refuses.
@@ -50,20 +51,19 @@ impl LocalSigner {
     pub fn generate() -> Result<Arc<Self>> {
         Ok(Arc::new(Self(Arc::new(paywire_core::LocalSigner::generate(&paywire_core::OsRandomness)?))))
     }
-    /// The checksummed address.
-    pub fn address(&self) -> String {
-        paywire_core::Signer::address(self.0.as_ref()).to_checksum(None)
-    }
     /// Signs a 32-byte digest as is: 65 bytes `r || s || v` with `v` 27/28.
     pub fn sign_digest(&self, digest: Vec<u8>) -> Result<Vec<u8>> {
         let digest = digest32(&digest)?;
         Ok(paywire_core::Signer::sign_digest(self.0.as_ref(), &digest)?.as_bytes().to_vec())
     }
-    /// The secret key as hex: only for showing a newly generated key to its owner.
-    pub fn secret_hex(&self) -> String {
-        self.0.secret_hex().to_string()
-    }
 }
+
+getters!(LocalSigner {
+    /// The checksummed address.
+    address -> String = |v| paywire_core::Signer::address(v.as_ref()).to_checksum(None);
+    /// The secret key as hex: only for showing a newly generated key to its owner.
+    secret_hex -> String = |v| v.secret_hex().to_string();
+});
 
 /// A Swift or Kotlin `Signer` as the core's signer. The address is read once, when the payer is made.
 pub(crate) struct ForeignSigner {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::convert::{address_from, header_pairs, now_or_system};
 use crate::errors::{OrThrow, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentRequired, PaymentRequirements, SettleResponse};
 use crate::payer::LocalSigner;
 
@@ -44,21 +45,6 @@ impl SignedOffer {
     pub fn from_json(text: String) -> napi::Result<Self> {
         core::SignedOffer::from_json(&text).or_throw().map(Self)
     }
-    /// "eip712" or "jws".
-    #[napi(getter)]
-    pub fn format(&self) -> String {
-        self.0.format.as_str().to_string()
-    }
-    /// The index of the offer it signs in the bill.
-    #[napi(getter)]
-    pub fn accept_index(&self) -> Option<i64> {
-        self.0.accept_index.map(|i| i64::try_from(i).unwrap_or(i64::MAX))
-    }
-    /// What it says.
-    #[napi(getter)]
-    pub fn payload(&self) -> Value {
-        self.0.payload.to_json()
-    }
     /// Checks the signature and validity: `{signer, payload}`.
     #[napi]
     pub fn verify(&self, trusted: Vec<String>, now: Option<i64>) -> napi::Result<Value> {
@@ -76,6 +62,15 @@ impl SignedOffer {
         self.0.to_json()
     }
 }
+
+getters!(SignedOffer {
+    #[doc = "\"eip712\" or \"jws\"."]
+    format -> String = |v| v.format.as_str().to_string();
+    #[doc = "The index of the offer it signs in the bill."]
+    accept_index -> Option<i64> = |v| v.accept_index.map(|i| i64::try_from(i).unwrap_or(i64::MAX));
+    #[doc = "What it says."]
+    payload -> Value = |v| v.payload.to_json();
+});
 
 /// A signed receipt (the x402 offer-receipt extension), also an access credential.
 #[napi]
@@ -99,16 +94,6 @@ impl SignedReceipt {
     pub fn from_header(value: String) -> napi::Result<Self> {
         core::SignedReceipt::from_header(&value).or_throw().map(Self)
     }
-    /// "eip712" or "jws".
-    #[napi(getter)]
-    pub fn format(&self) -> String {
-        self.0.format.as_str().to_string()
-    }
-    /// What it says.
-    #[napi(getter)]
-    pub fn payload(&self) -> Value {
-        self.0.payload.to_json()
-    }
     /// Checks the signature: `{signer, payload}`.
     #[napi]
     pub fn verify(&self, trusted: Vec<String>) -> napi::Result<Value> {
@@ -126,6 +111,13 @@ impl SignedReceipt {
         self.0.to_json()
     }
 }
+
+getters!(SignedReceipt {
+    #[doc = "\"eip712\" or \"jws\"."]
+    format -> String = |v| v.format.as_str().to_string();
+    #[doc = "What it says."]
+    payload -> Value = |v| v.payload.to_json();
+});
 
 /// Issues signed offers and receipts with one key (a `LocalSigner`: issuing happens inside a request, so
 /// the key must sign synchronously).
@@ -147,16 +139,6 @@ impl Issuer {
         let format = format_from(format)?;
         let kid = kid.unwrap_or_else(|| core::jws::did_key_kid(&signer.0.compressed_public_key()));
         Ok(Self(Arc::new(core::Issuer::new(signer.0.clone(), format, kid))))
-    }
-    /// The issuing address.
-    #[napi(getter)]
-    pub fn address(&self) -> String {
-        self.0.address().to_checksum(None)
-    }
-    /// The key id.
-    #[napi(getter)]
-    pub fn kid(&self) -> String {
-        self.0.kid().to_string()
     }
     /// Signs one offer of a bill.
     #[napi]
@@ -202,6 +184,13 @@ impl Issuer {
         Ok(PaymentRequired(signed))
     }
 }
+
+getters!(Issuer {
+    #[doc = "The issuing address."]
+    address -> String = |v| v.address().to_checksum(None);
+    #[doc = "The key id."]
+    kid -> String = |v| v.kid().to_string();
+});
 
 /// Options of an access policy.
 #[napi(object)]

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::convert::{bytes, header_pairs, now_or_system};
 use crate::credentials::{AccessPolicy, Issuer};
 use crate::errors::{OrThrow, bad_argument, error_value};
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse};
 use crate::payer::{Payer, PaymentHeader};
 use crate::server::{AcceptedPayment, PriceTag};
@@ -57,12 +58,12 @@ impl PricedRoute {
         }
         Ok(Self(route))
     }
-    /// The pattern, if any.
-    #[napi(getter)]
-    pub fn pattern(&self) -> Option<String> {
-        self.0.pattern.as_ref().map(|p| p.as_str().to_string())
-    }
 }
+
+getters!(PricedRoute {
+    #[doc = "The pattern, if any."]
+    pattern -> Option<String> = |v| v.pattern.as_ref().map(|p| p.as_str().to_string());
+});
 
 /// How a gate takes payments.
 #[napi(object)]
@@ -176,11 +177,6 @@ impl Gate {
         };
         core::Gate::new(routes.into_iter().map(|r| r.0.clone()).collect(), parts).or_throw().map(Self)
     }
-    /// Whether receipts or signed offers will name the request's Host (no public URL set).
-    #[napi(getter)]
-    pub fn names_client_host(&self) -> bool {
-        self.0.names_client_host()
-    }
     /// The index of the priced route a request goes to, or null when it is free.
     #[napi]
     pub fn route_for(&self, method: String, path: String, framework_route: Option<FrameworkRoute>) -> Option<u32> {
@@ -213,6 +209,11 @@ impl Gate {
         Ok(Started { exchange: Some(Exchange { inner: exchange }), step: Step(step) })
     }
 }
+
+getters!(Gate {
+    #[doc = "Whether receipts or signed offers will name the request's Host (no public URL set)."]
+    names_client_host -> bool = |v| v.names_client_host();
+});
 
 /// A started request: its exchange (null when free) and first step.
 #[napi]
@@ -350,92 +351,44 @@ impl Step {
             action => action.name(),
         }
     }
-    /// Run it to completion even if the request is abandoned.
-    #[napi(getter)]
-    pub fn shielded(&self) -> bool {
-        self.0.shielded
-    }
-    /// Lines for the server's log: `[level, message]`, level `warning` or `error`.
-    #[napi(getter)]
-    pub fn logs(&self) -> Vec<Vec<String>> {
-        self.0.logs.iter().map(|l| vec![l.level.as_str().to_string(), l.message.clone()]).collect()
-    }
-    /// `readBody`: the most bytes to read.
-    #[napi(getter)]
-    pub fn limit(&self) -> Option<f64> {
-        self.0.action.read_limit().map(|l| l as f64)
-    }
-    /// `store`: `claim`, `get`, `replace` or `release`.
-    #[napi(getter)]
-    pub fn op(&self) -> Option<&'static str> {
-        self.0.action.store_op().map(core::StoreOp::name)
-    }
-    /// `store`: the key.
-    #[napi(getter)]
-    pub fn key(&self) -> Option<String> {
-        self.0.action.store_op().map(|op| op.key().to_string())
-    }
-    /// `store` (replace, release): the token the live entry must have.
-    #[napi(getter)]
-    pub fn token(&self) -> Option<String> {
-        self.0.action.store_op()?.token().map(str::to_string)
-    }
-    /// `store` (claim, replace): the entry to store, as JSON text (one format in every language).
-    #[napi(getter)]
-    pub fn entry(&self) -> Option<String> {
-        self.0.action.store_op()?.entry().map(store_core::StoreEntry::to_json)
-    }
-    /// `store` (claim, replace): when the entry may be dropped (Unix seconds).
-    #[napi(getter)]
-    pub fn expires_at(&self) -> Option<f64> {
-        self.0.action.store_op()?.entry().map(|e| e.expires_at as f64)
-    }
-    /// `store` (claim, replace): the entry's state (`in_flight`, `unsettled`, `done`).
-    #[napi(getter)]
-    pub fn state(&self) -> Option<&'static str> {
-        self.0.action.store_op()?.entry().map(|e| e.record.state.as_str())
-    }
-    /// `verify`, `settle`: the payment as received.
-    #[napi(getter)]
-    pub fn payment(&self) -> Option<PaymentPayload> {
-        self.0.action.facilitator_call().map(|c| PaymentPayload(c.payment.clone()))
-    }
-    /// `verify`, `settle`: the server's offer it pays.
-    #[napi(getter)]
-    pub fn requirements(&self) -> Option<PaymentRequirements> {
-        self.0.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()))
-    }
-    /// `runHandler`: who paid.
-    #[napi(getter)]
-    pub fn payer(&self) -> Option<String> {
-        self.0.action.paid().map(|p| p.payer.clone())
-    }
-    /// `runHandler`: the payment, when the request paid with one.
-    #[napi(getter)]
-    pub fn accepted(&self) -> Option<AcceptedPayment> {
-        self.0.action.paid()?.payment.clone().map(AcceptedPayment)
-    }
-    /// `runHandler`: the access receipt's payload, when a receipt stood in for a payment.
-    #[napi(getter)]
-    pub fn receipt(&self) -> Option<Value> {
-        self.0.action.paid()?.receipt.as_ref().map(Statement::to_json)
-    }
-    /// `respond`: the status.
-    #[napi(getter)]
-    pub fn status(&self) -> Option<u32> {
-        self.0.action.response().map(|r| u32::from(r.status))
-    }
-    /// `respond`: the headers, as `[name, value]` pairs.
-    #[napi(getter)]
-    pub fn headers(&self) -> Option<Vec<Vec<String>>> {
-        self.0.action.response().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
-    }
-    /// `respond`: the body.
-    #[napi(getter)]
-    pub fn body(&self) -> Option<Uint8Array> {
-        self.0.action.response().map(|r| bytes(&r.body))
-    }
 }
+
+getters!(Step {
+    #[doc = "Run it to completion even if the request is abandoned."]
+    shielded -> bool = |v| v.shielded;
+    #[doc = "Lines for the server's log: `[level, message]`, level `warning` or `error`."]
+    logs -> Vec<Vec<String>> = |v| v.logs.iter().map(|l| vec![l.level.as_str().to_string(), l.message.clone()]).collect();
+    #[doc = "`readBody`: the most bytes to read."]
+    limit -> Option<f64> = |v| v.action.read_limit().map(|l| l as f64);
+    #[doc = "`store`: `claim`, `get`, `replace` or `release`."]
+    op -> Option<&'static str> = |v| v.action.store_op().map(core::StoreOp::name);
+    #[doc = "`store`: the key."]
+    key -> Option<String> = |v| v.action.store_op().map(|op| op.key().to_string());
+    #[doc = "`store` (replace, release): the token the live entry must have."]
+    token -> Option<String> = |v| v.action.store_op()?.token().map(str::to_string);
+    #[doc = "`store` (claim, replace): the entry to store, as JSON text (one format in every language)."]
+    entry -> Option<String> = |v| v.action.store_op()?.entry().map(store_core::StoreEntry::to_json);
+    #[doc = "`store` (claim, replace): when the entry may be dropped (Unix seconds)."]
+    expires_at -> Option<f64> = |v| v.action.store_op()?.entry().map(|e| e.expires_at as f64);
+    #[doc = "`store` (claim, replace): the entry's state (`in_flight`, `unsettled`, `done`)."]
+    state -> Option<&'static str> = |v| v.action.store_op()?.entry().map(|e| e.record.state.as_str());
+    #[doc = "`verify`, `settle`: the payment as received."]
+    payment -> Option<PaymentPayload> = |v| v.action.facilitator_call().map(|c| PaymentPayload(c.payment.clone()));
+    #[doc = "`verify`, `settle`: the server's offer it pays."]
+    requirements -> Option<PaymentRequirements> = |v| v.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()));
+    #[doc = "`runHandler`: who paid."]
+    payer -> Option<String> = |v| v.action.paid().map(|p| p.payer.clone());
+    #[doc = "`runHandler`: the payment, when the request paid with one."]
+    accepted -> Option<AcceptedPayment> = |v| v.action.paid()?.payment.clone().map(AcceptedPayment);
+    #[doc = "`runHandler`: the access receipt's payload, when a receipt stood in for a payment."]
+    receipt -> Option<Value> = |v| v.action.paid()?.receipt.as_ref().map(Statement::to_json);
+    #[doc = "`respond`: the status."]
+    status -> Option<u32> = |v| v.action.response().map(|r| u32::from(r.status));
+    #[doc = "`respond`: the headers, as `[name, value]` pairs."]
+    headers -> Option<Vec<Vec<String>>> = |v| v.action.response().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect());
+    #[doc = "`respond`: the body."]
+    body -> Option<Uint8Array> = |v| v.action.response().map(|r| bytes(&r.body));
+});
 
 /// A request for `PaidFetch.start`.
 #[napi(object)]

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::convert::{header_pairs, u256_to_bigint};
 use crate::errors::OrThrow;
+use crate::getters::getters;
 
 fn object(map: Option<&Map<String, Value>>) -> Option<Value> {
     map.map(|m| Value::Object(m.clone()))
@@ -54,31 +55,6 @@ impl PaymentRequired {
         let headers = header_pairs(headers)?;
         core::PaymentRequired::from_response(&headers, &body_bytes(body)).or_throw().map(Self)
     }
-    /// 1 or 2.
-    #[napi(getter)]
-    pub fn x402_version(&self) -> u32 {
-        u32::from(self.0.x402_version)
-    }
-    /// The server's error text, if any.
-    #[napi(getter)]
-    pub fn error(&self) -> Option<String> {
-        self.0.error.clone()
-    }
-    /// The resource (`url`, `description`, `mimeType`), v2 only.
-    #[napi(getter)]
-    pub fn resource(&self) -> Option<Value> {
-        self.0.resource.as_ref().and_then(|r| serde_json::to_value(r).ok())
-    }
-    /// The offers.
-    #[napi(getter)]
-    pub fn accepts(&self) -> Vec<PaymentRequirements> {
-        self.0.accepts.iter().cloned().map(PaymentRequirements).collect()
-    }
-    /// The extensions, as sent.
-    #[napi(getter)]
-    pub fn extensions(&self) -> Option<Value> {
-        object(self.0.extensions.as_ref())
-    }
     /// A copy with `error` set.
     #[napi]
     pub fn with_error(&self, error: String) -> Self {
@@ -108,6 +84,19 @@ impl PaymentRequired {
     }
 }
 
+getters!(PaymentRequired {
+    #[doc = "1 or 2."]
+    x402_version -> u32 = |v| u32::from(v.x402_version);
+    #[doc = "The server's error text, if any."]
+    error -> Option<String> = |v| v.error.clone();
+    #[doc = "The resource (`url`, `description`, `mimeType`), v2 only."]
+    resource -> Option<Value> = |v| v.resource.as_ref().and_then(|r| serde_json::to_value(r).ok());
+    #[doc = "The offers."]
+    accepts -> Vec<PaymentRequirements> = |v| v.accepts.iter().cloned().map(PaymentRequirements).collect();
+    #[doc = "The extensions, as sent."]
+    extensions -> Option<Value> = |v| object(v.extensions.as_ref());
+});
+
 /// One offer of a bill.
 #[napi]
 #[derive(Clone)]
@@ -119,51 +108,6 @@ impl PaymentRequirements {
     #[napi(factory)]
     pub fn from_json(text: String) -> napi::Result<Self> {
         core::PaymentRequirements::from_json(&text).or_throw().map(Self)
-    }
-    /// The x402 version of the offer's shape.
-    #[napi(getter)]
-    pub fn version(&self) -> u32 {
-        u32::from(self.0.version())
-    }
-    /// "exact".
-    #[napi(getter)]
-    pub fn scheme(&self) -> String {
-        self.0.scheme().to_string()
-    }
-    /// The network as written by the server.
-    #[napi(getter)]
-    pub fn network(&self) -> String {
-        self.0.network().to_string()
-    }
-    /// Atomic units asked.
-    #[napi(getter)]
-    pub fn amount(&self) -> BigInt {
-        u256_to_bigint(self.0.amount())
-    }
-    /// The token's address.
-    #[napi(getter)]
-    pub fn asset(&self) -> String {
-        self.0.asset().to_string()
-    }
-    /// The payee.
-    #[napi(getter)]
-    pub fn pay_to(&self) -> String {
-        self.0.pay_to().to_string()
-    }
-    /// How long a payment for this offer may stay valid.
-    #[napi(getter)]
-    pub fn max_timeout_seconds(&self) -> i64 {
-        i64::try_from(self.0.max_timeout_seconds()).unwrap_or(i64::MAX)
-    }
-    /// Scheme-specific data (the EIP-712 domain name and version, the transfer method).
-    #[napi(getter)]
-    pub fn extra(&self) -> Option<Value> {
-        object(self.0.extra())
-    }
-    /// The exact JSON text as received or built.
-    #[napi(getter)]
-    pub fn raw_json(&self) -> String {
-        self.0.raw_json().to_string()
     }
     /// The offer as a plain object.
     #[napi(js_name = "toJSON")]
@@ -182,6 +126,27 @@ impl PaymentRequirements {
     }
 }
 
+getters!(PaymentRequirements {
+    #[doc = "The x402 version of the offer's shape."]
+    version -> u32 = |v| u32::from(v.version());
+    #[doc = "\"exact\"."]
+    scheme -> String = |v| v.scheme().to_string();
+    #[doc = "The network as written by the server."]
+    network -> String = |v| v.network().to_string();
+    #[doc = "Atomic units asked."]
+    amount -> BigInt = |v| u256_to_bigint(v.amount());
+    #[doc = "The token's address."]
+    asset -> String = |v| v.asset().to_string();
+    #[doc = "The payee."]
+    pay_to -> String = |v| v.pay_to().to_string();
+    #[doc = "How long a payment for this offer may stay valid."]
+    max_timeout_seconds -> i64 = |v| i64::try_from(v.max_timeout_seconds()).unwrap_or(i64::MAX);
+    #[doc = "Scheme-specific data (the EIP-712 domain name and version, the transfer method)."]
+    extra -> Option<Value> = |v| object(v.extra());
+    #[doc = "The exact JSON text as received or built."]
+    raw_json -> String = |v| v.raw_json().to_string();
+});
+
 /// A payment: the client's signed payload.
 #[napi]
 #[derive(Clone)]
@@ -198,51 +163,6 @@ impl PaymentPayload {
     #[napi(factory)]
     pub fn from_json(text: String) -> napi::Result<Self> {
         core::PaymentPayload::from_json(&text).or_throw().map(Self)
-    }
-    /// 1 or 2.
-    #[napi(getter)]
-    pub fn x402_version(&self) -> u32 {
-        u32::from(self.0.x402_version())
-    }
-    /// "exact".
-    #[napi(getter)]
-    pub fn scheme(&self) -> String {
-        self.0.scheme().to_string()
-    }
-    /// The network paid on.
-    #[napi(getter)]
-    pub fn network(&self) -> String {
-        self.0.network().to_string()
-    }
-    /// The offer the client accepted (v2).
-    #[napi(getter)]
-    pub fn accepted(&self) -> Option<PaymentRequirements> {
-        self.0.accepted().cloned().map(PaymentRequirements)
-    }
-    /// The scheme payload (signature and authorization).
-    #[napi(getter)]
-    pub fn payload(&self) -> Value {
-        Value::Object(self.0.payload().clone())
-    }
-    /// The extensions, as sent.
-    #[napi(getter)]
-    pub fn extensions(&self) -> Option<Value> {
-        object(self.0.extensions())
-    }
-    /// The exact JSON text.
-    #[napi(getter)]
-    pub fn raw_json(&self) -> String {
-        self.0.raw_json().to_string()
-    }
-    /// `PAYMENT-SIGNATURE` or `X-PAYMENT`.
-    #[napi(getter)]
-    pub fn header_name(&self) -> String {
-        self.0.header_name().to_string()
-    }
-    /// The last Unix time at which a server may still accept this payment, when it says.
-    #[napi(getter)]
-    pub fn last_acceptable_time(&self) -> Option<i64> {
-        core::verify::last_acceptable_time(&self.0).map(|t| i64::try_from(t).unwrap_or(i64::MAX))
     }
     /// The header value.
     #[napi]
@@ -261,6 +181,27 @@ impl PaymentPayload {
     }
 }
 
+getters!(PaymentPayload {
+    #[doc = "1 or 2."]
+    x402_version -> u32 = |v| u32::from(v.x402_version());
+    #[doc = "\"exact\"."]
+    scheme -> String = |v| v.scheme().to_string();
+    #[doc = "The network paid on."]
+    network -> String = |v| v.network().to_string();
+    #[doc = "The offer the client accepted (v2)."]
+    accepted -> Option<PaymentRequirements> = |v| v.accepted().cloned().map(PaymentRequirements);
+    #[doc = "The scheme payload (signature and authorization)."]
+    payload -> Value = |v| Value::Object(v.payload().clone());
+    #[doc = "The extensions, as sent."]
+    extensions -> Option<Value> = |v| object(v.extensions());
+    #[doc = "The exact JSON text."]
+    raw_json -> String = |v| v.raw_json().to_string();
+    #[doc = "`PAYMENT-SIGNATURE` or `X-PAYMENT`."]
+    header_name -> String = |v| v.header_name().to_string();
+    #[doc = "The last Unix time at which a server may still accept this payment, when it says."]
+    last_acceptable_time -> Option<i64> = |v| core::verify::last_acceptable_time(v).map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+});
+
 /// A settlement receipt (`PAYMENT-RESPONSE`) or a facilitator's `/settle` answer.
 #[napi]
 #[derive(Clone)]
@@ -277,46 +218,6 @@ impl SettleResponse {
     #[napi(factory)]
     pub fn from_json(text: String) -> napi::Result<Self> {
         core::SettleResponse::from_json(&text).or_throw().map(Self)
-    }
-    /// Whether the transfer happened.
-    #[napi(getter)]
-    pub fn success(&self) -> bool {
-        self.0.success
-    }
-    /// The transaction hash ("" when none).
-    #[napi(getter)]
-    pub fn transaction(&self) -> String {
-        self.0.transaction.clone()
-    }
-    /// The network.
-    #[napi(getter)]
-    pub fn network(&self) -> String {
-        self.0.network.clone()
-    }
-    /// Who paid.
-    #[napi(getter)]
-    pub fn payer(&self) -> Option<String> {
-        self.0.payer.clone()
-    }
-    /// Why it failed (x402's reason string).
-    #[napi(getter)]
-    pub fn error_reason(&self) -> Option<String> {
-        self.0.error_reason.clone()
-    }
-    /// The facilitator's words on the failure.
-    #[napi(getter)]
-    pub fn error_message(&self) -> Option<String> {
-        self.0.error_message.clone()
-    }
-    /// The extensions (a signed receipt travels here).
-    #[napi(getter)]
-    pub fn extensions(&self) -> Option<Value> {
-        object(self.0.extensions.as_ref())
-    }
-    /// True when the transfer was sent but not yet confirmed.
-    #[napi(getter)]
-    pub fn is_pending(&self) -> bool {
-        self.0.is_pending()
     }
     /// The header value.
     #[napi]
@@ -347,6 +248,25 @@ impl SettleResponse {
     }
 }
 
+getters!(SettleResponse {
+    #[doc = "Whether the transfer happened."]
+    success -> bool = |v| v.success;
+    #[doc = "The transaction hash (\"\" when none)."]
+    transaction -> String = |v| v.transaction.clone();
+    #[doc = "The network."]
+    network -> String = |v| v.network.clone();
+    #[doc = "Who paid."]
+    payer -> Option<String> = |v| v.payer.clone();
+    #[doc = "Why it failed (x402's reason string)."]
+    error_reason -> Option<String> = |v| v.error_reason.clone();
+    #[doc = "The facilitator's words on the failure."]
+    error_message -> Option<String> = |v| v.error_message.clone();
+    #[doc = "The extensions (a signed receipt travels here)."]
+    extensions -> Option<Value> = |v| object(v.extensions.as_ref());
+    #[doc = "True when the transfer was sent but not yet confirmed."]
+    is_pending -> bool = |v| v.is_pending();
+});
+
 /// A facilitator's `/verify` answer, or offline verification's verdict.
 #[napi]
 #[derive(Clone)]
@@ -359,26 +279,6 @@ impl VerifyResponse {
     pub fn from_json(text: String) -> napi::Result<Self> {
         core::VerifyResponse::from_json(&text).or_throw().map(Self)
     }
-    /// Whether the payment is valid.
-    #[napi(getter)]
-    pub fn is_valid(&self) -> bool {
-        self.0.is_valid
-    }
-    /// Why not (x402's reason string).
-    #[napi(getter)]
-    pub fn invalid_reason(&self) -> Option<String> {
-        self.0.invalid_reason.clone()
-    }
-    /// The facilitator's words on it.
-    #[napi(getter)]
-    pub fn invalid_message(&self) -> Option<String> {
-        self.0.invalid_message.clone()
-    }
-    /// Who pays.
-    #[napi(getter)]
-    pub fn payer(&self) -> Option<String> {
-        self.0.payer.clone()
-    }
     /// The exact JSON text.
     #[napi]
     pub fn to_json_text(&self) -> String {
@@ -390,6 +290,17 @@ impl VerifyResponse {
         serde_json::to_value(&self.0).unwrap_or_default()
     }
 }
+
+getters!(VerifyResponse {
+    #[doc = "Whether the payment is valid."]
+    is_valid -> bool = |v| v.is_valid;
+    #[doc = "Why not (x402's reason string)."]
+    invalid_reason -> Option<String> = |v| v.invalid_reason.clone();
+    #[doc = "The facilitator's words on it."]
+    invalid_message -> Option<String> = |v| v.invalid_message.clone();
+    #[doc = "Who pays."]
+    payer -> Option<String> = |v| v.payer.clone();
+});
 
 /// A facilitator's `/supported` answer.
 #[napi]

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::convert::{Amount, address_from, bytes, digest32, u256_from, u256_to_bigint};
 use crate::errors::OrThrow;
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements};
 
 /// A private key held in this process; erased from memory when dropped and never printed.
@@ -43,11 +44,6 @@ impl LocalSigner {
     pub fn generate() -> napi::Result<Self> {
         paywire_core::LocalSigner::generate(&paywire_core::OsRandomness).or_throw().map(|s| Self(Arc::new(s)))
     }
-    /// The checksummed address.
-    #[napi(getter)]
-    pub fn address(&self) -> String {
-        paywire_core::Signer::address(self.0.as_ref()).to_checksum(None)
-    }
     /// Signs a 32-byte digest as is: 65 bytes `r || s || v` with `v` 27/28.
     #[napi]
     pub fn sign_digest(&self, digest: Uint8Array) -> napi::Result<Uint8Array> {
@@ -66,6 +62,11 @@ impl LocalSigner {
         format!("LocalSigner({})", self.address())
     }
 }
+
+getters!(LocalSigner {
+    #[doc = "The checksummed address."]
+    address -> String = |v| paywire_core::Signer::address(v.as_ref()).to_checksum(None);
+});
 
 /// What a payer may pay (default: known stablecoins only, at most $1 per payment).
 #[napi]
@@ -92,82 +93,41 @@ impl Policy {
 #[napi]
 pub struct PaymentHeader(pub(crate) core::PaymentHeader);
 
-#[napi]
-impl PaymentHeader {
-    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
-    #[napi(getter)]
-    pub fn name(&self) -> String {
-        self.0.name.to_string()
-    }
-    /// The header value.
-    #[napi(getter)]
-    pub fn value(&self) -> String {
-        self.0.value.clone()
-    }
-    /// The payment.
-    #[napi(getter)]
-    pub fn payload(&self) -> PaymentPayload {
-        PaymentPayload(self.0.payload.clone())
-    }
-    /// The offer paid.
-    #[napi(getter)]
-    pub fn requirements(&self) -> PaymentRequirements {
-        PaymentRequirements(self.0.requirements.clone())
-    }
-    /// Its index in the bill.
-    #[napi(getter)]
-    pub fn offer_index(&self) -> u32 {
-        u32::try_from(self.0.offer_index).unwrap_or(u32::MAX)
-    }
-    /// The payer's address.
-    #[napi(getter)]
-    pub fn payer(&self) -> String {
-        self.0.payer.to_checksum(None)
-    }
-    /// Atomic units authorized.
-    #[napi(getter)]
-    pub fn amount(&self) -> BigInt {
-        u256_to_bigint(self.0.amount)
-    }
-    /// Valid strictly before this Unix time.
-    #[napi(getter)]
-    pub fn valid_before(&self) -> i64 {
-        i64::try_from(self.0.valid_before).unwrap_or(i64::MAX)
-    }
-    /// The payment-identifier id, when the server declared the extension.
-    #[napi(getter)]
-    pub fn payment_id(&self) -> Option<String> {
-        self.0.payment_id.clone()
-    }
-    /// True when this is the remembered payment of the same purchase, not a new signature.
-    #[napi(getter)]
-    pub fn reused(&self) -> bool {
-        self.0.reused
-    }
-}
+getters!(PaymentHeader {
+    #[doc = "`PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1)."]
+    name -> String = |v| v.name.to_string();
+    #[doc = "The header value."]
+    value -> String = |v| v.value.clone();
+    #[doc = "The payment."]
+    payload -> PaymentPayload = |v| PaymentPayload(v.payload.clone());
+    #[doc = "The offer paid."]
+    requirements -> PaymentRequirements = |v| PaymentRequirements(v.requirements.clone());
+    #[doc = "Its index in the bill."]
+    offer_index -> u32 = |v| u32::try_from(v.offer_index).unwrap_or(u32::MAX);
+    #[doc = "The payer's address."]
+    payer -> String = |v| v.payer.to_checksum(None);
+    #[doc = "Atomic units authorized."]
+    amount -> BigInt = |v| u256_to_bigint(v.amount);
+    #[doc = "Valid strictly before this Unix time."]
+    valid_before -> i64 = |v| i64::try_from(v.valid_before).unwrap_or(i64::MAX);
+    #[doc = "The payment-identifier id, when the server declared the extension."]
+    payment_id -> Option<String> = |v| v.payment_id.clone();
+    #[doc = "True when this is the remembered payment of the same purchase, not a new signature."]
+    reused -> bool = |v| v.reused;
+});
 
 /// A payment waiting for its signatures (for asynchronous or remote signers).
 #[napi]
 pub struct PreparedPayment(pub(crate) core::PreparedPayment);
 
-#[napi]
-impl PreparedPayment {
-    /// The 32-byte digests to sign, in order.
-    #[napi(getter)]
-    pub fn digests(&self) -> Vec<Uint8Array> {
-        self.0.digests().iter().map(|d| bytes(d.as_slice())).collect()
-    }
-    /// The address that must sign.
-    #[napi(getter)]
-    pub fn payer(&self) -> String {
-        self.0.payer().to_checksum(None)
-    }
-    /// The offer being paid.
-    #[napi(getter)]
-    pub fn requirements(&self) -> PaymentRequirements {
-        PaymentRequirements(self.0.requirements().clone())
-    }
-}
+getters!(PreparedPayment {
+    #[doc = "The 32-byte digests to sign, in order."]
+    digests -> Vec<Uint8Array> = |v| v.digests().iter().map(|d| bytes(d.as_slice())).collect();
+    #[doc = "The address that must sign."]
+    payer -> String = |v| v.payer().to_checksum(None);
+    #[doc = "The offer being paid."]
+    requirements -> PaymentRequirements = |v| PaymentRequirements(v.requirements().clone());
+});
 
 /// A signer whose key lives in JS (a KMS, a wallet, a viem account): it only names its address; the glue
 /// signs through `prepare`/`complete`.

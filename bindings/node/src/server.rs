@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::convert::{Amount, header_pairs, now_or_system, object_from, u256_from, u256_to_bigint};
 use crate::errors::{OrThrow, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
 /// How to price a route: `price` in USD ("$0.01", the network's USDC), or `amount` with its `asset`.
@@ -125,51 +126,6 @@ pub struct VerifiedPayment(verify::VerifiedPayment);
 
 #[napi]
 impl VerifiedPayment {
-    /// Who signed.
-    #[napi(getter)]
-    pub fn payer(&self) -> String {
-        self.0.payer.to_checksum(None)
-    }
-    /// The chain.
-    #[napi(getter)]
-    pub fn chain_id(&self) -> i64 {
-        i64::try_from(self.0.chain_id).unwrap_or(i64::MAX)
-    }
-    /// The token.
-    #[napi(getter)]
-    pub fn asset(&self) -> String {
-        self.0.asset.to_checksum(None)
-    }
-    /// The payee.
-    #[napi(getter)]
-    pub fn pay_to(&self) -> String {
-        self.0.pay_to.to_checksum(None)
-    }
-    /// Atomic units.
-    #[napi(getter)]
-    pub fn amount(&self) -> BigInt {
-        u256_to_bigint(self.0.amount)
-    }
-    /// "eip3009" or "permit2".
-    #[napi(getter)]
-    pub fn method(&self) -> String {
-        if self.0.method == TransferMethod::Permit2 { "permit2" } else { "eip3009" }.to_string()
-    }
-    /// The authorization's nonce (hex).
-    #[napi(getter)]
-    pub fn nonce(&self) -> String {
-        self.0.nonce.to_string()
-    }
-    /// Valid strictly before this Unix time.
-    #[napi(getter)]
-    pub fn valid_before(&self) -> BigInt {
-        u256_to_bigint(self.0.valid_before)
-    }
-    /// False when the signature needs an on-chain check (a smart-contract wallet).
-    #[napi(getter)]
-    pub fn fully_verified(&self) -> bool {
-        self.0.is_fully_verified()
-    }
     /// As a `/verify` answer.
     #[napi]
     pub fn to_verify_response(&self) -> VerifyResponse {
@@ -186,43 +142,52 @@ impl VerifiedPayment {
     }
 }
 
+getters!(VerifiedPayment {
+    #[doc = "Who signed."]
+    payer -> String = |v| v.payer.to_checksum(None);
+    #[doc = "The chain."]
+    chain_id -> i64 = |v| i64::try_from(v.chain_id).unwrap_or(i64::MAX);
+    #[doc = "The token."]
+    asset -> String = |v| v.asset.to_checksum(None);
+    #[doc = "The payee."]
+    pay_to -> String = |v| v.pay_to.to_checksum(None);
+    #[doc = "Atomic units."]
+    amount -> BigInt = |v| u256_to_bigint(v.amount);
+    #[doc = "\"eip3009\" or \"permit2\"."]
+    method -> String = |v| if v.method == TransferMethod::Permit2 { "permit2" } else { "eip3009" }.to_string();
+    #[doc = "The authorization's nonce (hex)."]
+    nonce -> String = |v| v.nonce.to_string();
+    #[doc = "Valid strictly before this Unix time."]
+    valid_before -> BigInt = |v| u256_to_bigint(v.valid_before);
+    #[doc = "False when the signature needs an on-chain check (a smart-contract wallet)."]
+    fully_verified -> bool = |v| v.is_fully_verified();
+});
+
 /// A payment matched to the server's offer and verified offline.
 #[napi]
 pub struct AcceptedPayment(pub(crate) core::AcceptedPayment);
 
 #[napi]
 impl AcceptedPayment {
-    /// The payment.
-    #[napi(getter)]
-    pub fn payment(&self) -> PaymentPayload {
-        PaymentPayload(self.0.payment.clone())
-    }
-    /// The server's offer it pays.
-    #[napi(getter)]
-    pub fn requirements(&self) -> PaymentRequirements {
-        PaymentRequirements(self.0.requirements.clone())
-    }
-    /// The offer's index in the bill.
-    #[napi(getter)]
-    pub fn offer_index(&self) -> u32 {
-        u32::try_from(self.0.offer_index).unwrap_or(u32::MAX)
-    }
-    /// What verification established.
-    #[napi(getter)]
-    pub fn verified(&self) -> VerifiedPayment {
-        VerifiedPayment(self.0.verified.clone())
-    }
-    /// The payment-identifier id, if the payment carries one.
-    #[napi(getter)]
-    pub fn payment_id(&self) -> Option<String> {
-        self.0.payment_id.clone()
-    }
     /// The JSON body for the facilitator's `/verify` and `/settle`.
     #[napi]
     pub fn facilitator_request(&self) -> String {
         self.0.facilitator_request().to_json()
     }
 }
+
+getters!(AcceptedPayment {
+    #[doc = "The payment."]
+    payment -> PaymentPayload = |v| PaymentPayload(v.payment.clone());
+    #[doc = "The server's offer it pays."]
+    requirements -> PaymentRequirements = |v| PaymentRequirements(v.requirements.clone());
+    #[doc = "The offer's index in the bill."]
+    offer_index -> u32 = |v| u32::try_from(v.offer_index).unwrap_or(u32::MAX);
+    #[doc = "What verification established."]
+    verified -> VerifiedPayment = |v| VerifiedPayment(v.verified.clone());
+    #[doc = "The payment-identifier id, if the payment carries one."]
+    payment_id -> Option<String> = |v| v.payment_id.clone();
+});
 
 /// Options of offline verification.
 #[napi(object)]

@@ -8,6 +8,7 @@ use pyo3::types::PyDict;
 
 use crate::convert::{address_from_py, from_py, headers_from_py, now_or_system, to_py};
 use crate::errors::{OrRaise, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentRequired, PaymentRequirements, SettleResponse};
 use crate::signing::{LocalSigner, signer_from_py};
 
@@ -47,16 +48,6 @@ impl SignedOffer {
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
         core::SignedOffer::from_json(text).or_raise(py).map(Self)
     }
-    /// "eip712" or "jws".
-    #[getter]
-    fn format(&self) -> &'static str {
-        self.0.format.as_str()
-    }
-    /// The offer's index in `accepts` (a hint).
-    #[getter]
-    fn accept_index(&self) -> Option<u64> {
-        self.0.accept_index
-    }
     /// What it states (unverified until `verify`).
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -83,6 +74,13 @@ impl SignedOffer {
     }
 }
 
+getters!(SignedOffer {
+    /// "eip712" or "jws".
+    format -> &'static str = |v| v.format.as_str();
+    /// The offer's index in `accepts` (a hint).
+    accept_index -> Option<u64> = |v| v.accept_index;
+});
+
 /// A signed receipt.
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
 #[derive(Clone)]
@@ -104,11 +102,6 @@ impl SignedReceipt {
     #[staticmethod]
     fn from_header(py: Python<'_>, value: &str) -> PyResult<Self> {
         core::SignedReceipt::from_header(value).or_raise(py).map(Self)
-    }
-    /// "eip712" or "jws".
-    #[getter]
-    fn format(&self) -> &'static str {
-        self.0.format.as_str()
     }
     /// What it states (unverified until `verify`).
     #[getter]
@@ -133,6 +126,11 @@ impl SignedReceipt {
         format!("SignedReceipt(format='{}', payer='{}')", self.0.format.as_str(), self.0.payload.payer)
     }
 }
+
+getters!(SignedReceipt {
+    /// "eip712" or "jws".
+    format -> &'static str = |v| v.format.as_str();
+});
 
 /// Issues signed offers and receipts with one key.
 #[pyclass(frozen, module = "paywire._paywire")]
@@ -162,16 +160,6 @@ impl Issuer {
             }
         };
         Ok(Self(Arc::new(core::Issuer::new(signer_from_py(signer)?, format, kid))))
-    }
-    /// The issuing address (what verifiers trust).
-    #[getter]
-    fn address(&self) -> String {
-        self.0.address().to_checksum(None)
-    }
-    /// The JWS key id.
-    #[getter]
-    fn kid(&self) -> &str {
-        self.0.kid()
     }
     /// Signs an offer for `requirements` at `accept_index`, valid until `valid_until` (Unix seconds).
     fn issue_offer(
@@ -214,6 +202,13 @@ impl Issuer {
         Ok(PaymentRequired(signed))
     }
 }
+
+getters!(Issuer {
+    /// The issuing address (what verifiers trust).
+    address -> String = |v| v.address().to_checksum(None);
+    /// The JWS key id.
+    kid -> &str = |v| v.kid();
+});
 
 /// Which receipts a server accepts instead of a new payment.
 #[pyclass(frozen, module = "paywire._paywire")]

@@ -15,6 +15,7 @@ use pyo3::types::PyBytes;
 use crate::convert::{headers_from_py, now_or_system, to_py};
 use crate::credentials::{AccessPolicy, Issuer};
 use crate::errors::{OrRaise, bad_argument, py_err};
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse};
 use crate::payer::{Payer, PaymentHeader};
 use crate::server::{AcceptedPayment, PriceTag};
@@ -47,12 +48,12 @@ impl PricedRoute {
         route.receipts = receipts;
         Ok(Self(route))
     }
-    /// The pattern, if any.
-    #[getter]
-    fn pattern(&self) -> Option<&str> {
-        self.0.pattern.as_ref().map(RoutePattern::as_str)
-    }
 }
+
+getters!(PricedRoute {
+    /// The pattern, if any.
+    pattern -> Option<&str> = |v| v.pattern.as_ref().map(RoutePattern::as_str);
+});
 
 /// The framework's word on a request's route: unknown (`None`), no route (`no_route`), or its pattern.
 fn framework<'a>(pattern: Option<&'a str>, no_route: bool) -> core::FrameworkRoute<'a> {
@@ -109,12 +110,6 @@ impl Gate {
             randomness: Arc::new(paywire_core::OsRandomness),
         };
         core::Gate::new(routes.into_iter().map(|r| r.0).collect(), parts).or_raise(py).map(Self)
-    }
-
-    /// Whether receipts or signed offers will name the request's Host (no public URL set).
-    #[getter]
-    fn names_client_host(&self) -> bool {
-        self.0.names_client_host()
     }
 
     /// The index of the priced route a request goes to, or None when it is free.
@@ -179,6 +174,11 @@ impl Gate {
         Ok((Exchange { inner: exchange }, Step(step)))
     }
 }
+
+getters!(Gate {
+    /// Whether receipts or signed offers will name the request's Host (no public URL set).
+    names_client_host -> bool = |v| v.names_client_host();
+});
 
 /// One priced request in progress: feed each step's outcome back with the `feed_*` method of its kind.
 #[pyclass(module = "paywire._paywire")]
@@ -264,76 +264,6 @@ pub struct Step(core::Step);
 
 #[pymethods]
 impl Step {
-    /// "pass_through", "read_body", "store", "verify", "run_handler", "settle", "respond", "fail" or "done".
-    #[getter]
-    fn kind(&self) -> &'static str {
-        self.0.action.name()
-    }
-    /// Whether nothing follows.
-    #[getter]
-    fn is_final(&self) -> bool {
-        self.0.action.is_final()
-    }
-    /// Run it to completion even if the request is cancelled.
-    #[getter]
-    fn shielded(&self) -> bool {
-        self.0.shielded
-    }
-    /// Lines for the server's log: ("warning" or "error", message).
-    #[getter]
-    fn logs(&self) -> Vec<(&'static str, String)> {
-        self.0.logs.iter().map(|l| (l.level.as_str(), l.message.clone())).collect()
-    }
-    /// "read_body": the most bytes to read.
-    #[getter]
-    fn limit(&self) -> Option<usize> {
-        self.0.action.read_limit()
-    }
-    /// "store": "claim", "get", "replace" or "release".
-    #[getter]
-    fn op(&self) -> Option<&'static str> {
-        self.0.action.store_op().map(core::StoreOp::name)
-    }
-    /// "store": the key.
-    #[getter]
-    fn key(&self) -> Option<&str> {
-        self.0.action.store_op().map(core::StoreOp::key)
-    }
-    /// "store" (replace, release): the token the live entry must have.
-    #[getter]
-    fn token(&self) -> Option<&str> {
-        self.0.action.store_op()?.token()
-    }
-    /// "store" (claim, replace): the entry to store.
-    #[getter]
-    fn entry(&self) -> Option<StoreEntry> {
-        self.0.action.store_op()?.entry().cloned().map(StoreEntry)
-    }
-    /// "verify", "settle": the payment as received.
-    #[getter]
-    fn payment(&self) -> Option<PaymentPayload> {
-        self.0.action.facilitator_call().map(|c| PaymentPayload(c.payment.clone()))
-    }
-    /// "verify", "settle": the server's offer it pays.
-    #[getter]
-    fn requirements(&self) -> Option<PaymentRequirements> {
-        self.0.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()))
-    }
-    /// "run_handler": what the handler is told about the payment.
-    #[getter]
-    fn paid(&self) -> Option<Paid> {
-        self.0.action.paid().cloned().map(Paid)
-    }
-    /// "respond": the status.
-    #[getter]
-    fn status(&self) -> Option<u16> {
-        self.0.action.response().map(|r| r.status)
-    }
-    /// "respond": the headers, as (name, value) pairs.
-    #[getter]
-    fn headers(&self) -> Option<Vec<(String, String)>> {
-        self.0.action.response().map(|r| r.headers.clone())
-    }
     /// "respond": the body.
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
@@ -344,22 +274,43 @@ impl Step {
     }
 }
 
+getters!(Step {
+    /// "pass_through", "read_body", "store", "verify", "run_handler", "settle", "respond", "fail" or "done".
+    kind -> &'static str = |v| v.action.name();
+    /// Whether nothing follows.
+    is_final -> bool = |v| v.action.is_final();
+    /// Run it to completion even if the request is cancelled.
+    shielded -> bool = |v| v.shielded;
+    /// Lines for the server's log: ("warning" or "error", message).
+    logs -> Vec<(&'static str, String)> = |v| v.logs.iter().map(|l| (l.level.as_str(), l.message.clone())).collect();
+    /// "read_body": the most bytes to read.
+    limit -> Option<usize> = |v| v.action.read_limit();
+    /// "store": "claim", "get", "replace" or "release".
+    op -> Option<&'static str> = |v| v.action.store_op().map(core::StoreOp::name);
+    /// "store": the key.
+    key -> Option<&str> = |v| v.action.store_op().map(core::StoreOp::key);
+    /// "store" (replace, release): the token the live entry must have.
+    token -> Option<&str> = |v| v.action.store_op()?.token();
+    /// "store" (claim, replace): the entry to store.
+    entry -> Option<StoreEntry> = |v| v.action.store_op()?.entry().cloned().map(StoreEntry);
+    /// "verify", "settle": the payment as received.
+    payment -> Option<PaymentPayload> = |v| v.action.facilitator_call().map(|c| PaymentPayload(c.payment.clone()));
+    /// "verify", "settle": the server's offer it pays.
+    requirements -> Option<PaymentRequirements> = |v| v.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()));
+    /// "run_handler": what the handler is told about the payment.
+    paid -> Option<Paid> = |v| v.action.paid().cloned().map(Paid);
+    /// "respond": the status.
+    status -> Option<u16> = |v| v.action.response().map(|r| r.status);
+    /// "respond": the headers, as (name, value) pairs.
+    headers -> Option<Vec<(String, String)>> = |v| v.action.response().map(|r| r.headers.clone());
+});
+
 /// What the handler is told about the payment (`request.state.paywire`).
 #[pyclass(frozen, module = "paywire._paywire")]
 pub struct Paid(core::Paid);
 
 #[pymethods]
 impl Paid {
-    /// Who paid.
-    #[getter]
-    fn payer(&self) -> &str {
-        &self.0.payer
-    }
-    /// The payment, when the request paid with one.
-    #[getter]
-    fn payment(&self) -> Option<AcceptedPayment> {
-        self.0.payment.clone().map(AcceptedPayment)
-    }
     /// The access receipt's payload, when a receipt stood in for a payment.
     #[getter]
     fn receipt<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -369,6 +320,13 @@ impl Paid {
         format!("Paid(payer='{}', receipt={})", self.0.payer, self.0.receipt.is_some())
     }
 }
+
+getters!(Paid {
+    /// Who paid.
+    payer -> &str = |v| &v.payer;
+    /// The payment, when the request paid with one.
+    payment -> Option<AcceptedPayment> = |v| v.payment.clone().map(AcceptedPayment);
+});
 
 /// A payment record under a key, as a store shared by processes keeps it (`to_json` / `from_json`).
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
@@ -386,25 +344,19 @@ impl StoreEntry {
     fn to_json(&self) -> String {
         self.0.to_json()
     }
-    /// The token of the request holding it.
-    #[getter]
-    fn token(&self) -> &str {
-        &self.0.token
-    }
-    /// Unix time after which it may be dropped.
-    #[getter]
-    fn expires_at(&self) -> u64 {
-        self.0.expires_at
-    }
-    /// "in_flight", "unsettled" or "done".
-    #[getter]
-    fn state(&self) -> &'static str {
-        self.0.record.state.as_str()
-    }
     fn __repr__(&self) -> String {
         format!("StoreEntry(state='{}', expires_at={})", self.0.record.state.as_str(), self.0.expires_at)
     }
 }
+
+getters!(StoreEntry {
+    /// The token of the request holding it.
+    token -> &str = |v| &v.token;
+    /// Unix time after which it may be dropped.
+    expires_at -> u64 = |v| v.expires_at;
+    /// "in_flight", "unsettled" or "done".
+    state -> &'static str = |v| v.record.state.as_str();
+});
 
 /// One HTTP call paid once: feed each step's outcome back with the `feed_*` method of its kind.
 #[pyclass(module = "paywire._paywire")]

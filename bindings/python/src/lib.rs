@@ -10,6 +10,7 @@ mod credentials;
 mod errors;
 mod exchange;
 mod facilitator;
+mod getters;
 mod messages;
 mod payer;
 mod server;

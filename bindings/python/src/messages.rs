@@ -6,6 +6,7 @@ use pyo3::types::PyDict;
 
 use crate::convert::{body_from_py, headers_from_py, object_to_py, repr_bool, repr_str, to_py, u256_to_py};
 use crate::errors::OrRaise;
+use crate::getters::getters;
 
 /// A bill: the offers (`accepts`) a server takes for a resource.
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
@@ -42,28 +43,10 @@ impl PaymentRequired {
         core::PaymentRequired::from_response(&headers, &body).or_raise(py).map(Self)
     }
 
-    /// 1 or 2.
-    #[getter]
-    fn x402_version(&self) -> u8 {
-        self.0.x402_version
-    }
-
-    /// Why payment is required.
-    #[getter]
-    fn error(&self) -> Option<String> {
-        self.0.error.clone()
-    }
-
     /// v2: the resource, as a dict (`url`, `description`, `mimeType`, ...).
     #[getter]
     fn resource<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.0.resource.as_ref().map(|r| to_py(py, &serde_json::to_value(r).unwrap_or_default())).transpose()
-    }
-
-    /// The offers.
-    #[getter]
-    fn accepts(&self) -> Vec<PaymentRequirements> {
-        self.0.accepts.iter().cloned().map(PaymentRequirements).collect()
     }
 
     /// v2 extensions, as a dict.
@@ -103,6 +86,15 @@ impl PaymentRequired {
     }
 }
 
+getters!(PaymentRequired {
+    /// 1 or 2.
+    x402_version -> u8 = |v| v.x402_version;
+    /// Why payment is required.
+    error -> Option<String> = |v| v.error.clone();
+    /// The offers.
+    accepts -> Vec<PaymentRequirements> = |v| v.accepts.iter().cloned().map(PaymentRequirements).collect();
+});
+
 /// One offer of a bill.
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
 #[derive(Clone)]
@@ -116,50 +108,15 @@ impl PaymentRequirements {
         core::PaymentRequirements::from_json(text).or_raise(py).map(Self)
     }
 
-    /// x402 version of the offer's shape.
-    #[getter]
-    fn version(&self) -> u8 {
-        self.0.version()
-    }
-    /// Scheme ("exact").
-    #[getter]
-    fn scheme(&self) -> &str {
-        self.0.scheme()
-    }
-    /// Network as written.
-    #[getter]
-    fn network(&self) -> &str {
-        self.0.network()
-    }
     /// Amount in atomic units.
     #[getter]
     fn amount<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         u256_to_py(py, self.0.amount())
     }
-    /// Token address as written.
-    #[getter]
-    fn asset(&self) -> &str {
-        self.0.asset()
-    }
-    /// Payee as written.
-    #[getter]
-    fn pay_to(&self) -> &str {
-        self.0.pay_to()
-    }
-    /// Seconds allowed to complete the payment.
-    #[getter]
-    fn max_timeout_seconds(&self) -> u64 {
-        self.0.max_timeout_seconds()
-    }
     /// Scheme data (EIP-712 `name`/`version`, ...), as a dict.
     #[getter]
     fn extra<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         self.0.extra().map(|x| object_to_py(py, x)).transpose()
-    }
-    /// The exact JSON text.
-    #[getter]
-    fn raw_json(&self) -> &str {
-        self.0.raw_json()
     }
     /// The offer as a dict.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -176,6 +133,23 @@ impl PaymentRequirements {
         self.0 == other.0
     }
 }
+
+getters!(PaymentRequirements {
+    /// x402 version of the offer's shape.
+    version -> u8 = |v| v.version();
+    /// Scheme ("exact").
+    scheme -> &str = |v| v.scheme();
+    /// Network as written.
+    network -> &str = |v| v.network();
+    /// Token address as written.
+    asset -> &str = |v| v.asset();
+    /// Payee as written.
+    pay_to -> &str = |v| v.pay_to();
+    /// Seconds allowed to complete the payment.
+    max_timeout_seconds -> u64 = |v| v.max_timeout_seconds();
+    /// The exact JSON text.
+    raw_json -> &str = |v| v.raw_json();
+});
 
 /// A payment (the client's signed payload).
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
@@ -194,26 +168,6 @@ impl PaymentPayload {
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
         core::PaymentPayload::from_json(text).or_raise(py).map(Self)
     }
-    /// 1 or 2.
-    #[getter]
-    fn x402_version(&self) -> u8 {
-        self.0.x402_version()
-    }
-    /// Scheme paid under.
-    #[getter]
-    fn scheme(&self) -> &str {
-        self.0.scheme()
-    }
-    /// Network paid on.
-    #[getter]
-    fn network(&self) -> &str {
-        self.0.network()
-    }
-    /// v2: the offer accepted, exactly as echoed.
-    #[getter]
-    fn accepted(&self) -> Option<PaymentRequirements> {
-        self.0.accepted().cloned().map(PaymentRequirements)
-    }
     /// The scheme payload (signature and authorization), as a dict.
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -223,22 +177,6 @@ impl PaymentPayload {
     #[getter]
     fn extensions<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         self.0.extensions().map(|x| object_to_py(py, x)).transpose()
-    }
-    /// The exact JSON text.
-    #[getter]
-    fn raw_json(&self) -> &str {
-        self.0.raw_json()
-    }
-    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
-    #[getter]
-    fn header_name(&self) -> &'static str {
-        self.0.header_name()
-    }
-    /// The last Unix second at which offline verification accepts its time window; None when it is not an
-    /// `exact` EVM payment.
-    #[getter]
-    fn last_acceptable_time(&self) -> Option<u64> {
-        core::verify::last_acceptable_time(&self.0)
     }
     /// The header value.
     fn to_header(&self) -> String {
@@ -255,6 +193,24 @@ impl PaymentPayload {
         self.0 == other.0
     }
 }
+
+getters!(PaymentPayload {
+    /// 1 or 2.
+    x402_version -> u8 = |v| v.x402_version();
+    /// Scheme paid under.
+    scheme -> &str = |v| v.scheme();
+    /// Network paid on.
+    network -> &str = |v| v.network();
+    /// v2: the offer accepted, exactly as echoed.
+    accepted -> Option<PaymentRequirements> = |v| v.accepted().cloned().map(PaymentRequirements);
+    /// The exact JSON text.
+    raw_json -> &str = |v| v.raw_json();
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
+    header_name -> &'static str = |v| v.header_name();
+    /// The last Unix second at which offline verification accepts its time window; None when it is not an
+    /// `exact` EVM payment.
+    last_acceptable_time -> Option<u64> = |v| core::verify::last_acceptable_time(v);
+});
 
 /// A settlement receipt (`PAYMENT-RESPONSE`) or a facilitator's `/settle` answer.
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
@@ -273,45 +229,10 @@ impl SettleResponse {
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
         core::SettleResponse::from_json(text).or_raise(py).map(Self)
     }
-    /// Whether the payment was settled.
-    #[getter]
-    fn success(&self) -> bool {
-        self.0.success
-    }
-    /// Transaction hash ("" when nothing was broadcast).
-    #[getter]
-    fn transaction(&self) -> &str {
-        &self.0.transaction
-    }
-    /// Network.
-    #[getter]
-    fn network(&self) -> &str {
-        &self.0.network
-    }
-    /// Payer, when known.
-    #[getter]
-    fn payer(&self) -> Option<&str> {
-        self.0.payer.as_deref()
-    }
-    /// Why it failed (an x402 reason).
-    #[getter]
-    fn error_reason(&self) -> Option<&str> {
-        self.0.error_reason.as_deref()
-    }
-    /// A readable explanation.
-    #[getter]
-    fn error_message(&self) -> Option<&str> {
-        self.0.error_message.as_deref()
-    }
     /// Extension data (e.g. an offer-receipt receipt), as a dict.
     #[getter]
     fn extensions<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         self.0.extensions.as_ref().map(|x| object_to_py(py, x)).transpose()
-    }
-    /// Broadcast but not yet confirmed: do not pay again.
-    #[getter]
-    fn is_pending(&self) -> bool {
-        self.0.is_pending()
     }
     /// The header value with every member.
     fn to_header(&self) -> String {
@@ -347,6 +268,23 @@ impl SettleResponse {
     }
 }
 
+getters!(SettleResponse {
+    /// Whether the payment was settled.
+    success -> bool = |v| v.success;
+    /// Transaction hash ("" when nothing was broadcast).
+    transaction -> &str = |v| &v.transaction;
+    /// Network.
+    network -> &str = |v| &v.network;
+    /// Payer, when known.
+    payer -> Option<&str> = |v| v.payer.as_deref();
+    /// Why it failed (an x402 reason).
+    error_reason -> Option<&str> = |v| v.error_reason.as_deref();
+    /// A readable explanation.
+    error_message -> Option<&str> = |v| v.error_message.as_deref();
+    /// Broadcast but not yet confirmed: do not pay again.
+    is_pending -> bool = |v| v.is_pending();
+});
+
 /// A facilitator's `/verify` answer.
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]
 #[derive(Clone)]
@@ -358,26 +296,6 @@ impl VerifyResponse {
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
         core::VerifyResponse::from_json(text).or_raise(py).map(Self)
-    }
-    /// Whether the payment is valid.
-    #[getter]
-    fn is_valid(&self) -> bool {
-        self.0.is_valid
-    }
-    /// Why not (an x402 reason).
-    #[getter]
-    fn invalid_reason(&self) -> Option<&str> {
-        self.0.invalid_reason.as_deref()
-    }
-    /// A readable explanation.
-    #[getter]
-    fn invalid_message(&self) -> Option<&str> {
-        self.0.invalid_message.as_deref()
-    }
-    /// Payer, when known.
-    #[getter]
-    fn payer(&self) -> Option<&str> {
-        self.0.payer.as_deref()
     }
     /// Compact JSON.
     fn to_json(&self) -> String {
@@ -395,6 +313,17 @@ impl VerifyResponse {
         )
     }
 }
+
+getters!(VerifyResponse {
+    /// Whether the payment is valid.
+    is_valid -> bool = |v| v.is_valid;
+    /// Why not (an x402 reason).
+    invalid_reason -> Option<&str> = |v| v.invalid_reason.as_deref();
+    /// A readable explanation.
+    invalid_message -> Option<&str> = |v| v.invalid_message.as_deref();
+    /// Payer, when known.
+    payer -> Option<&str> = |v| v.payer.as_deref();
+});
 
 /// A facilitator's `/supported` answer.
 #[pyclass(frozen, skip_from_py_object, module = "paywire._paywire")]

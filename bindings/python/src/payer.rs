@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::convert::{from_py, u256_from_py, u256_to_py};
 use crate::errors::{OrRaise, bad_argument};
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements};
 use crate::signing::{clock_from_py, randomness_from_py, signer_from_py};
 
@@ -99,16 +100,6 @@ pub struct PaymentHeader(pub core::PaymentHeader);
 
 #[pymethods]
 impl PaymentHeader {
-    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
-    #[getter]
-    fn name(&self) -> &'static str {
-        self.0.name
-    }
-    /// The header value.
-    #[getter]
-    fn value(&self) -> &str {
-        &self.0.value
-    }
     /// `{name: value}`, ready to merge into request headers.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -116,45 +107,10 @@ impl PaymentHeader {
         d.set_item(self.0.name, &self.0.value)?;
         Ok(d)
     }
-    /// The payment.
-    #[getter]
-    fn payload(&self) -> PaymentPayload {
-        PaymentPayload(self.0.payload.clone())
-    }
-    /// The offer paid.
-    #[getter]
-    fn requirements(&self) -> PaymentRequirements {
-        PaymentRequirements(self.0.requirements.clone())
-    }
-    /// Its index in the bill.
-    #[getter]
-    fn offer_index(&self) -> usize {
-        self.0.offer_index
-    }
-    /// The payer's address.
-    #[getter]
-    fn payer(&self) -> String {
-        self.0.payer.to_checksum(None)
-    }
     /// Atomic units authorized.
     #[getter]
     fn amount<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         u256_to_py(py, self.0.amount)
-    }
-    /// Valid strictly before this Unix time.
-    #[getter]
-    fn valid_before(&self) -> u64 {
-        self.0.valid_before
-    }
-    /// The payment-identifier id, when the server declared the extension.
-    #[getter]
-    fn payment_id(&self) -> Option<&str> {
-        self.0.payment_id.as_deref()
-    }
-    /// True when this is the remembered payment of the same purchase, not a new signature.
-    #[getter]
-    fn reused(&self) -> bool {
-        self.0.reused
     }
     fn __repr__(&self) -> String {
         format!(
@@ -165,6 +121,27 @@ impl PaymentHeader {
         )
     }
 }
+
+getters!(PaymentHeader {
+    /// `PAYMENT-SIGNATURE` (v2) or `X-PAYMENT` (v1).
+    name -> &'static str = |v| v.name;
+    /// The header value.
+    value -> &str = |v| &v.value;
+    /// The payment.
+    payload -> PaymentPayload = |v| PaymentPayload(v.payload.clone());
+    /// The offer paid.
+    requirements -> PaymentRequirements = |v| PaymentRequirements(v.requirements.clone());
+    /// Its index in the bill.
+    offer_index -> usize = |v| v.offer_index;
+    /// The payer's address.
+    payer -> String = |v| v.payer.to_checksum(None);
+    /// Valid strictly before this Unix time.
+    valid_before -> u64 = |v| v.valid_before;
+    /// The payment-identifier id, when the server declared the extension.
+    payment_id -> Option<&str> = |v| v.payment_id.as_deref();
+    /// True when this is the remembered payment of the same purchase, not a new signature.
+    reused -> bool = |v| v.reused;
+});
 
 /// A payment waiting for its signatures (for asynchronous or remote signers).
 #[pyclass(frozen, module = "paywire._paywire")]
@@ -177,17 +154,14 @@ impl PreparedPayment {
     fn digests<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
         self.0.digests().iter().map(|d| PyBytes::new(py, d.as_slice())).collect()
     }
-    /// The address that must sign.
-    #[getter]
-    fn payer(&self) -> String {
-        self.0.payer().to_checksum(None)
-    }
-    /// The offer being paid.
-    #[getter]
-    fn requirements(&self) -> PaymentRequirements {
-        PaymentRequirements(self.0.requirements().clone())
-    }
 }
+
+getters!(PreparedPayment {
+    /// The address that must sign.
+    payer -> String = |v| v.payer().to_checksum(None);
+    /// The offer being paid.
+    requirements -> PaymentRequirements = |v| PaymentRequirements(v.requirements().clone());
+});
 
 /// Pays bills under a policy, signing at most one live payment per purchase.
 #[pyclass(frozen, module = "paywire._paywire")]

@@ -9,6 +9,7 @@ use pyo3::types::PyString;
 
 use crate::convert::{headers_from_py, now_or_system, object_from_py, u256_from_py, u256_to_py};
 use crate::errors::OrRaise;
+use crate::getters::getters;
 use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse, VerifyResponse};
 
 /// One way to pay for a route: a price on a network to a payee.
@@ -97,50 +98,15 @@ pub struct VerifiedPayment(verify::VerifiedPayment);
 
 #[pymethods]
 impl VerifiedPayment {
-    /// The payer.
-    #[getter]
-    fn payer(&self) -> String {
-        self.0.payer.to_checksum(None)
-    }
-    /// Chain id.
-    #[getter]
-    fn chain_id(&self) -> u64 {
-        self.0.chain_id
-    }
-    /// Token.
-    #[getter]
-    fn asset(&self) -> String {
-        self.0.asset.to_checksum(None)
-    }
-    /// Recipient.
-    #[getter]
-    fn pay_to(&self) -> String {
-        self.0.pay_to.to_checksum(None)
-    }
     /// Atomic units.
     #[getter]
     fn amount<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         u256_to_py(py, self.0.amount)
     }
-    /// "eip3009" or "permit2".
-    #[getter]
-    fn method(&self) -> &'static str {
-        if self.0.method == TransferMethod::Permit2 { "permit2" } else { "eip3009" }
-    }
-    /// The authorization nonce, hex.
-    #[getter]
-    fn nonce(&self) -> String {
-        self.0.nonce.to_string()
-    }
     /// Valid strictly before this Unix time.
     #[getter]
     fn valid_before<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         u256_to_py(py, self.0.valid_before)
-    }
-    /// False when only an on-chain check can judge the signature (a smart wallet).
-    #[getter]
-    fn fully_verified(&self) -> bool {
-        self.0.is_fully_verified()
     }
     /// The facilitator-style verdict.
     fn to_verify_response(&self) -> VerifyResponse {
@@ -155,37 +121,29 @@ impl VerifiedPayment {
     }
 }
 
+getters!(VerifiedPayment {
+    /// The payer.
+    payer -> String = |v| v.payer.to_checksum(None);
+    /// Chain id.
+    chain_id -> u64 = |v| v.chain_id;
+    /// Token.
+    asset -> String = |v| v.asset.to_checksum(None);
+    /// Recipient.
+    pay_to -> String = |v| v.pay_to.to_checksum(None);
+    /// "eip3009" or "permit2".
+    method -> &'static str = |v| if v.method == TransferMethod::Permit2 { "permit2" } else { "eip3009" };
+    /// The authorization nonce, hex.
+    nonce -> String = |v| v.nonce.to_string();
+    /// False when only an on-chain check can judge the signature (a smart wallet).
+    fully_verified -> bool = |v| v.is_fully_verified();
+});
+
 /// A payment matched to the server's offer and verified offline.
 #[pyclass(frozen, module = "paywire._paywire")]
 pub struct AcceptedPayment(pub core::AcceptedPayment);
 
 #[pymethods]
 impl AcceptedPayment {
-    /// The payment as the client sent it.
-    #[getter]
-    fn payment(&self) -> PaymentPayload {
-        PaymentPayload(self.0.payment.clone())
-    }
-    /// The server's own offer it pays.
-    #[getter]
-    fn requirements(&self) -> PaymentRequirements {
-        PaymentRequirements(self.0.requirements.clone())
-    }
-    /// The offer's index in the bill.
-    #[getter]
-    fn offer_index(&self) -> usize {
-        self.0.offer_index
-    }
-    /// What offline verification established.
-    #[getter]
-    fn verified(&self) -> VerifiedPayment {
-        VerifiedPayment(self.0.verified.clone())
-    }
-    /// The payment-identifier id, if any.
-    #[getter]
-    fn payment_id(&self) -> Option<&str> {
-        self.0.payment_id.as_deref()
-    }
     /// The JSON body of `/verify` and `/settle`.
     fn facilitator_request(&self) -> String {
         self.0.facilitator_request().to_json()
@@ -199,6 +157,19 @@ impl AcceptedPayment {
         )
     }
 }
+
+getters!(AcceptedPayment {
+    /// The payment as the client sent it.
+    payment -> PaymentPayload = |v| PaymentPayload(v.payment.clone());
+    /// The server's own offer it pays.
+    requirements -> PaymentRequirements = |v| PaymentRequirements(v.requirements.clone());
+    /// The offer's index in the bill.
+    offer_index -> usize = |v| v.offer_index;
+    /// What offline verification established.
+    verified -> VerifiedPayment = |v| VerifiedPayment(v.verified.clone());
+    /// The payment-identifier id, if any.
+    payment_id -> Option<&str> = |v| v.payment_id.as_deref();
+});
 
 /// Matches a payment to the bill, checks extension echoes and a required payment id, and verifies it
 /// offline (EOA signatures only unless `allow_onchain_signatures`).

@@ -10,6 +10,7 @@ use pyo3::types::PyBytes;
 
 use crate::convert::address_from_py;
 use crate::errors::OrRaise;
+use crate::getters::getters;
 
 /// A private key held in this process; erased from memory when dropped and never printed.
 #[pyclass(frozen, module = "paywire._paywire")]
@@ -37,12 +38,6 @@ impl LocalSigner {
         core::LocalSigner::generate(&core::OsRandomness).or_raise(py).map(|s| Self(Arc::new(s)))
     }
 
-    /// The checksummed address.
-    #[getter]
-    fn address(&self) -> String {
-        core::Signer::address(self.0.as_ref()).to_checksum(None)
-    }
-
     /// Signs a 32-byte digest: 65 bytes `r || s || v`.
     fn sign_digest<'py>(&self, py: Python<'py>, digest: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
         let digest = digest32(py, digest)?;
@@ -59,6 +54,11 @@ impl LocalSigner {
         format!("LocalSigner(address={})", self.address())
     }
 }
+
+getters!(LocalSigner {
+    /// The checksummed address.
+    address -> String = |v| core::Signer::address(v.as_ref()).to_checksum(None);
+});
 
 pub fn digest32(py: Python<'_>, digest: &[u8]) -> PyResult<B256> {
     if digest.len() != 32 {
