@@ -64,6 +64,8 @@ function wrapFetch(fetchImpl, payer) {
     for (;;) {
       switch (step.kind) {
         case 'send': {
+          // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
+          if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
           const options = { method: step.method, headers: step.headers, redirect: 'manual', signal: request.signal }
           if (step.body !== null && step.body !== undefined) {
             options.body = step.body

@@ -61,21 +61,24 @@ def _api_env(facilitator_url: str, pay_to: str, price: str) -> Dict[str, str]:
     return {"PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price}
 
 
-def python_asgi(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                app: str = "example") -> contextlib.AbstractContextManager[Server]:
-    """FastAPI with paywire.asgi under uvicorn: python/examples/paid_api.py, or apps/paid_app.py."""
+def python_asgi(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",
+                extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
+    """FastAPI with paywire.asgi under uvicorn: python/examples/paid_api.py, or apps/paid_app.py (whose
+    `extra` environment may name a shared store and public URL)."""
     cwd, module = (ROOT / "python" / "examples", "paid_api") if app == "example" else (APPS, "paid_app")
     command = [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", "{port}", "--log-level", "critical"]
-    return _serving(command, "/health", _api_env(facilitator_url, pay_to, price), cwd, signal.SIGINT)
+    return _serving(command, "/health", {**_api_env(facilitator_url, pay_to, price), **(extra or {})}, cwd,
+                    signal.SIGINT)
 
 
-def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                 app: str = "example") -> contextlib.AbstractContextManager[Server]:
-    """Express with paywire's middleware: node/examples/paid-api.mjs, or apps/paid_app.mjs."""
+def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",
+                 extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
+    """Express with paywire's middleware: node/examples/paid-api.mjs, or apps/paid_app.mjs (whose `extra`
+    environment may name a shared store and public URL)."""
     node_dir = env("PAYWIRE_NODE_DIR")
     script = Path(node_dir) / "examples" / "paid-api.mjs" if app == "example" else APPS / "paid_app.mjs"
     return _serving(["node", str(script)], "/" if app == "example" else "/health",
-                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir})
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir, **(extra or {})})
 
 
 def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01",

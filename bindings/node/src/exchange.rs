@@ -502,100 +502,75 @@ impl FetchStarted {
 #[napi]
 pub struct FetchStep(fetch_core::FetchAction);
 
-impl FetchStep {
-    fn outcome(&self) -> Option<&fetch_core::FetchOutcome> {
-        match &self.0 {
-            fetch_core::FetchAction::Done(o) | fetch_core::FetchAction::Raise(o) => Some(o),
-            _ => None,
-        }
-    }
-    fn request(&self) -> Option<&fetch_core::FetchRequest> {
-        match &self.0 {
-            fetch_core::FetchAction::Send(r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
 #[napi]
 impl FetchStep {
     /// `send`, `readBody`, `sign`, `done`, `fail` or `raise`.
     #[napi(getter)]
     pub fn kind(&self) -> &'static str {
         match &self.0 {
-            fetch_core::FetchAction::Send(_) => "send",
             fetch_core::FetchAction::ReadBody => "readBody",
-            fetch_core::FetchAction::Sign(_) => "sign",
-            fetch_core::FetchAction::Done(_) => "done",
-            fetch_core::FetchAction::Fail(_) => "fail",
-            fetch_core::FetchAction::Raise(_) => "raise",
+            action => action.name(),
         }
     }
     /// `send`: the method.
     #[napi(getter)]
     pub fn method(&self) -> Option<String> {
-        self.request().map(|r| r.method.clone())
+        self.0.request().map(|r| r.method.clone())
     }
     /// `send`: the URL.
     #[napi(getter)]
     pub fn url(&self) -> Option<String> {
-        self.request().map(|r| r.url.clone())
+        self.0.request().map(|r| r.url.clone())
     }
     /// `send`: the headers, as `[name, value]` pairs.
     #[napi(getter)]
     pub fn headers(&self) -> Option<Vec<Vec<String>>> {
-        self.request().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
+        self.0.request().map(|r| r.headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect())
     }
     /// `send`: the body (absent: no body).
     #[napi(getter)]
     pub fn body(&self) -> Option<Uint8Array> {
-        self.request().and_then(|r| r.body.as_deref()).map(bytes)
+        self.0.request().and_then(|r| r.body.as_deref()).map(bytes)
     }
     /// `sign`: the digests to sign, in order.
     #[napi(getter)]
     pub fn digests(&self) -> Vec<Uint8Array> {
-        match &self.0 {
-            fetch_core::FetchAction::Sign(d) => d.iter().map(|d| bytes(d.as_slice())).collect(),
-            _ => Vec::new(),
-        }
+        self.0.digests().iter().map(|d| bytes(d.as_slice())).collect()
     }
     /// `fail`: the error to throw (`{code, message, category, payer, refusals}`).
     #[napi(getter)]
     pub fn error(&self) -> Option<Value> {
-        match &self.0 {
-            fetch_core::FetchAction::Fail(e) => Some(error_value(e)),
-            _ => None,
-        }
+        self.0.error().map(error_value)
     }
     /// `done`, `raise`: the payment sent, if the call paid.
     #[napi(getter)]
     pub fn payment(&self) -> Option<PaymentHeader> {
-        self.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
+        self.0.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
     }
     /// `done`, `raise`: the paid request's settlement receipt, when readable.
     #[napi(getter)]
     pub fn settlement(&self) -> Option<SettleResponse> {
-        self.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
+        self.0.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
     }
     /// `done`, `raise`: the status that answered the paid request.
     #[napi(getter)]
     pub fn paid_status(&self) -> Option<u32> {
-        self.outcome().and_then(|o| o.paid_status).map(u32::from)
+        self.0.outcome().and_then(|o| o.paid_status).map(u32::from)
     }
     /// `done`, `raise`: the payment may still settle (a retry of the purchase reuses it).
     #[napi(getter)]
     pub fn open(&self) -> bool {
-        self.outcome().is_some_and(|o| o.open)
+        self.0.outcome().is_some_and(|o| o.open)
     }
     /// `done`: why a final 402 was not paid (`{code, message, ...}`).
     #[napi(getter)]
     pub fn unpaid(&self) -> Option<Value> {
-        self.outcome().and_then(|o| o.unpaid.as_ref()).map(error_value)
+        self.0.outcome().and_then(|o| o.unpaid.as_ref()).map(error_value)
     }
     /// `done`: the final response's body was read (hand those bytes to the caller).
     #[napi(getter)]
     pub fn body_read(&self) -> bool {
-        self.outcome().is_some_and(|o| o.body_read)
+        self.0.outcome().is_some_and(|o| o.body_read)
     }
 }
 

@@ -417,100 +417,72 @@ impl PaidFetch {
 #[pyclass(frozen, module = "paywire._paywire")]
 pub struct FetchStep(fetch_core::FetchAction);
 
-impl FetchStep {
-    fn outcome(&self) -> Option<&fetch_core::FetchOutcome> {
-        match &self.0 {
-            fetch_core::FetchAction::Done(o) | fetch_core::FetchAction::Raise(o) => Some(o),
-            _ => None,
-        }
-    }
-    fn request(&self) -> Option<&fetch_core::FetchRequest> {
-        match &self.0 {
-            fetch_core::FetchAction::Send(r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
 #[pymethods]
 impl FetchStep {
     /// "send", "read_body", "sign", "done", "fail" or "raise".
     #[getter]
     fn kind(&self) -> &'static str {
-        match &self.0 {
-            fetch_core::FetchAction::Send(_) => "send",
-            fetch_core::FetchAction::ReadBody => "read_body",
-            fetch_core::FetchAction::Sign(_) => "sign",
-            fetch_core::FetchAction::Done(_) => "done",
-            fetch_core::FetchAction::Fail(_) => "fail",
-            fetch_core::FetchAction::Raise(_) => "raise",
-        }
+        self.0.name()
     }
     /// "send": the method.
     #[getter]
     fn method(&self) -> Option<&str> {
-        self.request().map(|r| r.method.as_str())
+        self.0.request().map(|r| r.method.as_str())
     }
     /// "send": the URL.
     #[getter]
     fn url(&self) -> Option<&str> {
-        self.request().map(|r| r.url.as_str())
+        self.0.request().map(|r| r.url.as_str())
     }
     /// "send": the headers, as (name, value) pairs.
     #[getter]
     fn headers(&self) -> Option<Vec<(String, String)>> {
-        self.request().map(|r| r.headers.clone())
+        self.0.request().map(|r| r.headers.clone())
     }
     /// "send": the body, or None for no body.
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
-        self.request().and_then(|r| r.body.as_deref()).map(|b| PyBytes::new(py, b))
+        self.0.request().and_then(|r| r.body.as_deref()).map(|b| PyBytes::new(py, b))
     }
     /// "sign": the digests to sign, in order.
     #[getter]
     fn digests<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
-        match &self.0 {
-            fetch_core::FetchAction::Sign(d) => d.iter().map(|d| PyBytes::new(py, d.as_slice())).collect(),
-            _ => Vec::new(),
-        }
+        self.0.digests().iter().map(|d| PyBytes::new(py, d.as_slice())).collect()
     }
     /// "fail": the error to raise.
     #[getter]
     fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        match &self.0 {
-            fetch_core::FetchAction::Fail(e) => Some(py_err(py, e.clone()).into_value(py).into_any()),
-            _ => None,
-        }
+        self.0.error().map(|e| py_err(py, e.clone()).into_value(py).into_any())
     }
     /// "done", "raise": the payment sent, if the call paid.
     #[getter]
     fn payment(&self) -> Option<PaymentHeader> {
-        self.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
+        self.0.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
     }
     /// "done", "raise": the paid request's settlement receipt, when readable.
     #[getter]
     fn settlement(&self) -> Option<SettleResponse> {
-        self.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
+        self.0.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
     }
     /// "done", "raise": the status that answered the paid request.
     #[getter]
     fn paid_status(&self) -> Option<u16> {
-        self.outcome().and_then(|o| o.paid_status)
+        self.0.outcome().and_then(|o| o.paid_status)
     }
     /// "done", "raise": the payment may still settle (a retry of the purchase reuses it).
     #[getter]
     fn open(&self) -> bool {
-        self.outcome().is_some_and(|o| o.open)
+        self.0.outcome().is_some_and(|o| o.open)
     }
     /// "done": why a final 402 was not paid, as a `PaywireError`.
     #[getter]
     fn unpaid(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.outcome().and_then(|o| o.unpaid.clone()).map(|e| py_err(py, e).into_value(py).into_any())
+        self.0.outcome().and_then(|o| o.unpaid.clone()).map(|e| py_err(py, e).into_value(py).into_any())
     }
     /// "done": the final response's body was read (hand those bytes to the caller).
     #[getter]
     fn body_read(&self) -> bool {
-        self.outcome().is_some_and(|o| o.body_read)
+        self.0.outcome().is_some_and(|o| o.body_read)
     }
     fn __repr__(&self) -> String {
         format!("FetchStep({})", self.kind())

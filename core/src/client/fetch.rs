@@ -106,6 +106,53 @@ pub enum FetchAction {
     Raise(Box<FetchOutcome>),
 }
 
+impl FetchAction {
+    /// The action's name in snake case (`send`, `read_body`, `sign`, `done`, `fail`, `raise`); bindings spell
+    /// it in their language's case.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FetchAction::Send(_) => "send",
+            FetchAction::ReadBody => "read_body",
+            FetchAction::Sign(_) => "sign",
+            FetchAction::Done(_) => "done",
+            FetchAction::Fail(_) => "fail",
+            FetchAction::Raise(_) => "raise",
+        }
+    }
+
+    /// `Send`'s request.
+    pub fn request(&self) -> Option<&FetchRequest> {
+        match self {
+            FetchAction::Send(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// `Done`'s or `Raise`'s outcome.
+    pub fn outcome(&self) -> Option<&FetchOutcome> {
+        match self {
+            FetchAction::Done(o) | FetchAction::Raise(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// `Sign`'s digests (empty for every other action).
+    pub fn digests(&self) -> &[B256] {
+        match self {
+            FetchAction::Sign(d) => d,
+            _ => &[],
+        }
+    }
+
+    /// `Fail`'s error.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            FetchAction::Fail(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The outcome of a [`FetchAction`].
 #[derive(Clone, Debug)]
 pub enum FetchInput {

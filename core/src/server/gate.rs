@@ -817,13 +817,13 @@ impl Run {
     }
 
     async fn run(&mut self) -> Action {
-        let route = self.gate.routes[self.route].clone();
+        let receipts = self.gate.routes[self.route].receipts;
         let (payment, unreadable) = match read_payment(&self.head.headers) {
             Ok(p) => (p, None),
             Err(e) => (None, Some(e)),
         };
         if let Some(access) = self.gate.access.clone()
-            && route.receipts
+            && receipts
             && http::header(&self.head.headers, RECEIPT_HEADER).is_some()
         {
             match access.check_request(&self.head.headers, &self.url, self.now) {

@@ -50,7 +50,7 @@ from ._gate import (
     wants_await,
     write_logs,
 )
-from ._paywire import Exchange, Paid, Step
+from ._paywire import Exchange, Paid, Step, StoreEntry
 
 Scope = Dict[str, Any]
 Message = Dict[str, Any]
@@ -336,4 +336,5 @@ __all__ = [
     "PaymentMiddleware",
     "PaymentStore",
     "Route",
+    "StoreEntry",
 ]

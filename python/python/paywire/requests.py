@@ -77,11 +77,12 @@ class PaymentAdapter(HTTPAdapter):
                     fetch.feed_send_failed()  # the payment, if any, stays remembered: the outcome is open
                     raise
                 # The session builds a redirect's hop from response.request: never from one carrying a payment.
-                for name in _PAYMENT_HEADERS:
-                    if name in hop.headers and name not in (request.headers or {}):
-                        clean = hop.copy()
+                added = [n for n in _PAYMENT_HEADERS if n in hop.headers and n not in (request.headers or {})]
+                if added:
+                    clean = hop.copy()
+                    for name in added:
                         del clean.headers[name]
-                        response.request = clean
+                    response.request = clean
                 step = fetch.feed_response(response.status_code, list(response.headers.items()))
             elif step.kind == "read_body":
                 assert response is not None

@@ -44,7 +44,7 @@ from ._gate import (
     store_call,
     write_logs,
 )
-from ._paywire import Exchange, Paid, Step
+from ._paywire import Exchange, Paid, Step, StoreEntry
 
 Environ = Dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -262,5 +262,6 @@ __all__ = [
     "PaymentMiddleware",
     "PaymentStore",
     "Route",
+    "StoreEntry",
     "paid",
 ]

@@ -14,8 +14,31 @@ const { FacilitatorClient, PriceTag, paymentMiddleware } = require('paywire')
 const tags = new PriceTag({ network: process.env.NETWORK ?? 'eip155:84532', payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
 const routes = Object.fromEntries(['weather', 'broken', 'crash'].map((p) => [`GET /${p}`, { tags }]))
 
+/** STORE_URL: a payment store shared with other processes, over HTTP (test_shared_store.py serves it). */
+function sharedStore(url) {
+  const call = async (op, body) => {
+    const r = await fetch(`${url}/${op}`, { method: 'POST', body: JSON.stringify(body) })
+    if (!r.ok) throw new Error(`the store answered ${r.status} to ${op}`)
+    return r.json()
+  }
+  return {
+    claim: async (key, entry, expiresAt) => (await call('claim', { key, entry, expiresAt })).entry,
+    get: async (key) => (await call('get', { key })).entry,
+    replace: async (key, token, entry, expiresAt) => (await call('replace', { key, token, entry, expiresAt })).replaced,
+    release: async (key, token) => {
+      await call('release', { key, token })
+    },
+  }
+}
+
 const app = express()
-app.use(paymentMiddleware(routes, { facilitator: new FacilitatorClient(process.env.FACILITATOR_URL) }))
+app.use(
+  paymentMiddleware(routes, {
+    facilitator: new FacilitatorClient(process.env.FACILITATOR_URL),
+    store: process.env.STORE_URL ? sharedStore(process.env.STORE_URL) : undefined,
+    publicUrl: process.env.PUBLIC_URL,
+  }),
+)
 app.get('/weather', (req, res) => res.json({ forecast: 'sunny', paid_by: req.paywire.payer }))
 app.get('/broken', (req, res) => res.status(500).json({ error: 'the weather service is down' }))
 app.get('/crash', () => {

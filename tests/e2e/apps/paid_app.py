@@ -2,16 +2,53 @@
 (/weather), one that answers 500 (/broken) and one that raises (/crash). Each costs PRICE (default $0.01).
 
     PAY_TO=0x... FACILITATOR_URL=http://... uvicorn paid_app:app
+
+STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it);
+PUBLIC_URL the origin the processes share.
 """
 
 import os
+from typing import Any, Optional
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from paywire import PriceTag
-from paywire.asgi import PaymentMiddleware, Route
+from paywire import PriceTag, StoreEntry
+from paywire.asgi import PaymentMiddleware, PaymentStore, Route
 from paywire.facilitator import AsyncFacilitatorClient
+
+
+class SharedStore(PaymentStore):
+    """The store service's four operations, each one atomic there."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.AsyncClient()
+
+    async def _call(self, op: str, **body: Any) -> Any:
+        r = await self.client.post(f"{self.url}/{op}", json=body)
+        r.raise_for_status()
+        return r.json()
+
+    @staticmethod
+    def _entry(text: Optional[str]) -> Optional[StoreEntry]:
+        return None if text is None else StoreEntry.from_json(text)
+
+    async def claim(self, key: str, entry: StoreEntry) -> Optional[StoreEntry]:  # type: ignore[override]
+        answer = await self._call("claim", key=key, entry=entry.to_json(), expiresAt=entry.expires_at)
+        return self._entry(answer["entry"])
+
+    async def get(self, key: str) -> Optional[StoreEntry]:  # type: ignore[override]
+        return self._entry((await self._call("get", key=key))["entry"])
+
+    async def replace(self, key: str, token: str, entry: StoreEntry) -> bool:  # type: ignore[override]
+        answer = await self._call("replace", key=key, token=token, entry=entry.to_json(), expiresAt=entry.expires_at)
+        return bool(answer["replaced"])
+
+    async def release(self, key: str, token: str) -> None:  # type: ignore[override]
+        await self._call("release", key=key, token=token)
+
 
 app = FastAPI()
 
@@ -41,4 +78,6 @@ app.add_middleware(
     PaymentMiddleware,
     routes={f"GET /{path}": Route(tag) for path in ("weather", "broken", "crash")},
     facilitator=AsyncFacilitatorClient(os.environ["FACILITATOR_URL"]),
+    store=SharedStore(os.environ["STORE_URL"]) if os.environ.get("STORE_URL") else None,
+    public_url=os.environ.get("PUBLIC_URL"),
 )

@@ -1,0 +1,167 @@
+"""Two server processes in two languages behind one origin, sharing one payment store (a service of the
+test's own, over HTTP): FastAPI with paywire.asgi and Express with paywire's middleware, settling through
+paywire's facilitator on anvil. A payment taken by one process and replayed to the other, one after the other
+or at the same time, is answered from the record the first wrote and settled once; nothing is served unpaid.
+The store's entries are the core's JSON, the same in both languages, so the processes read each other's."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterator, Optional, Tuple
+
+import httpx
+import pytest
+from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
+from parties import Server, node_express, python_asgi
+
+import paywire
+
+PUBLIC_URL = "https://api.shared.test"
+
+
+class StoreService:
+    """A payment store shared by processes: claim (insert if absent, else the live entry), get, replace (if the
+    live entry has the token) and release (if it has the token), each atomic under one lock; an entry is gone
+    after its expiresAt."""
+
+    def __init__(self) -> None:
+        self.entries: Dict[str, Tuple[str, float]] = {}
+        self.lock = threading.Lock()
+        self.claims = 0
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                answer = service.apply(self.path.strip("/"), body)
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _live(self, key: str) -> Optional[Tuple[str, float]]:
+        held = self.entries.get(key)
+        if held is not None and held[1] <= time.time():
+            del self.entries[key]
+            return None
+        return held
+
+    def apply(self, op: str, body: dict) -> dict:
+        key = body["key"]
+        with self.lock:
+            live = self._live(key)
+            token = json.loads(live[0])["token"] if live else None
+            if op == "claim":
+                self.claims += 1
+                if live:
+                    return {"entry": live[0]}
+                self.entries[key] = (body["entry"], float(body["expiresAt"]))
+                return {"entry": None}
+            if op == "get":
+                return {"entry": live[0] if live else None}
+            if op == "replace":
+                if token != body["token"]:
+                    return {"replaced": False}
+                self.entries[key] = (body["entry"], float(body["expiresAt"]))
+                return {"replaced": True}
+            if op == "release":
+                if token == body["token"]:
+                    del self.entries[key]
+                return {}
+        raise ValueError(op)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def processes(facilitator: Facilitator) -> Iterator[Tuple[Server, Server, StoreService]]:
+    store = StoreService()
+    extra = {"STORE_URL": store.url, "PUBLIC_URL": PUBLIC_URL}
+    with contextlib.ExitStack() as stack:
+        python = stack.enter_context(python_asgi(facilitator.url, PAY_TO, app="app", extra=extra))
+        node = stack.enter_context(node_express(facilitator.url, PAY_TO, app="app", extra=extra))
+        try:
+            yield python, node, store
+        finally:
+            store.close()
+
+
+def _payment(server: Server, key: str) -> Dict[str, str]:
+    """A payment for the shared resource, from the bill of `server` (which names the shared origin)."""
+    bill = httpx.get(server.url(), timeout=30)
+    assert bill.status_code == 402
+    required = paywire.PaymentRequired.from_header(bill.headers["payment-required"])
+    assert required.resource is not None and required.resource["url"] == f"{PUBLIC_URL}/weather"
+    return paywire.Payer(paywire.LocalSigner(key)).pay(required).headers
+
+
+@pytest.mark.parametrize("first", ["python", "node"])
+def test_a_payment_replayed_to_the_other_process_is_answered_from_the_record_and_settled_once(
+    chain: Chain, processes: Tuple[Server, Server, StoreService], first: str
+) -> None:
+    python, node, _ = processes
+    taker, other = (python, node) if first == "python" else (node, python)
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    header = _payment(taker, key)
+    paid = httpx.get(taker.url(), headers=header, timeout=60)
+    assert paid.status_code == 200, paid.text
+    settled = paywire.SettleResponse.from_header(paid.headers["payment-response"])
+    # The other process, in another language, finds the record and answers with the same response.
+    replay = httpx.get(other.url(), headers=header, timeout=60)
+    assert (replay.status_code, replay.content) == (200, paid.content)
+    assert replay.headers["payment-response"] == paid.headers["payment-response"]
+    charged_once(chain, settled.transaction, payer, before)
+
+
+def test_one_payment_sent_to_both_processes_at_once_is_served_and_settled_once(
+    chain: Chain, processes: Tuple[Server, Server, StoreService]
+) -> None:
+    python, node, _ = processes
+    for _ in range(4):
+        key = payer_key()
+        payer = paywire.LocalSigner(key).address
+        before = balances(chain, payer)
+        header = _payment(python, key)
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda s, h=header: httpx.get(s.url(), headers=h, timeout=60), [python, node] * 2))
+        statuses = sorted(a.status_code for a in answers)
+        # Each answer is the served response or "in progress"; none is a second settlement.
+        assert set(statuses) <= {200, 409}, [(a.status_code, a.text[:200]) for a in answers]
+        served = [a for a in answers if a.status_code == 200]
+        assert served, statuses
+        assert len({a.headers["payment-response"] for a in served}) == 1
+        transaction = paywire.SettleResponse.from_header(served[0].headers["payment-response"]).transaction
+        charged_once(chain, transaction, payer, before)
+
+
+def test_a_payment_for_the_shared_origin_is_refused_for_another_resource_by_either_process(
+    chain: Chain, processes: Tuple[Server, Server, StoreService]
+) -> None:
+    python, node, _ = processes
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    header = _payment(python, key)
+    for server in (python, node):
+        other = httpx.get(server.url("/weather?city=elsewhere"), headers=header, timeout=60)
+        assert other.status_code == 402
+        bill = paywire.PaymentRequired.from_header(other.headers["payment-required"])
+        assert bill.error == "payment_resource_mismatch"
+    assert balances(chain, payer) == before
