@@ -22,7 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Sequence
 
 import httpx
 
@@ -99,11 +99,13 @@ class Chain:
 
 
 @contextlib.contextmanager
-def running_chain(mint: Dict[str, int]) -> Iterator[Chain]:
-    """anvil with USDC deployed and `mint` (address → atomic units) funded, stopped on exit."""
+def running_chain(mint: Dict[str, int], chain_id: int = CHAIN_ID, usdc: str = USDC,
+                  name: str = "USDC") -> Iterator[Chain]:
+    """anvil (chain `chain_id`) with USDC deployed at `usdc` (its EIP-712 name `name`) and `mint` (address →
+    atomic units) funded, stopped on exit."""
     port = free_port()
     anvil = subprocess.Popen(
-        [env("PAYWIRE_ANVIL"), "--port", str(port), "--chain-id", str(CHAIN_ID), "--silent"],
+        [env("PAYWIRE_ANVIL"), "--port", str(port), "--chain-id", str(chain_id), "--silent"],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -113,23 +115,28 @@ def running_chain(mint: Dict[str, int]) -> Iterator[Chain]:
         flags = [arg for address, amount in mint.items() for arg in ("--mint", f"{address}={amount}")]
         subprocess.run(
             [env("PAYWIRE_FACILITATOR_BIN"), "deploy-usdc", "--rpc-url", url, "--package",
-             env("PAYWIRE_USDC_PACKAGE"), "--at", USDC, *flags],
+             env("PAYWIRE_USDC_PACKAGE"), "--at", usdc, "--name", name, *flags],
             env={**os.environ, "PAYWIRE_DEPLOYER_KEY": DEPLOYER_KEY},
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        yield Chain(url)
+        yield Chain(url, usdc)
     finally:
         stop(anvil)
 
 
 class Facilitator:
-    """paywire-facilitator as a process, restartable on the same database."""
+    """paywire-facilitator as a process, restartable on the same database: one chain from flags (`rpc_url`,
+    `chain_id`, `key`), or whatever `config` (a TOML file) names; `args` are more flags of `serve`."""
 
-    def __init__(self, rpc_url: str, workdir: Path, chain_id: int = CHAIN_ID, key: str = FACILITATOR_KEY) -> None:
+    def __init__(self, rpc_url: str, workdir: Path, chain_id: int = CHAIN_ID, key: str = FACILITATOR_KEY,
+                 args: Sequence[str] = (), config: Optional[Path] = None, environ: Optional[Dict[str, str]] = None) -> None:
         self.rpc_url = rpc_url
         self.chain_id = chain_id
         self.key = key
+        self.args = list(args)
+        self.config = config
+        self.environ = dict(environ or {})
         self.db = workdir / "settlements.sqlite3"
         self.address_file = workdir / "address"
         self.log = workdir / "facilitator.log"
@@ -139,11 +146,12 @@ class Facilitator:
     def start(self) -> None:
         self.address_file.unlink(missing_ok=True)
         with self.log.open("ab") as log:  # the child keeps its own descriptor
+            chain = (["--config", str(self.config)] if self.config else
+                     ["--rpc-url", self.rpc_url, "--chain-id", str(self.chain_id)])
             self.process = subprocess.Popen(
-                [env("PAYWIRE_FACILITATOR_BIN"), "serve", "--rpc-url", self.rpc_url, "--chain-id",
-                 str(self.chain_id), "--db", str(self.db), "--listen", "127.0.0.1:0", "--address-file",
-                 str(self.address_file)],
-                env={**os.environ, "PAYWIRE_FACILITATOR_KEY": self.key},
+                [env("PAYWIRE_FACILITATOR_BIN"), "serve", *chain, "--db", str(self.db), "--listen", "127.0.0.1:0",
+                 "--address-file", str(self.address_file), *self.args],
+                env={**os.environ, "PAYWIRE_FACILITATOR_KEY": self.key, **self.environ},
                 stderr=log,
             )
         deadline = time.monotonic() + 30

@@ -1,62 +1,272 @@
-//! The x402 facilitator HTTP API over axum: `POST /verify`, `POST /settle`, `GET /supported`, `GET /health`.
+//! The x402 facilitator HTTP API over axum: `POST /verify`, `POST /settle`, `GET /supported`, `GET /health`,
+//! `GET /metrics`.
 //!
-//! Business failures answer 200 with `isValid: false` / `success: false` and the reason; a request that is
-//! not a facilitator request answers 400 with the same shape, so every x402 client reads the reason.
+//! Business failures answer 200 with `isValid: false` / `success: false` and the reason. Every other answer
+//! is x402-shaped JSON too: a request that is not a facilitator request (400), too large (413), too slow
+//! (408), an unknown path (404) or method (405). Connections that send no headers in time are closed.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use paywire_core::codec::MAX_BODY_BYTES;
-use paywire_core::types::{FacilitatorRequest, VerifyResponse};
+use paywire_core::types::{FacilitatorRequest, SettleResponse, VerifyResponse};
+use paywire_core::{Error, ErrorCode};
 
 use crate::service::{Facilitator, failure};
 
-/// The router serving `facilitator`.
-pub fn router(facilitator: Arc<Facilitator>) -> Router {
+/// The largest request body: a facilitator request holds one payment and one offer.
+pub const MAX_REQUEST_BYTES: usize = 2 * MAX_BODY_BYTES;
+
+/// What the handlers share.
+#[derive(Clone)]
+struct App {
+    facilitator: Arc<Facilitator>,
+    body_timeout: Duration,
+}
+
+/// The router serving `facilitator`; a request body must arrive within `body_timeout`.
+pub fn router(facilitator: Arc<Facilitator>, body_timeout: Duration) -> Router {
     Router::new()
         .route("/verify", post(verify))
         .route("/settle", post(settle))
         .route("/supported", get(supported))
         .route("/health", get(health))
-        // A facilitator request holds a payment and an offer: the core refuses anything larger anyway.
-        .layer(DefaultBodyLimit::max(2 * MAX_BODY_BYTES))
-        .with_state(facilitator)
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(App { facilitator, body_timeout })
 }
 
 fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn verify(State(f): State<Arc<Facilitator>>, body: String) -> Response {
-    match FacilitatorRequest::from_json(&body) {
-        Ok(request) => json(StatusCode::OK, f.verify(&request).await.to_json()),
-        Err(error) => json(StatusCode::BAD_REQUEST, VerifyResponse::invalid(&error).to_json()),
+/// An answer that is neither a verify nor a settle answer: `{"error": reason, "message": ...}`.
+fn error_json(status: StatusCode, code: &str, message: &str) -> Response {
+    json(status, serde_json::json!({ "error": code, "message": message }).to_string())
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let message = format!(
+        "no such endpoint: {}; a facilitator serves POST /verify, POST /settle, GET /supported, GET /health and \
+         GET /metrics",
+        uri.path()
+    );
+    error_json(StatusCode::NOT_FOUND, "not_found", &message)
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let message = format!("{} does not take {method}", uri.path());
+    error_json(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &message)
+}
+
+/// Which endpoint a refusal of the request itself answers for: it decides the answer's shape.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Verify,
+    Settle,
+}
+
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Verify => "verify",
+            Endpoint::Settle => "settle",
+        }
+    }
+
+    fn refuse(self, status: StatusCode, error: &Error) -> Response {
+        let body = match self {
+            Endpoint::Verify => VerifyResponse::invalid(error).to_json(),
+            Endpoint::Settle => failure(error, "").to_json(),
+        };
+        json(status, body)
     }
 }
 
-async fn settle(State(f): State<Arc<Facilitator>>, body: String) -> Response {
-    match FacilitatorRequest::from_json(&body) {
-        Ok(request) => json(StatusCode::OK, f.settle(&request).await.to_json()),
-        Err(error) => json(StatusCode::BAD_REQUEST, failure(&error, "").to_json()),
+/// Reads the request body within its size and time limits, or the x402-shaped refusal.
+async fn read_request(
+    app: &App,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<FacilitatorRequest, Response> {
+    let too_large = || {
+        let error = Error::new(
+            ErrorCode::BodyTooLarge,
+            format!("the request is larger than {MAX_REQUEST_BYTES} bytes; a facilitator request holds one payment"),
+        );
+        endpoint.refuse(StatusCode::PAYLOAD_TOO_LARGE, &error)
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return Err(too_large());
     }
+    let read = tokio::time::timeout(app.body_timeout, Limited::new(body, MAX_REQUEST_BYTES).collect()).await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(_)) => {
+            let error = Error::new(ErrorCode::InvalidJson, "the request body could not be read");
+            return Err(endpoint.refuse(StatusCode::BAD_REQUEST, &error));
+        }
+        Err(_) => {
+            let error = Error::new(
+                ErrorCode::InvalidJson,
+                format!("the request body did not arrive within {} s", app.body_timeout.as_secs_f32()),
+            );
+            return Err(endpoint.refuse(StatusCode::REQUEST_TIMEOUT, &error));
+        }
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        endpoint.refuse(StatusCode::BAD_REQUEST, &Error::new(ErrorCode::InvalidJson, "the request body is not UTF-8"))
+    })?;
+    FacilitatorRequest::from_json(text).map_err(|error| endpoint.refuse(StatusCode::BAD_REQUEST, &error))
 }
 
-async fn supported(State(f): State<Arc<Facilitator>>) -> Response {
-    json(StatusCode::OK, serde_json::to_string(&f.supported()).unwrap_or_default())
+/// The log line and metrics of one verify or settle: what was paid, by whom, and how it ended. Never a
+/// signature, a key or a URL.
+fn observe(
+    app: &App,
+    endpoint: Endpoint,
+    request: &FacilitatorRequest,
+    outcome: &str,
+    payer: &str,
+    tx: &str,
+    started: Instant,
+) {
+    let elapsed = started.elapsed();
+    let metrics = app.facilitator.metrics();
+    let labels = crate::metrics::Outcome { endpoint: endpoint.name().into(), outcome: outcome.into() };
+    metrics.requests.get_or_create(&labels).inc();
+    let labels = crate::metrics::Endpoint { endpoint: endpoint.name().into() };
+    metrics.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    let r = &request.payment_requirements;
+    tracing::info!(
+        endpoint = endpoint.name(),
+        payer,
+        amount = %r.amount(),
+        asset = r.asset(),
+        network = r.network(),
+        outcome,
+        transaction = tx,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "x402 {}",
+        endpoint.name()
+    );
 }
 
-async fn health(State(f): State<Arc<Facilitator>>) -> Response {
+async fn verify(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let request = match read_request(&app, Endpoint::Verify, &headers, body).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let answer = app.facilitator.verify(&request).await;
+    let outcome = if answer.is_valid { "valid" } else { answer.invalid_reason.as_deref().unwrap_or("invalid") };
+    observe(&app, Endpoint::Verify, &request, outcome, answer.payer.as_deref().unwrap_or(""), "", started);
+    json(StatusCode::OK, answer.to_json())
+}
+
+async fn settle(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let request = match read_request(&app, Endpoint::Settle, &headers, body).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let answer: SettleResponse = app.facilitator.settle(&request).await;
+    let outcome = if answer.success { "success" } else { answer.error_reason.as_deref().unwrap_or("failed") };
+    let payer = answer.payer.as_deref().unwrap_or("");
+    observe(&app, Endpoint::Settle, &request, outcome, payer, &answer.transaction, started);
+    json(StatusCode::OK, answer.to_json())
+}
+
+async fn supported(State(app): State<App>) -> Response {
+    json(StatusCode::OK, serde_json::to_string(&app.facilitator.supported()).unwrap_or_default())
+}
+
+/// `GET /health`: ready (200) only when every chain's nodes answer; 503 otherwise, naming the chain.
+async fn health(State(app): State<App>) -> Response {
+    let f = &app.facilitator;
+    let mut chains = Vec::new();
+    let mut ready = true;
+    for (id, chain) in f.chains() {
+        let block = chain.block_number().await;
+        let up = block.is_ok();
+        ready &= up;
+        let labels = crate::metrics::ChainLabel { chain: id.to_string() };
+        f.metrics().chain_up.get_or_create(&labels).set(i64::from(up));
+        let keys: Vec<serde_json::Value> = chain
+            .senders()
+            .iter()
+            .map(|s| serde_json::json!({ "address": s.address().to_checksum(None), "inFlight": s.in_flight() }))
+            .collect();
+        let mut entry = serde_json::json!({ "chainId": id, "ready": up, "keys": keys });
+        match block {
+            Ok(n) => entry["block"] = n.into(),
+            Err(e) => entry["error"] = e.to_string().into(),
+        }
+        chains.push(entry);
+    }
     let (settled, succeeded) = f.store().counts().unwrap_or_default();
     let body = serde_json::json!({
-        "ok": true,
-        "chainId": f.chain_id(),
-        "address": f.address().to_checksum(None),
+        "ready": ready,
+        "chains": chains,
         "settlements": settled,
         "succeeded": succeeded,
+        "pending": f.store().pending().unwrap_or_default(),
     });
-    json(StatusCode::OK, body.to_string())
+    json(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body.to_string())
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let f = &app.facilitator;
+    f.metrics().pending.set(f.store().pending().unwrap_or_default() as i64);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], f.metrics().render()).into_response()
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets requests in progress finish (up to
+/// `grace`). A connection that does not send a request's headers within `header_timeout`, or sits idle
+/// between requests that long, is closed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    grace: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors, or a connection reset before it was accepted: try again shortly.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
 }

@@ -1,5 +1,5 @@
-//! `paywire-facilitator serve`: the x402 facilitator; `paywire-facilitator deploy-usdc`: USDC on a
-//! development chain.
+//! `paywire-facilitator serve`: the x402 facilitator (one chain from flags, or many from `--config`);
+//! `paywire-facilitator deploy-usdc`: USDC on a development chain.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,9 +11,13 @@ use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use clap::{Parser, Subcommand};
 use paywire_core::SystemClock;
+use paywire_facilitator::chain::ChainPolicy;
+use paywire_facilitator::config::{self, ChainConfig, ChainSetup, FileConfig, KeySource, Timeouts};
 use paywire_facilitator::deploy::{DeployOptions, deploy_usdc};
+use paywire_facilitator::rpc::Rpc;
+use paywire_facilitator::sender::Sender;
+use paywire_facilitator::service::Timing;
 use paywire_facilitator::{Chain, Facilitator, Store, http};
-use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(name = "paywire-facilitator", version, about = "paywire's x402 facilitator")]
@@ -24,30 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serves /verify, /settle, /supported and /health.
-    Serve {
-        /// The chain's JSON-RPC URL.
-        #[arg(long, env = "PAYWIRE_RPC_URL")]
-        rpc_url: String,
-        /// Refuse to start unless the node's chain id is this.
-        #[arg(long, env = "PAYWIRE_CHAIN_ID")]
-        chain_id: Option<u64>,
-        /// A file holding the settling key (hex). Else the key is read from PAYWIRE_FACILITATOR_KEY.
-        #[arg(long, env = "PAYWIRE_FACILITATOR_KEY_FILE")]
-        key_file: Option<PathBuf>,
-        /// The SQLite database of settlements.
-        #[arg(long, env = "PAYWIRE_FACILITATOR_DB", default_value = "paywire-facilitator.sqlite3")]
-        db: PathBuf,
-        /// Address and port to listen on (port 0: any free port; see --address-file).
-        #[arg(long, env = "PAYWIRE_FACILITATOR_LISTEN", default_value = "127.0.0.1:4020")]
-        listen: SocketAddr,
-        /// Write the address actually listened on (host:port) to this file once ready.
-        #[arg(long)]
-        address_file: Option<PathBuf>,
-        /// Seconds to wait for a settlement's receipt before answering settlement_pending.
-        #[arg(long, default_value_t = 30)]
-        receipt_timeout: u64,
-    },
+    /// Serves /verify, /settle, /supported, /health and /metrics.
+    Serve(Box<ServeArgs>),
     /// Deploys Circle's FiatTokenV2_2 (USDC) on a development chain and funds wallets; prints its address.
     DeployUsdc {
         /// The chain's JSON-RPC URL.
@@ -71,6 +53,67 @@ enum Command {
     },
 }
 
+/// `serve`'s options: a configuration file, or one chain from flags and the environment.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML configuration with several chains and keys (see the README); replaces the chain flags below.
+    #[arg(long, env = "PAYWIRE_FACILITATOR_CONFIG", conflicts_with_all = ["rpc_url", "chain_id", "key_file", "asset", "max_gas", "eip6492_factory"])]
+    config: Option<PathBuf>,
+    /// The chain's JSON-RPC URL; repeat it (or separate URLs with commas) for failover.
+    #[arg(long, env = "PAYWIRE_RPC_URL", value_delimiter = ',', hide_env_values = true)]
+    rpc_url: Vec<String>,
+    /// Refuse to start unless the node's chain id is this.
+    #[arg(long, env = "PAYWIRE_CHAIN_ID")]
+    chain_id: Option<u64>,
+    /// A file holding the settling key (hex), readable by its owner only. Else the key is read from
+    /// PAYWIRE_FACILITATOR_KEY.
+    #[arg(long, env = "PAYWIRE_FACILITATOR_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// An asset settled on the chain (repeatable); default: paywire's known EIP-3009 stablecoins there.
+    #[arg(long)]
+    asset: Vec<Address>,
+    /// The most gas one settlement may use.
+    #[arg(long)]
+    max_gas: Option<u64>,
+    /// A factory whose EIP-6492 wallets are accepted (repeatable); none by default.
+    #[arg(long)]
+    eip6492_factory: Vec<Address>,
+    /// The SQLite database of settlements.
+    #[arg(long, env = "PAYWIRE_FACILITATOR_DB", default_value = "paywire-facilitator.sqlite3")]
+    db: PathBuf,
+    /// Address and port to listen on (port 0: any free port; see --address-file).
+    #[arg(long, env = "PAYWIRE_FACILITATOR_LISTEN", default_value = "127.0.0.1:4020")]
+    listen: SocketAddr,
+    /// Write the address actually listened on (host:port) to this file once ready.
+    #[arg(long)]
+    address_file: Option<PathBuf>,
+    /// Seconds to wait for a settlement's receipt before answering settlement_pending.
+    #[arg(long)]
+    receipt_timeout: Option<f64>,
+    /// Seconds one JSON-RPC call may take before the next node is tried.
+    #[arg(long)]
+    rpc_timeout: Option<f64>,
+    /// Seconds a transaction may wait in a pool before it is rebroadcast or replaced with higher fees.
+    #[arg(long)]
+    stuck_after: Option<f64>,
+    /// Seconds between two passes of the keeper over the transactions in flight.
+    #[arg(long)]
+    keeper_interval: Option<f64>,
+    /// Seconds a client may take to send a request's headers (and the longest idle time between requests).
+    #[arg(long)]
+    header_timeout: Option<f64>,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, env = "PAYWIRE_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn parse_mint(text: &str) -> Result<(Address, U256), String> {
     let (address, amount) = text.split_once('=').ok_or("expected ADDRESS=AMOUNT")?;
     let address = address.parse().map_err(|e| format!("{address}: {e}"))?;
@@ -78,53 +121,141 @@ fn parse_mint(text: &str) -> Result<(Address, U256), String> {
     Ok((address, amount))
 }
 
-/// The key from `file`, else from the environment variable `var`. Never from a flag's value, which
-/// other users of the machine could read in the process list.
+/// The deployer's key from `file`, else from the environment variable `var`. Never from a flag's value,
+/// which other users of the machine could read in the process list.
 fn read_key(file: Option<&PathBuf>, var: &str) -> Result<PrivateKeySigner, String> {
-    let text = Zeroizing::new(match file {
-        Some(path) => {
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read the key file {}: {e}", path.display()))?
-        }
-        None => std::env::var(var).map_err(|_| format!("no key: pass --key-file or set {var}"))?,
-    });
-    text.trim().parse::<PrivateKeySigner>().map_err(|_| "the key is not a 32-byte hex secp256k1 key".to_string())
+    let source = match file {
+        Some(path) => KeySource::File { file: path.clone() },
+        None => KeySource::Env { env: var.to_string() },
+    };
+    config::read_key(&source)
 }
 
-async fn serve(
-    rpc_url: String,
-    chain_id: Option<u64>,
-    key_file: Option<PathBuf>,
-    db: PathBuf,
-    listen: SocketAddr,
-    address_file: Option<PathBuf>,
-    receipt_timeout: u64,
-) -> Result<(), String> {
-    let signer = read_key(key_file.as_ref(), "PAYWIRE_FACILITATOR_KEY")?;
-    let chain =
-        Chain::connect(&rpc_url, signer).await.map_err(|e| format!("cannot reach the chain at {rpc_url}: {e}"))?;
-    if let Some(expected) = chain_id.filter(|id| *id != chain.chain_id()) {
-        return Err(format!("the node at {rpc_url} is chain {}, not {expected}", chain.chain_id()));
+/// The chains and timeouts `args` describe: the configuration file's, or one chain from the flags.
+fn configuration(args: &ServeArgs) -> Result<(Vec<ChainSetup>, Timeouts), String> {
+    let (chains, mut timeouts) = match &args.config {
+        Some(path) => {
+            let file = FileConfig::load(path)?;
+            let chains = file.chains.iter().map(ChainConfig::setup).collect::<Result<Vec<_>, _>>()?;
+            (chains, file.timeouts)
+        }
+        None => {
+            if args.rpc_url.is_empty() {
+                return Err(
+                    "no chain: pass --config FILE, or --rpc-url (and the key in PAYWIRE_FACILITATOR_KEY)".into()
+                );
+            }
+            let key = match &args.key_file {
+                Some(path) => KeySource::File { file: path.clone() },
+                None => KeySource::Env { env: "PAYWIRE_FACILITATOR_KEY".into() },
+            };
+            let chain = ChainConfig {
+                // Read from the node below when not given.
+                chain_id: args.chain_id.unwrap_or(0),
+                rpc_urls: args.rpc_url.clone(),
+                rpc_urls_env: None,
+                assets: (!args.asset.is_empty()).then(|| args.asset.clone()),
+                max_gas: args.max_gas.unwrap_or(config::DEFAULT_MAX_GAS),
+                eip6492_factories: args.eip6492_factory.clone(),
+                keys: vec![key],
+            };
+            (vec![chain.setup()?], Timeouts::default())
+        }
+    };
+    for (flag, value) in [
+        (&mut timeouts.receipt, args.receipt_timeout),
+        (&mut timeouts.rpc, args.rpc_timeout),
+        (&mut timeouts.stuck_after, args.stuck_after),
+        (&mut timeouts.keeper_interval, args.keeper_interval),
+        (&mut timeouts.header, args.header_timeout),
+    ] {
+        if let Some(value) = value {
+            *flag = value;
+        }
     }
-    let store = Store::open(&db).map_err(|e| format!("{} : {e}", db.display()))?;
-    let facilitator =
-        Arc::new(Facilitator::new(chain, store, Arc::new(SystemClock), Duration::from_secs(receipt_timeout)));
+    Ok((chains, timeouts))
+}
+
+/// Connects to a chain's nodes and checks they serve the configured chain id.
+async fn connect(setup: ChainSetup, timeouts: &Timeouts) -> Result<Chain, String> {
+    let rpc = Arc::new(Rpc::new(&setup.rpc_urls, Timeouts::secs(timeouts.rpc))?);
+    let named = if setup.chain_id == 0 { "the chain".to_string() } else { format!("chain {}", setup.chain_id) };
+    let served = Chain::read_chain_id(&rpc).await.map_err(|e| format!("cannot reach the nodes of {named}: {e}"))?;
+    if setup.chain_id != 0 && served != setup.chain_id {
+        return Err(format!("the nodes configured for chain {} serve chain {served}", setup.chain_id));
+    }
+    let assets =
+        if setup.chain_id == 0 && setup.assets.is_empty() { config::default_assets(served) } else { setup.assets };
+    if assets.is_empty() {
+        return Err(format!(
+            "chain {served}: no asset to settle (paywire knows no EIP-3009 stablecoin there); pass --asset"
+        ));
+    }
+    let policy = ChainPolicy { assets, max_gas: setup.max_gas, factories: setup.factories };
+    let senders = setup.keys.into_iter().map(|key| Arc::new(Sender::new(key, served))).collect();
+    Ok(Chain::new(served, rpc, policy, senders))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYWIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    init_logging(args.log_format);
+    let (setups, timeouts) = configuration(&args)?;
+    let mut chains = Vec::new();
+    for setup in setups {
+        chains.push(connect(setup, &timeouts).await?);
+    }
+    let store = Store::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
+    let timing =
+        Timing { receipt_timeout: Timeouts::secs(timeouts.receipt), stuck_after: Timeouts::secs(timeouts.stuck_after) };
+    let facilitator = Arc::new(Facilitator::new(chains, store, Arc::new(SystemClock), timing));
     let recovered = facilitator.recover().await;
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!(
-        "paywire-facilitator: http://{bound} settling on chain {} from {} (database {}, {recovered} unfinished settlements followed)",
-        facilitator.chain_id(),
-        facilitator.address().to_checksum(None),
-        db.display()
-    );
-    if let Some(path) = address_file {
-        std::fs::write(&path, bound.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    for chain in facilitator.chains().values() {
+        let (f, chain) = (facilitator.clone(), chain.clone());
+        let interval = Timeouts::secs(timeouts.keeper_interval).max(std::time::Duration::from_millis(50));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                f.tend(&chain).await;
+            }
+        });
     }
-    axum::serve(listener, http::router(facilitator))
-        .with_graceful_shutdown(shutdown())
+    let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| format!("the server failed: {e}"))
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    for (id, chain) in facilitator.chains() {
+        let keys: Vec<String> = chain.senders().iter().map(|s| s.address().to_checksum(None)).collect();
+        let assets: Vec<String> = chain.policy().assets.iter().map(|a| a.to_checksum(None)).collect();
+        tracing::info!(
+            chain = id,
+            nodes = chain.rpc().len(),
+            keys = keys.join(","),
+            assets = assets.join(","),
+            max_gas = chain.policy().max_gas,
+            "settling"
+        );
+    }
+    tracing::info!(
+        listen = %bound,
+        database = %args.db.display(),
+        recovered,
+        "paywire-facilitator serving on http://{bound}"
+    );
+    if let Some(path) = &args.address_file {
+        std::fs::write(path, bound.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let app = http::router(facilitator, Timeouts::secs(timeouts.body));
+    http::serve(listener, app, Timeouts::secs(timeouts.header), Duration::from_secs(30), shutdown()).await;
+    Ok(())
 }
 
 async fn shutdown() {
@@ -147,9 +278,7 @@ async fn shutdown() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
-        Command::Serve { rpc_url, chain_id, key_file, db, listen, address_file, receipt_timeout } => {
-            serve(rpc_url, chain_id, key_file, db, listen, address_file, receipt_timeout).await
-        }
+        Command::Serve(args) => serve(*args).await,
         Command::DeployUsdc { rpc_url, key_file, package, name, at, mint } => {
             match read_key(key_file.as_ref(), "PAYWIRE_DEPLOYER_KEY") {
                 Err(e) => Err(e),

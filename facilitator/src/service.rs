@@ -1,37 +1,58 @@
-//! `/verify`, `/settle` and `/supported`: the core's offline verification, then the chain.
+//! `/verify`, `/settle` and `/supported` over every configured chain: the core's offline verification and
+//! the facilitator's own offline rules first (allowed asset, signature form), then the chain.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::consensus::transaction::SignerRecoverable;
+use alloy::consensus::{Transaction as _, TxEnvelope};
+use alloy::eips::eip2718::Decodable2718;
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::{SolCall, SolEvent};
 use paywire_core::exact::{Eip3009Authorization, ExactPayload};
 use paywire_core::network;
 use paywire_core::types::{FacilitatorRequest, SettleResponse, SupportedKind, SupportedResponse, VerifyResponse};
-use paywire_core::verify::{self, VerifiedPayment, VerifyOptions};
+use paywire_core::verify::{self, SignatureCheck, VerifiedPayment, VerifyOptions};
 use paywire_core::wire::Object;
 use paywire_core::{Clock, Error, ErrorCode};
 use tokio::sync::Mutex;
 
-use crate::chain::{Chain, IEip3009Token, RpcError, is_revert};
-use crate::store::{Stage, Store};
+use crate::chain::{Chain, IEip3009Token};
+use crate::metrics::Metrics;
+use crate::rpc::RpcError;
+use crate::sender::{Sender, Signed};
+use crate::signature::{self, SignatureForm};
+use crate::store::{Attempt, Stage, Store};
 
 /// A payment that passed every check, ready to settle.
+#[derive(Clone, Debug)]
 struct Checked {
     payer: Address,
     asset: Address,
-    authorization: Eip3009Authorization,
+    from: Address,
+    to: Address,
+    value: U256,
     input: Vec<u8>,
 }
 
-/// The facilitator: one chain, one sending key, one settlement store.
+/// How long the facilitator waits, and how it tends what it sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// How long `/settle` waits for a receipt before answering `settlement_pending`.
+    pub receipt_timeout: Duration,
+    /// How long a transaction may wait in a pool before it is rebroadcast or replaced.
+    pub stuck_after: Duration,
+}
+
+/// The facilitator: its chains and keys, one settlement store, its metrics.
 pub struct Facilitator {
-    chain: Chain,
+    chains: BTreeMap<u64, Arc<Chain>>,
     store: Store,
     clock: Arc<dyn Clock>,
-    receipt_timeout: Duration,
+    timing: Timing,
+    metrics: Metrics,
     /// One lock per authorization being settled, so a concurrent second `/settle` waits for the first.
     settling: StdMutex<HashMap<String, Arc<Mutex<()>>>>,
 }
@@ -44,21 +65,32 @@ fn invalid(code: ErrorCode, message: impl Into<String>, payer: Option<Address>) 
     }
 }
 
+/// The error for a chain call that failed while verifying: the node's words, never its URL.
+fn node_failed(e: RpcError, payer: Address, code: ErrorCode) -> Error {
+    if e.is_revert() {
+        invalid(ErrorCode::SimulationFailed, format!("the transfer would revert: {e}"), Some(payer))
+    } else {
+        invalid(code, format!("the chain node failed: {e}"), Some(payer))
+    }
+}
+
 impl Facilitator {
-    /// A facilitator settling on `chain`, keeping settlements in `store`, waiting up to `receipt_timeout`
-    /// for a receipt before answering `settlement_pending`.
-    pub fn new(chain: Chain, store: Store, clock: Arc<dyn Clock>, receipt_timeout: Duration) -> Self {
-        Facilitator { chain, store, clock, receipt_timeout, settling: StdMutex::new(HashMap::new()) }
+    /// A facilitator settling on `chains`, keeping settlements in `store`.
+    pub fn new(chains: Vec<Chain>, store: Store, clock: Arc<dyn Clock>, timing: Timing) -> Self {
+        let chains = chains.into_iter().map(|c| (c.chain_id(), Arc::new(c))).collect();
+        Facilitator {
+            chains,
+            store,
+            clock,
+            timing,
+            metrics: Metrics::default(),
+            settling: StdMutex::new(HashMap::new()),
+        }
     }
 
-    /// The sending key's address.
-    pub fn address(&self) -> Address {
-        self.chain.address()
-    }
-
-    /// The chain id.
-    pub fn chain_id(&self) -> u64 {
-        self.chain.chain_id()
+    /// The chains served, by id.
+    pub fn chains(&self) -> &BTreeMap<u64, Arc<Chain>> {
+        &self.chains
     }
 
     /// The settlement store.
@@ -66,51 +98,75 @@ impl Facilitator {
         &self.store
     }
 
-    /// `GET /supported`: `exact` on this chain, in x402 v2 (CAIP-2) and v1 (when the chain has a v1 name).
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// How long a transaction may wait before the keeper repairs it.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// `GET /supported`: `exact` on each chain, in x402 v2 (CAIP-2) and v1 (when the chain has a v1 name).
     pub fn supported(&self) -> SupportedResponse {
-        let id = self.chain.chain_id();
-        let mut kinds =
-            vec![SupportedKind { x402_version: 2, scheme: "exact".into(), network: network::caip2(id), extra: None }];
-        if let Some(name) = network::v1_name(id) {
-            kinds.push(SupportedKind { x402_version: 1, scheme: "exact".into(), network: name.into(), extra: None });
+        let mut kinds = Vec::new();
+        let mut addresses = Vec::new();
+        for (id, chain) in &self.chains {
+            kinds.push(SupportedKind {
+                x402_version: 2,
+                scheme: "exact".into(),
+                network: network::caip2(*id),
+                extra: None,
+            });
+            if let Some(name) = network::v1_name(*id) {
+                kinds.push(SupportedKind {
+                    x402_version: 1,
+                    scheme: "exact".into(),
+                    network: name.into(),
+                    extra: None,
+                });
+            }
+            for sender in chain.senders() {
+                let address = sender.address().to_checksum(None);
+                if !addresses.contains(&address) {
+                    addresses.push(address);
+                }
+            }
         }
-        let mut signers = std::collections::BTreeMap::new();
-        signers.insert("eip155:*".to_string(), vec![self.chain.address().to_checksum(None)]);
+        let mut signers = BTreeMap::new();
+        signers.insert("eip155:*".to_string(), addresses);
         SupportedResponse { kinds, extensions: Vec::new(), signers, other: Object::new() }
     }
 
     /// `POST /verify`.
     pub async fn verify(&self, request: &FacilitatorRequest) -> VerifyResponse {
-        match self.check(request).await {
-            Ok(checked) => VerifyResponse::valid(checked.payer.to_checksum(None)),
+        match self.check(request, ErrorCode::UnexpectedVerifyError).await {
+            Ok((chain, checked)) => {
+                // A simulation from the key that would settle it, within the gas cap settling applies.
+                let from = chain.pick_sender().address();
+                match self.gas(&chain, from, &checked, ErrorCode::UnexpectedVerifyError).await {
+                    Ok(_) => VerifyResponse::valid(checked.payer.to_checksum(None)),
+                    Err(error) => VerifyResponse::invalid(&error),
+                }
+            }
             Err(error) => VerifyResponse::invalid(&error),
         }
     }
 
-    /// Every check: offline (the core), then the chain's state and a simulation of the transfer.
-    async fn check(&self, request: &FacilitatorRequest) -> Result<Checked, Error> {
-        let verified = self.check_offline(request)?;
-        let (authorization, signature) = match ExactPayload::parse(request.payment_payload.payload())? {
-            ExactPayload::Eip3009 { authorization, signature } => (authorization, signature),
-            ExactPayload::Permit2 { .. } => {
-                return Err(invalid(
-                    ErrorCode::Permit2ProxyNotDeployed,
-                    "this facilitator settles EIP-3009 authorizations only; pay with an offer whose \
-                     assetTransferMethod is eip3009",
-                    Some(verified.payer),
-                ));
-            }
-        };
-        let checked = self.check_state(&verified, authorization, &signature).await?;
-        self.chain
-            .simulate(checked.asset, checked.input.clone())
-            .await
-            .map_err(|e| reverted(e, checked.payer, ErrorCode::UnexpectedVerifyError))?;
-        Ok(checked)
+    /// Every check but the simulation: offline ones first, then the chain's state.
+    async fn check(&self, request: &FacilitatorRequest, node_code: ErrorCode) -> Result<(Arc<Chain>, Checked), Error> {
+        let (chain, verified, authorization, form) = self.check_offline(request)?;
+        let checked = self.check_state(&chain, &verified, authorization, form, node_code).await?;
+        Ok((chain, checked))
     }
 
-    /// The core's offline verification, and the payment's chain being this facilitator's.
-    fn check_offline(&self, request: &FacilitatorRequest) -> Result<VerifiedPayment, Error> {
+    /// Everything that needs no chain: the core's verification, the chain and asset being served here, the
+    /// transfer method, and the signature's form. An RPC call never follows a payment this refuses.
+    fn check_offline(
+        &self,
+        request: &FacilitatorRequest,
+    ) -> Result<(Arc<Chain>, VerifiedPayment, Eip3009Authorization, SignatureForm), Error> {
         let options = VerifyOptions { allow_onchain_signatures: true };
         let verified = verify::verify_payment_with(
             &request.payment_payload,
@@ -118,42 +174,96 @@ impl Facilitator {
             self.clock.now(),
             &options,
         )?;
-        if verified.chain_id != self.chain.chain_id() {
+        let payer = Some(verified.payer);
+        let Some(chain) = self.chains.get(&verified.chain_id).cloned() else {
+            let served: Vec<String> = self.chains.keys().map(u64::to_string).collect();
             return Err(invalid(
                 ErrorCode::InvalidNetwork,
-                format!("this facilitator settles on chain {} only, not {}", self.chain.chain_id(), verified.chain_id),
-                Some(verified.payer),
+                format!("this facilitator settles on chain {} only, not {}", served.join(", "), verified.chain_id),
+                payer,
             ));
-        }
-        Ok(verified)
-    }
-
-    /// The chain's state: the asset is a contract, the authorization is unused, the balance covers it. The
-    /// transfer itself is simulated by the caller (`eth_call` to verify, `eth_estimateGas` to settle).
-    async fn check_state(
-        &self,
-        verified: &VerifiedPayment,
-        authorization: Eip3009Authorization,
-        signature: &[u8],
-    ) -> Result<Checked, Error> {
-        let payer = Some(verified.payer);
-        let asset = verified.asset;
-        let rpc = |e: RpcError| invalid(ErrorCode::UnexpectedVerifyError, format!("the chain node failed: {e}"), payer);
-        if !self.chain.has_code(asset).await.map_err(rpc)? {
+        };
+        if !chain.policy().assets.contains(&verified.asset) {
+            let allowed: Vec<String> = chain.policy().assets.iter().map(|a| a.to_checksum(None)).collect();
             return Err(invalid(
-                ErrorCode::AssetNotDeployed,
-                format!("no contract at the asset address {asset}"),
+                ErrorCode::UnknownAsset,
+                format!(
+                    "this facilitator does not settle the asset {} on chain {}; it settles {}",
+                    verified.asset.to_checksum(None),
+                    verified.chain_id,
+                    allowed.join(", ")
+                ),
                 payer,
             ));
         }
-        if self.chain.authorization_used(asset, authorization.from, authorization.nonce).await.map_err(rpc)? {
+        let (authorization, signature) = match ExactPayload::parse(request.payment_payload.payload())? {
+            ExactPayload::Eip3009 { authorization, signature } => (authorization, signature),
+            ExactPayload::Permit2 { .. } => {
+                return Err(invalid(
+                    ErrorCode::Permit2ProxyNotDeployed,
+                    "this facilitator settles EIP-3009 authorizations only; pay with an offer whose \
+                     assetTransferMethod is eip3009",
+                    payer,
+                ));
+            }
+        };
+        let form = match verified.signature {
+            SignatureCheck::Recovered => SignatureForm::Eoa(signature),
+            SignatureCheck::RequiresOnchain { digest } => {
+                signature::classify(&signature, &digest, &chain.policy().factories)
+                    .map_err(|message| invalid(ErrorCode::InvalidSignature, message, payer))?
+            }
+        };
+        Ok((chain, verified, authorization, form))
+    }
+
+    /// The chain's state: a smart wallet's code, the authorization unused, the balance covering it. The
+    /// transfer itself is simulated by the caller (`eth_call` to verify, `eth_estimateGas` to settle).
+    async fn check_state(
+        &self,
+        chain: &Chain,
+        verified: &VerifiedPayment,
+        authorization: Eip3009Authorization,
+        form: SignatureForm,
+        node_code: ErrorCode,
+    ) -> Result<Checked, Error> {
+        let payer = Some(verified.payer);
+        let asset = verified.asset;
+        let rpc = |e: RpcError| node_failed(e, verified.payer, node_code);
+        let signature = match form {
+            SignatureForm::Eoa(signature) => signature,
+            SignatureForm::Contract(signature) => {
+                if !chain.has_code(authorization.from).await.map_err(rpc)? {
+                    return Err(invalid(
+                        ErrorCode::InvalidSignature,
+                        "the signature is not the payer's (it does not recover to the payer), and the payer is \
+                         not a deployed smart wallet",
+                        payer,
+                    ));
+                }
+                signature
+            }
+            SignatureForm::Counterfactual { inner, .. } => {
+                // A wallet deployed since it signed checks its inner signature itself (EIP-1271).
+                if !chain.has_code(authorization.from).await.map_err(rpc)? {
+                    return Err(invalid(
+                        ErrorCode::InvalidSignature,
+                        "the payer's wallet is not deployed yet; this facilitator does not deploy EIP-6492 \
+                         wallets, so deploy it first",
+                        payer,
+                    ));
+                }
+                inner
+            }
+        };
+        if chain.authorization_used(asset, authorization.from, authorization.nonce).await.map_err(rpc)? {
             return Err(invalid(
                 ErrorCode::NonceAlreadyUsed,
                 "this authorization was already used (or canceled) on chain; sign a new payment",
                 payer,
             ));
         }
-        let balance = self.chain.balance_of(asset, authorization.from).await.map_err(rpc)?;
+        let balance = chain.balance_of(asset, authorization.from).await.map_err(rpc)?;
         if balance < authorization.value {
             return Err(invalid(
                 ErrorCode::InsufficientFunds,
@@ -164,14 +274,38 @@ impl Facilitator {
                 payer,
             ));
         }
-        let input = transfer_call(&authorization, signature);
-        Ok(Checked { payer: verified.payer, asset, authorization, input })
+        Ok(Checked {
+            payer: verified.payer,
+            asset,
+            from: authorization.from,
+            to: authorization.to,
+            value: authorization.value,
+            input: transfer_call(&authorization, &signature),
+        })
     }
 
-    /// The settlement key of an authorization: chain, token, payer and nonce.
-    fn key(&self, asset: &str, authorization: &Eip3009Authorization) -> String {
-        let asset = asset.to_ascii_lowercase();
-        format!("{}:{asset}:{:#x}:{:#x}", self.chain.chain_id(), authorization.from, authorization.nonce)
+    /// The gas the transfer needs from `from`, within the chain's cap. `eth_estimateGas` simulates it too:
+    /// a revert is `simulation_failed`, a node failure `node_failed`.
+    async fn gas(
+        &self,
+        chain: &Chain,
+        from: Address,
+        checked: &Checked,
+        node_failed_code: ErrorCode,
+    ) -> Result<u64, Error> {
+        let gas = chain
+            .estimate_gas(from, checked.asset, checked.input.clone())
+            .await
+            .map_err(|e| node_failed(e, checked.payer, node_failed_code))?;
+        let cap = chain.policy().max_gas;
+        if gas > cap {
+            return Err(invalid(
+                ErrorCode::SimulationFailed,
+                format!("the transfer needs {gas} gas, more than this facilitator spends on one settlement ({cap})"),
+                Some(checked.payer),
+            ));
+        }
+        Ok(gas)
     }
 
     fn lock_for(&self, key: &str) -> Arc<Mutex<()>> {
@@ -181,22 +315,21 @@ impl Facilitator {
         locks.entry(key.to_string()).or_default().clone()
     }
 
-    /// `POST /settle`: re-verify, send `transferWithAuthorization`, wait for the receipt, check the
-    /// `Transfer` event. The same authorization settled twice is broadcast once: later calls repeat the first
-    /// answer (or follow its transaction).
+    /// `POST /settle`: re-verify, send `transferWithAuthorization` from one of the chain's keys, wait for the
+    /// receipt, check the `Transfer` event. The same authorization settled twice is broadcast once: later
+    /// calls repeat the first answer (or follow its transaction).
     pub async fn settle(&self, request: &FacilitatorRequest) -> SettleResponse {
         let network = request.payment_requirements.network().to_string();
-        let Ok(ExactPayload::Eip3009 { authorization, signature }) =
-            ExactPayload::parse(request.payment_payload.payload())
+        let Ok(ExactPayload::Eip3009 { authorization, .. }) = ExactPayload::parse(request.payment_payload.payload())
         else {
             // Not an EIP-3009 payment: the checks explain why it cannot be settled.
-            let error = match self.check(request).await {
+            let error = match self.check(request, ErrorCode::UnexpectedSettleError).await {
                 Err(e) => e,
                 Ok(_) => Error::new(ErrorCode::UnexpectedSettleError, "the payment has no EIP-3009 authorization"),
             };
             return failure(&error, &network);
         };
-        let key = self.key(request.payment_requirements.asset(), &authorization);
+        let key = settlement_key(&network, request.payment_requirements.asset(), &authorization);
         let lock = self.lock_for(&key);
         let _held = lock.lock().await;
         match self.store.claim(&key) {
@@ -208,110 +341,177 @@ impl Facilitator {
                         return answer;
                     }
                 }
-                Stage::Sent { tx_hash, raw_tx } => {
-                    return self.follow(&key, &tx_hash, &raw_tx, request, authorization, &signature).await;
-                }
+                Stage::Sent { attempts } => match self.follow(&key, &attempts, &network).await {
+                    Some(answer) => return answer,
+                    // Its transactions can never mine (another took their nonce): settle afresh.
+                    None => {
+                        if let Err(e) = self.store.release(&key).and_then(|()| self.store.claim(&key).map(drop)) {
+                            return failure(&store_failed(e), &network);
+                        }
+                    }
+                },
                 // Claimed by a run that stopped before sending anything: settle afresh.
                 Stage::Claimed => {}
             },
         }
-        let checked = match self.check_offline(request) {
-            Ok(verified) => self.check_state(&verified, authorization, &signature).await,
-            Err(error) => Err(error),
-        };
-        let checked = match checked {
-            Ok(c) => c,
+        match self.settle_afresh(&key, request, &network).await {
+            Ok(answer) => answer,
             Err(error) => {
                 let _ = self.store.release(&key);
-                return failure(&error, &network);
+                failure(&error, &network)
             }
-        };
-        let payer = Some(checked.payer);
-        // eth_estimateGas simulates the transfer too: a revert here is the verify step's simulation failure.
-        let gas = match self.chain.estimate_gas(checked.asset, checked.input.clone()).await {
-            Ok(gas) => gas,
-            Err(e) => {
-                let _ = self.store.release(&key);
-                return failure(&reverted(e, checked.payer, ErrorCode::UnexpectedSettleError), &network);
-            }
-        };
-        let record =
-            |hash: B256, raw: &[u8]| self.store.sent(&key, &format!("{hash:#x}"), raw).map_err(|e| e.to_string());
-        let hash = match self.chain.send(checked.asset, checked.input.clone(), gas, record).await {
-            Ok(hash) => hash,
-            Err(e) => {
-                // Not broadcast (or refused by the node): nothing can settle, so a retry may try again.
-                let _ = self.store.release(&key);
-                return failure(&invalid(ErrorCode::UnexpectedSettleError, e.to_string(), payer), &network);
-            }
-        };
-        self.conclude(&key, hash, &checked, &network).await
+        }
     }
 
-    /// Waits for the receipt of a sent settlement and records the answer.
-    async fn conclude(&self, key: &str, hash: B256, checked: &Checked, network: &str) -> SettleResponse {
-        let payer = checked.payer.to_checksum(None);
-        let answer = match self.chain.wait_for_receipt(hash, self.receipt_timeout).await {
-            Ok(Some(receipt)) => judge(&receipt, checked, network),
-            Ok(None) | Err(_) => {
-                // Broadcast, outcome unknown: the row stays "sent"; a later /settle follows the transaction.
-                return pending(hash, network, &payer);
+    /// Checks and sends a new settlement; an error means nothing reached the chain.
+    async fn settle_afresh(
+        &self,
+        key: &str,
+        request: &FacilitatorRequest,
+        network: &str,
+    ) -> Result<SettleResponse, Error> {
+        let (chain, checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
+        let payer = Some(checked.payer);
+        let sender = chain.pick_sender();
+        let settle_failed = |e: RpcError| node_failed(e, checked.payer, ErrorCode::UnexpectedSettleError);
+        let gas = self.gas(&chain, sender.address(), &checked, ErrorCode::UnexpectedSettleError).await?;
+        let fees = Sender::fees(chain.rpc()).await.map_err(settle_failed)?;
+        sender.sync(chain.rpc()).await.map_err(settle_failed)?;
+        let nonce = sender
+            .allocate(key)
+            .ok_or_else(|| invalid(ErrorCode::UnexpectedSettleError, "the settling key's nonce is unknown", payer))?;
+        let signed =
+            match sender.sign(nonce, checked.asset, Bytes::from(checked.input.clone()), U256::ZERO, gas, fees).await {
+                Ok(signed) => signed,
+                Err(message) => {
+                    sender.abandon(nonce);
+                    return Err(invalid(ErrorCode::UnexpectedSettleError, message, payer));
+                }
+            };
+        // Recorded before it is broadcast: after a crash, the transaction is followed, never signed again.
+        if let Err(e) = self.store.sent(key, &format!("{:#x}", signed.hash), &signed.raw) {
+            sender.abandon(nonce);
+            return Err(store_failed(e));
+        }
+        sender.record(nonce, signed.clone());
+        match chain.rpc().broadcast(&signed.raw).await {
+            Ok(()) => {}
+            Err(e @ RpcError::Refused { .. }) => {
+                // Every node refused it: it is in no pool and cannot mine. Its nonce is filled by the keeper.
+                sender.abandon(nonce);
+                return Err(invalid(
+                    ErrorCode::UnexpectedSettleError,
+                    format!("the settlement was refused: {e}"),
+                    payer,
+                ));
             }
-        };
+            // Unknown: a node may have taken it. The row stays "sent" and the keeper rebroadcasts it.
+            Err(_) => return Ok(pending(signed.hash, network, checked.payer)),
+        }
+        Ok(self.conclude(key, &chain, &sender, nonce, &checked, signed.hash, network).await)
+    }
+
+    /// Waits for a receipt of any transaction at `nonce` (the keeper may replace it meanwhile) and records
+    /// the answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn conclude(
+        &self,
+        key: &str,
+        chain: &Chain,
+        sender: &Sender,
+        nonce: u64,
+        checked: &Checked,
+        first: B256,
+        network: &str,
+    ) -> SettleResponse {
+        let deadline = Instant::now() + self.timing.receipt_timeout;
+        let mut pause = Duration::from_millis(20);
+        let mut latest = first;
+        loop {
+            let hashes: Vec<B256> = sender.attempts(nonce).map_or(vec![latest], |a| a.iter().map(|s| s.hash).collect());
+            latest = hashes.last().copied().unwrap_or(first);
+            for hash in &hashes {
+                if let Ok(Some(receipt)) = chain.receipt(*hash).await {
+                    sender.mined(nonce);
+                    return self.record_final(key, chain, &receipt, checked, network);
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return pending(latest, network, checked.payer);
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    fn record_final(
+        &self,
+        key: &str,
+        chain: &Chain,
+        receipt: &TransactionReceipt,
+        checked: &Checked,
+        network: &str,
+    ) -> SettleResponse {
+        let answer = judge(receipt, checked, network);
+        let labels = crate::metrics::Key { chain: chain.chain_id().to_string(), key: receipt.from.to_checksum(None) };
+        self.metrics.gas_used.get_or_create(&labels).inc_by(receipt.gas_used);
+        let wei = receipt.gas_used as f64 * receipt.effective_gas_price as f64;
+        self.metrics.gas_wei.get_or_create(&labels).inc_by(wei);
         if let Err(e) = self.store.finish(key, &answer.to_json()) {
             return failure(&store_failed(e), network);
         }
         answer
     }
 
-    /// A settlement sent before (by this run or one before a restart): follow its transaction.
-    async fn follow(
-        &self,
-        key: &str,
-        tx_hash: &str,
-        raw_tx: &[u8],
-        request: &FacilitatorRequest,
-        authorization: Eip3009Authorization,
-        signature: &[u8],
-    ) -> SettleResponse {
-        let network = request.payment_requirements.network().to_string();
-        let Ok(hash) = tx_hash.parse::<B256>() else {
-            return failure(
-                &Error::new(ErrorCode::UnexpectedSettleError, "a stored transaction hash is unreadable"),
-                &network,
-            );
-        };
-        let payer = authorization.from;
-        let asset = match request.payment_requirements.asset().parse::<Address>() {
-            Ok(a) => a,
-            Err(_) => {
-                return failure(
-                    &Error::new(ErrorCode::InvalidPaymentRequirements, "the asset is not an address"),
-                    &network,
-                );
+    /// A settlement sent before (by this run, or one before a restart): follow its transactions. `None`
+    /// when none of them can mine any more (their nonce went to another transaction).
+    async fn follow(&self, key: &str, attempts: &[Attempt], network: &str) -> Option<SettleResponse> {
+        let sent = match SentTx::read(attempts) {
+            Ok(sent) => sent,
+            Err(message) => {
+                return Some(failure(&Error::new(ErrorCode::UnexpectedSettleError, message), network));
             }
         };
-        let checked = Checked { payer, asset, input: transfer_call(&authorization, signature), authorization };
-        match self.chain.knows_transaction(hash).await {
-            Ok(true) => {}
-            Ok(false) => {
-                // Signed but never reached the node (a crash between recording and broadcasting).
-                if self.chain.rebroadcast(raw_tx).await.is_err() {
-                    let _ = self.store.release(key);
-                    let error = invalid(
-                        ErrorCode::UnexpectedSettleError,
-                        "an earlier settlement of this authorization could not be broadcast; settle again",
-                        Some(payer),
-                    );
-                    return failure(&error, &network);
-                }
+        let chain = self.chains.get(&sent.chain_id)?.clone();
+        for hash in &sent.hashes {
+            match chain.receipt(*hash).await {
+                Ok(Some(receipt)) => return Some(self.record_final(key, &chain, &receipt, &sent.checked, network)),
+                Ok(None) => {}
+                Err(_) => return Some(pending(sent.latest(), network, sent.checked.payer)),
             }
-            Err(_) => return pending(hash, &network, &payer.to_checksum(None)),
         }
-        self.conclude(key, hash, &checked, &network).await
+        let Some(sender) = chain.sender(sent.signer).cloned() else {
+            // Sent from a key no longer configured: only the chain can conclude it.
+            return Some(pending(sent.latest(), network, sent.checked.payer));
+        };
+        if !sender.is_in_flight(sent.nonce) {
+            let address = sent.signer;
+            let mined = chain
+                .rpc()
+                .call("eth_getTransactionCount", |p| async move {
+                    alloy::providers::Provider::get_transaction_count(&p, address).latest().await
+                })
+                .await;
+            match mined {
+                Ok(mined) if mined > sent.nonce => {
+                    // The nonce is used: by one of ours (look once more, it may have just mined) or another.
+                    for hash in &sent.hashes {
+                        if let Ok(Some(receipt)) = chain.receipt(*hash).await {
+                            return Some(self.record_final(key, &chain, &receipt, &sent.checked, network));
+                        }
+                    }
+                    return None;
+                }
+                Ok(_) => sender.adopt(key, sent.nonce, sent.signed()),
+                Err(_) => return Some(pending(sent.latest(), network, sent.checked.payer)),
+            }
+        }
+        Some(self.conclude(key, &chain, &sender, sent.nonce, &sent.checked, sent.latest(), network).await)
     }
 
-    /// Follows every settlement a previous run left sent but unfinished (called at start-up).
+    /// Takes back every settlement a previous run left sent but unconcluded (called at start-up), so the
+    /// keeper follows it; then reads each key's next nonce. Returns how many were taken back.
     pub async fn recover(&self) -> usize {
         let Ok(rows) = self.store.unfinished() else { return 0 };
         let mut recovered = 0;
@@ -320,28 +520,118 @@ impl Facilitator {
                 Stage::Claimed => {
                     let _ = self.store.release(&row.key);
                 }
-                Stage::Sent { tx_hash, raw_tx } => {
-                    let Ok(hash) = tx_hash.parse::<B256>() else { continue };
-                    if let Ok(false) = self.chain.knows_transaction(hash).await {
-                        let _ = self.chain.rebroadcast(&raw_tx).await;
+                Stage::Sent { attempts } => {
+                    let Ok(sent) = SentTx::read(&attempts) else { continue };
+                    let sender = self.chains.get(&sent.chain_id).and_then(|c| c.sender(sent.signer));
+                    if let Some(sender) = sender {
+                        sender.adopt(&row.key, sent.nonce, sent.signed());
+                        recovered += 1;
                     }
-                    recovered += 1;
                 }
                 Stage::Final { .. } => {}
             }
         }
+        for chain in self.chains.values() {
+            for sender in chain.senders() {
+                let _ = sender.sync(chain.rpc()).await;
+            }
+        }
         recovered
+    }
+
+    /// One keeper pass over `chain`: each key's transactions in flight are tended, replacements recorded
+    /// with their settlements first. Settlements whose transaction mined meanwhile are concluded when a
+    /// `/settle` follows them.
+    pub async fn tend(&self, chain: &Chain) {
+        let persist = |key: &str, signed: &Signed| {
+            self.store.sent(key, &format!("{:#x}", signed.hash), &signed.raw).map_err(|e| e.to_string())
+        };
+        for sender in chain.senders() {
+            let labels = |action: &str| crate::metrics::Repair {
+                chain: chain.chain_id().to_string(),
+                key: sender.address().to_checksum(None),
+                action: action.to_string(),
+            };
+            match sender.tend(chain.rpc(), self.timing.stuck_after, &persist).await {
+                Ok(done) => {
+                    let replaced = done.replaced.len() as u64;
+                    for (what, count) in [
+                        ("rebroadcast", done.rebroadcast as u64),
+                        ("replaced", replaced),
+                        ("filled", done.filled as u64),
+                    ] {
+                        if count > 0 {
+                            self.metrics.repairs.get_or_create(&labels(what)).inc_by(count);
+                            tracing::warn!(
+                                chain = chain.chain_id(),
+                                key = %sender.address(),
+                                action = what,
+                                count,
+                                "keeper repaired transactions in flight"
+                            );
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(chain = chain.chain_id(), key = %sender.address(), error = %e, "keeper pass failed")
+                }
+            }
+        }
     }
 }
 
-/// The error for a failed simulation: `simulation_failed` when the transfer reverts, else `node_failed` (the
-/// node itself failed).
-fn reverted(e: RpcError, payer: Address, node_failed: ErrorCode) -> Error {
-    if is_revert(&e) {
-        invalid(ErrorCode::SimulationFailed, format!("the transfer would revert: {e}"), Some(payer))
-    } else {
-        invalid(node_failed, format!("the chain node failed: {e}"), Some(payer))
+/// What a settlement's stored transactions say: chain, key, nonce, and the transfer they make.
+struct SentTx {
+    chain_id: u64,
+    signer: Address,
+    nonce: u64,
+    hashes: Vec<B256>,
+    raws: Vec<Vec<u8>>,
+    checked: Checked,
+}
+
+impl SentTx {
+    fn read(attempts: &[Attempt]) -> Result<SentTx, String> {
+        let first = attempts.first().ok_or("a sent settlement has no transaction")?;
+        let tx = TxEnvelope::decode_2718(&mut &first.raw_tx[..]).map_err(|_| "a stored transaction is unreadable")?;
+        let signer = tx.recover_signer().map_err(|_| "a stored transaction's signer is unreadable")?;
+        let asset = tx.to().ok_or("a stored transaction creates a contract")?;
+        let (from, to, value) = decode_transfer(tx.input()).ok_or("a stored transaction is not a transfer")?;
+        let hashes = attempts
+            .iter()
+            .map(|a| a.tx_hash.parse::<B256>().map_err(|_| "a stored transaction hash is unreadable".to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SentTx {
+            chain_id: tx.chain_id().ok_or("a stored transaction has no chain id")?,
+            signer,
+            nonce: tx.nonce(),
+            hashes,
+            raws: attempts.iter().map(|a| a.raw_tx.clone()).collect(),
+            checked: Checked { payer: from, asset, from, to, value, input: tx.input().to_vec() },
+        })
     }
+
+    fn latest(&self) -> B256 {
+        self.hashes.last().copied().unwrap_or_default()
+    }
+
+    fn signed(&self) -> Vec<Signed> {
+        self.hashes.iter().zip(&self.raws).map(|(hash, raw)| Signed { hash: *hash, raw: raw.clone() }).collect()
+    }
+}
+
+/// `(from, to, value)` of a `transferWithAuthorization` call, either overload.
+fn decode_transfer(input: &[u8]) -> Option<(Address, Address, U256)> {
+    if let Ok(c) = IEip3009Token::transferWithAuthorization_0Call::abi_decode(input) {
+        return Some((c.from, c.to, c.value));
+    }
+    IEip3009Token::transferWithAuthorization_1Call::abi_decode(input).ok().map(|c| (c.from, c.to, c.value))
+}
+
+/// The settlement key of an authorization: network, token, payer and nonce.
+fn settlement_key(network: &str, asset: &str, authorization: &Eip3009Authorization) -> String {
+    let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
+    format!("{chain}:{}:{:#x}:{:#x}", asset.to_ascii_lowercase(), authorization.from, authorization.nonce)
 }
 
 /// The `transferWithAuthorization` call: the (v, r, s) overload for a 65-byte signature, the `bytes` one
@@ -387,16 +677,18 @@ fn judge(receipt: &TransactionReceipt, checked: &Checked, network: &str) -> Sett
         );
         return SettleResponse { transaction: hash, ..failure(&error, network) };
     }
-    let a = &checked.authorization;
     let moved = receipt.inner.logs().iter().any(|log| {
         log.address() == checked.asset
             && IEip3009Token::Transfer::decode_log_data(log.data())
-                .is_ok_and(|t| t.from == a.from && t.to == a.to && t.value == a.value)
+                .is_ok_and(|t| t.from == checked.from && t.to == checked.to && t.value == checked.value)
     });
     if !moved {
         let error = invalid(
             ErrorCode::TransferEventMismatch,
-            format!("the settlement transaction {hash} has no Transfer of {} from the payer to the payee", a.value),
+            format!(
+                "the settlement transaction {hash} has no Transfer of {} from the payer to the payee",
+                checked.value
+            ),
             Some(checked.payer),
         );
         return SettleResponse { transaction: hash, ..failure(&error, network) };
@@ -429,12 +721,12 @@ pub fn failure(error: &Error, network: &str) -> SettleResponse {
     }
 }
 
-fn pending(hash: B256, network: &str, payer: &str) -> SettleResponse {
+fn pending(hash: B256, network: &str, payer: Address) -> SettleResponse {
     SettleResponse {
         success: false,
         error_reason: Some(ErrorCode::SettlementPending.as_str().to_string()),
         error_message: Some("the settlement was broadcast but is not confirmed yet; settle again to follow it".into()),
-        payer: Some(payer.to_string()),
+        payer: Some(payer.to_checksum(None)),
         transaction: format!("{hash:#x}"),
         network: network.to_string(),
         amount: None,

@@ -14,18 +14,26 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub enum Stage {
     /// Claimed; nothing was broadcast yet.
     Claimed,
-    /// Signed and (perhaps) broadcast: the transaction is known, its outcome is not.
+    /// Signed and (perhaps) broadcast: the transactions are known, their outcome is not.
     Sent {
-        /// The transaction hash (0x-hex).
-        tx_hash: String,
-        /// The signed transaction (EIP-2718 bytes), for a rebroadcast after a restart.
-        raw_tx: Vec<u8>,
+        /// Every transaction signed for it, first to last (a replacement with higher fees comes after the
+        /// one it replaces; all share one nonce, so at most one mines).
+        attempts: Vec<Attempt>,
     },
     /// Done: the `/settle` answer (JSON) given, repeated for every later call.
     Final {
         /// The answer as JSON text.
         response: String,
     },
+}
+
+/// One signed transaction of a settlement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The transaction hash (0x-hex).
+    pub tx_hash: String,
+    /// The signed transaction (EIP-2718 bytes), for a rebroadcast after a restart.
+    pub raw_tx: Vec<u8>,
 }
 
 /// A settlement row.
@@ -64,7 +72,13 @@ impl Store {
                 raw_tx BLOB,
                 response TEXT,
                 updated_at INTEGER NOT NULL DEFAULT (unixepoch())
-            )",
+            );
+            CREATE TABLE IF NOT EXISTS attempts (
+                key TEXT NOT NULL,
+                tx_hash TEXT NOT NULL,
+                raw_tx BLOB NOT NULL,
+                PRIMARY KEY (key, tx_hash)
+            );",
         )?;
         Ok(Store { db: Mutex::new(db) })
     }
@@ -92,24 +106,43 @@ impl Store {
     }
 
     fn read(db: &Connection, key: &str) -> rusqlite::Result<Option<Settlement>> {
-        db.query_row("SELECT stage, tx_hash, raw_tx, response FROM settlements WHERE key = ?1", params![key], |row| {
-            let stage: String = row.get(0)?;
-            let stage = match stage.as_str() {
-                "sent" => Stage::Sent {
-                    tx_hash: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    raw_tx: row.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default(),
-                },
-                "final" => Stage::Final { response: row.get::<_, Option<String>>(3)?.unwrap_or_default() },
-                _ => Stage::Claimed,
-            };
-            Ok(Settlement { key: key.to_string(), stage })
-        })
-        .optional()
+        let row = db
+            .query_row("SELECT stage, tx_hash, raw_tx, response FROM settlements WHERE key = ?1", params![key], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, Option<Vec<u8>>>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((stage, tx_hash, raw_tx, response)) = row else { return Ok(None) };
+        let stage = match stage.as_str() {
+            "sent" => {
+                // `ORDER BY rowid`: attempts in the order they were signed.
+                let mut stmt = db.prepare("SELECT tx_hash, raw_tx FROM attempts WHERE key = ?1 ORDER BY rowid")?;
+                let mut attempts = stmt
+                    .query_map(params![key], |r| Ok(Attempt { tx_hash: r.get(0)?, raw_tx: r.get(1)? }))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                // A row written before attempts had their own table holds its one transaction itself.
+                if let (true, Some(tx_hash), Some(raw_tx)) = (attempts.is_empty(), tx_hash, raw_tx) {
+                    attempts.push(Attempt { tx_hash, raw_tx });
+                }
+                Stage::Sent { attempts }
+            }
+            "final" => Stage::Final { response: response.unwrap_or_default() },
+            _ => Stage::Claimed,
+        };
+        Ok(Some(Settlement { key: key.to_string(), stage }))
     }
 
-    /// Records the signed transaction of `key`, before it is broadcast.
+    /// Records a signed transaction of `key` (its first, or a replacement), before it is broadcast.
     pub fn sent(&self, key: &str, tx_hash: &str, raw_tx: &[u8]) -> Result<()> {
         self.with(|db| {
+            db.execute(
+                "INSERT INTO attempts (key, tx_hash, raw_tx) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![key, tx_hash, raw_tx],
+            )?;
             db.execute(
                 "UPDATE settlements SET stage = 'sent', tx_hash = ?2, raw_tx = ?3, updated_at = unixepoch() WHERE key = ?1",
                 params![key, tx_hash, raw_tx],
@@ -131,7 +164,19 @@ impl Store {
 
     /// Forgets `key` (nothing reached the chain), so a later `/settle` may try again.
     pub fn release(&self, key: &str) -> Result<()> {
-        self.with(|db| db.execute("DELETE FROM settlements WHERE key = ?1", params![key]).map(drop))
+        self.with(|db| {
+            db.execute("DELETE FROM attempts WHERE key = ?1", params![key])?;
+            db.execute("DELETE FROM settlements WHERE key = ?1", params![key]).map(drop)
+        })
+    }
+
+    /// How many settlements are sent and not concluded (for `/metrics`).
+    pub fn pending(&self) -> Result<u64> {
+        self.with(|db| {
+            db.query_row("SELECT COUNT(*) FROM settlements WHERE stage = 'sent'", [], |row| {
+                Ok(row.get::<_, i64>(0)? as u64)
+            })
+        })
     }
 
     /// Rows whose outcome is not known yet (claimed or sent), for recovery after a restart.
@@ -180,13 +225,23 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         let row = store.claim("k").unwrap().unwrap();
-        assert_eq!(row.stage, Stage::Sent { tx_hash: "0xabc".into(), raw_tx: vec![1, 2, 3] });
+        assert_eq!(
+            row.stage,
+            Stage::Sent { attempts: vec![Attempt { tx_hash: "0xabc".into(), raw_tx: vec![1, 2, 3] }] }
+        );
+        store.sent("k", "0xdef", &[4]).unwrap();
+        let Stage::Sent { attempts } = store.get("k").unwrap().unwrap().stage else { panic!("not sent") };
+        assert_eq!(attempts.iter().map(|a| a.tx_hash.as_str()).collect::<Vec<_>>(), ["0xabc", "0xdef"]);
+        assert_eq!(store.pending().unwrap(), 1);
         assert_eq!(store.unfinished().unwrap().len(), 1);
         store.finish("k", r#"{"success":true}"#).unwrap();
         assert!(store.unfinished().unwrap().is_empty());
         assert_eq!(store.counts().unwrap(), (1, 1));
         store.release("k").unwrap();
         assert_eq!(store.claim("k").unwrap(), None);
+        store.sent("k", "0x123", &[9]).unwrap();
+        let Stage::Sent { attempts } = store.get("k").unwrap().unwrap().stage else { panic!("not sent") };
+        assert_eq!(attempts.len(), 1, "a released row keeps none of its old attempts");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

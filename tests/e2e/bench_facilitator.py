@@ -1,12 +1,13 @@
-"""Facilitator throughput on anvil: verifies/s, settles/s and p50/p99 latency, every settle from one key.
+"""Facilitator throughput on anvil: verifies/s, settles/s and p50/p99 latency, settling from 1 to 4 keys.
 
     eval "$(scripts/install-chain.sh)"
     cargo build --release -p paywire-facilitator
     PAYWIRE_FACILITATOR_BIN=target/release/paywire-facilitator .tools/python-venv/bin/python \\
-        tests/e2e/bench_facilitator.py [--payments 500] [--concurrency 32]
+        tests/e2e/bench_facilitator.py [--payments 500] [--concurrency 32] [--keys 1] [--proxy]
 
 A measurement, not a test: it prints figures and exits non-zero only if a payment fails. The payments are
-signed before the clock starts; each is verified once and then settled once, over HTTP keep-alive.
+signed before the clock starts; each is verified once and then settled once, over HTTP keep-alive. With
+`--proxy`, every node call goes through the tests' fault-injecting JSON-RPC proxy (idle: no fault set).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable, List, Tuple
 
 import conftest
 import httpx
+from rpc_proxy import RpcProxy
 
 import paywire
 
@@ -50,15 +52,39 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--payments", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--keys", type=int, default=1, choices=range(1, len(SETTLERS) + 1))
+    parser.add_argument("--proxy", action="store_true", help="node calls through the idle fault proxy")
     args = parser.parse_args()
     keys = conftest.PAYER_KEYS
     with conftest.funded_chain() as chain:
-        return measure(chain, keys, args.payments, args.concurrency)
+        proxy = RpcProxy(chain.rpc_url) if args.proxy else None
+        try:
+            return measure(chain, proxy.url if proxy else chain.rpc_url, keys, args)
+        finally:
+            if proxy:
+                proxy.close()
 
 
-def measure(chain: conftest.Chain, keys: List[str], payments: int, concurrency: int) -> int:
+# anvil's development accounts 1, 5, 6 and 7 (each funded with ETH by anvil).
+SETTLERS = [
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+]
+
+
+def measure(chain: conftest.Chain, rpc_url: str, keys: List[str], args: argparse.Namespace) -> int:
+    payments, concurrency = args.payments, args.concurrency
     workdir = Path(tempfile.mkdtemp(prefix="paywire-bench-"))
-    facilitator = conftest.Facilitator(chain.rpc_url, workdir)
+    names = [f"PW_BENCH_KEY_{i}" for i in range(args.keys)]
+    config = workdir / "facilitator.toml"
+    config.write_text(
+        "[[chain]]\nchain_id = 84532\nrpc_urls_env = \"PW_BENCH_RPC\"\nkeys = ["
+        + ", ".join(f'{{ env = "{n}" }}' for n in names) + "]\n"
+    )
+    environ = {"PW_BENCH_RPC": rpc_url, **dict(zip(names, SETTLERS))}
+    facilitator = conftest.Facilitator("", workdir, config=config, environ=environ)
     facilitator.start()
     try:
         bill = paywire.build_payment_required(
@@ -81,7 +107,10 @@ def measure(chain: conftest.Chain, keys: List[str], payments: int, concurrency: 
             report("verify", *timed(pool, [post("/verify", b, "isValid") for b in bodies]))
             report("settle", *timed(pool, [post("/settle", b, "success") for b in bodies]))
         settled = httpx.get(f"{facilitator.url}/health").json()
-        print(f"settled on chain: {settled['succeeded']} of {settled['settlements']}; concurrency {concurrency}")
+        print(f"settled on chain: {settled['succeeded']} of {settled['settlements']}; concurrency {concurrency}, "
+              f"{args.keys} key(s){', through the idle fault proxy' if args.proxy else ''}")
+        errors = [line for line in facilitator.log.read_text(errors="replace").splitlines() if "nonce" in line.lower()]
+        print(f"log lines naming a nonce problem: {len(errors)}")
         return 0 if settled["succeeded"] == payments else 1
     finally:
         facilitator.stop()

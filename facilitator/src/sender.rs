@@ -1,0 +1,345 @@
+//! One settling key: its nonces, the transactions it has in flight, and their upkeep.
+//!
+//! A nonce is handed out under a lock that is never held across a network call, so one hung node call
+//! delays only its own settlement. Every nonce handed out stays "in flight" until the chain has mined a
+//! transaction at it. The keeper ([`Sender::tend`]) heals what the network breaks: a transaction the node
+//! dropped is broadcast again, one stuck in the pool is replaced with higher fees, and a nonce nothing was
+//! sent at (a refused broadcast) is filled with an empty transaction, so later settlements never wait
+//! behind a gap.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{Transaction as _, TxEnvelope};
+use alloy::eips::eip2718::{Decodable2718, Encodable2718};
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+
+use crate::rpc::{Rpc, RpcError};
+
+/// A signed transaction: its hash and EIP-2718 bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The signed bytes.
+    pub raw: Vec<u8>,
+}
+
+/// A nonce in flight: what was signed at it (replacements last), and for whom.
+#[derive(Clone, Debug)]
+struct InFlight {
+    /// The settlement's key; empty for a filler.
+    key: String,
+    attempts: Vec<Signed>,
+    /// When the last attempt was broadcast (or the nonce handed out).
+    touched: Instant,
+    /// The chain's head block when the keeper first saw the last attempt waiting (`None`: not seen yet).
+    seen_at_block: Option<u64>,
+}
+
+#[derive(Default)]
+struct Nonces {
+    /// The next nonce to hand out; `None` until read from the node.
+    next: Option<u64>,
+    in_flight: BTreeMap<u64, InFlight>,
+    /// The key's mined transaction count at the keeper's last pass.
+    mined: Option<u64>,
+}
+
+/// What the keeper did on one pass, for logs and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tended {
+    /// Transactions broadcast again after the node lost them.
+    pub rebroadcast: usize,
+    /// Transactions replaced with higher fees (the settlement keys they belong to).
+    pub replaced: Vec<(String, Signed)>,
+    /// Empty transactions sent to fill a gap.
+    pub filled: usize,
+}
+
+/// Records a replacement transaction with its settlement (by key), before it is broadcast.
+pub type Persist<'a> = dyn Fn(&str, &Signed) -> Result<(), String> + Send + Sync + 'a;
+
+/// Fees for a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fees {
+    /// `maxFeePerGas`.
+    pub max_fee: u128,
+    /// `maxPriorityFeePerGas`.
+    pub priority: u128,
+}
+
+impl Fees {
+    /// These fees raised by a quarter (nodes require at least a tenth more to replace a transaction), and at
+    /// least `floor`.
+    fn bumped(self, floor: Fees) -> Fees {
+        let up = |x: u128| x.saturating_add(x / 4).saturating_add(1);
+        Fees { max_fee: up(self.max_fee).max(floor.max_fee), priority: up(self.priority).max(floor.priority) }
+    }
+}
+
+/// One settling key on one chain.
+pub struct Sender {
+    address: Address,
+    wallet: EthereumWallet,
+    chain_id: u64,
+    nonces: Mutex<Nonces>,
+}
+
+impl Sender {
+    /// The key `signer` sending on chain `chain_id`.
+    pub fn new(signer: PrivateKeySigner, chain_id: u64) -> Self {
+        let address = signer.address();
+        Sender { address, wallet: EthereumWallet::from(signer), chain_id, nonces: Mutex::new(Nonces::default()) }
+    }
+
+    /// The key's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    fn nonces(&self) -> std::sync::MutexGuard<'_, Nonces> {
+        self.nonces.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many nonces are in flight (handed out, not known mined).
+    pub fn in_flight(&self) -> usize {
+        self.nonces().in_flight.len()
+    }
+
+    /// Takes back a settlement sent before a restart, at `nonce` with `attempts`.
+    pub fn adopt(&self, key: &str, nonce: u64, attempts: Vec<Signed>) {
+        let mut n = self.nonces();
+        n.in_flight
+            .insert(nonce, InFlight { key: key.to_string(), attempts, touched: Instant::now(), seen_at_block: None });
+        if let Some(next) = n.next.filter(|next| *next <= nonce) {
+            n.next = Some(next.max(nonce + 1));
+        }
+    }
+
+    /// Whether a nonce is still in flight.
+    pub fn is_in_flight(&self, nonce: u64) -> bool {
+        self.nonces().in_flight.contains_key(&nonce)
+    }
+
+    /// Every hash signed at `nonce` (replacements last), if it is in flight.
+    pub fn attempts(&self, nonce: u64) -> Option<Vec<Signed>> {
+        self.nonces().in_flight.get(&nonce).map(|f| f.attempts.clone())
+    }
+
+    /// Reads the next nonce from the node unless known: the larger of the node's pending count and one past
+    /// the highest nonce in flight.
+    pub async fn sync(&self, rpc: &Rpc) -> Result<(), RpcError> {
+        if self.nonces().next.is_some() {
+            return Ok(());
+        }
+        let address = self.address;
+        let pending = rpc
+            .call("eth_getTransactionCount", |p| async move { p.get_transaction_count(address).pending().await })
+            .await?;
+        let mut n = self.nonces();
+        let past_in_flight = n.in_flight.keys().next_back().map_or(0, |k| k + 1);
+        let next = pending.max(past_in_flight).max(n.next.unwrap_or(0));
+        n.next = Some(next);
+        Ok(())
+    }
+
+    /// Hands out the next nonce for settlement `key` (call [`Sender::sync`] first).
+    pub fn allocate(&self, key: &str) -> Option<u64> {
+        let mut n = self.nonces();
+        let nonce = n.next?;
+        n.next = Some(nonce + 1);
+        n.in_flight.insert(
+            nonce,
+            InFlight { key: key.to_string(), attempts: Vec::new(), touched: Instant::now(), seen_at_block: None },
+        );
+        Some(nonce)
+    }
+
+    /// Signs a call of `to` at `nonce` (no I/O).
+    pub async fn sign(
+        &self,
+        nonce: u64,
+        to: Address,
+        input: Bytes,
+        value: U256,
+        gas: u64,
+        fees: Fees,
+    ) -> Result<Signed, String> {
+        let tx = TransactionRequest::default()
+            .with_from(self.address)
+            .with_to(to)
+            .with_input(input)
+            .with_value(value)
+            .with_nonce(nonce)
+            .with_chain_id(self.chain_id)
+            .with_gas_limit(gas)
+            .with_max_fee_per_gas(fees.max_fee)
+            .with_max_priority_fee_per_gas(fees.priority);
+        let envelope: TxEnvelope = tx.build(&self.wallet).await.map_err(|e| format!("signing failed: {e}"))?;
+        Ok(Signed { hash: *envelope.tx_hash(), raw: envelope.encoded_2718() })
+    }
+
+    /// Records an attempt at `nonce` (before it is broadcast).
+    pub fn record(&self, nonce: u64, signed: Signed) {
+        let mut n = self.nonces();
+        if let Some(f) = n.in_flight.get_mut(&nonce) {
+            f.attempts.push(signed);
+            f.touched = Instant::now();
+            f.seen_at_block = None;
+        }
+    }
+
+    /// Forgets a nonce a transaction was mined at.
+    pub fn mined(&self, nonce: u64) {
+        self.nonces().in_flight.remove(&nonce);
+    }
+
+    /// Gives up a nonce's settlement: nothing reached a node. The nonce stays in flight with no attempt,
+    /// so the keeper fills it unless the chain moves past it first.
+    pub fn abandon(&self, nonce: u64) {
+        let mut n = self.nonces();
+        if let Some(f) = n.in_flight.get_mut(&nonce) {
+            f.key.clear();
+            f.attempts.clear();
+            f.touched = Instant::now();
+        }
+    }
+
+    /// One pass of upkeep: forgets mined nonces, rebroadcasts what the node lost, replaces what is stuck
+    /// longer than `stuck_after`, and fills gaps. Only the first nonce not yet mined is replaced or filled:
+    /// every later one waits on it. A transaction is replaced only once blocks were mined without it (while
+    /// no block is made, higher fees buy nothing).
+    /// `persist` records a replacement with its settlement before it is broadcast.
+    pub async fn tend(&self, rpc: &Rpc, stuck_after: Duration, persist: &Persist<'_>) -> Result<Tended, RpcError> {
+        {
+            // Nothing in flight and every nonce handed out mined: nothing to tend, and no node call.
+            let n = self.nonces();
+            if n.in_flight.is_empty() && n.next.is_some() && n.next == n.mined {
+                return Ok(Tended::default());
+            }
+        }
+        let address = self.address;
+        let mined = rpc
+            .call("eth_getTransactionCount", |p| async move { p.get_transaction_count(address).latest().await })
+            .await?;
+        let head = rpc.call("eth_blockNumber", |p| async move { p.get_block_number().await }).await?;
+        let waiting: Vec<(u64, InFlight)> = {
+            let mut n = self.nonces();
+            n.mined = Some(mined);
+            n.in_flight.retain(|nonce, _| *nonce >= mined);
+            if let Some(next) = n.next.filter(|next| *next < mined) {
+                // Another user of this key moved past us: never hand out a used nonce.
+                n.next = Some(mined.max(next));
+            }
+            // A nonce below `next` that nobody holds is a gap (handed out before a restart and never sent).
+            let next = n.next.unwrap_or(mined);
+            for nonce in mined..next {
+                n.in_flight.entry(nonce).or_insert_with(|| InFlight {
+                    key: String::new(),
+                    attempts: Vec::new(),
+                    touched: Instant::now(),
+                    seen_at_block: None,
+                });
+            }
+            for flight in n.in_flight.values_mut() {
+                flight.seen_at_block.get_or_insert(head);
+            }
+            n.in_flight.iter().map(|(k, v)| (*k, v.clone())).collect()
+        };
+        let mut tended = Tended::default();
+        for (nonce, flight) in waiting {
+            if flight.touched.elapsed() < stuck_after {
+                continue;
+            }
+            let Some(last) = flight.attempts.last() else {
+                if nonce == mined {
+                    self.fill(rpc, nonce).await?;
+                    tended.filled += 1;
+                }
+                continue;
+            };
+            let hash = last.hash;
+            let known = rpc
+                .call("eth_getTransactionByHash", |p| async move { p.get_transaction_by_hash(hash).await })
+                .await?
+                .is_some();
+            if !known {
+                match rpc.broadcast(&last.raw).await {
+                    Ok(()) => {
+                        self.touch(nonce);
+                        tended.rebroadcast += 1;
+                        continue;
+                    }
+                    Err(e) if e.is_nonce_too_low() => continue, // mined meanwhile: the next pass forgets it
+                    Err(RpcError::Refused { .. }) => {}         // e.g. underpriced: replace it below
+                    Err(e) => return Err(e),
+                }
+            }
+            let passed_over = flight.seen_at_block.is_some_and(|seen| head >= seen + 2);
+            if nonce == mined && passed_over {
+                let replacement = self.replace(rpc, nonce, &flight.key, &last.raw, persist).await?;
+                tended.replaced.push((flight.key.clone(), replacement));
+            }
+        }
+        Ok(tended)
+    }
+
+    fn touch(&self, nonce: u64) {
+        if let Some(f) = self.nonces().in_flight.get_mut(&nonce) {
+            f.touched = Instant::now();
+        }
+    }
+
+    /// The fees the node suggests now.
+    pub async fn fees(rpc: &Rpc) -> Result<Fees, RpcError> {
+        let estimate = rpc.call("eth_feeHistory", |p| async move { p.estimate_eip1559_fees().await }).await?;
+        Ok(Fees { max_fee: estimate.max_fee_per_gas, priority: estimate.max_priority_fee_per_gas })
+    }
+
+    /// Re-signs the transaction `raw` at `nonce` with higher fees, has `persist` record it with settlement
+    /// `key` (so a restart follows it too), and broadcasts it.
+    async fn replace(
+        &self,
+        rpc: &Rpc,
+        nonce: u64,
+        key: &str,
+        raw: &[u8],
+        persist: &Persist<'_>,
+    ) -> Result<Signed, RpcError> {
+        let unreadable = |what: String| RpcError::Unreadable { method: "replacement", what };
+        let old = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| unreadable(e.to_string()))?;
+        let to = old.to().ok_or_else(|| unreadable("the transaction creates a contract".into()))?;
+        let was = Fees { max_fee: old.max_fee_per_gas(), priority: old.max_priority_fee_per_gas().unwrap_or(0) };
+        let fees = was.bumped(Self::fees(rpc).await?);
+        let signed =
+            self.sign(nonce, to, old.input().clone(), old.value(), old.gas_limit(), fees).await.map_err(unreadable)?;
+        if !key.is_empty() {
+            persist(key, &signed).map_err(|what| RpcError::Unreadable { method: "replacement", what })?;
+        }
+        self.record(nonce, signed.clone());
+        rpc.broadcast(&signed.raw).await?;
+        Ok(signed)
+    }
+
+    /// Sends an empty transaction to itself at `nonce`, so the nonces after it can mine.
+    async fn fill(&self, rpc: &Rpc, nonce: u64) -> Result<(), RpcError> {
+        let fees = Self::fees(rpc).await?;
+        let fees = Fees { max_fee: fees.max_fee.saturating_mul(2), priority: fees.priority.saturating_mul(2) };
+        let signed = self
+            .sign(nonce, self.address, Bytes::new(), U256::ZERO, 21_000, fees)
+            .await
+            .map_err(|what| RpcError::Unreadable { method: "filler", what })?;
+        self.record(nonce, signed.clone());
+        match rpc.broadcast(&signed.raw).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_nonce_too_low() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

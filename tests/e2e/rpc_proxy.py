@@ -1,0 +1,115 @@
+"""A fault-injecting JSON-RPC proxy between paywire's facilitator and anvil, for the tests' own use.
+
+It forwards every call and records its method. A fault set on a method applies to its next calls:
+
+    "lose"  forward the call (the node acts on it), then close the connection without an answer
+    "hang"  hold the call, unforwarded, until `release()` or `hold` seconds pass, then close the connection
+    "fail"  answer HTTP 502 without forwarding
+
+Its URL carries a fake API key in the path (`/v2/<SECRET>`), as real RPC URLs do, so tests can check that
+the facilitator never repeats it.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from typing import Dict, List, Optional, Tuple
+
+import httpx
+
+SECRET = "pw-test-api-key-3f9c1e"
+KEEPER_METHODS = {"eth_getTransactionCount", "eth_blockNumber", "eth_getTransactionByHash"}
+
+
+class RpcProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.calls: List[str] = []
+        self.faults: Dict[str, Tuple[str, int]] = {}
+        self.hold = 30.0
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+        self.client = httpx.Client(timeout=30)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    parsed = json.loads(body)
+                    first = parsed[0] if isinstance(parsed, list) else parsed
+                    method = str(first.get("method", ""))
+                except (ValueError, AttributeError, IndexError):
+                    method = ""
+                fault = proxy.take(method)
+                if fault == "hang":
+                    proxy.released.wait(proxy.hold)
+                    self.close_connection = True
+                    return
+                if fault == "fail":
+                    self.answer(502, b"bad gateway")
+                    return
+                answer = proxy.client.post(proxy.upstream, content=body, headers={"Content-Type": "application/json"})
+                if fault == "lose":
+                    self.close_connection = True
+                    return
+                self.answer(answer.status_code, answer.content)
+
+            def answer(self, status: int, content: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/{SECRET}"
+
+    def take(self, method: str) -> Optional[str]:
+        with self.lock:
+            self.calls.append(method)
+            fault = self.faults.get(method) or self.faults.get("*")
+            if fault is None:
+                return None
+            key = method if method in self.faults else "*"
+            action, left = fault
+            if left <= 1:
+                del self.faults[key]
+            else:
+                self.faults[key] = (action, left - 1)
+            return action
+
+    def fault(self, method: str, action: str, times: int = 1) -> None:
+        """Applies `action` to the next `times` calls of `method` ("*": any method)."""
+        with self.lock:
+            self.released.clear()
+            self.faults[method] = (action, times)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+        self.released.set()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def count(self) -> int:
+        """Calls so far, but the keeper's (which polls each key's nonce and the head while it has work)."""
+        with self.lock:
+            return len([m for m in self.calls if m not in KEEPER_METHODS])
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.client.close()
