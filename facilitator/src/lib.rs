@@ -9,6 +9,7 @@
 pub mod chain;
 pub mod config;
 pub mod deploy;
+pub mod deployless;
 pub mod http;
 pub mod metrics;
 pub mod rpc;

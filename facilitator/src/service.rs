@@ -35,6 +35,8 @@ struct Checked {
     to: Address,
     value: U256,
     input: Vec<u8>,
+    /// A counterfactual wallet's deployment (EIP-6492 factory and calldata), when the payer has no code yet.
+    deploy: Option<(Address, Bytes)>,
 }
 
 /// How long the facilitator waits, and how it tends what it sent.
@@ -230,6 +232,7 @@ impl Facilitator {
         let payer = Some(verified.payer);
         let asset = verified.asset;
         let rpc = |e: RpcError| node_failed(e, verified.payer, node_code);
+        let mut deploy = None;
         let signature = match form {
             SignatureForm::Eoa(signature) => signature,
             SignatureForm::Contract(signature) => {
@@ -243,15 +246,11 @@ impl Facilitator {
                 }
                 signature
             }
-            SignatureForm::Counterfactual { inner, .. } => {
-                // A wallet deployed since it signed checks its inner signature itself (EIP-1271).
+            SignatureForm::Counterfactual { factory, calldata, inner } => {
+                // A wallet deployed since it signed checks its inner signature itself (EIP-1271); one that is
+                // not is deployed through its (trusted) factory before it settles.
                 if !chain.has_code(authorization.from).await.map_err(rpc)? {
-                    return Err(invalid(
-                        ErrorCode::InvalidSignature,
-                        "the payer's wallet is not deployed yet; this facilitator does not deploy EIP-6492 \
-                         wallets, so deploy it first",
-                        payer,
-                    ));
+                    deploy = Some((factory, calldata));
                 }
                 inner
             }
@@ -281,11 +280,13 @@ impl Facilitator {
             to: authorization.to,
             value: authorization.value,
             input: transfer_call(&authorization, &signature),
+            deploy,
         })
     }
 
     /// The gas the transfer needs from `from`, within the chain's cap. `eth_estimateGas` simulates it too:
-    /// a revert is `simulation_failed`, a node failure `node_failed`.
+    /// a revert is `simulation_failed`, a node failure `node_failed`. For a wallet not deployed yet: the gas
+    /// its deployment needs, after a deployless simulation of the deployment and the transfer.
     async fn gas(
         &self,
         chain: &Chain,
@@ -293,10 +294,17 @@ impl Facilitator {
         checked: &Checked,
         node_failed_code: ErrorCode,
     ) -> Result<u64, Error> {
-        let gas = chain
-            .estimate_gas(from, checked.asset, checked.input.clone())
-            .await
-            .map_err(|e| node_failed(e, checked.payer, node_failed_code))?;
+        let failed = |e| node_failed(e, checked.payer, node_failed_code);
+        let gas = match &checked.deploy {
+            None => chain.estimate_gas(from, checked.asset, checked.input.clone()).await.map_err(failed)?,
+            Some((factory, calldata)) => {
+                chain
+                    .simulate_after_deploy(from, *factory, calldata, checked.asset, &checked.input)
+                    .await
+                    .map_err(failed)?;
+                chain.estimate_gas(from, *factory, calldata.to_vec()).await.map_err(failed)?
+            }
+        };
         let cap = chain.policy().max_gas;
         if gas > cap {
             return Err(invalid(
@@ -370,9 +378,19 @@ impl Facilitator {
         request: &FacilitatorRequest,
         network: &str,
     ) -> Result<SettleResponse, Error> {
-        let (chain, checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
+        let (chain, mut checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
         let payer = Some(checked.payer);
-        let sender = chain.pick_sender();
+        let mut sender = chain.pick_sender();
+        if let Some((factory, calldata)) = checked.deploy.clone() {
+            let gas = self.gas(&chain, sender.address(), &checked, ErrorCode::UnexpectedSettleError).await?;
+            self.deploy_wallet(&chain, &sender, factory, calldata, gas, checked.payer).await?;
+            (_, checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
+            if checked.deploy.is_some() {
+                let message = "the EIP-6492 factory did not deploy the payer's wallet: its calldata deploys another";
+                return Err(invalid(ErrorCode::InvalidSignature, message, payer));
+            }
+            sender = chain.pick_sender();
+        }
         let settle_failed = |e: RpcError| node_failed(e, checked.payer, ErrorCode::UnexpectedSettleError);
         let gas = self.gas(&chain, sender.address(), &checked, ErrorCode::UnexpectedSettleError).await?;
         let fees = Sender::fees(chain.rpc()).await.map_err(settle_failed)?;
@@ -409,6 +427,59 @@ impl Facilitator {
             Err(_) => return Ok(pending(signed.hash, network, checked.payer)),
         }
         Ok(self.conclude(key, &chain, &sender, nonce, &checked, signed.hash, network).await)
+    }
+
+    /// Deploys a counterfactual wallet through its trusted factory, and waits for the deployment to mine. The
+    /// transaction is the keeper's like any other (rebroadcast, replaced); an error means the settlement
+    /// may be asked for again.
+    async fn deploy_wallet(
+        &self,
+        chain: &Chain,
+        sender: &Sender,
+        factory: Address,
+        calldata: Bytes,
+        gas: u64,
+        payer: Address,
+    ) -> Result<(), Error> {
+        let failed = |message: String| invalid(ErrorCode::UnexpectedSettleError, message, Some(payer));
+        let node = |e: RpcError| failed(format!("deploying the payer's wallet failed: {e}"));
+        let fees = Sender::fees(chain.rpc()).await.map_err(node)?;
+        sender.sync(chain.rpc()).await.map_err(node)?;
+        let nonce = sender.allocate("").ok_or_else(|| failed("the settling key's nonce is unknown".into()))?;
+        let signed = match sender.sign(nonce, factory, calldata, U256::ZERO, gas, fees).await {
+            Ok(signed) => signed,
+            Err(message) => {
+                sender.abandon(nonce);
+                return Err(failed(message));
+            }
+        };
+        sender.record(nonce, signed.clone());
+        match chain.rpc().broadcast(&signed.raw).await {
+            Ok(()) => {}
+            Err(e @ RpcError::Refused { .. }) => {
+                sender.abandon(nonce);
+                return Err(node(e));
+            }
+            Err(_) => return Err(failed("the wallet's deployment was sent but not confirmed; settle again".into())),
+        }
+        let deadline = Instant::now() + self.timing.receipt_timeout;
+        loop {
+            let hashes = sender.attempts(nonce).map_or(vec![signed.hash], |a| a.iter().map(|s| s.hash).collect());
+            for hash in hashes {
+                if let Ok(Some(receipt)) = chain.receipt(hash).await {
+                    sender.mined(nonce);
+                    if !receipt.status() {
+                        return Err(failed(format!("the wallet's deployment {hash:#x} reverted")));
+                    }
+                    tracing::info!(chain = chain.chain_id(), wallet = %payer, transaction = %hash, "deployed an EIP-6492 wallet");
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(failed("the wallet's deployment is not confirmed yet; settle again".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits for a receipt of any transaction at `nonce` (the keeper may replace it meanwhile) and records
@@ -473,7 +544,10 @@ impl Facilitator {
                 return Some(failure(&Error::new(ErrorCode::UnexpectedSettleError, message), network));
             }
         };
-        let chain = self.chains.get(&sent.chain_id)?.clone();
+        let Some(chain) = self.chains.get(&sent.chain_id).cloned() else {
+            // Sent on a chain no longer configured: it may have mined there, so it stays sent.
+            return Some(pending(sent.latest(), network, sent.checked.payer));
+        };
         for hash in &sent.hashes {
             match chain.receipt(*hash).await {
                 Ok(Some(receipt)) => return Some(self.record_final(key, &chain, &receipt, &sent.checked, network)),
@@ -607,7 +681,7 @@ impl SentTx {
             nonce: tx.nonce(),
             hashes,
             raws: attempts.iter().map(|a| a.raw_tx.clone()).collect(),
-            checked: Checked { payer: from, asset, from, to, value, input: tx.input().to_vec() },
+            checked: Checked { payer: from, asset, from, to, value, input: tx.input().to_vec(), deploy: None },
         })
     }
 

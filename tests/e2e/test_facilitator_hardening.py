@@ -111,6 +111,8 @@ def write_config(path: Path, chains: Sequence[Dict[str, Any]], **timeouts: float
             lines.append("assets = [" + ", ".join(f'"{a}"' for a in c["assets"]) + "]")
         if "max_gas" in c:
             lines.append(f"max_gas = {c['max_gas']}")
+        if "factories" in c:
+            lines.append("eip6492_factories = [" + ", ".join(f'"{a}"' for a in c["factories"]) + "]")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -437,6 +439,163 @@ def test_one_log_line_per_request_and_metrics(facilitator: Facilitator) -> None:
     assert "paywire_facilitator_request_seconds_bucket" in metrics
     assert "paywire_facilitator_pending_settlements 0" in metrics
     assert f'paywire_facilitator_gas_used_total{{chain="84532",key="{address(SETTLERS[0])}"}}' in metrics
+
+
+def test_a_stuck_transaction_is_replaced_with_higher_fees(chain: Chain, running: Running) -> None:
+    chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_KEY"]}]
+    f = running.start(chains, {"PW_RPC": chain.rpc_url, "PW_KEY": SETTLERS[2]}, receipt=2.0)
+    key = payer()
+    before = chain.balance(address(key))
+    body = request_body(key, bill())
+    chain.rpc("evm_setAutomine", [False])
+    try:
+        first = post(f, "/settle", body)
+        assert first["errorReason"] == "settlement_pending", first
+        sent = chain.rpc("eth_getTransactionByHash", [first["transaction"]])
+        assert isinstance(sent, dict)
+        # Blocks from now on cost far more than the transaction offers: it waits in the pool, passed over.
+        chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(int(sent["maxFeePerGas"], 16) * 50)])
+        chain.rpc("evm_setIntervalMining", [1])
+        deadline = time.monotonic() + 40
+        while True:
+            done = post(f, "/settle", body)
+            if done["success"]:
+                break
+            assert done["errorReason"] == "settlement_pending", done
+            assert time.monotonic() < deadline, "a transaction passed over by every block was never replaced"
+    finally:
+        chain.rpc("evm_setIntervalMining", [0])
+        chain.rpc("evm_setAutomine", [True])
+    assert done["transaction"] != first["transaction"], "the mined transaction is the first, not a replacement"
+    mined = chain.rpc("eth_getTransactionByHash", [done["transaction"]])
+    assert isinstance(mined, dict) and mined["nonce"] == sent["nonce"]
+    assert int(mined["maxFeePerGas"], 16) > int(sent["maxFeePerGas"], 16)
+    assert chain.rpc("eth_getTransactionReceipt", [first["transaction"]]) is None
+    charged_once(chain, key, before, done["transaction"])
+    assert post(f, "/settle", body) == done
+
+
+def test_a_settlement_sticks_to_its_key_across_a_restart(chain: Chain, running: Running) -> None:
+    chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_K1", "PW_K2"]}]
+    f = running.start(chains, {"PW_RPC": chain.rpc_url, "PW_K1": SETTLERS[1], "PW_K2": SETTLERS[2]}, receipt=1.0)
+    keys = [payer() for _ in range(4)]
+    before = {k: chain.balance(address(k)) for k in keys}
+    bodies = [request_body(k, bill()) for k in keys]
+    chain.rpc("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            pending = list(pool.map(lambda b: post(f, "/settle", b), bodies))
+        assert [p["errorReason"] for p in pending] == ["settlement_pending"] * 4, pending
+        senders = [str(chain.rpc("eth_getTransactionByHash", [p["transaction"]])["from"]).lower()  # type: ignore[index]
+                   for p in pending]
+        assert set(senders) == {address(SETTLERS[1]).lower(), address(SETTLERS[2]).lower()}
+        f.stop()
+        for p in pending:  # the node loses them while the facilitator is down
+            chain.rpc("anvil_dropTransaction", [p["transaction"]])
+        f.start()
+        chain.rpc("evm_setIntervalMining", [1])
+        deadline = time.monotonic() + 30
+        while any(chain.rpc("eth_getTransactionReceipt", [p["transaction"]]) is None for p in pending):
+            assert time.monotonic() < deadline, "settlements sent before a restart were not followed"
+            time.sleep(0.2)
+    finally:
+        chain.rpc("evm_setIntervalMining", [0])
+        chain.rpc("evm_setAutomine", [True])
+    for key, body, p, sender in zip(keys, bodies, pending, senders):
+        assert chain.receipt(p["transaction"])["from"].lower() == sender
+        done = post(f, "/settle", body)
+        assert done["success"] is True and done["transaction"] == p["transaction"], done
+        charged_once(chain, key, before[key], p["transaction"])
+
+
+# A CREATE2 factory: calldata is a salt and init code; it deploys them and returns the address (reverts if
+# the deployment fails, e.g. because the wallet exists).
+FACTORY = "0xFac7000000000000000000000000000000006492"
+FACTORY_CODE = (
+    "0x" "366020900380602060003760003590" "60006000f5" "80601c57" "600080fd" "5b60005260206000f3"
+)
+EIP6492_MAGIC = "6492" * 16
+
+
+def word(value: int) -> str:
+    return format(value, "064x")
+
+
+def padded(data: bytes) -> str:
+    return word(len(data)) + data.hex().ljust((len(data) + 31) // 32 * 64, "0")
+
+
+def counterfactual_payment(chain: Chain, the_bill: paywire.PaymentRequired, owner: str, signer: str,
+                           salt: int) -> Dict[str, Any]:
+    """A payment from a MockERC1271Wallet owned by `owner` that is not deployed yet: its inner signature is
+    `signer`'s signature of the EIP-712 digest, wrapped (EIP-6492) with FACTORY's deployment call."""
+    artifact = Path(env("PAYWIRE_USDC_PACKAGE")) / "artifacts/hardhat/contracts/test/MockERC1271Wallet.sol/MockERC1271Wallet.json"
+    init = bytes.fromhex(json.loads(artifact.read_text())["bytecode"].removeprefix("0x") + word(int(address(owner), 16)))
+    deploy = bytes.fromhex(word(salt)) + init
+    wallet = "0x" + str(chain.rpc("eth_call", [{"to": FACTORY, "data": "0x" + deploy.hex()}, "latest"]))[-40:]
+    body = request_body(owner, the_bill)
+    authorization = body["paymentPayload"]["payload"]["authorization"]
+    authorization["from"] = wallet
+    typed = {
+        "domain": {"name": "USDC", "version": "2", "chainId": 84532, "verifyingContract": chain.asset},
+        "primaryType": "TransferWithAuthorization",
+        "message": {k: int(v) if k in ("value", "validAfter", "validBefore") else v for k, v in authorization.items()},
+    }
+    inner = paywire.LocalSigner(signer).sign_digest(paywire.typed_data_hashes(typed)["digest"])
+    head = word(int(FACTORY, 16)) + word(96) + word(96 + 32 + (len(deploy) + 31) // 32 * 32)
+    body["paymentPayload"]["payload"]["signature"] = "0x" + head + padded(deploy) + padded(inner) + EIP6492_MAGIC
+    body["wallet"] = wallet
+    return body
+
+
+def fund(chain: Chain, source_key: str, to: str, amount: int) -> None:
+    """Moves USDC from a funded payer to `to` (anvil impersonates the payer and gives it gas)."""
+    source = address(source_key)
+    chain.rpc("anvil_impersonateAccount", [source])
+    chain.rpc("anvil_setBalance", [source, hex(10**18)])
+    data = "0xa9059cbb" + word(int(to, 16)) + word(amount)  # transfer(address,uint256)
+    tx = chain.rpc("eth_sendTransaction", [{"from": source, "to": chain.asset, "data": data}])
+    assert chain.receipt(str(tx))["status"] == "0x1"
+    chain.rpc("anvil_stopImpersonatingAccount", [source])
+
+
+def test_a_counterfactual_wallet_settles_only_through_a_trusted_factory(chain: Chain, proxy: RpcProxy,
+                                                                        facilitator: Facilitator,
+                                                                        running: Running) -> None:
+    chain.rpc("anvil_setCode", [FACTORY, FACTORY_CODE])
+    owner, stranger = payer(), payer()
+    b = bill()
+    payment = counterfactual_payment(chain, b, owner, owner, salt=1)
+    wallet = payment.pop("wallet")
+    fund(chain, stranger, wallet, 5 * PRICE_ATOMIC)
+    assert chain.rpc("eth_getCode", [wallet, "latest"]) == "0x"
+    # Not trusted (no factory configured): refused offline, fail closed.
+    calls = proxy.count()
+    refused = post(facilitator, "/verify", payment)
+    assert (refused["isValid"], refused["invalidReason"]) == (False, "invalid_exact_evm_payload_signature")
+    assert "does not trust" in refused["invalidMessage"]
+    assert proxy.count() == calls, proxy.calls[-6:]
+    # Trusted: a stranger's inner signature fails the deployless simulation and deploys nothing.
+    # Deploying Circle's mock wallet takes about 400 k gas: more than the default cap of 300 k.
+    chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_KEY"], "factories": [FACTORY],
+               "max_gas": 600_000}]
+    f = running.start(chains, {"PW_RPC": chain.rpc_url, "PW_KEY": SETTLERS[3]})
+    forged = counterfactual_payment(chain, b, owner, stranger, salt=1)
+    forged.pop("wallet")
+    verdict = post(f, "/verify", forged)
+    assert (verdict["isValid"], verdict["invalidReason"]) == (False, "invalid_exact_evm_transaction_simulation_failed")
+    assert post(f, "/settle", forged)["success"] is False
+    assert chain.rpc("eth_getCode", [wallet, "latest"]) == "0x"
+    # The owner's: valid without deploying anything; settling deploys the wallet, then the wallet pays.
+    valid = post(f, "/verify", payment)
+    assert valid["isValid"] is True and valid["payer"].lower() == wallet.lower(), valid
+    assert chain.rpc("eth_getCode", [wallet, "latest"]) == "0x"
+    settled = post(f, "/settle", payment)
+    assert settled["success"] is True, settled
+    assert chain.rpc("eth_getCode", [wallet, "latest"]) != "0x"
+    assert chain.receipt(settled["transaction"])["from"].lower() == address(SETTLERS[3]).lower()
+    assert chain.balance(wallet) == 4 * PRICE_ATOMIC
+    assert post(f, "/settle", payment) == settled
 
 
 def test_no_key_signature_or_rpc_url_in_any_log(running: Running) -> None:
