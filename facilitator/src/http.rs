@@ -159,7 +159,7 @@ fn observe(
         network = r.network(),
         outcome,
         transaction = tx,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        latency_ms = elapsed.as_micros() as f64 / 1000.0,
         "x402 {}",
         endpoint.name()
     );

@@ -121,8 +121,9 @@ impl Rpc {
         self.nodes.is_empty()
     }
 
-    /// Runs `call` against the nodes in turn, from the preferred one, until one answers (an error answer
-    /// included). A node that times out or cannot be reached passes the call to the next.
+    /// Runs `call` against the nodes in turn, from the preferred one, until one answers. A revert is an
+    /// answer. A node that times out, cannot be reached, or refuses for another reason (a rate limit, a
+    /// block it lacks) passes the call to the next; when every node refused, the last refusal is the error.
     pub async fn call<T, F, Fut>(&self, method: &'static str, call: F) -> Result<T, RpcError>
     where
         F: Fn(DynProvider) -> Fut,
@@ -131,6 +132,7 @@ impl Rpc {
         let n = self.nodes.len();
         let first = self.preferred.load(Ordering::Relaxed) % n;
         let mut failures = Vec::new();
+        let mut refused = None;
         for step in 0..n {
             let i = (first + step) % n;
             match tokio::time::timeout(self.timeout, call(self.nodes[i].clone())).await {
@@ -140,8 +142,12 @@ impl Rpc {
                 }
                 Ok(Err(error)) => match describe(&error) {
                     Ok(message) => {
-                        self.preferred.store(i, Ordering::Relaxed);
-                        return Err(RpcError::Refused { method, message });
+                        let error = RpcError::Refused { method, message };
+                        if error.is_revert() {
+                            self.preferred.store(i, Ordering::Relaxed);
+                            return Err(error);
+                        }
+                        refused = Some(error);
                     }
                     Err(what) => failures.push(format!("node {} of {n}: {what}", i + 1)),
                 },
@@ -150,7 +156,7 @@ impl Rpc {
                 }
             }
         }
-        Err(RpcError::Unreachable { method, what: failures.join("; ") })
+        Err(refused.unwrap_or(RpcError::Unreachable { method, what: failures.join("; ") }))
     }
 
     /// Broadcasts a signed transaction to every node in turn until one takes it. `Ok` when a node took it or

@@ -76,10 +76,13 @@ pub struct Fees {
 
 impl Fees {
     /// These fees raised by a quarter (nodes require at least a tenth more to replace a transaction), and at
-    /// least `floor`.
-    fn bumped(self, floor: Fees) -> Fees {
+    /// least `market` (what the node suggests now). `None` past ten times the market's fee cap: a transaction
+    /// that still does not mine there is not stuck on its price, and raising it further only burns money.
+    fn bumped(self, market: Fees) -> Option<Fees> {
         let up = |x: u128| x.saturating_add(x / 4).saturating_add(1);
-        Fees { max_fee: up(self.max_fee).max(floor.max_fee), priority: up(self.priority).max(floor.priority) }
+        let fees =
+            Fees { max_fee: up(self.max_fee).max(market.max_fee), priority: up(self.priority).max(market.priority) };
+        (fees.max_fee <= market.max_fee.saturating_mul(10)).then_some(fees)
     }
 }
 
@@ -316,7 +319,14 @@ impl Sender {
         let old = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| unreadable(e.to_string()))?;
         let to = old.to().ok_or_else(|| unreadable("the transaction creates a contract".into()))?;
         let was = Fees { max_fee: old.max_fee_per_gas(), priority: old.max_priority_fee_per_gas().unwrap_or(0) };
-        let fees = was.bumped(Self::fees(rpc).await?);
+        let market = Self::fees(rpc).await?;
+        let fees = was.bumped(market).ok_or_else(|| RpcError::Unreadable {
+            method: "replacement",
+            what: format!(
+                "the transaction at nonce {nonce} offers {} wei per gas, ten times what the node asks, and still waits",
+                was.max_fee
+            ),
+        })?;
         let signed =
             self.sign(nonce, to, old.input().clone(), old.value(), old.gas_limit(), fees).await.map_err(unreadable)?;
         if !key.is_empty() {
@@ -341,5 +351,18 @@ impl Sender {
             Err(e) if e.is_nonce_too_low() => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replacement_pays_a_quarter_more_or_the_market_but_never_ten_times_the_market() {
+        let market = Fees { max_fee: 100, priority: 10 };
+        assert_eq!(Fees { max_fee: 40, priority: 2 }.bumped(market), Some(market));
+        assert_eq!(Fees { max_fee: 400, priority: 40 }.bumped(market), Some(Fees { max_fee: 501, priority: 51 }));
+        assert_eq!(Fees { max_fee: 800, priority: 10 }.bumped(market), None);
     }
 }

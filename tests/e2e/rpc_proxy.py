@@ -5,6 +5,7 @@ It forwards every call and records its method. A fault set on a method applies t
     "lose"  forward the call (the node acts on it), then close the connection without an answer
     "hang"  hold the call, unforwarded, until `release()` or `hold` seconds pass, then close the connection
     "fail"  answer HTTP 502 without forwarding
+    "limit" answer a JSON-RPC error (-32005, "rate limit exceeded") without forwarding
 
 Its URL carries a fake API key in the path (`/v2/<SECRET>`), as real RPC URLs do, so tests can check that
 the facilitator never repeats it.
@@ -47,7 +48,7 @@ class RpcProxy:
                     first = parsed[0] if isinstance(parsed, list) else parsed
                     method = str(first.get("method", ""))
                 except (ValueError, AttributeError, IndexError):
-                    method = ""
+                    first, method = None, ""
                 fault = proxy.take(method)
                 if fault == "hang":
                     proxy.released.wait(proxy.hold)
@@ -55,6 +56,11 @@ class RpcProxy:
                     return
                 if fault == "fail":
                     self.answer(502, b"bad gateway")
+                    return
+                if fault == "limit":
+                    ident = first.get("id") if isinstance(first, dict) else None
+                    error = {"jsonrpc": "2.0", "id": ident, "error": {"code": -32005, "message": "rate limit exceeded"}}
+                    self.answer(200, json.dumps(error).encode())
                     return
                 answer = proxy.client.post(proxy.upstream, content=body, headers={"Content-Type": "application/json"})
                 if fault == "lose":

@@ -21,11 +21,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Sequence
 
 import httpx
 import pytest
@@ -376,6 +375,30 @@ def test_half_open_and_idle_connections_are_closed(facilitator: Facilitator) -> 
         s.close()
     took = time.monotonic() - started
     assert took < 8, f"201 half-open or idle connections stayed open {took:.1f} s (header timeout 1 s)"
+
+
+def test_a_failing_node_passes_every_call_to_the_next(chain: Chain, running: Running) -> None:
+    dead = RpcProxy(chain.rpc_url)
+    dead.close()  # nothing listens there any more: connection refused
+    failing, limited = RpcProxy(chain.rpc_url), RpcProxy(chain.rpc_url)
+    failing.fault("*", "fail", times=100_000)
+    limited.fault("*", "limit", times=100_000)
+    try:
+        chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_KEY"]}]
+        urls = ",".join([dead.url, failing.url, limited.url, chain.rpc_url])
+        f = running.start(chains, {"PW_RPC": urls, "PW_KEY": SETTLERS[3]})
+        key = payer()
+        before = chain.balance(address(key))
+        body = request_body(key, bill())
+        assert post(f, "/verify", body)["isValid"] is True
+        settled = post(f, "/settle", body)
+        assert settled["success"] is True, settled
+        charged_once(chain, key, before, settled["transaction"])
+        assert httpx.get(f"{f.url}/health").status_code == 200
+        assert limited.calls, "the rate-limited node was never asked"
+    finally:
+        failing.close()
+        limited.close()
 
 
 def test_several_keys_settle_in_parallel(chain: Chain, running: Running) -> None:
