@@ -127,27 +127,28 @@ impl Chain {
             .map_err(|e| RpcError::Unreadable { method: "authorizationState", what: e.to_string() })
     }
 
-    /// Simulates, in one deployless `eth_call` from `from`, deploying a counterfactual wallet through
-    /// `factory` with `deploy` and then calling `token` with `call`. A failing token call is a `Refused`
-    /// revert with its reason.
+    /// Simulates, in one deployless `eth_call` from `from`: deploying the counterfactual `wallet` through
+    /// `factory` with `deploy`, then calling `token` with `call`. Says whether the wallet then exists and
+    /// the call succeeds.
     pub async fn simulate_after_deploy(
         &self,
         from: Address,
         factory: Address,
         deploy: &[u8],
+        wallet: Address,
         token: Address,
         call: &[u8],
-    ) -> Result<()> {
-        let data = crate::deployless::deploy_then_call(factory, deploy, token, call);
+    ) -> Result<crate::deployless::Outcome> {
+        let data = crate::deployless::deploy_then_call(factory, deploy, wallet, token, call);
         let tx = TransactionRequest::default().with_from(from).with_deploy_code(data);
-        let answer = self.rpc.call("eth_call", |p| {
-            let tx = tx.clone();
-            async move { p.call(tx).await }
-        });
-        crate::deployless::outcome(&answer.await?).map_err(|out| RpcError::Refused {
-            method: "eth_call",
-            message: format!("execution reverted after deploying the wallet (0x{})", alloy::hex::encode(out)),
-        })
+        let answer = self
+            .rpc
+            .call("eth_call", |p| {
+                let tx = tx.clone();
+                async move { p.call(tx).await }
+            })
+            .await?;
+        Ok(crate::deployless::outcome(&answer))
     }
 
     /// The gas a call from `from` needs, with a fifth more as margin (`eth_estimateGas` simulates it too).

@@ -107,9 +107,9 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    /// A number of seconds as a duration; negative or not a number: zero.
+    /// A number of seconds as a duration, at most a day; negative or not a number: zero.
     pub fn secs(value: f64) -> Duration {
-        Duration::try_from_secs_f64(value).unwrap_or_default()
+        Duration::try_from_secs_f64(value.min(86_400.0)).unwrap_or_default()
     }
 }
 
@@ -134,7 +134,11 @@ impl FileConfig {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the configuration {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("the configuration {} is not valid: {e}", path.display()))
+        // Only the line and the reason: toml's own message quotes the line, which may hold a secret.
+        toml::from_str(&text).map_err(|e| {
+            let line = e.span().and_then(|span| text.get(..span.start)).map_or(0, |t| t.matches('\n').count() + 1);
+            format!("the configuration {} is not valid at line {line}: {}", path.display(), e.message())
+        })
     }
 }
 
@@ -262,6 +266,21 @@ mod tests {
         assert!(default_assets(31337).is_empty());
         let error = config.chains[1].setup().err().unwrap();
         assert!(error.contains("/nonexistent"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_line_is_named_without_quoting_it() {
+        let dir = std::env::temp_dir().join(format!("paywire-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.toml");
+        std::fs::write(&path, "[[chain]]\nchain_id = 1\nrpc_url = \"https://node.example/v2/SECRET\"\nkeys = []\n")
+            .unwrap();
+        let error = FileConfig::load(&path).unwrap_err();
+        assert!(error.contains("line 3") && error.contains("rpc_url"), "{error}");
+        assert!(!error.contains("SECRET"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(Timeouts::secs(1e12), Duration::from_secs(86_400));
+        assert_eq!(Timeouts::secs(-1.0), Duration::ZERO);
     }
 
     #[test]

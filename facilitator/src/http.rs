@@ -22,6 +22,9 @@ use paywire_core::{Error, ErrorCode};
 
 use crate::service::{Facilitator, failure};
 
+/// The most connections served at once.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// The largest request body: a facilitator request holds one payment and one offer.
 pub const MAX_REQUEST_BYTES: usize = 2 * MAX_BODY_BYTES;
 
@@ -237,7 +240,7 @@ async fn metrics(State(app): State<App>) -> Response {
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets requests in progress finish (up to
 /// `grace`). A connection that does not send a request's headers within `header_timeout`, or sits idle
-/// between requests that long, is closed.
+/// between requests that long, is closed, and so is any connection past [`MAX_CONNECTIONS`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -246,6 +249,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -255,6 +259,8 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
+                // Past the limit, a new connection is closed at once: the ones being served keep their share.
+                let Ok(permit) = connections.clone().try_acquire_owned() else { continue };
                 let service = hyper_util::service::TowerToHyperService::new(app.clone());
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
@@ -263,6 +269,7 @@ pub async fn serve(
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     let _ = connection.await;
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,

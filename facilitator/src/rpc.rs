@@ -46,30 +46,72 @@ impl RpcError {
         }
     }
 
-    /// Whether the node refused a transaction it already holds (an idempotent rebroadcast).
-    pub fn is_already_known(&self) -> bool {
+    fn refused_for(&self, words: &[&str]) -> bool {
         match self {
             RpcError::Refused { message, .. } => {
-                let m = message.to_ascii_lowercase();
-                m.contains("already known") || m.contains("already imported") || m.contains("already exists")
+                // "AlreadyKnown", "NONCE_TOO_LOW": clients spell the same refusal differently.
+                let m: String = message.to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                words.iter().any(|w| m.contains(w))
             }
             _ => false,
         }
     }
 
+    /// Whether the node refused a transaction it already holds (an idempotent rebroadcast).
+    pub fn is_already_known(&self) -> bool {
+        self.refused_for(&["alreadyknown", "alreadyimported", "alreadyexists", "knowntransaction"])
+    }
+
     /// Whether a transaction was refused because its nonce was used already.
     pub fn is_nonce_too_low(&self) -> bool {
-        match self {
-            RpcError::Refused { message, .. } => message.to_ascii_lowercase().contains("nonce too low"),
-            _ => false,
-        }
+        self.refused_for(&["noncetoolow", "oldnonce"])
     }
+
+    /// Whether a node's refusal of a transaction is certain to mean it keeps none of it: a rule the
+    /// transaction breaks, not a failure of the node or of a gateway in front of it (which may have passed the
+    /// transaction on before failing).
+    pub fn is_definite_refusal(&self) -> bool {
+        self.is_nonce_too_low()
+            || self.refused_for(&[
+                "insufficientfunds",
+                "underpriced",
+                "intrinsicgastoolow",
+                "exceedsblockgaslimit",
+                "gaslimitreached",
+                "feecaplessthanblockbasefee",
+                "maxfeepergaslessthanblockbasefee",
+                "invalidsender",
+                "invalidchainid",
+                "oversizeddata",
+                "nonceexceeds",
+                "noncetoohigh",
+            ])
+    }
+}
+
+/// `text` with every URL in it replaced by `<url>`: a gateway's error message may name the node behind it,
+/// API key included.
+pub fn scrub_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://", "ws://", "wss://"].iter().filter_map(|s| rest.find(s)).min() {
+        out.push_str(&rest[..at]);
+        out.push_str("<url>");
+        let tail = &rest[at..];
+        let end =
+            tail.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | ',' | '>')).unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A readable description of a transport failure that leaves out the URL (reqwest's errors name it).
 fn describe(error: &TransportRpcError<TransportErrorKind>) -> Result<String, String> {
     match error {
-        TransportRpcError::ErrorResp(payload) => Ok(format!("{} (code {})", payload.message, payload.code)),
+        TransportRpcError::ErrorResp(payload) => {
+            Ok(format!("{} (code {})", scrub_urls(&payload.message), payload.code))
+        }
         TransportRpcError::Transport(TransportErrorKind::HttpError(http)) => {
             Err(format!("the node answered HTTP {}", http.status))
         }
@@ -160,8 +202,9 @@ impl Rpc {
     }
 
     /// Broadcasts a signed transaction to every node in turn until one takes it. `Ok` when a node took it or
-    /// already had it; `Refused` only when every node answered and refused it; `Unreachable` when some node
-    /// could not be asked, so the transaction may be in a pool.
+    /// already had it; `Refused` only when every node refused it for a rule it breaks
+    /// ([`RpcError::is_definite_refusal`]); `Unreachable` otherwise (a node could not be asked, or failed in a
+    /// way that may have passed the transaction on), so the transaction may be in a pool.
     pub async fn broadcast(&self, raw: &[u8]) -> Result<(), RpcError> {
         let n = self.nodes.len();
         let first = self.preferred.load(Ordering::Relaxed) % n;
@@ -178,7 +221,11 @@ impl Rpc {
                         if error.is_already_known() {
                             return Ok(());
                         }
-                        refused = Some(error);
+                        if error.is_definite_refusal() {
+                            refused = Some(error);
+                        } else {
+                            unknown.push(format!("node {} of {n}: {error}", i + 1));
+                        }
                     }
                     Err(what) => unknown.push(format!("node {} of {n}: {what}", i + 1)),
                 },
@@ -191,5 +238,32 @@ impl Rpc {
             return Err(RpcError::Unreachable { method: "eth_sendRawTransaction", what: unknown.join("; ") });
         }
         Err(refused.unwrap_or(RpcError::Unreachable { method: "eth_sendRawTransaction", what: "no node".into() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_scrubbed_from_node_messages() {
+        assert_eq!(
+            scrub_urls("upstream https://base.example/v2/SECRET failed (see http://x/y?k=1), retry"),
+            "upstream <url> failed (see <url>), retry"
+        );
+        assert_eq!(scrub_urls("execution reverted: no"), "execution reverted: no");
+        assert_eq!(scrub_urls("wss://a"), "<url>");
+    }
+
+    #[test]
+    fn refusals_are_read_in_every_client_spelling() {
+        let refused = |m: &str| RpcError::Refused { method: "eth_sendRawTransaction", message: m.into() };
+        assert!(refused("AlreadyKnown").is_already_known());
+        assert!(refused("Known transaction: 0xab").is_already_known());
+        assert!(refused("NONCE_TOO_LOW").is_nonce_too_low());
+        assert!(refused("OldNonce").is_definite_refusal());
+        assert!(refused("replacement transaction underpriced").is_definite_refusal());
+        assert!(!refused("internal error").is_definite_refusal());
+        assert!(!refused("upstream request timeout").is_definite_refusal());
     }
 }

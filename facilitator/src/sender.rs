@@ -40,6 +40,8 @@ struct InFlight {
     touched: Instant,
     /// The chain's head block when the keeper first saw the last attempt waiting (`None`: not seen yet).
     seen_at_block: Option<u64>,
+    /// Given up with nothing sent: the keeper fills it without waiting.
+    urgent: bool,
 }
 
 #[derive(Default)]
@@ -60,6 +62,8 @@ pub struct Tended {
     pub replaced: Vec<(String, Signed)>,
     /// Empty transactions sent to fill a gap.
     pub filled: usize,
+    /// What could not be done, per nonce (tried again on the next pass).
+    pub errors: Vec<String>,
 }
 
 /// Records a replacement transaction with its settlement (by key), before it is broadcast.
@@ -118,8 +122,10 @@ impl Sender {
     /// Takes back a settlement sent before a restart, at `nonce` with `attempts`.
     pub fn adopt(&self, key: &str, nonce: u64, attempts: Vec<Signed>) {
         let mut n = self.nonces();
-        n.in_flight
-            .insert(nonce, InFlight { key: key.to_string(), attempts, touched: Instant::now(), seen_at_block: None });
+        n.in_flight.insert(
+            nonce,
+            InFlight { key: key.to_string(), attempts, touched: Instant::now(), seen_at_block: None, urgent: false },
+        );
         if let Some(next) = n.next.filter(|next| *next <= nonce) {
             n.next = Some(next.max(nonce + 1));
         }
@@ -159,7 +165,13 @@ impl Sender {
         n.next = Some(nonce + 1);
         n.in_flight.insert(
             nonce,
-            InFlight { key: key.to_string(), attempts: Vec::new(), touched: Instant::now(), seen_at_block: None },
+            InFlight {
+                key: key.to_string(),
+                attempts: Vec::new(),
+                touched: Instant::now(),
+                seen_at_block: None,
+                urgent: false,
+            },
         );
         Some(nonce)
     }
@@ -211,6 +223,7 @@ impl Sender {
             f.key.clear();
             f.attempts.clear();
             f.touched = Instant::now();
+            f.urgent = true;
         }
     }
 
@@ -248,6 +261,7 @@ impl Sender {
                     attempts: Vec::new(),
                     touched: Instant::now(),
                     seen_at_block: None,
+                    urgent: false,
                 });
             }
             for flight in n.in_flight.values_mut() {
@@ -257,40 +271,68 @@ impl Sender {
         };
         let mut tended = Tended::default();
         for (nonce, flight) in waiting {
-            if flight.touched.elapsed() < stuck_after {
+            // A nonce given up (nothing reached a node) is filled at once; anything else waits a while.
+            if !flight.urgent && flight.touched.elapsed() < stuck_after {
                 continue;
             }
-            let Some(last) = flight.attempts.last() else {
-                if nonce == mined {
-                    self.fill(rpc, nonce).await?;
-                    tended.filled += 1;
-                }
-                continue;
-            };
-            let hash = last.hash;
-            let known = rpc
-                .call("eth_getTransactionByHash", |p| async move { p.get_transaction_by_hash(hash).await })
-                .await?
-                .is_some();
-            if !known {
-                match rpc.broadcast(&last.raw).await {
-                    Ok(()) => {
-                        self.touch(nonce);
-                        tended.rebroadcast += 1;
-                        continue;
-                    }
-                    Err(e) if e.is_nonce_too_low() => continue, // mined meanwhile: the next pass forgets it
-                    Err(RpcError::Refused { .. }) => {}         // e.g. underpriced: replace it below
-                    Err(e) => return Err(e),
-                }
-            }
-            let passed_over = flight.seen_at_block.is_some_and(|seen| head >= seen + 2);
-            if nonce == mined && passed_over {
-                let replacement = self.replace(rpc, nonce, &flight.key, &last.raw, persist).await?;
-                tended.replaced.push((flight.key.clone(), replacement));
+            // One nonce's failure never stops the others from being tended.
+            if let Err(e) = self.tend_one(rpc, nonce, &flight, mined, head, persist, &mut tended).await {
+                tended.errors.push(format!("nonce {nonce}: {e}"));
             }
         }
         Ok(tended)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn tend_one(
+        &self,
+        rpc: &Rpc,
+        nonce: u64,
+        flight: &InFlight,
+        mined: u64,
+        head: u64,
+        persist: &Persist<'_>,
+        tended: &mut Tended,
+    ) -> Result<(), RpcError> {
+        let Some(last) = flight.attempts.last() else {
+            if nonce == mined && self.unchanged(nonce, None) {
+                self.fill(rpc, nonce).await?;
+                tended.filled += 1;
+            }
+            return Ok(());
+        };
+        let hash = last.hash;
+        let known = rpc
+            .call("eth_getTransactionByHash", |p| async move { p.get_transaction_by_hash(hash).await })
+            .await?
+            .is_some();
+        // The snapshot is old by now: act only if nobody concluded, gave up or replaced this nonce meanwhile.
+        if !self.unchanged(nonce, Some(hash)) {
+            return Ok(());
+        }
+        if !known {
+            match rpc.broadcast(&last.raw).await {
+                Ok(()) => {
+                    self.touch(nonce);
+                    tended.rebroadcast += 1;
+                    return Ok(());
+                }
+                Err(e) if e.is_nonce_too_low() => return Ok(()), // mined meanwhile: the next pass forgets it
+                Err(RpcError::Refused { .. }) => {}              // e.g. underpriced: replace it below
+                Err(e) => return Err(e),
+            }
+        }
+        let passed_over = flight.seen_at_block.is_some_and(|seen| head >= seen + 2);
+        if nonce == mined && passed_over {
+            let replacement = self.replace(rpc, nonce, &flight.key, &last.raw, persist).await?;
+            tended.replaced.push((flight.key.clone(), replacement));
+        }
+        Ok(())
+    }
+
+    /// Whether `nonce` is still in flight with `last` as its last attempt (`None`: no attempt).
+    fn unchanged(&self, nonce: u64, last: Option<B256>) -> bool {
+        self.nonces().in_flight.get(&nonce).is_some_and(|f| f.attempts.last().map(|a| a.hash) == last)
     }
 
     fn touch(&self, nonce: u64) {
@@ -341,8 +383,17 @@ impl Sender {
     async fn fill(&self, rpc: &Rpc, nonce: u64) -> Result<(), RpcError> {
         let fees = Self::fees(rpc).await?;
         let fees = Fees { max_fee: fees.max_fee.saturating_mul(2), priority: fees.priority.saturating_mul(2) };
+        // Estimated, not 21,000: some chains (Arbitrum) charge more gas for a plain transfer.
+        let me = self.address;
+        let tx = TransactionRequest::default().with_from(me).with_to(me);
+        let gas = rpc
+            .call("eth_estimateGas", |p| {
+                let tx = tx.clone();
+                async move { p.estimate_gas(tx).await }
+            })
+            .await?;
         let signed = self
-            .sign(nonce, self.address, Bytes::new(), U256::ZERO, 21_000, fees)
+            .sign(nonce, self.address, Bytes::new(), U256::ZERO, gas.saturating_mul(12) / 10, fees)
             .await
             .map_err(|what| RpcError::Unreadable { method: "filler", what })?;
         self.record(nonce, signed.clone());

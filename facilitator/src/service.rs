@@ -39,6 +39,9 @@ struct Checked {
     deploy: Option<(Address, Bytes)>,
 }
 
+/// A wallet deployment in flight: the key that sent it, its nonce and its first hash.
+type Deployment = (Arc<Sender>, u64, B256);
+
 /// How long the facilitator waits, and how it tends what it sent.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -57,6 +60,8 @@ pub struct Facilitator {
     metrics: Metrics,
     /// One lock per authorization being settled, so a concurrent second `/settle` waits for the first.
     settling: StdMutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// EIP-6492 wallets being deployed, by chain and address: the key and nonce of the deployment.
+    deploying: StdMutex<HashMap<(u64, Address), Deployment>>,
 }
 
 fn invalid(code: ErrorCode, message: impl Into<String>, payer: Option<Address>) -> Error {
@@ -87,6 +92,7 @@ impl Facilitator {
             timing,
             metrics: Metrics::default(),
             settling: StdMutex::new(HashMap::new()),
+            deploying: StdMutex::new(HashMap::new()),
         }
     }
 
@@ -298,10 +304,30 @@ impl Facilitator {
         let gas = match &checked.deploy {
             None => chain.estimate_gas(from, checked.asset, checked.input.clone()).await.map_err(failed)?,
             Some((factory, calldata)) => {
-                chain
-                    .simulate_after_deploy(from, *factory, calldata, checked.asset, &checked.input)
+                let simulated = chain
+                    .simulate_after_deploy(from, *factory, calldata, checked.from, checked.asset, &checked.input)
                     .await
                     .map_err(failed)?;
+                match simulated {
+                    crate::deployless::Outcome::Settles => {}
+                    crate::deployless::Outcome::NoWallet => {
+                        return Err(invalid(
+                            ErrorCode::InvalidSignature,
+                            "the EIP-6492 deployment leaves no wallet at the payer's address: it deploys another",
+                            Some(checked.payer),
+                        ));
+                    }
+                    crate::deployless::Outcome::Reverts(out) => {
+                        return Err(invalid(
+                            ErrorCode::SimulationFailed,
+                            format!(
+                                "the transfer would revert once the wallet is deployed (0x{})",
+                                alloy::hex::encode(out)
+                            ),
+                            Some(checked.payer),
+                        ));
+                    }
+                }
                 chain.estimate_gas(from, *factory, calldata.to_vec()).await.map_err(failed)?
             }
         };
@@ -337,7 +363,21 @@ impl Facilitator {
             };
             return failure(&error, &network);
         };
-        let key = settlement_key(&network, request.payment_requirements.asset(), &authorization);
+        // A recorded answer belongs to this request only if the request asks for what the authorization
+        // signs: else a settled authorization could answer "success" for another payee or amount.
+        let r = &request.payment_requirements;
+        let same_terms =
+            r.pay_to().parse::<Address>().is_ok_and(|to| to == authorization.to) && r.amount() == authorization.value;
+        if !same_terms {
+            let error = match self.check(request, ErrorCode::UnexpectedSettleError).await {
+                Err(e) => e,
+                Ok(_) => {
+                    Error::new(ErrorCode::InvalidPaymentRequirements, "the offer does not match the authorization")
+                }
+            };
+            return failure(&error, &network);
+        }
+        let key = settlement_key(&network, r.asset(), &authorization);
         let lock = self.lock_for(&key);
         let _held = lock.lock().await;
         match self.store.claim(&key) {
@@ -345,9 +385,10 @@ impl Facilitator {
             Ok(None) => {}
             Ok(Some(row)) => match row.stage {
                 Stage::Final { response } => {
-                    if let Ok(answer) = SettleResponse::from_json(&response) {
-                        return answer;
-                    }
+                    return SettleResponse::from_json(&response).unwrap_or_else(|_| {
+                        let message = "the recorded answer of this settlement is unreadable; it is not settled again";
+                        failure(&Error::new(ErrorCode::UnexpectedSettleError, message), &network)
+                    });
                 }
                 Stage::Sent { attempts } => match self.follow(&key, &attempts, &network).await {
                     Some(answer) => return answer,
@@ -381,15 +422,21 @@ impl Facilitator {
         let (chain, mut checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
         let payer = Some(checked.payer);
         let mut sender = chain.pick_sender();
-        if let Some((factory, calldata)) = checked.deploy.clone() {
-            let gas = self.gas(&chain, sender.address(), &checked, ErrorCode::UnexpectedSettleError).await?;
-            self.deploy_wallet(&chain, &sender, factory, calldata, gas, checked.payer).await?;
+        if checked.deploy.is_some() {
+            // One deployment per wallet at a time: a second settlement from the same wallet waits for the first
+            // one's, then finds the wallet deployed.
+            let lock = self.lock_for(&format!("deploy:{}:{:#x}", chain.chain_id(), checked.from));
+            let _deploying = lock.lock().await;
             (_, checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
-            if checked.deploy.is_some() {
-                let message = "the EIP-6492 factory did not deploy the payer's wallet: its calldata deploys another";
-                return Err(invalid(ErrorCode::InvalidSignature, message, payer));
+            if let Some((factory, calldata)) = checked.deploy.clone() {
+                self.deploy_wallet(&chain, &sender, factory, calldata, &checked).await?;
+                (_, checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
+                if checked.deploy.is_some() {
+                    let message = "the EIP-6492 deployment left no wallet at the payer's address";
+                    return Err(invalid(ErrorCode::InvalidSignature, message, payer));
+                }
+                sender = chain.pick_sender();
             }
-            sender = chain.pick_sender();
         }
         let settle_failed = |e: RpcError| node_failed(e, checked.payer, ErrorCode::UnexpectedSettleError);
         let gas = self.gas(&chain, sender.address(), &checked, ErrorCode::UnexpectedSettleError).await?;
@@ -429,45 +476,66 @@ impl Facilitator {
         Ok(self.conclude(key, &chain, &sender, nonce, &checked, signed.hash, network).await)
     }
 
-    /// Deploys a counterfactual wallet through its trusted factory, and waits for the deployment to mine. The
-    /// transaction is the keeper's like any other (rebroadcast, replaced); an error means the settlement
-    /// may be asked for again.
+    /// Deploys a counterfactual wallet through its trusted factory, and waits for the deployment to mine.
+    /// The deployless simulation ran first (the factory leaves a wallet at the payer's address, and the
+    /// transfer then succeeds), so nobody makes the facilitator pay for deploying anything else. A deployment
+    /// still in flight from an earlier request is waited for, never sent twice. The transaction is the
+    /// keeper's like any other; an error means the settlement may be asked for again.
     async fn deploy_wallet(
         &self,
         chain: &Chain,
-        sender: &Sender,
+        sender: &Arc<Sender>,
         factory: Address,
         calldata: Bytes,
-        gas: u64,
-        payer: Address,
+        checked: &Checked,
     ) -> Result<(), Error> {
+        let payer = checked.payer;
         let failed = |message: String| invalid(ErrorCode::UnexpectedSettleError, message, Some(payer));
         let node = |e: RpcError| failed(format!("deploying the payer's wallet failed: {e}"));
-        let fees = Sender::fees(chain.rpc()).await.map_err(node)?;
-        sender.sync(chain.rpc()).await.map_err(node)?;
-        let nonce = sender.allocate("").ok_or_else(|| failed("the settling key's nonce is unknown".into()))?;
-        let signed = match sender.sign(nonce, factory, calldata, U256::ZERO, gas, fees).await {
-            Ok(signed) => signed,
-            Err(message) => {
-                sender.abandon(nonce);
-                return Err(failed(message));
+        let wallet = (chain.chain_id(), checked.from);
+        let earlier = {
+            let deploying = self.deploying.lock().unwrap_or_else(|p| p.into_inner());
+            deploying.get(&wallet).cloned().filter(|(s, nonce, _)| s.is_in_flight(*nonce))
+        };
+        let (sender, nonce, first) = match earlier {
+            Some(earlier) => earlier,
+            None => {
+                let gas = self.gas(chain, sender.address(), checked, ErrorCode::UnexpectedSettleError).await?;
+                let fees = Sender::fees(chain.rpc()).await.map_err(node)?;
+                sender.sync(chain.rpc()).await.map_err(node)?;
+                let nonce = sender.allocate("").ok_or_else(|| failed("the settling key's nonce is unknown".into()))?;
+                let signed = match sender.sign(nonce, factory, calldata, U256::ZERO, gas, fees).await {
+                    Ok(signed) => signed,
+                    Err(message) => {
+                        sender.abandon(nonce);
+                        return Err(failed(message));
+                    }
+                };
+                sender.record(nonce, signed.clone());
+                self.deploying
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(wallet, (sender.clone(), nonce, signed.hash));
+                match chain.rpc().broadcast(&signed.raw).await {
+                    Ok(()) => {}
+                    Err(e @ RpcError::Refused { .. }) => {
+                        sender.abandon(nonce);
+                        return Err(node(e));
+                    }
+                    Err(_) => {
+                        return Err(failed("the wallet's deployment was sent but not confirmed; settle again".into()));
+                    }
+                }
+                (sender.clone(), nonce, signed.hash)
             }
         };
-        sender.record(nonce, signed.clone());
-        match chain.rpc().broadcast(&signed.raw).await {
-            Ok(()) => {}
-            Err(e @ RpcError::Refused { .. }) => {
-                sender.abandon(nonce);
-                return Err(node(e));
-            }
-            Err(_) => return Err(failed("the wallet's deployment was sent but not confirmed; settle again".into())),
-        }
         let deadline = Instant::now() + self.timing.receipt_timeout;
         loop {
-            let hashes = sender.attempts(nonce).map_or(vec![signed.hash], |a| a.iter().map(|s| s.hash).collect());
+            let hashes = sender.attempts(nonce).map_or(vec![first], |a| a.iter().map(|s| s.hash).collect());
             for hash in hashes {
                 if let Ok(Some(receipt)) = chain.receipt(hash).await {
                     sender.mined(nonce);
+                    self.deploying.lock().unwrap_or_else(|p| p.into_inner()).remove(&wallet);
                     if !receipt.status() {
                         return Err(failed(format!("the wallet's deployment {hash:#x} reverted")));
                     }
@@ -530,7 +598,8 @@ impl Facilitator {
         let wei = receipt.gas_used as f64 * receipt.effective_gas_price as f64;
         self.metrics.gas_wei.get_or_create(&labels).inc_by(wei);
         if let Err(e) = self.store.finish(key, &answer.to_json()) {
-            return failure(&store_failed(e), network);
+            // The chain has spoken: answer it. The row stays "sent", so the next /settle finds the receipt again.
+            tracing::error!(error = %e, "could not record a concluded settlement");
         }
         answer
     }
@@ -570,12 +639,20 @@ impl Facilitator {
             match mined {
                 Ok(mined) if mined > sent.nonce => {
                     // The nonce is used: by one of ours (look once more, it may have just mined) or another.
+                    let waiting = Some(pending(sent.latest(), network, sent.checked.payer));
                     for hash in &sent.hashes {
-                        if let Ok(Some(receipt)) = chain.receipt(*hash).await {
-                            return Some(self.record_final(key, &chain, &receipt, &sent.checked, network));
+                        match chain.receipt(*hash).await {
+                            Ok(Some(receipt)) => {
+                                return Some(self.record_final(key, &chain, &receipt, &sent.checked, network));
+                            }
+                            Ok(None) => {}
+                            Err(_) => return waiting,
                         }
                     }
-                    return None;
+                    // Settle afresh only when the chain says the authorization is unused: a lagging node may
+                    // not have our receipt yet, and a used authorization means a transfer happened.
+                    let unused = chain.authorization_used(sent.checked.asset, sent.checked.from, sent.auth_nonce).await;
+                    return if let Ok(false) = unused { None } else { waiting };
                 }
                 Ok(_) => sender.adopt(key, sent.nonce, sent.signed()),
                 Err(_) => return Some(pending(sent.latest(), network, sent.checked.payer)),
@@ -628,6 +705,9 @@ impl Facilitator {
             };
             match sender.tend(chain.rpc(), self.timing.stuck_after, &persist).await {
                 Ok(done) => {
+                    for error in &done.errors {
+                        tracing::warn!(chain = chain.chain_id(), key = %sender.address(), error = %error, "keeper could not repair a transaction");
+                    }
                     let replaced = done.replaced.len() as u64;
                     for (what, count) in [
                         ("rebroadcast", done.rebroadcast as u64),
@@ -657,6 +737,8 @@ impl Facilitator {
 /// What a settlement's stored transactions say: chain, key, nonce, and the transfer they make.
 struct SentTx {
     chain_id: u64,
+    /// The EIP-3009 authorization's nonce.
+    auth_nonce: B256,
     signer: Address,
     nonce: u64,
     hashes: Vec<B256>,
@@ -670,13 +752,15 @@ impl SentTx {
         let tx = TxEnvelope::decode_2718(&mut &first.raw_tx[..]).map_err(|_| "a stored transaction is unreadable")?;
         let signer = tx.recover_signer().map_err(|_| "a stored transaction's signer is unreadable")?;
         let asset = tx.to().ok_or("a stored transaction creates a contract")?;
-        let (from, to, value) = decode_transfer(tx.input()).ok_or("a stored transaction is not a transfer")?;
+        let (from, to, value, auth_nonce) =
+            decode_transfer(tx.input()).ok_or("a stored transaction is not a transfer")?;
         let hashes = attempts
             .iter()
             .map(|a| a.tx_hash.parse::<B256>().map_err(|_| "a stored transaction hash is unreadable".to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SentTx {
             chain_id: tx.chain_id().ok_or("a stored transaction has no chain id")?,
+            auth_nonce,
             signer,
             nonce: tx.nonce(),
             hashes,
@@ -694,18 +778,20 @@ impl SentTx {
     }
 }
 
-/// `(from, to, value)` of a `transferWithAuthorization` call, either overload.
-fn decode_transfer(input: &[u8]) -> Option<(Address, Address, U256)> {
+/// `(from, to, value, nonce)` of a `transferWithAuthorization` call, either overload.
+fn decode_transfer(input: &[u8]) -> Option<(Address, Address, U256, B256)> {
     if let Ok(c) = IEip3009Token::transferWithAuthorization_0Call::abi_decode(input) {
-        return Some((c.from, c.to, c.value));
+        return Some((c.from, c.to, c.value, c.nonce));
     }
-    IEip3009Token::transferWithAuthorization_1Call::abi_decode(input).ok().map(|c| (c.from, c.to, c.value))
+    IEip3009Token::transferWithAuthorization_1Call::abi_decode(input).ok().map(|c| (c.from, c.to, c.value, c.nonce))
 }
 
-/// The settlement key of an authorization: network, token, payer and nonce.
-fn settlement_key(network: &str, asset: &str, authorization: &Eip3009Authorization) -> String {
+/// The settlement key of an authorization: network, token, payer, nonce, payee and value. The payee and
+/// value make a request that alters them (with a signature that then cannot verify) a new settlement, which
+/// the checks refuse, instead of a repeat of a recorded one.
+fn settlement_key(network: &str, asset: &str, a: &Eip3009Authorization) -> String {
     let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
-    format!("{chain}:{}:{:#x}:{:#x}", asset.to_ascii_lowercase(), authorization.from, authorization.nonce)
+    format!("{chain}:{}:{:#x}:{:#x}:{:#x}:{}", asset.to_ascii_lowercase(), a.from, a.nonce, a.to, a.value)
 }
 
 /// The `transferWithAuthorization` call: the (v, r, s) overload for a 65-byte signature, the `bytes` one

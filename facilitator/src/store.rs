@@ -50,10 +50,16 @@ pub struct Store {
     db: Mutex<Connection>,
 }
 
-/// A store failure (the database file cannot be opened or written).
+/// A store failure.
 #[derive(Debug, thiserror::Error)]
-#[error("settlement store: {0}")]
-pub struct StoreError(#[from] rusqlite::Error);
+pub enum StoreError {
+    /// The database file cannot be opened, read or written.
+    #[error("settlement store: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A transaction was to be recorded for a settlement that is concluded or forgotten.
+    #[error("settlement store: {0} is no longer being settled")]
+    NotSettling(String),
+}
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -137,18 +143,24 @@ impl Store {
     }
 
     /// Records a signed transaction of `key` (its first, or a replacement), before it is broadcast.
+    /// Fails with [`StoreError::NotSettling`] when the row is concluded or gone: a late replacement must
+    /// neither reopen a concluded settlement nor leave attempts behind for a forgotten one.
     pub fn sent(&self, key: &str, tx_hash: &str, raw_tx: &[u8]) -> Result<()> {
-        self.with(|db| {
-            db.execute(
-                "INSERT INTO attempts (key, tx_hash, raw_tx) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        let updated = self.with(|db| {
+            let updated = db.execute(
+                "UPDATE settlements SET stage = 'sent', tx_hash = ?2, raw_tx = ?3, updated_at = unixepoch() \
+                 WHERE key = ?1 AND stage IN ('claimed', 'sent')",
                 params![key, tx_hash, raw_tx],
             )?;
-            db.execute(
-                "UPDATE settlements SET stage = 'sent', tx_hash = ?2, raw_tx = ?3, updated_at = unixepoch() WHERE key = ?1",
-                params![key, tx_hash, raw_tx],
-            )
-            .map(drop)
-        })
+            if updated == 1 {
+                db.execute(
+                    "INSERT INTO attempts (key, tx_hash, raw_tx) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![key, tx_hash, raw_tx],
+                )?;
+            }
+            Ok(updated)
+        })?;
+        if updated == 1 { Ok(()) } else { Err(StoreError::NotSettling(key.to_string())) }
     }
 
     /// Records the final answer of `key`.
@@ -237,7 +249,9 @@ mod tests {
         store.finish("k", r#"{"success":true}"#).unwrap();
         assert!(store.unfinished().unwrap().is_empty());
         assert_eq!(store.counts().unwrap(), (1, 1));
+        assert!(matches!(store.sent("k", "0xlate", &[7]), Err(StoreError::NotSettling(_))), "a concluded row stays so");
         store.release("k").unwrap();
+        assert!(matches!(store.sent("k", "0xlate", &[7]), Err(StoreError::NotSettling(_))), "a forgotten row stays so");
         assert_eq!(store.claim("k").unwrap(), None);
         store.sent("k", "0x123", &[9]).unwrap();
         let Stage::Sent { attempts } = store.get("k").unwrap().unwrap().stage else { panic!("not sent") };

@@ -6,6 +6,8 @@ It forwards every call and records its method. A fault set on a method applies t
     "hang"  hold the call, unforwarded, until `release()` or `hold` seconds pass, then close the connection
     "fail"  answer HTTP 502 without forwarding
     "limit" answer a JSON-RPC error (-32005, "rate limit exceeded") without forwarding
+    "flaky" forward the call (the node acts on it), then answer a JSON-RPC error (-32603, "upstream timeout"),
+            as a gateway that timed out waiting for the node does
 
 Its URL carries a fake API key in the path (`/v2/<SECRET>`), as real RPC URLs do, so tests can check that
 the facilitator never repeats it.
@@ -65,6 +67,11 @@ class RpcProxy:
                 answer = proxy.client.post(proxy.upstream, content=body, headers={"Content-Type": "application/json"})
                 if fault == "lose":
                     self.close_connection = True
+                    return
+                if fault == "flaky":
+                    ident = first.get("id") if isinstance(first, dict) else None
+                    error = {"jsonrpc": "2.0", "id": ident, "error": {"code": -32603, "message": "upstream timeout"}}
+                    self.answer(200, json.dumps(error).encode())
                     return
                 self.answer(answer.status_code, answer.content)
 

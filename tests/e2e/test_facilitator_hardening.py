@@ -256,6 +256,20 @@ def test_a_lost_broadcast_answer_is_followed_and_charges_once(chain: Chain, prox
     assert post(facilitator, "/settle", body) == again
 
 
+def test_a_gateway_error_after_the_node_took_the_transaction_charges_once(chain: Chain, proxy: RpcProxy,
+                                                                         facilitator: Facilitator) -> None:
+    key = payer()
+    before = chain.balance(address(key))
+    body = request_body(key, bill())
+    proxy.fault("eth_sendRawTransaction", "flaky")
+    first = post(facilitator, "/settle", body)
+    # An error that is not a rule the transaction breaks may come after the node took it: not a refusal.
+    assert (first["success"], first["errorReason"]) == (False, "settlement_pending"), first
+    again = post(facilitator, "/settle", body)
+    assert again["success"] is True and again["transaction"] == first["transaction"], again
+    charged_once(chain, key, before, again["transaction"])
+
+
 def test_a_hung_node_call_delays_only_its_own_settlement(chain: Chain, proxy: RpcProxy,
                                                           facilitator: Facilitator) -> None:
     hung, other = payer(), payer()
@@ -610,6 +624,18 @@ def test_a_counterfactual_wallet_settles_only_through_a_trusted_factory(chain: C
     assert post(f, "/settle", forged)["success"] is False
     assert chain.rpc("eth_getCode", [wallet, "latest"]) == "0x"
     # The owner's: valid without deploying anything; settling deploys the wallet, then the wallet pays.
+    # A trusted factory whose calldata deploys another wallet (another salt) than the payer: refused, with no
+    # deployment paid for.
+    elsewhere = counterfactual_payment(chain, b, owner, owner, salt=2)
+    elsewhere.pop("wallet")
+    signature = elsewhere["paymentPayload"]["payload"]["signature"]
+    mismatched = json.loads(json.dumps(payment))
+    mismatched["paymentPayload"]["payload"]["signature"] = signature
+    sent_before = transaction_count(chain, address(SETTLERS[3]))
+    for path in ("/verify", "/settle"):
+        answer = post(f, path, mismatched)
+        assert answer.get("invalidReason", answer.get("errorReason")) == "invalid_exact_evm_payload_signature", answer
+    assert transaction_count(chain, address(SETTLERS[3])) == sent_before
     valid = post(f, "/verify", payment)
     assert valid["isValid"] is True and valid["payer"].lower() == wallet.lower(), valid
     assert chain.rpc("eth_getCode", [wallet, "latest"]) == "0x"
