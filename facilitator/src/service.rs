@@ -377,10 +377,20 @@ impl Facilitator {
             };
             return failure(&error, &network);
         }
-        let key = settlement_key(&network, r.asset(), &authorization);
+        let mut key = settlement_key(&network, r.asset(), &authorization);
         let lock = self.lock_for(&key);
         let _held = lock.lock().await;
-        match self.store.claim(&key) {
+        // A settlement recorded by an earlier version, under a key without payee and value, is followed
+        // rather than settled a second time.
+        let legacy = legacy_key(&network, r.asset(), &authorization);
+        let claimed = match self.store.get(&legacy) {
+            Ok(Some(row)) if !matches!(row.stage, Stage::Claimed) => {
+                key = legacy;
+                Ok(Some(row))
+            }
+            _ => self.store.claim(&key),
+        };
+        match claimed {
             Err(e) => return failure(&store_failed(e), &network),
             Ok(None) => {}
             Ok(Some(row)) => match row.stage {
@@ -792,6 +802,12 @@ fn decode_transfer(input: &[u8]) -> Option<(Address, Address, U256, B256)> {
 fn settlement_key(network: &str, asset: &str, a: &Eip3009Authorization) -> String {
     let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
     format!("{chain}:{}:{:#x}:{:#x}:{:#x}:{}", asset.to_ascii_lowercase(), a.from, a.nonce, a.to, a.value)
+}
+
+/// The key earlier versions recorded a settlement under: network, token, payer and nonce.
+fn legacy_key(network: &str, asset: &str, a: &Eip3009Authorization) -> String {
+    let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
+    format!("{chain}:{}:{:#x}:{:#x}", asset.to_ascii_lowercase(), a.from, a.nonce)
 }
 
 /// The `transferWithAuthorization` call: the (v, r, s) overload for a 65-byte signature, the `bytes` one

@@ -270,6 +270,24 @@ def test_a_gateway_error_after_the_node_took_the_transaction_charges_once(chain:
     charged_once(chain, key, before, again["transaction"])
 
 
+def test_a_settlement_recorded_by_an_earlier_version_is_repeated_not_redone(chain: Chain, proxy: RpcProxy,
+                                                                           facilitator: Facilitator) -> None:
+    import sqlite3
+
+    key = payer()
+    before = chain.balance(address(key))
+    body = request_body(key, bill())
+    authorization = body["paymentPayload"]["payload"]["authorization"]
+    legacy = f"84532:{chain.asset.lower()}:{authorization['from'].lower()}:{authorization['nonce'].lower()}"
+    recorded = {"success": True, "payer": address(key), "transaction": "0x" + "ab" * 32, "network": "eip155:84532"}
+    with sqlite3.connect(facilitator.db) as db:
+        db.execute("INSERT INTO settlements (key, stage, response) VALUES (?, 'final', ?)", (legacy, json.dumps(recorded)))
+    sends = proxy.calls.count("eth_sendRawTransaction")
+    assert post(facilitator, "/settle", body) == recorded
+    assert proxy.calls.count("eth_sendRawTransaction") == sends
+    assert chain.balance(address(key)) == before
+
+
 def test_a_hung_node_call_delays_only_its_own_settlement(chain: Chain, proxy: RpcProxy,
                                                           facilitator: Facilitator) -> None:
     hung, other = payer(), payer()
