@@ -63,6 +63,11 @@ export {
   PriceTag,
   PriceTagOptions,
   RECEIPT_HEADER,
+  REDIS_CLAIM,
+  REDIS_GET,
+  REDIS_KEY_PREFIX,
+  REDIS_RELEASE,
+  REDIS_REPLACE,
   SettleResponse,
   SignedOffer,
   SignedReceipt,
@@ -248,6 +253,22 @@ export interface PaymentStore {
   /** Stores `entry` under `key` if the live entry there has `token`; resolves to whether it did. */
   replace(key: string, token: string, entry: string, expiresAt: number): Promise<boolean>
   /** Forgets the entry under `key` if it has `token`. */
+  release(key: string, token: string): Promise<void>
+}
+
+/**
+ * The payment store on Redis, shared by every replica of a paid API (Node and Python replicas alike: the key
+ * layout and scripts are the core's). `client` is a connected node-redis (`sendCommand`) or ioredis (`call`)
+ * client; `prefix` keeps several APIs apart on one Redis.
+ */
+export declare class RedisStore implements PaymentStore {
+  constructor(
+    client: { sendCommand(args: string[]): Promise<unknown> } | { call(...args: string[]): Promise<unknown> },
+    options?: { prefix?: string },
+  )
+  claim(key: string, entry: string, expiresAt: number): Promise<string | null>
+  get(key: string): Promise<string | null>
+  replace(key: string, token: string, entry: string, expiresAt: number): Promise<boolean>
   release(key: string, token: string): Promise<void>
 }
 

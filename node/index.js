@@ -12,6 +12,7 @@ const { MemoryStore, EXPOSED_HEADERS, ALLOWED_HEADERS } = require('./lib/gate')
 const { paymentMiddleware, paid } = require('./lib/express')
 const { fastifyPaywire } = require('./lib/fastify')
 const { honoPaymentMiddleware } = require('./lib/hono')
+const { RedisStore } = require('./lib/redis')
 
 const { NativePayer, headerPairs, ...api } = core
 
@@ -27,6 +28,7 @@ module.exports = {
   FacilitatorClient,
   DEFAULT_FACILITATOR_URL,
   MemoryStore,
+  RedisStore,
   EXPOSED_HEADERS,
   ALLOWED_HEADERS,
   paymentMiddleware,

@@ -760,6 +760,21 @@ export declare function recoverAddress(digest: Uint8Array, signature: Uint8Array
 /** A URL as errors and logs may show it: no credentials, no query. */
 export declare function redactUrl(url: string): string
 
+/** The Redis store's claim script (`KEYS[1]`; token, entry, expiresAt). */
+export declare const REDIS_CLAIM: string
+
+/** The Redis store's read script (`KEYS[1]`). */
+export declare const REDIS_GET: string
+
+/** The prefix of every key the gate's Redis store writes. */
+export declare const REDIS_KEY_PREFIX: string
+
+/** The Redis store's release script (`KEYS[1]`; token). */
+export declare const REDIS_RELEASE: string
+
+/** The Redis store's replace script (`KEYS[1]`; token, new token, entry, expiresAt). */
+export declare const REDIS_REPLACE: string
+
 /** A request as the gate sees it. */
 export interface RequestHead {
   /** The method. */

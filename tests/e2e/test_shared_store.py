@@ -1,6 +1,7 @@
-"""Two server processes in two languages behind one origin, sharing one payment store (a service of the
-test's own, over HTTP): FastAPI with paywire.asgi and Express with paywire's middleware, settling through
-paywire's facilitator on anvil. A payment taken by one process and replayed to the other, one after the other
+"""Two server processes in two languages behind one origin, sharing one payment store: FastAPI with
+paywire.asgi and Express with paywire's middleware, settling through paywire's facilitator on anvil. The store
+is a service of the test's own (over HTTP), then a real Redis server with paywire's Redis stores
+(`paywire.redis.AsyncRedisStore`, Node's `RedisStore`), whose layout and scripts are the core's. A payment taken by one process and replayed to the other, one after the other
 or at the same time, is answered from the record the first wrote and settled once; nothing is served unpaid.
 The store's entries are the core's JSON, the same in both languages, so the processes read each other's."""
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +19,8 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import httpx
 import pytest
-from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
+from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, free_port, payer_key, stop
+from localnet import env
 from parties import Server, node_express, python_asgi
 
 import paywire
@@ -33,6 +37,7 @@ class StoreService:
         self.entries: Dict[str, Tuple[str, float]] = {}
         self.lock = threading.Lock()
         self.claims = 0
+        self.redis_url: Optional[str] = None  # set when the processes share Redis instead
         service = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -88,11 +93,40 @@ class StoreService:
         self.server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def processes(facilitator: Facilitator) -> Iterator[Tuple[Server, Server, StoreService]]:
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, with no persistence; its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [env("PAYWIRE_REDIS_SERVER"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="module", params=["service", "redis"])
+def processes(request: pytest.FixtureRequest, facilitator: Facilitator) -> Iterator[Tuple[Server, Server, StoreService]]:
     store = StoreService()
-    extra = {"STORE_URL": store.url, "PUBLIC_URL": PUBLIC_URL}
     with contextlib.ExitStack() as stack:
+        if request.param == "redis":
+            store.redis_url = stack.enter_context(redis_server())
+            extra = {"REDIS_URL": store.redis_url, "PUBLIC_URL": PUBLIC_URL}
+        else:
+            extra = {"STORE_URL": store.url, "PUBLIC_URL": PUBLIC_URL}
         python = stack.enter_context(python_asgi(facilitator.url, PAY_TO, app="app", extra=extra))
         node = stack.enter_context(node_express(facilitator.url, PAY_TO, app="app", extra=extra))
         try:
@@ -165,3 +199,21 @@ def test_a_payment_for_the_shared_origin_is_refused_for_another_resource_by_eith
         bill = paywire.PaymentRequired.from_header(other.headers["payment-required"])
         assert bill.error == "payment_resource_mismatch"
     assert balances(chain, payer) == before
+
+
+def test_on_redis_each_record_is_one_hash_that_expires_with_its_payment(
+    processes: Tuple[Server, Server, StoreService]
+) -> None:
+    _, _, store = processes
+    if store.redis_url is None:
+        pytest.skip("the processes share the test's own store service here")
+    import redis
+
+    client = redis.Redis.from_url(store.redis_url)
+    keys = client.keys(paywire.REDIS_KEY_PREFIX + "*")
+    assert keys, "the earlier payments left no record in Redis"
+    for key in keys:
+        assert set(client.hkeys(key)) == {b"token", b"entry"}
+        entry = paywire.StoreEntry.from_json(client.hget(key, "entry").decode())
+        assert client.hget(key, "token").decode() == entry.token
+        assert client.ttl(key) > 0 and abs(client.expiretime(key) - entry.expires_at) <= 1

@@ -35,6 +35,26 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[napi]
 pub const MAX_HEADER_BYTES: u32 = core::codec::MAX_HEADER_BYTES as u32;
 
+/// The prefix of every key the gate's Redis store writes.
+#[napi]
+pub const REDIS_KEY_PREFIX: &str = core::server::redis::REDIS_KEY_PREFIX;
+
+/// The Redis store's claim script (`KEYS[1]`; token, entry, expiresAt).
+#[napi]
+pub const REDIS_CLAIM: &str = core::server::redis::REDIS_CLAIM;
+
+/// The Redis store's read script (`KEYS[1]`).
+#[napi]
+pub const REDIS_GET: &str = core::server::redis::REDIS_GET;
+
+/// The Redis store's replace script (`KEYS[1]`; token, new token, entry, expiresAt).
+#[napi]
+pub const REDIS_REPLACE: &str = core::server::redis::REDIS_REPLACE;
+
+/// The Redis store's release script (`KEYS[1]`; token).
+#[napi]
+pub const REDIS_RELEASE: &str = core::server::redis::REDIS_RELEASE;
+
 /// Decodes any x402 header value or JSON body: `{message, x402Version, encoding, decoded}`.
 #[napi]
 pub fn decode(value: String) -> napi::Result<Value> {

@@ -122,6 +122,11 @@ fn _paywire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PaywireError", m.py().get_type::<errors::PaywireError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_HEADER_BYTES", core::codec::MAX_HEADER_BYTES)?;
+    m.add("REDIS_KEY_PREFIX", core::server::redis::REDIS_KEY_PREFIX)?;
+    m.add("REDIS_CLAIM", core::server::redis::REDIS_CLAIM)?;
+    m.add("REDIS_GET", core::server::redis::REDIS_GET)?;
+    m.add("REDIS_REPLACE", core::server::redis::REDIS_REPLACE)?;
+    m.add("REDIS_RELEASE", core::server::redis::REDIS_RELEASE)?;
     messages::register(m)?;
     signing::register(m)?;
     payer::register(m)?;

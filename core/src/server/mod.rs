@@ -4,6 +4,7 @@
 mod bill;
 mod check;
 pub mod gate;
+pub mod redis;
 pub mod routes;
 pub mod store;
 

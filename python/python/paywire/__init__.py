@@ -20,6 +20,11 @@ from typing import Protocol, runtime_checkable
 from ._paywire import (
     MAX_HEADER_BYTES,
     RECEIPT_HEADER,
+    REDIS_CLAIM,
+    REDIS_GET,
+    REDIS_KEY_PREFIX,
+    REDIS_RELEASE,
+    REDIS_REPLACE,
     AcceptedPayment,
     AccessPolicy,
     Issuer,
@@ -89,6 +94,11 @@ class Signer(Protocol):
 __all__ = [
     "MAX_HEADER_BYTES",
     "RECEIPT_HEADER",
+    "REDIS_CLAIM",
+    "REDIS_GET",
+    "REDIS_KEY_PREFIX",
+    "REDIS_RELEASE",
+    "REDIS_REPLACE",
     "AcceptedPayment",
     "AccessPolicy",
     "Issuer",

@@ -42,6 +42,11 @@ __all__ = [
     "Issuer",
     "LocalSigner",
     "MAX_HEADER_BYTES",
+    "REDIS_CLAIM",
+    "REDIS_GET",
+    "REDIS_KEY_PREFIX",
+    "REDIS_RELEASE",
+    "REDIS_REPLACE",
     "Payer",
     "PaymentHeader",
     "PaymentPayload",
@@ -92,6 +97,11 @@ __all__ = [
 
 __version__: str
 MAX_HEADER_BYTES: int
+REDIS_KEY_PREFIX: str
+REDIS_CLAIM: str
+REDIS_GET: str
+REDIS_REPLACE: str
+REDIS_RELEASE: str
 RECEIPT_HEADER: str
 EXPOSED_HEADERS: str
 ALLOWED_HEADERS: str

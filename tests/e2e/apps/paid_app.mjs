@@ -9,7 +9,7 @@ import path from 'node:path'
 
 const require = createRequire(path.join(process.env.PAYWIRE_NODE_DIR, 'package.json'))
 const express = require('express')
-const { FacilitatorClient, PriceTag, paymentMiddleware } = require('paywire')
+const { FacilitatorClient, PriceTag, RedisStore, paymentMiddleware } = require('paywire')
 
 const tags = new PriceTag({ network: process.env.NETWORK ?? 'eip155:84532', payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
 const routes = Object.fromEntries(['weather', 'broken', 'crash'].map((p) => [`GET /${p}`, { tags }]))
@@ -31,11 +31,26 @@ function sharedStore(url) {
   }
 }
 
+/** REDIS_URL: the payment store on Redis that replicas share (paywire's RedisStore, node-redis client). */
+async function redisStore(url) {
+  const { createClient } = require('redis')
+  const client = createClient({ url })
+  client.on('error', (e) => console.error(`redis: ${e.message}`))
+  await client.connect()
+  return new RedisStore(client)
+}
+
+const store = process.env.REDIS_URL
+  ? await redisStore(process.env.REDIS_URL)
+  : process.env.STORE_URL
+    ? sharedStore(process.env.STORE_URL)
+    : undefined
+
 const app = express()
 app.use(
   paymentMiddleware(routes, {
     facilitator: new FacilitatorClient(process.env.FACILITATOR_URL),
-    store: process.env.STORE_URL ? sharedStore(process.env.STORE_URL) : undefined,
+    store,
     publicUrl: process.env.PUBLIC_URL,
   }),
 )

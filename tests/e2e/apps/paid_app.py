@@ -3,20 +3,22 @@
 
     PAY_TO=0x... FACILITATOR_URL=http://... uvicorn paid_app:app
 
-STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it);
-PUBLIC_URL the origin the processes share.
+STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it), and
+REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share.
 """
 
 import os
 from typing import Any, Optional
 
 import httpx
+import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from paywire import PriceTag, StoreEntry
 from paywire.asgi import PaymentMiddleware, PaymentStore, Route
 from paywire.facilitator import AsyncFacilitatorClient
+from paywire.redis import AsyncRedisStore
 
 
 class SharedStore(PaymentStore):
@@ -78,6 +80,12 @@ app.add_middleware(
     PaymentMiddleware,
     routes={f"GET /{path}": Route(tag) for path in ("weather", "broken", "crash")},
     facilitator=AsyncFacilitatorClient(os.environ["FACILITATOR_URL"]),
-    store=SharedStore(os.environ["STORE_URL"]) if os.environ.get("STORE_URL") else None,
+    store=(
+        AsyncRedisStore(redis.asyncio.from_url(os.environ["REDIS_URL"]))
+        if os.environ.get("REDIS_URL")
+        else SharedStore(os.environ["STORE_URL"])
+        if os.environ.get("STORE_URL")
+        else None
+    ),
     public_url=os.environ.get("PUBLIC_URL"),
 )
