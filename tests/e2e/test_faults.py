@@ -6,18 +6,15 @@ nothing is served unpaid."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional
 
 import httpx
 import pytest
@@ -33,76 +30,13 @@ from conftest import (
 )
 from localnet import env
 from parties import SERVERS, Server
+from settle_link import Link
 
 import paywire
 import paywire.httpx
 
 # anvil's account 2: this module's own facilitator, so killing it leaves the other suites' facilitator alone.
 FAULTY_FACILITATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
-
-
-class Link:
-    """The hop from a server to the facilitator, which can fail the next /settle: "kill" the facilitator
-    (SIGKILL) before it sees the request, "drop" its answer after it settled (`drops` times in a row), or
-    "restart" it first."""
-
-    def __init__(self, facilitator: Facilitator) -> None:
-        self.facilitator = facilitator
-        self.fault: Optional[str] = None
-        self.drops = 1
-        self.settle_answers: List[dict] = []
-        link = self
-
-        class Hop(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.forward()
-
-            def do_POST(self) -> None:
-                self.forward()
-
-            def forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                fault = link.take() if self.path == "/settle" else None
-                if fault == "kill":
-                    link.facilitator.stop(signal.SIGKILL)
-                    self.close_connection = True  # no answer: the connection just ends, as with a dead process
-                    return
-                if fault == "restart":
-                    link.facilitator.restart()
-                answer = httpx.request(self.command, link.facilitator.url + self.path, content=body,
-                                       headers={"Content-Type": "application/json"}, timeout=60)
-                if self.path == "/settle":
-                    link.settle_answers.append(answer.json())
-                if fault == "drop":
-                    self.close_connection = True
-                    return
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-        class Listener(http.server.ThreadingHTTPServer):
-            request_queue_size = 256  # the default backlog of 5 resets connections when 50 clients pay at once
-
-        self.http = Listener(("127.0.0.1", 0), Hop)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def take(self) -> Optional[str]:
-        fault = self.fault
-        if fault == "drop" and self.drops > 1:
-            self.drops -= 1  # the next /settle is dropped too
-        else:
-            self.fault, self.drops = None, 1
-        return fault
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pytest
 from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, free_port, payer_key, stop
 from localnet import env
 from parties import Server, node_express, python_asgi
+from settle_link import Link
 
 import paywire
 
@@ -118,8 +119,16 @@ def redis_server() -> Iterator[str]:
         stop(server)
 
 
+@pytest.fixture(scope="module")
+def link(facilitator: Facilitator) -> Iterator[Link]:
+    """The hop from both processes to the facilitator, which can lose /settle answers."""
+    hop = Link(facilitator)
+    yield hop
+    hop.close()
+
+
 @pytest.fixture(scope="module", params=["service", "redis"])
-def processes(request: pytest.FixtureRequest, facilitator: Facilitator) -> Iterator[Tuple[Server, Server, StoreService]]:
+def processes(request: pytest.FixtureRequest, link: Link) -> Iterator[Tuple[Server, Server, StoreService]]:
     store = StoreService()
     with contextlib.ExitStack() as stack:
         if request.param == "redis":
@@ -127,8 +136,8 @@ def processes(request: pytest.FixtureRequest, facilitator: Facilitator) -> Itera
             extra = {"REDIS_URL": store.redis_url, "PUBLIC_URL": PUBLIC_URL}
         else:
             extra = {"STORE_URL": store.url, "PUBLIC_URL": PUBLIC_URL}
-        python = stack.enter_context(python_asgi(facilitator.url, PAY_TO, app="app", extra=extra))
-        node = stack.enter_context(node_express(facilitator.url, PAY_TO, app="app", extra=extra))
+        python = stack.enter_context(python_asgi(link.url, PAY_TO, app="app", extra=extra))
+        node = stack.enter_context(node_express(link.url, PAY_TO, app="app", extra=extra))
         try:
             yield python, node, store
         finally:
@@ -201,19 +210,52 @@ def test_a_payment_for_the_shared_origin_is_refused_for_another_resource_by_eith
     assert balances(chain, payer) == before
 
 
-def test_on_redis_each_record_is_one_hash_that_expires_with_its_payment(
+@pytest.mark.parametrize("first", ["python", "node"])
+def test_a_response_held_by_one_process_is_collected_from_the_other(
+    chain: Chain, processes: Tuple[Server, Server, StoreService], link: Link, first: str
+) -> None:
+    python, node, _ = processes
+    holder, other = (python, node) if first == "python" else (node, python)
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    header = _payment(holder, key)
+    # The facilitator settles, but both of the holder's /settle answers are lost: it keeps the handler's
+    # response for a retry and answers without serving it.
+    link.fault, link.drops = "drop", 2
+    lost = httpx.get(holder.url(), headers=header, timeout=60)
+    assert lost.status_code in (502, 503, 504), lost.text
+    assert "sunny" not in lost.text
+    assert link.settle_answers[-1]["success"] is True
+    # The retry lands on the other process, in the other language: it settles again (the facilitator repeats
+    # the first transaction) and serves the response the holder's handler made, not a new one.
+    retry = httpx.get(other.url(), headers=header, timeout=60)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["served_by"] == first
+    settled = paywire.SettleResponse.from_header(retry.headers["payment-response"])
+    assert settled.transaction == link.settle_answers[-1]["transaction"]
+    charged_once(chain, settled.transaction, payer, before)
+
+
+def test_each_record_is_the_cores_json_and_expires_with_its_payment(
     processes: Tuple[Server, Server, StoreService]
 ) -> None:
     _, _, store = processes
     if store.redis_url is None:
-        pytest.skip("the processes share the test's own store service here")
-    import redis
+        records = [(json.loads(text)["token"], text, expires) for text, expires in store.entries.values()]
+    else:
+        import redis
 
-    client = redis.Redis.from_url(store.redis_url)
-    keys = client.keys(paywire.REDIS_KEY_PREFIX + "*")
-    assert keys, "the earlier payments left no record in Redis"
-    for key in keys:
-        assert set(client.hkeys(key)) == {b"token", b"entry"}
-        entry = paywire.StoreEntry.from_json(client.hget(key, "entry").decode())
-        assert client.hget(key, "token").decode() == entry.token
-        assert client.ttl(key) > 0 and abs(client.expiretime(key) - entry.expires_at) <= 1
+        client = redis.Redis.from_url(store.redis_url)
+        records = []
+        for key in client.keys(paywire.REDIS_KEY_PREFIX + "*"):
+            # On Redis a record is one hash: the token the scripts compare, and the entry.
+            assert set(client.hkeys(key)) == {b"token", b"entry"}
+            records.append((client.hget(key, "token").decode(), client.hget(key, "entry").decode(),
+                            float(client.expiretime(key))))
+    assert records, "the earlier payments left no record in the store"
+    for token, text, expires in records:
+        entry = paywire.StoreEntry.from_json(text)
+        assert entry.token == token
+        assert abs(expires - entry.expires_at) <= 1
+        assert entry.expires_at > time.time()

@@ -54,7 +54,8 @@ app.use(
     publicUrl: process.env.PUBLIC_URL,
   }),
 )
-app.get('/weather', (req, res) => res.json({ forecast: 'sunny', paid_by: req.paywire.payer }))
+// served_by: a response held by one process and collected from another still names the first.
+app.get('/weather', (req, res) => res.json({ forecast: 'sunny', paid_by: req.paywire.payer, served_by: 'node' }))
 app.get('/broken', (req, res) => res.status(500).json({ error: 'the weather service is down' }))
 app.get('/crash', () => {
   throw new Error('the handler crashed')

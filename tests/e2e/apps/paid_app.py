@@ -57,7 +57,8 @@ app = FastAPI()
 
 @app.get("/weather")
 async def weather(request: Request) -> dict:
-    return {"forecast": "sunny", "paid_by": request.state.paywire.payer}
+    # served_by: a response held by one process and collected from another still names the first.
+    return {"forecast": "sunny", "paid_by": request.state.paywire.payer, "served_by": "python"}
 
 
 @app.get("/broken")
