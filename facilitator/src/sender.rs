@@ -44,8 +44,31 @@ struct InFlight {
     urgent: bool,
 }
 
+/// Whether this instance may send from the key.
+#[derive(Clone, Copy, Debug, Default)]
+enum Held {
+    /// Always: the key is this instance's alone (one instance, SQLite).
+    #[default]
+    Always,
+    /// Leased to this instance until then (several instances, PostgreSQL).
+    Until(Instant),
+    /// Leased to another instance, or to none.
+    No,
+}
+
+impl Held {
+    fn now(self) -> bool {
+        match self {
+            Held::Always => true,
+            Held::Until(until) => Instant::now() < until,
+            Held::No => false,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Nonces {
+    held: Held,
     /// The next nonce to hand out; `None` until read from the node.
     next: Option<u64>,
     in_flight: BTreeMap<u64, InFlight>,
@@ -67,7 +90,10 @@ pub struct Tended {
 }
 
 /// Records a replacement transaction with its settlement (by key), before it is broadcast.
-pub type Persist<'a> = dyn Fn(&str, &Signed) -> Result<(), String> + Send + Sync + 'a;
+pub type Persist<'a> = dyn Fn(String, Signed) -> BoxFuture<'a, Result<(), String>> + Send + Sync + 'a;
+
+/// A boxed future (the store's calls are asynchronous).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Fees for a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,8 +136,55 @@ impl Sender {
         self.address
     }
 
+    /// The chain it sends on.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     fn nonces(&self) -> std::sync::MutexGuard<'_, Nonces> {
         self.nonces.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this instance may send from the key now.
+    pub fn is_held(&self) -> bool {
+        self.nonces().held.now()
+    }
+
+    /// Extends this instance's lease of the key (renewed in the database) until `until`.
+    pub fn hold_until(&self, until: Instant) {
+        let mut n = self.nonces();
+        if let Held::Until(_) = n.held {
+            n.held = Held::Until(until);
+        }
+    }
+
+    /// Starts sending from the key, leased until `until`, taking over `adopted` (settlement key, nonce,
+    /// transactions) that its previous holder sent. Nothing this instance knew of the key before is kept:
+    /// the next nonce is read from the node again.
+    pub fn take_over(&self, until: Instant, adopted: Vec<(String, u64, Vec<Signed>)>) {
+        let mut n = self.nonces();
+        *n = Nonces { held: Held::Until(until), ..Nonces::default() };
+        for (key, nonce, attempts) in adopted {
+            let flight = InFlight { key, attempts, touched: Instant::now(), seen_at_block: None, urgent: false };
+            n.in_flight.insert(nonce, flight);
+        }
+    }
+
+    /// Stops sending from the key if nothing is in flight on it, so its lease can be given to another
+    /// instance; `false` when something still is.
+    pub fn let_go_if_idle(&self) -> bool {
+        let mut n = self.nonces();
+        if !n.in_flight.is_empty() {
+            return false;
+        }
+        *n = Nonces { held: Held::No, ..Nonces::default() };
+        true
+    }
+
+    /// Stops sending from the key at once: its lease was lost (another instance holds it now and adopts what
+    /// was in flight).
+    pub fn lose(&self) {
+        *self.nonces() = Nonces { held: Held::No, ..Nonces::default() };
     }
 
     /// How many nonces are in flight (handed out, not known mined).
@@ -158,9 +231,38 @@ impl Sender {
         Ok(())
     }
 
-    /// Hands out the next nonce for settlement `key` (call [`Sender::sync`] first).
+    /// After [`Sender::take_over`]: reads the node's next nonce, and marks every nonce below the highest
+    /// adopted one that nothing reached the node at (the key's previous holder died between handing it out
+    /// and recording its transaction) for the keeper to fill at once, so the adopted ones can mine.
+    pub async fn sync_taken(&self, rpc: &Rpc) -> Result<(), RpcError> {
+        let address = self.address;
+        let pending = rpc
+            .call("eth_getTransactionCount", |p| async move { p.get_transaction_count(address).pending().await })
+            .await?;
+        let mut n = self.nonces();
+        let last = n.in_flight.keys().next_back().copied();
+        if let Some(last) = last {
+            for nonce in pending..last {
+                n.in_flight.entry(nonce).or_insert_with(|| InFlight {
+                    key: String::new(),
+                    attempts: Vec::new(),
+                    touched: Instant::now(),
+                    seen_at_block: None,
+                    urgent: true,
+                });
+            }
+        }
+        n.next = Some(pending.max(last.map_or(0, |l| l + 1)));
+        Ok(())
+    }
+
+    /// Hands out the next nonce for settlement `key` (call [`Sender::sync`] first); `None` when the nonce
+    /// is unknown or the key is not this instance's (any more).
     pub fn allocate(&self, key: &str) -> Option<u64> {
         let mut n = self.nonces();
+        if !n.held.now() {
+            return None;
+        }
         let nonce = n.next?;
         n.next = Some(nonce + 1);
         n.in_flight.insert(
@@ -372,7 +474,9 @@ impl Sender {
         let signed =
             self.sign(nonce, to, old.input().clone(), old.value(), old.gas_limit(), fees).await.map_err(unreadable)?;
         if !key.is_empty() {
-            persist(key, &signed).map_err(|what| RpcError::Unreadable { method: "replacement", what })?;
+            persist(key.to_string(), signed.clone())
+                .await
+                .map_err(|what| RpcError::Unreadable { method: "replacement", what })?;
         }
         self.record(nonce, signed.clone());
         rpc.broadcast(&signed.raw).await?;

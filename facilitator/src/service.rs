@@ -26,6 +26,8 @@ use crate::sender::{Sender, Signed};
 use crate::signature::{self, SignatureForm};
 use crate::store::{Attempt, Stage, Store};
 
+mod leases;
+
 /// A payment that passed every check, ready to settle.
 #[derive(Clone, Debug)]
 struct Checked {
@@ -151,8 +153,12 @@ impl Facilitator {
     pub async fn verify(&self, request: &FacilitatorRequest) -> VerifyResponse {
         match self.check(request, ErrorCode::UnexpectedVerifyError).await {
             Ok((chain, checked)) => {
-                // A simulation from the key that would settle it, within the gas cap settling applies.
-                let from = chain.pick_sender().address();
+                // A simulation from the key that would settle it (any of the chain's keys when another instance
+                // holds them all), within the gas cap settling applies.
+                let from = chain
+                    .pick_sender()
+                    .or_else(|| chain.senders().first().cloned())
+                    .map_or(Address::ZERO, |s| s.address());
                 match self.gas(&chain, from, &checked, ErrorCode::UnexpectedVerifyError).await {
                     Ok(_) => VerifyResponse::valid(checked.payer.to_checksum(None)),
                     Err(error) => VerifyResponse::invalid(&error),
@@ -383,13 +389,27 @@ impl Facilitator {
         // A settlement recorded by an earlier version, under a key without payee and value, is followed
         // rather than settled a second time.
         let legacy = legacy_key(&network, r.asset(), &authorization);
-        let claimed = match self.store.get(&legacy) {
+        let mut claimed = match self.store.get(&legacy).await {
             Ok(Some(row)) if !matches!(row.stage, Stage::Claimed) => {
                 key = legacy;
                 Ok(Some(row))
             }
-            _ => self.store.claim(&key),
+            _ => self.store.claim(&key).await,
         };
+        // Another instance is settling it right now: wait for it to send (then follow) or give up.
+        let deadline = Instant::now() + self.timing.receipt_timeout;
+        while let Ok(Some(row)) = &claimed {
+            if !row.elsewhere {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let message =
+                    "another facilitator instance is settling this payment and has not sent it yet; ask again";
+                return failure(&Error::new(ErrorCode::UnexpectedSettleError, message), &network);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            claimed = self.store.claim(&key).await;
+        }
         match claimed {
             Err(e) => return failure(&store_failed(e), &network),
             Ok(None) => {}
@@ -402,10 +422,17 @@ impl Facilitator {
                 }
                 Stage::Sent { attempts } => match self.follow(&key, &attempts, &network).await {
                     Some(answer) => return answer,
-                    // Its transactions can never mine (another took their nonce): settle afresh.
+                    // Its transactions can never mine (another took their nonce): settle afresh, unless
+                    // another request restarted it first.
                     None => {
-                        if let Err(e) = self.store.release(&key).and_then(|()| self.store.claim(&key).map(drop)) {
-                            return failure(&store_failed(e), &network);
+                        let last = attempts.last().map(|a| a.tx_hash.as_str()).unwrap_or_default();
+                        match self.store.restart(&key, last).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                let message = "this payment's settlement changed while it was looked at; ask again";
+                                return failure(&Error::new(ErrorCode::UnexpectedSettleError, message), &network);
+                            }
+                            Err(e) => return failure(&store_failed(e), &network),
                         }
                     }
                 },
@@ -416,7 +443,7 @@ impl Facilitator {
         match self.settle_afresh(&key, request, &network).await {
             Ok(answer) => answer,
             Err(error) => {
-                let _ = self.store.release(&key);
+                let _ = self.store.release(&key).await;
                 failure(&error, &network)
             }
         }
@@ -431,7 +458,14 @@ impl Facilitator {
     ) -> Result<SettleResponse, Error> {
         let (chain, mut checked) = self.check(request, ErrorCode::UnexpectedSettleError).await?;
         let payer = Some(checked.payer);
-        let mut sender = chain.pick_sender();
+        let no_key = || {
+            let message = format!(
+                "this facilitator instance holds none of chain {}'s settling keys right now (they are leased to other instances); ask again",
+                chain.chain_id()
+            );
+            invalid(ErrorCode::UnexpectedSettleError, message, payer)
+        };
+        let mut sender = chain.pick_sender().ok_or_else(no_key)?;
         if checked.deploy.is_some() {
             // One deployment per wallet at a time: a second settlement from the same wallet waits for the first
             // one's, then finds the wallet deployed.
@@ -445,16 +479,18 @@ impl Facilitator {
                     let message = "the EIP-6492 deployment left no wallet at the payer's address";
                     return Err(invalid(ErrorCode::InvalidSignature, message, payer));
                 }
-                sender = chain.pick_sender();
+                sender = chain.pick_sender().ok_or_else(no_key)?;
             }
         }
         let settle_failed = |e: RpcError| node_failed(e, checked.payer, ErrorCode::UnexpectedSettleError);
         let gas = self.gas(&chain, sender.address(), &checked, ErrorCode::UnexpectedSettleError).await?;
         let fees = Sender::fees(chain.rpc()).await.map_err(settle_failed)?;
         sender.sync(chain.rpc()).await.map_err(settle_failed)?;
-        let nonce = sender
-            .allocate(key)
-            .ok_or_else(|| invalid(ErrorCode::UnexpectedSettleError, "the settling key's nonce is unknown", payer))?;
+        let nonce = sender.allocate(key).ok_or_else(|| {
+            let message =
+                "the settling key's nonce is unknown, or the key was just leased to another instance; ask again";
+            invalid(ErrorCode::UnexpectedSettleError, message, payer)
+        })?;
         let signed =
             match sender.sign(nonce, checked.asset, Bytes::from(checked.input.clone()), U256::ZERO, gas, fees).await {
                 Ok(signed) => signed,
@@ -464,7 +500,7 @@ impl Facilitator {
                 }
             };
         // Recorded before it is broadcast: after a crash, the transaction is followed, never signed again.
-        if let Err(e) = self.store.sent(key, &format!("{:#x}", signed.hash), &signed.raw) {
+        if let Err(e) = self.store.sent(key, &format!("{:#x}", signed.hash), &signed.raw, &signer_of(&sender)).await {
             sender.abandon(nonce);
             return Err(store_failed(e));
         }
@@ -582,7 +618,7 @@ impl Facilitator {
             for hash in &hashes {
                 if let Ok(Some(receipt)) = chain.receipt(*hash).await {
                     sender.mined(nonce);
-                    return self.record_final(key, chain, &receipt, checked, network);
+                    return self.record_final(key, chain, &receipt, checked, network).await;
                 }
             }
             let now = Instant::now();
@@ -594,7 +630,7 @@ impl Facilitator {
         }
     }
 
-    fn record_final(
+    async fn record_final(
         &self,
         key: &str,
         chain: &Chain,
@@ -607,7 +643,7 @@ impl Facilitator {
         self.metrics.gas_used.get_or_create(&labels).inc_by(receipt.gas_used);
         let wei = receipt.gas_used as f64 * receipt.effective_gas_price as f64;
         self.metrics.gas_wei.get_or_create(&labels).inc_by(wei);
-        if let Err(e) = self.store.finish(key, &answer.to_json()) {
+        if let Err(e) = self.store.finish(key, &answer.to_json()).await {
             // The chain has spoken: answer it. The row stays "sent", so the next /settle finds the receipt again.
             tracing::error!(error = %e, "could not record a concluded settlement");
         }
@@ -629,7 +665,9 @@ impl Facilitator {
         };
         for hash in &sent.hashes {
             match chain.receipt(*hash).await {
-                Ok(Some(receipt)) => return Some(self.record_final(key, &chain, &receipt, &sent.checked, network)),
+                Ok(Some(receipt)) => {
+                    return Some(self.record_final(key, &chain, &receipt, &sent.checked, network).await);
+                }
                 Ok(None) => {}
                 Err(_) => return Some(pending(sent.latest(), network, sent.checked.payer)),
             }
@@ -653,7 +691,7 @@ impl Facilitator {
                     for hash in &sent.hashes {
                         match chain.receipt(*hash).await {
                             Ok(Some(receipt)) => {
-                                return Some(self.record_final(key, &chain, &receipt, &sent.checked, network));
+                                return Some(self.record_final(key, &chain, &receipt, &sent.checked, network).await);
                             }
                             Ok(None) => {}
                             Err(_) => return waiting,
@@ -664,7 +702,9 @@ impl Facilitator {
                     let unused = chain.authorization_used(sent.checked.asset, sent.checked.from, sent.auth_nonce).await;
                     return if let Ok(false) = unused { None } else { waiting };
                 }
-                Ok(_) => sender.adopt(key, sent.nonce, sent.signed()),
+                // Adopted only from a key this instance holds: another instance tends its own keys.
+                Ok(_) if sender.is_held() => sender.adopt(key, sent.nonce, sent.signed()),
+                Ok(_) => {}
                 Err(_) => return Some(pending(sent.latest(), network, sent.checked.payer)),
             }
         }
@@ -674,12 +714,12 @@ impl Facilitator {
     /// Takes back every settlement a previous run left sent but unconcluded (called at start-up), so the
     /// keeper follows it; then reads each key's next nonce. Returns how many were taken back.
     pub async fn recover(&self) -> usize {
-        let Ok(rows) = self.store.unfinished() else { return 0 };
+        let Ok(rows) = self.store.unfinished().await else { return 0 };
         let mut recovered = 0;
         for row in rows {
             match row.stage {
                 Stage::Claimed => {
-                    let _ = self.store.release(&row.key);
+                    let _ = self.store.release(&row.key).await;
                 }
                 Stage::Sent { attempts } => {
                     let Ok(sent) = SentTx::read(&attempts) else { continue };
@@ -693,7 +733,7 @@ impl Facilitator {
             }
         }
         for chain in self.chains.values() {
-            for sender in chain.senders() {
+            for sender in chain.senders().iter().filter(|s| s.is_held()) {
                 let _ = sender.sync(chain.rpc()).await;
             }
         }
@@ -704,10 +744,15 @@ impl Facilitator {
     /// with their settlements first. Settlements whose transaction mined meanwhile are concluded when a
     /// `/settle` follows them.
     pub async fn tend(&self, chain: &Chain) {
-        let persist = |key: &str, signed: &Signed| {
-            self.store.sent(key, &format!("{:#x}", signed.hash), &signed.raw).map_err(|e| e.to_string())
-        };
-        for sender in chain.senders() {
+        for sender in chain.senders().iter().filter(|s| s.is_held()) {
+            let signer = signer_of(sender);
+            let persist = |key: String, signed: Signed| -> crate::sender::BoxFuture<'_, Result<(), String>> {
+                let signer = signer.clone();
+                Box::pin(async move {
+                    let hash = format!("{:#x}", signed.hash);
+                    self.store.sent(&key, &hash, &signed.raw, &signer).await.map_err(|e| e.to_string())
+                })
+            };
             let labels = |action: &str| crate::metrics::Repair {
                 chain: chain.chain_id().to_string(),
                 key: sender.address().to_checksum(None),
@@ -909,6 +954,11 @@ fn pending(hash: B256, network: &str, payer: Address) -> SettleResponse {
         extensions: None,
         other: Object::new(),
     }
+}
+
+/// How the store names a settling key: `chain:address` (lower-case hex).
+pub(crate) fn signer_of(sender: &Sender) -> String {
+    format!("{}:{:#x}", sender.chain_id(), sender.address())
 }
 
 fn store_failed(e: crate::store::StoreError) -> Error {

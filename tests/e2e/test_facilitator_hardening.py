@@ -29,7 +29,7 @@ from typing import Any, Dict, Iterator, List, Sequence
 import httpx
 import pytest
 from conftest import PAY_TO, PRICE_ATOMIC
-from localnet import DEPLOYER_KEY, Chain, Facilitator, env, running_chain
+from localnet import DEPLOYER_KEY, Chain, Facilitator, env, running_chain, write_config
 from rpc_proxy import SECRET, RpcProxy
 
 import paywire
@@ -98,22 +98,6 @@ def post(f: Facilitator, path: str, body: Dict[str, Any], timeout: float = 60) -
     assert response.status_code == 200, response.text
     answer: Dict[str, Any] = response.json()
     return answer
-
-
-def write_config(path: Path, chains: Sequence[Dict[str, Any]], **timeouts: float) -> Path:
-    """A facilitator configuration: `chains` of {chain_id, urls_env, keys_env, assets?, max_gas?}."""
-    lines = ["[timeouts]"] + [f"{k} = {v}" for k, v in timeouts.items()]
-    for c in chains:
-        lines += ["[[chain]]", f"chain_id = {c['chain_id']}", f"rpc_urls_env = \"{c['urls_env']}\""]
-        lines.append("keys = [" + ", ".join(f'{{ env = "{k}" }}' for k in c["keys_env"]) + "]")
-        if "assets" in c:
-            lines.append("assets = [" + ", ".join(f'"{a}"' for a in c["assets"]) + "]")
-        if "max_gas" in c:
-            lines.append(f"max_gas = {c['max_gas']}")
-        if "factories" in c:
-            lines.append("eip6492_factories = [" + ", ".join(f'"{a}"' for a in c["factories"]) + "]")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 FAST = dict(rpc=1.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2, header=1.0, body=1.0)
