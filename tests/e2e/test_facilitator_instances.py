@@ -14,6 +14,7 @@ The first instance reaches anvil through the tests' fault-injecting proxy, which
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -285,10 +286,8 @@ def test_the_database_password_is_never_logged(cluster: Cluster) -> None:
 
 
 def _ignore(call: Any) -> None:
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         call()
-    except httpx.HTTPError:
-        pass
 
 
 def _wait(condition: Any, what: str, timeout: float = 30) -> None:
