@@ -669,6 +669,11 @@ export interface GateOptions {
   maxEntries?: number
   /** The memory store's bound on held bytes. */
   maxBytes?: number
+  /**
+   * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
+   * of the same request (default 90).
+   */
+  takeoverAfter?: number
 }
 
 /** The default stablecoins. */

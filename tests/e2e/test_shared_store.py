@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +17,8 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import httpx
 import pytest
-from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, free_port, payer_key, stop
-from localnet import env
+from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
+from localnet import redis_server
 from parties import Server, node_express, python_asgi
 from settle_link import Link
 
@@ -92,31 +90,6 @@ class StoreService:
 
     def close(self) -> None:
         self.server.shutdown()
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """Debian's redis-server on a free loopback port, with no persistence; its URL."""
-    port = free_port()
-    server = subprocess.Popen(
-        [env("PAYWIRE_REDIS_SERVER"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop(server)
 
 
 @pytest.fixture(scope="module")

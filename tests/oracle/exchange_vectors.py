@@ -195,6 +195,17 @@ def gate(ts) -> list:
         feed("a", HANDLED, SETTLE),
         start("b", req(headers=[pay]), read_body()), feed("b", BODY, answered(409, "payment_in_progress")),
         feed("a", OK_SETTLE, paid_ok())])
+    case("a request left in flight by a process that died: 409 until takeoverAfter (90 s), then the retry settles "
+         "without verifying again (the dead one may have settled it), runs the handler, and holds the answer", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        start("b", req(headers=[pay]), read_body(), now=T + 89), feed("b", BODY, answered(409, "payment_in_progress")),
+        start("c", req(headers=[pay]), read_body(), now=T + 90), feed("c", BODY, RUN),
+        feed("c", HANDLED, SETTLE), feed("c", OK_SETTLE, paid_ok()),
+        start("d", req(headers=[pay]), read_body(), now=T + 91), feed("d", BODY, paid_ok())])
+    case("an expired payment left in flight by a process that died: the retry still settles it and is served", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        start("b", req(headers=[pay]), read_body(), now=NOW + 320), feed("b", BODY, RUN),
+        feed("b", HANDLED, SETTLE), feed("b", OK_SETTLE, paid_ok())])
     case("the facilitator refuses the payment: 402 with its reason, nothing run", [
         start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
         feed("a", {"verified": {"isValid": False, "invalidReason": "insufficient_funds", "invalidMessage": "poor",

@@ -82,6 +82,10 @@ pub struct GateOptions {
     /// Hand every record operation to the glue (a store shared by processes).
     #[uniffi(default = false)]
     pub external_store: bool,
+    /// Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
+    /// of the same request (default 90).
+    #[uniffi(default = None)]
+    pub takeover_after: Option<u64>,
 }
 
 /// A request as the gate sees it.
@@ -140,6 +144,7 @@ impl Gate {
             max_request_bytes: options.max_request_bytes.map_or(core::DEFAULT_MAX_REQUEST_BYTES, |n| n as usize),
             max_replay_bytes: options.max_replay_bytes.map_or(core::DEFAULT_MAX_REPLAY_BYTES, |n| n as usize),
             matching: RouteMatching { case_sensitive: options.case_sensitive },
+            takeover_after: options.takeover_after.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if options.external_store { None } else { Some(Arc::new(MemoryStore::default())) };

@@ -84,6 +84,9 @@ pub struct GateOptions {
     pub max_entries: Option<u32>,
     /// The memory store's bound on held bytes.
     pub max_bytes: Option<f64>,
+    /// Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
+    /// of the same request (default 90).
+    pub takeover_after: Option<u32>,
 }
 
 /// The framework's word on a request's route.
@@ -153,6 +156,7 @@ impl Gate {
             external_store: None,
             max_entries: None,
             max_bytes: None,
+            takeover_after: None,
         });
         let gate_options = core::GateOptions {
             public_url: o.public_url,
@@ -160,6 +164,7 @@ impl Gate {
             max_request_bytes: o.max_request_bytes.map_or(core::DEFAULT_MAX_REQUEST_BYTES, |n| n as usize),
             max_replay_bytes: o.max_replay_bytes.map_or(core::DEFAULT_MAX_REPLAY_BYTES, |n| n as usize),
             matching: RouteMatching { case_sensitive: o.case_sensitive.unwrap_or(false) },
+            takeover_after: o.takeover_after.map_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS, u64::from),
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
             None

@@ -77,7 +77,7 @@ impl Gate {
     #[pyo3(signature = (routes, *, public_url=None, issuer=None, access=None, allow_onchain_signatures=false,
         max_request_bytes=core::DEFAULT_MAX_REQUEST_BYTES, max_replay_bytes=core::DEFAULT_MAX_REPLAY_BYTES,
         case_sensitive=false, external_store=false, max_entries=store_core::DEFAULT_MAX_ENTRIES,
-        max_bytes=store_core::DEFAULT_MAX_BYTES))]
+        max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -92,6 +92,7 @@ impl Gate {
         external_store: bool,
         max_entries: usize,
         max_bytes: usize,
+        takeover_after: u64,
     ) -> PyResult<Self> {
         let options = core::GateOptions {
             public_url,
@@ -99,6 +100,7 @@ impl Gate {
             max_request_bytes,
             max_replay_bytes,
             matching: RouteMatching { case_sensitive },
+            takeover_after,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };

@@ -55,6 +55,9 @@ pub const RECORD_GRACE_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 /// The default largest response kept for answering a retry again.
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 1024 * 1024;
+/// How long a payment's record may stay in flight before a retry of the same request takes it over: longer
+/// than verifying, serving and settling take (a facilitator waits up to about 30 s for a receipt).
+pub const DEFAULT_TAKEOVER_AFTER_SECONDS: u64 = 90;
 
 /// A priced route: its price tags (the client picks one) and what the bill says about the resource.
 #[derive(Clone, Debug)]
@@ -95,6 +98,10 @@ pub struct GateOptions {
     pub max_replay_bytes: usize,
     /// How request paths are matched to route patterns.
     pub matching: RouteMatching,
+    /// Seconds after which a payment still in flight is taken over by a retry of the same request with the
+    /// same payment: the process serving it died mid-request (a replica killed). The retry settles it (the
+    /// facilitator answers again if it was settled) and runs the handler, so the payer is served once.
+    pub takeover_after: u64,
 }
 
 impl Default for GateOptions {
@@ -105,6 +112,7 @@ impl Default for GateOptions {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
             matching: RouteMatching::default(),
+            takeover_after: DEFAULT_TAKEOVER_AFTER_SECONDS,
         }
     }
 }
@@ -894,8 +902,9 @@ impl Run {
             Err(e) => return self.store_failed(e).await,
         };
         match held {
+            // A record in flight is another request's, unless that request stopped long ago.
             Some(held)
-                if held.record.state != RecordState::InFlight
+                if (held.record.state != RecordState::InFlight || self.abandoned(&held))
                     && held.record.fingerprint == claim.record.fingerprint
                     && held.record.payment == claim.record.payment =>
             {
@@ -960,6 +969,7 @@ impl Run {
                 status: 0,
                 headers: Vec::new(),
                 body: None,
+                since: self.now,
             },
         })
     }
@@ -1082,6 +1092,7 @@ impl Run {
             return self.refuse(e).await;
         }
         match held.record.state {
+            RecordState::InFlight if self.abandoned(&held) => self.take_over(key, held, accepted).await,
             RecordState::InFlight => self.in_progress().await,
             RecordState::Unsettled => self.settle_held(key, held, accepted).await,
             // The same request with the same payment: the client lost the answer. Answer again, unpaid twice.
@@ -1127,6 +1138,45 @@ impl Run {
         self.respond(out).await
     }
 
+    /// Whether a record in flight was left by a request that stopped mid-way (its process died): in flight
+    /// for longer than any request takes. A record that does not say since when is never taken over.
+    fn abandoned(&self, held: &StoreEntry) -> bool {
+        held.record.state == RecordState::InFlight
+            && held.record.since != 0
+            && self.now >= held.record.since.saturating_add(self.gate.options.takeover_after)
+    }
+
+    /// A retry of a payment whose request stopped mid-way long ago (its process died): take the record over,
+    /// then serve and settle without verifying again, since the request that stopped may have settled it (the
+    /// facilitator then repeats its answer) and a settled authorization no longer verifies.
+    async fn take_over(&mut self, key: String, held: StoreEntry, accepted: AcceptedPayment) -> Action {
+        let token = match self.token() {
+            Ok(t) => t,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        let mine = StoreEntry { token, record: Record { since: self.now, ..held.record.clone() }, ..held.clone() };
+        match self.replace(&key, &held.token, mine.clone()).await {
+            Err(e) => return self.store_failed(e).await,
+            Ok(false) => return self.in_progress().await,
+            Ok(true) => {}
+        }
+        self.hold(&key, &mine.token);
+        // If this request is cancelled too, the record goes back as it was, for the next retry.
+        if let Ok(fresh) = self.token() {
+            lock(&self.holds).restore =
+                Some((key.clone(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
+        }
+        self.log(
+            LogLevel::Warning,
+            format!(
+                "paywire: a payment for {} was in flight for {} s (its process stopped mid-request); a retry takes it over",
+                self.url_for_log(),
+                self.now.saturating_sub(held.record.since)
+            ),
+        );
+        self.run_and_settle(accepted, key, mine).await
+    }
+
     /// A retry of a payment whose settlement's outcome was unknown: take the record over, settle again,
     /// answer. The record stays unless the settlement now definitely fails.
     async fn settle_held(&mut self, key: String, held: StoreEntry, accepted: AcceptedPayment) -> Action {
@@ -1170,6 +1220,11 @@ impl Run {
             let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
             return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
         }
+        self.run_and_settle(accepted, key, claim).await
+    }
+
+    /// Runs the handler for a verified (or taken-over) payment, then settles and answers.
+    async fn run_and_settle(&mut self, accepted: AcceptedPayment, key: String, claim: StoreEntry) -> Action {
         let payer = accepted.verified.payer.to_checksum(None);
         let out = match self.run_handler(Paid { payer, payment: Some(accepted.clone()), receipt: None }).await {
             Ok(out) => out,

@@ -57,6 +57,14 @@ pub struct Record {
     /// The held response's body.
     #[serde(default, with = "base64_body")]
     pub body: Option<Vec<u8>>,
+    /// When the request now holding it took it (unix seconds; 0: unknown, from a version that did not say):
+    /// a record in flight much longer than any request takes belongs to a process that died mid-request.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub since: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A record under a key, with the token of the request that holds it and when it may be forgotten.
@@ -303,6 +311,7 @@ mod tests {
                 status: 200,
                 headers: vec![("a".into(), "b".into())],
                 body: Some(vec![7; body]),
+                since: 0,
             },
         }
     }

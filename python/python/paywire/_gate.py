@@ -89,7 +89,9 @@ class GateMiddleware:
     each settlement. ``public_url`` is the app's external origin (``https://api.example.com``): bills, offers
     and receipts name it instead of the request's Host header, which a client chooses. ``store`` is a
     ``MemoryStore`` (the default) or a ``PaymentStore`` shared by processes. ``case_sensitive`` tells ``/A``
-    from ``/a`` (for routers that do).
+    from ``/a`` (for routers that do). ``takeover_after`` (seconds) is how long a payment may stay in flight
+    before a retry of the same request takes it over: its process died mid-request (a replica killed); keep
+    it above your slowest request.
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class GateMiddleware:
         max_request_bytes: int = 10 * 1024 * 1024,
         max_replay_bytes: int = 1024 * 1024,
         case_sensitive: bool = False,
+        takeover_after: int = 90,
     ) -> None:
         self.app = app
         self.router = self._router(app, url_map)
@@ -136,6 +139,7 @@ class GateMiddleware:
             external_store=store is not None and not isinstance(store, MemoryStore),
             max_entries=bounds.max_entries,
             max_bytes=bounds.max_bytes,
+            takeover_after=takeover_after,
         )
         if self.gate.names_client_host:
             log.warning(

@@ -605,6 +605,7 @@ class Gate:
         external_store: bool = False,
         max_entries: int = ...,
         max_bytes: int = ...,
+        takeover_after: int = ...,
     ) -> Gate: ...
     @property
     def names_client_host(self) -> bool: ...

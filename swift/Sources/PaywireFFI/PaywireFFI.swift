@@ -5592,6 +5592,11 @@ public struct GateOptions: Equatable, Hashable {
      * Hand every record operation to the glue (a store shared by processes).
      */
     public var externalStore: Bool
+    /**
+     * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
+     * of the same request (default 90).
+     */
+    public var takeoverAfter: UInt64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5613,13 +5618,18 @@ public struct GateOptions: Equatable, Hashable {
          */caseSensitive: Bool = false, 
         /**
          * Hand every record operation to the glue (a store shared by processes).
-         */externalStore: Bool = false) {
+         */externalStore: Bool = false, 
+        /**
+         * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
+         * of the same request (default 90).
+         */takeoverAfter: UInt64? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures
         self.maxRequestBytes = maxRequestBytes
         self.maxReplayBytes = maxReplayBytes
         self.caseSensitive = caseSensitive
         self.externalStore = externalStore
+        self.takeoverAfter = takeoverAfter
     }
 
     
@@ -5641,7 +5651,8 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
                 maxRequestBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 maxReplayBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 caseSensitive: FfiConverterBool.read(from: &buf), 
-                externalStore: FfiConverterBool.read(from: &buf)
+                externalStore: FfiConverterBool.read(from: &buf), 
+                takeoverAfter: FfiConverterOptionUInt64.read(from: &buf)
         )
     }
 
@@ -5652,6 +5663,7 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.maxReplayBytes, into: &buf)
         FfiConverterBool.write(value.caseSensitive, into: &buf)
         FfiConverterBool.write(value.externalStore, into: &buf)
+        FfiConverterOptionUInt64.write(value.takeoverAfter, into: &buf)
     }
 }
 

@@ -1,5 +1,6 @@
 // A paid API for the on-chain fault tests: paywire's Express middleware in front of a handler that serves
 // (/weather), one that answers 500 (/broken) and one that throws (/crash). Each costs PRICE (default $0.01).
+// TAKEOVER_AFTER: seconds before a payment left in flight by a dead replica is taken over (default 90).
 //
 //   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
 //
@@ -52,10 +53,17 @@ app.use(
     facilitator: new FacilitatorClient(process.env.FACILITATOR_URL),
     store,
     publicUrl: process.env.PUBLIC_URL,
+    takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,
   }),
 )
-// served_by: a response held by one process and collected from another still names the first.
-app.get('/weather', (req, res) => res.json({ forecast: 'sunny', paid_by: req.paywire.payer, served_by: 'node' }))
+// served_by: a response held by one process and collected from another still names the first. `served` counts
+// the handler's runs (GET /served, unpaid), so a test can tell a response answered again from one served again.
+let served = 0
+app.get('/weather', (req, res) => {
+  served += 1
+  res.json({ forecast: 'sunny', paid_by: req.paywire.payer, served_by: 'node' })
+})
+app.get('/served', (req, res) => res.json({ served }))
 app.get('/broken', (req, res) => res.status(500).json({ error: 'the weather service is down' }))
 app.get('/crash', () => {
   throw new Error('the handler crashed')

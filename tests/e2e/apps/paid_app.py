@@ -4,7 +4,8 @@
     PAY_TO=0x... FACILITATOR_URL=http://... uvicorn paid_app:app
 
 STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it), and
-REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share.
+REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share; TAKEOVER_AFTER the seconds
+before a payment left in flight by a dead replica is taken over (default 90).
 """
 
 import os
@@ -55,10 +56,21 @@ class SharedStore(PaymentStore):
 app = FastAPI()
 
 
+served = 0
+
+
 @app.get("/weather")
 async def weather(request: Request) -> dict:
-    # served_by: a response held by one process and collected from another still names the first.
+    # served_by: a response held by one process and collected from another still names the first; `served`
+    # counts the handler's runs, so a test can tell a response answered again from one served again.
+    global served
+    served += 1
     return {"forecast": "sunny", "paid_by": request.state.paywire.payer, "served_by": "python"}
+
+
+@app.get("/served")
+async def served_count() -> dict:
+    return {"served": served}
 
 
 @app.get("/broken")
@@ -89,4 +101,5 @@ app.add_middleware(
         else None
     ),
     public_url=os.environ.get("PUBLIC_URL"),
+    takeover_after=int(os.environ.get("TAKEOVER_AFTER", "90")),
 )

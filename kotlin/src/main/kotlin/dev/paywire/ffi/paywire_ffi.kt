@@ -10583,6 +10583,12 @@ data class GateOptions (
      * Hand every record operation to the glue (a store shared by processes).
      */
     var `externalStore`: kotlin.Boolean = false 
+    , 
+    /**
+     * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
+     * of the same request (default 90).
+     */
+    var `takeoverAfter`: kotlin.ULong? = null 
     
 ){
     
@@ -10603,6 +10609,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalULong.read(buf),
         )
     }
 
@@ -10612,7 +10619,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.allocationSize(value.`maxRequestBytes`) +
             FfiConverterOptionalULong.allocationSize(value.`maxReplayBytes`) +
             FfiConverterBoolean.allocationSize(value.`caseSensitive`) +
-            FfiConverterBoolean.allocationSize(value.`externalStore`)
+            FfiConverterBoolean.allocationSize(value.`externalStore`) +
+            FfiConverterOptionalULong.allocationSize(value.`takeoverAfter`)
     )
 
     override fun write(value: GateOptions, buf: ByteBuffer) {
@@ -10622,6 +10630,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.write(value.`maxReplayBytes`, buf)
             FfiConverterBoolean.write(value.`caseSensitive`, buf)
             FfiConverterBoolean.write(value.`externalStore`, buf)
+            FfiConverterOptionalULong.write(value.`takeoverAfter`, buf)
     }
 }
 
