@@ -1,9 +1,13 @@
-"""Facilitator throughput on anvil: verifies/s, settles/s and p50/p99 latency, settling from 1 to 4 keys.
+"""Facilitator throughput on anvil: verifies/s, settles/s and p50/p99 latency, settling from 1 to 4 keys, from
+one instance on SQLite or from several instances sharing one PostgreSQL server.
 
-    eval "$(scripts/install-chain.sh)"
+    eval "$(scripts/install-chain.sh)"; eval "$(scripts/install-postgres.sh)"
     cargo build --release -p paywire-facilitator
     PAYWIRE_FACILITATOR_BIN=target/release/paywire-facilitator .tools/python-venv/bin/python \\
-        tests/e2e/bench_facilitator.py [--payments 500] [--concurrency 32] [--keys 1] [--proxy]
+        tests/e2e/bench_facilitator.py [--payments 500] [--concurrency 32] [--keys 1] [--proxy] [--instances N]
+
+With `--instances N` (PostgreSQL), N instances share the keys (each leases its share) and the load generator
+sends each request to the next instance in turn.
 
 A measurement, not a test: it prints figures and exits non-zero only if a payment fails. The payments are
 signed before the clock starts; each is verified once and then settled once, over HTTP keep-alive. With
@@ -13,6 +17,7 @@ signed before the clock starts; each is verified once and then settled once, ove
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import tempfile
@@ -23,6 +28,7 @@ from typing import Callable, List, Tuple
 
 import conftest
 import httpx
+import localnet
 from rpc_proxy import RpcProxy
 
 import paywire
@@ -54,6 +60,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keys", type=int, default=1, choices=range(1, len(SETTLERS) + 1))
     parser.add_argument("--proxy", action="store_true", help="node calls through the idle fault proxy")
+    parser.add_argument("--instances", type=int, default=0,
+                        help="N instances on one PostgreSQL server (default: one instance on SQLite)")
     args = parser.parse_args()
     keys = conftest.PAYER_KEYS
     with conftest.funded_chain() as chain:
@@ -75,7 +83,6 @@ SETTLERS = [
 
 
 def measure(chain: conftest.Chain, rpc_url: str, keys: List[str], args: argparse.Namespace) -> int:
-    payments, concurrency = args.payments, args.concurrency
     workdir = Path(tempfile.mkdtemp(prefix="paywire-bench-"))
     names = [f"PW_BENCH_KEY_{i}" for i in range(args.keys)]
     config = workdir / "facilitator.toml"
@@ -84,37 +91,66 @@ def measure(chain: conftest.Chain, rpc_url: str, keys: List[str], args: argparse
         + ", ".join(f'{{ env = "{n}" }}' for n in names) + "]\n"
     )
     environ = {"PW_BENCH_RPC": rpc_url, **dict(zip(names, SETTLERS))}
-    facilitator = conftest.Facilitator("", workdir, config=config, environ=environ)
-    facilitator.start()
-    try:
-        bill = paywire.build_payment_required(
-            "http://bench.test/r", [paywire.PriceTag("eip155:84532", conftest.PAY_TO, "$0.001")]
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(localnet.postgres_server()) if args.instances else None
+        facilitators = []
+        for i in range(max(1, args.instances)):
+            home = workdir / f"instance-{i}"
+            home.mkdir()
+            facilitators.append(conftest.Facilitator("", home, config=config, environ=environ, postgres=url,
+                                                     args=["--lease", "3"] if url else []))
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        stack.callback(lambda: [f.stop() for f in facilitators])
+        for f in facilitators:
+            f.start()
+        if url:
+            wait_for_keys(facilitators, args.keys)
+        return run(facilitators, keys, args)
+
+
+def wait_for_keys(facilitators: List[conftest.Facilitator], keys: int) -> None:
+    """Until the instances hold every key between them, each at least one when there are enough."""
+    deadline = time.monotonic() + 60
+    while True:
+        held = [sum(k["held"] for c in httpx.get(f"{f.url}/health").json()["chains"] for k in c["keys"])
+                for f in facilitators]
+        if sum(held) == keys and (keys < len(facilitators) or min(held) > 0):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the keys never spread over the instances: {held}")
+        time.sleep(0.2)
+
+
+def run(facilitators: List[conftest.Facilitator], keys: List[str], args: argparse.Namespace) -> int:
+    payments, concurrency = args.payments, args.concurrency
+    bill = paywire.build_payment_required(
+        "http://bench.test/r", [paywire.PriceTag("eip155:84532", conftest.PAY_TO, "$0.001")]
+    )
+    payers = [paywire.Payer(paywire.LocalSigner(k)) for k in keys]
+    bodies = [
+        paywire.facilitator_request(
+            paywire.PaymentPayload.from_header(payers[i % len(payers)].pay(bill).value), bill.accepts[0]
         )
-        payers = [paywire.Payer(paywire.LocalSigner(k)) for k in keys]
-        bodies = [
-            paywire.facilitator_request(
-                paywire.PaymentPayload.from_header(payers[i % len(payers)].pay(bill).value), bill.accepts[0]
-            )
-            for i in range(payments)
-        ]
-        client = httpx.Client(base_url=facilitator.url, headers={"Content-Type": "application/json"}, timeout=60,
-                              limits=httpx.Limits(max_connections=concurrency))
+        for i in range(payments)
+    ]
+    clients = [httpx.Client(base_url=f.url, headers={"Content-Type": "application/json"}, timeout=60,
+                            limits=httpx.Limits(max_connections=concurrency)) for f in facilitators]
 
-        def post(path: str, body: str, key: str) -> Callable[[], bool]:
-            return lambda: bool(client.post(path, content=body).json().get(key))
+    def post(i: int, path: str, key: str) -> Callable[[], bool]:
+        client = clients[i % len(clients)]
+        return lambda: bool(client.post(path, content=bodies[i]).json().get(key))
 
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            report("verify", *timed(pool, [post("/verify", b, "isValid") for b in bodies]))
-            report("settle", *timed(pool, [post("/settle", b, "success") for b in bodies]))
-        settled = httpx.get(f"{facilitator.url}/health").json()
-        print(f"settled on chain: {settled['succeeded']} of {settled['settlements']}; concurrency {concurrency}, "
-              f"{args.keys} key(s){', through the idle fault proxy' if args.proxy else ''}")
-        errors = [line for line in facilitator.log.read_text(errors="replace").splitlines() if "nonce" in line.lower()]
-        print(f"log lines naming a nonce problem: {len(errors)}")
-        return 0 if settled["succeeded"] == payments else 1
-    finally:
-        facilitator.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        report("verify", *timed(pool, [post(i, "/verify", "isValid") for i in range(payments)]))
+        report("settle", *timed(pool, [post(i, "/settle", "success") for i in range(payments)]))
+    settled = httpx.get(f"{facilitators[0].url}/health").json()
+    where = f"{len(facilitators)} instance(s) on PostgreSQL" if args.instances else "one instance on SQLite"
+    print(f"settled on chain: {settled['succeeded']} of {settled['settlements']}; concurrency {concurrency}, "
+          f"{args.keys} key(s), {where}{', through the idle fault proxy' if args.proxy else ''}")
+    logs = "".join(f.log.read_text(errors="replace") for f in facilitators)
+    errors = [line for line in logs.splitlines() if "nonce" in line.lower()]
+    print(f"log lines naming a nonce problem: {len(errors)}")
+    return 0 if settled["succeeded"] == payments else 1
 
 
 if __name__ == "__main__":
