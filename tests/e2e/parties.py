@@ -98,13 +98,14 @@ def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01",
                     {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir})
 
 
-def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                   app: str = "example") -> contextlib.AbstractContextManager[Server]:
+def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",
+                   extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
     """The JDK's HttpServer with paywire's PaymentFilter: kotlin/examples/PaidApi.kt, or the fault-test app
-    (kotlin/src/test/kotlin/dev/paywire/FaultsApp.kt)."""
+    (kotlin/src/test/kotlin/dev/paywire/FaultsApp.kt, whose `extra` environment may name a Redis store and
+    public URL)."""
     main = "dev.paywire.examples.PaidApiKt" if app == "example" else "dev.paywire.FaultsAppKt"
     command = ["java", f"-Djna.library.path={env('PAYWIRE_NATIVE_DIR')}", "-cp", env("PAYWIRE_KOTLIN_CLASSPATH"), main]
-    return _serving(command, "/health", _api_env(facilitator_url, pay_to, price))
+    return _serving(command, "/health", {**_api_env(facilitator_url, pay_to, price), **(extra or {})})
 
 
 def official_express(facilitator_url: str, pay_to: str,

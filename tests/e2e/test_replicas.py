@@ -1,14 +1,15 @@
 """Replicas of one paid API behind a load balancer of the tests' own (tests/e2e/load_balancer.py), sharing one
-real Redis server: a FastAPI replica (paywire.asgi with paywire.redis.AsyncRedisStore) and an Express replica
-(paywire's middleware with its RedisStore), settling through paywire's facilitator on anvil with Circle's USDC.
+real Redis server: a FastAPI replica (paywire.asgi with paywire.redis.AsyncRedisStore), an Express replica
+(paywire's middleware with its RedisStore) and a JDK HttpServer replica (Kotlin's PaymentFilter with
+RedisPaymentStore), settling through paywire's facilitator on anvil with Circle's USDC.
 
 - The case measured before replicas could share a store (10 responses served for 5 payments): five payments,
-  each sent twice at the same moment through the balancer, so to both replicas. Each is served once (the
+  each sent twice at the same moment through the balancer, so to two replicas. Each is served once (the
   handlers' own run counters say so) and charged once.
 - A replica killed with SIGKILL in the middle of a paid request, once while its /settle answer is on the way
   (the payer is charged, nothing was served) and once while its /verify answer is (nothing settled): the
   client's retries through the balancer get "in progress" until the record has been in flight for
-  takeoverAfter, then the other replica takes the payment over, settles it (the facilitator repeats the first
+  takeoverAfter, then another replica takes the payment over, settles it (the facilitator repeats the first
   settlement, or makes it) and serves it, once.
 """
 
@@ -34,7 +35,7 @@ from conftest import (
 )
 from load_balancer import LoadBalancer
 from localnet import redis_server
-from parties import Server, node_express, python_asgi
+from parties import Server, jvm_httpserver, node_express, python_asgi
 from settle_link import Link
 
 import paywire
@@ -58,13 +59,15 @@ def redis_url() -> Iterator[str]:
 
 @contextlib.contextmanager
 def replicas(link: Link, redis_url: str) -> Iterator[Tuple[Dict[str, Server], LoadBalancer]]:
-    """A Python and a Node replica on one Redis, behind a fresh balancer."""
+    """A Python, a Node and a Kotlin replica on one Redis, behind a fresh balancer."""
     extra = {"REDIS_URL": redis_url, "PUBLIC_URL": PUBLIC_URL, "TAKEOVER_AFTER": str(TAKEOVER_AFTER)}
     with python_asgi(link.url, PAY_TO, app="app", extra=extra) as python, \
-            node_express(link.url, PAY_TO, app="app", extra=extra) as node:
-        balancer = LoadBalancer([python.base, node.base])
+            node_express(link.url, PAY_TO, app="app", extra=extra) as node, \
+            jvm_httpserver(link.url, PAY_TO, app="app", extra=extra) as kotlin:
+        servers = {"python": python, "node": node, "kotlin": kotlin}
+        balancer = LoadBalancer([s.base for s in servers.values()])
         try:
-            yield {"python": python, "node": node}, balancer
+            yield servers, balancer
         finally:
             balancer.close()
 
@@ -94,7 +97,7 @@ def test_five_payments_each_sent_to_both_replicas_at_once_are_served_and_charged
         jobs = [h for h in headers for _ in range(2)]
         with ThreadPoolExecutor(10) as pool:
             answers = list(pool.map(lambda h: httpx.get(f"{balancer.url}/weather", headers=h, timeout=60), jobs))
-        # The balancer sent each payment's two requests to the two replicas.
+        # The balancer spread the requests over the three replicas, each payment's two to two of them.
         backends = [b for _, b, _ in balancer.routed[routed_before:]]
         assert sorted(set(backends)) == sorted(s.base for s in servers.values())
         for i, key in enumerate(keys):
@@ -109,11 +112,12 @@ def test_five_payments_each_sent_to_both_replicas_at_once_are_served_and_charged
         assert served(servers) - ran_before == 5, "each payment served exactly once across the replicas"
 
 
-@pytest.mark.parametrize("victim,held", [("python", "/settle"), ("node", "/settle"), ("node", "/verify")])
-def test_a_replica_killed_mid_request_has_the_payment_taken_over_by_the_other(
+@pytest.mark.parametrize("victim,held", [("python", "/settle"), ("node", "/settle"), ("kotlin", "/settle"),
+                                         ("node", "/verify")])
+def test_a_replica_killed_mid_request_has_the_payment_taken_over_by_another(
         chain: Chain, link: Link, redis_url: str, victim: str, held: str) -> None:
     with replicas(link, redis_url) as (servers, balancer):
-        survivor = "node" if victim == "python" else "python"
+        survivors = {name: s for name, s in servers.items() if name != victim}
         key = payer_key()
         payer = paywire.LocalSigner(key).address
         before = balances(chain, payer)
@@ -143,16 +147,16 @@ def test_a_replica_killed_mid_request_has_the_payment_taken_over_by_the_other(
             assert time.monotonic() - killed_at < TAKEOVER_AFTER + 30, statuses
             time.sleep(0.5)
         assert retry.status_code == 200, retry.text
-        assert retry.json()["served_by"] == survivor
+        assert retry.json()["served_by"] in survivors
         assert statuses[0] == 409 or time.monotonic() - killed_at >= TAKEOVER_AFTER, statuses
         settled = paywire.SettleResponse.from_header(retry.headers["payment-response"])
         if held == "/settle":
             assert settled.transaction == link.settle_answers[settles]["transaction"], "the first settlement"
         charged_once(chain, settled.transaction, payer, before)
         after = balances(chain, payer)
-        assert served({survivor: servers[survivor]}) == 1, "served once, by the survivor"
+        assert served(survivors) == 1, "served once, by a survivor"
         # Later retries get the survivor's held response again; nothing more is charged or served.
         again = httpx.get(f"{balancer.url}/weather", headers=header, timeout=60)
         assert (again.status_code, again.content) == (200, retry.content)
         assert balances(chain, payer) == after
-        assert served({survivor: servers[survivor]}) == 1
+        assert served(survivors) == 1

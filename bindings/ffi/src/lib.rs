@@ -12,6 +12,7 @@ mod facilitator;
 mod getters;
 mod messages;
 mod payer;
+mod redis;
 mod server;
 mod signer;
 

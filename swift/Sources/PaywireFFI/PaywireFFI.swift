@@ -6430,6 +6430,103 @@ public func FfiConverterTypePriceTagOptions_lower(_ value: PriceTagOptions) -> R
 
 
 /**
+ * The core's Redis layout: the key prefix and the four scripts (each takes the record's key as `KEYS[1]`).
+ */
+public struct RedisScripts: Equatable, Hashable {
+    /**
+     * The prefix of every record's key (`paywire:gate:`).
+     */
+    public var keyPrefix: String
+    /**
+     * `ARGV`: the entry's token, its JSON, its `expiresAt`. Returns the live entry's JSON, or nil once stored.
+     */
+    public var claim: String
+    /**
+     * Returns the live entry's JSON, or nil.
+     */
+    public var get: String
+    /**
+     * `ARGV`: the token expected, the new token, the new JSON, its `expiresAt`. Returns 1 when replaced.
+     */
+    public var replace: String
+    /**
+     * `ARGV`: the token expected. Returns 1 when it forgot the entry.
+     */
+    public var release: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The prefix of every record's key (`paywire:gate:`).
+         */keyPrefix: String, 
+        /**
+         * `ARGV`: the entry's token, its JSON, its `expiresAt`. Returns the live entry's JSON, or nil once stored.
+         */claim: String, 
+        /**
+         * Returns the live entry's JSON, or nil.
+         */get: String, 
+        /**
+         * `ARGV`: the token expected, the new token, the new JSON, its `expiresAt`. Returns 1 when replaced.
+         */replace: String, 
+        /**
+         * `ARGV`: the token expected. Returns 1 when it forgot the entry.
+         */release: String) {
+        self.keyPrefix = keyPrefix
+        self.claim = claim
+        self.get = get
+        self.replace = replace
+        self.release = release
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension RedisScripts: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRedisScripts: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RedisScripts {
+        return
+            try RedisScripts(
+                keyPrefix: FfiConverterString.read(from: &buf), 
+                claim: FfiConverterString.read(from: &buf), 
+                get: FfiConverterString.read(from: &buf), 
+                replace: FfiConverterString.read(from: &buf), 
+                release: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RedisScripts, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.keyPrefix, into: &buf)
+        FfiConverterString.write(value.claim, into: &buf)
+        FfiConverterString.write(value.get, into: &buf)
+        FfiConverterString.write(value.replace, into: &buf)
+        FfiConverterString.write(value.release, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRedisScripts_lift(_ buf: RustBuffer) throws -> RedisScripts {
+    return try FfiConverterTypeRedisScripts.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRedisScripts_lower(_ value: RedisScripts) -> RustBuffer {
+    return FfiConverterTypeRedisScripts.lower(value)
+}
+
+
+/**
  * A request as the gate sees it.
  */
 public struct RequestHead: Equatable, Hashable {
@@ -9040,6 +9137,15 @@ public func redactUrl(url: String) -> String  {
 })
 }
 /**
+ * The core's Redis layout and scripts.
+ */
+public func redisScripts() -> RedisScripts  {
+    return try!  FfiConverterTypeRedisScripts_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_redis_scripts($0
+    )
+})
+}
+/**
  * Whether to ask `/settle` once more with the same body (pending, with a transaction named).
  */
 public func settleAgain(answer: SettleResponse) -> Bool  {
@@ -9089,6 +9195,16 @@ public func statusForReason(reason: String) -> UInt16  {
     return try!  FfiConverterUInt16.lift(try! rustCall() {
     uniffi_paywire_ffi_fn_func_status_for_reason(
         FfiConverterString.lower(reason),$0
+    )
+})
+}
+/**
+ * The token of a store entry (its JSON, as a store operation carries it).
+ */
+public func storeEntryToken(entry: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_store_entry_token(
+        FfiConverterString.lower(entry),$0
     )
 })
 }
@@ -9255,6 +9371,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_redact_url() != 43793) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_redis_scripts() != 33143) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_settle_again() != 47538) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9268,6 +9387,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_status_for_reason() != 48261) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_func_store_entry_token() != 16980) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_to_caip2() != 2424) {

@@ -1344,6 +1344,12 @@ RustBuffer uniffi_paywire_ffi_fn_func_recover_address(RustBuffer digest, RustBuf
 RustBuffer uniffi_paywire_ffi_fn_func_redact_url(RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_REDIS_SCRIPTS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_REDIS_SCRIPTS
+RustBuffer uniffi_paywire_ffi_fn_func_redis_scripts(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_SETTLE_AGAIN
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_SETTLE_AGAIN
 int8_t uniffi_paywire_ffi_fn_func_settle_again(uint64_t answer, RustCallStatus *_Nonnull out_status
@@ -1367,6 +1373,11 @@ uint16_t uniffi_paywire_ffi_fn_func_status_for(RustBuffer code, RustCallStatus *
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STATUS_FOR_REASON
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STATUS_FOR_REASON
 uint16_t uniffi_paywire_ffi_fn_func_status_for_reason(RustBuffer reason, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STORE_ENTRY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STORE_ENTRY_TOKEN
+RustBuffer uniffi_paywire_ffi_fn_func_store_entry_token(RustBuffer entry, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_TO_CAIP2
@@ -1841,6 +1852,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_redact_url(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_REDIS_SCRIPTS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_REDIS_SCRIPTS
+uint16_t uniffi_paywire_ffi_checksum_func_redis_scripts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_SETTLE_AGAIN
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_SETTLE_AGAIN
 uint16_t uniffi_paywire_ffi_checksum_func_settle_again(void
@@ -1868,6 +1885,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_status_for(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_STATUS_FOR_REASON
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_STATUS_FOR_REASON
 uint16_t uniffi_paywire_ffi_checksum_func_status_for_reason(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_STORE_ENTRY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_STORE_ENTRY_TOKEN
+uint16_t uniffi_paywire_ffi_checksum_func_store_entry_token(void
     
 );
 #endif

@@ -1,22 +1,35 @@
 package dev.paywire
 
 import com.sun.net.httpserver.HttpServer
+import dev.paywire.ffi.GateOptions
 import dev.paywire.ffi.PriceTag
 import dev.paywire.ffi.PriceTagOptions
+import redis.clients.jedis.RedisClient
 import java.net.InetAddress
 import java.net.InetSocketAddress
+import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicInteger
 
 /**
  * A paid API on the JDK's HttpServer for the on-chain fault tests (tests/e2e): paywire's [PaymentFilter] in
  * front of a handler that serves (/weather), one that answers 500 (/broken) and one that throws (/crash).
- * Each costs PRICE (default $0.01), paid to PAY_TO, settled by FACILITATOR_URL, on PORT.
+ * Each costs PRICE (default $0.01), paid to PAY_TO, settled by FACILITATOR_URL, on PORT. REDIS_URL names the
+ * payment store on Redis that replicas share ([RedisPaymentStore]), PUBLIC_URL the origin they share,
+ * TAKEOVER_AFTER the seconds before a payment left in flight by a dead replica is taken over (default 90).
+ * GET /served counts the handler's runs, so a test can tell a response answered again from one served again.
  */
 fun main() {
     val server = HttpServer.create(InetSocketAddress(InetAddress.getLoopbackAddress(), System.getenv("PORT").toInt()), 0)
+    server.executor = Executors.newFixedThreadPool(16)
+    val served = AtomicInteger()
     val context = server.createContext("/") { exchange ->
         exchange.use {
             val (status, body) = when (it.requestURI.path) {
-                "/weather" -> 200 to """{"forecast":"sunny","paidBy":"${it.paidWith()?.payer}"}"""
+                "/weather" -> {
+                    served.incrementAndGet()
+                    200 to """{"forecast":"sunny","paidBy":"${it.paidWith()?.payer}","served_by":"kotlin"}"""
+                }
+                "/served" -> 200 to """{"served":${served.get()}}"""
                 "/broken" -> 500 to """{"error":"the weather service is down"}"""
                 "/crash" -> throw IllegalStateException("the handler crashed")
                 "/health" -> 200 to """{"ok":true}"""
@@ -28,6 +41,12 @@ fun main() {
         }
     }
     val tag = PriceTag(PriceTagOptions(network = System.getenv("NETWORK") ?: "eip155:84532", payTo = System.getenv("PAY_TO"), price = System.getenv("PRICE") ?: "$0.01"))
-    context.filters.add(PaymentFilter(listOf("weather", "broken", "crash").associate { "GET /$it" to listOf(tag) }, FacilitatorClient(System.getenv("FACILITATOR_URL"))))
+    val store = System.getenv("REDIS_URL")?.let { RedisPaymentStore(RedisClient.create(it)) }
+    val options = GateOptions(
+        publicUrl = System.getenv("PUBLIC_URL"),
+        takeoverAfter = System.getenv("TAKEOVER_AFTER")?.toULong(),
+    )
+    val routes = listOf("weather", "broken", "crash").associate { "GET /$it" to listOf(tag) }
+    context.filters.add(PaymentFilter(routes, FacilitatorClient(System.getenv("FACILITATOR_URL")), options, store = store))
     server.start()
 }

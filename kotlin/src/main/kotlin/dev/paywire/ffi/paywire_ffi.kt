@@ -724,6 +724,8 @@ external fun uniffi_paywire_ffi_checksum_func_recover_address(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_redact_url(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_redis_scripts(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_settle_again(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_settlement_header(
@@ -733,6 +735,8 @@ external fun uniffi_paywire_ffi_checksum_func_start_paid_fetch(
 external fun uniffi_paywire_ffi_checksum_func_status_for(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_status_for_reason(
+): Short
+external fun uniffi_paywire_ffi_checksum_func_store_entry_token(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_to_caip2(
 ): Short
@@ -1453,6 +1457,8 @@ external fun uniffi_paywire_ffi_fn_func_recover_address(`digest`: RustBuffer.ByV
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_redact_url(`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_redis_scripts(uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_settle_again(`answer`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): Byte
 external fun uniffi_paywire_ffi_fn_func_settlement_header(`x402Version`: Byte,`settlement`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1463,6 +1469,8 @@ external fun uniffi_paywire_ffi_fn_func_status_for(`code`: RustBuffer.ByValue,un
 ): Short
 external fun uniffi_paywire_ffi_fn_func_status_for_reason(`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Short
+external fun uniffi_paywire_ffi_fn_func_store_entry_token(`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_to_caip2(`network`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_typed_data_hashes(`typedDataJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1685,6 +1693,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_redact_url() != 43793.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_redis_scripts() != 33143.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_settle_again() != 47538.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1698,6 +1709,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_status_for_reason() != 48261.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_func_store_entry_token() != 16980.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_to_caip2() != 2424.toShort()) {
@@ -11185,6 +11199,75 @@ public object FfiConverterTypePriceTagOptions: FfiConverterRustBuffer<PriceTagOp
 
 
 /**
+ * The core's Redis layout: the key prefix and the four scripts (each takes the record's key as `KEYS[1]`).
+ */
+data class RedisScripts (
+    /**
+     * The prefix of every record's key (`paywire:gate:`).
+     */
+    var `keyPrefix`: kotlin.String
+    , 
+    /**
+     * `ARGV`: the entry's token, its JSON, its `expiresAt`. Returns the live entry's JSON, or nil once stored.
+     */
+    var `claim`: kotlin.String
+    , 
+    /**
+     * Returns the live entry's JSON, or nil.
+     */
+    var `get`: kotlin.String
+    , 
+    /**
+     * `ARGV`: the token expected, the new token, the new JSON, its `expiresAt`. Returns 1 when replaced.
+     */
+    var `replace`: kotlin.String
+    , 
+    /**
+     * `ARGV`: the token expected. Returns 1 when it forgot the entry.
+     */
+    var `release`: kotlin.String
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRedisScripts: FfiConverterRustBuffer<RedisScripts> {
+    override fun read(buf: ByteBuffer): RedisScripts {
+        return RedisScripts(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RedisScripts) = (
+            FfiConverterString.allocationSize(value.`keyPrefix`) +
+            FfiConverterString.allocationSize(value.`claim`) +
+            FfiConverterString.allocationSize(value.`get`) +
+            FfiConverterString.allocationSize(value.`replace`) +
+            FfiConverterString.allocationSize(value.`release`)
+    )
+
+    override fun write(value: RedisScripts, buf: ByteBuffer) {
+            FfiConverterString.write(value.`keyPrefix`, buf)
+            FfiConverterString.write(value.`claim`, buf)
+            FfiConverterString.write(value.`get`, buf)
+            FfiConverterString.write(value.`replace`, buf)
+            FfiConverterString.write(value.`release`, buf)
+    }
+}
+
+
+
+/**
  * A request as the gate sees it.
  */
 data class RequestHead (
@@ -14237,6 +14320,19 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     
 
         /**
+         * The core's Redis layout and scripts.
+         */ fun `redisScripts`(): RedisScripts {
+            return FfiConverterTypeRedisScripts.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_redis_scripts(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
          * Whether to ask `/settle` once more with the same body (pending, with a transaction named).
          */ fun `settleAgain`(`answer`: SettleResponse): kotlin.Boolean {
             return FfiConverterBoolean.lift(
@@ -14298,6 +14394,20 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_status_for_reason(
     
         FfiConverterString.lower(`reason`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The token of a store entry (its JSON, as a store operation carries it).
+         */
+    @Throws(PaywireException::class) fun `storeEntryToken`(`entry`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_store_entry_token(
+    
+        FfiConverterString.lower(`entry`),_status)
 }
     )
     }
