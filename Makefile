@@ -133,6 +133,10 @@ e2e:
 	cargo build --locked --quiet -p paywire-facilitator -p paywire-cli
 	PAYWIRE_DEMO_PREBUILT=1 ./scripts/demo.sh > /tmp/paywire-demo.log 2>&1 || { cat /tmp/paywire-demo.log; exit 1; }
 	grep -E '^(agent|payee) |^[0-9]+ paid requests' /tmp/paywire-demo.log | sed 's/\x1b\[[0-9;]*m//g'
+	# The demo's multi-replica mode: three replicas of the paid API on one Redis behind the load balancer.
+	PAYWIRE_DEMO_PREBUILT=1 PAYWIRE_DEMO_REPLICAS=3 PAYWIRE_DEMO_REQUESTS=6 ./scripts/demo.sh > /tmp/paywire-demo-replicas.log 2>&1 \
+	  || { cat /tmp/paywire-demo-replicas.log; exit 1; }
+	grep -E '^paid answers per replica' /tmp/paywire-demo-replicas.log
 	PAYWIRE_FACILITATOR_BIN="$(TARGET_DIR)/debug/paywire-facilitator" PAYWIRE_BIN="$(TARGET_DIR)/debug/paywire" \
 	  PAYWIRE_NODE_DIR="$(CURDIR)/node" PAYWIRE_NODE_TEST_DIR="$(CURDIR)/node/test" PAYWIRE_NATIVE_DIR="$(TARGET_DIR)/debug" \
 	  PAYWIRE_KOTLIN_CLASSPATH="$(CURDIR)/kotlin/target/classes:$(CURDIR)/kotlin/target/test-classes:$$(cat kotlin/target/classpath.txt)" \

@@ -18,6 +18,9 @@ Environment (all optional):
     PAYWIRE_DEMO_KEY              the agent's private key (default: a fresh key, funded on the local chain)
     PAYWIRE_DEMO_FACILITATOR_URL  use this facilitator instead of starting paywire's
     PAYWIRE_DEMO_FACILITATOR_KEY  the started facilitator's key when PAYWIRE_DEMO_RPC_URL is set (it pays gas)
+    PAYWIRE_DEMO_REPLICAS         run the paid API as this many replicas (default 1) sharing one Redis server
+                                  (Debian's redis-server, PAYWIRE_REDIS_SERVER) behind paywire's load balancer
+                                  (scripts/load_balancer.py); each payment is served and settled once
 """
 
 from __future__ import annotations
@@ -32,12 +35,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from localnet import FACILITATOR_KEY, NETWORK, Chain, Facilitator, free_port, running_chain, stop, wait_for  # noqa: E402
+from load_balancer import LoadBalancer  # noqa: E402
+from localnet import (  # noqa: E402
+    FACILITATOR_KEY,
+    NETWORK,
+    Chain,
+    Facilitator,
+    free_port,
+    redis_server,
+    running_chain,
+    stop,
+    wait_for,
+)
 
 import paywire  # noqa: E402
 
@@ -92,9 +106,11 @@ def facilitator_for(chain: Chain, network: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def paid_api(facilitator_url: str, network: str, price: str, pay_to: str) -> Iterator[str]:
+def replica(facilitator_url: str, network: str, price: str, pay_to: str, extra: Dict[str, str]) -> Iterator[str]:
+    """python/examples/paid_api.py under uvicorn; its base URL."""
     port = free_port()
-    env = {**os.environ, "PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price, "NETWORK": network}
+    env = {**os.environ, "PAY_TO": pay_to, "FACILITATOR_URL": facilitator_url, "PRICE": price, "NETWORK": network,
+           **extra}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "paid_api:app", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT / "python" / "examples",
@@ -102,11 +118,33 @@ def paid_api(facilitator_url: str, network: str, price: str, pay_to: str) -> Ite
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process=server)
-        url = f"http://127.0.0.1:{port}/weather"
-        print(f"python/examples/paid_api.py (FastAPI + paywire.asgi) on {url}: {price} per request, paid to {pay_to}")
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(server, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def paid_api(facilitator_url: str, network: str, price: str, pay_to: str,
+             replicas: int) -> Iterator[Tuple[str, Optional[LoadBalancer]]]:
+    """The paid API's URL: one process, or `replicas` of them on one Redis behind a load balancer."""
+    described = f"python/examples/paid_api.py (FastAPI + paywire.asgi): {price} per request, paid to {pay_to}"
+    if replicas <= 1:
+        with replica(facilitator_url, network, price, pay_to, {}) as base:
+            print(f"{described}, on {base}/weather")
+            yield f"{base}/weather", None
+        return
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(redis_server())
+        port = free_port()
+        # Every replica names the balancer's origin in its bills, so a payment is good at any of them.
+        extra = {"REDIS_URL": redis_url, "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        bases = [stack.enter_context(replica(facilitator_url, network, price, pay_to, extra))
+                 for _ in range(replicas)]
+        balancer = LoadBalancer(bases, port=port)
+        stack.callback(balancer.close)
+        print(f"{described}, as {replicas} replicas sharing Redis at {redis_url}, behind a load balancer on "
+              f"{balancer.url}/weather")
+        yield f"{balancer.url}/weather", balancer
 
 
 def main() -> int:
@@ -115,6 +153,7 @@ def main() -> int:
     price = os.environ.get("PAYWIRE_DEMO_PRICE", "$0.01")
     network = os.environ.get("PAYWIRE_DEMO_NETWORK", NETWORK)
     pay_to = os.environ.get("PAYWIRE_DEMO_PAY_TO", DEFAULT_PAY_TO)
+    replicas = int(os.environ.get("PAYWIRE_DEMO_REPLICAS", "1"))
     # The agent's key goes to the agent through its environment only; it is never printed.
     signer = paywire.LocalSigner(os.environ["PAYWIRE_DEMO_KEY"]) if os.environ.get("PAYWIRE_DEMO_KEY") \
         else paywire.LocalSigner.generate()
@@ -129,7 +168,7 @@ def main() -> int:
         say("2. The facilitator")
         with facilitator_for(chain, network) as facilitator_url:
             say("3. The paid API (Python)")
-            with paid_api(facilitator_url, network, price, pay_to) as api:
+            with paid_api(facilitator_url, network, price, pay_to, replicas) as (api, balancer):
                 ready = time.monotonic()
                 before = {"agent": chain.balance(agent), "payee": chain.balance(pay_to)}
                 say(f"4. The agent (Node, paywire's fetch) makes {requests} paid requests")
@@ -139,6 +178,10 @@ def main() -> int:
                                      stdout=subprocess.PIPE, text=True, timeout=600)
                 paid_at = time.monotonic()
                 print(run.stdout, end="")
+                if balancer is not None:
+                    per = {b: sum(1 for path, to, status in balancer.routed if to == b and status == 200)
+                           for b in balancer.backends}
+                    print("paid answers per replica: " + ", ".join(f"{b} {n}" for b, n in per.items()))
                 after = {"agent": chain.balance(agent), "payee": chain.balance(pay_to)}
                 transactions: List[str] = TX.findall(run.stdout)
 

@@ -11,6 +11,7 @@ target_dir=${CARGO_TARGET_DIR:-$PWD/target}
 
 say "Installing: anvil and Circle's USDC artifacts, the facilitator, the Python and Node packages"
 eval "$(scripts/install-chain.sh)"
+if [ "${PAYWIRE_DEMO_REPLICAS:-1}" -gt 1 ]; then eval "$(scripts/install-redis.sh)"; fi
 cargo build --locked --quiet -p paywire-facilitator
 py=$(python/tests/setup.sh)
 # scripts/test.sh builds the packages just before running this and sets PAYWIRE_DEMO_PREBUILT=1.

@@ -160,3 +160,30 @@ def test_a_replica_killed_mid_request_has_the_payment_taken_over_by_another(
         assert (again.status_code, again.content) == (200, retry.content)
         assert balances(chain, payer) == after
         assert served(survivors) == 1
+
+
+def test_a_response_held_by_one_replica_is_collected_through_the_balancer_from_another(
+        chain: Chain, link: Link, redis_url: str) -> None:
+    with replicas(link, redis_url) as (servers, balancer):
+        key = payer_key()
+        payer = paywire.LocalSigner(key).address
+        before = balances(chain, payer)
+        header = payment(balancer, key)
+        # The facilitator settles, but both of the first replica's /settle answers are lost: it holds the
+        # handler's response for a retry and answers without serving it.
+        link.fault, link.drops = "drop", 2
+        lost = httpx.get(f"{balancer.url}/weather", headers=header, timeout=60)
+        assert lost.status_code in (502, 503, 504), lost.text
+        assert "sunny" not in lost.text
+        first = balancer.routed[-1][1]
+        holder = next(name for name, s in servers.items() if s.base == first)
+        # The balancer sends the retry to the next replica, which settles again (the facilitator repeats the
+        # transaction) and serves the response the first replica's handler made.
+        retry = httpx.get(f"{balancer.url}/weather", headers=header, timeout=60)
+        assert retry.status_code == 200, retry.text
+        assert balancer.routed[-1][1] != first
+        assert retry.json()["served_by"] == holder
+        settled = paywire.SettleResponse.from_header(retry.headers["payment-response"])
+        assert settled.transaction == link.settle_answers[-1]["transaction"]
+        charged_once(chain, settled.transaction, payer, before)
+        assert served(servers) == 1, "the handler ran once, on the first replica"

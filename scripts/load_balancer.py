@@ -1,4 +1,5 @@
-"""A round-robin HTTP load balancer of the tests' own, on loopback, in front of paid API replicas.
+"""A round-robin HTTP load balancer of paywire's own, on loopback, in front of paid API replicas (the tests' and
+the demo's multi-replica mode).
 
 Each request goes to the next replica in turn. A replica that refuses the connection (it is down) is skipped
 for the next one, as a load balancer's passive health check does: nothing was delivered, so trying another
@@ -19,7 +20,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 
 
 class LoadBalancer:
-    def __init__(self, backends: List[str]) -> None:
+    def __init__(self, backends: List[str], port: int = 0) -> None:
         self.backends = list(backends)
         self.turn = 0
         self.lock = threading.Lock()
@@ -71,7 +72,7 @@ class LoadBalancer:
             request_queue_size = 256
             daemon_threads = True
 
-        self.http = Listener(("127.0.0.1", 0), Handler)
+        self.http = Listener(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
