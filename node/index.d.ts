@@ -312,7 +312,7 @@ export interface MiddlewareOptions {
   maxReplayBytes?: number
   /**
    * Seconds after which a payment left in flight by a process that died mid-request is taken over by a retry
-   * of the same request (default 90). Replicas sharing a store need it; keep it above your slowest request.
+   * of the same request (default 300). Replicas sharing a store need it; keep it above your slowest request.
    */
   takeoverAfter?: number
   logger?: Pick<Console, 'warn' | 'error'>

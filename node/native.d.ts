@@ -671,7 +671,7 @@ export interface GateOptions {
   maxBytes?: number
   /**
    * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
-   * of the same request (default 90).
+   * of the same request (default 300).
    */
   takeoverAfter?: number
 }

@@ -235,6 +235,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let timing =
         Timing { receipt_timeout: Timeouts::secs(timeouts.receipt), stuck_after: Timeouts::secs(timeouts.stuck_after) };
     let facilitator = Arc::new(Facilitator::new(chains, store, Arc::new(SystemClock), timing));
+    if facilitator.store().shared().is_some() {
+        // Shared keys: none is this instance's until it leases it, so nothing is sent before the first pass.
+        for chain in facilitator.chains().values() {
+            chain.senders().iter().for_each(|s| s.lose());
+        }
+    }
     let recovered = facilitator.recover().await;
     if let Some(pg) = facilitator.store().shared() {
         tracing::info!(
@@ -243,9 +249,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             lease_secs = lease.as_secs_f64(),
             "sharing settlements and settling keys through PostgreSQL"
         );
+        let held = facilitator.hold_keys().await.map_err(|e| format!("cannot lease settling keys: {e}"))?;
+        tracing::info!(instances = held.instances, held = held.held, adopted = held.adopted, "leased settling keys");
         let f = facilitator.clone();
         tokio::spawn(async move {
             loop {
+                tokio::time::sleep(lease / 3).await;
                 match f.hold_keys().await {
                     Ok(held) if held.taken + held.given_up + held.lost > 0 => {
                         tracing::info!(
@@ -261,7 +270,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not renew the settling keys' leases"),
                 }
-                tokio::time::sleep(lease / 3).await;
             }
         });
     }

@@ -150,6 +150,11 @@ impl Sender {
         self.nonces().held.now()
     }
 
+    /// Whether this instance believes it leases the key (its local deadline may have passed).
+    pub fn has_lease(&self) -> bool {
+        !matches!(self.nonces().held, Held::No)
+    }
+
     /// Extends this instance's lease of the key (renewed in the database) until `until`.
     pub fn hold_until(&self, until: Instant) {
         let mut n = self.nonces();

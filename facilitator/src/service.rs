@@ -429,8 +429,9 @@ impl Facilitator {
                         match self.store.restart(&key, last).await {
                             Ok(true) => {}
                             Ok(false) => {
-                                let message = "this payment's settlement changed while it was looked at; ask again";
-                                return failure(&Error::new(ErrorCode::UnexpectedSettleError, message), &network);
+                                // Another request restarted or replaced it first: it may still mine.
+                                let message = "this payment's settlement changed while it was looked at; settle again to follow it";
+                                return still_pending(message, &network, authorization.from);
                             }
                             Err(e) => return failure(&store_failed(e), &network),
                         }
@@ -953,6 +954,16 @@ fn pending(hash: B256, network: &str, payer: Address) -> SettleResponse {
         amount: None,
         extensions: None,
         other: Object::new(),
+    }
+}
+
+/// `settlement_pending` with no transaction yet: another request or instance is settling the payment, so the
+/// outcome is open and the server must ask again rather than give up on it.
+fn still_pending(message: &str, network: &str, payer: Address) -> SettleResponse {
+    SettleResponse {
+        error_message: Some(message.to_string()),
+        transaction: String::new(),
+        ..pending(B256::ZERO, network, payer)
     }
 }
 

@@ -195,17 +195,42 @@ def gate(ts) -> list:
         feed("a", HANDLED, SETTLE),
         start("b", req(headers=[pay]), read_body()), feed("b", BODY, answered(409, "payment_in_progress")),
         feed("a", OK_SETTLE, paid_ok())])
-    case("a request left in flight by a process that died: 409 until takeoverAfter (90 s), then the retry settles "
-         "without verifying again (the dead one may have settled it), runs the handler, and holds the answer", [
+    used = {"verified": {"isValid": False, "invalidReason": "invalid_exact_evm_nonce_already_used",
+                         "invalidMessage": "used", "payer": PAYER}}
+    expired = {"verified": {"isValid": False, "invalidMessage": "expired", "payer": PAYER,
+                            "invalidReason": "invalid_exact_evm_payload_authorization_valid_before"}}
+    never = {"settled": {"success": False, "errorReason": "invalid_exact_evm_payload_authorization_valid_before",
+                         "transaction": "", "network": "eip155:84532", "payer": PAYER}}
+    # With the default takeoverAfter (300 s) and maxTimeoutSeconds (300 s), a retry takes a record over after
+    # its payment expired: /verify refuses it, and settling says whether the request that stopped settled it.
+    case("a request left in flight by a process that died after settling: 409 until takeoverAfter (300 s), then "
+         "the retry takes it over: /verify refuses the used payment, so it settles first (the facilitator repeats "
+         "the settlement) and runs the handler again for the GET", [
         start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
-        start("b", req(headers=[pay]), read_body(), now=T + 89), feed("b", BODY, answered(409, "payment_in_progress")),
-        start("c", req(headers=[pay]), read_body(), now=T + 90), feed("c", BODY, RUN),
-        feed("c", HANDLED, SETTLE), feed("c", OK_SETTLE, paid_ok()),
-        start("d", req(headers=[pay]), read_body(), now=T + 91), feed("d", BODY, paid_ok())])
-    case("an expired payment left in flight by a process that died: the retry still settles it and is served", [
+        feed("a", HANDLED, SETTLE),
+        start("b", req(headers=[pay]), read_body(), now=T + 100),
+        feed("b", BODY, answered(409, "payment_in_progress")),
+        start("c", req(headers=[pay]), read_body(), now=T + 300), feed("c", BODY, VERIFY), feed("c", used, SETTLE),
+        feed("c", OK_SETTLE, RUN), feed("c", HANDLED, paid_ok()),
+        start("d", req(headers=[pay]), read_body(), now=T + 301), feed("d", BODY, paid_ok())])
+    case("a request left in flight by a process that died before settling: the retry that takes it over finds "
+         "the expired payment unsettled: 402, and the record is gone", [
         start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
-        start("b", req(headers=[pay]), read_body(), now=NOW + 320), feed("b", BODY, RUN),
-        feed("b", HANDLED, SETTLE), feed("b", OK_SETTLE, paid_ok())])
+        start("b", req(headers=[pay]), read_body(), now=T + 300), feed("b", BODY, VERIFY),
+        feed("b", expired, SETTLE),
+        feed("b", never, billed(402, error="invalid_exact_evm_payload_authorization_valid_before",
+                                settlement={"success": False})),
+        start("c", req(headers=[pay]), read_body(), now=T + 301),
+        feed("c", BODY, billed(402, error="invalid_exact_evm_payload_authorization_valid_before"))])
+    case("a taken-over payment whose /verify fails upstream: the record is put back, and the next retry takes it "
+         "over again at once", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, SETTLE),
+        start("b", req(headers=[pay]), read_body(), now=T + 300), feed("b", BODY, VERIFY),
+        feed("b", {"facilitatorFailed": {"code": "facilitator_unreachable", "message": "reset"}},
+             answered(502, "facilitator_unreachable")),
+        start("c", req(headers=[pay]), read_body(), now=T + 301), feed("c", BODY, VERIFY), feed("c", used, SETTLE),
+        feed("c", OK_SETTLE, RUN), feed("c", HANDLED, paid_ok())])
     case("the facilitator refuses the payment: 402 with its reason, nothing run", [
         start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
         feed("a", {"verified": {"isValid": False, "invalidReason": "insufficient_funds", "invalidMessage": "poor",

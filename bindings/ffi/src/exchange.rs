@@ -83,7 +83,7 @@ pub struct GateOptions {
     #[uniffi(default = false)]
     pub external_store: bool,
     /// Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
-    /// of the same request (default 90).
+    /// of the same request (default 300).
     #[uniffi(default = None)]
     pub takeover_after: Option<u64>,
 }

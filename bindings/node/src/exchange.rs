@@ -85,7 +85,7 @@ pub struct GateOptions {
     /// The memory store's bound on held bytes.
     pub max_bytes: Option<f64>,
     /// Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
-    /// of the same request (default 90).
+    /// of the same request (default 300).
     pub takeover_after: Option<u32>,
 }
 

@@ -56,8 +56,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 /// The default largest response kept for answering a retry again.
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 1024 * 1024;
 /// How long a payment's record may stay in flight before a retry of the same request takes it over: longer
-/// than verifying, serving and settling take (a facilitator waits up to about 30 s for a receipt).
-pub const DEFAULT_TAKEOVER_AFTER_SECONDS: u64 = 90;
+/// than verifying, serving and settling can take (the facilitator clients wait up to 90 s for each call).
+pub const DEFAULT_TAKEOVER_AFTER_SECONDS: u64 = 300;
 
 /// A priced route: its price tags (the client picks one) and what the bill says about the resource.
 #[derive(Clone, Debug)]
@@ -591,6 +591,9 @@ struct Holds {
     held: Vec<(String, String)>,
     /// A record taken over from an earlier request (an open settlement), put back if this one is cancelled.
     restore: Option<(String, String, StoreEntry)>,
+    /// Put `restore` back also when this request ends without recording an outcome: it took over a payment
+    /// that a request which stopped mid-way may have settled, so the record must outlive this one.
+    put_back: bool,
 }
 
 /// One priced request in progress. Feed each step's outcome to [`Exchange::resume`]; when the request is
@@ -961,7 +964,10 @@ impl Run {
         Ok(StoreEntry {
             version: 1,
             token: self.token()?,
-            expires_at: valid_before.saturating_add(RECORD_GRACE_SECONDS),
+            // Kept at least until a retry can take it over from a request that stopped mid-way.
+            expires_at: valid_before
+                .saturating_add(RECORD_GRACE_SECONDS)
+                .max(self.now.saturating_add(self.gate.options.takeover_after).saturating_add(RECORD_GRACE_SECONDS)),
             record: Record {
                 state: RecordState::InFlight,
                 fingerprint: request_fingerprint(&self.method, &self.head.path_and_query, body),
@@ -1010,7 +1016,17 @@ impl Run {
     }
 
     async fn release_holds(&mut self) {
-        let held = std::mem::take(&mut lock(&self.holds).held);
+        let (held, put_back) = {
+            let mut holds = lock(&self.holds);
+            let put_back = if std::mem::take(&mut holds.put_back) { holds.restore.take() } else { None };
+            (std::mem::take(&mut holds.held), put_back)
+        };
+        if let Some((key, token, entry)) = put_back {
+            // The releases below then find another token and leave the record alone.
+            if let Err(e) = self.replace(&key, &token, entry).await {
+                self.log(LogLevel::Error, format!("paywire: could not put a payment record back: {}", e.message()));
+            }
+        }
         for (key, token) in held {
             if let Err(e) = self.store(StoreOp::Release { key, token }).await {
                 self.log(LogLevel::Error, format!("paywire: could not release a payment record: {}", e.message()));
@@ -1096,7 +1112,7 @@ impl Run {
             RecordState::InFlight => self.in_progress().await,
             RecordState::Unsettled => self.settle_held(key, held, accepted).await,
             // The same request with the same payment: the client lost the answer. Answer again, unpaid twice.
-            RecordState::Done => self.answer_again(held.record, accepted).await,
+            RecordState::Done => self.answer_again(held.record, accepted, None).await,
         }
     }
 
@@ -1109,8 +1125,15 @@ impl Run {
         .await
     }
 
-    /// Answers a settled payment again: the held response, or for a safe method the handler's anew.
-    async fn answer_again(&mut self, record: Record, accepted: AcceptedPayment) -> Action {
+    /// Answers a settled payment again: the held response, or for a safe method the handler's anew. With
+    /// `keep` (the record's key and the entry this request holds), a new response small enough is held, so a
+    /// later retry gets the same one.
+    async fn answer_again(
+        &mut self,
+        record: Record,
+        accepted: AcceptedPayment,
+        keep: Option<(String, StoreEntry)>,
+    ) -> Action {
         if let Some(body) = record.body {
             return self.respond(Response { status: record.status, headers: record.headers, body }).await;
         }
@@ -1135,6 +1158,19 @@ impl Run {
             }
         }
         http::make_private(&mut out.headers);
+        if let Some((key, entry)) = keep
+            && out.status < 400
+            && out.body.len() <= self.gate.options.max_replay_bytes
+        {
+            let held = Record {
+                state: RecordState::Done,
+                status: out.status,
+                headers: out.headers.clone(),
+                body: Some(out.body.clone()),
+                ..entry.record.clone()
+            };
+            self.record(&key, &entry, held).await;
+        }
         self.respond(out).await
     }
 
@@ -1146,9 +1182,12 @@ impl Run {
             && self.now >= held.record.since.saturating_add(self.gate.options.takeover_after)
     }
 
-    /// A retry of a payment whose request stopped mid-way long ago (its process died): take the record over,
-    /// then serve and settle without verifying again, since the request that stopped may have settled it (the
-    /// facilitator then repeats its answer) and a settled authorization no longer verifies.
+    /// A retry of a payment whose request stopped mid-way long ago (its process died): take the record over.
+    /// If `/verify` still accepts the payment, the request that stopped settled nothing: serve it as a new
+    /// payment (the handler first, then the settlement). If not, that request may have settled it (it settles
+    /// only after its handler succeeded), or the payment is no good: settle, and the facilitator repeats a
+    /// settlement it made or refuses. Until an outcome is recorded, the record is put back when this request
+    /// ends, so nothing a dead request may have settled is ever forgotten.
     async fn take_over(&mut self, key: String, held: StoreEntry, accepted: AcceptedPayment) -> Action {
         let token = match self.token() {
             Ok(t) => t,
@@ -1161,10 +1200,10 @@ impl Run {
             Ok(true) => {}
         }
         self.hold(&key, &mine.token);
-        // If this request is cancelled too, the record goes back as it was, for the next retry.
         if let Ok(fresh) = self.token() {
-            lock(&self.holds).restore =
-                Some((key.clone(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
+            let mut holds = lock(&self.holds);
+            holds.restore = Some((key.clone(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
+            holds.put_back = true;
         }
         self.log(
             LogLevel::Warning,
@@ -1174,7 +1213,20 @@ impl Run {
                 self.now.saturating_sub(held.record.since)
             ),
         );
-        self.run_and_settle(accepted, key, mine).await
+        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
+        let verdict = match self.ask(Action::Verify(Box::new(call))).await {
+            Input::Verified(v) => v,
+            Input::FacilitatorFailed { code, message } => {
+                return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
+            }
+            _ => return out_of_turn().action,
+        };
+        if verdict.is_valid {
+            // Unused: nothing was settled. From here it is a new payment, released if its handler fails.
+            lock(&self.holds).put_back = false;
+            return self.run_and_settle(accepted, key, mine).await;
+        }
+        self.settle_and_answer(accepted, key, mine, 0, Vec::new(), None).await
     }
 
     /// A retry of a payment whose settlement's outcome was unknown: take the record over, settle again,
@@ -1186,7 +1238,7 @@ impl Run {
         };
         let mine = StoreEntry {
             token,
-            record: Record { state: RecordState::InFlight, ..held.record.clone() },
+            record: Record { state: RecordState::InFlight, since: self.now, ..held.record.clone() },
             ..held.clone()
         };
         match self.replace(&key, &held.token, mine.clone()).await {
@@ -1263,6 +1315,7 @@ impl Run {
                 // The payment's records (and its id's) now outlive this request.
                 holds.held.clear();
                 holds.restore = None;
+                holds.put_back = false;
                 true
             }
             Ok(false) => {
@@ -1323,7 +1376,8 @@ impl Run {
                 };
                 self.record(&key, &record, done).await;
             }
-            Ok(s) if !s.is_pending() => {}
+            // Refused for good: nothing is charged, and the record goes.
+            Ok(s) if !s.is_pending() => lock(&self.holds).put_back = false,
             _ => {
                 // The outcome is unknown: hold the response for a retry of the same payment, which settles again.
                 let open = Record {
@@ -1357,10 +1411,11 @@ impl Run {
         }
         match response {
             Some(body) => self.respond(Response { status, headers, body }).await,
-            // Settled now for a response too large to have been held: run a safe request again.
+            // Settled now with no response held (too large, or a taken-over request whose handler has not run
+            // here): run a safe request, and hold its response if it fits.
             None => {
-                let again = Record { headers, body: None, ..record.record };
-                self.answer_again(again, accepted).await
+                let again = Record { state: RecordState::Done, headers, body: None, ..record.record.clone() };
+                self.answer_again(again, accepted, Some((key, record))).await
             }
         }
     }

@@ -47,7 +47,7 @@ impl Facilitator {
                 if renewed.contains(&lease) {
                     sender.hold_until(until);
                     held.push(sender.clone());
-                } else if sender.is_held() {
+                } else if sender.has_lease() {
                     tracing::error!(chain = chain.chain_id(), key = %sender.address(), "lost the lease of a settling key; another instance takes over what it sent");
                     sender.lose();
                     done.lost += 1;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
         stage TEXT NOT NULL CHECK (stage IN ('claimed', 'sent', 'final')),
         owner TEXT NOT NULL,
         signer TEXT,
+        last_hash TEXT,
         response TEXT,
         updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
@@ -79,23 +80,30 @@ fn db(e: tokio_postgres::Error) -> StoreError {
     StoreError::Postgres(e.to_string())
 }
 
-async fn open(url: &str) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(db)?;
+async fn open(url: &str, lease: Duration) -> Result<Client> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(db)?;
+    // No statement may outlast a third of the lease: an instance stops sending from a key that long before
+    // another may take it, and a record of a transaction must land (or fail) within that margin.
+    let limit = (lease / 3).max(Duration::from_millis(100));
+    config.connect_timeout(limit);
+    let (client, connection) = config.connect(NoTls).await.map_err(db)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "the PostgreSQL connection closed; the next statement reconnects");
         }
     });
+    client.batch_execute(&format!("SET statement_timeout = {}", limit.as_millis())).await.map_err(db)?;
     Ok(client)
 }
 
 impl Postgres {
     /// Connects, migrates, and registers this instance as alive.
     pub async fn connect(url: &str, lease: Duration) -> Result<Self> {
-        let mut client = open(url).await?;
+        let mut client = open(url, lease).await?;
         let tx = client.transaction().await.map_err(db)?;
         tx.batch_execute(&format!(
-            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK}); CREATE TABLE IF NOT EXISTS paywire_schema (version INTEGER NOT NULL);"
+            "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock({MIGRATION_LOCK}); \
+             CREATE TABLE IF NOT EXISTS paywire_schema (version INTEGER NOT NULL);"
         ))
         .await
         .map_err(db)?;
@@ -148,12 +156,25 @@ impl Postgres {
         }
         let mut client = self.client.write().await;
         if client.is_closed() {
-            *client = Arc::new(open(&self.url).await?);
+            *client = Arc::new(open(&self.url, self.lease).await?);
         }
         Ok(client.clone())
     }
 
     pub(super) async fn claim(&self, key: &str) -> Result<Option<Settlement>> {
+        // The row that won against this insert can be released before it is read: then insert again.
+        for _ in 0..3 {
+            if let Some(row) = self.claim_once(key).await? {
+                return Ok(row);
+            }
+        }
+        Err(StoreError::Postgres(format!(
+            "{key} was claimed and released again three times while this instance read it"
+        )))
+    }
+
+    /// `Some(None)`: claimed; `Some(Some(row))`: the row that holds it; `None`: it vanished meanwhile.
+    async fn claim_once(&self, key: &str) -> Result<Option<Option<Settlement>>> {
         let c = self.client().await?;
         let won = c
             .query_opt(
@@ -168,7 +189,10 @@ impl Postgres {
             )
             .await
             .map_err(db)?;
-        if won.is_some() { Ok(None) } else { self.get(key).await }
+        if won.is_some() {
+            return Ok(Some(None));
+        }
+        Ok(self.get(key).await?.map(Some))
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<Settlement>> {
@@ -202,15 +226,22 @@ impl Postgres {
     }
 
     pub(super) async fn sent(&self, key: &str, tx_hash: &str, raw_tx: &[u8], signer: &str) -> Result<()> {
+        let (chain, address) = signer.split_once(':').unwrap_or_default();
+        let chain = chain.parse::<i64>().unwrap_or(-1);
         let c = self.client().await?;
+        // Recorded only while this instance leases the key: the lease row is locked until the record commits,
+        // so an instance taking the key over waits for it, then adopts the transaction with the settlement.
         let updated: i64 = c
             .query_one(
-                "WITH u AS (UPDATE settlements SET stage = 'sent', signer = $4, updated_at = now() \
-                   WHERE key = $1 AND stage IN ('claimed', 'sent') AND owner = $5 RETURNING key), \
+                "WITH l AS (SELECT 1 FROM leases WHERE chain_id = $6 AND address = $7 AND holder = $5 \
+                   AND expires_at > now() FOR SHARE), \
+                 u AS (UPDATE settlements SET stage = 'sent', signer = $4, last_hash = $2, updated_at = now() \
+                   WHERE key = $1 AND stage IN ('claimed', 'sent') AND owner = $5 AND EXISTS (SELECT 1 FROM l) \
+                   RETURNING key), \
                  i AS (INSERT INTO attempts (key, tx_hash, raw_tx) SELECT key, $2, $3 FROM u \
                    ON CONFLICT (key, tx_hash) DO NOTHING) \
                  SELECT count(*) FROM u",
-                &[&key, &tx_hash, &raw_tx, &signer, &self.id],
+                &[&key, &tx_hash, &raw_tx, &signer, &self.id, &chain, &address],
             )
             .await
             .map_err(db)?
@@ -240,11 +271,12 @@ impl Postgres {
 
     pub(super) async fn restart(&self, key: &str, last_hash: &str) -> Result<bool> {
         let c = self.client().await?;
+        // `last_hash` is on the row, so a replacement recorded while this waits for the row's lock fails the
+        // check when it is made again on the row as that replacement left it.
         let restarted: i64 = c
             .query_one(
-                "WITH u AS (UPDATE settlements SET stage = 'claimed', owner = $3, signer = NULL, updated_at = now() \
-                   WHERE key = $1 AND stage = 'sent' \
-                   AND (SELECT tx_hash FROM attempts WHERE key = $1 ORDER BY seq DESC LIMIT 1) = $2 RETURNING key), \
+                "WITH u AS (UPDATE settlements SET stage = 'claimed', owner = $3, signer = NULL, last_hash = NULL, \
+                   updated_at = now() WHERE key = $1 AND stage = 'sent' AND last_hash = $2 RETURNING key), \
                  d AS (DELETE FROM attempts WHERE key IN (SELECT key FROM u)) \
                  SELECT count(*) FROM u",
                 &[&key, &last_hash, &self.id],

@@ -109,7 +109,7 @@ class GateMiddleware:
         max_request_bytes: int = 10 * 1024 * 1024,
         max_replay_bytes: int = 1024 * 1024,
         case_sensitive: bool = False,
-        takeover_after: int = 90,
+        takeover_after: int = 300,
     ) -> None:
         self.app = app
         self.router = self._router(app, url_map)

@@ -5594,7 +5594,7 @@ public struct GateOptions: Equatable, Hashable {
     public var externalStore: Bool
     /**
      * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
-     * of the same request (default 90).
+     * of the same request (default 300).
      */
     public var takeoverAfter: UInt64?
 
@@ -5621,7 +5621,7 @@ public struct GateOptions: Equatable, Hashable {
          */externalStore: Bool = false, 
         /**
          * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
-         * of the same request (default 90).
+         * of the same request (default 300).
          */takeoverAfter: UInt64? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures

@@ -1,6 +1,6 @@
 // A paid API for the on-chain fault tests: paywire's Express middleware in front of a handler that serves
 // (/weather), one that answers 500 (/broken) and one that throws (/crash). Each costs PRICE (default $0.01).
-// TAKEOVER_AFTER: seconds before a payment left in flight by a dead replica is taken over (default 90).
+// TAKEOVER_AFTER: seconds before a payment left in flight by a dead replica is taken over (default 300).
 //
 //   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
 //

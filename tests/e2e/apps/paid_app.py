@@ -5,7 +5,7 @@
 
 STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it), and
 REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share; TAKEOVER_AFTER the seconds
-before a payment left in flight by a dead replica is taken over (default 90).
+before a payment left in flight by a dead replica is taken over (default 300).
 """
 
 import os

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger
  * front of a handler that serves (/weather), one that answers 500 (/broken) and one that throws (/crash).
  * Each costs PRICE (default $0.01), paid to PAY_TO, settled by FACILITATOR_URL, on PORT. REDIS_URL names the
  * payment store on Redis that replicas share ([RedisPaymentStore]), PUBLIC_URL the origin they share,
- * TAKEOVER_AFTER the seconds before a payment left in flight by a dead replica is taken over (default 90).
+ * TAKEOVER_AFTER the seconds before a payment left in flight by a dead replica is taken over (default 300).
  * GET /served counts the handler's runs, so a test can tell a response answered again from one served again.
  */
 fun main() {

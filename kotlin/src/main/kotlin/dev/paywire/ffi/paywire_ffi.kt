@@ -10600,7 +10600,7 @@ data class GateOptions (
     , 
     /**
      * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
-     * of the same request (default 90).
+     * of the same request (default 300).
      */
     var `takeoverAfter`: kotlin.ULong? = null 
     
