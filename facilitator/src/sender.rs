@@ -44,6 +44,13 @@ struct InFlight {
     urgent: bool,
 }
 
+impl InFlight {
+    /// A nonce in flight from now, for settlement `key` (empty: a filler or a gap).
+    fn new(key: String, attempts: Vec<Signed>, urgent: bool) -> Self {
+        InFlight { key, attempts, touched: Instant::now(), seen_at_block: None, urgent }
+    }
+}
+
 /// Whether this instance may send from the key.
 #[derive(Clone, Copy, Debug, Default)]
 enum Held {
@@ -170,8 +177,7 @@ impl Sender {
         let mut n = self.nonces();
         *n = Nonces { held: Held::Until(until), ..Nonces::default() };
         for (key, nonce, attempts) in adopted {
-            let flight = InFlight { key, attempts, touched: Instant::now(), seen_at_block: None, urgent: false };
-            n.in_flight.insert(nonce, flight);
+            n.in_flight.insert(nonce, InFlight::new(key, attempts, false));
         }
     }
 
@@ -200,10 +206,7 @@ impl Sender {
     /// Takes back a settlement sent before a restart, at `nonce` with `attempts`.
     pub fn adopt(&self, key: &str, nonce: u64, attempts: Vec<Signed>) {
         let mut n = self.nonces();
-        n.in_flight.insert(
-            nonce,
-            InFlight { key: key.to_string(), attempts, touched: Instant::now(), seen_at_block: None, urgent: false },
-        );
+        n.in_flight.insert(nonce, InFlight::new(key.to_string(), attempts, false));
         if let Some(next) = n.next.filter(|next| *next <= nonce) {
             n.next = Some(next.max(nonce + 1));
         }
@@ -219,16 +222,19 @@ impl Sender {
         self.nonces().in_flight.get(&nonce).map(|f| f.attempts.clone())
     }
 
+    /// The node's count of this key's transactions, those in its pool included: the next nonce it expects.
+    async fn pending_count(&self, rpc: &Rpc) -> Result<u64, RpcError> {
+        let address = self.address;
+        rpc.call("eth_getTransactionCount", |p| async move { p.get_transaction_count(address).pending().await }).await
+    }
+
     /// Reads the next nonce from the node unless known: the larger of the node's pending count and one past
     /// the highest nonce in flight.
     pub async fn sync(&self, rpc: &Rpc) -> Result<(), RpcError> {
         if self.nonces().next.is_some() {
             return Ok(());
         }
-        let address = self.address;
-        let pending = rpc
-            .call("eth_getTransactionCount", |p| async move { p.get_transaction_count(address).pending().await })
-            .await?;
+        let pending = self.pending_count(rpc).await?;
         let mut n = self.nonces();
         let past_in_flight = n.in_flight.keys().next_back().map_or(0, |k| k + 1);
         let next = pending.max(past_in_flight).max(n.next.unwrap_or(0));
@@ -240,21 +246,12 @@ impl Sender {
     /// adopted one that nothing reached the node at (the key's previous holder died between handing it out
     /// and recording its transaction) for the keeper to fill at once, so the adopted ones can mine.
     pub async fn sync_taken(&self, rpc: &Rpc) -> Result<(), RpcError> {
-        let address = self.address;
-        let pending = rpc
-            .call("eth_getTransactionCount", |p| async move { p.get_transaction_count(address).pending().await })
-            .await?;
+        let pending = self.pending_count(rpc).await?;
         let mut n = self.nonces();
         let last = n.in_flight.keys().next_back().copied();
         if let Some(last) = last {
             for nonce in pending..last {
-                n.in_flight.entry(nonce).or_insert_with(|| InFlight {
-                    key: String::new(),
-                    attempts: Vec::new(),
-                    touched: Instant::now(),
-                    seen_at_block: None,
-                    urgent: true,
-                });
+                n.in_flight.entry(nonce).or_insert_with(|| InFlight::new(String::new(), Vec::new(), true));
             }
         }
         n.next = Some(pending.max(last.map_or(0, |l| l + 1)));
@@ -270,16 +267,7 @@ impl Sender {
         }
         let nonce = n.next?;
         n.next = Some(nonce + 1);
-        n.in_flight.insert(
-            nonce,
-            InFlight {
-                key: key.to_string(),
-                attempts: Vec::new(),
-                touched: Instant::now(),
-                seen_at_block: None,
-                urgent: false,
-            },
-        );
+        n.in_flight.insert(nonce, InFlight::new(key.to_string(), Vec::new(), false));
         Some(nonce)
     }
 
@@ -363,13 +351,7 @@ impl Sender {
             // A nonce below `next` that nobody holds is a gap (handed out before a restart and never sent).
             let next = n.next.unwrap_or(mined);
             for nonce in mined..next {
-                n.in_flight.entry(nonce).or_insert_with(|| InFlight {
-                    key: String::new(),
-                    attempts: Vec::new(),
-                    touched: Instant::now(),
-                    seen_at_block: None,
-                    urgent: false,
-                });
+                n.in_flight.entry(nonce).or_insert_with(|| InFlight::new(String::new(), Vec::new(), false));
             }
             for flight in n.in_flight.values_mut() {
                 flight.seen_at_block.get_or_insert(head);

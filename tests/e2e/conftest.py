@@ -27,6 +27,7 @@ from localnet import (  # noqa: E402
     stop,
     wait_for,
 )
+from settle_link import Link  # noqa: E402
 
 __all__ = ["CHAIN_ID", "FACILITATOR_ADDRESS", "NETWORK", "USDC", "Chain", "Facilitator", "free_port", "stop",
            "wait_for", "WALLET", "funded_chain", "payer_key", "balances", "assert_settled", "charged_once"]
@@ -70,6 +71,15 @@ def facilitator(chain: Chain) -> Iterator[Facilitator]:
     finally:
         f.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def link(facilitator: Facilitator) -> Iterator[Link]:
+    """The hop from a module's servers to the session's facilitator, which can lose or hold its answers
+    (settle_link.py). test_faults.py has its own, in front of a facilitator it may kill."""
+    hop = Link(facilitator)
+    yield hop
+    hop.close()
 
 
 TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)

@@ -27,7 +27,6 @@ from conftest import (
     PAY_TO,
     PRICE_ATOMIC,
     Chain,
-    Facilitator,
     assert_settled,
     balances,
     charged_once,
@@ -42,13 +41,6 @@ import paywire
 
 PUBLIC_URL = "https://api.replicas.test"
 TAKEOVER_AFTER = 3
-
-
-@pytest.fixture(scope="module")
-def link(facilitator: Facilitator) -> Iterator[Link]:
-    hop = Link(facilitator)
-    yield hop
-    hop.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import httpx
 import pytest
-from conftest import PAY_TO, Chain, Facilitator, balances, charged_once, payer_key
+from conftest import PAY_TO, Chain, balances, charged_once, payer_key
 from localnet import redis_server
 from parties import Server, node_express, python_asgi
 from settle_link import Link
@@ -90,14 +90,6 @@ class StoreService:
 
     def close(self) -> None:
         self.server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def link(facilitator: Facilitator) -> Iterator[Link]:
-    """The hop from both processes to the facilitator, which can lose /settle answers."""
-    hop = Link(facilitator)
-    yield hop
-    hop.close()
 
 
 @pytest.fixture(scope="module", params=["service", "redis"])

@@ -1189,22 +1189,10 @@ impl Run {
     /// settlement it made or refuses. Until an outcome is recorded, the record is put back when this request
     /// ends, so nothing a dead request may have settled is ever forgotten.
     async fn take_over(&mut self, key: String, held: StoreEntry, accepted: AcceptedPayment) -> Action {
-        let token = match self.token() {
-            Ok(t) => t,
-            Err(e) => return self.fail_locally(e).await,
+        let mine = match self.take_record(&key, &held, true).await {
+            Ok(mine) => mine,
+            Err(action) => return action,
         };
-        let mine = StoreEntry { token, record: Record { since: self.now, ..held.record.clone() }, ..held.clone() };
-        match self.replace(&key, &held.token, mine.clone()).await {
-            Err(e) => return self.store_failed(e).await,
-            Ok(false) => return self.in_progress().await,
-            Ok(true) => {}
-        }
-        self.hold(&key, &mine.token);
-        if let Ok(fresh) = self.token() {
-            let mut holds = lock(&self.holds);
-            holds.restore = Some((key.clone(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
-            holds.put_back = true;
-        }
         self.log(
             LogLevel::Warning,
             format!(
@@ -1213,13 +1201,9 @@ impl Run {
                 self.now.saturating_sub(held.record.since)
             ),
         );
-        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
-        let verdict = match self.ask(Action::Verify(Box::new(call))).await {
-            Input::Verified(v) => v,
-            Input::FacilitatorFailed { code, message } => {
-                return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
-            }
-            _ => return out_of_turn().action,
+        let verdict = match self.verify(&accepted).await {
+            Ok(v) => v,
+            Err(action) => return action,
         };
         if verdict.is_valid {
             // Unused: nothing was settled. From here it is a new payment, released if its handler fails.
@@ -1232,39 +1216,58 @@ impl Run {
     /// A retry of a payment whose settlement's outcome was unknown: take the record over, settle again,
     /// answer. The record stays unless the settlement now definitely fails.
     async fn settle_held(&mut self, key: String, held: StoreEntry, accepted: AcceptedPayment) -> Action {
+        let mine = match self.take_record(&key, &held, false).await {
+            Ok(mine) => mine,
+            Err(action) => return action,
+        };
+        let (status, headers, response) = (held.record.status, held.record.headers, held.record.body);
+        self.settle_and_answer(accepted, key, mine, status, headers, response).await
+    }
+
+    /// Takes `held` over for this request: in flight again, since now, under a fresh token (only one request
+    /// wins it; the others are told it is in progress). If this request is cancelled, the record goes back as
+    /// it was for the next retry; with `put_back`, also when it ends without recording an outcome.
+    async fn take_record(&mut self, key: &str, held: &StoreEntry, put_back: bool) -> Flow<StoreEntry> {
         let token = match self.token() {
             Ok(t) => t,
-            Err(e) => return self.fail_locally(e).await,
+            Err(e) => return Err(self.fail_locally(e).await),
         };
         let mine = StoreEntry {
             token,
             record: Record { state: RecordState::InFlight, since: self.now, ..held.record.clone() },
             ..held.clone()
         };
-        match self.replace(&key, &held.token, mine.clone()).await {
-            Err(e) => return self.store_failed(e).await,
-            Ok(false) => return self.in_progress().await,
+        match self.replace(key, &held.token, mine.clone()).await {
+            Err(e) => return Err(self.store_failed(e).await),
+            Ok(false) => return Err(self.in_progress().await),
             Ok(true) => {}
         }
-        self.hold(&key, &mine.token);
-        // If this request is cancelled, the record goes back for the next retry, as it was.
+        self.hold(key, &mine.token);
         if let Ok(fresh) = self.token() {
-            lock(&self.holds).restore =
-                Some((key.clone(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
+            let mut holds = lock(&self.holds);
+            holds.restore = Some((key.to_string(), mine.token.clone(), StoreEntry { token: fresh, ..held.clone() }));
+            holds.put_back = put_back;
         }
-        let (status, headers, response) = (held.record.status, held.record.headers, held.record.body);
-        self.settle_and_answer(accepted, key, mine, status, headers, response).await
+        Ok(mine)
+    }
+
+    /// Asks the facilitator's `/verify`; an unreachable or failing facilitator is answered here.
+    async fn verify(&mut self, accepted: &AcceptedPayment) -> Flow<VerifyResponse> {
+        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
+        match self.ask(Action::Verify(Box::new(call))).await {
+            Input::Verified(v) => Ok(v),
+            Input::FacilitatorFailed { code, message } => {
+                Err(self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await)
+            }
+            _ => Err(out_of_turn().action),
+        }
     }
 
     /// Verifies with the facilitator, runs the handler, settles.
     async fn serve(&mut self, accepted: AcceptedPayment, key: String, claim: StoreEntry) -> Action {
-        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
-        let verdict = match self.ask(Action::Verify(Box::new(call))).await {
-            Input::Verified(v) => v,
-            Input::FacilitatorFailed { code, message } => {
-                return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
-            }
-            _ => return out_of_turn().action,
+        let verdict = match self.verify(&accepted).await {
+            Ok(v) => v,
+            Err(action) => return action,
         };
         if !verdict.is_valid {
             let reason =
