@@ -9,6 +9,7 @@
 #     make node        the npm package: build, pack, lint (biome), types, tests, benchmark smoke run
 #     make kotlin      the uniffi bindings regenerated and compared, the Kotlin tests
 #     make swift       the Swift tests where a Swift toolchain exists (reported NOT RUN elsewhere)
+#     make devices     the firmware examples (Rust, and C on the C API) for Cortex-M4F, the C header, RISC-V
 #     make e2e         the demo, then every client against every server on anvil, faults, interop
 #     make fuzz        every cargo-fuzz target for PAYWIRE_FUZZ_SECONDS (default 20)
 #     make lint        the linters alone (rustfmt, clippy, ruff, biome)
@@ -20,7 +21,7 @@ SHELL := bash
 .ONESHELL:
 .SILENT:
 .PHONY: test demo lint rust rust-lint readme vectors differential python python-lint node node-build node-lint \
-	ffi kotlin swift e2e fuzz
+	ffi kotlin swift devices e2e fuzz
 
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PAYWIRE_FUZZ_SECONDS ?= 20
@@ -123,9 +124,12 @@ swift: ffi
 	  echo "Swift: tests NOT RUN (no Swift toolchain on this machine); the generated bindings were checked above"
 	fi
 
+devices:
+	./scripts/devices.sh
+
 e2e:
 	# anvil and Circle's USDC from npm, Debian's redis-server and postgresql, paywire's facilitator; the Python, Node and
-	# Kotlin packages built by their targets.
+	# Kotlin packages built by their targets; the firmware images built by `make devices`, run under QEMU.
 	eval "$$(scripts/install-chain.sh)"
 	eval "$$(scripts/install-redis.sh)"
 	eval "$$(scripts/install-postgres.sh)"
@@ -139,6 +143,7 @@ e2e:
 	grep -E '^paid answers per replica' /tmp/paywire-demo-replicas.log
 	PAYWIRE_FACILITATOR_BIN="$(TARGET_DIR)/debug/paywire-facilitator" PAYWIRE_BIN="$(TARGET_DIR)/debug/paywire" \
 	  PAYWIRE_NODE_DIR="$(CURDIR)/node" PAYWIRE_NODE_TEST_DIR="$(CURDIR)/node/test" PAYWIRE_NATIVE_DIR="$(TARGET_DIR)/debug" \
+	  PAYWIRE_FIRMWARE_DIR="$(TARGET_DIR)/thumbv7em-none-eabihf/release" \
 	  PAYWIRE_KOTLIN_CLASSPATH="$(CURDIR)/kotlin/target/classes:$(CURDIR)/kotlin/target/test-classes:$$(cat kotlin/target/classpath.txt)" \
 	  "$$py" -m pytest -q -p no:cacheprovider tests/e2e
 

@@ -2,7 +2,7 @@
 # All of paywire's tests, from a fresh clone: one make target per suite (see the Makefile), in order. Rust
 # (both secp256k1 backends), the README examples, the vectors regenerated from the official SDKs, the
 # differential suite against them, the Python, Node and Kotlin packages (with their linters), Swift where it
-# exists, the demo and the on-chain suite (anvil, Circle's USDC, paywire's facilitator, every client against
+# exists, the firmware for microcontrollers (run under QEMU by the on-chain suite), the demo and the on-chain suite (anvil, Circle's USDC, paywire's facilitator, every client against
 # every server, faults, interop with the official SDKs), and a fuzz run of every target. Installs what it
 # needs (the official SDKs into tests/oracle and .tools/, cargo-fuzz). Exits non-zero on any failure.
 set -euo pipefail
@@ -25,6 +25,7 @@ run python "Python: the package (pip install ./python), ruff, its types, its tes
 run node "Node: build the package (napi-rs), pack it, install the tarball, biome, its types and tests"
 run kotlin "Kotlin and Swift (uniffi): regenerate the bindings and compare, then the Kotlin tests"
 run swift "Swift"
+run devices "Devices: the Cortex-M4F firmware (Rust and C API) built, the C header checked, RISC-V checked"
 run e2e "On chain: the demo (the README's first command), then every client against every server, faults, interop"
 run fuzz "Fuzz: every target for ${PAYWIRE_FUZZ_SECONDS:-20} s"
 

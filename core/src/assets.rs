@@ -1,6 +1,7 @@
 //! The default stablecoins: what a price such as "$0.01" is paid in on each chain, and the EIP-712 domain
 //! each token signs with.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, address};
 
 /// How a token moves under the `exact` scheme.

@@ -1,5 +1,6 @@
 //! x402 header codecs: standard padded base64 over compact UTF-8 JSON, decoded strictly.
 
+use crate::prelude::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;

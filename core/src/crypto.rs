@@ -5,6 +5,8 @@
 //! produce low-s signatures, so they give identical bytes (for every digest below the group order, which is
 //! every digest in practice); the test suite runs every vector through both.
 
+use crate::prelude::*;
+
 #[cfg(feature = "libsecp256k1")]
 use alloy_primitives::keccak256;
 use alloy_primitives::{Address, B256};
@@ -116,8 +118,8 @@ fn scalar(bytes: &[u8]) -> Option<k256::Scalar> {
     k256::Scalar::from_repr(arr.into()).into()
 }
 
-impl std::fmt::Debug for Signature {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Signature({})", self.to_hex())
     }
 }
@@ -330,7 +332,7 @@ mod libsecp {
             return 0;
         }
         // SAFETY: `data` is the 32-byte nonce `sign_with_rfc6979_nonce` passed; `nonce32` has room for 32.
-        unsafe { std::ptr::copy_nonoverlapping(data.cast::<u8>().cast_const(), nonce32, 32) };
+        unsafe { core::ptr::copy_nonoverlapping(data.cast::<u8>().cast_const(), nonce32, 32) };
         1
     }
 

@@ -1,5 +1,6 @@
 //! Decoding any x402 value (a header or a JSON body) and naming the message it holds.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use crate::codec;

@@ -1,7 +1,8 @@
 //! EIP-712 types and digests for everything paywire signs: EIP-3009 transfers, Permit2 witness transfers,
 //! EIP-2612 permits, and offer-receipt offers and receipts. Hashing is alloy-sol-types'.
 
-use std::borrow::Cow;
+use crate::prelude::*;
+use alloc::borrow::Cow;
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};

@@ -1,6 +1,7 @@
 //! The one error type of paywire: a stable machine-readable code and a message a person can act on.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident => $code:literal,)*) => {
@@ -408,7 +409,7 @@ impl Error {
 }
 
 /// paywire's result type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

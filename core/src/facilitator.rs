@@ -2,6 +2,7 @@
 //! when to ask again, and how to name it in an error. Every language's facilitator client sends the bytes
 //! these functions describe and reads the bytes back through them.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};

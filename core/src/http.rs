@@ -1,6 +1,8 @@
 //! HTTP pieces both exchange machines need: header lists, a response, and the caching and CORS headers x402
 //! answers carry. No I/O: the glue of each language moves these to and from its framework.
 
+use crate::prelude::*;
+
 /// Header pairs in order, names in any letter case; a name may repeat.
 pub type Headers = Vec<(String, String)>;
 

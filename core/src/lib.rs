@@ -5,9 +5,14 @@
 //! signed offers and receipts. It opens no socket and reads no clock or random source it was not handed:
 //! time, randomness and signing come in through [`Clock`], [`Randomness`] and [`Signer`].
 
+#![cfg_attr(not(feature = "std"), no_std)]
 // One audited exception: handing libsecp256k1 an RFC 6979 nonce (`crypto::libsecp`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 pub mod assets;
 pub mod client;
@@ -24,8 +29,10 @@ pub(crate) mod machine;
 pub mod money;
 pub mod network;
 pub mod payment_id;
+pub(crate) mod prelude;
 pub mod server;
 pub mod signer;
+pub(crate) mod sync;
 pub mod types;
 pub mod verify;
 pub mod wire;
@@ -33,7 +40,7 @@ pub mod wire;
 pub use alloy_primitives::{Address, B256, U256};
 pub use crypto::Signature;
 pub use error::{Error, ErrorCode, OfferRefusal, Result};
-pub use signer::{
-    Clock, FixedClock, FixedRandomness, LocalSigner, ManualClock, OsRandomness, Randomness, Signer, SystemClock,
-};
+pub use signer::{Clock, FixedClock, FixedRandomness, LocalSigner, Randomness, Signer};
+#[cfg(feature = "std")]
+pub use signer::{ManualClock, OsRandomness, SystemClock};
 pub use types::*;

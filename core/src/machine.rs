@@ -6,10 +6,12 @@
 //! answer, so the caller (the glue of one language and framework) performs every action itself, on its own
 //! event loop or thread. The exchange is polled with a no-op waker; it can only be suspended at an ask.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use crate::prelude::*;
+use crate::sync::{Mutex, MutexGuard};
+use alloc::sync::Arc;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
 
 /// What passes between an exchange and its driver: the step it asks for, and the answer fed back.
 struct Slot<S, I> {
@@ -27,8 +29,8 @@ impl<S, I> Clone for Link<S, I> {
 }
 
 impl<S, I> Link<S, I> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slot<S, I>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Slot<S, I>> {
+        self.0.lock()
     }
 
     /// Hands `step` to the caller and waits for its answer.
@@ -85,7 +87,7 @@ impl<S: Send + 'static, I: Send + 'static> Driver<S, I> {
     /// Feeds `answer` (none for the first step) and runs to the next step. `None` once the exchange has ended
     /// or when it did not ask for anything (fed out of turn).
     pub(crate) fn resume(&mut self, answer: Option<I>) -> Option<S> {
-        let slot = self.exchange.get_mut().unwrap_or_else(|p| p.into_inner());
+        let slot = self.exchange.get_mut();
         let exchange = slot.as_mut()?;
         self.link.lock().answer = answer;
         let mut cx = Context::from_waker(Waker::noop());
@@ -100,7 +102,7 @@ impl<S: Send + 'static, I: Send + 'static> Driver<S, I> {
 
     /// Whether the exchange has ended.
     pub(crate) fn ended(&self) -> bool {
-        self.exchange.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.exchange.lock().is_none()
     }
 }
 

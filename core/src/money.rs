@@ -1,5 +1,6 @@
 //! Money: prices such as "$0.01" turned into a token's atomic units with exact decimal arithmetic.
 
+use crate::prelude::*;
 use alloy_primitives::U256;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -92,8 +93,8 @@ impl Usd {
     }
 }
 
-impl std::fmt::Display for Usd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Usd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "${}", format_units(self.0, USD_DECIMALS))
     }
 }

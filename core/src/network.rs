@@ -1,6 +1,7 @@
 //! Networks: x402 v1 names, CAIP-2 `eip155:<id>` identifiers, and the chain ids behind both.
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::prelude::*;
 use crate::wire::truncate;
 
 /// x402 v1 network names and their EVM chain ids, as `@x402/evm` 2.27 and the Go SDK ship them.

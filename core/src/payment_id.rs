@@ -1,6 +1,7 @@
 //! The `payment-identifier` extension: an idempotency id a client attaches to a payment so that a server can
 //! answer a retried payment from its cache instead of charging or serving twice.
 
+use crate::prelude::*;
 use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorCode, Result};

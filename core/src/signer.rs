@@ -3,6 +3,7 @@
 //! The core never reads a clock or an RNG by itself. Callers pass a [`Clock`] and a [`Randomness`]; the
 //! system implementations here exist so that callers (bindings, the CLI) have them at hand.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, B256};
 
 use crate::crypto::{SecretKey, Signature};
@@ -109,8 +110,8 @@ impl Signer for LocalSigner {
     }
 }
 
-impl std::fmt::Debug for LocalSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for LocalSigner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("LocalSigner").field("address", &self.address.to_checksum(None)).finish_non_exhaustive()
     }
 }
@@ -148,10 +149,12 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> u64;
 }
 
-/// The system clock.
+/// The system clock (with `std`).
+#[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
+#[cfg(feature = "std")]
 impl Clock for SystemClock {
     fn now(&self) -> u64 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -170,21 +173,24 @@ impl Clock for FixedClock {
 
 /// A clock a program or test sets: the system clock until [`ManualClock::set`] fixes a time, which
 /// [`ManualClock::advance`] moves on. Bindings use it for their `now` options and test clocks.
+#[cfg(feature = "std")]
 #[derive(Debug, Default)]
-pub struct ManualClock(std::sync::atomic::AtomicU64);
+pub struct ManualClock(core::sync::atomic::AtomicU64);
 
 /// The value of a [`ManualClock`] that reads the system clock.
+#[cfg(feature = "std")]
 const SYSTEM_TIME: u64 = u64::MAX;
 
+#[cfg(feature = "std")]
 impl ManualClock {
     /// A clock at `now`, or on the system clock when `None`.
     pub fn new(now: Option<u64>) -> Self {
-        ManualClock(std::sync::atomic::AtomicU64::new(now.unwrap_or(SYSTEM_TIME)))
+        ManualClock(core::sync::atomic::AtomicU64::new(now.unwrap_or(SYSTEM_TIME)))
     }
 
     /// Fixes the time at `now` (`None`: back to the system clock).
     pub fn set(&self, now: Option<u64>) {
-        self.0.store(now.unwrap_or(SYSTEM_TIME), std::sync::atomic::Ordering::Relaxed);
+        self.0.store(now.unwrap_or(SYSTEM_TIME), core::sync::atomic::Ordering::Relaxed);
     }
 
     /// Moves a fixed time on by `seconds` (from the system time if none was set).
@@ -193,9 +199,10 @@ impl ManualClock {
     }
 }
 
+#[cfg(feature = "std")]
 impl Clock for ManualClock {
     fn now(&self) -> u64 {
-        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+        match self.0.load(core::sync::atomic::Ordering::Relaxed) {
             SYSTEM_TIME => SystemClock.now(),
             t => t,
         }
@@ -208,10 +215,12 @@ pub trait Randomness: Send + Sync {
     fn fill(&self, buf: &mut [u8]) -> Result<()>;
 }
 
-/// The operating system's CSPRNG.
+/// The operating system's CSPRNG (with `std`).
+#[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsRandomness;
 
+#[cfg(feature = "std")]
 impl Randomness for OsRandomness {
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
         getrandom::fill(buf)
@@ -223,7 +232,7 @@ impl Randomness for OsRandomness {
 #[derive(Clone, Debug)]
 pub struct FixedRandomness {
     bytes: Vec<u8>,
-    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    next: alloc::sync::Arc<core::sync::atomic::AtomicUsize>,
 }
 
 impl FixedRandomness {
@@ -236,7 +245,7 @@ impl FixedRandomness {
 
 impl Randomness for FixedRandomness {
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
-        let start = self.next.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
+        let start = self.next.fetch_add(buf.len(), core::sync::atomic::Ordering::Relaxed);
         for (i, b) in buf.iter_mut().enumerate() {
             *b = self.bytes[(start + i) % self.bytes.len()];
         }

@@ -4,6 +4,7 @@
 //! facilitator runs it as its first stage. Every failure carries the x402 reason string as its code and the
 //! payer when known. Checks that cost nothing run before the signature is recovered.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, B256, U256};
 
 use crate::assets::{EXACT_PERMIT2_PROXY, PERMIT2_ADDRESS, TransferMethod};

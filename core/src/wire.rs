@@ -1,6 +1,7 @@
 //! Reading and writing x402 JSON fields: decimal uint256 strings, addresses, hex, and typed field access
 //! with errors that name the field.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, B256, U256};
 use serde_json::{Map, Value};
 
@@ -10,7 +11,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub type Object = Map<String, Value>;
 
 /// Parses a uint256 written as a decimal string: digits only, no sign, no `0x`, no exponent.
-pub fn parse_decimal_u256(text: &str) -> std::result::Result<U256, String> {
+pub fn parse_decimal_u256(text: &str) -> core::result::Result<U256, String> {
     if text.is_empty() {
         return Err("is empty".into());
     }
@@ -21,7 +22,7 @@ pub fn parse_decimal_u256(text: &str) -> std::result::Result<U256, String> {
 }
 
 /// Parses a 20-byte EVM address, `0x`-prefixed, in any letter case.
-pub fn parse_address(text: &str) -> std::result::Result<Address, String> {
+pub fn parse_address(text: &str) -> core::result::Result<Address, String> {
     let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
     match hex {
         Some(h) if h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -35,7 +36,7 @@ pub fn parse_address(text: &str) -> std::result::Result<Address, String> {
 }
 
 /// Parses `0x`-prefixed hex bytes (any case, even length).
-pub fn parse_hex_bytes(text: &str) -> std::result::Result<Vec<u8>, String> {
+pub fn parse_hex_bytes(text: &str) -> core::result::Result<Vec<u8>, String> {
     let h = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
@@ -44,7 +45,7 @@ pub fn parse_hex_bytes(text: &str) -> std::result::Result<Vec<u8>, String> {
 }
 
 /// Parses a `0x`-prefixed 32-byte hex value.
-pub fn parse_b256(text: &str) -> std::result::Result<B256, String> {
+pub fn parse_b256(text: &str) -> core::result::Result<B256, String> {
     let bytes = parse_hex_bytes(text)?;
     if bytes.len() != 32 {
         return Err(format!("\"{}\" is not 32 bytes of hex", truncate(text)));
@@ -100,7 +101,7 @@ impl<'a> Fields<'a> {
         self.obj
     }
 
-    pub fn err(&self, field: &str, what: impl std::fmt::Display) -> Error {
+    pub fn err(&self, field: &str, what: impl core::fmt::Display) -> Error {
         if self.path.is_empty() {
             Error::new(self.code, format!("{field} {what}"))
         } else {

@@ -12,7 +12,8 @@
 //!   pending) keeps its payment, so a retry of the purchase sends the same one instead of paying twice; a
 //!   definite answer lets the payer forget it.
 
-use std::sync::Arc;
+use crate::prelude::*;
+use alloc::sync::Arc;
 
 use alloy_primitives::B256;
 
@@ -178,8 +179,8 @@ pub struct PaidFetch {
     driver: Driver<FetchAction, FetchInput>,
 }
 
-impl std::fmt::Debug for PaidFetch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PaidFetch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PaidFetch").field("ended", &self.driver.ended()).finish()
     }
 }

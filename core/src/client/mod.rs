@@ -1,5 +1,7 @@
 //! The paying side: policy, payer, and reading the server's settlement receipt.
 
+use crate::prelude::*;
+
 pub mod fetch;
 mod payer;
 mod policy;

@@ -1,8 +1,10 @@
 //! The payer: turns a bill into a payment header under a policy, signing once per purchase.
 
-use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use crate::prelude::*;
+use crate::sync::{Mutex, MutexGuard};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use portable_atomic::{AtomicU64, Ordering};
 
 use alloy_primitives::{Address, B256, U256};
 use serde_json::Value;
@@ -166,7 +168,7 @@ struct State {
 }
 
 /// Tickets are unique across every payer of the process, so a preparation cannot complete elsewhere.
-static TICKETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static TICKETS: AtomicU64 = AtomicU64::new(1);
 
 impl Payer {
     /// A payer signing with `signer` under `policy`, reading time from `clock` and nonces from `randomness`.
@@ -416,10 +418,10 @@ impl Payer {
         self.lock().remembered.retain(|(k, _)| k != purchase);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         // Every update of the state is a single statement, so a panic elsewhere cannot leave it half-done and
         // a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 }
 
@@ -498,8 +500,8 @@ fn merge_client_info(extensions: &mut Object, key: &str, client_info: Object) {
     }
 }
 
-impl std::fmt::Debug for Payer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Payer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Payer")
             .field("address", &self.address().to_checksum(None))
             .field("policy", &self.policy)

@@ -1,5 +1,6 @@
 //! The client's spend policy: which offers of a bill it may pay, and which it prefers.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -189,7 +190,7 @@ impl Policy {
         &self,
         req: &PaymentRequirements,
         spent: &Spent,
-    ) -> std::result::Result<(ExactOffer, Charge), Vec<String>> {
+    ) -> core::result::Result<(ExactOffer, Charge), Vec<String>> {
         let mut offer = match ExactOffer::resolve(req) {
             Ok(o) => o,
             Err(e) => return Err(vec![e.message().to_string()]),
@@ -355,12 +356,12 @@ enum ChainRef {
 }
 
 /// Keeps an explicit `null` apart from an absent member.
-fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+fn present<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
 impl ChainRef {
-    fn chain_id(&self) -> std::result::Result<u64, String> {
+    fn chain_id(&self) -> core::result::Result<u64, String> {
         match self {
             ChainRef::Id(id) => Ok(*id),
             ChainRef::Name(name) => crate::network::chain_id(name).map_err(|e| e.message().to_string()),
@@ -369,10 +370,10 @@ impl ChainRef {
 }
 
 impl PolicyDoc {
-    fn into_policy(self) -> std::result::Result<Policy, String> {
+    fn into_policy(self) -> core::result::Result<Policy, String> {
         use crate::wire::{parse_address, parse_decimal_u256};
         let chains =
-            |list: Vec<ChainRef>| list.iter().map(ChainRef::chain_id).collect::<std::result::Result<Vec<_>, _>>();
+            |list: Vec<ChainRef>| list.iter().map(ChainRef::chain_id).collect::<core::result::Result<Vec<_>, _>>();
         let usd = |key: &str, s: &str| Usd::parse(s).map_err(|e| format!("{key}: {}", e.message()));
         let atomic = |key: &str, s: &str| parse_decimal_u256(s).map_err(|e| format!("{key} {e}"));
         let mut policy = Policy::default();
@@ -386,7 +387,7 @@ impl PolicyDoc {
             policy.pay_to = Some(
                 list.iter()
                     .map(|a| parse_address(a).map_err(|e| format!("payTo: {e}")))
-                    .collect::<std::result::Result<_, _>>()?,
+                    .collect::<core::result::Result<_, _>>()?,
             );
         }
         policy.max_per_payment = match self.max_per_payment {

@@ -6,6 +6,7 @@
 //! Its signature is not unique (an ECDSA signature and its high-s twin both verify), so never use the
 //! signature as a key, for example to count or revoke receipts: use the signed payload.
 
+use crate::prelude::*;
 use alloy_primitives::Address;
 
 use super::{ReceiptPayload, SignedReceipt, Verified};

@@ -1,5 +1,6 @@
 //! Compact JWS with ES256K (secp256k1 over SHA-256), and `did:key` identifiers for secp256k1 keys.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, B256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -3,10 +3,12 @@
 //! offline against a set of trusted signer addresses. A receipt can also serve as a time-limited access
 //! credential (see [`access`]).
 
+use crate::prelude::*;
+
 pub mod access;
 pub mod jws;
 
-use std::sync::Arc;
+use alloc::sync::Arc;
 
 use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::SolStruct;

@@ -1,6 +1,7 @@
 //! EIP-2612 `permit`: standalone, and as the `eip2612GasSponsoring` extension that lets a facilitator
 //! approve Permit2 for a payer who holds no gas.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, B256, U256};
 use serde_json::Value;
 

@@ -1,5 +1,7 @@
 //! The `exact` scheme on EVM chains: what an offer means, what a payment carries, and how it is signed.
 
+use crate::prelude::*;
+
 mod eip2612;
 mod payload;
 
@@ -109,32 +111,30 @@ impl ExactOffer {
 /// Separators are cached per chain and token: building the domain costs three keccak rounds and several
 /// allocations, about 3 µs on every payment and verification otherwise. A hit allocates nothing.
 pub fn domain_separator(name: &str, version: &str, chain_id: u64, token: Address) -> B256 {
-    use std::collections::HashMap;
-    use std::sync::{OnceLock, RwLock};
+    use crate::sync::RwLock;
+    use alloc::collections::BTreeMap;
     type Entries = Vec<(Box<str>, Box<str>, B256)>;
-    static CACHE: OnceLock<RwLock<HashMap<(u64, Address), Entries>>> = OnceLock::new();
+    static CACHE: RwLock<BTreeMap<(u64, Address), Entries>> = RwLock::new(BTreeMap::new());
     const MAX_TOKENS: usize = 4096;
-    let cache = CACHE.get_or_init(Default::default);
     let key = (chain_id, token);
-    if let Ok(map) = cache.read()
-        && let Some(sep) = map
-            .get(&key)
-            .and_then(|entries| entries.iter().find(|(n, v, _)| &**n == name && &**v == version).map(|(_, _, s)| *s))
+    if let Some(sep) = CACHE
+        .read()
+        .get(&key)
+        .and_then(|entries| entries.iter().find(|(n, v, _)| &**n == name && &**v == version).map(|(_, _, s)| *s))
     {
         return sep;
     }
     let sep = eip712::token_domain(name, version, chain_id, token).separator();
-    if let Ok(mut map) = cache.write() {
-        // Attacker-chosen offers can name endless tokens and domain names: keep the cache bounded.
-        if map.len() >= MAX_TOKENS {
-            map.clear();
-        }
-        let entries = map.entry(key).or_default();
-        if entries.len() >= 4 {
-            entries.clear();
-        }
-        entries.push((name.into(), version.into(), sep));
+    let mut map = CACHE.write();
+    // Attacker-chosen offers can name endless tokens and domain names: keep the cache bounded.
+    if map.len() >= MAX_TOKENS {
+        map.clear();
     }
+    let entries = map.entry(key).or_default();
+    if entries.len() >= 4 {
+        entries.clear();
+    }
+    entries.push((name.into(), version.into(), sep));
     sep
 }
 

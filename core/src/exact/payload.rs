@@ -1,6 +1,7 @@
 //! The `payload` of an `exact` EVM payment: an EIP-3009 authorization or a Permit2 witness transfer, and
 //! its signature.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, B256, U256};
 use serde_json::{Value, json};
 

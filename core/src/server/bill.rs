@@ -1,5 +1,6 @@
 //! Bills from price tags: what a route costs, turned into the offers of a `PaymentRequired`.
 
+use crate::prelude::*;
 use alloy_primitives::{Address, U256};
 use serde_json::Value;
 

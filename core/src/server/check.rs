@@ -1,6 +1,7 @@
 //! Taking a payment: read it from the request, match it to one of the server's offers, check it offline, and
 //! build what the facilitator and the client are sent.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use crate::codec::{self, header};

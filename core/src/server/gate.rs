@@ -21,7 +21,9 @@
 //!   For another request it is refused (402 `invalid_exact_evm_nonce_already_used`; 409 for a reused payment
 //!   id); while it is still being processed, 409.
 
-use std::sync::{Arc, Mutex};
+use crate::prelude::*;
+use crate::sync::{Mutex, MutexGuard};
+use alloc::sync::Arc;
 
 use alloy_primitives::hex;
 use sha2::{Digest, Sha256};
@@ -446,8 +448,8 @@ struct GateInner {
     randomness: Arc<dyn Randomness>,
 }
 
-impl std::fmt::Debug for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Gate").field("routes", &self.inner.routes.len()).finish()
     }
 }
@@ -608,8 +610,8 @@ pub struct Exchange {
     awaiting: Option<StoreReply>,
 }
 
-impl std::fmt::Debug for Exchange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Exchange").field("ended", &self.ended()).finish()
     }
 }
@@ -633,8 +635,8 @@ fn out_of_turn() -> Step {
     }
 }
 
-fn lock(holds: &Mutex<Holds>) -> std::sync::MutexGuard<'_, Holds> {
-    holds.lock().unwrap_or_else(|p| p.into_inner())
+fn lock(holds: &Mutex<Holds>) -> MutexGuard<'_, Holds> {
+    holds.lock()
 }
 
 impl Exchange {
@@ -668,7 +670,7 @@ impl Exchange {
     pub fn cancel(&mut self) -> Step {
         let (held, restore) = {
             let mut holds = lock(&self.holds);
-            (std::mem::take(&mut holds.held), holds.restore.take())
+            (core::mem::take(&mut holds.held), holds.restore.take())
         };
         let (gate, now) = (self.gate.clone(), self.now);
         self.cleanup = Some(Driver::new(move |link| async move {
@@ -768,7 +770,7 @@ struct Run {
 }
 
 /// An exchange stops early with this final action.
-type Flow<T> = std::result::Result<T, Action>;
+type Flow<T> = core::result::Result<T, Action>;
 
 impl Run {
     fn new(
@@ -819,7 +821,7 @@ impl Run {
 
     /// The step carrying `action` and the log lines written since the last step.
     fn step(&mut self, action: Action) -> Step {
-        Step { action, shielded: self.shielded, logs: std::mem::take(&mut self.logs) }
+        Step { action, shielded: self.shielded, logs: core::mem::take(&mut self.logs) }
     }
 
     async fn ask(&mut self, action: Action) -> Input {
@@ -1018,8 +1020,8 @@ impl Run {
     async fn release_holds(&mut self) {
         let (held, put_back) = {
             let mut holds = lock(&self.holds);
-            let put_back = if std::mem::take(&mut holds.put_back) { holds.restore.take() } else { None };
-            (std::mem::take(&mut holds.held), put_back)
+            let put_back = if core::mem::take(&mut holds.put_back) { holds.restore.take() } else { None };
+            (core::mem::take(&mut holds.held), put_back)
         };
         if let Some((key, token, entry)) = put_back {
             // The releases below then find another token and leave the record alone.

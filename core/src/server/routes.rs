@@ -9,6 +9,7 @@
 //! which is never settled (nothing is charged for an answer of 400 or more).
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::prelude::*;
 
 /// The longest path that is matched; a longer one is priced whenever any route could be priced (fail closed).
 pub const MAX_MATCHED_PATH: usize = 8 * 1024;
@@ -119,7 +120,7 @@ impl RoutePattern {
 
 fn push_literal(tokens: &mut Vec<Token>, literal: &mut String) {
     if !literal.is_empty() {
-        tokens.push(Token::Literal(std::mem::take(literal)));
+        tokens.push(Token::Literal(core::mem::take(literal)));
     }
 }
 

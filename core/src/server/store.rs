@@ -6,8 +6,9 @@
 //! release it. Stores shared by several processes keep the entry's JSON ([`StoreEntry::to_json`]), one
 //! format for every language, and let it expire at [`StoreEntry::expires_at`].
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use crate::prelude::*;
+use crate::sync::{Mutex, MutexGuard};
+use alloc::collections::BTreeMap;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -120,14 +121,14 @@ impl StoreEntry {
 mod base64_body {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(body: &Option<Vec<u8>>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(body: &Option<Vec<u8>>, s: S) -> core::result::Result<S::Ok, S::Error> {
         match body {
             Some(b) => s.serialize_some(&base64::engine::general_purpose::STANDARD.encode(b)),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Vec<u8>>, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Option<Vec<u8>>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
         text.map(|t| base64::engine::general_purpose::STANDARD.decode(t).map_err(serde::de::Error::custom)).transpose()
     }
@@ -158,7 +159,7 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Entries {
-    by_key: HashMap<String, (u64, StoreEntry)>,
+    by_key: BTreeMap<String, (u64, StoreEntry)>,
     order: BTreeMap<u64, String>,
     next: u64,
     bytes: usize,
@@ -213,9 +214,9 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         // Every change is completed under the lock without calling out, so a poisoned lock is consistent.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock()
     }
 
     /// Makes room for an entry of `incoming` bytes by dropping expired and served entries, oldest first, and
@@ -289,8 +290,8 @@ impl PaymentStore for MemoryStore {
     }
 }
 
-impl std::fmt::Debug for MemoryStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MemoryStore").field("entries", &self.len()).finish()
     }
 }

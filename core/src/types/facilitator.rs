@@ -1,5 +1,6 @@
 //! Facilitator messages: the `/verify` and `/settle` request body and the three answers.
 
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -60,7 +61,7 @@ impl FacilitatorRequest {
 }
 
 impl Serialize for FacilitatorRequest {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("x402Version", &self.x402_version)?;
@@ -234,7 +235,7 @@ pub struct SupportedResponse {
     pub extensions: Vec<String>,
     /// Signer addresses by CAIP family (`eip155:*`).
     #[serde(default)]
-    pub signers: std::collections::BTreeMap<String, Vec<String>>,
+    pub signers: alloc::collections::BTreeMap<String, Vec<String>>,
     /// Members x402 does not define, kept as they came.
     #[serde(flatten)]
     pub other: Object,

@@ -1,5 +1,6 @@
 //! `PaymentPayload`: the signed payment a client sends (v2 `PAYMENT-SIGNATURE`, v1 `X-PAYMENT`).
 
+use crate::prelude::*;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -193,7 +194,7 @@ impl PartialEq for PaymentPayload {
 }
 
 impl Serialize for PaymentPayload {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         self.raw.serialize(serializer)
     }
 }

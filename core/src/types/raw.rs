@@ -1,6 +1,7 @@
 //! Objects read field by field as raw JSON text, so a message can be echoed or forwarded byte for byte.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
@@ -83,7 +84,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> core::result::Result<Self::Value, A::Error> {
         let mut object = Object::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
@@ -111,11 +112,11 @@ impl<'de> Visitor<'de> for RawObjectVisitor {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> core::result::Result<Self::Value, A::Error> {
         let mut members: Vec<(String, &'de RawValue)> = Vec::with_capacity(8);
         // Linear scans are fastest for the handful of members x402 messages have; an attacker's object with
         // thousands of keys switches to a set so the check stays linear overall.
-        let mut seen: Option<std::collections::HashSet<String>> = None;
+        let mut seen: Option<alloc::collections::BTreeSet<String>> = None;
         while let Some(key) = map.next_key::<String>()? {
             let duplicate = match &mut seen {
                 Some(set) => !set.insert(key.clone()),

@@ -1,5 +1,6 @@
 //! `PaymentRequired`: the bill a server sends with HTTP 402 (v2 `PAYMENT-REQUIRED` header, v1 JSON body).
 
+use crate::prelude::*;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -24,7 +25,7 @@ pub struct ResourceInfo {
     pub mime_type: Option<String>,
     /// Other members (`serviceName`, `tags`, `iconUrl`, future fields), kept as they came.
     pub other: Object,
-    parsed: Option<std::sync::Arc<Parsed>>,
+    parsed: Option<alloc::sync::Arc<Parsed>>,
 }
 
 #[derive(Debug)]
@@ -63,7 +64,7 @@ impl ResourceInfo {
     pub(crate) fn from_raw(raw: &serde_json::value::RawValue, path: &str, code: ErrorCode) -> Result<Self> {
         let value = super::raw::to_value(raw, path)?;
         let mut info = Self::from_value(&value, path, code)?;
-        info.parsed = Some(std::sync::Arc::new(Parsed {
+        info.parsed = Some(alloc::sync::Arc::new(Parsed {
             text: super::requirements::compact_raw(raw),
             url: info.url.clone(),
             description: info.description.clone(),
@@ -99,7 +100,7 @@ impl ResourceInfo {
 }
 
 impl Serialize for ResourceInfo {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         if let Some(raw) = self.unchanged_text() {
             return raw.serialize(serializer);
         }
@@ -192,7 +193,7 @@ impl PaymentRequired {
     /// Parses a v1 402 JSON body.
     pub fn from_body(body: &[u8]) -> Result<Self> {
         codec::check_body_size(body.len(), "the 402 body")?;
-        let text = std::str::from_utf8(body)
+        let text = core::str::from_utf8(body)
             .map_err(|_| Error::new(ErrorCode::InvalidJson, "the 402 body is not UTF-8 text"))?;
         Self::from_json(text)
     }
@@ -242,7 +243,7 @@ pub(crate) fn parse_version(obj: &RawObject<'_>, what: &str, code: ErrorCode) ->
 }
 
 impl Serialize for PaymentRequired {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("x402Version", &self.x402_version)?;
         if let Some(e) = &self.error {

@@ -1,5 +1,6 @@
 //! `PaymentRequirements`: one offer of a bill (an entry of `accepts`), for x402 v1 and v2.
 
+use crate::prelude::*;
 use alloy_primitives::U256;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -307,7 +308,7 @@ impl PartialEq for PaymentRequirements {
 }
 
 impl Serialize for PaymentRequirements {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         self.raw.serialize(serializer)
     }
 }

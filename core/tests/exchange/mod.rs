@@ -76,8 +76,11 @@ fn gate_of(config: &Value) -> Gate {
     let external = config["externalStore"].as_bool().unwrap_or(false);
     let store: Option<Arc<dyn paywire_core::server::store::PaymentStore>> =
         if external { None } else { Some(Arc::new(MemoryStore::default())) };
-    Gate::new(routes, GateParts { options, issuer: None, access: None, store, randomness: Arc::new(OsRandomness) })
-        .unwrap()
+    Gate::new(
+        routes,
+        GateParts { options, issuer: None, access: None, store, randomness: Arc::new(Xorshift::default()) },
+    )
+    .unwrap()
 }
 
 fn head_of(r: &Value) -> RequestHead {
@@ -386,5 +389,27 @@ pub fn client(file: &Value) {
             };
             check_action(&label, &action, &m["expect"]);
         }
+    }
+}
+
+/// Unpredictable-enough bytes without an OS source, so the vectors also run without `std`.
+struct Xorshift(std::sync::Mutex<u64>);
+
+impl Default for Xorshift {
+    fn default() -> Self {
+        Xorshift(std::sync::Mutex::new(0x9e37_79b9_7f4a_7c15))
+    }
+}
+
+impl paywire_core::Randomness for Xorshift {
+    fn fill(&self, buf: &mut [u8]) -> paywire_core::Result<()> {
+        let mut x = self.0.lock().unwrap();
+        for b in buf {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *b = *x as u8;
+        }
+        Ok(())
     }
 }
