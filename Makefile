@@ -78,10 +78,12 @@ node-build:
 	# npm ci refuses this lock file (npm records @napi-rs/cli's optional per-platform packages without
 	# versions), so install from it without rewriting it.
 	cd node && npm install --no-save --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null
+	# The WebAssembly build for browsers and edge runtimes (wasm/paywire.mjs, in the package).
+	../scripts/build-wasm.sh
 
 node-lint:
 	cd node && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null
-	npx --no-install biome lint --error-on-warnings lib examples test bench index.js index.mjs ../tests/e2e/apps
+	npx --no-install biome lint --error-on-warnings lib examples test bench build wasm/native.js index.js index.mjs browser.mjs ../tests/e2e/apps
 
 node: node-build node-lint
 	# The loader and its types are generated; the committed ones must be what the build makes.

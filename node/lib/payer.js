@@ -42,9 +42,13 @@ Object.defineProperty(Policy, 'name', { value: 'Policy' })
 
 const isThenable = (v) => v != null && typeof v.then === 'function'
 
+// Hex without Buffer, so the glue also runs in browsers and edge runtimes.
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+const fromHex = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16))
+
 function signatureBytes(sig) {
   if (sig instanceof Uint8Array) return sig
-  if (typeof sig === 'string' && /^(0x)?[0-9a-fA-F]*$/.test(sig)) return Uint8Array.from(Buffer.from(sig.replace(/^0x/, ''), 'hex'))
+  if (typeof sig === 'string' && /^(0x)?[0-9a-fA-F]*$/.test(sig)) return fromHex(sig.replace(/^0x/, ''))
   throw new PaywireError('signer_failed', 'the signer must return the 65-byte signature as a Uint8Array or a 0x hex string')
 }
 
@@ -201,7 +205,7 @@ function fromViemAccount(account) {
   return {
     address: account.address,
     async signDigest(digest) {
-      return account.sign({ hash: `0x${Buffer.from(digest).toString('hex')}` })
+      return account.sign({ hash: `0x${toHex(digest)}` })
     },
   }
 }

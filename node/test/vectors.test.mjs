@@ -279,7 +279,7 @@ const RUNNERS = {
   malformed: runMalformed,
   routes: runRoutes,
   gate: runGate,
-  client: runClient,
+  client: (c) => runClient(c),
 }
 
 const FILES = readdirSync(VECTORS)

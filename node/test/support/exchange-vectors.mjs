@@ -130,11 +130,12 @@ function checkFetch(label, step, e) {
   }
 }
 
-export function runClient(c) {
+/** Runs a client.json case through `lib`: the package (the native core) or its WebAssembly build. */
+export function runClient(c, lib = { LocalSigner, Payer, PaidFetch, Policy }) {
   const p = c.payer
-  const signer = new LocalSigner(p.key)
-  const policy = p.policy ? new Policy(p.policy) : undefined
-  const payer = new Payer(signer, policy, {
+  const signer = new lib.LocalSigner(p.key)
+  const policy = p.policy ? new lib.Policy(p.policy) : undefined
+  const payer = new lib.Payer(signer, policy, {
     expiryMargin: p.expiryMargin,
     clock: p.now,
     randomness: Uint8Array.from(Buffer.from(p.nonce.slice(2), 'hex')),
@@ -147,7 +148,7 @@ export function runClient(c) {
     let step
     if (m.start) {
       const r = m.request
-      const started = PaidFetch.start(payer, { method: r.method, url: r.url, headers: r.headers ?? [], body: r.body === undefined ? undefined : enc(r.body) }, options)
+      const started = lib.PaidFetch.start(payer, { method: r.method, url: r.url, headers: r.headers ?? [], body: r.body === undefined ? undefined : enc(r.body) }, options)
       calls.set(m.start, { call: started.takeCall(), last: null })
       step = started.takeStep()
       calls.get(m.start).last = step

@@ -1,0 +1,172 @@
+//! The paying client's machine (`PaidFetch`), with the Node binding's names: the glue (`node/lib/fetch.js`)
+//! sends what a step asks for with the runtime's `fetch` and feeds back what came of it.
+
+use paywire_core::client::fetch as fetch_core;
+use wasm_bindgen::prelude::*;
+
+use crate::errors::{bad_argument, error_value};
+use crate::js::{
+    bool_member, byte_list, bytes, header_pairs, member, optional_bytes, pairs_to_js, string_member, to_js, u64_member,
+};
+use crate::messages::SettleResponse;
+use crate::payer::{Payer, PaymentHeader};
+
+/// One HTTP call paid once.
+#[wasm_bindgen]
+pub struct PaidFetch(fetch_core::PaidFetch);
+
+#[wasm_bindgen]
+impl PaidFetch {
+    /// Starts a call (`request`: `{method, url, headers, body}`; `options`: `{followRedirects,
+    /// maxRedirects, alreadyPaid, signInline}`); `takeStep()` on the result gives the first step.
+    pub fn start(payer: &Payer, request: JsValue, options: JsValue) -> Result<FetchStarted, JsValue> {
+        let options = fetch_core::FetchOptions {
+            follow_redirects: bool_member(&options, "followRedirects")?.unwrap_or(true),
+            max_redirects: u64_member(&options, "maxRedirects")?
+                .map_or(fetch_core::DEFAULT_MAX_REDIRECTS, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            already_paid: bool_member(&options, "alreadyPaid")?.unwrap_or(false),
+            sign_inline: bool_member(&options, "signInline")?.unwrap_or(true),
+        };
+        let request = fetch_core::FetchRequest {
+            method: string_member(&request, "method")?,
+            url: string_member(&request, "url")?,
+            headers: header_pairs(&member(&request, "headers"))?,
+            body: optional_bytes(&member(&request, "body"))?,
+        };
+        let (call, action) = fetch_core::PaidFetch::start(payer.inner.clone(), request, options);
+        Ok(FetchStarted { call: Some(PaidFetch(call)), step: Some(FetchStep(action)) })
+    }
+    /// A response's status and headers (its body not read yet).
+    #[wasm_bindgen(js_name = "feedResponse")]
+    pub fn feed_response(&mut self, status: u32, headers: JsValue) -> Result<FetchStep, JsValue> {
+        let status =
+            u16::try_from(status).map_err(|_| bad_argument(format!("status {status} is not an HTTP status")))?;
+        let headers = header_pairs(&headers)?;
+        Ok(FetchStep(self.0.resume(fetch_core::FetchInput::Response { status, headers })))
+    }
+    /// The last response's body.
+    #[wasm_bindgen(js_name = "feedBody")]
+    pub fn feed_body(&mut self, body: &[u8]) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Body(body.to_vec())))
+    }
+    /// The send failed.
+    #[wasm_bindgen(js_name = "feedSendFailed")]
+    pub fn feed_send_failed(&mut self) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::SendFailed))
+    }
+    /// The signatures of a `sign` step, in order.
+    #[wasm_bindgen(js_name = "feedSignatures")]
+    pub fn feed_signatures(&mut self, signatures: JsValue) -> Result<FetchStep, JsValue> {
+        let signatures = crate::js::signatures(&signatures)?;
+        Ok(FetchStep(self.0.resume(fetch_core::FetchInput::Signatures(signatures))))
+    }
+    /// The signer failed.
+    #[wasm_bindgen(js_name = "feedSignFailed")]
+    pub fn feed_sign_failed(&mut self, message: String) -> FetchStep {
+        let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
+        FetchStep(self.0.resume(fetch_core::FetchInput::SignFailed(error)))
+    }
+}
+
+/// A started call and its first step.
+#[wasm_bindgen]
+pub struct FetchStarted {
+    call: Option<PaidFetch>,
+    step: Option<FetchStep>,
+}
+
+#[wasm_bindgen]
+impl FetchStarted {
+    /// Takes the call (once).
+    #[wasm_bindgen(js_name = "takeCall")]
+    pub fn take_call(&mut self) -> Option<PaidFetch> {
+        self.call.take()
+    }
+    /// Takes the first step (once).
+    #[wasm_bindgen(js_name = "takeStep")]
+    pub fn take_step(&mut self) -> Option<FetchStep> {
+        self.step.take()
+    }
+}
+
+/// What the paying client's glue must do next (`kind`), with the data of that kind.
+#[wasm_bindgen]
+pub struct FetchStep(fetch_core::FetchAction);
+
+#[wasm_bindgen]
+impl FetchStep {
+    /// `send`, `readBody`, `sign`, `done`, `fail` or `raise`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        match &self.0 {
+            fetch_core::FetchAction::ReadBody => "readBody".into(),
+            action => action.name().into(),
+        }
+    }
+    /// `send`: the method.
+    #[wasm_bindgen(getter)]
+    pub fn method(&self) -> Option<String> {
+        self.0.request().map(|r| r.method.clone())
+    }
+    /// `send`: the URL.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> Option<String> {
+        self.0.request().map(|r| r.url.clone())
+    }
+    /// `send`: the headers, as `[name, value]` pairs.
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> JsValue {
+        self.0.request().map_or(JsValue::UNDEFINED, |r| pairs_to_js(&r.headers).into())
+    }
+    /// `send`: the body (absent: no body).
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> Option<js_sys::Uint8Array> {
+        self.0.request().and_then(|r| r.body.as_deref()).map(bytes)
+    }
+    /// `sign`: the digests to sign, in order.
+    #[wasm_bindgen(getter)]
+    pub fn digests(&self) -> js_sys::Array {
+        byte_list(self.0.digests().iter().map(|d| d.as_slice()))
+    }
+    /// `fail`: the error to throw (`{code, message, category, payer, refusals}`).
+    #[wasm_bindgen(getter)]
+    pub fn error(&self) -> JsValue {
+        self.0.error().map_or(JsValue::UNDEFINED, |e| to_js(&error_value(e)))
+    }
+    /// `done`, `raise`: the payment sent, if the call paid.
+    #[wasm_bindgen(getter)]
+    pub fn payment(&self) -> Option<PaymentHeader> {
+        self.0.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
+    }
+    /// `done`, `raise`: the paid request's settlement receipt, when readable.
+    #[wasm_bindgen(getter)]
+    pub fn settlement(&self) -> Option<SettleResponse> {
+        self.0.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
+    }
+    /// `done`, `raise`: the status that answered the paid request.
+    #[wasm_bindgen(getter, js_name = "paidStatus")]
+    pub fn paid_status(&self) -> Option<u16> {
+        self.0.outcome().and_then(|o| o.paid_status)
+    }
+    /// `done`, `raise`: the payment may still settle (a retry of the purchase reuses it).
+    #[wasm_bindgen(getter)]
+    pub fn open(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.open)
+    }
+    /// `done`: why a final 402 was not paid (`{code, message, ...}`).
+    #[wasm_bindgen(getter)]
+    pub fn unpaid(&self) -> JsValue {
+        self.0.outcome().and_then(|o| o.unpaid.as_ref()).map_or(JsValue::UNDEFINED, |e| to_js(&error_value(e)))
+    }
+    /// `done`: the final response's body was read (hand those bytes to the caller).
+    #[wasm_bindgen(getter, js_name = "bodyRead")]
+    pub fn body_read(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.body_read)
+    }
+}
+
+/// Names a purchase (method, URL, body digest): a retry of the same purchase reuses its payment.
+#[wasm_bindgen(js_name = "purchaseKey")]
+pub fn purchase_key(method: String, url: String, body: Option<Vec<u8>>) -> String {
+    paywire_core::client::purchase_key(&method, &url, body.as_deref().unwrap_or_default())
+}
