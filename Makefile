@@ -99,6 +99,7 @@ node: node-build node-lint
 	node ../bench/compare_official.mjs --quick >/dev/null
 	node ../bench/gate.mjs --quick >/dev/null
 	node ../bench/serve.mjs --quick >/dev/null
+	node ../bench/wasm.mjs --quick >/dev/null
 
 ffi:
 	cargo build --locked --quiet -p paywire-ffi
@@ -131,10 +132,12 @@ devices:
 
 e2e:
 	# anvil and Circle's USDC from npm, Debian's redis-server and postgresql, paywire's facilitator; the Python, Node and
-	# Kotlin packages built by their targets; the firmware images built by `make devices`, run under QEMU.
+	# Kotlin packages built by their targets (the npm package with its WebAssembly build, paid from headless Chromium);
+	# the firmware images built by `make devices`, run under QEMU.
 	eval "$$(scripts/install-chain.sh)"
 	eval "$$(scripts/install-redis.sh)"
 	eval "$$(scripts/install-postgres.sh)"
+	eval "$$(scripts/install-browser.sh)"
 	py=$$(python/tests/setup.sh)
 	cargo build --locked --quiet -p paywire-facilitator -p paywire-cli
 	PAYWIRE_DEMO_PREBUILT=1 ./scripts/demo.sh > /tmp/paywire-demo.log 2>&1 || { cat /tmp/paywire-demo.log; exit 1; }

@@ -5,7 +5,9 @@
 
 STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it), and
 REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share; TAKEOVER_AFTER the seconds
-before a payment left in flight by a dead replica is taken over (default 300).
+before a payment left in flight by a dead replica is taken over (default 300). BROWSER_BUNDLE names paywire's
+browser build (node/wasm/paywire.mjs), served free with the test page (apps/browser/) at /page/, so a page on
+this origin pays /weather (test_browser.py).
 """
 
 import os
@@ -14,7 +16,7 @@ from typing import Any, Optional
 import httpx
 import redis.asyncio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from paywire import PriceTag, StoreEntry
 from paywire.asgi import PaymentMiddleware, PaymentStore, Route
@@ -81,6 +83,18 @@ async def broken() -> JSONResponse:
 @app.get("/crash")
 async def crash() -> dict:
     raise RuntimeError("the handler crashed")
+
+
+PAGE_FILES = {"index.html": "text/html", "paywire.mjs": "text/javascript"}
+
+
+@app.get("/page/{name}")
+async def page(name: str) -> Response:
+    bundle = os.environ.get("BROWSER_BUNDLE")
+    if bundle is None or name not in PAGE_FILES:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    path = bundle if name == "paywire.mjs" else os.path.join(os.path.dirname(__file__), "browser", name)
+    return FileResponse(path, media_type=PAGE_FILES[name], headers={"Cache-Control": "no-store"})
 
 
 @app.get("/health")

@@ -1,0 +1,19 @@
+// Opens a page in headless Chromium (Debian's, driven by playwright-core) and prints what it leaves in
+// window.result as JSON; the page's console goes to stderr. Used by tests/e2e/test_browser.py:
+//
+//     node browser-pay.mjs URL CHROMIUM_PATH
+
+import { chromium } from 'playwright-core'
+
+const [url, executablePath] = process.argv.slice(2)
+const browser = await chromium.launch({ executablePath, args: ['--disable-gpu'] })
+try {
+  const page = await browser.newPage()
+  page.on('console', (m) => process.stderr.write(`page: ${m.text()}\n`))
+  page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`))
+  await page.goto(url)
+  await page.waitForFunction(() => window.result !== undefined, null, { timeout: 90_000 })
+  process.stdout.write(`${JSON.stringify(await page.evaluate(() => window.result))}\n`)
+} finally {
+  await browser.close()
+}
