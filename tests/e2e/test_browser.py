@@ -22,7 +22,8 @@ import paywire
 
 def open_page(url: str) -> Dict[str, Any]:
     """What the page leaves in window.result once it is done."""
-    driver = Path(env("PAYWIRE_NODE_TEST_DIR")) / "support" / "browser-pay.mjs"
+    env("PAYWIRE_NODE_TEST_DIR")  # where browser_pay.mjs finds playwright-core
+    driver = Path(__file__).resolve().parent / "browser_pay.mjs"
     run = subprocess.run(["node", str(driver), url, env("PAYWIRE_CHROMIUM")], capture_output=True, text=True,
                          timeout=180)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -1,9 +1,14 @@
 // Opens a page in headless Chromium (Debian's, driven by playwright-core) and prints what it leaves in
 // window.result as JSON; the page's console goes to stderr. Used by tests/e2e/test_browser.py:
 //
-//     node browser-pay.mjs URL CHROMIUM_PATH
+//     PAYWIRE_NODE_TEST_DIR=node/test node browser_pay.mjs URL CHROMIUM_PATH
+//
+// playwright-core is installed in node/test (its package.json pins it).
 
-import { chromium } from 'playwright-core'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+
+const { chromium } = createRequire(join(process.env.PAYWIRE_NODE_TEST_DIR, 'package.json'))('playwright-core')
 
 const [url, executablePath] = process.argv.slice(2)
 const browser = await chromium.launch({ executablePath, args: ['--disable-gpu'] })
