@@ -83,7 +83,7 @@ node-build:
 
 node-lint:
 	cd node && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null
-	npx --no-install biome lint --error-on-warnings lib examples test bench build wasm/native.js index.js index.mjs browser.mjs ../tests/e2e/apps ../tests/e2e/browser_pay.mjs
+	npx --no-install biome lint --error-on-warnings lib examples test bench build wasm/native.js wasm/entry.mjs index.js index.mjs ../tests/e2e/apps ../tests/e2e/browser_pay.mjs
 
 node: node-build node-lint
 	# The loader and its types are generated; the committed ones must be what the build makes.

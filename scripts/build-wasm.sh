@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds paywire's WebAssembly package: the core and its wasm binding (bindings/wasm) for
 # wasm32-unknown-unknown with the size-first `wasm` profile, JS bindings by wasm-bindgen-cli (pinned to the
-# wasm-bindgen crate's version, installed into .tools/), and the browser bundle node/wasm/paywire.mjs
-# (esbuild: the package's glue, the bindings and the wasm inlined). Prints the sizes. Run `npm install` in
+# wasm-bindgen crate's version, installed into .tools/), and the npm package's two bundles (esbuild, see
+# node/build/wasm.mjs): node/wasm/paywire.mjs with the wasm inlined, node/wasm/paywire.worker.mjs beside
+# node/wasm/paywire_wasm_bg.wasm. Prints the sizes. Run `npm install` in
 # node/ first (esbuild is a dev dependency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,7 @@ cargo clippy --locked --quiet -p paywire-wasm --target wasm32-unknown-unknown --
 cargo build --locked --quiet --profile wasm -p paywire-wasm --target wasm32-unknown-unknown
 .tools/wasm-bindgen/bin/wasm-bindgen --target web --remove-name-section --remove-producers-section \
   --out-dir node/wasm/pkg --out-name paywire_wasm "$target_dir/wasm32-unknown-unknown/wasm/paywire_wasm.wasm"
-node node/build/browser.mjs
-raw=$(wc -c < node/wasm/paywire.mjs)
-gz=$(gzip -9 -c node/wasm/paywire.mjs | wc -c)
-wasm=$(wc -c < node/wasm/pkg/paywire_wasm_bg.wasm)
-echo "node/wasm/paywire.mjs: $raw bytes ($gz gzipped); the wasm inside: $wasm bytes"
+node node/build/wasm.mjs
+for f in node/wasm/paywire.mjs node/wasm/paywire.worker.mjs node/wasm/paywire_wasm_bg.wasm; do
+  echo "$f: $(wc -c < "$f") bytes ($(gzip -9 -c "$f" | wc -c) gzipped)"
+done

@@ -29,7 +29,9 @@ class FacilitatorClient {
     this.url = String(url)
     this.timeoutMs = timeoutMs
     this.#headers = headers
-    this.#fetch = fetchImpl ?? globalThis.fetch
+    // Called as a plain function: browsers and Workers throw "Illegal invocation" for fetch called on another object.
+    const call = fetchImpl ?? globalThis.fetch
+    this.#fetch = (...args) => call(...args)
   }
 
   async #call(endpoint, read, body) {

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, request } from 'node:http'
+import { createServer } from 'node:http'
 
 import express from 'express'
 import Fastify from 'fastify'
@@ -15,6 +15,7 @@ import * as paywire from 'paywire'
 
 import { FacilitatorDouble } from './support/facilitator.mjs'
 import { serveExpress, serveHono } from './support/servers.mjs'
+import { VARIANTS, noFreeVariant, raw } from './support/variants.mjs'
 
 const KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
 const PAY_TO = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'
@@ -22,37 +23,11 @@ const SECRET = 'the-paid-content'
 const tag = () => new paywire.PriceTag({ network: 'eip155:84532', payTo: PAY_TO, price: '$0.001' })
 const payer = () => new paywire.Payer(new paywire.LocalSigner(KEY))
 
-/** Requests that some framework routes to a handler of `/a` or `/dear`, and must therefore be billed. */
-const VARIANTS = ['/a', '/A', '/a/', '/A/', '/%61', '//a', '/a//', '/./a', '/x/../a', '/a;x=1', '/dear', '/DEAR', '/dear/', '/Dear//']
-
 async function facilitator(t) {
   const fac = new FacilitatorDouble()
   await fac.listen()
   t.after(() => fac.close())
   return fac
-}
-
-/** Sends a raw request line (fetch would normalise `//`, `./` and `..`), returning status and body. */
-function raw(url, path, method = 'GET') {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, path, method }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-/** No variant of a priced route is served without payment. */
-async function noFreeVariant(url, framework) {
-  for (const path of VARIANTS) {
-    for (const method of ['GET', 'HEAD']) {
-      const r = await raw(url, path, method)
-      assert.ok(!(r.status >= 200 && r.status < 300), `${framework}: ${method} ${path} answered ${r.status} unpaid: ${r.body}`)
-    }
-  }
 }
 
 test('Express: the variants of a priced route are never served unpaid (Express routes /A and /a/ to /a)', async (t) => {

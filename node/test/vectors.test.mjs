@@ -277,8 +277,8 @@ const RUNNERS = {
   verification: runVerification,
   credentials: runCredentials,
   malformed: runMalformed,
-  routes: runRoutes,
-  gate: runGate,
+  routes: (c) => runRoutes(c),
+  gate: (c) => runGate(c),
   client: (c) => runClient(c),
 }
 

@@ -3,7 +3,8 @@
 // address" or "a bill or its text" in one argument, the wasm module has a function for each; this file
 // picks one by the argument's type. Nothing else happens here.
 //
-// The module must be initialised (browser.mjs awaits it) before any of these is called.
+// The module must be initialised (browser.mjs awaits it) before any of these is called. Constants (which
+// wasm-bindgen cannot export as values) are read at import, after initialisation.
 
 import * as wasm from './pkg/paywire_wasm.js'
 
@@ -31,6 +32,27 @@ Object.assign(W.prototype, {
   },
 })
 
+// The Node binding takes price tags and routes by reference; the wasm one by value, so it is handed copies.
+function PricedRoute(tags, pattern, options) {
+  return wasm.PricedRoute.create(tags.map((t) => t.copy()), pattern ?? undefined, options ?? {})
+}
+PricedRoute.prototype = wasm.PricedRoute.prototype
+
+/** `new Gate(routes, options?)`. Issuers and access policies (receipts) need the Node build for now. */
+function Gate(routes, options, issuer, access) {
+  if (issuer != null || access != null) {
+    throw new Error(`\u0001paywire:${JSON.stringify({ code: 'invalid_argument', message: "issuers and access policies are not in paywire's WebAssembly build yet; use the Node build for receipts", category: 'configuration', payer: null, refusals: [] })}`)
+  }
+  return wasm.Gate.create(routes.map((r) => r.copy()), options ?? {})
+}
+Gate.prototype = wasm.Gate.prototype
+
+const buildPaymentRequired = (resourceUrl, tags, options) =>
+  wasm.buildPaymentRequiredOwned(resourceUrl, tags.map((t) => t.copy()), options ?? {})
+
+export const { DEFAULT_FACILITATOR_URL, FACILITATOR_RETRIES_WITHOUT_ANSWER, EXPOSED_HEADERS, ALLOWED_HEADERS, MAX_HEADER_BYTES } =
+  wasm.constants()
+
 export const {
   LocalSigner,
   Policy,
@@ -48,6 +70,25 @@ export const {
   errorCategory,
   statusFor,
   decodeHeaderJson,
+  PriceTag,
+  AcceptedPayment,
+  VerifiedPayment,
+  VerifyResponse,
+  SupportedResponse,
+  Started,
+  Exchange,
+  Step,
+  readPayment,
+  statusForReason,
+  facilitatorRequest,
+  facilitatorEndpoint,
+  facilitatorHeaders,
+  readVerifyAnswer,
+  readSettleAnswer,
+  readSupportedAnswer,
+  settleAgain,
+  facilitatorUnreachable,
+  redactUrl,
 } = wasm
 export const VERSION = wasm.VERSION
-export { NativePayer }
+export { NativePayer, PricedRoute, Gate, buildPaymentRequired }

@@ -79,13 +79,13 @@ pub struct FetchStarted {
 impl FetchStarted {
     /// Takes the call (once).
     #[wasm_bindgen(js_name = "takeCall")]
-    pub fn take_call(&mut self) -> Option<PaidFetch> {
-        self.call.take()
+    pub fn take_call(&mut self) -> JsValue {
+        crate::js::opt(self.call.take())
     }
     /// Takes the first step (once).
     #[wasm_bindgen(js_name = "takeStep")]
-    pub fn take_step(&mut self) -> Option<FetchStep> {
-        self.step.take()
+    pub fn take_step(&mut self) -> JsValue {
+        crate::js::opt(self.step.take())
     }
 }
 
@@ -105,23 +105,23 @@ impl FetchStep {
     }
     /// `send`: the method.
     #[wasm_bindgen(getter)]
-    pub fn method(&self) -> Option<String> {
-        self.0.request().map(|r| r.method.clone())
+    pub fn method(&self) -> JsValue {
+        crate::js::opt(self.0.request().map(|r| r.method.clone()))
     }
     /// `send`: the URL.
     #[wasm_bindgen(getter)]
-    pub fn url(&self) -> Option<String> {
-        self.0.request().map(|r| r.url.clone())
+    pub fn url(&self) -> JsValue {
+        crate::js::opt(self.0.request().map(|r| r.url.clone()))
     }
     /// `send`: the headers, as `[name, value]` pairs.
     #[wasm_bindgen(getter)]
     pub fn headers(&self) -> JsValue {
-        self.0.request().map_or(JsValue::UNDEFINED, |r| pairs_to_js(&r.headers).into())
+        self.0.request().map_or(JsValue::NULL, |r| pairs_to_js(&r.headers).into())
     }
     /// `send`: the body (absent: no body).
     #[wasm_bindgen(getter)]
-    pub fn body(&self) -> Option<js_sys::Uint8Array> {
-        self.0.request().and_then(|r| r.body.as_deref()).map(bytes)
+    pub fn body(&self) -> JsValue {
+        crate::js::opt(self.0.request().and_then(|r| r.body.as_deref()).map(bytes))
     }
     /// `sign`: the digests to sign, in order.
     #[wasm_bindgen(getter)]
@@ -131,22 +131,22 @@ impl FetchStep {
     /// `fail`: the error to throw (`{code, message, category, payer, refusals}`).
     #[wasm_bindgen(getter)]
     pub fn error(&self) -> JsValue {
-        self.0.error().map_or(JsValue::UNDEFINED, |e| to_js(&error_value(e)))
+        self.0.error().map_or(JsValue::NULL, |e| to_js(&error_value(e)))
     }
     /// `done`, `raise`: the payment sent, if the call paid.
     #[wasm_bindgen(getter)]
-    pub fn payment(&self) -> Option<PaymentHeader> {
-        self.0.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader)
+    pub fn payment(&self) -> JsValue {
+        crate::js::opt(self.0.outcome().and_then(|o| o.payment.clone()).map(PaymentHeader))
     }
     /// `done`, `raise`: the paid request's settlement receipt, when readable.
     #[wasm_bindgen(getter)]
-    pub fn settlement(&self) -> Option<SettleResponse> {
-        self.0.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse)
+    pub fn settlement(&self) -> JsValue {
+        crate::js::opt(self.0.outcome().and_then(|o| o.settlement.clone()).map(SettleResponse))
     }
     /// `done`, `raise`: the status that answered the paid request.
     #[wasm_bindgen(getter, js_name = "paidStatus")]
-    pub fn paid_status(&self) -> Option<u16> {
-        self.0.outcome().and_then(|o| o.paid_status)
+    pub fn paid_status(&self) -> JsValue {
+        crate::js::opt(self.0.outcome().and_then(|o| o.paid_status))
     }
     /// `done`, `raise`: the payment may still settle (a retry of the purchase reuses it).
     #[wasm_bindgen(getter)]
@@ -156,7 +156,7 @@ impl FetchStep {
     /// `done`: why a final 402 was not paid (`{code, message, ...}`).
     #[wasm_bindgen(getter)]
     pub fn unpaid(&self) -> JsValue {
-        self.0.outcome().and_then(|o| o.unpaid.as_ref()).map_or(JsValue::UNDEFINED, |e| to_js(&error_value(e)))
+        self.0.outcome().and_then(|o| o.unpaid.as_ref()).map_or(JsValue::NULL, |e| to_js(&error_value(e)))
     }
     /// `done`: the final response's body was read (hand those bytes to the caller).
     #[wasm_bindgen(getter, js_name = "bodyRead")]

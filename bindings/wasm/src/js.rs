@@ -116,3 +116,40 @@ pub fn signatures(value: &JsValue) -> Result<Vec<Vec<u8>>, JsValue> {
         })
         .collect()
 }
+
+/// An optional string member.
+pub fn optional_string(object: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    let v = member(object, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| bad_argument(format!("`{name}` must be a string")))
+}
+
+/// An optional plain-object member as a JSON object (absent or null: empty).
+pub fn object_member(object: &JsValue, name: &str) -> Result<serde_json::Map<String, serde_json::Value>, JsValue> {
+    let v = member(object, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(serde_json::Map::new());
+    }
+    json_value(&v).and_then(|value| match value {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(bad_argument(format!("`{name}` must be an object"))),
+    })
+}
+
+/// A plain JS value as JSON (through `JSON.stringify`; bigints are refused there).
+pub fn json_value(value: &JsValue) -> Result<serde_json::Value, JsValue> {
+    let text = js_sys::JSON::stringify(value).map_err(|_| bad_argument("a value must be plain JSON (no bigints)"))?;
+    serde_json::from_str(&String::from(text)).map_err(|_| bad_argument("a value must be plain JSON"))
+}
+
+/// Whether `value` is absent (`undefined` or `null`).
+pub fn absent(value: &JsValue) -> bool {
+    value.is_undefined() || value.is_null()
+}
+
+/// An optional value as the Node binding gives it: `null` when absent (wasm-bindgen would give `undefined`).
+pub fn opt<T: Into<JsValue>>(value: Option<T>) -> JsValue {
+    value.map_or(JsValue::NULL, Into::into)
+}

@@ -1,4 +1,4 @@
-//! paywire's WebAssembly binding: the core's paying client for browsers and edge runtimes, with the names
+//! paywire's WebAssembly binding: the core's paying client and payment gate for browsers and edge runtimes, with the names
 //! and shapes of the Node binding (`bindings/node`), so the npm package's glue (`node/lib/`) runs on either.
 //! No protocol logic lives here.
 //!
@@ -7,10 +7,13 @@
 
 mod env;
 mod errors;
+mod exchange;
+mod facilitator;
 mod fetch;
 mod js;
 mod messages;
 mod payer;
+mod server;
 
 use wasm_bindgen::prelude::*;
 

@@ -9,7 +9,7 @@ use crate::errors::OrThrow;
 use crate::js::{bigint, header_pairs, to_js};
 
 fn object(map: Option<&Map<String, Value>>) -> JsValue {
-    map.map_or(JsValue::UNDEFINED, |m| to_js(&Value::Object(m.clone())))
+    map.map_or(JsValue::NULL, |m| to_js(&Value::Object(m.clone())))
 }
 
 /// A body from a string, a `Uint8Array`, or nothing.
@@ -87,7 +87,7 @@ getters!(PaymentRequired {
     #[doc = "The x402 version."]
     x402_version / "x402Version" -> u8 = |v| v.x402_version;
     #[doc = "The server's words on why payment is required."]
-    error / "error" -> Option<String> = |v| v.error.clone();
+    error / "error" -> JsValue = |v| crate::js::opt(v.error.clone());
     #[doc = "The offers."]
     accepts / "accepts" -> Vec<PaymentRequirements> = |v| v.accepts.iter().cloned().map(PaymentRequirements).collect();
     #[doc = "The extensions the server declared."]
@@ -101,6 +101,11 @@ pub struct PaymentRequirements(pub(crate) core::PaymentRequirements);
 
 #[wasm_bindgen]
 impl PaymentRequirements {
+    /// Parses an offer's JSON text.
+    #[wasm_bindgen(js_name = "fromJson")]
+    pub fn from_json(text: String) -> Result<PaymentRequirements, JsValue> {
+        core::PaymentRequirements::from_json(&text).or_throw().map(Self)
+    }
     /// The offer as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
@@ -138,6 +143,11 @@ pub struct PaymentPayload(pub(crate) core::PaymentPayload);
 
 #[wasm_bindgen]
 impl PaymentPayload {
+    /// Parses a payment's JSON text.
+    #[wasm_bindgen(js_name = "fromJson")]
+    pub fn from_json(text: String) -> Result<PaymentPayload, JsValue> {
+        core::PaymentPayload::from_json(&text).or_throw().map(Self)
+    }
     /// Parses a payment header value.
     #[wasm_bindgen(js_name = "fromHeader")]
     pub fn from_header(value: String) -> Result<PaymentPayload, JsValue> {
@@ -175,6 +185,11 @@ pub struct SettleResponse(pub(crate) core::SettleResponse);
 
 #[wasm_bindgen]
 impl SettleResponse {
+    /// Parses a `/settle` answer.
+    #[wasm_bindgen(js_name = "fromJson")]
+    pub fn from_json(text: String) -> Result<SettleResponse, JsValue> {
+        core::SettleResponse::from_json(&text).or_throw().map(Self)
+    }
     /// Parses a `PAYMENT-RESPONSE` header value.
     #[wasm_bindgen(js_name = "fromHeader")]
     pub fn from_header(value: String) -> Result<SettleResponse, JsValue> {
@@ -205,16 +220,79 @@ getters!(SettleResponse {
     #[doc = "The network."]
     network / "network" -> String = |v| v.network.clone();
     #[doc = "Who paid."]
-    payer / "payer" -> Option<String> = |v| v.payer.clone();
+    payer / "payer" -> JsValue = |v| crate::js::opt(v.payer.clone());
     #[doc = "Why it failed (x402's reason string)."]
-    error_reason / "errorReason" -> Option<String> = |v| v.error_reason.clone();
+    error_reason / "errorReason" -> JsValue = |v| crate::js::opt(v.error_reason.clone());
     #[doc = "True when the transfer was sent but not yet confirmed."]
     is_pending / "isPending" -> bool = |v| v.is_pending();
 });
 
 /// The settlement a response carries (`PAYMENT-RESPONSE` or `X-PAYMENT-RESPONSE`), or `undefined`.
 #[wasm_bindgen(js_name = "readSettlement")]
-pub fn read_settlement(headers: JsValue) -> Result<Option<SettleResponse>, JsValue> {
+pub fn read_settlement(headers: JsValue) -> Result<JsValue, JsValue> {
     let headers = header_pairs(&headers)?;
-    core::client::read_settlement(&headers).or_throw().map(|s| s.map(SettleResponse))
+    core::client::read_settlement(&headers).or_throw().map(|s| crate::js::opt(s.map(SettleResponse)))
+}
+
+/// A facilitator's `/verify` answer, or offline verification's verdict.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct VerifyResponse(pub(crate) core::VerifyResponse);
+
+#[wasm_bindgen]
+impl VerifyResponse {
+    /// Parses a `/verify` answer.
+    #[wasm_bindgen(js_name = "fromJson")]
+    pub fn from_json(text: String) -> Result<VerifyResponse, JsValue> {
+        core::VerifyResponse::from_json(&text).or_throw().map(Self)
+    }
+    /// The exact JSON text.
+    #[wasm_bindgen(js_name = "toJsonText")]
+    pub fn to_json_text(&self) -> String {
+        self.0.to_json()
+    }
+    /// The answer as a plain object.
+    #[wasm_bindgen(js_name = "toJSON")]
+    pub fn to_json_value(&self) -> JsValue {
+        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+    }
+}
+
+getters!(VerifyResponse {
+    #[doc = "Whether the payment is valid."]
+    is_valid / "isValid" -> bool = |v| v.is_valid;
+    #[doc = "Why not (x402's reason string)."]
+    invalid_reason / "invalidReason" -> JsValue = |v| crate::js::opt(v.invalid_reason.clone());
+    #[doc = "The facilitator's words on it."]
+    invalid_message / "invalidMessage" -> JsValue = |v| crate::js::opt(v.invalid_message.clone());
+    #[doc = "Who paid."]
+    payer / "payer" -> JsValue = |v| crate::js::opt(v.payer.clone());
+});
+
+/// A facilitator's `/supported` answer.
+#[wasm_bindgen]
+pub struct SupportedResponse(pub(crate) core::SupportedResponse);
+
+#[wasm_bindgen]
+impl SupportedResponse {
+    /// Parses a `/supported` answer.
+    #[wasm_bindgen(js_name = "fromJson")]
+    pub fn from_json(text: String) -> Result<SupportedResponse, JsValue> {
+        core::SupportedResponse::from_json(&text).or_throw().map(Self)
+    }
+    /// Whether the facilitator takes this version, scheme and network.
+    pub fn supports(&self, x402_version: u32, scheme: String, network: String) -> bool {
+        u8::try_from(x402_version).is_ok_and(|v| self.0.supports(v, &scheme, &network))
+    }
+    /// The answer as a plain object.
+    #[wasm_bindgen(js_name = "toJSON")]
+    pub fn to_json_value(&self) -> JsValue {
+        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+    }
+}
+
+/// The JSON body of a facilitator `/verify` or `/settle` request.
+#[wasm_bindgen(js_name = "facilitatorRequest")]
+pub fn facilitator_request(payment: &PaymentPayload, requirements: &PaymentRequirements) -> String {
+    core::FacilitatorRequest::new(payment.0.clone(), requirements.0.clone()).to_json()
 }

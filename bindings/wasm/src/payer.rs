@@ -110,7 +110,7 @@ getters!(PaymentHeader {
     #[doc = "Valid strictly before this Unix time."]
     valid_before / "validBefore" -> f64 = |v| v.valid_before as f64;
     #[doc = "The payment-identifier id, when the server declared the extension."]
-    payment_id / "paymentId" -> Option<String> = |v| v.payment_id.clone();
+    payment_id / "paymentId" -> JsValue = |v| crate::js::opt(v.payment_id.clone());
     #[doc = "True when this is the remembered payment of the same purchase, not a new signature."]
     reused / "reused" -> bool = |v| v.reused;
 });

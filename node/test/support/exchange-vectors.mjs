@@ -5,11 +5,15 @@ import assert from 'node:assert/strict'
 
 import { Gate, LocalSigner, Payer, PaidFetch, Policy, PriceTag, PricedRoute, SettleResponse, VerifyResponse, decodeHeaderJson } from 'paywire'
 
+/** The package's names the runners use; the WebAssembly build (`paywire/wasm`) passes its own. */
+const NATIVE = { Gate, LocalSigner, Payer, PaidFetch, Policy, PriceTag, PricedRoute, SettleResponse, VerifyResponse, decodeHeaderJson }
+
 const enc = (s) => new TextEncoder().encode(s)
 const dec = (b) => new TextDecoder().decode(b)
 const header = (headers, name) => (headers ?? []).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1] ?? null
 
-export function runRoutes(c) {
+export function runRoutes(c, lib = NATIVE) {
+  const { Gate, PriceTag, PricedRoute } = lib
   const tag = new PriceTag({ network: 'eip155:84532', payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C', price: '$0.01' })
   const gate = new Gate(c.patterns.map((p) => new PricedRoute([tag], p)), { caseSensitive: c.caseSensitive })
   for (const [method, path, index] of c.priced) assert.equal(gate.routeFor(method, path), index, `${method} ${path} must be priced`)
@@ -19,7 +23,8 @@ export function runRoutes(c) {
   }
 }
 
-function gateOf(config) {
+function gateOf(config, lib) {
+  const { Gate, PriceTag, PricedRoute } = lib
   const routes = config.routes.map((r) => new PricedRoute(
     r.tags.map((t) => new PriceTag({ network: t.network, payTo: t.payTo, price: t.price })),
     r.pattern,
@@ -32,7 +37,8 @@ function gateOf(config) {
   })
 }
 
-function feedGate(exchange, value) {
+function feedGate(exchange, value, lib) {
+  const { SettleResponse, VerifyResponse } = lib
   if ('body' in value) return exchange.feedBody(enc(value.body))
   if (value.bodyTooLarge) return exchange.feedBodyTooLarge()
   if (value.clientGone) return exchange.feedClientGone()
@@ -53,7 +59,8 @@ function checkHeaders(label, headers, e) {
   for (const k of e.absentHeaders ?? []) assert.equal(header(headers, k), null, `${label}: header ${k} must be absent`)
 }
 
-function checkStep(label, step, e) {
+function checkStep(label, step, e, lib) {
+  const { decodeHeaderJson } = lib
   assert.equal(step.kind, e.action, `${label}: ${step.kind}`)
   if ('shielded' in e) assert.equal(step.shielded, e.shielded, `${label}: shielded`)
   for (const text of e.logs ?? []) assert.ok(step.logs.some(([, m]) => m.includes(text)), `${label}: no log line with ${text}`)
@@ -84,8 +91,8 @@ function checkStep(label, step, e) {
   }
 }
 
-export function runGate(c) {
-  const gate = gateOf(c.gate)
+export function runGate(c, lib = NATIVE) {
+  const gate = gateOf(c.gate, lib)
   const exchanges = new Map()
   c.moves.forEach((m, i) => {
     const label = `${c.name} (move ${i})`
@@ -96,11 +103,11 @@ export function runGate(c) {
       if (exchange) exchanges.set(m.start, exchange)
       step = started.takeStep()
     } else if (m.feed) {
-      step = feedGate(exchanges.get(m.feed), m.input)
+      step = feedGate(exchanges.get(m.feed), m.input, lib)
     } else {
       step = exchanges.get(m.cancel).cancel()
     }
-    checkStep(label, step, m.expect)
+    checkStep(label, step, m.expect, lib)
   })
 }
 
@@ -131,7 +138,7 @@ function checkFetch(label, step, e) {
 }
 
 /** Runs a client.json case through `lib`: the package (the native core) or its WebAssembly build. */
-export function runClient(c, lib = { LocalSigner, Payer, PaidFetch, Policy }) {
+export function runClient(c, lib = NATIVE) {
   const p = c.payer
   const signer = new lib.LocalSigner(p.key)
   const policy = p.policy ? new lib.Policy(p.policy) : undefined

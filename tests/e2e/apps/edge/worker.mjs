@@ -1,0 +1,33 @@
+// A paid API on an edge runtime (Cloudflare's workerd): Hono with paywire's Hono middleware, from the npm
+// package's worker build (the "workerd" export condition: the WebAssembly core, imported as a module).
+// tests/e2e/edge_worker.mjs bundles it as wrangler would; test_edge.py runs it under workerd.
+//
+// Bindings: PAY_TO and FACILITATOR_URL.
+
+import { Hono } from 'hono'
+import { FacilitatorClient, PriceTag, honoPaymentMiddleware } from 'paywire'
+
+let served = 0
+
+function paidApi(env) {
+  const app = new Hono()
+  const tag = new PriceTag({ network: 'eip155:84532', payTo: env.PAY_TO, price: '$0.01' })
+  app.use(honoPaymentMiddleware({ 'GET /weather': tag }, { facilitator: new FacilitatorClient(env.FACILITATOR_URL) }))
+  app.get('/weather', (c) => {
+    served += 1
+    return c.json({ forecast: 'sunny', paid_by: c.get('paywire').payer, served_by: 'workerd' })
+  })
+  app.get('/served', (c) => c.json({ served }))
+  app.get('/health', (c) => c.json({ ok: true }))
+  return app
+}
+
+let app = null
+
+export default {
+  // Workers hand the bindings to each request, and allow randomness only inside one: build on the first.
+  fetch(request, env, ctx) {
+    app ??= paidApi(env)
+    return app.fetch(request, env, ctx)
+  },
+}

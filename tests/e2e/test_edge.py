@@ -1,0 +1,115 @@
+"""paywire on an edge runtime: a Hono app with paywire's Hono middleware runs under workerd (Cloudflare Workers'
+runtime, from npm) on the npm package's worker build (the WebAssembly core, imported as a module, since Workers
+refuse to compile WebAssembly from bytes). paywire's clients pay it and the payments settle on anvil through
+paywire's facilitator.
+
+PAYWIRE_NODE_DIR names the built npm package (esbuild is its dev dependency), PAYWIRE_NODE_TEST_DIR the folder
+where the packed package, hono and workerd are installed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import parties
+import pytest
+from conftest import (
+    PAY_TO,
+    PRICE_ATOMIC,
+    Chain,
+    Facilitator,
+    balances,
+    charged_once,
+    free_port,
+    payer_key,
+    stop,
+    wait_for,
+)
+from localnet import env
+
+import paywire
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def edge_api(facilitator: Facilitator) -> Iterator[str]:
+    """The worker under workerd; its base URL."""
+    out = Path(tempfile.mkdtemp(prefix="paywire-edge-"))
+    port = free_port()
+    subprocess.run(["node", str(HERE / "edge_worker.mjs"), str(out), str(port), PAY_TO, facilitator.url], check=True,
+                   timeout=120)
+    workerd = Path(env("PAYWIRE_NODE_TEST_DIR")) / "node_modules" / ".bin" / "workerd"
+    with open(out / "workerd.log", "w") as log:
+        process = subprocess.Popen([str(workerd), "serve", str(out / "config.capnp")], stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            wait_for(f"http://127.0.0.1:{port}/health", process=process, timeout=60)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(process)
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def test_an_unpaid_request_gets_the_bill(edge_api: str) -> None:
+    response = httpx.get(f"{edge_api}/weather")
+    assert response.status_code == 402
+    bill = paywire.PaymentRequired.from_header(response.headers["payment-required"])
+    assert bill.accepts[0].amount == PRICE_ATOMIC
+    assert bill.accepts[0].pay_to == PAY_TO
+    # A free route is free.
+    assert httpx.get(f"{edge_api}/health").status_code == 200
+
+
+@pytest.mark.parametrize("client", [parties.python_client, parties.node_client, parties.cli_client])
+def test_a_client_pays_the_edge_app_and_the_payment_settles_on_anvil(client, edge_api: str, chain: Chain) -> None:  # type: ignore[no-untyped-def]
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    outcome = client(f"{edge_api}/weather", key)
+    assert outcome.status == 200, outcome.output
+    assert outcome.transaction, outcome.output
+    charged_once(chain, outcome.transaction, payer, before)
+
+
+def test_one_payment_sent_twice_at_once_is_charged_once(edge_api: str, chain: Chain) -> None:
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    bill = httpx.get(f"{edge_api}/weather").headers["payment-required"]
+    header = paywire.Payer(paywire.LocalSigner(key)).pay(paywire.PaymentRequired.from_header(bill))
+    served_before = httpx.get(f"{edge_api}/served").json()["served"]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: httpx.get(f"{edge_api}/weather", headers={header.name: header.value},
+                                                      timeout=60), range(2)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses[0] == 200, [a.text for a in answers]
+    assert statuses[1] in (200, 409), [a.text for a in answers]
+    # The handler ran once, and the payer paid the price once.
+    assert httpx.get(f"{edge_api}/served").json()["served"] == served_before + 1
+    assert balances(chain, payer) == (before[0] - PRICE_ATOMIC, before[1] + PRICE_ATOMIC)
+    paid = next(a for a in answers if a.status_code == 200)
+    charged_once(chain, paywire.SettleResponse.from_header(paid.headers["payment-response"]).transaction, payer, before)
+
+
+def test_a_tampered_payment_is_refused_and_moves_nothing(edge_api: str, chain: Chain) -> None:
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    bill = paywire.PaymentRequired.from_header(httpx.get(f"{edge_api}/weather").headers["payment-required"])
+    header = paywire.Payer(paywire.LocalSigner(key)).pay(bill)
+    # Pay 1 unit more than signed: the signature no longer matches the authorization.
+    payment = json.loads(base64.b64decode(header.value))
+    authorization = payment["payload"]["authorization"]
+    authorization["value"] = str(int(authorization["value"]) + 1)
+    tampered = base64.b64encode(json.dumps(payment).encode()).decode()
+    response = httpx.get(f"{edge_api}/weather", headers={header.name: tampered})
+    assert response.status_code == 402, response.text
+    assert balances(chain, payer) == before
