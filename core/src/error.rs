@@ -386,6 +386,23 @@ impl Error {
         crate::server::status_for(self)
     }
 
+    /// The error's fields as the JavaScript bindings hand them to their glue, which makes a `PaywireError`
+    /// of them: `{code, message, category, payer, refusals: [{index, offer, reasons}]}`.
+    pub fn to_fields(&self) -> serde_json::Value {
+        let refusals: Vec<_> = self
+            .refusals
+            .iter()
+            .map(|r| serde_json::json!({"index": r.index, "offer": r.offer, "reasons": r.reasons}))
+            .collect();
+        serde_json::json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+            "category": self.category().as_str(),
+            "payer": self.payer,
+            "refusals": refusals,
+        })
+    }
+
     /// An error from a code's string form, for glue code that raises paywire's errors; an unknown code is
     /// itself an error (`invalid_argument`).
     pub fn from_code_str(code: &str, message: impl Into<String>) -> Result<Self> {

@@ -5,7 +5,6 @@
 //! `refusals`. Every native call goes through that glue, so users never see the marked string.
 
 use napi::{Error, Status};
-use serde_json::json;
 
 /// Prefix that marks an error message as a serialized paywire error.
 pub const MARK: &str = "\u{1}paywire:";
@@ -13,15 +12,7 @@ pub const MARK: &str = "\u{1}paywire:";
 /// An error's fields as a JS object: `{code, message, category, payer, refusals}` (the glue makes a
 /// `PaywireError` of it).
 pub fn error_value(error: &paywire_core::Error) -> serde_json::Value {
-    let refusals: Vec<_> =
-        error.refusals().iter().map(|r| json!({"index": r.index, "offer": r.offer, "reasons": r.reasons})).collect();
-    json!({
-        "code": error.code().as_str(),
-        "message": error.message(),
-        "category": error.category().as_str(),
-        "payer": error.payer(),
-        "refusals": refusals,
-    })
+    error.to_fields()
 }
 
 /// The napi error that carries `error`.

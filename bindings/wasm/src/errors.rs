@@ -2,7 +2,6 @@
 //! glue (`lib/errors.js`) turns into a `PaywireError`, exactly as the Node binding does.
 
 use paywire_core::{Error, ErrorCode};
-use serde_json::json;
 use wasm_bindgen::prelude::*;
 
 /// Prefix that marks an error message as a serialized paywire error.
@@ -10,15 +9,7 @@ const MARK: &str = "\u{1}paywire:";
 
 /// An error's fields: `{code, message, category, payer, refusals}`.
 pub fn error_value(error: &Error) -> serde_json::Value {
-    let refusals: Vec<_> =
-        error.refusals().iter().map(|r| json!({"index": r.index, "offer": r.offer, "reasons": r.reasons})).collect();
-    json!({
-        "code": error.code().as_str(),
-        "message": error.message(),
-        "category": error.category().as_str(),
-        "payer": error.payer(),
-        "refusals": refusals,
-    })
+    error.to_fields()
 }
 
 /// The JS error that carries `error`.

@@ -11,6 +11,11 @@ pub fn to_js(value: &serde_json::Value) -> JsValue {
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }
 
+/// A serialisable core value as a plain JS value (the `toJSON()` of the message classes).
+pub fn plain<T: serde::Serialize>(value: &T) -> JsValue {
+    to_js(&serde_json::to_value(value).unwrap_or_default())
+}
+
 /// Bytes as a new `Uint8Array`.
 pub fn bytes(data: &[u8]) -> Uint8Array {
     Uint8Array::from(data)

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::errors::OrThrow;
-use crate::js::{bigint, header_pairs, to_js};
+use crate::js::{bigint, header_pairs, plain, to_js};
 
 fn object(map: Option<&Map<String, Value>>) -> JsValue {
     map.map_or(JsValue::NULL, |m| to_js(&Value::Object(m.clone())))
@@ -79,7 +79,7 @@ impl PaymentRequired {
     /// The bill as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
-        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+        plain(&self.0)
     }
 }
 
@@ -109,7 +109,7 @@ impl PaymentRequirements {
     /// The offer as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
-        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+        plain(&self.0)
     }
     /// A one-line description.
     pub fn summary(&self) -> String {
@@ -161,7 +161,7 @@ impl PaymentPayload {
     /// The payment as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
-        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+        plain(&self.0)
     }
 }
 
@@ -208,7 +208,7 @@ impl SettleResponse {
     /// The settlement as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
-        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+        plain(&self.0)
     }
 }
 
@@ -254,7 +254,7 @@ impl VerifyResponse {
     /// The answer as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
-        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+        plain(&self.0)
     }
 }
 
@@ -287,7 +287,7 @@ impl SupportedResponse {
     /// The answer as a plain object.
     #[wasm_bindgen(js_name = "toJSON")]
     pub fn to_json_value(&self) -> JsValue {
-        to_js(&serde_json::to_value(&self.0).unwrap_or_default())
+        plain(&self.0)
     }
 }
 
