@@ -64,6 +64,20 @@ pub struct KnownAsset {
     pub supports_eip2612: bool,
 }
 
+impl KnownAsset {
+    /// The entry as the bindings list it (`knownAssets()`): `{network, chainId, address, eip712Name,
+    /// eip712Version, decimals, symbol, transferMethod, supportsEip2612}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "network": crate::network::caip2(self.chain_id), "chainId": self.chain_id,
+            "address": self.address.to_checksum(None), "eip712Name": self.name, "eip712Version": self.version,
+            "decimals": self.decimals, "symbol": self.symbol,
+            "transferMethod": if self.transfer_method == TransferMethod::Permit2 { "permit2" } else { "eip3009" },
+            "supportsEip2612": self.supports_eip2612,
+        })
+    }
+}
+
 const fn usd(
     chain_id: u64,
     address: Address,

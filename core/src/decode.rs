@@ -53,6 +53,18 @@ pub struct Decoded {
     pub json: Value,
 }
 
+impl Decoded {
+    /// What the bindings' `decode` returns: `{message, x402Version, encoding, decoded}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "message": self.kind.name(),
+            "x402Version": self.x402_version,
+            "encoding": if self.was_base64 { "base64" } else { "json" },
+            "decoded": self.json,
+        })
+    }
+}
+
 /// Decodes a header value or JSON text, tells which x402 message it is, and checks that it is well formed.
 pub fn decode_any(input: &str) -> Result<Decoded> {
     let trimmed = input.trim();

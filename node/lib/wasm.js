@@ -1,7 +1,6 @@
 'use strict'
-// What the WebAssembly build exports (wasm/entry.mjs): the paying side, the x402 messages, and the payment
-// gate with its Hono middleware. Express, Fastify and the Redis store need Node; receipts (Issuer,
-// AccessPolicy) need the Node build for now.
+// What the WebAssembly build exports (wasm/entry.mjs): everything the Node package has but Express, Fastify
+// and the Redis store, which need Node.
 
 const core = require('./core')
 const { PaywireError } = require('./errors')
@@ -11,27 +10,11 @@ const { FacilitatorClient, DEFAULT_FACILITATOR_URL } = require('./facilitator')
 const { MemoryStore, EXPOSED_HEADERS, ALLOWED_HEADERS } = require('./gate')
 const { honoPaymentMiddleware } = require('./hono')
 
+// The core's names (as index.js has them), then the glue's.
+const { NativePayer, headerPairs, ...api } = core
+
 module.exports = {
-  VERSION: core.VERSION,
-  LocalSigner: core.LocalSigner,
-  PaymentRequired: core.PaymentRequired,
-  PaymentRequirements: core.PaymentRequirements,
-  PaymentPayload: core.PaymentPayload,
-  SettleResponse: core.SettleResponse,
-  VerifyResponse: core.VerifyResponse,
-  SupportedResponse: core.SupportedResponse,
-  PaymentHeader: core.PaymentHeader,
-  PreparedPayment: core.PreparedPayment,
-  PaidFetch: core.PaidFetch,
-  PriceTag: core.PriceTag,
-  PricedRoute: core.PricedRoute,
-  Gate: core.Gate,
-  buildPaymentRequired: core.buildPaymentRequired,
-  purchaseKey: core.purchaseKey,
-  readPayment: core.readPayment,
-  readSettlement: core.readSettlement,
-  decodeHeaderJson: core.decodeHeaderJson,
-  statusFor: core.statusFor,
+  ...api,
   PaywireError,
   Payer,
   Policy,

@@ -38,20 +38,41 @@ function PricedRoute(tags, pattern, options) {
 }
 PricedRoute.prototype = wasm.PricedRoute.prototype
 
-/** `new Gate(routes, options?)`. Issuers and access policies (receipts) need the Node build for now. */
+/** `new Gate(routes, options?, issuer?, access?)`. */
 function Gate(routes, options, issuer, access) {
-  if (issuer != null || access != null) {
-    throw new Error(`\u0001paywire:${JSON.stringify({ code: 'invalid_argument', message: "issuers and access policies are not in paywire's WebAssembly build yet; use the Node build for receipts", category: 'configuration', payer: null, refusals: [] })}`)
-  }
-  return wasm.Gate.create(routes.map((r) => r.copy()), options ?? {})
+  return wasm.Gate.create(routes.map((r) => r.copy()), options ?? {}, issuer == null ? [] : [issuer.copy()],
+    access == null ? [] : [access.copy()])
 }
 Gate.prototype = wasm.Gate.prototype
 
 const buildPaymentRequired = (resourceUrl, tags, options) =>
   wasm.buildPaymentRequiredOwned(resourceUrl, tags.map((t) => t.copy()), options ?? {})
 
-export const { DEFAULT_FACILITATOR_URL, FACILITATOR_RETRIES_WITHOUT_ANSWER, EXPOSED_HEADERS, ALLOWED_HEADERS, MAX_HEADER_BYTES } =
-  wasm.constants()
+// A payment given as a PaymentPayload or as the header value (or JSON text) it arrived in.
+const isPayload = (payment) => payment instanceof wasm.PaymentPayload
+const checkPayment = (bill, payment, options) =>
+  isPayload(payment) ? wasm.checkPaymentPayload(bill, payment, options ?? {}) : wasm.checkPaymentText(bill, payment, options ?? {})
+const verifyPayment = (payment, requirements, options) =>
+  isPayload(payment)
+    ? wasm.verifyPaymentPayload(payment, requirements, options ?? {})
+    : wasm.verifyPaymentText(payment, requirements, options ?? {})
+const verifyToResponse = (payment, requirements, options) =>
+  isPayload(payment)
+    ? wasm.verifyToResponsePayload(payment, requirements, options ?? {})
+    : wasm.verifyToResponseText(payment, requirements, options ?? {})
+
+const outcomeIsOpen = (status, settlement) =>
+  settlement == null ? wasm.outcomeIsOpenWithout(status) : wasm.outcomeIsOpenWith(status, settlement)
+
+export const {
+  VERSION,
+  DEFAULT_FACILITATOR_URL,
+  FACILITATOR_RETRIES_WITHOUT_ANSWER,
+  EXPOSED_HEADERS,
+  ALLOWED_HEADERS,
+  MAX_HEADER_BYTES,
+  RECEIPT_HEADER,
+} = wasm.constants()
 
 export const {
   LocalSigner,
@@ -89,6 +110,25 @@ export const {
   settleAgain,
   facilitatorUnreachable,
   redactUrl,
+  decode,
+  encodeJsonText,
+  decodeHeaderText,
+  typedDataHashes,
+  recoverAddress,
+  parsePrice,
+  chainId,
+  toCaip2,
+  knownAssets,
+  errorCodes,
+  paymentIdentifierDeclaration,
+  settlementHeader,
+  SignedOffer,
+  SignedReceipt,
+  Issuer,
+  AccessPolicy,
+  offersIn,
+  receiptIn,
+  receiptExtension,
+  carriesPayment,
 } = wasm
-export const VERSION = wasm.VERSION
-export { NativePayer, PricedRoute, Gate, buildPaymentRequired }
+export { NativePayer, PricedRoute, Gate, buildPaymentRequired, checkPayment, verifyPayment, verifyToResponse, outcomeIsOpen }

@@ -8,7 +8,7 @@
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use paywire_core as core;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The binding's allocator (see Cargo.toml): Node's own heap is untouched.
 #[global_allocator]
@@ -58,13 +58,7 @@ pub const REDIS_RELEASE: &str = core::server::redis::REDIS_RELEASE;
 /// Decodes any x402 header value or JSON body: `{message, x402Version, encoding, decoded}`.
 #[napi]
 pub fn decode(value: String) -> napi::Result<Value> {
-    let d = core::decode::decode_any(&value).or_throw()?;
-    Ok(json!({
-        "message": d.kind.name(),
-        "x402Version": d.x402_version,
-        "encoding": if d.was_base64 { "base64" } else { "json" },
-        "decoded": d.json,
-    }))
+    core::decode::decode_any(&value).or_throw().map(|d| d.to_json())
 }
 
 /// The header value (padded standard base64) of a JSON text, byte for byte.
@@ -136,18 +130,7 @@ pub fn to_caip2(network: String) -> napi::Result<String> {
 /// The default stablecoins.
 #[napi]
 pub fn known_assets() -> Vec<Value> {
-    core::assets::KNOWN_ASSETS
-        .iter()
-        .map(|a| {
-            json!({
-                "network": core::network::caip2(a.chain_id), "chainId": a.chain_id,
-                "address": a.address.to_checksum(None), "eip712Name": a.name, "eip712Version": a.version,
-                "decimals": a.decimals, "symbol": a.symbol,
-                "transferMethod": if a.transfer_method == core::assets::TransferMethod::Permit2 { "permit2" } else { "eip3009" },
-                "supportsEip2612": a.supports_eip2612,
-            })
-        })
-        .collect()
+    core::assets::KNOWN_ASSETS.iter().map(core::assets::KnownAsset::to_json).collect()
 }
 
 /// Every error code paywire can raise.

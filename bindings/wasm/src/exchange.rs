@@ -9,6 +9,7 @@ use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
 use wasm_bindgen::prelude::*;
 
+use crate::credentials::{AccessPolicy, Issuer};
 use crate::env::{JsClock, JsRandomness};
 use crate::errors::{OrThrow, bad_argument};
 use crate::js::{
@@ -71,7 +72,7 @@ fn request_head(head: &JsValue) -> Result<core::RequestHead, JsValue> {
     })
 }
 
-fn now_or_host(now: Option<f64>) -> Result<u64, JsValue> {
+pub(crate) fn now_or_host(now: Option<f64>) -> Result<u64, JsValue> {
     match now {
         None => Ok(paywire_core::Clock::now(&JsClock::default())),
         Some(t) if t.is_nan() || t < 0.0 => Err(bad_argument(format!("time {t} is before 1970"))),
@@ -86,8 +87,14 @@ pub struct Gate(core::Gate);
 #[wasm_bindgen]
 impl Gate {
     /// A gate for `routes` (copies); `options`: `{publicUrl, allowOnchainSignatures, maxRequestBytes,
-    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter}`.
-    pub fn create(routes: Vec<PricedRoute>, options: JsValue) -> Result<Gate, JsValue> {
+    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter}`; `issuer` and
+    /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies).
+    pub fn create(
+        routes: Vec<PricedRoute>,
+        options: JsValue,
+        issuer: Vec<Issuer>,
+        access: Vec<AccessPolicy>,
+    ) -> Result<Gate, JsValue> {
         let o = &options;
         let gate_options = core::GateOptions {
             public_url: optional_string(o, "publicUrl")?,
@@ -108,8 +115,8 @@ impl Gate {
         };
         let parts = core::GateParts {
             options: gate_options,
-            issuer: None,
-            access: None,
+            issuer: issuer.into_iter().next().map(|i| i.0),
+            access: access.into_iter().next().map(|a| (*a.0).clone()),
             store,
             randomness: Arc::new(JsRandomness),
         };

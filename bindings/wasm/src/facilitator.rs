@@ -26,6 +26,8 @@ pub fn constants() -> JsValue {
         "EXPOSED_HEADERS": paywire_core::http::EXPOSED_HEADERS,
         "ALLOWED_HEADERS": paywire_core::http::ALLOWED_HEADERS,
         "MAX_HEADER_BYTES": paywire_core::codec::MAX_HEADER_BYTES,
+        "RECEIPT_HEADER": paywire_core::credentials::access::RECEIPT_HEADER,
+        "VERSION": env!("CARGO_PKG_VERSION"),
     }))
 }
 

@@ -296,3 +296,22 @@ impl SupportedResponse {
 pub fn facilitator_request(payment: &PaymentPayload, requirements: &PaymentRequirements) -> String {
     core::FacilitatorRequest::new(payment.0.clone(), requirements.0.clone()).to_json()
 }
+
+/// Whether request headers carry a payment.
+#[wasm_bindgen(js_name = "carriesPayment")]
+pub fn carries_payment(headers: JsValue) -> Result<bool, JsValue> {
+    Ok(core::client::carries_payment(&header_pairs(&headers)?))
+}
+
+/// Whether a paid request's outcome is still open (the client must keep its payment and may retry it);
+/// `outcomeIsOpen` in `wasm/native.js` takes the settlement or nothing.
+#[wasm_bindgen(js_name = "outcomeIsOpenWith")]
+pub fn outcome_is_open_with(status: u32, settlement: &SettleResponse) -> bool {
+    u16::try_from(status).is_ok_and(|s| core::client::outcome_is_open(s, Some(&settlement.0)))
+}
+
+/// [`outcome_is_open_with`] without a settlement.
+#[wasm_bindgen(js_name = "outcomeIsOpenWithout")]
+pub fn outcome_is_open_without(status: u32) -> bool {
+    u16::try_from(status).is_ok_and(|s| core::client::outcome_is_open(s, None))
+}

@@ -9,7 +9,7 @@ use crate::errors::{OrThrow, bad_argument};
 use crate::js::{
     absent, bigint, header_pairs, member, object_member, optional_string, string_member, u64_member, u256_from,
 };
-use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, getters};
+use crate::messages::{PaymentPayload, PaymentRequired, PaymentRequirements, VerifyResponse, getters};
 
 /// One way to pay for a route: a price on a network to a payee.
 #[wasm_bindgen]
@@ -133,8 +133,123 @@ getters!(VerifiedPayment {
     pay_to / "payTo" -> String = |v| v.pay_to.to_checksum(None);
     #[doc = "Atomic units."]
     amount / "amount" -> JsValue = |v| bigint(v.amount);
+    #[doc = "\"eip3009\" or \"permit2\"."]
+    method / "method" -> String = |v| if v.method == paywire_core::assets::TransferMethod::Permit2 { "permit2" } else { "eip3009" }.to_string();
     #[doc = "The authorization's nonce (hex)."]
     nonce / "nonce" -> String = |v| v.nonce.to_string();
+    #[doc = "Valid strictly before this Unix time."]
+    valid_before / "validBefore" -> JsValue = |v| bigint(v.valid_before);
     #[doc = "False when the signature needs an on-chain check (a smart-contract wallet)."]
     fully_verified / "fullyVerified" -> bool = |v| v.is_fully_verified();
 });
+
+/// `{now, allowOnchainSignatures}` of offline verification.
+fn verify_options(options: &JsValue) -> Result<(u64, paywire_core::verify::VerifyOptions), JsValue> {
+    let now = crate::js::member(options, "now").as_f64();
+    let onchain = crate::js::bool_member(options, "allowOnchainSignatures")?.unwrap_or(false);
+    Ok((crate::exchange::now_or_host(now)?, paywire_core::verify::VerifyOptions { allow_onchain_signatures: onchain }))
+}
+
+fn payment_text(text: &str) -> Result<paywire_core::PaymentPayload, JsValue> {
+    paywire_core::PaymentPayload::from_text(text).or_throw()
+}
+
+/// Matches a payment to the bill's offers and verifies it offline (`checkPayment` in `wasm/native.js`
+/// takes the payment or its header value).
+#[wasm_bindgen(js_name = "checkPaymentPayload")]
+pub fn check_payment_payload(
+    bill: &PaymentRequired,
+    payment: &PaymentPayload,
+    options: JsValue,
+) -> Result<AcceptedPayment, JsValue> {
+    let (now, options) = verify_options(&options)?;
+    core::check_payment_with(&bill.0, &payment.0, now, &options).or_throw().map(AcceptedPayment)
+}
+
+/// [`check_payment_payload`] for a payment's header value or JSON text.
+#[wasm_bindgen(js_name = "checkPaymentText")]
+pub fn check_payment_text(
+    bill: &PaymentRequired,
+    payment: String,
+    options: JsValue,
+) -> Result<AcceptedPayment, JsValue> {
+    let (now, options) = verify_options(&options)?;
+    core::check_owned_payment(&bill.0, payment_text(&payment)?, now, &options).or_throw().map(AcceptedPayment)
+}
+
+/// Verifies a payment against one offer offline.
+#[wasm_bindgen(js_name = "verifyPaymentPayload")]
+pub fn verify_payment_payload(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    options: JsValue,
+) -> Result<VerifiedPayment, JsValue> {
+    let (now, options) = verify_options(&options)?;
+    paywire_core::verify::verify_payment_with(&payment.0, &requirements.0, now, &options)
+        .or_throw()
+        .map(VerifiedPayment)
+}
+
+/// [`verify_payment_payload`] for a payment's header value or JSON text.
+#[wasm_bindgen(js_name = "verifyPaymentText")]
+pub fn verify_payment_text(
+    payment: String,
+    requirements: &PaymentRequirements,
+    options: JsValue,
+) -> Result<VerifiedPayment, JsValue> {
+    let (now, options) = verify_options(&options)?;
+    paywire_core::verify::verify_payment_with(&payment_text(&payment)?, &requirements.0, now, &options)
+        .or_throw()
+        .map(VerifiedPayment)
+}
+
+fn verdict(
+    payment: &paywire_core::PaymentPayload,
+    requirements: &PaymentRequirements,
+    options: &JsValue,
+) -> Result<VerifyResponse, JsValue> {
+    let (now, options) = verify_options(options)?;
+    Ok(VerifyResponse(match paywire_core::verify::verify_payment_with(payment, &requirements.0, now, &options) {
+        Ok(v) => v.to_verify_response(),
+        Err(e) => paywire_core::VerifyResponse::invalid(&e),
+    }))
+}
+
+/// Offline verification as a `/verify` answer (never throws for an invalid payment).
+#[wasm_bindgen(js_name = "verifyToResponsePayload")]
+pub fn verify_to_response_payload(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    options: JsValue,
+) -> Result<VerifyResponse, JsValue> {
+    verdict(&payment.0, requirements, &options)
+}
+
+/// [`verify_to_response_payload`] for a payment's header value or JSON text (throws when it does not parse).
+#[wasm_bindgen(js_name = "verifyToResponseText")]
+pub fn verify_to_response_text(
+    payment: String,
+    requirements: &PaymentRequirements,
+    options: JsValue,
+) -> Result<VerifyResponse, JsValue> {
+    verdict(&payment_text(&payment)?, requirements, &options)
+}
+
+/// The response header that carries a settlement: `[name, value]`.
+#[wasm_bindgen(js_name = "settlementHeader")]
+pub fn settlement_header(
+    x402_version: u32,
+    settlement: &crate::messages::SettleResponse,
+) -> Result<Vec<String>, JsValue> {
+    let (name, value) = core::settlement_header(version_from(Some(x402_version))?, &settlement.0);
+    Ok(vec![name.to_string(), value])
+}
+
+#[wasm_bindgen]
+impl VerifiedPayment {
+    /// As a `/verify` answer.
+    #[wasm_bindgen(js_name = "toVerifyResponse")]
+    pub fn to_verify_response(&self) -> VerifyResponse {
+        VerifyResponse(self.0.to_verify_response())
+    }
+}
