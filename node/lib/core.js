@@ -31,12 +31,9 @@ const withHeaders = (fn) => (headers, ...rest) => fn(headerPairs(headers), ...re
 
 const fromResponse = native.PaymentRequired.fromResponse
 native.PaymentRequired.fromResponse = (headers, body) => fromResponse(headerPairs(headers), body ?? undefined)
-// The WebAssembly build (browser.mjs) has the paying side only.
-if (native.AccessPolicy) {
-  const checkRequest = native.AccessPolicy.prototype.checkRequest
-  native.AccessPolicy.prototype.checkRequest = function (headers, resourceUrl, now) {
-    return checkRequest.call(this, headerPairs(headers), resourceUrl, now)
-  }
+const checkRequest = native.AccessPolicy.prototype.checkRequest
+native.AccessPolicy.prototype.checkRequest = function (headers, resourceUrl, now) {
+  return checkRequest.call(this, headerPairs(headers), resourceUrl, now)
 }
 
 module.exports = {

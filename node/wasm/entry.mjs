@@ -9,7 +9,7 @@ import wasm from 'paywire:wasm'
 
 await init({ module_or_path: wasm })
 // The glue reads the core's constants as it loads, so it loads once the core is ready.
-const { default: api } = await import('../lib/wasm.js')
+const { default: api } = await import('../lib/portable.js')
 
 export const {
   AcceptedPayment,

@@ -3,7 +3,7 @@
 // address" or "a bill or its text" in one argument, the wasm module has a function for each; this file
 // picks one by the argument's type. Nothing else happens here.
 //
-// The module must be initialised (browser.mjs awaits it) before any of these is called. Constants (which
+// The module must be initialised (entry.mjs awaits it) before any of these is called. Constants (which
 // wasm-bindgen cannot export as values) are read at import, after initialisation.
 
 import * as wasm from './pkg/paywire_wasm.js'

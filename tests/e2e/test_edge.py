@@ -9,6 +9,7 @@ where the packed package, hono and workerd are installed."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import subprocess
@@ -39,13 +40,14 @@ import paywire
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def edge_api(facilitator: Facilitator) -> Iterator[str]:
-    """The worker under workerd; its base URL."""
+@contextlib.contextmanager
+def workerd_api(facilitator: Facilitator, public_url: str = "") -> Iterator[str]:
+    """The worker under its own workerd process (its own memory, as another Workers isolate has); its base URL.
+    `public_url` is the origin its bills name (isolates behind one domain share it)."""
     out = Path(tempfile.mkdtemp(prefix="paywire-edge-"))
     port = free_port()
-    subprocess.run(["node", str(HERE / "edge_worker.mjs"), str(out), str(port), PAY_TO, facilitator.url], check=True,
-                   timeout=120)
+    subprocess.run(["node", str(HERE / "edge_worker.mjs"), str(out), str(port), PAY_TO, facilitator.url, public_url],
+                   check=True, timeout=120)
     workerd = Path(env("PAYWIRE_NODE_TEST_DIR")) / "node_modules" / ".bin" / "workerd"
     with open(out / "workerd.log", "w") as log:
         process = subprocess.Popen([str(workerd), "serve", str(out / "config.capnp")], stdout=log,
@@ -56,6 +58,12 @@ def edge_api(facilitator: Facilitator) -> Iterator[str]:
         finally:
             stop(process)
             shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def edge_api(facilitator: Facilitator) -> Iterator[str]:
+    with workerd_api(facilitator) as url:
+        yield url
 
 
 def test_an_unpaid_request_gets_the_bill(edge_api: str) -> None:
@@ -113,3 +121,24 @@ def test_a_tampered_payment_is_refused_and_moves_nothing(edge_api: str, chain: C
     response = httpx.get(f"{edge_api}/weather", headers={header.name: tampered})
     assert response.status_code == 402, response.text
     assert balances(chain, payer) == before
+
+
+def test_a_settled_payment_replayed_to_another_isolate_is_refused_and_charged_once(
+        facilitator: Facilitator, chain: Chain) -> None:
+    """Workers run many isolates, each with its own memory store: a payment served by one and sent to another
+    must not be served there (the facilitator finds its authorization used) nor charged again."""
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    with workerd_api(facilitator, "https://edge.test") as one, workerd_api(facilitator, "https://edge.test") as other:
+        bill = paywire.PaymentRequired.from_header(httpx.get(f"{one}/weather").headers["payment-required"])
+        header = paywire.Payer(paywire.LocalSigner(key)).pay(bill)
+        first = httpx.get(f"{one}/weather", headers={header.name: header.value}, timeout=60)
+        assert first.status_code == 200, first.text
+        transaction = paywire.SettleResponse.from_header(first.headers["payment-response"]).transaction
+        charged_once(chain, transaction, payer, before)
+        replay = httpx.get(f"{other}/weather", headers={header.name: header.value}, timeout=60)
+        assert replay.status_code == 402, replay.text
+        assert "sunny" not in replay.text
+        assert httpx.get(f"{other}/served").json()["served"] == 0
+    assert balances(chain, payer) == (before[0] - PRICE_ATOMIC, before[1] + PRICE_ATOMIC)

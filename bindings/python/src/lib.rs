@@ -23,13 +23,7 @@ use errors::OrRaise;
 #[pyfunction]
 fn decode<'py>(py: Python<'py>, value: &str) -> PyResult<Bound<'py, PyAny>> {
     let d = core::decode::decode_any(value).or_raise(py)?;
-    let out = serde_json::json!({
-        "message": d.kind.name(),
-        "x402Version": d.x402_version,
-        "encoding": if d.was_base64 { "base64" } else { "json" },
-        "decoded": d.json,
-    });
-    to_py(py, &out)
+    to_py(py, &d.to_json())
 }
 
 /// The header value (padded standard base64) of a JSON text, byte for byte.
@@ -92,16 +86,7 @@ fn to_caip2(py: Python<'_>, network: &str) -> PyResult<String> {
 fn known_assets<'py>(py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
     core::assets::KNOWN_ASSETS
         .iter()
-        .map(|a| {
-            let v = serde_json::json!({
-                "network": core::network::caip2(a.chain_id), "chainId": a.chain_id,
-                "address": a.address.to_checksum(None), "eip712Name": a.name, "eip712Version": a.version,
-                "decimals": a.decimals, "symbol": a.symbol,
-                "transferMethod": if a.transfer_method == core::assets::TransferMethod::Permit2 { "permit2" } else { "eip3009" },
-                "supportsEip2612": a.supports_eip2612,
-            });
-            to_py(py, &v)
-        })
+        .map(|a| to_py(py, &a.to_json()))
         .collect()
 }
 

@@ -2,7 +2,7 @@
 // package's worker build (the "workerd" export condition: the WebAssembly core, imported as a module).
 // tests/e2e/edge_worker.mjs bundles it as wrangler would; test_edge.py runs it under workerd.
 //
-// Bindings: PAY_TO and FACILITATOR_URL.
+// Bindings: PAY_TO, FACILITATOR_URL, and PUBLIC_URL (optional: the origin bills name, shared by isolates).
 
 import { Hono } from 'hono'
 import { FacilitatorClient, PriceTag, honoPaymentMiddleware } from 'paywire'
@@ -12,7 +12,8 @@ let served = 0
 function paidApi(env) {
   const app = new Hono()
   const tag = new PriceTag({ network: 'eip155:84532', payTo: env.PAY_TO, price: '$0.01' })
-  app.use(honoPaymentMiddleware({ 'GET /weather': tag }, { facilitator: new FacilitatorClient(env.FACILITATOR_URL) }))
+  const facilitator = new FacilitatorClient(env.FACILITATOR_URL)
+  app.use(honoPaymentMiddleware({ 'GET /weather': tag }, { facilitator, publicUrl: env.PUBLIC_URL || undefined }))
   app.get('/weather', (c) => {
     served += 1
     return c.json({ forecast: 'sunny', paid_by: c.get('paywire').payer, served_by: 'workerd' })

@@ -1,6 +1,6 @@
 'use strict'
-// What the WebAssembly build exports (wasm/entry.mjs): everything the Node package has but Express, Fastify
-// and the Redis store, which need Node.
+// The API that runs wherever JavaScript does: everything the package has but Express, Fastify and the Redis
+// store, which need Node. index.js adds those; the WebAssembly build (wasm/entry.mjs) exports this alone.
 
 const core = require('./core')
 const { PaywireError } = require('./errors')
