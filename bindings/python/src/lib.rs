@@ -84,10 +84,7 @@ fn to_caip2(py: Python<'_>, network: &str) -> PyResult<String> {
 /// The default stablecoins, as dicts.
 #[pyfunction]
 fn known_assets<'py>(py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    core::assets::KNOWN_ASSETS
-        .iter()
-        .map(|a| to_py(py, &a.to_json()))
-        .collect()
+    core::assets::KNOWN_ASSETS.iter().map(|a| to_py(py, &a.to_json())).collect()
 }
 
 /// Every error code paywire can raise.
