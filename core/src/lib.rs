@@ -25,6 +25,7 @@ pub mod error;
 pub mod exact;
 pub mod facilitator;
 pub mod http;
+pub mod mcp;
 pub(crate) mod machine;
 pub mod money;
 pub mod network;

@@ -24,7 +24,7 @@ use crate::server::{AcceptedPayment, PriceTag};
 /// matches requests to it; without one, the glue starts it for a framework route it is attached to.
 #[pyclass(frozen, from_py_object, module = "paywire._paywire")]
 #[derive(Clone)]
-pub struct PricedRoute(core::PricedRoute);
+pub struct PricedRoute(pub(crate) core::PricedRoute);
 
 #[pymethods]
 impl PricedRoute {
@@ -262,7 +262,7 @@ impl Exchange {
 
 /// What the gate's glue must do next (`kind`), with the data of that kind.
 #[pyclass(frozen, module = "paywire._paywire")]
-pub struct Step(core::Step);
+pub struct Step(pub(crate) core::Step);
 
 #[pymethods]
 impl Step {
@@ -417,7 +417,7 @@ impl PaidFetch {
 
 /// What the paying client's glue must do next (`kind`), with the data of that kind.
 #[pyclass(frozen, module = "paywire._paywire")]
-pub struct FetchStep(fetch_core::FetchAction);
+pub struct FetchStep(pub(crate) fetch_core::FetchAction);
 
 #[pymethods]
 impl FetchStep {

@@ -11,6 +11,7 @@ mod errors;
 mod exchange;
 mod facilitator;
 mod getters;
+mod mcp;
 mod messages;
 mod payer;
 mod server;
@@ -116,6 +117,7 @@ fn _paywire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     credentials::register(m)?;
     exchange::register(m)?;
     facilitator::register(m)?;
+    mcp::register(m)?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json_text, m)?)?;
     m.add_function(wrap_pyfunction!(decode_header_text, m)?)?;

@@ -42,6 +42,8 @@ __all__ = [
     "Issuer",
     "LocalSigner",
     "MAX_HEADER_BYTES",
+    "MCP_PAYMENT_META_KEY",
+    "MCP_PAYMENT_RESPONSE_META_KEY",
     "REDIS_CLAIM",
     "REDIS_GET",
     "REDIS_KEY_PREFIX",
@@ -76,6 +78,14 @@ __all__ = [
     "error_codes",
     "facilitator_request",
     "known_assets",
+    "mcp_arguments_body",
+    "mcp_call_params",
+    "mcp_handler_response",
+    "mcp_result_response",
+    "mcp_tool_head",
+    "mcp_tool_request",
+    "mcp_tool_result",
+    "mcp_tool_route",
     "new_error",
     "offers_in",
     "outcome_is_open",
@@ -774,3 +784,17 @@ def facilitator_unreachable(
     base: str, name: str, timed_out: bool, timeout_seconds: float, detail: str
 ) -> PaywireError: ...
 def redact_url(url: str) -> str: ...
+
+# MCP (x402 over the Model Context Protocol): a tool call mapped onto the gate and the paying client
+
+MCP_PAYMENT_META_KEY: str
+MCP_PAYMENT_RESPONSE_META_KEY: str
+
+def mcp_tool_route(name: str, tags: Sequence[PriceTag], description: Optional[str] = None) -> PricedRoute: ...
+def mcp_tool_request(name: str, arguments: str) -> Tuple[str, str, bytes]: ...
+def mcp_call_params(step: FetchStep, meta: Optional[str] = None) -> str: ...
+def mcp_result_response(result: str) -> Tuple[int, List[Tuple[str, str]], bytes]: ...
+def mcp_tool_head(name: str, meta: Optional[str] = None) -> Tuple[str, str, str, List[Tuple[str, str]]]: ...
+def mcp_arguments_body(arguments: str) -> bytes: ...
+def mcp_handler_response(result: str) -> Tuple[int, List[Tuple[str, str]], bytes]: ...
+def mcp_tool_result(step: Step) -> str: ...
