@@ -104,6 +104,17 @@ export {
   typedDataHashes,
   verifyPayment,
   verifyToResponse,
+  MCP_PAYMENT_META_KEY,
+  MCP_PAYMENT_RESPONSE_META_KEY,
+  McpResponse,
+  mcpArgumentsBody,
+  mcpCallParams,
+  mcpHandlerResponse,
+  mcpResultResponse,
+  mcpToolHead,
+  mcpToolRequest,
+  mcpToolResult,
+  mcpToolRoute,
 } from './native'
 
 /** An offer a payer refused, and why. */
@@ -337,6 +348,61 @@ export declare function honoPaymentMiddleware(routes: Routes, options?: Middlewa
  * where it is declared, with `config: { paywire: tag }`. The handler sees what was paid as `request.paywire`.
  */
 export declare function fastifyPaywire(fastify: any, options: MiddlewareOptions & { routes?: Routes }, done: (err?: Error) => void): void
+
+/** An MCP client: anything with `callTool` as `@modelcontextprotocol/sdk`'s `Client` has it. */
+export interface McpClientLike {
+  callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, resultSchema?: any, options?: any): Promise<any>
+}
+
+/**
+ * Calls MCP tools through `client` and pays the ones that bill, with `payer` under its policy; every other
+ * member is the client's. A call is paid at most once; a paid call whose outcome was left open keeps its
+ * payment for a retry of the same tool with the same arguments.
+ */
+export declare class PayingSession {
+  constructor(client: McpClientLike, payer: Payer)
+  readonly client: McpClientLike
+  readonly payer: Payer
+  /** Calls a tool, paying its bill once; resolves to the tool's result (its settlement in `_meta`). */
+  callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, resultSchema?: any, options?: any): Promise<any>
+  [member: string]: any
+}
+
+/** What a paid tool's handler sees as `extra.paywire`. */
+export interface PaidToolCall {
+  payer: string
+  payment: AcceptedPayment | null
+}
+
+/** Options of `PaidTools`: the gate's, for tool calls. */
+export interface PaidToolsOptions {
+  facilitator?: Facilitator
+  store?: MemoryStore | PaymentStore
+  allowOnchainSignatures?: boolean
+  /** The largest arguments taken, in bytes (default 1 MiB). */
+  maxRequestBytes?: number
+  maxReplayBytes?: number
+  takeoverAfter?: number
+  logger?: Pick<Console, 'warn' | 'error'>
+}
+
+/** Prices MCP tools on the core's gate. */
+export declare class PaidTools {
+  constructor(options?: PaidToolsOptions)
+  /**
+   * A tool callback for `McpServer.registerTool(name, config, callback)`: bills the call, runs `handler` once a
+   * payment is verified, and returns its result once the payment has settled.
+   */
+  tool<A = any>(
+    name: string,
+    tags: PriceTag | PriceTag[],
+    handler: (args: A, extra: any & { paywire: PaidToolCall }) => any | Promise<any>,
+    options?: { description?: string },
+  ): (args: A, extra: any) => Promise<any>
+}
+
+/** The settlement a tool result carries (`_meta["x402/payment-response"]`), or null. */
+export declare function toolSettlement(result: any): SettleResponse | null
 
 /** Response headers a browser client must be allowed to read. */
 export declare const EXPOSED_HEADERS: string

@@ -682,6 +682,52 @@ export declare function knownAssets(): Array<any>
 /** The largest header value paywire decodes, in bytes. */
 export declare const MAX_HEADER_BYTES: number
 
+/** The `_meta` key of a tool call's payment. */
+export declare const MCP_PAYMENT_META_KEY: string
+
+/** The `_meta` key of a tool result's settlement. */
+export declare const MCP_PAYMENT_RESPONSE_META_KEY: string
+
+/** The body a `readBody` step is fed for a call with `arguments` (JSON object text): canonical JSON. */
+export declare function mcpArgumentsBody(arguments: string): Uint8Array
+
+/**
+ * The `tools/call` params (JSON text) for a `send` step, with the caller's `_meta` (JSON text) and the step's
+ * payment as `_meta["x402/payment"]`.
+ */
+export declare function mcpCallParams(step: FetchStep, meta?: string | undefined | null): string
+
+/** The response a `runHandler` step is fed for the tool's result (JSON text). */
+export declare function mcpHandlerResponse(result: string): McpResponse
+
+/**
+ * A response to feed a machine: the paying client (`feedResponse`, then `feedBody`) or the gate
+ * (`feedHandled`).
+ */
+export interface McpResponse {
+  /** The status. */
+  status: number
+  /** The headers, as `[name, value]` pairs. */
+  headers: Array<Array<string>>
+  /** The body. */
+  body: Uint8Array
+}
+
+/** The response the paying client is fed for a tool result (JSON text). */
+export declare function mcpResultResponse(result: string): McpResponse
+
+/** The request head `Gate.start` takes for a call of tool `name` with the call's `_meta` (JSON text). */
+export declare function mcpToolHead(name: string, meta?: string | undefined | null): RequestHead
+
+/** The request `PaidFetch.start` takes for a call of tool `name` with `arguments` (JSON object text). */
+export declare function mcpToolRequest(name: string, arguments: string): FetchRequest
+
+/** The tool result (JSON text) to answer for a `respond` step's status, headers and body. */
+export declare function mcpToolResult(status: number, headers: Array<Array<string>>, body: Uint8Array): string
+
+/** The priced route of tool `name` (its bill says `Tool: {name}` unless `description` is given). */
+export declare function mcpToolRoute(name: string, tags: Array<PriceTag>, description?: string | undefined | null): PricedRoute
+
 /** The signed offers a bill carries. */
 export declare function offersIn(bill: PaymentRequired): Array<SignedOffer>
 

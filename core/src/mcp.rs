@@ -285,9 +285,8 @@ pub fn tool_result(response: &Response) -> Result<String> {
             if let (Some(settlement), Value::Object(members)) = (&settlement, &mut bill)
                 && !settlement.success
             {
-                let value = serde_json::to_value(settlement).map_err(|e| {
-                    Error::new(ErrorCode::InvalidJson, format!("cannot serialise the settlement: {e}"))
-                })?;
+                let value = serde_json::to_value(settlement)
+                    .map_err(|e| Error::new(ErrorCode::InvalidJson, format!("cannot serialise the settlement: {e}")))?;
                 members.insert(PAYMENT_RESPONSE_META_KEY.into(), value);
             }
             result.insert("content".into(), Value::Array(vec![text_content(bill.to_string()), text_content(message)]));

@@ -172,17 +172,21 @@ fn a_payment_is_bound_to_its_tool_and_arguments() {
     let bill = PaymentRequired::from_json(&bill_result["structuredContent"].to_string()).unwrap();
     let payment = payer.pay(&bill, None).unwrap();
     let payment_json: Value = serde_json::from_str(&codec::decode_header_text(&payment.value).unwrap()).unwrap();
-    let params = |args: Value, meta: Value| json!({"name": "get_weather", "arguments": args, "_meta": meta}).to_string();
+    let params =
+        |args: Value, meta: Value| json!({"name": "get_weather", "arguments": args, "_meta": meta}).to_string();
     // Paid and served.
-    let first = serve(&gate, &params(json!({"city": "Rome"}), json!({"x402/payment": payment_json})), Settles::Yes, &mut runs);
+    let first =
+        serve(&gate, &params(json!({"city": "Rome"}), json!({"x402/payment": payment_json})), Settles::Yes, &mut runs);
     assert_eq!(first["_meta"][mcp::PAYMENT_RESPONSE_META_KEY]["success"], true, "{first}");
     assert_eq!(runs, 1);
     // The same payment for other arguments: refused, the tool never runs.
-    let other = serve(&gate, &params(json!({"city": "Lima"}), json!({"x402/payment": payment_json})), Settles::Yes, &mut runs);
+    let other =
+        serve(&gate, &params(json!({"city": "Lima"}), json!({"x402/payment": payment_json})), Settles::Yes, &mut runs);
     assert_eq!(other["isError"], true);
     assert_eq!(runs, 1);
     // The same call again (an answer lost on the way): the held result, not a second run or charge.
-    let again = serve(&gate, &params(json!({"city": "Rome"}), json!({"x402/payment": payment_json})), Settles::Yes, &mut runs);
+    let again =
+        serve(&gate, &params(json!({"city": "Rome"}), json!({"x402/payment": payment_json})), Settles::Yes, &mut runs);
     assert_eq!(again, first);
     assert_eq!(runs, 1);
     // Members in another order are the same arguments.
@@ -191,7 +195,8 @@ fn a_payment_is_bound_to_its_tool_and_arguments() {
     // For another tool's resource: refused.
     let mut wrong = payment_json.clone();
     wrong["resource"]["url"] = json!("mcp://tool/other");
-    let refused = serve(&gate, &params(json!({"city": "Rome"}), json!({"x402/payment": wrong})), Settles::Yes, &mut runs);
+    let refused =
+        serve(&gate, &params(json!({"city": "Rome"}), json!({"x402/payment": wrong})), Settles::Yes, &mut runs);
     assert_eq!(refused["isError"], true);
     assert_eq!(runs, 1);
 }

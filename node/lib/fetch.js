@@ -18,6 +18,19 @@ const startNative = core.PaidFetch.start
 core.PaidFetch.start = (payer, request, options) =>
   startNative(typeof payer?.[NATIVE] === 'function' ? payer[NATIVE]().native : payer, request, options)
 
+/** Performs a paying client's `sign` step with `sign` (digest to signature), feeding the signatures or the failure. */
+async function signStep(call, step, sign) {
+  const signatures = []
+  for (const digest of step.digests) {
+    try {
+      signatures.push(signatureBytes(await sign(digest)))
+    } catch (e) {
+      return call.feedSignFailed(signerFailed(e).message)
+    }
+  }
+  return call.feedSignatures(signatures)
+}
+
 const settlements = new WeakMap()
 const payments = new WeakMap()
 
@@ -85,20 +98,9 @@ function wrapFetch(fetchImpl, payer) {
           read = new Uint8Array(await response.arrayBuffer())
           step = call.feedBody(read)
           break
-        case 'sign': {
-          const signatures = []
-          let failed = null
-          for (const digest of step.digests) {
-            try {
-              signatures.push(signatureBytes(await sign(digest)))
-            } catch (e) {
-              failed = signerFailed(e)
-              break
-            }
-          }
-          step = failed ? call.feedSignFailed(failed.message) : call.feedSignatures(signatures)
+        case 'sign':
+          step = await signStep(call, step, sign)
           break
-        }
         case 'fail':
           throw fromFields(step.error)
         default: {
@@ -114,4 +116,4 @@ function wrapFetch(fetchImpl, payer) {
   }
 }
 
-module.exports = { wrapFetch, settlement, payment, purchaseKey }
+module.exports = { wrapFetch, settlement, payment, purchaseKey, signStep }

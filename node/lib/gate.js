@@ -30,6 +30,7 @@ class MemoryStore {
 class TooLarge extends Error {}
 
 function pricedRoute(pattern, value) {
+  if (value instanceof core.PricedRoute) return value
   const r = value instanceof core.PriceTag || Array.isArray(value) ? { tags: value } : { ...value }
   const tags = Array.isArray(r.tags) ? r.tags : [r.tags]
   if (tags.length === 0 || !tags.every((t) => t instanceof core.PriceTag)) {

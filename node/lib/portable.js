@@ -9,6 +9,7 @@ const { wrapFetch, settlement, payment } = require('./fetch')
 const { FacilitatorClient, DEFAULT_FACILITATOR_URL } = require('./facilitator')
 const { MemoryStore, EXPOSED_HEADERS, ALLOWED_HEADERS } = require('./gate')
 const { honoPaymentMiddleware } = require('./hono')
+const { PayingSession, PaidTools, toolSettlement } = require('./mcp')
 
 // The core's names (as index.js has them), then the glue's.
 const { NativePayer, headerPairs, ...api } = core
@@ -28,4 +29,7 @@ module.exports = {
   EXPOSED_HEADERS,
   ALLOWED_HEADERS,
   honoPaymentMiddleware,
+  PayingSession,
+  PaidTools,
+  toolSettlement,
 }

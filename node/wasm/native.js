@@ -61,6 +61,8 @@ const verifyToResponse = (payment, requirements, options) =>
     ? wasm.verifyToResponsePayload(payment, requirements, options ?? {})
     : wasm.verifyToResponseText(payment, requirements, options ?? {})
 
+const mcpToolRoute = (name, tags, description) => wasm.mcpToolRoute(name, tags.map((t) => t.copy()), description)
+
 const outcomeIsOpen = (status, settlement) =>
   settlement == null ? wasm.outcomeIsOpenWithout(status) : wasm.outcomeIsOpenWith(status, settlement)
 
@@ -72,6 +74,8 @@ export const {
   ALLOWED_HEADERS,
   MAX_HEADER_BYTES,
   RECEIPT_HEADER,
+  MCP_PAYMENT_META_KEY,
+  MCP_PAYMENT_RESPONSE_META_KEY,
 } = wasm.constants()
 
 export const {
@@ -130,5 +134,12 @@ export const {
   receiptIn,
   receiptExtension,
   carriesPayment,
+  mcpToolRequest,
+  mcpCallParams,
+  mcpResultResponse,
+  mcpToolHead,
+  mcpArgumentsBody,
+  mcpHandlerResponse,
+  mcpToolResult,
 } = wasm
-export { NativePayer, PricedRoute, Gate, buildPaymentRequired, checkPayment, verifyPayment, verifyToResponse, outcomeIsOpen }
+export { NativePayer, PricedRoute, Gate, mcpToolRoute, buildPaymentRequired, checkPayment, verifyPayment, verifyToResponse, outcomeIsOpen }

@@ -18,7 +18,7 @@ from mcp.shared.memory import create_connected_server_and_client_session
 
 import paywire
 from paywire.facilitator import AsyncFacilitatorClient
-from paywire.mcp import MCP_PAYMENT_RESPONSE_META_KEY, PaidTools, PayingSession, paid, settlement
+from paywire.mcp import MCP_PAYMENT_RESPONSE_META_KEY, PaidTools, PayingSession, paid, tool_settlement
 
 NETWORK = "eip155:84532"
 PRICE = "$0.001"
@@ -90,14 +90,14 @@ async def test_an_agent_pays_once_and_gets_the_result_with_its_settlement(facili
         result = await paying.call_tool("get_weather", {"city": "Paris", "days": 2})
         assert not result.isError
         assert result.content[0].text == "sunny in Paris for 2 day(s)"  # type: ignore[union-attr]
-        settled = settlement(result)
+        settled = tool_settlement(result)
         assert settled is not None and settled.success and settled.transaction
         assert calls == [{"city": "Paris", "days": 2, "payer": PAYER}]
         assert facilitator.settle_calls == 1
         # A sync tool named apart from its function, returning a dict.
         forecast = await paying.call_tool("forecast", {"city": "Oslo"})
         assert forecast.structuredContent == {"city": "Oslo", "temperature": 21}
-        assert settlement(forecast) is not None
+        assert tool_settlement(forecast) is not None
         # A free tool costs nothing; the session's other methods pass through.
         free = await paying.call_tool("free", {"city": "Rome"})
         assert free.content[0].text == "free weather for Rome"  # type: ignore[union-attr]
@@ -194,7 +194,7 @@ async def test_streamable_http(facilitator: Any) -> None:
         async with streamable_http_client(f"{url}/mcp") as (read, write, _), ClientSession(read, write) as session:
             await session.initialize()
             result = await PayingSession(session, payer()).call_tool("get_weather", {"city": "Quito"})
-    assert not result.isError and settlement(result) is not None
+    assert not result.isError and tool_settlement(result) is not None
     assert calls == [{"city": "Quito", "days": 1, "payer": PAYER}]
     assert facilitator.settle_calls == 1
 
@@ -246,7 +246,7 @@ async def test_paywire_pays_an_official_tool(facilitator: Any) -> None:
         result = await PayingSession(session, payer()).call_tool("get_weather", {"city": "Accra"})
     assert not result.isError, result
     assert json.loads(result.content[0].text) == {"city": "Accra", "weather": "sunny"}  # type: ignore[union-attr]
-    settled = settlement(result)
+    settled = tool_settlement(result)
     assert settled is not None and settled.success
     assert calls == ["Accra"] and facilitator.settle_calls == 1
 

@@ -36,7 +36,7 @@ pub struct RouteOptions {
 
 /// A priced route: its price tags, and `pattern` ("GET /weather/:city") matching requests to it.
 #[napi]
-pub struct PricedRoute(core::PricedRoute);
+pub struct PricedRoute(pub(crate) core::PricedRoute);
 
 #[napi]
 impl PricedRoute {
@@ -342,7 +342,7 @@ impl Exchange {
 
 /// What the gate's glue must do next (`kind`), with the data of that kind.
 #[napi]
-pub struct Step(core::Step);
+pub struct Step(pub(crate) core::Step);
 
 #[napi]
 impl Step {
@@ -505,7 +505,7 @@ impl FetchStarted {
 
 /// What the paying client's glue must do next (`kind`), with the data of that kind.
 #[napi]
-pub struct FetchStep(fetch_core::FetchAction);
+pub struct FetchStep(pub(crate) fetch_core::FetchAction);
 
 #[napi]
 impl FetchStep {

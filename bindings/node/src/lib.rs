@@ -20,6 +20,7 @@ mod errors;
 mod exchange;
 mod facilitator;
 mod getters;
+mod mcp;
 mod messages;
 mod payer;
 mod server;

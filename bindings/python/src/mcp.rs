@@ -5,11 +5,14 @@ use paywire_core::mcp as core;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::convert::headers_from_py;
 use crate::errors::{OrRaise, bad_argument};
-use crate::exchange::{FetchStep, PricedRoute, Step};
+use crate::exchange::{FetchStep, PricedRoute};
 use crate::server::PriceTag;
 
 type ResponseParts<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);
+/// `(method, path_and_query, origin, headers)` of a request head.
+type HeadParts = (String, String, String, Vec<(String, String)>);
 
 fn parts<'py>(py: Python<'py>, response: paywire_core::http::Response) -> ResponseParts<'py> {
     (response.status, response.headers, PyBytes::new(py, &response.body))
@@ -53,11 +56,7 @@ fn mcp_result_response<'py>(py: Python<'py>, result: &str) -> PyResult<ResponseP
 /// call's `_meta` (JSON text).
 #[pyfunction]
 #[pyo3(signature = (name, meta=None))]
-fn mcp_tool_head(
-    py: Python<'_>,
-    name: &str,
-    meta: Option<&str>,
-) -> PyResult<(String, String, String, Vec<(String, String)>)> {
+fn mcp_tool_head(py: Python<'_>, name: &str, meta: Option<&str>) -> PyResult<HeadParts> {
     let head = core::tool_head(name, meta).or_raise(py)?;
     Ok((head.method, head.path_and_query, head.origin, head.headers))
 }
@@ -74,11 +73,11 @@ fn mcp_handler_response<'py>(py: Python<'py>, result: &str) -> PyResult<Response
     Ok(parts(py, core::handler_response(result).or_raise(py)?))
 }
 
-/// The tool result (JSON text) to answer for a "respond" step.
+/// The tool result (JSON text) to answer for a "respond" step's status, headers and body.
 #[pyfunction]
-fn mcp_tool_result(py: Python<'_>, step: &Step) -> PyResult<String> {
-    let response = step.0.action.response().ok_or_else(|| bad_argument(py, "mcp_tool_result takes a \"respond\" step"))?;
-    core::tool_result(response).or_raise(py)
+fn mcp_tool_result(py: Python<'_>, status: u16, headers: &Bound<'_, PyAny>, body: Vec<u8>) -> PyResult<String> {
+    let response = paywire_core::http::Response { status, headers: headers_from_py(headers)?, body };
+    core::tool_result(&response).or_raise(py)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

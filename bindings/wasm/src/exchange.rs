@@ -23,7 +23,7 @@ extern crate alloc;
 /// A priced route: its price tags, and `pattern` ("GET /weather/:city") matching requests to it.
 #[wasm_bindgen]
 #[derive(Clone)]
-pub struct PricedRoute(core::PricedRoute);
+pub struct PricedRoute(pub(crate) core::PricedRoute);
 
 #[wasm_bindgen]
 impl PricedRoute {
@@ -269,7 +269,7 @@ impl Exchange {
 
 /// What the gate's glue must do next (`kind`), with the data of that kind.
 #[wasm_bindgen]
-pub struct Step(core::Step);
+pub struct Step(pub(crate) core::Step);
 
 #[wasm_bindgen]
 impl Step {

@@ -27,6 +27,8 @@ pub fn constants() -> JsValue {
         "ALLOWED_HEADERS": paywire_core::http::ALLOWED_HEADERS,
         "MAX_HEADER_BYTES": paywire_core::codec::MAX_HEADER_BYTES,
         "RECEIPT_HEADER": paywire_core::credentials::access::RECEIPT_HEADER,
+        "MCP_PAYMENT_META_KEY": paywire_core::mcp::PAYMENT_META_KEY,
+        "MCP_PAYMENT_RESPONSE_META_KEY": paywire_core::mcp::PAYMENT_RESPONSE_META_KEY,
         "VERSION": env!("CARGO_PKG_VERSION"),
     }))
 }

@@ -91,7 +91,7 @@ impl FetchStarted {
 
 /// What the paying client's glue must do next (`kind`), with the data of that kind.
 #[wasm_bindgen]
-pub struct FetchStep(fetch_core::FetchAction);
+pub struct FetchStep(pub(crate) fetch_core::FetchAction);
 
 #[wasm_bindgen]
 impl FetchStep {

@@ -12,6 +12,7 @@ mod exchange;
 mod facilitator;
 mod fetch;
 mod js;
+mod mcp;
 mod messages;
 mod payer;
 mod protocol;

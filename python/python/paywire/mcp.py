@@ -84,7 +84,7 @@ def paid() -> Optional[Paid]:
     return _PAID.get()
 
 
-def settlement(result: Any) -> Optional[SettleResponse]:
+def tool_settlement(result: Any) -> Optional[SettleResponse]:
     """The settlement a tool result carries (``_meta["x402/payment-response"]``), if any."""
     meta = getattr(result, "meta", None)
     value = meta.get(MCP_PAYMENT_RESPONSE_META_KEY) if isinstance(meta, dict) else None
@@ -137,7 +137,7 @@ class PayingSession:
     ) -> Any:
         """Calls tool ``name`` and returns its ``CallToolResult``; a bill is paid once and the call made
         again with the payment. The settlement is in the result's ``_meta["x402/payment-response"]``
-        (``settlement(result)``). Raises ``PaywireError`` when the policy refuses every offer or the signer
+        (``tool_settlement(result)``). Raises ``PaywireError`` when the policy refuses every offer or the signer
         fails; a bill that is not paid (not x402, or a second one) is returned as the result it is."""
         method, url, body = mcp_tool_request(name, json.dumps(dict(arguments or {})))
         fetch, step = PaidFetch.start(self.payer, method, url, [], body, sign_inline=self.signer is None)
@@ -336,7 +336,7 @@ class _Call:
                 write_logs(step)
                 kind = step.kind
                 if kind == "respond":
-                    return mcp_tool_result(step)
+                    return mcp_tool_result(step.status or 0, step.headers or [], step.body or b"")
                 if kind == "fail":
                     assert self.handler_error is not None
                     raise self.handler_error
@@ -415,5 +415,5 @@ __all__ = [
     "PayingSession",
     "PaymentStore",
     "paid",
-    "settlement",
+    "tool_settlement",
 ]
