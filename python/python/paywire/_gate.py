@@ -202,6 +202,35 @@ def wants_await(method: Any) -> bool:
     return inspect.iscoroutinefunction(method)
 
 
+async def perform_store(store: Any, exchange: Exchange, step: Step) -> Step:
+    """Performs a "store" step on ``store`` (awaiting an async one) and feeds its answer or failure."""
+    try:
+        result = store_call(store, step)
+        if wants_await(getattr(store, step.op or "", None)) or hasattr(result, "__await__"):
+            result = await result
+    except Exception as e:
+        return exchange.feed_store_failed(f"{type(e).__name__}: {e}")
+    return exchange.feed_store(result)
+
+
+async def perform_facilitator(facilitator: Any, exchange: Exchange, endpoint: str, step: Step) -> Step:
+    """Performs a "verify" or "settle" step with ``facilitator`` (a sync one in a worker thread) and feeds its
+    answer or failure."""
+    import anyio.to_thread
+
+    method = getattr(facilitator, endpoint)
+    try:
+        if wants_await(method):
+            answer = await method(step.payment, step.requirements)
+        else:
+            answer = await anyio.to_thread.run_sync(lambda: method(step.payment, step.requirements))
+            if hasattr(answer, "__await__"):
+                answer = await answer
+    except Exception as e:
+        return facilitator_failed(exchange, endpoint, e)
+    return facilitator_answer(exchange, endpoint, answer)
+
+
 def text_headers(raw: Sequence[Tuple[bytes, bytes]]) -> List[Tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
 

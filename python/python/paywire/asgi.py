@@ -34,7 +34,6 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import anyio
-import anyio.to_thread
 
 from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._gate import (
@@ -43,11 +42,9 @@ from ._gate import (
     PaymentStore,
     Route,
     byte_headers,
-    facilitator_answer,
-    facilitator_failed,
-    store_call,
+    perform_facilitator,
+    perform_store,
     text_headers,
-    wants_await,
     write_logs,
 )
 from ._paywire import Exchange, Paid, Step, StoreEntry
@@ -166,27 +163,10 @@ class _Run:
                 return self.exchange.feed_body(self.body)
 
     async def store(self, step: Step) -> Step:
-        store = self.mw.store
-        try:
-            result = store_call(store, step)
-            if wants_await(getattr(store, step.op or "", None)) or hasattr(result, "__await__"):
-                result = await result
-        except Exception as e:
-            return self.exchange.feed_store_failed(f"{type(e).__name__}: {e}")
-        return self.exchange.feed_store(result)
+        return await perform_store(self.mw.store, self.exchange, step)
 
     async def facilitate(self, endpoint: str, step: Step) -> Step:
-        method = getattr(self.mw.facilitator, endpoint)
-        try:
-            if wants_await(method):
-                answer = await method(step.payment, step.requirements)
-            else:
-                answer = await anyio.to_thread.run_sync(lambda: method(step.payment, step.requirements))
-                if hasattr(answer, "__await__"):
-                    answer = await answer
-        except Exception as e:
-            return facilitator_failed(self.exchange, endpoint, e)
-        return facilitator_answer(self.exchange, endpoint, answer)
+        return await perform_facilitator(self.mw.facilitator, self.exchange, endpoint, step)
 
     async def run_handler(self, paid: Optional[Paid]) -> Step:
         scope = {**self.scope, "state": {**self.scope.get("state", {}), "paywire": paid}}

@@ -47,10 +47,8 @@ import anyio.to_thread
 from ._gate import (
     MemoryStore,
     PaymentStore,
-    facilitator_answer,
-    facilitator_failed,
-    store_call,
-    wants_await,
+    perform_facilitator,
+    perform_store,
     write_logs,
 )
 from ._paywire import (
@@ -366,27 +364,10 @@ class _Call:
         raise PaywireError(f"the gate asked for an unknown step {kind!r}")
 
     async def store(self, step: Step) -> Step:
-        store = self.tools.store
-        try:
-            result = store_call(store, step)
-            if wants_await(getattr(store, step.op or "", None)) or hasattr(result, "__await__"):
-                result = await result
-        except Exception as e:
-            return self.exchange.feed_store_failed(f"{type(e).__name__}: {e}")
-        return self.exchange.feed_store(result)
+        return await perform_store(self.tools.store, self.exchange, step)
 
     async def facilitate(self, endpoint: str, step: Step) -> Step:
-        method = getattr(self.tools.facilitator, endpoint)
-        try:
-            if wants_await(method):
-                answer = await method(step.payment, step.requirements)
-            else:
-                answer = await anyio.to_thread.run_sync(lambda: method(step.payment, step.requirements))
-                if hasattr(answer, "__await__"):
-                    answer = await answer
-        except Exception as e:
-            return facilitator_failed(self.exchange, endpoint, e)
-        return facilitator_answer(self.exchange, endpoint, answer)
+        return await perform_facilitator(self.tools.facilitator, self.exchange, endpoint, step)
 
     async def run_handler(self, paid_by: Optional[Paid]) -> Step:
         token = _PAID.set(paid_by)
