@@ -58,6 +58,34 @@ def test_a_python_agent_pays_a_paid_tool_once_over_stdio(chain: Chain, facilitat
     charged_once(chain, settled.transaction, payer, before)
 
 
+def test_a_payment_replayed_to_another_server_process_is_refused_and_charged_once(
+    chain: Chain, facilitator: Facilitator
+) -> None:
+    key = payer_key()
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+
+    async def run() -> Any:
+        async with stdio_session(facilitator) as first:
+            unpaid = await first.call_tool("get_weather", {"city": "Oslo"})
+            bill = paywire.PaymentRequired.from_json(json.dumps(unpaid.structuredContent))
+            header = paywire.Payer(paywire.LocalSigner(key)).pay(bill)
+            meta = {"x402/payment": json.loads(paywire.decode_header_text(header.value))}
+            served = await first.call_tool("get_weather", {"city": "Oslo"}, meta=meta)
+        # A second process with its own memory: the same payment, sent again.
+        async with stdio_session(facilitator) as second:
+            replayed = await second.call_tool("get_weather", {"city": "Oslo"}, meta=meta)
+        return served, replayed
+
+    served, replayed = anyio.run(run)
+    assert not served.isError, served
+    assert replayed.isError, replayed
+    assert "sunny" not in replayed.model_dump_json()
+    settled = tool_settlement(served)
+    assert settled is not None and settled.success
+    charged_once(chain, settled.transaction, payer, before)
+
+
 def test_a_node_agent_pays_a_paid_tool_once_over_stdio(chain: Chain, facilitator: Facilitator) -> None:
     key = payer_key()
     payer = paywire.LocalSigner(key).address
