@@ -214,13 +214,57 @@ export interface ViemLikeAccount {
 /** A paywire signer from a viem local account. */
 export declare function fromViemAccount(account: ViemLikeAccount): Signer
 
+/** A point of an exchange at which hooks run (the core's, the same in every language). */
+export type HookPoint =
+  | 'beforeVerify' | 'afterVerify' | 'verifyFailure' | 'beforeSettle' | 'afterSettle' | 'settleFailure'
+  | 'beforePaymentCreation' | 'afterPaymentCreation' | 'paymentCreationFailure'
+
+/** What a hook is told: the core's JSON context (members that do not apply are absent). */
+export interface HookContext {
+  /** The point, in snake case as the core names it (`before_verify`). */
+  hook: string
+  method: string
+  resource: string
+  paymentRequired?: Record<string, unknown>
+  requirements?: Record<string, unknown>
+  paymentPayload?: Record<string, unknown>
+  payer?: string
+  verifyResponse?: Record<string, unknown>
+  settleResponse?: Record<string, unknown>
+  error?: { code: string; message: string }
+}
+
+/** A hook: returns `{ abort: true, reason }` to stop the exchange at a point that may stop it. */
+export type Hook = (context: HookContext) => void | { abort: true; reason: string; message?: string } | Promise<void | { abort: true; reason: string; message?: string }>
+
+/**
+ * Hooks by point, run in the order added: before and after `/verify` and `/settle` and on failure (server),
+ * before and after payment creation and on failure (client). Before anything is paid or charged, a hook may
+ * abort (`payment_aborted` on the client; the bill with its reason on the server) and a hook that throws stops
+ * the exchange (`hook_failed`); afterwards hooks only observe.
+ */
+export declare class Hooks {
+  on(point: HookPoint, hook: Hook): this
+  onBeforeVerify(hook: Hook): this
+  onAfterVerify(hook: Hook): this
+  onVerifyFailure(hook: Hook): this
+  onBeforeSettle(hook: Hook): this
+  onAfterSettle(hook: Hook): this
+  onSettleFailure(hook: Hook): this
+  onBeforePaymentCreation(hook: Hook): this
+  onAfterPaymentCreation(hook: Hook): this
+  onPaymentCreationFailure(hook: Hook): this
+  /** The points with hooks (of one side when given). */
+  points(side?: 'server' | 'client'): HookPoint[]
+}
+
 type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
 /**
  * Wraps `fetch` so it pays x402 bills with `payer`: one paid retry at most, never a second payment for the
  * same request, the body kept for the retry, a retry of a request whose outcome is open reusing its payment.
  */
-export declare function wrapFetch(fetch: FetchLike, payer: Payer): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 /** The decoded settlement receipt (`PAYMENT-RESPONSE`) of a response from a wrapped fetch, or null. */
 export declare function settlement(response: Response): SettleResponse | null
 /** The payment a wrapped fetch sent for a response, or null. */
@@ -326,6 +370,8 @@ export interface MiddlewareOptions {
    * of the same request (default 300). Replicas sharing a store need it; keep it above your slowest request.
    */
   takeoverAfter?: number
+  /** Your code before and after `/verify` and `/settle` and when either fails. */
+  hooks?: Hooks
   logger?: Pick<Console, 'warn' | 'error'>
 }
 
@@ -360,7 +406,7 @@ export interface McpClientLike {
  * payment for a retry of the same tool with the same arguments.
  */
 export declare class PayingSession {
-  constructor(client: McpClientLike, payer: Payer)
+  constructor(client: McpClientLike, payer: Payer, options?: { hooks?: Hooks })
   readonly client: McpClientLike
   readonly payer: Payer
   /** Calls a tool, paying its bill once; resolves to the tool's result (its settlement in `_meta`). */
@@ -383,6 +429,8 @@ export interface PaidToolsOptions {
   maxRequestBytes?: number
   maxReplayBytes?: number
   takeoverAfter?: number
+  /** Your code before and after `/verify` and `/settle` and when either fails. */
+  hooks?: Hooks
   logger?: Pick<Console, 'warn' | 'error'>
 }
 

@@ -13,6 +13,7 @@ export const {
   FetchStarted,
   FetchStep,
   Gate,
+  Hooks,
   Issuer,
   LocalSigner,
   MAX_HEADER_BYTES,

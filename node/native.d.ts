@@ -71,6 +71,8 @@ export declare class Exchange {
   feedHandled(status: number, headers: Array<Array<string>>, body: Uint8Array): Step
   /** The handler threw (re-throw it at the `fail` step). */
   feedHandlerFailed(): Step
+  /** What the hooks of a `hook` step decided (absent: go on). */
+  feedHooked(verdict?: HookVerdict | undefined | null): Step
   /** The request was abandoned before a final step: the clean-up's first step. */
   cancel(): Step
   /** Whether a final step was returned. */
@@ -87,7 +89,7 @@ export declare class FetchStarted {
 
 /** What the paying client's glue must do next (`kind`), with the data of that kind. */
 export declare class FetchStep {
-  /** `send`, `readBody`, `sign`, `done`, `fail` or `raise`. */
+  /** `send`, `readBody`, `sign`, `hook`, `done`, `fail` or `raise`. */
   get kind(): string
   /** `send`: the method. */
   get method(): string | null
@@ -97,6 +99,10 @@ export declare class FetchStep {
   get headers(): Array<Array<string>> | null
   /** `send`: the body (absent: no body). */
   get body(): Uint8Array | null
+  /** `hook`: the point (`beforePaymentCreation`, `afterPaymentCreation`, `paymentCreationFailure`). */
+  get hookPoint(): string | null
+  /** `hook`: what the hooks are told (camel-case members as in every language). */
+  get hookContext(): any | null
   /** `sign`: the digests to sign, in order. */
   get digests(): Array<Uint8Array>
   /** `fail`: the error to throw (`{code, message, category, payer, refusals}`). */
@@ -208,6 +214,8 @@ export declare class PaidFetch {
   feedSignatures(signatures: Array<Uint8Array>): FetchStep
   /** The signer failed. */
   feedSignFailed(message: string): FetchStep
+  /** What the hooks of a `hook` step decided (absent: go on). */
+  feedHooked(verdict?: HookVerdict | undefined | null): FetchStep
 }
 
 /** A signed payment, ready to send as `headers[header.name] = header.value`. */
@@ -452,7 +460,7 @@ export declare class Started {
 
 /** What the gate's glue must do next (`kind`), with the data of that kind. */
 export declare class Step {
-  /** `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `respond`, `fail` or `done`. */
+  /** `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `hook`, `respond`, `fail` or `done`. */
   get kind(): string
   /** Run it to completion even if the request is abandoned. */
   get shielded(): boolean
@@ -482,6 +490,10 @@ export declare class Step {
   get accepted(): AcceptedPayment | null
   /** `runHandler`: the access receipt's payload, when a receipt stood in for a payment. */
   get receipt(): any | null
+  /** `hook`: the point (`beforeVerify`, `afterVerify`, `verifyFailure`, `beforeSettle`, `afterSettle`, `settleFailure`). */
+  get hookPoint(): string | null
+  /** `hook`: what the hooks are told (camel-case members as in every language). */
+  get hookContext(): any | null
   /** `respond`: the status. */
   get status(): number | null
   /** `respond`: the headers, as `[name, value]` pairs. */
@@ -629,6 +641,8 @@ export interface FetchOptions {
   alreadyPaid?: boolean
   /** Sign with the payer's own signer (a `LocalSigner`); otherwise a `sign` step. Default true. */
   signInline?: boolean
+  /** The hook points the glue runs hooks at (`beforePaymentCreation`, ...): `hook` steps come only for these. */
+  hooks?: Array<string>
 }
 
 /** A request for `PaidFetch.start`. */
@@ -674,6 +688,21 @@ export interface GateOptions {
    * of the same request (default 300).
    */
   takeoverAfter?: number
+  /** The hook points the glue runs hooks at (`beforeVerify`, ...): `hook` steps come only for these. */
+  hooks?: Array<string>
+}
+
+/**
+ * What the hooks of a `hook` step decided: `abort` (a reason, with an optional `message`), `failed` (a hook
+ * threw: what it said), or neither (go on).
+ */
+export interface HookVerdict {
+  /** A hook aborted with this reason. */
+  abort?: string
+  /** What a person is told about the abort. */
+  message?: string
+  /** A hook threw; what it said, for the log. */
+  failed?: string
 }
 
 /** The default stablecoins. */

@@ -101,6 +101,8 @@ pub fn run(payer: Arc<Payer>, request: Request, timeout: Duration, as_json: bool
                 call.resume(FetchInput::Body(body))
             }
             FetchAction::Sign(_) => call.resume(FetchInput::SignFailed(internal_error("unexpected signing step"))),
+            // The command registers no hooks, so the machine asks for none; going on is what no hook means.
+            FetchAction::Hook(_) => call.resume(FetchInput::Hooked(paywire_core::hooks::HookVerdict::Continue)),
             FetchAction::Fail(error) => {
                 let code = if error.code() == ErrorCode::NoAcceptableOffer { 1 } else { 2 };
                 return Err(Failure::new(code, error));

@@ -106,6 +106,10 @@ error_codes! {
     /// A prepared payment was completed twice, with the wrong number of signatures, by another payer, or
     /// after it expired.
     InvalidPreparedPayment => "invalid_prepared_payment",
+    /// A hook registered before payment creation aborted it (the hook's reason is in the message).
+    PaymentAborted => "payment_aborted",
+    /// A hook raised before a payment was created, verified or settled, so the exchange stopped there.
+    HookFailed => "hook_failed",
 
     // Server side.
     /// The client's `accepted` offer matches none of the server's offers.
@@ -293,7 +297,9 @@ impl ErrorCode {
             | NoAcceptableOffer
             | PaymentAlreadyAttempted
             | BudgetExceeded
-            | InvalidPreparedPayment => Category::Local,
+            | InvalidPreparedPayment
+            | PaymentAborted
+            | HookFailed => Category::Local,
             InvalidFacilitatorResponse
             | FacilitatorUnreachable
             | UnexpectedVerifyError

@@ -24,6 +24,7 @@ pub mod eip712;
 pub mod error;
 pub mod exact;
 pub mod facilitator;
+pub mod hooks;
 pub mod http;
 pub(crate) mod machine;
 pub mod mcp;

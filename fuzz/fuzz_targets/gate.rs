@@ -1,11 +1,13 @@
 //! The server's payment gate driven by arbitrary requests and arbitrary outcomes: it never panics, every
-//! exchange ends, and the handler of a priced route runs only after the facilitator said the payment is valid.
+//! exchange ends, and the handler of a priced route runs only after the facilitator said the payment is valid,
+//! whatever hooks decide (`k` go on, `K` abort, `X` a hook raised).
 //!
 //! Input: lines. 0: method; 1: path (and query); 2: payment header value (`v1:` prefix: `X-PAYMENT`); 3: the
 //! clock; then one outcome per line, fed to the steps in order (a letter, then its argument).
 #![no_main]
 use std::sync::Arc;
 
+use paywire_core::hooks::{HookPoint, HookSet, HookVerdict};
 use paywire_core::http::Response;
 use paywire_core::server::PriceTag;
 use paywire_core::server::gate::{
@@ -17,7 +19,7 @@ use paywire_core::*;
 
 const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 
-fn gate(own_store: bool) -> Gate {
+fn gate(own_store: bool, hooks: bool) -> Gate {
     let route = |pattern: &str, price: &str, version: u8| {
         let mut r = PricedRoute::new(
             Some(RoutePattern::parse(pattern).expect("a fixed pattern")),
@@ -29,7 +31,12 @@ fn gate(own_store: bool) -> Gate {
     let routes =
         vec![route("GET /weather", "$0.01", 2), route("POST /v1/{item}", "$0.02", 1), route("/files/*", "$1", 2)];
     let store: Option<Arc<dyn PaymentStore>> = if own_store { Some(Arc::new(MemoryStore::default())) } else { None };
-    let options = GateOptions { max_request_bytes: 64, max_replay_bytes: 64, ..GateOptions::default() };
+    let hooks = if hooks {
+        HookSet::from_names(HookPoint::ALL.iter().filter(|p| p.is_server()).map(|p| p.name())).expect("known points")
+    } else {
+        HookSet::NONE
+    };
+    let options = GateOptions { max_request_bytes: 64, max_replay_bytes: 64, hooks, ..GateOptions::default() };
     Gate::new(
         routes,
         GateParts { options, issuer: None, access: None, store, randomness: Arc::new(FixedRandomness::new(vec![7])) },
@@ -59,6 +66,9 @@ fn outcome(line: &str, stored: &Option<StoreEntry>) -> Option<Input> {
         "R" => Input::Store(StoreAnswer::Replaced(false)),
         "l" => Input::Store(StoreAnswer::Released),
         "x" => Input::Store(StoreAnswer::Failed(arg.into())),
+        "k" => Input::Hooked(HookVerdict::Continue),
+        "K" => Input::Hooked(HookVerdict::Abort { reason: arg.into(), message: Some(arg.into()) }),
+        "X" => Input::Hooked(HookVerdict::Failed(arg.into())),
         _ => return None,
     })
 }
@@ -71,6 +81,7 @@ fn default_for(action: &Action) -> Input {
         Action::RunHandler(_) => Input::Handled(Response { status: 200, headers: Vec::new(), body: Vec::new() }),
         Action::Settle(_) => Input::FacilitatorFailed { code: None, message: "down".into() },
         Action::Store(_) => Input::Store(StoreAnswer::Failed("down".into())),
+        Action::Hook(_) => Input::Hooked(HookVerdict::Continue),
         _ => Input::ClientGone,
     }
 }
@@ -98,7 +109,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         origin: "http://api.test".into(),
         headers,
     };
-    let gate = gate(data.len() % 2 == 0);
+    let gate = gate(data.len() % 2 == 0, data.len() % 3 == 0);
     let _ = gate.route_for(&method, &path, FrameworkRoute::Matched(&path));
     let (exchange, mut step) = gate.handle(head, FrameworkRoute::Unknown, now);
     let Some(mut exchange) = exchange else {

@@ -12,6 +12,7 @@
 const core = require('./core')
 const { fromFields } = require('./errors')
 const { NATIVE, signatureBytes, signerFailed } = require('./payer')
+const { hooksOf } = require('./hooks')
 
 // The machine takes a paywire Payer (its native side, its clock read now) as well as a native payer.
 const startNative = core.PaidFetch.start
@@ -53,13 +54,15 @@ function purchaseKey(method, url, body) {
  * Wraps `fetch` (the global one, undici's, or any with the same signature) so it pays x402 bills with
  * `payer`. The returned function takes what fetch takes and resolves to the final `Response`; pass it to
  * `settlement()` and `payment()` to read what was paid. Redirects are followed by paywire (as the request's
- * `redirect` option says), never by the wrapped fetch.
+ * `redirect` option says), never by the wrapped fetch. `options.hooks` (a `Hooks`) runs your code before and
+ * after each payment is created and when creating one fails.
  */
-function wrapFetch(fetchImpl, payer) {
+function wrapFetch(fetchImpl, payer, options = {}) {
   if (typeof fetchImpl !== 'function') throw new TypeError('wrapFetch(fetch, payer): fetch must be a function')
   if (payer == null || typeof payer[NATIVE] !== 'function') {
     throw new TypeError('wrapFetch(fetch, payer): payer must be a paywire Payer')
   }
+  const hooks = hooksOf(options)
   return async function paywireFetch(input, init) {
     const request = new Request(input, init)
     const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
@@ -69,7 +72,7 @@ function wrapFetch(fetchImpl, payer) {
       url: request.url,
       headers: core.headerPairs(request.headers),
       body,
-    }, { followRedirects: request.redirect === 'follow', signInline: local })
+    }, { followRedirects: request.redirect === 'follow', signInline: local, hooks: hooks.points('client') })
     const call = started.takeCall()
     let step = started.takeStep()
     let response = null
@@ -100,6 +103,9 @@ function wrapFetch(fetchImpl, payer) {
           break
         case 'sign':
           step = await signStep(call, step, sign)
+          break
+        case 'hook':
+          step = call.feedHooked(await hooks.run(step.hookPoint, step.hookContext))
           break
         case 'fail':
           throw fromFields(step.error)

@@ -6,6 +6,7 @@
 
 const core = require('./core')
 const { PaywireError } = require('./errors')
+const { hooksOf } = require('./hooks')
 
 /** Response headers a browser client must be allowed to read. */
 const EXPOSED_HEADERS = core.EXPOSED_HEADERS
@@ -60,6 +61,7 @@ class PaymentGate {
     for (const value of attached) priced.push(pricedRoute(null, value))
     const external = store != null && !(store instanceof MemoryStore)
     const bounds = store instanceof MemoryStore ? store : new MemoryStore()
+    this.hooks = hooksOf(options)
     this.native = new core.Gate(priced, {
       publicUrl: publicUrl ?? undefined,
       allowOnchainSignatures,
@@ -70,6 +72,7 @@ class PaymentGate {
       maxEntries: bounds.maxEntries,
       maxBytes: bounds.maxBytes,
       takeoverAfter,
+      hooks: this.hooks.points('server'),
     }, issuer ?? undefined, access ?? undefined)
     if (facilitator == null) {
       const { FacilitatorClient } = require('./facilitator')
@@ -131,6 +134,9 @@ class PaymentGate {
           case 'verify':
           case 'settle':
             step = await this.#facilitate(exchange, step)
+            break
+          case 'hook':
+            step = exchange.feedHooked(await this.hooks.run(step.hookPoint, step.hookContext))
             break
           default: {
             const paid = { payer: step.payer, payment: step.accepted ?? null, receipt: step.receipt ?? null }

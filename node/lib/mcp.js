@@ -13,6 +13,7 @@ const { fromFields, PaywireError } = require('./errors')
 const { NATIVE } = require('./payer')
 const { signStep } = require('./fetch')
 const { PaymentGate, MemoryStore } = require('./gate')
+const { hooksOf } = require('./hooks')
 
 /** The settlement a tool result carries (`_meta["x402/payment-response"]`, a `SettleResponse`), or null. */
 function toolSettlement(result) {
@@ -30,10 +31,11 @@ function toolSettlement(result) {
  * and pays the ones that bill, with `payer` under its policy. A call is paid at most once; a call whose paid
  * outcome was left open (no answer, the payment still settling) keeps its payment, so calling the same tool
  * with the same arguments again sends the same payment instead of paying twice. Every other member is the
- * client's.
+ * client's. `options.hooks` (a `Hooks`) runs your code before and after each payment is created and when
+ * creating one fails.
  */
 class PayingSession {
-  constructor(client, payer) {
+  constructor(client, payer, options = {}) {
     if (client == null || typeof client.callTool !== 'function') {
       throw new TypeError('new PayingSession(client, payer): client needs callTool() (an MCP Client)')
     }
@@ -42,6 +44,7 @@ class PayingSession {
     }
     this.client = client
     this.payer = payer
+    this.hooks = hooksOf(options)
     // biome-ignore lint/correctness/noConstructorReturn: the session is the client, with callTool paying
     return new Proxy(this, {
       get(target, name, receiver) {
@@ -61,7 +64,7 @@ class PayingSession {
   async callTool(params, resultSchema, options) {
     const { native, local, sign } = this.payer[NATIVE]()
     const request = core.mcpToolRequest(params.name, JSON.stringify(params.arguments ?? {}))
-    const started = core.PaidFetch.start(native, request, { signInline: local })
+    const started = core.PaidFetch.start(native, request, { signInline: local, hooks: this.hooks.points('client') })
     const call = started.takeCall()
     let step = started.takeStep()
     const meta = params._meta == null ? undefined : JSON.stringify(params._meta)
@@ -87,6 +90,9 @@ class PayingSession {
         case 'sign':
           step = await signStep(call, step, sign)
           break
+        case 'hook':
+          step = call.feedHooked(await this.hooks.run(step.hookPoint, step.hookContext))
+          break
         case 'fail':
           throw fromFields(step.error)
         default:
@@ -104,7 +110,8 @@ class PayingSession {
  *
  * Options: `facilitator` (a `FacilitatorClient`; the default is the public x402.org one, test networks only),
  * `store` (a `MemoryStore`, the default, one per tool; or a store shared by processes, as the HTTP gate
- * takes), `allowOnchainSignatures`, `maxRequestBytes`, `maxReplayBytes`, `takeoverAfter`, `logger`.
+ * takes), `allowOnchainSignatures`, `maxRequestBytes`, `maxReplayBytes`, `takeoverAfter`, `logger`, `hooks` (a
+ * `Hooks`: your code before and after `/verify` and `/settle` and when either fails).
  */
 class PaidTools {
   constructor(options = {}) {

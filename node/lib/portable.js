@@ -10,6 +10,7 @@ const { FacilitatorClient, DEFAULT_FACILITATOR_URL } = require('./facilitator')
 const { MemoryStore, EXPOSED_HEADERS, ALLOWED_HEADERS } = require('./gate')
 const { honoPaymentMiddleware } = require('./hono')
 const { PayingSession, PaidTools, toolSettlement } = require('./mcp')
+const { Hooks } = require('./hooks')
 
 // The core's names (as index.js has them), then the glue's.
 const { NativePayer, headerPairs, ...api } = core
@@ -32,4 +33,5 @@ module.exports = {
   PayingSession,
   PaidTools,
   toolSettlement,
+  Hooks,
 }

@@ -38,6 +38,7 @@ export const {
   FetchStep,
   fromViemAccount,
   Gate,
+  Hooks,
   honoPaymentMiddleware,
   Issuer,
   knownAssets,

@@ -42,6 +42,7 @@ def _gate(config: Dict[str, Any]) -> native.Gate:
         options["max_request_bytes"] = config["maxRequestBytes"]
     if "maxReplayBytes" in config:
         options["max_replay_bytes"] = config["maxReplayBytes"]
+    options["hooks"] = config.get("hooks", [])
     return native.Gate(routes, external_store=config.get("externalStore", False), **options)
 
 
@@ -64,6 +65,8 @@ def _gate_feed(exchange: native.Exchange, value: Dict[str, Any]) -> native.Step:
         return exchange.feed_handled(h["status"], _pairs(h["headers"]), h["body"].encode())
     if "handlerFailed" in value:
         return exchange.feed_handler_failed()
+    if "hooked" in value:
+        return exchange.feed_hooked(**_verdict(value["hooked"]))
     store = value["store"]
     if "entry" in store:
         return exchange.feed_store(None)
@@ -72,6 +75,31 @@ def _gate_feed(exchange: native.Exchange, value: Dict[str, Any]) -> native.Step:
     if "released" in store:
         return exchange.feed_store(None)
     return exchange.feed_store_failed(store["failed"])
+
+
+def _verdict(hooked: Dict[str, Any]) -> Dict[str, Any]:
+    """The arguments of ``feed_hooked`` for a ``hooked`` input."""
+    if "abort" in hooked:
+        return {"abort": hooked["abort"]["reason"], "message": hooked["abort"].get("message")}
+    if "failed" in hooked:
+        return {"failed": hooked["failed"]}
+    return {}
+
+
+def _matches(got: Any, want: Any) -> bool:
+    """Whether ``got`` is ``want``, an object matching by the members ``want`` names."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(_matches(got.get(k), v) for k, v in want.items())
+    return bool(got == want)
+
+
+def _check_hook(label: str, point: Any, context: Any, expect: Dict[str, Any]) -> None:
+    assert point == expect["point"], f"{label}: hook point {point}"
+    assert isinstance(context, dict), label
+    for k, v in expect.get("context", {}).items():
+        assert _matches(context.get(k), v), f"{label}: hook context member {k} in {context}"
+    for k in expect.get("contextKeys", []):
+        assert context.get(k) is not None, f"{label}: hook context lacks {k}"
 
 
 def _check_headers(label: str, headers: List[Tuple[str, str]], expect: Dict[str, Any]) -> None:
@@ -98,6 +126,8 @@ def _check_step(label: str, step: native.Step, expect: Dict[str, Any]) -> None:
             assert (step.key or "").startswith(expect["keyPrefix"]), f"{label}: {step.key}"
         if "state" in expect:
             assert step.entry is not None and step.entry.state == expect["state"], label
+    elif step.kind == "hook":
+        _check_hook(label, step.hook_point, step.hook_context, expect)
     elif step.kind == "respond":
         headers = step.headers or []
         body = step.body or b""
@@ -151,6 +181,8 @@ def _check_fetch(label: str, step: native.FetchStep, expect: Dict[str, Any]) -> 
             assert step.body is None, label
     elif step.kind == "sign":
         assert len(step.digests) == expect["digests"], label
+    elif step.kind == "hook":
+        _check_hook(label, step.hook_point, step.hook_context, expect)
     elif step.kind == "fail":
         assert step.error is not None and step.error.code == expect["error"], f"{label}: {step.error}"
     elif step.kind in ("done", "raise"):
@@ -186,6 +218,7 @@ def run_client(case: Dict[str, Any]) -> None:
         "max_redirects": o.get("maxRedirects", 20),
         "already_paid": o.get("alreadyPaid", False),
         "sign_inline": o.get("signInline", True),
+        "hooks": o.get("hooks", []),
     }
     calls: Dict[str, Tuple[native.PaidFetch, native.FetchStep]] = {}
     for i, move in enumerate(case["moves"]):
@@ -203,6 +236,8 @@ def run_client(case: Dict[str, Any]) -> None:
                 step = call.feed_body(value["body"].encode())
             elif "sendFailed" in value:
                 step = call.feed_send_failed()
+            elif "hooked" in value:
+                step = call.feed_hooked(**_verdict(value["hooked"]))
             else:
                 step = call.feed_signatures([signer.sign_digest(d) for d in last.digests])
         calls[move.get("start") or move["feed"]] = (call, step)

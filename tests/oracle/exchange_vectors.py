@@ -352,6 +352,79 @@ def gate(ts) -> list:
         {"cancel": "a", "expect": {"action": "store", "op": "release", "keyPrefix": "auth:", "shielded": True}},
         feed("a", {"store": {"released": True}}, {"action": "done"})],
          config=gate_config(externalStore=True))
+    # Hooks: the gate asks the glue to run them only at the points registered, with the payment's context.
+    every_hook = ["before_verify", "after_verify", "verify_failure", "before_settle", "after_settle", "settle_failure"]
+    go_on = {"hooked": {"continue": True}}
+    ctx = {"method": "GET", "resource": ORIGIN + "/weather", "payer": PAYER}
+    keys = ["paymentPayload", "requirements"]
+
+    def hook(point, shielded=False, context=None, context_keys=()) -> dict:
+        return {"action": "hook", "point": point, "shielded": shielded,
+                "context": {"hook": point, **ctx, **(context or {})}, "contextKeys": [*keys, *context_keys]}
+
+    case("hooks run before and after /verify and /settle, with the payment's context", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, hook("before_verify")),
+        feed("a", go_on, VERIFY),
+        feed("a", VALID, hook("after_verify", context_keys=["verifyResponse"])),
+        feed("a", go_on, RUN), feed("a", HANDLED, hook("before_settle")), feed("a", go_on, SETTLE),
+        feed("a", OK_SETTLE, hook("after_settle", True, {"settleResponse": SETTLED})),
+        feed("a", go_on, paid_ok()),
+        # The same payment again is answered from the record: no hook runs, nothing is verified or settled.
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, paid_ok())],
+         config=gate_config(hooks=every_hook))
+    case("a hook before /verify aborts: the bill with its reason, nothing verified; the payment can be retried", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, hook("before_verify")),
+        feed("a", {"hooked": {"abort": {"reason": "blocked_payer", "message": "this wallet is blocked"}}},
+             billed(402, error="blocked_payer", json_={"error": "blocked_payer",
+                                                       "message": "this wallet is blocked"})),
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, hook("before_verify")),
+        feed("b", go_on, VERIFY)],
+         config=gate_config(hooks=["before_verify"]))
+    case("a hook after /verify aborts: the handler never runs, nothing settled", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", VALID, hook("after_verify", context_keys=["verifyResponse"])),
+        feed("a", {"hooked": {"abort": {"reason": "over_quota"}}},
+             billed(402, error="over_quota", json_={"error": "over_quota", "message": "over_quota"}))],
+         config=gate_config(hooks=["after_verify"]))
+    case("a hook before /settle aborts: the handler's response is never sent, nothing settled", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY), feed("a", VALID, RUN),
+        feed("a", HANDLED, hook("before_settle")),
+        feed("a", {"hooked": {"abort": {"reason": "not_today", "message": "no sale"}}},
+             billed(402, error="not_today", json_={"error": "not_today", "message": "no sale"},
+                    absentHeaders=["payment-response"]))],
+         config=gate_config(hooks=["before_settle"]))
+    case("a hook that raises before /verify: 500 hook_failed, nothing verified, the details only in the log", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, hook("before_verify")),
+        feed("a", {"hooked": {"failed": "KeyError: quota"}},
+             answered(500, "hook_failed") | {"logs": ["KeyError: quota"]})],
+         config=gate_config(hooks=["before_verify"]))
+    case("a hook after the settlement can neither abort nor fail it: the settled response is served", [
+        *paid_through("a", pay)[:4],
+        feed("a", OK_SETTLE, hook("after_settle", True, {"settleResponse": SETTLED})),
+        feed("a", {"hooked": {"abort": {"reason": "too_late"}}}, paid_ok() | {"logs": ["too_late"]}),
+        start("b", req(headers=[sign(n=6)]), read_body()), feed("b", BODY, VERIFY), feed("b", VALID, RUN),
+        feed("b", HANDLED, SETTLE), feed("b", OK_SETTLE, hook("after_settle", True)),
+        feed("b", {"hooked": {"failed": "boom"}}, paid_ok() | {"logs": ["boom"]})],
+         config=gate_config(hooks=["after_settle"]))
+    case("failure hooks see a refused /verify and a failed /settle, with the reason", [
+        start("a", req(headers=[pay]), read_body()), feed("a", BODY, VERIFY),
+        feed("a", {"verified": {"isValid": False, "invalidReason": "insufficient_funds", "invalidMessage": "poor",
+                                "payer": PAYER}},
+             hook("verify_failure", context={"error": {"code": "insufficient_funds", "message": "poor"}},
+                  context_keys=["verifyResponse"])),
+        feed("a", go_on, billed(402, error="insufficient_funds")),
+        start("b", req(headers=[pay]), read_body()), feed("b", BODY, VERIFY),
+        feed("b", {"facilitatorFailed": {"code": "facilitator_unreachable", "message": "reset"}},
+             hook("verify_failure", context={"error": {"code": "facilitator_unreachable", "message": "reset"}})),
+        feed("b", go_on, answered(502, "facilitator_unreachable", UPSTREAM)),
+        start("c", req(headers=[pay]), read_body()), feed("c", BODY, VERIFY), feed("c", VALID, RUN),
+        feed("c", HANDLED, SETTLE),
+        feed("c", {"settled": {"success": False, "errorReason": "insufficient_funds", "transaction": "",
+                               "network": "eip155:84532", "payer": PAYER}},
+             hook("settle_failure", True, {"error": {"code": "insufficient_funds", "message": ""}},
+                  ["settleResponse"])),
+        feed("c", go_on, billed(402, error="insufficient_funds"))],
+         config=gate_config(hooks=["verify_failure", "settle_failure"]))
     case("an OPTIONS preflight passes through", [start("a", req("OPTIONS", headers=[pay]), {"action": "passThrough"})])
     case("a free path passes through", [start("a", req(path="/free", headers=[pay]), {"action": "passThrough"})])
     return cases
@@ -473,4 +546,48 @@ def client(ts) -> list:
          "expect": send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())},
         feed("x", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid)],
          options={"signInline": False})
+    creation = ["before_payment_creation", "after_payment_creation", "payment_creation_failure"]
+
+    def hook(point, context=None, context_keys=()) -> dict:
+        return {"action": "hook", "point": point,
+                "context": {"hook": point, "method": "GET", "resource": a, **(context or {})},
+                "contextKeys": ["paymentRequired", *context_keys]}
+
+    go_on = {"hooked": {"continue": True}}
+    case("payment creation hooks see the bill, then the payment before it is sent", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, hook("before_payment_creation")),
+        feed("x", go_on, hook("after_payment_creation", {"payer": PAYER}, ["requirements", "paymentPayload"])),
+        feed("x", go_on, send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=())),
+        feed("x", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid)],
+         options={"hooks": creation})
+    case("a hook before payment creation aborts: payment_aborted, nothing signed or sent", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, hook("before_payment_creation")),
+        feed("x", {"hooked": {"abort": {"reason": "not_this_merchant"}}},
+             {"action": "fail", "error": "payment_aborted"})],
+         options={"hooks": creation})
+    case("a hook that raises before payment creation: hook_failed, nothing paid", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, hook("before_payment_creation")),
+        feed("x", {"hooked": {"failed": "ValueError"}}, {"action": "fail", "error": "hook_failed"})],
+         options={"hooks": creation})
+    case("the policy refuses the bill: the failure hook sees why, then the refusal is raised", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, hook("payment_creation_failure", {"error": {"code": "no_acceptable_offer"}})),
+        feed("x", go_on, {"action": "fail", "error": "no_acceptable_offer"})],
+         policy={"maxPerPayment": "$0.001"}, options={"hooks": ["payment_creation_failure"]})
+    case("a hook after payment creation cannot abort it: the payment is sent", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", bill_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, {"action": "sign", "digests": 1}),
+        {"feed": "x", "input": {"signWithKey": True},
+         "expect": hook("after_payment_creation", {"payer": PAYER}, ["requirements", "paymentPayload"])},
+        feed("x", {"hooked": {"abort": {"reason": "late"}}},
+             send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=()))],
+         options={"hooks": ["after_payment_creation"], "signInline": False})
     return cases

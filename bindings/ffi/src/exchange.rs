@@ -14,6 +14,7 @@ use crate::convert::{HttpHeader, header_pairs};
 use crate::credentials::{AccessPolicy, Issuer};
 use crate::error::{ErrorDetails, Result, bad_argument};
 use crate::getters::getters;
+use crate::hooks::{HookContext, HookPoint, HookVerdict, hook_set};
 use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse};
 use crate::payer::{Payer, PaymentHeader};
 use crate::server::{AcceptedPayment, PriceTag};
@@ -86,6 +87,9 @@ pub struct GateOptions {
     /// of the same request (default 300).
     #[uniffi(default = None)]
     pub takeover_after: Option<u64>,
+    /// The points the glue runs hooks at: `Hook` steps come only for these.
+    #[uniffi(default = None)]
+    pub hooks: Option<Vec<HookPoint>>,
 }
 
 /// A request as the gate sees it.
@@ -145,6 +149,7 @@ impl Gate {
             max_replay_bytes: options.max_replay_bytes.map_or(core::DEFAULT_MAX_REPLAY_BYTES, |n| n as usize),
             matching: RouteMatching { case_sensitive: options.case_sensitive },
             takeover_after: options.takeover_after.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
+            hooks: hook_set(options.hooks),
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if options.external_store { None } else { Some(Arc::new(MemoryStore::default())) };
@@ -289,6 +294,10 @@ impl Exchange {
     pub fn feed_handler_failed(&self) -> GateStep {
         self.resume(core::Input::HandlerFailed)
     }
+    /// What the hooks of a `Hook` step decided.
+    pub fn feed_hooked(&self, verdict: HookVerdict) -> GateStep {
+        self.resume(core::Input::Hooked(verdict.into()))
+    }
     /// The request was abandoned before a final step: the clean-up's first step.
     pub fn cancel(&self) -> GateStep {
         let mut exchange = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -383,6 +392,13 @@ pub enum GateAction {
         /// The server's offer it pays.
         requirements: Arc<PaymentRequirements>,
     },
+    /// Run the hooks registered at `point`, in order, and feed what they decided.
+    Hook {
+        /// Where the exchange is.
+        point: HookPoint,
+        /// What the hooks are told.
+        context: HookContext,
+    },
     /// Final: send this response as it is.
     Respond {
         /// The status.
@@ -453,6 +469,9 @@ impl From<core::Step> for GateStep {
             core::Action::Respond(r) => {
                 GateAction::Respond { status: r.status, headers: headers_out(&r.headers), body: r.body }
             }
+            core::Action::Hook(call) => {
+                GateAction::Hook { point: call.point.into(), context: HookContext::from(&*call) }
+            }
             core::Action::Fail => GateAction::Fail,
             core::Action::Done => GateAction::Done,
         };
@@ -493,6 +512,9 @@ pub struct FetchOptions {
     /// Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
     #[uniffi(default = true)]
     pub sign_inline: bool,
+    /// The points the glue runs hooks at: `Hook` steps come only for these.
+    #[uniffi(default = None)]
+    pub hooks: Option<Vec<HookPoint>>,
 }
 
 /// What a call paid, with its final response.
@@ -526,6 +548,13 @@ pub enum FetchStep {
     Sign {
         /// The digests.
         digests: Vec<Vec<u8>>,
+    },
+    /// Run the hooks registered at `point`, in order, and feed what they decided.
+    Hook {
+        /// Where the call is.
+        point: HookPoint,
+        /// What the hooks are told.
+        context: HookContext,
     },
     /// Final: the last response is the answer.
     Done {
@@ -563,6 +592,9 @@ impl From<fetch_core::FetchAction> for FetchStep {
             },
             fetch_core::FetchAction::ReadBody => FetchStep::ReadBody,
             fetch_core::FetchAction::Sign(d) => FetchStep::Sign { digests: d.iter().map(|d| d.to_vec()).collect() },
+            fetch_core::FetchAction::Hook(call) => {
+                FetchStep::Hook { point: call.point.into(), context: HookContext::from(&*call) }
+            }
             fetch_core::FetchAction::Done(o) => FetchStep::Done { outcome: outcome(*o) },
             fetch_core::FetchAction::Fail(e) => FetchStep::Fail { error: ErrorDetails::from(&e) },
             fetch_core::FetchAction::Raise(o) => FetchStep::Raise { outcome: outcome(*o) },
@@ -603,6 +635,7 @@ pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: Fetch
         max_redirects: options.max_redirects,
         already_paid: options.already_paid,
         sign_inline: options.sign_inline,
+        hooks: hook_set(options.hooks),
     };
     let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
     FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) }
@@ -630,5 +663,9 @@ impl PaidFetch {
     pub fn feed_sign_failed(&self, message: String) -> FetchStep {
         let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
         self.resume(fetch_core::FetchInput::SignFailed(error))
+    }
+    /// What the hooks of a `Hook` step decided.
+    pub fn feed_hooked(&self, verdict: HookVerdict) -> FetchStep {
+        self.resume(fetch_core::FetchInput::Hooked(verdict.into()))
     }
 }

@@ -10,6 +10,7 @@ mod error;
 mod exchange;
 mod facilitator;
 mod getters;
+mod hooks;
 mod messages;
 mod payer;
 mod redis;

@@ -8,6 +8,7 @@ use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use paywire_core::client::fetch as fetch_core;
 use paywire_core::credentials::Statement;
+use paywire_core::hooks::{self, HookSet};
 use paywire_core::server::gate as core;
 use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
@@ -87,6 +88,8 @@ pub struct GateOptions {
     /// Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
     /// of the same request (default 300).
     pub takeover_after: Option<u32>,
+    /// The hook points the glue runs hooks at (`beforeVerify`, ...): `hook` steps come only for these.
+    pub hooks: Option<Vec<String>>,
 }
 
 /// The framework's word on a request's route.
@@ -157,6 +160,7 @@ impl Gate {
             max_entries: None,
             max_bytes: None,
             takeover_after: None,
+            hooks: None,
         });
         let gate_options = core::GateOptions {
             public_url: o.public_url,
@@ -165,6 +169,7 @@ impl Gate {
             max_replay_bytes: o.max_replay_bytes.map_or(core::DEFAULT_MAX_REPLAY_BYTES, |n| n as usize),
             matching: RouteMatching { case_sensitive: o.case_sensitive.unwrap_or(false) },
             takeover_after: o.takeover_after.map_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS, u64::from),
+            hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
             None
@@ -328,6 +333,11 @@ impl Exchange {
     pub fn feed_handler_failed(&mut self) -> Step {
         self.resume(core::Input::HandlerFailed)
     }
+    /// What the hooks of a `hook` step decided (absent: go on).
+    #[napi]
+    pub fn feed_hooked(&mut self, verdict: Option<HookVerdict>) -> Step {
+        self.resume(core::Input::Hooked(HookVerdict::into_core(verdict)))
+    }
     /// The request was abandoned before a final step: the clean-up's first step.
     #[napi]
     pub fn cancel(&mut self) -> Step {
@@ -346,7 +356,7 @@ pub struct Step(pub(crate) core::Step);
 
 #[napi]
 impl Step {
-    /// `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `respond`, `fail` or `done`.
+    /// `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `hook`, `respond`, `fail` or `done`.
     #[napi(getter)]
     pub fn kind(&self) -> &'static str {
         match &self.0.action {
@@ -387,6 +397,10 @@ getters!(Step {
     accepted -> Option<AcceptedPayment> = |v| v.action.paid()?.payment.clone().map(AcceptedPayment);
     #[doc = "`runHandler`: the access receipt's payload, when a receipt stood in for a payment."]
     receipt -> Option<Value> = |v| v.action.paid()?.receipt.as_ref().map(Statement::to_json);
+    #[doc = "`hook`: the point (`beforeVerify`, `afterVerify`, `verifyFailure`, `beforeSettle`, `afterSettle`, `settleFailure`)."]
+    hook_point -> Option<String> = |v| v.action.hook().map(|c| c.point.camel_name());
+    #[doc = "`hook`: what the hooks are told (camel-case members as in every language)."]
+    hook_context -> Option<Value> = |v| v.action.hook().map(|c| c.context.clone());
     #[doc = "`respond`: the status."]
     status -> Option<u32> = |v| v.action.response().map(|r| u32::from(r.status));
     #[doc = "`respond`: the headers, as `[name, value]` pairs."]
@@ -419,6 +433,30 @@ pub struct FetchOptions {
     pub already_paid: Option<bool>,
     /// Sign with the payer's own signer (a `LocalSigner`); otherwise a `sign` step. Default true.
     pub sign_inline: Option<bool>,
+    /// The hook points the glue runs hooks at (`beforePaymentCreation`, ...): `hook` steps come only for these.
+    pub hooks: Option<Vec<String>>,
+}
+
+/// What the hooks of a `hook` step decided: `abort` (a reason, with an optional `message`), `failed` (a hook
+/// threw: what it said), or neither (go on).
+#[napi(object)]
+pub struct HookVerdict {
+    /// A hook aborted with this reason.
+    pub abort: Option<String>,
+    /// What a person is told about the abort.
+    pub message: Option<String>,
+    /// A hook threw; what it said, for the log.
+    pub failed: Option<String>,
+}
+
+impl HookVerdict {
+    fn into_core(verdict: Option<HookVerdict>) -> hooks::HookVerdict {
+        match verdict {
+            Some(HookVerdict { failed: Some(failed), .. }) => hooks::HookVerdict::Failed(failed),
+            Some(HookVerdict { abort: Some(reason), message, .. }) => hooks::HookVerdict::Abort { reason, message },
+            _ => hooks::HookVerdict::Continue,
+        }
+    }
 }
 
 /// One HTTP call paid once.
@@ -435,12 +473,14 @@ impl PaidFetch {
             max_redirects: None,
             already_paid: None,
             sign_inline: None,
+            hooks: None,
         });
         let options = fetch_core::FetchOptions {
             follow_redirects: o.follow_redirects.unwrap_or(true),
             max_redirects: o.max_redirects.unwrap_or(fetch_core::DEFAULT_MAX_REDIRECTS),
             already_paid: o.already_paid.unwrap_or(false),
             sign_inline: o.sign_inline.unwrap_or(true),
+            hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
         };
         let request = fetch_core::FetchRequest {
             method: request.method,
@@ -480,6 +520,11 @@ impl PaidFetch {
         let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
         FetchStep(self.0.resume(fetch_core::FetchInput::SignFailed(error)))
     }
+    /// What the hooks of a `hook` step decided (absent: go on).
+    #[napi]
+    pub fn feed_hooked(&mut self, verdict: Option<HookVerdict>) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Hooked(HookVerdict::into_core(verdict))))
+    }
 }
 
 /// A started call and its first step.
@@ -509,7 +554,7 @@ pub struct FetchStep(pub(crate) fetch_core::FetchAction);
 
 #[napi]
 impl FetchStep {
-    /// `send`, `readBody`, `sign`, `done`, `fail` or `raise`.
+    /// `send`, `readBody`, `sign`, `hook`, `done`, `fail` or `raise`.
     #[napi(getter)]
     pub fn kind(&self) -> &'static str {
         match &self.0 {
@@ -536,6 +581,16 @@ impl FetchStep {
     #[napi(getter)]
     pub fn body(&self) -> Option<Uint8Array> {
         self.0.request().and_then(|r| r.body.as_deref()).map(bytes)
+    }
+    /// `hook`: the point (`beforePaymentCreation`, `afterPaymentCreation`, `paymentCreationFailure`).
+    #[napi(getter)]
+    pub fn hook_point(&self) -> Option<String> {
+        self.0.hook().map(|c| c.point.camel_name())
+    }
+    /// `hook`: what the hooks are told (camel-case members as in every language).
+    #[napi(getter)]
+    pub fn hook_context(&self) -> Option<Value> {
+        self.0.hook().map(|c| c.context.clone())
     }
     /// `sign`: the digests to sign, in order.
     #[napi(getter)]

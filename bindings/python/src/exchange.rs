@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use paywire_core::client::fetch as fetch_core;
 use paywire_core::credentials::Statement;
+use paywire_core::hooks::{HookSet, HookVerdict};
 use paywire_core::server::gate as core;
 use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
@@ -77,7 +78,7 @@ impl Gate {
     #[pyo3(signature = (routes, *, public_url=None, issuer=None, access=None, allow_onchain_signatures=false,
         max_request_bytes=core::DEFAULT_MAX_REQUEST_BYTES, max_replay_bytes=core::DEFAULT_MAX_REPLAY_BYTES,
         case_sensitive=false, external_store=false, max_entries=store_core::DEFAULT_MAX_ENTRIES,
-        max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS))]
+        max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS, hooks=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -93,7 +94,9 @@ impl Gate {
         max_entries: usize,
         max_bytes: usize,
         takeover_after: u64,
+        hooks: Vec<String>,
     ) -> PyResult<Self> {
+        let hooks = HookSet::from_names(&hooks).or_raise(py)?;
         let options = core::GateOptions {
             public_url,
             allow_onchain_signatures,
@@ -101,6 +104,7 @@ impl Gate {
             max_replay_bytes,
             matching: RouteMatching { case_sensitive },
             takeover_after,
+            hooks,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };
@@ -248,6 +252,12 @@ impl Exchange {
     fn feed_handler_failed(&mut self) -> Step {
         self.resume(core::Input::HandlerFailed)
     }
+    /// What the hooks of a "hook" step decided: nothing (go on), `abort` (a reason, with an optional
+    /// `message`), or `failed` (a hook raised; what it said, for the log).
+    #[pyo3(signature = (*, abort=None, message=None, failed=None))]
+    fn feed_hooked(&mut self, abort: Option<String>, message: Option<String>, failed: Option<String>) -> Step {
+        self.resume(core::Input::Hooked(verdict(abort, message, failed)))
+    }
     /// The request was cancelled or the glue failed before a final step: the clean-up's first step (store
     /// releases, then "done").
     fn cancel(&mut self) -> Step {
@@ -271,13 +281,19 @@ impl Step {
     fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.0.action.response().map(|r| PyBytes::new(py, &r.body))
     }
+    /// "hook": what the hooks are told, as a dict (camel-case members as in every language).
+    #[getter]
+    fn hook_context<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.0.action.hook().map(|c| to_py(py, &c.context)).transpose()
+    }
     fn __repr__(&self) -> String {
         format!("Step({})", self.0.action.name())
     }
 }
 
 getters!(Step {
-    /// "pass_through", "read_body", "store", "verify", "run_handler", "settle", "respond", "fail" or "done".
+    /// "pass_through", "read_body", "store", "verify", "run_handler", "settle", "hook", "respond", "fail" or
+    /// "done".
     kind -> &'static str = |v| v.action.name();
     /// Whether nothing follows.
     is_final -> bool = |v| v.action.is_final();
@@ -301,6 +317,9 @@ getters!(Step {
     requirements -> Option<PaymentRequirements> = |v| v.action.facilitator_call().map(|c| PaymentRequirements(c.requirements.clone()));
     /// "run_handler": what the handler is told about the payment.
     paid -> Option<Paid> = |v| v.action.paid().cloned().map(Paid);
+    /// "hook": the point ("before_verify", "after_verify", "verify_failure", "before_settle", "after_settle",
+    /// "settle_failure").
+    hook_point -> Option<&'static str> = |v| v.action.hook().map(|c| c.point.name());
     /// "respond": the status.
     status -> Option<u16> = |v| v.action.response().map(|r| r.status);
     /// "respond": the headers, as (name, value) pairs.
@@ -372,9 +391,10 @@ impl PaidFetch {
     /// for signers the glue must await.
     #[staticmethod]
     #[pyo3(signature = (payer, method, url, headers=None, body=None, *, follow_redirects=true,
-        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true))]
+        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn start(
+        py: Python<'_>,
         payer: &Payer,
         method: String,
         url: String,
@@ -384,10 +404,12 @@ impl PaidFetch {
         max_redirects: u32,
         already_paid: bool,
         sign_inline: bool,
+        hooks: Vec<String>,
     ) -> PyResult<(PaidFetch, FetchStep)> {
         let headers = headers.map(headers_from_py).transpose()?.unwrap_or_default();
         let request = fetch_core::FetchRequest { method, url, headers, body };
-        let options = fetch_core::FetchOptions { follow_redirects, max_redirects, already_paid, sign_inline };
+        let hooks = HookSet::from_names(&hooks).or_raise(py)?;
+        let options = fetch_core::FetchOptions { follow_redirects, max_redirects, already_paid, sign_inline, hooks };
         let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
         Ok((PaidFetch(call), FetchStep(action)))
     }
@@ -413,6 +435,12 @@ impl PaidFetch {
         let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
         FetchStep(self.0.resume(fetch_core::FetchInput::SignFailed(error)))
     }
+    /// What the hooks of a "hook" step decided: nothing (go on), `abort` (a reason, with an optional
+    /// `message`), or `failed` (a hook raised; what it said).
+    #[pyo3(signature = (*, abort=None, message=None, failed=None))]
+    fn feed_hooked(&mut self, abort: Option<String>, message: Option<String>, failed: Option<String>) -> FetchStep {
+        FetchStep(self.0.resume(fetch_core::FetchInput::Hooked(verdict(abort, message, failed))))
+    }
 }
 
 /// What the paying client's glue must do next (`kind`), with the data of that kind.
@@ -421,7 +449,7 @@ pub struct FetchStep(pub(crate) fetch_core::FetchAction);
 
 #[pymethods]
 impl FetchStep {
-    /// "send", "read_body", "sign", "done", "fail" or "raise".
+    /// "send", "read_body", "sign", "hook", "done", "fail" or "raise".
     #[getter]
     fn kind(&self) -> &'static str {
         self.0.name()
@@ -445,6 +473,16 @@ impl FetchStep {
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.0.request().and_then(|r| r.body.as_deref()).map(|b| PyBytes::new(py, b))
+    }
+    /// "hook": the point ("before_payment_creation", "after_payment_creation", "payment_creation_failure").
+    #[getter]
+    fn hook_point(&self) -> Option<&'static str> {
+        self.0.hook().map(|c| c.point.name())
+    }
+    /// "hook": what the hooks are told, as a dict (camel-case members as in every language).
+    #[getter]
+    fn hook_context<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.0.hook().map(|c| to_py(py, &c.context)).transpose()
     }
     /// "sign": the digests to sign, in order.
     #[getter]
@@ -488,6 +526,15 @@ impl FetchStep {
     }
     fn __repr__(&self) -> String {
         format!("FetchStep({})", self.kind())
+    }
+}
+
+/// The verdict the glue feeds for a hook step.
+fn verdict(abort: Option<String>, message: Option<String>, failed: Option<String>) -> HookVerdict {
+    match (abort, failed) {
+        (_, Some(failed)) => HookVerdict::Failed(failed),
+        (Some(reason), None) => HookVerdict::Abort { reason, message },
+        (None, None) => HookVerdict::Continue,
     }
 }
 

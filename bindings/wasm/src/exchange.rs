@@ -13,7 +13,8 @@ use crate::credentials::{AccessPolicy, Issuer};
 use crate::env::{JsClock, JsRandomness};
 use crate::errors::{OrThrow, bad_argument};
 use crate::js::{
-    bool_member, bytes, header_pairs, member, optional_string, pairs_to_js, string_member, to_js, u64_member,
+    bool_member, bytes, header_pairs, hook_verdict, hooks_member, member, optional_string, pairs_to_js, string_member,
+    to_js, u64_member,
 };
 use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse, getters};
 use crate::server::{AcceptedPayment, PriceTag, version_from};
@@ -87,7 +88,7 @@ pub struct Gate(core::Gate);
 #[wasm_bindgen]
 impl Gate {
     /// A gate for `routes` (copies); `options`: `{publicUrl, allowOnchainSignatures, maxRequestBytes,
-    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter}`; `issuer` and
+    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks}`; `issuer` and
     /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies).
     pub fn create(
         routes: Vec<PricedRoute>,
@@ -104,6 +105,7 @@ impl Gate {
             max_replay_bytes: u64_member(o, "maxReplayBytes")?.map_or(core::DEFAULT_MAX_REPLAY_BYTES, |n| n as usize),
             matching: RouteMatching { case_sensitive: bool_member(o, "caseSensitive")?.unwrap_or(false) },
             takeover_after: u64_member(o, "takeoverAfter")?.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
+            hooks: hooks_member(o, "hooks")?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if bool_member(o, "externalStore")?.unwrap_or(false) {
             None
@@ -256,6 +258,11 @@ impl Exchange {
     pub fn feed_handler_failed(&mut self) -> Step {
         self.resume(core::Input::HandlerFailed)
     }
+    /// What the hooks of a `hook` step decided: `{abort, message, failed}` (absent: go on).
+    #[wasm_bindgen(js_name = "feedHooked")]
+    pub fn feed_hooked(&mut self, verdict: JsValue) -> Result<Step, JsValue> {
+        Ok(self.resume(core::Input::Hooked(hook_verdict(&verdict)?)))
+    }
     /// The request was abandoned before a final step: the clean-up's first step.
     pub fn cancel(&mut self) -> Step {
         Step(self.0.cancel())
@@ -273,7 +280,7 @@ pub struct Step(pub(crate) core::Step);
 
 #[wasm_bindgen]
 impl Step {
-    /// `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `respond`, `fail` or `done`.
+    /// `passThrough`, `readBody`, `store`, `verify`, `runHandler`, `settle`, `hook`, `respond`, `fail` or `done`.
     #[wasm_bindgen(getter)]
     pub fn kind(&self) -> String {
         match &self.0.action {
@@ -315,6 +322,10 @@ getters!(Step {
     accepted / "accepted" -> JsValue = |v| crate::js::opt((|| v.action.paid()?.payment.clone().map(AcceptedPayment))());
     #[doc = "`runHandler`: the access receipt's payload, when a receipt stood in for a payment."]
     receipt / "receipt" -> JsValue = |v| v.action.paid().and_then(|p| p.receipt.as_ref()).map_or(JsValue::NULL, |r| to_js(&r.to_json()));
+    #[doc = "`hook`: the point (`beforeVerify`, ...)."]
+    hook_point / "hookPoint" -> JsValue = |v| crate::js::opt(v.action.hook().map(|c| c.point.camel_name()));
+    #[doc = "`hook`: what the hooks are told (camel-case members as in every language)."]
+    hook_context / "hookContext" -> JsValue = |v| v.action.hook().map_or(JsValue::NULL, |c| to_js(&c.context));
     #[doc = "`respond`: the status."]
     status / "status" -> JsValue = |v| crate::js::opt(v.action.response().map(|r| r.status));
     #[doc = "`respond`: the headers, as `[name, value]` pairs."]

@@ -6,7 +6,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::errors::{bad_argument, error_value};
 use crate::js::{
-    bool_member, byte_list, bytes, header_pairs, member, optional_bytes, pairs_to_js, string_member, to_js, u64_member,
+    bool_member, byte_list, bytes, header_pairs, hook_verdict, hooks_member, member, optional_bytes, pairs_to_js,
+    string_member, to_js, u64_member,
 };
 use crate::messages::SettleResponse;
 use crate::payer::{Payer, PaymentHeader};
@@ -18,7 +19,7 @@ pub struct PaidFetch(fetch_core::PaidFetch);
 #[wasm_bindgen]
 impl PaidFetch {
     /// Starts a call (`request`: `{method, url, headers, body}`; `options`: `{followRedirects,
-    /// maxRedirects, alreadyPaid, signInline}`); `takeStep()` on the result gives the first step.
+    /// maxRedirects, alreadyPaid, signInline, hooks}`); `takeStep()` on the result gives the first step.
     pub fn start(payer: &Payer, request: JsValue, options: JsValue) -> Result<FetchStarted, JsValue> {
         let options = fetch_core::FetchOptions {
             follow_redirects: bool_member(&options, "followRedirects")?.unwrap_or(true),
@@ -26,6 +27,7 @@ impl PaidFetch {
                 .map_or(fetch_core::DEFAULT_MAX_REDIRECTS, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             already_paid: bool_member(&options, "alreadyPaid")?.unwrap_or(false),
             sign_inline: bool_member(&options, "signInline")?.unwrap_or(true),
+            hooks: hooks_member(&options, "hooks")?,
         };
         let request = fetch_core::FetchRequest {
             method: string_member(&request, "method")?,
@@ -66,6 +68,11 @@ impl PaidFetch {
         let error = paywire_core::Error::new(paywire_core::ErrorCode::SignerFailed, message);
         FetchStep(self.0.resume(fetch_core::FetchInput::SignFailed(error)))
     }
+    /// What the hooks of a `hook` step decided: `{abort, message, failed}` (absent: go on).
+    #[wasm_bindgen(js_name = "feedHooked")]
+    pub fn feed_hooked(&mut self, verdict: JsValue) -> Result<FetchStep, JsValue> {
+        Ok(FetchStep(self.0.resume(fetch_core::FetchInput::Hooked(hook_verdict(&verdict)?))))
+    }
 }
 
 /// A started call and its first step.
@@ -95,13 +102,23 @@ pub struct FetchStep(pub(crate) fetch_core::FetchAction);
 
 #[wasm_bindgen]
 impl FetchStep {
-    /// `send`, `readBody`, `sign`, `done`, `fail` or `raise`.
+    /// `send`, `readBody`, `sign`, `hook`, `done`, `fail` or `raise`.
     #[wasm_bindgen(getter)]
     pub fn kind(&self) -> String {
         match &self.0 {
             fetch_core::FetchAction::ReadBody => "readBody".into(),
             action => action.name().into(),
         }
+    }
+    /// `hook`: the point (`beforePaymentCreation`, ...).
+    #[wasm_bindgen(getter, js_name = "hookPoint")]
+    pub fn hook_point(&self) -> JsValue {
+        crate::js::opt(self.0.hook().map(|c| c.point.camel_name()))
+    }
+    /// `hook`: what the hooks are told (camel-case members as in every language).
+    #[wasm_bindgen(getter, js_name = "hookContext")]
+    pub fn hook_context(&self) -> JsValue {
+        self.0.hook().map_or(JsValue::NULL, |c| to_js(&c.context))
     }
     /// `send`: the method.
     #[wasm_bindgen(getter)]

@@ -149,6 +149,32 @@ pub fn json_value(value: &JsValue) -> Result<serde_json::Value, JsValue> {
     serde_json::from_str(&String::from(text)).map_err(|_| bad_argument("a value must be plain JSON"))
 }
 
+/// The hook points named by an optional array-of-strings member (`hooks`).
+pub fn hooks_member(object: &JsValue, name: &str) -> Result<paywire_core::hooks::HookSet, JsValue> {
+    let v = member(object, name);
+    if absent(&v) {
+        return Ok(paywire_core::hooks::HookSet::NONE);
+    }
+    let list = v.dyn_ref::<Array>().ok_or_else(|| bad_argument(format!("`{name}` must be an array of hook names")))?;
+    let names = list
+        .iter()
+        .map(|n| n.as_string().ok_or_else(|| bad_argument(format!("`{name}` must be an array of hook names"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    paywire_core::hooks::HookSet::from_names(names).or_throw()
+}
+
+/// The verdict of a `hook` step from `{abort, message, failed}` (absent: go on).
+pub fn hook_verdict(value: &JsValue) -> Result<paywire_core::hooks::HookVerdict, JsValue> {
+    use paywire_core::hooks::HookVerdict;
+    if let Some(failed) = optional_string(value, "failed")? {
+        return Ok(HookVerdict::Failed(failed));
+    }
+    Ok(match optional_string(value, "abort")? {
+        Some(reason) => HookVerdict::Abort { reason, message: optional_string(value, "message")? },
+        None => HookVerdict::Continue,
+    })
+}
+
 /// Whether `value` is absent (`undefined` or `null`).
 pub fn absent(value: &JsValue) -> bool {
     value.is_undefined() || value.is_null()

@@ -21,6 +21,7 @@ use super::payer::{PayExtras, Payer, PaymentHeader, Prepared};
 use super::{carries_payment, outcome_is_open, purchase_key, read_settlement};
 use crate::codec::header;
 use crate::error::{Error, ErrorCode};
+use crate::hooks::{HookCall, HookContext, HookFlow, HookPoint, HookSet, HookVerdict};
 use crate::http::{self, Headers};
 use crate::machine::{Driver, Link};
 use crate::types::{PaymentRequired, SettleResponse};
@@ -54,6 +55,9 @@ pub struct FetchOptions {
     /// Sign with the payer's own signer inside the machine (it is synchronous and fast); otherwise a
     /// [`FetchAction::Sign`] step asks the glue to sign (an asynchronous or slow signer).
     pub sign_inline: bool,
+    /// The points at which the glue runs hooks of the user's ([`FetchAction::Hook`] steps come only for
+    /// these).
+    pub hooks: HookSet,
 }
 
 impl Default for FetchOptions {
@@ -63,6 +67,7 @@ impl Default for FetchOptions {
             max_redirects: DEFAULT_MAX_REDIRECTS,
             already_paid: false,
             sign_inline: true,
+            hooks: HookSet::NONE,
         }
     }
 }
@@ -97,6 +102,9 @@ pub enum FetchAction {
     /// Sign these digests with the payer's signer (65-byte signatures, in order); answer
     /// [`FetchInput::Signatures`] or [`FetchInput::SignFailed`].
     Sign(Vec<B256>),
+    /// Run the user's hooks registered at this point, in order, with this context; answer
+    /// [`FetchInput::Hooked`].
+    Hook(Box<HookCall>),
     /// Final: the last response is the answer; the outcome says what was paid.
     Done(Box<FetchOutcome>),
     /// Final: the call cannot go on (the policy refused every offer, too many redirects, the signer failed);
@@ -108,13 +116,14 @@ pub enum FetchAction {
 }
 
 impl FetchAction {
-    /// The action's name in snake case (`send`, `read_body`, `sign`, `done`, `fail`, `raise`); bindings spell
+    /// The action's name in snake case (`send`, `read_body`, `sign`, `hook`, `done`, `fail`, `raise`); bindings spell
     /// it in their language's case.
     pub fn name(&self) -> &'static str {
         match self {
             FetchAction::Send(_) => "send",
             FetchAction::ReadBody => "read_body",
             FetchAction::Sign(_) => "sign",
+            FetchAction::Hook(_) => "hook",
             FetchAction::Done(_) => "done",
             FetchAction::Fail(_) => "fail",
             FetchAction::Raise(_) => "raise",
@@ -145,6 +154,14 @@ impl FetchAction {
         }
     }
 
+    /// `Hook`'s call.
+    pub fn hook(&self) -> Option<&HookCall> {
+        match self {
+            FetchAction::Hook(call) => Some(call),
+            _ => None,
+        }
+    }
+
     /// `Fail`'s error.
     pub fn error(&self) -> Option<&Error> {
         match self {
@@ -172,6 +189,8 @@ pub enum FetchInput {
     Signatures(Vec<Vec<u8>>),
     /// The signer failed.
     SignFailed(Error),
+    /// What the hooks of a [`FetchAction::Hook`] decided.
+    Hooked(HookVerdict),
 }
 
 /// One call in progress: feed each action's outcome to [`PaidFetch::resume`] until a final action.
@@ -347,13 +366,74 @@ impl Call {
                 }
             };
             let purchase = purchase_key(&request.method, &request.url, request.body.as_deref().unwrap_or_default());
-            let header = match self.pay(&bill, &purchase).await {
+            let header = match self.pay_hooked(&request, &bill, &purchase).await {
                 Ok(h) => h,
                 Err(e) => return FetchAction::Fail(e),
             };
             paid = true;
             outcome.body_read = false;
             attach = Some((header, purchase));
+        }
+    }
+
+    /// Runs the hooks registered at `context`'s point (none: no step) and says how to go on.
+    async fn hook(&mut self, context: HookContext) -> HookFlow {
+        let call = context.call();
+        let point = call.point;
+        if !self.options.hooks.contains(point) {
+            return HookFlow::Continue;
+        }
+        let verdict = match self.link.ask(FetchAction::Hook(Box::new(call))).await {
+            FetchInput::Hooked(verdict) => verdict,
+            _ => HookVerdict::Failed("the glue answered a hook step out of turn".into()),
+        };
+        // An observer's ignored verdict has no log to go to on the client: it is simply dropped.
+        verdict.flow(point).0
+    }
+
+    /// Pays `bill` with the payment-creation hooks around it.
+    async fn pay_hooked(
+        &mut self,
+        request: &FetchRequest,
+        bill: &PaymentRequired,
+        purchase: &str,
+    ) -> crate::Result<PaymentHeader> {
+        let context = |point| {
+            HookContext::new(point, &request.method.to_ascii_uppercase(), &request.url)
+                .with("paymentRequired", serde_json::to_value(bill).unwrap_or_default())
+        };
+        match self.hook(context(HookPoint::BeforePaymentCreation)).await {
+            HookFlow::Continue => {}
+            HookFlow::Abort(reason, message) => {
+                return Err(Error::new(
+                    ErrorCode::PaymentAborted,
+                    format!("a hook aborted the payment ({reason}): {message}; nothing was paid"),
+                ));
+            }
+            HookFlow::Failed(message) => {
+                return Err(Error::new(
+                    ErrorCode::HookFailed,
+                    format!(
+                        "a hook raised before the payment was created, so nothing was paid: {}",
+                        crate::wire::truncate(&message)
+                    ),
+                ));
+            }
+        }
+        match self.pay(bill, purchase).await {
+            Ok(header) => {
+                let after = context(HookPoint::AfterPaymentCreation)
+                    .with("requirements", header.requirements.to_value())
+                    .with("paymentPayload", header.payload.to_value())
+                    .with("payer", serde_json::Value::from(header.payer.to_checksum(None)));
+                self.hook(after).await;
+                Ok(header)
+            }
+            Err(e) => {
+                let failure = context(HookPoint::PaymentCreationFailure).with_error(e.code().as_str(), e.message());
+                self.hook(failure).await;
+                Err(e)
+            }
         }
     }
 

@@ -35,6 +35,7 @@ use super::store::{PaymentStore, Record, RecordState, StoreEntry};
 use crate::credentials::access::{AccessPolicy, RECEIPT_HEADER};
 use crate::credentials::{Issuer, ReceiptPayload, receipt_extension};
 use crate::error::{Error, ErrorCode, Result};
+use crate::hooks::{HookCall, HookContext, HookFlow, HookPoint, HookSet, HookVerdict};
 use crate::http::{self, Headers, Response};
 use crate::machine::{Driver, Link};
 use crate::signer::Randomness;
@@ -104,6 +105,8 @@ pub struct GateOptions {
     /// same payment: the process serving it died mid-request (a replica killed). The retry settles it (the
     /// facilitator answers again if it was settled) and runs the handler, so the payer is served once.
     pub takeover_after: u64,
+    /// The points at which the glue runs hooks of the user's ([`Action::Hook`] steps come only for these).
+    pub hooks: HookSet,
 }
 
 impl Default for GateOptions {
@@ -115,6 +118,7 @@ impl Default for GateOptions {
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
             matching: RouteMatching::default(),
             takeover_after: DEFAULT_TAKEOVER_AFTER_SECONDS,
+            hooks: HookSet::NONE,
         }
     }
 }
@@ -232,6 +236,8 @@ pub enum Action {
     RunHandler(Box<Paid>),
     /// Ask the facilitator's `/settle`; answer [`Input::Settled`] or [`Input::FacilitatorFailed`].
     Settle(Box<FacilitatorCall>),
+    /// Run the user's hooks registered at this point, in order, with this context; answer [`Input::Hooked`].
+    Hook(Box<HookCall>),
     /// Final: send this response as it is.
     Respond(Response),
     /// Final: the handler failed; re-raise its error (the gate has cleaned up).
@@ -247,7 +253,7 @@ impl Action {
     }
 
     /// The action's name in snake case (`pass_through`, `read_body`, `store`, `verify`, `run_handler`,
-    /// `settle`, `respond`, `fail`, `done`); bindings spell it in their language's case.
+    /// `settle`, `hook`, `respond`, `fail`, `done`); bindings spell it in their language's case.
     pub fn name(&self) -> &'static str {
         match self {
             Action::PassThrough => "pass_through",
@@ -256,6 +262,7 @@ impl Action {
             Action::Verify(_) => "verify",
             Action::RunHandler(_) => "run_handler",
             Action::Settle(_) => "settle",
+            Action::Hook(_) => "hook",
             Action::Respond(_) => "respond",
             Action::Fail => "fail",
             Action::Done => "done",
@@ -274,6 +281,14 @@ impl Action {
     pub fn facilitator_call(&self) -> Option<&FacilitatorCall> {
         match self {
             Action::Verify(c) | Action::Settle(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// `Hook`'s call.
+    pub fn hook(&self) -> Option<&HookCall> {
+        match self {
+            Action::Hook(call) => Some(call),
             _ => None,
         }
     }
@@ -427,6 +442,8 @@ pub enum Input {
     Handled(Response),
     /// The handler raised.
     HandlerFailed,
+    /// What the hooks of an [`Action::Hook`] decided.
+    Hooked(HookVerdict),
 }
 
 /// A set of priced routes and how to take payments for them. Cheap to share: every exchange keeps a
@@ -829,6 +846,53 @@ impl Run {
         self.link.ask(step).await
     }
 
+    /// Runs the hooks registered at `context`'s point (none: no step) and says how to go on.
+    async fn hook(&mut self, context: HookContext) -> HookFlow {
+        let call = context.call();
+        let point = call.point;
+        if !self.gate.options.hooks.contains(point) {
+            return HookFlow::Continue;
+        }
+        let verdict = match self.ask(Action::Hook(Box::new(call))).await {
+            Input::Hooked(verdict) => verdict,
+            _ => HookVerdict::Failed("the glue answered a hook step out of turn".into()),
+        };
+        let (flow, ignored) = verdict.flow(point);
+        if let Some(line) = ignored {
+            self.log(LogLevel::Warning, line);
+        }
+        flow
+    }
+
+    /// A hook's context for this request and `accepted`'s payment.
+    fn hook_context(&self, point: HookPoint, accepted: &AcceptedPayment) -> HookContext {
+        HookContext::new(point, &self.method, &self.url)
+            .with("paymentPayload", accepted.payment.to_value())
+            .with("requirements", accepted.requirements.to_value())
+            .with("payer", serde_json::Value::from(accepted.verified.payer.to_checksum(None)))
+    }
+
+    /// Answers a stop by a hook before anything was charged: an abort gets the bill with the hook's reason, a
+    /// hook that raised a 500.
+    async fn hook_stopped(&mut self, flow: HookFlow) -> Action {
+        match flow {
+            HookFlow::Abort(reason, message) => self.answer_bill(402, &reason, &message, Vec::new()).await,
+            HookFlow::Failed(message) => {
+                self.log(
+                    LogLevel::Error,
+                    format!("paywire: a hook raised for {}: {}", self.url_for_log(), crate::wire::truncate(&message)),
+                );
+                self.answer_json(
+                    500,
+                    ErrorCode::HookFailed.as_str(),
+                    "a hook of the server failed before the payment was taken; nothing was charged",
+                )
+                .await
+            }
+            HookFlow::Continue => out_of_turn().action,
+        }
+    }
+
     async fn run(&mut self) -> Action {
         let receipts = self.gate.routes[self.route].receipts;
         let (payment, unreadable) = match read_payment(&self.head.headers) {
@@ -1210,6 +1274,9 @@ impl Run {
         if verdict.is_valid {
             // Unused: nothing was settled. From here it is a new payment, released if its handler fails.
             lock(&self.holds).put_back = false;
+            if let Err(action) = self.after_verify(&accepted, &verdict).await {
+                return action;
+            }
             return self.run_and_settle(accepted, key, mine).await;
         }
         self.settle_and_answer(accepted, key, mine, 0, Vec::new(), None).await
@@ -1255,13 +1322,32 @@ impl Run {
 
     /// Asks the facilitator's `/verify`; an unreachable or failing facilitator is answered here.
     async fn verify(&mut self, accepted: &AcceptedPayment) -> Flow<VerifyResponse> {
+        let before = self.hook_context(HookPoint::BeforeVerify, accepted);
+        match self.hook(before).await {
+            HookFlow::Continue => {}
+            stop => return Err(self.hook_stopped(stop).await),
+        }
         let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
         match self.ask(Action::Verify(Box::new(call))).await {
             Input::Verified(v) => Ok(v),
             Input::FacilitatorFailed { code, message } => {
+                let code_text = code.clone().unwrap_or_else(|| ErrorCode::InvalidFacilitatorResponse.as_str().into());
+                let failure = self.hook_context(HookPoint::VerifyFailure, accepted).with_error(&code_text, &message);
+                self.hook(failure).await;
                 Err(self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await)
             }
             _ => Err(out_of_turn().action),
+        }
+    }
+
+    /// Runs the hooks after `/verify` accepted: they may still stop the request before its handler runs.
+    async fn after_verify(&mut self, accepted: &AcceptedPayment, verdict: &VerifyResponse) -> Flow<()> {
+        let after = self
+            .hook_context(HookPoint::AfterVerify, accepted)
+            .with("verifyResponse", serde_json::to_value(verdict).unwrap_or_default());
+        match self.hook(after).await {
+            HookFlow::Continue => Ok(()),
+            stop => Err(self.hook_stopped(stop).await),
         }
     }
 
@@ -1275,7 +1361,15 @@ impl Run {
             let reason =
                 verdict.invalid_reason.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "invalid_payment".into());
             let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+            let failure = self
+                .hook_context(HookPoint::VerifyFailure, &accepted)
+                .with("verifyResponse", serde_json::to_value(&verdict).unwrap_or_default())
+                .with_error(&reason, &message);
+            self.hook(failure).await;
             return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+        }
+        if let Err(action) = self.after_verify(&accepted, &verdict).await {
+            return action;
         }
         self.run_and_settle(accepted, key, claim).await
     }
@@ -1295,6 +1389,12 @@ impl Run {
             // The router redirects to this same path in another form (a trailing slash): the paid content is
             // not there, so nothing is charged; the client pays at the redirect's target.
             return self.respond(out).await;
+        }
+        // The first settlement of this payment: a hook may still stop it (the response is then never sent).
+        let before = self.hook_context(HookPoint::BeforeSettle, &accepted);
+        match self.hook(before).await {
+            HookFlow::Continue => {}
+            stop => return self.hook_stopped(stop).await,
         }
         let (status, headers) = (out.status, out.headers);
         self.settle_and_answer(accepted, key, claim, status, headers, Some(out.body)).await
@@ -1395,6 +1495,22 @@ impl Run {
                 self.record(&key, &record, open).await;
             }
         }
+        let context = match &settled {
+            Ok(s) if s.success => self
+                .hook_context(HookPoint::AfterSettle, &accepted)
+                .with("settleResponse", serde_json::to_value(s).unwrap_or_default()),
+            Ok(s) => {
+                let fallback = if s.is_pending() { "settlement_pending" } else { "settlement_failed" };
+                self.hook_context(HookPoint::SettleFailure, &accepted)
+                    .with("settleResponse", serde_json::to_value(s).unwrap_or_default())
+                    .with_error(s.error_reason.as_deref().unwrap_or(fallback), s.error_message.as_deref().unwrap_or(""))
+            }
+            Err((code, message)) => self
+                .hook_context(HookPoint::SettleFailure, &accepted)
+                .with_error(code.as_deref().unwrap_or(ErrorCode::InvalidFacilitatorResponse.as_str()), message),
+        };
+        // The outcome is recorded: the hooks observe it, and nothing they say changes what is answered.
+        self.hook(context).await;
         let settled = match settled {
             Ok(s) => s,
             Err((code, message)) => return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use paywire_core::client::fetch::{FetchAction, FetchInput, FetchOptions, FetchRequest, PaidFetch};
 use paywire_core::client::{Payer, PayerOptions, Policy};
 use paywire_core::codec::decode_header_json;
+use paywire_core::hooks::{HookCall, HookSet, HookVerdict};
 use paywire_core::http::{Headers, Response};
 use paywire_core::server::PriceTag;
 use paywire_core::server::gate::{
@@ -73,6 +74,7 @@ fn gate_of(config: &Value) -> Gate {
     if let Some(n) = config["maxReplayBytes"].as_u64() {
         options.max_replay_bytes = n as usize;
     }
+    options.hooks = hook_set(config);
     let external = config["externalStore"].as_bool().unwrap_or(false);
     let store: Option<Arc<dyn paywire_core::server::store::PaymentStore>> =
         if external { None } else { Some(Arc::new(MemoryStore::default())) };
@@ -81,6 +83,46 @@ fn gate_of(config: &Value) -> Gate {
         GateParts { options, issuer: None, access: None, store, randomness: Arc::new(Xorshift::default()) },
     )
     .unwrap()
+}
+
+/// The hook points a gate or a call registers (`hooks`: snake-case names).
+fn hook_set(config: &Value) -> HookSet {
+    let names = config.get("hooks").and_then(Value::as_array).into_iter().flatten().map(s);
+    HookSet::from_names(names).unwrap()
+}
+
+/// A `hooked` input: what the hooks decided.
+fn hook_verdict(x: &Value) -> HookVerdict {
+    if let Some(abort) = x.get("abort") {
+        return HookVerdict::Abort {
+            reason: s(&abort["reason"]).into(),
+            message: abort.get("message").and_then(Value::as_str).map(str::to_string),
+        };
+    }
+    if let Some(message) = x.get("failed") {
+        return HookVerdict::Failed(s(message).into());
+    }
+    HookVerdict::Continue
+}
+
+/// Whether `got` is `want`, an object matching by the members `want` names.
+fn matches(got: &Value, want: &Value) -> bool {
+    match want.as_object() {
+        Some(members) => members.iter().all(|(k, v)| matches(&got[k], v)),
+        None => got == want,
+    }
+}
+
+/// Checks a hook step: its point, members of its context, and members it must have.
+fn check_hook(name: &str, call: &HookCall, e: &Value) {
+    assert_eq!(call.point.name(), s(&e["point"]), "{name}: hook point");
+    let context: Value = serde_json::from_str(&call.context_json()).unwrap();
+    for (k, v) in e.get("context").and_then(Value::as_object).into_iter().flatten() {
+        assert!(matches(&context[k], v), "{name}: hook context member {k} is not {v} in {context}");
+    }
+    for k in e.get("contextKeys").and_then(Value::as_array).into_iter().flatten() {
+        assert!(context.get(s(k)).is_some_and(|v| !v.is_null()), "{name}: hook context lacks {k}");
+    }
 }
 
 fn head_of(r: &Value) -> RequestHead {
@@ -125,6 +167,9 @@ fn gate_input(v: &Value) -> Input {
     if v.get("handlerFailed").is_some() {
         return Input::HandlerFailed;
     }
+    if let Some(x) = v.get("hooked") {
+        return Input::Hooked(hook_verdict(x));
+    }
     if let Some(x) = v.get("store") {
         if x.get("entry").is_some() {
             assert!(x["entry"].is_null(), "vectors only answer claims and gets with no entry");
@@ -160,6 +205,7 @@ fn check_step(name: &str, step: &Step, e: &Value) {
         Action::Verify(_) => "verify",
         Action::RunHandler(_) => "runHandler",
         Action::Settle(_) => "settle",
+        Action::Hook(_) => "hook",
         Action::Respond(_) => "respond",
         Action::Fail => "fail",
         Action::Done => "done",
@@ -198,6 +244,7 @@ fn check_step(name: &str, step: &Step, e: &Value) {
             }
         }
         Action::Respond(r) => check_response(name, r, e),
+        Action::Hook(call) => check_hook(name, call, e),
         _ => {}
     }
 }
@@ -296,6 +343,7 @@ fn fetch_options(o: &Value) -> FetchOptions {
     if let Some(v) = o.get("signInline") {
         options.sign_inline = v.as_bool().unwrap();
     }
+    options.hooks = hook_set(o);
     options
 }
 
@@ -304,6 +352,7 @@ fn check_action(name: &str, action: &FetchAction, e: &Value) {
         FetchAction::Send(_) => "send",
         FetchAction::ReadBody => "readBody",
         FetchAction::Sign(_) => "sign",
+        FetchAction::Hook(_) => "hook",
         FetchAction::Done(_) => "done",
         FetchAction::Fail(_) => "fail",
         FetchAction::Raise(_) => "raise",
@@ -349,6 +398,7 @@ fn check_action(name: &str, action: &FetchAction, e: &Value) {
                 }
             }
         }
+        FetchAction::Hook(call) => check_hook(name, call, e),
         FetchAction::ReadBody => {}
     }
 }
@@ -373,6 +423,8 @@ pub fn client(file: &Value) {
                     FetchInput::Response { status: r["status"].as_u64().unwrap() as u16, headers: pairs(&r["headers"]) }
                 } else if let Some(b) = v.get("body") {
                     FetchInput::Body(s(b).as_bytes().to_vec())
+                } else if let Some(x) = v.get("hooked") {
+                    FetchInput::Hooked(hook_verdict(x))
                 } else if v.get("sendFailed").is_some() {
                     FetchInput::SendFailed
                 } else if v.get("signWithKey").is_some() {

@@ -34,7 +34,35 @@ function gateOf(config, lib) {
     maxRequestBytes: config.maxRequestBytes,
     maxReplayBytes: config.maxReplayBytes,
     externalStore: config.externalStore ?? false,
+    hooks: (config.hooks ?? []).map(camel),
   })
+}
+
+/** A snake-case hook name (as the vectors spell it) in camel case (as JavaScript does). */
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
+
+/** A `hooked` input as `feedHooked` takes it. */
+function verdict(hooked) {
+  if (hooked.abort) return { abort: hooked.abort.reason, message: hooked.abort.message }
+  if (hooked.failed != null) return { failed: hooked.failed }
+  return undefined
+}
+
+/** Whether `got` is `want`, an object matching by the members `want` names. */
+function matches(got, want) {
+  if (want !== null && typeof want === 'object' && !Array.isArray(want)) {
+    return got !== null && typeof got === 'object' && Object.entries(want).every(([k, v]) => matches(got[k], v))
+  }
+  return JSON.stringify(got) === JSON.stringify(want)
+}
+
+function checkHook(label, step, e) {
+  assert.equal(step.hookPoint, camel(e.point), `${label}: hook point`)
+  const context = step.hookContext
+  for (const [k, v] of Object.entries(e.context ?? {})) {
+    assert.ok(matches(context[k], v), `${label}: hook context member ${k} in ${JSON.stringify(context)}`)
+  }
+  for (const k of e.contextKeys ?? []) assert.ok(context[k] != null, `${label}: hook context lacks ${k}`)
 }
 
 function feedGate(exchange, value, lib) {
@@ -47,6 +75,7 @@ function feedGate(exchange, value, lib) {
   if (value.facilitatorFailed) return exchange.feedFacilitatorFailed(value.facilitatorFailed.message, value.facilitatorFailed.code)
   if (value.handled) return exchange.feedHandled(value.handled.status, value.handled.headers, enc(value.handled.body))
   if (value.handlerFailed) return exchange.feedHandlerFailed()
+  if (value.hooked) return exchange.feedHooked(verdict(value.hooked))
   const store = value.store
   if ('entry' in store) return exchange.feedStore({})
   if ('replaced' in store) return exchange.feedStore({ replaced: store.replaced })
@@ -66,6 +95,7 @@ function checkStep(label, step, e, lib) {
   for (const text of e.logs ?? []) assert.ok(step.logs.some(([, m]) => m.includes(text)), `${label}: no log line with ${text}`)
   if (step.kind === 'readBody') assert.equal(step.limit, e.limit, label)
   if (step.kind === 'runHandler' && e.payer) assert.equal(step.payer, e.payer, label)
+  if (step.kind === 'hook') checkHook(label, step, e)
   if (step.kind === 'store') {
     assert.equal(step.op, e.op, label)
     if (e.keyPrefix) assert.ok(step.key.startsWith(e.keyPrefix), `${label}: ${step.key}`)
@@ -121,6 +151,8 @@ function checkFetch(label, step, e) {
     if (e.noBody) assert.equal(step.body ?? null, null, label)
   } else if (step.kind === 'sign') {
     assert.equal(step.digests.length, e.digests, label)
+  } else if (step.kind === 'hook') {
+    checkHook(label, step, e)
   } else if (step.kind === 'fail') {
     assert.equal(step.error.code, e.error, label)
   } else if (step.kind === 'done' || step.kind === 'raise') {
@@ -148,7 +180,7 @@ export function runClient(c, lib = NATIVE) {
     randomness: Uint8Array.from(Buffer.from(p.nonce.slice(2), 'hex')),
   })
   const o = c.options
-  const options = { followRedirects: o.followRedirects, maxRedirects: o.maxRedirects, alreadyPaid: o.alreadyPaid, signInline: o.signInline }
+  const options = { followRedirects: o.followRedirects, maxRedirects: o.maxRedirects, alreadyPaid: o.alreadyPaid, signInline: o.signInline, hooks: (o.hooks ?? []).map(camel) }
   const calls = new Map()
   c.moves.forEach((m, i) => {
     const label = `${c.name} (move ${i})`
@@ -165,6 +197,7 @@ export function runClient(c, lib = NATIVE) {
       if (v.response) step = entry.call.feedResponse(v.response.status, v.response.headers)
       else if ('body' in v) step = entry.call.feedBody(enc(v.body))
       else if (v.sendFailed) step = entry.call.feedSendFailed()
+      else if (v.hooked) step = entry.call.feedHooked(verdict(v.hooked))
       else step = entry.call.feedSignatures(entry.last.digests.map((d) => signer.signDigest(d)))
       entry.last = step
     }

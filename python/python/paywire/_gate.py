@@ -22,6 +22,7 @@ from ._paywire import (
     StoreEntry,
     VerifyResponse,
 )
+from .hooks import Hooks
 
 log = logging.getLogger("paywire")
 
@@ -91,7 +92,8 @@ class GateMiddleware:
     ``MemoryStore`` (the default) or a ``PaymentStore`` shared by processes. ``case_sensitive`` tells ``/A``
     from ``/a`` (for routers that do). ``takeover_after`` (seconds) is how long a payment may stay in flight
     before a retry of the same request takes it over: its process died mid-request (a replica killed); keep
-    it above your slowest request.
+    it above your slowest request. ``hooks`` (``paywire.hooks.Hooks``) runs your code before and after
+    ``/verify`` and ``/settle`` and when either fails.
     """
 
     def __init__(
@@ -110,8 +112,10 @@ class GateMiddleware:
         max_replay_bytes: int = 1024 * 1024,
         case_sensitive: bool = False,
         takeover_after: int = 300,
+        hooks: Optional[Hooks] = None,
     ) -> None:
         self.app = app
+        self.hooks = hooks or Hooks()
         self.router = self._router(app, url_map)
         priced = []
         for pattern, value in routes.items():
@@ -140,6 +144,7 @@ class GateMiddleware:
             max_entries=bounds.max_entries,
             max_bytes=bounds.max_bytes,
             takeover_after=takeover_after,
+            hooks=self.hooks.points("server"),
         )
         if self.gate.names_client_host:
             log.warning(

@@ -139,6 +139,8 @@ class _Run:
             return await self.store(step)
         if kind == "verify" or kind == "settle":
             return await self.facilitate(kind, step)
+        if kind == "hook":
+            return self.exchange.feed_hooked(**await self.mw.hooks.run(step.hook_point, step.hook_context))
         return await self.run_handler(step.paid)
 
     async def clean_up(self) -> None:

@@ -26,6 +26,7 @@ import anyio.to_thread
 import httpx
 
 from ._paywire import FetchStep, LocalSigner, PaidFetch, Payer, PaymentHeader, SettleResponse
+from .hooks import Hooks
 
 SETTLEMENT = "x402_settlement"
 PAYMENT = "x402_payment"
@@ -45,7 +46,9 @@ def payment(response: httpx.Response) -> Optional[PaymentHeader]:
     return response.extensions.get(PAYMENT)
 
 
-def _start(payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool) -> Tuple[PaidFetch, FetchStep]:
+def _start(
+    payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool, hooks: Hooks
+) -> Tuple[PaidFetch, FetchStep]:
     has_body = bool(body) or "content-length" in request.headers or "transfer-encoding" in request.headers
     return PaidFetch.start(
         payer,
@@ -57,6 +60,7 @@ def _start(payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool)
         follow_redirects=False,
         already_paid=bool(request.extensions.get(PAID_MARK)),
         sign_inline=sign_inline,
+        hooks=hooks.points("client"),
     )
 
 
@@ -75,15 +79,20 @@ def _finish(request: httpx.Request, response: httpx.Response, step: FetchStep) -
 
 
 class PaymentTransport(httpx.BaseTransport):
-    """A transport that pays x402 bills with ``payer``, sending requests through ``transport``."""
+    """A transport that pays x402 bills with ``payer``, sending requests through ``transport``. ``hooks``
+    (``paywire.hooks.Hooks``, synchronous ones) runs your code before and after a payment is created and
+    when creating one fails."""
 
-    def __init__(self, payer: Payer, transport: Optional[httpx.BaseTransport] = None) -> None:
+    def __init__(
+        self, payer: Payer, transport: Optional[httpx.BaseTransport] = None, *, hooks: Optional[Hooks] = None
+    ) -> None:
         self._payer = payer
         self._inner = transport or httpx.HTTPTransport()
+        self._hooks = hooks or Hooks()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        fetch, step = _start(self._payer, request, body, True)
+        fetch, step = _start(self._payer, request, body, True, self._hooks)
         response: Optional[httpx.Response] = None
         while True:
             if step.kind == "send":
@@ -98,6 +107,8 @@ class PaymentTransport(httpx.BaseTransport):
             elif step.kind == "read_body":
                 assert response is not None
                 step = fetch.feed_body(response.read())
+            elif step.kind == "hook":
+                step = fetch.feed_hooked(**self._hooks.run_sync(step.hook_point, step.hook_context))
             elif step.kind == "fail":
                 if response is not None:
                     response.close()
@@ -112,11 +123,15 @@ class PaymentTransport(httpx.BaseTransport):
 
 class AsyncPaymentTransport(httpx.AsyncBaseTransport):
     """The async transport. A signer whose ``sign_digest`` is a coroutine function is awaited; any other
-    signer but ``LocalSigner`` (a KMS or hardware client, say) signs in a worker thread, off the event loop."""
+    signer but ``LocalSigner`` (a KMS or hardware client, say) signs in a worker thread, off the event loop.
+    ``hooks`` (``paywire.hooks.Hooks``, sync or async) runs your code around payment creation."""
 
-    def __init__(self, payer: Payer, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+    def __init__(
+        self, payer: Payer, transport: Optional[httpx.AsyncBaseTransport] = None, *, hooks: Optional[Hooks] = None
+    ) -> None:
         self._payer = payer
         self._inner = transport or httpx.AsyncHTTPTransport()
+        self._hooks = hooks or Hooks()
         self._inline = isinstance(payer.signer, LocalSigner)
 
     async def _sign(self, digests: List[bytes]) -> List[bytes]:
@@ -127,7 +142,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        fetch, step = _start(self._payer, request, body, self._inline)
+        fetch, step = _start(self._payer, request, body, self._inline, self._hooks)
         response: Optional[httpx.Response] = None
         while True:
             if step.kind == "send":
@@ -142,6 +157,8 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
             elif step.kind == "read_body":
                 assert response is not None
                 step = fetch.feed_body(await response.aread())
+            elif step.kind == "hook":
+                step = fetch.feed_hooked(**await self._hooks.run(step.hook_point, step.hook_context))
             elif step.kind == "sign":
                 try:
                     signatures = await self._sign(step.digests)

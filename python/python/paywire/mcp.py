@@ -73,6 +73,7 @@ from ._paywire import (
     mcp_tool_result,
     mcp_tool_route,
 )
+from .hooks import Hooks
 
 _PAID: contextvars.ContextVar[Optional[Paid]] = contextvars.ContextVar("paywire_mcp_paid", default=None)
 
@@ -113,13 +114,22 @@ class PayingSession:
     else is passed to ``session`` as it is.
 
     ``signer`` is for a payer made with ``Payer.for_address`` (a wallet that signs elsewhere): an async
-    function from digests to 65-byte signatures.
+    function from digests to 65-byte signatures. ``hooks`` (``paywire.hooks.Hooks``) runs your code before
+    and after each payment is created and when creating one fails.
     """
 
-    def __init__(self, session: Any, payer: Payer, *, signer: Optional[Callable[[List[bytes]], Any]] = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        payer: Payer,
+        *,
+        signer: Optional[Callable[[List[bytes]], Any]] = None,
+        hooks: Optional[Hooks] = None,
+    ) -> None:
         self.session = session
         self.payer = payer
         self.signer = signer
+        self.hooks = hooks or Hooks()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.session, name)
@@ -138,7 +148,9 @@ class PayingSession:
         (``tool_settlement(result)``). Raises ``PaywireError`` when the policy refuses every offer or the signer
         fails; a bill that is not paid (not x402, or a second one) is returned as the result it is."""
         method, url, body = mcp_tool_request(name, json.dumps(dict(arguments or {})))
-        fetch, step = PaidFetch.start(self.payer, method, url, [], body, sign_inline=self.signer is None)
+        fetch, step = PaidFetch.start(
+            self.payer, method, url, [], body, sign_inline=self.signer is None, hooks=self.hooks.points("client")
+        )
         meta_json = json.dumps(dict(meta)) if meta else None
         last: Any = None
         last_body = b""
@@ -163,6 +175,8 @@ class PayingSession:
                 step = fetch.feed_body(last_body)
             elif kind == "sign":
                 step = await self._sign(fetch, step)
+            elif kind == "hook":
+                step = fetch.feed_hooked(**await self.hooks.run(step.hook_point, step.hook_context))
             elif kind == "fail":
                 raise step.error  # type: ignore[misc]
             else:  # done
@@ -191,7 +205,8 @@ class PaidTools:
     ``facilitator`` verifies and settles (a ``paywire.facilitator`` client, async or not; the default is the
     public x402.org facilitator, test networks only). ``store`` is a ``MemoryStore`` (the default, one per
     tool) or a ``PaymentStore`` shared by processes. A tool sees what paid for its call with
-    ``paywire.mcp.paid()``.
+    ``paywire.mcp.paid()``. ``hooks`` (``paywire.hooks.Hooks``) runs your code before and after ``/verify``
+    and ``/settle`` and when either fails.
     """
 
     def __init__(
@@ -203,7 +218,9 @@ class PaidTools:
         max_request_bytes: int = 1024 * 1024,
         max_replay_bytes: int = 1024 * 1024,
         takeover_after: int = 300,
+        hooks: Optional[Hooks] = None,
     ) -> None:
+        self.hooks = hooks or Hooks()
         if facilitator is None:
             from .facilitator import AsyncFacilitatorClient
 
@@ -216,6 +233,7 @@ class PaidTools:
             max_request_bytes=max_request_bytes,
             max_replay_bytes=max_replay_bytes,
             takeover_after=takeover_after,
+            hooks=self.hooks.points("server"),
         )
 
     def gate(self, name: str, tags: Union[PriceTag, Sequence[PriceTag]], description: Optional[str] = None) -> Gate:
@@ -361,6 +379,8 @@ class _Call:
             return await self.facilitate(kind, step)
         if kind == "run_handler":
             return await self.run_handler(step.paid)
+        if kind == "hook":
+            return self.exchange.feed_hooked(**await self.tools.hooks.run(step.hook_point, step.hook_context))
         raise PaywireError(f"the gate asked for an unknown step {kind!r}")
 
     async def store(self, step: Step) -> Step:

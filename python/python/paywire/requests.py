@@ -25,6 +25,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ._common import body_bytes, stream_refused
 from ._paywire import PaidFetch, Payer, PaymentHeader, SettleResponse
+from .hooks import Hooks
 
 #: Marks the hooks of a call that paid; requests gives the hops of a redirected call the same hooks.
 PAID_MARK = "paywire_paid"
@@ -42,11 +43,13 @@ def payment(response: requests.Response) -> Optional[PaymentHeader]:
 
 
 class PaymentAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` that pays x402 bills with ``payer``. Other keyword arguments go to ``HTTPAdapter``."""
+    """An ``HTTPAdapter`` that pays x402 bills with ``payer``. ``hooks`` (``paywire.hooks.Hooks``, synchronous
+    ones) runs your code around payment creation. Other keyword arguments go to ``HTTPAdapter``."""
 
-    def __init__(self, payer: Payer, **kwargs: Any) -> None:
+    def __init__(self, payer: Payer, *, hooks: Optional[Hooks] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._payer = payer
+        self._hooks = hooks or Hooks()
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = body_bytes(request.body)
@@ -60,6 +63,7 @@ class PaymentAdapter(HTTPAdapter):
             # The session follows redirects above the adapter; each hop comes here as its own request.
             follow_redirects=False,
             already_paid=bool(hooks.get(PAID_MARK)),
+            hooks=self._hooks.points("client"),
         )
         response: Optional[requests.Response] = None
         while True:
@@ -90,6 +94,8 @@ class PaymentAdapter(HTTPAdapter):
                     response.close()
                     raise stream_refused()
                 step = fetch.feed_body(response.content)
+            elif step.kind == "hook":
+                step = fetch.feed_hooked(**self._hooks.run_sync(step.hook_point, step.hook_context))
             elif step.kind == "fail":
                 if response is not None:
                     response.close()

@@ -157,6 +157,8 @@ class _Run:
             except Exception as e:
                 return facilitator_failed(self.exchange, kind, e)
             return facilitator_answer(self.exchange, kind, answer)
+        if kind == "hook":
+            return self.exchange.feed_hooked(**self.mw.hooks.run_sync(step.hook_point, step.hook_context))
         return self.run_handler(step.paid)
 
     def read_body(self, limit: int) -> Step:

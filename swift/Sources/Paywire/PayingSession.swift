@@ -44,11 +44,14 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
     public let payer: Payer
     /// Whether redirects are followed (by paywire, never by the session).
     public let followRedirects: Bool
+    /// Your code before and after each payment is created and when creating one fails.
+    public let hooks: Hooks
 
-    public init(session: URLSession = .shared, payer: Payer, followRedirects: Bool = true) {
+    public init(session: URLSession = .shared, payer: Payer, followRedirects: Bool = true, hooks: Hooks = Hooks()) {
         self.session = session
         self.payer = payer
         self.followRedirects = followRedirects
+        self.hooks = hooks
     }
 
     /// Sends `request`, paying a 402 once. Throws `PaywireError` when it cannot pay (e.g. the policy refuses
@@ -64,7 +67,9 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 headers: request.paywireHeaders,
                 body: hasBody ? body : nil
             ),
-            options: FetchOptions(followRedirects: followRedirects, maxRedirects: 20, alreadyPaid: false, signInline: true)
+            options: FetchOptions(
+                followRedirects: followRedirects, maxRedirects: 20, alreadyPaid: false, signInline: true, hooks: hooks.points
+            )
         )
         let call = started.call
         var step = started.step
@@ -93,6 +98,8 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 step = call.feedBody(body: last?.0 ?? Data())
             case .sign:
                 step = call.feedSignFailed(message: "this payer signs by itself; a sign step is not expected")
+            case let .hook(point, context):
+                step = call.feedHooked(verdict: await hooks.run(point, context))
             case let .fail(error):
                 throw error.error
             case let .done(outcome), let .raise(outcome):

@@ -998,6 +998,11 @@ public protocol ExchangeProtocol: AnyObject, Sendable {
     func feedHandlerFailed()  -> GateStep
     
     /**
+     * What the hooks of a `Hook` step decided.
+     */
+    func feedHooked(verdict: HookVerdict)  -> GateStep
+    
+    /**
      * The facilitator's `/settle` answer.
      */
     func feedSettled(answer: SettleResponse)  -> GateStep
@@ -1159,6 +1164,18 @@ open func feedHandlerFailed() -> GateStep  {
     return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
     uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(
             self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
+     * What the hooks of a `Hook` step decided.
+     */
+open func feedHooked(verdict: HookVerdict) -> GateStep  {
+    return try!  FfiConverterTypeGateStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_exchange_feed_hooked(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHookVerdict_lower(verdict),$0
     )
 })
 }
@@ -1866,6 +1883,11 @@ public protocol PaidFetchProtocol: AnyObject, Sendable {
     func feedBody(body: Data)  -> FetchStep
     
     /**
+     * What the hooks of a `Hook` step decided.
+     */
+    func feedHooked(verdict: HookVerdict)  -> FetchStep
+    
+    /**
      * A response's status and headers (its body not read yet).
      */
     func feedResponse(status: UInt16, headers: [HttpHeader])  -> FetchStep
@@ -1945,6 +1967,18 @@ open func feedBody(body: Data) -> FetchStep  {
     uniffi_paywire_ffi_fn_method_paidfetch_feed_body(
             self.uniffiCloneHandle(),
         FfiConverterData.lower(body),$0
+    )
+})
+}
+    
+    /**
+     * What the hooks of a `Hook` step decided.
+     */
+open func feedHooked(verdict: HookVerdict) -> FetchStep  {
+    return try!  FfiConverterTypeFetchStep_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_paidfetch_feed_hooked(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHookVerdict_lower(verdict),$0
     )
 })
 }
@@ -5236,6 +5270,10 @@ public struct FetchOptions: Equatable, Hashable {
      * Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
      */
     public var signInline: Bool
+    /**
+     * The points the glue runs hooks at: `Hook` steps come only for these.
+     */
+    public var hooks: [HookPoint]?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5251,11 +5289,15 @@ public struct FetchOptions: Equatable, Hashable {
          */alreadyPaid: Bool = false, 
         /**
          * Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
-         */signInline: Bool = true) {
+         */signInline: Bool = true, 
+        /**
+         * The points the glue runs hooks at: `Hook` steps come only for these.
+         */hooks: [HookPoint]? = nil) {
         self.followRedirects = followRedirects
         self.maxRedirects = maxRedirects
         self.alreadyPaid = alreadyPaid
         self.signInline = signInline
+        self.hooks = hooks
     }
 
     
@@ -5275,7 +5317,8 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
                 followRedirects: FfiConverterBool.read(from: &buf), 
                 maxRedirects: FfiConverterUInt32.read(from: &buf), 
                 alreadyPaid: FfiConverterBool.read(from: &buf), 
-                signInline: FfiConverterBool.read(from: &buf)
+                signInline: FfiConverterBool.read(from: &buf), 
+                hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf)
         )
     }
 
@@ -5284,6 +5327,7 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.maxRedirects, into: &buf)
         FfiConverterBool.write(value.alreadyPaid, into: &buf)
         FfiConverterBool.write(value.signInline, into: &buf)
+        FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
     }
 }
 
@@ -5597,6 +5641,10 @@ public struct GateOptions: Equatable, Hashable {
      * of the same request (default 300).
      */
     public var takeoverAfter: UInt64?
+    /**
+     * The points the glue runs hooks at: `Hook` steps come only for these.
+     */
+    public var hooks: [HookPoint]?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5622,7 +5670,10 @@ public struct GateOptions: Equatable, Hashable {
         /**
          * Seconds after which a payment left in flight (its process died mid-request) is taken over by a retry
          * of the same request (default 300).
-         */takeoverAfter: UInt64? = nil) {
+         */takeoverAfter: UInt64? = nil, 
+        /**
+         * The points the glue runs hooks at: `Hook` steps come only for these.
+         */hooks: [HookPoint]? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures
         self.maxRequestBytes = maxRequestBytes
@@ -5630,6 +5681,7 @@ public struct GateOptions: Equatable, Hashable {
         self.caseSensitive = caseSensitive
         self.externalStore = externalStore
         self.takeoverAfter = takeoverAfter
+        self.hooks = hooks
     }
 
     
@@ -5652,7 +5704,8 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
                 maxReplayBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 caseSensitive: FfiConverterBool.read(from: &buf), 
                 externalStore: FfiConverterBool.read(from: &buf), 
-                takeoverAfter: FfiConverterOptionUInt64.read(from: &buf)
+                takeoverAfter: FfiConverterOptionUInt64.read(from: &buf), 
+                hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf)
         )
     }
 
@@ -5664,6 +5717,7 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.caseSensitive, into: &buf)
         FfiConverterBool.write(value.externalStore, into: &buf)
         FfiConverterOptionUInt64.write(value.takeoverAfter, into: &buf)
+        FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
     }
 }
 
@@ -5757,6 +5811,173 @@ public func FfiConverterTypeGateStep_lift(_ buf: RustBuffer) throws -> GateStep 
 #endif
 public func FfiConverterTypeGateStep_lower(_ value: GateStep) -> RustBuffer {
     return FfiConverterTypeGateStep.lower(value)
+}
+
+
+/**
+ * What a hook is told: the core's JSON context, its members unpacked (absent where they do not apply).
+ */
+public struct HookContext: Equatable, Hashable {
+    /**
+     * The point's snake-case name (`before_verify`), as in every language.
+     */
+    public var hook: String
+    /**
+     * The request's method.
+     */
+    public var method: String
+    /**
+     * The resource's URL.
+     */
+    public var resource: String
+    /**
+     * Who pays (checksummed address).
+     */
+    public var payer: String?
+    /**
+     * Client: the bill being paid, as JSON text.
+     */
+    public var paymentRequiredJson: String?
+    /**
+     * The offer paid, as JSON text.
+     */
+    public var requirementsJson: String?
+    /**
+     * The payment as sent, as JSON text.
+     */
+    public var paymentPayloadJson: String?
+    /**
+     * Server: the facilitator's `/verify` answer, as JSON text.
+     */
+    public var verifyResponseJson: String?
+    /**
+     * Server: the facilitator's `/settle` answer, as JSON text.
+     */
+    public var settleResponseJson: String?
+    /**
+     * What failed: its code.
+     */
+    public var errorCode: String?
+    /**
+     * What failed: its message.
+     */
+    public var errorMessage: String?
+    /**
+     * The whole context as JSON text (one format in every language).
+     */
+    public var json: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The point's snake-case name (`before_verify`), as in every language.
+         */hook: String, 
+        /**
+         * The request's method.
+         */method: String, 
+        /**
+         * The resource's URL.
+         */resource: String, 
+        /**
+         * Who pays (checksummed address).
+         */payer: String?, 
+        /**
+         * Client: the bill being paid, as JSON text.
+         */paymentRequiredJson: String?, 
+        /**
+         * The offer paid, as JSON text.
+         */requirementsJson: String?, 
+        /**
+         * The payment as sent, as JSON text.
+         */paymentPayloadJson: String?, 
+        /**
+         * Server: the facilitator's `/verify` answer, as JSON text.
+         */verifyResponseJson: String?, 
+        /**
+         * Server: the facilitator's `/settle` answer, as JSON text.
+         */settleResponseJson: String?, 
+        /**
+         * What failed: its code.
+         */errorCode: String?, 
+        /**
+         * What failed: its message.
+         */errorMessage: String?, 
+        /**
+         * The whole context as JSON text (one format in every language).
+         */json: String) {
+        self.hook = hook
+        self.method = method
+        self.resource = resource
+        self.payer = payer
+        self.paymentRequiredJson = paymentRequiredJson
+        self.requirementsJson = requirementsJson
+        self.paymentPayloadJson = paymentPayloadJson
+        self.verifyResponseJson = verifyResponseJson
+        self.settleResponseJson = settleResponseJson
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.json = json
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension HookContext: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHookContext: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HookContext {
+        return
+            try HookContext(
+                hook: FfiConverterString.read(from: &buf), 
+                method: FfiConverterString.read(from: &buf), 
+                resource: FfiConverterString.read(from: &buf), 
+                payer: FfiConverterOptionString.read(from: &buf), 
+                paymentRequiredJson: FfiConverterOptionString.read(from: &buf), 
+                requirementsJson: FfiConverterOptionString.read(from: &buf), 
+                paymentPayloadJson: FfiConverterOptionString.read(from: &buf), 
+                verifyResponseJson: FfiConverterOptionString.read(from: &buf), 
+                settleResponseJson: FfiConverterOptionString.read(from: &buf), 
+                errorCode: FfiConverterOptionString.read(from: &buf), 
+                errorMessage: FfiConverterOptionString.read(from: &buf), 
+                json: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HookContext, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.hook, into: &buf)
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.resource, into: &buf)
+        FfiConverterOptionString.write(value.payer, into: &buf)
+        FfiConverterOptionString.write(value.paymentRequiredJson, into: &buf)
+        FfiConverterOptionString.write(value.requirementsJson, into: &buf)
+        FfiConverterOptionString.write(value.paymentPayloadJson, into: &buf)
+        FfiConverterOptionString.write(value.verifyResponseJson, into: &buf)
+        FfiConverterOptionString.write(value.settleResponseJson, into: &buf)
+        FfiConverterOptionString.write(value.errorCode, into: &buf)
+        FfiConverterOptionString.write(value.errorMessage, into: &buf)
+        FfiConverterString.write(value.json, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHookContext_lift(_ buf: RustBuffer) throws -> HookContext {
+    return try FfiConverterTypeHookContext.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHookContext_lower(_ value: HookContext) -> RustBuffer {
+    return FfiConverterTypeHookContext.lower(value)
 }
 
 
@@ -7297,6 +7518,17 @@ public enum FetchStep {
          */digests: [Data]
     )
     /**
+     * Run the hooks registered at `point`, in order, and feed what they decided.
+     */
+    case hook(
+        /**
+         * Where the call is.
+         */point: HookPoint, 
+        /**
+         * What the hooks are told.
+         */context: HookContext
+    )
+    /**
      * Final: the last response is the answer.
      */
     case done(
@@ -7347,13 +7579,16 @@ public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
         case 3: return .sign(digests: try FfiConverterSequenceData.read(from: &buf)
         )
         
-        case 4: return .done(outcome: try FfiConverterTypeFetchOutcome.read(from: &buf)
+        case 4: return .hook(point: try FfiConverterTypeHookPoint.read(from: &buf), context: try FfiConverterTypeHookContext.read(from: &buf)
         )
         
-        case 5: return .fail(error: try FfiConverterTypeErrorDetails.read(from: &buf)
+        case 5: return .done(outcome: try FfiConverterTypeFetchOutcome.read(from: &buf)
         )
         
-        case 6: return .raise(outcome: try FfiConverterTypeFetchOutcome.read(from: &buf)
+        case 6: return .fail(error: try FfiConverterTypeErrorDetails.read(from: &buf)
+        )
+        
+        case 7: return .raise(outcome: try FfiConverterTypeFetchOutcome.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -7378,18 +7613,24 @@ public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
             FfiConverterSequenceData.write(digests, into: &buf)
             
         
-        case let .done(outcome):
+        case let .hook(point,context):
             writeInt(&buf, Int32(4))
+            FfiConverterTypeHookPoint.write(point, into: &buf)
+            FfiConverterTypeHookContext.write(context, into: &buf)
+            
+        
+        case let .done(outcome):
+            writeInt(&buf, Int32(5))
             FfiConverterTypeFetchOutcome.write(outcome, into: &buf)
             
         
         case let .fail(error):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(6))
             FfiConverterTypeErrorDetails.write(error, into: &buf)
             
         
         case let .raise(outcome):
-            writeInt(&buf, Int32(6))
+            writeInt(&buf, Int32(7))
             FfiConverterTypeFetchOutcome.write(outcome, into: &buf)
             
         }
@@ -7471,6 +7712,17 @@ public enum GateAction {
          */requirements: PaymentRequirements
     )
     /**
+     * Run the hooks registered at `point`, in order, and feed what they decided.
+     */
+    case hook(
+        /**
+         * Where the exchange is.
+         */point: HookPoint, 
+        /**
+         * What the hooks are told.
+         */context: HookContext
+    )
+    /**
      * Final: send this response as it is.
      */
     case respond(
@@ -7528,12 +7780,15 @@ public struct FfiConverterTypeGateAction: FfiConverterRustBuffer {
         case 6: return .settle(payment: try FfiConverterTypePaymentPayload.read(from: &buf), requirements: try FfiConverterTypePaymentRequirements.read(from: &buf)
         )
         
-        case 7: return .respond(status: try FfiConverterUInt16.read(from: &buf), headers: try FfiConverterSequenceTypeHttpHeader.read(from: &buf), body: try FfiConverterData.read(from: &buf)
+        case 7: return .hook(point: try FfiConverterTypeHookPoint.read(from: &buf), context: try FfiConverterTypeHookContext.read(from: &buf)
         )
         
-        case 8: return .fail
+        case 8: return .respond(status: try FfiConverterUInt16.read(from: &buf), headers: try FfiConverterSequenceTypeHttpHeader.read(from: &buf), body: try FfiConverterData.read(from: &buf)
+        )
         
-        case 9: return .done
+        case 9: return .fail
+        
+        case 10: return .done
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -7574,19 +7829,25 @@ public struct FfiConverterTypeGateAction: FfiConverterRustBuffer {
             FfiConverterTypePaymentRequirements.write(requirements, into: &buf)
             
         
-        case let .respond(status,headers,body):
+        case let .hook(point,context):
             writeInt(&buf, Int32(7))
+            FfiConverterTypeHookPoint.write(point, into: &buf)
+            FfiConverterTypeHookContext.write(context, into: &buf)
+            
+        
+        case let .respond(status,headers,body):
+            writeInt(&buf, Int32(8))
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterSequenceTypeHttpHeader.write(headers, into: &buf)
             FfiConverterData.write(body, into: &buf)
             
         
         case .fail:
-            writeInt(&buf, Int32(8))
+            writeInt(&buf, Int32(9))
         
         
         case .done:
-            writeInt(&buf, Int32(9))
+            writeInt(&buf, Int32(10))
         
         }
     }
@@ -7605,6 +7866,250 @@ public func FfiConverterTypeGateAction_lift(_ buf: RustBuffer) throws -> GateAct
 #endif
 public func FfiConverterTypeGateAction_lower(_ value: GateAction) -> RustBuffer {
     return FfiConverterTypeGateAction.lower(value)
+}
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * A point of an exchange at which hooks run.
+ */
+
+public enum HookPoint: Equatable, Hashable {
+    
+    /**
+     * Gate: before `/verify` (may abort).
+     */
+    case beforeVerify
+    /**
+     * Gate: `/verify` accepted, before the handler runs (may abort).
+     */
+    case afterVerify
+    /**
+     * Gate: `/verify` refused or failed.
+     */
+    case verifyFailure
+    /**
+     * Gate: before the payment's first `/settle` (may abort).
+     */
+    case beforeSettle
+    /**
+     * Gate: settled and recorded, before the response is sent.
+     */
+    case afterSettle
+    /**
+     * Gate: `/settle` refused, pending or failed.
+     */
+    case settleFailure
+    /**
+     * Client: before a payment is chosen and signed (may abort).
+     */
+    case beforePaymentCreation
+    /**
+     * Client: a payment was created, before it is sent.
+     */
+    case afterPaymentCreation
+    /**
+     * Client: creating a payment failed.
+     */
+    case paymentCreationFailure
+
+
+
+}
+
+#if compiler(>=6)
+extension HookPoint: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHookPoint: FfiConverterRustBuffer {
+    typealias SwiftType = HookPoint
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HookPoint {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .beforeVerify
+        
+        case 2: return .afterVerify
+        
+        case 3: return .verifyFailure
+        
+        case 4: return .beforeSettle
+        
+        case 5: return .afterSettle
+        
+        case 6: return .settleFailure
+        
+        case 7: return .beforePaymentCreation
+        
+        case 8: return .afterPaymentCreation
+        
+        case 9: return .paymentCreationFailure
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HookPoint, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .beforeVerify:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .afterVerify:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .verifyFailure:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .beforeSettle:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .afterSettle:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .settleFailure:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .beforePaymentCreation:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .afterPaymentCreation:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .paymentCreationFailure:
+            writeInt(&buf, Int32(9))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHookPoint_lift(_ buf: RustBuffer) throws -> HookPoint {
+    return try FfiConverterTypeHookPoint.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHookPoint_lower(_ value: HookPoint) -> RustBuffer {
+    return FfiConverterTypeHookPoint.lower(value)
+}
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * What the hooks of one point decided.
+ */
+
+public enum HookVerdict: Equatable, Hashable {
+    
+    /**
+     * Every hook returned without aborting.
+     */
+    case `continue`
+    /**
+     * A hook aborted with this reason (and a message for a person).
+     */
+    case abort(
+        /**
+         * Machine-readable reason.
+         */reason: String, 
+        /**
+         * What a person is told.
+         */message: String?
+    )
+    /**
+     * A hook threw; what it said, for the log.
+     */
+    case failed(
+        /**
+         * The hook's error.
+         */message: String
+    )
+
+
+
+}
+
+#if compiler(>=6)
+extension HookVerdict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHookVerdict: FfiConverterRustBuffer {
+    typealias SwiftType = HookVerdict
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HookVerdict {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`continue`
+        
+        case 2: return .abort(reason: try FfiConverterString.read(from: &buf), message: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 3: return .failed(message: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HookVerdict, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`continue`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .abort(reason,message):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterOptionString.write(message, into: &buf)
+            
+        
+        case let .failed(message):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(message, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHookVerdict_lift(_ buf: RustBuffer) throws -> HookVerdict {
+    return try FfiConverterTypeHookVerdict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHookVerdict_lower(_ value: HookVerdict) -> RustBuffer {
+    return FfiConverterTypeHookVerdict.lower(value)
 }
 
 
@@ -8562,6 +9067,30 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceTypeHookPoint: FfiConverterRustBuffer {
+    typealias SwiftType = [HookPoint]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceTypeHookPoint.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceTypeHookPoint.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -8808,6 +9337,31 @@ fileprivate struct FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer 
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer {
+    typealias SwiftType = [HookPoint]
+
+    public static func write(_ value: [HookPoint], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHookPoint.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HookPoint] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HookPoint]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHookPoint.read(from: &buf))
+        }
+        return seq
+    }
+}
 /**
  * The bill (402) for a resource priced by `tags`.
  */
@@ -8987,6 +9541,16 @@ public func facilitatorUnreachable(base: String, endpointName: String, timedOut:
         FfiConverterBool.lower(timedOut),
         FfiConverterDouble.lower(timeoutSeconds),
         FfiConverterString.lower(detail),$0
+    )
+})
+}
+/**
+ * The point's name in snake case (`before_verify`), as the vectors and the context's `hook` member spell it.
+ */
+public func hookPointName(point: HookPoint) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_func_hook_point_name(
+        FfiConverterTypeHookPoint_lower(point),$0
     )
 })
 }
@@ -9329,6 +9893,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_facilitator_unreachable() != 41363) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_hook_point_name() != 6200) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_is_error_code() != 60656) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9455,6 +10022,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed() != 36770) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_method_exchange_feed_hooked() != 32890) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_method_exchange_feed_settled() != 2136) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9501,6 +10071,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_body() != 47967) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_hooked() != 5247) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_method_paidfetch_feed_response() != 27912) {

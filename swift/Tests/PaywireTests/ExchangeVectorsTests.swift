@@ -44,9 +44,50 @@ extension VectorsTests {
         let options = GateOptions(
             maxRequestBytes: uint64(config, "maxRequestBytes"),
             maxReplayBytes: uint64(config, "maxReplayBytes"),
-            externalStore: (config["externalStore"] as? Bool) ?? false
+            externalStore: (config["externalStore"] as? Bool) ?? false,
+            hooks: hookPoints(config["hooks"])
         )
         return try Gate(routes: routes, options: options)
+    }
+
+    /// Every hook point, to find the one a vector names (snake case).
+    private static let allHookPoints: [HookPoint] = [
+        .beforeVerify, .afterVerify, .verifyFailure, .beforeSettle, .afterSettle, .settleFailure,
+        .beforePaymentCreation, .afterPaymentCreation, .paymentCreationFailure,
+    ]
+
+    private func hookPoints(_ value: Any?) -> [HookPoint] {
+        ((value as? [String]) ?? []).map { name in Self.allHookPoints.first { hookPointName(point: $0) == name }! }
+    }
+
+    /// A `hooked` input as the verdict the machines take.
+    private func verdict(_ h: JSON) -> HookVerdict {
+        if let abort = h["abort"] as? JSON { return .abort(reason: string(abort, "reason"), message: abort["message"] as? String) }
+        if let failed = h["failed"] as? String { return .failed(message: failed) }
+        return .continue
+    }
+
+    /// Whether `got` is `want`, an object matching by the members `want` names.
+    private func matches(_ got: Any?, _ want: Any) -> Bool {
+        if let members = want as? JSON {
+            guard let object = got as? JSON else { return false }
+            return members.allSatisfy { matches(object[$0.key], $0.value) }
+        }
+        guard let got = got else { return false }
+        return jsonText([got]) == jsonText([want])
+    }
+
+    private func checkHook(_ label: String, _ point: HookPoint, _ context: HookContext, _ e: JSON) throws {
+        XCTAssertEqual(hookPointName(point: point), string(e, "point"), "\(label): hook point")
+        XCTAssertEqual(context.hook, string(e, "point"), "\(label): the context's hook")
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(context.json.utf8)) as? JSON)
+        for (k, v) in (e["context"] as? JSON) ?? [:] {
+            XCTAssertTrue(matches(json[k], v), "\(label): hook context member \(k) in \(context.json)")
+        }
+        for k in (e["contextKeys"] as? [String]) ?? [] {
+            XCTAssertTrue(json[k] != nil && !(json[k] is NSNull), "\(label): hook context lacks \(k)")
+        }
+        XCTAssertEqual(context.payer, json["payer"] as? String, "\(label): payer")
     }
 
     private func feed(_ exchange: Exchange, _ v: JSON) throws -> GateStep {
@@ -64,6 +105,7 @@ extension VectorsTests {
             )
         }
         if v["handlerFailed"] != nil { return exchange.feedHandlerFailed() }
+        if let hooked = v["hooked"] as? JSON { return exchange.feedHooked(verdict: verdict(hooked)) }
         let store = v["store"] as! JSON
         if store["entry"] != nil { return try exchange.feedStore(answer: .entry(entry: nil)) }
         if let replaced = store["replaced"] as? Bool { return try exchange.feedStore(answer: .replaced(done: replaced)) }
@@ -84,6 +126,7 @@ extension VectorsTests {
         case .verify: return "verify"
         case .runHandler: return "runHandler"
         case .settle: return "settle"
+        case .hook: return "hook"
         case .respond: return "respond"
         case .fail: return "fail"
         case .done: return "done"
@@ -101,6 +144,8 @@ extension VectorsTests {
             XCTAssertEqual(limit, uint64(e, "limit"), label)
         case let .runHandler(paid):
             if let payer = e["payer"] as? String { XCTAssertEqual(paid.payer, payer, label) }
+        case let .hook(point, context):
+            try checkHook(label, point, context, e)
         case let .store(op):
             let (name, key, entry): (String, String, String?)
             switch op {
@@ -164,12 +209,13 @@ extension VectorsTests {
         }
     }
 
-    private func checkFetch(_ label: String, _ step: FetchStep, _ e: JSON) {
+    private func checkFetch(_ label: String, _ step: FetchStep, _ e: JSON) throws {
         let name: String
         switch step {
         case .send: name = "send"
         case .readBody: name = "readBody"
         case .sign: name = "sign"
+        case .hook: name = "hook"
         case .done: name = "done"
         case .fail: name = "fail"
         case .raise: name = "raise"
@@ -184,6 +230,8 @@ extension VectorsTests {
             if e["noBody"] != nil { XCTAssertNil(request.body, label) }
         case let .sign(digests):
             XCTAssertEqual(digests.count, e["digests"] as? Int, label)
+        case let .hook(point, context):
+            try checkHook(label, point, context, e)
         case let .fail(error):
             XCTAssertEqual(error.code, string(e, "error"), label)
         case let .done(outcome), let .raise(outcome):
@@ -216,7 +264,8 @@ extension VectorsTests {
                 followRedirects: (o["followRedirects"] as? Bool) ?? true,
                 maxRedirects: UInt32((o["maxRedirects"] as? Int) ?? 20),
                 alreadyPaid: (o["alreadyPaid"] as? Bool) ?? false,
-                signInline: (o["signInline"] as? Bool) ?? true
+                signInline: (o["signInline"] as? Bool) ?? true,
+                hooks: hookPoints(o["hooks"])
             )
             var calls: [String: (PaidFetch, FetchStep)] = [:]
             for (i, m) in (c["moves"] as! [JSON]).enumerated() {
@@ -243,13 +292,15 @@ extension VectorsTests {
                         step = call.feedBody(body: Data(body.utf8))
                     } else if v["sendFailed"] != nil {
                         step = call.feedSendFailed()
+                    } else if let hooked = v["hooked"] as? JSON {
+                        step = call.feedHooked(verdict: verdict(hooked))
                     } else {
                         guard case let .sign(digests) = last else { return XCTFail("\(label): nothing to sign") }
                         step = call.feedSignatures(signatures: try digests.map { try key.signDigest(digest: $0) })
                     }
                     calls[id] = (call, step)
                 }
-                checkFetch(label, step, m["expect"] as! JSON)
+                try checkFetch(label, step, m["expect"] as! JSON)
             }
         }
     }

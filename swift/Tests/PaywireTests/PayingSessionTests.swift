@@ -43,6 +43,37 @@ final class PayingSessionTests: XCTestCase {
         XCTAssertEqual(state.settled.count, 1)
     }
 
+    func testHooksSeeThePaymentCreatedAndCanAbortItBeforeItIsMade() async throws {
+        final class Seen: @unchecked Sendable {
+            var hooks: [String] = []
+            var payers: [String?] = []
+            let lock = NSLock()
+            func add(_ context: HookContext) {
+                lock.lock()
+                defer { lock.unlock() }
+                hooks.append(context.hook)
+                payers.append(context.payer)
+            }
+        }
+        let seen = Seen()
+        let recording = Hooks()
+            .onBeforePaymentCreation { seen.add($0); return .proceed }
+            .onAfterPaymentCreation { seen.add($0); return .proceed }
+        let payer = try makePayer()
+        let paid = try await PayingSession(session: PaidAPI.session(), payer: payer, hooks: recording).data(for: request("/weather"))
+        XCTAssertEqual(paid.statusCode, 200)
+        XCTAssertEqual(seen.hooks, ["before_payment_creation", "after_payment_creation"])
+        XCTAssertEqual(seen.payers, [nil, payer.address()])
+        let aborting = Hooks().onBeforePaymentCreation { _ in .abort(reason: "too_expensive") }
+        do {
+            _ = try await PayingSession(session: PaidAPI.session(), payer: payer, hooks: aborting).data(for: request("/weather"))
+            XCTFail("an aborted payment must throw")
+        } catch let error as PaywireError {
+            XCTAssertEqual(error.code, "payment_aborted")
+        }
+        XCTAssertEqual(state.paymentsSeen, 1)
+    }
+
     func testARequestBodyIsSentAgainUnchangedWithThePayment() async throws {
         let payer = try makePayer()
         let answer = try await client(payer).data(for: request("/weather", method: "POST", body: #"{"city":"Zürich"}"#))

@@ -382,6 +382,11 @@ RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_handled(uint64_t ptr, uint
 RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_HOOKED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_HOOKED
+RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_hooked(uint64_t ptr, RustBuffer verdict, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_SETTLED
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_EXCHANGE_FEED_SETTLED
 RustBuffer uniffi_paywire_ffi_fn_method_exchange_feed_settled(uint64_t ptr, uint64_t answer, RustCallStatus *_Nonnull out_status
@@ -531,6 +536,11 @@ void uniffi_paywire_ffi_fn_free_paidfetch(uint64_t handle, RustCallStatus *_Nonn
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_BODY
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_BODY
 RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_body(uint64_t ptr, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_HOOKED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_HOOKED
+RustBuffer uniffi_paywire_ffi_fn_method_paidfetch_feed_hooked(uint64_t ptr, RustBuffer verdict, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAIDFETCH_FEED_RESPONSE
@@ -1273,6 +1283,11 @@ uint32_t uniffi_paywire_ffi_fn_func_facilitator_retries_without_answer(RustCallS
 RustBuffer uniffi_paywire_ffi_fn_func_facilitator_unreachable(RustBuffer base, RustBuffer endpoint_name, int8_t timed_out, double timeout_seconds, RustBuffer detail, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_HOOK_POINT_NAME
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_HOOK_POINT_NAME
+RustBuffer uniffi_paywire_ffi_fn_func_hook_point_name(RustBuffer point, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_IS_ERROR_CODE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_IS_ERROR_CODE
 int8_t uniffi_paywire_ffi_fn_func_is_error_code(RustBuffer code, RustCallStatus *_Nonnull out_status
@@ -1768,6 +1783,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_facilitator_unreachable(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_HOOK_POINT_NAME
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_HOOK_POINT_NAME
+uint16_t uniffi_paywire_ffi_checksum_func_hook_point_name(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_IS_ERROR_CODE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_IS_ERROR_CODE
 uint16_t uniffi_paywire_ffi_checksum_func_is_error_code(void
@@ -2020,6 +2041,12 @@ uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_HOOKED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_HOOKED
+uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_hooked(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_SETTLED
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_EXCHANGE_FEED_SETTLED
 uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_settled(void
@@ -2113,6 +2140,12 @@ uint16_t uniffi_paywire_ffi_checksum_method_localsigner_sign_digest(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_BODY
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_BODY
 uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_body(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_HOOKED
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAIDFETCH_FEED_HOOKED
+uint16_t uniffi_paywire_ffi_checksum_method_paidfetch_feed_hooked(void
     
 );
 #endif

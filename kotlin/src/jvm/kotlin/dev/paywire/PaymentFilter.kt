@@ -61,8 +61,15 @@ class PaymentFilter(
     access: AccessPolicy? = null,
     /** A store shared by processes; null keeps records in this process (`options.externalStore` must agree). */
     private val store: PaymentStore? = null,
+    /** Your code before and after `/verify` and `/settle` and when either fails. */
+    private val hooks: Hooks = Hooks.NONE,
 ) : Filter() {
-    private val gate = Gate(routes.map { (pattern, tags) -> PricedRoute(tags, pattern, null) }, options.copy(externalStore = store != null), issuer, access)
+    private val gate = Gate(
+        routes.map { (pattern, tags) -> PricedRoute(tags, pattern, null) },
+        options.copy(externalStore = store != null, hooks = hooks.points()),
+        issuer,
+        access,
+    )
     private val log = Logger.getLogger("dev.paywire")
 
     override fun description() = "paywire: bills x402 routes"
@@ -99,6 +106,7 @@ class PaymentFilter(
                     is GateAction.Store -> ex.feedStore(perform(a.op))
                     is GateAction.Verify -> facilitate(ex) { ex.feedVerifyResponse(facilitator.verify(a.payment, a.requirements)) }
                     is GateAction.Settle -> facilitate(ex) { ex.feedSettled(facilitator.settle(a.payment, a.requirements)) }
+                    is GateAction.Hook -> ex.feedHooked(hooks.run(a.point, a.context))
                     is GateAction.RunHandler -> {
                         val capture = Capturing(exchange, body, a.paid)
                         try {

@@ -51,9 +51,10 @@ internal fun <R> payCall(
     payer: Payer,
     request: FetchRequest,
     followRedirects: Boolean,
+    hooks: Hooks = Hooks.NONE,
     send: (FetchRequest) -> Sent<R>,
 ): Answered<R> {
-    val started = startPaidFetch(payer, request, FetchOptions(followRedirects, 20u, false, true))
+    val started = startPaidFetch(payer, request, FetchOptions(followRedirects, 20u, false, true, hooks.points()))
     val call: PaidFetch = started.call
     var step: FetchStep = started.step
     var last: Sent<R>? = null
@@ -78,6 +79,7 @@ internal fun <R> payCall(
                     call.feedBody(bytes)
                 }
                 is FetchStep.Sign -> call.feedSignFailed("this payer signs by itself; a Sign step is not expected")
+                is FetchStep.Hook -> call.feedHooked(hooks.run(s.point, s.context))
                 is FetchStep.Fail -> {
                     last?.discard()
                     throw s.error.toException()

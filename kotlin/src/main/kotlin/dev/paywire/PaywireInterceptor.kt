@@ -27,6 +27,8 @@ class PaywireInterceptor(
     val payer: Payer,
     /** Whether paywire follows redirects (what the client did before [withPaywire]). */
     val followRedirects: Boolean = true,
+    /** Your code before and after each payment is created and when creating one fails. */
+    val hooks: Hooks = Hooks.NONE,
 ) : Interceptor {
     override fun intercept(chain: Interceptor.Chain): Response {
         val request = chain.request()
@@ -47,7 +49,7 @@ class PaywireInterceptor(
         val contentType: MediaType? = requestBody?.contentType()
         val body = requestBody?.let { Buffer().also(it::writeTo).readByteArray() }
         val start = FetchRequest(request.method, request.url.toString(), request.headers.toPaywire(), body)
-        val answered = payCall(payer, start, followRedirects) { hop ->
+        val answered = payCall(payer, start, followRedirects, hooks) { hop ->
             val built = Request.Builder()
                 .url(hop.url)
                 .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())
@@ -82,11 +84,11 @@ class PaywireInterceptor(
  * This client, paying x402 bills with [payer]: redirects are followed by paywire (as this client would have
  * followed them), never by OkHttp, so a payment never reaches a redirect's target.
  */
-fun OkHttpClient.withPaywire(payer: Payer): OkHttpClient =
+fun OkHttpClient.withPaywire(payer: Payer, hooks: Hooks = Hooks.NONE): OkHttpClient =
     newBuilder()
         .followRedirects(false)
         .followSslRedirects(false)
-        .addInterceptor(PaywireInterceptor(payer, followRedirects))
+        .addInterceptor(PaywireInterceptor(payer, followRedirects, hooks))
         .build()
 
 /** What was paid for this response, or null when its request was not paid for by a [PaywireInterceptor]. */

@@ -60,8 +60,36 @@ internal object ExchangeVectors {
             maxRequestBytes = if (config.has("maxRequestBytes")) config.getLong("maxRequestBytes").toULong() else null,
             maxReplayBytes = if (config.has("maxReplayBytes")) config.getLong("maxReplayBytes").toULong() else null,
             externalStore = config.optBoolean("externalStore", false),
+            hooks = hookPoints(config.optJSONArray("hooks")),
         )
         return Gate(priced, options)
+    }
+
+    /** The hook points the vectors name (snake case), as the binding's enum. */
+    private fun hookPoints(names: JSONArray?): List<HookPoint> =
+        (0 until (names?.length() ?: 0)).map { i -> HookPoint.entries.first { hookPointName(it) == names!!.getString(i) } }
+
+    /** A `hooked` input as the verdict the machines take. */
+    private fun verdict(h: JSONObject): HookVerdict = when {
+        h.has("abort") -> h.getJSONObject("abort").let { HookVerdict.Abort(it.getString("reason"), it.optString("message", null)) }
+        h.has("failed") -> HookVerdict.Failed(h.getString("failed"))
+        else -> HookVerdict.Continue
+    }
+
+    /** Whether [got] is [want], an object matching by the members [want] names. */
+    private fun matches(got: Any?, want: Any?): Boolean =
+        if (want is JSONObject) got is JSONObject && want.keySet().all { matches(got.opt(it), want.get(it)) } else got != null && JsonCompare.same(want, got)
+
+    private fun checkHook(label: String, point: HookPoint, context: HookContext, e: JSONObject) {
+        assertEquals(e.getString("point"), hookPointName(point), "$label: hook point")
+        assertEquals(e.getString("point"), context.hook, "$label: the context's hook")
+        val json = JSONObject(context.json)
+        e.optJSONObject("context")?.let { want -> for (k in want.keys()) assertTrue(matches(json.opt(k), want.get(k)), "$label: hook context member $k in $json") }
+        e.optJSONArray("contextKeys")?.let { a -> for (i in 0 until a.length()) assertTrue(json.has(a.getString(i)) && !json.isNull(a.getString(i)), "$label: hook context lacks ${a.getString(i)}") }
+        // The unpacked members agree with the JSON.
+        assertEquals(json.optString("payer", null), context.payer, "$label: payer")
+        assertEquals(json.optJSONObject("error")?.optString("code", null), context.errorCode, "$label: error code")
+        assertEquals(json.has("paymentPayload"), context.paymentPayloadJson != null, "$label: paymentPayloadJson")
     }
 
     private fun feed(ex: Exchange, v: JSONObject): GateStep = when {
@@ -73,6 +101,7 @@ internal object ExchangeVectors {
         v.has("facilitatorFailed") -> v.getJSONObject("facilitatorFailed").let { ex.feedFacilitatorFailed(it.getString("message"), it.optString("code", null)) }
         v.has("handled") -> v.getJSONObject("handled").let { ex.feedHandled(it.getInt("status").toUShort(), pairs(it.getJSONArray("headers")), it.getString("body").toByteArray()) }
         v.has("handlerFailed") -> ex.feedHandlerFailed()
+        v.has("hooked") -> ex.feedHooked(verdict(v.getJSONObject("hooked")))
         else -> {
             val store = v.getJSONObject("store")
             ex.feedStore(
@@ -98,6 +127,7 @@ internal object ExchangeVectors {
         is GateAction.Verify -> "verify"
         is GateAction.RunHandler -> "runHandler"
         is GateAction.Settle -> "settle"
+        is GateAction.Hook -> "hook"
         is GateAction.Respond -> "respond"
         is GateAction.Fail -> "fail"
         is GateAction.Done -> "done"
@@ -110,6 +140,7 @@ internal object ExchangeVectors {
         when (val a = step.action) {
             is GateAction.ReadBody -> assertEquals(e.getLong("limit").toULong(), a.limit, label)
             is GateAction.RunHandler -> if (e.has("payer")) assertEquals(e.getString("payer"), a.paid.payer, label)
+            is GateAction.Hook -> checkHook(label, a.point, a.context, e)
             is GateAction.Store -> {
                 val (op, key, entry) = when (val o = a.op) {
                     is StoreOp.Claim -> Triple("claim", o.key, o.entry)
@@ -168,6 +199,7 @@ internal object ExchangeVectors {
         is FetchStep.Send -> "send"
         is FetchStep.ReadBody -> "readBody"
         is FetchStep.Sign -> "sign"
+        is FetchStep.Hook -> "hook"
         is FetchStep.Done -> "done"
         is FetchStep.Fail -> "fail"
         is FetchStep.Raise -> "raise"
@@ -184,6 +216,7 @@ internal object ExchangeVectors {
                 if (e.optBoolean("noBody", false)) assertNull(step.request.body, label)
             }
             is FetchStep.Sign -> assertEquals(e.getInt("digests"), step.digests.size, label)
+            is FetchStep.Hook -> checkHook(label, step.point, step.context, e)
             is FetchStep.Fail -> assertEquals(e.getString("error"), step.error.code, label)
             is FetchStep.Done -> outcome(label, step.outcome, e)
             is FetchStep.Raise -> outcome(label, step.outcome, e)
@@ -219,6 +252,7 @@ internal object ExchangeVectors {
             maxRedirects = o.optInt("maxRedirects", 20).toUInt(),
             alreadyPaid = o.optBoolean("alreadyPaid", false),
             signInline = o.optBoolean("signInline", true),
+            hooks = hookPoints(o.optJSONArray("hooks")),
         )
         val calls = mutableMapOf<String, Pair<PaidFetch, FetchStep>>()
         val moves = c.getJSONArray("moves")
@@ -240,6 +274,7 @@ internal object ExchangeVectors {
                     v.has("response") -> v.getJSONObject("response").let { call.feedResponse(it.getInt("status").toUShort(), pairs(it.getJSONArray("headers"))) }
                     v.has("body") -> call.feedBody(v.getString("body").toByteArray())
                     v.has("sendFailed") -> call.feedSendFailed()
+                    v.has("hooked") -> call.feedHooked(verdict(v.getJSONObject("hooked")))
                     else -> call.feedSignatures((last as FetchStep.Sign).digests.map { key.signDigest(it) })
                 }
             }

@@ -696,6 +696,8 @@ external fun uniffi_paywire_ffi_checksum_func_facilitator_retries_without_answer
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_facilitator_unreachable(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_hook_point_name(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_is_error_code(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_known_assets(
@@ -780,6 +782,8 @@ external fun uniffi_paywire_ffi_checksum_method_exchange_feed_handled(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed(
 ): Short
+external fun uniffi_paywire_ffi_checksum_method_exchange_feed_hooked(
+): Short
 external fun uniffi_paywire_ffi_checksum_method_exchange_feed_settled(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_exchange_feed_store(
@@ -811,6 +815,8 @@ external fun uniffi_paywire_ffi_checksum_method_localsigner_secret_hex(
 external fun uniffi_paywire_ffi_checksum_method_localsigner_sign_digest(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_body(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_hooked(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_paidfetch_feed_response(
 ): Short
@@ -1075,6 +1081,8 @@ external fun uniffi_paywire_ffi_fn_method_exchange_feed_handled(`ptr`: Long,`sta
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_exchange_feed_hooked(`ptr`: Long,`verdict`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_exchange_feed_settled(`ptr`: Long,`answer`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_exchange_feed_store(`ptr`: Long,`answer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1134,6 +1142,8 @@ external fun uniffi_paywire_ffi_fn_clone_paidfetch(`handle`: Long,uniffi_out_err
 external fun uniffi_paywire_ffi_fn_free_paidfetch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
 external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_body(`ptr`: Long,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_hooked(`ptr`: Long,`verdict`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_paidfetch_feed_response(`ptr`: Long,`status`: Short,`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
@@ -1429,6 +1439,8 @@ external fun uniffi_paywire_ffi_fn_func_facilitator_retries_without_answer(uniff
 ): Int
 external fun uniffi_paywire_ffi_fn_func_facilitator_unreachable(`base`: RustBuffer.ByValue,`endpointName`: RustBuffer.ByValue,`timedOut`: Byte,`timeoutSeconds`: Double,`detail`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_hook_point_name(`point`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_is_error_code(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Byte
 external fun uniffi_paywire_ffi_fn_func_known_assets(uniffi_out_err: UniffiRustCallStatus, 
@@ -1651,6 +1663,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_facilitator_unreachable() != 41363.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_hook_point_name() != 6200.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_is_error_code() != 60656.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1777,6 +1792,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_handler_failed() != 36770.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_hooked() != 32890.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_settled() != 2136.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1823,6 +1841,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_body() != 47967.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_hooked() != 5247.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_method_paidfetch_feed_response() != 27912.toShort()) {
@@ -3334,6 +3355,11 @@ public interface ExchangeInterface {
     fun `feedHandlerFailed`(): GateStep
     
     /**
+     * What the hooks of a `Hook` step decided.
+     */
+    fun `feedHooked`(`verdict`: HookVerdict): GateStep
+    
+    /**
      * The facilitator's `/settle` answer.
      */
     fun `feedSettled`(`answer`: SettleResponse): GateStep
@@ -3577,6 +3603,22 @@ open class Exchange: Disposable, AutoCloseable, ExchangeInterface
     UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_handler_failed(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What the hooks of a `Hook` step decided.
+     */override fun `feedHooked`(`verdict`: HookVerdict): GateStep {
+            return FfiConverterTypeGateStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_exchange_feed_hooked(
+        it,
+        FfiConverterTypeHookVerdict.lower(`verdict`),_status)
 }
     }
     )
@@ -4835,6 +4877,11 @@ public interface PaidFetchInterface {
     fun `feedBody`(`body`: kotlin.ByteArray): FetchStep
     
     /**
+     * What the hooks of a `Hook` step decided.
+     */
+    fun `feedHooked`(`verdict`: HookVerdict): FetchStep
+    
+    /**
      * A response's status and headers (its body not read yet).
      */
     fun `feedResponse`(`status`: kotlin.UShort, `headers`: List<HttpHeader>): FetchStep
@@ -4966,6 +5013,22 @@ open class PaidFetch: Disposable, AutoCloseable, PaidFetchInterface
     UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_body(
         it,
         FfiConverterByteArray.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What the hooks of a `Hook` step decided.
+     */override fun `feedHooked`(`verdict`: HookVerdict): FetchStep {
+            return FfiConverterTypeFetchStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_paidfetch_feed_hooked(
+        it,
+        FfiConverterTypeHookVerdict.lower(`verdict`),_status)
 }
     }
     )
@@ -10321,6 +10384,11 @@ data class FetchOptions (
      * Sign with the payer's own signer; otherwise a `Sign` step asks the glue.
      */
     var `signInline`: kotlin.Boolean = true 
+    , 
+    /**
+     * The points the glue runs hooks at: `Hook` steps come only for these.
+     */
+    var `hooks`: List<HookPoint>? = null 
     
 ){
     
@@ -10339,6 +10407,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalSequenceTypeHookPoint.read(buf),
         )
     }
 
@@ -10346,7 +10415,8 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.allocationSize(value.`followRedirects`) +
             FfiConverterUInt.allocationSize(value.`maxRedirects`) +
             FfiConverterBoolean.allocationSize(value.`alreadyPaid`) +
-            FfiConverterBoolean.allocationSize(value.`signInline`)
+            FfiConverterBoolean.allocationSize(value.`signInline`) +
+            FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`)
     )
 
     override fun write(value: FetchOptions, buf: ByteBuffer) {
@@ -10354,6 +10424,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterUInt.write(value.`maxRedirects`, buf)
             FfiConverterBoolean.write(value.`alreadyPaid`, buf)
             FfiConverterBoolean.write(value.`signInline`, buf)
+            FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
     }
 }
 
@@ -10603,6 +10674,11 @@ data class GateOptions (
      * of the same request (default 300).
      */
     var `takeoverAfter`: kotlin.ULong? = null 
+    , 
+    /**
+     * The points the glue runs hooks at: `Hook` steps come only for these.
+     */
+    var `hooks`: List<HookPoint>? = null 
     
 ){
     
@@ -10624,6 +10700,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalSequenceTypeHookPoint.read(buf),
         )
     }
 
@@ -10634,7 +10711,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.allocationSize(value.`maxReplayBytes`) +
             FfiConverterBoolean.allocationSize(value.`caseSensitive`) +
             FfiConverterBoolean.allocationSize(value.`externalStore`) +
-            FfiConverterOptionalULong.allocationSize(value.`takeoverAfter`)
+            FfiConverterOptionalULong.allocationSize(value.`takeoverAfter`) +
+            FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`)
     )
 
     override fun write(value: GateOptions, buf: ByteBuffer) {
@@ -10645,6 +10723,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterBoolean.write(value.`caseSensitive`, buf)
             FfiConverterBoolean.write(value.`externalStore`, buf)
             FfiConverterOptionalULong.write(value.`takeoverAfter`, buf)
+            FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
     }
 }
 
@@ -10708,6 +10787,131 @@ public object FfiConverterTypeGateStep: FfiConverterRustBuffer<GateStep> {
             FfiConverterTypeGateAction.write(value.`action`, buf)
             FfiConverterBoolean.write(value.`shielded`, buf)
             FfiConverterSequenceTypeLogLine.write(value.`logs`, buf)
+    }
+}
+
+
+
+/**
+ * What a hook is told: the core's JSON context, its members unpacked (absent where they do not apply).
+ */
+data class HookContext (
+    /**
+     * The point's snake-case name (`before_verify`), as in every language.
+     */
+    var `hook`: kotlin.String
+    , 
+    /**
+     * The request's method.
+     */
+    var `method`: kotlin.String
+    , 
+    /**
+     * The resource's URL.
+     */
+    var `resource`: kotlin.String
+    , 
+    /**
+     * Who pays (checksummed address).
+     */
+    var `payer`: kotlin.String?
+    , 
+    /**
+     * Client: the bill being paid, as JSON text.
+     */
+    var `paymentRequiredJson`: kotlin.String?
+    , 
+    /**
+     * The offer paid, as JSON text.
+     */
+    var `requirementsJson`: kotlin.String?
+    , 
+    /**
+     * The payment as sent, as JSON text.
+     */
+    var `paymentPayloadJson`: kotlin.String?
+    , 
+    /**
+     * Server: the facilitator's `/verify` answer, as JSON text.
+     */
+    var `verifyResponseJson`: kotlin.String?
+    , 
+    /**
+     * Server: the facilitator's `/settle` answer, as JSON text.
+     */
+    var `settleResponseJson`: kotlin.String?
+    , 
+    /**
+     * What failed: its code.
+     */
+    var `errorCode`: kotlin.String?
+    , 
+    /**
+     * What failed: its message.
+     */
+    var `errorMessage`: kotlin.String?
+    , 
+    /**
+     * The whole context as JSON text (one format in every language).
+     */
+    var `json`: kotlin.String
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHookContext: FfiConverterRustBuffer<HookContext> {
+    override fun read(buf: ByteBuffer): HookContext {
+        return HookContext(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HookContext) = (
+            FfiConverterString.allocationSize(value.`hook`) +
+            FfiConverterString.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`resource`) +
+            FfiConverterOptionalString.allocationSize(value.`payer`) +
+            FfiConverterOptionalString.allocationSize(value.`paymentRequiredJson`) +
+            FfiConverterOptionalString.allocationSize(value.`requirementsJson`) +
+            FfiConverterOptionalString.allocationSize(value.`paymentPayloadJson`) +
+            FfiConverterOptionalString.allocationSize(value.`verifyResponseJson`) +
+            FfiConverterOptionalString.allocationSize(value.`settleResponseJson`) +
+            FfiConverterOptionalString.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalString.allocationSize(value.`errorMessage`) +
+            FfiConverterString.allocationSize(value.`json`)
+    )
+
+    override fun write(value: HookContext, buf: ByteBuffer) {
+            FfiConverterString.write(value.`hook`, buf)
+            FfiConverterString.write(value.`method`, buf)
+            FfiConverterString.write(value.`resource`, buf)
+            FfiConverterOptionalString.write(value.`payer`, buf)
+            FfiConverterOptionalString.write(value.`paymentRequiredJson`, buf)
+            FfiConverterOptionalString.write(value.`requirementsJson`, buf)
+            FfiConverterOptionalString.write(value.`paymentPayloadJson`, buf)
+            FfiConverterOptionalString.write(value.`verifyResponseJson`, buf)
+            FfiConverterOptionalString.write(value.`settleResponseJson`, buf)
+            FfiConverterOptionalString.write(value.`errorCode`, buf)
+            FfiConverterOptionalString.write(value.`errorMessage`, buf)
+            FfiConverterString.write(value.`json`, buf)
     }
 }
 
@@ -11835,6 +12039,25 @@ sealed class FetchStep: Disposable  {
     }
     
     /**
+     * Run the hooks registered at `point`, in order, and feed what they decided.
+     */
+    data class Hook(
+        /**
+         * Where the call is.
+         */
+        val `point`: HookPoint, 
+        /**
+         * What the hooks are told.
+         */
+        val `context`: HookContext) : FetchStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * Final: the last response is the answer.
      */
     data class Done(
@@ -11900,6 +12123,14 @@ sealed class FetchStep: Disposable  {
     )
                 
             }
+            is FetchStep.Hook -> {
+                
+    Disposable.destroy(
+        this.`point`,
+        this.`context`
+    )
+                
+            }
             is FetchStep.Done -> {
                 
     Disposable.destroy(
@@ -11940,13 +12171,17 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
             3 -> FetchStep.Sign(
                 FfiConverterSequenceByteArray.read(buf),
                 )
-            4 -> FetchStep.Done(
+            4 -> FetchStep.Hook(
+                FfiConverterTypeHookPoint.read(buf),
+                FfiConverterTypeHookContext.read(buf),
+                )
+            5 -> FetchStep.Done(
                 FfiConverterTypeFetchOutcome.read(buf),
                 )
-            5 -> FetchStep.Fail(
+            6 -> FetchStep.Fail(
                 FfiConverterTypeErrorDetails.read(buf),
                 )
-            6 -> FetchStep.Raise(
+            7 -> FetchStep.Raise(
                 FfiConverterTypeFetchOutcome.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -11972,6 +12207,14 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
             (
                 4UL
                 + FfiConverterSequenceByteArray.allocationSize(value.`digests`)
+            )
+        }
+        is FetchStep.Hook -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeHookPoint.allocationSize(value.`point`)
+                + FfiConverterTypeHookContext.allocationSize(value.`context`)
             )
         }
         is FetchStep.Done -> {
@@ -12013,18 +12256,24 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
                 FfiConverterSequenceByteArray.write(value.`digests`, buf)
                 Unit
             }
-            is FetchStep.Done -> {
+            is FetchStep.Hook -> {
                 buf.putInt(4)
+                FfiConverterTypeHookPoint.write(value.`point`, buf)
+                FfiConverterTypeHookContext.write(value.`context`, buf)
+                Unit
+            }
+            is FetchStep.Done -> {
+                buf.putInt(5)
                 FfiConverterTypeFetchOutcome.write(value.`outcome`, buf)
                 Unit
             }
             is FetchStep.Fail -> {
-                buf.putInt(5)
+                buf.putInt(6)
                 FfiConverterTypeErrorDetails.write(value.`error`, buf)
                 Unit
             }
             is FetchStep.Raise -> {
-                buf.putInt(6)
+                buf.putInt(7)
                 FfiConverterTypeFetchOutcome.write(value.`outcome`, buf)
                 Unit
             }
@@ -12131,6 +12380,25 @@ sealed class GateAction: Disposable  {
     }
     
     /**
+     * Run the hooks registered at `point`, in order, and feed what they decided.
+     */
+    data class Hook(
+        /**
+         * Where the exchange is.
+         */
+        val `point`: HookPoint, 
+        /**
+         * What the hooks are told.
+         */
+        val `context`: HookContext) : GateAction()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * Final: send this response as it is.
      */
     data class Respond(
@@ -12209,6 +12477,14 @@ sealed class GateAction: Disposable  {
     )
                 
             }
+            is GateAction.Hook -> {
+                
+    Disposable.destroy(
+        this.`point`,
+        this.`context`
+    )
+                
+            }
             is GateAction.Respond -> {
                 
     Disposable.destroy(
@@ -12252,13 +12528,17 @@ public object FfiConverterTypeGateAction : FfiConverterRustBuffer<GateAction>{
                 FfiConverterTypePaymentPayload.read(buf),
                 FfiConverterTypePaymentRequirements.read(buf),
                 )
-            7 -> GateAction.Respond(
+            7 -> GateAction.Hook(
+                FfiConverterTypeHookPoint.read(buf),
+                FfiConverterTypeHookContext.read(buf),
+                )
+            8 -> GateAction.Respond(
                 FfiConverterUShort.read(buf),
                 FfiConverterSequenceTypeHttpHeader.read(buf),
                 FfiConverterByteArray.read(buf),
                 )
-            8 -> GateAction.Fail
-            9 -> GateAction.Done
+            9 -> GateAction.Fail
+            10 -> GateAction.Done
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -12305,6 +12585,14 @@ public object FfiConverterTypeGateAction : FfiConverterRustBuffer<GateAction>{
                 4UL
                 + FfiConverterTypePaymentPayload.allocationSize(value.`payment`)
                 + FfiConverterTypePaymentRequirements.allocationSize(value.`requirements`)
+            )
+        }
+        is GateAction.Hook -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeHookPoint.allocationSize(value.`point`)
+                + FfiConverterTypeHookContext.allocationSize(value.`context`)
             )
         }
         is GateAction.Respond -> {
@@ -12363,19 +12651,209 @@ public object FfiConverterTypeGateAction : FfiConverterRustBuffer<GateAction>{
                 FfiConverterTypePaymentRequirements.write(value.`requirements`, buf)
                 Unit
             }
-            is GateAction.Respond -> {
+            is GateAction.Hook -> {
                 buf.putInt(7)
+                FfiConverterTypeHookPoint.write(value.`point`, buf)
+                FfiConverterTypeHookContext.write(value.`context`, buf)
+                Unit
+            }
+            is GateAction.Respond -> {
+                buf.putInt(8)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterSequenceTypeHttpHeader.write(value.`headers`, buf)
                 FfiConverterByteArray.write(value.`body`, buf)
                 Unit
             }
             is GateAction.Fail -> {
-                buf.putInt(8)
+                buf.putInt(9)
                 Unit
             }
             is GateAction.Done -> {
-                buf.putInt(9)
+                buf.putInt(10)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * A point of an exchange at which hooks run.
+ */
+
+enum class HookPoint {
+    
+    /**
+     * Gate: before `/verify` (may abort).
+     */
+    BEFORE_VERIFY,
+    /**
+     * Gate: `/verify` accepted, before the handler runs (may abort).
+     */
+    AFTER_VERIFY,
+    /**
+     * Gate: `/verify` refused or failed.
+     */
+    VERIFY_FAILURE,
+    /**
+     * Gate: before the payment's first `/settle` (may abort).
+     */
+    BEFORE_SETTLE,
+    /**
+     * Gate: settled and recorded, before the response is sent.
+     */
+    AFTER_SETTLE,
+    /**
+     * Gate: `/settle` refused, pending or failed.
+     */
+    SETTLE_FAILURE,
+    /**
+     * Client: before a payment is chosen and signed (may abort).
+     */
+    BEFORE_PAYMENT_CREATION,
+    /**
+     * Client: a payment was created, before it is sent.
+     */
+    AFTER_PAYMENT_CREATION,
+    /**
+     * Client: creating a payment failed.
+     */
+    PAYMENT_CREATION_FAILURE;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHookPoint: FfiConverterRustBuffer<HookPoint> {
+    override fun read(buf: ByteBuffer) = try {
+        HookPoint.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: HookPoint) = 4UL
+
+    override fun write(value: HookPoint, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the hooks of one point decided.
+ */
+sealed class HookVerdict {
+    
+    /**
+     * Every hook returned without aborting.
+     */
+    object Continue : HookVerdict()
+    
+    
+    /**
+     * A hook aborted with this reason (and a message for a person).
+     */
+    data class Abort(
+        /**
+         * Machine-readable reason.
+         */
+        val `reason`: kotlin.String, 
+        /**
+         * What a person is told.
+         */
+        val `message`: kotlin.String?) : HookVerdict()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A hook threw; what it said, for the log.
+     */
+    data class Failed(
+        /**
+         * The hook's error.
+         */
+        val `message`: kotlin.String) : HookVerdict()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHookVerdict : FfiConverterRustBuffer<HookVerdict>{
+    override fun read(buf: ByteBuffer): HookVerdict {
+        return when(buf.getInt()) {
+            1 -> HookVerdict.Continue
+            2 -> HookVerdict.Abort(
+                FfiConverterString.read(buf),
+                FfiConverterOptionalString.read(buf),
+                )
+            3 -> HookVerdict.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: HookVerdict) = when(value) {
+        is HookVerdict.Continue -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is HookVerdict.Abort -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterOptionalString.allocationSize(value.`message`)
+            )
+        }
+        is HookVerdict.Failed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+            )
+        }
+    }
+
+    override fun write(value: HookVerdict, buf: ByteBuffer) {
+        when(value) {
+            is HookVerdict.Continue -> {
+                buf.putInt(1)
+                Unit
+            }
+            is HookVerdict.Abort -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterOptionalString.write(value.`message`, buf)
+                Unit
+            }
+            is HookVerdict.Failed -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`message`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -13624,6 +14102,38 @@ public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<ko
 /**
  * @suppress
  */
+public object FfiConverterOptionalSequenceTypeHookPoint: FfiConverterRustBuffer<List<HookPoint>?> {
+    override fun read(buf: ByteBuffer): List<HookPoint>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceTypeHookPoint.read(buf)
+    }
+
+    override fun allocationSize(value: List<HookPoint>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceTypeHookPoint.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<HookPoint>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceTypeHookPoint.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -13897,6 +14407,34 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
         }
     }
 }
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer<List<HookPoint>> {
+    override fun read(buf: ByteBuffer): List<HookPoint> {
+        val len = buf.getInt()
+        return List<HookPoint>(len) {
+            FfiConverterTypeHookPoint.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HookPoint>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHookPoint.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HookPoint>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHookPoint.write(it, buf)
+        }
+    }
+}
         /**
          * The bill (402) for a resource priced by `tags`.
          */
@@ -14124,6 +14662,19 @@ public object FfiConverterSequenceTypeOfferRefusal: FfiConverterRustBuffer<List<
     UniffiLib.uniffi_paywire_ffi_fn_func_facilitator_unreachable(
     
         FfiConverterString.lower(`base`),FfiConverterString.lower(`endpointName`),FfiConverterBoolean.lower(`timedOut`),FfiConverterDouble.lower(`timeoutSeconds`),FfiConverterString.lower(`detail`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The point's name in snake case (`before_verify`), as the vectors and the context's `hook` member spell it.
+         */ fun `hookPointName`(`point`: HookPoint): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_hook_point_name(
+    
+        FfiConverterTypeHookPoint.lower(`point`),_status)
 }
     )
     }
