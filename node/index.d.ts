@@ -264,7 +264,7 @@ type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<
  * Wraps `fetch` so it pays x402 bills with `payer`: one paid retry at most, never a second payment for the
  * same request, the body kept for the retry, a retry of a request whose outcome is open reusing its payment.
  */
-export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks; signIn?: boolean }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 /** The decoded settlement receipt (`PAYMENT-RESPONSE`) of a response from a wrapped fetch, or null. */
 export declare function settlement(response: Response): SettleResponse | null
 /** The payment a wrapped fetch sent for a response, or null. */
@@ -372,6 +372,11 @@ export interface MiddlewareOptions {
   takeoverAfter?: number
   /** Your code before and after `/verify` and `/settle` and when either fails. */
   hooks?: Hooks
+  /**
+   * Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without paying
+   * (`true`, or settings; off by default).
+   */
+  signIn?: boolean | { statement?: string; accessSeconds?: number; maxAgeSeconds?: number; expirationSeconds?: number }
   logger?: Pick<Console, 'warn' | 'error'>
 }
 

@@ -119,6 +119,8 @@ export declare class FetchStep {
   get unpaid(): any | null
   /** `done`: the final response's body was read (hand those bytes to the caller). */
   get bodyRead(): boolean
+  /** `done`: the final answer came to a sign-in (sign-in-with-x), without a payment. */
+  get signedIn(): boolean
 }
 
 /** A set of priced routes and how payments for them are taken. */
@@ -643,6 +645,8 @@ export interface FetchOptions {
   signInline?: boolean
   /** The hook points the glue runs hooks at (`beforePaymentCreation`, ...): `hook` steps come only for these. */
   hooks?: Array<string>
+  /** Sign in where a bill offers sign-in-with-x (default true). */
+  signIn?: boolean
 }
 
 /** A request for `PaidFetch.start`. */
@@ -690,6 +694,11 @@ export interface GateOptions {
   takeoverAfter?: number
   /** The hook points the glue runs hooks at (`beforeVerify`, ...): `hook` steps come only for these. */
   hooks?: Array<string>
+  /**
+   * Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
+   * paying (absent: off).
+   */
+  signIn?: SignInOptions
 }
 
 /**
@@ -886,6 +895,18 @@ export declare function settleAgain(answer: SettleResponse): boolean
 
 /** The response header that carries a settlement: `[name, value]`. */
 export declare function settlementHeader(x402Version: number, settlement: SettleResponse): [string, string]
+
+/** Sign-in-with-x settings (absent members take their defaults). */
+export interface SignInOptions {
+  /** The line the wallet shows. */
+  statement?: string
+  /** How long a payment lets its wallet sign in again (default a day). */
+  accessSeconds?: number
+  /** How old a sign-in may be (default 300 s). */
+  maxAgeSeconds?: number
+  /** A sign-in expires this long after it was asked for (default: no expiry). */
+  expirationSeconds?: number
+}
 
 /**
  * The HTTP status for an error code (402, 400, 409, 412, 500, 502).

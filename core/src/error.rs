@@ -138,6 +138,40 @@ error_codes! {
     /// The authorization was already used, e.g. a payment replayed for another request (x402 reason).
     NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
 
+    // Sign-in-with-x (the official SDKs' reasons where they have them).
+    /// A `SIGN-IN-WITH-X` header that is not a sign-in payload (paywire's code).
+    InvalidSiwxPayload => "invalid_siwx_payload",
+    /// The sign-in is for another domain than this server's.
+    SiwxDomainMismatch => "invalid_siwx_domain_mismatch",
+    /// The sign-in's URI is not on this server's origin.
+    SiwxUriMismatch => "invalid_siwx_uri_mismatch",
+    /// The sign-in's `issuedAt` is not an RFC 3339 time.
+    SiwxIssuedAt => "invalid_siwx_issued_at",
+    /// The sign-in was asked for too long ago.
+    SiwxIssuedAtTooOld => "invalid_siwx_issued_at_too_old",
+    /// The sign-in's `issuedAt` is in the future.
+    SiwxIssuedAtInFuture => "invalid_siwx_issued_at_in_future",
+    /// The sign-in's `expirationTime` is not an RFC 3339 time.
+    SiwxExpirationTime => "invalid_siwx_expiration_time",
+    /// The sign-in has expired.
+    SiwxExpired => "invalid_siwx_expired",
+    /// The sign-in's `notBefore` is not an RFC 3339 time.
+    SiwxNotBefore => "invalid_siwx_not_before",
+    /// The sign-in is not valid yet.
+    SiwxNotYetValid => "invalid_siwx_not_yet_valid",
+    /// The sign-in's nonce is malformed, or was used before (a replayed sign-in).
+    SiwxNonce => "invalid_siwx_nonce",
+    /// The sign-in's signature is not the claimed wallet's.
+    SiwxSignature => "invalid_siwx_signature",
+    /// The sign-in's chain is not `eip155:<number>`.
+    SiwxChainId => "invalid_siwx_chain_id",
+    /// The sign-in is for a chain or signature type this server does not take.
+    SiwxUnsupportedChain => "invalid_siwx_unsupported_chain",
+    /// The sign-in's signature is not a 65-byte signature.
+    SiwxMalformedSignature => "invalid_siwx_malformed_signature",
+    /// The wallet signed in correctly but has not paid for this resource (paywire's code).
+    SiwxNotPaid => "siwx_no_payment_on_record",
+
     // Offline verification (x402 reasons for the `exact` EVM scheme).
     /// The payload's scheme differs from the requirement's (x402 reason).
     InvalidScheme => "invalid_scheme",

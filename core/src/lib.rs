@@ -34,6 +34,7 @@ pub mod payment_id;
 pub(crate) mod prelude;
 pub mod server;
 pub mod signer;
+pub mod siwx;
 pub(crate) mod sync;
 pub mod types;
 pub mod verify;

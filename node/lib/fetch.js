@@ -55,7 +55,9 @@ function purchaseKey(method, url, body) {
  * `payer`. The returned function takes what fetch takes and resolves to the final `Response`; pass it to
  * `settlement()` and `payment()` to read what was paid. Redirects are followed by paywire (as the request's
  * `redirect` option says), never by the wrapped fetch. `options.hooks` (a `Hooks`) runs your code before and
- * after each payment is created and when creating one fails.
+ * after each payment is created and when creating one fails. Where a bill offers sign-in-with-x, the payer
+ * signs in first (a wallet that paid before gets the resource again without paying); `options.signIn: false`
+ * turns that off.
  */
 function wrapFetch(fetchImpl, payer, options = {}) {
   if (typeof fetchImpl !== 'function') throw new TypeError('wrapFetch(fetch, payer): fetch must be a function')
@@ -72,7 +74,7 @@ function wrapFetch(fetchImpl, payer, options = {}) {
       url: request.url,
       headers: core.headerPairs(request.headers),
       body,
-    }, { followRedirects: request.redirect === 'follow', signInline: local, hooks: hooks.points('client') })
+    }, { followRedirects: request.redirect === 'follow', signInline: local, hooks: hooks.points('client'), signIn: options.signIn ?? true })
     const call = started.takeCall()
     let step = started.takeStep()
     let response = null

@@ -43,6 +43,13 @@ def _gate(config: Dict[str, Any]) -> native.Gate:
     if "maxReplayBytes" in config:
         options["max_replay_bytes"] = config["maxReplayBytes"]
     options["hooks"] = config.get("hooks", [])
+    if "signIn" in config:
+        options["sign_in"] = True
+        sign_in = config["signIn"]
+        if "accessSeconds" in sign_in:
+            options["sign_in_access_seconds"] = sign_in["accessSeconds"]
+        if "maxAgeSeconds" in sign_in:
+            options["sign_in_max_age_seconds"] = sign_in["maxAgeSeconds"]
     return native.Gate(routes, external_store=config.get("externalStore", False), **options)
 
 
@@ -102,6 +109,19 @@ def _check_hook(label: str, point: Any, context: Any, expect: Dict[str, Any]) ->
         assert context.get(k) is not None, f"{label}: hook context lacks {k}"
 
 
+def _check_siwx(label: str, bill: Any, want: Dict[str, Any]) -> None:
+    """A bill's sign-in-with-x declaration: its info (but the random nonce), the nonce's form, its chains."""
+    declared = bill["extensions"]["sign-in-with-x"]
+    for k in ("domain", "uri", "issuedAt", "resources"):
+        assert declared["info"][k] == want[k], f"{label}: sign-in info member {k}"
+    assert declared["info"]["version"] == "1", label
+    nonce = declared["info"]["nonce"]
+    assert len(nonce) >= 16 and nonce.isalnum() and nonce.isascii(), f"{label}: nonce {nonce}"
+    assert [c["chainId"] for c in declared["supportedChains"]] == want["chains"], f"{label}: sign-in chains"
+    assert all(c["type"] == "eip191" for c in declared["supportedChains"]), label
+    assert isinstance(declared["schema"], dict), label
+
+
 def _check_headers(label: str, headers: List[Tuple[str, str]], expect: Dict[str, Any]) -> None:
     for k, v in expect.get("headers", {}).items():
         assert _header(headers, k) == v, f"{label}: header {k} in {headers}"
@@ -141,6 +161,8 @@ def _check_step(label: str, step: native.Step, expect: Dict[str, Any]) -> None:
             header = _header(headers, "payment-required")
             got = paywire.decode_header_json(header) if header else json.loads(body)
             assert got == expect["bill"], f"{label}: the bill"
+        if "siwx" in expect:
+            _check_siwx(label, paywire.decode_header_json(_header(headers, "payment-required") or ""), expect["siwx"])
         if "settlement" in expect:
             value = _header(headers, "payment-response") or _header(headers, "x-payment-response")
             assert value is not None, f"{label}: no settlement header"
@@ -194,6 +216,8 @@ def _check_fetch(label: str, step: native.FetchStep, expect: Dict[str, Any]) -> 
             assert step.paid_status == expect["paidStatus"], f"{label}: paidStatus"
         if "reused" in expect:
             assert step.payment is not None and step.payment.reused == expect["reused"], f"{label}: reused"
+        if "signedIn" in expect:
+            assert step.signed_in == expect["signedIn"], f"{label}: signedIn"
         if "bodyRead" in expect:
             assert step.body_read == expect["bodyRead"], f"{label}: bodyRead"
         if "unpaid" in expect:
@@ -219,6 +243,7 @@ def run_client(case: Dict[str, Any]) -> None:
         "already_paid": o.get("alreadyPaid", False),
         "sign_inline": o.get("signInline", True),
         "hooks": o.get("hooks", []),
+        "sign_in": o.get("signIn", True),
     }
     calls: Dict[str, Tuple[native.PaidFetch, native.FetchStep]] = {}
     for i, move in enumerate(case["moves"]):

@@ -425,6 +425,71 @@ def gate(ts) -> list:
                   ["settleResponse"])),
         feed("c", go_on, billed(402, error="insufficient_funds"))],
          config=gate_config(hooks=["verify_failure", "settle_failure"]))
+    # Sign-in-with-x: the gate declares it in v2 bills; a wallet that paid signs in (with the official
+    # TypeScript client's sign-ins, made for the gate's own challenge) and is served without a payment.
+    siwx_url = ORIGIN + "/weather"
+
+    def siwx_info(**over) -> dict:
+        info = {"domain": "api.test", "uri": siwx_url, "version": "1", "nonce": "a1b2c3d4e5f60718",
+                "issuedAt": "2025-06-15T15:06:35Z", "resources": [siwx_url]}
+        info.update(over)
+        return {k: v for k, v in info.items() if v is not None}
+
+    def sign_in(key=KEY, chain="eip155:84532", url=siwx_url, **over) -> list:
+        r = ts.call("siwx", info=siwx_info(**over), chainId=chain, key=key, requestUrl=url)
+        assert r["valid"], r
+        return ["SIGN-IN-WITH-X", r["header"]]
+
+    def tampered(header: list, **change) -> list:
+        payload = json.loads(base64.b64decode(header[1]))
+        payload.update(change)
+        return ["SIGN-IN-WITH-X", b64(payload)]
+
+    declared = {"domain": "api.test", "uri": siwx_url, "issuedAt": "2025-06-15T15:06:45Z",
+                "resources": [siwx_url], "chains": ["eip155:84532"]}
+    signed_in = {"action": "respond", "status": 200, "body": CONTENT,
+                 "headers": {"cache-control": "private"}, "absentHeaders": ["payment-response"]}
+
+    def refused_sign_in(code) -> dict:
+        return {"action": "respond", "status": 402, "json": {"error": code}, "siwx": declared}
+
+    siwx_gate = gate_config(signIn={})
+    good = sign_in()
+    case("sign-in-with-x: the bill declares a challenge for this origin; a wallet that paid signs in (the official "
+         "client's sign-in) and is served without a payment; the same sign-in again is a replay", [
+        start("a", req(), {"action": "respond", "status": 402, "siwx": declared}),
+        *paid_through("b", pay),
+        start("c", req(headers=[good]), read_body()), feed("c", BODY, RUN), feed("c", HANDLED, signed_in),
+        start("d", req(headers=[good]), refused_sign_in("invalid_siwx_nonce"))], config=siwx_gate)
+    never_paid = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+    case("sign-in-with-x: sign-ins refused with their reasons, none served", [
+        *paid_through("a", pay),
+        start("b", req(headers=[sign_in(key=never_paid)]), refused_sign_in("siwx_no_payment_on_record")),
+        start("c", req(headers=[sign_in(domain="evil.test", uri="http://evil.test/weather",
+                                        url="http://evil.test/weather")]),
+              refused_sign_in("invalid_siwx_domain_mismatch")),
+        start("d", req(headers=[sign_in(chain="eip155:1", nonce="b1b2c3d4e5f60718")]),
+              refused_sign_in("invalid_siwx_unsupported_chain")),
+        start("e", req(headers=[sign_in(expirationTime="2025-06-15T15:06:40Z", nonce="c1b2c3d4e5f60718")]),
+              refused_sign_in("invalid_siwx_expired")),
+        start("f", req(headers=[sign_in(issuedAt="2025-06-15T14:00:00Z", nonce="d1b2c3d4e5f60718")]),
+              refused_sign_in("invalid_siwx_issued_at_too_old")),
+        start("g", req(headers=[tampered(sign_in(nonce="e1b2c3d4e5f60718"), nonce="e1b2c3d4e5f60719")]),
+              refused_sign_in("invalid_siwx_signature")),
+        start("h", req(headers=[["SIGN-IN-WITH-X", "not a sign-in"]]), refused_sign_in("invalid_siwx_payload")),
+        start("i", req(headers=[tampered(sign_in(nonce="f1b2c3d4e5f60718"), uri="http://api.test:8080/weather")]),
+              refused_sign_in("invalid_siwx_uri_mismatch"))], config=siwx_gate)
+    case("sign-in-with-x: a bad sign-in sent with a payment leaves the payment to go on", [
+        start("a", req(headers=[sign_in(key=never_paid), pay]), read_body()), feed("a", BODY, VERIFY)],
+         config=siwx_gate)
+    echoed = bill("/weather")
+    echoed["extensions"] = {"sign-in-with-x": {
+        "info": siwx_info(nonce="0123456789abcdef", issuedAt="2025-06-15T15:06:00Z"),
+        "supportedChains": [{"chainId": "eip155:84532", "type": "eip191"}]}}
+    echo_pay = ts.call("pay", bill={"header": b64(echoed)}, key=KEY, now=NOW, nonce=nonce(7))
+    case("sign-in-with-x: a payment echoing an earlier bill's challenge (another nonce) is taken", [
+        start("a", req(headers=[[echo_pay["headerName"], echo_pay["headerValue"]]]), read_body()),
+        feed("a", BODY, VERIFY)], config=siwx_gate)
     case("an OPTIONS preflight passes through", [start("a", req("OPTIONS", headers=[pay]), {"action": "passThrough"})])
     case("a free path passes through", [start("a", req(path="/free", headers=[pay]), {"action": "passThrough"})])
     return cases
@@ -590,4 +655,53 @@ def client(ts) -> list:
         feed("x", {"hooked": {"abort": {"reason": "late"}}},
              send(a, with_={"PAYMENT-SIGNATURE": paid_a}, without=()))],
          options={"hooks": ["after_payment_creation"], "signInline": False})
+    # Sign-in-with-x: a bill offering a sign-in bound to the request's origin is signed in to first, with
+    # exactly the official TypeScript client's header; a second bill is paid.
+    def siwx_bill(url: str, domain: str = "api.test") -> tuple:
+        b = {"x402Version": 2, "error": "Payment required",
+             "resource": {"url": url, "description": "", "mimeType": ""},
+             "accepts": [{"scheme": "exact", "network": "eip155:84532", "amount": "10000", "asset": USDC,
+                          "payTo": PAY_TO, "maxTimeoutSeconds": 300, "extra": {"name": "USDC", "version": "2"}}],
+             "extensions": {"sign-in-with-x": {
+                 "info": {"domain": domain, "uri": url.replace("api.test", domain), "version": "1",
+                          "nonce": "a1b2c3d4e5f60718", "issuedAt": "2025-06-15T15:06:35Z",
+                          "resources": [url.replace("api.test", domain)]},
+                 "supportedChains": [{"chainId": "eip155:84532", "type": "eip191"}]}}}
+        return {"response": {"status": 402, "headers": [["PAYMENT-REQUIRED", b64(b)]]}}, b
+
+    siwx_a, siwx_wire = siwx_bill(a)
+    official = ts.call("siwx", info=siwx_wire["extensions"]["sign-in-with-x"]["info"], chainId="eip155:84532",
+                       key=KEY, requestUrl=a)["header"]
+    siwx_paid = ts.call("pay", bill={"header": b64(siwx_wire)}, key=KEY, now=NOW, nonce=nonce(1))["headerValue"]
+    case("sign-in-with-x: the client signs in first, with exactly the official client's header, and is served "
+         "without paying", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", siwx_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"SIGN-IN-WITH-X": official})),
+        feed("x", got(200), {"action": "done", "paid": False, "signedIn": True})])
+    case("sign-in-with-x: the server bills again after the sign-in: the call pays once, without the sign-in", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", siwx_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"SIGN-IN-WITH-X": official})),
+        feed("x", siwx_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": siwx_paid},
+                                     without=("sign-in-with-x",))),
+        feed("x", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid | {"signedIn": False})])
+    evil_a, evil_wire = siwx_bill(a, domain="evil.test")
+    evil_paid = ts.call("pay", bill={"header": b64(evil_wire)}, key=KEY, now=NOW, nonce=nonce(1))["headerValue"]
+    case("sign-in-with-x: a challenge for another origin is never signed: the client pays", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", evil_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": evil_paid}, without=("sign-in-with-x",)))])
+    case("sign-in-with-x: a signer outside the machine signs the sign-in's digest", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", siwx_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, {"action": "sign", "digests": 1}),
+        {"feed": "x", "input": {"signWithKey": True}, "expect": send(a, with_={"SIGN-IN-WITH-X": official})}],
+         options={"signInline": False})
+    case("sign-in-with-x: with sign-in off, the client pays", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", siwx_a, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": siwx_paid}, without=("sign-in-with-x",)))],
+         options={"signIn": False})
     return cases

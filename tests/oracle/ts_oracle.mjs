@@ -184,13 +184,21 @@ async function verifyCredential({ kind, credential }) {
   return { payload };
 }
 
+// ---- sign-in-with-x: the official client's payload and header for a server's info, and its own check
+async function siwx({ info, chainId, key, requestUrl }) {
+  const account = privateKeyToAccount(key);
+  const payload = await ext.createSIWxPayload({ ...info, chainId, type: "eip191" }, account, requestUrl);
+  const verified = await ext.verifySIWxSignature(payload);
+  return { message: ext.createSIWxMessage({ ...info, chainId, type: "eip191" }, account.address), payload, header: ext.encodeSIWxHeader(payload), valid: verified.valid ?? verified.isValid };
+}
+
 // ---- the tables the SDK ships: v1 network names, default assets
 async function tables() {
   const v1 = await import("@x402/evm/v1");
   return { networks: v1.EVM_NETWORK_CHAIN_ID_MAP, assets: evm.DEFAULT_ASSETS };
 }
 
-const OPS = { tables, pay, verify, domainSeparator, signTyped, price, encode, decode, credentials, verifyCredential };
+const OPS = { tables, pay, verify, domainSeparator, signTyped, price, encode, decode, credentials, verifyCredential, siwx };
 
 const rl = readline.createInterface({ input: process.stdin });
 for await (const line of rl) {

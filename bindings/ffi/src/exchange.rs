@@ -9,6 +9,7 @@ use paywire_core::credentials::Statement;
 use paywire_core::server::gate as core;
 use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
+use paywire_core::siwx;
 
 use crate::convert::{HttpHeader, header_pairs};
 use crate::credentials::{AccessPolicy, Issuer};
@@ -90,6 +91,38 @@ pub struct GateOptions {
     /// The points the glue runs hooks at: `Hook` steps come only for these.
     #[uniffi(default = None)]
     pub hooks: Option<Vec<HookPoint>>,
+    /// Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
+    /// paying (none: off).
+    #[uniffi(default = None)]
+    pub sign_in: Option<SignInOptions>,
+}
+
+/// Sign-in-with-x settings.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SignInOptions {
+    /// The line the wallet shows.
+    #[uniffi(default = None)]
+    pub statement: Option<String>,
+    /// How long a payment lets its wallet sign in again, in seconds (default a day).
+    #[uniffi(default = 86400)]
+    pub access_seconds: u64,
+    /// How old a sign-in may be, in seconds.
+    #[uniffi(default = 300)]
+    pub max_age_seconds: u64,
+    /// A sign-in expires this long after it was asked for (none: no expiry).
+    #[uniffi(default = None)]
+    pub expiration_seconds: Option<u64>,
+}
+
+impl From<SignInOptions> for siwx::SignInOptions {
+    fn from(o: SignInOptions) -> Self {
+        siwx::SignInOptions {
+            statement: o.statement,
+            access_seconds: o.access_seconds,
+            max_age_seconds: o.max_age_seconds,
+            expiration_seconds: o.expiration_seconds,
+        }
+    }
 }
 
 /// A request as the gate sees it.
@@ -150,6 +183,7 @@ impl Gate {
             matching: RouteMatching { case_sensitive: options.case_sensitive },
             takeover_after: options.takeover_after.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
             hooks: hook_set(options.hooks),
+            sign_in: options.sign_in.map(Into::into),
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if options.external_store { None } else { Some(Arc::new(MemoryStore::default())) };
@@ -359,6 +393,8 @@ pub struct Paid {
 }
 
 /// What the gate's glue must do next.
+// uniffi carries a record in an enum by value (no boxes); a step lives for one move of the glue.
+#[allow(clippy::large_enum_variant)]
 #[derive(uniffi::Enum)]
 pub enum GateAction {
     /// Final: the request is not priced; run the app as usual.
@@ -515,6 +551,9 @@ pub struct FetchOptions {
     /// The points the glue runs hooks at: `Hook` steps come only for these.
     #[uniffi(default = None)]
     pub hooks: Option<Vec<HookPoint>>,
+    /// Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
+    #[uniffi(default = true)]
+    pub sign_in: bool,
 }
 
 /// What a call paid, with its final response.
@@ -532,9 +571,13 @@ pub struct FetchOutcome {
     pub unpaid: Option<ErrorDetails>,
     /// The final response's body was read (hand those bytes to the caller).
     pub body_read: bool,
+    /// The final answer came to a sign-in (sign-in-with-x), without a payment.
+    pub signed_in: bool,
 }
 
 /// What the paying client's glue must do next.
+// uniffi carries a record in an enum by value (no boxes); a step lives for one move of the glue.
+#[allow(clippy::large_enum_variant)]
 #[derive(uniffi::Enum)]
 pub enum FetchStep {
     /// Send this request without following redirects; feed its status and headers.
@@ -581,6 +624,7 @@ fn outcome(o: fetch_core::FetchOutcome) -> FetchOutcome {
         open: o.open,
         unpaid: o.unpaid.as_ref().map(ErrorDetails::from),
         body_read: o.body_read,
+        signed_in: o.signed_in,
     }
 }
 
@@ -636,6 +680,7 @@ pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: Fetch
         already_paid: options.already_paid,
         sign_inline: options.sign_inline,
         hooks: hook_set(options.hooks),
+        sign_in: options.sign_in,
     };
     let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
     FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) }

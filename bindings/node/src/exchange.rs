@@ -12,6 +12,7 @@ use paywire_core::hooks::{self, HookSet};
 use paywire_core::server::gate as core;
 use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
+use paywire_core::siwx;
 use serde_json::Value;
 
 use crate::convert::{bytes, header_pairs, now_or_system};
@@ -90,6 +91,34 @@ pub struct GateOptions {
     pub takeover_after: Option<u32>,
     /// The hook points the glue runs hooks at (`beforeVerify`, ...): `hook` steps come only for these.
     pub hooks: Option<Vec<String>>,
+    /// Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
+    /// paying (absent: off).
+    pub sign_in: Option<SignInOptions>,
+}
+
+/// Sign-in-with-x settings (absent members take their defaults).
+#[napi(object)]
+pub struct SignInOptions {
+    /// The line the wallet shows.
+    pub statement: Option<String>,
+    /// How long a payment lets its wallet sign in again (default a day).
+    pub access_seconds: Option<u32>,
+    /// How old a sign-in may be (default 300 s).
+    pub max_age_seconds: Option<u32>,
+    /// A sign-in expires this long after it was asked for (default: no expiry).
+    pub expiration_seconds: Option<u32>,
+}
+
+impl SignInOptions {
+    fn into_core(self) -> siwx::SignInOptions {
+        let defaults = siwx::SignInOptions::default();
+        siwx::SignInOptions {
+            statement: self.statement,
+            access_seconds: self.access_seconds.map_or(defaults.access_seconds, u64::from),
+            max_age_seconds: self.max_age_seconds.map_or(defaults.max_age_seconds, u64::from),
+            expiration_seconds: self.expiration_seconds.map(u64::from),
+        }
+    }
 }
 
 /// The framework's word on a request's route.
@@ -161,6 +190,7 @@ impl Gate {
             max_bytes: None,
             takeover_after: None,
             hooks: None,
+            sign_in: None,
         });
         let gate_options = core::GateOptions {
             public_url: o.public_url,
@@ -170,6 +200,7 @@ impl Gate {
             matching: RouteMatching { case_sensitive: o.case_sensitive.unwrap_or(false) },
             takeover_after: o.takeover_after.map_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS, u64::from),
             hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
+            sign_in: o.sign_in.map(SignInOptions::into_core),
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
             None
@@ -435,6 +466,8 @@ pub struct FetchOptions {
     pub sign_inline: Option<bool>,
     /// The hook points the glue runs hooks at (`beforePaymentCreation`, ...): `hook` steps come only for these.
     pub hooks: Option<Vec<String>>,
+    /// Sign in where a bill offers sign-in-with-x (default true).
+    pub sign_in: Option<bool>,
 }
 
 /// What the hooks of a `hook` step decided: `abort` (a reason, with an optional `message`), `failed` (a hook
@@ -474,6 +507,7 @@ impl PaidFetch {
             already_paid: None,
             sign_inline: None,
             hooks: None,
+            sign_in: None,
         });
         let options = fetch_core::FetchOptions {
             follow_redirects: o.follow_redirects.unwrap_or(true),
@@ -481,6 +515,7 @@ impl PaidFetch {
             already_paid: o.already_paid.unwrap_or(false),
             sign_inline: o.sign_inline.unwrap_or(true),
             hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
+            sign_in: o.sign_in.unwrap_or(true),
         };
         let request = fetch_core::FetchRequest {
             method: request.method,
@@ -631,6 +666,11 @@ impl FetchStep {
     #[napi(getter)]
     pub fn body_read(&self) -> bool {
         self.0.outcome().is_some_and(|o| o.body_read)
+    }
+    /// `done`: the final answer came to a sign-in (sign-in-with-x), without a payment.
+    #[napi(getter)]
+    pub fn signed_in(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.signed_in)
     }
 }
 

@@ -10,6 +10,7 @@ use paywire_core::hooks::{HookSet, HookVerdict};
 use paywire_core::server::gate as core;
 use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
+use paywire_core::siwx;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -78,7 +79,9 @@ impl Gate {
     #[pyo3(signature = (routes, *, public_url=None, issuer=None, access=None, allow_onchain_signatures=false,
         max_request_bytes=core::DEFAULT_MAX_REQUEST_BYTES, max_replay_bytes=core::DEFAULT_MAX_REPLAY_BYTES,
         case_sensitive=false, external_store=false, max_entries=store_core::DEFAULT_MAX_ENTRIES,
-        max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS, hooks=Vec::new()))]
+        max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS, hooks=Vec::new(), sign_in=false,
+        sign_in_statement=None, sign_in_access_seconds=siwx::DEFAULT_ACCESS_SECONDS,
+        sign_in_max_age_seconds=siwx::DEFAULT_MAX_AGE_SECONDS, sign_in_expiration_seconds=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -95,8 +98,19 @@ impl Gate {
         max_bytes: usize,
         takeover_after: u64,
         hooks: Vec<String>,
+        sign_in: bool,
+        sign_in_statement: Option<String>,
+        sign_in_access_seconds: u64,
+        sign_in_max_age_seconds: u64,
+        sign_in_expiration_seconds: Option<u64>,
     ) -> PyResult<Self> {
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
+        let sign_in = sign_in.then_some(siwx::SignInOptions {
+            statement: sign_in_statement,
+            access_seconds: sign_in_access_seconds,
+            max_age_seconds: sign_in_max_age_seconds,
+            expiration_seconds: sign_in_expiration_seconds,
+        });
         let options = core::GateOptions {
             public_url,
             allow_onchain_signatures,
@@ -105,6 +119,7 @@ impl Gate {
             matching: RouteMatching { case_sensitive },
             takeover_after,
             hooks,
+            sign_in,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };
@@ -391,7 +406,7 @@ impl PaidFetch {
     /// for signers the glue must await.
     #[staticmethod]
     #[pyo3(signature = (payer, method, url, headers=None, body=None, *, follow_redirects=true,
-        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new()))]
+        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new(), sign_in=true))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -405,11 +420,13 @@ impl PaidFetch {
         already_paid: bool,
         sign_inline: bool,
         hooks: Vec<String>,
+        sign_in: bool,
     ) -> PyResult<(PaidFetch, FetchStep)> {
         let headers = headers.map(headers_from_py).transpose()?.unwrap_or_default();
         let request = fetch_core::FetchRequest { method, url, headers, body };
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
-        let options = fetch_core::FetchOptions { follow_redirects, max_redirects, already_paid, sign_inline, hooks };
+        let options =
+            fetch_core::FetchOptions { follow_redirects, max_redirects, already_paid, sign_inline, hooks, sign_in };
         let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
         Ok((PaidFetch(call), FetchStep(action)))
     }
@@ -523,6 +540,11 @@ impl FetchStep {
     #[getter]
     fn body_read(&self) -> bool {
         self.0.outcome().is_some_and(|o| o.body_read)
+    }
+    /// "done": the final answer came to a sign-in (sign-in-with-x), without a payment.
+    #[getter]
+    fn signed_in(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.signed_in)
     }
     fn __repr__(&self) -> String {
         format!("FetchStep({})", self.kind())

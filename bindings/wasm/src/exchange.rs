@@ -13,8 +13,8 @@ use crate::credentials::{AccessPolicy, Issuer};
 use crate::env::{JsClock, JsRandomness};
 use crate::errors::{OrThrow, bad_argument};
 use crate::js::{
-    bool_member, bytes, header_pairs, hook_verdict, hooks_member, member, optional_string, pairs_to_js, string_member,
-    to_js, u64_member,
+    bool_member, bytes, header_pairs, hook_verdict, hooks_member, member, optional_string, pairs_to_js, sign_in_member,
+    string_member, to_js, u64_member,
 };
 use crate::messages::{PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse, getters};
 use crate::server::{AcceptedPayment, PriceTag, version_from};
@@ -88,7 +88,7 @@ pub struct Gate(core::Gate);
 #[wasm_bindgen]
 impl Gate {
     /// A gate for `routes` (copies); `options`: `{publicUrl, allowOnchainSignatures, maxRequestBytes,
-    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks}`; `issuer` and
+    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks, signIn}`; `issuer` and
     /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies).
     pub fn create(
         routes: Vec<PricedRoute>,
@@ -106,6 +106,7 @@ impl Gate {
             matching: RouteMatching { case_sensitive: bool_member(o, "caseSensitive")?.unwrap_or(false) },
             takeover_after: u64_member(o, "takeoverAfter")?.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
             hooks: hooks_member(o, "hooks")?,
+            sign_in: sign_in_member(o, "signIn")?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if bool_member(o, "externalStore")?.unwrap_or(false) {
             None

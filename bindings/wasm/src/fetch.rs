@@ -19,7 +19,7 @@ pub struct PaidFetch(fetch_core::PaidFetch);
 #[wasm_bindgen]
 impl PaidFetch {
     /// Starts a call (`request`: `{method, url, headers, body}`; `options`: `{followRedirects,
-    /// maxRedirects, alreadyPaid, signInline, hooks}`); `takeStep()` on the result gives the first step.
+    /// maxRedirects, alreadyPaid, signInline, hooks, signIn}`); `takeStep()` on the result gives the first step.
     pub fn start(payer: &Payer, request: JsValue, options: JsValue) -> Result<FetchStarted, JsValue> {
         let options = fetch_core::FetchOptions {
             follow_redirects: bool_member(&options, "followRedirects")?.unwrap_or(true),
@@ -28,6 +28,7 @@ impl PaidFetch {
             already_paid: bool_member(&options, "alreadyPaid")?.unwrap_or(false),
             sign_inline: bool_member(&options, "signInline")?.unwrap_or(true),
             hooks: hooks_member(&options, "hooks")?,
+            sign_in: bool_member(&options, "signIn")?.unwrap_or(true),
         };
         let request = fetch_core::FetchRequest {
             method: string_member(&request, "method")?,
@@ -174,6 +175,11 @@ impl FetchStep {
     #[wasm_bindgen(getter)]
     pub fn unpaid(&self) -> JsValue {
         self.0.outcome().and_then(|o| o.unpaid.as_ref()).map_or(JsValue::NULL, |e| to_js(&error_value(e)))
+    }
+    /// `done`: the final answer came to a sign-in (sign-in-with-x), without a payment.
+    #[wasm_bindgen(getter, js_name = "signedIn")]
+    pub fn signed_in(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.signed_in)
     }
     /// `done`: the final response's body was read (hand those bytes to the caller).
     #[wasm_bindgen(getter, js_name = "bodyRead")]

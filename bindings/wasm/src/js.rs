@@ -163,6 +163,22 @@ pub fn hooks_member(object: &JsValue, name: &str) -> Result<paywire_core::hooks:
     paywire_core::hooks::HookSet::from_names(names).or_throw()
 }
 
+/// Sign-in-with-x settings from an optional object member (`{statement, accessSeconds, maxAgeSeconds,
+/// expirationSeconds}`; absent: off).
+pub fn sign_in_member(object: &JsValue, name: &str) -> Result<Option<paywire_core::siwx::SignInOptions>, JsValue> {
+    let v = member(object, name);
+    if absent(&v) {
+        return Ok(None);
+    }
+    let defaults = paywire_core::siwx::SignInOptions::default();
+    Ok(Some(paywire_core::siwx::SignInOptions {
+        statement: optional_string(&v, "statement")?,
+        access_seconds: u64_member(&v, "accessSeconds")?.unwrap_or(defaults.access_seconds),
+        max_age_seconds: u64_member(&v, "maxAgeSeconds")?.unwrap_or(defaults.max_age_seconds),
+        expiration_seconds: u64_member(&v, "expirationSeconds")?,
+    }))
+}
+
 /// The verdict of a `hook` step from `{abort, message, failed}` (absent: go on).
 pub fn hook_verdict(value: &JsValue) -> Result<paywire_core::hooks::HookVerdict, JsValue> {
     use paywire_core::hooks::HookVerdict;

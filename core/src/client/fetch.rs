@@ -58,6 +58,10 @@ pub struct FetchOptions {
     /// The points at which the glue runs hooks of the user's ([`FetchAction::Hook`] steps come only for
     /// these).
     pub hooks: HookSet,
+    /// Sign in instead of paying where the bill offers it (`sign-in-with-x`) and the request's origin asked:
+    /// a wallet that paid for the resource before gets it again without a payment. If the server still
+    /// bills, the call pays as usual.
+    pub sign_in: bool,
 }
 
 impl Default for FetchOptions {
@@ -68,6 +72,7 @@ impl Default for FetchOptions {
             already_paid: false,
             sign_inline: true,
             hooks: HookSet::NONE,
+            sign_in: true,
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct FetchOutcome {
     pub unpaid: Option<Error>,
     /// The final response's body was read (a 402's): the glue hands the bytes it read to the caller.
     pub body_read: bool,
+    /// The final answer came to a sign-in (`sign-in-with-x`): access without a payment.
+    pub signed_in: bool,
 }
 
 /// What the glue must do next.
@@ -267,6 +274,7 @@ pub fn redirect_request(previous: &FetchRequest, status: u16, headers: &[(String
     // A payment is for the request that was billed: it never follows a redirect.
     http::remove(&mut next.headers, header::PAYMENT_SIGNATURE);
     http::remove(&mut next.headers, header::X_PAYMENT);
+    http::remove(&mut next.headers, crate::siwx::HEADER);
     if origin(&base) != origin(&target) {
         for name in CREDENTIAL_HEADERS {
             http::remove(&mut next.headers, name);
@@ -298,10 +306,17 @@ impl Call {
         let mut redirects = 0u32;
         // The payment to attach to the next send, and the purchase it pays.
         let mut attach: Option<(PaymentHeader, String)> = None;
+        // A sign-in is tried at most once per call, and never over one the caller sent.
+        let mut sign_in_tried = http::header(&request.headers, crate::siwx::HEADER).is_some();
+        let mut sign_in: Option<String> = None;
         loop {
             let mut send = request.clone();
             if let Some((header, _)) = &attach {
                 http::set(&mut send.headers, header.name, header.value.clone());
+            }
+            let signing_in = sign_in.take();
+            if let Some(value) = &signing_in {
+                http::set(&mut send.headers, crate::siwx::HEADER, value.clone());
             }
             let (status, headers) = match self.link.ask(FetchAction::Send(send)).await {
                 FetchInput::Response { status, headers } => (status, headers),
@@ -339,6 +354,7 @@ impl Call {
                 continue;
             }
             if status != 402 {
+                outcome.signed_in = signing_in.is_some();
                 return FetchAction::Done(Box::new(outcome));
             }
             if paid {
@@ -365,6 +381,15 @@ impl Call {
                     return FetchAction::Done(Box::new(outcome));
                 }
             };
+            if self.options.sign_in && !sign_in_tried {
+                sign_in_tried = true;
+                if let Some(value) = self.sign_in(&bill, &request.url).await {
+                    // Ask again, signed in; a second bill is paid as usual.
+                    sign_in = Some(value);
+                    outcome.body_read = false;
+                    continue;
+                }
+            }
             let purchase = purchase_key(&request.method, &request.url, request.body.as_deref().unwrap_or_default());
             let header = match self.pay_hooked(&request, &bill, &purchase).await {
                 Ok(h) => h,
@@ -374,6 +399,27 @@ impl Call {
             outcome.body_read = false;
             attach = Some((header, purchase));
         }
+    }
+
+    /// The `SIGN-IN-WITH-X` header for `bill` fetched from `url`, when it offers a sign-in this payer may make
+    /// (bound to `url`'s origin, on a chain the policy accepts) and the signer signs it.
+    async fn sign_in(&mut self, bill: &PaymentRequired, url: &str) -> Option<String> {
+        let networks = self.payer.policy().networks.clone();
+        let accept = |chain: u64| networks.as_ref().is_none_or(|n| n.contains(&chain));
+        let unsigned = crate::siwx::sign_in_for(bill, url, self.payer.address(), accept)?;
+        let digest = unsigned.digest().ok()?;
+        let signature = if self.options.sign_inline {
+            self.payer.sign_digest(&digest).ok()?
+        } else {
+            match self.link.ask(FetchAction::Sign(vec![digest])).await {
+                FetchInput::Signatures(s) if s.len() == 1 => {
+                    crate::signer::check_signature(self.payer.address(), &digest, &s[0]).ok()?
+                }
+                // A signer that fails or declines to sign in leaves the payment to go on.
+                _ => return None,
+            }
+        };
+        Some(crate::siwx::signed(unsigned, &signature).to_header())
     }
 
     /// Runs the hooks registered at `context`'s point (none: no step) and says how to go on.

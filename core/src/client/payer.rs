@@ -199,6 +199,11 @@ impl Payer {
         self.signer.address()
     }
 
+    /// Signs a 32-byte digest with the payer's signer, checked to recover to the payer (a sign-in).
+    pub(crate) fn sign_digest(&self, digest: &B256) -> Result<crate::crypto::Signature> {
+        sign_checked(self.signer.as_ref(), digest)
+    }
+
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy

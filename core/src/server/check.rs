@@ -170,7 +170,13 @@ fn check(
 
 /// Extension members whose value a server fills per response, so a client's echo may differ
 /// (`offer-receipt` offers are signed per 402).
-const DYNAMIC_INFO: &[(&str, &str)] = &[("offer-receipt", "offers")];
+const DYNAMIC_INFO: &[(&str, &str)] = &[
+    ("offer-receipt", "offers"),
+    // A sign-in challenge is new in every bill (as the official servers skip these fields too).
+    ("sign-in-with-x", "nonce"),
+    ("sign-in-with-x", "issuedAt"),
+    ("sign-in-with-x", "expirationTime"),
+];
 
 /// For every extension the server declared and the payment carries, the payment's `info` must contain the
 /// server's `info` (a client adds to an extension; it never changes or drops what the server said).

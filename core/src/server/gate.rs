@@ -39,6 +39,7 @@ use crate::hooks::{HookCall, HookContext, HookFlow, HookPoint, HookSet, HookVerd
 use crate::http::{self, Headers, Response};
 use crate::machine::{Driver, Link};
 use crate::signer::Randomness;
+use crate::siwx::{self, SignInCheck, SignInInfo, SignInOptions, SignInPayload};
 use crate::types::{
     PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo, SettleResponse, VerifyResponse,
 };
@@ -107,6 +108,9 @@ pub struct GateOptions {
     pub takeover_after: u64,
     /// The points at which the glue runs hooks of the user's ([`Action::Hook`] steps come only for these).
     pub hooks: HookSet,
+    /// Sign-in-with-x: v2 bills declare it, and a wallet that paid for a resource signs in to it again
+    /// without paying (`None`: off).
+    pub sign_in: Option<SignInOptions>,
 }
 
 impl Default for GateOptions {
@@ -119,6 +123,7 @@ impl Default for GateOptions {
             matching: RouteMatching::default(),
             takeover_after: DEFAULT_TAKEOVER_AFTER_SECONDS,
             hooks: HookSet::NONE,
+            sign_in: None,
         }
     }
 }
@@ -818,8 +823,170 @@ impl Run {
         let mut resource = ResourceInfo::new(self.url.clone());
         resource.description = route.description.clone();
         resource.mime_type = route.mime_type.clone();
-        self.bill = Some(build_payment_required(route.x402_version, resource, &route.tags)?);
+        let mut bill = build_payment_required(route.x402_version, resource, &route.tags)?;
+        if let Some(declared) = self.sign_in_declaration(&bill)? {
+            bill.extensions.get_or_insert_with(Default::default).insert(siwx::EXTENSION_KEY.into(), declared);
+        }
+        self.bill = Some(bill);
         Ok(())
+    }
+
+    /// The sign-in settings, when this request may sign in (a v2 route served over HTTP).
+    fn sign_in_options(&self) -> Option<&SignInOptions> {
+        let v2 = self.gate.routes.get(self.route).is_some_and(|r| r.x402_version >= 2);
+        let http = self.url.starts_with("http://") || self.url.starts_with("https://");
+        self.gate.options.sign_in.as_ref().filter(|_| v2 && http)
+    }
+
+    /// The EVM chains a sign-in may be made for: the bill's networks.
+    fn sign_in_chains(bill: &PaymentRequired) -> Vec<String> {
+        let mut chains: Vec<String> = Vec::new();
+        for offer in &bill.accepts {
+            let network = offer.network().to_string();
+            if network.starts_with("eip155:") && !chains.contains(&network) {
+                chains.push(network);
+            }
+        }
+        chains
+    }
+
+    /// The bill's `sign-in-with-x` declaration, with a fresh nonce, when sign-in is on.
+    fn sign_in_declaration(&self, bill: &PaymentRequired) -> Result<Option<serde_json::Value>> {
+        let Some(options) = self.sign_in_options() else { return Ok(None) };
+        let chains = Self::sign_in_chains(bill);
+        if chains.is_empty() {
+            return Ok(None);
+        }
+        let authority = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| u.port().map_or_else(|| h.to_string(), |p| format!("{h}:{p}"))))
+            .unwrap_or_default();
+        let info = SignInInfo {
+            domain: authority,
+            uri: self.url.clone(),
+            version: "1".into(),
+            nonce: self.token()?,
+            issued_at: siwx::rfc3339(self.now),
+            resources: Some(vec![self.url.clone()]),
+            expiration_time: options.expiration_seconds.map(|s| siwx::rfc3339(self.now.saturating_add(s))),
+            statement: options.statement.clone(),
+            not_before: None,
+            request_id: None,
+        };
+        Ok(Some(siwx::declaration(&info, &chains)))
+    }
+
+    /// The key of the record that `wallet` paid for this resource (its method, HEAD as GET, and path).
+    fn paid_key(&self, wallet: &str) -> String {
+        let method = if self.method == "HEAD" { "GET" } else { self.method.as_str() };
+        let path = url::Url::parse(&self.url).map(|u| u.path().to_string()).unwrap_or_default();
+        format!("siwx:paid:{method}:{path}:{}", wallet.to_ascii_lowercase())
+    }
+
+    /// A sign-in sent with the request: `Some(answer)` when it decides the request (served, or refused
+    /// without a payment to fall back on), `None` to go on to the payment.
+    async fn sign_in(&mut self, value: &str, has_payment: bool) -> Option<Action> {
+        let options = self.sign_in_options()?.clone();
+        let chains = Self::sign_in_chains(self.bill());
+        let origin = self.gate.options.public_url.as_deref().unwrap_or(&self.head.origin).trim_end_matches('/');
+        let check = SignInCheck { origin, chains: &chains, now: self.now, max_age_seconds: options.max_age_seconds };
+        let checked = SignInPayload::from_header(value).and_then(|p| siwx::check_sign_in(&p, &check).map(|w| (p, w)));
+        let (payload, wallet) = match checked {
+            Ok(ok) => ok,
+            // A bad sign-in does not spoil a payment sent with it.
+            Err(_) if has_payment => return None,
+            Err(e) => return Some(self.refuse(e).await),
+        };
+        let wallet = wallet.to_checksum(None);
+        let paid = match self.store(StoreOp::Get { key: self.paid_key(&wallet) }).await {
+            Ok(StoreAnswer::Entry(entry)) => entry.is_some(),
+            Ok(_) => return Some(out_of_turn().action),
+            Err(e) => return Some(self.store_failed(e).await),
+        };
+        if !paid {
+            if has_payment {
+                return None;
+            }
+            let e = Error::new(
+                ErrorCode::SiwxNotPaid,
+                format!("{wallet} has not paid for this resource here (or its access ended); pay once, then sign in"),
+            );
+            return Some(self.refuse(e).await);
+        }
+        // A sign-in is used once: the same header sent again is a replay.
+        let marker = match self
+            .marker(&wallet, self.now.saturating_add(options.max_age_seconds + siwx::CLOCK_SKEW_SECONDS + 60))
+        {
+            Ok(m) => m,
+            Err(e) => return Some(self.fail_locally(e).await),
+        };
+        match self.claim(&format!("siwx:nonce:{}", payload.nonce), marker).await {
+            Ok(None) => Some(self.serve_signed_in(wallet).await),
+            Ok(Some(_)) if has_payment => None,
+            Ok(Some(_)) => Some(
+                self.refuse(Error::new(
+                    ErrorCode::SiwxNonce,
+                    "this sign-in was used before (a replay); sign the nonce of a new bill",
+                ))
+                .await,
+            ),
+            Err(e) => Some(self.store_failed(e).await),
+        }
+    }
+
+    /// A record that only marks a key as taken (by `wallet`) until `expires_at`.
+    fn marker(&self, wallet: &str, expires_at: u64) -> Result<StoreEntry> {
+        Ok(StoreEntry {
+            version: 1,
+            token: self.token()?,
+            expires_at,
+            record: Record {
+                state: RecordState::Done,
+                fingerprint: String::new(),
+                payment: wallet.to_ascii_lowercase(),
+                status: 0,
+                headers: Vec::new(),
+                body: None,
+                since: self.now,
+            },
+        })
+    }
+
+    /// Serves a wallet that signed in and paid before: no payment, no settlement.
+    async fn serve_signed_in(&mut self, wallet: String) -> Action {
+        if let Err(action) = self.read_body().await {
+            return action;
+        }
+        match self.run_handler(Paid { payer: wallet, payment: None, receipt: None }).await {
+            Ok(mut out) => {
+                http::make_private(&mut out.headers);
+                self.respond(out).await
+            }
+            Err(action) => action,
+        }
+    }
+
+    /// After a settlement, records that its payer paid for this resource, so the wallet may sign in again.
+    async fn record_paid(&mut self, accepted: &AcceptedPayment) {
+        let Some(options) = self.sign_in_options().cloned() else { return };
+        let wallet = accepted.verified.payer.to_checksum(None);
+        let key = self.paid_key(&wallet);
+        let entry = match self.marker(&wallet, self.now.saturating_add(options.access_seconds)) {
+            Ok(e) => e,
+            Err(e) => return self.log(LogLevel::Warning, format!("paywire: no sign-in record: {}", e.message())),
+        };
+        let outcome = match self.claim(&key, entry.clone()).await {
+            // Paid again: the access runs from this payment.
+            Ok(Some(held)) => self.replace(&key, &held.token, entry).await.map(|_| ()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            self.log(
+                LogLevel::Warning,
+                format!("paywire: could not record a payment for sign-in at {}: {}", self.url_for_log(), e.message()),
+            );
+        }
     }
 
     fn bill(&self) -> &PaymentRequired {
@@ -910,6 +1077,11 @@ impl Run {
                 Err(e) if payment.is_none() => return self.refuse(unreadable.unwrap_or(e)).await,
                 Err(_) => {}
             }
+        }
+        if let Some(value) = http::header(&self.head.headers, siwx::HEADER).map(str::to_string)
+            && let Some(action) = self.sign_in(&value, payment.is_some() && unreadable.is_none()).await
+        {
+            return action;
         }
         if let Some(e) = unreadable {
             return self.refuse(e).await;
@@ -1480,6 +1652,7 @@ impl Run {
                     ..record.record.clone()
                 };
                 self.record(&key, &record, done).await;
+                self.record_paid(&accepted).await;
             }
             // Refused for good: nothing is charged, and the record goes.
             Ok(s) if !s.is_pending() => lock(&self.holds).put_back = false,

@@ -75,6 +75,16 @@ fn gate_of(config: &Value) -> Gate {
         options.max_replay_bytes = n as usize;
     }
     options.hooks = hook_set(config);
+    if let Some(o) = config.get("signIn") {
+        let mut sign_in = paywire_core::siwx::SignInOptions::default();
+        if let Some(n) = o.get("accessSeconds").and_then(Value::as_u64) {
+            sign_in.access_seconds = n;
+        }
+        if let Some(n) = o.get("maxAgeSeconds").and_then(Value::as_u64) {
+            sign_in.max_age_seconds = n;
+        }
+        options.sign_in = Some(sign_in);
+    }
     let external = config["externalStore"].as_bool().unwrap_or(false);
     let store: Option<Arc<dyn paywire_core::server::store::PaymentStore>> =
         if external { None } else { Some(Arc::new(MemoryStore::default())) };
@@ -268,6 +278,10 @@ fn check_response(name: &str, r: &Response, e: &Value) {
         };
         assert_eq!(&got, bill, "{name}: the bill");
     }
+    if let Some(want) = e.get("siwx") {
+        let bill = decode_header_json(header(&r.headers, "payment-required").expect("a bill")).unwrap();
+        check_siwx(name, &bill, want);
+    }
     if let Some(want) = e.get("settlement").and_then(Value::as_object) {
         let h = header(&r.headers, "payment-response").or(header(&r.headers, "x-payment-response"));
         let got = decode_header_json(h.unwrap_or_else(|| panic!("{name}: no settlement header"))).unwrap();
@@ -275,6 +289,24 @@ fn check_response(name: &str, r: &Response, e: &Value) {
             assert_eq!(&got[k], v, "{name}: settlement member {k}");
         }
     }
+}
+
+/// Checks a bill's `sign-in-with-x` declaration: its info (but the nonce, which is random), a nonce of 16
+/// or more letters and digits, and its chains.
+fn check_siwx(name: &str, bill: &Value, want: &Value) {
+    let declared = &bill["extensions"]["sign-in-with-x"];
+    let info = &declared["info"];
+    for k in ["domain", "uri", "issuedAt", "resources"] {
+        assert_eq!(&info[k], &want[k], "{name}: sign-in info member {k}");
+    }
+    assert_eq!(info["version"], "1", "{name}");
+    let nonce = info["nonce"].as_str().unwrap_or("");
+    assert!(nonce.len() >= 16 && nonce.chars().all(|c| c.is_ascii_alphanumeric()), "{name}: nonce {nonce}");
+    let chains: Vec<&Value> = declared["supportedChains"].as_array().unwrap().iter().map(|c| &c["chainId"]).collect();
+    let want_chains: Vec<&Value> = want["chains"].as_array().unwrap().iter().collect();
+    assert_eq!(chains, want_chains, "{name}: sign-in chains");
+    assert!(declared["supportedChains"].as_array().unwrap().iter().all(|c| c["type"] == "eip191"), "{name}");
+    assert!(declared["schema"].is_object(), "{name}: the schema");
 }
 
 pub fn gate(file: &Value) {
@@ -344,6 +376,9 @@ fn fetch_options(o: &Value) -> FetchOptions {
         options.sign_inline = v.as_bool().unwrap();
     }
     options.hooks = hook_set(o);
+    if let Some(v) = o.get("signIn") {
+        options.sign_in = v.as_bool().unwrap();
+    }
     options
 }
 
@@ -384,6 +419,9 @@ fn check_action(name: &str, action: &FetchAction, e: &Value) {
             }
             if let Some(reused) = e.get("reused") {
                 assert_eq!(o.payment.as_ref().map(|p| p.reused), reused.as_bool(), "{name}: reused");
+            }
+            if let Some(signed_in) = e.get("signedIn") {
+                assert_eq!(o.signed_in, signed_in.as_bool().unwrap(), "{name}: signedIn");
             }
             if let Some(read) = e.get("bodyRead") {
                 assert_eq!(o.body_read, read.as_bool().unwrap(), "{name}: bodyRead");

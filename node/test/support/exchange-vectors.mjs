@@ -35,7 +35,19 @@ function gateOf(config, lib) {
     maxReplayBytes: config.maxReplayBytes,
     externalStore: config.externalStore ?? false,
     hooks: (config.hooks ?? []).map(camel),
+    signIn: config.signIn ?? undefined,
   })
+}
+
+/** A bill's sign-in-with-x declaration: its info (but the random nonce), the nonce's form, its chains. */
+function checkSiwx(label, bill, want) {
+  const declared = bill.extensions['sign-in-with-x']
+  for (const k of ['domain', 'uri', 'issuedAt', 'resources']) assert.deepEqual(declared.info[k], want[k], `${label}: sign-in info member ${k}`)
+  assert.equal(declared.info.version, '1', label)
+  assert.match(declared.info.nonce, /^[A-Za-z0-9]{16,}$/, `${label}: nonce`)
+  assert.deepEqual(declared.supportedChains.map((c) => c.chainId), want.chains, `${label}: sign-in chains`)
+  assert.ok(declared.supportedChains.every((c) => c.type === 'eip191'), label)
+  assert.equal(typeof declared.schema, 'object', `${label}: the schema`)
 }
 
 /** A snake-case hook name (as the vectors spell it) in camel case (as JavaScript does). */
@@ -112,6 +124,7 @@ function checkStep(label, step, e, lib) {
       const h = header(headers, 'payment-required')
       assert.deepEqual(h ? decodeHeaderJson(h) : JSON.parse(dec(body)), e.bill, `${label}: the bill`)
     }
+    if (e.siwx) checkSiwx(label, decodeHeaderJson(header(headers, 'payment-required')), e.siwx)
     if (e.settlement) {
       const value = header(headers, 'payment-response') ?? header(headers, 'x-payment-response')
       assert.ok(value, `${label}: no settlement header`)
@@ -161,6 +174,7 @@ function checkFetch(label, step, e) {
     if ('paidStatus' in e) assert.equal(step.paidStatus, e.paidStatus, `${label}: paidStatus`)
     if ('reused' in e) assert.equal(step.payment.reused, e.reused, `${label}: reused`)
     if ('bodyRead' in e) assert.equal(step.bodyRead, e.bodyRead, `${label}: bodyRead`)
+    if ('signedIn' in e) assert.equal(step.signedIn, e.signedIn, `${label}: signedIn`)
     if ('unpaid' in e) assert.equal(step.unpaid?.code, e.unpaid, `${label}: unpaid`)
     if (e.settlement) {
       const got = JSON.parse(step.settlement.toJsonText())
@@ -180,7 +194,7 @@ export function runClient(c, lib = NATIVE) {
     randomness: Uint8Array.from(Buffer.from(p.nonce.slice(2), 'hex')),
   })
   const o = c.options
-  const options = { followRedirects: o.followRedirects, maxRedirects: o.maxRedirects, alreadyPaid: o.alreadyPaid, signInline: o.signInline, hooks: (o.hooks ?? []).map(camel) }
+  const options = { followRedirects: o.followRedirects, maxRedirects: o.maxRedirects, alreadyPaid: o.alreadyPaid, signInline: o.signInline, hooks: (o.hooks ?? []).map(camel), signIn: o.signIn }
   const calls = new Map()
   c.moves.forEach((m, i) => {
     const label = `${c.name} (move ${i})`

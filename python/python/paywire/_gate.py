@@ -43,6 +43,18 @@ class Route:
         return [self.tags] if isinstance(self.tags, PriceTag) else list(self.tags)
 
 
+@dataclass(frozen=True)
+class SignIn:
+    """Sign-in-with-x settings: v2 bills declare a sign-in challenge, and a wallet that paid for a resource
+    signs in to it again (``SIGN-IN-WITH-X``) for ``access_seconds`` without paying. A sign-in is used once,
+    must be at most ``max_age_seconds`` old, and expires after ``expiration_seconds`` when set."""
+
+    statement: Optional[str] = None
+    access_seconds: int = 86_400
+    max_age_seconds: int = 300
+    expiration_seconds: Optional[int] = None
+
+
 class MemoryStore:
     """The gate's own store of payment records, in this process's memory (the default). At most
     ``max_entries`` records and ``max_bytes`` of held responses are kept; past either, the oldest served
@@ -93,7 +105,8 @@ class GateMiddleware:
     from ``/a`` (for routers that do). ``takeover_after`` (seconds) is how long a payment may stay in flight
     before a retry of the same request takes it over: its process died mid-request (a replica killed); keep
     it above your slowest request. ``hooks`` (``paywire.hooks.Hooks``) runs your code before and after
-    ``/verify`` and ``/settle`` and when either fails.
+    ``/verify`` and ``/settle`` and when either fails. ``sign_in`` (True or a ``SignIn``) lets a wallet that
+    paid for a resource sign in to it again without paying (sign-in-with-x).
     """
 
     def __init__(
@@ -113,8 +126,10 @@ class GateMiddleware:
         case_sensitive: bool = False,
         takeover_after: int = 300,
         hooks: Optional[Hooks] = None,
+        sign_in: Union[bool, SignIn] = False,
     ) -> None:
         self.app = app
+        signing = SignIn() if sign_in is True else sign_in if isinstance(sign_in, SignIn) else None
         self.hooks = hooks or Hooks()
         self.router = self._router(app, url_map)
         priced = []
@@ -145,6 +160,7 @@ class GateMiddleware:
             max_bytes=bounds.max_bytes,
             takeover_after=takeover_after,
             hooks=self.hooks.points("server"),
+            **sign_in_options(signing),
         )
         if self.gate.names_client_host:
             log.warning(
@@ -161,6 +177,19 @@ class GateMiddleware:
     def _default_facilitator(self) -> Any:
         """The facilitator client used when none is given."""
         raise NotImplementedError
+
+
+def sign_in_options(sign_in: Optional[SignIn]) -> Dict[str, Any]:
+    """The core gate's sign-in arguments for ``sign_in`` (None: off)."""
+    if sign_in is None:
+        return {}
+    return dict(
+        sign_in=True,
+        sign_in_statement=sign_in.statement,
+        sign_in_access_seconds=sign_in.access_seconds,
+        sign_in_max_age_seconds=sign_in.max_age_seconds,
+        sign_in_expiration_seconds=sign_in.expiration_seconds,
+    )
 
 
 def write_logs(step: Step) -> None:
@@ -249,4 +278,4 @@ def state_for(paid: Any) -> Dict[str, Any]:
     return {"paywire": paid}
 
 
-__all__ = ["MemoryStore", "PaymentStore", "Route"]
+__all__ = ["MemoryStore", "PaymentStore", "Route", "SignIn"]

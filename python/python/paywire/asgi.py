@@ -41,6 +41,7 @@ from ._gate import (
     MemoryStore,
     PaymentStore,
     Route,
+    SignIn,
     byte_headers,
     perform_facilitator,
     perform_store,
@@ -318,5 +319,6 @@ __all__ = [
     "PaymentMiddleware",
     "PaymentStore",
     "Route",
+    "SignIn",
     "StoreEntry",
 ]

@@ -47,7 +47,7 @@ def payment(response: httpx.Response) -> Optional[PaymentHeader]:
 
 
 def _start(
-    payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool, hooks: Hooks
+    payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool, hooks: Hooks, sign_in: bool
 ) -> Tuple[PaidFetch, FetchStep]:
     has_body = bool(body) or "content-length" in request.headers or "transfer-encoding" in request.headers
     return PaidFetch.start(
@@ -61,6 +61,7 @@ def _start(
         already_paid=bool(request.extensions.get(PAID_MARK)),
         sign_inline=sign_inline,
         hooks=hooks.points("client"),
+        sign_in=sign_in,
     )
 
 
@@ -81,18 +82,25 @@ def _finish(request: httpx.Request, response: httpx.Response, step: FetchStep) -
 class PaymentTransport(httpx.BaseTransport):
     """A transport that pays x402 bills with ``payer``, sending requests through ``transport``. ``hooks``
     (``paywire.hooks.Hooks``, synchronous ones) runs your code before and after a payment is created and
-    when creating one fails."""
+    when creating one fails. Where a bill offers sign-in-with-x, the payer signs in first (a wallet that paid
+    before gets the resource again without paying); ``sign_in=False`` turns that off."""
 
     def __init__(
-        self, payer: Payer, transport: Optional[httpx.BaseTransport] = None, *, hooks: Optional[Hooks] = None
+        self,
+        payer: Payer,
+        transport: Optional[httpx.BaseTransport] = None,
+        *,
+        hooks: Optional[Hooks] = None,
+        sign_in: bool = True,
     ) -> None:
         self._payer = payer
         self._inner = transport or httpx.HTTPTransport()
         self._hooks = hooks or Hooks()
+        self._sign_in = sign_in
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        fetch, step = _start(self._payer, request, body, True, self._hooks)
+        fetch, step = _start(self._payer, request, body, True, self._hooks, self._sign_in)
         response: Optional[httpx.Response] = None
         while True:
             if step.kind == "send":
@@ -124,14 +132,21 @@ class PaymentTransport(httpx.BaseTransport):
 class AsyncPaymentTransport(httpx.AsyncBaseTransport):
     """The async transport. A signer whose ``sign_digest`` is a coroutine function is awaited; any other
     signer but ``LocalSigner`` (a KMS or hardware client, say) signs in a worker thread, off the event loop.
-    ``hooks`` (``paywire.hooks.Hooks``, sync or async) runs your code around payment creation."""
+    ``hooks`` (``paywire.hooks.Hooks``, sync or async) runs your code around payment creation; ``sign_in``
+    as for ``PaymentTransport``."""
 
     def __init__(
-        self, payer: Payer, transport: Optional[httpx.AsyncBaseTransport] = None, *, hooks: Optional[Hooks] = None
+        self,
+        payer: Payer,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+        *,
+        hooks: Optional[Hooks] = None,
+        sign_in: bool = True,
     ) -> None:
         self._payer = payer
         self._inner = transport or httpx.AsyncHTTPTransport()
         self._hooks = hooks or Hooks()
+        self._sign_in = sign_in
         self._inline = isinstance(payer.signer, LocalSigner)
 
     async def _sign(self, digests: List[bytes]) -> List[bytes]:
@@ -142,7 +157,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        fetch, step = _start(self._payer, request, body, self._inline, self._hooks)
+        fetch, step = _start(self._payer, request, body, self._inline, self._hooks, self._sign_in)
         response: Optional[httpx.Response] = None
         while True:
             if step.kind == "send":

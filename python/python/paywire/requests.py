@@ -44,12 +44,14 @@ def payment(response: requests.Response) -> Optional[PaymentHeader]:
 
 class PaymentAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that pays x402 bills with ``payer``. ``hooks`` (``paywire.hooks.Hooks``, synchronous
-    ones) runs your code around payment creation. Other keyword arguments go to ``HTTPAdapter``."""
+    ones) runs your code around payment creation. Where a bill offers sign-in-with-x, the payer signs in first;
+    ``sign_in=False`` turns that off. Other keyword arguments go to ``HTTPAdapter``."""
 
-    def __init__(self, payer: Payer, *, hooks: Optional[Hooks] = None, **kwargs: Any) -> None:
+    def __init__(self, payer: Payer, *, hooks: Optional[Hooks] = None, sign_in: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._payer = payer
         self._hooks = hooks or Hooks()
+        self._sign_in = sign_in
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = body_bytes(request.body)
@@ -64,6 +66,7 @@ class PaymentAdapter(HTTPAdapter):
             follow_redirects=False,
             already_paid=bool(hooks.get(PAID_MARK)),
             hooks=self._hooks.points("client"),
+            sign_in=self._sign_in,
         )
         response: Optional[requests.Response] = None
         while True:

@@ -39,6 +39,7 @@ from ._gate import (
     MemoryStore,
     PaymentStore,
     Route,
+    SignIn,
     facilitator_answer,
     facilitator_failed,
     store_call,
@@ -264,6 +265,7 @@ __all__ = [
     "PaymentMiddleware",
     "PaymentStore",
     "Route",
+    "SignIn",
     "StoreEntry",
     "paid",
 ]

@@ -5274,6 +5274,10 @@ public struct FetchOptions: Equatable, Hashable {
      * The points the glue runs hooks at: `Hook` steps come only for these.
      */
     public var hooks: [HookPoint]?
+    /**
+     * Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
+     */
+    public var signIn: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5292,12 +5296,16 @@ public struct FetchOptions: Equatable, Hashable {
          */signInline: Bool = true, 
         /**
          * The points the glue runs hooks at: `Hook` steps come only for these.
-         */hooks: [HookPoint]? = nil) {
+         */hooks: [HookPoint]? = nil, 
+        /**
+         * Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
+         */signIn: Bool = true) {
         self.followRedirects = followRedirects
         self.maxRedirects = maxRedirects
         self.alreadyPaid = alreadyPaid
         self.signInline = signInline
         self.hooks = hooks
+        self.signIn = signIn
     }
 
     
@@ -5318,7 +5326,8 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
                 maxRedirects: FfiConverterUInt32.read(from: &buf), 
                 alreadyPaid: FfiConverterBool.read(from: &buf), 
                 signInline: FfiConverterBool.read(from: &buf), 
-                hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf)
+                hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf), 
+                signIn: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -5328,6 +5337,7 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.alreadyPaid, into: &buf)
         FfiConverterBool.write(value.signInline, into: &buf)
         FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
+        FfiConverterBool.write(value.signIn, into: &buf)
     }
 }
 
@@ -5375,6 +5385,10 @@ public struct FetchOutcome {
      * The final response's body was read (hand those bytes to the caller).
      */
     public var bodyRead: Bool
+    /**
+     * The final answer came to a sign-in (sign-in-with-x), without a payment.
+     */
+    public var signedIn: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5396,13 +5410,17 @@ public struct FetchOutcome {
          */unpaid: ErrorDetails?, 
         /**
          * The final response's body was read (hand those bytes to the caller).
-         */bodyRead: Bool) {
+         */bodyRead: Bool, 
+        /**
+         * The final answer came to a sign-in (sign-in-with-x), without a payment.
+         */signedIn: Bool) {
         self.payment = payment
         self.settlement = settlement
         self.paidStatus = paidStatus
         self.`open` = `open`
         self.unpaid = unpaid
         self.bodyRead = bodyRead
+        self.signedIn = signedIn
     }
 
     
@@ -5424,7 +5442,8 @@ public struct FfiConverterTypeFetchOutcome: FfiConverterRustBuffer {
                 paidStatus: FfiConverterOptionUInt16.read(from: &buf), 
                 open: FfiConverterBool.read(from: &buf), 
                 unpaid: FfiConverterOptionTypeErrorDetails.read(from: &buf), 
-                bodyRead: FfiConverterBool.read(from: &buf)
+                bodyRead: FfiConverterBool.read(from: &buf), 
+                signedIn: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -5435,6 +5454,7 @@ public struct FfiConverterTypeFetchOutcome: FfiConverterRustBuffer {
         FfiConverterBool.write(value.`open`, into: &buf)
         FfiConverterOptionTypeErrorDetails.write(value.unpaid, into: &buf)
         FfiConverterBool.write(value.bodyRead, into: &buf)
+        FfiConverterBool.write(value.signedIn, into: &buf)
     }
 }
 
@@ -5645,6 +5665,11 @@ public struct GateOptions: Equatable, Hashable {
      * The points the glue runs hooks at: `Hook` steps come only for these.
      */
     public var hooks: [HookPoint]?
+    /**
+     * Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
+     * paying (none: off).
+     */
+    public var signIn: SignInOptions?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5673,7 +5698,11 @@ public struct GateOptions: Equatable, Hashable {
          */takeoverAfter: UInt64? = nil, 
         /**
          * The points the glue runs hooks at: `Hook` steps come only for these.
-         */hooks: [HookPoint]? = nil) {
+         */hooks: [HookPoint]? = nil, 
+        /**
+         * Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
+         * paying (none: off).
+         */signIn: SignInOptions? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures
         self.maxRequestBytes = maxRequestBytes
@@ -5682,6 +5711,7 @@ public struct GateOptions: Equatable, Hashable {
         self.externalStore = externalStore
         self.takeoverAfter = takeoverAfter
         self.hooks = hooks
+        self.signIn = signIn
     }
 
     
@@ -5705,7 +5735,8 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
                 caseSensitive: FfiConverterBool.read(from: &buf), 
                 externalStore: FfiConverterBool.read(from: &buf), 
                 takeoverAfter: FfiConverterOptionUInt64.read(from: &buf), 
-                hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf)
+                hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf), 
+                signIn: FfiConverterOptionTypeSignInOptions.read(from: &buf)
         )
     }
 
@@ -5718,6 +5749,7 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.externalStore, into: &buf)
         FfiConverterOptionUInt64.write(value.takeoverAfter, into: &buf)
         FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
+        FfiConverterOptionTypeSignInOptions.write(value.signIn, into: &buf)
     }
 }
 
@@ -6995,6 +7027,93 @@ public func FfiConverterTypeSettlementHeader_lift(_ buf: RustBuffer) throws -> S
 #endif
 public func FfiConverterTypeSettlementHeader_lower(_ value: SettlementHeader) -> RustBuffer {
     return FfiConverterTypeSettlementHeader.lower(value)
+}
+
+
+/**
+ * Sign-in-with-x settings.
+ */
+public struct SignInOptions: Equatable, Hashable {
+    /**
+     * The line the wallet shows.
+     */
+    public var statement: String?
+    /**
+     * How long a payment lets its wallet sign in again, in seconds (default a day).
+     */
+    public var accessSeconds: UInt64
+    /**
+     * How old a sign-in may be, in seconds.
+     */
+    public var maxAgeSeconds: UInt64
+    /**
+     * A sign-in expires this long after it was asked for (none: no expiry).
+     */
+    public var expirationSeconds: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The line the wallet shows.
+         */statement: String? = nil, 
+        /**
+         * How long a payment lets its wallet sign in again, in seconds (default a day).
+         */accessSeconds: UInt64 = UInt64(86400), 
+        /**
+         * How old a sign-in may be, in seconds.
+         */maxAgeSeconds: UInt64 = UInt64(300), 
+        /**
+         * A sign-in expires this long after it was asked for (none: no expiry).
+         */expirationSeconds: UInt64? = nil) {
+        self.statement = statement
+        self.accessSeconds = accessSeconds
+        self.maxAgeSeconds = maxAgeSeconds
+        self.expirationSeconds = expirationSeconds
+    }
+
+    
+}
+
+#if compiler(>=6)
+extension SignInOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignInOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignInOptions {
+        return
+            try SignInOptions(
+                statement: FfiConverterOptionString.read(from: &buf), 
+                accessSeconds: FfiConverterUInt64.read(from: &buf), 
+                maxAgeSeconds: FfiConverterUInt64.read(from: &buf), 
+                expirationSeconds: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignInOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.statement, into: &buf)
+        FfiConverterUInt64.write(value.accessSeconds, into: &buf)
+        FfiConverterUInt64.write(value.maxAgeSeconds, into: &buf)
+        FfiConverterOptionUInt64.write(value.expirationSeconds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInOptions_lift(_ buf: RustBuffer) throws -> SignInOptions {
+    return try FfiConverterTypeSignInOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignInOptions_lower(_ value: SignInOptions) -> RustBuffer {
+    return FfiConverterTypeSignInOptions.lower(value)
 }
 
 
@@ -8987,6 +9106,30 @@ fileprivate struct FfiConverterOptionTypeRouteOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeRouteOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSignInOptions: FfiConverterRustBuffer {
+    typealias SwiftType = SignInOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSignInOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSignInOptions.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -45,7 +45,10 @@ extension VectorsTests {
             maxRequestBytes: uint64(config, "maxRequestBytes"),
             maxReplayBytes: uint64(config, "maxReplayBytes"),
             externalStore: (config["externalStore"] as? Bool) ?? false,
-            hooks: hookPoints(config["hooks"])
+            hooks: hookPoints(config["hooks"]),
+            signIn: (config["signIn"] as? JSON).map {
+                SignInOptions(accessSeconds: uint64($0, "accessSeconds") ?? 86400, maxAgeSeconds: uint64($0, "maxAgeSeconds") ?? 300)
+            }
         )
         return try Gate(routes: routes, options: options)
     }
@@ -173,6 +176,10 @@ extension VectorsTests {
                 let billText = try header(headers, "payment-required").map { try decodeHeaderText(value: $0) } ?? text
                 assertSameJson(bill, billText, "\(label): the bill")
             }
+            if let want = e["siwx"] as? JSON {
+                let billText = try decodeHeaderText(value: XCTUnwrap(header(headers, "payment-required"), "\(label): no bill"))
+                try checkSiwx(label, XCTUnwrap(JSONSerialization.jsonObject(with: Data(billText.utf8)) as? JSON), want)
+            }
             if let want = e["settlement"] as? JSON {
                 let value = try XCTUnwrap(header(headers, "payment-response") ?? header(headers, "x-payment-response"), "\(label): no settlement header")
                 let got = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try decodeHeaderText(value: value).utf8)) as? JSON)
@@ -181,6 +188,22 @@ extension VectorsTests {
         default:
             break
         }
+    }
+
+    /// A bill's sign-in-with-x declaration: its info (but the random nonce), the nonce's form, its chains.
+    private func checkSiwx(_ label: String, _ bill: JSON, _ want: JSON) throws {
+        let declared = try XCTUnwrap((bill["extensions"] as? JSON)?["sign-in-with-x"] as? JSON, "\(label): no sign-in declared")
+        let info = try XCTUnwrap(declared["info"] as? JSON)
+        for k in ["domain", "uri", "issuedAt", "resources"] {
+            XCTAssertEqual(jsonText([info[k] ?? NSNull()]), jsonText([want[k] ?? NSNull()]), "\(label): sign-in info member \(k)")
+        }
+        XCTAssertEqual(info["version"] as? String, "1", label)
+        let nonce = (info["nonce"] as? String) ?? ""
+        XCTAssertTrue(nonce.count >= 16 && nonce.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }, "\(label): nonce \(nonce)")
+        let chains = (declared["supportedChains"] as? [JSON]) ?? []
+        XCTAssertEqual(chains.map { $0["chainId"] as? String ?? "" }, want["chains"] as? [String], "\(label): sign-in chains")
+        XCTAssertTrue(chains.allSatisfy { $0["type"] as? String == "eip191" }, label)
+        XCTAssertNotNil(declared["schema"] as? JSON, "\(label): the schema")
     }
 
     func testGate() throws {
@@ -240,6 +263,7 @@ extension VectorsTests {
             if let status = e["paidStatus"] as? Int { XCTAssertEqual(outcome.paidStatus.map { Int($0) }, status, "\(label): paidStatus") }
             if let reused = e["reused"] as? Bool { XCTAssertEqual(outcome.payment?.reused(), reused, "\(label): reused") }
             if let read = e["bodyRead"] as? Bool { XCTAssertEqual(outcome.bodyRead, read, "\(label): bodyRead") }
+            if let signedIn = e["signedIn"] as? Bool { XCTAssertEqual(outcome.signedIn, signedIn, "\(label): signedIn") }
             if let unpaid = e["unpaid"] as? String { XCTAssertEqual(outcome.unpaid?.code, unpaid, "\(label): unpaid") }
             if let want = e["settlement"] as? JSON, let settlement = outcome.settlement {
                 let got = (try? JSONSerialization.jsonObject(with: Data(settlement.toJson().utf8))) as? JSON ?? [:]
@@ -265,7 +289,8 @@ extension VectorsTests {
                 maxRedirects: UInt32((o["maxRedirects"] as? Int) ?? 20),
                 alreadyPaid: (o["alreadyPaid"] as? Bool) ?? false,
                 signInline: (o["signInline"] as? Bool) ?? true,
-                hooks: hookPoints(o["hooks"])
+                hooks: hookPoints(o["hooks"]),
+                signIn: (o["signIn"] as? Bool) ?? true
             )
             var calls: [String: (PaidFetch, FetchStep)] = [:]
             for (i, m) in (c["moves"] as! [JSON]).enumerated() {

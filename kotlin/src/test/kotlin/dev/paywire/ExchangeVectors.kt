@@ -61,6 +61,12 @@ internal object ExchangeVectors {
             maxReplayBytes = if (config.has("maxReplayBytes")) config.getLong("maxReplayBytes").toULong() else null,
             externalStore = config.optBoolean("externalStore", false),
             hooks = hookPoints(config.optJSONArray("hooks")),
+            signIn = config.optJSONObject("signIn")?.let { o ->
+                SignInOptions(
+                    accessSeconds = o.optLong("accessSeconds", 86400).toULong(),
+                    maxAgeSeconds = o.optLong("maxAgeSeconds", 300).toULong(),
+                )
+            },
         )
         return Gate(priced, options)
     }
@@ -162,6 +168,7 @@ internal object ExchangeVectors {
                     val text = header(a.headers, "payment-required")?.let { decodeHeaderText(it) } ?: body
                     sameJson(e.getJSONObject("bill"), JSONObject(text), "$label: the bill")
                 }
+                e.optJSONObject("siwx")?.let { want -> checkSiwx(label, JSONObject(decodeHeaderText(header(a.headers, "payment-required")!!)), want) }
                 e.optJSONObject("settlement")?.let { want ->
                     val value = header(a.headers, "payment-response") ?: header(a.headers, "x-payment-response")
                     assertNotNull(value, "$label: no settlement header")
@@ -171,6 +178,20 @@ internal object ExchangeVectors {
             }
             else -> {}
         }
+    }
+
+    /** A bill's sign-in-with-x declaration: its info (but the random nonce), the nonce's form, its chains. */
+    private fun checkSiwx(label: String, bill: JSONObject, want: JSONObject) {
+        val declared = bill.getJSONObject("extensions").getJSONObject("sign-in-with-x")
+        val info = declared.getJSONObject("info")
+        for (k in listOf("domain", "uri", "issuedAt", "resources")) sameJson(want.get(k), info.get(k), "$label: sign-in info member $k")
+        assertEquals("1", info.getString("version"), label)
+        val nonce = info.getString("nonce")
+        assertTrue(nonce.length >= 16 && nonce.all { it.isLetterOrDigit() && it.code < 128 }, "$label: nonce $nonce")
+        val chains = declared.getJSONArray("supportedChains")
+        assertEquals(want.getJSONArray("chains").toList(), (0 until chains.length()).map { chains.getJSONObject(it).getString("chainId") }, "$label: sign-in chains")
+        assertTrue((0 until chains.length()).all { chains.getJSONObject(it).getString("type") == "eip191" }, label)
+        assertNotNull(declared.optJSONObject("schema"), "$label: the schema")
     }
 
     fun gate(c: JSONObject) {
@@ -230,6 +251,7 @@ internal object ExchangeVectors {
         if (e.has("paidStatus")) assertEquals(e.getInt("paidStatus"), o.paidStatus?.toInt(), "$label: paidStatus")
         if (e.has("reused")) assertEquals(e.getBoolean("reused"), o.payment!!.reused(), "$label: reused")
         if (e.has("bodyRead")) assertEquals(e.getBoolean("bodyRead"), o.bodyRead, "$label: bodyRead")
+        if (e.has("signedIn")) assertEquals(e.getBoolean("signedIn"), o.signedIn, "$label: signedIn")
         if (e.has("unpaid")) assertEquals(e.getString("unpaid"), o.unpaid?.code, "$label: unpaid")
         e.optJSONObject("settlement")?.let { want ->
             val got = JSONObject(o.settlement!!.toJson())
@@ -253,6 +275,7 @@ internal object ExchangeVectors {
             alreadyPaid = o.optBoolean("alreadyPaid", false),
             signInline = o.optBoolean("signInline", true),
             hooks = hookPoints(o.optJSONArray("hooks")),
+            signIn = o.optBoolean("signIn", true),
         )
         val calls = mutableMapOf<String, Pair<PaidFetch, FetchStep>>()
         val moves = c.getJSONArray("moves")

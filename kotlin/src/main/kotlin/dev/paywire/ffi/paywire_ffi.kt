@@ -10389,6 +10389,11 @@ data class FetchOptions (
      * The points the glue runs hooks at: `Hook` steps come only for these.
      */
     var `hooks`: List<HookPoint>? = null 
+    , 
+    /**
+     * Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
+     */
+    var `signIn`: kotlin.Boolean = true 
     
 ){
     
@@ -10408,6 +10413,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalSequenceTypeHookPoint.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -10416,7 +10422,8 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterUInt.allocationSize(value.`maxRedirects`) +
             FfiConverterBoolean.allocationSize(value.`alreadyPaid`) +
             FfiConverterBoolean.allocationSize(value.`signInline`) +
-            FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`)
+            FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`) +
+            FfiConverterBoolean.allocationSize(value.`signIn`)
     )
 
     override fun write(value: FetchOptions, buf: ByteBuffer) {
@@ -10425,6 +10432,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.write(value.`alreadyPaid`, buf)
             FfiConverterBoolean.write(value.`signInline`, buf)
             FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
+            FfiConverterBoolean.write(value.`signIn`, buf)
     }
 }
 
@@ -10463,6 +10471,11 @@ data class FetchOutcome (
      * The final response's body was read (hand those bytes to the caller).
      */
     var `bodyRead`: kotlin.Boolean
+    , 
+    /**
+     * The final answer came to a sign-in (sign-in-with-x), without a payment.
+     */
+    var `signedIn`: kotlin.Boolean
     
 ): Disposable{
     
@@ -10477,7 +10490,8 @@ data class FetchOutcome (
         this.`paidStatus`,
         this.`open`,
         this.`unpaid`,
-        this.`bodyRead`
+        this.`bodyRead`,
+        this.`signedIn`
     )
     }
     
@@ -10496,6 +10510,7 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeErrorDetails.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -10505,7 +10520,8 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
             FfiConverterOptionalUShort.allocationSize(value.`paidStatus`) +
             FfiConverterBoolean.allocationSize(value.`open`) +
             FfiConverterOptionalTypeErrorDetails.allocationSize(value.`unpaid`) +
-            FfiConverterBoolean.allocationSize(value.`bodyRead`)
+            FfiConverterBoolean.allocationSize(value.`bodyRead`) +
+            FfiConverterBoolean.allocationSize(value.`signedIn`)
     )
 
     override fun write(value: FetchOutcome, buf: ByteBuffer) {
@@ -10515,6 +10531,7 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
             FfiConverterBoolean.write(value.`open`, buf)
             FfiConverterOptionalTypeErrorDetails.write(value.`unpaid`, buf)
             FfiConverterBoolean.write(value.`bodyRead`, buf)
+            FfiConverterBoolean.write(value.`signedIn`, buf)
     }
 }
 
@@ -10679,6 +10696,12 @@ data class GateOptions (
      * The points the glue runs hooks at: `Hook` steps come only for these.
      */
     var `hooks`: List<HookPoint>? = null 
+    , 
+    /**
+     * Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
+     * paying (none: off).
+     */
+    var `signIn`: SignInOptions? = null 
     
 ){
     
@@ -10701,6 +10724,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalSequenceTypeHookPoint.read(buf),
+            FfiConverterOptionalTypeSignInOptions.read(buf),
         )
     }
 
@@ -10712,7 +10736,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterBoolean.allocationSize(value.`caseSensitive`) +
             FfiConverterBoolean.allocationSize(value.`externalStore`) +
             FfiConverterOptionalULong.allocationSize(value.`takeoverAfter`) +
-            FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`)
+            FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`) +
+            FfiConverterOptionalTypeSignInOptions.allocationSize(value.`signIn`)
     )
 
     override fun write(value: GateOptions, buf: ByteBuffer) {
@@ -10724,6 +10749,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterBoolean.write(value.`externalStore`, buf)
             FfiConverterOptionalULong.write(value.`takeoverAfter`, buf)
             FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
+            FfiConverterOptionalTypeSignInOptions.write(value.`signIn`, buf)
     }
 }
 
@@ -11641,6 +11667,67 @@ public object FfiConverterTypeSettlementHeader: FfiConverterRustBuffer<Settlemen
     override fun write(value: SettlementHeader, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * Sign-in-with-x settings.
+ */
+data class SignInOptions (
+    /**
+     * The line the wallet shows.
+     */
+    var `statement`: kotlin.String? = null 
+    , 
+    /**
+     * How long a payment lets its wallet sign in again, in seconds (default a day).
+     */
+    var `accessSeconds`: kotlin.ULong = 86400uL 
+    , 
+    /**
+     * How old a sign-in may be, in seconds.
+     */
+    var `maxAgeSeconds`: kotlin.ULong = 300uL 
+    , 
+    /**
+     * A sign-in expires this long after it was asked for (none: no expiry).
+     */
+    var `expirationSeconds`: kotlin.ULong? = null 
+    
+){
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignInOptions: FfiConverterRustBuffer<SignInOptions> {
+    override fun read(buf: ByteBuffer): SignInOptions {
+        return SignInOptions(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignInOptions) = (
+            FfiConverterOptionalString.allocationSize(value.`statement`) +
+            FfiConverterULong.allocationSize(value.`accessSeconds`) +
+            FfiConverterULong.allocationSize(value.`maxAgeSeconds`) +
+            FfiConverterOptionalULong.allocationSize(value.`expirationSeconds`)
+    )
+
+    override fun write(value: SignInOptions, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`statement`, buf)
+            FfiConverterULong.write(value.`accessSeconds`, buf)
+            FfiConverterULong.write(value.`maxAgeSeconds`, buf)
+            FfiConverterOptionalULong.write(value.`expirationSeconds`, buf)
     }
 }
 
@@ -13996,6 +14083,38 @@ public object FfiConverterOptionalTypeRouteOptions: FfiConverterRustBuffer<Route
         } else {
             buf.put(1)
             FfiConverterTypeRouteOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSignInOptions: FfiConverterRustBuffer<SignInOptions?> {
+    override fun read(buf: ByteBuffer): SignInOptions? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSignInOptions.read(buf)
+    }
+
+    override fun allocationSize(value: SignInOptions?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSignInOptions.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SignInOptions?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSignInOptions.write(value, buf)
         }
     }
 }
