@@ -51,12 +51,21 @@ def test_every_python_block_runs(facilitator, monkeypatch):
                     with httpx.Client(transport=paywire.httpx.PaymentTransport(namespace["payer"])) as client:
                         paid = client.get(f"{url}/weather")
                     assert paid.json() == {"forecast": "sunny", "paid_by": PAYER}
-    assert len(outputs) == len(blocks()) >= 7
-    agent, clients, kms, _, _, lower, errors = outputs
+            if "members" in namespace:
+                # The README's app with sign-in and hooks: paid once, then signed in to without paying.
+                with served(namespace.pop("members")) as url:
+                    with httpx.Client(transport=paywire.httpx.PaymentTransport(namespace["payer"])) as client:
+                        paid = client.get(f"{url}/weather")
+                        again = client.get(f"{url}/weather")
+                    assert paid.json() == again.json() == {"forecast": "sunny", "paid_by": PAYER}
+                    assert paywire.httpx.payment(paid) is not None and paywire.httpx.payment(again) is None
+                    assert [payer for payer, _ in namespace["ledger"]] == [PAYER]
+    assert len(outputs) == len(blocks()) >= 8
+    agent, clients, kms, _, _, lower, errors, _ = outputs
     assert f"'paid_by': '{PAYER}'" in agent and " 0x" in agent
     assert clients.split() == ["200", "200"]
     name, amount, payer = kms.split()
     assert (name, amount) == ("PAYMENT-SIGNATURE", "1000") and payer.startswith("0x")
     assert lower.splitlines() == ["True 250000", "PaymentRequired", "invalid_exact_evm_payload_authorization_valid_before"]
     assert errors.startswith("header_missing_padding - ")
-    assert facilitator.settle_calls == 5
+    assert facilitator.settle_calls == 6

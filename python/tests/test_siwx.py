@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import httpx
 import requests
@@ -35,7 +35,8 @@ from x402.mechanisms.evm.exact import register_exact_evm_client, register_exact_
 
 import paywire
 import paywire.httpx
-from paywire.asgi import PaymentMiddleware, SignIn
+from paywire import StoreEntry
+from paywire.asgi import PaymentMiddleware, PaymentStore, SignIn
 from paywire.facilitator import AsyncFacilitatorClient, FacilitatorClient
 from paywire.httpx import PaymentTransport
 from paywire.requests import PaymentAdapter
@@ -249,3 +250,52 @@ def test_paywire_pays_then_signs_in_to_an_official_server(facilitator: Any) -> N
     assert paywire.httpx.payment(second) is None
     assert any("sign-in-with-x" in h for h in recording.sent)
     assert served_count["n"] == 2 and facilitator.settle_calls == 1
+
+
+class DictStore(PaymentStore):
+    """A store shared by two apps (two "replicas"), in memory, as a shared store's four atomic operations."""
+
+    def __init__(self) -> None:
+        self.entries: Dict[str, StoreEntry] = {}
+
+    async def claim(self, key: str, entry: StoreEntry) -> Optional[StoreEntry]:  # type: ignore[override]
+        held = self.entries.get(key)
+        if held is not None:
+            return held
+        self.entries[key] = entry
+        return None
+
+    async def get(self, key: str) -> Optional[StoreEntry]:  # type: ignore[override]
+        return self.entries.get(key)
+
+    async def replace(self, key: str, token: str, entry: StoreEntry) -> bool:  # type: ignore[override]
+        held = self.entries.get(key)
+        if held is None or held.token != token:
+            return False
+        self.entries[key] = entry
+        return True
+
+    async def release(self, key: str, token: str) -> None:  # type: ignore[override]
+        held = self.entries.get(key)
+        if held is not None and held.token == token:
+            del self.entries[key]
+
+
+def test_replicas_sharing_a_store_share_who_paid_and_which_sign_ins_were_used(facilitator: Any) -> None:
+    store = DictStore()
+    first, seen_first = shop(facilitator.url, store=store)
+    second, seen_second = shop(facilitator.url, store=store)
+    recording = Recording()
+    with served(first) as url_a, served(second) as url_b:
+        with httpx.Client(transport=PaymentTransport(payer(), recording)) as client:
+            assert client.get(f"{url_a}/weather").status_code == 200
+        # The second replica, on another origin here, asks for its own sign-in: the wallet paid for the path.
+        with httpx.Client(transport=PaymentTransport(payer())) as client:
+            signed_in = client.get(f"{url_b}/weather")
+        used = [h["sign-in-with-x"] for h in recording.sent if "sign-in-with-x" in h]
+    assert signed_in.status_code == 200 and paywire.httpx.payment(signed_in) is None
+    assert [s["paid"] for s in seen_first + seen_second] == [True, False]
+    assert facilitator.settle_calls == 1
+    assert any(key.startswith("siwx:paid:GET:/weather:") for key in store.entries)
+    assert any(key.startswith("siwx:nonce:") for key in store.entries)
+    assert len(used) == 1

@@ -108,11 +108,12 @@ def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01", app:
     return _serving(command, "/health", {**_api_env(facilitator_url, pay_to, price), **(extra or {})})
 
 
-def official_express(facilitator_url: str, pay_to: str,
-                     price: str = "$0.01") -> contextlib.AbstractContextManager[Server]:
-    """The official @x402/express server (apps/official_server.mjs)."""
+def official_express(facilitator_url: str, pay_to: str, price: str = "$0.01",
+                     extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
+    """The official @x402/express server (apps/official_server.mjs; `extra` may turn sign-in on)."""
     return _serving(["node", str(APPS / "official_server.mjs")], "/health",
-                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR")})
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR"),
+                     **(extra or {})})
 
 
 SERVERS: Dict[str, Callable[..., contextlib.AbstractContextManager[Server]]] = {

@@ -1,6 +1,7 @@
 // A paid API for the on-chain fault tests: paywire's Express middleware in front of a handler that serves
 // (/weather), one that answers 500 (/broken) and one that throws (/crash). Each costs PRICE (default $0.01).
 // TAKEOVER_AFTER: seconds before a payment left in flight by a dead replica is taken over (default 300).
+// SIGN_IN=1: sign-in-with-x on (a wallet that paid signs in again without paying).
 //
 //   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
 //
@@ -54,6 +55,7 @@ app.use(
     store,
     publicUrl: process.env.PUBLIC_URL,
     takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,
+    signIn: process.env.SIGN_IN === '1',
   }),
 )
 // served_by: a response held by one process and collected from another still names the first. `served` counts

@@ -5,7 +5,8 @@
 
 STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it), and
 REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share; TAKEOVER_AFTER the seconds
-before a payment left in flight by a dead replica is taken over (default 300). BROWSER_BUNDLE names paywire's
+before a payment left in flight by a dead replica is taken over (default 300); SIGN_IN=1 turns sign-in-with-x
+on (a wallet that paid signs in again without paying). BROWSER_BUNDLE names paywire's
 browser build (node/wasm/paywire.mjs), served free with the test page (apps/browser/) at /page/, so a page on
 this origin pays /weather (test_browser.py).
 """
@@ -116,4 +117,5 @@ app.add_middleware(
     ),
     public_url=os.environ.get("PUBLIC_URL"),
     takeover_after=int(os.environ.get("TAKEOVER_AFTER", "90")),
+    sign_in=os.environ.get("SIGN_IN") == "1",
 )
