@@ -55,6 +55,15 @@ def gate_seeds() -> list[str]:
                     arg = json.dumps(value, separators=(",", ":"))
                 elif kind == "handled":
                     arg = str(value["status"])
+                elif kind == "hooked":
+                    # What the hooks decided: k go on, K abort (with the reason), X a hook raised.
+                    if "abort" in value:
+                        lines.append("K" + value["abort"]["reason"])
+                    elif "failed" in value:
+                        lines.append("X" + value["failed"])
+                    else:
+                        lines.append("k")
+                    continue
                 lines.append(letters[kind] + arg)
             out.append("\n".join(lines))
     return out

@@ -264,7 +264,7 @@ type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<
  * Wraps `fetch` so it pays x402 bills with `payer`: one paid retry at most, never a second payment for the
  * same request, the body kept for the retry, a retry of a request whose outcome is open reusing its payment.
  */
-export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks; signIn?: boolean }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks; signIn?: boolean; passFacilitators?: string[] }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 /** The decoded settlement receipt (`PAYMENT-RESPONSE`) of a response from a wrapped fetch, or null. */
 export declare function settlement(response: Response): SettleResponse | null
 /** The payment a wrapped fetch sent for a response, or null. */

@@ -121,6 +121,8 @@ export declare class FetchStep {
   get bodyRead(): boolean
   /** `done`: the final answer came to a sign-in (sign-in-with-x), without a payment. */
   get signedIn(): boolean
+  /** `done`: the final answer came to a pass the payer held, without a payment. */
+  get passUsed(): boolean
 }
 
 /** A set of priced routes and how payments for them are taken. */
@@ -647,6 +649,8 @@ export interface FetchOptions {
   hooks?: Array<string>
   /** Sign in where a bill offers sign-in-with-x (default true). */
   signIn?: boolean
+  /** Facilitators (base URLs) the client may ask for a pass when a bill names one (default: none). */
+  passFacilitators?: Array<string>
 }
 
 /** A request for `PaidFetch.start`. */
@@ -699,6 +703,8 @@ export interface GateOptions {
    * paying (absent: off).
    */
   signIn?: SignInOptions
+  /** Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access` trusts. */
+  passFacilitator?: string
 }
 
 /**

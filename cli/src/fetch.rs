@@ -80,8 +80,13 @@ pub fn run(payer: Arc<Payer>, request: Request, timeout: Duration, as_json: bool
                         call.resume(input)
                     }
                     Err(failure) => {
-                        if let FetchAction::Raise(outcome) = call.resume(FetchInput::SendFailed)
-                            && outcome.open
+                        let next = call.resume(FetchInput::SendFailed);
+                        let FetchAction::Raise(outcome) = &next else {
+                            // A side request that failed lets the call go on.
+                            action = next;
+                            continue;
+                        };
+                        if outcome.open
                             && let Some((name, value)) = &sent_payment
                         {
                             // The server may have settled the payment before the connection failed: a new run

@@ -172,6 +172,19 @@ error_codes! {
     /// The wallet signed in correctly but has not paid for this resource (paywire's code).
     SiwxNotPaid => "siwx_no_payment_on_record",
 
+    // Passes a facilitator issues (paywire's codes).
+    /// This facilitator issues no passes (it has no credential key).
+    PassesNotOffered => "passes_not_offered",
+    /// The transaction was already used for a pass; one payment buys one pass.
+    PassTransactionUsed => "pass_transaction_already_used",
+    /// The transaction is not a confirmed, successful transfer of at least the price to the payee in the
+    /// asset.
+    PassTransferMismatch => "pass_transfer_mismatch",
+    /// The transaction is not confirmed deeply enough yet; ask again.
+    PassTransactionUnconfirmed => "pass_transaction_unconfirmed",
+    /// The pass request is not signed by the wallet that paid.
+    PassProofInvalid => "pass_proof_invalid",
+
     // Offline verification (x402 reasons for the `exact` EVM scheme).
     /// The payload's scheme differs from the requirement's (x402 reason).
     InvalidScheme => "invalid_scheme",

@@ -30,6 +30,7 @@ pub(crate) mod machine;
 pub mod mcp;
 pub mod money;
 pub mod network;
+pub mod pass;
 pub mod payment_id;
 pub(crate) mod prelude;
 pub mod server;

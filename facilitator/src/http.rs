@@ -41,6 +41,7 @@ pub fn router(facilitator: Arc<Facilitator>, body_timeout: Duration) -> Router {
         .route("/verify", post(verify))
         .route("/settle", post(settle))
         .route("/supported", get(supported))
+        .route("/passes/transaction", post(pass_for_transaction))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -59,8 +60,8 @@ fn error_json(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn not_found(uri: Uri) -> Response {
     let message = format!(
-        "no such endpoint: {}; a facilitator serves POST /verify, POST /settle, GET /supported, GET /health and \
-         GET /metrics",
+        "no such endpoint: {}; a facilitator serves POST /verify, POST /settle, GET /supported, \
+         POST /passes/transaction, GET /health and GET /metrics",
         uri.path()
     );
     error_json(StatusCode::NOT_FOUND, "not_found", &message)
@@ -191,6 +192,47 @@ async fn settle(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
     let payer = answer.payer.as_deref().unwrap_or("");
     observe(&app, Endpoint::Settle, &request, outcome, payer, &answer.transaction, started);
     json(StatusCode::OK, answer.to_json())
+}
+
+/// `POST /passes/transaction`: a pass for a transfer the payer broadcast (`passes.rs`). 200 with the pass;
+/// 400 for a malformed request, 404 when no passes are issued here, 409 for a transaction that already bought
+/// one, 503 when the chain cannot be asked, else 402 with the reason.
+async fn pass_for_transaction(State(app): State<App>, body: Body) -> Response {
+    let read = tokio::time::timeout(app.body_timeout, Limited::new(body, MAX_REQUEST_BYTES).collect()).await;
+    let refused = |status: StatusCode, error: Error| json(status, crate::passes::answer(&Err(error)).to_string());
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        _ => {
+            let error = Error::new(ErrorCode::InvalidJson, "the request body could not be read in time and size");
+            return refused(StatusCode::BAD_REQUEST, error);
+        }
+    };
+    let request: crate::passes::TransactionPassRequest = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!(
+                "the request is not a pass request ({e}); send transaction, resource, paymentRequirements, signature"
+            );
+            return refused(StatusCode::BAD_REQUEST, Error::new(ErrorCode::InvalidJson, message));
+        }
+    };
+    let pass = app.facilitator.pass_for_transaction(&request).await;
+    let status = match &pass {
+        Ok(_) => StatusCode::OK,
+        Err(e) => match e.code() {
+            ErrorCode::PassesNotOffered => StatusCode::NOT_FOUND,
+            ErrorCode::PassTransactionUsed => StatusCode::CONFLICT,
+            ErrorCode::FacilitatorUnreachable | ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            code if code.category() == paywire_core::error::Category::MalformedInput => StatusCode::BAD_REQUEST,
+            _ => StatusCode::PAYMENT_REQUIRED,
+        },
+    };
+    let outcome = match &pass {
+        Ok(_) => "issued",
+        Err(e) => e.code().as_str(),
+    };
+    tracing::info!(endpoint = "passes/transaction", transaction = %request.transaction, outcome, "x402 pass");
+    json(status, crate::passes::answer(&pass).to_string())
 }
 
 async fn supported(State(app): State<App>) -> Response {

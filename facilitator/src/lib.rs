@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod deployless;
 pub mod http;
 pub mod metrics;
+pub mod passes;
 pub mod rpc;
 pub mod sender;
 pub mod service;

@@ -113,6 +113,29 @@ struct ServeArgs {
     /// Log lines as text or as JSON objects (one per line).
     #[arg(long, env = "PAYWIRE_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// Issue passes (POST /passes/transaction), signed with the credential key in this file (hex), readable
+    /// by its owner only; or set PAYWIRE_FACILITATOR_PASS_KEY. Without either, no passes are issued.
+    #[arg(long, env = "PAYWIRE_FACILITATOR_PASS_KEY_FILE")]
+    pass_key_file: Option<PathBuf>,
+    /// The lifetime /supported advertises for a pass, in seconds (a server's own policy decides).
+    #[arg(long, default_value_t = paywire_facilitator::passes::DEFAULT_LIFETIME_SECONDS)]
+    pass_lifetime: u64,
+    /// Blocks a transfer needs (its own included) before it buys a pass.
+    #[arg(long, default_value_t = paywire_facilitator::passes::DEFAULT_CONFIRMATIONS)]
+    pass_confirmations: u64,
+}
+
+/// The pass issuing the flags and environment ask for, if any.
+fn passes(args: &ServeArgs) -> Result<Option<paywire_facilitator::passes::Passes>, String> {
+    const VAR: &str = "PAYWIRE_FACILITATOR_PASS_KEY";
+    if args.pass_key_file.is_none() && std::env::var_os(VAR).is_none() {
+        return Ok(None);
+    }
+    let key = read_key(args.pass_key_file.as_ref(), VAR)?;
+    let secret = key.to_bytes();
+    let signer = paywire_core::LocalSigner::from_bytes(&secret.0)
+        .map_err(|e| format!("the pass credential key: {}", e.message()))?;
+    Ok(Some(paywire_facilitator::passes::Passes::new(signer, args.pass_lifetime, args.pass_confirmations)))
 }
 
 /// How log lines are written.
@@ -234,7 +257,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let timing =
         Timing { receipt_timeout: Timeouts::secs(timeouts.receipt), stuck_after: Timeouts::secs(timeouts.stuck_after) };
-    let facilitator = Arc::new(Facilitator::new(chains, store, Arc::new(SystemClock), timing));
+    let mut facilitator = Facilitator::new(chains, store, Arc::new(SystemClock), timing);
+    if let Some(passes) = passes(&args)? {
+        tracing::info!(issuer = %passes.address().to_checksum(None), "issuing passes");
+        facilitator = facilitator.with_passes(passes);
+    }
+    let facilitator = Arc::new(facilitator);
     if facilitator.store().shared().is_some() {
         // Shared keys: none is this instance's until it leases it, so nothing is sent before the first pass.
         for chain in facilitator.chains().values() {

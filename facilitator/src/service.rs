@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 
 use crate::chain::{Chain, IEip3009Token};
 use crate::metrics::Metrics;
+use crate::passes::{Pass, Passes, TransactionPassRequest};
 use crate::rpc::RpcError;
 use crate::sender::{Sender, Signed};
 use crate::signature::{self, SignatureForm};
@@ -64,6 +65,8 @@ pub struct Facilitator {
     settling: StdMutex<HashMap<String, Arc<Mutex<()>>>>,
     /// EIP-6492 wallets being deployed, by chain and address: the key and nonce of the deployment.
     deploying: StdMutex<HashMap<(u64, Address), Deployment>>,
+    /// The passes it issues, when it has a credential key.
+    passes: Option<Passes>,
 }
 
 fn invalid(code: ErrorCode, message: impl Into<String>, payer: Option<Address>) -> Error {
@@ -95,7 +98,77 @@ impl Facilitator {
             metrics: Metrics::default(),
             settling: StdMutex::new(HashMap::new()),
             deploying: StdMutex::new(HashMap::new()),
+            passes: None,
         }
+    }
+
+    /// The same facilitator, issuing passes with `passes`' credential key.
+    pub fn with_passes(mut self, passes: Passes) -> Self {
+        self.passes = Some(passes);
+        self
+    }
+
+    /// The passes it issues, if any.
+    pub fn passes(&self) -> Option<&Passes> {
+        self.passes.as_ref()
+    }
+
+    /// `POST /passes/transaction`: a pass for a transfer the payer broadcast itself. The request must be
+    /// signed by the transfer's sender and name the resource; the transfer must have paid the offer on chain,
+    /// confirmed; and the transaction must never have bought a pass.
+    pub async fn pass_for_transaction(&self, request: &TransactionPassRequest) -> Result<Pass, Error> {
+        let passes = self.passes.as_ref().ok_or_else(|| {
+            Error::new(ErrorCode::PassesNotOffered, "this facilitator issues no passes (it has no credential key)")
+        })?;
+        let requirements =
+            paywire_core::types::PaymentRequirements::from_json(&request.payment_requirements.to_string())?;
+        let network = requirements.network().to_string();
+        let chain_id = network::chain_id(&network)?;
+        let chain = self.chains.get(&chain_id).ok_or_else(|| {
+            Error::new(ErrorCode::InvalidNetwork, format!("this facilitator does not serve {network}"))
+        })?;
+        let bad = |what: &str| {
+            Error::new(ErrorCode::InvalidPaymentRequirements, format!("the offer's {what} is not an address"))
+        };
+        let asset = requirements.asset().parse::<Address>().map_err(|_| bad("asset"))?;
+        let pay_to = requirements.pay_to().parse::<Address>().map_err(|_| bad("payTo"))?;
+        if !chain.policy().assets.contains(&asset) {
+            return Err(Error::new(
+                ErrorCode::PassTransferMismatch,
+                format!("{} is not an asset this facilitator takes on {network}", asset.to_checksum(None)),
+            ));
+        }
+        let tx = request.transaction.parse::<B256>().map_err(|_| {
+            Error::new(ErrorCode::InvalidArgument, "the transaction is not a 32-byte hash (0x + 64 hex digits)")
+        })?;
+        if !(request.resource.starts_with("https://") || request.resource.starts_with("http://")) {
+            return Err(Error::new(ErrorCode::InvalidArgument, "the resource must be an http(s) URL"));
+        }
+        let proof = crate::passes::proof_message(&network, &format!("{tx:#x}"), &request.resource);
+        let signer = crate::passes::signer_of(&proof, &request.signature)?;
+        let expected = crate::passes::Expected { asset, pay_to, amount: requirements.amount() };
+        let payer = crate::passes::check_transfer(chain, tx, expected, passes.confirmations).await?;
+        if signer != payer {
+            return Err(Error::new(
+                ErrorCode::PassProofInvalid,
+                format!(
+                    "the pass request is signed by {}, not by {}, who sent the transfer",
+                    signer.to_checksum(None),
+                    payer.to_checksum(None)
+                ),
+            ));
+        }
+        match self.store.claim_pass(&format!("{tx:#x}"), &request.resource).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::new(
+                    ErrorCode::PassTransactionUsed,
+                    format!("transaction {tx:#x} already bought a pass; one payment buys one pass"),
+                ));
+            }
+            Err(e) => return Err(store_failed(e)),
+        }
+        passes.issue(&request.resource, payer, &network, tx, self.clock.now())
     }
 
     /// The chains served, by id.
@@ -146,7 +219,11 @@ impl Facilitator {
         }
         let mut signers = BTreeMap::new();
         signers.insert("eip155:*".to_string(), addresses);
-        SupportedResponse { kinds, extensions: Vec::new(), signers, other: Object::new() }
+        let mut other = Object::new();
+        if let Some(passes) = &self.passes {
+            other.insert("passes".into(), passes.advertised());
+        }
+        SupportedResponse { kinds, extensions: Vec::new(), signers, other }
     }
 
     /// `POST /verify`.

@@ -178,6 +178,14 @@ impl Store {
         }
     }
 
+    /// Records that `tx_hash` bought a pass (for `resource`); false when it already bought one.
+    pub async fn claim_pass(&self, tx_hash: &str, resource: &str) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => s.claim_pass(tx_hash, resource),
+            Store::Postgres(p) => p.claim_pass(tx_hash, resource).await,
+        }
+    }
+
     /// How many settlements ended, and how many of them succeeded (for `/health`).
     pub async fn counts(&self) -> Result<(u64, u64)> {
         match self {

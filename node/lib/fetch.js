@@ -57,7 +57,9 @@ function purchaseKey(method, url, body) {
  * `redirect` option says), never by the wrapped fetch. `options.hooks` (a `Hooks`) runs your code before and
  * after each payment is created and when creating one fails. Where a bill offers sign-in-with-x, the payer
  * signs in first (a wallet that paid before gets the resource again without paying); `options.signIn: false`
- * turns that off.
+ * turns that off. `options.passFacilitators` (base URLs) are the facilitators it may ask for a pass when a
+ * bill names one: after a settled payment, the next call to the resource gets a pass there and presents it
+ * until it expires or is refused.
  */
 function wrapFetch(fetchImpl, payer, options = {}) {
   if (typeof fetchImpl !== 'function') throw new TypeError('wrapFetch(fetch, payer): fetch must be a function')
@@ -74,7 +76,13 @@ function wrapFetch(fetchImpl, payer, options = {}) {
       url: request.url,
       headers: core.headerPairs(request.headers),
       body,
-    }, { followRedirects: request.redirect === 'follow', signInline: local, hooks: hooks.points('client'), signIn: options.signIn ?? true })
+    }, {
+      followRedirects: request.redirect === 'follow',
+      signInline: local,
+      hooks: hooks.points('client'),
+      signIn: options.signIn ?? true,
+      passFacilitators: options.passFacilitators ?? [],
+    })
     const call = started.takeCall()
     let step = started.takeStep()
     let response = null
@@ -93,8 +101,13 @@ function wrapFetch(fetchImpl, payer, options = {}) {
             // A Request, as fetch wrappers written for `fetch(request)` expect.
             response = await fetchImpl(new Request(step.url, options))
           } catch (e) {
-            call.feedSendFailed() // the payment, if any, stays remembered: the outcome is open
-            throw e
+            // The payment, if any, stays remembered (the outcome is open); a side request (a pass) that
+            // failed lets the call go on, unless the caller aborted it.
+            const next = call.feedSendFailed()
+            if (next.kind === 'raise' || request.signal?.aborted) throw e
+            response = null
+            step = next
+            break
           }
           step = call.feedResponse(response.status, core.headerPairs(response.headers))
           break

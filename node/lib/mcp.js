@@ -77,8 +77,11 @@ class PayingSession {
           try {
             last = await this.client.callTool(sent, resultSchema, options)
           } catch (e) {
-            call.feedSendFailed() // a paid call's payment stays remembered: its outcome is open
-            throw e
+            // A paid call's payment stays remembered (its outcome is open).
+            const next = call.feedSendFailed()
+            if (next.kind === 'raise') throw e
+            step = next
+            break
           }
           answer = core.mcpResultResponse(JSON.stringify(last))
           step = call.feedResponse(answer.status, answer.headers)

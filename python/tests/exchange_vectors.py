@@ -216,6 +216,8 @@ def _check_fetch(label: str, step: native.FetchStep, expect: Dict[str, Any]) -> 
             assert step.paid_status == expect["paidStatus"], f"{label}: paidStatus"
         if "reused" in expect:
             assert step.payment is not None and step.payment.reused == expect["reused"], f"{label}: reused"
+        if "passUsed" in expect:
+            assert step.pass_used == expect["passUsed"], f"{label}: passUsed"
         if "signedIn" in expect:
             assert step.signed_in == expect["signedIn"], f"{label}: signedIn"
         if "bodyRead" in expect:
@@ -244,6 +246,7 @@ def run_client(case: Dict[str, Any]) -> None:
         "sign_inline": o.get("signInline", True),
         "hooks": o.get("hooks", []),
         "sign_in": o.get("signIn", True),
+        "pass_facilitators": o.get("passFacilitators", []),
     }
     calls: Dict[str, Tuple[native.PaidFetch, native.FetchStep]] = {}
     for i, move in enumerate(case["moves"]):

@@ -704,4 +704,63 @@ def client(ts) -> list:
         feed("x", siwx_a, {"action": "readBody"}),
         feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": siwx_paid}, without=("sign-in-with-x",)))],
          options={"signIn": False})
+    # Passes: after a settled payment, the next call to the resource asks the facilitator the bill names (one
+    # the user trusts) for a pass, and presents it; a refused pass is forgotten and the call pays.
+    fac = "https://f.test"
+
+    def pass_bill(facilitator: str) -> tuple:
+        b = {"x402Version": 2, "error": "Payment required",
+             "resource": {"url": a, "description": "", "mimeType": ""},
+             "accepts": [{"scheme": "exact", "network": "eip155:84532", "amount": "10000", "asset": USDC,
+                          "payTo": PAY_TO, "maxTimeoutSeconds": 300, "extra": {"name": "USDC", "version": "2"}}],
+             "extensions": {"paywire-pass": {"info": {
+                 "facilitator": facilitator, "endpoint": facilitator + "/passes/transaction",
+                 "issuers": [ISSUER], "header": "X-PAYWIRE-RECEIPT", "lifetimeSeconds": 600}}}}
+        return {"response": {"status": 402, "headers": [["PAYMENT-REQUIRED", b64(b)]]}}, b
+
+    pass_a, pass_wire = pass_bill(fac)
+    pass_paid = ts.call("pay", bill={"header": b64(pass_wire)}, key=KEY, now=NOW, nonce=nonce(1))["headerValue"]
+    ask = {"action": "send", "method": "POST", "url": fac + "/passes/transaction",
+           "headers": {"content-type": "application/json"}}
+    issued = json.dumps({"success": True, "header": "cGFzcw==", "issuer": ISSUER, "expiresAt": NOW + 600})
+
+    def paid_call(x: str) -> list:
+        return [{"start": x, "request": {"method": "GET", "url": a}, "expect": send(a)},
+                feed(x, pass_a, {"action": "readBody"}),
+                feed(x, {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": pass_paid}, without=())),
+                feed(x, got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid)]
+
+    trusting = {"passFacilitators": [fac]}
+    case("passes: a settled payment buys a pass, asked for on the next call and presented instead of paying; a "
+         "refused pass is forgotten and the call pays", [
+        *paid_call("x"),
+        {"start": "y", "request": {"method": "GET", "url": a}, "expect": ask},
+        feed("y", got(200, [("Content-Type", "application/json")]), {"action": "readBody"}),
+        feed("y", {"body": issued}, send(a, with_={"X-PAYWIRE-RECEIPT": "cGFzcw=="})),
+        feed("y", got(200), {"action": "done", "paid": False, "passUsed": True}),
+        {"start": "z", "request": {"method": "GET", "url": a}, "expect": send(a, with_={"X-PAYWIRE-RECEIPT": "cGFzcw=="})},
+        feed("z", pass_a, {"action": "readBody"}),
+        feed("z", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": pass_paid}, without=("x-paywire-receipt",))),
+        feed("z", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid | {"passUsed": False})],
+         options=trusting)
+    evil_pass, evil_pass_wire = pass_bill("https://evil.test")
+    evil_pass_paid = ts.call("pay", bill={"header": b64(evil_pass_wire)}, key=KEY, now=NOW, nonce=nonce(1))["headerValue"]
+    case("passes: a bill naming a facilitator the user did not trust never makes the client call it", [
+        {"start": "x", "request": {"method": "GET", "url": a}, "expect": send(a)},
+        feed("x", evil_pass, {"action": "readBody"}),
+        feed("x", {"body": ""}, send(a, with_={"PAYMENT-SIGNATURE": evil_pass_paid}, without=())),
+        feed("x", got(200, [("PAYMENT-RESPONSE", receipt)]), done_paid),
+        {"start": "y", "request": {"method": "GET", "url": a}, "expect": send(a, without=("x-paywire-receipt",))}],
+         options=trusting)
+    case("passes: an unreachable facilitator does not fail the call; the pass is asked for again next time", [
+        *paid_call("x"),
+        {"start": "y", "request": {"method": "GET", "url": a}, "expect": ask},
+        feed("y", {"sendFailed": True}, send(a, without=("x-paywire-receipt",))),
+        feed("y", got(200), {"action": "done", "paid": False, "passUsed": False}),
+        {"start": "z", "request": {"method": "GET", "url": a}, "expect": ask},
+        feed("z", got(409, [("Content-Type", "application/json")]), send(a, without=("x-paywire-receipt",)))],
+         options=trusting)
+    case("passes: without trusted facilitators, no pass is asked for", [
+        *paid_call("x"),
+        {"start": "y", "request": {"method": "GET", "url": a}, "expect": send(a, without=("x-paywire-receipt",))}])
     return cases

@@ -95,6 +95,10 @@ pub struct GateOptions {
     /// paying (none: off).
     #[uniffi(default = None)]
     pub sign_in: Option<SignInOptions>,
+    /// Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access`
+    /// trusts.
+    #[uniffi(default = None)]
+    pub pass_facilitator: Option<String>,
 }
 
 /// Sign-in-with-x settings.
@@ -184,6 +188,7 @@ impl Gate {
             takeover_after: options.takeover_after.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
             hooks: hook_set(options.hooks),
             sign_in: options.sign_in.map(Into::into),
+            pass_facilitator: options.pass_facilitator,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if options.external_store { None } else { Some(Arc::new(MemoryStore::default())) };
@@ -554,6 +559,9 @@ pub struct FetchOptions {
     /// Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
     #[uniffi(default = true)]
     pub sign_in: bool,
+    /// Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
+    #[uniffi(default = None)]
+    pub pass_facilitators: Option<Vec<String>>,
 }
 
 /// What a call paid, with its final response.
@@ -573,6 +581,8 @@ pub struct FetchOutcome {
     pub body_read: bool,
     /// The final answer came to a sign-in (sign-in-with-x), without a payment.
     pub signed_in: bool,
+    /// The final answer came to a pass the payer held, without a payment.
+    pub pass_used: bool,
 }
 
 /// What the paying client's glue must do next.
@@ -625,6 +635,7 @@ fn outcome(o: fetch_core::FetchOutcome) -> FetchOutcome {
         unpaid: o.unpaid.as_ref().map(ErrorDetails::from),
         body_read: o.body_read,
         signed_in: o.signed_in,
+        pass_used: o.pass_used,
     }
 }
 
@@ -681,6 +692,7 @@ pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: Fetch
         sign_inline: options.sign_inline,
         hooks: hook_set(options.hooks),
         sign_in: options.sign_in,
+        pass_facilitators: options.pass_facilitators.unwrap_or_default(),
     };
     let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
     FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) }

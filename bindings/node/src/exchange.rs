@@ -94,6 +94,8 @@ pub struct GateOptions {
     /// Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
     /// paying (absent: off).
     pub sign_in: Option<SignInOptions>,
+    /// Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access` trusts.
+    pub pass_facilitator: Option<String>,
 }
 
 /// Sign-in-with-x settings (absent members take their defaults).
@@ -191,6 +193,7 @@ impl Gate {
             takeover_after: None,
             hooks: None,
             sign_in: None,
+            pass_facilitator: None,
         });
         let gate_options = core::GateOptions {
             public_url: o.public_url,
@@ -201,6 +204,7 @@ impl Gate {
             takeover_after: o.takeover_after.map_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS, u64::from),
             hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
             sign_in: o.sign_in.map(SignInOptions::into_core),
+            pass_facilitator: o.pass_facilitator,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
             None
@@ -468,6 +472,8 @@ pub struct FetchOptions {
     pub hooks: Option<Vec<String>>,
     /// Sign in where a bill offers sign-in-with-x (default true).
     pub sign_in: Option<bool>,
+    /// Facilitators (base URLs) the client may ask for a pass when a bill names one (default: none).
+    pub pass_facilitators: Option<Vec<String>>,
 }
 
 /// What the hooks of a `hook` step decided: `abort` (a reason, with an optional `message`), `failed` (a hook
@@ -508,6 +514,7 @@ impl PaidFetch {
             sign_inline: None,
             hooks: None,
             sign_in: None,
+            pass_facilitators: None,
         });
         let options = fetch_core::FetchOptions {
             follow_redirects: o.follow_redirects.unwrap_or(true),
@@ -516,6 +523,7 @@ impl PaidFetch {
             sign_inline: o.sign_inline.unwrap_or(true),
             hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
             sign_in: o.sign_in.unwrap_or(true),
+            pass_facilitators: o.pass_facilitators.unwrap_or_default(),
         };
         let request = fetch_core::FetchRequest {
             method: request.method,
@@ -671,6 +679,11 @@ impl FetchStep {
     #[napi(getter)]
     pub fn signed_in(&self) -> bool {
         self.0.outcome().is_some_and(|o| o.signed_in)
+    }
+    /// `done`: the final answer came to a pass the payer held, without a payment.
+    #[napi(getter)]
+    pub fn pass_used(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.pass_used)
     }
 }
 

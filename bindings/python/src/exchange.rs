@@ -81,7 +81,8 @@ impl Gate {
         case_sensitive=false, external_store=false, max_entries=store_core::DEFAULT_MAX_ENTRIES,
         max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS, hooks=Vec::new(), sign_in=false,
         sign_in_statement=None, sign_in_access_seconds=siwx::DEFAULT_ACCESS_SECONDS,
-        sign_in_max_age_seconds=siwx::DEFAULT_MAX_AGE_SECONDS, sign_in_expiration_seconds=None))]
+        sign_in_max_age_seconds=siwx::DEFAULT_MAX_AGE_SECONDS, sign_in_expiration_seconds=None,
+        pass_facilitator=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -103,6 +104,7 @@ impl Gate {
         sign_in_access_seconds: u64,
         sign_in_max_age_seconds: u64,
         sign_in_expiration_seconds: Option<u64>,
+        pass_facilitator: Option<String>,
     ) -> PyResult<Self> {
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
         let sign_in = sign_in.then_some(siwx::SignInOptions {
@@ -120,6 +122,7 @@ impl Gate {
             takeover_after,
             hooks,
             sign_in,
+            pass_facilitator,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };
@@ -406,7 +409,8 @@ impl PaidFetch {
     /// for signers the glue must await.
     #[staticmethod]
     #[pyo3(signature = (payer, method, url, headers=None, body=None, *, follow_redirects=true,
-        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new(), sign_in=true))]
+        max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new(), sign_in=true,
+        pass_facilitators=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -421,12 +425,20 @@ impl PaidFetch {
         sign_inline: bool,
         hooks: Vec<String>,
         sign_in: bool,
+        pass_facilitators: Vec<String>,
     ) -> PyResult<(PaidFetch, FetchStep)> {
         let headers = headers.map(headers_from_py).transpose()?.unwrap_or_default();
         let request = fetch_core::FetchRequest { method, url, headers, body };
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
-        let options =
-            fetch_core::FetchOptions { follow_redirects, max_redirects, already_paid, sign_inline, hooks, sign_in };
+        let options = fetch_core::FetchOptions {
+            follow_redirects,
+            max_redirects,
+            already_paid,
+            sign_inline,
+            hooks,
+            sign_in,
+            pass_facilitators,
+        };
         let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
         Ok((PaidFetch(call), FetchStep(action)))
     }
@@ -545,6 +557,11 @@ impl FetchStep {
     #[getter]
     fn signed_in(&self) -> bool {
         self.0.outcome().is_some_and(|o| o.signed_in)
+    }
+    /// "done": the final answer came to a pass the payer held, without a payment.
+    #[getter]
+    fn pass_used(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.pass_used)
     }
     fn __repr__(&self) -> String {
         format!("FetchStep({})", self.kind())

@@ -88,7 +88,7 @@ pub struct Gate(core::Gate);
 #[wasm_bindgen]
 impl Gate {
     /// A gate for `routes` (copies); `options`: `{publicUrl, allowOnchainSignatures, maxRequestBytes,
-    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks, signIn}`; `issuer` and
+    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks, signIn, passFacilitator}`; `issuer` and
     /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies).
     pub fn create(
         routes: Vec<PricedRoute>,
@@ -107,6 +107,7 @@ impl Gate {
             takeover_after: u64_member(o, "takeoverAfter")?.unwrap_or(core::DEFAULT_TAKEOVER_AFTER_SECONDS),
             hooks: hooks_member(o, "hooks")?,
             sign_in: sign_in_member(o, "signIn")?,
+            pass_facilitator: optional_string(o, "passFacilitator")?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if bool_member(o, "externalStore")?.unwrap_or(false) {
             None

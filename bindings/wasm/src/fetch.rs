@@ -19,7 +19,7 @@ pub struct PaidFetch(fetch_core::PaidFetch);
 #[wasm_bindgen]
 impl PaidFetch {
     /// Starts a call (`request`: `{method, url, headers, body}`; `options`: `{followRedirects,
-    /// maxRedirects, alreadyPaid, signInline, hooks, signIn}`); `takeStep()` on the result gives the first step.
+    /// maxRedirects, alreadyPaid, signInline, hooks, signIn, passFacilitators}`); `takeStep()` on the result gives the first step.
     pub fn start(payer: &Payer, request: JsValue, options: JsValue) -> Result<FetchStarted, JsValue> {
         let options = fetch_core::FetchOptions {
             follow_redirects: bool_member(&options, "followRedirects")?.unwrap_or(true),
@@ -29,6 +29,7 @@ impl PaidFetch {
             sign_inline: bool_member(&options, "signInline")?.unwrap_or(true),
             hooks: hooks_member(&options, "hooks")?,
             sign_in: bool_member(&options, "signIn")?.unwrap_or(true),
+            pass_facilitators: crate::js::string_list_member(&options, "passFacilitators")?,
         };
         let request = fetch_core::FetchRequest {
             method: string_member(&request, "method")?,
@@ -175,6 +176,11 @@ impl FetchStep {
     #[wasm_bindgen(getter)]
     pub fn unpaid(&self) -> JsValue {
         self.0.outcome().and_then(|o| o.unpaid.as_ref()).map_or(JsValue::NULL, |e| to_js(&error_value(e)))
+    }
+    /// `done`: the final answer came to a pass the payer held, without a payment.
+    #[wasm_bindgen(getter, js_name = "passUsed")]
+    pub fn pass_used(&self) -> bool {
+        self.0.outcome().is_some_and(|o| o.pass_used)
     }
     /// `done`: the final answer came to a sign-in (sign-in-with-x), without a payment.
     #[wasm_bindgen(getter, js_name = "signedIn")]

@@ -149,6 +149,18 @@ pub fn json_value(value: &JsValue) -> Result<serde_json::Value, JsValue> {
     serde_json::from_str(&String::from(text)).map_err(|_| bad_argument("a value must be plain JSON"))
 }
 
+/// An optional array-of-strings member (absent: empty).
+pub fn string_list_member(object: &JsValue, name: &str) -> Result<Vec<String>, JsValue> {
+    let v = member(object, name);
+    if absent(&v) {
+        return Ok(Vec::new());
+    }
+    let list = v.dyn_ref::<Array>().ok_or_else(|| bad_argument(format!("`{name}` must be an array of strings")))?;
+    list.iter()
+        .map(|s| s.as_string().ok_or_else(|| bad_argument(format!("`{name}` must be an array of strings"))))
+        .collect()
+}
+
 /// The hook points named by an optional array-of-strings member (`hooks`).
 pub fn hooks_member(object: &JsValue, name: &str) -> Result<paywire_core::hooks::HookSet, JsValue> {
     let v = member(object, name);

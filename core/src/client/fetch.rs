@@ -62,6 +62,10 @@ pub struct FetchOptions {
     /// a wallet that paid for the resource before gets it again without a payment. If the server still
     /// bills, the call pays as usual.
     pub sign_in: bool,
+    /// Facilitators (base URLs) the client may ask for a pass when a bill names one: after a settled
+    /// payment, the next call to the same resource asks for a pass, then presents it until it expires or is
+    /// refused. Empty: no passes (a bill never makes the client call a URL the user did not name).
+    pub pass_facilitators: Vec<String>,
 }
 
 impl Default for FetchOptions {
@@ -73,6 +77,7 @@ impl Default for FetchOptions {
             sign_inline: true,
             hooks: HookSet::NONE,
             sign_in: true,
+            pass_facilitators: Vec::new(),
         }
     }
 }
@@ -96,6 +101,8 @@ pub struct FetchOutcome {
     pub body_read: bool,
     /// The final answer came to a sign-in (`sign-in-with-x`): access without a payment.
     pub signed_in: bool,
+    /// The final answer came to a pass the payer held (`X-PAYWIRE-RECEIPT`): access without a payment.
+    pub pass_used: bool,
 }
 
 /// What the glue must do next.
@@ -275,6 +282,7 @@ pub fn redirect_request(previous: &FetchRequest, status: u16, headers: &[(String
     http::remove(&mut next.headers, header::PAYMENT_SIGNATURE);
     http::remove(&mut next.headers, header::X_PAYMENT);
     http::remove(&mut next.headers, crate::siwx::HEADER);
+    http::remove(&mut next.headers, crate::credentials::access::RECEIPT_HEADER);
     if origin(&base) != origin(&target) {
         for name in CREDENTIAL_HEADERS {
             http::remove(&mut next.headers, name);
@@ -309,6 +317,22 @@ impl Call {
         // A sign-in is tried at most once per call, and never over one the caller sent.
         let mut sign_in_tried = http::header(&request.headers, crate::siwx::HEADER).is_some();
         let mut sign_in: Option<String> = None;
+        // A pass: asked for now if a settled payment for this resource may buy one, then presented.
+        let resource = request.url.clone();
+        let passes = !self.options.pass_facilitators.is_empty() && !carried;
+        if passes && let Some(pending) = self.payer.take_pending_pass(&resource) {
+            self.fetch_pass(pending).await;
+        }
+        let mut presented = false;
+        if passes
+            && http::header(&request.headers, crate::credentials::access::RECEIPT_HEADER).is_none()
+            && let Some(pass) = self.payer.pass_for(&resource)
+        {
+            http::set(&mut request.headers, crate::credentials::access::RECEIPT_HEADER, pass);
+            presented = true;
+        }
+        // The offer paid and where a pass may be bought for it, until the paid answer says it settled.
+        let mut pass_offer: Option<(crate::pass::PassOffer, serde_json::Value)> = None;
         loop {
             let mut send = request.clone();
             if let Some((header, _)) = &attach {
@@ -335,6 +359,20 @@ impl Call {
                     // A definite answer settles the purchase's fate.
                     self.payer.forget(&purchase);
                 }
+                if let (Some((offer, requirements)), Some(s)) = (pass_offer.take(), &settlement)
+                    && s.success
+                    && !s.transaction.is_empty()
+                {
+                    // The settled payment may buy a pass: asked for on the next call to this resource.
+                    self.payer.pend_pass(super::payer::PendingPass {
+                        resource: resource.clone(),
+                        endpoint: offer.endpoint,
+                        network: s.network.clone(),
+                        transaction: s.transaction.clone(),
+                        requirements,
+                        lifetime_seconds: offer.lifetime_seconds,
+                    });
+                }
                 outcome.settlement = settlement;
                 outcome.paid_status = Some(status);
                 outcome.payment = Some(header);
@@ -355,7 +393,14 @@ impl Call {
             }
             if status != 402 {
                 outcome.signed_in = signing_in.is_some();
+                outcome.pass_used = presented && outcome.payment.is_none();
                 return FetchAction::Done(Box::new(outcome));
+            }
+            if presented {
+                // The server refused the pass (expired, revoked, another key): forget it and pay.
+                presented = false;
+                self.payer.forget_pass(&resource);
+                http::remove(&mut request.headers, crate::credentials::access::RECEIPT_HEADER);
             }
             if paid {
                 outcome.unpaid = Some(Error::new(
@@ -397,7 +442,60 @@ impl Call {
             };
             paid = true;
             outcome.body_read = false;
+            if passes && request.url == resource {
+                pass_offer = crate::pass::offer_in(&bill, &self.options.pass_facilitators)
+                    .map(|offer| (offer, header.requirements.to_value()));
+            }
             attach = Some((header, purchase));
+        }
+    }
+
+    /// Asks a facilitator for the pass a settled payment may buy, and keeps it. A refusal leaves nothing to
+    /// do (the payment was paid and served); a send that fails keeps the payment waiting for the next call.
+    async fn fetch_pass(&mut self, pending: super::payer::PendingPass) {
+        let digest = crate::pass::proof_digest(&pending.network, &pending.transaction, &pending.resource);
+        let signature = if self.options.sign_inline {
+            match self.payer.sign_digest(&digest) {
+                Ok(s) => s,
+                Err(_) => return,
+            }
+        } else {
+            match self.link.ask(FetchAction::Sign(vec![digest])).await {
+                FetchInput::Signatures(s) if s.len() == 1 => {
+                    match crate::signer::check_signature(self.payer.address(), &digest, &s[0]) {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    }
+                }
+                _ => return,
+            }
+        };
+        let signature = format!("0x{}", alloy_primitives::hex::encode(signature.as_bytes()));
+        let body =
+            crate::pass::request_body(&pending.transaction, &pending.resource, &pending.requirements, &signature);
+        let ask = FetchRequest {
+            method: "POST".into(),
+            url: pending.endpoint.clone(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some(body.into_bytes()),
+        };
+        match self.link.ask(FetchAction::Send(ask)).await {
+            FetchInput::Response { status: 200, .. } => {
+                if let FetchInput::Body(body) = self.link.ask(FetchAction::ReadBody).await
+                    && let Some((header, expires_at)) = crate::pass::read_answer(&body)
+                {
+                    let now = self.payer.now();
+                    let until = if pending.lifetime_seconds > 0 {
+                        expires_at.min(now.saturating_add(pending.lifetime_seconds))
+                    } else {
+                        expires_at
+                    };
+                    self.payer.keep_pass(&pending.resource, header, until);
+                }
+            }
+            // Unreachable: ask again on the next call.
+            FetchInput::SendFailed => self.payer.pend_pass(pending),
+            _ => {}
         }
     }
 

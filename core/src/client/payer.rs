@@ -165,6 +165,30 @@ struct State {
     spent: Spent,
     remembered: VecDeque<(String, PaymentHeader)>,
     pending: VecDeque<u64>,
+    /// Passes held, by resource URL: the `X-PAYWIRE-RECEIPT` value and when it stops being presented.
+    passes: VecDeque<(String, String, u64)>,
+    /// Payments that may buy a pass, asked for on the next call to their resource.
+    pending_passes: VecDeque<PendingPass>,
+}
+
+/// How many passes (and payments waiting for one) a payer keeps; the oldest go first.
+const MAX_PASSES: usize = 1024;
+
+/// A settled payment that may buy a pass for its resource at a facilitator the user trusts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PendingPass {
+    /// The resource's URL.
+    pub resource: String,
+    /// The facilitator endpoint to ask.
+    pub endpoint: String,
+    /// The network paid on.
+    pub network: String,
+    /// The settlement's transaction.
+    pub transaction: String,
+    /// The offer paid, as the server's bill states it.
+    pub requirements: serde_json::Value,
+    /// How long the server accepts a pass (0: as long as the facilitator says).
+    pub lifetime_seconds: u64,
 }
 
 /// Tickets are unique across every payer of the process, so a preparation cannot complete elsewhere.
@@ -421,6 +445,51 @@ impl Payer {
     /// Drops the remembered payment of a purchase (call it once the paid request got a response).
     pub fn forget(&self, purchase: &str) {
         self.lock().remembered.retain(|(k, _)| k != purchase);
+    }
+
+    /// Unix time now, by the payer's clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// The pass held for `resource`, if it has not expired.
+    pub(crate) fn pass_for(&self, resource: &str) -> Option<String> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        state.passes.retain(|(_, _, until)| *until > now);
+        state.passes.iter().rev().find(|(r, _, _)| r == resource).map(|(_, header, _)| header.clone())
+    }
+
+    /// Keeps a pass for `resource` until `until`.
+    pub(crate) fn keep_pass(&self, resource: &str, header: String, until: u64) {
+        let mut state = self.lock();
+        state.passes.retain(|(r, _, _)| r != resource);
+        if state.passes.len() >= MAX_PASSES {
+            state.passes.pop_front();
+        }
+        state.passes.push_back((resource.to_string(), header, until));
+    }
+
+    /// Forgets the pass for `resource` (the server refused it).
+    pub(crate) fn forget_pass(&self, resource: &str) {
+        self.lock().passes.retain(|(r, _, _)| r != resource);
+    }
+
+    /// Remembers a payment that may buy a pass for its resource.
+    pub(crate) fn pend_pass(&self, pending: PendingPass) {
+        let mut state = self.lock();
+        state.pending_passes.retain(|p| p.resource != pending.resource);
+        if state.pending_passes.len() >= MAX_PASSES {
+            state.pending_passes.pop_front();
+        }
+        state.pending_passes.push_back(pending);
+    }
+
+    /// Takes the payment waiting for a pass for `resource`, if any.
+    pub(crate) fn take_pending_pass(&self, resource: &str) -> Option<PendingPass> {
+        let mut state = self.lock();
+        let i = state.pending_passes.iter().position(|p| p.resource == resource)?;
+        state.pending_passes.remove(i)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

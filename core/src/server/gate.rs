@@ -111,6 +111,9 @@ pub struct GateOptions {
     /// Sign-in-with-x: v2 bills declare it, and a wallet that paid for a resource signs in to it again
     /// without paying (`None`: off).
     pub sign_in: Option<SignInOptions>,
+    /// Where a client gets a pass for a payment (a facilitator's base URL): v2 bills name it with the issuers
+    /// the access policy trusts (`paywire-pass`), so a client that paid by transaction gets a pass there.
+    pub pass_facilitator: Option<String>,
 }
 
 impl Default for GateOptions {
@@ -124,6 +127,7 @@ impl Default for GateOptions {
             takeover_after: DEFAULT_TAKEOVER_AFTER_SECONDS,
             hooks: HookSet::NONE,
             sign_in: None,
+            pass_facilitator: None,
         }
     }
 }
@@ -827,8 +831,29 @@ impl Run {
         if let Some(declared) = self.sign_in_declaration(&bill)? {
             bill.extensions.get_or_insert_with(Default::default).insert(siwx::EXTENSION_KEY.into(), declared);
         }
+        if let Some(declared) = self.pass_declaration(route.x402_version) {
+            bill.extensions.get_or_insert_with(Default::default).insert(crate::pass::EXTENSION_KEY.into(), declared);
+        }
         self.bill = Some(bill);
         Ok(())
+    }
+
+    /// The bill's `paywire-pass` declaration: where a pass is issued and whose passes this server accepts.
+    fn pass_declaration(&self, version: u8) -> Option<serde_json::Value> {
+        let url = self.gate.options.pass_facilitator.as_deref()?.trim_end_matches('/');
+        let access = self.gate.access.as_ref()?;
+        let route = self.gate.routes.get(self.route)?;
+        if version < 2 || !route.receipts {
+            return None;
+        }
+        let issuers: Vec<String> = access.trusted.iter().map(|a| a.to_checksum(None)).collect();
+        Some(serde_json::json!({ "info": {
+            "facilitator": url,
+            "endpoint": format!("{url}{}", crate::pass::TRANSACTION_ENDPOINT),
+            "issuers": issuers,
+            "header": RECEIPT_HEADER,
+            "lifetimeSeconds": access.lifetime_seconds,
+        } }))
     }
 
     /// The sign-in settings, when this request may sign in (a v2 route served over HTTP).

@@ -379,6 +379,9 @@ fn fetch_options(o: &Value) -> FetchOptions {
     if let Some(v) = o.get("signIn") {
         options.sign_in = v.as_bool().unwrap();
     }
+    for f in o.get("passFacilitators").and_then(Value::as_array).into_iter().flatten() {
+        options.pass_facilitators.push(s(f).to_string());
+    }
     options
 }
 
@@ -419,6 +422,9 @@ fn check_action(name: &str, action: &FetchAction, e: &Value) {
             }
             if let Some(reused) = e.get("reused") {
                 assert_eq!(o.payment.as_ref().map(|p| p.reused), reused.as_bool(), "{name}: reused");
+            }
+            if let Some(used) = e.get("passUsed") {
+                assert_eq!(o.pass_used, used.as_bool().unwrap(), "{name}: passUsed");
             }
             if let Some(signed_in) = e.get("signedIn") {
                 assert_eq!(o.signed_in, signed_in.as_bool().unwrap(), "{name}: signedIn");

@@ -48,6 +48,12 @@ const MIGRATIONS: &[&str] = &[
         expires_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (chain_id, address)
     );",
+    // 2: the transactions that bought a pass (one pass per transaction).
+    "CREATE TABLE passes (
+        tx_hash TEXT PRIMARY KEY,
+        resource TEXT NOT NULL,
+        issued_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );",
 ];
 
 /// An arbitrary constant: the advisory lock that makes instances starting together migrate one at a time.
@@ -292,6 +298,18 @@ impl Postgres {
         let n: i64 =
             c.query_one("SELECT count(*) FROM settlements WHERE stage = 'sent'", &[]).await.map_err(db)?.get(0);
         Ok(n as u64)
+    }
+
+    pub(super) async fn claim_pass(&self, tx_hash: &str, resource: &str) -> Result<bool> {
+        let c = self.client().await?;
+        let inserted = c
+            .execute(
+                "INSERT INTO passes (tx_hash, resource) VALUES ($1, $2) ON CONFLICT (tx_hash) DO NOTHING",
+                &[&tx_hash, &resource],
+            )
+            .await
+            .map_err(db)?;
+        Ok(inserted == 1)
     }
 
     pub(super) async fn counts(&self) -> Result<(u64, u64)> {

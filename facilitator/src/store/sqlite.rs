@@ -33,6 +33,11 @@ impl Sqlite {
                 tx_hash TEXT NOT NULL,
                 raw_tx BLOB NOT NULL,
                 PRIMARY KEY (key, tx_hash)
+            );
+            CREATE TABLE IF NOT EXISTS passes (
+                tx_hash TEXT PRIMARY KEY,
+                resource TEXT NOT NULL,
+                issued_at INTEGER NOT NULL DEFAULT (unixepoch())
             );",
         )?;
         Ok(Sqlite { db: Mutex::new(db) })
@@ -181,6 +186,17 @@ impl Sqlite {
             }
         }
         Ok(out)
+    }
+
+    /// See [`super::Store::claim_pass`].
+    pub fn claim_pass(&self, tx_hash: &str, resource: &str) -> Result<bool> {
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO passes (tx_hash, resource) VALUES (?1, ?2) ON CONFLICT (tx_hash) DO NOTHING",
+                params![tx_hash, resource],
+            )
+            .map(|n| n == 1)
+        })
     }
 
     /// See [`super::Store::counts`].

@@ -175,6 +175,7 @@ function checkFetch(label, step, e) {
     if ('reused' in e) assert.equal(step.payment.reused, e.reused, `${label}: reused`)
     if ('bodyRead' in e) assert.equal(step.bodyRead, e.bodyRead, `${label}: bodyRead`)
     if ('signedIn' in e) assert.equal(step.signedIn, e.signedIn, `${label}: signedIn`)
+    if ('passUsed' in e) assert.equal(step.passUsed, e.passUsed, `${label}: passUsed`)
     if ('unpaid' in e) assert.equal(step.unpaid?.code, e.unpaid, `${label}: unpaid`)
     if (e.settlement) {
       const got = JSON.parse(step.settlement.toJsonText())
@@ -194,7 +195,7 @@ export function runClient(c, lib = NATIVE) {
     randomness: Uint8Array.from(Buffer.from(p.nonce.slice(2), 'hex')),
   })
   const o = c.options
-  const options = { followRedirects: o.followRedirects, maxRedirects: o.maxRedirects, alreadyPaid: o.alreadyPaid, signInline: o.signInline, hooks: (o.hooks ?? []).map(camel), signIn: o.signIn }
+  const options = { followRedirects: o.followRedirects, maxRedirects: o.maxRedirects, alreadyPaid: o.alreadyPaid, signInline: o.signInline, hooks: (o.hooks ?? []).map(camel), signIn: o.signIn, passFacilitators: o.passFacilitators }
   const calls = new Map()
   c.moves.forEach((m, i) => {
     const label = `${c.name} (move ${i})`

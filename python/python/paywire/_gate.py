@@ -106,7 +106,9 @@ class GateMiddleware:
     before a retry of the same request takes it over: its process died mid-request (a replica killed); keep
     it above your slowest request. ``hooks`` (``paywire.hooks.Hooks``) runs your code before and after
     ``/verify`` and ``/settle`` and when either fails. ``sign_in`` (True or a ``SignIn``) lets a wallet that
-    paid for a resource sign in to it again without paying (sign-in-with-x).
+    paid for a resource sign in to it again without paying (sign-in-with-x). ``pass_facilitator`` (a
+    facilitator's base URL) names in bills where a client that paid gets a pass, which ``access`` must then
+    trust (the facilitator's credential key).
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class GateMiddleware:
         takeover_after: int = 300,
         hooks: Optional[Hooks] = None,
         sign_in: Union[bool, SignIn] = False,
+        pass_facilitator: Optional[str] = None,
     ) -> None:
         self.app = app
         signing = SignIn() if sign_in is True else sign_in if isinstance(sign_in, SignIn) else None
@@ -161,6 +164,7 @@ class GateMiddleware:
             takeover_after=takeover_after,
             hooks=self.hooks.points("server"),
             **sign_in_options(signing),
+            pass_facilitator=pass_facilitator,
         )
         if self.gate.names_client_host:
             log.warning(

@@ -20,7 +20,7 @@ was lost, or the server answered 409 or 5xx, or reported the settlement pending)
 from __future__ import annotations
 
 import inspect
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import anyio.to_thread
 import httpx
@@ -47,7 +47,13 @@ def payment(response: httpx.Response) -> Optional[PaymentHeader]:
 
 
 def _start(
-    payer: Payer, request: httpx.Request, body: bytes, sign_inline: bool, hooks: Hooks, sign_in: bool
+    payer: Payer,
+    request: httpx.Request,
+    body: bytes,
+    sign_inline: bool,
+    hooks: Hooks,
+    sign_in: bool,
+    pass_facilitators: Sequence[str],
 ) -> Tuple[PaidFetch, FetchStep]:
     has_body = bool(body) or "content-length" in request.headers or "transfer-encoding" in request.headers
     return PaidFetch.start(
@@ -62,6 +68,7 @@ def _start(
         sign_inline=sign_inline,
         hooks=hooks.points("client"),
         sign_in=sign_in,
+        pass_facilitators=list(pass_facilitators),
     )
 
 
@@ -83,7 +90,9 @@ class PaymentTransport(httpx.BaseTransport):
     """A transport that pays x402 bills with ``payer``, sending requests through ``transport``. ``hooks``
     (``paywire.hooks.Hooks``, synchronous ones) runs your code before and after a payment is created and
     when creating one fails. Where a bill offers sign-in-with-x, the payer signs in first (a wallet that paid
-    before gets the resource again without paying); ``sign_in=False`` turns that off."""
+    before gets the resource again without paying); ``sign_in=False`` turns that off. ``pass_facilitators``
+    (base URLs) are the facilitators it may ask for a pass when a bill names one: after a settled payment, the
+    next call to the resource gets a pass there and presents it until it expires or is refused."""
 
     def __init__(
         self,
@@ -92,15 +101,17 @@ class PaymentTransport(httpx.BaseTransport):
         *,
         hooks: Optional[Hooks] = None,
         sign_in: bool = True,
+        pass_facilitators: Sequence[str] = (),
     ) -> None:
         self._payer = payer
         self._inner = transport or httpx.HTTPTransport()
         self._hooks = hooks or Hooks()
         self._sign_in = sign_in
+        self._passes = list(pass_facilitators)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        fetch, step = _start(self._payer, request, body, True, self._hooks, self._sign_in)
+        fetch, step = _start(self._payer, request, body, True, self._hooks, self._sign_in, self._passes)
         response: Optional[httpx.Response] = None
         while True:
             if step.kind == "send":
@@ -108,8 +119,16 @@ class PaymentTransport(httpx.BaseTransport):
                     response.close()
                 try:
                     response = self._inner.handle_request(_hop(request, step))
+                except Exception:
+                    # The payment, if any, stays remembered (the outcome is open); a side request (a pass)
+                    # that failed lets the call go on.
+                    step = fetch.feed_send_failed()
+                    if step.kind == "raise":
+                        raise
+                    response = None
+                    continue
                 except BaseException:
-                    fetch.feed_send_failed()  # the payment, if any, stays remembered: the outcome is open
+                    fetch.feed_send_failed()
                     raise
                 step = fetch.feed_response(response.status_code, response.headers.multi_items())
             elif step.kind == "read_body":
@@ -133,7 +152,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
     """The async transport. A signer whose ``sign_digest`` is a coroutine function is awaited; any other
     signer but ``LocalSigner`` (a KMS or hardware client, say) signs in a worker thread, off the event loop.
     ``hooks`` (``paywire.hooks.Hooks``, sync or async) runs your code around payment creation; ``sign_in``
-    as for ``PaymentTransport``."""
+    and ``pass_facilitators`` as for ``PaymentTransport``."""
 
     def __init__(
         self,
@@ -142,11 +161,13 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
         *,
         hooks: Optional[Hooks] = None,
         sign_in: bool = True,
+        pass_facilitators: Sequence[str] = (),
     ) -> None:
         self._payer = payer
         self._inner = transport or httpx.AsyncHTTPTransport()
         self._hooks = hooks or Hooks()
         self._sign_in = sign_in
+        self._passes = list(pass_facilitators)
         self._inline = isinstance(payer.signer, LocalSigner)
 
     async def _sign(self, digests: List[bytes]) -> List[bytes]:
@@ -157,7 +178,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        fetch, step = _start(self._payer, request, body, self._inline, self._hooks, self._sign_in)
+        fetch, step = _start(self._payer, request, body, self._inline, self._hooks, self._sign_in, self._passes)
         response: Optional[httpx.Response] = None
         while True:
             if step.kind == "send":
@@ -165,6 +186,12 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
                     await response.aclose()
                 try:
                     response = await self._inner.handle_async_request(_hop(request, step))
+                except Exception:
+                    step = fetch.feed_send_failed()
+                    if step.kind == "raise":
+                        raise
+                    response = None
+                    continue
                 except BaseException:
                     fetch.feed_send_failed()
                     raise

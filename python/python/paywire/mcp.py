@@ -166,8 +166,14 @@ class PayingSession:
                         progress_callback,
                         meta=params.get("_meta"),
                     )
+                except Exception:
+                    # A paid call's payment stays remembered (its outcome is open).
+                    step = fetch.feed_send_failed()
+                    if step.kind == "raise":
+                        raise
+                    continue
                 except BaseException:
-                    fetch.feed_send_failed()  # a paid call's payment stays remembered: its outcome is open
+                    fetch.feed_send_failed()
                     raise
                 status, headers, last_body = mcp_result_response(_result_json(last))
                 step = fetch.feed_response(status, headers)

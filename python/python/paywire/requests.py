@@ -17,7 +17,7 @@ because the body cannot be sent a second time.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -45,13 +45,23 @@ def payment(response: requests.Response) -> Optional[PaymentHeader]:
 class PaymentAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that pays x402 bills with ``payer``. ``hooks`` (``paywire.hooks.Hooks``, synchronous
     ones) runs your code around payment creation. Where a bill offers sign-in-with-x, the payer signs in first;
-    ``sign_in=False`` turns that off. Other keyword arguments go to ``HTTPAdapter``."""
+    ``sign_in=False`` turns that off. ``pass_facilitators`` (base URLs) are the facilitators it may ask for a
+    pass when a bill names one. Other keyword arguments go to ``HTTPAdapter``."""
 
-    def __init__(self, payer: Payer, *, hooks: Optional[Hooks] = None, sign_in: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        payer: Payer,
+        *,
+        hooks: Optional[Hooks] = None,
+        sign_in: bool = True,
+        pass_facilitators: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._payer = payer
         self._hooks = hooks or Hooks()
         self._sign_in = sign_in
+        self._passes = list(pass_facilitators)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = body_bytes(request.body)
@@ -67,6 +77,7 @@ class PaymentAdapter(HTTPAdapter):
             already_paid=bool(hooks.get(PAID_MARK)),
             hooks=self._hooks.points("client"),
             sign_in=self._sign_in,
+            pass_facilitators=self._passes,
         )
         response: Optional[requests.Response] = None
         while True:
@@ -80,8 +91,16 @@ class PaymentAdapter(HTTPAdapter):
                 hop.body = request.body if body is None else step.body
                 try:
                     response = super().send(hop, **kwargs)
+                except Exception:
+                    # The payment, if any, stays remembered (the outcome is open); a side request (a pass)
+                    # that failed lets the call go on.
+                    step = fetch.feed_send_failed()
+                    if step.kind == "raise":
+                        raise
+                    response = None
+                    continue
                 except BaseException:
-                    fetch.feed_send_failed()  # the payment, if any, stays remembered: the outcome is open
+                    fetch.feed_send_failed()
                     raise
                 # The session builds a redirect's hop from response.request: never from one carrying a payment.
                 added = [n for n in _PAYMENT_HEADERS if n in hop.headers and n not in (request.headers or {})]

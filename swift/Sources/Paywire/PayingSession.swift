@@ -46,12 +46,18 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
     public let followRedirects: Bool
     /// Your code before and after each payment is created and when creating one fails.
     public let hooks: Hooks
+    /// Facilitators (base URLs) it may ask for a pass when a bill names one.
+    public let passFacilitators: [String]
 
-    public init(session: URLSession = .shared, payer: Payer, followRedirects: Bool = true, hooks: Hooks = Hooks()) {
+    public init(
+        session: URLSession = .shared, payer: Payer, followRedirects: Bool = true, hooks: Hooks = Hooks(),
+        passFacilitators: [String] = []
+    ) {
         self.session = session
         self.payer = payer
         self.followRedirects = followRedirects
         self.hooks = hooks
+        self.passFacilitators = passFacilitators
     }
 
     /// Sends `request`, paying a 402 once. Throws `PaywireError` when it cannot pay (e.g. the policy refuses
@@ -68,7 +74,8 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 body: hasBody ? body : nil
             ),
             options: FetchOptions(
-                followRedirects: followRedirects, maxRedirects: 20, alreadyPaid: false, signInline: true, hooks: hooks.points
+                followRedirects: followRedirects, maxRedirects: 20, alreadyPaid: false, signInline: true, hooks: hooks.points,
+                passFacilitators: passFacilitators
             )
         )
         let call = started.call
@@ -88,9 +95,14 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 do {
                     answer = try await load(next)
                 } catch {
-                    // The payment of a failed paid send stays remembered: the outcome is open.
-                    _ = call.feedSendFailed()
-                    throw error
+                    // The payment of a failed paid send stays remembered (the outcome is open); a side request
+                    // (a pass) that failed lets the call go on, unless the task was cancelled.
+                    let next = call.feedSendFailed()
+                    if case .raise(_) = next { throw error }
+                    if Task.isCancelled { throw error }
+                    last = nil
+                    step = next
+                    continue
                 }
                 last = answer
                 step = call.feedResponse(status: UInt16(clamping: answer.1.statusCode), headers: answer.1.paywireHeaders)

@@ -5278,6 +5278,10 @@ public struct FetchOptions: Equatable, Hashable {
      * Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
      */
     public var signIn: Bool
+    /**
+     * Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
+     */
+    public var passFacilitators: [String]?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5299,13 +5303,17 @@ public struct FetchOptions: Equatable, Hashable {
          */hooks: [HookPoint]? = nil, 
         /**
          * Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
-         */signIn: Bool = true) {
+         */signIn: Bool = true, 
+        /**
+         * Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
+         */passFacilitators: [String]? = nil) {
         self.followRedirects = followRedirects
         self.maxRedirects = maxRedirects
         self.alreadyPaid = alreadyPaid
         self.signInline = signInline
         self.hooks = hooks
         self.signIn = signIn
+        self.passFacilitators = passFacilitators
     }
 
     
@@ -5327,7 +5335,8 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
                 alreadyPaid: FfiConverterBool.read(from: &buf), 
                 signInline: FfiConverterBool.read(from: &buf), 
                 hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf), 
-                signIn: FfiConverterBool.read(from: &buf)
+                signIn: FfiConverterBool.read(from: &buf), 
+                passFacilitators: FfiConverterOptionSequenceString.read(from: &buf)
         )
     }
 
@@ -5338,6 +5347,7 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.signInline, into: &buf)
         FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
         FfiConverterBool.write(value.signIn, into: &buf)
+        FfiConverterOptionSequenceString.write(value.passFacilitators, into: &buf)
     }
 }
 
@@ -5389,6 +5399,10 @@ public struct FetchOutcome {
      * The final answer came to a sign-in (sign-in-with-x), without a payment.
      */
     public var signedIn: Bool
+    /**
+     * The final answer came to a pass the payer held, without a payment.
+     */
+    public var passUsed: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5413,7 +5427,10 @@ public struct FetchOutcome {
          */bodyRead: Bool, 
         /**
          * The final answer came to a sign-in (sign-in-with-x), without a payment.
-         */signedIn: Bool) {
+         */signedIn: Bool, 
+        /**
+         * The final answer came to a pass the payer held, without a payment.
+         */passUsed: Bool) {
         self.payment = payment
         self.settlement = settlement
         self.paidStatus = paidStatus
@@ -5421,6 +5438,7 @@ public struct FetchOutcome {
         self.unpaid = unpaid
         self.bodyRead = bodyRead
         self.signedIn = signedIn
+        self.passUsed = passUsed
     }
 
     
@@ -5443,7 +5461,8 @@ public struct FfiConverterTypeFetchOutcome: FfiConverterRustBuffer {
                 open: FfiConverterBool.read(from: &buf), 
                 unpaid: FfiConverterOptionTypeErrorDetails.read(from: &buf), 
                 bodyRead: FfiConverterBool.read(from: &buf), 
-                signedIn: FfiConverterBool.read(from: &buf)
+                signedIn: FfiConverterBool.read(from: &buf), 
+                passUsed: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -5455,6 +5474,7 @@ public struct FfiConverterTypeFetchOutcome: FfiConverterRustBuffer {
         FfiConverterOptionTypeErrorDetails.write(value.unpaid, into: &buf)
         FfiConverterBool.write(value.bodyRead, into: &buf)
         FfiConverterBool.write(value.signedIn, into: &buf)
+        FfiConverterBool.write(value.passUsed, into: &buf)
     }
 }
 
@@ -5670,6 +5690,11 @@ public struct GateOptions: Equatable, Hashable {
      * paying (none: off).
      */
     public var signIn: SignInOptions?
+    /**
+     * Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access`
+     * trusts.
+     */
+    public var passFacilitator: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5702,7 +5727,11 @@ public struct GateOptions: Equatable, Hashable {
         /**
          * Sign-in-with-x: bills declare it, and a wallet that paid for a resource signs in to it again without
          * paying (none: off).
-         */signIn: SignInOptions? = nil) {
+         */signIn: SignInOptions? = nil, 
+        /**
+         * Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access`
+         * trusts.
+         */passFacilitator: String? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures
         self.maxRequestBytes = maxRequestBytes
@@ -5712,6 +5741,7 @@ public struct GateOptions: Equatable, Hashable {
         self.takeoverAfter = takeoverAfter
         self.hooks = hooks
         self.signIn = signIn
+        self.passFacilitator = passFacilitator
     }
 
     
@@ -5736,7 +5766,8 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
                 externalStore: FfiConverterBool.read(from: &buf), 
                 takeoverAfter: FfiConverterOptionUInt64.read(from: &buf), 
                 hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf), 
-                signIn: FfiConverterOptionTypeSignInOptions.read(from: &buf)
+                signIn: FfiConverterOptionTypeSignInOptions.read(from: &buf), 
+                passFacilitator: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -5750,6 +5781,7 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.takeoverAfter, into: &buf)
         FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
         FfiConverterOptionTypeSignInOptions.write(value.signIn, into: &buf)
+        FfiConverterOptionString.write(value.passFacilitator, into: &buf)
     }
 }
 

@@ -264,6 +264,7 @@ extension VectorsTests {
             if let reused = e["reused"] as? Bool { XCTAssertEqual(outcome.payment?.reused(), reused, "\(label): reused") }
             if let read = e["bodyRead"] as? Bool { XCTAssertEqual(outcome.bodyRead, read, "\(label): bodyRead") }
             if let signedIn = e["signedIn"] as? Bool { XCTAssertEqual(outcome.signedIn, signedIn, "\(label): signedIn") }
+            if let used = e["passUsed"] as? Bool { XCTAssertEqual(outcome.passUsed, used, "\(label): passUsed") }
             if let unpaid = e["unpaid"] as? String { XCTAssertEqual(outcome.unpaid?.code, unpaid, "\(label): unpaid") }
             if let want = e["settlement"] as? JSON, let settlement = outcome.settlement {
                 let got = (try? JSONSerialization.jsonObject(with: Data(settlement.toJson().utf8))) as? JSON ?? [:]
@@ -290,7 +291,8 @@ extension VectorsTests {
                 alreadyPaid: (o["alreadyPaid"] as? Bool) ?? false,
                 signInline: (o["signInline"] as? Bool) ?? true,
                 hooks: hookPoints(o["hooks"]),
-                signIn: (o["signIn"] as? Bool) ?? true
+                signIn: (o["signIn"] as? Bool) ?? true,
+                passFacilitators: o["passFacilitators"] as? [String]
             )
             var calls: [String: (PaidFetch, FetchStep)] = [:]
             for (i, m) in (c["moves"] as! [JSON]).enumerated() {

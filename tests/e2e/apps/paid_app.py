@@ -6,7 +6,9 @@
 STORE_URL names a payment store shared with other processes, over HTTP (test_shared_store.py serves it), and
 REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share; TAKEOVER_AFTER the seconds
 before a payment left in flight by a dead replica is taken over (default 300); SIGN_IN=1 turns sign-in-with-x
-on (a wallet that paid signs in again without paying). BROWSER_BUNDLE names paywire's
+on (a wallet that paid signs in again without paying); ACCESS_ISSUERS (comma-separated addresses) and
+ACCESS_LIFETIME accept passes (receipts) those keys signed instead of a payment, and PASS_FACILITATOR names in
+bills the facilitator that issues them. BROWSER_BUNDLE names paywire's
 browser build (node/wasm/paywire.mjs), served free with the test page (apps/browser/) at /page/, so a page on
 this origin pays /weather (test_browser.py).
 """
@@ -19,7 +21,7 @@ import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from paywire import PriceTag, StoreEntry
+from paywire import AccessPolicy, PriceTag, StoreEntry
 from paywire.asgi import PaymentMiddleware, PaymentStore, Route
 from paywire.facilitator import AsyncFacilitatorClient
 from paywire.redis import AsyncRedisStore
@@ -118,4 +120,10 @@ app.add_middleware(
     public_url=os.environ.get("PUBLIC_URL"),
     takeover_after=int(os.environ.get("TAKEOVER_AFTER", "90")),
     sign_in=os.environ.get("SIGN_IN") == "1",
+    access=(
+        AccessPolicy(os.environ["ACCESS_ISSUERS"].split(","), int(os.environ.get("ACCESS_LIFETIME", "3600")))
+        if os.environ.get("ACCESS_ISSUERS")
+        else None
+    ),
+    pass_facilitator=os.environ.get("PASS_FACILITATOR"),
 )

@@ -31,6 +31,8 @@ class PaywireHttpClient(
     val payer: Payer,
     /** Your code before and after each payment is created and when creating one fails. */
     val hooks: Hooks = Hooks.NONE,
+    /** Facilitators (base URLs) it may ask for a pass when a bill names one. */
+    val passFacilitators: List<String> = emptyList(),
 ) {
     private val follow = client.followRedirects() != HttpClient.Redirect.NEVER
     /** The client that sends each hop: [client], but never following redirects itself. */
@@ -46,7 +48,7 @@ class PaywireHttpClient(
             request.headers().toPaywire(),
             if (request.bodyPublisher().isPresent) body else null,
         )
-        val answered = payCall(payer, paywireRequest, follow, hooks) { hop -> sendHop(request, hop, handler) }
+        val answered = payCall(payer, paywireRequest, follow, hooks, passFacilitators) { hop -> sendHop(request, hop, handler) }
         val sent = answered.sent.response
         val bytes = answered.body ?: (sent.body() as? Captured)?.bytes
         @Suppress("UNCHECKED_CAST")

@@ -52,9 +52,14 @@ internal fun <R> payCall(
     request: FetchRequest,
     followRedirects: Boolean,
     hooks: Hooks = Hooks.NONE,
+    passFacilitators: List<String> = emptyList(),
     send: (FetchRequest) -> Sent<R>,
 ): Answered<R> {
-    val started = startPaidFetch(payer, request, FetchOptions(followRedirects, 20u, false, true, hooks.points()))
+    val started = startPaidFetch(
+        payer,
+        request,
+        FetchOptions(followRedirects, 20u, false, true, hooks.points(), passFacilitators = passFacilitators),
+    )
     val call: PaidFetch = started.call
     var step: FetchStep = started.step
     var last: Sent<R>? = null
@@ -66,6 +71,14 @@ internal fun <R> payCall(
                     last?.discard()
                     val sent = try {
                         send(s.request)
+                    } catch (e: Exception) {
+                        // The payment, if any, stays remembered (the outcome is open); a side request (a pass)
+                        // that failed lets the call go on.
+                        val next = call.feedSendFailed()
+                        if (next is FetchStep.Raise || e is InterruptedException) throw e
+                        last = null
+                        step = next
+                        continue
                     } catch (e: Throwable) {
                         call.feedSendFailed()
                         throw e

@@ -29,6 +29,8 @@ class PaywireInterceptor(
     val followRedirects: Boolean = true,
     /** Your code before and after each payment is created and when creating one fails. */
     val hooks: Hooks = Hooks.NONE,
+    /** Facilitators (base URLs) it may ask for a pass when a bill names one. */
+    val passFacilitators: List<String> = emptyList(),
 ) : Interceptor {
     override fun intercept(chain: Interceptor.Chain): Response {
         val request = chain.request()
@@ -49,7 +51,7 @@ class PaywireInterceptor(
         val contentType: MediaType? = requestBody?.contentType()
         val body = requestBody?.let { Buffer().also(it::writeTo).readByteArray() }
         val start = FetchRequest(request.method, request.url.toString(), request.headers.toPaywire(), body)
-        val answered = payCall(payer, start, followRedirects, hooks) { hop ->
+        val answered = payCall(payer, start, followRedirects, hooks, passFacilitators) { hop ->
             val built = Request.Builder()
                 .url(hop.url)
                 .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())

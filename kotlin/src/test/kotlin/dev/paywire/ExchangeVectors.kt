@@ -252,6 +252,7 @@ internal object ExchangeVectors {
         if (e.has("reused")) assertEquals(e.getBoolean("reused"), o.payment!!.reused(), "$label: reused")
         if (e.has("bodyRead")) assertEquals(e.getBoolean("bodyRead"), o.bodyRead, "$label: bodyRead")
         if (e.has("signedIn")) assertEquals(e.getBoolean("signedIn"), o.signedIn, "$label: signedIn")
+        if (e.has("passUsed")) assertEquals(e.getBoolean("passUsed"), o.passUsed, "$label: passUsed")
         if (e.has("unpaid")) assertEquals(e.getString("unpaid"), o.unpaid?.code, "$label: unpaid")
         e.optJSONObject("settlement")?.let { want ->
             val got = JSONObject(o.settlement!!.toJson())
@@ -276,6 +277,7 @@ internal object ExchangeVectors {
             signInline = o.optBoolean("signInline", true),
             hooks = hookPoints(o.optJSONArray("hooks")),
             signIn = o.optBoolean("signIn", true),
+            passFacilitators = o.optJSONArray("passFacilitators")?.let { a -> (0 until a.length()).map { a.getString(it) } },
         )
         val calls = mutableMapOf<String, Pair<PaidFetch, FetchStep>>()
         val moves = c.getJSONArray("moves")

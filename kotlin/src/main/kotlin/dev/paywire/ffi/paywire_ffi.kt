@@ -10394,6 +10394,11 @@ data class FetchOptions (
      * Sign in where a bill offers sign-in-with-x (a wallet that paid gets the resource again unpaid).
      */
     var `signIn`: kotlin.Boolean = true 
+    , 
+    /**
+     * Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
+     */
+    var `passFacilitators`: List<kotlin.String>? = null 
     
 ){
     
@@ -10414,6 +10419,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalSequenceTypeHookPoint.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalSequenceString.read(buf),
         )
     }
 
@@ -10423,7 +10429,8 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.allocationSize(value.`alreadyPaid`) +
             FfiConverterBoolean.allocationSize(value.`signInline`) +
             FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`) +
-            FfiConverterBoolean.allocationSize(value.`signIn`)
+            FfiConverterBoolean.allocationSize(value.`signIn`) +
+            FfiConverterOptionalSequenceString.allocationSize(value.`passFacilitators`)
     )
 
     override fun write(value: FetchOptions, buf: ByteBuffer) {
@@ -10433,6 +10440,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.write(value.`signInline`, buf)
             FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
             FfiConverterBoolean.write(value.`signIn`, buf)
+            FfiConverterOptionalSequenceString.write(value.`passFacilitators`, buf)
     }
 }
 
@@ -10476,6 +10484,11 @@ data class FetchOutcome (
      * The final answer came to a sign-in (sign-in-with-x), without a payment.
      */
     var `signedIn`: kotlin.Boolean
+    , 
+    /**
+     * The final answer came to a pass the payer held, without a payment.
+     */
+    var `passUsed`: kotlin.Boolean
     
 ): Disposable{
     
@@ -10491,7 +10504,8 @@ data class FetchOutcome (
         this.`open`,
         this.`unpaid`,
         this.`bodyRead`,
-        this.`signedIn`
+        this.`signedIn`,
+        this.`passUsed`
     )
     }
     
@@ -10511,6 +10525,7 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
             FfiConverterOptionalTypeErrorDetails.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -10521,7 +10536,8 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
             FfiConverterBoolean.allocationSize(value.`open`) +
             FfiConverterOptionalTypeErrorDetails.allocationSize(value.`unpaid`) +
             FfiConverterBoolean.allocationSize(value.`bodyRead`) +
-            FfiConverterBoolean.allocationSize(value.`signedIn`)
+            FfiConverterBoolean.allocationSize(value.`signedIn`) +
+            FfiConverterBoolean.allocationSize(value.`passUsed`)
     )
 
     override fun write(value: FetchOutcome, buf: ByteBuffer) {
@@ -10532,6 +10548,7 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
             FfiConverterOptionalTypeErrorDetails.write(value.`unpaid`, buf)
             FfiConverterBoolean.write(value.`bodyRead`, buf)
             FfiConverterBoolean.write(value.`signedIn`, buf)
+            FfiConverterBoolean.write(value.`passUsed`, buf)
     }
 }
 
@@ -10702,6 +10719,12 @@ data class GateOptions (
      * paying (none: off).
      */
     var `signIn`: SignInOptions? = null 
+    , 
+    /**
+     * Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access`
+     * trusts.
+     */
+    var `passFacilitator`: kotlin.String? = null 
     
 ){
     
@@ -10725,6 +10748,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalSequenceTypeHookPoint.read(buf),
             FfiConverterOptionalTypeSignInOptions.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -10737,7 +10761,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterBoolean.allocationSize(value.`externalStore`) +
             FfiConverterOptionalULong.allocationSize(value.`takeoverAfter`) +
             FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`) +
-            FfiConverterOptionalTypeSignInOptions.allocationSize(value.`signIn`)
+            FfiConverterOptionalTypeSignInOptions.allocationSize(value.`signIn`) +
+            FfiConverterOptionalString.allocationSize(value.`passFacilitator`)
     )
 
     override fun write(value: GateOptions, buf: ByteBuffer) {
@@ -10750,6 +10775,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.write(value.`takeoverAfter`, buf)
             FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
             FfiConverterOptionalTypeSignInOptions.write(value.`signIn`, buf)
+            FfiConverterOptionalString.write(value.`passFacilitator`, buf)
     }
 }
 
