@@ -377,6 +377,8 @@ export interface MiddlewareOptions {
    * (`true`, or settings; off by default).
    */
   signIn?: boolean | { statement?: string; accessSeconds?: number; maxAgeSeconds?: number; expirationSeconds?: number }
+  /** Where a client that paid gets a pass (a facilitator's base URL), named in bills; `access` must trust its key. */
+  passFacilitator?: string
   logger?: Pick<Console, 'warn' | 'error'>
 }
 

@@ -55,7 +55,7 @@ const STEP_LOGS = { warning: 'warn', error: 'error' }
 class PaymentGate {
   constructor(routes, options = {}, attached = []) {
     const { facilitator, access, issuer, store, publicUrl, allowOnchainSignatures = false, caseSensitive = false,
-      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, logger = console } = options
+      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, logger = console } = options
     const priced = Object.entries(routes ?? {}).map(([pattern, value]) => pricedRoute(pattern, value))
     this.attachedBase = priced.length
     for (const value of attached) priced.push(pricedRoute(null, value))
@@ -74,6 +74,7 @@ class PaymentGate {
       takeoverAfter,
       hooks: this.hooks.points('server'),
       signIn: signIn === true ? {} : signIn || undefined,
+      passFacilitator: passFacilitator ?? undefined,
     }, issuer ?? undefined, access ?? undefined)
     if (facilitator == null) {
       const { FacilitatorClient } = require('./facilitator')
