@@ -177,6 +177,8 @@ error_codes! {
     PassesNotOffered => "passes_not_offered",
     /// The transaction was already used for a pass; one payment buys one pass.
     PassTransactionUsed => "pass_transaction_already_used",
+    /// The authorization has not settled here with success, so it buys no pass (yet).
+    PassPaymentNotSettled => "pass_payment_not_settled",
     /// The transaction is not a confirmed, successful transfer of at least the price to the payee in the
     /// asset.
     PassTransferMismatch => "pass_transfer_mismatch",

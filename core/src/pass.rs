@@ -19,6 +19,8 @@ use crate::types::PaymentRequired;
 pub const EXTENSION_KEY: &str = "paywire-pass";
 /// The facilitator endpoint that issues a pass for a transaction.
 pub const TRANSACTION_ENDPOINT: &str = "/passes/transaction";
+/// The facilitator endpoint that issues a pass for an authorization it settled (the `/settle` body).
+pub const SETTLEMENT_ENDPOINT: &str = "/passes/settlement";
 
 /// The message a payer signs (EIP-191) to ask for a pass for its transfer. It names the transaction and the
 /// resource, so a captured request cannot buy a pass for another resource.

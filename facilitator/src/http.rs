@@ -42,6 +42,7 @@ pub fn router(facilitator: Arc<Facilitator>, body_timeout: Duration) -> Router {
         .route("/settle", post(settle))
         .route("/supported", get(supported))
         .route("/passes/transaction", post(pass_for_transaction))
+        .route("/passes/settlement", post(pass_for_settlement))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -61,7 +62,7 @@ fn error_json(status: StatusCode, code: &str, message: &str) -> Response {
 async fn not_found(uri: Uri) -> Response {
     let message = format!(
         "no such endpoint: {}; a facilitator serves POST /verify, POST /settle, GET /supported, \
-         POST /passes/transaction, GET /health and GET /metrics",
+         POST /passes/transaction, POST /passes/settlement, GET /health and GET /metrics",
         uri.path()
     );
     error_json(StatusCode::NOT_FOUND, "not_found", &message)
@@ -194,9 +195,7 @@ async fn settle(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
     json(StatusCode::OK, answer.to_json())
 }
 
-/// `POST /passes/transaction`: a pass for a transfer the payer broadcast (`passes.rs`). 200 with the pass;
-/// 400 for a malformed request, 404 when no passes are issued here, 409 for a transaction that already bought
-/// one, 503 when the chain cannot be asked, else 402 with the reason.
+/// `POST /passes/transaction`: a pass for a transfer the payer broadcast (`passes.rs`).
 async fn pass_for_transaction(State(app): State<App>, body: Body) -> Response {
     let read = tokio::time::timeout(app.body_timeout, Limited::new(body, MAX_REQUEST_BYTES).collect()).await;
     let refused = |status: StatusCode, error: Error| json(status, crate::passes::answer(&Err(error)).to_string());
@@ -217,7 +216,36 @@ async fn pass_for_transaction(State(app): State<App>, body: Body) -> Response {
         }
     };
     let pass = app.facilitator.pass_for_transaction(&request).await;
-    let status = match &pass {
+    tracing::info!(endpoint = "passes/transaction", transaction = %request.transaction, outcome = outcome_of(&pass), "x402 pass");
+    pass_answer(&pass)
+}
+
+/// `POST /passes/settlement`: a pass for an authorization this facilitator settled (the `/settle` body).
+async fn pass_for_settlement(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let request = match read_request(&app, Endpoint::Settle, &headers, body).await {
+        Ok(request) => request,
+        Err(_) => {
+            let error = Error::new(ErrorCode::InvalidJson, "send the /settle body of a settled payment");
+            return json(StatusCode::BAD_REQUEST, crate::passes::answer(&Err(error)).to_string());
+        }
+    };
+    let pass = app.facilitator.pass_for_settlement(&request).await;
+    tracing::info!(endpoint = "passes/settlement", outcome = outcome_of(&pass), "x402 pass");
+    pass_answer(&pass)
+}
+
+fn outcome_of(pass: &Result<crate::passes::Pass, Error>) -> &'static str {
+    match pass {
+        Ok(_) => "issued",
+        Err(e) => e.code().as_str(),
+    }
+}
+
+/// A pass endpoint's answer: 200 with the pass; 400 for a malformed request, 404 when no passes are issued
+/// here, 409 for a transaction that already bought one, 503 when the chain or the store cannot be asked, else
+/// 402 with the reason.
+fn pass_answer(pass: &Result<crate::passes::Pass, Error>) -> Response {
+    let status = match pass {
         Ok(_) => StatusCode::OK,
         Err(e) => match e.code() {
             ErrorCode::PassesNotOffered => StatusCode::NOT_FOUND,
@@ -227,12 +255,7 @@ async fn pass_for_transaction(State(app): State<App>, body: Body) -> Response {
             _ => StatusCode::PAYMENT_REQUIRED,
         },
     };
-    let outcome = match &pass {
-        Ok(_) => "issued",
-        Err(e) => e.code().as_str(),
-    };
-    tracing::info!(endpoint = "passes/transaction", transaction = %request.transaction, outcome, "x402 pass");
-    json(status, crate::passes::answer(&pass).to_string())
+    json(status, crate::passes::answer(pass).to_string())
 }
 
 async fn supported(State(app): State<App>) -> Response {

@@ -60,7 +60,10 @@ impl Passes {
             "format": "eip712",
             "lifetimeSeconds": self.lifetime_seconds,
             "confirmations": self.confirmations,
-            "endpoints": { "settlement": "/passes/settlement", "transaction": "/passes/transaction" },
+            "endpoints": {
+                "settlement": paywire_core::pass::SETTLEMENT_ENDPOINT,
+                "transaction": paywire_core::pass::TRANSACTION_ENDPOINT,
+            },
         })
     }
 

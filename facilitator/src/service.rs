@@ -113,6 +113,63 @@ impl Facilitator {
         self.passes.as_ref()
     }
 
+    /// `POST /passes/settlement`: a pass for an authorization this facilitator settled (the `/settle` body: the
+    /// signed authorization proves the payer). Its settlement must have succeeded, its transaction must be
+    /// confirmed on chain, and it must never have bought a pass.
+    pub async fn pass_for_settlement(&self, request: &FacilitatorRequest) -> Result<Pass, Error> {
+        let passes = self.passes.as_ref().ok_or_else(|| {
+            Error::new(ErrorCode::PassesNotOffered, "this facilitator issues no passes (it has no credential key)")
+        })?;
+        let not_settled = |why: &str| Error::new(ErrorCode::PassPaymentNotSettled, why.to_string());
+        let Ok(ExactPayload::Eip3009 { authorization, .. }) = ExactPayload::parse(request.payment_payload.payload())
+        else {
+            return Err(not_settled("only an EIP-3009 authorization settled here buys a pass this way"));
+        };
+        let r = &request.payment_requirements;
+        let network = r.network().to_string();
+        let row = match self.store.get(&settlement_key(&network, r.asset(), &authorization)).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(not_settled("this facilitator did not settle this authorization; settle it first")),
+            Err(e) => return Err(store_failed(e)),
+        };
+        let Stage::Final { response } = row.stage else {
+            return Err(not_settled("the settlement of this authorization is not concluded yet; ask again"));
+        };
+        let settled = SettleResponse::from_json(&response)
+            .ok()
+            .filter(|s| s.success && !s.transaction.is_empty())
+            .ok_or_else(|| not_settled("this authorization's settlement did not succeed"))?;
+        let resource = request
+            .payment_payload
+            .resource()
+            .map(|info| info.url.clone())
+            .or_else(|| r.resource().map(str::to_string))
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "the payment names no http(s) resource"))?;
+        let chain = self.chains.get(&network::chain_id(&network)?).ok_or_else(|| {
+            Error::new(ErrorCode::InvalidNetwork, format!("this facilitator does not serve {network}"))
+        })?;
+        let tx =
+            settled.transaction.parse::<B256>().map_err(|_| not_settled("the recorded transaction is unreadable"))?;
+        let asset = r.asset().parse::<Address>().map_err(|_| not_settled("the offer's asset is not an address"))?;
+        let expected = crate::passes::Expected { asset, pay_to: authorization.to, amount: authorization.value };
+        let payer = crate::passes::check_transfer(chain, tx, expected, passes.confirmations).await?;
+        if payer != authorization.from {
+            return Err(Error::new(ErrorCode::PassTransferMismatch, "the settlement's transfer is not the payer's"));
+        }
+        match self.store.claim_pass(&format!("{tx:#x}"), &resource).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::new(
+                    ErrorCode::PassTransactionUsed,
+                    format!("transaction {tx:#x} already bought a pass; one payment buys one pass"),
+                ));
+            }
+            Err(e) => return Err(store_failed(e)),
+        }
+        passes.issue(&resource, payer, &network, tx, self.clock.now())
+    }
+
     /// `POST /passes/transaction`: a pass for a transfer the payer broadcast itself. The request must be
     /// signed by the transfer's sender and name the resource; the transfer must have paid the offer on chain,
     /// confirmed; and the transaction must never have bought a pass.

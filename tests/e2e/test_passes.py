@@ -201,3 +201,38 @@ def test_a_paywire_client_pays_once_then_gets_and_presents_a_pass(
         assert all(r.json()["paid_by"] == payer for r in later)
         assert served(server) == count + N
         assert balances(chain, payer) == paid and block(chain) == height
+
+
+def test_a_pass_for_an_authorization_the_facilitator_settled(chain: Chain, pass_facilitator: Facilitator) -> None:
+    """POST /passes/settlement takes the /settle body of a payment this facilitator settled: the signed
+    authorization proves the payer; its settlement buys one pass."""
+    issuer = paywire.LocalSigner(PASS_KEY).address
+    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600"}
+    with python_asgi(pass_facilitator.url, PAY_TO, app="faults", extra=extra) as server:
+        key = payer_key()
+        payer = paywire.LocalSigner(key).address
+        before = balances(chain, payer)
+        agent = paywire.Payer(paywire.LocalSigner(key))
+        with httpx.Client(transport=paywire.httpx.PaymentTransport(agent), timeout=60) as client:
+            first = client.get(server.url())
+        sent, settled = paywire.httpx.payment(first), paywire.httpx.settlement(first)
+        assert sent is not None and settled is not None and settled.success
+        charged_once(chain, settled.transaction, payer, before)
+        body = {"x402Version": 2, "paymentPayload": sent.payload.to_dict(),
+                "paymentRequirements": sent.requirements.to_dict()}
+        endpoint = f"{pass_facilitator.url}/passes/settlement"
+        answer = httpx.post(endpoint, json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        got = answer.json()
+        receipt = got["receipt"]["payload"] if "payload" in got["receipt"] else got["receipt"]
+        assert receipt["transaction"] == settled.transaction.lower() and receipt["resourceUrl"] == server.url()
+        with_pass = httpx.get(server.url(), headers={"X-PAYWIRE-RECEIPT": got["header"]})
+        assert with_pass.status_code == 200 and with_pass.json()["paid_by"] == payer
+        again = httpx.post(endpoint, json=body, timeout=30)
+        assert again.status_code == 409 and again.json()["errorReason"] == "pass_transaction_already_used"
+        # An authorization signed but never settled buys nothing.
+        unsent = agent.pay(paywire.PaymentRequired.from_header(httpx.get(server.url()).headers["payment-required"]))
+        never = httpx.post(endpoint, json={"x402Version": 2, "paymentPayload": unsent.payload.to_dict(),
+                                           "paymentRequirements": unsent.requirements.to_dict()}, timeout=30)
+        assert never.status_code == 402 and never.json()["errorReason"] == "pass_payment_not_settled"
+        assert balances(chain, payer)[0] == before[0] - PRICE_ATOMIC
