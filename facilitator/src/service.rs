@@ -117,9 +117,7 @@ impl Facilitator {
     /// signed authorization proves the payer). Its settlement must have succeeded, its transaction must be
     /// confirmed on chain, and it must never have bought a pass.
     pub async fn pass_for_settlement(&self, request: &FacilitatorRequest) -> Result<Pass, Error> {
-        let passes = self.passes.as_ref().ok_or_else(|| {
-            Error::new(ErrorCode::PassesNotOffered, "this facilitator issues no passes (it has no credential key)")
-        })?;
+        let passes = self.pass_issuer()?;
         let not_settled = |why: &str| Error::new(ErrorCode::PassPaymentNotSettled, why.to_string());
         let Ok(ExactPayload::Eip3009 { authorization, .. }) = ExactPayload::parse(request.payment_payload.payload())
         else {
@@ -157,26 +155,14 @@ impl Facilitator {
         if payer != authorization.from {
             return Err(Error::new(ErrorCode::PassTransferMismatch, "the settlement's transfer is not the payer's"));
         }
-        match self.store.claim_pass(&format!("{tx:#x}"), &resource).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(Error::new(
-                    ErrorCode::PassTransactionUsed,
-                    format!("transaction {tx:#x} already bought a pass; one payment buys one pass"),
-                ));
-            }
-            Err(e) => return Err(store_failed(e)),
-        }
-        passes.issue(&resource, payer, &network, tx, self.clock.now())
+        self.issue_once(passes, &resource, payer, &network, tx).await
     }
 
     /// `POST /passes/transaction`: a pass for a transfer the payer broadcast itself. The request must be
     /// signed by the transfer's sender and name the resource; the transfer must have paid the offer on chain,
     /// confirmed; and the transaction must never have bought a pass.
     pub async fn pass_for_transaction(&self, request: &TransactionPassRequest) -> Result<Pass, Error> {
-        let passes = self.passes.as_ref().ok_or_else(|| {
-            Error::new(ErrorCode::PassesNotOffered, "this facilitator issues no passes (it has no credential key)")
-        })?;
+        let passes = self.pass_issuer()?;
         let requirements =
             paywire_core::types::PaymentRequirements::from_json(&request.payment_requirements.to_string())?;
         let network = requirements.network().to_string();
@@ -215,17 +201,33 @@ impl Facilitator {
                 ),
             ));
         }
-        match self.store.claim_pass(&format!("{tx:#x}"), &request.resource).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(Error::new(
-                    ErrorCode::PassTransactionUsed,
-                    format!("transaction {tx:#x} already bought a pass; one payment buys one pass"),
-                ));
-            }
-            Err(e) => return Err(store_failed(e)),
+        self.issue_once(passes, &request.resource, payer, &network, tx).await
+    }
+
+    /// The facilitator's pass issuing, or the refusal when it has no credential key.
+    fn pass_issuer(&self) -> Result<&Passes, Error> {
+        self.passes.as_ref().ok_or_else(|| {
+            Error::new(ErrorCode::PassesNotOffered, "this facilitator issues no passes (it has no credential key)")
+        })
+    }
+
+    /// Records that `tx` bought a pass and signs it; refused when the transaction already bought one.
+    async fn issue_once(
+        &self,
+        passes: &Passes,
+        resource: &str,
+        payer: Address,
+        network: &str,
+        tx: B256,
+    ) -> Result<Pass, Error> {
+        match self.store.claim_pass(&format!("{tx:#x}"), resource).await {
+            Ok(true) => passes.issue(resource, payer, network, tx, self.clock.now()),
+            Ok(false) => Err(Error::new(
+                ErrorCode::PassTransactionUsed,
+                format!("transaction {tx:#x} already bought a pass; one payment buys one pass"),
+            )),
+            Err(e) => Err(store_failed(e)),
         }
-        passes.issue(&request.resource, payer, &network, tx, self.clock.now())
     }
 
     /// The chains served, by id.

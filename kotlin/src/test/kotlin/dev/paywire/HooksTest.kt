@@ -36,20 +36,6 @@ class HooksTest {
     @AfterEach
     fun stop() = servers.forEach { it.stop(0) }
 
-    /** A facilitator double: verifies offline, settles everything, counts the calls. */
-    private class Double : Facilitator {
-        val verifies = AtomicInteger()
-        val settles = AtomicInteger()
-        override fun verify(payment: PaymentPayload, requirements: PaymentRequirements): VerifyResponse {
-            verifies.incrementAndGet()
-            return verifyToResponse(payment, requirements, VerifyOptions())
-        }
-        override fun settle(payment: PaymentPayload, requirements: PaymentRequirements): SettleResponse {
-            settles.incrementAndGet()
-            val v = verifyPayment(payment, requirements, VerifyOptions())
-            return SettleResponse.fromJson("""{"success":true,"transaction":"0x${"ab".repeat(32)}","network":"eip155:84532","payer":"${v.payer}"}""")
-        }
-    }
 
     private fun serve(facilitator: Facilitator, hooks: Hooks, served: AtomicInteger): String {
         val server = HttpServer.create(InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0)
@@ -72,7 +58,7 @@ class HooksTest {
 
     @Test
     fun `server and client hooks run in order with their context`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val served = AtomicInteger()
         val serverSeen = ConcurrentLinkedQueue<HookContext>()
         val base = serve(facilitator, recording(serverSeen, *HookPoint.entries.take(6).toTypedArray()), served)
@@ -97,7 +83,7 @@ class HooksTest {
 
     @Test
     fun `a server hook aborts before verify and nothing is verified or served`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val served = AtomicInteger()
         val hooks = Hooks().onBeforeVerify { ctx -> if (ctx.payer == payerAddress) HookResult.Abort("blocked_payer", "this wallet is blocked") else HookResult.Continue }
         val base = serve(facilitator, hooks, served)
@@ -112,7 +98,7 @@ class HooksTest {
 
     @Test
     fun `a hook before settle aborts and the content is never sent, a throw after the settlement is ignored`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val served = AtomicInteger()
         val refusing = serve(facilitator, Hooks().onBeforeSettle { HookResult.Abort("not_today") }, served)
         val client = PaywireHttpClient(HttpClient.newHttpClient(), Payer(LocalSigner(key)))
@@ -129,7 +115,7 @@ class HooksTest {
 
     @Test
     fun `a client hook aborts before paying, a throwing one fails closed, and the failure hook sees a refusal`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val served = AtomicInteger()
         val base = serve(facilitator, Hooks(), served)
         val request = HttpRequest.newBuilder(URI("$base/weather")).build()

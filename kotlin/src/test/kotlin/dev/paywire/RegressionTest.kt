@@ -36,20 +36,6 @@ class RegressionTest {
     @AfterEach
     fun stop() = servers.forEach { it.stop(0) }
 
-    /** A facilitator double: verifies offline, settles everything, counts the calls. */
-    private class Double : Facilitator {
-        val verifies = AtomicInteger()
-        val settles = AtomicInteger()
-        override fun verify(payment: PaymentPayload, requirements: PaymentRequirements): VerifyResponse {
-            verifies.incrementAndGet()
-            return verifyToResponse(payment, requirements, VerifyOptions())
-        }
-        override fun settle(payment: PaymentPayload, requirements: PaymentRequirements): SettleResponse {
-            settles.incrementAndGet()
-            val v = verifyPayment(payment, requirements, VerifyOptions())
-            return SettleResponse.fromJson("""{"success":true,"transaction":"0x${"ab".repeat(32)}","network":"eip155:84532","payer":"${v.payer}"}""")
-        }
-    }
 
     private fun serve(routes: Map<String, List<PriceTag>>, facilitator: Facilitator, handle: (HttpExchange) -> Pair<Int, String>): String {
         val server = HttpServer.create(InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0)
@@ -79,7 +65,7 @@ class RegressionTest {
 
     @Test
     fun `the variants of a priced route are never served unpaid`() {
-        val base = serve(mapOf("GET /a" to listOf(tag), "GET /dear" to listOf(tag)), Double()) { 200 to "the paid content" }
+        val base = serve(mapOf("GET /a" to listOf(tag), "GET /dear" to listOf(tag)), OfflineFacilitator()) { 200 to "the paid content" }
         for (path in listOf("/a", "/A", "/a/", "/%61", "/a//", "/./a", "/x/../a", "/a;x=1", "/dear", "/DEAR", "/dear/")) {
             for (method in listOf("GET", "HEAD")) {
                 val status = raw(base, path, method)
@@ -99,7 +85,7 @@ class RegressionTest {
 
     @Test
     fun `java net http following redirects never carries a payment to another origin`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val seen = ConcurrentLinkedQueue<Map<String, List<String>>>()
         val (base, _) = redirecting(facilitator, seen)
         val client = PaywireHttpClient(HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL).build(), Payer(LocalSigner(key)))
@@ -114,7 +100,7 @@ class RegressionTest {
 
     @Test
     fun `OkHttp with paywire never carries a payment to another origin`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val seen = ConcurrentLinkedQueue<Map<String, List<String>>>()
         val (base, _) = redirecting(facilitator, seen)
         val client = OkHttpClient().withPaywire(Payer(LocalSigner(key)))
@@ -129,7 +115,7 @@ class RegressionTest {
 
     @Test
     fun `OkHttp refuses to pay on a client that follows redirects itself`() {
-        val base = serve(mapOf("GET /a" to listOf(tag)), Double()) { 200 to "x" }
+        val base = serve(mapOf("GET /a" to listOf(tag)), OfflineFacilitator()) { 200 to "x" }
         val client = OkHttpClient.Builder().addInterceptor(PaywireInterceptor(Payer(LocalSigner(key)))).build()
         val e = assertThrows(PaywireException::class.java) { client.newCall(Request.Builder().url("$base/a").build()).execute() }
         assertEquals("invalid_argument", e.code)
@@ -138,7 +124,7 @@ class RegressionTest {
 
     @Test
     fun `a chain of bills after redirects is paid once per call`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val base = serve((0 until 5).associate { "GET /hop$it" to listOf(tag) }, facilitator) {
             val n = it.requestURI.path.removePrefix("/hop").toInt()
             it.responseHeaders.add("Location", "/hop${n + 1}")

@@ -31,16 +31,6 @@ class SignInTest {
     @AfterEach
     fun stop() = servers.forEach { it.stop(0) }
 
-    private class Double : Facilitator {
-        val settles = AtomicInteger()
-        override fun verify(payment: PaymentPayload, requirements: PaymentRequirements): VerifyResponse =
-            verifyToResponse(payment, requirements, VerifyOptions())
-        override fun settle(payment: PaymentPayload, requirements: PaymentRequirements): SettleResponse {
-            settles.incrementAndGet()
-            val v = verifyPayment(payment, requirements, VerifyOptions())
-            return SettleResponse.fromJson("""{"success":true,"transaction":"0x${"ab".repeat(32)}","network":"eip155:84532","payer":"${v.payer}"}""")
-        }
-    }
 
     private fun serve(facilitator: Facilitator, served: AtomicInteger): String {
         val server = HttpServer.create(InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0)
@@ -61,7 +51,7 @@ class SignInTest {
 
     @Test
     fun `a wallet that paid signs in with java net http and OkHttp and is served without paying`() {
-        val facilitator = Double()
+        val facilitator = OfflineFacilitator()
         val served = AtomicInteger()
         val base = serve(facilitator, served)
         val client = PaywireHttpClient(HttpClient.newHttpClient(), Payer(LocalSigner(key)))
