@@ -2,11 +2,13 @@
 //! server accepts offline (`credentials::access`) instead of a new payment.
 //!
 //! The flow: a server's bill names where passes are issued (`paywire-pass`: the facilitator, its endpoint,
-//! the issuers the server trusts, the lifetime it grants). A client that paid (a settled `exact` payment, or a
-//! transfer it broadcast itself) asks that endpoint for a pass, naming the transaction and the resource, and
-//! signs the request with the paying key ([`proof_message`], EIP-191). The facilitator checks the transfer on
-//! chain, refuses a transaction that already bought a pass, and signs a receipt. The client presents it in
-//! `X-PAYWIRE-RECEIPT` until it expires or is refused, then pays again.
+//! the issuers the server trusts, the lifetime it grants) and carries the server's signed offers
+//! (`offer-receipt`), which tell the facilitator what the resource costs. A client that paid (a settled
+//! `exact` payment, or a transfer it broadcast itself) asks that endpoint for a pass, with the transaction,
+//! the resource and the signed offer it paid, and signs the request with the paying key ([`proof_message`],
+//! EIP-191). The facilitator checks the transfer against the offer on chain, refuses a transaction that
+//! already bought a pass, and signs a receipt. The client presents it in `X-PAYWIRE-RECEIPT` until it expires
+//! or is refused, then pays again.
 
 use crate::prelude::*;
 
@@ -60,15 +62,32 @@ pub fn offer_in(bill: &PaymentRequired, trusted: &[String]) -> Option<PassOffer>
     Some(PassOffer { facilitator, endpoint, lifetime_seconds })
 }
 
-/// A pass request's JSON body.
-pub fn request_body(transaction: &str, resource: &str, requirements: &Value, signature: &str) -> String {
+/// A pass request's JSON body: the transaction, the resource, the server's signed offer paid, the proof.
+pub fn request_body(transaction: &str, resource: &str, offer: &Value, signature: &str) -> String {
     serde_json::json!({
         "transaction": transaction,
         "resource": resource,
-        "paymentRequirements": requirements,
+        "offer": offer,
         "signature": signature,
     })
     .to_string()
+}
+
+/// The server's signed offer in `bill` for the offer paid (`requirements`), as JSON: the one whose signed terms
+/// are exactly those requirements'. `None` when the bill carries none (then no pass can be asked for).
+pub fn signed_offer_for(bill: &PaymentRequired, requirements: &crate::types::PaymentRequirements) -> Option<Value> {
+    let offers = crate::credentials::offers_in(bill).ok()?;
+    offers
+        .into_iter()
+        .find(|o| {
+            let p = &o.payload;
+            p.scheme == requirements.scheme()
+                && p.network == requirements.network()
+                && p.asset.eq_ignore_ascii_case(requirements.asset())
+                && p.pay_to.eq_ignore_ascii_case(requirements.pay_to())
+                && p.amount == requirements.amount().to_string()
+        })
+        .map(|o| o.to_json())
 }
 
 /// A pass from a facilitator's answer: the `X-PAYWIRE-RECEIPT` value and when the facilitator says it ends.

@@ -64,7 +64,7 @@ pub fn extension_info<'a>(extensions: Option<&'a Object>, key: &str) -> Option<&
 }
 
 /// Cuts long input for error messages so an attacker cannot make errors huge.
-pub(crate) fn truncate(text: &str) -> String {
+pub fn truncate(text: &str) -> String {
     const MAX: usize = 80;
     if text.len() <= MAX {
         return text.to_string();

@@ -166,6 +166,15 @@ impl Chain {
         self.rpc.call("eth_getTransactionReceipt", |p| async move { p.get_transaction_receipt(hash).await }).await
     }
 
+    /// The Unix time of block `number` (0 when the node does not know it).
+    pub async fn block_timestamp(&self, number: u64) -> Result<u64> {
+        let block = self
+            .rpc
+            .call("eth_getBlockByNumber", |p| async move { p.get_block_by_number(number.into()).await })
+            .await?;
+        Ok(block.map_or(0, |b| b.header.timestamp))
+    }
+
     /// The latest block number (for `/health`: the chain's nodes answer).
     pub async fn block_number(&self) -> Result<u64> {
         self.rpc.call("eth_blockNumber", |p| async move { p.get_block_number().await }).await

@@ -197,23 +197,9 @@ async fn settle(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
 
 /// `POST /passes/transaction`: a pass for a transfer the payer broadcast (`passes.rs`).
 async fn pass_for_transaction(State(app): State<App>, body: Body) -> Response {
-    let read = tokio::time::timeout(app.body_timeout, Limited::new(body, MAX_REQUEST_BYTES).collect()).await;
-    let refused = |status: StatusCode, error: Error| json(status, crate::passes::answer(&Err(error)).to_string());
-    let bytes = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        _ => {
-            let error = Error::new(ErrorCode::InvalidJson, "the request body could not be read in time and size");
-            return refused(StatusCode::BAD_REQUEST, error);
-        }
-    };
-    let request: crate::passes::TransactionPassRequest = match serde_json::from_slice(&bytes) {
+    let request: crate::passes::TransactionPassRequest = match read_json(&app, body).await {
         Ok(r) => r,
-        Err(e) => {
-            let message = format!(
-                "the request is not a pass request ({e}); send transaction, resource, paymentRequirements, signature"
-            );
-            return refused(StatusCode::BAD_REQUEST, Error::new(ErrorCode::InvalidJson, message));
-        }
+        Err(refusal) => return refusal,
     };
     let pass = app.facilitator.pass_for_transaction(&request).await;
     tracing::info!(endpoint = "passes/transaction", transaction = %request.transaction, outcome = outcome_of(&pass), "x402 pass");
@@ -221,17 +207,28 @@ async fn pass_for_transaction(State(app): State<App>, body: Body) -> Response {
 }
 
 /// `POST /passes/settlement`: a pass for an authorization this facilitator settled (the `/settle` body).
-async fn pass_for_settlement(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    let request = match read_request(&app, Endpoint::Settle, &headers, body).await {
-        Ok(request) => request,
-        Err(_) => {
-            let error = Error::new(ErrorCode::InvalidJson, "send the /settle body of a settled payment");
-            return json(StatusCode::BAD_REQUEST, crate::passes::answer(&Err(error)).to_string());
-        }
+async fn pass_for_settlement(State(app): State<App>, body: Body) -> Response {
+    let request: crate::passes::SettlementPassRequest = match read_json(&app, body).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal,
     };
     let pass = app.facilitator.pass_for_settlement(&request).await;
     tracing::info!(endpoint = "passes/settlement", outcome = outcome_of(&pass), "x402 pass");
     pass_answer(&pass)
+}
+
+/// A pass request's JSON body within the size and time limits, or the refusal (400).
+async fn read_json<T: serde::de::DeserializeOwned>(app: &App, body: Body) -> Result<T, Response> {
+    let refused = |message: String| {
+        let error = Error::new(ErrorCode::InvalidJson, message);
+        json(StatusCode::BAD_REQUEST, crate::passes::answer(&Err(error)).to_string())
+    };
+    let read = tokio::time::timeout(app.body_timeout, Limited::new(body, MAX_REQUEST_BYTES).collect()).await;
+    let Ok(Ok(collected)) = read else {
+        return Err(refused("the request body could not be read in time and size".into()));
+    };
+    serde_json::from_slice(&collected.to_bytes())
+        .map_err(|e| refused(format!("the request is not a pass request ({e}); see the facilitator's README")))
 }
 
 fn outcome_of(pass: &Result<crate::passes::Pass, Error>) -> &'static str {

@@ -123,6 +123,10 @@ struct ServeArgs {
     /// Blocks a transfer needs (its own included) before it buys a pass.
     #[arg(long, default_value_t = paywire_facilitator::passes::DEFAULT_CONFIRMATIONS)]
     pass_confirmations: u64,
+    /// A server's offer key (address) whose signed offers state the prices passes are issued for
+    /// (repeatable); a pass request must carry such an offer.
+    #[arg(long)]
+    pass_offer_signer: Vec<Address>,
 }
 
 /// The pass issuing the flags and environment ask for, if any.
@@ -135,7 +139,17 @@ fn passes(args: &ServeArgs) -> Result<Option<paywire_facilitator::passes::Passes
     let secret = key.to_bytes();
     let signer = paywire_core::LocalSigner::from_bytes(&secret.0)
         .map_err(|e| format!("the pass credential key: {}", e.message()))?;
-    Ok(Some(paywire_facilitator::passes::Passes::new(signer, args.pass_lifetime, args.pass_confirmations)))
+    if args.pass_offer_signer.is_empty() {
+        return Err(
+            "passes need at least one --pass-offer-signer: the server key whose signed offers state prices".into()
+        );
+    }
+    Ok(Some(paywire_facilitator::passes::Passes::new(
+        signer,
+        args.pass_lifetime,
+        args.pass_confirmations,
+        args.pass_offer_signer.clone(),
+    )))
 }
 
 /// How log lines are written.

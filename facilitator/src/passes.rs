@@ -2,18 +2,21 @@
 //! credential flow of the x402 introductions).
 //!
 //! A client that paid (its authorization settled here, or a transfer it broadcast itself, named by its
-//! transaction hash) asks for a pass. The facilitator checks on chain that the transaction succeeded, is
-//! confirmed, and moved at least the price of the asset to the payee from the payer; that the request comes
-//! from the payer (the settled authorization, or an EIP-191 signature by the sender of the transfer); and that
-//! the transaction was never used for a pass. Then it signs an `offer-receipt` receipt with its own credential
-//! key: the resource, the payer, the network, the transaction, and the time of issue. A server that trusts the
-//! key accepts the receipt for its configured lifetime without calling anyone (`AccessPolicy`).
+//! transaction hash) asks for a pass, with the server's signed offer for the resource (`offer-receipt`): the
+//! facilitator cannot know a server's prices, so the offer, signed by a server key it was told to trust, says
+//! what the resource costs. The facilitator checks on chain that the transaction succeeded, is confirmed, and
+//! moved at least the offer's amount of its asset to its payee from the payer, while the offer was valid; that
+//! the request comes from the payer (the settled authorization, or an EIP-191 signature by the sender of the
+//! transfer); and that the transaction was never used for a pass. Then it signs an `offer-receipt` receipt with
+//! its own credential key: the resource, the payer, the network, the transaction, and the time of issue. A
+//! server that trusts the key accepts the receipt for its configured lifetime without calling anyone
+//! (`AccessPolicy`).
 
 use std::sync::Arc;
 
 use alloy::primitives::{Address, B256, U256, eip191_hash_message};
 use alloy::sol_types::SolEvent;
-use paywire_core::credentials::{CredentialFormat, Issuer, SignedReceipt};
+use paywire_core::credentials::{CredentialFormat, Issuer, OfferPayload, SignedOffer, SignedReceipt};
 use paywire_core::crypto::{Signature, recover_address};
 use paywire_core::{Error, ErrorCode, LocalSigner, Signer};
 use serde::{Deserialize, Serialize};
@@ -34,18 +37,43 @@ pub struct Passes {
     pub lifetime_seconds: u64,
     /// Blocks a transfer needs, its own included.
     pub confirmations: u64,
+    /// The servers' offer keys whose prices passes are issued for.
+    offer_signers: Vec<Address>,
 }
 
 impl Passes {
-    /// Passes signed with `key` (EIP-712 receipts).
-    pub fn new(key: LocalSigner, lifetime_seconds: u64, confirmations: u64) -> Self {
+    /// Passes signed with `key` (EIP-712 receipts), for resources whose offers `offer_signers` sign.
+    pub fn new(key: LocalSigner, lifetime_seconds: u64, confirmations: u64, offer_signers: Vec<Address>) -> Self {
         let address = key.address();
         Passes {
             issuer: Issuer::new(Arc::new(key), CredentialFormat::Eip712, ""),
             address,
             lifetime_seconds,
             confirmations: confirmations.max(1),
+            offer_signers,
         }
+    }
+
+    /// The server's signed offer for `resource`, checked: a trusted offer key signed it, for this resource and
+    /// the `exact` scheme. Whether it was valid when the payment was made is checked against the chain.
+    pub fn offer(&self, offer: &Value, resource: &str) -> Result<OfferPayload, Error> {
+        let signed = SignedOffer::from_value(offer)?;
+        // 0: the signature and signer only; the validity is checked at the transfer's block time.
+        let payload = signed.verify(&self.offer_signers, 0)?.payload;
+        if payload.resource_url != resource {
+            return Err(Error::new(
+                ErrorCode::CredentialResourceMismatch,
+                format!(
+                    "the offer is for {}, not for {}; send the server's offer for this resource",
+                    paywire_core::wire::truncate(&payload.resource_url),
+                    paywire_core::wire::truncate(resource)
+                ),
+            ));
+        }
+        if payload.scheme != "exact" {
+            return Err(Error::new(ErrorCode::UnsupportedScheme, "passes are issued for exact offers only"));
+        }
+        Ok(payload)
     }
 
     /// The credential key's address (what servers trust).
@@ -60,6 +88,7 @@ impl Passes {
             "format": "eip712",
             "lifetimeSeconds": self.lifetime_seconds,
             "confirmations": self.confirmations,
+            "offerSigners": self.offer_signers.iter().map(|a| a.to_checksum(None)).collect::<Vec<_>>(),
             "endpoints": {
                 "settlement": paywire_core::pass::SETTLEMENT_ENDPOINT,
                 "transaction": paywire_core::pass::TRANSACTION_ENDPOINT,
@@ -94,8 +123,8 @@ pub struct TransactionPassRequest {
     pub transaction: String,
     /// The resource's URL the pass is for.
     pub resource: String,
-    /// The offer it paid (network, asset, amount, payee), as the server's bill states it.
-    pub payment_requirements: Value,
+    /// The server's signed offer for the resource (`offer-receipt`): what it costs, to whom, in what.
+    pub offer: Value,
     /// The payer's EIP-191 signature of [`proof_message`] (`0x` + 65 bytes).
     pub signature: String,
 }
@@ -122,9 +151,35 @@ pub struct Expected {
     pub amount: U256,
 }
 
+/// `POST /passes/settlement`: a pass for an authorization this facilitator settled.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementPassRequest {
+    /// The payment as it was settled.
+    pub payment_payload: Value,
+    /// The offer it paid, as sent to `/settle`.
+    pub payment_requirements: Value,
+    /// The server's signed offer for the resource.
+    pub offer: Value,
+}
+
+/// What a transfer that bought something was: its sender and the Unix time of its block.
+#[derive(Clone, Copy, Debug)]
+pub struct Transfer {
+    /// Who paid.
+    pub payer: Address,
+    /// When its block was made.
+    pub mined_at: u64,
+}
+
 /// Checks on chain that `tx` succeeded, has `confirmations` blocks, and transferred at least the amount of
-/// the asset to the payee; returns who paid (the transfer's sender).
-pub async fn check_transfer(chain: &Chain, tx: B256, expected: Expected, confirmations: u64) -> Result<Address, Error> {
+/// the asset to the payee; returns who paid (the transfer's sender) and when.
+pub async fn check_transfer(
+    chain: &Chain,
+    tx: B256,
+    expected: Expected,
+    confirmations: u64,
+) -> Result<Transfer, Error> {
     let unreachable = |e: crate::rpc::RpcError| {
         Error::new(ErrorCode::FacilitatorUnreachable, format!("the chain node failed to answer: {e}"))
     };
@@ -156,7 +211,7 @@ pub async fn check_transfer(chain: &Chain, tx: B256, expected: Expected, confirm
             break;
         }
     }
-    payer.ok_or_else(|| {
+    let payer = payer.ok_or_else(|| {
         Error::new(
             ErrorCode::PassTransferMismatch,
             format!(
@@ -166,7 +221,23 @@ pub async fn check_transfer(chain: &Chain, tx: B256, expected: Expected, confirm
                 expected.pay_to.to_checksum(None)
             ),
         )
-    })
+    })?;
+    let mined_at = chain.block_timestamp(mined).await.map_err(unreachable)?;
+    Ok(Transfer { payer, mined_at })
+}
+
+/// Whether `offer` was still valid when the transfer was mined (a stale price buys nothing).
+pub fn offer_was_valid(offer: &OfferPayload, transfer: &Transfer) -> Result<(), Error> {
+    if offer.valid_until != 0 && transfer.mined_at > offer.valid_until {
+        return Err(Error::new(
+            ErrorCode::CredentialExpired,
+            format!(
+                "the offer was valid until {}, but the transfer was mined at {}; pay a current offer",
+                offer.valid_until, transfer.mined_at
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The answer of a pass endpoint, as JSON.

@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 use crate::chain::{Chain, IEip3009Token};
 use crate::metrics::Metrics;
-use crate::passes::{Pass, Passes, TransactionPassRequest};
+use crate::passes::{Pass, Passes, SettlementPassRequest, TransactionPassRequest, Transfer};
 use crate::rpc::RpcError;
 use crate::sender::{Sender, Signed};
 use crate::signature::{self, SignatureForm};
@@ -113,17 +113,25 @@ impl Facilitator {
         self.passes.as_ref()
     }
 
-    /// `POST /passes/settlement`: a pass for an authorization this facilitator settled (the `/settle` body: the
-    /// signed authorization proves the payer). Its settlement must have succeeded, its transaction must be
-    /// confirmed on chain, and it must never have bought a pass.
-    pub async fn pass_for_settlement(&self, request: &FacilitatorRequest) -> Result<Pass, Error> {
+    /// `POST /passes/settlement`: a pass for an authorization this facilitator settled (the signed
+    /// authorization proves the payer), for the resource of the server's signed offer. Its settlement must
+    /// have succeeded and paid the offer while it was valid, its transaction must be confirmed on chain, and it
+    /// must never have bought a pass.
+    pub async fn pass_for_settlement(&self, request: &SettlementPassRequest) -> Result<Pass, Error> {
         let passes = self.pass_issuer()?;
         let not_settled = |why: &str| Error::new(ErrorCode::PassPaymentNotSettled, why.to_string());
-        let Ok(ExactPayload::Eip3009 { authorization, .. }) = ExactPayload::parse(request.payment_payload.payload())
+        let settle_body = serde_json::json!({
+            "x402Version": request.payment_payload.get("x402Version").cloned().unwrap_or(serde_json::Value::from(2)),
+            "paymentPayload": request.payment_payload,
+            "paymentRequirements": request.payment_requirements,
+        });
+        let settled_request = FacilitatorRequest::from_json(&settle_body.to_string())?;
+        let Ok(ExactPayload::Eip3009 { authorization, .. }) =
+            ExactPayload::parse(settled_request.payment_payload.payload())
         else {
             return Err(not_settled("only an EIP-3009 authorization settled here buys a pass this way"));
         };
-        let r = &request.payment_requirements;
+        let r = &settled_request.payment_requirements;
         let network = r.network().to_string();
         let row = match self.store.get(&settlement_key(&network, r.asset(), &authorization)).await {
             Ok(Some(row)) => row,
@@ -137,71 +145,84 @@ impl Facilitator {
             .ok()
             .filter(|s| s.success && !s.transaction.is_empty())
             .ok_or_else(|| not_settled("this authorization's settlement did not succeed"))?;
-        let resource = request
+        let resource = settled_request
             .payment_payload
             .resource()
             .map(|info| info.url.clone())
             .or_else(|| r.resource().map(str::to_string))
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-            .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "the payment names no http(s) resource"))?;
-        let chain = self.chains.get(&network::chain_id(&network)?).ok_or_else(|| {
-            Error::new(ErrorCode::InvalidNetwork, format!("this facilitator does not serve {network}"))
-        })?;
+            .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "the payment names no resource"))?;
         let tx =
             settled.transaction.parse::<B256>().map_err(|_| not_settled("the recorded transaction is unreadable"))?;
-        let asset = r.asset().parse::<Address>().map_err(|_| not_settled("the offer's asset is not an address"))?;
-        let expected = crate::passes::Expected { asset, pay_to: authorization.to, amount: authorization.value };
-        let payer = crate::passes::check_transfer(chain, tx, expected, passes.confirmations).await?;
-        if payer != authorization.from {
+        let transfer = self.paid_offer(passes, &request.offer, &resource, &network, tx).await?;
+        if transfer.payer != authorization.from {
             return Err(Error::new(ErrorCode::PassTransferMismatch, "the settlement's transfer is not the payer's"));
         }
-        self.issue_once(passes, &resource, payer, &network, tx).await
+        self.issue_once(passes, &resource, transfer.payer, &network, tx).await
     }
 
     /// `POST /passes/transaction`: a pass for a transfer the payer broadcast itself. The request must be
-    /// signed by the transfer's sender and name the resource; the transfer must have paid the offer on chain,
-    /// confirmed; and the transaction must never have bought a pass.
+    /// signed by the transfer's sender and name the resource of the server's signed offer; the transfer must
+    /// have paid the offer on chain while it was valid, confirmed; and the transaction must never have bought
+    /// a pass.
     pub async fn pass_for_transaction(&self, request: &TransactionPassRequest) -> Result<Pass, Error> {
         let passes = self.pass_issuer()?;
-        let requirements =
-            paywire_core::types::PaymentRequirements::from_json(&request.payment_requirements.to_string())?;
-        let network = requirements.network().to_string();
-        let chain_id = network::chain_id(&network)?;
-        let chain = self.chains.get(&chain_id).ok_or_else(|| {
-            Error::new(ErrorCode::InvalidNetwork, format!("this facilitator does not serve {network}"))
-        })?;
-        let bad = |what: &str| {
-            Error::new(ErrorCode::InvalidPaymentRequirements, format!("the offer's {what} is not an address"))
-        };
-        let asset = requirements.asset().parse::<Address>().map_err(|_| bad("asset"))?;
-        let pay_to = requirements.pay_to().parse::<Address>().map_err(|_| bad("payTo"))?;
-        if !chain.policy().assets.contains(&asset) {
-            return Err(Error::new(
-                ErrorCode::PassTransferMismatch,
-                format!("{} is not an asset this facilitator takes on {network}", asset.to_checksum(None)),
-            ));
-        }
         let tx = request.transaction.parse::<B256>().map_err(|_| {
             Error::new(ErrorCode::InvalidArgument, "the transaction is not a 32-byte hash (0x + 64 hex digits)")
         })?;
         if !(request.resource.starts_with("https://") || request.resource.starts_with("http://")) {
             return Err(Error::new(ErrorCode::InvalidArgument, "the resource must be an http(s) URL"));
         }
+        let network = passes.offer(&request.offer, &request.resource)?.network;
         let proof = crate::passes::proof_message(&network, &format!("{tx:#x}"), &request.resource);
         let signer = crate::passes::signer_of(&proof, &request.signature)?;
-        let expected = crate::passes::Expected { asset, pay_to, amount: requirements.amount() };
-        let payer = crate::passes::check_transfer(chain, tx, expected, passes.confirmations).await?;
-        if signer != payer {
+        let transfer = self.paid_offer(passes, &request.offer, &request.resource, &network, tx).await?;
+        if signer != transfer.payer {
             return Err(Error::new(
                 ErrorCode::PassProofInvalid,
                 format!(
                     "the pass request is signed by {}, not by {}, who sent the transfer",
                     signer.to_checksum(None),
-                    payer.to_checksum(None)
+                    transfer.payer.to_checksum(None)
                 ),
             ));
         }
-        self.issue_once(passes, &request.resource, payer, &network, tx).await
+        self.issue_once(passes, &request.resource, transfer.payer, &network, tx).await
+    }
+
+    /// Checks that `tx` paid the server's signed `offer` for `resource` on `network`: a trusted offer, an asset
+    /// this facilitator takes there, at least its amount to its payee, confirmed, while the offer was valid.
+    async fn paid_offer(
+        &self,
+        passes: &Passes,
+        offer: &serde_json::Value,
+        resource: &str,
+        network: &str,
+        tx: B256,
+    ) -> Result<Transfer, Error> {
+        let offer = passes.offer(offer, resource)?;
+        if offer.network != network {
+            return Err(Error::new(
+                ErrorCode::CredentialMismatch,
+                format!("the offer is on {}, the payment on {network}", paywire_core::wire::truncate(&offer.network)),
+            ));
+        }
+        let chain = self.chains.get(&network::chain_id(network)?).ok_or_else(|| {
+            Error::new(ErrorCode::InvalidNetwork, format!("this facilitator does not serve {network}"))
+        })?;
+        let bad = |what: &str| Error::new(ErrorCode::InvalidCredential, format!("the offer's {what} is malformed"));
+        let asset = offer.asset.parse::<Address>().map_err(|_| bad("asset"))?;
+        let pay_to = offer.pay_to.parse::<Address>().map_err(|_| bad("payTo"))?;
+        let amount = offer.amount.parse::<U256>().map_err(|_| bad("amount"))?;
+        if !chain.policy().assets.contains(&asset) {
+            return Err(Error::new(
+                ErrorCode::PassTransferMismatch,
+                format!("{} is not an asset this facilitator takes on {network}", asset.to_checksum(None)),
+            ));
+        }
+        let expected = crate::passes::Expected { asset, pay_to, amount };
+        let transfer = crate::passes::check_transfer(chain, tx, expected, passes.confirmations).await?;
+        crate::passes::offer_was_valid(&offer, &transfer)?;
+        Ok(transfer)
     }
 
     /// The facilitator's pass issuing, or the refusal when it has no credential key.

@@ -44,8 +44,7 @@ class PassFacilitator:
             self.asked.append({"path": request.url.path, **body})
             if self.down:
                 return JSONResponse({"success": False}, status_code=503)
-            network = body["paymentRequirements"]["network"]
-            receipt = self.issuer.issue_receipt(body["resource"], PAYER, network, body["transaction"])
+            receipt = self.issuer.issue_receipt(body["resource"], PAYER, "eip155:84532", body["transaction"])
             return JSONResponse({"success": True, "header": receipt.to_header(), "issuer": self.issuer.address,
                                  "expiresAt": int(time.time()) + 600})
 
@@ -75,6 +74,8 @@ def shop(facilitator_url: str, passes: PassFacilitator) -> tuple[FastAPI, List[b
         facilitator=AsyncFacilitatorClient(facilitator_url, timeout=5),
         access=paywire.AccessPolicy([passes.issuer.address], 600),
         pass_facilitator=passes.url,
+        # The server's signed offers state its prices to the facilitator; without them no pass is offered.
+        issuer=paywire.Issuer(paywire.LocalSigner(PAYER_KEY)),
     )
     return app, paid
 
@@ -96,6 +97,7 @@ def test_a_trusting_client_pays_once_then_gets_and_presents_a_pass(facilitator: 
     (asked,) = passes.asked
     assert asked["path"] == "/passes/transaction" and asked["transaction"] == settled.transaction
     assert asked["resource"] == f"{url}/weather" and asked["signature"].startswith("0x")
+    assert asked["offer"]["format"] == "eip712"
 
 
 def test_requests_presents_passes_too_and_an_untrusted_facilitator_is_never_called(

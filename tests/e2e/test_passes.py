@@ -36,6 +36,8 @@ import paywire.httpx
 
 PASS_KEY = "0x" + format(0x3000, "064x")  # the facilitator's credential key (signs passes, holds nothing)
 SETTLER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's account 1
+OFFER_KEY = "0x" + format(0x3001, "064x")  # the server's offer key: its signed offers state prices
+OFFER_SIGNER = paywire.LocalSigner(OFFER_KEY).address
 N = 5
 
 
@@ -43,7 +45,8 @@ N = 5
 def pass_facilitator(chain: Chain) -> Iterator[Facilitator]:
     """A facilitator that issues passes, with its own settling key (it settles nothing here)."""
     workdir = Path(tempfile.mkdtemp(prefix="paywire-passes-"))
-    f = Facilitator(chain.rpc_url, workdir, key=SETTLER_KEY, args=["--pass-lifetime", "600"],
+    f = Facilitator(chain.rpc_url, workdir, key=SETTLER_KEY,
+                    args=["--pass-lifetime", "600", "--pass-offer-signer", OFFER_SIGNER],
                     environ={"PAYWIRE_FACILITATOR_PASS_KEY": PASS_KEY})
     f.start()
     try:
@@ -83,11 +86,16 @@ def bill_of(server: Server, path: str = "/weather") -> Dict[str, Any]:
     return dict(paywire.decode_header_json(unpaid.headers["payment-required"]))
 
 
+def signed_offer(bill: Dict[str, Any]) -> Dict[str, Any]:
+    """The server's signed offer (offer-receipt) for the bill's first offer."""
+    return dict(bill["extensions"]["offer-receipt"]["info"]["offers"][0])
+
+
 def ask_pass(endpoint: str, key: str, tx: str, resource: str, offer: Dict[str, Any]) -> httpx.Response:
-    message = f"paywire pass request\nnetwork: {offer['network']}\ntransaction: {tx.lower()}\nresource: {resource}"
+    network = offer["payload"]["network"] if "payload" in offer else "eip155:84532"
+    message = f"paywire pass request\nnetwork: {network}\ntransaction: {tx.lower()}\nresource: {resource}"
     signature = Account.from_key(key).sign_message(encode_defunct(text=message)).signature
-    body = {"transaction": tx, "resource": resource, "paymentRequirements": offer,
-            "signature": "0x" + bytes(signature).hex()}
+    body = {"transaction": tx, "resource": resource, "offer": offer, "signature": "0x" + bytes(signature).hex()}
     return httpx.post(endpoint, json=body, timeout=30)
 
 
@@ -104,7 +112,8 @@ def shop(pass_facilitator: Facilitator) -> Iterator[Tuple[Server, str]]:
     issuer = paywire.LocalSigner(PASS_KEY).address
     supported = httpx.get(f"{pass_facilitator.url}/supported").json()
     assert supported["passes"]["issuer"] == issuer
-    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url}
+    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
+             "OFFER_KEY": OFFER_KEY}
     with python_asgi(closed_url(), PAY_TO, app="faults", extra=extra) as server:
         yield server, issuer
 
@@ -116,11 +125,11 @@ def test_an_agent_pays_by_transaction_once_then_uses_its_pass_with_no_facilitato
     bill = bill_of(server)
     declared = bill["extensions"]["paywire-pass"]["info"]
     assert declared["issuers"] == [issuer] and declared["endpoint"] == f"{pass_facilitator.url}/passes/transaction"
-    offer = bill["accepts"][0]
+    offer = signed_offer(bill)
     key = payer_key()
     payer = paywire.LocalSigner(key).address
     before = balances(chain, payer)
-    tx = transfer(chain, key, int(offer["amount"]))
+    tx = transfer(chain, key, int(bill["accepts"][0]["amount"]))
     after_payment = balances(chain, payer)
     assert (before[0] - after_payment[0], after_payment[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
     # Someone else cannot take the pass this transfer bought; the transfer stays good for its payer.
@@ -147,6 +156,18 @@ def test_an_agent_pays_by_transaction_once_then_uses_its_pass_with_no_facilitato
     # The pass is for /weather only.
     other = httpx.get(server.url("/broken"), headers=header)
     assert other.status_code == 402 and other.json()["error"] == "credential_resource_mismatch"
+    # An offer is for its own resource, and only a trusted server key states prices.
+    key2 = payer_key()
+    tx2 = transfer(chain, key2, int(bill["accepts"][0]["amount"]))
+    elsewhere = ask_pass(declared["endpoint"], key2, tx2, server.url("/broken"), offer)
+    assert elsewhere.status_code == 402 and elsewhere.json()["errorReason"] == "credential_resource_mismatch"
+    forged = paywire.Issuer(paywire.LocalSigner.generate()).sign_bill(
+        paywire.PaymentRequired.from_header(httpx.get(server.url()).headers["payment-required"]))
+    forged_offer = dict(forged.to_dict()["extensions"]["offer-receipt"]["info"]["offers"][0])
+    cheap = ask_pass(declared["endpoint"], key2, tx2, server.url(), forged_offer)
+    assert cheap.status_code == 402 and cheap.json()["errorReason"] == "untrusted_signer"
+    # The same transfer still buys its one pass with the server's own offer.
+    assert ask_pass(declared["endpoint"], key2, tx2, server.url(), offer).status_code == 200
 
 
 def test_expired_and_untrusted_passes_and_a_short_transfer_are_refused(
@@ -164,8 +185,9 @@ def test_expired_and_untrusted_passes_and_a_short_transfer_are_refused(
     forged = paywire.Issuer(paywire.LocalSigner.generate()).issue_receipt(server.url(), payer, network, "0x" + "22" * 32)
     untrusted = httpx.get(server.url(), headers={"X-PAYWIRE-RECEIPT": forged.to_header()})
     assert untrusted.status_code == 402 and untrusted.json()["error"] == "untrusted_signer"
-    offer = bill_of(server)["accepts"][0]
-    short = transfer(chain, key, int(offer["amount"]) - 1)
+    bill = bill_of(server)
+    offer = signed_offer(bill)
+    short = transfer(chain, key, int(bill["accepts"][0]["amount"]) - 1)
     answer = ask_pass(f"{pass_facilitator.url}/passes/transaction", key, short, server.url(), offer)
     assert answer.status_code == 402 and answer.json()["errorReason"] == "pass_transfer_mismatch"
     junk = httpx.post(f"{pass_facilitator.url}/passes/transaction", content=b"{not json", timeout=10)
@@ -180,7 +202,8 @@ def test_a_paywire_client_pays_once_then_gets_and_presents_a_pass(
     """paywire's paying client, trusting the pass facilitator: the first call pays (settled by the session's
     facilitator), the next asks for a pass for that settlement and presents it, and the rest present it."""
     issuer = paywire.LocalSigner(PASS_KEY).address
-    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url}
+    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
+             "OFFER_KEY": OFFER_KEY}
     with python_asgi(facilitator.url, PAY_TO, app="faults", extra=extra) as server:
         key = payer_key()
         payer = paywire.LocalSigner(key).address
@@ -207,7 +230,7 @@ def test_a_pass_for_an_authorization_the_facilitator_settled(chain: Chain, pass_
     """POST /passes/settlement takes the /settle body of a payment this facilitator settled: the signed
     authorization proves the payer; its settlement buys one pass."""
     issuer = paywire.LocalSigner(PASS_KEY).address
-    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600"}
+    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "OFFER_KEY": OFFER_KEY}
     with python_asgi(pass_facilitator.url, PAY_TO, app="faults", extra=extra) as server:
         key = payer_key()
         payer = paywire.LocalSigner(key).address
@@ -218,8 +241,9 @@ def test_a_pass_for_an_authorization_the_facilitator_settled(chain: Chain, pass_
         sent, settled = paywire.httpx.payment(first), paywire.httpx.settlement(first)
         assert sent is not None and settled is not None and settled.success
         charged_once(chain, settled.transaction, payer, before)
-        body = {"x402Version": 2, "paymentPayload": sent.payload.to_dict(),
-                "paymentRequirements": sent.requirements.to_dict()}
+        offer = signed_offer(bill_of(server))
+        body = {"paymentPayload": sent.payload.to_dict(), "paymentRequirements": sent.requirements.to_dict(),
+                "offer": offer}
         endpoint = f"{pass_facilitator.url}/passes/settlement"
         answer = httpx.post(endpoint, json=body, timeout=30)
         assert answer.status_code == 200, answer.text
@@ -232,7 +256,7 @@ def test_a_pass_for_an_authorization_the_facilitator_settled(chain: Chain, pass_
         assert again.status_code == 409 and again.json()["errorReason"] == "pass_transaction_already_used"
         # An authorization signed but never settled buys nothing.
         unsent = agent.pay(paywire.PaymentRequired.from_header(httpx.get(server.url()).headers["payment-required"]))
-        never = httpx.post(endpoint, json={"x402Version": 2, "paymentPayload": unsent.payload.to_dict(),
+        never = httpx.post(endpoint, json={"paymentPayload": unsent.payload.to_dict(), "offer": offer,
                                            "paymentRequirements": unsent.requirements.to_dict()}, timeout=30)
         assert never.status_code == 402 and never.json()["errorReason"] == "pass_payment_not_settled"
         assert balances(chain, payer)[0] == before[0] - PRICE_ATOMIC

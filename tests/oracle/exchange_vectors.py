@@ -708,14 +708,20 @@ def client(ts) -> list:
     # the user trusts) for a pass, and presents it; a refused pass is forgotten and the call pays.
     fac = "https://f.test"
 
+    offer_terms = {"scheme": "exact", "network": "eip155:84532", "asset": USDC, "payTo": PAY_TO, "amount": "10000"}
+    # The server's signed offer (the official offer-receipt extension): what the facilitator prices a pass by.
+    signed_offer = ts.call("credentials", key=ISSUER_KEY, now=NOW, resourceUrl=a, requirements=offer_terms,
+                           payer=PAYER, network="eip155:84532", transaction=TX)["offers"][0]
+
     def pass_bill(facilitator: str) -> tuple:
         b = {"x402Version": 2, "error": "Payment required",
              "resource": {"url": a, "description": "", "mimeType": ""},
              "accepts": [{"scheme": "exact", "network": "eip155:84532", "amount": "10000", "asset": USDC,
                           "payTo": PAY_TO, "maxTimeoutSeconds": 300, "extra": {"name": "USDC", "version": "2"}}],
-             "extensions": {"paywire-pass": {"info": {
-                 "facilitator": facilitator, "endpoint": facilitator + "/passes/transaction",
-                 "issuers": [ISSUER], "header": "X-PAYWIRE-RECEIPT", "lifetimeSeconds": 600}}}}
+             "extensions": {"offer-receipt": {"info": {"offers": [signed_offer]}},
+                            "paywire-pass": {"info": {
+                                "facilitator": facilitator, "endpoint": facilitator + "/passes/transaction",
+                                "issuers": [ISSUER], "header": "X-PAYWIRE-RECEIPT", "lifetimeSeconds": 600}}}}
         return {"response": {"status": 402, "headers": [["PAYMENT-REQUIRED", b64(b)]]}}, b
 
     pass_a, pass_wire = pass_bill(fac)

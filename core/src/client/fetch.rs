@@ -331,7 +331,8 @@ impl Call {
             http::set(&mut request.headers, crate::credentials::access::RECEIPT_HEADER, pass);
             presented = true;
         }
-        // The offer paid and where a pass may be bought for it, until the paid answer says it settled.
+        // Where a pass may be bought for the payment, with the server's signed offer it pays, until the paid
+        // answer says it settled.
         let mut pass_offer: Option<(crate::pass::PassOffer, serde_json::Value)> = None;
         loop {
             let mut send = request.clone();
@@ -359,7 +360,7 @@ impl Call {
                     // A definite answer settles the purchase's fate.
                     self.payer.forget(&purchase);
                 }
-                if let (Some((offer, requirements)), Some(s)) = (pass_offer.take(), &settlement)
+                if let (Some((offer, signed)), Some(s)) = (pass_offer.take(), &settlement)
                     && s.success
                     && !s.transaction.is_empty()
                 {
@@ -369,7 +370,7 @@ impl Call {
                         endpoint: offer.endpoint,
                         network: s.network.clone(),
                         transaction: s.transaction.clone(),
-                        requirements,
+                        offer: signed,
                         lifetime_seconds: offer.lifetime_seconds,
                     });
                 }
@@ -444,7 +445,7 @@ impl Call {
             outcome.body_read = false;
             if passes && request.url == resource {
                 pass_offer = crate::pass::offer_in(&bill, &self.options.pass_facilitators)
-                    .map(|offer| (offer, header.requirements.to_value()));
+                    .zip(crate::pass::signed_offer_for(&bill, &header.requirements));
             }
             attach = Some((header, purchase));
         }
@@ -471,8 +472,7 @@ impl Call {
             }
         };
         let signature = format!("0x{}", alloy_primitives::hex::encode(signature.as_bytes()));
-        let body =
-            crate::pass::request_body(&pending.transaction, &pending.resource, &pending.requirements, &signature);
+        let body = crate::pass::request_body(&pending.transaction, &pending.resource, &pending.offer, &signature);
         let ask = FetchRequest {
             method: "POST".into(),
             url: pending.endpoint.clone(),

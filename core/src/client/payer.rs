@@ -185,8 +185,8 @@ pub(crate) struct PendingPass {
     pub network: String,
     /// The settlement's transaction.
     pub transaction: String,
-    /// The offer paid, as the server's bill states it.
-    pub requirements: serde_json::Value,
+    /// The server's signed offer paid (`offer-receipt`), which states the price to the facilitator.
+    pub offer: serde_json::Value,
     /// How long the server accepts a pass (0: as long as the facilitator says).
     pub lifetime_seconds: u64,
 }

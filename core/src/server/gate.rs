@@ -839,9 +839,11 @@ impl Run {
     }
 
     /// The bill's `paywire-pass` declaration: where a pass is issued and whose passes this server accepts.
+    /// Only with signed offers (an issuer): they tell the facilitator what the resource costs.
     fn pass_declaration(&self, version: u8) -> Option<serde_json::Value> {
         let url = self.gate.options.pass_facilitator.as_deref()?.trim_end_matches('/');
         let access = self.gate.access.as_ref()?;
+        self.gate.issuer.as_ref()?;
         let route = self.gate.routes.get(self.route)?;
         if version < 2 || !route.receipts {
             return None;

@@ -7,8 +7,8 @@ STORE_URL names a payment store shared with other processes, over HTTP (test_sha
 REDIS_URL one on Redis (paywire.redis); PUBLIC_URL the origin the processes share; TAKEOVER_AFTER the seconds
 before a payment left in flight by a dead replica is taken over (default 300); SIGN_IN=1 turns sign-in-with-x
 on (a wallet that paid signs in again without paying); ACCESS_ISSUERS (comma-separated addresses) and
-ACCESS_LIFETIME accept passes (receipts) those keys signed instead of a payment, and PASS_FACILITATOR names in
-bills the facilitator that issues them. BROWSER_BUNDLE names paywire's
+ACCESS_LIFETIME accept passes (receipts) those keys signed instead of a payment, PASS_FACILITATOR names in
+bills the facilitator that issues them, and OFFER_KEY signs the bills' offers (which state prices to it). BROWSER_BUNDLE names paywire's
 browser build (node/wasm/paywire.mjs), served free with the test page (apps/browser/) at /page/, so a page on
 this origin pays /weather (test_browser.py).
 """
@@ -21,7 +21,7 @@ import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from paywire import AccessPolicy, PriceTag, StoreEntry
+from paywire import AccessPolicy, Issuer, LocalSigner, PriceTag, StoreEntry
 from paywire.asgi import PaymentMiddleware, PaymentStore, Route
 from paywire.facilitator import AsyncFacilitatorClient
 from paywire.redis import AsyncRedisStore
@@ -126,4 +126,5 @@ app.add_middleware(
         else None
     ),
     pass_facilitator=os.environ.get("PASS_FACILITATOR"),
+    issuer=Issuer(LocalSigner(os.environ["OFFER_KEY"])) if os.environ.get("OFFER_KEY") else None,
 )
