@@ -88,7 +88,9 @@ class PaymentAdapter(HTTPAdapter):
                 hop.prepare_method(step.method)
                 hop.url = step.url
                 hop.headers = CaseInsensitiveDict(step.headers or [])
-                hop.body = request.body if body is None else step.body
+                # The machine's own body (the request's bytes, or a side request's); a streamed body it never
+                # read goes as the caller gave it.
+                hop.body = step.body if step.body is not None or body is not None else request.body
                 try:
                     response = super().send(hop, **kwargs)
                 except Exception:
