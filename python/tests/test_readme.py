@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 import httpx
 from conftest import PAYER, PAYER_KEY, served, served_wsgi
 from test_examples import load_paid_api
+from test_passes import PassFacilitator
 
 import paywire
 import paywire.httpx
@@ -29,9 +30,14 @@ def test_every_python_block_runs(facilitator, monkeypatch):
     monkeypatch.setenv("PAYWIRE_KEY", PAYER_KEY)
     namespace: Dict[str, Any] = {"__name__": "readme"}
     outputs: List[str] = []
-    with served(load_paid_api(facilitator.url)) as api:
+    passes = PassFacilitator()
+    with served(load_paid_api(facilitator.url)) as api, served(passes.app) as passes_url:
         for block in blocks():
-            code = block.replace("https://api.example.com", api).replace("https://x402.org/facilitator", facilitator.url)
+            code = (
+                block.replace("https://api.example.com", api)
+                .replace("https://x402.org/facilitator", facilitator.url)
+                .replace("https://passes.example.com", passes_url)
+            )
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 exec(compile(code, str(README), "exec"), namespace)
@@ -51,6 +57,15 @@ def test_every_python_block_runs(facilitator, monkeypatch):
                     with httpx.Client(transport=paywire.httpx.PaymentTransport(namespace["payer"])) as client:
                         paid = client.get(f"{url}/weather")
                     assert paid.json() == {"forecast": "sunny", "paid_by": PAYER}
+            if "with_passes" in namespace:
+                # The README's app with passes: paid once, then a pass from the stand-in pass facilitator.
+                with served(namespace.pop("with_passes")) as url:
+                    client = namespace.pop("pass_client")
+                    paid = client.get(f"{url}/weather")
+                    again = client.get(f"{url}/weather")
+                    client.close()
+                    assert paywire.httpx.payment(paid) is not None and paywire.httpx.payment(again) is None
+                    assert again.json() == {"forecast": "sunny", "paid_by": PAYER}
             if "members" in namespace:
                 # The README's app with sign-in and hooks: paid once, then signed in to without paying.
                 with served(namespace.pop("members")) as url:
@@ -60,12 +75,13 @@ def test_every_python_block_runs(facilitator, monkeypatch):
                     assert paid.json() == again.json() == {"forecast": "sunny", "paid_by": PAYER}
                     assert paywire.httpx.payment(paid) is not None and paywire.httpx.payment(again) is None
                     assert [payer for payer, _ in namespace["ledger"]] == [PAYER]
-    assert len(outputs) == len(blocks()) >= 8
-    agent, clients, kms, _, _, lower, errors, _ = outputs
+    assert len(outputs) == len(blocks()) >= 10
+    agent, clients, kms, _, _, lower, errors, _, mcp_call, _ = outputs
+    assert mcp_call.split() == ["sunny", "in", "Paris", "True"]
     assert f"'paid_by': '{PAYER}'" in agent and " 0x" in agent
     assert clients.split() == ["200", "200"]
     name, amount, payer = kms.split()
     assert (name, amount) == ("PAYMENT-SIGNATURE", "1000") and payer.startswith("0x")
     assert lower.splitlines() == ["True 250000", "PaymentRequired", "invalid_exact_evm_payload_authorization_valid_before"]
     assert errors.startswith("header_missing_padding - ")
-    assert facilitator.settle_calls == 6
+    assert facilitator.settle_calls == 8
