@@ -270,7 +270,7 @@ def test_a_database_from_a_newer_facilitator_is_refused(cluster: Cluster) -> Non
     subprocess.run([psql, cluster.url, "-qc", "INSERT INTO paywire_schema (version) VALUES (99)"], check=True)
     try:
         late = cluster.make(9, cluster.chain.rpc_url)
-        with pytest.raises(RuntimeError, match="schema is version 99, newer than this facilitator's 1"):
+        with pytest.raises(RuntimeError, match="schema is version 99, newer than this facilitator's [0-9]+"):
             late.start()
     finally:
         subprocess.run([psql, cluster.url, "-qc", "DELETE FROM paywire_schema WHERE version = 99"], check=True)

@@ -35,7 +35,9 @@ import paywire
 import paywire.httpx
 
 PASS_KEY = "0x" + format(0x3000, "064x")  # the facilitator's credential key (signs passes, holds nothing)
-SETTLER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's account 1
+# The pass facilitator's own settling key, funded by the fixture: a key another facilitator also used would
+# leave that one's nonces behind the chain's.
+SETTLER_KEY = "0x" + format(0x3002, "064x")
 OFFER_KEY = "0x" + format(0x3001, "064x")  # the server's offer key: its signed offers state prices
 OFFER_SIGNER = paywire.LocalSigner(OFFER_KEY).address
 N = 5
@@ -43,8 +45,9 @@ N = 5
 
 @pytest.fixture(scope="module")
 def pass_facilitator(chain: Chain) -> Iterator[Facilitator]:
-    """A facilitator that issues passes, with its own settling key (it settles nothing here)."""
+    """A facilitator that issues passes, with a settling key of its own."""
     workdir = Path(tempfile.mkdtemp(prefix="paywire-passes-"))
+    chain.rpc("anvil_setBalance", [paywire.LocalSigner(SETTLER_KEY).address, hex(10**20)])
     f = Facilitator(chain.rpc_url, workdir, key=SETTLER_KEY,
                     args=["--pass-lifetime", "600", "--pass-offer-signer", OFFER_SIGNER],
                     environ={"PAYWIRE_FACILITATOR_PASS_KEY": PASS_KEY})
