@@ -617,6 +617,23 @@ mod tests {
     }
 
     #[test]
+    fn redirects_drop_sign_ins_and_passes_even_on_the_same_origin() {
+        // A sign-in and a pass are for the URL they were made for: a redirect, to another origin or not,
+        // never carries them to its target.
+        let first = req(
+            "GET",
+            "https://a.example/x",
+            &[("SIGN-IN-WITH-X", "s"), ("X-PAYWIRE-RECEIPT", "r"), ("X-Other", "o")],
+            None,
+        );
+        for to in ["/y", "https://evil.example/y"] {
+            let next = redirect_request(&first, 302, &loc(to)).unwrap();
+            let names: Vec<&str> = next.headers.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(names, ["X-Other"], "redirect to {to}");
+        }
+    }
+
+    #[test]
     fn redirects_drop_payments_and_foreign_credentials() {
         let first = req(
             "POST",
