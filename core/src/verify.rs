@@ -14,6 +14,7 @@ use crate::exact::{
     EIP2612_EXTENSION, Eip2612Permit, ExactOffer, ExactPayload, SCHEME, eip3009_digest, permit2_digest,
 };
 use crate::types::{PaymentPayload, PaymentRequirements, VerifyResponse, same_address};
+use crate::upto;
 use crate::wire::{extension_info, truncate};
 
 /// Seconds an authorization must still be valid for when it is verified, so that it survives until its
@@ -135,11 +136,11 @@ pub fn verify_payment_with(
             format!("the payment is x402 v{} but the offer is v{}", payment.x402_version(), requirements.version()),
         )));
     }
-    if requirements.scheme() != SCHEME {
+    if requirements.scheme() != SCHEME && requirements.scheme() != upto::SCHEME {
         return Err(with_payer(Error::new(
             ErrorCode::UnsupportedScheme,
             format!(
-                "the offer's scheme \"{}\" is not supported; paywire verifies \"exact\"",
+                "the offer's scheme \"{}\" is not supported; paywire verifies \"exact\" and \"upto\"",
                 truncate(requirements.scheme())
             ),
         )));
@@ -163,6 +164,9 @@ pub fn verify_payment_with(
                 truncate(requirements.network())
             ),
         )));
+    }
+    if requirements.scheme() == upto::SCHEME {
+        return verify_upto(payment, requirements, now, options).map_err(with_payer);
     }
     let offer = ExactOffer::resolve(requirements).map_err(with_payer)?;
     if let Some(accepted) = payment.accepted()
@@ -281,6 +285,74 @@ pub fn verify_payment_with(
             })
         }
     }
+}
+
+/// The `upto` checks: a Permit2 witness transfer for exactly the offer's maximum, spent by the upto proxy, to
+/// the payee, settled only by the facilitator the offer names.
+fn verify_upto(
+    payment: &PaymentPayload,
+    requirements: &PaymentRequirements,
+    now: u64,
+    options: &VerifyOptions,
+) -> Result<VerifiedPayment> {
+    let offer = upto::UptoOffer::resolve(requirements)?;
+    if let Some(accepted) = payment.accepted()
+        && !same_address(accepted.asset(), requirements.asset())
+    {
+        return Err(Error::new(
+            ErrorCode::AssetMismatch,
+            format!(
+                "the payment accepts asset {}, the offer is for {}",
+                truncate(accepted.asset()),
+                truncate(requirements.asset())
+            ),
+        ));
+    }
+    let upto::UptoPayload { authorization: a, signature } = upto::UptoPayload::parse(payment.payload())?;
+    if a.spender != upto::SPENDER {
+        return Err(Error::new(
+            ErrorCode::Permit2InvalidSpender,
+            format!(
+                "the permit's spender is {}; x402 upto payments are spent by the proxy {}",
+                a.spender.to_checksum(None),
+                upto::SPENDER.to_checksum(None)
+            ),
+        ));
+    }
+    check_eq_address(a.to, offer.pay_to, ErrorCode::Permit2RecipientMismatch, "witness recipient")?;
+    if a.facilitator != offer.facilitator {
+        return Err(Error::new(
+            ErrorCode::UptoFacilitatorMismatch,
+            format!(
+                "the witness lets {} settle, but the offer is settled by {}",
+                a.facilitator.to_checksum(None),
+                offer.facilitator.to_checksum(None)
+            ),
+        ));
+    }
+    check_window(a.valid_after, a.deadline, now, ErrorCode::Permit2NotYetValid, ErrorCode::Permit2DeadlineExpired)?;
+    if a.amount != offer.amount {
+        return Err(Error::new(
+            ErrorCode::Permit2AmountMismatch,
+            format!("the permit allows at most {} but the offer's maximum is {}", a.amount, offer.amount),
+        ));
+    }
+    check_eq_address(a.token, offer.asset, ErrorCode::Permit2TokenMismatch, "token")?;
+    let check =
+        check_signature(&a.digest(offer.chain_id), &signature, a.from, ErrorCode::Permit2InvalidSignature, options)?;
+    let eip2612_permit = verify_eip2612_extension(payment, &offer.as_exact(), a.from, now)?;
+    Ok(VerifiedPayment {
+        payer: a.from,
+        chain_id: offer.chain_id,
+        asset: offer.asset,
+        pay_to: offer.pay_to,
+        amount: a.amount,
+        method: TransferMethod::Permit2,
+        nonce: B256::from(a.nonce.to_be_bytes::<32>()),
+        valid_before: a.deadline,
+        signature: check,
+        eip2612_permit,
+    })
 }
 
 /// Verifies a payment header value (`PAYMENT-SIGNATURE` or `X-PAYMENT`) against an offer.

@@ -2,8 +2,8 @@
 //! it trusts and its settling keys; token reads and simulations.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -46,12 +46,14 @@ pub struct Chain {
     policy: ChainPolicy,
     senders: Vec<Arc<Sender>>,
     turn: AtomicUsize,
+    /// Contracts seen deployed (code, once there, stays: `SELFDESTRUCT` no longer removes it).
+    deployed: Mutex<BTreeSet<Address>>,
 }
 
 impl Chain {
     /// The chain `chain_id` over `rpc`, settling from `senders` (at least one).
     pub fn new(chain_id: u64, rpc: Arc<Rpc>, policy: ChainPolicy, senders: Vec<Arc<Sender>>) -> Self {
-        Chain { chain_id, rpc, policy, senders, turn: AtomicUsize::new(0) }
+        Chain { chain_id, rpc, policy, senders, turn: AtomicUsize::new(0), deployed: Mutex::new(BTreeSet::new()) }
     }
 
     /// Reads the chain id the nodes serve (every node must agree).
@@ -99,6 +101,18 @@ impl Chain {
         Ok(!code.is_empty())
     }
 
+    /// Whether `address` holds code, asked of the chain until it is seen once.
+    pub async fn has_code_cached(&self, address: Address) -> Result<bool> {
+        if self.deployed.lock().unwrap_or_else(|p| p.into_inner()).contains(&address) {
+            return Ok(true);
+        }
+        let deployed = self.has_code(address).await?;
+        if deployed {
+            self.deployed.lock().unwrap_or_else(|p| p.into_inner()).insert(address);
+        }
+        Ok(deployed)
+    }
+
     async fn call(&self, from: Address, to: Address, input: Vec<u8>) -> Result<Bytes> {
         let tx = TransactionRequest::default().with_from(from).with_to(to).with_input(input);
         self.rpc
@@ -107,6 +121,11 @@ impl Chain {
                 async move { p.call(tx).await }
             })
             .await
+    }
+
+    /// A read-only call to `to` (from no one).
+    pub(crate) async fn read(&self, to: Address, input: Vec<u8>) -> Result<Bytes> {
+        self.call(Address::ZERO, to, input).await
     }
 
     /// The token balance of `owner`.

@@ -11,7 +11,8 @@ use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::{SolCall, SolEvent};
-use paywire_core::exact::{Eip3009Authorization, ExactPayload};
+use paywire_core::assets::PERMIT2_ADDRESS;
+use paywire_core::exact::{EIP2612_EXTENSION, Eip2612Permit, Eip3009Authorization, ExactPayload, Permit2Authorization};
 use paywire_core::network;
 use paywire_core::types::{FacilitatorRequest, SettleResponse, SupportedKind, SupportedResponse, VerifyResponse};
 use paywire_core::verify::{self, SignatureCheck, VerifiedPayment, VerifyOptions};
@@ -22,10 +23,12 @@ use tokio::sync::Mutex;
 use crate::chain::{Chain, IEip3009Token};
 use crate::metrics::Metrics;
 use crate::passes::{Pass, Passes, SettlementPassRequest, TransactionPassRequest, Transfer};
+use crate::permit2::{Permit2Kind, Permit2Payment};
 use crate::rpc::RpcError;
 use crate::sender::{Sender, Signed};
 use crate::signature::{self, SignatureForm};
 use crate::store::{Attempt, Stage, Store};
+use paywire_core::upto::{self, UptoAuthorization, UptoPayload};
 
 mod leases;
 
@@ -37,9 +40,37 @@ struct Checked {
     from: Address,
     to: Address,
     value: U256,
+    /// The contract the settlement calls: the token (EIP-3009) or the x402 Permit2 proxy.
+    target: Address,
     input: Vec<u8>,
+    /// What the chain marks once the payment is spent.
+    spent: Spent,
+    /// The key the settlement must be sent from (an `upto` witness's facilitator), if any.
+    sender: Option<Address>,
+    /// An `upto` settlement, whose answer states the amount charged.
+    upto: bool,
     /// A counterfactual wallet's deployment (EIP-6492 factory and calldata), when the payer has no code yet.
     deploy: Option<(Address, Bytes)>,
+}
+
+/// What the chain records once a payment is spent, so a settlement whose transaction is lost can tell
+/// whether the payment happened anyway.
+#[derive(Clone, Copy, Debug)]
+enum Spent {
+    /// An EIP-3009 authorization's nonce (on the token).
+    Eip3009(B256),
+    /// The payer's Permit2 nonce (on Permit2).
+    Permit2(U256),
+}
+
+/// A payment's authorization, as the facilitator settles it.
+// One lives for the checks of one request: its size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+enum Authorized {
+    /// EIP-3009 `transferWithAuthorization`, with how its signature is checked.
+    Eip3009(Eip3009Authorization, SignatureForm),
+    /// A Permit2 witness transfer through an x402 Permit2 proxy (`exact` or `upto`).
+    Permit2(Permit2Payment),
 }
 
 /// A wallet deployment in flight: the key that sent it, its nonce and its first hash.
@@ -271,7 +302,8 @@ impl Facilitator {
         self.timing
     }
 
-    /// `GET /supported`: `exact` on each chain, in x402 v2 (CAIP-2) and v1 (when the chain has a v1 name).
+    /// `GET /supported`: `exact` on each chain, in x402 v2 (CAIP-2) and v1 (when the chain has a v1 name), and
+    /// `upto` in v2, naming the key that settles it.
     pub fn supported(&self) -> SupportedResponse {
         let mut kinds = Vec::new();
         let mut addresses = Vec::new();
@@ -282,6 +314,17 @@ impl Facilitator {
                 network: network::caip2(*id),
                 extra: None,
             });
+            // upto is x402 v2 only; the payer's witness names the key that settles (this chain's first).
+            if let Some(first) = chain.senders().first() {
+                let mut extra = Object::new();
+                extra.insert("facilitatorAddress".into(), first.address().to_checksum(None).into());
+                kinds.push(SupportedKind {
+                    x402_version: 2,
+                    scheme: upto::SCHEME.into(),
+                    network: network::caip2(*id),
+                    extra: Some(extra),
+                });
+            }
             if let Some(name) = network::v1_name(*id) {
                 kinds.push(SupportedKind {
                     x402_version: 1,
@@ -303,7 +346,9 @@ impl Facilitator {
         if let Some(passes) = &self.passes {
             other.insert("passes".into(), passes.advertised());
         }
-        SupportedResponse { kinds, extensions: Vec::new(), signers, other }
+        // The Permit2 proxy's settleWithPermit approves Permit2 with the payer's EIP-2612 permit.
+        let extensions = vec![EIP2612_EXTENSION.to_string()];
+        SupportedResponse { kinds, extensions, signers, other }
     }
 
     /// `POST /verify`.
@@ -312,10 +357,12 @@ impl Facilitator {
             Ok((chain, checked)) => {
                 // A simulation from the key that would settle it (any of the chain's keys when another instance
                 // holds them all), within the gas cap settling applies.
-                let from = chain
-                    .pick_sender()
-                    .or_else(|| chain.senders().first().cloned())
-                    .map_or(Address::ZERO, |s| s.address());
+                let from = checked.sender.unwrap_or_else(|| {
+                    chain
+                        .pick_sender()
+                        .or_else(|| chain.senders().first().cloned())
+                        .map_or(Address::ZERO, |s| s.address())
+                });
                 match self.gas(&chain, from, &checked, ErrorCode::UnexpectedVerifyError).await {
                     Ok(_) => VerifyResponse::valid(checked.payer.to_checksum(None)),
                     Err(error) => VerifyResponse::invalid(&error),
@@ -327,24 +374,32 @@ impl Facilitator {
 
     /// Every check but the simulation: offline ones first, then the chain's state.
     async fn check(&self, request: &FacilitatorRequest, node_code: ErrorCode) -> Result<(Arc<Chain>, Checked), Error> {
-        let (chain, verified, authorization, form) = self.check_offline(request)?;
-        let checked = self.check_state(&chain, &verified, authorization, form, node_code).await?;
+        let (chain, verified, authorized) = self.check_offline(request)?;
+        let checked = match authorized {
+            Authorized::Eip3009(authorization, form) => {
+                self.check_state(&chain, &verified, authorization, form, node_code).await?
+            }
+            Authorized::Permit2(payment) => self.check_permit2_state(&chain, &verified, payment, node_code).await?,
+        };
         Ok((chain, checked))
     }
 
-    /// Everything that needs no chain: the core's verification, the chain and asset being served here, the
-    /// transfer method, and the signature's form. An RPC call never follows a payment this refuses.
-    fn check_offline(
-        &self,
-        request: &FacilitatorRequest,
-    ) -> Result<(Arc<Chain>, VerifiedPayment, Eip3009Authorization, SignatureForm), Error> {
+    /// Everything that needs no chain: the core's verification, the chain and asset being served here, and
+    /// the signature's form. An RPC call never follows a payment this refuses.
+    fn check_offline(&self, request: &FacilitatorRequest) -> Result<(Arc<Chain>, VerifiedPayment, Authorized), Error> {
         let options = VerifyOptions { allow_onchain_signatures: true };
-        let verified = verify::verify_payment_with(
-            &request.payment_payload,
-            &request.payment_requirements,
-            self.clock.now(),
-            &options,
-        )?;
+        // An upto payment is verified against its signed maximum; the offer's amount is what the server
+        // charges (at most that maximum).
+        let upto = match request.payment_requirements.scheme() == upto::SCHEME {
+            true => Some(self.upto_terms(request)?),
+            false => None,
+        };
+        let requirements = match &upto {
+            Some((authorization, _)) => upto::requirements_at(&request.payment_requirements, authorization.amount)?,
+            None => request.payment_requirements.clone(),
+        };
+        let verified =
+            verify::verify_payment_with(&request.payment_payload, &requirements, self.clock.now(), &options)?;
         let payer = Some(verified.payer);
         let Some(chain) = self.chains.get(&verified.chain_id).cloned() else {
             let served: Vec<String> = self.chains.keys().map(u64::to_string).collect();
@@ -367,15 +422,56 @@ impl Facilitator {
                 payer,
             ));
         }
-        let (authorization, signature) = match ExactPayload::parse(request.payment_payload.payload())? {
-            ExactPayload::Eip3009 { authorization, signature } => (authorization, signature),
-            ExactPayload::Permit2 { .. } => {
-                return Err(invalid(
-                    ErrorCode::Permit2ProxyNotDeployed,
-                    "this facilitator settles EIP-3009 authorizations only; pay with an offer whose \
-                     assetTransferMethod is eip3009",
-                    payer,
-                ));
+        let parsed = match upto {
+            Some((authorization, amount)) => {
+                let signature = UptoPayload::parse(request.payment_payload.payload())?.signature;
+                Err((Permit2Kind::Upto { authorization, amount }, signature))
+            }
+            None => match ExactPayload::parse(request.payment_payload.payload())? {
+                ExactPayload::Eip3009 { authorization, signature } => Ok((authorization, signature)),
+                ExactPayload::Permit2 { authorization, signature } => {
+                    Err((Permit2Kind::Exact(authorization), signature))
+                }
+            },
+        };
+        let (authorization, signature) = match parsed {
+            Ok(eip3009) => eip3009,
+            Err((kind, signature)) => {
+                if signature.len() > 32 && signature[signature.len() - 32..] == signature::EIP6492_MAGIC[..] {
+                    return Err(invalid(
+                        ErrorCode::Permit2InvalidSignature,
+                        "the payer's wallet is not deployed yet (an EIP-6492 signature), and Permit2 cannot deploy \
+                         it; pay with an EIP-3009 offer, or deploy the wallet first",
+                        payer,
+                    ));
+                }
+                // The EIP-2612 permit was verified by the core; its signature goes into the settlement.
+                let permit = match verified.eip2612_permit.clone() {
+                    Some(permit) => {
+                        let info =
+                            paywire_core::wire::extension_info(request.payment_payload.extensions(), EIP2612_EXTENSION)
+                                .ok_or_else(|| {
+                                    invalid(ErrorCode::Eip2612InvalidFormat, "the EIP-2612 permit is gone", payer)
+                                })?;
+                        let (_, sig) = Eip2612Permit::from_extension_info(info)?;
+                        Some((permit, sig))
+                    }
+                    None => None,
+                };
+                if let Some(facilitator) = kind_sender(&kind)
+                    && chain.sender(facilitator).is_none()
+                {
+                    return Err(invalid(
+                        ErrorCode::UptoFacilitatorMismatch,
+                        format!(
+                            "the witness lets {} settle, which is not one of this facilitator's keys on chain {}",
+                            facilitator.to_checksum(None),
+                            chain.chain_id()
+                        ),
+                        payer,
+                    ));
+                }
+                return Ok((chain, verified, Authorized::Permit2(Permit2Payment { kind, signature, permit })));
             }
         };
         let form = match verified.signature {
@@ -385,7 +481,109 @@ impl Facilitator {
                     .map_err(|message| invalid(ErrorCode::InvalidSignature, message, payer))?
             }
         };
-        Ok((chain, verified, authorization, form))
+        Ok((chain, verified, Authorized::Eip3009(authorization, form)))
+    }
+
+    /// An upto payment's authorization and the amount its offer charges, which may not exceed the maximum.
+    fn upto_terms(&self, request: &FacilitatorRequest) -> Result<(UptoAuthorization, U256), Error> {
+        let authorization = UptoPayload::parse(request.payment_payload.payload())?.authorization;
+        let amount = request.payment_requirements.amount();
+        if amount > authorization.amount {
+            return Err(invalid(
+                ErrorCode::UptoSettlementExceedsAmount,
+                format!("the offer charges {amount}, more than the {} the payer authorized", authorization.amount),
+                Some(authorization.from),
+            ));
+        }
+        Ok((authorization, amount))
+    }
+
+    /// The chain's state for a Permit2 payment: the proxy and Permit2 deployed, a smart wallet's code, the
+    /// Permit2 nonce unused, the balance covering it, and Permit2 approved (or an EIP-2612 permit to approve it
+    /// in the same transaction). The proxy's settlement is simulated by the caller.
+    async fn check_permit2_state(
+        &self,
+        chain: &Chain,
+        verified: &VerifiedPayment,
+        payment: Permit2Payment,
+        node_code: ErrorCode,
+    ) -> Result<Checked, Error> {
+        let payer = Some(verified.payer);
+        let rpc = |e: RpcError| node_failed(e, verified.payer, node_code);
+        let owner = payment.owner();
+        let (token, to, amount, nonce) = payment.transfer();
+        let proxy = if payment.required_sender().is_some() {
+            "the x402 upto Permit2 proxy"
+        } else {
+            "the x402 exact Permit2 proxy"
+        };
+        for (contract, what) in [(payment.target(), proxy), (PERMIT2_ADDRESS, "Permit2")] {
+            if !chain.has_code_cached(contract).await.map_err(rpc)? {
+                return Err(invalid(
+                    ErrorCode::Permit2ProxyNotDeployed,
+                    format!(
+                        "{what} is not deployed at {} on chain {}; pay with an offer whose assetTransferMethod is \
+                         eip3009",
+                        contract.to_checksum(None),
+                        chain.chain_id()
+                    ),
+                    payer,
+                ));
+            }
+        }
+        if let SignatureCheck::RequiresOnchain { .. } = verified.signature
+            && !chain.has_code(owner).await.map_err(rpc)?
+        {
+            return Err(invalid(
+                ErrorCode::Permit2InvalidSignature,
+                "the signature is not the payer's (it does not recover to the payer), and the payer is not a \
+                 deployed smart wallet",
+                payer,
+            ));
+        }
+        if chain.permit2_nonce_used(owner, nonce).await.map_err(rpc)? {
+            return Err(invalid(
+                ErrorCode::Permit2InvalidNonce,
+                "this Permit2 nonce was already used (or invalidated) by the payer; sign a new payment",
+                payer,
+            ));
+        }
+        let balance = chain.balance_of(token, owner).await.map_err(rpc)?;
+        if balance < amount {
+            return Err(invalid(
+                ErrorCode::Permit2InsufficientBalance,
+                format!("the payer holds {balance} of the token, less than the {amount} the payment moves"),
+                payer,
+            ));
+        }
+        if payment.permit.is_none() {
+            let allowance = chain.permit2_allowance(token, owner).await.map_err(rpc)?;
+            if allowance < amount {
+                return Err(invalid(
+                    ErrorCode::Permit2AllowanceRequired,
+                    format!(
+                        "the payer allows Permit2 to move {allowance} of the token, less than the {} the payment \
+                         moves: approve Permit2 on the token once, or pay with the eip2612GasSponsoring extension \
+                         (an EIP-2612 permit) where the server offers it",
+                        amount
+                    ),
+                    payer,
+                ));
+            }
+        }
+        Ok(Checked {
+            payer: verified.payer,
+            asset: token,
+            from: owner,
+            to,
+            value: amount,
+            target: payment.target(),
+            input: payment.call(),
+            spent: Spent::Permit2(nonce),
+            sender: payment.required_sender(),
+            upto: payment.required_sender().is_some(),
+            deploy: None,
+        })
     }
 
     /// The chain's state: a smart wallet's code, the authorization unused, the balance covering it. The
@@ -448,7 +646,11 @@ impl Facilitator {
             from: authorization.from,
             to: authorization.to,
             value: authorization.value,
+            target: asset,
             input: transfer_call(&authorization, &signature),
+            spent: Spent::Eip3009(authorization.nonce),
+            sender: None,
+            upto: false,
             deploy,
         })
     }
@@ -463,12 +665,23 @@ impl Facilitator {
         checked: &Checked,
         node_failed_code: ErrorCode,
     ) -> Result<u64, Error> {
-        let failed = |e| node_failed(e, checked.payer, node_failed_code);
+        let failed = |e: RpcError| match checked.spent {
+            Spent::Permit2(_) if e.is_revert() => invalid(
+                ErrorCode::Permit2SimulationFailed,
+                format!("the Permit2 proxy's settlement would revert: {e}"),
+                Some(checked.payer),
+            ),
+            _ => node_failed(e, checked.payer, node_failed_code),
+        };
+        if checked.upto && checked.value.is_zero() {
+            // Nothing moves, nothing is sent (the proxy would refuse a zero amount).
+            return Ok(0);
+        }
         let gas = match &checked.deploy {
-            None => chain.estimate_gas(from, checked.asset, checked.input.clone()).await.map_err(failed)?,
+            None => chain.estimate_gas(from, checked.target, checked.input.clone()).await.map_err(failed)?,
             Some((factory, calldata)) => {
                 let simulated = chain
-                    .simulate_after_deploy(from, *factory, calldata, checked.from, checked.asset, &checked.input)
+                    .simulate_after_deploy(from, *factory, calldata, checked.from, checked.target, &checked.input)
                     .await
                     .map_err(failed)?;
                 match simulated {
@@ -512,42 +725,59 @@ impl Facilitator {
         locks.entry(key.to_string()).or_default().clone()
     }
 
-    /// `POST /settle`: re-verify, send `transferWithAuthorization` from one of the chain's keys, wait for the
-    /// receipt, check the `Transfer` event. The same authorization settled twice is broadcast once: later
-    /// calls repeat the first answer (or follow its transaction).
+    /// `POST /settle`: re-verify, send `transferWithAuthorization` (or the Permit2 proxy's `settle`) from one
+    /// of the chain's keys, wait for the receipt, check the `Transfer` event. The same authorization settled
+    /// twice is broadcast once: later calls repeat the first answer (or follow its transaction).
     pub async fn settle(&self, request: &FacilitatorRequest) -> SettleResponse {
         let network = request.payment_requirements.network().to_string();
-        let Ok(ExactPayload::Eip3009 { authorization, .. }) = ExactPayload::parse(request.payment_payload.payload())
-        else {
-            // Not an EIP-3009 payment: the checks explain why it cannot be settled.
-            let error = match self.check(request, ErrorCode::UnexpectedSettleError).await {
-                Err(e) => e,
-                Ok(_) => Error::new(ErrorCode::UnexpectedSettleError, "the payment has no EIP-3009 authorization"),
-            };
-            return failure(&error, &network);
-        };
         // A recorded answer belongs to this request only if the request asks for what the authorization
         // signs: else a settled authorization could answer "success" for another payee or amount.
         let r = &request.payment_requirements;
-        let same_terms =
-            r.pay_to().parse::<Address>().is_ok_and(|to| to == authorization.to) && r.amount() == authorization.value;
-        if !same_terms {
-            let error = match self.check(request, ErrorCode::UnexpectedSettleError).await {
-                Err(e) => e,
-                Ok(_) => {
-                    Error::new(ErrorCode::InvalidPaymentRequirements, "the offer does not match the authorization")
-                }
-            };
-            return failure(&error, &network);
-        }
-        let mut key = settlement_key(&network, r.asset(), &authorization);
+        let pays =
+            |to: Address, value: U256| r.pay_to().parse::<Address>().is_ok_and(|p| p == to) && r.amount() == value;
+        let upto_payload = match r.scheme() == upto::SCHEME {
+            true => UptoPayload::parse(request.payment_payload.payload()).ok(),
+            false => None,
+        };
+        let exact_payload = match r.scheme() == upto::SCHEME {
+            true => None,
+            false => ExactPayload::parse(request.payment_payload.payload()).ok(),
+        };
+        let pays_upto =
+            |a: &UptoAuthorization| r.pay_to().parse::<Address>().is_ok_and(|p| p == a.to) && r.amount() <= a.amount;
+        let (mut key, legacy, payer) = match (exact_payload, upto_payload) {
+            (None, Some(UptoPayload { authorization: a, .. })) if pays_upto(&a) => {
+                (upto_key(&network, r.asset(), &a), None, a.from)
+            }
+            (Some(ExactPayload::Eip3009 { authorization: a, .. }), None) if pays(a.to, a.value) => {
+                (settlement_key(&network, r.asset(), &a), Some(legacy_key(&network, r.asset(), &a)), a.from)
+            }
+            (Some(ExactPayload::Permit2 { authorization: a, .. }), None) if pays(a.to, a.amount) => {
+                (permit2_key(&network, r.asset(), &a), None, a.from)
+            }
+            // Unreadable, or not the offer's terms: the checks explain why it cannot be settled.
+            _ => {
+                let error = match self.check(request, ErrorCode::UnexpectedSettleError).await {
+                    Err(e) => e,
+                    Ok(_) => {
+                        Error::new(ErrorCode::InvalidPaymentRequirements, "the offer does not match the authorization")
+                    }
+                };
+                return failure(&error, &network);
+            }
+        };
         let lock = self.lock_for(&key);
         let _held = lock.lock().await;
         // A settlement recorded by an earlier version, under a key without payee and value, is followed
         // rather than settled a second time.
-        let legacy = legacy_key(&network, r.asset(), &authorization);
-        let mut claimed = match self.store.get(&legacy).await {
-            Ok(Some(row)) if !matches!(row.stage, Stage::Claimed) => {
+        let recorded_before = match &legacy {
+            Some(legacy) => {
+                self.store.get(legacy).await.ok().flatten().filter(|row| !matches!(row.stage, Stage::Claimed))
+            }
+            None => None,
+        };
+        let mut claimed = match (recorded_before, legacy) {
+            (Some(row), Some(legacy)) => {
                 key = legacy;
                 Ok(Some(row))
             }
@@ -588,7 +818,7 @@ impl Facilitator {
                             Ok(false) => {
                                 // Another request restarted or replaced it first: it may still mine.
                                 let message = "this payment's settlement changed while it was looked at; settle again to follow it";
-                                return still_pending(message, &network, authorization.from);
+                                return still_pending(message, &network, payer);
                             }
                             Err(e) => return failure(&store_failed(e), &network),
                         }
@@ -623,7 +853,20 @@ impl Facilitator {
             );
             invalid(ErrorCode::UnexpectedSettleError, message, payer)
         };
-        let mut sender = chain.pick_sender().ok_or_else(no_key)?;
+        if checked.upto && checked.value.is_zero() {
+            // The server charges nothing: success, no transaction. Recorded, so the authorization is never
+            // settled afterwards for another amount.
+            let answer = SettleResponse { amount: Some("0".into()), ..success(String::new(), &checked, network) };
+            if let Err(e) = self.store.finish(key, &answer.to_json()).await {
+                return Err(store_failed(e));
+            }
+            return Ok(answer);
+        }
+        let mut sender = match checked.sender {
+            // The upto proxy accepts only the witness's facilitator as the sender.
+            Some(address) => chain.sender(address).filter(|s| s.is_held()).cloned().ok_or_else(no_key)?,
+            None => chain.pick_sender().ok_or_else(no_key)?,
+        };
         if checked.deploy.is_some() {
             // One deployment per wallet at a time: a second settlement from the same wallet waits for the first
             // one's, then finds the wallet deployed.
@@ -638,6 +881,7 @@ impl Facilitator {
                     return Err(invalid(ErrorCode::InvalidSignature, message, payer));
                 }
                 sender = chain.pick_sender().ok_or_else(no_key)?;
+                // (EIP-6492 deployments are EIP-3009 payments, which any key settles.)
             }
         }
         let settle_failed = |e: RpcError| node_failed(e, checked.payer, ErrorCode::UnexpectedSettleError);
@@ -650,7 +894,7 @@ impl Facilitator {
             invalid(ErrorCode::UnexpectedSettleError, message, payer)
         })?;
         let signed =
-            match sender.sign(nonce, checked.asset, Bytes::from(checked.input.clone()), U256::ZERO, gas, fees).await {
+            match sender.sign(nonce, checked.target, Bytes::from(checked.input.clone()), U256::ZERO, gas, fees).await {
                 Ok(signed) => signed,
                 Err(message) => {
                     sender.abandon(nonce);
@@ -857,7 +1101,7 @@ impl Facilitator {
                     }
                     // Settle afresh only when the chain says the authorization is unused: a lagging node may
                     // not have our receipt yet, and a used authorization means a transfer happened.
-                    let unused = chain.authorization_used(sent.checked.asset, sent.checked.from, sent.auth_nonce).await;
+                    let unused = spent_on_chain(&chain, &sent.checked).await;
                     return if let Ok(false) = unused { None } else { waiting };
                 }
                 // Adopted only from a key this instance holds: another instance tends its own keys.
@@ -950,8 +1194,6 @@ impl Facilitator {
 /// What a settlement's stored transactions say: chain, key, nonce, and the transfer they make.
 struct SentTx {
     chain_id: u64,
-    /// The EIP-3009 authorization's nonce.
-    auth_nonce: B256,
     signer: Address,
     nonce: u64,
     hashes: Vec<B256>,
@@ -964,21 +1206,19 @@ impl SentTx {
         let first = attempts.first().ok_or("a sent settlement has no transaction")?;
         let tx = TxEnvelope::decode_2718(&mut &first.raw_tx[..]).map_err(|_| "a stored transaction is unreadable")?;
         let signer = tx.recover_signer().map_err(|_| "a stored transaction's signer is unreadable")?;
-        let asset = tx.to().ok_or("a stored transaction creates a contract")?;
-        let (from, to, value, auth_nonce) =
-            decode_transfer(tx.input()).ok_or("a stored transaction is not a transfer")?;
+        let target = tx.to().ok_or("a stored transaction creates a contract")?;
+        let checked = decode_settlement(target, tx.input()).ok_or("a stored transaction is not a settlement")?;
         let hashes = attempts
             .iter()
             .map(|a| a.tx_hash.parse::<B256>().map_err(|_| "a stored transaction hash is unreadable".to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SentTx {
             chain_id: tx.chain_id().ok_or("a stored transaction has no chain id")?,
-            auth_nonce,
             signer,
             nonce: tx.nonce(),
             hashes,
             raws: attempts.iter().map(|a| a.raw_tx.clone()).collect(),
-            checked: Checked { payer: from, asset, from, to, value, input: tx.input().to_vec(), deploy: None },
+            checked,
         })
     }
 
@@ -989,6 +1229,29 @@ impl SentTx {
     fn signed(&self) -> Vec<Signed> {
         self.hashes.iter().zip(&self.raws).map(|(hash, raw)| Signed { hash: *hash, raw: raw.clone() }).collect()
     }
+}
+
+/// Whether the chain marks the payment spent: its EIP-3009 authorization or its Permit2 nonce used.
+async fn spent_on_chain(chain: &Chain, checked: &Checked) -> Result<bool, RpcError> {
+    match checked.spent {
+        Spent::Eip3009(nonce) => chain.authorization_used(checked.asset, checked.from, nonce).await,
+        Spent::Permit2(nonce) => chain.permit2_nonce_used(checked.from, nonce).await,
+    }
+}
+
+/// The payment a stored settlement transaction (to `target`) makes: a `transferWithAuthorization` on the
+/// token, or a Permit2 proxy's `settle`.
+fn decode_settlement(target: Address, input: &[u8]) -> Option<Checked> {
+    let (asset, from, to, value, spent) = match decode_transfer(input) {
+        Some((from, to, value, nonce)) => (target, from, to, value, Spent::Eip3009(nonce)),
+        None => {
+            let (token, owner, to, amount, nonce) = crate::permit2::decode_settle(input)?;
+            (token, owner, to, amount, Spent::Permit2(nonce))
+        }
+    };
+    let upto = target == paywire_core::assets::UPTO_PERMIT2_PROXY;
+    let input = input.to_vec();
+    Some(Checked { payer: from, asset, from, to, value, target, input, spent, sender: None, upto, deploy: None })
 }
 
 /// `(from, to, value, nonce)` of a `transferWithAuthorization` call, either overload.
@@ -1005,6 +1268,20 @@ fn decode_transfer(input: &[u8]) -> Option<(Address, Address, U256, B256)> {
 fn settlement_key(network: &str, asset: &str, a: &Eip3009Authorization) -> String {
     let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
     format!("{chain}:{}:{:#x}:{:#x}:{:#x}:{}", asset.to_ascii_lowercase(), a.from, a.nonce, a.to, a.value)
+}
+
+/// The settlement key of a Permit2 payment: network, token, payer, Permit2 nonce, payee and amount. Permit2
+/// nonces are the payer's across every token and spender, so they never collide with EIP-3009 nonces' keys.
+fn permit2_key(network: &str, asset: &str, a: &Permit2Authorization) -> String {
+    let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
+    format!("{chain}:{}:{:#x}:permit2:{}:{:#x}:{}", asset.to_ascii_lowercase(), a.from, a.nonce, a.to, a.amount)
+}
+
+/// The settlement key of an upto payment: network, token, payer, Permit2 nonce and payee. Not the amount:
+/// an authorization settles once, for the amount of its first settlement.
+fn upto_key(network: &str, asset: &str, a: &UptoAuthorization) -> String {
+    let chain = network::chain_id(network).map_or_else(|_| network.to_string(), |id| id.to_string());
+    format!("{chain}:{}:{:#x}:upto:{}:{:#x}", asset.to_ascii_lowercase(), a.from, a.nonce, a.to)
 }
 
 /// The key earlier versions recorded a settlement under: network, token, payer and nonce.
@@ -1046,7 +1323,6 @@ fn transfer_call(a: &Eip3009Authorization, signature: &[u8]) -> Vec<u8> {
 /// The answer a mined settlement gets: success only when it succeeded and moved exactly the authorized
 /// amount from the payer to the payee on the asset.
 fn judge(receipt: &TransactionReceipt, checked: &Checked, network: &str) -> SettleResponse {
-    let payer = checked.payer.to_checksum(None);
     let hash = format!("{:#x}", receipt.transaction_hash);
     if !receipt.status() {
         let error = invalid(
@@ -1072,16 +1348,29 @@ fn judge(receipt: &TransactionReceipt, checked: &Checked, network: &str) -> Sett
         );
         return SettleResponse { transaction: hash, ..failure(&error, network) };
     }
+    success(hash, checked, network)
+}
+
+/// A settlement that moved `checked`'s amount in `transaction` (an upto answer states the amount).
+fn success(transaction: String, checked: &Checked, network: &str) -> SettleResponse {
     SettleResponse {
         success: true,
         error_reason: None,
         error_message: None,
-        payer: Some(payer),
-        transaction: hash,
+        payer: Some(checked.payer.to_checksum(None)),
+        transaction,
         network: network.to_string(),
-        amount: None,
+        amount: checked.upto.then(|| checked.value.to_string()),
         extensions: None,
         other: Object::new(),
+    }
+}
+
+/// The key an upto witness requires the settlement to come from.
+fn kind_sender(kind: &Permit2Kind) -> Option<Address> {
+    match kind {
+        Permit2Kind::Exact(_) => None,
+        Permit2Kind::Upto { authorization, .. } => Some(authorization.facilitator),
     }
 }
 

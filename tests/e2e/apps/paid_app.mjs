@@ -2,6 +2,7 @@
 // (/weather), one that answers 500 (/broken) and one that throws (/crash). Each costs PRICE (default $0.01).
 // TAKEOVER_AFTER: seconds before a payment left in flight by a dead replica is taken over (default 300).
 // SIGN_IN=1: sign-in-with-x on (a wallet that paid signs in again without paying).
+// TRANSFER_METHOD=permit2: PRICE_ATOMIC (default 10000) of Base Sepolia's USDC, paid through Permit2.
 //
 //   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
 //
@@ -13,7 +14,10 @@ const require = createRequire(path.join(process.env.PAYWIRE_NODE_DIR, 'package.j
 const express = require('express')
 const { FacilitatorClient, PriceTag, RedisStore, paymentMiddleware } = require('paywire')
 
-const tags = new PriceTag({ network: process.env.NETWORK ?? 'eip155:84532', payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
+const network = process.env.NETWORK ?? 'eip155:84532'
+const tags = process.env.TRANSFER_METHOD === 'permit2'
+  ? new PriceTag({ network, payTo: process.env.PAY_TO, amount: process.env.PRICE_ATOMIC ?? '10000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', transferMethod: 'permit2' })
+  : new PriceTag({ network, payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
 const routes = Object.fromEntries(['weather', 'broken', 'crash'].map((p) => [`GET /${p}`, { tags }]))
 
 /** STORE_URL: a payment store shared with other processes, over HTTP (test_shared_store.py serves it). */

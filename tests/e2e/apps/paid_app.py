@@ -10,7 +10,8 @@ on (a wallet that paid signs in again without paying); ACCESS_ISSUERS (comma-sep
 ACCESS_LIFETIME accept passes (receipts) those keys signed instead of a payment, PASS_FACILITATOR names in
 bills the facilitator that issues them, and OFFER_KEY signs the bills' offers (which state prices to it). BROWSER_BUNDLE names paywire's
 browser build (node/wasm/paywire.mjs), served free with the test page (apps/browser/) at /page/, so a page on
-this origin pays /weather (test_browser.py).
+this origin pays /weather (test_browser.py). TRANSFER_METHOD=permit2 asks for PRICE_ATOMIC (default 10000)
+of Base Sepolia's USDC paid through Permit2 instead (test_permit2.py).
 """
 
 import os
@@ -105,7 +106,13 @@ async def health() -> dict:
     return {"ok": True}
 
 
-tag = PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], os.environ.get("PRICE", "$0.01"))
+tag = (
+    PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"],
+             amount=int(os.environ.get("PRICE_ATOMIC", "10000")), asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+             transfer_method="permit2")
+    if os.environ.get("TRANSFER_METHOD") == "permit2"
+    else PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], os.environ.get("PRICE", "$0.01"))
+)
 app.add_middleware(
     PaymentMiddleware,
     routes={f"GET /{path}": Route(tag) for path in ("weather", "broken", "crash")},

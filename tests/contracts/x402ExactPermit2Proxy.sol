@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.17;
+
+import {ISignatureTransfer} from "permit2/src/interfaces/ISignatureTransfer.sol";
+import {x402BasePermit2Proxy} from "./x402BasePermit2Proxy.sol";
+
+/// @title The `exact` scheme's Permit2 proxy: moves exactly the permitted amount to the witness's recipient.
+/// @dev A TEST CONTRACT written by paywire from the x402 specification; not the audited deployment.
+contract x402ExactPermit2Proxy is x402BasePermit2Proxy {
+    string public constant WITNESS_TYPE_STRING =
+        "Witness witness)TokenPermissions(address token,uint256 amount)Witness(address to,uint256 validAfter)";
+    bytes32 public constant WITNESS_TYPEHASH = keccak256("Witness(address to,uint256 validAfter)");
+
+    /// @notice What the payer signs beside the permit: who is paid, and from when.
+    struct Witness {
+        address to;
+        uint256 validAfter;
+    }
+
+    /// @notice Settles a signed Permit2 witness transfer (the payer approved Permit2 before).
+    function settle(
+        ISignatureTransfer.PermitTransferFrom calldata permit,
+        address owner,
+        Witness calldata witness,
+        bytes calldata signature
+    ) external nonReentrant {
+        _settle(permit, permit.permitted.amount, owner, witness.to, witness.validAfter, _hash(witness),
+            WITNESS_TYPE_STRING, signature);
+        emit Settled();
+    }
+
+    /// @notice Approves Permit2 with the payer's EIP-2612 permit, then settles (gas sponsoring).
+    function settleWithPermit(
+        EIP2612Permit calldata permit2612,
+        ISignatureTransfer.PermitTransferFrom calldata permit,
+        address owner,
+        Witness calldata witness,
+        bytes calldata signature
+    ) external nonReentrant {
+        _executePermit(permit.permitted.token, owner, permit2612, permit.permitted.amount);
+        _settle(permit, permit.permitted.amount, owner, witness.to, witness.validAfter, _hash(witness),
+            WITNESS_TYPE_STRING, signature);
+        emit SettledWithPermit();
+    }
+
+    function _hash(Witness calldata w) private pure returns (bytes32) {
+        return keccak256(abi.encode(WITNESS_TYPEHASH, w.to, w.validAfter));
+    }
+}

@@ -1,0 +1,288 @@
+"""`exact` payments through Permit2, settled on anvil by paywire's facilitator through the x402 exact Permit2
+proxy (tests/contracts, at its canonical address, over Permit2 compiled from Uniswap's sources): a payer who
+approved Permit2, a payer without gas whose EIP-2612 permit approves it in the settlement
+(`eip2612GasSponsoring`), and what an attacker or a broken network tries — a replay to a facilitator that forgot
+the payment, concurrent settles, a lost broadcast answer across a restart, a payer who never approved. Each
+ends in the chain's truth: exactly the price moved, once, to the payee.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import httpx
+import pytest
+from conftest import PAY_TO, PRICE_ATOMIC, USDC
+from localnet import FACILITATOR_KEY, Chain, Facilitator, running_chain, write_config
+from parties import Server, official_fetch_client, python_asgi, python_client
+from rpc_proxy import RpcProxy
+
+import paywire
+
+PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+EXACT_PROXY = "0x402085c248EeA27D92E8b30b2C58ed07f9E20001"
+TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+KEYS = ["0x" + format(0x5000 + i, "064x") for i in range(24)]
+FUNDED = 1_000_000_000
+_keys = iter(KEYS)
+FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
+
+
+def address(key: str) -> str:
+    return paywire.LocalSigner(key).address
+
+
+def word(value: int) -> str:
+    return format(value, "064x")
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Chain]:
+    with running_chain({address(k): FUNDED for k in KEYS}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def proxy(chain: Chain) -> Iterator[RpcProxy]:
+    p = RpcProxy(chain.rpc_url)
+    yield p
+    p.close()
+
+
+class Facilitators:
+    """Facilitators started by this module (each with its own database), stopped at its end."""
+
+    def __init__(self) -> None:
+        self.started: List[Facilitator] = []
+        self.dirs: List[Path] = []
+
+    def start(self, rpc_url: str) -> Facilitator:
+        workdir = Path(tempfile.mkdtemp(prefix="paywire-permit2-"))
+        self.dirs.append(workdir)
+        chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_KEY"]}]
+        config = write_config(workdir / "facilitator.toml", chains, **FAST)
+        f = Facilitator("", workdir, config=config, environ={"PW_RPC": rpc_url, "PW_KEY": FACILITATOR_KEY})
+        f.start()
+        self.started.append(f)
+        return f
+
+    def stop(self) -> None:
+        for f in self.started:
+            f.stop()
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def facilitators() -> Iterator[Facilitators]:
+    fs = Facilitators()
+    yield fs
+    fs.stop()
+
+
+@pytest.fixture(scope="module")
+def facilitator(proxy: RpcProxy, facilitators: Facilitators) -> Facilitator:
+    """paywire's facilitator, every node call through the fault-injecting proxy."""
+    return facilitators.start(proxy.url)
+
+
+def approve_permit2(chain: Chain, key: str) -> None:
+    """The payer approves Permit2 once, as a Permit2 payer does (anvil sends it for the payer's address)."""
+    owner = address(key)
+    chain.rpc("anvil_setBalance", [owner, hex(10**18)])
+    chain.rpc("anvil_impersonateAccount", [owner])
+    data = "0x095ea7b3" + word(int(PERMIT2, 16)) + "f" * 64  # approve(Permit2, 2^256-1)
+    tx = chain.rpc("eth_sendTransaction", [{"from": owner, "to": USDC, "data": data}])
+    chain.rpc("anvil_stopImpersonatingAccount", [owner])
+    assert chain.receipt(str(tx))["status"] == "0x1"
+
+
+def permit2_bill(**extensions: Any) -> paywire.PaymentRequired:
+    tag = paywire.PriceTag("eip155:84532", PAY_TO, amount=PRICE_ATOMIC, asset=USDC, transfer_method="permit2",
+                           extensions=extensions or None)
+    return paywire.build_payment_required("http://e2e.test/weather", [tag])
+
+
+def request_body(key: str, bill: paywire.PaymentRequired, eip2612_nonce: Any = None) -> Dict[str, Any]:
+    header = paywire.Payer(paywire.LocalSigner(key)).pay(bill, eip2612_nonce=eip2612_nonce)
+    payment = paywire.PaymentPayload.from_header(header.value)
+    body: Dict[str, Any] = json.loads(paywire.facilitator_request(payment, bill.accepts[0]))
+    return body
+
+
+def post(f: Facilitator, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    response = httpx.post(f"{f.url}{path}", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    answer: Dict[str, Any] = response.json()
+    return answer
+
+
+def paid_through_proxy(chain: Chain, tx: str, payer: str) -> None:
+    """`tx` called the exact Permit2 proxy, succeeded, and its one USDC Transfer moved the price from
+    `payer` to PAY_TO."""
+    receipt = chain.receipt(tx)
+    assert receipt["status"] == "0x1", receipt
+    assert receipt["to"].lower() == EXACT_PROXY.lower()
+    transfers = [log for log in receipt["logs"] if log["topics"][0] == TRANSFER]
+    assert len(transfers) == 1, receipt["logs"]
+    (log,) = transfers
+    assert log["address"].lower() == USDC.lower()
+    assert (int(log["topics"][1], 16), int(log["topics"][2], 16)) == (int(payer, 16), int(PAY_TO, 16))
+    assert int(log["data"], 16) == PRICE_ATOMIC
+
+
+def balances(chain: Chain, payer: str) -> tuple:
+    return chain.balance(payer), chain.balance(PAY_TO)
+
+
+def moved_once(chain: Chain, payer: str, before: tuple) -> None:
+    after = balances(chain, payer)
+    assert (before[0] - after[0], after[1] - before[1]) == (PRICE_ATOMIC, PRICE_ATOMIC)
+
+
+def test_contracts_sit_at_the_canonical_addresses(chain: Chain) -> None:
+    for contract in (PERMIT2, EXACT_PROXY, "0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002"):
+        assert len(str(chain.rpc("eth_getCode", [contract, "latest"]))) > 1000, contract
+    # Permit2's EIP-712 domain is its canonical address's on this chain, as every SDK signs it.
+    separator = chain.rpc("eth_call", [{"to": PERMIT2, "data": "0x3644e515"}, "latest"])  # DOMAIN_SEPARATOR()
+    assert separator == "0x010f27a92fb9a32622f44f001dc4d15706a85b33499cfc2ce9033113ab26592c"
+
+
+def test_supported_advertises_gas_sponsoring(facilitator: Facilitator) -> None:
+    supported = httpx.get(f"{facilitator.url}/supported").json()
+    assert "eip2612GasSponsoring" in supported["extensions"]
+
+
+def test_a_permit2_payment_settles_through_the_proxy_once(chain: Chain, facilitator: Facilitator,
+                                                            facilitators: Facilitators) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    body = request_body(key, permit2_bill())
+    assert post(facilitator, "/verify", body) == {"isValid": True, "payer": address(key)}
+    first = post(facilitator, "/settle", body)
+    assert first["success"] is True, first
+    paid_through_proxy(chain, first["transaction"], address(key))
+    # Asked again: the recorded answer, nothing sent.
+    assert post(facilitator, "/settle", body) == first
+    moved_once(chain, address(key), before)
+    # A facilitator that never saw it (its own database) cannot settle it again: Permit2 spent the nonce.
+    forgetful = facilitators.start(chain.rpc_url)
+    replay = post(forgetful, "/settle", body)
+    assert (replay["success"], replay["errorReason"]) == (False, "permit2_invalid_nonce"), replay
+    assert post(forgetful, "/verify", body)["invalidReason"] == "permit2_invalid_nonce"
+    moved_once(chain, address(key), before)
+
+
+def test_a_payer_who_never_approved_permit2_is_told_so_and_charged_nothing(chain: Chain,
+                                                                             facilitator: Facilitator) -> None:
+    key = next(_keys)
+    before = balances(chain, address(key))
+    body = request_body(key, permit2_bill())
+    verdict = post(facilitator, "/verify", body)
+    assert (verdict["isValid"], verdict["invalidReason"]) == (False, "permit2_allowance_required"), verdict
+    assert "approve Permit2" in verdict["invalidMessage"]
+    settled = post(facilitator, "/settle", body)
+    assert (settled["success"], settled["errorReason"]) == (False, "permit2_allowance_required"), settled
+    assert balances(chain, address(key)) == before
+
+
+SPONSORED = {"eip2612GasSponsoring": {"info": {"description": "The facilitator approves Permit2 for you",
+                                               "version": "1"}}}
+
+
+def test_a_payer_without_gas_pays_with_an_eip2612_permit(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    payer = address(key)
+    before = balances(chain, payer)
+    body = request_body(key, permit2_bill(**SPONSORED), eip2612_nonce=0)
+    assert body["paymentPayload"]["extensions"]["eip2612GasSponsoring"]["info"]["spender"] == PERMIT2
+    assert post(facilitator, "/verify", body) == {"isValid": True, "payer": payer}
+    settled = post(facilitator, "/settle", body)
+    assert settled["success"] is True, settled
+    paid_through_proxy(chain, settled["transaction"], payer)
+    moved_once(chain, payer, before)
+    # The payer holds no ETH and sent nothing: the facilitator paid for the approval and the transfer.
+    assert chain.rpc("eth_getBalance", [payer, "latest"]) == "0x0"
+    assert chain.rpc("eth_getTransactionCount", [payer, "latest"]) == "0x0"
+    # The permit approved exactly the price, which the transfer used up.
+    allowance = chain.rpc("eth_call", [{"to": USDC, "data": "0xdd62ed3e" + word(int(payer, 16)) + word(int(PERMIT2, 16))},
+                                       "latest"])
+    assert int(str(allowance), 16) == 0
+
+
+def test_an_eip2612_permit_for_more_than_the_price_is_refused_offline(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    body = request_body(key, permit2_bill(**SPONSORED), eip2612_nonce=0)
+    body["paymentPayload"]["extensions"]["eip2612GasSponsoring"]["info"]["amount"] = str(2**256 - 1)
+    verdict = post(facilitator, "/verify", body)
+    assert (verdict["isValid"], verdict["invalidReason"]) == (False, "permit2_2612_amount_mismatch"), verdict
+
+
+def test_concurrent_settles_of_one_payment_broadcast_it_once(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    body = request_body(key, permit2_bill())
+    answers: List[Dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: answers.append(post(facilitator, "/settle", body))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    successes = [a for a in answers if a["success"]]
+    assert successes and {a["transaction"] for a in successes} == {successes[0]["transaction"]}, answers
+    assert all(a["success"] or a["errorReason"] == "settlement_pending" for a in answers), answers
+    paid_through_proxy(chain, successes[0]["transaction"], address(key))
+    moved_once(chain, address(key), before)
+
+
+def test_a_lost_broadcast_answer_is_followed_across_a_restart_and_charges_once(
+        chain: Chain, proxy: RpcProxy, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    body = request_body(key, permit2_bill())
+    proxy.fault("eth_sendRawTransaction", "lose")
+    first = post(facilitator, "/settle", body)
+    assert (first["success"], first["errorReason"]) == (False, "settlement_pending"), first
+    # The facilitator restarts: it reads the Permit2 settlement back from its database and follows it.
+    facilitator.restart()
+    again = post(facilitator, "/settle", body)
+    assert again["success"] is True and again["transaction"] == first["transaction"], again
+    paid_through_proxy(chain, again["transaction"], address(key))
+    moved_once(chain, address(key), before)
+
+
+@pytest.fixture(scope="module")
+def permit2_server(facilitator: Facilitator) -> Iterator[Server]:
+    """FastAPI with paywire's middleware asking for Permit2 (tests/e2e/apps/paid_app.py)."""
+    extra = {"TRANSFER_METHOD": "permit2", "PRICE_ATOMIC": str(PRICE_ATOMIC)}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        yield server
+
+
+@pytest.mark.parametrize("client", [python_client, official_fetch_client], ids=["paywire-python", "official-ts"])
+def test_clients_pay_a_permit2_api_once(chain: Chain, permit2_server: Server, client: Any) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    outcome = client(permit2_server.url(), key)
+    assert outcome.status == 200, outcome.output
+    assert outcome.transaction, outcome.output
+    paid_through_proxy(chain, outcome.transaction, address(key))
+    moved_once(chain, address(key), before)
+
+
+def test_an_api_answers_412_to_a_payer_who_never_approved_permit2(chain: Chain, permit2_server: Server) -> None:
+    key = next(_keys)
+    before = balances(chain, address(key))
+    outcome = python_client(permit2_server.url(), key)
+    assert outcome.status == 412, outcome.output
+    assert "permit2_allowance_required" in outcome.output
+    assert balances(chain, address(key)) == before
