@@ -145,11 +145,16 @@ fn every_refusal_has_its_reason() {
         "invalid_exact_evm_missing_eip712_domain"
     );
     // Unsupported scheme: the server's own offer is at fault.
-    let upto =
-        PaymentRequirements::new_v2("upto", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None).unwrap();
-    let e = verify_payment(&good, &upto, NOW).unwrap_err();
+    let unknown =
+        PaymentRequirements::new_v2("deferred", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None)
+            .unwrap();
+    let e = verify_payment(&good, &unknown, NOW).unwrap_err();
     assert_eq!(e.code(), ErrorCode::UnsupportedScheme);
     assert_eq!(status_for(&e), 500);
+    // An exact payment for an upto offer: another scheme.
+    let upto =
+        PaymentRequirements::new_v2("upto", req.network(), req.amount(), req.asset(), req.pay_to(), 300, None).unwrap();
+    assert_eq!(verify_payment(&good, &upto, NOW).unwrap_err().code(), ErrorCode::InvalidScheme);
     // An EIP-3009 payment for an offer that asks for Permit2.
     let mut permit2_extra = req.extra().unwrap().clone();
     permit2_extra.insert("assetTransferMethod".into(), json!("permit2"));

@@ -9,7 +9,9 @@ ends in the chain's truth: exactly the price moved, once, to the payee.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -18,8 +20,16 @@ from typing import Any, Dict, Iterator, List
 import httpx
 import pytest
 from conftest import PAY_TO, PRICE_ATOMIC, USDC
-from localnet import FACILITATOR_KEY, Chain, Facilitator, running_chain, write_config
-from parties import Server, official_fetch_client, python_asgi, python_client
+from localnet import (
+    FACILITATOR_ADDRESS,
+    FACILITATOR_KEY,
+    Chain,
+    Facilitator,
+    env,
+    running_chain,
+    write_config,
+)
+from parties import APPS, Server, official_fetch_client, python_asgi, python_client
 from rpc_proxy import RpcProxy
 
 import paywire
@@ -286,3 +296,173 @@ def test_an_api_answers_412_to_a_payer_who_never_approved_permit2(chain: Chain, 
     assert outcome.status == 412, outcome.output
     assert "permit2_allowance_required" in outcome.output
     assert balances(chain, address(key)) == before
+
+
+# ---- upto: a Permit2 witness transfer for a maximum; the server charges what was used, at most that ----
+
+UPTO_PROXY = "0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002"
+MAX_ATOMIC = 50_000  # the most a metered call may cost: $0.05
+
+
+def upto_bill(facilitator_address: str = FACILITATOR_ADDRESS, **extensions: Any) -> Dict[str, Any]:
+    return {
+        "x402Version": 2,
+        "error": "Payment required",
+        "resource": {"url": "http://e2e.test/generate", "description": "Metered", "mimeType": "application/json"},
+        "accepts": [{
+            "scheme": "upto", "network": "eip155:84532", "amount": str(MAX_ATOMIC), "asset": USDC, "payTo": PAY_TO,
+            "maxTimeoutSeconds": 300,
+            "extra": {"name": "USDC", "version": "2", "assetTransferMethod": "permit2",
+                      "facilitatorAddress": facilitator_address},
+        }],
+        **({"extensions": extensions} if extensions else {}),
+    }
+
+
+def upto_body(key: str, bill: Dict[str, Any], charge: int, eip2612_nonce: Any = None) -> Dict[str, Any]:
+    """paywire's paying client signs the bill; the server asks to settle `charge` (the amount it used)."""
+    parsed = paywire.PaymentRequired.from_json(json.dumps(bill))
+    header = paywire.Payer(paywire.LocalSigner(key)).pay(parsed, eip2612_nonce=eip2612_nonce)
+    payment = json.loads(paywire.PaymentPayload.from_header(header.value).raw_json)
+    return settle_body(payment, bill, charge)
+
+
+def settle_body(payment: Dict[str, Any], bill: Dict[str, Any], charge: int) -> Dict[str, Any]:
+    requirements = {**bill["accepts"][0], "amount": str(charge)}
+    return {"x402Version": 2, "paymentPayload": payment, "paymentRequirements": requirements}
+
+
+def charged_through_upto(chain: Chain, tx: str, payer: str, amount: int) -> None:
+    receipt = chain.receipt(tx)
+    assert receipt["status"] == "0x1", receipt
+    assert receipt["to"].lower() == UPTO_PROXY.lower()
+    assert receipt["from"].lower() == FACILITATOR_ADDRESS.lower()
+    transfers = [log for log in receipt["logs"] if log["topics"][0] == TRANSFER]
+    assert len(transfers) == 1, receipt["logs"]
+    assert (int(transfers[0]["topics"][1], 16), int(transfers[0]["topics"][2], 16)) == (int(payer, 16), int(PAY_TO, 16))
+    assert int(transfers[0]["data"], 16) == amount
+
+
+def moved(chain: Chain, payer: str, before: tuple) -> int:
+    after = balances(chain, payer)
+    assert before[0] - after[0] == after[1] - before[1]
+    return int(before[0] - after[0])
+
+
+def test_supported_names_the_upto_facilitator(facilitator: Facilitator) -> None:
+    kinds = httpx.get(f"{facilitator.url}/supported").json()["kinds"]
+    upto = [k for k in kinds if k["scheme"] == "upto"]
+    assert upto == [{"x402Version": 2, "scheme": "upto", "network": "eip155:84532",
+                     "extra": {"facilitatorAddress": FACILITATOR_ADDRESS}}]
+
+
+def test_upto_charges_what_the_server_asks_once(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    payer = address(key)
+    before = balances(chain, payer)
+    bill = upto_bill()
+    verify_body = upto_body(key, bill, MAX_ATOMIC)
+    assert post(facilitator, "/verify", verify_body) == {"isValid": True, "payer": payer}
+    used = 12_345
+    body = settle_body(verify_body["paymentPayload"], bill, used)
+    first = post(facilitator, "/settle", body)
+    assert (first["success"], first["amount"]) == (True, str(used)), first
+    charged_through_upto(chain, first["transaction"], payer, used)
+    assert post(facilitator, "/settle", body) == first
+    # One settlement per authorization: asked again for another amount, the first answer stands.
+    assert post(facilitator, "/settle", settle_body(verify_body["paymentPayload"], bill, MAX_ATOMIC)) == first
+    assert moved(chain, payer, before) == used
+
+
+def test_upto_refuses_more_than_the_maximum(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    body = upto_body(key, upto_bill(), MAX_ATOMIC + 1)
+    settled = post(facilitator, "/settle", body)
+    assert (settled["success"], settled["errorReason"]) == (
+        False, "invalid_upto_evm_payload_settlement_exceeds_amount"), settled
+    assert balances(chain, address(key)) == before
+
+
+def test_upto_charging_nothing_sends_nothing_and_stays_settled(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    payer = address(key)
+    before = balances(chain, payer)
+    sent_before = chain.rpc("eth_getTransactionCount", [FACILITATOR_ADDRESS, "latest"])
+    bill = upto_bill()
+    body = upto_body(key, bill, 0)
+    zero = post(facilitator, "/settle", body)
+    assert (zero["success"], zero["transaction"], zero["amount"]) == (True, "", "0"), zero
+    # The same authorization asked for more afterwards: still the recorded nothing.
+    assert post(facilitator, "/settle", settle_body(body["paymentPayload"], bill, 1000)) == zero
+    assert chain.rpc("eth_getTransactionCount", [FACILITATOR_ADDRESS, "latest"]) == sent_before
+    assert balances(chain, payer) == before
+
+
+def test_upto_for_another_facilitator_is_refused(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    stranger = address(KEYS[-1])
+    body = upto_body(key, upto_bill(stranger), MAX_ATOMIC)
+    verdict = post(facilitator, "/verify", body)
+    assert (verdict["isValid"], verdict["invalidReason"]) == (False, "upto_facilitator_mismatch"), verdict
+    # A witness altered to name this facilitator no longer matches the payer's signature.
+    body["paymentPayload"]["payload"]["permit2Authorization"]["witness"]["facilitator"] = FACILITATOR_ADDRESS
+    body["paymentRequirements"]["extra"]["facilitatorAddress"] = FACILITATOR_ADDRESS
+    body["paymentPayload"]["accepted"]["extra"]["facilitatorAddress"] = FACILITATOR_ADDRESS
+    verdict = post(facilitator, "/verify", body)
+    assert (verdict["isValid"], verdict["invalidReason"]) == (False, "invalid_permit2_signature"), verdict
+
+
+def test_upto_from_a_payer_without_gas(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    payer = address(key)
+    before = balances(chain, payer)
+    body = upto_body(key, upto_bill(**SPONSORED), 7_000, eip2612_nonce=0)
+    settled = post(facilitator, "/settle", body)
+    assert settled["success"] is True, settled
+    charged_through_upto(chain, settled["transaction"], payer, 7_000)
+    assert moved(chain, payer, before) == 7_000
+    assert chain.rpc("eth_getTransactionCount", [payer, "latest"]) == "0x0"
+
+
+def official_payload(key: str, bill: Dict[str, Any], scheme: str) -> Dict[str, Any]:
+    run = subprocess.run(["node", str(APPS / "official_payload.mjs")], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PRIVATE_KEY": key, "SCHEME": scheme, "BILL": json.dumps(bill),
+                              "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR")})
+    assert run.returncode == 0, run.stderr
+    payload: Dict[str, Any] = json.loads(run.stdout)
+    return payload
+
+
+def test_the_official_upto_client_is_settled_by_paywire(chain: Chain, facilitator: Facilitator) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    payer = address(key)
+    before = balances(chain, payer)
+    bill = upto_bill()
+    payment = official_payload(key, bill, "upto")
+    assert payment["payload"]["permit2Authorization"]["spender"] == UPTO_PROXY
+    assert post(facilitator, "/verify", settle_body(payment, bill, MAX_ATOMIC)) == {"isValid": True, "payer": payer}
+    settled = post(facilitator, "/settle", settle_body(payment, bill, 20_000))
+    assert (settled["success"], settled["amount"]) == (True, "20000"), settled
+    charged_through_upto(chain, settled["transaction"], payer, 20_000)
+    assert moved(chain, payer, before) == 20_000
+
+
+def test_a_paywire_upto_payment_passes_the_official_sdk_shape(chain: Chain) -> None:
+    """paywire's upto payload is byte for byte the official client's, but for the signature and nonce."""
+    key = next(_keys)
+    bill = upto_bill()
+    ours = json.loads(paywire.PaymentPayload.from_header(
+        paywire.Payer(paywire.LocalSigner(key)).pay(paywire.PaymentRequired.from_json(json.dumps(bill))).value
+    ).raw_json)
+    theirs = official_payload(key, bill, "upto")
+    for p in (ours, theirs):
+        p["payload"]["signature"] = "0x"
+        p["payload"]["permit2Authorization"]["nonce"] = "0"
+        p["payload"]["permit2Authorization"]["deadline"] = "0"
+    assert ours["payload"] == theirs["payload"]
+    assert ours["accepted"] == theirs["accepted"]

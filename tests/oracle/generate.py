@@ -480,9 +480,12 @@ def verification(ts: TsOracle) -> dict:
                 "invalid_exact_evm_payload_signature" if v1 else "asset_mismatch")
         add(f"{label}: wrong network", *variant(req_edit={"network": "base" if v1 else "eip155:8453"}), NOW,
             "invalid_exact_evm_network_mismatch", may_raise=True)
-        add(f"{label}: unsupported scheme", *variant(req_edit={"scheme": "upto"}), NOW, "unsupported_scheme",
+        add(f"{label}: unsupported scheme", *variant(req_edit={"scheme": "deferred"}), NOW, "unsupported_scheme",
             may_raise=True, differs="the official Python facilitator checks only the payment's own scheme, not the "
                                     "requirements'")
+        add(f"{label}: an exact payment for an upto offer", *variant(req_edit={"scheme": "upto"}), NOW,
+            "invalid_scheme", may_raise=True,
+            differs="the official Python facilitator checks only the payment's own scheme, not the requirements'")
         if not v1 and not permit2:
             def other_chain(p):
                 p["accepted"]["network"] = "eip155:8453"

@@ -21,6 +21,7 @@ use crate::money::Usd;
 use crate::payment_id;
 use crate::signer::{Clock, Randomness, Signer, check_signature, sign_checked};
 use crate::types::{PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo};
+use crate::upto::{UptoAuthorization, UptoPayload};
 use crate::wire::Object;
 
 /// Seconds by which paywire extends `validBefore` beyond the server's `maxTimeoutSeconds`, so that a payment
@@ -114,6 +115,7 @@ pub struct PreparedPayment {
 enum Unsigned {
     Eip3009(Eip3009Authorization),
     Permit2(Permit2Authorization),
+    Upto(UptoAuthorization),
 }
 
 impl PreparedPayment {
@@ -306,8 +308,23 @@ impl Payer {
             payment_id::attach(x, id)?;
         }
 
-        let (unsigned, digest) = match offer.method {
-            TransferMethod::Permit2 => {
+        let (unsigned, digest) = match (chosen.upto, offer.method) {
+            (Some(facilitator), _) => {
+                let auth = UptoAuthorization {
+                    from: payer,
+                    token: offer.asset,
+                    amount: offer.amount,
+                    spender: crate::upto::SPENDER,
+                    nonce: U256::from_be_bytes(nonce),
+                    deadline: U256::from(valid_before),
+                    to: offer.pay_to,
+                    facilitator,
+                    valid_after: U256::ZERO,
+                };
+                let digest = auth.digest(offer.chain_id);
+                (Unsigned::Upto(auth), digest)
+            }
+            (None, TransferMethod::Permit2) => {
                 let auth = Permit2Authorization {
                     from: payer,
                     token: offer.asset,
@@ -321,7 +338,7 @@ impl Payer {
                 let digest = permit2_digest(offer.chain_id, &auth);
                 (Unsigned::Permit2(auth), digest)
             }
-            TransferMethod::Eip3009 => {
+            (None, TransferMethod::Eip3009) => {
                 let domain = offer.token_domain_separator()?;
                 let valid_after = if bill.x402_version >= 2 { 0 } else { now.saturating_sub(V1_VALID_AFTER_LEAD) };
                 let auth = Eip3009Authorization {
@@ -339,7 +356,7 @@ impl Payer {
         let mut digests = vec![digest];
         let sponsored = extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION));
         let permit = match (&unsigned, extras.eip2612_nonce, &offer.domain_name, &offer.domain_version) {
-            (Unsigned::Permit2(_), Some(nonce), Some(name), Some(version)) if sponsored => {
+            (Unsigned::Permit2(_) | Unsigned::Upto(_), Some(nonce), Some(name), Some(version)) if sponsored => {
                 let permit = Eip2612Permit {
                     token: offer.asset,
                     owner: payer,
@@ -527,14 +544,19 @@ fn earlier_payment(state: &mut State, key: &str, bill: &PaymentRequired, now: u6
 fn build_header(prepared: PreparedPayment, signatures: Vec<Signature>) -> Result<PaymentHeader> {
     let mut sigs = signatures.into_iter();
     let main = sigs.next().ok_or_else(|| Error::new(ErrorCode::InvalidPreparedPayment, "no signature given"))?;
-    let (exact, amount) = match prepared.unsigned {
+    let signature = main.as_bytes().to_vec();
+    let (scheme_payload, amount) = match prepared.unsigned {
         Unsigned::Eip3009(auth) => {
             let amount = auth.value;
-            (ExactPayload::Eip3009 { authorization: auth, signature: main.as_bytes().to_vec() }, amount)
+            (ExactPayload::Eip3009 { authorization: auth, signature }.to_object(), amount)
         }
         Unsigned::Permit2(auth) => {
             let amount = auth.amount;
-            (ExactPayload::Permit2 { authorization: auth, signature: main.as_bytes().to_vec() }, amount)
+            (ExactPayload::Permit2 { authorization: auth, signature }.to_object(), amount)
+        }
+        Unsigned::Upto(auth) => {
+            let amount = auth.amount;
+            (UptoPayload { authorization: auth, signature }.to_object(), amount)
         }
     };
     let mut extensions = prepared.extensions;
@@ -544,9 +566,9 @@ fn build_header(prepared: PreparedPayment, signatures: Vec<Signature>) -> Result
         merge_client_info(ext, EIP2612_EXTENSION, permit.extension_info(&sig));
     }
     let payload = if prepared.bill_version >= 2 {
-        PaymentPayload::new_v2(&prepared.requirements, prepared.resource.as_ref(), exact.to_object(), extensions)?
+        PaymentPayload::new_v2(&prepared.requirements, prepared.resource.as_ref(), scheme_payload, extensions)?
     } else {
-        PaymentPayload::new_v1(prepared.requirements.scheme(), prepared.requirements.network(), exact.to_object())?
+        PaymentPayload::new_v1(prepared.requirements.scheme(), prepared.requirements.network(), scheme_payload)?
     };
     Ok(PaymentHeader {
         name: payload.header_name(),

@@ -120,6 +120,8 @@ pub(crate) struct Acceptable {
     pub index: usize,
     pub offer: ExactOffer,
     pub charge: Charge,
+    /// For an `upto` offer: the facilitator its witness names (the offer's amount is the maximum).
+    pub upto: Option<Address>,
 }
 
 impl Policy {
@@ -185,13 +187,19 @@ impl Policy {
         doc.into_policy().map_err(|e| Error::new(ErrorCode::InvalidPolicy, e))
     }
 
-    /// Judges one offer: how it would be charged, or every reason it is refused.
+    /// Judges one offer: how it would be charged, or every reason it is refused. An `upto` offer is judged at
+    /// its maximum, which is what its signature puts at risk; the facilitator its witness names comes back
+    /// with it.
     pub(crate) fn judge(
         &self,
         req: &PaymentRequirements,
         spent: &Spent,
-    ) -> core::result::Result<(ExactOffer, Charge), Vec<String>> {
-        let mut offer = match ExactOffer::resolve(req) {
+    ) -> core::result::Result<(ExactOffer, Charge, Option<Address>), Vec<String>> {
+        let resolved = match req.scheme() {
+            crate::upto::SCHEME => crate::upto::UptoOffer::resolve(req).map(|o| (o.as_exact(), Some(o.facilitator))),
+            _ => ExactOffer::resolve(req).map(|o| (o, None)),
+        };
+        let (mut offer, upto) = match resolved {
             Ok(o) => o,
             Err(e) => return Err(vec![e.message().to_string()]),
         };
@@ -268,7 +276,7 @@ impl Policy {
                 offer.chain_id
             ));
         }
-        if reasons.is_empty() { Ok((offer, charge)) } else { Err(reasons) }
+        if reasons.is_empty() { Ok((offer, charge, upto)) } else { Err(reasons) }
     }
 
     /// Whether `charge` still fits every budget after `spent`.
@@ -296,10 +304,10 @@ impl Policy {
         let mut best: Option<(usize, Acceptable)> = None;
         for (index, req) in bill.accepts.iter().enumerate() {
             match self.judge(req, spent) {
-                Ok((offer, charge)) => {
+                Ok((offer, charge, upto)) => {
                     let rank = self.prefer_networks.iter().position(|c| *c == offer.chain_id).unwrap_or(usize::MAX);
                     if best.as_ref().is_none_or(|(r, _)| rank < *r) {
-                        best = Some((rank, Acceptable { index, offer, charge }));
+                        best = Some((rank, Acceptable { index, offer, charge, upto }));
                     }
                 }
                 Err(reasons) => refusals.push(OfferRefusal { index, offer: req.summary(), reasons }),

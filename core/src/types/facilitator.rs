@@ -182,8 +182,12 @@ impl SettleResponse {
     }
 
     fn check(&self, code: ErrorCode) -> Result<()> {
-        if self.success && self.transaction.is_empty() {
-            return Err(Error::new(code, "a successful settlement must name its transaction"));
+        // Only an `upto` settlement that charged nothing succeeds without a transaction.
+        if self.success && self.transaction.is_empty() && self.amount.as_deref() != Some("0") {
+            return Err(Error::new(
+                code,
+                "a successful settlement must name its transaction (only one that charged an amount of \"0\" has none)",
+            ));
         }
         Ok(())
     }
