@@ -814,6 +814,11 @@ export interface PriceTagOptions {
   eip712Version?: string
   /** "eip3009" or "permit2". */
   transferMethod?: string
+  /**
+   * "exact" (the default) or "upto": the price is a maximum, the handler reports what a request charges
+   * (the `Settlement-Overrides` response header), and `extra.facilitatorAddress` names the facilitator.
+   */
+  scheme?: string
   /** How long a payment may stay valid (default 300). */
   maxTimeoutSeconds?: number
   /** Extra members of the offer's `extra`. */

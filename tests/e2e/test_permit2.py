@@ -29,7 +29,16 @@ from localnet import (
     running_chain,
     write_config,
 )
-from parties import APPS, Server, official_fetch_client, python_asgi, python_client
+from parties import (
+    APPS,
+    Server,
+    cli_client,
+    node_client,
+    node_express,
+    official_fetch_client,
+    python_asgi,
+    python_client,
+)
 from rpc_proxy import RpcProxy
 
 import paywire
@@ -37,7 +46,7 @@ import paywire
 PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 EXACT_PROXY = "0x402085c248EeA27D92E8b30b2C58ed07f9E20001"
 TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-KEYS = ["0x" + format(0x5000 + i, "064x") for i in range(24)]
+KEYS = ["0x" + format(0x5000 + i, "064x") for i in range(64)]
 FUNDED = 1_000_000_000
 _keys = iter(KEYS)
 FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
@@ -302,6 +311,7 @@ def test_an_api_answers_412_to_a_payer_who_never_approved_permit2(chain: Chain, 
 
 UPTO_PROXY = "0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002"
 MAX_ATOMIC = 50_000  # the most a metered call may cost: $0.05
+SERVED_MAX = 10_000  # the most GET /generate may cost: $0.01
 
 
 def upto_bill(facilitator_address: str = FACILITATOR_ADDRESS, **extensions: Any) -> Dict[str, Any]:
@@ -466,3 +476,49 @@ def test_a_paywire_upto_payment_passes_the_official_sdk_shape(chain: Chain) -> N
         p["payload"]["permit2Authorization"]["deadline"] = "0"
     assert ours["payload"] == theirs["payload"]
     assert ours["accepted"] == theirs["accepted"]
+
+
+@pytest.fixture(scope="module", params=["python-asgi", "node-express"])
+def metered_server(request: Any, facilitator: Facilitator) -> Iterator[Server]:
+    """A paywire API (tests/e2e/apps/paid_app.*) with GET /generate metered by upto, at most SERVED_MAX (the
+    example agents' policy allows $0.01 per payment)."""
+    serve = {"python-asgi": python_asgi, "node-express": node_express}[request.param]
+    extra = {"UPTO_FACILITATOR": FACILITATOR_ADDRESS, "UPTO_MAX": str(SERVED_MAX)}
+    with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        yield server
+
+
+@pytest.mark.parametrize("client", [python_client, node_client, cli_client, official_fetch_client],
+                         ids=["paywire-python", "paywire-node", "paywire-cli", "official-ts"])
+def test_a_metered_api_charges_what_its_handler_used(chain: Chain, metered_server: Server, client: Any) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    payer = address(key)
+    before = balances(chain, payer)
+    used = 4_321
+    outcome = client(metered_server.url(f"/generate?used={used}"), key)
+    assert outcome.status == 200, outcome.output
+    assert "Settlement-Overrides" not in outcome.output and "settlement-overrides" not in outcome.output
+    assert outcome.transaction, outcome.output
+    charged_through_upto(chain, outcome.transaction, payer, used)
+    assert moved(chain, payer, before) == used
+
+
+def test_a_metered_request_that_used_nothing_costs_nothing(chain: Chain, metered_server: Server) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    outcome = python_client(metered_server.url("/generate?used=0"), key)
+    assert outcome.status == 200, outcome.output
+    assert balances(chain, address(key)) == before
+
+
+def test_a_handler_reporting_more_than_the_maximum_is_served_nothing_and_charges_nothing(
+        chain: Chain, metered_server: Server) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    outcome = python_client(metered_server.url(f"/generate?used={SERVED_MAX + 1}"), key)
+    assert outcome.status == 500, outcome.output
+    assert "tokens" not in outcome.body
+    assert balances(chain, address(key)) == before

@@ -37,6 +37,10 @@ pub struct PriceTagOptions {
     /// "eip3009" or "permit2".
     #[uniffi(default = None)]
     pub transfer_method: Option<String>,
+    /// "exact" (the default) or "upto": the price is a maximum, the handler reports what a request charges
+    /// (the `Settlement-Overrides` response header), and `extra.facilitatorAddress` names the facilitator.
+    #[uniffi(default = None)]
+    pub scheme: Option<String>,
     /// How long a payment may stay valid (default 300).
     #[uniffi(default = None)]
     pub max_timeout_seconds: Option<u64>,
@@ -66,6 +70,7 @@ impl PriceTag {
             eip712_name: options.eip712_name,
             eip712_version: options.eip712_version,
             transfer_method: options.transfer_method,
+            scheme: options.scheme,
             max_timeout_seconds: options.max_timeout_seconds,
             extra: Some(object_from(options.extra_json.as_deref(), "extraJson")?),
             extensions: Some(object_from(options.extensions_json.as_deref(), "extensionsJson")?),

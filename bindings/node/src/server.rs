@@ -34,6 +34,9 @@ pub struct PriceTagOptions {
     pub eip712_version: Option<String>,
     /// "eip3009" or "permit2".
     pub transfer_method: Option<String>,
+    /// "exact" (the default) or "upto": the price is a maximum, the handler reports what a request charges
+    /// (the `Settlement-Overrides` response header), and `extra.facilitatorAddress` names the facilitator.
+    pub scheme: Option<String>,
     /// How long a payment may stay valid (default 300).
     pub max_timeout_seconds: Option<u32>,
     /// Extra members of the offer's `extra`.
@@ -61,6 +64,7 @@ impl PriceTag {
             eip712_name: options.eip712_name,
             eip712_version: options.eip712_version,
             transfer_method: options.transfer_method,
+            scheme: options.scheme,
             max_timeout_seconds: options.max_timeout_seconds.map(u64::from),
             extra: Some(object_from(options.extra, "extra")?),
             extensions: Some(object_from(options.extensions, "extensions")?),

@@ -21,10 +21,13 @@ pub struct PriceTag(pub core::PriceTag);
 impl PriceTag {
     /// A USD `price` ("$0.01") paid in the network's default stablecoin, or an exact `amount` (atomic units)
     /// of the token `asset` (whose EIP-712 `eip712_name`/`eip712_version` are needed unless it is a known
-    /// stablecoin). `extensions` are declared on the bill.
+    /// stablecoin). `extensions` are declared on the bill. `scheme="upto"` makes the price a maximum: the
+    /// handler reports what a request charges (the `Settlement-Overrides` response header), and
+    /// `extra["facilitatorAddress"]` names the facilitator that settles it.
     #[new]
     #[pyo3(signature = (network, pay_to, price=None, *, amount=None, asset=None, eip712_name=None,
-        eip712_version=None, transfer_method=None, max_timeout_seconds=None, extra=None, extensions=None))]
+        eip712_version=None, transfer_method=None, max_timeout_seconds=None, extra=None, extensions=None,
+        scheme=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -39,6 +42,7 @@ impl PriceTag {
         max_timeout_seconds: Option<u64>,
         extra: Option<&Bound<'_, PyAny>>,
         extensions: Option<&Bound<'_, PyAny>>,
+        scheme: Option<String>,
     ) -> PyResult<Self> {
         let spec = core::PriceTagSpec {
             network,
@@ -49,6 +53,7 @@ impl PriceTag {
             eip712_name,
             eip712_version,
             transfer_method: transfer_method.map(str::to_string),
+            scheme,
             max_timeout_seconds,
             extra: object_from_py(extra)?,
             extensions: object_from_py(extensions)?,

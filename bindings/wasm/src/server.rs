@@ -32,6 +32,7 @@ impl PriceTag {
             eip712_name: optional_string(&options, "eip712Name")?,
             eip712_version: optional_string(&options, "eip712Version")?,
             transfer_method: optional_string(&options, "transferMethod")?,
+            scheme: optional_string(&options, "scheme")?,
             max_timeout_seconds: u64_member(&options, "maxTimeoutSeconds")?,
             extra: Some(object_member(&options, "extra")?),
             extensions: Some(object_member(&options, "extensions")?),

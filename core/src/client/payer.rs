@@ -115,7 +115,8 @@ pub struct PreparedPayment {
 enum Unsigned {
     Eip3009(Eip3009Authorization),
     Permit2(Permit2Authorization),
-    Upto(UptoAuthorization),
+    // Boxed: the largest authorization, and the rarest.
+    Upto(Box<UptoAuthorization>),
 }
 
 impl PreparedPayment {
@@ -322,7 +323,7 @@ impl Payer {
                     valid_after: U256::ZERO,
                 };
                 let digest = auth.digest(offer.chain_id);
-                (Unsigned::Upto(auth), digest)
+                (Unsigned::Upto(Box::new(auth)), digest)
             }
             (None, TransferMethod::Permit2) => {
                 let auth = Permit2Authorization {
@@ -556,7 +557,7 @@ fn build_header(prepared: PreparedPayment, signatures: Vec<Signature>) -> Result
         }
         Unsigned::Upto(auth) => {
             let amount = auth.amount;
-            (UptoPayload { authorization: auth, signature }.to_object(), amount)
+            (UptoPayload { authorization: *auth, signature }.to_object(), amount)
         }
     };
     let mut extensions = prepared.extensions;

@@ -52,6 +52,10 @@ pub struct PriceTag {
     /// `extensions` map, so the tags' declarations are merged into it; when two tags declare the same key,
     /// the later tag's declaration is kept.
     pub extensions: Object,
+    /// An `upto` offer: the price is the most a request may cost, and the handler reports what it charges
+    /// (the `Settlement-Overrides` response header). Paid with Permit2; `extra.facilitatorAddress` names the
+    /// facilitator that settles it.
+    pub upto: bool,
 }
 
 /// A price tag as every binding takes it, field by field; [`PriceTag::from_spec`] checks it once for all.
@@ -73,6 +77,8 @@ pub struct PriceTagSpec {
     pub eip712_version: Option<String>,
     /// `eip3009` or `permit2` (default: the default table's method, else EIP-3009).
     pub transfer_method: Option<String>,
+    /// `exact` (the default) or `upto` (the price is a maximum; the handler reports what it charges).
+    pub scheme: Option<String>,
     /// Seconds allowed to complete the payment (default 300).
     pub max_timeout_seconds: Option<u64>,
     /// Members merged over the offer's `extra`.
@@ -105,6 +111,16 @@ impl PriceTag {
             },
             _ => return Err(bad("give either a price (\"$0.01\") or an amount with its asset")),
         };
+        let upto = match spec.scheme.as_deref() {
+            None | Some(SCHEME) => false,
+            Some(crate::upto::SCHEME) => true,
+            Some(other) => {
+                return Err(bad(&format!(
+                    "scheme \"{}\" is not one paywire serves; use \"exact\" or \"upto\"",
+                    crate::wire::truncate(other)
+                )));
+            }
+        };
         let tag = PriceTag {
             network: spec.network,
             price,
@@ -112,6 +128,7 @@ impl PriceTag {
             max_timeout_seconds: spec.max_timeout_seconds,
             extra: spec.extra.unwrap_or_default(),
             extensions: spec.extensions.unwrap_or_default(),
+            upto,
         };
         // A tag that cannot make an offer is refused now, not on the first request.
         tag.to_requirements(2, &ResourceInfo::new("http://localhost/"))?;
@@ -127,6 +144,7 @@ impl PriceTag {
             max_timeout_seconds: None,
             extra: Object::new(),
             extensions: Object::new(),
+            upto: false,
         }
     }
 
@@ -139,7 +157,7 @@ impl PriceTag {
         if pay_to == Address::ZERO {
             return Err(bad("payTo is the zero address; payments to it are burnt".into()));
         }
-        let (amount, asset, name, version, method) = match &self.price {
+        let (amount, asset, name, version, mut method) = match &self.price {
             Price::Money(text) => {
                 let known = default_asset(chain_id).ok_or_else(|| {
                     Error::new(
@@ -180,9 +198,25 @@ impl PriceTag {
                 (*amount, *asset, name, version, method)
             }
         };
+        if self.upto {
+            // upto rests on Permit2 (the upto proxy); it has no x402 v1 form.
+            method = TransferMethod::Permit2;
+            if x402_version < 2 {
+                return Err(bad("the upto scheme is x402 v2 only; serve this route over v2".into()));
+            }
+            match self.extra.get("facilitatorAddress").and_then(|v| v.as_str()).map(parse_address) {
+                Some(Ok(_)) => {}
+                _ => {
+                    return Err(bad("an upto price tag names the facilitator that settles it in extra \
+                                    facilitatorAddress (a facilitator's /supported lists it under its upto kind)"
+                        .into()));
+                }
+            }
+        }
         let mut extra = Object::new();
         let supports_2612 = known_asset(chain_id, &asset).is_some_and(|k| k.supports_eip2612);
-        if method == TransferMethod::Eip3009 || supports_2612 || matches!(self.price, Price::Atomic { .. }) {
+        if method == TransferMethod::Eip3009 || supports_2612 || self.upto || matches!(self.price, Price::Atomic { .. })
+        {
             if let Some(n) = name {
                 extra.insert("name".into(), Value::String(n));
             }
@@ -203,7 +237,7 @@ impl PriceTag {
         let asset_text = asset.to_checksum(None);
         if x402_version >= 2 {
             PaymentRequirements::new_v2(
-                SCHEME,
+                if self.upto { crate::upto::SCHEME } else { SCHEME },
                 &network::caip2(chain_id),
                 amount,
                 &asset_text,

@@ -43,6 +43,7 @@ use crate::siwx::{self, SignInCheck, SignInInfo, SignInOptions, SignInPayload};
 use crate::types::{
     PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo, SettleResponse, VerifyResponse,
 };
+use crate::upto;
 use crate::verify::{VerifyOptions, last_acceptable_time};
 
 /// What a buyer is told when the facilitator fails before anything was charged; details go to the log.
@@ -975,6 +976,7 @@ impl Run {
                 headers: Vec::new(),
                 body: None,
                 since: self.now,
+                charge: None,
             },
         })
     }
@@ -1241,6 +1243,7 @@ impl Run {
                 headers: Vec::new(),
                 body: None,
                 since: self.now,
+                charge: None,
             },
         })
     }
@@ -1574,12 +1577,15 @@ impl Run {
     }
 
     /// Runs the handler for a verified (or taken-over) payment, then settles and answers.
-    async fn run_and_settle(&mut self, accepted: AcceptedPayment, key: String, claim: StoreEntry) -> Action {
+    async fn run_and_settle(&mut self, accepted: AcceptedPayment, key: String, mut claim: StoreEntry) -> Action {
         let payer = accepted.verified.payer.to_checksum(None);
-        let out = match self.run_handler(Paid { payer, payment: Some(accepted.clone()), receipt: None }).await {
+        let mut out = match self.run_handler(Paid { payer, payment: Some(accepted.clone()), receipt: None }).await {
             Ok(out) => out,
             Err(action) => return action,
         };
+        // An upto handler reports what the request charges; the report never leaves the server.
+        let overrides = http::header(&out.headers, upto::SETTLEMENT_OVERRIDES_HEADER).map(str::to_string);
+        http::remove(&mut out.headers, upto::SETTLEMENT_OVERRIDES_HEADER);
         if out.status >= 400 {
             // The handler failed: nothing was delivered, so nothing is charged.
             return self.respond(out).await;
@@ -1588,6 +1594,23 @@ impl Run {
             // The router redirects to this same path in another form (a trailing slash): the paid content is
             // not there, so nothing is charged; the client pays at the redirect's target.
             return self.respond(out).await;
+        }
+        if accepted.requirements.scheme() == upto::SCHEME {
+            let max = accepted.verified.amount;
+            let charge = match overrides {
+                Some(value) => {
+                    let decimals = crate::assets::known_asset(accepted.verified.chain_id, &accepted.verified.asset)
+                        .map(|a| a.decimals);
+                    match upto::charge_from_overrides(&value, max, decimals) {
+                        Ok(charge) => charge,
+                        // The response is withheld and nothing is charged: the server's own report is wrong.
+                        Err(e) => return self.fail_locally(e).await,
+                    }
+                }
+                // No report: the whole maximum, as the official servers do.
+                None => max,
+            };
+            claim.record.charge = Some(charge.to_string());
         }
         // The first settlement of this payment: a hook may still stop it (the response is then never sent).
         let before = self.hook_context(HookPoint::BeforeSettle, &accepted);
@@ -1660,7 +1683,15 @@ impl Run {
         // Once /settle is asked, its outcome must be recorded even if the request is cancelled meanwhile.
         self.shielded = true;
         let version = self.bill().x402_version;
-        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements: accepted.requirements.clone() };
+        // An upto payment settles the amount its handler charged (recorded with it), not the maximum.
+        let requirements = match record.record.charge.as_deref().map(str::parse::<alloy_primitives::U256>) {
+            Some(Ok(charge)) => match upto::requirements_at(&accepted.requirements, charge) {
+                Ok(r) => r,
+                Err(e) => return self.fail_locally(e).await,
+            },
+            _ => accepted.requirements.clone(),
+        };
+        let call = FacilitatorCall { payment: accepted.payment.clone(), requirements };
         let settled = match self.ask(Action::Settle(Box::new(call))).await {
             Input::Settled(s) => Ok(s),
             Input::FacilitatorFailed { code, message } => Err((code, message)),

@@ -62,6 +62,9 @@ pub struct Record {
     /// a record in flight much longer than any request takes belongs to a process that died mid-request.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub since: u64,
+    /// What an `upto` payment charges (atomic units), decided when its handler ran: a retry settles the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -313,6 +316,7 @@ mod tests {
                 headers: vec![("a".into(), "b".into())],
                 body: Some(vec![7; body]),
                 since: 0,
+                charge: None,
             },
         }
     }

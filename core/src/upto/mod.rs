@@ -16,7 +16,7 @@ use crate::eip712::{self, upto as types};
 use crate::error::{Error, ErrorCode, Result};
 use crate::network;
 use crate::types::PaymentRequirements;
-use crate::wire::{Fields, Object, hex_lower, parse_address};
+use crate::wire::{Fields, Object, hex_lower, parse_address, truncate};
 
 /// The scheme name.
 pub const SCHEME: &str = "upto";
@@ -145,7 +145,7 @@ impl UptoOffer {
         if req.scheme() != SCHEME {
             return Err(Error::new(
                 ErrorCode::UnsupportedScheme,
-                format!("scheme \"{}\" is not upto", crate::wire::truncate(req.scheme())),
+                format!("scheme \"{}\" is not upto", truncate(req.scheme())),
             ));
         }
         let bad = |what: &str, e: String| Error::new(ErrorCode::InvalidPaymentRequirements, format!("{what} {e}"));
@@ -197,6 +197,49 @@ pub fn requirements_at(req: &PaymentRequirements, amount: U256) -> Result<Paymen
     PaymentRequirements::from_object(obj, req.version())
 }
 
+/// The response header a handler sets to report what an upto request charges (the official SDKs' name). The
+/// gate removes it before the response leaves.
+pub const SETTLEMENT_OVERRIDES_HEADER: &str = "settlement-overrides";
+
+/// The amount a handler's `Settlement-Overrides` value (`{"amount": …}`) charges out of the payer's `max`:
+/// atomic units (`"1000"`), a share of the maximum (`"50%"`, at most two decimals, rounded down) or money
+/// (`"$0.05"`, in a token of `decimals`). Zero charges nothing. A value that cannot be read, or that charges
+/// more than `max`, is the server's own error ([`ErrorCode::InvalidPrice`]): nothing is settled for it.
+pub fn charge_from_overrides(value: &str, max: U256, decimals: Option<u8>) -> Result<U256> {
+    let bad = |why: String| Error::new(ErrorCode::InvalidPrice, format!("the handler's Settlement-Overrides {why}"));
+    let parsed: Value = serde_json::from_str(value).map_err(|_| bad("is not JSON".into()))?;
+    let amount = match parsed.get("amount") {
+        Some(Value::String(text)) => text.trim().to_string(),
+        Some(Value::Number(n)) if n.is_u64() => n.to_string(),
+        _ => return Err(bad("has no amount (a string: \"1000\", \"50%\" or \"$0.05\")".into())),
+    };
+    let charge = if let Some(percent) = amount.strip_suffix('%') {
+        let (whole, cents) = percent.split_once('.').unwrap_or((percent, ""));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || (!cents.is_empty() && !digits(cents)) || cents.len() > 2 {
+            return Err(bad(format!("amount {} is not a percentage with at most two decimals", truncate(&amount))));
+        }
+        let hundredths = U256::from_str_radix(&format!("{whole}{cents:0<2}"), 10)
+            .map_err(|_| bad(format!("amount {} is out of range", truncate(&amount))))?;
+        max.saturating_mul(hundredths) / U256::from(10_000u64)
+    } else if amount.starts_with('$') {
+        let decimals = decimals.ok_or_else(|| bad("is in dollars, but the token's decimals are unknown".into()))?;
+        // parse_price refuses zero, which a metered request may well cost.
+        let digits = amount.trim_start_matches('$');
+        if !digits.is_empty() && digits.bytes().all(|b| b == b'0' || b == b'.') && digits.matches('.').count() <= 1 {
+            U256::ZERO
+        } else {
+            crate::money::parse_price(&amount, decimals).map_err(|e| bad(e.message().to_string()))?
+        }
+    } else {
+        crate::wire::parse_decimal_u256(&amount).map_err(|e| bad(format!("amount {e}")))?
+    };
+    if charge > max {
+        return Err(bad(format!("charges {charge}, more than the {max} the payer authorized")));
+    }
+    Ok(charge)
+}
+
 /// The spender every upto authorization must name.
 pub const SPENDER: Address = UPTO_PERMIT2_PROXY;
 
@@ -222,6 +265,33 @@ mod tests {
         };
         let want: B256 = "0xafb5ee7ca91d0fb580cb2d88b5357220eef0be286c8de99c7285a9c7f3f78abb".parse().unwrap();
         assert_eq!(auth.digest(84532), want);
+    }
+
+    #[test]
+    fn overrides_in_every_form() {
+        let max = U256::from(50_000u64);
+        let charge = |v: &str| charge_from_overrides(v, max, Some(6));
+        assert_eq!(charge(r#"{"amount":"12345"}"#).unwrap(), U256::from(12_345u64));
+        assert_eq!(charge(r#"{"amount":12345}"#).unwrap(), U256::from(12_345u64));
+        assert_eq!(charge(r#"{"amount":"50%"}"#).unwrap(), U256::from(25_000u64));
+        assert_eq!(charge(r#"{"amount":"33.33%"}"#).unwrap(), U256::from(16_665u64));
+        assert_eq!(charge(r#"{"amount":"$0.02"}"#).unwrap(), U256::from(20_000u64));
+        assert_eq!(charge(r#"{"amount":"$0"}"#).unwrap(), U256::ZERO);
+        assert_eq!(charge(r#"{"amount":"0"}"#).unwrap(), U256::ZERO);
+        assert_eq!(charge(r#"{"amount":"100%"}"#).unwrap(), max);
+        for bad in [
+            "not json",
+            r#"{"amount":"50001"}"#,
+            r#"{"amount":"100.01%"}"#,
+            r#"{"amount":"1.234%"}"#,
+            r#"{"amount":"-1"}"#,
+            r#"{"amount":"$1"}"#,
+            r#"{"other":"1"}"#,
+            r#"{"amount":"1e3"}"#,
+        ] {
+            assert_eq!(charge(bad).unwrap_err().code(), ErrorCode::InvalidPrice, "{bad}");
+        }
+        assert!(charge_from_overrides(r#"{"amount":"$0.01"}"#, max, None).is_err());
     }
 
     #[test]

@@ -407,6 +407,7 @@ class PriceTag:
         max_timeout_seconds: Optional[int] = None,
         extra: Optional[Mapping[str, Any]] = None,
         extensions: Optional[Mapping[str, Any]] = None,
+        scheme: Optional[Literal["exact", "upto"]] = None,
     ) -> PriceTag: ...
     def to_requirements(self, resource_url: str, x402_version: int = 2) -> PaymentRequirements: ...
 

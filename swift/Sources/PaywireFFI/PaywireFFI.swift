@@ -6594,6 +6594,11 @@ public struct PriceTagOptions: Equatable, Hashable {
      */
     public var transferMethod: String?
     /**
+     * "exact" (the default) or "upto": the price is a maximum, the handler reports what a request charges
+     * (the `Settlement-Overrides` response header), and `extra.facilitatorAddress` names the facilitator.
+     */
+    public var scheme: String?
+    /**
      * How long a payment may stay valid (default 300).
      */
     public var maxTimeoutSeconds: UInt64?
@@ -6634,6 +6639,10 @@ public struct PriceTagOptions: Equatable, Hashable {
          * "eip3009" or "permit2".
          */transferMethod: String? = nil, 
         /**
+         * "exact" (the default) or "upto": the price is a maximum, the handler reports what a request charges
+         * (the `Settlement-Overrides` response header), and `extra.facilitatorAddress` names the facilitator.
+         */scheme: String? = nil, 
+        /**
          * How long a payment may stay valid (default 300).
          */maxTimeoutSeconds: UInt64? = nil, 
         /**
@@ -6650,6 +6659,7 @@ public struct PriceTagOptions: Equatable, Hashable {
         self.eip712Name = eip712Name
         self.eip712Version = eip712Version
         self.transferMethod = transferMethod
+        self.scheme = scheme
         self.maxTimeoutSeconds = maxTimeoutSeconds
         self.extraJson = extraJson
         self.extensionsJson = extensionsJson
@@ -6677,6 +6687,7 @@ public struct FfiConverterTypePriceTagOptions: FfiConverterRustBuffer {
                 eip712Name: FfiConverterOptionString.read(from: &buf), 
                 eip712Version: FfiConverterOptionString.read(from: &buf), 
                 transferMethod: FfiConverterOptionString.read(from: &buf), 
+                scheme: FfiConverterOptionString.read(from: &buf), 
                 maxTimeoutSeconds: FfiConverterOptionUInt64.read(from: &buf), 
                 extraJson: FfiConverterOptionString.read(from: &buf), 
                 extensionsJson: FfiConverterOptionString.read(from: &buf)
@@ -6692,6 +6703,7 @@ public struct FfiConverterTypePriceTagOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.eip712Name, into: &buf)
         FfiConverterOptionString.write(value.eip712Version, into: &buf)
         FfiConverterOptionString.write(value.transferMethod, into: &buf)
+        FfiConverterOptionString.write(value.scheme, into: &buf)
         FfiConverterOptionUInt64.write(value.maxTimeoutSeconds, into: &buf)
         FfiConverterOptionString.write(value.extraJson, into: &buf)
         FfiConverterOptionString.write(value.extensionsJson, into: &buf)

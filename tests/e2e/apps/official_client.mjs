@@ -9,9 +9,12 @@ import path from 'node:path'
 const require = createRequire(path.join(process.env.PAYWIRE_NODE_TEST_DIR, 'package.json'))
 const { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } = require('@x402/fetch')
 const { ExactEvmScheme } = require('@x402/evm/exact/client')
+const { UptoEvmScheme } = require('@x402/evm/upto/client')
 const { privateKeyToAccount } = require('viem/accounts')
 
-const pay = wrapFetchWithPayment(fetch, new x402Client().register('eip155:*', new ExactEvmScheme(privateKeyToAccount(process.env.PRIVATE_KEY))))
+const account = privateKeyToAccount(process.env.PRIVATE_KEY)
+const client = new x402Client().register('eip155:*', new ExactEvmScheme(account)).register('eip155:*', new UptoEvmScheme(account))
+const pay = wrapFetchWithPayment(fetch, client)
 const response = await pay(process.env.API_URL)
 console.log(`${response.status} ${await response.text()}`)
 const header = response.headers.get('payment-response')

@@ -3,6 +3,8 @@
 // TAKEOVER_AFTER: seconds before a payment left in flight by a dead replica is taken over (default 300).
 // SIGN_IN=1: sign-in-with-x on (a wallet that paid signs in again without paying).
 // TRANSFER_METHOD=permit2: PRICE_ATOMIC (default 10000) of Base Sepolia's USDC, paid through Permit2.
+// UPTO_FACILITATOR (the facilitator's upto key): GET /generate, metered with the upto scheme, at most UPTO_MAX
+// (default 50000) units of USDC, charging the `used` query parameter (the Settlement-Overrides header).
 //
 //   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
 //
@@ -19,6 +21,18 @@ const tags = process.env.TRANSFER_METHOD === 'permit2'
   ? new PriceTag({ network, payTo: process.env.PAY_TO, amount: process.env.PRICE_ATOMIC ?? '10000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', transferMethod: 'permit2' })
   : new PriceTag({ network, payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
 const routes = Object.fromEntries(['weather', 'broken', 'crash'].map((p) => [`GET /${p}`, { tags }]))
+if (process.env.UPTO_FACILITATOR) {
+  routes['GET /generate'] = {
+    tags: new PriceTag({
+      network,
+      payTo: process.env.PAY_TO,
+      amount: process.env.UPTO_MAX ?? '50000',
+      asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+      scheme: 'upto',
+      extra: { facilitatorAddress: process.env.UPTO_FACILITATOR },
+    }),
+  }
+}
 
 /** STORE_URL: a payment store shared with other processes, over HTTP (test_shared_store.py serves it). */
 function sharedStore(url) {
@@ -68,6 +82,11 @@ let served = 0
 app.get('/weather', (req, res) => {
   served += 1
   res.json({ forecast: 'sunny', paid_by: req.paywire.payer, served_by: 'node' })
+})
+app.get('/generate', (req, res) => {
+  // An upto route: the handler reports what the request used, in atomic units ("50%" and "$0.01" work too).
+  res.set('Settlement-Overrides', JSON.stringify({ amount: String(req.query.used) }))
+  res.json({ generated: 'tokens', charged: String(req.query.used) })
 })
 app.get('/served', (req, res) => res.json({ served }))
 app.get('/broken', (req, res) => res.status(500).json({ error: 'the weather service is down' }))

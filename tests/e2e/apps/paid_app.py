@@ -11,9 +11,12 @@ ACCESS_LIFETIME accept passes (receipts) those keys signed instead of a payment,
 bills the facilitator that issues them, and OFFER_KEY signs the bills' offers (which state prices to it). BROWSER_BUNDLE names paywire's
 browser build (node/wasm/paywire.mjs), served free with the test page (apps/browser/) at /page/, so a page on
 this origin pays /weather (test_browser.py). TRANSFER_METHOD=permit2 asks for PRICE_ATOMIC (default 10000)
-of Base Sepolia's USDC paid through Permit2 instead (test_permit2.py).
+of Base Sepolia's USDC paid through Permit2 instead (test_permit2.py). UPTO_FACILITATOR (the facilitator's upto
+key) adds GET /generate, metered with the upto scheme: at most UPTO_MAX (default 50000) units of USDC, charging
+the `used` query parameter (the Settlement-Overrides header the handler sets).
 """
 
+import json
 import os
 from typing import Any, Optional
 
@@ -74,6 +77,13 @@ async def weather(request: Request) -> dict:
     return {"forecast": "sunny", "paid_by": request.state.paywire.payer, "served_by": "python"}
 
 
+@app.get("/generate")
+async def generate(used: str, response: Response) -> dict:
+    # An upto route: the handler reports what the request used, in atomic units ("50%" and "$0.01" work too).
+    response.headers["Settlement-Overrides"] = json.dumps({"amount": used})
+    return {"generated": "tokens", "charged": used}
+
+
 @app.get("/served")
 async def served_count() -> dict:
     return {"served": served}
@@ -113,9 +123,15 @@ tag = (
     if os.environ.get("TRANSFER_METHOD") == "permit2"
     else PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], os.environ.get("PRICE", "$0.01"))
 )
+routes = {f"GET /{path}": Route(tag) for path in ("weather", "broken", "crash")}
+if os.environ.get("UPTO_FACILITATOR"):
+    routes["GET /generate"] = Route(PriceTag(
+        os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], amount=int(os.environ.get("UPTO_MAX", "50000")),
+        asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e", scheme="upto",
+        extra={"facilitatorAddress": os.environ["UPTO_FACILITATOR"]}))
 app.add_middleware(
     PaymentMiddleware,
-    routes={f"GET /{path}": Route(tag) for path in ("weather", "broken", "crash")},
+    routes=routes,
     facilitator=AsyncFacilitatorClient(os.environ["FACILITATOR_URL"]),
     store=(
         AsyncRedisStore(redis.asyncio.from_url(os.environ["REDIS_URL"]))

@@ -11382,6 +11382,12 @@ data class PriceTagOptions (
     var `transferMethod`: kotlin.String? = null 
     , 
     /**
+     * "exact" (the default) or "upto": the price is a maximum, the handler reports what a request charges
+     * (the `Settlement-Overrides` response header), and `extra.facilitatorAddress` names the facilitator.
+     */
+    var `scheme`: kotlin.String? = null 
+    , 
+    /**
      * How long a payment may stay valid (default 300).
      */
     var `maxTimeoutSeconds`: kotlin.ULong? = null 
@@ -11417,6 +11423,7 @@ public object FfiConverterTypePriceTagOptions: FfiConverterRustBuffer<PriceTagOp
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -11432,6 +11439,7 @@ public object FfiConverterTypePriceTagOptions: FfiConverterRustBuffer<PriceTagOp
             FfiConverterOptionalString.allocationSize(value.`eip712Name`) +
             FfiConverterOptionalString.allocationSize(value.`eip712Version`) +
             FfiConverterOptionalString.allocationSize(value.`transferMethod`) +
+            FfiConverterOptionalString.allocationSize(value.`scheme`) +
             FfiConverterOptionalULong.allocationSize(value.`maxTimeoutSeconds`) +
             FfiConverterOptionalString.allocationSize(value.`extraJson`) +
             FfiConverterOptionalString.allocationSize(value.`extensionsJson`)
@@ -11446,6 +11454,7 @@ public object FfiConverterTypePriceTagOptions: FfiConverterRustBuffer<PriceTagOp
             FfiConverterOptionalString.write(value.`eip712Name`, buf)
             FfiConverterOptionalString.write(value.`eip712Version`, buf)
             FfiConverterOptionalString.write(value.`transferMethod`, buf)
+            FfiConverterOptionalString.write(value.`scheme`, buf)
             FfiConverterOptionalULong.write(value.`maxTimeoutSeconds`, buf)
             FfiConverterOptionalString.write(value.`extraJson`, buf)
             FfiConverterOptionalString.write(value.`extensionsJson`, buf)
