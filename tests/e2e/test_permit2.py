@@ -35,6 +35,7 @@ from parties import (
     cli_client,
     node_client,
     node_express,
+    official_express,
     official_fetch_client,
     python_asgi,
     python_client,
@@ -522,3 +523,45 @@ def test_a_handler_reporting_more_than_the_maximum_is_served_nothing_and_charges
     assert outcome.status == 500, outcome.output
     assert "tokens" not in outcome.body
     assert balances(chain, address(key)) == before
+
+
+@pytest.fixture(scope="module")
+def official_metered_server(facilitator: Facilitator) -> Iterator[Server]:
+    """The official @x402/express server with its upto scheme (tests/e2e/apps/official_server.mjs, UPTO=1)."""
+    with official_express(facilitator.url, PAY_TO, extra={"UPTO": "1"}) as server:
+        yield server
+
+
+@pytest.mark.parametrize("client", [python_client, node_client, cli_client],
+                         ids=["paywire-python", "paywire-node", "paywire-cli"])
+def test_paywire_clients_pay_an_official_metered_api_what_it_used(chain: Chain, official_metered_server: Server,
+                                                                    client: Any) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    payer = address(key)
+    before = balances(chain, payer)
+    outcome = client(official_metered_server.url("/generate?used=2500"), key)
+    assert outcome.status == 200, outcome.output
+    assert outcome.transaction, outcome.output
+    charged_through_upto(chain, outcome.transaction, payer, 2_500)
+    assert moved(chain, payer, before) == 2_500
+
+
+def test_the_official_python_upto_client_pays_a_paywire_metered_api(chain: Chain, metered_server: Server) -> None:
+    from eth_account import Account
+    from x402 import x402ClientSync
+    from x402.http.clients import x402_requests
+    from x402.mechanisms.evm.upto import UptoEvmClientScheme
+
+    key = next(_keys)
+    approve_permit2(chain, key)
+    payer = address(key)
+    before = balances(chain, payer)
+    session = x402_requests(x402ClientSync().register("eip155:*", UptoEvmClientScheme(Account.from_key(key))))
+    response = session.get(metered_server.url("/generate?used=3000"), timeout=60)
+    assert response.status_code == 200, response.text
+    assert "settlement-overrides" not in {k.lower() for k in response.headers}
+    receipt = paywire.SettleResponse.from_header(response.headers["PAYMENT-RESPONSE"])
+    assert receipt.success and receipt.payer == payer
+    charged_through_upto(chain, receipt.transaction, payer, 3_000)
+    assert moved(chain, payer, before) == 3_000

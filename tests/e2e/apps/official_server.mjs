@@ -1,6 +1,8 @@
 // The official x402 Express server (@x402/express), unchanged, settling through the facilitator at
 // FACILITATOR_URL (paywire's, in the on-chain suite): GET /weather costs PRICE (default $0.01). SIGN_IN=1 adds
-// the official sign-in-with-x extension (@x402/extensions), with its in-memory record of who paid.
+// the official sign-in-with-x extension (@x402/extensions), with its in-memory record of who paid. UPTO=1 adds
+// GET /generate, metered with the official upto scheme (at most $0.01), charging the `used` query parameter
+// (setSettlementOverrides); the official server reads the facilitator's upto address from its /supported.
 //
 //   PAYWIRE_NODE_TEST_DIR=node/test PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node official_server.mjs
 //
@@ -10,9 +12,10 @@ import path from 'node:path'
 
 const require = createRequire(path.join(process.env.PAYWIRE_NODE_TEST_DIR, 'package.json'))
 const express = require('express')
-const { paymentMiddleware, x402ResourceServer } = require('@x402/express')
+const { paymentMiddleware, setSettlementOverrides, x402ResourceServer } = require('@x402/express')
 const { HTTPFacilitatorClient } = require('@x402/core/server')
 const { ExactEvmScheme } = require('@x402/evm/exact/server')
+const { UptoEvmScheme } = require('@x402/evm/upto/server')
 const siwx = process.env.SIGN_IN === '1' ? require('@x402/extensions') : null
 
 const network = process.env.NETWORK ?? 'eip155:84532'
@@ -20,6 +23,8 @@ const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: p
   network,
   new ExactEvmScheme(),
 )
+const upto = process.env.UPTO === '1'
+if (upto) resourceServer.register(network, new UptoEvmScheme())
 if (siwx) {
   const origin = `http://127.0.0.1:${process.env.PORT}`
   resourceServer.registerExtension(siwx.createSIWxResourceServerExtension({ origin, storage: new siwx.InMemorySIWxStorage() }))
@@ -33,6 +38,9 @@ app.use(
         description: 'Weather',
         ...(siwx ? { extensions: siwx.declareSIWxExtension({ network }) } : {}),
       },
+      ...(upto
+        ? { 'GET /generate': { accepts: { scheme: 'upto', price: '$0.01', network, payTo: process.env.PAY_TO }, description: 'Metered' } }
+        : {}),
     },
     resourceServer,
   ),
@@ -41,6 +49,10 @@ let served = 0
 app.get('/weather', (req, res) => {
   served += 1
   res.json({ forecast: 'sunny' })
+})
+app.get('/generate', (req, res) => {
+  setSettlementOverrides(res, { amount: String(req.query.used) })
+  res.json({ generated: 'tokens', charged: String(req.query.used) })
 })
 app.get('/served', (req, res) => res.json({ served }))
 app.get('/health', (req, res) => res.json({ ok: true }))
