@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod assets;
+pub mod batch;
 pub mod client;
 pub mod codec;
 pub mod credentials;

@@ -33,6 +33,7 @@ from parties import (
     APPS,
     Server,
     cli_client,
+    kotlin_client,
     node_client,
     node_express,
     official_express,
@@ -489,8 +490,8 @@ def metered_server(request: Any, facilitator: Facilitator) -> Iterator[Server]:
         yield server
 
 
-@pytest.mark.parametrize("client", [python_client, node_client, cli_client, official_fetch_client],
-                         ids=["paywire-python", "paywire-node", "paywire-cli", "official-ts"])
+@pytest.mark.parametrize("client", [python_client, node_client, cli_client, kotlin_client, official_fetch_client],
+                         ids=["paywire-python", "paywire-node", "paywire-cli", "paywire-kotlin", "official-ts"])
 def test_a_metered_api_charges_what_its_handler_used(chain: Chain, metered_server: Server, client: Any) -> None:
     key = next(_keys)
     approve_permit2(chain, key)

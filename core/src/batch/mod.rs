@@ -1,0 +1,165 @@
+//! The `batch-settlement` scheme on EVM chains (x402 `specs/schemes/batch-settlement/`): the payer deposits once
+//! into a channel, then signs one cumulative voucher per request, which the server checks offline; the server's
+//! receiver authorizer claims many channels at once and sweeps what it claimed. This module holds what every
+//! party signs or checks: the channel's configuration and id, vouchers, claim batches, refunds, and the deposit
+//! nonce, under the EIP-712 domain "x402 Batch Settlement" version "1" of the settlement contract.
+
+use alloc::borrow::Cow;
+
+use alloy_primitives::{Address, B256, U256, address, keccak256};
+use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, sol};
+
+use crate::eip712;
+
+/// The scheme name.
+pub const SCHEME: &str = "batch-settlement";
+
+/// The settlement contract (`x402BatchSettlement`), the same address on every chain.
+pub const SETTLEMENT_CONTRACT: Address = address!("4020074e9dF2ce1deE5A9C1b5c3f541D02a10003");
+/// The collector of ERC-3009 deposits (`receiveWithAuthorization` to it).
+pub const ERC3009_DEPOSIT_COLLECTOR: Address = address!("4020806089470a89826cB9fB1f4059150b550004");
+/// The collector of Permit2 deposits (the spender of a deposit's Permit2 witness transfer).
+pub const PERMIT2_DEPOSIT_COLLECTOR: Address = address!("4020425FAf3B746C082C2f942b4E5159887B0005");
+/// The shortest withdraw delay a channel may have, in seconds (15 minutes).
+pub const MIN_WITHDRAW_DELAY: u64 = 900;
+/// The longest withdraw delay a channel may have, in seconds (30 days).
+pub const MAX_WITHDRAW_DELAY: u64 = 2_592_000;
+
+sol! {
+    /// What a channel is: who pays and who may sign for them, who is paid and who may claim for them, the
+    /// token, how long a payer's withdrawal waits, and a salt that tells channels of the same parties apart.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ChannelConfig {
+        address payer;
+        address payerAuthorizer;
+        address receiver;
+        address receiverAuthorizer;
+        address token;
+        uint40 withdrawDelay;
+        bytes32 salt;
+    }
+
+    /// A cumulative voucher: the receiver may claim up to `maxClaimableAmount` from the channel in all.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Voucher {
+        bytes32 channelId;
+        uint128 maxClaimableAmount;
+    }
+
+    /// A refund of `amount` from a channel to its payer; `nonce` is the channel's refund count.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Refund {
+        bytes32 channelId;
+        uint256 nonce;
+        uint128 amount;
+    }
+
+    /// One channel of a claim: its voucher's amount and the total claimed from it once this claim is done.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ClaimEntry {
+        bytes32 channelId;
+        uint128 maxClaimableAmount;
+        uint128 totalClaimed;
+    }
+
+    /// The claims of many channels, signed at once by the receiver authorizer.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ClaimBatch {
+        ClaimEntry[] claims;
+    }
+}
+
+/// The EIP-712 domain of every batch-settlement signature on `chain_id`.
+pub fn domain(chain_id: u64) -> Eip712Domain {
+    Eip712Domain::new(
+        Some(Cow::Borrowed("x402 Batch Settlement")),
+        Some(Cow::Borrowed("1")),
+        Some(U256::from(chain_id)),
+        Some(SETTLEMENT_CONTRACT),
+        None,
+    )
+}
+
+fn digest<T: SolStruct>(chain_id: u64, message: &T) -> B256 {
+    eip712::digest(&domain(chain_id).separator(), message)
+}
+
+impl ChannelConfig {
+    /// The channel's id: the EIP-712 digest of its configuration, so it is bound to the chain and contract.
+    pub fn channel_id(&self, chain_id: u64) -> B256 {
+        digest(chain_id, self)
+    }
+}
+
+impl Voucher {
+    /// The digest the payer (or its authorizer) signs.
+    pub fn digest(&self, chain_id: u64) -> B256 {
+        digest(chain_id, self)
+    }
+}
+
+impl Refund {
+    /// The digest the receiver authorizer signs.
+    pub fn digest(&self, chain_id: u64) -> B256 {
+        digest(chain_id, self)
+    }
+}
+
+impl ClaimBatch {
+    /// The digest the receiver authorizer signs.
+    pub fn digest(&self, chain_id: u64) -> B256 {
+        digest(chain_id, self)
+    }
+}
+
+/// The ERC-3009 nonce of a deposit into `channel_id`: `keccak256(abi.encode(channelId, salt))`, so an
+/// authorization can only ever fund that channel.
+pub fn erc3009_deposit_nonce(channel_id: B256, salt: U256) -> B256 {
+    keccak256((channel_id, salt).abi_encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use alloy_primitives::aliases::U40;
+
+    fn config() -> ChannelConfig {
+        ChannelConfig {
+            payer: Address::repeat_byte(0x11),
+            payerAuthorizer: Address::repeat_byte(0x11),
+            receiver: Address::repeat_byte(0x33),
+            receiverAuthorizer: Address::repeat_byte(0x44),
+            token: Address::repeat_byte(0x55),
+            withdrawDelay: U40::from(900u64),
+            salt: B256::ZERO,
+        }
+    }
+
+    fn b256(text: &str) -> B256 {
+        text.parse().unwrap()
+    }
+
+    /// The official SDKs' byte-equivalence fixtures (x402 `python/x402/tests/fixtures/
+    /// batch-settlement-byte-equivalence/v0`, L2.1 to L2.5), on chain 84532.
+    #[test]
+    fn official_fixtures() {
+        let id = config().channel_id(84532);
+        assert_eq!(id, b256("0x5aa0c653042e33ac01a3e944daa7f9a9db4153a203423551757927bca6a8fc93"));
+        let voucher = Voucher { channelId: id, maxClaimableAmount: 1000 };
+        assert_eq!(voucher.digest(84532), b256("0xbeff2905f91d80520e5393b1e6aa65c14c4cf4f6e9c36eab64b49a90953873e2"));
+        let batch =
+            ClaimBatch { claims: vec![ClaimEntry { channelId: id, maxClaimableAmount: 1000, totalClaimed: 500 }] };
+        assert_eq!(batch.digest(84532), b256("0xfecd0b3504fb3b63b76003ba280d5303975ed18f1e0332b42b2428389b3569e4"));
+        let refund = Refund { channelId: id, nonce: U256::ZERO, amount: 500 };
+        assert_eq!(refund.digest(84532), b256("0xc1a94fb1c3b10ade231ee6347ba905daef6c2ce0217deb1901d7f61960e49a49"));
+        assert_eq!(
+            erc3009_deposit_nonce(B256::repeat_byte(0x11), U256::from(1)),
+            b256("0x7deb3b60ec0f1bf56dbdd0ffedbadafddeaa08947884ff0f215ce93ee1826102")
+        );
+        assert_eq!(
+            domain(84532).separator(),
+            b256("0xfdef80764086b1e0fc6ba99f0cb9aa1d59109fda7c23d60334c89d2de44dffce")
+        );
+    }
+}
