@@ -395,7 +395,7 @@ impl Facilitator {
             false => None,
         };
         let requirements = match &upto {
-            Some((authorization, _)) => upto::requirements_at(&request.payment_requirements, authorization.amount)?,
+            Some((payload, _)) => upto::requirements_at(&request.payment_requirements, payload.authorization.amount)?,
             None => request.payment_requirements.clone(),
         };
         let verified =
@@ -423,8 +423,7 @@ impl Facilitator {
             ));
         }
         let parsed = match upto {
-            Some((authorization, amount)) => {
-                let signature = UptoPayload::parse(request.payment_payload.payload())?.signature;
+            Some((UptoPayload { authorization, signature }, amount)) => {
                 Err((Permit2Kind::Upto { authorization, amount }, signature))
             }
             None => match ExactPayload::parse(request.payment_payload.payload())? {
@@ -458,7 +457,8 @@ impl Facilitator {
                     }
                     None => None,
                 };
-                if let Some(facilitator) = kind_sender(&kind)
+                let payment = Permit2Payment { kind, signature, permit };
+                if let Some(facilitator) = payment.required_sender()
                     && chain.sender(facilitator).is_none()
                 {
                     return Err(invalid(
@@ -471,7 +471,7 @@ impl Facilitator {
                         payer,
                     ));
                 }
-                return Ok((chain, verified, Authorized::Permit2(Permit2Payment { kind, signature, permit })));
+                return Ok((chain, verified, Authorized::Permit2(payment)));
             }
         };
         let form = match verified.signature {
@@ -484,18 +484,18 @@ impl Facilitator {
         Ok((chain, verified, Authorized::Eip3009(authorization, form)))
     }
 
-    /// An upto payment's authorization and the amount its offer charges, which may not exceed the maximum.
-    fn upto_terms(&self, request: &FacilitatorRequest) -> Result<(UptoAuthorization, U256), Error> {
-        let authorization = UptoPayload::parse(request.payment_payload.payload())?.authorization;
-        let amount = request.payment_requirements.amount();
-        if amount > authorization.amount {
+    /// An upto payment and the amount its offer charges, which may not exceed the signed maximum.
+    fn upto_terms(&self, request: &FacilitatorRequest) -> Result<(UptoPayload, U256), Error> {
+        let payload = UptoPayload::parse(request.payment_payload.payload())?;
+        let (amount, max) = (request.payment_requirements.amount(), payload.authorization.amount);
+        if amount > max {
             return Err(invalid(
                 ErrorCode::UptoSettlementExceedsAmount,
-                format!("the offer charges {amount}, more than the {} the payer authorized", authorization.amount),
-                Some(authorization.from),
+                format!("the offer charges {amount}, more than the {max} the payer authorized"),
+                Some(payload.authorization.from),
             ));
         }
-        Ok((authorization, amount))
+        Ok((payload, amount))
     }
 
     /// The chain's state for a Permit2 payment: the proxy and Permit2 deployed, a smart wallet's code, the
@@ -1363,14 +1363,6 @@ fn success(transaction: String, checked: &Checked, network: &str) -> SettleRespo
         amount: checked.upto.then(|| checked.value.to_string()),
         extensions: None,
         other: Object::new(),
-    }
-}
-
-/// The key an upto witness requires the settlement to come from.
-fn kind_sender(kind: &Permit2Kind) -> Option<Address> {
-    match kind {
-        Permit2Kind::Exact(_) => None,
-        Permit2Kind::Upto { authorization, .. } => Some(authorization.facilitator),
     }
 }
 

@@ -4,6 +4,7 @@ tests and the shared-store tests."""
 from __future__ import annotations
 
 import http.server
+import json
 import signal
 import threading
 from typing import List, Optional
@@ -24,6 +25,7 @@ class Link:
         self.fault: Optional[str] = None
         self.drops = 1
         self.settle_answers: List[dict] = []
+        self.settle_requests: List[dict] = []  # the /settle bodies servers sent, in order
         self.hold_path: Optional[str] = None
         self.held = threading.Event()
         self.released = threading.Event()
@@ -51,6 +53,7 @@ class Link:
                 answer = httpx.request(self.command, link.facilitator.url + self.path, content=body,
                                        headers={"Content-Type": "application/json"}, timeout=60)
                 if self.path == "/settle":
+                    link.settle_requests.append(json.loads(body))
                     link.settle_answers.append(answer.json())
                 if link.hold_path == self.path:
                     link.hold_path = None

@@ -42,8 +42,10 @@ from parties import (
     python_client,
 )
 from rpc_proxy import RpcProxy
+from settle_link import Link
 
 import paywire
+import paywire.httpx
 
 PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 EXACT_PROXY = "0x402085c248EeA27D92E8b30b2C58ed07f9E20001"
@@ -566,3 +568,35 @@ def test_the_official_python_upto_client_pays_a_paywire_metered_api(chain: Chain
     assert receipt.success and receipt.payer == payer
     charged_through_upto(chain, receipt.transaction, payer, 3_000)
     assert moved(chain, payer, before) == 3_000
+
+
+def test_a_metered_settle_answer_lost_twice_is_retried_for_the_same_charge_once(chain: Chain,
+                                                                                facilitator: Facilitator) -> None:
+    """The facilitator settles an upto charge but the server never hears (twice): the request fails, and its
+    retry settles the charge the handler reported the first time, answered with the first transaction."""
+    link = Link(facilitator)
+    try:
+        extra = {"UPTO_FACILITATOR": FACILITATOR_ADDRESS, "UPTO_MAX": str(SERVED_MAX)}
+        with python_asgi(link.url, PAY_TO, app="paid_app", extra=extra) as server:
+            key = next(_keys)
+            approve_permit2(chain, key)
+            payer = address(key)
+            before = balances(chain, payer)
+            transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+            with httpx.Client(transport=transport, timeout=60) as c:
+                link.fault, link.drops = "drop", 2
+                first = c.get(server.url("/generate?used=1234"))
+                assert first.status_code in (502, 503, 504), first.text
+                assert "tokens" not in first.text
+                assert len(link.settle_answers) == 2 and link.settle_answers[0]["success"], link.settle_answers
+                retry = c.get(server.url("/generate?used=1234"))
+            assert retry.status_code == 200, retry.text
+            receipt = paywire.httpx.settlement(retry)
+            assert receipt is not None and receipt.success
+            assert [(a["transaction"], a["amount"]) for a in link.settle_answers] == [(receipt.transaction, "1234")] * 3
+            # The server asked each time for the charge it recorded when the handler ran, never the maximum.
+            assert [r["paymentRequirements"]["amount"] for r in link.settle_requests] == ["1234"] * 3
+            charged_through_upto(chain, receipt.transaction, payer, 1_234)
+            assert moved(chain, payer, before) == 1_234
+    finally:
+        link.close()
