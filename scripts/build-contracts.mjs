@@ -4,8 +4,8 @@
 //   - Permit2, from the sources that npm @uniswap/v4-periphery ships (lib/permit2), with Permit2's own
 //     settings (solc 0.8.17, via-IR, 1,000,000 optimizer runs). Its immutables are left zero in runtime
 //     code, so its EIP-712 domain is computed from the chain id and its own (canonical) address.
-//   - the x402 Permit2 proxies (tests/contracts): test contracts written by paywire from the x402
-//     specification, not the audited deployments.
+//   - the x402 Permit2 proxies and the batch-settlement contracts (tests/contracts): test contracts written
+//     by paywire from the x402 specification, not the audited deployments.
 //
 //   node scripts/build-contracts.mjs <node_modules dir> <output.json>
 import { readFileSync, writeFileSync, readdirSync } from "node:fs";
@@ -78,6 +78,18 @@ const placed = {
     x402UptoPermit2Proxy: {
       address: "0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002",
       code: code(proxies, "x402UptoPermit2Proxy.sol", "x402UptoPermit2Proxy"),
+    },
+    x402BatchSettlement: {
+      address: "0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003",
+      code: code(proxies, "x402BatchSettlement.sol", "x402BatchSettlement"),
+    },
+    ERC3009DepositCollector: {
+      address: "0x4020806089470a89826cB9fB1f4059150b550004",
+      code: code(proxies, "ERC3009DepositCollector.sol", "ERC3009DepositCollector"),
+    },
+    Permit2DepositCollector: {
+      address: "0x4020425FAf3B746C082C2f942b4E5159887B0005",
+      code: code(proxies, "Permit2DepositCollector.sol", "Permit2DepositCollector"),
     },
   },
 };

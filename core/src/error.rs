@@ -272,6 +272,63 @@ error_codes! {
     UptoFacilitatorMismatch => "upto_facilitator_mismatch",
     /// The amount an `upto` settlement asks for exceeds the payer's authorized maximum (x402 reason).
     UptoSettlementExceedsAmount => "invalid_upto_evm_payload_settlement_exceeds_amount",
+    /// A `batch-settlement` payload's `type` is not one this step takes (x402 reason).
+    BatchPayloadType => "invalid_batch_settlement_evm_payload_type",
+    /// A `batch-settlement` deposit payload is malformed (x402 reason).
+    BatchDepositPayload => "invalid_batch_settlement_evm_deposit_payload",
+    /// A `batch-settlement` voucher payload is malformed (x402 reason).
+    BatchVoucherPayload => "invalid_batch_settlement_evm_voucher_payload",
+    /// A `batch-settlement` claim payload is malformed (x402 reason).
+    BatchClaimPayload => "invalid_batch_settlement_evm_claim_payload",
+    /// A `batch-settlement` settle payload is malformed (x402 reason).
+    BatchSettlePayload => "invalid_batch_settlement_evm_settle_payload",
+    /// A channel configuration does not hash to the voucher's channel id (x402 reason).
+    BatchChannelIdMismatch => "invalid_batch_settlement_evm_channel_id_mismatch",
+    /// The channel's token is not the offer's asset (x402 reason).
+    BatchTokenMismatch => "invalid_batch_settlement_evm_token_mismatch",
+    /// The channel's receiver is not the offer's `payTo` (x402 reason).
+    BatchReceiverMismatch => "invalid_batch_settlement_evm_receiver_mismatch",
+    /// The channel's receiver authorizer is not the offer's `extra.receiverAuthorizer` (x402 reason).
+    BatchReceiverAuthorizerMismatch => "invalid_batch_settlement_evm_receiver_authorizer_mismatch",
+    /// The channel's withdraw delay is not the offer's `extra.withdrawDelay` (x402 reason).
+    BatchWithdrawDelayMismatch => "invalid_batch_settlement_evm_withdraw_delay_mismatch",
+    /// A withdraw delay outside 15 minutes to 30 days (x402 reason).
+    BatchWithdrawDelayOutOfRange => "invalid_batch_settlement_evm_withdraw_delay_out_of_range",
+    /// A voucher's signature does not recover to the channel's payer authorizer (x402 reason).
+    BatchVoucherSignature => "invalid_batch_settlement_evm_voucher_signature",
+    /// The channel has no balance on chain (x402 reason).
+    BatchChannelNotFound => "invalid_batch_settlement_evm_channel_not_found",
+    /// A voucher's cumulative amount exceeds the channel's balance (x402 reason).
+    BatchCumulativeExceedsBalance => "invalid_batch_settlement_evm_cumulative_exceeds_balance",
+    /// A voucher's cumulative amount is not above what is claimed on chain already (x402 reason).
+    BatchCumulativeBelowClaimed => "invalid_batch_settlement_evm_cumulative_below_claimed",
+    /// A voucher's cumulative amount is not the server's charged total plus the price: the answer carries the
+    /// server's channel state (the corrective 402; x402 reason).
+    BatchCumulativeAmountMismatch => "invalid_batch_settlement_evm_cumulative_amount_mismatch",
+    /// Charging the request would exceed the voucher's signed cumulative amount (x402 reason).
+    BatchChargeExceedsSigned => "invalid_batch_settlement_evm_charge_exceeds_signed_cumulative",
+    /// The payer's token balance is below the deposit (x402 reason).
+    BatchInsufficientBalance => "invalid_batch_settlement_evm_insufficient_balance",
+    /// A deposit's ERC-3009 `ReceiveWithAuthorization` signature does not verify (x402 reason).
+    BatchReceiveAuthorizationSignature => "invalid_batch_settlement_evm_receive_authorization_signature",
+    /// The offer asks for an ERC-3009 deposit and the payload has none (x402 reason).
+    BatchErc3009AuthorizationRequired => "invalid_batch_settlement_evm_erc3009_authorization_required",
+    /// A deposit authorization's `validBefore` has passed (x402 reason).
+    BatchValidBeforeExpired => "invalid_batch_settlement_evm_payload_authorization_valid_before",
+    /// A deposit authorization's `validAfter` is in the future (x402 reason).
+    BatchValidAfterInFuture => "invalid_batch_settlement_evm_payload_authorization_valid_after",
+    /// The offer lacks the token's EIP-712 domain (`extra.name`, `extra.version`) (x402 reason).
+    BatchMissingEip712Domain => "invalid_batch_settlement_evm_missing_eip712_domain",
+    /// The facilitator holds no key for the claim's receiver authorizer, and the claim is unsigned (x402 reason).
+    BatchAuthorizerNotConfigured => "invalid_batch_settlement_evm_authorizer_not_configured",
+    /// The receiver has nothing claimed and unsettled (x402 reason).
+    BatchNothingToSettle => "invalid_batch_settlement_evm_nothing_to_settle",
+    /// Simulating the deposit reverted (x402 reason).
+    BatchDepositSimulationFailed => "invalid_batch_settlement_evm_deposit_simulation_failed",
+    /// Simulating the claim reverted (x402 reason).
+    BatchClaimSimulationFailed => "invalid_batch_settlement_evm_claim_simulation_failed",
+    /// Simulating the settle reverted (x402 reason).
+    BatchSettleSimulationFailed => "invalid_batch_settlement_evm_settle_simulation_failed",
     /// The chain node failed or answered unexpectedly while verifying (x402 reason).
     UnexpectedVerifyError => "unexpected_verify_error",
     /// The chain node failed or answered unexpectedly while settling (x402 reason).

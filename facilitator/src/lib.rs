@@ -6,6 +6,7 @@
 //! broadcast outcome is followed rather than forgotten, and a restart loses nothing. A keeper per chain
 //! repairs what the network breaks (dropped, stuck or missing transactions).
 
+pub mod batch;
 pub mod chain;
 pub mod config;
 pub mod deploy;

@@ -126,6 +126,8 @@ impl Fees {
 /// One settling key on one chain.
 pub struct Sender {
     address: Address,
+    /// Kept for EIP-712 signatures (a batch-settlement claim or refund this key authorizes).
+    key: PrivateKeySigner,
     wallet: EthereumWallet,
     chain_id: u64,
     nonces: Mutex<Nonces>,
@@ -135,7 +137,20 @@ impl Sender {
     /// The key `signer` sending on chain `chain_id`.
     pub fn new(signer: PrivateKeySigner, chain_id: u64) -> Self {
         let address = signer.address();
-        Sender { address, wallet: EthereumWallet::from(signer), chain_id, nonces: Mutex::new(Nonces::default()) }
+        Sender {
+            address,
+            key: signer.clone(),
+            wallet: EthereumWallet::from(signer),
+            chain_id,
+            nonces: Mutex::new(Nonces::default()),
+        }
+    }
+
+    /// Signs a 32-byte EIP-712 digest as is (65 bytes, `v` 27 or 28).
+    pub fn sign_digest(&self, digest: &B256) -> Result<Vec<u8>, String> {
+        use alloy::signers::SignerSync;
+        let signature = self.key.sign_hash_sync(digest).map_err(|e| format!("signing failed: {e}"))?;
+        Ok(signature.as_bytes().to_vec())
     }
 
     /// The key's address.

@@ -30,6 +30,7 @@ use crate::signature::{self, SignatureForm};
 use crate::store::{Attempt, Stage, Store};
 use paywire_core::upto::{self, UptoAuthorization, UptoPayload};
 
+mod batch;
 mod leases;
 
 /// A payment that passed every check, ready to settle.
@@ -51,6 +52,8 @@ struct Checked {
     upto: bool,
     /// A counterfactual wallet's deployment (EIP-6492 factory and calldata), when the payer has no code yet.
     deploy: Option<(Address, Bytes)>,
+    /// A batch-settlement transaction: what it does.
+    batch: Option<crate::batch::Action>,
 }
 
 /// What the chain records once a payment is spent, so a settlement whose transaction is lost can tell
@@ -61,6 +64,8 @@ enum Spent {
     Eip3009(B256),
     /// The payer's Permit2 nonce (on Permit2).
     Permit2(U256),
+    /// A batch-settlement claim, sweep or refund: the contract's state says (see `crate::batch::done_on_chain`).
+    Batch,
 }
 
 /// A payment's authorization, as the facilitator settles it.
@@ -302,8 +307,9 @@ impl Facilitator {
         self.timing
     }
 
-    /// `GET /supported`: `exact` on each chain, in x402 v2 (CAIP-2) and v1 (when the chain has a v1 name), and
-    /// `upto` in v2, naming the key that settles it.
+    /// `GET /supported`: `exact` on each chain, in x402 v2 (CAIP-2) and v1 (when the chain has a v1 name);
+    /// `upto` in v2, naming the key that settles it; `batch-settlement` in v2, naming the key that signs claims
+    /// for servers that delegate their receiver authorizer to this facilitator.
     pub fn supported(&self) -> SupportedResponse {
         let mut kinds = Vec::new();
         let mut addresses = Vec::new();
@@ -321,6 +327,16 @@ impl Facilitator {
                 kinds.push(SupportedKind {
                     x402_version: 2,
                     scheme: upto::SCHEME.into(),
+                    network: network::caip2(*id),
+                    extra: Some(extra),
+                });
+                // batch-settlement: the same key signs claims for servers that delegate their receiver
+                // authorizer to this facilitator.
+                let mut extra = Object::new();
+                extra.insert("receiverAuthorizer".into(), first.address().to_checksum(None).into());
+                kinds.push(SupportedKind {
+                    x402_version: 2,
+                    scheme: paywire_core::batch::SCHEME.into(),
                     network: network::caip2(*id),
                     extra: Some(extra),
                 });
@@ -353,6 +369,9 @@ impl Facilitator {
 
     /// `POST /verify`.
     pub async fn verify(&self, request: &FacilitatorRequest) -> VerifyResponse {
+        if batch::is_batch(request) {
+            return self.batch_verify(request).await;
+        }
         match self.check(request, ErrorCode::UnexpectedVerifyError).await {
             Ok((chain, checked)) => {
                 // A simulation from the key that would settle it (any of the chain's keys when another instance
@@ -374,6 +393,9 @@ impl Facilitator {
 
     /// Every check but the simulation: offline ones first, then the chain's state.
     async fn check(&self, request: &FacilitatorRequest, node_code: ErrorCode) -> Result<(Arc<Chain>, Checked), Error> {
+        if batch::is_batch(request) {
+            return self.batch_check(request).await;
+        }
         let (chain, verified, authorized) = self.check_offline(request)?;
         let checked = match authorized {
             Authorized::Eip3009(authorization, form) => {
@@ -583,6 +605,7 @@ impl Facilitator {
             sender: payment.required_sender(),
             upto: payment.required_sender().is_some(),
             deploy: None,
+            batch: None,
         })
     }
 
@@ -652,6 +675,7 @@ impl Facilitator {
             sender: None,
             upto: false,
             deploy,
+            batch: None,
         })
     }
 
@@ -665,8 +689,17 @@ impl Facilitator {
         checked: &Checked,
         node_failed_code: ErrorCode,
     ) -> Result<u64, Error> {
-        let failed = |e: RpcError| match checked.spent {
-            Spent::Permit2(_) if e.is_revert() => invalid(
+        let failed = |e: RpcError| match (&checked.batch, checked.spent) {
+            (Some(action), _) if e.is_revert() => {
+                let (code, what) = match action {
+                    crate::batch::Action::Deposit { .. } => (ErrorCode::BatchDepositSimulationFailed, "deposit"),
+                    crate::batch::Action::Claim { .. } => (ErrorCode::BatchClaimSimulationFailed, "claim"),
+                    crate::batch::Action::Settle { .. } => (ErrorCode::BatchSettleSimulationFailed, "settle"),
+                    crate::batch::Action::Refund { .. } => (ErrorCode::SimulationFailed, "refund"),
+                };
+                invalid(code, format!("the {what} would revert: {e}"), Some(checked.payer))
+            }
+            (_, Spent::Permit2(_)) if e.is_revert() => invalid(
                 ErrorCode::Permit2SimulationFailed,
                 format!("the Permit2 proxy's settlement would revert: {e}"),
                 Some(checked.payer),
@@ -707,11 +740,15 @@ impl Facilitator {
                 chain.estimate_gas(from, *factory, calldata.to_vec()).await.map_err(failed)?
             }
         };
-        let cap = chain.policy().max_gas;
+        // A claim of many channels may spend the cap once per channel.
+        let cap = match &checked.batch {
+            Some(crate::batch::Action::Claim { rows }) => chain.policy().max_gas.saturating_mul(rows.len() as u64),
+            _ => chain.policy().max_gas,
+        };
         if gas > cap {
             return Err(invalid(
                 ErrorCode::SimulationFailed,
-                format!("the transfer needs {gas} gas, more than this facilitator spends on one settlement ({cap})"),
+                format!("the settlement needs {gas} gas, more than this facilitator spends on one ({cap})"),
                 Some(checked.payer),
             ));
         }
@@ -745,7 +782,18 @@ impl Facilitator {
         };
         let pays_upto =
             |a: &UptoAuthorization| r.pay_to().parse::<Address>().is_ok_and(|p| p == a.to) && r.amount() <= a.amount;
+        let batch_key = match batch::is_batch(request) {
+            true => match self.batch_key(request).await {
+                Ok(key) => Some(key),
+                Err(error) => return failure(&error, &network),
+            },
+            false => None,
+        };
         let (mut key, legacy, payer) = match (exact_payload, upto_payload) {
+            _ if batch_key.is_some() => {
+                let (key, payer) = batch_key.unwrap_or_default();
+                (key, None, payer)
+            }
             (None, Some(UptoPayload { authorization: a, .. })) if pays_upto(&a) => {
                 (upto_key(&network, r.asset(), &a), None, a.from)
             }
@@ -1040,7 +1088,10 @@ impl Facilitator {
         checked: &Checked,
         network: &str,
     ) -> SettleResponse {
-        let answer = judge(receipt, checked, network);
+        let mut answer = judge(receipt, checked, network);
+        if let Some(action) = &checked.batch {
+            answer = self.batch_enrich(chain, answer, action).await;
+        }
         let labels = crate::metrics::Key { chain: chain.chain_id().to_string(), key: receipt.from.to_checksum(None) };
         self.metrics.gas_used.get_or_create(&labels).inc_by(receipt.gas_used);
         let wei = receipt.gas_used as f64 * receipt.effective_gas_price as f64;
@@ -1207,13 +1258,15 @@ impl SentTx {
         let tx = TxEnvelope::decode_2718(&mut &first.raw_tx[..]).map_err(|_| "a stored transaction is unreadable")?;
         let signer = tx.recover_signer().map_err(|_| "a stored transaction's signer is unreadable")?;
         let target = tx.to().ok_or("a stored transaction creates a contract")?;
-        let checked = decode_settlement(target, tx.input()).ok_or("a stored transaction is not a settlement")?;
+        let chain_id = tx.chain_id().ok_or("a stored transaction has no chain id")?;
+        let checked =
+            decode_settlement(chain_id, target, tx.input()).ok_or("a stored transaction is not a settlement")?;
         let hashes = attempts
             .iter()
             .map(|a| a.tx_hash.parse::<B256>().map_err(|_| "a stored transaction hash is unreadable".to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SentTx {
-            chain_id: tx.chain_id().ok_or("a stored transaction has no chain id")?,
+            chain_id,
             signer,
             nonce: tx.nonce(),
             hashes,
@@ -1236,12 +1289,19 @@ async fn spent_on_chain(chain: &Chain, checked: &Checked) -> Result<bool, RpcErr
     match checked.spent {
         Spent::Eip3009(nonce) => chain.authorization_used(checked.asset, checked.from, nonce).await,
         Spent::Permit2(nonce) => chain.permit2_nonce_used(checked.from, nonce).await,
+        Spent::Batch => match &checked.batch {
+            Some(action) => crate::batch::done_on_chain(chain, action).await,
+            None => Ok(false),
+        },
     }
 }
 
 /// The payment a stored settlement transaction (to `target`) makes: a `transferWithAuthorization` on the
 /// token, or a Permit2 proxy's `settle`.
-fn decode_settlement(target: Address, input: &[u8]) -> Option<Checked> {
+fn decode_settlement(chain_id: u64, target: Address, input: &[u8]) -> Option<Checked> {
+    if target == paywire_core::batch::SETTLEMENT_CONTRACT {
+        return batch::decode_stored(chain_id, input);
+    }
     let (asset, from, to, value, spent) = match decode_transfer(input) {
         Some((from, to, value, nonce)) => (target, from, to, value, Spent::Eip3009(nonce)),
         None => {
@@ -1251,7 +1311,20 @@ fn decode_settlement(target: Address, input: &[u8]) -> Option<Checked> {
     };
     let upto = target == paywire_core::assets::UPTO_PERMIT2_PROXY;
     let input = input.to_vec();
-    Some(Checked { payer: from, asset, from, to, value, target, input, spent, sender: None, upto, deploy: None })
+    Some(Checked {
+        payer: from,
+        asset,
+        from,
+        to,
+        value,
+        target,
+        input,
+        spent,
+        sender: None,
+        upto,
+        deploy: None,
+        batch: None,
+    })
 }
 
 /// `(from, to, value, nonce)` of a `transferWithAuthorization` call, either overload.
@@ -1332,6 +1405,19 @@ fn judge(receipt: &TransactionReceipt, checked: &Checked, network: &str) -> Sett
         );
         return SettleResponse { transaction: hash, ..failure(&error, network) };
     }
+    match &checked.batch {
+        // Claims and refunds move no token to a payee the facilitator can name in advance; a sweep pays what
+        // was claimed when it mined.
+        Some(crate::batch::Action::Claim { .. }) => {
+            return SettleResponse { amount: Some(String::new()), ..success(hash, checked, network) };
+        }
+        Some(crate::batch::Action::Settle { receiver, token }) => {
+            let amount = crate::batch::settled_amount(receipt, *receiver, *token);
+            return SettleResponse { amount: Some(amount.to_string()), ..success(hash, checked, network) };
+        }
+        Some(crate::batch::Action::Refund { .. }) => return success(hash, checked, network),
+        Some(crate::batch::Action::Deposit { .. }) | None => {}
+    }
     let moved = receipt.inner.logs().iter().any(|log| {
         log.address() == checked.asset
             && IEip3009Token::Transfer::decode_log_data(log.data())
@@ -1360,7 +1446,7 @@ fn success(transaction: String, checked: &Checked, network: &str) -> SettleRespo
         payer: Some(checked.payer.to_checksum(None)),
         transaction,
         network: network.to_string(),
-        amount: checked.upto.then(|| checked.value.to_string()),
+        amount: (checked.upto || checked.batch.is_some()).then(|| checked.value.to_string()),
         extensions: None,
         other: Object::new(),
     }

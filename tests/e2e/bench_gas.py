@@ -3,6 +3,10 @@ payer approved Permit2 before), `exact` with Permit2 and an EIP-2612 permit (a p
 (Permit2, a part of the maximum). Each is paid by paywire's client and settled by paywire's facilitator; the
 figure is the receipt's `gasUsed` (what the facilitator pays), averaged over the payments.
 
+Then `batch-settlement` at 10, 100 and 1,000 requests per channel: the official Python SDK's client deposits
+(ERC-3009) and signs the vouchers; paywire's facilitator settles the deposit, one claim of the last voucher and
+one sweep. The figure is the three receipts' `gasUsed` divided by the requests (vouchers send no transaction).
+
     eval "$(scripts/install-chain.sh)"
     cargo build -p paywire-facilitator
     PAYWIRE_FACILITATOR_BIN=target/debug/paywire-facilitator .tools/python-venv/bin/python tests/e2e/bench_gas.py
@@ -23,6 +27,7 @@ from typing import Any, Callable, Dict, List
 import conftest
 import httpx
 import localnet
+import test_batch
 
 import paywire
 
@@ -75,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=10, help="payments of each kind (default 10)")
     args = parser.parse_args()
-    keys = ["0x" + format(0x7000 + i, "064x") for i in range(4 * args.payments)]
+    keys = ["0x" + format(0x7000 + i, "064x") for i in range(4 * args.payments + 13)]
     with localnet.running_chain({address(k): 10**9 for k in keys}) as chain:
         workdir = Path(tempfile.mkdtemp(prefix="paywire-gas-"))
         facilitator = localnet.Facilitator(chain.rpc_url, workdir)
@@ -96,6 +101,31 @@ def main() -> None:
             for name, make in kinds.items():
                 gas: List[int] = [settle(facilitator, chain, make(next(pool))) for _ in range(args.payments)]
                 print(f"{name:<52} {statistics.mean(gas):>22,.0f}")
+            for requests in (10, 100, 1000):
+                payer = test_batch.Payer(next(pool))
+                charged = requests * test_batch.PRICE
+                steps = [
+                    payer.deposit(charged, test_batch.PRICE),
+                    payer.body({"type": "claim", "claims": [payer.claim_row(charged, charged)]}),
+                    payer.body({"type": "settle", "receiver": conftest.PAY_TO, "token": USDC}),
+                ]
+                total = [settle(facilitator, chain, body) for body in steps]
+                name = f"batch-settlement, {requests:,} requests on a channel"
+                detail = f"(deposit {total[0]:,} + claim {total[1]:,} + sweep {total[2]:,})"
+                print(f"{name:<52} {sum(total) / requests:>22,.0f}  {detail}")
+            # A server with many payers claims their channels together and sweeps once.
+            channels, requests = 10, 1000
+            payers = [test_batch.Payer(next(pool)) for _ in range(channels)]
+            charged = requests * test_batch.PRICE
+            deposits = [settle(facilitator, chain, p.deposit(charged, test_batch.PRICE)) for p in payers]
+            rows = [p.claim_row(charged, charged) for p in payers]
+            claim = settle(facilitator, chain, payers[0].body({"type": "claim", "claims": rows}))
+            sweep = settle(facilitator, chain, payers[0].body({"type": "settle", "receiver": conftest.PAY_TO,
+                                                                "token": USDC}))
+            total = sum(deposits) + claim + sweep
+            name = f"batch-settlement, {channels} channels x {requests:,} requests"
+            detail = f"(10 deposits {sum(deposits):,} + one claim {claim:,} + one sweep {sweep:,})"
+            print(f"{name:<52} {total / (channels * requests):>22,.0f}  {detail}")
         finally:
             facilitator.stop()
             shutil.rmtree(workdir, ignore_errors=True)

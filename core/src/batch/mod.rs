@@ -11,6 +11,12 @@ use alloy_sol_types::{Eip712Domain, SolStruct, SolValue, sol};
 
 use crate::eip712;
 
+pub mod offer;
+pub mod payload;
+
+pub use offer::{BatchOffer, DepositMethod, VoucherCheck, check_voucher, sign_claims, sign_voucher};
+pub use payload::{BatchPayload, Deposit, DepositAuthorization, RefundRequest, SignedVoucher, VoucherClaim};
+
 /// The scheme name.
 pub const SCHEME: &str = "batch-settlement";
 
@@ -28,7 +34,7 @@ pub const MAX_WITHDRAW_DELAY: u64 = 2_592_000;
 sol! {
     /// What a channel is: who pays and who may sign for them, who is paid and who may claim for them, the
     /// token, how long a payer's withdrawal waits, and a salt that tells channels of the same parties apart.
-    #[derive(Debug, PartialEq, Eq)]
+    #[derive(Debug, PartialEq, Eq, Default)]
     struct ChannelConfig {
         address payer;
         address payerAuthorizer;
@@ -66,6 +72,48 @@ sol! {
     #[derive(Debug, PartialEq, Eq)]
     struct ClaimBatch {
         ClaimEntry[] claims;
+    }
+
+    /// ERC-3009's authorization of a transfer that only its recipient may execute (a deposit collector).
+    #[derive(Debug, PartialEq, Eq)]
+    struct ReceiveWithAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+    }
+
+    /// A voucher as the contract's claim takes it: with the channel's whole configuration.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ClaimVoucher {
+        ChannelConfig channel;
+        uint128 maxClaimableAmount;
+    }
+
+    /// One row of the contract's claim: the payer's voucher, its signature, the total claimed once done.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ClaimRow {
+        ClaimVoucher voucher;
+        bytes signature;
+        uint128 totalClaimed;
+    }
+
+    /// The settlement contract's calls and views (x402 `x402BatchSettlement`), for whoever sends or reads them.
+    interface IBatchSettlement {
+        function deposit(ChannelConfig config, uint128 amount, address collector, bytes collectorData) external;
+        function claimWithSignature(ClaimRow[] voucherClaims, bytes authorizerSignature) external;
+        function settle(address receiver, address token) external;
+        function refundWithSignature(ChannelConfig config, uint128 amount, uint256 nonce, bytes receiverAuthorizerSignature) external;
+        function initiateWithdraw(ChannelConfig config, uint128 amount) external;
+        function finalizeWithdraw(ChannelConfig config) external;
+        function multicall(bytes[] data) external returns (bytes[] results);
+        function channels(bytes32 channelId) external view returns (uint128 balance, uint128 totalClaimed);
+        function pendingWithdrawals(bytes32 channelId) external view returns (uint128 amount, uint40 initiatedAt);
+        function refundNonce(bytes32 channelId) external view returns (uint256);
+        function receivers(address receiver, address token) external view returns (uint128 totalClaimed, uint128 totalSettled);
+        event Settled(address indexed receiver, address indexed token, address indexed sender, uint128 amount);
     }
 }
 
@@ -161,5 +209,70 @@ mod tests {
             domain(84532).separator(),
             b256("0xfdef80764086b1e0fc6ba99f0cb9aa1d59109fda7c23d60334c89d2de44dffce")
         );
+    }
+
+    #[test]
+    fn payloads_round_trip_and_vouchers_check_offline() {
+        use crate::signer::LocalSigner;
+        let payer = LocalSigner::from_bytes(&[7u8; 32]).unwrap();
+        let mut channel = config();
+        channel.payer = crate::signer::Signer::address(&payer);
+        channel.payerAuthorizer = channel.payer;
+        let id = channel.channel_id(84532);
+        let voucher = sign_voucher(&payer, id, 1234, 84532).unwrap();
+        assert_eq!(check_voucher(&channel, &voucher, 84532).unwrap(), VoucherCheck::Recovered);
+        // Another amount, another chain, another channel: refused with x402's reasons.
+        let forged = SignedVoucher { max_claimable: 9999, ..voucher.clone() };
+        assert_eq!(
+            check_voucher(&channel, &forged, 84532).unwrap_err().code(),
+            crate::ErrorCode::BatchVoucherSignature
+        );
+        assert_eq!(
+            check_voucher(&channel, &voucher, 8453).unwrap_err().code(),
+            crate::ErrorCode::BatchChannelIdMismatch
+        );
+        let mut other = channel.clone();
+        other.withdrawDelay = U40::from(60u64);
+        assert_eq!(
+            check_voucher(&other, &voucher, 84532).unwrap_err().code(),
+            crate::ErrorCode::BatchWithdrawDelayOutOfRange
+        );
+        // No payer authorizer: the payer's own ECDSA signature, or a smart wallet's left to the chain.
+        channel.payerAuthorizer = Address::ZERO;
+        let id = channel.channel_id(84532);
+        let v = sign_voucher(&payer, id, 5, 84532).unwrap();
+        assert_eq!(check_voucher(&channel, &v, 84532).unwrap(), VoucherCheck::Recovered);
+        let wallet = SignedVoucher { signature: vec![1; 100], ..v.clone() };
+        assert!(matches!(check_voucher(&channel, &wallet, 84532).unwrap(), VoucherCheck::RequiresOnchain { .. }));
+
+        let payload = BatchPayload::Deposit {
+            channel: channel.clone(),
+            voucher: v.clone(),
+            deposit: Deposit {
+                amount: 100_000,
+                authorization: DepositAuthorization::Erc3009 {
+                    valid_after: U256::ZERO,
+                    valid_before: U256::from(1_770_000_000u64),
+                    salt: B256::repeat_byte(9),
+                    signature: vec![2; 65],
+                },
+            },
+        };
+        let object = payload.to_object();
+        assert_eq!(BatchPayload::parse(&object).unwrap(), payload);
+        let text = serde_json::to_string(&object).unwrap();
+        assert!(text.starts_with(r#"{"type":"deposit","channelConfig":{"payer":"#), "{text}");
+        assert!(text.contains(r#""withdrawDelay":900,"#), "{text}");
+        let claim = BatchPayload::Claim {
+            claims: vec![VoucherClaim { channel, max_claimable: 5, signature: v.signature, total_claimed: 5 }],
+            authorizer_signature: Some(vec![3; 65]),
+        };
+        assert_eq!(BatchPayload::parse(&claim.to_object()).unwrap(), claim);
+        let settle = BatchPayload::Settle { receiver: Address::repeat_byte(1), token: Address::repeat_byte(2) };
+        assert_eq!(BatchPayload::parse(&settle.to_object()).unwrap(), settle);
+        for junk in [r#"{"type":"exact"}"#, r#"{}"#, r#"{"type":"claim","claims":[]}"#, r#"{"type":"voucher"}"#] {
+            let obj: crate::wire::Object = serde_json::from_str(junk).unwrap();
+            assert!(BatchPayload::parse(&obj).is_err(), "{junk}");
+        }
     }
 }

@@ -1,0 +1,274 @@
+"""`batch-settlement` channels on anvil: the official Python SDK's client (PyPI `x402` 2.25) opens a channel with
+an ERC-3009 deposit and signs one cumulative voucher per request; paywire's facilitator settles the deposit,
+verifies the vouchers, claims them (signing the claim as the receiver authorizer the server delegated to it) and
+sweeps the claims to the receiver — through paywire's test contracts (tests/contracts, at the canonical
+addresses). The chain holds three transactions for any number of requests; balances move by exactly the charged
+total; the payer's timed withdrawal returns exactly the rest. And what an attacker tries: an old voucher replayed,
+a claim above its voucher, a voucher whose amount was altered, a deposit settled eight times at once, a second
+sweep.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import httpx
+import pytest
+from conftest import PAY_TO, USDC
+from eth_abi import encode
+from eth_account import Account
+from eth_utils import keccak
+from localnet import FACILITATOR_ADDRESS, FACILITATOR_KEY, Chain, Facilitator, running_chain, write_config
+from x402.mechanisms.evm.batch_settlement.client.eip3009 import (
+    create_batch_settlement_eip3009_deposit_payload,
+)
+from x402.mechanisms.evm.batch_settlement.client.voucher import sign_voucher
+from x402.mechanisms.evm.batch_settlement.types import ChannelConfig, VoucherPayload
+from x402.mechanisms.evm.batch_settlement.utils import compute_channel_id
+from x402.mechanisms.evm.signers import EthAccountSigner
+from x402.schemas import PaymentRequirements
+
+SETTLEMENT = "0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003"
+ERC3009_COLLECTOR = "0x4020806089470a89826cB9fB1f4059150b550004"
+PERMIT2_COLLECTOR = "0x4020425FAf3B746C082C2f942b4E5159887B0005"
+NETWORK = "eip155:84532"
+PRICE = 1_000  # $0.001
+DEPOSIT = 100 * PRICE
+KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(32)]
+FUNDED = 1_000_000_000
+_keys = iter(KEYS)
+FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
+CONFIG_TUPLE = "(address,address,address,address,address,uint40,bytes32)"
+
+
+def address(key: str) -> str:
+    return str(Account.from_key(key).address)
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Chain]:
+    with running_chain({address(k): FUNDED for k in KEYS}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def facilitator(chain: Chain) -> Iterator[Facilitator]:
+    workdir = Path(tempfile.mkdtemp(prefix="paywire-batch-"))
+    chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_KEY"]}]
+    config = write_config(workdir / "facilitator.toml", chains, **FAST)
+    f = Facilitator("", workdir, config=config, environ={"PW_RPC": chain.rpc_url, "PW_KEY": FACILITATOR_KEY})
+    f.start()
+    yield f
+    f.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def requirements(authorizer: str = FACILITATOR_ADDRESS) -> Dict[str, Any]:
+    """The offer of a server that delegates its receiver authorizer to the facilitator."""
+    return {"scheme": "batch-settlement", "network": NETWORK, "amount": str(PRICE), "asset": USDC, "payTo": PAY_TO,
+            "maxTimeoutSeconds": 3600,
+            "extra": {"receiverAuthorizer": authorizer, "withdrawDelay": 900, "name": "USDC", "version": "2"}}
+
+
+class Payer:
+    """A payer's channel, built and signed by the official Python SDK."""
+
+    def __init__(self, key: str, authorizer: str = FACILITATOR_ADDRESS) -> None:
+        self.key = key
+        self.signer = EthAccountSigner(Account.from_key(key))
+        self.offer = requirements(authorizer)
+        self.config = ChannelConfig(payer=address(key), payer_authorizer=address(key), receiver=PAY_TO,
+                                    receiver_authorizer=authorizer, token=USDC, withdraw_delay=900, salt="0x" + "00" * 32)
+        self.channel_id = compute_channel_id(self.config, NETWORK)
+
+    def body(self, payload: Dict[str, Any]) -> Dict[str, Any]:
+        return {"x402Version": 2,
+                "paymentPayload": {"x402Version": 2, "accepted": self.offer, "payload": payload},
+                "paymentRequirements": self.offer}
+
+    def deposit(self, amount: int, max_claimable: int) -> Dict[str, Any]:
+        payload = create_batch_settlement_eip3009_deposit_payload(
+            self.signer, PaymentRequirements.model_validate(self.offer), self.config, amount, max_claimable)
+        return self.body(payload.to_dict())
+
+    def voucher(self, max_claimable: int) -> Dict[str, Any]:
+        payload = VoucherPayload()
+        payload.channel_config = self.config
+        payload.voucher = sign_voucher(self.signer, self.channel_id, max_claimable, NETWORK)
+        return self.body(payload.to_dict())
+
+    def claim_row(self, max_claimable: int, total: int) -> Dict[str, Any]:
+        voucher = sign_voucher(self.signer, self.channel_id, max_claimable, NETWORK)
+        return {"voucher": {"channel": self.config.to_dict(), "maxClaimableAmount": str(max_claimable)},
+                "signature": voucher.signature, "totalClaimed": str(total)}
+
+    def config_values(self) -> tuple:
+        c = self.config
+        return (c.payer, c.payer_authorizer, c.receiver, c.receiver_authorizer, c.token, c.withdraw_delay,
+                bytes.fromhex(c.salt[2:]))
+
+
+def post(f: Facilitator, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    response = httpx.post(f"{f.url}{path}", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    answer: Dict[str, Any] = response.json()
+    return answer
+
+
+def server_body(payer: Payer, payload: Dict[str, Any]) -> Dict[str, Any]:
+    """What a server sends to /settle for its own claim or sweep (the offer it serves)."""
+    return payer.body(payload)
+
+
+def call(chain: Chain, signature: str, types: List[str], values: List[Any]) -> str:
+    data = "0x" + keccak(text=signature)[:4].hex() + encode(types, values).hex()
+    return str(chain.rpc("eth_call", [{"to": SETTLEMENT, "data": data}, "latest"]))
+
+
+def channel(chain: Chain, channel_id: str) -> tuple:
+    out = call(chain, "channels(bytes32)", ["bytes32"], [bytes.fromhex(channel_id[2:])])
+    return int(out[2:66], 16), int(out[66:130], 16)
+
+
+def send_as(chain: Chain, sender: str, signature: str, types: List[str], values: List[Any]) -> Dict[str, Any]:
+    """A transaction from `sender` (anvil impersonates it and gives it gas)."""
+    chain.rpc("anvil_setBalance", [sender, hex(10**18)])
+    chain.rpc("anvil_impersonateAccount", [sender])
+    data = "0x" + keccak(text=signature)[:4].hex() + encode(types, values).hex()
+    tx = chain.rpc("eth_sendTransaction", [{"from": sender, "to": SETTLEMENT, "data": data}])
+    chain.rpc("anvil_stopImpersonatingAccount", [sender])
+    return chain.receipt(str(tx))
+
+
+def block(chain: Chain) -> int:
+    return int(str(chain.rpc("eth_blockNumber", [])), 16)
+
+
+def test_contracts_hash_channels_as_the_official_sdk(chain: Chain) -> None:
+    for contract in (SETTLEMENT, ERC3009_COLLECTOR, PERMIT2_COLLECTOR):
+        assert len(str(chain.rpc("eth_getCode", [contract, "latest"]))) > 1000, contract
+    payer = Payer(next(_keys))
+    on_chain = call(chain, f"getChannelId({CONFIG_TUPLE})", [CONFIG_TUPLE], [payer.config_values()])
+    assert on_chain.lower() == payer.channel_id.lower()
+
+
+def test_supported_names_the_receiver_authorizer(facilitator: Facilitator) -> None:
+    kinds = httpx.get(f"{facilitator.url}/supported").json()["kinds"]
+    batch = [k for k in kinds if k["scheme"] == "batch-settlement"]
+    assert batch == [{"x402Version": 2, "scheme": "batch-settlement", "network": NETWORK,
+                      "extra": {"receiverAuthorizer": FACILITATOR_ADDRESS}}]
+
+
+def test_a_channel_pays_many_requests_with_three_transactions(chain: Chain, facilitator: Facilitator) -> None:
+    payer = Payer(next(_keys))
+    who = address(payer.key)
+    start = (chain.balance(who), chain.balance(PAY_TO), chain.balance(SETTLEMENT))
+    requests = 25
+    # Request 1: the deposit and its voucher.
+    deposit = payer.deposit(DEPOSIT, PRICE)
+    verdict = post(facilitator, "/verify", deposit)
+    assert verdict["isValid"] is True, verdict
+    assert verdict["extra"]["balance"] == "0"
+    settled = post(facilitator, "/settle", deposit)
+    assert settled["success"] is True, settled
+    assert settled["amount"] == str(DEPOSIT)
+    state = settled["extra"]["channelState"]
+    assert (state["channelId"], state["balance"], state["totalClaimed"]) == (payer.channel_id.lower(), str(DEPOSIT), "0")
+    assert channel(chain, payer.channel_id) == (DEPOSIT, 0)
+    # Requests 2..n: a voucher each, checked by the facilitator; nothing reaches the chain.
+    before_vouchers = block(chain)
+    for n in range(2, requests + 1):
+        verdict = post(facilitator, "/verify", payer.voucher(n * PRICE))
+        assert verdict["isValid"] is True, verdict
+        assert verdict["extra"]["balance"] == str(DEPOSIT)
+    assert block(chain) == before_vouchers, "a voucher sent a transaction"
+    # The server claims the latest voucher, then sweeps its claims to the receiver.
+    charged = requests * PRICE
+    claim = server_body(payer, {"type": "claim", "claims": [payer.claim_row(charged, charged)]})
+    claimed = post(facilitator, "/settle", claim)
+    assert (claimed["success"], claimed["amount"]) == (True, ""), claimed
+    assert post(facilitator, "/settle", claim) == claimed  # asked again: the recorded answer
+    assert channel(chain, payer.channel_id) == (DEPOSIT, charged)
+    sweep = server_body(payer, {"type": "settle", "receiver": PAY_TO, "token": USDC})
+    swept = post(facilitator, "/settle", sweep)
+    assert (swept["success"], swept["amount"]) == (True, str(charged)), swept
+    assert block(chain) == before_vouchers + 2
+    # The chain's truth: the payer paid the deposit, the receiver got exactly the charged total, the contract
+    # holds the rest.
+    end = (chain.balance(who), chain.balance(PAY_TO), chain.balance(SETTLEMENT))
+    assert (start[0] - end[0], end[1] - start[1], end[2] - start[2]) == (DEPOSIT, charged, DEPOSIT - charged)
+    # Nothing more to sweep.
+    again = post(facilitator, "/settle", server_body(payer, {"type": "settle", "receiver": PAY_TO, "token": USDC}))
+    assert again == swept  # same claimed total: the same sweep
+    # An old voucher replayed: below what is claimed, refused.
+    old = post(facilitator, "/verify", payer.voucher(charged))
+    assert (old["isValid"], old["invalidReason"]) == (False, "invalid_batch_settlement_evm_cumulative_below_claimed")
+    # More than the channel holds: refused.
+    big = post(facilitator, "/verify", payer.voucher(DEPOSIT + 1))
+    assert big["invalidReason"] == "invalid_batch_settlement_evm_cumulative_exceeds_balance", big
+
+    # The escape hatch: the payer withdraws the rest after the delay, and gets exactly that.
+    rest = DEPOSIT - charged
+    receipt = send_as(chain, who, f"initiateWithdraw({CONFIG_TUPLE},uint128)", [CONFIG_TUPLE, "uint128"],
+                      [payer.config_values(), rest])
+    assert receipt["status"] == "0x1", receipt
+    chain.rpc("evm_increaseTime", [900])
+    chain.rpc("evm_mine", [])
+    before = chain.balance(who)
+    receipt = send_as(chain, who, f"finalizeWithdraw({CONFIG_TUPLE})", [CONFIG_TUPLE], [payer.config_values()])
+    assert receipt["status"] == "0x1", receipt
+    assert chain.balance(who) - before == rest
+    assert channel(chain, payer.channel_id) == (charged, charged)
+    assert chain.balance(SETTLEMENT) == start[2]
+
+
+def test_claims_that_exceed_or_forge_a_voucher_are_refused(chain: Chain, facilitator: Facilitator) -> None:
+    payer = Payer(next(_keys))
+    assert post(facilitator, "/settle", payer.deposit(DEPOSIT, PRICE))["success"] is True
+    signed = 5 * PRICE
+    # A claim above its voucher.
+    above = post(facilitator, "/settle", server_body(payer, {"type": "claim", "claims": [payer.claim_row(signed, signed + 1)]}))
+    assert (above["success"], above["errorReason"]) == (False, "invalid_batch_settlement_evm_claim_payload"), above
+    # A voucher whose amount was raised after signing.
+    row = payer.claim_row(signed, signed)
+    row["voucher"]["maxClaimableAmount"] = row["totalClaimed"] = str(50 * PRICE)
+    forged = post(facilitator, "/settle", server_body(payer, {"type": "claim", "claims": [row]}))
+    assert (forged["success"], forged["errorReason"]) == (False, "invalid_batch_settlement_evm_voucher_signature"), forged
+    voucher = payer.voucher(signed)
+    voucher["paymentPayload"]["payload"]["voucher"]["maxClaimableAmount"] = str(50 * PRICE)
+    verdict = post(facilitator, "/verify", voucher)
+    assert verdict["invalidReason"] == "invalid_batch_settlement_evm_voucher_signature", verdict
+    # A claim signed by nobody the facilitator holds, for a server that keeps its own authorizer.
+    other = Payer(next(_keys), authorizer=address(KEYS[-1]))
+    assert post(facilitator, "/settle", other.deposit(DEPOSIT, PRICE))["success"] is True
+    unsigned = post(facilitator, "/settle", server_body(other, {"type": "claim", "claims": [other.claim_row(PRICE, PRICE)]}))
+    assert unsigned["errorReason"] == "invalid_batch_settlement_evm_authorizer_not_configured", unsigned
+    assert channel(chain, payer.channel_id) == (DEPOSIT, 0)
+    assert channel(chain, other.channel_id) == (DEPOSIT, 0)
+    # A voucher is not settled by itself.
+    alone = post(facilitator, "/settle", payer.voucher(signed))
+    assert alone["errorReason"] == "invalid_batch_settlement_evm_payload_type", alone
+
+
+def test_a_deposit_settled_eight_times_at_once_is_sent_once(chain: Chain, facilitator: Facilitator) -> None:
+    payer = Payer(next(_keys))
+    who = address(payer.key)
+    before = chain.balance(who)
+    body = payer.deposit(DEPOSIT, PRICE)
+    answers: List[Dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: answers.append(post(facilitator, "/settle", body))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8 and all(a["success"] for a in answers), answers
+    assert len({a["transaction"] for a in answers}) == 1
+    assert before - chain.balance(who) == DEPOSIT
+    assert channel(chain, payer.channel_id) == (DEPOSIT, 0)
+    # The same authorization for another channel amount, or replayed later: the recorded answer, no second deposit.
+    assert post(facilitator, "/settle", body)["transaction"] == answers[0]["transaction"]
+    assert before - chain.balance(who) == DEPOSIT
