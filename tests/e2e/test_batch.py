@@ -139,7 +139,8 @@ def send_as(chain: Chain, sender: str, signature: str, types: List[str], values:
     chain.rpc("anvil_setBalance", [sender, hex(10**18)])
     chain.rpc("anvil_impersonateAccount", [sender])
     data = "0x" + keccak(text=signature)[:4].hex() + encode(types, values).hex()
-    tx = chain.rpc("eth_sendTransaction", [{"from": sender, "to": SETTLEMENT, "data": data}])
+    # A fixed gas limit: a call that reverts is mined (status 0) rather than refused by the gas estimate.
+    tx = chain.rpc("eth_sendTransaction", [{"from": sender, "to": SETTLEMENT, "data": data, "gas": hex(500_000)}])
     chain.rpc("anvil_stopImpersonatingAccount", [sender])
     return chain.receipt(str(tx))
 
@@ -211,20 +212,6 @@ def test_a_channel_pays_many_requests_with_three_transactions(chain: Chain, faci
     big = post(facilitator, "/verify", payer.voucher(DEPOSIT + 1))
     assert big["invalidReason"] == "invalid_batch_settlement_evm_cumulative_exceeds_balance", big
 
-    # The escape hatch: the payer withdraws the rest after the delay, and gets exactly that.
-    rest = DEPOSIT - charged
-    receipt = send_as(chain, who, f"initiateWithdraw({CONFIG_TUPLE},uint128)", [CONFIG_TUPLE, "uint128"],
-                      [payer.config_values(), rest])
-    assert receipt["status"] == "0x1", receipt
-    chain.rpc("evm_increaseTime", [900])
-    chain.rpc("evm_mine", [])
-    before = chain.balance(who)
-    receipt = send_as(chain, who, f"finalizeWithdraw({CONFIG_TUPLE})", [CONFIG_TUPLE], [payer.config_values()])
-    assert receipt["status"] == "0x1", receipt
-    assert chain.balance(who) - before == rest
-    assert channel(chain, payer.channel_id) == (charged, charged)
-    assert chain.balance(SETTLEMENT) == start[2]
-
 
 def test_claims_that_exceed_or_forge_a_voucher_are_refused(chain: Chain, facilitator: Facilitator) -> None:
     payer = Payer(next(_keys))
@@ -272,3 +259,184 @@ def test_a_deposit_settled_eight_times_at_once_is_sent_once(chain: Chain, facili
     # The same authorization for another channel amount, or replayed later: the recorded answer, no second deposit.
     assert post(facilitator, "/settle", body)["transaction"] == answers[0]["transaction"]
     assert before - chain.balance(who) == DEPOSIT
+
+
+@pytest.fixture(scope="module")
+def channel_server(facilitator: Facilitator) -> Iterator[Any]:
+    """paywire's FastAPI app with GET /batch paid from channels (the facilitator is its receiver authorizer)."""
+    from parties import python_asgi
+
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        yield server
+
+
+def official_session(key: str, rpc_url: str = "") -> Any:
+    """The official Python client paying with batch-settlement (in-memory channel state; with `rpc_url`, it
+    reads channels on chain, which its recovery from a corrective 402 needs)."""
+    from x402 import x402ClientSync
+    from x402.http.clients import x402_requests
+    from x402.mechanisms.evm.batch_settlement.client import BatchSettlementEvmScheme
+    from x402.mechanisms.evm.signers import EthAccountSignerWithRPC
+
+    account = Account.from_key(key)
+    signer = EthAccountSignerWithRPC(account, rpc_url) if rpc_url else account
+    return x402_requests(x402ClientSync().register("eip155:*", BatchSettlementEvmScheme(signer)))
+
+
+def receipt_of(response: Any) -> Dict[str, Any]:
+    import base64
+    import json
+
+    answer: Dict[str, Any] = json.loads(base64.b64decode(response.headers["PAYMENT-RESPONSE"]))
+    return answer
+
+
+def test_the_official_python_client_pays_a_paywire_api_from_a_channel(chain: Chain, channel_server: Any) -> None:
+    """The official Python batch-settlement client pays paywire's FastAPI app: one deposit, then vouchers the
+    server checks offline (no facilitator call, no block), then one claim and one sweep move exactly the charged
+    total to the receiver."""
+    key = next(_keys)
+    payer = Payer(key)
+    who = address(key)
+    start = (chain.balance(who), chain.balance(PAY_TO))
+    session = official_session(key)
+    first = session.get(channel_server.url("/batch"), timeout=60)
+    assert first.status_code == 200, first.text
+    receipt = receipt_of(first)
+    assert receipt["success"] is True and receipt["transaction"], receipt
+    deposit = int(receipt["amount"])
+    assert deposit >= PRICE
+    assert receipt["extra"]["chargedAmount"] == str(PRICE)
+    assert receipt["extra"]["channelState"]["chargedCumulativeAmount"] == str(PRICE)
+    assert receipt["extra"]["channelState"]["channelId"] == payer.channel_id.lower()
+    before_vouchers = block(chain)
+    requests = 4  # the official client deposits 5 prices by default
+    for n in range(2, requests + 1):
+        response = session.get(channel_server.url("/batch"), timeout=60)
+        assert response.status_code == 200, response.text
+        receipt = receipt_of(response)
+        assert (receipt["transaction"], receipt["amount"]) == ("", ""), receipt
+        assert receipt["extra"]["channelState"]["chargedCumulativeAmount"] == str(n * PRICE)
+    assert block(chain) == before_vouchers, "a voucher sent a transaction"
+    assert channel(chain, payer.channel_id) == (deposit, 0)
+    summary = httpx.post(channel_server.url("/claim"), timeout=60).json()
+    charged = requests * PRICE
+    assert [(c["success"], c["channels"], c["amount"]) for c in summary["claims"]] == [(True, 1, str(charged))], summary
+    assert [(s["success"], s["amount"]) for s in summary["settles"]] == [(True, str(charged))], summary
+    assert channel(chain, payer.channel_id) == (deposit, charged)
+    assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (deposit, charged)
+    # Claimed already: a second claim finds nothing.
+    assert httpx.post(channel_server.url("/claim"), timeout=60).json() == {"claims": [], "settles": []}
+
+
+def test_a_replayed_voucher_gets_the_corrective_402_and_nothing_more(chain: Chain, channel_server: Any) -> None:
+    """The same voucher sent again (a replay, or eight at once) is served once: the others get the corrective
+    402 (or are told the channel is busy), which carries the server's charged total and the last voucher."""
+    key = next(_keys)
+    session = official_session(key)
+    assert session.get(channel_server.url("/batch"), timeout=60).status_code == 200
+    paid = session.get(channel_server.url("/batch"), timeout=60)
+    assert paid.status_code == 200
+    header = paid.request.headers["PAYMENT-SIGNATURE"]
+    replay = httpx.get(channel_server.url("/batch"), headers={"PAYMENT-SIGNATURE": header}, timeout=60)
+    assert replay.status_code == 402, replay.text
+    assert replay.json()["error"] == "invalid_batch_settlement_evm_cumulative_amount_mismatch"
+    import base64
+    import json
+
+    bill = json.loads(base64.b64decode(replay.headers["PAYMENT-REQUIRED"]))
+    extra = bill["accepts"][0]["extra"]
+    assert extra["channelState"]["chargedCumulativeAmount"] == str(2 * PRICE)
+    assert extra["voucherState"]["signedMaxClaimable"] == str(2 * PRICE)
+    assert "paid from a channel" not in replay.text
+    # A new voucher signed by hand for the next request, sent eight times at once: served once.
+    payer = Payer(key)
+    voucher = payer.voucher(3 * PRICE)["paymentPayload"]
+    voucher["accepted"] = bill["accepts"][0]
+    header = base64.b64encode(json.dumps(voucher).encode()).decode()
+    answers: List[int] = []
+
+    def send() -> None:
+        answers.append(httpx.get(channel_server.url("/batch"), headers={"PAYMENT-SIGNATURE": header}, timeout=60).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [200] + [402] * 7, answers
+    summary = httpx.post(channel_server.url("/claim"), timeout=60).json()
+    assert [c["amount"] for c in summary["claims"]] == [str(3 * PRICE)], summary
+    assert channel(chain, payer.channel_id)[1] == 3 * PRICE
+
+
+def test_a_client_that_lost_its_channel_recovers_through_the_corrective_402(chain: Chain,
+                                                                           channel_server: Any) -> None:
+    """A payer's process restarts with no channel state: it reads the channel on chain (nothing claimed yet),
+    so its voucher is below the server's charged total and is answered with the corrective 402; it checks the
+    voucher there is its own, adopts the server's charged total and pays from the channel, with no second
+    deposit."""
+    key = next(_keys)
+    who = address(key)
+    first = official_session(key)
+    for _ in range(2):
+        assert first.get(channel_server.url("/batch"), timeout=60).status_code == 200
+    spent = chain.balance(who)
+    fresh = official_session(key, chain.rpc_url)  # the same wallet, no channel state
+    response = fresh.get(channel_server.url("/batch"), timeout=60)
+    assert response.status_code == 200, response.text
+    receipt = receipt_of(response)
+    assert (receipt["transaction"], receipt["extra"]["channelState"]["chargedCumulativeAmount"]) == ("", str(3 * PRICE))
+    assert chain.balance(who) == spent, "the recovered client deposited again"
+
+
+def test_a_server_restarted_between_vouchers_and_its_claim_loses_nothing(chain: Chain,
+                                                                         facilitator: Facilitator) -> None:
+    """With a shared store (Redis), the server's channels outlive its process: vouchers served before a
+    restart are claimed after it."""
+    from localnet import redis_server
+    from parties import python_asgi
+
+    key = next(_keys)
+    payer = Payer(key)
+    session = official_session(key)
+    with redis_server() as redis_url:
+        extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE), "REDIS_URL": redis_url}
+        with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+            for _ in range(3):
+                assert session.get(server.url("/batch"), timeout=60).status_code == 200
+        with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+            summary = httpx.post(server.url("/claim"), timeout=60).json()
+            assert [c["amount"] for c in summary["claims"]] == [str(3 * PRICE)], summary
+            # The restarted server goes on from its charged total.
+            assert session.get(server.url("/batch"), timeout=60).status_code == 200
+    assert channel(chain, payer.channel_id)[1] == 3 * PRICE
+
+
+def test_the_payer_withdraws_the_rest_after_the_delay(chain: Chain, facilitator: Facilitator) -> None:
+    """The escape hatch, without the server's help: the payer starts a withdrawal of what is unclaimed and, once
+    the channel's withdraw delay has passed, gets exactly that back. (Last in this module: it moves the chain's
+    clock forward.)"""
+    payer = Payer(next(_keys))
+    who = address(payer.key)
+    start = chain.balance(SETTLEMENT)
+    assert post(facilitator, "/settle", payer.deposit(DEPOSIT, PRICE))["success"] is True
+    charged = 7 * PRICE
+    claim = server_body(payer, {"type": "claim", "claims": [payer.claim_row(charged, charged)]})
+    assert post(facilitator, "/settle", claim)["success"] is True
+    rest = DEPOSIT - charged
+    receipt = send_as(chain, who, f"initiateWithdraw({CONFIG_TUPLE},uint128)", [CONFIG_TUPLE, "uint128"],
+                      [payer.config_values(), rest])
+    assert receipt["status"] == "0x1", receipt
+    early = send_as(chain, who, f"finalizeWithdraw({CONFIG_TUPLE})", [CONFIG_TUPLE], [payer.config_values()])
+    assert early["status"] == "0x0", "a withdrawal finished before its delay"
+    chain.rpc("evm_increaseTime", [900])
+    chain.rpc("evm_mine", [])
+    before = chain.balance(who)
+    receipt = send_as(chain, who, f"finalizeWithdraw({CONFIG_TUPLE})", [CONFIG_TUPLE], [payer.config_values()])
+    assert receipt["status"] == "0x1", receipt
+    assert chain.balance(who) - before == rest
+    assert channel(chain, payer.channel_id) == (charged, charged)
+    # The claimed part is the receiver's to sweep; nothing else stays in the contract.
+    assert chain.balance(SETTLEMENT) - start == charged

@@ -197,6 +197,14 @@ impl Gate {
         let (exchange, step) = self.0.start(route, head, now_or_system(now));
         Ok((Exchange { inner: exchange }, Step(step)))
     }
+
+    /// The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+    /// receiver. Drive it as a request (store and settle steps); its final "respond" step holds a JSON summary.
+    #[pyo3(signature = (*, now=None))]
+    fn claim(&self, now: Option<u64>) -> (Exchange, Step) {
+        let (exchange, step) = self.0.claim(now_or_system(now));
+        (Exchange { inner: exchange }, Step(step))
+    }
 }
 
 getters!(Gate {

@@ -56,6 +56,10 @@ pub struct PriceTag {
     /// (the `Settlement-Overrides` response header). Paid with Permit2; `extra.facilitatorAddress` names the
     /// facilitator that settles it.
     pub upto: bool,
+    /// A `batch-settlement` offer: paid from a channel the payer deposits into, one cumulative voucher per
+    /// request, checked offline; `extra.receiverAuthorizer` names who signs claims (a facilitator's
+    /// `/supported` lists its own), `extra.withdrawDelay` how long a payer's withdrawal waits (default 900 s).
+    pub batch: bool,
 }
 
 /// A price tag as every binding takes it, field by field; [`PriceTag::from_spec`] checks it once for all.
@@ -77,7 +81,8 @@ pub struct PriceTagSpec {
     pub eip712_version: Option<String>,
     /// `eip3009` or `permit2` (default: the default table's method, else EIP-3009).
     pub transfer_method: Option<String>,
-    /// `exact` (the default) or `upto` (the price is a maximum; the handler reports what it charges).
+    /// `exact` (the default), `upto` (the price is a maximum; the handler reports what it charges) or
+    /// `batch-settlement` (paid from a channel by vouchers checked offline).
     pub scheme: Option<String>,
     /// Seconds allowed to complete the payment (default 300).
     pub max_timeout_seconds: Option<u64>,
@@ -111,12 +116,13 @@ impl PriceTag {
             },
             _ => return Err(bad("give either a price (\"$0.01\") or an amount with its asset")),
         };
-        let upto = match spec.scheme.as_deref() {
-            None | Some(SCHEME) => false,
-            Some(crate::upto::SCHEME) => true,
+        let (upto, batch) = match spec.scheme.as_deref() {
+            None | Some(SCHEME) => (false, false),
+            Some(crate::upto::SCHEME) => (true, false),
+            Some(crate::batch::SCHEME) => (false, true),
             Some(other) => {
                 return Err(bad(&format!(
-                    "scheme \"{}\" is not one paywire serves; use \"exact\" or \"upto\"",
+                    "scheme \"{}\" is not one paywire serves; use \"exact\", \"upto\" or \"batch-settlement\"",
                     crate::wire::truncate(other)
                 )));
             }
@@ -129,6 +135,7 @@ impl PriceTag {
             extra: spec.extra.unwrap_or_default(),
             extensions: spec.extensions.unwrap_or_default(),
             upto,
+            batch,
         };
         // A tag that cannot make an offer is refused now, not on the first request.
         tag.to_requirements(2, &ResourceInfo::new("http://localhost/"))?;
@@ -145,6 +152,7 @@ impl PriceTag {
             extra: Object::new(),
             extensions: Object::new(),
             upto: false,
+            batch: false,
         }
     }
 
@@ -213,6 +221,25 @@ impl PriceTag {
                 }
             }
         }
+        if self.batch {
+            if x402_version < 2 {
+                return Err(bad("the batch-settlement scheme is x402 v2 only; serve this route over v2".into()));
+            }
+            match self.extra.get("receiverAuthorizer").and_then(|v| v.as_str()).map(parse_address) {
+                Some(Ok(a)) if a != Address::ZERO => {}
+                _ => {
+                    return Err(bad("a batch-settlement price tag names its receiver authorizer in extra \
+                                    receiverAuthorizer (the key that signs claims; a facilitator's /supported lists \
+                                    its own under its batch-settlement kind)"
+                        .into()));
+                }
+            }
+            if method != TransferMethod::Eip3009 {
+                return Err(bad(
+                    "batch-settlement deposits are paid with ERC-3009 here; use a token that has it".into()
+                ));
+            }
+        }
         let mut extra = Object::new();
         let supports_2612 = known_asset(chain_id, &asset).is_some_and(|k| k.supports_eip2612);
         if method == TransferMethod::Eip3009 || supports_2612 || self.upto || matches!(self.price, Price::Atomic { .. })
@@ -227,8 +254,26 @@ impl PriceTag {
         if let Some(m) = method.extra_value() {
             extra.insert("assetTransferMethod".into(), Value::String(m.into()));
         }
+        if self.batch {
+            // The client maps these onto its channel; the official SDKs write them in this order.
+            let authorizer = self.extra.get("receiverAuthorizer").cloned().unwrap_or_default();
+            let delay =
+                self.extra.get("withdrawDelay").cloned().unwrap_or(Value::from(crate::batch::MIN_WITHDRAW_DELAY));
+            let mut ordered = Object::new();
+            ordered.insert("receiverAuthorizer".into(), authorizer);
+            ordered.insert("withdrawDelay".into(), delay);
+            ordered.extend(core::mem::take(&mut extra));
+            extra = ordered;
+        }
         for (k, v) in &self.extra {
             extra.insert(k.clone(), v.clone());
+        }
+        if self.batch
+            && let Some(delay) = extra.get("withdrawDelay")
+        {
+            let seconds =
+                delay.as_u64().ok_or_else(|| bad("extra withdrawDelay must be a number of seconds".into()))?;
+            crate::batch::offer::check_withdraw_delay(seconds).map_err(|e| bad(e.message().to_string()))?;
         }
         let timeout = self.max_timeout_seconds.unwrap_or(DEFAULT_MAX_TIMEOUT_SECONDS);
         if timeout == 0 {
@@ -237,7 +282,13 @@ impl PriceTag {
         let asset_text = asset.to_checksum(None);
         if x402_version >= 2 {
             PaymentRequirements::new_v2(
-                if self.upto { crate::upto::SCHEME } else { SCHEME },
+                if self.upto {
+                    crate::upto::SCHEME
+                } else if self.batch {
+                    crate::batch::SCHEME
+                } else {
+                    SCHEME
+                },
                 &network::caip2(chain_id),
                 amount,
                 &asset_text,

@@ -46,6 +46,9 @@ use crate::types::{
 use crate::upto;
 use crate::verify::{VerifyOptions, last_acceptable_time};
 
+mod batch;
+pub use batch::ChannelState;
+
 /// What a buyer is told when the facilitator fails before anything was charged; details go to the log.
 pub const UPSTREAM_MESSAGE: &str =
     "the payment service is unavailable; nothing was charged for this request; try again later";
@@ -600,6 +603,36 @@ impl Gate {
         (exchange, step)
     }
 
+    /// The claim exchange of `batch-settlement`: claims the charges of every channel this gate has served at the
+    /// facilitator (a `/settle` with a claim payload per offer; the facilitator signs it when the server
+    /// delegated its receiver authorizer to it), then sweeps them to the receiver. Drive it as a request's
+    /// exchange (store and settle steps); it ends with a JSON summary to log or show, never sent to a client.
+    pub fn claim(&self, now: u64) -> (Exchange, Step) {
+        let holds = Arc::new(Mutex::new(Holds::default()));
+        let (inner, shared) = (self.inner.clone(), holds.clone());
+        let head = RequestHead {
+            method: "POST".into(),
+            path: "/".into(),
+            path_and_query: "/".into(),
+            origin: "http://paywire.claim".into(),
+            headers: Vec::new(),
+        };
+        let mut exchange = Exchange {
+            driver: Driver::new(move |link| async move {
+                let mut run = Run::new(inner, 0, head, now, link, shared);
+                let action = run.claim_channels().await;
+                run.step(action)
+            }),
+            cleanup: None,
+            holds,
+            gate: self.inner.clone(),
+            now,
+            awaiting: None,
+        };
+        let step = exchange.next(None);
+        (exchange, step)
+    }
+
     /// [`Gate::route_for`] then [`Gate::start`]: the exchange and its first step, or no exchange and
     /// [`Action::PassThrough`] when the request is free.
     pub fn handle(&self, head: RequestHead, framework: FrameworkRoute<'_>, now: u64) -> (Option<Exchange>, Step) {
@@ -1122,6 +1155,9 @@ impl Run {
                 .answer_bill(402, &reason, "this resource costs a payment; pay one of the offers", Vec::new())
                 .await;
         };
+        if self.is_batch(&payment) {
+            return self.take_batch(payment).await;
+        }
         match self.check(&payment, self.now) {
             Ok(accepted) => match self.read_body().await {
                 Ok(body) => self.take(accepted, &body).await,

@@ -108,7 +108,8 @@ class GateMiddleware:
     ``/verify`` and ``/settle`` and when either fails. ``sign_in`` (True or a ``SignIn``) lets a wallet that
     paid for a resource sign in to it again without paying (sign-in-with-x). ``pass_facilitator`` (a
     facilitator's base URL) names in bills where a client that paid gets a pass, which ``access`` must then
-    trust (the facilitator's credential key).
+    trust (the facilitator's credential key). ``claims`` (a ``Claims``) is how the app claims what its
+    ``batch-settlement`` routes charged.
     """
 
     def __init__(
@@ -130,8 +131,11 @@ class GateMiddleware:
         hooks: Optional[Hooks] = None,
         sign_in: Union[bool, SignIn] = False,
         pass_facilitator: Optional[str] = None,
+        claims: Optional[Claims] = None,
     ) -> None:
         self.app = app
+        if claims is not None:
+            claims.middleware = self
         signing = SignIn() if sign_in is True else sign_in if isinstance(sign_in, SignIn) else None
         self.hooks = hooks or Hooks()
         self.router = self._router(app, url_map)
@@ -181,6 +185,37 @@ class GateMiddleware:
     def _default_facilitator(self) -> Any:
         """The facilitator client used when none is given."""
         raise NotImplementedError
+
+
+class Claims:
+    """Claims what ``batch-settlement`` routes charged: pass one to the middleware (``claims=``), then call
+    ``run()`` from time to time (every few minutes, always well within the offers' withdraw delay, after which
+    a payer may take back what is not claimed). Each run claims every channel's charges at the facilitator in
+    one transaction per offer and sweeps them to the receiver; it returns the summary
+    (``{"claims": [...], "settles": [...]}``). Vouchers are only claimable while the server keeps them: with
+    several processes, or to survive a restart, give the middleware a shared ``PaymentStore``."""
+
+    def __init__(self) -> None:
+        self.middleware: Optional[GateMiddleware] = None
+
+    def _exchange(self) -> Tuple[Exchange, Step]:
+        if self.middleware is None:
+            raise RuntimeError(
+                "paywire: these Claims are not attached to a middleware yet (pass claims= to PaymentMiddleware; "
+                "a framework builds its middleware on the first request)"
+            )
+        return self.middleware.gate.claim()
+
+
+def claim_summary(step: Step) -> Dict[str, Any]:
+    """The summary a claim exchange ended with; a failure (the store or the facilitator) raises."""
+    import json
+
+    body = json.loads((step.body or b"{}").decode("utf-8"))
+    if step.kind != "respond" or step.status != 200:
+        raise RuntimeError(f"paywire: the claim failed ({step.status}): {body}")
+    summary: Dict[str, Any] = body
+    return summary
 
 
 def sign_in_options(sign_in: Optional[SignIn]) -> Dict[str, Any]:
@@ -282,4 +317,4 @@ def state_for(paid: Any) -> Dict[str, Any]:
     return {"paywire": paid}
 
 
-__all__ = ["MemoryStore", "PaymentStore", "Route", "SignIn"]
+__all__ = ["Claims", "MemoryStore", "PaymentStore", "Route", "SignIn"]

@@ -647,6 +647,10 @@ class Gate:
     def start(
         self, route: int, method: str, path_and_query: str, origin: str, headers: _Headers, *, now: Optional[int] = None
     ) -> Tuple[Exchange, Step]: ...
+    def claim(self, *, now: Optional[int] = None) -> Tuple[Exchange, Step]:
+        """The batch-settlement claim: claims every channel's charges and sweeps them to the receiver; drive
+        it as a request (store and settle steps); its final "respond" step holds a JSON summary."""
+        ...
 
 @final
 class Exchange:

@@ -37,12 +37,16 @@ import anyio
 
 from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._gate import (
+    Claims as _Claims,
+)
+from ._gate import (
     GateMiddleware,
     MemoryStore,
     PaymentStore,
     Route,
     SignIn,
     byte_headers,
+    claim_summary,
     perform_facilitator,
     perform_store,
     text_headers,
@@ -93,6 +97,24 @@ class PaymentMiddleware(GateMiddleware):
         if exchange is None:
             return await self.app(scope, receive, send)
         await _Run(self, exchange, scope, receive, send).drive(step)
+
+
+class Claims(_Claims):
+    __doc__ = _Claims.__doc__
+
+    async def run(self) -> Dict[str, Any]:
+        """Claims every channel's charges and sweeps them to the receiver; returns the summary."""
+        exchange, step = self._exchange()
+        mw = self.middleware
+        assert mw is not None
+        while True:
+            write_logs(step)
+            if step.kind == "store":
+                step = await perform_store(mw.store, exchange, step)
+            elif step.kind in ("verify", "settle"):
+                step = await perform_facilitator(mw.facilitator, exchange, step.kind, step)
+            else:
+                return claim_summary(step)
 
 
 class _Run:
@@ -313,6 +335,7 @@ def _match(routes: List[Any], scope: Scope, prefix: str, Match: Any, Mount: Any,
 
 __all__ = [
     "ALLOWED_HEADERS",
+    "Claims",
     "EXPOSED_HEADERS",
     "MemoryStore",
     "Paid",

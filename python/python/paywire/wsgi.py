@@ -35,11 +35,15 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._common import ALLOWED_HEADERS, EXPOSED_HEADERS
 from ._gate import (
+    Claims as _Claims,
+)
+from ._gate import (
     GateMiddleware,
     MemoryStore,
     PaymentStore,
     Route,
     SignIn,
+    claim_summary,
     facilitator_answer,
     facilitator_failed,
     store_call,
@@ -53,6 +57,34 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 #: The environ key the handler finds the payment under.
 ENVIRON_KEY = "paywire"
+
+
+class Claims(_Claims):
+    __doc__ = _Claims.__doc__
+
+    def run(self) -> Dict[str, Any]:
+        """Claims every channel's charges and sweeps them to the receiver; returns the summary."""
+        exchange, step = self._exchange()
+        mw = self.middleware
+        assert mw is not None
+        while True:
+            write_logs(step)
+            if step.kind == "store":
+                try:
+                    result = store_call(mw.store, step)
+                except Exception as e:
+                    step = exchange.feed_store_failed(f"{type(e).__name__}: {e}")
+                else:
+                    step = exchange.feed_store(result)
+            elif step.kind in ("verify", "settle"):
+                try:
+                    answer = getattr(mw.facilitator, step.kind)(step.payment, step.requirements)
+                except Exception as e:
+                    step = facilitator_failed(exchange, step.kind, e)
+                else:
+                    step = facilitator_answer(exchange, step.kind, answer)
+            else:
+                return claim_summary(step)
 
 
 def paid(environ: Environ) -> Optional[Paid]:
@@ -258,6 +290,7 @@ def _origin(environ: Environ) -> str:
 
 __all__ = [
     "ALLOWED_HEADERS",
+    "Claims",
     "ENVIRON_KEY",
     "EXPOSED_HEADERS",
     "MemoryStore",

@@ -13,7 +13,9 @@ browser build (node/wasm/paywire.mjs), served free with the test page (apps/brow
 this origin pays /weather (test_browser.py). TRANSFER_METHOD=permit2 asks for PRICE_ATOMIC (default 10000)
 of Base Sepolia's USDC paid through Permit2 instead (test_permit2.py). UPTO_FACILITATOR (the facilitator's upto
 key) adds GET /generate, metered with the upto scheme: at most UPTO_MAX (default 50000) units of USDC, charging
-the `used` query parameter (the Settlement-Overrides header the handler sets).
+the `used` query parameter (the Settlement-Overrides header the handler sets). BATCH_AUTHORIZER (the receiver
+authorizer, e.g. the facilitator's key) adds GET /batch, paid from batch-settlement channels, BATCH_PRICE (default
+1000) units of USDC a request, and POST /claim, which claims the channels' charges and sweeps them (free).
 """
 
 import json
@@ -26,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from paywire import AccessPolicy, Issuer, LocalSigner, PriceTag, StoreEntry
-from paywire.asgi import PaymentMiddleware, PaymentStore, Route
+from paywire.asgi import Claims, PaymentMiddleware, PaymentStore, Route
 from paywire.facilitator import AsyncFacilitatorClient
 from paywire.redis import AsyncRedisStore
 
@@ -84,6 +86,19 @@ async def generate(used: str, response: Response) -> dict:
     return {"generated": "tokens", "charged": used}
 
 
+claims = Claims()
+
+
+@app.get("/batch")
+async def batch(request: Request) -> dict:
+    return {"item": "paid from a channel", "paid_by": request.state.paywire.payer}
+
+
+@app.post("/claim")
+async def claim() -> dict:
+    return await claims.run()
+
+
 @app.get("/served")
 async def served_count() -> dict:
     return {"served": served}
@@ -129,6 +144,11 @@ if os.environ.get("UPTO_FACILITATOR"):
         os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], amount=int(os.environ.get("UPTO_MAX", "50000")),
         asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e", scheme="upto",
         extra={"facilitatorAddress": os.environ["UPTO_FACILITATOR"]}))
+if os.environ.get("BATCH_AUTHORIZER"):
+    routes["GET /batch"] = Route(PriceTag(
+        os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], amount=int(os.environ.get("BATCH_PRICE", "1000")),
+        asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e", scheme="batch-settlement",
+        extra={"receiverAuthorizer": os.environ["BATCH_AUTHORIZER"], "withdrawDelay": 900}))
 app.add_middleware(
     PaymentMiddleware,
     routes=routes,
@@ -150,4 +170,5 @@ app.add_middleware(
     ),
     pass_facilitator=os.environ.get("PASS_FACILITATOR"),
     issuer=Issuer(LocalSigner(os.environ["OFFER_KEY"])) if os.environ.get("OFFER_KEY") else None,
+    claims=claims,
 )

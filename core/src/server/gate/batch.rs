@@ -1,0 +1,571 @@
+//! `batch-settlement` at the gate: a request paid from a channel. The server keeps each channel's state (what
+//! it has charged in all, the last voucher and its signature, the balance it saw): a voucher must raise the
+//! charged total by exactly the price, and is checked offline when the channel is known; a deposit, an unknown
+//! channel or a smart-wallet voucher asks the facilitator. One request per channel at a time. The charge is
+//! committed only once the handler succeeded (a deposit also once it settled). A voucher that does not match
+//! gets the corrective 402: the server's channel state and the last voucher it holds, so a client that lost
+//! its state can check its own signature and go on. [`Gate::claim`] claims every channel's charges at the
+//! facilitator and sweeps them to the receiver.
+
+use super::*;
+use crate::batch::{self, BatchOffer, BatchPayload, ChannelConfig, SignedVoucher, VoucherCheck};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Where a channel's state is kept.
+const CHANNEL_PREFIX: &str = "batch:channel:";
+/// The marker of the request a channel is serving.
+const BUSY_PREFIX: &str = "batch:busy:";
+/// The channels that may have charges to claim.
+const INDEX_KEY: &str = "batch:channels";
+/// How many times a changed index is read again before an update gives up.
+const INDEX_ATTEMPTS: usize = 8;
+/// Keep channel state for a year after its last request (a claim needs it; the store must not drop it).
+const CHANNEL_LIFETIME_SECONDS: u64 = 365 * 24 * 3600;
+
+/// A channel as the server keeps it (in the payment store, as JSON).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelState {
+    /// The channel's configuration, as the payer sent it.
+    pub channel_config: Value,
+    /// The offer it pays (network, token, receiver), for claims.
+    pub offer: Value,
+    /// What the server has charged in all.
+    pub charged_cumulative_amount: String,
+    /// The latest voucher's ceiling.
+    pub signed_max_claimable: String,
+    /// The latest voucher's signature.
+    pub signature: String,
+    /// The channel's balance on chain, as last seen.
+    pub balance: String,
+    /// What is claimed on chain, as last seen (or claimed by this server).
+    pub total_claimed: String,
+    /// When a timed withdrawal was started (0: none), as last seen.
+    #[serde(default)]
+    pub withdraw_requested_at: u64,
+    /// The next refund nonce, as last seen.
+    #[serde(default)]
+    pub refund_nonce: String,
+}
+
+fn amount(text: &str) -> u128 {
+    text.parse().unwrap_or(0)
+}
+
+impl ChannelState {
+    fn charged(&self) -> u128 {
+        amount(&self.charged_cumulative_amount)
+    }
+
+    fn claimed(&self) -> u128 {
+        amount(&self.total_claimed)
+    }
+
+    /// x402's `channelState`, with the charged total.
+    fn to_json(&self, channel_id: &str) -> Value {
+        json!({
+            "channelId": channel_id,
+            "balance": self.balance,
+            "totalClaimed": self.total_claimed,
+            "withdrawRequestedAt": self.withdraw_requested_at,
+            "refundNonce": if self.refund_nonce.is_empty() { "0" } else { self.refund_nonce.as_str() },
+            "chargedCumulativeAmount": self.charged_cumulative_amount,
+        })
+    }
+}
+
+/// A channel's state on chain, from a facilitator's answer (`extra` of `/verify`, `extra.channelState` of
+/// `/settle`).
+#[derive(Clone, Debug, Default)]
+struct Snapshot {
+    balance: u128,
+    total_claimed: u128,
+    withdraw_requested_at: u64,
+    refund_nonce: String,
+}
+
+fn snapshot(value: Option<&Value>) -> Option<Snapshot> {
+    let v = value?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(Snapshot {
+        balance: text("balance")?.parse().ok()?,
+        total_claimed: text("totalClaimed")?.parse().ok()?,
+        withdraw_requested_at: v.get("withdrawRequestedAt").and_then(Value::as_u64).unwrap_or(0),
+        refund_nonce: text("refundNonce").unwrap_or_else(|| "0".into()),
+    })
+}
+
+fn channel_key(id: &str) -> String {
+    format!("{CHANNEL_PREFIX}{id}")
+}
+
+/// A channel with charges to claim: its id, its stored entry and state.
+type Claimable = (String, StoreEntry, ChannelState);
+
+/// A request's payment from a channel: what it carries.
+struct Spend {
+    offer: PaymentRequirements,
+    terms: BatchOffer,
+    channel: ChannelConfig,
+    voucher: SignedVoucher,
+    deposit: Option<u128>,
+    check: VoucherCheck,
+}
+
+impl Run {
+    /// Whether a payment is for this route's batch-settlement offer.
+    pub(super) fn is_batch(&self, payment: &PaymentPayload) -> bool {
+        payment.accepted().is_some_and(|a| a.scheme() == batch::SCHEME)
+    }
+
+    /// Reads a channel payment against the bill, offline.
+    fn read_spend(&self, payment: &PaymentPayload) -> Result<Spend> {
+        let (_, offer) = super::super::check::match_offer(payment, &self.bill().accepts)?;
+        let offer = offer.clone();
+        let terms = BatchOffer::resolve(&offer)?;
+        let payload = BatchPayload::parse(payment.payload())?;
+        let (channel, voucher, deposit) = match &payload {
+            BatchPayload::Deposit { channel, voucher, deposit } => (channel, voucher, Some(deposit.amount)),
+            BatchPayload::Voucher { channel, voucher } => (channel, voucher, None),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::BatchPayloadType,
+                    "a request is paid with a deposit or a voucher; refunds are not served here yet",
+                ));
+            }
+        };
+        let payer = channel.payer.to_checksum(None);
+        terms.check_channel(channel).map_err(|e| e.with_payer(payer.clone()))?;
+        let check = batch::check_voucher(channel, voucher, terms.chain_id).map_err(|e| e.with_payer(payer.clone()))?;
+        if matches!(check, VoucherCheck::RequiresOnchain { .. }) && !self.gate.options.allow_onchain_signatures {
+            return Err(Error::new(
+                ErrorCode::BatchVoucherSignature,
+                "the voucher is not an ECDSA signature of the channel's payer; this server does not take smart-wallet \
+                 vouchers (allow_onchain_signatures)",
+            )
+            .with_payer(payer));
+        }
+        let (channel, voucher) = (channel.clone(), voucher.clone());
+        Ok(Spend { offer, terms, channel, voucher, deposit, check })
+    }
+
+    /// A request paid from a channel, from the payment to the answer.
+    pub(super) async fn take_batch(&mut self, payment: PaymentPayload) -> Action {
+        let spend = match self.read_spend(&payment) {
+            Ok(s) => s,
+            Err(e) => return self.refuse(e).await,
+        };
+        if let Err(action) = self.read_body().await {
+            return action;
+        }
+        let id = format!("{:#x}", spend.voucher.channel_id);
+        let payer = spend.channel.payer.to_checksum(None);
+        // One request per channel at a time: two requests signed against the same charged total would both
+        // pass the check otherwise. The marker expires by itself if this process dies.
+        let marker = match self.marker(&payer, self.now.saturating_add(self.gate.options.takeover_after)) {
+            Ok(m) => m,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        let busy = format!("{BUSY_PREFIX}{id}");
+        match self.claim(&busy, marker.clone()).await {
+            Ok(None) => self.hold(&busy, &marker.token),
+            Ok(Some(_)) => {
+                let e = Error::new(
+                    ErrorCode::PaymentInProgress,
+                    "another request of this channel is being served; send this one when it is answered",
+                );
+                return self
+                    .answer_bill(402, "invalid_batch_settlement_evm_channel_busy", e.message(), Vec::new())
+                    .await;
+            }
+            Err(e) => return self.store_failed(e).await,
+        }
+        let held = match self.store(StoreOp::Get { key: channel_key(&id) }).await {
+            Ok(StoreAnswer::Entry(held)) => held,
+            Ok(_) => return out_of_turn().action,
+            Err(e) => return self.store_failed(e).await,
+        };
+        let known: Option<ChannelState> =
+            held.as_ref().and_then(|h| h.record.body.as_deref()).and_then(|b| serde_json::from_slice(b).ok());
+        // The facilitator is asked for a deposit, a channel this server has not seen, a smart-wallet voucher.
+        let ask =
+            spend.deposit.is_some() || known.is_none() || matches!(spend.check, VoucherCheck::RequiresOnchain { .. });
+        let mut seen: Option<Snapshot> = None;
+        if ask {
+            let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
+            let verdict = match self.ask(Action::Verify(Box::new(call))).await {
+                Input::Verified(v) => v,
+                Input::FacilitatorFailed { code, message } => {
+                    return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
+                }
+                _ => return out_of_turn().action,
+            };
+            if !verdict.is_valid {
+                let reason = verdict.invalid_reason.clone().unwrap_or_else(|| "invalid_payment".into());
+                let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+                return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+            }
+            seen = snapshot(verdict.other.get("extra"));
+        }
+        let price = u128::try_from(spend.terms.amount).unwrap_or(u128::MAX);
+        // Without state of its own, the server starts from what is claimed on chain (x402: unclaimed vouchers
+        // a server lost are its loss, never charged to the payer twice).
+        let mut state = known.clone().unwrap_or_else(|| ChannelState {
+            channel_config: batch::payload::channel_json(&spend.channel),
+            offer: spend.offer.to_value(),
+            charged_cumulative_amount: seen.as_ref().map_or(0, |s| s.total_claimed).to_string(),
+            total_claimed: seen.as_ref().map_or(0, |s| s.total_claimed).to_string(),
+            ..ChannelState::default()
+        });
+        if let Some(s) = &seen {
+            state.balance = s.balance.to_string();
+            state.total_claimed = s.total_claimed.max(state.claimed()).to_string();
+            state.withdraw_requested_at = s.withdraw_requested_at;
+            state.refund_nonce = s.refund_nonce.clone();
+        }
+        let expected = state.charged().saturating_add(price);
+        if spend.voucher.max_claimable != expected {
+            return self.corrective(&spend, &id, &state, known.is_some(), expected).await;
+        }
+        let available = amount(&state.balance).saturating_add(spend.deposit.unwrap_or(0));
+        if spend.voucher.max_claimable > available {
+            let message = format!(
+                "the channel holds {available}, less than the {expected} this request brings the charges to; deposit more"
+            );
+            return self
+                .answer_bill(402, ErrorCode::BatchCumulativeExceedsBalance.as_str(), &message, Vec::new())
+                .await;
+        }
+        let mut out = match self.run_handler(Paid { payer: payer.clone(), payment: None, receipt: None }).await {
+            Ok(out) => out,
+            Err(action) => return action,
+        };
+        let overrides = http::header(&out.headers, upto::SETTLEMENT_OVERRIDES_HEADER).map(str::to_string);
+        http::remove(&mut out.headers, upto::SETTLEMENT_OVERRIDES_HEADER);
+        if out.status >= 400 || self.is_routing_redirect(&out) {
+            // Nothing delivered: nothing charged, the voucher may be sent again.
+            return self.respond(out).await;
+        }
+        let charge = match overrides {
+            Some(value) => {
+                let decimals = crate::assets::known_asset(spend.terms.chain_id, &spend.terms.asset).map(|a| a.decimals);
+                match upto::charge_from_overrides(&value, spend.terms.amount, decimals) {
+                    Ok(c) => u128::try_from(c).unwrap_or(price),
+                    Err(e) => return self.fail_locally(e).await,
+                }
+            }
+            None => price,
+        };
+        let mut receipt = SettleResponse {
+            success: true,
+            error_reason: None,
+            error_message: None,
+            payer: Some(payer.clone()),
+            transaction: String::new(),
+            network: spend.offer.network().to_string(),
+            amount: Some(String::new()),
+            extensions: None,
+            other: Default::default(),
+        };
+        if let Some(deposited) = spend.deposit {
+            // The deposit goes on chain once the request was served, as every x402 settlement.
+            self.shielded = true;
+            let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
+            let settled = match self.ask(Action::Settle(Box::new(call))).await {
+                Input::Settled(s) => s,
+                Input::FacilitatorFailed { code, message } => {
+                    return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await;
+                }
+                _ => return out_of_turn().action,
+            };
+            if !settled.success {
+                let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
+                let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
+                return self.answer_bill(402, &reason, &message, Vec::new()).await;
+            }
+            let after = snapshot(settled.other.get("extra").and_then(|e| e.get("channelState")));
+            let balance = after.as_ref().map_or(available, |s| s.balance);
+            state.balance = balance.to_string();
+            receipt.transaction = settled.transaction.clone();
+            receipt.amount = Some(deposited.to_string());
+        }
+        state.charged_cumulative_amount = state.charged().saturating_add(charge).to_string();
+        state.signed_max_claimable = spend.voucher.max_claimable.to_string();
+        state.signature = crate::wire::hex_lower(&spend.voucher.signature);
+        state.channel_config = batch::payload::channel_json(&spend.channel);
+        state.offer = spend.offer.to_value();
+        self.keep_channel(&id, held, &state).await;
+        receipt
+            .other
+            .insert("extra".into(), json!({ "chargedAmount": charge.to_string(), "channelState": state.to_json(&id) }));
+        http::set(&mut out.headers, crate::codec::header::PAYMENT_RESPONSE, receipt.to_header());
+        http::make_private(&mut out.headers);
+        self.respond(out).await
+    }
+
+    /// Stores a channel's new state (the busy marker makes this request its only writer) and lists it for
+    /// claims. A store that fails here costs the server the charge, never the payer: it is logged.
+    async fn keep_channel(&mut self, id: &str, held: Option<StoreEntry>, state: &ChannelState) {
+        let token = match self.token() {
+            Ok(t) => t,
+            Err(e) => {
+                return self.log(LogLevel::Error, format!("paywire: a channel's charge is not kept: {}", e.message()));
+            }
+        };
+        let entry = StoreEntry {
+            version: 1,
+            token,
+            expires_at: self.now.saturating_add(CHANNEL_LIFETIME_SECONDS),
+            record: Record {
+                // "Unsettled": a store never drops it to make room, as it holds charges not yet claimed.
+                state: RecordState::Unsettled,
+                fingerprint: String::new(),
+                payment: id.to_string(),
+                status: 0,
+                headers: Vec::new(),
+                body: Some(serde_json::to_vec(state).unwrap_or_default()),
+                since: self.now,
+                charge: None,
+            },
+        };
+        let key = channel_key(id);
+        let kept = match &held {
+            Some(h) => self.replace(&key, &h.token, entry).await,
+            None => self.claim(&key, entry).await.map(|other| other.is_none()),
+        };
+        match kept {
+            Ok(true) => {}
+            Ok(false) => self.log(
+                LogLevel::Error,
+                format!("paywire: channel {id}'s state changed under a request that held it; its charge is not kept"),
+            ),
+            Err(e) => self.log(
+                LogLevel::Error,
+                format!("paywire: the payment store failed keeping channel {id}'s charge: {}", e.message()),
+            ),
+        }
+        if held.is_none() {
+            self.index_channel(id).await;
+        }
+    }
+
+    /// Adds a channel to the list of channels a claim looks at.
+    async fn index_channel(&mut self, id: &str) {
+        for _ in 0..INDEX_ATTEMPTS {
+            let current = match self.store(StoreOp::Get { key: INDEX_KEY.into() }).await {
+                Ok(StoreAnswer::Entry(e)) => e,
+                _ => break,
+            };
+            let mut ids: Vec<String> = current
+                .as_ref()
+                .and_then(|e| e.record.body.as_deref())
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            if ids.iter().any(|i| i == id) {
+                return;
+            }
+            ids.push(id.to_string());
+            let Ok(token) = self.token() else { break };
+            let entry = StoreEntry {
+                version: 1,
+                token,
+                expires_at: self.now.saturating_add(CHANNEL_LIFETIME_SECONDS),
+                record: Record {
+                    state: RecordState::Unsettled,
+                    fingerprint: String::new(),
+                    payment: String::new(),
+                    status: 0,
+                    headers: Vec::new(),
+                    body: Some(serde_json::to_vec(&ids).unwrap_or_default()),
+                    since: self.now,
+                    charge: None,
+                },
+            };
+            let done = match &current {
+                Some(c) => self.replace(INDEX_KEY, &c.token, entry).await,
+                None => self.claim(INDEX_KEY, entry).await.map(|o| o.is_none()),
+            };
+            if let Ok(true) = done {
+                return;
+            }
+        }
+        self.log(LogLevel::Error, format!("paywire: channel {id} could not be listed for claims"));
+    }
+
+    /// The corrective 402: the voucher does not raise the charges by exactly the price. The offer carries the
+    /// server's channel state and, when it has one, the last voucher it holds, which the client checks is its
+    /// own before it adopts the charged total.
+    async fn corrective(
+        &mut self,
+        spend: &Spend,
+        id: &str,
+        state: &ChannelState,
+        known: bool,
+        expected: u128,
+    ) -> Action {
+        let mut bill = self.bill().clone();
+        for offer in bill.accepts.iter_mut().filter(|o| o.is_matched_by(&spend.offer) && spend.offer.is_matched_by(o)) {
+            let mut value = offer.to_value();
+            if let Some(extra) = value.get_mut("extra").and_then(Value::as_object_mut) {
+                extra.insert("channelState".into(), state.to_json(id));
+                if known && !state.signature.is_empty() {
+                    extra.insert(
+                        "voucherState".into(),
+                        json!({ "signedMaxClaimable": state.signed_max_claimable, "signature": state.signature }),
+                    );
+                }
+            }
+            if let Value::Object(obj) = value
+                && let Ok(corrected) = PaymentRequirements::from_object(obj, offer.version())
+            {
+                *offer = corrected;
+            }
+        }
+        let reason = ErrorCode::BatchCumulativeAmountMismatch.as_str();
+        let message = format!(
+            "the voucher lets the receiver claim {} in all, but this server has charged {} and the price is {}: sign \
+             a voucher for {expected}",
+            spend.voucher.max_claimable, state.charged_cumulative_amount, spend.terms.amount
+        );
+        bill.error = Some(reason.to_string());
+        let headers: Headers = vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), http::NO_STORE.into()),
+            ("payment-required".into(), bill.to_header()),
+        ];
+        let body = json!({ "error": reason, "message": message }).to_string().into_bytes();
+        self.respond(Response { status: 402, headers, body }).await
+    }
+
+    /// Claims the charges of every channel at the facilitator, then sweeps them to the receiver: the claim
+    /// exchange of [`Gate::claim`]. Answers a JSON summary.
+    pub(super) async fn claim_channels(&mut self) -> Action {
+        let ids: Vec<String> = match self.store(StoreOp::Get { key: INDEX_KEY.into() }).await {
+            Ok(StoreAnswer::Entry(e)) => {
+                e.and_then(|e| e.record.body).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+            }
+            Ok(_) => return out_of_turn().action,
+            Err(e) => return self.store_failed(e).await,
+        };
+        // Rows grouped by offer (network, token, receiver): one claim and one sweep each.
+        let mut groups: Vec<(Value, Vec<Claimable>)> = Vec::new();
+        for id in ids {
+            let entry = match self.store(StoreOp::Get { key: channel_key(&id) }).await {
+                Ok(StoreAnswer::Entry(Some(e))) => e,
+                Ok(_) => continue,
+                Err(e) => return self.store_failed(e).await,
+            };
+            let Some(state) = entry.record.body.as_deref().and_then(|b| serde_json::from_slice::<ChannelState>(b).ok())
+            else {
+                continue;
+            };
+            if state.charged() <= state.claimed() || state.signature.is_empty() {
+                continue;
+            }
+            match groups.iter_mut().find(|(offer, _)| *offer == state.offer) {
+                Some((_, rows)) => rows.push((id, entry, state)),
+                None => groups.push((state.offer.clone(), vec![(id, entry, state)])),
+            }
+        }
+        let mut claims = Vec::new();
+        let mut sweeps = Vec::new();
+        for (offer, rows) in groups {
+            let Value::Object(offer) = offer else { continue };
+            let Ok(offer) = PaymentRequirements::from_object(offer, 2) else { continue };
+            let claim_rows: Vec<Value> = rows
+                .iter()
+                .map(|(_, _, s)| {
+                    json!({
+                        "voucher": {"channel": s.channel_config, "maxClaimableAmount": s.signed_max_claimable},
+                        "signature": s.signature,
+                        "totalClaimed": s.charged_cumulative_amount,
+                    })
+                })
+                .collect();
+            let payload = json!({"type": "claim", "claims": claim_rows});
+            let settled = match self.batch_settle(&offer, payload).await {
+                Ok(s) => s,
+                Err(action) => return action,
+            };
+            let total: u128 = rows.iter().map(|(_, _, s)| s.charged() - s.claimed()).sum();
+            claims.push(json!({
+                "network": offer.network(), "success": settled.success, "transaction": settled.transaction,
+                "channels": rows.len(), "amount": total.to_string(),
+                "errorReason": settled.error_reason, "errorMessage": settled.error_message,
+            }));
+            if !settled.success {
+                continue;
+            }
+            for (id, entry, state) in rows {
+                self.mark_claimed(&id, entry, &state).await;
+            }
+            let sweep = json!({"type": "settle", "receiver": offer.pay_to(), "token": offer.asset()});
+            let swept = match self.batch_settle(&offer, sweep).await {
+                Ok(s) => s,
+                Err(action) => return action,
+            };
+            sweeps.push(json!({
+                "network": offer.network(), "success": swept.success, "transaction": swept.transaction,
+                "amount": swept.amount, "errorReason": swept.error_reason,
+            }));
+        }
+        let body = json!({"claims": claims, "settles": sweeps}).to_string().into_bytes();
+        Action::Respond(Response {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        })
+    }
+
+    /// A server-side batch-settlement `/settle` (a claim or a sweep) for `offer`.
+    async fn batch_settle(&mut self, offer: &PaymentRequirements, payload: Value) -> Flow<SettleResponse> {
+        let Value::Object(payload) = payload else { return Err(out_of_turn().action) };
+        let payment = match PaymentPayload::new_v2(offer, None, payload, None) {
+            Ok(p) => p,
+            Err(e) => return Err(self.fail_locally(e).await),
+        };
+        let call = FacilitatorCall { payment, requirements: offer.clone() };
+        match self.ask(Action::Settle(Box::new(call))).await {
+            Input::Settled(s) => Ok(s),
+            Input::FacilitatorFailed { code, message } => {
+                Err(self.upstream_failed("/settle", code, &message, UPSTREAM_MESSAGE).await)
+            }
+            _ => Err(out_of_turn().action),
+        }
+    }
+
+    /// Records that a channel's charges up to `claimed`'s charged total are claimed on chain. A request that
+    /// changed the channel meanwhile keeps its own state; the claimed total is merged into it.
+    async fn mark_claimed(&mut self, id: &str, mut entry: StoreEntry, claimed: &ChannelState) {
+        let total = claimed.charged();
+        for _ in 0..INDEX_ATTEMPTS {
+            let Some(mut state) =
+                entry.record.body.as_deref().and_then(|b| serde_json::from_slice::<ChannelState>(b).ok())
+            else {
+                return;
+            };
+            if state.claimed() >= total {
+                return;
+            }
+            state.total_claimed = total.to_string();
+            let mut next = entry.clone();
+            next.record.body = Some(serde_json::to_vec(&state).unwrap_or_default());
+            if let Ok(t) = self.token() {
+                next.token = t;
+            }
+            match self.replace(&channel_key(id), &entry.token, next).await {
+                Ok(true) => return,
+                Ok(false) => match self.store(StoreOp::Get { key: channel_key(id) }).await {
+                    Ok(StoreAnswer::Entry(Some(e))) => entry = e,
+                    _ => break,
+                },
+                Err(_) => break,
+            }
+        }
+        self.log(
+            LogLevel::Warning,
+            format!("paywire: channel {id}'s claim was made but not recorded; it is claimed again (a no-op) next time"),
+        );
+    }
+}
