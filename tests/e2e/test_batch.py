@@ -284,6 +284,11 @@ def official_session(key: str, rpc_url: str = "") -> Any:
     return x402_requests(x402ClientSync().register("eip155:*", BatchSettlementEvmScheme(signer)))
 
 
+def flush(server: Any) -> None:
+    """Claims what earlier tests left on the shared server, so a test's claim holds only its own charges."""
+    assert httpx.post(server.url("/claim"), timeout=60).status_code == 200
+
+
 def receipt_of(response: Any) -> Dict[str, Any]:
     import base64
     import json
@@ -296,6 +301,7 @@ def test_the_official_python_client_pays_a_paywire_api_from_a_channel(chain: Cha
     """The official Python batch-settlement client pays paywire's FastAPI app: one deposit, then vouchers the
     server checks offline (no facilitator call, no block), then one claim and one sweep move exactly the charged
     total to the receiver."""
+    flush(channel_server)
     key = next(_keys)
     payer = Payer(key)
     who = address(key)
@@ -333,6 +339,7 @@ def test_the_official_python_client_pays_a_paywire_api_from_a_channel(chain: Cha
 def test_a_replayed_voucher_gets_the_corrective_402_and_nothing_more(chain: Chain, channel_server: Any) -> None:
     """The same voucher sent again (a replay, or eight at once) is served once: the others get the corrective
     402 (or are told the channel is busy), which carries the server's charged total and the last voucher."""
+    flush(channel_server)
     key = next(_keys)
     session = official_session(key)
     assert session.get(channel_server.url("/batch"), timeout=60).status_code == 200
@@ -412,6 +419,63 @@ def test_a_server_restarted_between_vouchers_and_its_claim_loses_nothing(chain: 
             # The restarted server goes on from its charged total.
             assert session.get(server.url("/batch"), timeout=60).status_code == 200
     assert channel(chain, payer.channel_id)[1] == 3 * PRICE
+
+
+def test_paywire_clients_pay_from_a_channel_and_recover_it(chain: Chain, channel_server: Any) -> None:
+    """paywire's Python client pays paywire's FastAPI app from a channel: one deposit (ten requests' worth),
+    then vouchers with no transaction; a second client of the same wallet, with no channel state, recovers
+    through the corrective 402 and pays on from the same channel. The claim moves exactly the charged total."""
+    flush(channel_server)
+    import paywire
+    import paywire.httpx
+
+    key = next(_keys)
+    payer = Payer(key)
+    who = address(key)
+    start = (chain.balance(who), chain.balance(PAY_TO))
+    client = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+    with httpx.Client(transport=client, timeout=60) as c:
+        first = c.get(channel_server.url("/batch"))
+        assert first.status_code == 200, first.text
+        receipt = receipt_of(first)
+        assert receipt["transaction"] and receipt["amount"] == str(10 * PRICE), receipt
+        before_vouchers = block(chain)
+        for n in range(2, 6):
+            response = c.get(channel_server.url("/batch"))
+            assert response.status_code == 200, response.text
+            assert receipt_of(response)["extra"]["channelState"]["chargedCumulativeAmount"] == str(n * PRICE)
+        assert block(chain) == before_vouchers, "a voucher sent a transaction"
+    # The same wallet in a new process: no channel state.
+    again = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+    with httpx.Client(transport=again, timeout=60) as c:
+        response = c.get(channel_server.url("/batch"))
+        assert response.status_code == 200, response.text
+        receipt = receipt_of(response)
+        assert (receipt["transaction"], receipt["extra"]["channelState"]["chargedCumulativeAmount"]) == ("", str(6 * PRICE))
+    assert chain.balance(who) == start[0] - 10 * PRICE, "the recovered client deposited again"
+    summary = httpx.post(channel_server.url("/claim"), timeout=60).json()
+    assert [c["amount"] for c in summary["claims"]] == [str(6 * PRICE)], summary
+    assert chain.balance(PAY_TO) - start[1] == 6 * PRICE
+    assert channel(chain, payer.channel_id) == (10 * PRICE, 6 * PRICE)
+
+
+@pytest.mark.parametrize("client", ["python", "node", "rust-cli", "kotlin"])
+def test_every_paywire_client_pays_from_a_channel_across_processes(chain: Chain, channel_server: Any,
+                                                                   client: str) -> None:
+    """Each paywire client, one process per request: the first deposits and pays; the next (no channel state)
+    is corrected by the server's 402 and pays from the same channel with a voucher, no second deposit."""
+    from parties import CLIENTS
+
+    key = next(_keys)
+    who = address(key)
+    pay = CLIENTS[client]
+    first = pay(channel_server.url("/batch"), key)
+    assert first.status == 200 and first.transaction, first.output
+    spent = chain.balance(who)
+    second = pay(channel_server.url("/batch"), key)
+    assert second.status == 200, second.output
+    assert "paid from a channel" in second.body
+    assert chain.balance(who) == spent, "the second process deposited again"
 
 
 def test_the_payer_withdraws_the_rest_after_the_delay(chain: Chain, facilitator: Facilitator) -> None:

@@ -128,6 +128,21 @@ impl BatchOffer {
         }
     }
 
+    /// The same offer as the spend policy judges an `exact` one: the price of one request, in the token, to
+    /// the receiver (deposits are judged again at their own amount).
+    pub(crate) fn as_exact(&self) -> crate::exact::ExactOffer {
+        crate::exact::ExactOffer {
+            chain_id: self.chain_id,
+            asset: self.asset,
+            pay_to: self.pay_to,
+            amount: self.amount,
+            method: crate::assets::TransferMethod::Eip3009,
+            domain_name: self.domain_name.clone(),
+            domain_version: self.domain_version.clone(),
+            max_timeout_seconds: self.max_timeout_seconds,
+        }
+    }
+
     /// Whether `channel` is a channel of this offer (x402's verification rules 2 to 5).
     pub fn check_channel(&self, channel: &ChannelConfig) -> Result<()> {
         let mismatch = |code, what: &str, got: Address, want: Address| {

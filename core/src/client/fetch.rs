@@ -334,6 +334,9 @@ impl Call {
         // Where a pass may be bought for the payment, with the server's signed offer it pays, until the paid
         // answer says it settled.
         let mut pass_offer: Option<(crate::pass::PassOffer, serde_json::Value)> = None;
+        // A channel payment answered with a 402 may be the corrective 402: checked once the bill is read, and
+        // followed once per call.
+        let (mut correcting, mut corrected) = (false, false);
         loop {
             let mut send = request.clone();
             if let Some((header, _)) = &attach {
@@ -374,6 +377,15 @@ impl Call {
                         lifetime_seconds: offer.lifetime_seconds,
                     });
                 }
+                if header.requirements.scheme() == crate::batch::SCHEME {
+                    if let Some(s) = &settlement {
+                        self.payer.channel_answered(&header, s);
+                    }
+                    if status == 402 && !corrected {
+                        corrected = true;
+                        correcting = true;
+                    }
+                }
                 outcome.settlement = settlement;
                 outcome.paid_status = Some(status);
                 outcome.payment = Some(header);
@@ -403,6 +415,9 @@ impl Call {
                 self.payer.forget_pass(&resource);
                 http::remove(&mut request.headers, crate::credentials::access::RECEIPT_HEADER);
             }
+            if correcting {
+                paid = false;
+            }
             if paid {
                 outcome.unpaid = Some(Error::new(
                     ErrorCode::PaymentAlreadyAttempted,
@@ -427,6 +442,17 @@ impl Call {
                     return FetchAction::Done(Box::new(outcome));
                 }
             };
+            if correcting {
+                correcting = false;
+                if !self.payer.channel_corrected(&bill) {
+                    outcome.unpaid = Some(Error::new(
+                        ErrorCode::PaymentAlreadyAttempted,
+                        "the server refused the payment from the channel, and its answer shows no voucher of this \
+                         payer's that would explain it; nothing more is paid",
+                    ));
+                    return FetchAction::Done(Box::new(outcome));
+                }
+            }
             if self.options.sign_in && !sign_in_tried {
                 sign_in_tried = true;
                 if let Some(value) = self.sign_in(&bill, &request.url).await {

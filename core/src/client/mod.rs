@@ -2,6 +2,7 @@
 
 use crate::prelude::*;
 
+mod channels;
 pub mod fetch;
 mod payer;
 mod policy;

@@ -117,6 +117,8 @@ enum Unsigned {
     Permit2(Permit2Authorization),
     // Boxed: the largest authorization, and the rarest.
     Upto(Box<UptoAuthorization>),
+    /// A payment from a batch-settlement channel: a voucher, after a deposit when one is needed.
+    Batch(Box<super::channels::BatchUnsigned>),
 }
 
 impl PreparedPayment {
@@ -172,6 +174,8 @@ struct State {
     passes: VecDeque<(String, String, u64)>,
     /// Payments that may buy a pass, asked for on the next call to their resource.
     pending_passes: VecDeque<PendingPass>,
+    /// The batch-settlement channels this payer pays from.
+    channels: super::channels::ChannelBook,
 }
 
 /// How many passes (and payments waiting for one) a payer keeps; the oldest go first.
@@ -309,6 +313,10 @@ impl Payer {
             payment_id::attach(x, id)?;
         }
 
+        if requirements.scheme() == crate::batch::SCHEME {
+            let context = BatchContext { bill, purchase, requirements, extensions, payment_id, valid_before };
+            return self.prepare_batch(chosen.index, context, B256::from(nonce));
+        }
         let (unsigned, digest) = match (chosen.upto, offer.method) {
             (Some(facilitator), _) => {
                 let auth = UptoAuthorization {
@@ -395,6 +403,86 @@ impl Payer {
             payer,
             valid_before,
         }))
+    }
+
+    /// A payment from the offer's channel: plans it from what the payer knows of the channel, sizes a deposit
+    /// when the balance does not cover the request (as large as the policy allows, at least what is needed),
+    /// and counts the deposit (not the vouchers, which spend it) against the budgets.
+    fn prepare_batch(&self, offer_index: usize, context: BatchContext<'_>, salt: B256) -> Result<Prepared> {
+        let BatchContext { bill, purchase, requirements, extensions, payment_id, valid_before } = context;
+        let terms = crate::batch::BatchOffer::resolve(&requirements)?;
+        let payer = self.signer.address();
+        let (spent, mut plan) = {
+            let state = self.lock();
+            (state.spent.clone(), state.channels.plan(&terms, payer, valid_before, salt, u128::MAX)?)
+        };
+        let mut charge = Charge::default();
+        if let Some((wished, _, _)) = plan.deposit {
+            let judged = |amount: u128| -> core::result::Result<Charge, Vec<String>> {
+                let at =
+                    crate::upto::requirements_at(&requirements, U256::from(amount)).map_err(|e| vec![e.to_string()])?;
+                self.policy.judge(&at, &spent).map(|(_, charge, _)| charge)
+            };
+            charge = match judged(wished) {
+                Ok(c) => c,
+                Err(_) => {
+                    // The policy refuses the wished deposit: only what this request needs.
+                    let view = self.lock().channels.view(&plan.channel_id);
+                    let needed = plan.max_claimable.saturating_sub(view.balance);
+                    plan = self.lock().channels.plan(&terms, payer, valid_before, salt, needed)?;
+                    judged(needed).map_err(|reasons| {
+                        Error::new(
+                            ErrorCode::NoAcceptableOffer,
+                            format!(
+                                "the channel needs a deposit of {needed} units, which the payment policy refuses: {}",
+                                reasons.join("; ")
+                            ),
+                        )
+                    })?
+                }
+            };
+        }
+        let digests = plan.digests()?;
+        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = self.lock();
+            if state.pending.len() >= MAX_PENDING {
+                state.pending.pop_front();
+            }
+            state.pending.push_back(ticket);
+        }
+        Ok(Prepared::NeedsSignatures(PreparedPayment {
+            ticket,
+            purchase: purchase.map(str::to_string),
+            bill_version: bill.x402_version,
+            requirements,
+            resource: bill.resource.clone(),
+            extensions,
+            offer_index,
+            charge,
+            unsigned: Unsigned::Batch(Box::new(plan)),
+            permit: None,
+            digests,
+            payment_id,
+            payer,
+            valid_before,
+        }))
+    }
+
+    /// Takes in the answer to a request paid from a channel (its `PAYMENT-RESPONSE`).
+    pub(crate) fn channel_answered(&self, header: &PaymentHeader, settlement: &crate::types::SettleResponse) {
+        if header.requirements.scheme() != crate::batch::SCHEME {
+            return;
+        }
+        let Ok(payload) = crate::batch::BatchPayload::parse(header.payload.payload()) else { return };
+        let price = u128::try_from(header.requirements.amount()).unwrap_or(u128::MAX);
+        self.lock().channels.answered(&payload, price, settlement);
+    }
+
+    /// A corrective 402 for one of this payer's channels: whether its state was adopted (pay again).
+    pub(crate) fn channel_corrected(&self, bill: &PaymentRequired) -> bool {
+        let payer = self.signer.address();
+        self.lock().channels.corrected(bill, payer)
     }
 
     /// Second half of a payment: takes the signatures of [`PreparedPayment::digests`] as the signer returned
@@ -517,6 +605,16 @@ impl Payer {
     }
 }
 
+/// What a channel payment is prepared from.
+struct BatchContext<'a> {
+    bill: &'a PaymentRequired,
+    purchase: Option<&'a str>,
+    requirements: PaymentRequirements,
+    extensions: Option<Object>,
+    payment_id: Option<String>,
+    valid_before: u64,
+}
+
 /// The payment already made for a purchase, if it can be sent again; an error if one exists that can still
 /// be settled but cannot be reused (too close to expiry, or the bill no longer offers it).
 fn earlier_payment(state: &mut State, key: &str, bill: &PaymentRequired, now: u64) -> Result<Option<PaymentHeader>> {
@@ -543,6 +641,23 @@ fn earlier_payment(state: &mut State, key: &str, bill: &PaymentRequired, now: u6
 }
 
 fn build_header(prepared: PreparedPayment, signatures: Vec<Signature>) -> Result<PaymentHeader> {
+    if let Unsigned::Batch(plan) = prepared.unsigned {
+        let object = plan.payload(&signatures)?;
+        let payload =
+            PaymentPayload::new_v2(&prepared.requirements, prepared.resource.as_ref(), object, prepared.extensions)?;
+        return Ok(PaymentHeader {
+            name: payload.header_name(),
+            value: payload.to_header(),
+            payload,
+            amount: prepared.requirements.amount(),
+            requirements: prepared.requirements,
+            offer_index: prepared.offer_index,
+            payer: prepared.payer,
+            valid_before: prepared.valid_before,
+            payment_id: prepared.payment_id,
+            reused: false,
+        });
+    }
     let mut sigs = signatures.into_iter();
     let main = sigs.next().ok_or_else(|| Error::new(ErrorCode::InvalidPreparedPayment, "no signature given"))?;
     let signature = main.as_bytes().to_vec();
@@ -558,6 +673,9 @@ fn build_header(prepared: PreparedPayment, signatures: Vec<Signature>) -> Result
         Unsigned::Upto(auth) => {
             let amount = auth.amount;
             (UptoPayload { authorization: *auth, signature }.to_object(), amount)
+        }
+        Unsigned::Batch(_) => {
+            return Err(Error::new(ErrorCode::InvalidPreparedPayment, "a channel payment was built twice"));
         }
     };
     let mut extensions = prepared.extensions;

@@ -197,6 +197,7 @@ impl Policy {
     ) -> core::result::Result<(ExactOffer, Charge, Option<Address>), Vec<String>> {
         let resolved = match req.scheme() {
             crate::upto::SCHEME => crate::upto::UptoOffer::resolve(req).map(|o| (o.as_exact(), Some(o.facilitator))),
+            crate::batch::SCHEME => crate::batch::BatchOffer::resolve(req).map(|o| (o.as_exact(), None)),
             _ => ExactOffer::resolve(req).map(|o| (o, None)),
         };
         let (mut offer, upto) = match resolved {
