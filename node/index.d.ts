@@ -390,12 +390,22 @@ export interface Paid {
   receipt: Record<string, any> | null
 }
 
+/** What a claim did: one claim and one sweep per batch-settlement offer (the facilitator's answers). */
+export interface ClaimSummary {
+  claims: Array<{ network: string; success: boolean; transaction: string; channels: number; amount: string; errorReason?: string | null; errorMessage?: string | null }>
+  settles: Array<{ network: string; success: boolean; transaction: string; amount?: string | null; errorReason?: string | null }>
+}
+/** A middleware that can claim what its `batch-settlement` routes charged. */
+export interface Claiming {
+  /** Claims every channel's charges at the facilitator and sweeps them to the receiver; call it from time to time. */
+  claim(): Promise<ClaimSummary>
+}
 /** Express middleware that bills `routes`. */
-export declare function paymentMiddleware(routes: Routes, options?: MiddlewareOptions): (req: any, res: any, next: (err?: any) => void) => void
+export declare function paymentMiddleware(routes: Routes, options?: MiddlewareOptions): ((req: any, res: any, next: (err?: any) => void) => void) & Claiming
 /** An Express route-level middleware pricing the route it is put on: `app.get(path, paid(tag), handler)`. */
-export declare function paid(route: PriceTag | PriceTag[] | Route, options?: MiddlewareOptions): (req: any, res: any, next: (err?: any) => void) => void
+export declare function paid(route: PriceTag | PriceTag[] | Route, options?: MiddlewareOptions): ((req: any, res: any, next: (err?: any) => void) => void) & Claiming
 /** Hono middleware that bills `routes`. */
-export declare function honoPaymentMiddleware(routes: Routes, options?: MiddlewareOptions): (c: any, next: () => Promise<void>) => Promise<void>
+export declare function honoPaymentMiddleware(routes: Routes, options?: MiddlewareOptions): ((c: any, next: () => Promise<void>) => Promise<void>) & Claiming
 /**
  * The Fastify plugin: `fastify.register(fastifyPaywire, { routes, facilitator })`; a route can also be priced
  * where it is declared, with `config: { paywire: tag }`. The handler sees what was paid as `request.paywire`.

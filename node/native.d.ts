@@ -135,6 +135,11 @@ export declare class Gate {
   handle(head: RequestHead, frameworkRoute?: FrameworkRoute | undefined | null, now?: number | undefined | null): Started
   /** Starts a request to priced route `route`, for a route the framework attached the gate to. */
   start(route: number, head: RequestHead, now?: number | undefined | null): Started
+  /**
+   * The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+   * receiver. Drive it as a request (store and settle steps); its final `respond` step holds a JSON summary.
+   */
+  claim(now?: number | undefined | null): Started
   /** Whether receipts or signed offers will name the request's Host (no public URL set). */
   get namesClientHost(): boolean
 }

@@ -116,15 +116,20 @@ function io(req, res, next) {
  * Express might route it in (letter case, trailing slash, percent-encoding), matches a pattern. Options:
  * `facilitator` (default: the public x402.org facilitator, test networks only), `access` (an `AccessPolicy`:
  * receipts instead of payments), `issuer` (an `Issuer`: signed offers and receipts), `store`, `publicUrl`,
- * `allowOnchainSignatures`, `caseSensitive`, `maxRequestBytes`, `maxReplayBytes`, `logger`.
+ * `allowOnchainSignatures`, `caseSensitive`, `maxRequestBytes`, `maxReplayBytes`, `logger`. For
+ * `batch-settlement` routes, call `await middleware.claim()` from time to time: it claims what the channels were
+ * charged and sweeps it to the receiver.
  */
 function paymentMiddleware(routes, options = {}) {
   const gate = new PaymentGate(routes, options)
-  return function paywireMiddleware(req, res, next) {
+  function paywireMiddleware(req, res, next) {
     const started = gate.begin(head(req))
     if (started === null) return next()
     gate.drive(started.exchange, started.step, io(req, res, next)).catch(next)
   }
+  // batch-settlement: `await middleware.claim()` claims the channels' charges and sweeps them.
+  paywireMiddleware.claim = () => gate.claim()
+  return paywireMiddleware
 }
 
 /**
@@ -134,10 +139,12 @@ function paymentMiddleware(routes, options = {}) {
  */
 function paid(route, options = {}) {
   const gate = new PaymentGate({}, options, [route])
-  return function paywireRoute(req, res, next) {
+  function paywireRoute(req, res, next) {
     const started = gate.beginAttached(0, head(req))
     gate.drive(started.exchange, started.step, io(req, res, next)).catch(next)
   }
+  paywireRoute.claim = () => gate.claim()
+  return paywireRoute
 }
 
 module.exports = { paymentMiddleware, paid }

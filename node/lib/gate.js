@@ -163,6 +163,28 @@ class PaymentGate {
     }
   }
 
+  /**
+   * batch-settlement: claims every channel's charges at the facilitator (one transaction per offer) and sweeps
+   * them to the receiver; resolves to the summary `{claims, settles}`. Call it from time to time, always well
+   * within the offers' withdraw delay.
+   */
+  async claim() {
+    const started = this.native.claim()
+    const exchange = started.takeExchange()
+    let step = started.takeStep()
+    for (;;) {
+      this.#log(step)
+      if (step.kind === 'store') step = await this.#store(exchange, step)
+      else if (step.kind === 'verify' || step.kind === 'settle') step = await this.#facilitate(exchange, step)
+      else break
+    }
+    const text = new TextDecoder().decode(step.body ?? new Uint8Array(0))
+    if (step.kind !== 'respond' || step.status !== 200) {
+      throw new PaywireError('unexpected_settle_error', `the claim failed (${step.status}): ${text}`)
+    }
+    return JSON.parse(text)
+  }
+
   #log(step) {
     for (const [level, message] of step.logs) this.log[STEP_LOGS[level] ?? 'warn'](message)
   }

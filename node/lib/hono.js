@@ -37,7 +37,7 @@ function honoRoute(c, self) {
 /** Hono middleware billing `routes`; the same routes and options as the Express `paymentMiddleware`. */
 function honoPaymentMiddleware(routes, options = {}) {
   const gate = new PaymentGate(routes, options)
-  return async function paywireMiddleware(c, next) {
+  async function paywireMiddleware(c, next) {
     const url = new URL(c.req.url)
     const headers = headerPairs(c.req.raw.headers)
     const head = { method: c.req.method, path: url.pathname, pathAndQuery: url.pathname + url.search, origin: url.origin, headers }
@@ -70,6 +70,9 @@ function honoPaymentMiddleware(routes, options = {}) {
     c.res = undefined
     c.res = final
   }
+  // batch-settlement: `await middleware.claim()` claims the channels' charges and sweeps them.
+  paywireMiddleware.claim = () => gate.claim()
+  return paywireMiddleware
 }
 
 module.exports = { honoPaymentMiddleware }

@@ -478,6 +478,70 @@ def test_every_paywire_client_pays_from_a_channel_across_processes(chain: Chain,
     assert chain.balance(who) == spent, "the second process deposited again"
 
 
+@pytest.fixture(scope="module")
+def express_channel_server(facilitator: Facilitator) -> Iterator[Any]:
+    """paywire's Express app with GET /batch paid from channels."""
+    from parties import node_express
+
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with node_express(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        yield server
+
+
+def official_ts_client(url: str, key: str, channels: str) -> Any:
+    """The official TypeScript client (@x402/fetch, @x402/evm 2.27), one request, its channels kept in files."""
+    from parties import APPS, _from_text, _run
+    from localnet import env
+
+    return _from_text(_run(["node", str(APPS / "official_client.mjs")],
+                           {"PRIVATE_KEY": key, "API_URL": url, "CHANNEL_DIR": channels,
+                            "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR")}))
+
+
+@pytest.mark.parametrize("server", ["fastapi", "express"])
+def test_the_official_typescript_client_pays_paywire_servers_from_a_channel(chain: Chain, channel_server: Any,
+                                                                           express_channel_server: Any,
+                                                                           server: str) -> None:
+    """The official TypeScript batch-settlement client pays paywire's FastAPI and Express apps: its first
+    process deposits, the next two pay with vouchers from the channel kept in its files; the server's claim
+    moves exactly their total."""
+    api = channel_server if server == "fastapi" else express_channel_server
+    flush(api)
+    key = next(_keys)
+    payer = Payer(key)
+    who = address(key)
+    start = chain.balance(PAY_TO)
+    with tempfile.TemporaryDirectory(prefix="paywire-channels-") as channels:
+        first = official_ts_client(api.url("/batch"), key, channels)
+        assert first.status == 200 and first.transaction, first.output
+        spent = chain.balance(who)
+        for _ in range(2):
+            outcome = official_ts_client(api.url("/batch"), key, channels)
+            assert outcome.status == 200 and "paid from a channel" in outcome.body, outcome.output
+    assert chain.balance(who) == spent
+    summary = httpx.post(api.url("/claim"), timeout=60).json()
+    assert [c["amount"] for c in summary["claims"]] == [str(3 * PRICE)], summary
+    assert chain.balance(PAY_TO) - start == 3 * PRICE
+    assert channel(chain, payer.channel_id)[1] == 3 * PRICE
+
+
+@pytest.mark.parametrize("client", ["python", "rust-cli"])
+def test_paywire_clients_pay_paywire_express_from_a_channel(chain: Chain, express_channel_server: Any,
+                                                            client: str) -> None:
+    from parties import CLIENTS
+
+    flush(express_channel_server)
+    key = next(_keys)
+    pay = CLIENTS[client]
+    start = chain.balance(PAY_TO)
+    assert pay(express_channel_server.url("/batch"), key).transaction
+    outcome = pay(express_channel_server.url("/batch"), key)
+    assert outcome.status == 200 and not outcome.transaction, outcome.output
+    summary = httpx.post(express_channel_server.url("/claim"), timeout=60).json()
+    assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
+    assert chain.balance(PAY_TO) - start == 2 * PRICE
+
+
 def test_the_payer_withdraws_the_rest_after_the_delay(chain: Chain, facilitator: Facilitator) -> None:
     """The escape hatch, without the server's help: the payer starts a withdrawal of what is unclaimed and, once
     the channel's withdraw delay has passed, gets exactly that back. (Last in this module: it moves the chain's

@@ -253,6 +253,13 @@ impl Gate {
         let (exchange, step) = self.0.start(route, head.into_core()?, now_or_system(now)?);
         Ok(Started { exchange: Some(Exchange { inner: exchange }), step: Step(step) })
     }
+    /// The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+    /// receiver. Drive it as a request (store and settle steps); its final `respond` step holds a JSON summary.
+    #[napi]
+    pub fn claim(&self, now: Option<i64>) -> napi::Result<Started> {
+        let (exchange, step) = self.0.claim(now_or_system(now)?);
+        Ok(Started { exchange: Some(Exchange { inner: exchange }), step: Step(step) })
+    }
 }
 
 getters!(Gate {

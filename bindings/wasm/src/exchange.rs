@@ -153,6 +153,12 @@ impl Gate {
         let (exchange, step) = self.0.start(route, request_head(&head)?, now_or_host(now)?);
         Ok(Started { exchange: Some(Exchange(exchange)), step: Some(Step(step)) })
     }
+    /// The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+    /// receiver. Drive it as a request (store and settle steps); its final `respond` step holds a JSON summary.
+    pub fn claim(&self, now: Option<f64>) -> Result<Started, JsValue> {
+        let (exchange, step) = self.0.claim(now_or_host(now)?);
+        Ok(Started { exchange: Some(Exchange(exchange)), step: Some(Step(step)) })
+    }
     /// Whether receipts or signed offers will name the request's Host (no public URL set).
     #[wasm_bindgen(getter, js_name = "namesClientHost")]
     pub fn names_client_host(&self) -> bool {

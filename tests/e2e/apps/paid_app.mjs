@@ -5,6 +5,8 @@
 // TRANSFER_METHOD=permit2: PRICE_ATOMIC (default 10000) of Base Sepolia's USDC, paid through Permit2.
 // UPTO_FACILITATOR (the facilitator's upto key): GET /generate, metered with the upto scheme, at most UPTO_MAX
 // (default 50000) units of USDC, charging the `used` query parameter (the Settlement-Overrides header).
+// BATCH_AUTHORIZER (the receiver authorizer, e.g. the facilitator's key): GET /batch, paid from batch-settlement
+// channels, BATCH_PRICE (default 1000) units of USDC a request, and POST /claim (free), which claims and sweeps.
 //
 //   PAYWIRE_NODE_DIR=node/ PAY_TO=0x... FACILITATOR_URL=http://... PORT=3000 node paid_app.mjs
 //
@@ -30,6 +32,19 @@ if (process.env.UPTO_FACILITATOR) {
       asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
       scheme: 'upto',
       extra: { facilitatorAddress: process.env.UPTO_FACILITATOR },
+    }),
+  }
+}
+
+if (process.env.BATCH_AUTHORIZER) {
+  routes['GET /batch'] = {
+    tags: new PriceTag({
+      network,
+      payTo: process.env.PAY_TO,
+      amount: process.env.BATCH_PRICE ?? '1000',
+      asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+      scheme: 'batch-settlement',
+      extra: { receiverAuthorizer: process.env.BATCH_AUTHORIZER, withdrawDelay: 900 },
     }),
   }
 }
@@ -67,15 +82,14 @@ const store = process.env.REDIS_URL
     : undefined
 
 const app = express()
-app.use(
-  paymentMiddleware(routes, {
-    facilitator: new FacilitatorClient(process.env.FACILITATOR_URL),
-    store,
-    publicUrl: process.env.PUBLIC_URL,
-    takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,
-    signIn: process.env.SIGN_IN === '1',
-  }),
-)
+const paywall = paymentMiddleware(routes, {
+  facilitator: new FacilitatorClient(process.env.FACILITATOR_URL),
+  store,
+  publicUrl: process.env.PUBLIC_URL,
+  takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,
+  signIn: process.env.SIGN_IN === '1',
+})
+app.use(paywall)
 // served_by: a response held by one process and collected from another still names the first. `served` counts
 // the handler's runs (GET /served, unpaid), so a test can tell a response answered again from one served again.
 let served = 0
@@ -88,6 +102,8 @@ app.get('/generate', (req, res) => {
   res.set('Settlement-Overrides', JSON.stringify({ amount: String(req.query.used) }))
   res.json({ generated: 'tokens', charged: String(req.query.used) })
 })
+app.get('/batch', (req, res) => res.json({ item: 'paid from a channel', paid_by: req.paywire.payer }))
+app.post('/claim', async (req, res) => res.json(await paywall.claim()))
 app.get('/served', (req, res) => res.json({ served }))
 app.get('/broken', (req, res) => res.status(500).json({ error: 'the weather service is down' }))
 app.get('/crash', () => {
