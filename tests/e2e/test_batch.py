@@ -490,8 +490,8 @@ def express_channel_server(facilitator: Facilitator) -> Iterator[Any]:
 
 def official_ts_client(url: str, key: str, channels: str) -> Any:
     """The official TypeScript client (@x402/fetch, @x402/evm 2.27), one request, its channels kept in files."""
-    from parties import APPS, _from_text, _run
     from localnet import env
+    from parties import APPS, _from_text, _run
 
     return _from_text(_run(["node", str(APPS / "official_client.mjs")],
                            {"PRIVATE_KEY": key, "API_URL": url, "CHANNEL_DIR": channels,
@@ -540,6 +540,32 @@ def test_paywire_clients_pay_paywire_express_from_a_channel(chain: Chain, expres
     summary = httpx.post(express_channel_server.url("/claim"), timeout=60).json()
     assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
     assert chain.balance(PAY_TO) - start == 2 * PRICE
+
+
+@pytest.mark.parametrize("client", ["python", "node", "rust-cli", "kotlin"])
+def test_paywire_clients_pay_the_official_express_server_from_a_channel(chain: Chain, facilitator: Facilitator,
+                                                                        client: str) -> None:
+    """paywire's clients pay the official @x402/express batch-settlement server (through paywire's
+    facilitator): a deposit, then a voucher from a new process that recovers the channel through the official
+    server's corrective 402; the official channel manager's claim moves exactly what was charged."""
+    from parties import CLIENTS, official_express
+
+    key = next(_keys)
+    payer = Payer(key)
+    who = address(key)
+    pay = CLIENTS[client]
+    with official_express(facilitator.url, PAY_TO, extra={"BATCH": "1"}) as server:
+        start = chain.balance(PAY_TO)
+        first = pay(server.url("/batch"), key)
+        assert first.status == 200 and first.transaction, first.output
+        spent = chain.balance(who)
+        second = pay(server.url("/batch"), key)
+        assert second.status == 200 and "paid from a channel" in second.body, second.output
+        assert chain.balance(who) == spent, "the second process deposited again"
+        claimed = httpx.post(server.url("/claim"), timeout=60)
+        assert claimed.status_code == 200, claimed.text
+    assert chain.balance(PAY_TO) - start == 2 * PRICE
+    assert channel(chain, payer.channel_id)[1] == 2 * PRICE
 
 
 def test_the_payer_withdraws_the_rest_after_the_delay(chain: Chain, facilitator: Facilitator) -> None:

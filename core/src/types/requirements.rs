@@ -66,7 +66,9 @@ impl PaymentRequirements {
         let asset = f.nonempty_str("asset")?.to_string();
         let pay_to = f.nonempty_str("payTo")?.to_string();
         let max_timeout_seconds = f.u64("maxTimeoutSeconds")?;
-        if version >= 2 && max_timeout_seconds == 0 {
+        // A server's own batch-settlement operation (a claim, a sweep, a refund) has no payment window: the
+        // official channel manager sends 0.
+        if version >= 2 && max_timeout_seconds == 0 && scheme != crate::batch::SCHEME {
             return Err(f.err("maxTimeoutSeconds", "must be greater than zero"));
         }
         let has_extra = f.opt_object("extra")?.is_some();
