@@ -1,5 +1,6 @@
 //! Speed of the hot paths: decode a bill, pay (decode → select → sign → encode), verify a payment offline,
-//! issue and verify a receipt; and the raw secp256k1 floors they are measured against.
+//! check a batch-settlement voucher offline (what a server does per request on a known channel), issue and
+//! verify a receipt; and the raw secp256k1 floors they are measured against.
 //!
 //! `cargo bench -p paywire-core --bench core` (libsecp256k1 backend, the default) and
 //! `cargo bench -p paywire-core --bench core --no-default-features` (k256 only).
@@ -8,10 +9,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use paywire_core::batch;
 use paywire_core::client::{Payer, Policy};
 use paywire_core::credentials::{CredentialFormat, Issuer};
 use paywire_core::crypto::recover_address;
-use paywire_core::server::{PriceTag, build_payment_required};
+use paywire_core::server::{PriceTag, PriceTagSpec, build_payment_required};
 use paywire_core::verify::verify_payment;
 use paywire_core::*;
 
@@ -74,6 +76,44 @@ fn benches(c: &mut Criterion) {
             i = (i + 1) % payments.len();
             let payment = PaymentPayload::from_header(black_box(&payments[i])).unwrap();
             verify_payment(&payment, &bill.accepts[0], NOW).unwrap()
+        })
+    });
+
+    // A voucher on a channel: decode the header, read the payload, check the channel is the offer's, check
+    // the channel id and the voucher's signature (x402 batch-settlement, server side, known channel).
+    let spec = PriceTagSpec {
+        network: "eip155:84532".into(),
+        pay_to: PAY_TO.into(),
+        amount: Some(U256::from(1000u64)),
+        asset: Some("0x036CbD53842c5426634e7929541eC2318f3dCF7e".into()),
+        scheme: Some("batch-settlement".into()),
+        extra: serde_json::json!({"receiverAuthorizer": PAY_TO}).as_object().cloned(),
+        ..PriceTagSpec::default()
+    };
+    let offer =
+        PriceTag::from_spec(spec).unwrap().to_requirements(2, &ResourceInfo::new("https://api.example.com/")).unwrap();
+    let terms = batch::BatchOffer::resolve(&offer).unwrap();
+    let channel = terms.channel(signer.address(), signer.address(), B256::ZERO);
+    let id = channel.channel_id(84532);
+    let vouchers: Vec<String> = (1..=256u128)
+        .map(|n| {
+            let voucher = batch::sign_voucher(&signer, id, n * 1000, 84532).unwrap();
+            let payload = batch::BatchPayload::Voucher { channel: channel.clone(), voucher }.to_object();
+            PaymentPayload::new_v2(&offer, None, payload, None).unwrap().to_header()
+        })
+        .collect();
+    let mut v = 0;
+    c.bench_function(&format!("verify_voucher/{backend}"), |b| {
+        b.iter(|| {
+            v = (v + 1) % vouchers.len();
+            let payment = PaymentPayload::from_header(black_box(&vouchers[v])).unwrap();
+            let batch::BatchPayload::Voucher { channel, voucher } =
+                batch::BatchPayload::parse(payment.payload()).unwrap()
+            else {
+                unreachable!("a voucher payload")
+            };
+            terms.check_channel(&channel).unwrap();
+            batch::check_voucher(&channel, &voucher, 84532).unwrap()
         })
     });
 

@@ -422,7 +422,7 @@ def test_a_server_restarted_between_vouchers_and_its_claim_loses_nothing(chain: 
 
 
 def test_paywire_clients_pay_from_a_channel_and_recover_it(chain: Chain, channel_server: Any) -> None:
-    """paywire's Python client pays paywire's FastAPI app from a channel: one deposit (ten requests' worth),
+    """paywire's Python client pays paywire's FastAPI app from a channel: one deposit (a hundred requests' worth),
     then vouchers with no transaction; a second client of the same wallet, with no channel state, recovers
     through the corrective 402 and pays on from the same channel. The claim moves exactly the charged total."""
     flush(channel_server)
@@ -433,17 +433,27 @@ def test_paywire_clients_pay_from_a_channel_and_recover_it(chain: Chain, channel
     payer = Payer(key)
     who = address(key)
     start = (chain.balance(who), chain.balance(PAY_TO))
-    client = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+    sent: List[int] = []
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(1)
+            return super().handle_request(request)
+
+    client = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)), Counting())
     with httpx.Client(transport=client, timeout=60) as c:
         first = c.get(channel_server.url("/batch"))
         assert first.status_code == 200, first.text
         receipt = receipt_of(first)
-        assert receipt["transaction"] and receipt["amount"] == str(10 * PRICE), receipt
+        assert receipt["transaction"] and receipt["amount"] == str(100 * PRICE), receipt
         before_vouchers = block(chain)
         for n in range(2, 6):
+            sent.clear()
             response = c.get(channel_server.url("/batch"))
             assert response.status_code == 200, response.text
             assert receipt_of(response)["extra"]["channelState"]["chargedCumulativeAmount"] == str(n * PRICE)
+            # The bill, then the voucher the client's own channel state says: no corrective 402 in between.
+            assert len(sent) == 2, f"{len(sent)} requests for one paid request"
         assert block(chain) == before_vouchers, "a voucher sent a transaction"
     # The same wallet in a new process: no channel state.
     again = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
@@ -452,11 +462,11 @@ def test_paywire_clients_pay_from_a_channel_and_recover_it(chain: Chain, channel
         assert response.status_code == 200, response.text
         receipt = receipt_of(response)
         assert (receipt["transaction"], receipt["extra"]["channelState"]["chargedCumulativeAmount"]) == ("", str(6 * PRICE))
-    assert chain.balance(who) == start[0] - 10 * PRICE, "the recovered client deposited again"
+    assert chain.balance(who) == start[0] - 100 * PRICE, "the recovered client deposited again"
     summary = httpx.post(channel_server.url("/claim"), timeout=60).json()
     assert [c["amount"] for c in summary["claims"]] == [str(6 * PRICE)], summary
     assert chain.balance(PAY_TO) - start[1] == 6 * PRICE
-    assert channel(chain, payer.channel_id) == (10 * PRICE, 6 * PRICE)
+    assert channel(chain, payer.channel_id) == (100 * PRICE, 6 * PRICE)
 
 
 @pytest.mark.parametrize("client", ["python", "node", "rust-cli", "kotlin"])

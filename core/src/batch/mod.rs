@@ -128,8 +128,27 @@ pub fn domain(chain_id: u64) -> Eip712Domain {
     )
 }
 
+/// The domain separator of `chain_id`, cached: building it costs three keccak rounds and several allocations,
+/// twice per voucher checked otherwise (the channel id and the voucher's digest).
+pub fn domain_separator(chain_id: u64) -> B256 {
+    use crate::sync::RwLock;
+    static CACHE: RwLock<alloc::vec::Vec<(u64, B256)>> = RwLock::new(alloc::vec::Vec::new());
+    // Chain ids can come from anyone's payloads: keep the cache small.
+    const MAX_CHAINS: usize = 16;
+    if let Some((_, sep)) = CACHE.read().iter().find(|(id, _)| *id == chain_id) {
+        return *sep;
+    }
+    let sep = domain(chain_id).separator();
+    let mut cache = CACHE.write();
+    if cache.len() >= MAX_CHAINS {
+        cache.clear();
+    }
+    cache.push((chain_id, sep));
+    sep
+}
+
 fn digest<T: SolStruct>(chain_id: u64, message: &T) -> B256 {
-    eip712::digest(&domain(chain_id).separator(), message)
+    eip712::digest(&domain_separator(chain_id), message)
 }
 
 impl ChannelConfig {

@@ -19,8 +19,9 @@ use crate::wire::Object;
 
 /// How many channels a payer keeps in memory; the oldest go first.
 const MAX_CHANNELS: usize = 4096;
-/// Without the server's hint (`extra.minDeposit`), a first deposit covers this many requests.
-const DEPOSIT_REQUESTS: u128 = 10;
+/// Without the server's hint (`extra.minDeposit`), a deposit covers this many requests (when the spend policy
+/// allows; else as many as it allows): a deposit is the one transaction a channel's requests share.
+pub(crate) const DEPOSIT_REQUESTS: u128 = 100;
 
 /// What a payer knows of one channel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -313,7 +314,7 @@ mod tests {
         let key = LocalSigner::from_bytes(&[5; 32]).unwrap();
         let mut book = ChannelBook::default();
         let first = book.plan(&offer(), key.address(), 2_000_000_000, B256::repeat_byte(1), u128::MAX).unwrap();
-        assert_eq!((first.max_claimable, first.deposit.map(|d| d.0)), (1000, Some(10_000)));
+        assert_eq!((first.max_claimable, first.deposit.map(|d| d.0)), (1000, Some(100_000)));
         book.answered(&paid(&first, &key), 1000, &receipt(first.channel_id, 1000, 1000, 10_000));
         let second = book.plan(&offer(), key.address(), 2_000_000_000, B256::repeat_byte(2), u128::MAX).unwrap();
         assert_eq!((second.max_claimable, second.deposit), (2000, None));

@@ -74,6 +74,48 @@ mod tests {
         }
         assert!(!outcome_is_open(402, Some(&failed)));
     }
+
+    /// A channel's deposit counts against the policy: the largest the per-payment cap allows (halving from a
+    /// hundred requests' worth), and a payer whose budget cannot cover one request pays nothing.
+    #[test]
+    fn deposits_fit_the_spend_policy() {
+        use crate::server::{PriceTag, PriceTagSpec};
+        use crate::signer::FixedRandomness;
+        use crate::{FixedClock, LocalSigner, PaymentPayload, PaymentRequired, ResourceInfo};
+        use alloc::sync::Arc;
+        let spec = PriceTagSpec {
+            network: "eip155:84532".into(),
+            pay_to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C".into(),
+            amount: Some(alloy_primitives::U256::from(1000u64)),
+            asset: Some("0x036CbD53842c5426634e7929541eC2318f3dCF7e".into()),
+            scheme: Some(crate::batch::SCHEME.into()),
+            extra: serde_json::json!({"receiverAuthorizer": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"})
+                .as_object()
+                .cloned(),
+            ..PriceTagSpec::default()
+        };
+        let tag = PriceTag::from_spec(spec).unwrap();
+        let bill = crate::server::build_payment_required(2, ResourceInfo::new("http://api.test/"), &[tag]).unwrap();
+        let bill = PaymentRequired::from_header(&bill.to_header()).unwrap();
+        let deposit_of = |policy: &str| {
+            let payer = Payer::new(
+                Arc::new(LocalSigner::from_bytes(&[9; 32]).unwrap()),
+                Policy::from_json(policy).unwrap(),
+                Arc::new(FixedClock(1_750_000_000)),
+                Arc::new(FixedRandomness::new(vec![7; 32])),
+            );
+            payer.pay(&bill, None).map(|h| {
+                let payment = PaymentPayload::from_header(&h.value).unwrap();
+                match crate::batch::BatchPayload::parse(payment.payload()).unwrap() {
+                    crate::batch::BatchPayload::Deposit { deposit, .. } => deposit.amount,
+                    other => panic!("a first payment deposits: {other:?}"),
+                }
+            })
+        };
+        assert_eq!(deposit_of("{}").unwrap(), 100_000);
+        assert_eq!(deposit_of(r#"{"maxPerPayment": "$0.03"}"#).unwrap(), 25_000);
+        assert_eq!(deposit_of(r#"{"budget": "$0.0005"}"#).unwrap_err().code(), crate::ErrorCode::NoAcceptableOffer);
+    }
 }
 
 /// Names a purchase for [`Payer::pay_with`]: the same method, URL and body are the same purchase, so a retry

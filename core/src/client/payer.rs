@@ -426,11 +426,21 @@ impl Payer {
             charge = match judged(wished) {
                 Ok(c) => c,
                 Err(_) => {
-                    // The policy refuses the wished deposit: only what this request needs.
+                    // The policy refuses the wished deposit: the largest it allows (halving), at least what this
+                    // request needs.
                     let view = self.lock().channels.view(&plan.channel_id);
                     let needed = plan.max_claimable.saturating_sub(view.balance);
-                    plan = self.lock().channels.plan(&terms, payer, valid_before, salt, needed)?;
-                    judged(needed).map_err(|reasons| {
+                    let mut amount = wished / 2;
+                    let found = loop {
+                        if amount <= needed {
+                            break judged(needed).map(|c| (needed, c));
+                        }
+                        if let Ok(c) = judged(amount) {
+                            break Ok((amount, c));
+                        }
+                        amount /= 2;
+                    };
+                    let (amount, c) = found.map_err(|reasons| {
                         Error::new(
                             ErrorCode::NoAcceptableOffer,
                             format!(
@@ -438,7 +448,9 @@ impl Payer {
                                 reasons.join("; ")
                             ),
                         )
-                    })?
+                    })?;
+                    plan = self.lock().channels.plan(&terms, payer, valid_before, salt, amount)?;
+                    c
                 }
             };
         }

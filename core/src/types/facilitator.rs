@@ -182,11 +182,13 @@ impl SettleResponse {
     }
 
     fn check(&self, code: ErrorCode) -> Result<()> {
-        // Only an `upto` settlement that charged nothing succeeds without a transaction.
-        if self.success && self.transaction.is_empty() && self.amount.as_deref() != Some("0") {
+        // Only an `upto` settlement that charged nothing (amount "0") and a batch-settlement voucher's receipt
+        // (amount "": the charge is off chain) succeed without a transaction.
+        if self.success && self.transaction.is_empty() && !matches!(self.amount.as_deref(), Some("0" | "")) {
             return Err(Error::new(
                 code,
-                "a successful settlement must name its transaction (only one that charged an amount of \"0\" has none)",
+                "a successful settlement must name its transaction (only one that charged an amount of \"0\", or a \
+                 batch-settlement voucher's receipt with an amount of \"\", has none)",
             ));
         }
         Ok(())
