@@ -25,6 +25,33 @@ def walk(value):
 
 for f in sorted((ROOT / "tests" / "vectors").glob("*.json")):
     walk(json.loads(f.read_text()))
+
+
+def batch_seeds() -> None:
+    """batch-settlement payments (deposit, voucher, refund, claim), which no vector file holds yet."""
+    address = "0x" + "11" * 20
+    channel = {"payer": address, "payerAuthorizer": address, "receiver": "0x" + "33" * 20,
+               "receiverAuthorizer": "0x" + "44" * 20, "token": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+               "withdrawDelay": 900, "salt": "0x" + "00" * 32}
+    voucher = {"channelId": "0x" + "5a" * 32, "maxClaimableAmount": "1000", "signature": "0x" + "ab" * 65}
+    accepted = {"scheme": "batch-settlement", "network": "eip155:84532", "amount": "1000",
+                "asset": channel["token"], "payTo": channel["receiver"], "maxTimeoutSeconds": 3600,
+                "extra": {"receiverAuthorizer": channel["receiverAuthorizer"], "withdrawDelay": 900,
+                          "name": "USDC", "version": "2"}}
+    deposit = {"amount": "100000", "authorization": {"erc3009Authorization": {
+        "validAfter": "0", "validBefore": "1770000000", "salt": "0x" + "07" * 32, "signature": "0x" + "cd" * 65}}}
+    claim = {"voucher": {"channel": channel, "maxClaimableAmount": "1000"}, "signature": voucher["signature"],
+             "totalClaimed": "1000"}
+    for payload in ({"type": "deposit", "channelConfig": channel, "voucher": voucher, "deposit": deposit},
+                    {"type": "voucher", "channelConfig": channel, "voucher": voucher},
+                    {"type": "refund", "channelConfig": channel, "voucher": voucher, "amount": "5",
+                     "refundNonce": "1", "claims": [claim]},
+                    {"type": "claim", "claims": [claim], "claimAuthorizerSignature": "0x" + "ef" * 65},
+                    {"type": "settle", "receiver": channel["receiver"], "token": channel["token"]}):
+        seeds.append(json.dumps({"x402Version": 2, "accepted": accepted, "payload": payload}, separators=(",", ":")))
+
+
+batch_seeds()
 targets = ["header", "payment_required", "payment_payload", "facilitator_messages", "verify",
            "money_and_networks", "credentials", "decode_any", "gate"]
 

@@ -230,6 +230,13 @@ mod tests {
         );
     }
 
+    fn claim_rows(claim: &BatchPayload) -> Vec<VoucherClaim> {
+        match claim {
+            BatchPayload::Claim { claims, .. } => claims.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     #[test]
     fn payloads_round_trip_and_vouchers_check_offline() {
         use crate::signer::LocalSigner;
@@ -283,10 +290,24 @@ mod tests {
         assert!(text.starts_with(r#"{"type":"deposit","channelConfig":{"payer":"#), "{text}");
         assert!(text.contains(r#""withdrawDelay":900,"#), "{text}");
         let claim = BatchPayload::Claim {
-            claims: vec![VoucherClaim { channel, max_claimable: 5, signature: v.signature, total_claimed: 5 }],
+            claims: vec![VoucherClaim { channel, max_claimable: 5, signature: v.signature.clone(), total_claimed: 5 }],
             authorizer_signature: Some(vec![3; 65]),
         };
         assert_eq!(BatchPayload::parse(&claim.to_object()).unwrap(), claim);
+        for (nonce, claims) in [(None, vec![]), (Some(U256::from(3)), vec![]), (None, claim_rows(&claim))] {
+            let refund = BatchPayload::Refund {
+                channel: config(),
+                voucher: v.clone(),
+                refund: RefundRequest {
+                    amount: Some(7),
+                    refund_nonce: nonce,
+                    claims,
+                    refund_signature: None,
+                    claim_signature: Some(vec![4; 65]),
+                },
+            };
+            assert_eq!(BatchPayload::parse(&refund.to_object()).unwrap(), refund);
+        }
         let settle = BatchPayload::Settle { receiver: Address::repeat_byte(1), token: Address::repeat_byte(2) };
         assert_eq!(BatchPayload::parse(&settle.to_object()).unwrap(), settle);
         for junk in [r#"{"type":"exact"}"#, r#"{}"#, r#"{"type":"claim","claims":[]}"#, r#"{"type":"voucher"}"#] {

@@ -381,6 +381,8 @@ impl BatchPayload {
                 }
                 if let Some(nonce) = refund.refund_nonce {
                     put("refundNonce", nonce.to_string().into());
+                }
+                if refund.refund_nonce.is_some() || !refund.claims.is_empty() {
                     put("claims", Value::Array(refund.claims.iter().map(claim_json).collect()));
                 }
                 if let Some(sig) = &refund.refund_signature {
