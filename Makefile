@@ -11,7 +11,7 @@
 #     make swift       the Swift tests where a Swift toolchain exists (reported NOT RUN elsewhere)
 #     make devices     the firmware examples (Rust, and C on the C API) for Cortex-M4F, the C header, RISC-V
 #     make e2e         the demo, then every client against every server on anvil, faults, interop
-#     make fuzz        every cargo-fuzz target for PAYWIRE_FUZZ_SECONDS (default 20)
+#     make fuzz        every cargo-fuzz target for PAYWIRE_FUZZ_SECONDS (default 15)
 #     make lint        the linters alone (rustfmt, clippy, ruff, biome)
 #     make test        everything (scripts/test.sh)
 #     make demo        the end-to-end demo (scripts/demo.sh)
@@ -24,7 +24,7 @@ SHELL := bash
 	ffi kotlin swift devices e2e fuzz
 
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-PAYWIRE_FUZZ_SECONDS ?= 20
+PAYWIRE_FUZZ_SECONDS ?= 15
 
 test:
 	./scripts/test.sh

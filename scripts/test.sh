@@ -27,6 +27,6 @@ run kotlin "Kotlin and Swift (uniffi): regenerate the bindings and compare, then
 run swift "Swift"
 run devices "Devices: the Cortex-M4F firmware (Rust and C API) built, the C header checked, RISC-V checked"
 run e2e "On chain: the demo (the README's first command), then every client against every server, faults, interop"
-run fuzz "Fuzz: every target for ${PAYWIRE_FUZZ_SECONDS:-20} s"
+run fuzz "Fuzz: every target for ${PAYWIRE_FUZZ_SECONDS:-15} s"
 
 printf '\n\033[1m== All tests passed in %s s\033[0m\n' "$(( $(date +%s) - started ))"
