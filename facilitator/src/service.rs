@@ -740,9 +740,12 @@ impl Facilitator {
                 chain.estimate_gas(from, *factory, calldata.to_vec()).await.map_err(failed)?
             }
         };
-        // A claim of many channels may spend the cap once per channel.
+        // A claim of many channels may spend the cap once per channel (at most 100 channels, each of which must
+        // claim something new).
         let cap = match &checked.batch {
-            Some(crate::batch::Action::Claim { rows }) => chain.policy().max_gas.saturating_mul(rows.len() as u64),
+            Some(crate::batch::Action::Claim { rows }) => {
+                chain.policy().max_gas.saturating_mul(rows.len().min(100) as u64)
+            }
             _ => chain.policy().max_gas,
         };
         if gas > cap {

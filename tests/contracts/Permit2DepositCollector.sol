@@ -24,12 +24,13 @@ contract Permit2DepositCollector {
         "DepositWitness witness)DepositWitness(bytes32 channelId)TokenPermissions(address token,uint256 amount)";
 
     error OnlySettlement();
+    error Permit2612AmountMismatch();
 
     function collect(address payer, address token, uint256 amount, bytes32 channelId, bytes calldata data) external {
         if (msg.sender != SETTLEMENT) revert OnlySettlement();
         (uint256 nonce, uint256 deadline, bytes memory signature, bytes memory permit) =
             abi.decode(data, (uint256, uint256, bytes, bytes));
-        if (permit.length != 0) _permit(token, payer, permit);
+        if (permit.length != 0) _permit(token, payer, amount, permit);
         PERMIT2.permitWitnessTransferFrom(
             ISignatureTransfer.PermitTransferFrom({
                 permitted: ISignatureTransfer.TokenPermissions({token: token, amount: amount}),
@@ -45,9 +46,10 @@ contract Permit2DepositCollector {
     }
 
     /// @dev A permit already used (or front-run) is not fatal: the transfer fails by itself without allowance.
-    function _permit(address token, address payer, bytes memory permit) private {
+    function _permit(address token, address payer, uint256 amount, bytes memory permit) private {
         (uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) =
             abi.decode(permit, (uint256, uint256, uint8, bytes32, bytes32));
+        if (value != amount) revert Permit2612AmountMismatch();
         try IERC20PermitMinimal(token).permit(payer, address(PERMIT2), value, deadline, v, r, s) {} catch {}
     }
 }

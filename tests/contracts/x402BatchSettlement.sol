@@ -100,9 +100,9 @@ contract x402BatchSettlement {
     event Deposited(bytes32 indexed channelId, address indexed sender, uint128 amount, uint128 balance);
     event Claimed(bytes32 indexed channelId, address indexed sender, uint128 claimed, uint128 totalClaimed);
     event Settled(address indexed receiver, address indexed token, address indexed sender, uint128 amount);
-    event Refunded(bytes32 indexed channelId, address indexed sender, uint128 amount, uint256 nonce);
-    event WithdrawInitiated(bytes32 indexed channelId, uint128 amount, uint40 initiatedAt);
-    event WithdrawFinalized(bytes32 indexed channelId, uint128 amount);
+    event Refunded(bytes32 indexed channelId, address indexed sender, uint128 amount);
+    event WithdrawInitiated(bytes32 indexed channelId, uint128 amount, uint40 finalizeAfter);
+    event WithdrawFinalized(bytes32 indexed channelId, address indexed sender, uint128 amount);
 
     // The specification's error names.
     error ReentrancyGuardReentrantCall();
@@ -268,7 +268,7 @@ contract x402BatchSettlement {
         ChannelState storage state = channels[channelId];
         if (amount > state.balance - state.totalClaimed) revert WithdrawAmountExceedsAvailable();
         pendingWithdrawals[channelId] = Withdrawal(amount, uint40(block.timestamp));
-        emit WithdrawInitiated(channelId, amount, uint40(block.timestamp));
+        emit WithdrawInitiated(channelId, amount, uint40(block.timestamp) + config.withdrawDelay);
     }
 
     /// @notice Completes a timed withdrawal once the withdraw delay has passed, capped at the escrow still
@@ -287,7 +287,7 @@ contract x402BatchSettlement {
         uint128 amount = pending.amount < available ? pending.amount : available;
         state.balance -= amount;
         if (amount > 0) _transfer(config.token, config.payer, amount);
-        emit WithdrawFinalized(channelId, amount);
+        emit WithdrawFinalized(channelId, msg.sender, amount);
         if (amount > 0 && state.balance == state.totalClaimed && state.totalClaimed == 0) {
             emit ChannelClosed(channelId, config);
         }
@@ -348,7 +348,7 @@ contract x402BatchSettlement {
     /// @dev The nonce advances first, so a refund that finds nothing to return still uses its nonce.
     function _refund(ChannelConfig calldata config, bytes32 channelId, uint128 amount) private {
         if (amount == 0) revert ZeroRefund();
-        uint256 nonce = refundNonce[channelId]++;
+        refundNonce[channelId]++;
         ChannelState storage state = channels[channelId];
         uint128 available = state.balance - state.totalClaimed;
         uint128 refunded = amount < available ? amount : available;
@@ -360,7 +360,7 @@ contract x402BatchSettlement {
             else pending.amount -= refunded;
         }
         _transfer(config.token, config.payer, refunded);
-        emit Refunded(channelId, msg.sender, refunded, nonce);
+        emit Refunded(channelId, msg.sender, refunded);
         if (state.balance == 0 && state.totalClaimed == 0) emit ChannelClosed(channelId, config);
     }
 

@@ -194,6 +194,13 @@ def test_a_channel_pays_many_requests_with_three_transactions(chain: Chain, faci
     assert (claimed["success"], claimed["amount"]) == (True, ""), claimed
     assert post(facilitator, "/settle", claim) == claimed  # asked again: the recorded answer
     assert channel(chain, payer.channel_id) == (DEPOSIT, charged)
+    # A claim that adds nothing (another voucher, the same total) would only cost the facilitator gas: refused.
+    nothing = post(facilitator, "/settle", server_body(payer, {"type": "claim", "claims": [
+        payer.claim_row(charged + PRICE, charged)]}))
+    assert nothing["errorReason"] == "invalid_batch_settlement_evm_cumulative_below_claimed", nothing
+    twice = post(facilitator, "/settle", server_body(payer, {"type": "claim", "claims": [
+        payer.claim_row(charged + PRICE, charged + PRICE)] * 2}))
+    assert twice["errorReason"] == "invalid_batch_settlement_evm_claim_payload", twice
     sweep = server_body(payer, {"type": "settle", "receiver": PAY_TO, "token": USDC})
     swept = post(facilitator, "/settle", sweep)
     assert (swept["success"], swept["amount"]) == (True, str(charged)), swept

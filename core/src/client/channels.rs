@@ -22,6 +22,8 @@ const MAX_CHANNELS: usize = 4096;
 /// Without the server's hint (`extra.minDeposit`), a deposit covers this many requests (when the spend policy
 /// allows; else as many as it allows): a deposit is the one transaction a channel's requests share.
 pub(crate) const DEPOSIT_REQUESTS: u128 = 100;
+/// The longest withdraw delay a payer accepts: how long a deposit stays locked if its server disappears.
+pub(crate) const MAX_WITHDRAW_DELAY: u64 = 86_400;
 
 /// What a payer knows of one channel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,6 +133,16 @@ impl ChannelBook {
         salt: B256,
         deposit_room: u128,
     ) -> Result<BatchUnsigned> {
+        if offer.withdraw_delay > MAX_WITHDRAW_DELAY {
+            return Err(Error::new(
+                ErrorCode::NoAcceptableOffer,
+                format!(
+                    "the channel would lock a deposit for up to {} s if its server disappeared (its withdraw delay); \
+                     this payer accepts at most {MAX_WITHDRAW_DELAY} s",
+                    offer.withdraw_delay
+                ),
+            ));
+        }
         let channel = offer.channel(payer, payer, B256::ZERO);
         let channel_id = channel.channel_id(offer.chain_id);
         let view = self.view(&channel_id);
@@ -203,7 +215,9 @@ impl ChannelBook {
                     && cumulative <= voucher.max_claimable =>
             {
                 view.charged = cumulative;
-                view.balance = balance.unwrap_or(view.balance.saturating_add(deposited));
+                // The balance is what this payer deposited (a server could report less to have it deposit
+                // again); a larger report (another process of the same wallet deposited) is taken.
+                view.balance = view.balance.saturating_add(deposited).max(balance.unwrap_or(0));
             }
             _ => view.distrusted = true,
         }
@@ -248,7 +262,7 @@ impl ChannelBook {
             if proven {
                 let mut view = self.view(&id);
                 view.charged = charged;
-                view.balance = balance;
+                view.balance = view.balance.max(balance);
                 self.put(id, view);
                 return true;
             }
@@ -322,6 +336,15 @@ mod tests {
         book.answered(&paid(&second, &key), 1000, &receipt(second.channel_id, 1500, 2500, 10_000));
         let refused = book.plan(&offer(), key.address(), 2_000_000_000, B256::repeat_byte(3), u128::MAX);
         assert!(refused.unwrap_err().message().contains("withdraw"));
+    }
+
+    #[test]
+    fn a_withdraw_delay_longer_than_a_day_is_refused() {
+        let key = LocalSigner::from_bytes(&[8; 32]).unwrap();
+        let mut long = offer();
+        long.withdraw_delay = MAX_WITHDRAW_DELAY + 1;
+        let refused = ChannelBook::default().plan(&long, key.address(), 2_000_000_000, B256::ZERO, u128::MAX);
+        assert!(refused.unwrap_err().message().contains("withdraw delay"));
     }
 
     #[test]

@@ -18,6 +18,11 @@ use super::{Checked, Facilitator, Spent, invalid, node_failed};
 use crate::batch::{self as calls, Action, Snapshot};
 use crate::chain::Chain;
 
+/// The most channels one claim names (as the official channel manager batches them).
+const MAX_CLAIM_ROWS: usize = 100;
+/// A deposit authorization must stay valid at least this long after it is checked.
+const DEPOSIT_MARGIN_SECONDS: u64 = 6;
+
 /// Whether an offer is `batch-settlement`.
 pub(super) fn is_batch(request: &FacilitatorRequest) -> bool {
     request.payment_requirements.scheme() == batch::SCHEME
@@ -210,7 +215,9 @@ impl Facilitator {
                                 payer,
                             ));
                         }
-                        if *valid_before <= now {
+                        // A few seconds of margin: an authorization that expires while its deposit waits in
+                        // the pool would revert, and this facilitator pays for the revert.
+                        if *valid_before <= now + U256::from(DEPOSIT_MARGIN_SECONDS) {
                             return Err(invalid(
                                 ErrorCode::BatchValidBeforeExpired,
                                 "the deposit authorization has expired (validBefore)",
@@ -289,6 +296,14 @@ impl Facilitator {
                 let (authorizer, token, receiver) = (first.receiverAuthorizer, first.token, first.receiver);
                 let chain = self.batch_chain(request, token)?;
                 let chain_id = chain.chain_id();
+                if claims.len() > MAX_CLAIM_ROWS {
+                    return Err(invalid(
+                        ErrorCode::BatchClaimPayload,
+                        format!("a claim names {} channels; at most {MAX_CLAIM_ROWS} go in one", claims.len()),
+                        None,
+                    ));
+                }
+                let mut seen = Vec::with_capacity(claims.len());
                 for claim in &claims {
                     if claim.channel.receiverAuthorizer != authorizer {
                         return Err(invalid(
@@ -318,6 +333,39 @@ impl Facilitator {
                     };
                     // Smart-wallet vouchers are checked by the contract (the simulation).
                     batch::check_voucher(&claim.channel, &voucher, chain_id)?;
+                    if seen.contains(&voucher.channel_id) {
+                        return Err(invalid(
+                            ErrorCode::BatchClaimPayload,
+                            format!("channel {:#x} is named twice in one claim", voucher.channel_id),
+                            None,
+                        ));
+                    }
+                    seen.push(voucher.channel_id);
+                    // Every row must claim something the chain allows: a row that claims nothing new would have
+                    // this facilitator pay gas for nothing, one above the balance would revert the whole claim.
+                    let state = calls::snapshot(&chain, voucher.channel_id)
+                        .await
+                        .map_err(|e| node_failed(e, claim.channel.payer, ErrorCode::UnexpectedSettleError))?;
+                    if claim.total_claimed <= state.total_claimed {
+                        return Err(invalid(
+                            ErrorCode::BatchCumulativeBelowClaimed,
+                            format!(
+                                "channel {:#x} has {} claimed already; a claim of {} adds nothing",
+                                voucher.channel_id, state.total_claimed, claim.total_claimed
+                            ),
+                            Some(claim.channel.payer),
+                        ));
+                    }
+                    if claim.total_claimed > state.balance {
+                        return Err(invalid(
+                            ErrorCode::BatchCumulativeExceedsBalance,
+                            format!(
+                                "channel {:#x} holds {}, less than the {} claimed from it",
+                                voucher.channel_id, state.balance, claim.total_claimed
+                            ),
+                            Some(claim.channel.payer),
+                        ));
+                    }
                 }
                 let digest = batch::offer::claim_batch(&claims, chain_id).digest(chain_id);
                 let signature = match authorizer_signature {

@@ -19,7 +19,12 @@ const BUSY_PREFIX: &str = "batch:busy:";
 /// The channels that may have charges to claim.
 const INDEX_KEY: &str = "batch:channels";
 /// How many times a changed index is read again before an update gives up.
-const INDEX_ATTEMPTS: usize = 8;
+const INDEX_ATTEMPTS: usize = 32;
+/// How long the channel state a server mirrored from the chain is trusted before a voucher asks the
+/// facilitator again: a payer may withdraw, and a balance seen long ago may be gone.
+const STATE_TTL_SECONDS: u64 = 60;
+/// The most channels one claim names (as the official channel manager batches them).
+const CLAIM_ROWS: usize = 100;
 /// Keep channel state for a year after its last request (a claim needs it; the store must not drop it).
 const CHANNEL_LIFETIME_SECONDS: u64 = 365 * 24 * 3600;
 
@@ -47,6 +52,9 @@ pub struct ChannelState {
     /// The next refund nonce, as last seen.
     #[serde(default)]
     pub refund_nonce: String,
+    /// When the fields mirrored from the chain were last read (Unix seconds).
+    #[serde(default)]
+    pub synced_at: u64,
 }
 
 fn amount(text: &str) -> u128 {
@@ -188,9 +196,21 @@ impl Run {
         };
         let known: Option<ChannelState> =
             held.as_ref().and_then(|h| h.record.body.as_deref()).and_then(|b| serde_json::from_slice(b).ok());
-        // The facilitator is asked for a deposit, a channel this server has not seen, a smart-wallet voucher.
-        let ask =
-            spend.deposit.is_some() || known.is_none() || matches!(spend.check, VoucherCheck::RequiresOnchain { .. });
+        let price = u128::try_from(spend.terms.amount).unwrap_or(u128::MAX);
+        if let Some(state) = &known {
+            // A known channel: a voucher that does not follow the charged total is corrected before anything
+            // else (a client that lost its state deposits again, which the facilitator need not see).
+            let expected = state.charged().saturating_add(price);
+            if spend.voucher.max_claimable != expected {
+                return self.corrective(&spend, &id, state, true, expected).await;
+            }
+        }
+        // The facilitator is asked for a deposit, a channel this server has not seen, a smart-wallet voucher,
+        // and when what the server saw of the chain is old or a withdrawal was pending.
+        let stale = known
+            .as_ref()
+            .is_none_or(|s| s.withdraw_requested_at != 0 || self.now.saturating_sub(s.synced_at) > STATE_TTL_SECONDS);
+        let ask = spend.deposit.is_some() || stale || matches!(spend.check, VoucherCheck::RequiresOnchain { .. });
         let mut seen: Option<Snapshot> = None;
         if ask {
             let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
@@ -208,7 +228,6 @@ impl Run {
             }
             seen = snapshot(verdict.other.get("extra"));
         }
-        let price = u128::try_from(spend.terms.amount).unwrap_or(u128::MAX);
         // Without state of its own, the server starts from what is claimed on chain (x402: unclaimed vouchers
         // a server lost are its loss, never charged to the payer twice).
         let mut state = known.clone().unwrap_or_else(|| ChannelState {
@@ -223,6 +242,12 @@ impl Run {
             state.total_claimed = s.total_claimed.max(state.claimed()).to_string();
             state.withdraw_requested_at = s.withdraw_requested_at;
             state.refund_nonce = s.refund_nonce.clone();
+            state.synced_at = self.now;
+        }
+        if state.withdraw_requested_at != 0 {
+            // The payer is taking the balance back: a voucher now could be left unclaimable.
+            let message = "the payer started a withdrawal from this channel; it takes no more vouchers";
+            return self.answer_bill(402, ErrorCode::BatchCumulativeExceedsBalance.as_str(), message, Vec::new()).await;
         }
         let expected = state.charged().saturating_add(price);
         if spend.voucher.max_claimable != expected {
@@ -295,7 +320,16 @@ impl Run {
         state.signature = crate::wire::hex_lower(&spend.voucher.signature);
         state.channel_config = batch::payload::channel_json(&spend.channel);
         state.offer = spend.offer.to_value();
-        self.keep_channel(&id, held, &state).await;
+        if !self.keep_channel(&id, held, &state).await {
+            // The charge could not be recorded: the response is not released, and the voucher may be sent again.
+            return self
+                .answer_json(
+                    503,
+                    ErrorCode::StoreUnavailable.as_str(),
+                    "the server could not record the payment; nothing was charged; try again later",
+                )
+                .await;
+        }
         receipt
             .other
             .insert("extra".into(), json!({ "chargedAmount": charge.to_string(), "channelState": state.to_json(&id) }));
@@ -305,12 +339,13 @@ impl Run {
     }
 
     /// Stores a channel's new state (the busy marker makes this request its only writer) and lists it for
-    /// claims. A store that fails here costs the server the charge, never the payer: it is logged.
-    async fn keep_channel(&mut self, id: &str, held: Option<StoreEntry>, state: &ChannelState) {
+    /// claims. `false` when it could not: the request is then not served (nothing was charged).
+    async fn keep_channel(&mut self, id: &str, held: Option<StoreEntry>, state: &ChannelState) -> bool {
         let token = match self.token() {
             Ok(t) => t,
             Err(e) => {
-                return self.log(LogLevel::Error, format!("paywire: a channel's charge is not kept: {}", e.message()));
+                self.log(LogLevel::Error, format!("paywire: a channel's charge is not kept: {}", e.message()));
+                return false;
             }
         };
         let entry = StoreEntry {
@@ -336,18 +371,28 @@ impl Run {
         };
         match kept {
             Ok(true) => {}
-            Ok(false) => self.log(
-                LogLevel::Error,
-                format!("paywire: channel {id}'s state changed under a request that held it; its charge is not kept"),
-            ),
-            Err(e) => self.log(
-                LogLevel::Error,
-                format!("paywire: the payment store failed keeping channel {id}'s charge: {}", e.message()),
-            ),
+            Ok(false) => {
+                self.log(
+                    LogLevel::Error,
+                    format!(
+                        "paywire: channel {id}'s state changed under a request that held it (a request that outlived \
+                         takeover_after); this one is not served"
+                    ),
+                );
+                return false;
+            }
+            Err(e) => {
+                self.log(
+                    LogLevel::Error,
+                    format!("paywire: the payment store failed keeping channel {id}'s charge: {}", e.message()),
+                );
+                return false;
+            }
         }
         if held.is_none() {
             self.index_channel(id).await;
         }
+        true
     }
 
     /// Adds a channel to the list of channels a claim looks at.
@@ -473,32 +518,38 @@ impl Run {
         for (offer, rows) in groups {
             let Value::Object(offer) = offer else { continue };
             let Ok(offer) = PaymentRequirements::from_object(offer, 2) else { continue };
-            let claim_rows: Vec<Value> = rows
-                .iter()
-                .map(|(_, _, s)| {
-                    json!({
-                        "voucher": {"channel": s.channel_config, "maxClaimableAmount": s.signed_max_claimable},
-                        "signature": s.signature,
-                        "totalClaimed": s.charged_cumulative_amount,
-                    })
-                })
-                .collect();
-            let payload = json!({"type": "claim", "claims": claim_rows});
-            let settled = match self.batch_settle(&offer, payload).await {
-                Ok(s) => s,
-                Err(action) => return action,
-            };
-            let total: u128 = rows.iter().map(|(_, _, s)| s.charged() - s.claimed()).sum();
-            claims.push(json!({
-                "network": offer.network(), "success": settled.success, "transaction": settled.transaction,
-                "channels": rows.len(), "amount": total.to_string(),
-                "errorReason": settled.error_reason, "errorMessage": settled.error_message,
-            }));
-            if !settled.success {
-                continue;
+            let mut claimed_any = false;
+            let mut rows = rows;
+            while !rows.is_empty() {
+                let rest = rows.split_off(rows.len().min(CLAIM_ROWS));
+                let chunk = core::mem::replace(&mut rows, rest);
+                let settled = match self.claim_chunk(&offer, &chunk, &mut claims).await {
+                    Ok(s) => s,
+                    Err(action) => return action,
+                };
+                if settled {
+                    claimed_any = true;
+                    for (id, entry, state) in chunk {
+                        self.mark_claimed(&id, entry, &state).await;
+                    }
+                } else if chunk.len() > 1 {
+                    // One channel the chain refuses (a payer who withdrew, say) must not keep the others from
+                    // being claimed: each is claimed on its own.
+                    for row in chunk {
+                        let (id, entry, state) = row.clone();
+                        match self.claim_chunk(&offer, &[row], &mut claims).await {
+                            Ok(true) => {
+                                claimed_any = true;
+                                self.mark_claimed(&id, entry, &state).await;
+                            }
+                            Ok(false) => {}
+                            Err(action) => return action,
+                        }
+                    }
+                }
             }
-            for (id, entry, state) in rows {
-                self.mark_claimed(&id, entry, &state).await;
+            if !claimed_any {
+                continue;
             }
             let sweep = json!({"type": "settle", "receiver": offer.pay_to(), "token": offer.asset()});
             let swept = match self.batch_settle(&offer, sweep).await {
@@ -516,6 +567,42 @@ impl Run {
             headers: vec![("content-type".into(), "application/json".into())],
             body,
         })
+    }
+
+    /// Claims `rows` in one transaction; its outcome goes into `summary`. A channel the chain shows claimed
+    /// already (by an earlier claim whose answer was lost) is recorded as claimed.
+    async fn claim_chunk(
+        &mut self,
+        offer: &PaymentRequirements,
+        rows: &[Claimable],
+        summary: &mut Vec<Value>,
+    ) -> Flow<bool> {
+        let claim_rows: Vec<Value> = rows
+            .iter()
+            .map(|(_, _, s)| {
+                json!({
+                    "voucher": {"channel": s.channel_config, "maxClaimableAmount": s.signed_max_claimable},
+                    "signature": s.signature,
+                    "totalClaimed": s.charged_cumulative_amount,
+                })
+            })
+            .collect();
+        let settled = self.batch_settle(offer, json!({"type": "claim", "claims": claim_rows})).await?;
+        let total =
+            rows.iter().fold(0u128, |sum, (_, _, s)| sum.saturating_add(s.charged().saturating_sub(s.claimed())));
+        summary.push(json!({
+            "network": offer.network(), "success": settled.success, "transaction": settled.transaction,
+            "channels": rows.len(), "amount": total.to_string(),
+            "errorReason": settled.error_reason, "errorMessage": settled.error_message,
+        }));
+        if !settled.success
+            && rows.len() == 1
+            && settled.error_reason.as_deref() == Some(ErrorCode::BatchCumulativeBelowClaimed.as_str())
+        {
+            let (id, entry, state) = rows[0].clone();
+            self.mark_claimed(&id, entry, &state).await;
+        }
+        Ok(settled.success)
     }
 
     /// A server-side batch-settlement `/settle` (a claim or a sweep) for `offer`.
