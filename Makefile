@@ -73,6 +73,7 @@ python: python-lint
 	"$$py" python/bench/compare_official.py --quick >/dev/null
 	"$$py" python/bench/gate.py --quick >/dev/null
 	"$$py" python/bench/serve.py --quick >/dev/null
+	"$$py" python/bench/vouchers.py --quick >/dev/null
 
 node-build:
 	# npm ci refuses this lock file (npm records @napi-rs/cli's optional per-platform packages without
@@ -100,6 +101,7 @@ node: node-build node-lint
 	node ../bench/gate.mjs --quick >/dev/null
 	node ../bench/serve.mjs --quick >/dev/null
 	node ../bench/wasm.mjs --quick >/dev/null
+	node ../bench/vouchers.mjs --quick >/dev/null
 
 ffi:
 	cargo build --locked --quiet -p paywire-ffi

@@ -104,6 +104,7 @@ export {
   typedDataHashes,
   verifyPayment,
   verifyToResponse,
+  verifyVoucher,
   MCP_PAYMENT_META_KEY,
   MCP_PAYMENT_RESPONSE_META_KEY,
   McpResponse,
@@ -203,6 +204,10 @@ export declare class Payer {
   complete(prepared: PreparedPayment, signatures: Array<Uint8Array | string>): PaymentHeader
   /** Forgets the payment of a purchase once a response to the paid request arrived. */
   forget(purchase: string): void
+  /** This payer's batch-settlement channels as JSON text, to keep where you choose and give to `importChannels`. */
+  exportChannels(): string
+  /** Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing. */
+  importChannels(text: string): number
 }
 
 /** A viem account that can sign raw hashes (`privateKeyToAccount`, `mnemonicToAccount`, ...). */
@@ -265,6 +270,11 @@ type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<
  * same request, the body kept for the retry, a retry of a request whose outcome is open reusing its payment.
  */
 export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks; signIn?: boolean; passFacilitators?: string[] }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+/**
+ * Asks the server of `url` (a batch-settlement route) to return the payer's channel balance (`amount` units, or
+ * everything it did not charge); resolves to the refund's receipt, rejects with a `PaywireError` when refused.
+ */
+export declare function refund(fetch: FetchLike, payer: Payer, url: string | URL, options?: { amount?: Amount }): Promise<SettleResponse>
 /** The decoded settlement receipt (`PAYMENT-RESPONSE`) of a response from a wrapped fetch, or null. */
 export declare function settlement(response: Response): SettleResponse | null
 /** The payment a wrapped fetch sent for a response, or null. */
@@ -379,6 +389,11 @@ export interface MiddlewareOptions {
   signIn?: boolean | { statement?: string; accessSeconds?: number; maxAgeSeconds?: number; expirationSeconds?: number }
   /** Where a client that paid gets a pass (a facilitator's base URL), named in bills; `access` must trust its key. */
   passFacilitator?: string
+  /**
+   * The key of the batch-settlement offers' `extra.receiverAuthorizer`, when the server holds it: it signs their
+   * claims and payers' cooperative refunds (without it, the facilitator signs claims and refunds are refused).
+   */
+  receiverAuthorizer?: LocalSigner
   logger?: Pick<Console, 'warn' | 'error'>
 }
 
@@ -409,6 +424,8 @@ export declare function honoPaymentMiddleware(routes: Routes, options?: Middlewa
 /**
  * The Fastify plugin: `fastify.register(fastifyPaywire, { routes, facilitator })`; a route can also be priced
  * where it is declared, with `config: { paywire: tag }`. The handler sees what was paid as `request.paywire`.
+ * With batch-settlement routes, `await fastify.paywireClaim()` (a `() => Promise<ClaimSummary>` the plugin
+ * decorates the instance with) claims the channels' charges and sweeps them.
  */
 export declare function fastifyPaywire(fastify: any, options: MiddlewareOptions & { routes?: Routes }, done: (err?: Error) => void): void
 

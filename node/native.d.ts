@@ -127,8 +127,11 @@ export declare class FetchStep {
 
 /** A set of priced routes and how payments for them are taken. */
 export declare class Gate {
-  /** A gate for `routes`. */
-  constructor(routes: Array<PricedRoute>, options?: GateOptions | undefined | null, issuer?: Issuer | undefined | null, access?: AccessPolicy | undefined | null)
+  /**
+   * A gate for `routes`; `receiverAuthorizer` is the key of the batch-settlement offers' receiver authorizer
+   * when the server holds it (it signs their claims and payers' refunds).
+   */
+  constructor(routes: Array<PricedRoute>, options?: GateOptions | undefined | null, issuer?: Issuer | undefined | null, access?: AccessPolicy | undefined | null, receiverAuthorizer?: LocalSigner | undefined | null)
   /** The index of the priced route a request goes to, or null when it is free. */
   routeFor(method: string, path: string, frameworkRoute?: FrameworkRoute | undefined | null): number | null
   /** Starts a request; the exchange is null (and the step `passThrough`) when it is free. */
@@ -206,6 +209,13 @@ export declare class NativePayer {
   complete(prepared: PreparedPayment, signatures: Array<Uint8Array>): PaymentHeader
   /** Forgets the payment of a purchase once a response to the paid request arrived. */
   forget(purchase: string): void
+  /**
+   * This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+   * `importChannels` in the next process (it then pays on from the same channels).
+   */
+  exportChannels(): string
+  /** Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing. */
+  importChannels(text: string): number
 }
 export type Payer = NativePayer
 
@@ -656,6 +666,10 @@ export interface FetchOptions {
   signIn?: boolean
   /** Facilitators (base URLs) the client may ask for a pass when a bill names one (default: none). */
   passFacilitators?: Array<string>
+  /** Ask for the cooperative refund of the URL's batch-settlement channel instead of paying. */
+  refund?: boolean
+  /** The units to refund (decimal; default: everything unclaimed). */
+  refundAmount?: string
 }
 
 /** A request for `PaidFetch.start`. */
@@ -974,6 +988,13 @@ export declare function verifyPayment(payment: PaymentPayload | string, requirem
  * given as text that does not parse).
  */
 export declare function verifyToResponse(payment: PaymentPayload | string, requirements: PaymentRequirements, options?: VerifyOptions | undefined | null): VerifyResponse
+
+/**
+ * Offline check of a batch-settlement payment's voucher for `requirements` (the channel is the offer's, the
+ * voucher the payer's signature), as a `/verify` answer; what only the chain knows is not checked. Throws
+ * only for a payment given as text that does not parse.
+ */
+export declare function verifyVoucher(payment: PaymentPayload | string, requirements: PaymentRequirements): VerifyResponse
 
 /** The core's version. */
 export declare const VERSION: string

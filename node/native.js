@@ -920,4 +920,5 @@ module.exports.toCaip2 = nativeBinding.toCaip2
 module.exports.typedDataHashes = nativeBinding.typedDataHashes
 module.exports.verifyPayment = nativeBinding.verifyPayment
 module.exports.verifyToResponse = nativeBinding.verifyToResponse
+module.exports.verifyVoucher = nativeBinding.verifyVoucher
 module.exports.VERSION = nativeBinding.VERSION

@@ -154,7 +154,9 @@ pub fn digest<T: SolStruct>(domain_separator: &B256, message: &T) -> B256 {
 
 /// The domain separator and digest of typed data given as JSON (`{"domain", "primaryType", "message"}`, as
 /// `eth_signTypedData_v4` takes it), for the primary types paywire signs: `TransferWithAuthorization`,
-/// `PermitWitnessTransferFrom` (the x402 witness), `Permit`, `Offer` and `Receipt`. uint256 members may be
+/// `PermitWitnessTransferFrom` (the x402 witness), `Permit`, `Offer`, `Receipt` and batch-settlement's
+/// `ChannelConfig` (its digest is the channel id), `Voucher`, `Refund`, `ClaimBatch` and
+/// `ReceiveWithAuthorization`. uint256 members may be
 /// decimal strings or JSON integers. Lets any binding show or check what a signature commits to.
 pub fn typed_data_hashes(typed: &Value) -> Result<TypedDataHashes> {
     let code = ErrorCode::InvalidArgument;
@@ -232,12 +234,73 @@ pub fn typed_data_hashes(typed: &Value) -> Result<TypedDataHashes> {
                 transaction: m.opt_str("transaction")?.unwrap_or_default().to_string(),
             },
         ),
+        // batch-settlement's types: a channel's id is the digest of its ChannelConfig.
+        "ChannelConfig" => digest(
+            &separator,
+            &crate::batch::ChannelConfig {
+                payer: m.address("payer")?,
+                payerAuthorizer: m.address("payerAuthorizer")?,
+                receiver: m.address("receiver")?,
+                receiverAuthorizer: m.address("receiverAuthorizer")?,
+                token: m.address("token")?,
+                withdrawDelay: u64::try_from(uint(&m, "withdrawDelay")?)
+                    .ok()
+                    .filter(|d| *d < 1 << 40)
+                    .map(alloy_primitives::aliases::U40::from)
+                    .ok_or_else(|| m.err("withdrawDelay", "is above 2^40 - 1"))?,
+                salt: m.b256("salt")?,
+            },
+        ),
+        "Voucher" => digest(
+            &separator,
+            &crate::batch::Voucher {
+                channelId: m.b256("channelId")?,
+                maxClaimableAmount: uint128(&m, "maxClaimableAmount")?,
+            },
+        ),
+        "Refund" => digest(
+            &separator,
+            &crate::batch::Refund {
+                channelId: m.b256("channelId")?,
+                nonce: uint(&m, "nonce")?,
+                amount: uint128(&m, "amount")?,
+            },
+        ),
+        "ClaimBatch" => {
+            let rows = match m.get("claims") {
+                Some(Value::Array(rows)) => rows,
+                _ => return Err(m.err("claims", "must be an array of claim entries")),
+            };
+            let claims = rows
+                .iter()
+                .map(|row| {
+                    let r = Fields::of(row, "typedData.message.claims[]", code)?;
+                    Ok(crate::batch::ClaimEntry {
+                        channelId: r.b256("channelId")?,
+                        maxClaimableAmount: uint128(&r, "maxClaimableAmount")?,
+                        totalClaimed: uint128(&r, "totalClaimed")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            digest(&separator, &crate::batch::ClaimBatch { claims })
+        }
+        "ReceiveWithAuthorization" => digest(
+            &separator,
+            &crate::batch::ReceiveWithAuthorization {
+                from: m.address("from")?,
+                to: m.address("to")?,
+                value: uint(&m, "value")?,
+                validAfter: uint(&m, "validAfter")?,
+                validBefore: uint(&m, "validBefore")?,
+                nonce: m.b256("nonce")?,
+            },
+        ),
         other => {
             return Err(Error::new(
                 code,
                 format!(
                     "typedData.primaryType {:?} is none of TransferWithAuthorization, PermitWitnessTransferFrom, \
-                     Permit, Offer, Receipt",
+                     Permit, Offer, Receipt, ChannelConfig, Voucher, Refund, ClaimBatch, ReceiveWithAuthorization",
                     crate::wire::truncate(other)
                 ),
             ));
@@ -253,6 +316,11 @@ pub struct TypedDataHashes {
     pub domain_separator: B256,
     /// The digest a signature signs.
     pub digest: B256,
+}
+
+/// A uint128 member (an amount of a channel), refused above 2^128 - 1 rather than cut.
+fn uint128(fields: &Fields<'_>, field: &str) -> Result<u128> {
+    u128::try_from(uint(fields, field)?).map_err(|_| fields.err(field, "is above 2^128 - 1"))
 }
 
 /// A uint256 member written as a decimal string or a JSON integer.

@@ -329,6 +329,14 @@ error_codes! {
     BatchClaimSimulationFailed => "invalid_batch_settlement_evm_claim_simulation_failed",
     /// Simulating the settle reverted (x402 reason).
     BatchSettleSimulationFailed => "invalid_batch_settlement_evm_settle_simulation_failed",
+    /// A cooperative refund is malformed or incomplete (its nonce, amount, claims or signatures; x402 reason).
+    BatchRefundPayload => "invalid_batch_settlement_evm_refund_payload",
+    /// A refund's amount is zero, or more than the channel holds unclaimed (x402 reason).
+    BatchRefundAmountInvalid => "invalid_batch_settlement_evm_refund_amount_invalid",
+    /// The channel has nothing unclaimed to refund (x402 reason).
+    BatchRefundNoBalance => "invalid_batch_settlement_evm_refund_no_balance",
+    /// Simulating the refund reverted (x402 reason).
+    BatchRefundSimulationFailed => "invalid_batch_settlement_evm_refund_simulation_failed",
     /// The chain node failed or answered unexpectedly while verifying (x402 reason).
     UnexpectedVerifyError => "unexpected_verify_error",
     /// The chain node failed or answered unexpectedly while settling (x402 reason).

@@ -33,6 +33,7 @@ fn gate() -> Gate {
         access: None,
         store: Some(Arc::new(MemoryStore::default())),
         randomness: Arc::new(FixedRandomness::new((1..=255).collect())),
+        receiver_authorizer: None,
     };
     Gate::new(vec![route], parts).unwrap()
 }

@@ -249,6 +249,60 @@ fn typed_data(file: &Value) {
                     deadline: u256(&m["deadline"]),
                 },
             ),
+            // batch-settlement: through the batch module's own hashing (its cached domain of the chain).
+            batch_type @ ("ChannelConfig" | "Voucher" | "Refund" | "ClaimBatch") => {
+                let chain_id = d["chainId"].as_u64().unwrap();
+                assert_eq!(batch::domain_separator(chain_id), sep, "{}: the batch domain", c["name"]);
+                let u128_of = |v: &Value| s(v).parse::<u128>().unwrap();
+                let b256_of = |v: &Value| parse_b256(s(v)).unwrap();
+                match batch_type {
+                    "ChannelConfig" => batch::ChannelConfig {
+                        payer: addr(&m["payer"]),
+                        payerAuthorizer: addr(&m["payerAuthorizer"]),
+                        receiver: addr(&m["receiver"]),
+                        receiverAuthorizer: addr(&m["receiverAuthorizer"]),
+                        token: addr(&m["token"]),
+                        withdrawDelay: alloy_primitives::aliases::U40::from(m["withdrawDelay"].as_u64().unwrap()),
+                        salt: b256_of(&m["salt"]),
+                    }
+                    .channel_id(chain_id),
+                    "Voucher" => batch::Voucher {
+                        channelId: b256_of(&m["channelId"]),
+                        maxClaimableAmount: u128_of(&m["maxClaimableAmount"]),
+                    }
+                    .digest(chain_id),
+                    "Refund" => batch::Refund {
+                        channelId: b256_of(&m["channelId"]),
+                        nonce: u256(&m["nonce"]),
+                        amount: u128_of(&m["amount"]),
+                    }
+                    .digest(chain_id),
+                    _ => batch::ClaimBatch {
+                        claims: m["claims"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|e| batch::ClaimEntry {
+                                channelId: b256_of(&e["channelId"]),
+                                maxClaimableAmount: u128_of(&e["maxClaimableAmount"]),
+                                totalClaimed: u128_of(&e["totalClaimed"]),
+                            })
+                            .collect(),
+                    }
+                    .digest(chain_id),
+                }
+            }
+            "ReceiveWithAuthorization" => eip712::digest(
+                &sep,
+                &batch::ReceiveWithAuthorization {
+                    from: addr(&m["from"]),
+                    to: addr(&m["to"]),
+                    value: u256(&m["value"]),
+                    validAfter: u256(&m["validAfter"]),
+                    validBefore: u256(&m["validBefore"]),
+                    nonce: parse_b256(s(&m["nonce"])).unwrap(),
+                },
+            ),
             other => panic!("unknown primary type {other}"),
         };
         assert_eq!(digest, parse_b256(s(&c["digest"])).unwrap(), "{}", c["name"]);

@@ -695,7 +695,7 @@ impl Facilitator {
                     crate::batch::Action::Deposit { .. } => (ErrorCode::BatchDepositSimulationFailed, "deposit"),
                     crate::batch::Action::Claim { .. } => (ErrorCode::BatchClaimSimulationFailed, "claim"),
                     crate::batch::Action::Settle { .. } => (ErrorCode::BatchSettleSimulationFailed, "settle"),
-                    crate::batch::Action::Refund { .. } => (ErrorCode::SimulationFailed, "refund"),
+                    crate::batch::Action::Refund { .. } => (ErrorCode::BatchRefundSimulationFailed, "refund"),
                 };
                 invalid(code, format!("the {what} would revert: {e}"), Some(checked.payer))
             }

@@ -39,7 +39,14 @@ fn gate(own_store: bool, hooks: bool) -> Gate {
     let options = GateOptions { max_request_bytes: 64, max_replay_bytes: 64, hooks, ..GateOptions::default() };
     Gate::new(
         routes,
-        GateParts { options, issuer: None, access: None, store, randomness: Arc::new(FixedRandomness::new(vec![7])) },
+        GateParts {
+            options,
+            issuer: None,
+            access: None,
+            store,
+            randomness: Arc::new(FixedRandomness::new(vec![7])),
+            receiver_authorizer: None,
+        },
     )
     .expect("a fixed gate")
 }

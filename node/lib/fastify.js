@@ -108,11 +108,15 @@ function sendFinal(reply, { status, headers, body }) {
 
 /**
  * The plugin. Options: `routes` (as `paymentMiddleware`'s), and `facilitator`, `access`, `issuer`, `store`,
- * `publicUrl`, `allowOnchainSignatures`, `maxRequestBytes`, `maxReplayBytes`, `logger`.
+ * `publicUrl`, `allowOnchainSignatures`, `maxRequestBytes`, `maxReplayBytes`, `receiverAuthorizer`, `logger`.
+ * With `batch-settlement` routes, call `await fastify.paywireClaim()` from time to time: it claims what the
+ * channels were charged and sweeps it to the receiver (see `PaymentGate.claim`).
  */
 function fastifyPaywire(fastify, options, done) {
   const { routes = {}, ...gateOptions } = options
   const gate = new PaymentGate(routes, { caseSensitive: true, logger: fastify.log, ...gateOptions })
+  // batch-settlement: `await fastify.paywireClaim()` claims the channels' charges and sweeps them.
+  fastify.decorate('paywireClaim', () => gate.claim())
   // A route priced where it is declared (`config: { paywire }`) gets its own gate, made the first time it is
   // asked for, from the route's own config: whatever the request, the price is the route's.
   const attached = new WeakMap()

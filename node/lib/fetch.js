@@ -10,7 +10,7 @@
 // pending) reuses its payment instead of paying twice.
 
 const core = require('./core')
-const { fromFields } = require('./errors')
+const { PaywireError, fromFields } = require('./errors')
 const { NATIVE, signatureBytes, signerFailed } = require('./payer')
 const { hooksOf } = require('./hooks')
 
@@ -34,6 +34,8 @@ async function signStep(call, step, sign) {
 
 const settlements = new WeakMap()
 const payments = new WeakMap()
+// Why a final 402 was not paid (or a refund refused), by response.
+const unpaids = new WeakMap()
 
 /** The settlement receipt of a paid response (its decoded `PAYMENT-RESPONSE`), or null. */
 function settlement(response) {
@@ -68,73 +70,109 @@ function wrapFetch(fetchImpl, payer, options = {}) {
   }
   const hooks = hooksOf(options)
   return async function paywireFetch(input, init) {
-    const request = new Request(input, init)
-    const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
-    const { native, local, sign } = payer[NATIVE]()
-    const started = startNative(native, {
-      method: request.method,
-      url: request.url,
-      headers: core.headerPairs(request.headers),
-      body,
-    }, {
-      followRedirects: request.redirect === 'follow',
-      signInline: local,
-      hooks: hooks.points('client'),
+    return drive(fetchImpl, payer, new Request(input, init), hooks, {
       signIn: options.signIn ?? true,
       passFacilitators: options.passFacilitators ?? [],
     })
-    const call = started.takeCall()
-    let step = started.takeStep()
-    let response = null
-    let read = null
-    for (;;) {
-      switch (step.kind) {
-        case 'send': {
-          // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
-          if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
-          const options = { method: step.method, headers: step.headers, redirect: 'manual', signal: request.signal }
-          if (step.body !== null && step.body !== undefined) {
-            options.body = step.body
-            options.duplex = 'half'
-          }
-          try {
-            // A Request, as fetch wrappers written for `fetch(request)` expect.
-            response = await fetchImpl(new Request(step.url, options))
-          } catch (e) {
-            // The payment, if any, stays remembered (the outcome is open); a side request (a pass) that
-            // failed lets the call go on, unless the caller aborted it.
-            const next = call.feedSendFailed()
-            if (next.kind === 'raise' || request.signal?.aborted) throw e
-            response = null
-            step = next
-            break
-          }
-          step = call.feedResponse(response.status, core.headerPairs(response.headers))
+  }
+}
+
+/**
+ * Asks the server of `url` (a batch-settlement route) to return `payer`'s channel balance: `options.amount`
+ * units, or everything it did not charge. Resolves to the refund's receipt (its transaction); rejects with a
+ * `PaywireError` when the server refuses (nothing to refund, or it does not hold the key to sign refunds:
+ * then `initiateWithdraw` on the contract, and `finalizeWithdraw` after the channel's withdraw delay, return
+ * the balance without the server).
+ */
+async function refund(fetchImpl, payer, url, options = {}) {
+  if (typeof fetchImpl !== 'function') throw new TypeError('refund(fetch, payer, url): fetch must be a function')
+  if (payer == null || typeof payer[NATIVE] !== 'function') {
+    throw new TypeError('refund(fetch, payer, url): payer must be a paywire Payer')
+  }
+  const amount = options.amount == null ? undefined : String(options.amount)
+  const out = await drive(fetchImpl, payer, new Request(url), hooksOf({}), {
+    signIn: false,
+    passFacilitators: [],
+    refund: true,
+    refundAmount: amount,
+  })
+  const unpaid = unpaids.get(out)
+  if (unpaid) throw unpaid
+  const receipt = settlements.get(out)
+  if (!receipt?.success) {
+    const reason = receipt ? receipt.errorReason : `HTTP ${out.status} and no receipt`
+    throw new PaywireError('settlement_failed', `the server did not refund the channel (${reason})`)
+  }
+  return receipt
+}
+
+/** One call through the core's paying machine: `request` sent with `fetchImpl`, paid by `payer`. */
+async function drive(fetchImpl, payer, request, hooks, callOptions) {
+  const body = request.body === null ? undefined : new Uint8Array(await request.arrayBuffer())
+  const { native, local, sign } = payer[NATIVE]()
+  const started = startNative(native, {
+    method: request.method,
+    url: request.url,
+    headers: core.headerPairs(request.headers),
+    body,
+  }, {
+    followRedirects: request.redirect === 'follow',
+    signInline: local,
+    hooks: hooks.points('client'),
+    ...callOptions,
+  })
+  const call = started.takeCall()
+  let step = started.takeStep()
+  let response = null
+  let read = null
+  for (;;) {
+    switch (step.kind) {
+      case 'send': {
+        // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
+        if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
+        const options = { method: step.method, headers: step.headers, redirect: 'manual', signal: request.signal }
+        if (step.body !== null && step.body !== undefined) {
+          options.body = step.body
+          options.duplex = 'half'
+        }
+        try {
+          // A Request, as fetch wrappers written for `fetch(request)` expect.
+          response = await fetchImpl(new Request(step.url, options))
+        } catch (e) {
+          // The payment, if any, stays remembered (the outcome is open); a side request (a pass) that
+          // failed lets the call go on, unless the caller aborted it.
+          const next = call.feedSendFailed()
+          if (next.kind === 'raise' || request.signal?.aborted) throw e
+          response = null
+          step = next
           break
         }
-        case 'readBody':
-          read = new Uint8Array(await response.arrayBuffer())
-          step = call.feedBody(read)
-          break
-        case 'sign':
-          step = await signStep(call, step, sign)
-          break
-        case 'hook':
-          step = call.feedHooked(await hooks.run(step.hookPoint, step.hookContext))
-          break
-        case 'fail':
-          throw fromFields(step.error)
-        default: {
-          const out = step.bodyRead
-            ? new Response(read, { status: response.status, statusText: response.statusText, headers: response.headers })
-            : response
-          settlements.set(out, step.settlement ?? null)
-          payments.set(out, step.payment ?? null)
-          return out
-        }
+        step = call.feedResponse(response.status, core.headerPairs(response.headers))
+        break
+      }
+      case 'readBody':
+        read = new Uint8Array(await response.arrayBuffer())
+        step = call.feedBody(read)
+        break
+      case 'sign':
+        step = await signStep(call, step, sign)
+        break
+      case 'hook':
+        step = call.feedHooked(await hooks.run(step.hookPoint, step.hookContext))
+        break
+      case 'fail':
+        throw fromFields(step.error)
+      default: {
+        const out = step.bodyRead
+          ? new Response(read, { status: response.status, statusText: response.statusText, headers: response.headers })
+          : response
+        settlements.set(out, step.settlement ?? null)
+        payments.set(out, step.payment ?? null)
+        if (step.unpaid) unpaids.set(out, fromFields(step.unpaid))
+        return out
       }
     }
   }
 }
 
-module.exports = { wrapFetch, settlement, payment, purchaseKey, signStep }
+module.exports = { wrapFetch, refund, settlement, payment, purchaseKey, signStep }

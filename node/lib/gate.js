@@ -55,7 +55,8 @@ const STEP_LOGS = { warning: 'warn', error: 'error' }
 class PaymentGate {
   constructor(routes, options = {}, attached = []) {
     const { facilitator, access, issuer, store, publicUrl, allowOnchainSignatures = false, caseSensitive = false,
-      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, logger = console } = options
+      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, receiverAuthorizer,
+      logger = console } = options
     const priced = Object.entries(routes ?? {}).map(([pattern, value]) => pricedRoute(pattern, value))
     this.attachedBase = priced.length
     for (const value of attached) priced.push(pricedRoute(null, value))
@@ -75,7 +76,7 @@ class PaymentGate {
       hooks: this.hooks.points('server'),
       signIn: signIn === true ? {} : signIn || undefined,
       passFacilitator: passFacilitator ?? undefined,
-    }, issuer ?? undefined, access ?? undefined)
+    }, issuer ?? undefined, access ?? undefined, receiverAuthorizer ?? undefined)
     if (facilitator == null) {
       const { FacilitatorClient } = require('./facilitator')
       this.facilitator = new FacilitatorClient()

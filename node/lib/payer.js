@@ -184,6 +184,17 @@ class Payer {
   forget(purchase) {
     this.#native.forget(purchase)
   }
+  /**
+   * This payer's batch-settlement channels as JSON text, to keep where you choose (a file, a database) and
+   * give to `importChannels` in the next process: it then pays on from the same channels.
+   */
+  exportChannels() {
+    return this.#native.exportChannels()
+  }
+  /** Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing. */
+  importChannels(text) {
+    return this.#native.importChannels(text)
+  }
 
   toString() {
     return `Payer(${this.address})`

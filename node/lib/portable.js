@@ -5,7 +5,7 @@
 const core = require('./core')
 const { PaywireError } = require('./errors')
 const { Payer, Policy, fromViemAccount } = require('./payer')
-const { wrapFetch, settlement, payment } = require('./fetch')
+const { wrapFetch, refund, settlement, payment } = require('./fetch')
 const { FacilitatorClient, DEFAULT_FACILITATOR_URL } = require('./facilitator')
 const { MemoryStore, EXPOSED_HEADERS, ALLOWED_HEADERS } = require('./gate')
 const { honoPaymentMiddleware } = require('./hono')
@@ -22,6 +22,7 @@ module.exports = {
   Policy,
   fromViemAccount,
   wrapFetch,
+  refund,
   settlement,
   payment,
   FacilitatorClient,

@@ -38,10 +38,10 @@ function PricedRoute(tags, pattern, options) {
 }
 PricedRoute.prototype = wasm.PricedRoute.prototype
 
-/** `new Gate(routes, options?, issuer?, access?)`. */
-function Gate(routes, options, issuer, access) {
+/** `new Gate(routes, options?, issuer?, access?, receiverAuthorizer?)`. */
+function Gate(routes, options, issuer, access, receiverAuthorizer) {
   return wasm.Gate.create(routes.map((r) => r.copy()), options ?? {}, issuer == null ? [] : [issuer.copy()],
-    access == null ? [] : [access.copy()])
+    access == null ? [] : [access.copy()], receiverAuthorizer == null ? [] : [receiverAuthorizer.copy()])
 }
 Gate.prototype = wasm.Gate.prototype
 
@@ -60,6 +60,9 @@ const verifyToResponse = (payment, requirements, options) =>
   isPayload(payment)
     ? wasm.verifyToResponsePayload(payment, requirements, options ?? {})
     : wasm.verifyToResponseText(payment, requirements, options ?? {})
+
+const verifyVoucher = (payment, requirements) =>
+  isPayload(payment) ? wasm.verifyVoucherPayload(payment, requirements) : wasm.verifyVoucherText(payment, requirements)
 
 const mcpToolRoute = (name, tags, description) => wasm.mcpToolRoute(name, tags.map((t) => t.copy()), description)
 
@@ -142,4 +145,15 @@ export const {
   mcpHandlerResponse,
   mcpToolResult,
 } = wasm
-export { NativePayer, PricedRoute, Gate, mcpToolRoute, buildPaymentRequired, checkPayment, verifyPayment, verifyToResponse, outcomeIsOpen }
+export {
+  NativePayer,
+  PricedRoute,
+  Gate,
+  mcpToolRoute,
+  buildPaymentRequired,
+  checkPayment,
+  verifyPayment,
+  verifyToResponse,
+  verifyVoucher,
+  outcomeIsOpen,
+}

@@ -499,3 +499,19 @@ def test_errors_raised_by_the_glue_are_the_cores():
     with pytest.raises(paywire.PaywireError) as info:
         new_error("not_a_code", "x")
     assert info.value.code == "invalid_argument"
+
+
+def test_channels_export_and_import_between_payers() -> None:
+    """A payer's batch-settlement channels leave as JSON text and come back into another payer; a malformed
+    text is refused and changes nothing."""
+    first = paywire.Payer(paywire.LocalSigner(PAYER_KEY))
+    assert json.loads(first.export_channels()) == {"version": 1, "channels": []}
+    state = {"version": 1, "channels": [{"channelId": "0x" + "ab" * 32, "charged": "3000", "balance": "100000",
+                                         "distrusted": False}]}
+    second = paywire.Payer(paywire.LocalSigner(PAYER_KEY))
+    assert second.import_channels(json.dumps(state)) == 1
+    assert json.loads(second.export_channels()) == state
+    with pytest.raises(paywire.PaywireError) as refused:
+        second.import_channels('{"version": 1, "channels": [{"channelId": "0x12"}]}')
+    assert refused.value.code == "invalid_argument"
+    assert json.loads(second.export_channels()) == state

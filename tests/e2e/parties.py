@@ -89,13 +89,14 @@ def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01",
     return _serving([sys.executable, script], "/health", _api_env(facilitator_url, pay_to, price), cwd)
 
 
-def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                 app: str = "example") -> contextlib.AbstractContextManager[Server]:
-    """Fastify with paywire's plugin: node/examples/paid-api-fastify.mjs, or apps/paid_app_fastify.mjs."""
+def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",
+                 extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
+    """Fastify with paywire's plugin: node/examples/paid-api-fastify.mjs, or apps/paid_app_fastify.mjs (with
+    `extra` environment)."""
     node_dir = env("PAYWIRE_NODE_DIR")
     script = Path(node_dir) / "examples" / "paid-api-fastify.mjs" if app == "example" else APPS / "paid_app_fastify.mjs"
     return _serving(["node", str(script)], "/" if app == "example" else "/health",
-                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir})
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir, **(extra or {})})
 
 
 def jvm_httpserver(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",

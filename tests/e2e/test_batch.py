@@ -38,9 +38,9 @@ PERMIT2_COLLECTOR = "0x4020425FAf3B746C082C2f942b4E5159887B0005"
 NETWORK = "eip155:84532"
 PRICE = 1_000  # $0.001
 DEPOSIT = 100 * PRICE
-KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(32)]
+KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(48)]
 FUNDED = 1_000_000_000
-_keys = iter(KEYS)
+_keys = iter(KEYS[:-8])  # the last eight are receiver authorizers' keys
 FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
 CONFIG_TUPLE = "(address,address,address,address,address,uint40,bytes32)"
 
@@ -67,20 +67,22 @@ def facilitator(chain: Chain) -> Iterator[Facilitator]:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def requirements(authorizer: str = FACILITATOR_ADDRESS) -> Dict[str, Any]:
-    """The offer of a server that delegates its receiver authorizer to the facilitator."""
+def requirements(authorizer: str = FACILITATOR_ADDRESS, method: str = "eip3009") -> Dict[str, Any]:
+    """The offer of a server that delegates its receiver authorizer to the facilitator (deposits by `method`)."""
+    extra = {"receiverAuthorizer": authorizer, "withdrawDelay": 900, "name": "USDC", "version": "2"}
+    if method != "eip3009":
+        extra["assetTransferMethod"] = method
     return {"scheme": "batch-settlement", "network": NETWORK, "amount": str(PRICE), "asset": USDC, "payTo": PAY_TO,
-            "maxTimeoutSeconds": 3600,
-            "extra": {"receiverAuthorizer": authorizer, "withdrawDelay": 900, "name": "USDC", "version": "2"}}
+            "maxTimeoutSeconds": 3600, "extra": extra}
 
 
 class Payer:
     """A payer's channel, built and signed by the official Python SDK."""
 
-    def __init__(self, key: str, authorizer: str = FACILITATOR_ADDRESS) -> None:
+    def __init__(self, key: str, authorizer: str = FACILITATOR_ADDRESS, method: str = "eip3009") -> None:
         self.key = key
         self.signer = EthAccountSigner(Account.from_key(key))
-        self.offer = requirements(authorizer)
+        self.offer = requirements(authorizer, method)
         self.config = ChannelConfig(payer=address(key), payer_authorizer=address(key), receiver=PAY_TO,
                                     receiver_authorizer=authorizer, token=USDC, withdraw_delay=900, salt="0x" + "00" * 32)
         self.channel_id = compute_channel_id(self.config, NETWORK)
@@ -95,6 +97,15 @@ class Payer:
             self.signer, PaymentRequirements.model_validate(self.offer), self.config, amount, max_claimable)
         return self.body(payload.to_dict())
 
+    def permit2_deposit(self, amount: int, max_claimable: int) -> Dict[str, Any]:
+        from x402.mechanisms.evm.batch_settlement.client.permit2 import (
+            create_batch_settlement_permit2_deposit_payload,
+        )
+
+        payload = create_batch_settlement_permit2_deposit_payload(
+            self.signer, PaymentRequirements.model_validate(self.offer), self.config, amount, max_claimable)
+        return self.body(payload.to_dict())
+
     def voucher(self, max_claimable: int) -> Dict[str, Any]:
         payload = VoucherPayload()
         payload.channel_config = self.config
@@ -105,6 +116,31 @@ class Payer:
         voucher = sign_voucher(self.signer, self.channel_id, max_claimable, NETWORK)
         return {"voucher": {"channel": self.config.to_dict(), "maxClaimableAmount": str(max_claimable)},
                 "signature": voucher.signature, "totalClaimed": str(total)}
+
+    def refund(self, charged: int, amount: int, nonce: int, authorizer_key: str = "", claim: bool = True) -> Dict[str, Any]:
+        """A cooperative refund as a server completes it: the payer's voucher at the charged total, the claim of
+        that total, and (with `authorizer_key`, the server's own receiver authorizer) both signatures."""
+        from x402.mechanisms.evm.batch_settlement.authorizer_signer import (
+            LocalAuthorizerSigner,
+            sign_claim_batch,
+            sign_refund,
+        )
+        from x402.mechanisms.evm.batch_settlement.types import VoucherClaim
+
+        voucher = sign_voucher(self.signer, self.channel_id, charged, NETWORK)
+        payload: Dict[str, Any] = {
+            "type": "refund", "channelConfig": self.config.to_dict(),
+            "voucher": {"channelId": self.channel_id, "maxClaimableAmount": str(charged), "signature": voucher.signature},
+            "amount": str(amount), "refundNonce": str(nonce),
+            "claims": [self.claim_row(charged, charged)] if claim else []}
+        if authorizer_key:
+            signer = LocalAuthorizerSigner(authorizer_key)
+            payload["refundAuthorizerSignature"] = sign_refund(signer, self.channel_id, amount, nonce, NETWORK)
+            if claim:
+                row = VoucherClaim(channel=self.config, max_claimable_amount=str(charged), signature=voucher.signature,
+                                   total_claimed=str(charged))
+                payload["claimAuthorizerSignature"] = sign_claim_batch(signer, [row], NETWORK)
+        return self.body(payload)
 
     def config_values(self) -> tuple:
         c = self.config
@@ -266,6 +302,112 @@ def test_a_deposit_settled_eight_times_at_once_is_sent_once(chain: Chain, facili
     # The same authorization for another channel amount, or replayed later: the recorded answer, no second deposit.
     assert post(facilitator, "/settle", body)["transaction"] == answers[0]["transaction"]
     assert before - chain.balance(who) == DEPOSIT
+
+
+def test_a_permit2_deposit_opens_a_channel_once(chain: Chain, facilitator: Facilitator) -> None:
+    """The official client's Permit2 deposit, for an offer whose deposits go through Permit2: refused while the
+    payer has not approved Permit2 (nothing moves), and for an ERC-3009 offer; once approved, settled once (asked
+    again, or eight times at once: one transaction), straight into the channel."""
+    from test_permit2 import approve_permit2
+
+    payer = Payer(next(_keys), method="permit2")
+    who = address(payer.key)
+    start = chain.balance(who)
+    body = payer.permit2_deposit(DEPOSIT, PRICE)
+    refused = post(facilitator, "/settle", body)
+    assert (refused["success"], refused["errorReason"]) == (False, "permit2_allowance_required"), refused
+    wrong = dict(body, paymentRequirements=requirements())
+    assert post(facilitator, "/verify", wrong)["invalidReason"] == "invalid_batch_settlement_evm_deposit_payload"
+    approve_permit2(chain, payer.key)
+    assert post(facilitator, "/verify", body)["isValid"] is True
+    answers: List[Dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: answers.append(post(facilitator, "/settle", body))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(a["success"] for a in answers) and len({a["transaction"] for a in answers}) == 1, answers
+    assert answers[0]["extra"]["channelState"]["balance"] == str(DEPOSIT)
+    assert (start - chain.balance(who), channel(chain, payer.channel_id)) == (DEPOSIT, (DEPOSIT, 0))
+    assert post(facilitator, "/settle", body)["transaction"] == answers[0]["transaction"]
+    assert start - chain.balance(who) == DEPOSIT
+
+
+def test_paywire_clients_deposit_through_permit2(chain: Chain, facilitator: Facilitator) -> None:
+    """paywire's Python client pays a paywire server whose channel deposits go through Permit2: the deposit (the
+    payer approved Permit2 once), then vouchers with no transaction; the claim moves exactly the charged total."""
+    from parties import python_asgi
+    from test_permit2 import approve_permit2
+
+    import paywire
+    import paywire.httpx
+
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE), "BATCH_METHOD": "permit2"}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        flush(server)
+        key = next(_keys)
+        who = address(key)
+        approve_permit2(chain, key)
+        payer = Payer(key, method="permit2")
+        start = (chain.balance(who), chain.balance(PAY_TO))
+        transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+        with httpx.Client(transport=transport, timeout=60) as c:
+            first = c.get(server.url("/batch"))
+            assert first.status_code == 200, first.text
+            assert receipt_of(first)["transaction"], receipt_of(first)
+            before = block(chain)
+            for _ in range(4):
+                assert c.get(server.url("/batch")).status_code == 200
+            assert block(chain) == before, "a voucher sent a transaction"
+        assert channel(chain, payer.channel_id) == (100 * PRICE, 0)
+        summary = httpx.post(server.url("/claim"), timeout=60).json()
+        assert [c["amount"] for c in summary["claims"]] == [str(5 * PRICE)], summary
+        assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (100 * PRICE, 5 * PRICE)
+
+
+def test_a_cooperative_refund_returns_exactly_the_unclaimed_rest_once(chain: Chain, facilitator: Facilitator) -> None:
+    """A server holding its own receiver authorizer completes a payer's refund: one transaction claims the
+    charged total and returns the rest to the payer, once (asked again, the recorded answer; the nonce is
+    used). Refused: an unsigned refund (the facilitator never signs refunds for a delegated authorizer: it cannot
+    know what the server charged), one signed by someone else, one with a used nonce, one above the rest."""
+    authorizer_key = KEYS[-2]
+    payer = Payer(next(_keys), authorizer=address(authorizer_key))
+    who = address(payer.key)
+    assert post(facilitator, "/settle", payer.deposit(DEPOSIT, PRICE))["success"] is True
+    start = (chain.balance(who), chain.balance(SETTLEMENT))
+    charged = 7 * PRICE
+    rest = DEPOSIT - charged
+    refused = [
+        (payer.refund(charged, rest, 0), "invalid_batch_settlement_evm_authorizer_not_configured"),
+        (payer.refund(charged, rest, 0, authorizer_key=KEYS[-3]), "invalid_batch_settlement_evm_refund_payload"),
+        (payer.refund(charged, rest + 1, 0, authorizer_key=authorizer_key),
+         "invalid_batch_settlement_evm_refund_amount_invalid"),
+        (payer.refund(charged, rest, 1, authorizer_key=authorizer_key), "invalid_batch_settlement_evm_refund_payload"),
+    ]
+    for body, reason in refused:
+        answer = post(facilitator, "/settle", body)
+        assert (answer["success"], answer["errorReason"]) == (False, reason), answer
+    assert channel(chain, payer.channel_id) == (DEPOSIT, 0)
+    body = payer.refund(charged, rest, 0, authorizer_key=authorizer_key)
+    assert post(facilitator, "/verify", body)["isValid"] is True
+    before = block(chain)
+    refunded = post(facilitator, "/settle", body)
+    assert refunded["success"] is True, refunded
+    assert refunded["extra"]["channelState"] == {"channelId": payer.channel_id.lower(), "balance": str(charged),
+                                                  "totalClaimed": str(charged), "withdrawRequestedAt": 0,
+                                                  "refundNonce": "1"}
+    assert block(chain) == before + 1, "the claim and the refund are one transaction"
+    assert (chain.balance(who) - start[0], start[1] - chain.balance(SETTLEMENT)) == (rest, rest)
+    assert channel(chain, payer.channel_id) == (charged, charged)
+    # Asked again: the recorded answer, nothing moves.
+    assert post(facilitator, "/settle", body) == refunded
+    assert chain.balance(who) - start[0] == rest
+    # Nothing is left to refund.
+    empty = post(facilitator, "/settle", payer.refund(charged, 1, 1, authorizer_key=authorizer_key, claim=False))
+    assert empty["errorReason"] == "invalid_batch_settlement_evm_refund_no_balance", empty
+    # The claim made with the refund is the receiver's once swept.
+    swept = post(facilitator, "/settle", server_body(payer, {"type": "settle", "receiver": PAY_TO, "token": USDC}))
+    assert (swept["success"], swept["amount"]) == (True, str(charged)), swept
 
 
 @pytest.fixture(scope="module")
@@ -559,6 +701,43 @@ def test_paywire_clients_pay_paywire_express_from_a_channel(chain: Chain, expres
     assert chain.balance(PAY_TO) - start == 2 * PRICE
 
 
+def test_paywire_clients_pay_paywire_fastify_from_a_channel(chain: Chain, facilitator: Facilitator) -> None:
+    """paywire's Fastify plugin serves a batch-settlement route and claims it (fastify.paywireClaim()): a
+    deposit, then a voucher from paywire's Node client; the claim moves exactly the charged total."""
+    from parties import CLIENTS, node_fastify
+
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with node_fastify(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        flush(server)
+        key = next(_keys)
+        start = chain.balance(PAY_TO)
+        assert CLIENTS["node"](server.url("/batch"), key).transaction
+        outcome = CLIENTS["node"](server.url("/batch"), key)
+        assert outcome.status == 200 and not outcome.transaction, outcome.output
+        summary = httpx.post(server.url("/claim"), timeout=60).json()
+        assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
+        assert chain.balance(PAY_TO) - start == 2 * PRICE
+
+
+def test_paywire_clients_pay_the_jvm_server_from_a_channel(chain: Chain, facilitator: Facilitator) -> None:
+    """paywire's PaymentFilter on the JDK's HttpServer serves a batch-settlement route and claims it
+    (PaymentFilter.claim()): a deposit, then a voucher from paywire's Kotlin client; the claim moves exactly the
+    charged total."""
+    from parties import CLIENTS, jvm_httpserver
+
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with jvm_httpserver(facilitator.url, PAY_TO, app="faults", extra=extra) as server:
+        flush(server)
+        key = next(_keys)
+        start = chain.balance(PAY_TO)
+        assert CLIENTS["kotlin"](server.url("/batch"), key).transaction
+        outcome = CLIENTS["kotlin"](server.url("/batch"), key)
+        assert outcome.status == 200 and not outcome.transaction, outcome.output
+        summary = httpx.post(server.url("/claim"), timeout=60).json()
+        assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
+        assert chain.balance(PAY_TO) - start == 2 * PRICE
+
+
 @pytest.mark.parametrize("client", ["python", "node", "rust-cli", "kotlin"])
 def test_paywire_clients_pay_the_official_express_server_from_a_channel(chain: Chain, facilitator: Facilitator,
                                                                         client: str) -> None:
@@ -583,6 +762,230 @@ def test_paywire_clients_pay_the_official_express_server_from_a_channel(chain: C
         assert claimed.status_code == 200, claimed.text
     assert chain.balance(PAY_TO) - start == 2 * PRICE
     assert channel(chain, payer.channel_id)[1] == 2 * PRICE
+
+
+def test_the_official_client_gets_a_cooperative_refund_from_a_paywire_server(chain: Chain,
+                                                                          facilitator: Facilitator) -> None:
+    """A paywire FastAPI server holding its receiver authorizer's key: the official Python client pays three
+    requests from a channel, then asks for its refund (the SDK's `refund`). The server claims its charges and
+    returns the rest in one transaction, then sweeps the claim to the receiver: the payer is out exactly the
+    charged total, the receiver gets exactly that. A second refund finds nothing; a server that delegates its
+    authorizer refuses refunds (the payer withdraws instead); the server also signs its own claims."""
+    from parties import python_asgi
+    from x402 import x402ClientSync
+    from x402.http.clients import x402_requests
+    from x402.mechanisms.evm.batch_settlement.client import BatchSettlementEvmScheme
+
+    authorizer_key = KEYS[-4]
+    extra = {"BATCH_AUTHORIZER_KEY": authorizer_key, "BATCH_PRICE": str(PRICE)}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        key = next(_keys)
+        who = address(key)
+        scheme = BatchSettlementEvmScheme(Account.from_key(key))
+        session = x402_requests(x402ClientSync().register("eip155:*", scheme))
+        start = (chain.balance(who), chain.balance(PAY_TO))
+        for _ in range(3):
+            assert session.get(server.url("/batch"), timeout=60).status_code == 200
+        payer = Payer(key, authorizer=address(authorizer_key))
+        deposit = start[0] - chain.balance(who)
+        assert channel(chain, payer.channel_id) == (deposit, 0)
+        before = block(chain)
+        refund = scheme.refund(server.url("/batch"))
+        assert refund.success is True and refund.transaction, refund
+        assert block(chain) == before + 2, "one transaction for the claim and the refund, one for the sweep"
+        charged = 3 * PRICE
+        assert channel(chain, payer.channel_id) == (charged, charged)
+        assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (charged, charged)
+        # Nothing left: refused, nothing moves.
+        with pytest.raises(RuntimeError, match="no remaining balance|refund_no_balance"):
+            scheme.refund(server.url("/batch"))
+        assert start[0] - chain.balance(who) == charged
+        # The claim job finds nothing more to claim.
+        assert httpx.post(server.url("/claim"), timeout=60).json() == {"claims": [], "settles": []}
+        # The server signs its own claims (the facilitator holds no key for this authorizer).
+        other = next(_keys)
+        session = official_session(other)
+        for _ in range(2):
+            assert session.get(server.url("/batch"), timeout=60).status_code == 200
+        summary = httpx.post(server.url("/claim"), timeout=60).json()
+        assert [(c["success"], c["amount"]) for c in summary["claims"]] == [(True, str(2 * PRICE))], summary
+    # A server that delegated its authorizer to the facilitator cannot sign a refund: refused, with the way out.
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        key = next(_keys)
+        scheme = BatchSettlementEvmScheme(Account.from_key(key))
+        session = x402_requests(x402ClientSync().register("eip155:*", scheme))
+        assert session.get(server.url("/batch"), timeout=60).status_code == 200
+        with pytest.raises(RuntimeError, match="402"):
+            scheme.refund(server.url("/batch"))
+
+
+def test_paywire_clients_get_their_channel_refunded(chain: Chain, facilitator: Facilitator) -> None:
+    """paywire's Python client pays four requests from a channel, then a second process of the same wallet
+    (no channel state) asks for part of the rest back: its voucher is behind, so it follows the corrective 402
+    and refunds. The first client then takes everything else back; a third ask finds nothing and says so. The
+    payer is out exactly the charged total."""
+    from parties import python_asgi
+
+    import paywire
+    import paywire.httpx
+
+    authorizer_key = KEYS[-5]
+    extra = {"BATCH_AUTHORIZER_KEY": authorizer_key, "BATCH_PRICE": str(PRICE)}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        key = next(_keys)
+        who = address(key)
+        payer = Payer(key, authorizer=address(authorizer_key))
+        start = (chain.balance(who), chain.balance(PAY_TO))
+        first = httpx.Client(transport=paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key))), timeout=60)
+        for _ in range(4):
+            assert first.get(server.url("/batch")).status_code == 200
+        charged = 4 * PRICE
+        assert channel(chain, payer.channel_id) == (100 * PRICE, 0)
+        second = httpx.Client(transport=paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key))), timeout=60)
+        part = paywire.httpx.refund(second, server.url("/batch"), 10 * PRICE)
+        assert part.success and part.transaction, part
+        assert part.to_dict()["extra"]["channelState"]["chargedCumulativeAmount"] == str(charged)  # type: ignore[index,call-overload]
+        assert channel(chain, payer.channel_id) == (90 * PRICE, charged)
+        rest = paywire.httpx.refund(first, server.url("/batch"))
+        assert rest.success and rest.transaction != part.transaction, rest
+        assert channel(chain, payer.channel_id) == (charged, charged)
+        with pytest.raises(paywire.PaywireError) as refused:
+            paywire.httpx.refund(first, server.url("/batch"))
+        assert refused.value.code == "invalid_batch_settlement_evm_refund_no_balance", refused.value
+        assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (charged, charged)
+        first.close()
+        second.close()
+
+
+def test_node_clients_keep_their_channels_and_get_them_refunded(chain: Chain, facilitator: Facilitator) -> None:
+    """paywire's Node client against paywire's Express app holding its receiver authorizer: a first process pays
+    three requests and writes its channels to a file (exportChannels); a second reads them (importChannels)
+    and pays on from the same channel with no corrective 402 (two HTTP requests: the bill, then the voucher)
+    and no second deposit, then asks for its refund (refund()); a third finds nothing to refund. The payer is
+    out exactly the charged total, which the receiver gets."""
+    import json
+    import subprocess
+
+    from parties import node_express
+
+    authorizer_key = KEYS[-6]
+    extra = {"BATCH_AUTHORIZER_KEY": authorizer_key, "BATCH_PRICE": str(PRICE)}
+    workdir = Path(tempfile.mkdtemp(prefix="paywire-channels-"))
+    with node_express(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        key = next(_keys)
+        who = address(key)
+        payer = Payer(key, authorizer=address(authorizer_key))
+        start = (chain.balance(who), chain.balance(PAY_TO))
+
+        def process(pays: int, refund: bool) -> Dict[str, Any]:
+            import os
+
+            env = {**os.environ, "PRIVATE_KEY": key, "API_URL": server.url("/batch"), "PAYS": str(pays),
+                   "CHANNELS": str(workdir / "channels.json"), "REFUND": "1" if refund else "0"}
+            run = subprocess.run(["node", str(Path(__file__).parent / "apps" / "channel_client.mjs")], env=env,
+                                 capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, run.stderr
+            answer: Dict[str, Any] = json.loads(run.stdout)
+            return answer
+
+        first = process(3, False)
+        assert [p["status"] for p in first["paid"]] == [200] * 3, first
+        assert first["paid"][0]["transaction"] and [p["transaction"] for p in first["paid"][1:]] == ["", ""], first
+        second = process(1, True)
+        assert second["paid"] == [{"status": 200, "sent": 2, "transaction": "", "charged": str(4 * PRICE)}], second
+        assert second["refunded"]["transaction"], second
+        charged = 4 * PRICE
+        assert channel(chain, payer.channel_id) == (charged, charged)
+        third = process(0, True)
+        assert third["refunded"] == {"error": "invalid_batch_settlement_evm_refund_no_balance"}, third
+        assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (charged, charged)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_settled_deposit_replayed_after_a_refund_buys_nothing(chain: Chain, facilitator: Facilitator) -> None:
+    """An attacker's replay: the payer's first deposit (settled long ago), sent again with a new voucher after
+    the channel was refunded. The facilitator repeats the deposit's recorded answer, but the voucher is checked
+    against the channel as it is now (nothing left beyond the charges): refused, nothing served, nothing
+    moves."""
+    import base64
+    import json
+
+    from parties import python_asgi
+
+    import paywire
+    import paywire.httpx
+
+    authorizer_key = KEYS[-7]
+    extra = {"BATCH_AUTHORIZER_KEY": authorizer_key, "BATCH_PRICE": str(PRICE)}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        key = next(_keys)
+        who = address(key)
+        payer = Payer(key, authorizer=address(authorizer_key))
+        transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+        with httpx.Client(transport=transport, timeout=60) as c:
+            first = c.get(server.url("/batch"))
+            assert first.status_code == 200
+            deposit = paywire.httpx.payment(first)
+            assert deposit is not None
+            assert c.get(server.url("/batch")).status_code == 200
+            assert paywire.httpx.refund(c, server.url("/batch")).success
+        charged = 2 * PRICE
+        assert channel(chain, payer.channel_id) == (charged, charged)
+        after = chain.balance(who)
+        replay = json.loads(base64.b64decode(deposit.value))
+        replay["payload"]["voucher"] = payer.voucher(charged + PRICE)["paymentPayload"]["payload"]["voucher"]
+        header = base64.b64encode(json.dumps(replay).encode()).decode()
+        answer = httpx.get(server.url("/batch"), headers={"PAYMENT-SIGNATURE": header}, timeout=60)
+        assert answer.status_code == 402, answer.text
+        assert "paid from a channel" not in answer.text
+        assert chain.balance(who) == after and channel(chain, payer.channel_id) == (charged, charged)
+
+
+@pytest.mark.parametrize("retry", ["same purchase", "next purchase"])
+def test_a_deposit_whose_answer_was_lost_is_not_paid_twice(chain: Chain, facilitator: Facilitator, retry: str) -> None:
+    """The facilitator settles a deposit but the server never hears (the connection drops twice): the request fails
+    with nothing served. The payer sends the same deposit authorization again, for this purchase or its next
+    one; it fails verification as spent, the server asks /settle, which repeats the answer it recorded, and
+    serves. The payer deposited once."""
+    from parties import python_asgi
+    from settle_link import Link
+
+    import paywire
+    import paywire.httpx
+
+    link = Link(facilitator)
+    try:
+        extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+        with python_asgi(link.url, PAY_TO, app="paid_app", extra=extra) as server:
+            key = next(_keys)
+            payer = Payer(key)
+            who = address(key)
+            start = chain.balance(who)
+            transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+            with httpx.Client(transport=transport, timeout=60) as c:
+                link.fault, link.drops = "drop", 2  # the server asks twice before it gives up
+                first = c.get(server.url("/batch"))
+                assert first.status_code in (502, 503, 504), first.text
+                assert "paid from a channel" not in first.text
+                assert link.settle_answers[-1]["success"] is True, link.settle_answers
+                deposit_tx = link.settle_answers[-1]["transaction"]
+                assert start - chain.balance(who) == 100 * PRICE
+                second = c.get(server.url("/batch" if retry == "same purchase" else "/batch?next=1"))
+                assert second.status_code == 200, second.text
+                receipt = receipt_of(second)
+                assert (receipt["transaction"], receipt["amount"]) == (deposit_tx, str(100 * PRICE)), receipt
+                assert receipt["extra"]["channelState"]["chargedCumulativeAmount"] == str(PRICE)
+                # The channel goes on with vouchers.
+                third = c.get(server.url("/batch?after=1"))
+                assert third.status_code == 200, third.text
+                assert receipt_of(third)["transaction"] == ""
+            assert start - chain.balance(who) == 100 * PRICE, "the payer deposited twice"
+            assert channel(chain, payer.channel_id) == (100 * PRICE, 0)
+            summary = httpx.post(server.url("/claim"), timeout=60).json()
+            assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
+    finally:
+        link.close()
 
 
 def test_the_payer_withdraws_the_rest_after_the_delay(chain: Chain, facilitator: Facilitator) -> None:

@@ -62,6 +62,13 @@ def offer(network="eip155:84532", amount="10000", asset=USDC_BASE_SEPOLIA, extra
 MEGA = {"name": "MegaUSD", "version": "1", "assetTransferMethod": "permit2"}
 
 
+def batch_offer(network="eip155:84532", asset=USDC_BASE_SEPOLIA, extra=None, amount="1000"):
+    """A batch-settlement offer; `minDeposit` fixes the deposit (the SDKs' own defaults differ)."""
+    base = {"receiverAuthorizer": OTHER, "withdrawDelay": 900, "name": "USDC", "version": "2", "minDeposit": "100000"}
+    return {"scheme": "batch-settlement", "network": network, "amount": amount, "asset": asset, "payTo": PAY_TO,
+            "maxTimeoutSeconds": 300, "extra": base | (extra or {})}
+
+
 def bill_v2(*accepts, extensions=None):
     b = {"x402Version": 2, "error": "Payment required",
          "resource": {"url": URL, "description": "Premium data", "mimeType": "application/json"},
@@ -245,6 +252,7 @@ def typed_data(ts: TsOracle) -> dict:
          {"name": "MegaUSD", "version": "1", "chainId": 4326, "verifyingContract": MEGAUSD},
          {"owner": PAYER, "spender": PERMIT2, "value": "10000000000000000", "nonce": "7", "deadline": str(NOW + 60)}),
     ]
+    items += batch_typed_data(ts)
     cases = []
     for name, primary, domain, message in items:
         signed = ts.call("signTyped", key=KEY, domain=domain, primaryType=primary, message=message)
@@ -258,6 +266,67 @@ def typed_data(ts: TsOracle) -> dict:
     return doc("EIP-712 typed data paywire signs, hashed and signed by viem: `domainSeparator` and `digest` of "
                "`message` under `domain`; `signature` recovers to `signer`; with `key`, signing `digest` (RFC 6979) "
                "gives exactly `signature`. Integers are decimal strings.", cases)
+
+
+BATCH_DOMAIN = {"name": "x402 Batch Settlement", "version": "1", "chainId": 84532,
+                "verifyingContract": "0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003"}
+BATCH_AUTHORIZER = OTHER
+BATCH_SALT = "0x" + "ab" * 32
+
+
+def batch_typed_data(ts: TsOracle) -> list:
+    """batch-settlement's signed types: the channel id (the digest of a ChannelConfig, checked against both SDKs'
+    computeChannelId), a voucher, a refund, a claim of two channels, an ERC-3009 deposit authorization. The
+    signatures of both SDKs' own signing helpers are asserted equal to viem's."""
+    from eth_account import Account
+    from x402.mechanisms.evm.batch_settlement import authorizer_signer
+    from x402.mechanisms.evm.batch_settlement.client.voucher import sign_voucher
+    from x402.mechanisms.evm.batch_settlement.types import ChannelConfig, VoucherClaim
+    from x402.mechanisms.evm.batch_settlement.utils import compute_channel_id
+    from x402.mechanisms.evm.signers import EthAccountSigner
+
+    configs = [
+        {"payer": PAYER, "payerAuthorizer": PAYER, "receiver": PAY_TO, "receiverAuthorizer": BATCH_AUTHORIZER,
+         "token": USDC_BASE_SEPOLIA, "withdrawDelay": 900, "salt": "0x" + "00" * 32},
+        {"payer": PAYER, "payerAuthorizer": "0x0000000000000000000000000000000000000000", "receiver": PAY_TO,
+         "receiverAuthorizer": BATCH_AUTHORIZER, "token": USDC_BASE_SEPOLIA, "withdrawDelay": 2592000,
+         "salt": BATCH_SALT},
+    ]
+    items = []
+    ids = []
+    for n, config in enumerate(configs):
+        theirs = ts.call("channelId", config=config, network="eip155:84532")
+        py_config = ChannelConfig(payer=config["payer"], payer_authorizer=config["payerAuthorizer"],
+                                  receiver=config["receiver"], receiver_authorizer=config["receiverAuthorizer"],
+                                  token=config["token"], withdraw_delay=config["withdrawDelay"], salt=config["salt"])
+        assert compute_channel_id(py_config, "eip155:84532") == theirs, "the SDKs disagree on a channel id"
+        ids.append((theirs, py_config))
+        items.append((f"batch-settlement channel id (ChannelConfig {n + 1})", "ChannelConfig", BATCH_DOMAIN, config))
+    account = Account.from_key(KEY)
+    voucher = {"channelId": ids[0][0], "maxClaimableAmount": "340282366920938463463374607431768211455"}
+    py_voucher = sign_voucher(EthAccountSigner(account), ids[0][0], voucher["maxClaimableAmount"], "eip155:84532")
+    refund = {"channelId": ids[1][0], "nonce": "3", "amount": "123456"}
+    py_refund = authorizer_signer.sign_refund(authorizer_signer.LocalAuthorizerSigner(account), ids[1][0], 123456, 3,
+                                              "eip155:84532")
+    claims = {"claims": [{"channelId": ids[0][0], "maxClaimableAmount": "5000", "totalClaimed": "4000"},
+                         {"channelId": ids[1][0], "maxClaimableAmount": "70000", "totalClaimed": "70000"}]}
+    rows = [VoucherClaim(channel=ids[0][1], max_claimable_amount="5000", signature="0x", total_claimed="4000"),
+            VoucherClaim(channel=ids[1][1], max_claimable_amount="70000", signature="0x", total_claimed="70000")]
+    py_claim = authorizer_signer.sign_claim_batch(authorizer_signer.LocalAuthorizerSigner(account), rows, "eip155:84532")
+    deposit = {"from": PAYER, "to": "0x4020806089470a89826cB9fB1f4059150b550004", "value": "100000",
+               "validAfter": "0", "validBefore": str(NOW + 300), "nonce": NONCE}
+    for name, primary, domain, message, python_signature in [
+        ("batch-settlement voucher (largest uint128)", "Voucher", BATCH_DOMAIN, voucher, py_voucher.signature),
+        ("batch-settlement refund", "Refund", BATCH_DOMAIN, refund, py_refund),
+        ("batch-settlement claim of two channels", "ClaimBatch", BATCH_DOMAIN, claims, py_claim),
+        ("batch-settlement ERC-3009 deposit to the collector", "ReceiveWithAuthorization",
+         {"name": "USDC", "version": "2", "chainId": 84532, "verifyingContract": USDC_BASE_SEPOLIA}, deposit, None),
+    ]:
+        if python_signature is not None:
+            signed = ts.call("signTyped", key=KEY, domain=domain, primaryType=primary, message=message)
+            assert signed["signature"] == python_signature, f"the SDKs sign {name} differently"
+        items.append((name, primary, domain, message))
+    return items
 
 
 # --------------------------------------------------------------------------------------------- money
@@ -301,6 +370,13 @@ def payments(ts: TsOracle) -> dict:
          bill_v2(offer(amount="2000000"), offer("eip155:8453", "5000", USDC_BASE, {"name": "USD Coin", "version": "2"})), {}),
         ("v2, members x402 does not define are echoed verbatim in accepted",
          bill_v2(offer(extra={"name": "USDC", "version": "2", "note": "α"}) | {"zFuture": {"x": [1, 2]}}), {}),
+        ("v2 batch-settlement: a first payment deposits extra.minDeposit through the ERC-3009 collector",
+         bill_v2(batch_offer()), {}),
+        ("v2 batch-settlement on Base (USD Coin), a one-hour withdraw delay",
+         bill_v2(batch_offer("eip155:8453", USDC_BASE, {"name": "USD Coin", "version": "2", "withdrawDelay": 3600,
+                                                        "minDeposit": "500000"}, amount="25000")), {}),
+        ("v2 batch-settlement: a first deposit through Permit2 (extra.assetTransferMethod permit2)",
+         bill_v2(batch_offer(extra={"assetTransferMethod": "permit2"})), {}),
         ("v1 EIP-3009, base-sepolia", bill_v1(), {}),
         ("v1 EIP-3009, base (USD Coin)", bill_v1("base", "1000", USDC_BASE, "USD Coin"), {}),
     ]
@@ -316,7 +392,10 @@ def payments(ts: TsOracle) -> dict:
         if not opts:
             p = py_oracle.pay(wire, KEY, NOW, NONCE)
             py_json = unb64(p["headerValue"])
-            assert ts_json["payload"]["signature"] == py_json["payload"]["signature"], name
+            if "signature" in ts_json["payload"]:
+                assert ts_json["payload"]["signature"] == py_json["payload"]["signature"], name
+            else:  # a channel payment: the same deposit and voucher, signatures included
+                assert _sorted(ts_json["payload"]) == _sorted(py_json["payload"]), name
             case["python"] = {"headerValue": p["headerValue"], "sameJson": _sorted(ts_json) == _sorted(py_json)}
         cases.append(case)
     return doc("Bills paid by the official TypeScript client with a pinned clock (`now`) and randomness (`nonce`, "

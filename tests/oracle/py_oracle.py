@@ -46,7 +46,11 @@ def pinned(now: int | None, nonce: str | None):
 
 def pay(bill: dict, key: str, now: int | None = None, nonce: str | None = None) -> dict:
     """bill = {"header": PAYMENT-REQUIRED value} or {"body": v1 JSON}; returns the payment header."""
-    http = x402HTTPClient(register_exact_evm_client(x402Client(), Account.from_key(key)))
+    from x402.mechanisms.evm.batch_settlement.client import BatchSettlementEvmScheme
+
+    account = Account.from_key(key)
+    client = register_exact_evm_client(x402Client(), account)
+    http = x402HTTPClient(client.register("eip155:*", BatchSettlementEvmScheme(account)))
     headers = {"PAYMENT-REQUIRED": bill["header"]} if "header" in bill else {}
     body = json.loads(bill["body"]) if isinstance(bill.get("body"), str) else bill.get("body")
     pr = http.get_payment_required_response(lambda n: headers.get(n.upper()), body)

@@ -26,6 +26,7 @@ const { x402Facilitator } = await import("@x402/core/facilitator");
 const { registerExactEvmScheme: registerClient } = await import("@x402/evm/exact/client");
 const { registerExactEvmScheme: registerFacilitator } = await import("@x402/evm/exact/facilitator");
 const { ExactEvmScheme: ExactServer } = await import("@x402/evm/exact/server");
+const batchClient = await import("@x402/evm/batch-settlement/client");
 const evm = await import("@x402/evm");
 const ext = await import("@x402/extensions");
 const viem = await import("viem");
@@ -54,7 +55,11 @@ async function pay({ bill, key, now, nonce, eip2612Nonce, paymentId }) {
     const reads = { nonces: BigInt(eip2612Nonce), allowance: 0n };
     signer = { ...signer, readContract: async ({ functionName }) => reads[functionName] };
   }
-  const client = new x402HTTPClient(registerClient(new x402Client(), { signer }));
+  // batch-settlement: a fresh in-memory channel store (no chain to recover from), so a first payment deposits
+  // `extra.minDeposit` (or five prices) and signs a voucher for one price.
+  const core = registerClient(new x402Client(), { signer })
+    .register("eip155:*", new batchClient.BatchSettlementEvmScheme(signer));
+  const client = new x402HTTPClient(core);
   const headers = bill.header ? { "payment-required": bill.header } : {};
   const body = typeof bill.body === "string" ? JSON.parse(bill.body) : bill.body;
   const pr = client.getPaymentRequiredResponse((n) => headers[n.toLowerCase()] ?? null, body);
@@ -113,6 +118,22 @@ const TYPES = {
     { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
   ] },
 };
+// batch-settlement's types as @x402/evm signs them; ChannelConfig and ReceiveWithAuthorization are not exported,
+// so they are written here from the spec, and `channelId` checks the first against the SDK's computeChannelId.
+Object.assign(TYPES, {
+  Voucher: evm.voucherTypes,
+  Refund: evm.refundTypes,
+  ClaimBatch: evm.claimBatchTypes,
+  ReceiveWithAuthorization: { ReceiveWithAuthorization: evm.authorizationTypes.TransferWithAuthorization },
+  ChannelConfig: { ChannelConfig: [
+    { name: "payer", type: "address" }, { name: "payerAuthorizer", type: "address" },
+    { name: "receiver", type: "address" }, { name: "receiverAuthorizer", type: "address" },
+    { name: "token", type: "address" }, { name: "withdrawDelay", type: "uint40" }, { name: "salt", type: "bytes32" },
+  ] },
+});
+function channelId({ config, network }) {
+  return batchClient.computeChannelId(config, network);
+}
 async function signTyped({ key, domain, primaryType, message }) {
   const typed = { domain, types: TYPES[primaryType], primaryType, message };
   const digest = viem.hashTypedData(typed);
@@ -198,7 +219,7 @@ async function tables() {
   return { networks: v1.EVM_NETWORK_CHAIN_ID_MAP, assets: evm.DEFAULT_ASSETS };
 }
 
-const OPS = { tables, pay, verify, domainSeparator, signTyped, price, encode, decode, credentials, verifyCredential, siwx };
+const OPS = { tables, pay, channelId, verify, domainSeparator, signTyped, price, encode, decode, credentials, verifyCredential, siwx };
 
 const rl = readline.createInterface({ input: process.stdin });
 for await (const line of rl) {

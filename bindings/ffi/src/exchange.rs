@@ -171,13 +171,15 @@ pub struct Started {
 
 #[uniffi::export]
 impl Gate {
-    /// A gate for `routes`.
-    #[uniffi::constructor(default(issuer = None, access = None))]
+    /// A gate for `routes`; `receiver_authorizer` is the key of the batch-settlement offers' receiver
+    /// authorizer when the server holds it (it signs their claims and payers' refunds).
+    #[uniffi::constructor(default(issuer = None, access = None, receiver_authorizer = None))]
     pub fn new(
         routes: Vec<Arc<PricedRoute>>,
         options: GateOptions,
         issuer: Option<Arc<Issuer>>,
         access: Option<Arc<AccessPolicy>>,
+        receiver_authorizer: Option<Arc<crate::signer::LocalSigner>>,
     ) -> Result<Arc<Self>> {
         let gate_options = core::GateOptions {
             public_url: options.public_url,
@@ -198,6 +200,7 @@ impl Gate {
             access: access.map(|a| a.policy()),
             store,
             randomness: Arc::new(paywire_core::OsRandomness),
+            receiver_authorizer: receiver_authorizer.map(|s| s.0.clone() as Arc<dyn paywire_core::signer::Signer>),
         };
         Ok(Arc::new(Self(core::Gate::new(routes.iter().map(|r| r.0.clone()).collect(), parts)?)))
     }
@@ -228,6 +231,14 @@ impl Gate {
         let now = now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock));
         let (exchange, step) = self.0.start(route as usize, head.into(), now);
         Ok(Started { exchange: Some(Arc::new(Exchange(Mutex::new(exchange)))), step: GateStep::from(step) })
+    }
+    /// The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+    /// receiver. Drive it as a request (store and settle steps); its final `Respond` step holds a JSON summary.
+    #[uniffi::method(default(now = None))]
+    pub fn claim(&self, now: Option<u64>) -> Started {
+        let now = now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock));
+        let (exchange, step) = self.0.claim(now);
+        Started { exchange: Some(Arc::new(Exchange(Mutex::new(exchange)))), step: GateStep::from(step) }
     }
     /// `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
     #[uniffi::method(default(framework_pattern = None, framework_no_route = false, now = None))]
@@ -676,6 +687,24 @@ impl PaidFetch {
     }
 }
 
+/// Starts the cooperative refund of the batch-settlement channel behind `url` (a GET of it): `amount` units
+/// (decimal), or everything the server did not charge. Drive it as a paid call; its outcome's settlement is
+/// the refund's receipt, its `unpaid` error the server's refusal.
+#[uniffi::export(default(amount = None))]
+pub fn start_refund(payer: Arc<Payer>, url: String, amount: Option<String>) -> Result<FetchStarted> {
+    let amount = amount.map(|a| a.parse::<u128>()).transpose().map_err(|_| {
+        paywire_core::Error::new(
+            paywire_core::ErrorCode::InvalidArgument,
+            "a refund amount is a decimal number of units",
+        )
+    })?;
+    let request = fetch_core::FetchRequest { method: "GET".into(), url, headers: Vec::new(), body: None };
+    let options =
+        fetch_core::FetchOptions { sign_in: false, refund: Some(amount), ..fetch_core::FetchOptions::default() };
+    let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
+    Ok(FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) })
+}
+
 /// Starts a call of `request` paid by `payer`.
 #[uniffi::export]
 pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: FetchOptions) -> FetchStarted {
@@ -693,6 +722,7 @@ pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: Fetch
         hooks: hook_set(options.hooks),
         sign_in: options.sign_in,
         pass_facilitators: options.pass_facilitators.unwrap_or_default(),
+        refund: None,
     };
     let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
     FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) }

@@ -211,4 +211,13 @@ impl Payer {
     pub fn forget(&self, purchase: String) {
         self.inner.forget(&purchase)
     }
+    /// This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+    /// `importChannels` in the next process (it then pays on from the same channels).
+    pub fn export_channels(&self) -> String {
+        self.inner.export_channels()
+    }
+    /// Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+    pub fn import_channels(&self, text: String) -> Result<u32> {
+        Ok(self.inner.import_channels(&text)? as u32)
+    }
 }

@@ -173,13 +173,15 @@ pub struct Gate(core::Gate);
 
 #[napi]
 impl Gate {
-    /// A gate for `routes`.
+    /// A gate for `routes`; `receiverAuthorizer` is the key of the batch-settlement offers' receiver authorizer
+    /// when the server holds it (it signs their claims and payers' refunds).
     #[napi(constructor)]
     pub fn new(
         routes: Vec<&PricedRoute>,
         options: Option<GateOptions>,
         issuer: Option<&Issuer>,
         access: Option<&AccessPolicy>,
+        receiver_authorizer: Option<&crate::payer::LocalSigner>,
     ) -> napi::Result<Self> {
         let o = options.unwrap_or(GateOptions {
             public_url: None,
@@ -219,6 +221,7 @@ impl Gate {
             access: access.map(AccessPolicy::policy),
             store,
             randomness: Arc::new(paywire_core::OsRandomness),
+            receiver_authorizer: receiver_authorizer.map(|s| s.0.clone() as Arc<dyn paywire_core::signer::Signer>),
         };
         core::Gate::new(routes.into_iter().map(|r| r.0.clone()).collect(), parts).or_throw().map(Self)
     }
@@ -481,6 +484,10 @@ pub struct FetchOptions {
     pub sign_in: Option<bool>,
     /// Facilitators (base URLs) the client may ask for a pass when a bill names one (default: none).
     pub pass_facilitators: Option<Vec<String>>,
+    /// Ask for the cooperative refund of the URL's batch-settlement channel instead of paying.
+    pub refund: Option<bool>,
+    /// The units to refund (decimal; default: everything unclaimed).
+    pub refund_amount: Option<String>,
 }
 
 /// What the hooks of a `hook` step decided: `abort` (a reason, with an optional `message`), `failed` (a hook
@@ -522,6 +529,8 @@ impl PaidFetch {
             hooks: None,
             sign_in: None,
             pass_facilitators: None,
+            refund: None,
+            refund_amount: None,
         });
         let options = fetch_core::FetchOptions {
             follow_redirects: o.follow_redirects.unwrap_or(true),
@@ -531,6 +540,21 @@ impl PaidFetch {
             hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
             sign_in: o.sign_in.unwrap_or(true),
             pass_facilitators: o.pass_facilitators.unwrap_or_default(),
+            refund: match o.refund.unwrap_or(false) {
+                false => None,
+                true => Some(
+                    o.refund_amount
+                        .map(|a| a.parse::<u128>())
+                        .transpose()
+                        .map_err(|_| {
+                            paywire_core::Error::new(
+                                paywire_core::ErrorCode::InvalidArgument,
+                                "refundAmount is a decimal number of units",
+                            )
+                        })
+                        .or_throw()?,
+                ),
+            },
         };
         let request = fetch_core::FetchRequest {
             method: request.method,

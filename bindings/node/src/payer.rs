@@ -287,4 +287,15 @@ impl Payer {
     pub fn forget(&self, purchase: String) {
         self.inner.forget(&purchase)
     }
+    /// This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+    /// `importChannels` in the next process (it then pays on from the same channels).
+    #[napi]
+    pub fn export_channels(&self) -> String {
+        self.inner.export_channels()
+    }
+    /// Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+    #[napi]
+    pub fn import_channels(&self, text: String) -> napi::Result<u32> {
+        self.inner.import_channels(&text).or_throw().map(|n| n as u32)
+    }
 }

@@ -261,6 +261,18 @@ pub fn verify_to_response(
     }))
 }
 
+/// Offline check of a batch-settlement payment's voucher for `requirements` (the channel is the offer's, the
+/// voucher the payer's signature), as a `/verify` answer; what only the chain knows is not checked. Throws
+/// only for a payment given as text that does not parse.
+#[napi]
+pub fn verify_voucher(
+    #[napi(ts_arg_type = "PaymentPayload | string")] payment: Either<&PaymentPayload, String>,
+    requirements: &PaymentRequirements,
+) -> napi::Result<VerifyResponse> {
+    let payment = payment_from(payment)?;
+    Ok(VerifyResponse(paywire_core::batch::verify_voucher(&payment, &requirements.0)))
+}
+
 /// The response header that carries a settlement: `[name, value]`.
 #[napi(ts_return_type = "[string, string]")]
 pub fn settlement_header(x402_version: u32, settlement: &SettleResponse) -> napi::Result<Vec<String>> {

@@ -82,7 +82,7 @@ impl Gate {
         max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS, hooks=Vec::new(), sign_in=false,
         sign_in_statement=None, sign_in_access_seconds=siwx::DEFAULT_ACCESS_SECONDS,
         sign_in_max_age_seconds=siwx::DEFAULT_MAX_AGE_SECONDS, sign_in_expiration_seconds=None,
-        pass_facilitator=None))]
+        pass_facilitator=None, receiver_authorizer=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -105,8 +105,10 @@ impl Gate {
         sign_in_max_age_seconds: u64,
         sign_in_expiration_seconds: Option<u64>,
         pass_facilitator: Option<String>,
+        receiver_authorizer: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
+        let receiver_authorizer = receiver_authorizer.as_ref().map(crate::signing::signer_from_py).transpose()?;
         let sign_in = sign_in.then_some(siwx::SignInOptions {
             statement: sign_in_statement,
             access_seconds: sign_in_access_seconds,
@@ -132,6 +134,7 @@ impl Gate {
             access: access.map(AccessPolicy::policy),
             store,
             randomness: Arc::new(paywire_core::OsRandomness),
+            receiver_authorizer,
         };
         core::Gate::new(routes.into_iter().map(|r| r.0).collect(), parts).or_raise(py).map(Self)
     }
@@ -414,11 +417,12 @@ impl PaidFetch {
     /// Starts a call; returns `(PaidFetch, FetchStep)`. `body` None means no body. Send every "send" step
     /// without following redirects: the machine follows them (unless `follow_redirects` is false).
     /// `already_paid` marks a request continuing a call that paid; `sign_inline` false makes a "sign" step
-    /// for signers the glue must await.
+    /// for signers the glue must await; `refund` asks for the cooperative refund of the URL's batch-settlement
+    /// channel instead of paying (`refund_amount` units, or everything unclaimed).
     #[staticmethod]
     #[pyo3(signature = (payer, method, url, headers=None, body=None, *, follow_redirects=true,
         max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new(), sign_in=true,
-        pass_facilitators=Vec::new()))]
+        pass_facilitators=Vec::new(), refund=false, refund_amount=None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -434,6 +438,8 @@ impl PaidFetch {
         hooks: Vec<String>,
         sign_in: bool,
         pass_facilitators: Vec<String>,
+        refund: bool,
+        refund_amount: Option<u128>,
     ) -> PyResult<(PaidFetch, FetchStep)> {
         let headers = headers.map(headers_from_py).transpose()?.unwrap_or_default();
         let request = fetch_core::FetchRequest { method, url, headers, body };
@@ -446,6 +452,7 @@ impl PaidFetch {
             hooks,
             sign_in,
             pass_facilitators,
+            refund: refund.then_some(refund_amount),
         };
         let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
         Ok((PaidFetch(call), FetchStep(action)))

@@ -296,6 +296,17 @@ impl Payer {
         self.inner.forget(purchase)
     }
 
+    /// This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+    /// `import_channels` in the next process (it then pays on from the same channels).
+    fn export_channels(&self) -> String {
+        self.inner.export_channels()
+    }
+
+    /// Takes in channels `export_channels` wrote; returns how many. A malformed text changes nothing.
+    fn import_channels(&self, py: Python<'_>, text: &str) -> PyResult<usize> {
+        self.inner.import_channels(text).or_raise(py)
+    }
+
     fn __repr__(&self) -> String {
         format!("Payer(address={})", self.address())
     }

@@ -228,6 +228,13 @@ fn verify_to_response(
     })
 }
 
+/// Offline check of a batch-settlement payment's voucher for `requirements` (the channel is the offer's, the
+/// voucher the payer's signature), as a `/verify` answer; what only the chain knows is not checked.
+#[pyfunction]
+fn verify_voucher(py: Python<'_>, payment: &PaymentPayload, requirements: &PaymentRequirements) -> VerifyResponse {
+    VerifyResponse(py.detach(|| paywire_core::batch::verify_voucher(&payment.0, &requirements.0)))
+}
+
 /// The settlement header for the client: (`PAYMENT-RESPONSE` or `X-PAYMENT-RESPONSE`, value), carrying only
 /// the members x402 defines.
 #[pyfunction]
@@ -259,6 +266,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_payment, m)?)?;
     m.add_function(wrap_pyfunction!(verify_payment, m)?)?;
     m.add_function(wrap_pyfunction!(verify_to_response, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_voucher, m)?)?;
 
     m.add_function(wrap_pyfunction!(settlement_header, m)?)?;
     m.add_function(wrap_pyfunction!(status_for, m)?)?;

@@ -89,12 +89,14 @@ pub struct Gate(core::Gate);
 impl Gate {
     /// A gate for `routes` (copies); `options`: `{publicUrl, allowOnchainSignatures, maxRequestBytes,
     /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks, signIn, passFacilitator}`; `issuer` and
-    /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies).
+    /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies), `receiver_authorizer` at most one
+    /// `LocalSigner`: the key of the batch-settlement offers' receiver authorizer, when the server holds it.
     pub fn create(
         routes: Vec<PricedRoute>,
         options: JsValue,
         issuer: Vec<Issuer>,
         access: Vec<AccessPolicy>,
+        receiver_authorizer: Vec<crate::payer::LocalSigner>,
     ) -> Result<Gate, JsValue> {
         let o = &options;
         let gate_options = core::GateOptions {
@@ -123,6 +125,10 @@ impl Gate {
             access: access.into_iter().next().map(|a| (*a.0).clone()),
             store,
             randomness: Arc::new(JsRandomness),
+            receiver_authorizer: receiver_authorizer
+                .into_iter()
+                .next()
+                .map(|s| s.0 as Arc<dyn paywire_core::signer::Signer>),
         };
         core::Gate::new(routes.into_iter().map(|r| r.0).collect(), parts).or_throw().map(Self)
     }

@@ -19,7 +19,7 @@ pub struct PaidFetch(fetch_core::PaidFetch);
 #[wasm_bindgen]
 impl PaidFetch {
     /// Starts a call (`request`: `{method, url, headers, body}`; `options`: `{followRedirects,
-    /// maxRedirects, alreadyPaid, signInline, hooks, signIn, passFacilitators}`); `takeStep()` on the result gives the first step.
+    /// maxRedirects, alreadyPaid, signInline, hooks, signIn, passFacilitators, refund, refundAmount}`); `takeStep()` on the result gives the first step.
     pub fn start(payer: &Payer, request: JsValue, options: JsValue) -> Result<FetchStarted, JsValue> {
         let options = fetch_core::FetchOptions {
             follow_redirects: bool_member(&options, "followRedirects")?.unwrap_or(true),
@@ -30,6 +30,15 @@ impl PaidFetch {
             hooks: hooks_member(&options, "hooks")?,
             sign_in: bool_member(&options, "signIn")?.unwrap_or(true),
             pass_facilitators: crate::js::string_list_member(&options, "passFacilitators")?,
+            refund: match bool_member(&options, "refund")?.unwrap_or(false) {
+                false => None,
+                true => Some(
+                    crate::js::optional_string(&options, "refundAmount")?
+                        .map(|a| a.parse::<u128>())
+                        .transpose()
+                        .map_err(|_| crate::errors::bad_argument("refundAmount is a decimal number of units"))?,
+                ),
+            },
         };
         let request = fetch_core::FetchRequest {
             method: string_member(&request, "method")?,

@@ -37,6 +37,10 @@ impl LocalSigner {
         };
         signer.or_throw().map(|s| Self(Arc::new(s)))
     }
+    /// The same key, as another handle (for a call that takes ownership of its argument).
+    pub fn copy(&self) -> LocalSigner {
+        LocalSigner(self.0.clone())
+    }
     /// A new key from `crypto.getRandomValues`.
     pub fn generate() -> Result<LocalSigner, JsValue> {
         paywire_core::LocalSigner::generate(&JsRandomness).or_throw().map(|s| Self(Arc::new(s)))
@@ -314,5 +318,15 @@ impl Payer {
     /// Forgets the payment of a purchase once a response to the paid request arrived.
     pub fn forget(&self, purchase: String) {
         self.inner.forget(&purchase)
+    }
+    /// This payer's batch-settlement channels as JSON text (see `importChannels`).
+    #[wasm_bindgen(js_name = "exportChannels")]
+    pub fn export_channels(&self) -> String {
+        self.inner.export_channels()
+    }
+    /// Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+    #[wasm_bindgen(js_name = "importChannels")]
+    pub fn import_channels(&self, text: String) -> Result<u32, JsValue> {
+        self.inner.import_channels(&text).or_throw().map(|n| n as u32)
     }
 }

@@ -236,6 +236,18 @@ pub fn verify_to_response_text(
     verdict(&payment_text(&payment)?, requirements, &options)
 }
 
+/// Offline check of a batch-settlement payment's voucher for `requirements`, as a `/verify` answer.
+#[wasm_bindgen(js_name = "verifyVoucherPayload")]
+pub fn verify_voucher_payload(payment: &PaymentPayload, requirements: &PaymentRequirements) -> VerifyResponse {
+    VerifyResponse(paywire_core::batch::verify_voucher(&payment.0, &requirements.0))
+}
+
+/// [`verify_voucher_payload`] for a payment's header value or JSON text (throws when it does not parse).
+#[wasm_bindgen(js_name = "verifyVoucherText")]
+pub fn verify_voucher_text(payment: String, requirements: &PaymentRequirements) -> Result<VerifyResponse, JsValue> {
+    Ok(VerifyResponse(paywire_core::batch::verify_voucher(&payment_text(&payment)?, &requirements.0)))
+}
+
 /// The response header that carries a settlement: `[name, value]`.
 #[wasm_bindgen(js_name = "settlementHeader")]
 pub fn settlement_header(

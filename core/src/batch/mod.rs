@@ -14,7 +14,7 @@ use crate::eip712;
 pub mod offer;
 pub mod payload;
 
-pub use offer::{BatchOffer, DepositMethod, VoucherCheck, check_voucher, sign_claims, sign_voucher};
+pub use offer::{BatchOffer, DepositMethod, VoucherCheck, check_voucher, sign_claims, sign_voucher, verify_voucher};
 pub use payload::{BatchPayload, Deposit, DepositAuthorization, RefundRequest, SignedVoucher, VoucherClaim};
 
 /// The scheme name.
@@ -114,6 +114,37 @@ sol! {
         function refundNonce(bytes32 channelId) external view returns (uint256);
         function receivers(address receiver, address token) external view returns (uint128 totalClaimed, uint128 totalSettled);
         event Settled(address indexed receiver, address indexed token, address indexed sender, uint128 amount);
+    }
+}
+
+/// The Permit2 witness transfer of a deposit: its own module, as its EIP-712 type names
+/// (`PermitWitnessTransferFrom`, `TokenPermissions`) are those of the `exact` scheme's, with another witness.
+pub mod permit2_deposit {
+    use alloy_sol_types::sol;
+
+    sol! {
+        /// The deposit's witness: the channel the transfer funds.
+        #[derive(Debug, PartialEq, Eq)]
+        struct DepositWitness {
+            bytes32 channelId;
+        }
+
+        /// What a Permit2 transfer may move.
+        #[derive(Debug, PartialEq, Eq)]
+        struct TokenPermissions {
+            address token;
+            uint256 amount;
+        }
+
+        /// The payer's Permit2 signature for a deposit, spent by the Permit2 deposit collector.
+        #[derive(Debug, PartialEq, Eq)]
+        struct PermitWitnessTransferFrom {
+            TokenPermissions permitted;
+            address spender;
+            uint256 nonce;
+            uint256 deadline;
+            DepositWitness witness;
+        }
     }
 }
 
@@ -314,5 +345,43 @@ mod tests {
             let obj: crate::wire::Object = serde_json::from_str(junk).unwrap();
             assert!(BatchPayload::parse(&obj).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn verify_voucher_answers_as_a_facilitator_would() {
+        use crate::signer::{LocalSigner, Signer};
+        use crate::types::{PaymentPayload, PaymentRequirements};
+        let payer = LocalSigner::from_bytes(&[8u8; 32]).unwrap();
+        let offer = |receiver: &str| {
+            let extra = serde_json::json!({"receiverAuthorizer": "0x4444444444444444444444444444444444444444",
+                "withdrawDelay": 900, "name": "USDC", "version": "2"});
+            PaymentRequirements::new_v2(
+                SCHEME,
+                "eip155:84532",
+                U256::from(1000u64),
+                "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                receiver,
+                300,
+                extra.as_object().cloned(),
+            )
+            .unwrap()
+        };
+        let ours = offer("0x3333333333333333333333333333333333333333");
+        let terms = BatchOffer::resolve(&ours).unwrap();
+        let channel = terms.channel(payer.address(), payer.address(), B256::ZERO);
+        let paid = |max: u128, offer: &PaymentRequirements| {
+            let mut voucher = sign_voucher(&payer, channel.channel_id(84532), 2000, 84532).unwrap();
+            voucher.max_claimable = max;
+            let payload = BatchPayload::Voucher { channel: channel.clone(), voucher }.to_object();
+            PaymentPayload::new_v2(offer, None, payload, None).unwrap()
+        };
+        let valid = verify_voucher(&paid(2000, &ours), &ours);
+        assert!(valid.is_valid, "{valid:?}");
+        assert_eq!(valid.payer.as_deref(), Some(payer.address().to_checksum(None).as_str()));
+        let raised = verify_voucher(&paid(9000, &ours), &ours);
+        assert_eq!(raised.invalid_reason.as_deref(), Some("invalid_batch_settlement_evm_voucher_signature"));
+        let elsewhere = offer("0x5555555555555555555555555555555555555555");
+        let foreign = verify_voucher(&paid(2000, &ours), &elsewhere);
+        assert_eq!(foreign.invalid_reason.as_deref(), Some("invalid_batch_settlement_evm_receiver_mismatch"));
     }
 }

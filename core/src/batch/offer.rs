@@ -252,6 +252,76 @@ pub fn check_voucher(channel: &ChannelConfig, voucher: &SignedVoucher, chain_id:
     ))
 }
 
+/// The digest of a Permit2 deposit: the payer's witness transfer of `amount` of `token` to `spender` (the
+/// Permit2 deposit collector), bound to `channel_id`, under Permit2's domain on `chain_id`.
+pub fn permit2_deposit_digest(
+    chain_id: u64,
+    token: Address,
+    amount: U256,
+    spender: Address,
+    nonce: U256,
+    deadline: U256,
+    channel_id: B256,
+) -> B256 {
+    use super::permit2_deposit::{DepositWitness, PermitWitnessTransferFrom, TokenPermissions};
+    let message = PermitWitnessTransferFrom {
+        permitted: TokenPermissions { token, amount },
+        spender,
+        nonce,
+        deadline,
+        witness: DepositWitness { channelId: channel_id },
+    };
+    eip712::digest(&eip712::permit2_domain(chain_id).separator(), &message)
+}
+
+/// Offline verification of a batch-settlement payment (a deposit's, a voucher's or a refund's voucher) for
+/// `requirements`, as a `/verify` answer: the channel is the offer's, its id is its configuration's hash, and the
+/// voucher is signed by the payer (or its authorizer). What only the chain knows is not checked: the balance,
+/// the claimed total, the deposit, and a smart wallet's signature (answered invalid here, with a reason that
+/// says the facilitator checks it). What a server checks per voucher before its per-channel accounting.
+pub fn verify_voucher(
+    payment: &crate::types::PaymentPayload,
+    requirements: &crate::types::PaymentRequirements,
+) -> crate::types::VerifyResponse {
+    let outcome = (|| {
+        if requirements.scheme() != super::SCHEME || payment.scheme() != super::SCHEME {
+            return Err(Error::new(
+                ErrorCode::UnsupportedScheme,
+                "verify_voucher checks batch-settlement payments for batch-settlement offers",
+            ));
+        }
+        if payment.network() != requirements.network() {
+            return Err(Error::new(
+                ErrorCode::NetworkMismatch,
+                format!(
+                    "the payment is for network {}, the offer is on {}",
+                    crate::wire::truncate(payment.network()),
+                    crate::wire::truncate(requirements.network())
+                ),
+            ));
+        }
+        let terms = BatchOffer::resolve(requirements)?;
+        let payload = super::BatchPayload::parse(payment.payload())?;
+        let Some((channel, voucher)) = payload.channel_and_voucher() else {
+            return Err(Error::new(ErrorCode::BatchPayloadType, "claims and sweeps carry no payer's voucher"));
+        };
+        let payer = channel.payer.to_checksum(None);
+        terms.check_channel(channel).map_err(|e| e.with_payer(payer.clone()))?;
+        match check_voucher(channel, voucher, terms.chain_id).map_err(|e| e.with_payer(payer.clone()))? {
+            VoucherCheck::Recovered => Ok(payer),
+            VoucherCheck::RequiresOnchain { .. } => Err(Error::new(
+                ErrorCode::BatchVoucherSignature,
+                "the voucher is not an ECDSA signature: a smart-wallet payer's, which the facilitator checks on chain",
+            )
+            .with_payer(payer)),
+        }
+    })();
+    match outcome {
+        Ok(payer) => crate::types::VerifyResponse::valid(payer),
+        Err(e) => crate::types::VerifyResponse::invalid(&e),
+    }
+}
+
 /// Signs a voucher for `max_claimable` in all on `channel_id`.
 pub fn sign_voucher(
     signer: &dyn Signer,

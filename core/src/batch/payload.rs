@@ -81,7 +81,7 @@ pub struct VoucherClaim {
 }
 
 /// A cooperative refund, as the server completes it for its facilitator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RefundRequest {
     /// The amount to return (none: everything unclaimed).
     pub amount: Option<u128>,

@@ -34,6 +34,10 @@ pub(crate) struct ChannelView {
     pub balance: u128,
     /// Set when the server answered something a channel cannot do: no voucher is signed for it again.
     pub distrusted: bool,
+    /// The last deposit sent (amount, validity, salt) whose answer did not come back: it may be on chain, so the
+    /// next deposit sends this same authorization again (the server finds it settled, or settles it) rather
+    /// than a second one.
+    pub unconfirmed: Option<(u128, U256, B256)>,
 }
 
 /// The channels of a payer.
@@ -52,6 +56,11 @@ pub(crate) struct BatchUnsigned {
     pub max_claimable: u128,
     /// The deposit: amount, validity, and the salt of its ERC-3009 nonce.
     pub deposit: Option<(u128, U256, B256)>,
+    /// The deposit is one sent before whose answer was lost (counted against the budgets already).
+    pub resent: bool,
+    /// A cooperative refund instead of a payment: the voucher stays at the charged total, and the server
+    /// returns this amount (`Some(None)`: everything unclaimed).
+    pub refund: Option<Option<u128>>,
     pub offer: BatchOffer,
 }
 
@@ -60,16 +69,31 @@ impl BatchUnsigned {
     pub fn digests(&self) -> Result<Vec<B256>> {
         let voucher = Voucher { channelId: self.channel_id, maxClaimableAmount: self.max_claimable };
         let mut digests = vec![voucher.digest(self.chain_id)];
-        if let Some((amount, valid_before, salt)) = self.deposit {
-            digests.push(batch::offer::erc3009_deposit_digest(
-                &self.offer,
-                self.channel.payer,
-                self.channel_id,
-                amount,
-                U256::ZERO,
-                valid_before,
-                salt,
-            )?);
+        match (self.deposit, self.offer.method) {
+            (None, _) => {}
+            (Some((amount, valid_before, salt)), batch::DepositMethod::Eip3009) => {
+                digests.push(batch::offer::erc3009_deposit_digest(
+                    &self.offer,
+                    self.channel.payer,
+                    self.channel_id,
+                    amount,
+                    U256::ZERO,
+                    valid_before,
+                    salt,
+                )?);
+            }
+            // A Permit2 deposit: the salt is its unordered nonce, the validity its deadline.
+            (Some((amount, deadline, salt)), batch::DepositMethod::Permit2) => {
+                digests.push(batch::offer::permit2_deposit_digest(
+                    self.chain_id,
+                    self.channel.token,
+                    U256::from(amount),
+                    batch::PERMIT2_DEPOSIT_COLLECTOR,
+                    U256::from_be_bytes(salt.0),
+                    deadline,
+                    self.channel_id,
+                ));
+            }
         }
         Ok(digests)
     }
@@ -83,20 +107,31 @@ impl BatchUnsigned {
             signature: signatures.first().ok_or_else(missing)?.as_bytes().to_vec(),
         };
         let payload = match self.deposit {
-            None => BatchPayload::Voucher { channel: self.channel, voucher },
-            Some((amount, valid_before, salt)) => BatchPayload::Deposit {
+            None if self.refund.is_some() => BatchPayload::Refund {
                 channel: self.channel,
                 voucher,
-                deposit: Deposit {
-                    amount,
-                    authorization: DepositAuthorization::Erc3009 {
-                        valid_after: U256::ZERO,
-                        valid_before,
-                        salt,
-                        signature: signatures.get(1).ok_or_else(missing)?.as_bytes().to_vec(),
-                    },
-                },
+                refund: crate::batch::RefundRequest { amount: self.refund.flatten(), ..Default::default() },
             },
+            None => BatchPayload::Voucher { channel: self.channel, voucher },
+            Some((amount, valid_before, salt)) => {
+                let signature = signatures.get(1).ok_or_else(missing)?.as_bytes().to_vec();
+                let authorization = match self.offer.method {
+                    batch::DepositMethod::Eip3009 => {
+                        DepositAuthorization::Erc3009 { valid_after: U256::ZERO, valid_before, salt, signature }
+                    }
+                    batch::DepositMethod::Permit2 => DepositAuthorization::Permit2 {
+                        from: self.channel.payer,
+                        token: self.channel.token,
+                        amount: U256::from(amount),
+                        spender: batch::PERMIT2_DEPOSIT_COLLECTOR,
+                        nonce: U256::from_be_bytes(salt.0),
+                        deadline: valid_before,
+                        channel_id: self.channel_id,
+                        signature,
+                    },
+                };
+                BatchPayload::Deposit { channel: self.channel, voucher, deposit: Deposit { amount, authorization } }
+            }
         };
         Ok(payload.to_object())
     }
@@ -124,11 +159,13 @@ impl ChannelBook {
 
     /// Plans the payment of one request of `offer` by `payer` (its own voucher key, salt zero: one channel
     /// per payer and offer, found again by any process of the same wallet). `deposit_room` is the most the
-    /// policy lets a deposit be; `salt` makes the deposit's nonce unique.
+    /// policy lets a deposit be; `salt` makes the deposit's nonce unique; a deposit whose answer was lost is
+    /// sent again while it stays valid `margin` seconds past `now`.
     pub fn plan(
         &self,
         offer: &BatchOffer,
         payer: Address,
+        (now, margin): (u64, u64),
         valid_before: u64,
         salt: B256,
         deposit_room: u128,
@@ -157,8 +194,13 @@ impl ChannelBook {
         }
         let price = u128::try_from(offer.amount).unwrap_or(u128::MAX);
         let max_claimable = view.charged.saturating_add(price);
-        let deposit = if max_claimable > view.balance {
-            let needed = max_claimable - view.balance;
+        let needed = max_claimable.saturating_sub(view.balance);
+        let resend = view
+            .unconfirmed
+            .filter(|(amount, until, _)| *amount >= needed && *until > U256::from(now.saturating_add(margin)));
+        let deposit = if needed > 0 && resend.is_some() {
+            resend
+        } else if needed > 0 {
             let hint = offer.min_deposit.and_then(|m| u128::try_from(m).ok());
             let wished = needed.max(hint.unwrap_or(price.saturating_mul(DEPOSIT_REQUESTS)));
             let amount = wished.min(deposit_room).max(needed);
@@ -180,8 +222,119 @@ impl ChannelBook {
             channel_id,
             max_claimable,
             deposit,
+            resent: needed > 0 && resend.is_some(),
+            refund: None,
             offer: offer.clone(),
         })
+    }
+
+    /// Plans a cooperative refund of `offer`'s channel for `payer`: a voucher at what the server charged in
+    /// all (it adds nothing), asking for `amount` back (`None`: everything unclaimed).
+    pub fn plan_refund(&self, offer: &BatchOffer, payer: Address, amount: Option<u128>) -> Result<BatchUnsigned> {
+        let channel = offer.channel(payer, payer, B256::ZERO);
+        let channel_id = channel.channel_id(offer.chain_id);
+        let view = self.view(&channel_id);
+        if amount == Some(0) {
+            return Err(Error::new(
+                ErrorCode::BatchRefundAmountInvalid,
+                "a refund of 0: ask for more, or for everything",
+            ));
+        }
+        Ok(BatchUnsigned {
+            chain_id: offer.chain_id,
+            channel,
+            channel_id,
+            max_claimable: view.charged,
+            deposit: None,
+            resent: false,
+            refund: Some(amount),
+            offer: offer.clone(),
+        })
+    }
+
+    /// Every channel as JSON, for the payer's own store: `{"version": 1, "channels": [{channelId, charged,
+    /// balance, distrusted, unconfirmedDeposit?}]}` (amounts as decimal strings).
+    pub fn export(&self) -> Value {
+        let channels: Vec<Value> = self
+            .channels
+            .iter()
+            .map(|(id, (_, v))| {
+                let mut c = serde_json::json!({
+                    "channelId": format!("{id:#x}"),
+                    "charged": v.charged.to_string(),
+                    "balance": v.balance.to_string(),
+                    "distrusted": v.distrusted,
+                });
+                if let Some((amount, until, salt)) = v.unconfirmed {
+                    c["unconfirmedDeposit"] = serde_json::json!({
+                        "amount": amount.to_string(), "validBefore": until.to_string(), "salt": format!("{salt:#x}"),
+                    });
+                }
+                c
+            })
+            .collect();
+        serde_json::json!({ "version": 1, "channels": channels })
+    }
+
+    /// Takes in channels [`ChannelBook::export`] wrote (another process's, or this one's before a restart).
+    /// A channel known here takes the view that has seen more charges (a tie: the one given); distrust is
+    /// kept. Returns how many
+    /// channels were read.
+    pub fn import(&mut self, value: &Value) -> Result<usize> {
+        let bad = |what: &str| Error::new(ErrorCode::InvalidArgument, format!("channel state: {what}"));
+        if value.get("version").and_then(Value::as_u64) != Some(1) {
+            return Err(bad("not version 1 of paywire's channel export"));
+        }
+        let rows = value.get("channels").and_then(Value::as_array).ok_or_else(|| bad("no channels array"))?;
+        let mut read = Vec::with_capacity(rows.len());
+        for row in rows {
+            let text = |k: &str| row.get(k).and_then(Value::as_str).ok_or_else(|| bad(&format!("no {k}")));
+            let id: B256 = text("channelId")?.parse().map_err(|_| bad("a channelId is not 32 bytes of hex"))?;
+            let number = |k: &str| text(k)?.parse::<u128>().map_err(|_| bad(&format!("{k} is not a decimal amount")));
+            let unconfirmed = match row.get("unconfirmedDeposit") {
+                None | Some(Value::Null) => None,
+                Some(d) => {
+                    let field =
+                        |k: &str| d.get(k).and_then(Value::as_str).ok_or_else(|| bad(&format!("no deposit {k}")));
+                    Some((
+                        field("amount")?.parse::<u128>().map_err(|_| bad("a deposit amount is not decimal"))?,
+                        field("validBefore")?
+                            .parse::<U256>()
+                            .map_err(|_| bad("a deposit validBefore is not decimal"))?,
+                        field("salt")?.parse::<B256>().map_err(|_| bad("a deposit salt is not 32 bytes of hex"))?,
+                    ))
+                }
+            };
+            let view = ChannelView {
+                charged: number("charged")?,
+                balance: number("balance")?,
+                distrusted: row.get("distrusted").and_then(Value::as_bool).unwrap_or(false),
+                unconfirmed,
+            };
+            read.push((id, view));
+        }
+        // Read in full before anything changes: a malformed export changes nothing.
+        let count = read.len();
+        for (id, theirs) in read {
+            let ours = self.channels.get(&id).map(|(_, v)| *v);
+            let view = match ours {
+                None => theirs,
+                // The view that has seen more charges is the later one (a tie: the one given, as newer).
+                Some(ours) => {
+                    let later = if ours.charged > theirs.charged { ours } else { theirs };
+                    ChannelView { distrusted: ours.distrusted || theirs.distrusted, ..later }
+                }
+            };
+            self.put(id, view);
+        }
+        Ok(count)
+    }
+
+    /// Notes a deposit about to be sent, until its answer comes back.
+    pub fn sending(&mut self, id: B256, deposit: (u128, U256, B256)) {
+        let mut view = self.view(&id);
+        view.unconfirmed = Some(deposit);
+        self.put(id, view);
     }
 
     /// Takes in the answer to a paid request: a successful receipt's `extra` says what this request charged
@@ -196,6 +349,22 @@ impl ChannelBook {
             _ => 0,
         };
         if !settlement.success {
+            return;
+        }
+        let pending = view.unconfirmed;
+        if deposited > 0 {
+            view.unconfirmed = None;
+        }
+        if let BatchPayload::Refund { refund, .. } = payload {
+            // A refund moved unclaimed balance back on chain (its receipt names the transaction): the channel
+            // holds less now, by at most what was asked and what was left beyond the charges (a server
+            // reporting more cannot make the payer believe its channel emptier than that).
+            let refunded = settlement.amount.as_deref().and_then(|a| a.parse::<u128>().ok()).unwrap_or(0);
+            let most = refund.amount.unwrap_or(u128::MAX).min(view.balance.saturating_sub(view.charged));
+            if !settlement.transaction.is_empty() {
+                view.balance = view.balance.saturating_sub(refunded.min(most));
+            }
+            self.put(id, view);
             return;
         }
         let extra = settlement.other.get("extra");
@@ -215,9 +384,25 @@ impl ChannelBook {
                     && cumulative <= voucher.max_claimable =>
             {
                 view.charged = cumulative;
+                // A deposit sent again (its first answer lost) may have been counted from a report since.
+                let counted = match pending {
+                    Some((amount, _, _))
+                        if deposited > 0 && amount == deposited && balance.is_some_and(|b| b <= view.balance) =>
+                    {
+                        0
+                    }
+                    _ => deposited,
+                };
+                // A deposit whose answer was lost shows in a report at least that much larger: it landed.
+                if let (Some((pending, _, _)), Some(reported)) = (pending, balance)
+                    && deposited == 0
+                    && reported >= view.balance.saturating_add(pending)
+                {
+                    view.unconfirmed = None;
+                }
                 // The balance is what this payer deposited (a server could report less to have it deposit
                 // again); a larger report (another process of the same wallet deposited) is taken.
-                view.balance = view.balance.saturating_add(deposited).max(balance.unwrap_or(0));
+                view.balance = view.balance.saturating_add(counted).max(balance.unwrap_or(0));
             }
             _ => view.distrusted = true,
         }
@@ -262,6 +447,10 @@ impl ChannelBook {
             if proven {
                 let mut view = self.view(&id);
                 view.charged = charged;
+                // A deposit whose answer was lost shows in a report at least that much larger: it landed.
+                if view.unconfirmed.is_some_and(|(pending, _, _)| balance >= view.balance.saturating_add(pending)) {
+                    view.unconfirmed = None;
+                }
                 view.balance = view.balance.max(balance);
                 self.put(id, view);
                 return true;
@@ -327,15 +516,104 @@ mod tests {
     fn deposits_once_then_pays_vouchers_and_distrusts_an_overcharging_server() {
         let key = LocalSigner::from_bytes(&[5; 32]).unwrap();
         let mut book = ChannelBook::default();
-        let first = book.plan(&offer(), key.address(), 2_000_000_000, B256::repeat_byte(1), u128::MAX).unwrap();
+        let first = book
+            .plan(&offer(), key.address(), (1_000_000_000, 30), 2_000_000_000, B256::repeat_byte(1), u128::MAX)
+            .unwrap();
         assert_eq!((first.max_claimable, first.deposit.map(|d| d.0)), (1000, Some(100_000)));
         book.answered(&paid(&first, &key), 1000, &receipt(first.channel_id, 1000, 1000, 10_000));
-        let second = book.plan(&offer(), key.address(), 2_000_000_000, B256::repeat_byte(2), u128::MAX).unwrap();
+        let second = book
+            .plan(&offer(), key.address(), (1_000_000_000, 30), 2_000_000_000, B256::repeat_byte(2), u128::MAX)
+            .unwrap();
         assert_eq!((second.max_claimable, second.deposit), (2000, None));
         // The server reports charging more than the price: the channel is not paid from again.
         book.answered(&paid(&second, &key), 1000, &receipt(second.channel_id, 1500, 2500, 10_000));
-        let refused = book.plan(&offer(), key.address(), 2_000_000_000, B256::repeat_byte(3), u128::MAX);
+        let refused =
+            book.plan(&offer(), key.address(), (1_000_000_000, 30), 2_000_000_000, B256::repeat_byte(3), u128::MAX);
         assert!(refused.unwrap_err().message().contains("withdraw"));
+    }
+
+    #[test]
+    fn a_deposit_whose_answer_was_lost_is_sent_again_not_doubled() {
+        let key = LocalSigner::from_bytes(&[9; 32]).unwrap();
+        let mut book = ChannelBook::default();
+        let at = |book: &ChannelBook, now: u64, salt: u8| {
+            book.plan(&offer(), key.address(), (now, 30), now + 300, B256::repeat_byte(salt), u128::MAX).unwrap()
+        };
+        let first = at(&book, 1_000, 1);
+        let sent = first.deposit.unwrap();
+        book.sending(first.channel_id, sent);
+        // No answer came: the next payment sends the same authorization (the same nonce), counted once.
+        let again = at(&book, 1_100, 2);
+        assert_eq!((again.deposit, again.resent), (Some(sent), true));
+        // Too close to its expiry: a new deposit (the old one can no longer be settled by then).
+        let late = at(&book, 1_280, 3);
+        assert_eq!((late.deposit.map(|d| d.2), late.resent), (Some(B256::repeat_byte(3)), false));
+        // Its answer came back: the channel is funded, and nothing is sent again.
+        book.answered(&paid(&again, &key), 1000, &receipt(again.channel_id, 1000, 1000, sent.0));
+        let next = at(&book, 1_110, 4);
+        assert_eq!((next.deposit, next.resent, book.view(&next.channel_id).unconfirmed), (None, false, None));
+    }
+
+    #[test]
+    fn a_lost_deposit_seen_landed_is_not_counted_or_sent_again() {
+        let key = LocalSigner::from_bytes(&[11; 32]).unwrap();
+        let mut book = ChannelBook::default();
+        let at = |book: &ChannelBook, salt: u8| {
+            book.plan(&offer(), key.address(), (1_000, 30), 1_300, B256::repeat_byte(salt), u128::MAX).unwrap()
+        };
+        // A first deposit of 100,000 is answered; a top-up deposit's answer is lost.
+        let first = at(&book, 1);
+        book.answered(&paid(&first, &key), 1000, &receipt(first.channel_id, 1000, 1000, 100_000));
+        let id = first.channel_id;
+        let lost = (50_000u128, U256::from(1_300u64), B256::repeat_byte(2));
+        book.sending(id, lost);
+        // Another process's voucher answer shows the balance with it: it landed, nothing is sent again.
+        let voucher = at(&book, 3);
+        book.answered(&paid(&voucher, &key), 1000, &receipt(id, 1000, 2000, 150_000));
+        assert_eq!((book.view(&id).unconfirmed, book.view(&id).balance), (None, 150_000));
+        // Had it been sent again and answered, it would not be counted twice.
+        book.sending(id, lost);
+        let mut again = at(&book, 4);
+        again.deposit = Some(lost);
+        book.answered(&paid(&again, &key), 1000, &receipt(id, 1000, 3000, 150_000));
+        assert_eq!(book.view(&id).balance, 150_000);
+    }
+
+    #[test]
+    fn a_refund_receipt_lowers_the_balance_by_at_most_what_was_left() {
+        let key = LocalSigner::from_bytes(&[12; 32]).unwrap();
+        let mut book = ChannelBook::default();
+        let first = book.plan(&offer(), key.address(), (1_000, 30), 1_300, B256::repeat_byte(1), u128::MAX).unwrap();
+        book.answered(&paid(&first, &key), 1000, &receipt(first.channel_id, 1000, 1000, 100_000));
+        let refund = book.plan_refund(&offer(), key.address(), Some(30_000)).unwrap();
+        // A server claiming it refunded far more than asked moves the view by what was asked only.
+        let mut answer = receipt(first.channel_id, 0, 1000, 0);
+        answer.transaction = "0xabc".into();
+        answer.amount = Some("999999".into());
+        book.answered(&paid(&refund, &key), 1000, &answer);
+        assert_eq!(book.view(&first.channel_id).balance, 70_000);
+    }
+
+    #[test]
+    fn channels_export_and_import_into_another_payer() {
+        let key = LocalSigner::from_bytes(&[10; 32]).unwrap();
+        let mut book = ChannelBook::default();
+        let first = book.plan(&offer(), key.address(), (1_000, 30), 1_300, B256::repeat_byte(1), u128::MAX).unwrap();
+        book.answered(&paid(&first, &key), 1000, &receipt(first.channel_id, 1000, 1000, 100_000));
+        let second = book.plan(&offer(), key.address(), (1_000, 30), 1_300, B256::repeat_byte(2), u128::MAX).unwrap();
+        book.answered(&paid(&second, &key), 1000, &receipt(second.channel_id, 1000, 2000, 100_000));
+        let exported = book.export();
+        let mut other = ChannelBook::default();
+        assert_eq!(other.import(&exported).unwrap(), 1);
+        assert_eq!(other.view(&first.channel_id), book.view(&first.channel_id));
+        // The next payment of the new process follows on: a voucher for 3000, no deposit.
+        let next = other.plan(&offer(), key.address(), (1_000, 30), 1_300, B256::repeat_byte(3), u128::MAX).unwrap();
+        assert_eq!((next.max_claimable, next.deposit), (3000, None));
+        // A malformed export changes nothing.
+        let broken = serde_json::json!({"version": 1, "channels": [{"channelId": "0x12"}]});
+        assert!(other.import(&broken).is_err());
+        assert!(other.import(&serde_json::json!({"version": 2, "channels": []})).is_err());
+        assert_eq!(other.view(&first.channel_id), book.view(&first.channel_id));
     }
 
     #[test]
@@ -343,7 +621,14 @@ mod tests {
         let key = LocalSigner::from_bytes(&[8; 32]).unwrap();
         let mut long = offer();
         long.withdraw_delay = MAX_WITHDRAW_DELAY + 1;
-        let refused = ChannelBook::default().plan(&long, key.address(), 2_000_000_000, B256::ZERO, u128::MAX);
+        let refused = ChannelBook::default().plan(
+            &long,
+            key.address(),
+            (1_000_000_000, 30),
+            2_000_000_000,
+            B256::ZERO,
+            u128::MAX,
+        );
         assert!(refused.unwrap_err().message().contains("withdraw delay"));
     }
 

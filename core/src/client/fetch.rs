@@ -66,6 +66,10 @@ pub struct FetchOptions {
     /// payment, the next call to the same resource asks for a pass, then presents it until it expires or is
     /// refused. Empty: no passes (a bill never makes the client call a URL the user did not name).
     pub pass_facilitators: Vec<String>,
+    /// Ask for a cooperative refund of the batch-settlement channel behind the URL's bill instead of paying:
+    /// `Some(None)` for everything unclaimed, `Some(Some(n))` for `n` units. The answer's receipt
+    /// ([`FetchOutcome::settlement`]) is the refund's; a corrective 402 is followed once.
+    pub refund: Option<Option<u128>>,
 }
 
 impl Default for FetchOptions {
@@ -78,6 +82,7 @@ impl Default for FetchOptions {
             hooks: HookSet::NONE,
             sign_in: true,
             pass_facilitators: Vec::new(),
+            refund: None,
         }
     }
 }
@@ -444,6 +449,21 @@ impl Call {
             };
             if correcting {
                 correcting = false;
+                if let (Some(_), Some(reason)) = (self.options.refund, bill.error.as_deref())
+                    && reason != ErrorCode::BatchCumulativeAmountMismatch.as_str()
+                {
+                    // The server refused the refund itself (nothing to refund, no key to sign it): no retry.
+                    let code = ErrorCode::from_str_code(reason).unwrap_or(ErrorCode::PaymentAlreadyAttempted);
+                    let message = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|b| b.get("message").and_then(|m| m.as_str()).map(str::to_string))
+                        .unwrap_or_else(|| reason.to_string());
+                    outcome.unpaid = Some(Error::new(
+                        code,
+                        format!("the server refused the refund: {}", crate::wire::truncate(&message)),
+                    ));
+                    return FetchAction::Done(Box::new(outcome));
+                }
                 if !self.payer.channel_corrected(&bill) {
                     outcome.unpaid = Some(Error::new(
                         ErrorCode::PaymentAlreadyAttempted,
@@ -453,7 +473,7 @@ impl Call {
                     return FetchAction::Done(Box::new(outcome));
                 }
             }
-            if self.options.sign_in && !sign_in_tried {
+            if self.options.sign_in && !sign_in_tried && self.options.refund.is_none() {
                 sign_in_tried = true;
                 if let Some(value) = self.sign_in(&bill, &request.url).await {
                     // Ask again, signed in; a second bill is paid as usual.
@@ -463,7 +483,12 @@ impl Call {
                 }
             }
             let purchase = purchase_key(&request.method, &request.url, request.body.as_deref().unwrap_or_default());
-            let header = match self.pay_hooked(&request, &bill, &purchase).await {
+            let paying = match self.options.refund {
+                // A refund pays nothing: no payment hooks, nothing remembered for the purchase.
+                Some(amount) => self.refund(&bill, amount).await,
+                None => self.pay_hooked(&request, &bill, &purchase).await,
+            };
+            let header = match paying {
                 Ok(h) => h,
                 Err(e) => return FetchAction::Fail(e),
             };
@@ -604,6 +629,27 @@ impl Call {
                 self.hook(failure).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Signs the cooperative refund of `bill`'s channel.
+    async fn refund(&mut self, bill: &PaymentRequired, amount: Option<u128>) -> crate::Result<PaymentHeader> {
+        let prepared = match self.payer.prepare_refund(bill, amount)? {
+            Prepared::Ready(header) => return Ok(header),
+            Prepared::NeedsSignatures(prepared) => prepared,
+        };
+        if self.options.sign_inline {
+            let signatures = prepared
+                .digests()
+                .iter()
+                .map(|d| self.payer.sign_digest(d).map(|s| s.as_bytes().to_vec()))
+                .collect::<crate::Result<Vec<_>>>()?;
+            return self.payer.complete(prepared, &signatures);
+        }
+        match self.link.ask(FetchAction::Sign(prepared.digests().to_vec())).await {
+            FetchInput::Signatures(signatures) => self.payer.complete(prepared, &signatures),
+            FetchInput::SignFailed(e) => Err(e),
+            _ => Err(Error::new(ErrorCode::InvalidArgument, "the glue answered a signing step out of turn")),
         }
     }
 

@@ -379,14 +379,7 @@ impl Payer {
             }
             _ => None,
         };
-        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut state = self.lock();
-            if state.pending.len() >= MAX_PENDING {
-                state.pending.pop_front();
-            }
-            state.pending.push_back(ticket);
-        }
+        let ticket = self.pend_ticket();
         Ok(Prepared::NeedsSignatures(PreparedPayment {
             ticket,
             purchase: purchase.map(str::to_string),
@@ -412,12 +405,17 @@ impl Payer {
         let BatchContext { bill, purchase, requirements, extensions, payment_id, valid_before } = context;
         let terms = crate::batch::BatchOffer::resolve(&requirements)?;
         let payer = self.signer.address();
+        let now = self.clock.now();
         let (spent, mut plan) = {
             let state = self.lock();
-            (state.spent.clone(), state.channels.plan(&terms, payer, valid_before, salt, u128::MAX)?)
+            (
+                state.spent.clone(),
+                state.channels.plan(&terms, payer, (now, REUSE_MARGIN), valid_before, salt, u128::MAX)?,
+            )
         };
         let mut charge = Charge::default();
-        if let Some((wished, _, _)) = plan.deposit {
+        // A deposit sent again was judged and counted when first sent.
+        if let (Some((wished, _, _)), false) = (plan.deposit, plan.resent) {
             let judged = |amount: u128| -> core::result::Result<Charge, Vec<String>> {
                 let at =
                     crate::upto::requirements_at(&requirements, U256::from(amount)).map_err(|e| vec![e.to_string()])?;
@@ -449,20 +447,13 @@ impl Payer {
                             ),
                         )
                     })?;
-                    plan = self.lock().channels.plan(&terms, payer, valid_before, salt, amount)?;
+                    plan = self.lock().channels.plan(&terms, payer, (now, REUSE_MARGIN), valid_before, salt, amount)?;
                     c
                 }
             };
         }
         let digests = plan.digests()?;
-        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut state = self.lock();
-            if state.pending.len() >= MAX_PENDING {
-                state.pending.pop_front();
-            }
-            state.pending.push_back(ticket);
-        }
+        let ticket = self.pend_ticket();
         Ok(Prepared::NeedsSignatures(PreparedPayment {
             ticket,
             purchase: purchase.map(str::to_string),
@@ -481,6 +472,43 @@ impl Payer {
         }))
     }
 
+    /// A cooperative refund of the channel behind `bill`'s batch-settlement offer (the first one): a voucher
+    /// at what the server charged, asking for `amount` back (`None`: everything unclaimed). It pays nothing,
+    /// so the spend policy is not asked; the server answers with the refund's receipt, or a corrective 402
+    /// when this payer's view of the channel is behind.
+    pub fn prepare_refund(&self, bill: &PaymentRequired, amount: Option<u128>) -> Result<Prepared> {
+        let Some((offer_index, requirements)) =
+            bill.accepts.iter().enumerate().find(|(_, o)| o.scheme() == crate::batch::SCHEME)
+        else {
+            return Err(Error::new(
+                ErrorCode::NoAcceptableOffer,
+                "the bill offers no batch-settlement channel, so there is nothing to refund",
+            ));
+        };
+        let terms = crate::batch::BatchOffer::resolve(requirements)?;
+        let payer = self.signer.address();
+        let plan = self.lock().channels.plan_refund(&terms, payer, amount)?;
+        let digests = plan.digests()?;
+        let ticket = self.pend_ticket();
+        let now = self.clock.now();
+        Ok(Prepared::NeedsSignatures(PreparedPayment {
+            ticket,
+            purchase: None,
+            bill_version: bill.x402_version,
+            requirements: requirements.clone(),
+            resource: bill.resource.clone(),
+            extensions: bill.extensions.clone(),
+            offer_index,
+            charge: Charge::default(),
+            unsigned: Unsigned::Batch(Box::new(plan)),
+            permit: None,
+            digests,
+            payment_id: None,
+            payer,
+            valid_before: now.saturating_add(requirements.max_timeout_seconds().max(60)),
+        }))
+    }
+
     /// Takes in the answer to a request paid from a channel (its `PAYMENT-RESPONSE`).
     pub(crate) fn channel_answered(&self, header: &PaymentHeader, settlement: &crate::types::SettleResponse) {
         if header.requirements.scheme() != crate::batch::SCHEME {
@@ -489,6 +517,21 @@ impl Payer {
         let Ok(payload) = crate::batch::BatchPayload::parse(header.payload.payload()) else { return };
         let price = u128::try_from(header.requirements.amount()).unwrap_or(u128::MAX);
         self.lock().channels.answered(&payload, price, settlement);
+    }
+
+    /// This payer's batch-settlement channels as JSON text, to keep wherever the user chooses (a file, a
+    /// database) and give to [`Payer::import_channels`] in the next process: it then pays on from the same
+    /// channels without a corrective 402 or a second deposit.
+    pub fn export_channels(&self) -> String {
+        self.lock().channels.export().to_string()
+    }
+
+    /// Takes in channels that [`Payer::export_channels`] wrote (a channel known here takes the view that has
+    /// seen more charges). Returns how many were read; a malformed text changes nothing.
+    pub fn import_channels(&self, text: &str) -> Result<usize> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::new(ErrorCode::InvalidJson, format!("channel state is not JSON: {e}")))?;
+        self.lock().channels.import(&value)
     }
 
     /// A corrective 402 for one of this payer's channels: whether its state was adopted (pay again).
@@ -548,7 +591,14 @@ impl Payer {
             ));
         }
         let (purchase, charge) = (prepared.purchase.clone(), prepared.charge.clone());
+        let sending = match &prepared.unsigned {
+            Unsigned::Batch(plan) => plan.deposit.map(|d| (plan.channel_id, d)),
+            _ => None,
+        };
         let header = build_header(prepared, signatures)?;
+        if let Some((id, deposit)) = sending {
+            state.channels.sending(id, deposit);
+        }
         state.spent.add(&charge);
         if let Some(key) = purchase {
             state.remembered.retain(|(k, h)| *k != key && h.valid_before > now);
@@ -608,6 +658,18 @@ impl Payer {
         let mut state = self.lock();
         let i = state.pending_passes.iter().position(|p| p.resource == resource)?;
         state.pending_passes.remove(i)
+    }
+
+    /// A new ticket for a prepared payment, pending until it is completed (the oldest beyond
+    /// `MAX_PENDING` is dropped).
+    fn pend_ticket(&self) -> u64 {
+        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.lock();
+        if state.pending.len() >= MAX_PENDING {
+            state.pending.pop_front();
+        }
+        state.pending.push_back(ticket);
+        ticket
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -234,11 +234,6 @@ impl PriceTag {
                         .into()));
                 }
             }
-            if method != TransferMethod::Eip3009 {
-                return Err(bad(
-                    "batch-settlement deposits are paid with ERC-3009 here; use a token that has it".into()
-                ));
-            }
         }
         let mut extra = Object::new();
         let supports_2612 = known_asset(chain_id, &asset).is_some_and(|k| k.supports_eip2612);

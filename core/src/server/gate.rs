@@ -476,6 +476,7 @@ struct GateInner {
     access: Option<AccessPolicy>,
     store: Option<Arc<dyn PaymentStore>>,
     randomness: Arc<dyn Randomness>,
+    authorizer: Option<Arc<dyn crate::signer::Signer>>,
 }
 
 impl core::fmt::Debug for Gate {
@@ -497,6 +498,10 @@ pub struct GateParts {
     pub store: Option<Arc<dyn PaymentStore>>,
     /// Where record tokens come from.
     pub randomness: Arc<dyn Randomness>,
+    /// The key of batch-settlement offers' receiver authorizer, when the server holds it: the gate signs its
+    /// claims and the payers' cooperative refunds. `None`: the facilitator signs claims as the delegated
+    /// authorizer, and refunds are refused (a facilitator cannot know what the server charged).
+    pub receiver_authorizer: Option<Arc<dyn crate::signer::Signer>>,
 }
 
 impl Gate {
@@ -542,6 +547,7 @@ impl Gate {
                 access: parts.access,
                 store: parts.store,
                 randomness: parts.randomness,
+                authorizer: parts.receiver_authorizer,
             }),
         })
     }

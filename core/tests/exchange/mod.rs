@@ -90,7 +90,14 @@ fn gate_of(config: &Value) -> Gate {
         if external { None } else { Some(Arc::new(MemoryStore::default())) };
     Gate::new(
         routes,
-        GateParts { options, issuer: None, access: None, store, randomness: Arc::new(Xorshift::default()) },
+        GateParts {
+            options,
+            issuer: None,
+            access: None,
+            store,
+            randomness: Arc::new(Xorshift::default()),
+            receiver_authorizer: None,
+        },
     )
     .unwrap()
 }

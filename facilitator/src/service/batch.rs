@@ -186,7 +186,7 @@ impl Facilitator {
             }
             BatchPayload::Refund { channel, voucher, refund } => {
                 let nonce = refund.refund_nonce.ok_or_else(|| {
-                    Error::new(ErrorCode::BatchVoucherPayload, "a refund to settle needs its refundNonce")
+                    Error::new(ErrorCode::BatchRefundPayload, "a refund to settle needs its refundNonce")
                 })?;
                 Ok((format!("{chain_id}:batch-refund:{:#x}:{nonce}", voucher.channel_id), channel.payer))
             }
@@ -255,13 +255,79 @@ impl Facilitator {
                         let nonce = batch::erc3009_deposit_nonce(voucher.channel_id, U256::from_be_bytes(salt.0));
                         (ERC3009_DEPOSIT_COLLECTOR, Spent::Eip3009(nonce))
                     }
-                    DepositAuthorization::Permit2 { .. } => {
-                        return Err(invalid(
-                            ErrorCode::BatchDepositPayload,
-                            "this facilitator settles ERC-3009 deposits only so far; pay the deposit with an \
-                             eip3009 offer",
-                            payer,
-                        ));
+                    DepositAuthorization::Permit2 {
+                        from,
+                        token,
+                        amount,
+                        spender,
+                        nonce,
+                        deadline,
+                        channel_id,
+                        signature,
+                    } => {
+                        if offer.method != DepositMethod::Permit2 {
+                            return Err(invalid(
+                                ErrorCode::BatchDepositPayload,
+                                "the offer asks for ERC-3009 deposits, and this one is Permit2",
+                                payer,
+                            ));
+                        }
+                        if *from != channel.payer
+                            || *token != channel.token
+                            || *amount != U256::from(deposit.amount)
+                            || *spender != PERMIT2_DEPOSIT_COLLECTOR
+                            || *channel_id != voucher.channel_id
+                        {
+                            return Err(invalid(
+                                ErrorCode::BatchDepositPayload,
+                                "a Permit2 deposit is the payer's transfer of the deposit amount of the channel's \
+                                 token, to the Permit2 deposit collector, for this channel",
+                                payer,
+                            ));
+                        }
+                        if *deadline <= now + U256::from(DEPOSIT_MARGIN_SECONDS) {
+                            return Err(invalid(
+                                ErrorCode::BatchValidBeforeExpired,
+                                "the Permit2 deposit's deadline has passed",
+                                payer,
+                            ));
+                        }
+                        let digest = batch::offer::permit2_deposit_digest(
+                            offer.chain_id,
+                            *token,
+                            *amount,
+                            *spender,
+                            *nonce,
+                            *deadline,
+                            *channel_id,
+                        );
+                        let has_code = chain
+                            .has_code_cached(channel.payer)
+                            .await
+                            .map_err(|e| node_failed(e, channel.payer, ErrorCode::UnexpectedVerifyError))?;
+                        if !has_code && !recovers_to(&digest, signature, channel.payer) {
+                            return Err(invalid(
+                                ErrorCode::Permit2InvalidSignature,
+                                "the deposit's Permit2 signature is not the payer's",
+                                payer,
+                            ));
+                        }
+                        let allowance = chain
+                            .permit2_allowance(channel.token, channel.payer)
+                            .await
+                            .map_err(|e| node_failed(e, channel.payer, ErrorCode::UnexpectedVerifyError))?;
+                        if allowance < *amount {
+                            return Err(invalid(
+                                ErrorCode::Permit2AllowanceRequired,
+                                format!(
+                                    "the payer allows Permit2 to move {allowance} of the token, less than the deposit \
+                                     of {amount}: approve Permit2 on the token once, or deposit with ERC-3009"
+                                ),
+                                payer,
+                            ));
+                        }
+                        // Permit2 moves the deposit from the payer straight to the settlement contract.
+                        (SETTLEMENT_CONTRACT, Spent::Permit2(*nonce))
                     }
                 };
                 let balance = chain
@@ -429,10 +495,138 @@ impl Facilitator {
                 };
                 Ok((chain, checked))
             }
-            BatchPayload::Refund { .. } => Err(Error::new(
-                ErrorCode::BatchPayloadType,
-                "this facilitator does not settle cooperative refunds yet; the payer's withdrawal returns its balance",
-            )),
+            BatchPayload::Refund { channel, voucher, refund } => {
+                let payer = Some(channel.payer);
+                // The payer's own request: its voucher at the charged total, against the channel on chain.
+                let (_, chain, state) = self.batch_client_check(request, &channel, &voucher, 0, true).await?;
+                let chain_id = chain.chain_id();
+                let channel_id = voucher.channel_id;
+                let incomplete = |what: &str| {
+                    invalid(
+                        ErrorCode::BatchRefundPayload,
+                        format!("a refund to settle names {what}; the payer's server completes it"),
+                        payer,
+                    )
+                };
+                let nonce =
+                    refund.refund_nonce.ok_or_else(|| incomplete("the channel's refund nonce (refundNonce)"))?;
+                let amount = refund.amount.ok_or_else(|| incomplete("its amount"))?;
+                if nonce != state.refund_nonce {
+                    return Err(invalid(
+                        ErrorCode::BatchRefundPayload,
+                        format!(
+                            "the refund uses nonce {nonce}; the channel's next refund nonce is {}",
+                            state.refund_nonce
+                        ),
+                        payer,
+                    ));
+                }
+                // Its claims are the server's charges on this channel, claimed before the rest goes back.
+                if refund.claims.len() > 1 || refund.claims.iter().any(|c| c.channel != channel) {
+                    return Err(invalid(
+                        ErrorCode::BatchRefundPayload,
+                        "a refund claims from its own channel only, in one row",
+                        payer,
+                    ));
+                }
+                let mut claimed = state.total_claimed;
+                if let Some(claim) = refund.claims.first() {
+                    let row = SignedVoucher {
+                        channel_id,
+                        max_claimable: claim.max_claimable,
+                        signature: claim.signature.clone(),
+                    };
+                    batch::check_voucher(&claim.channel, &row, chain_id)?;
+                    if claim.total_claimed > claim.max_claimable
+                        || claim.total_claimed <= state.total_claimed
+                        || claim.total_claimed > state.balance
+                    {
+                        return Err(invalid(
+                            ErrorCode::BatchRefundPayload,
+                            format!(
+                                "the refund's claim of {} in all must be within its voucher ({}) and the balance ({}), \
+                                 and above the {} claimed already",
+                                claim.total_claimed, claim.max_claimable, state.balance, state.total_claimed
+                            ),
+                            payer,
+                        ));
+                    }
+                    claimed = claim.total_claimed;
+                }
+                let available = state.balance.saturating_sub(claimed);
+                if available == 0 {
+                    return Err(invalid(
+                        ErrorCode::BatchRefundNoBalance,
+                        format!("channel {channel_id:#x} has nothing unclaimed to refund"),
+                        payer,
+                    ));
+                }
+                if amount == 0 || amount > available {
+                    return Err(invalid(
+                        ErrorCode::BatchRefundAmountInvalid,
+                        format!("a refund of {amount}: the channel holds {available} unclaimed"),
+                        payer,
+                    ));
+                }
+                // Signed by the receiver's authorizer, never here for a delegated one: a payer could ask for its
+                // balance back before the server claimed what it charged, which only the server knows.
+                let authorizer = channel.receiverAuthorizer;
+                let unsigned = || {
+                    invalid(
+                        ErrorCode::BatchAuthorizerNotConfigured,
+                        "a refund is signed by the receiver's authorizer (refundAuthorizerSignature, and \
+                         claimAuthorizerSignature for its claim): this facilitator does not sign refunds for a \
+                         delegated authorizer, as it cannot know what the server charged and has not claimed yet",
+                        payer,
+                    )
+                };
+                let refund_signature = refund.refund_signature.clone().ok_or_else(unsigned)?;
+                let contract_authorizer = chain
+                    .has_code_cached(authorizer)
+                    .await
+                    .map_err(|e| node_failed(e, channel.payer, ErrorCode::UnexpectedSettleError))?;
+                let digest = batch::Refund { channelId: channel_id, nonce, amount }.digest(chain_id);
+                let foreign = || {
+                    invalid(
+                        ErrorCode::BatchRefundPayload,
+                        format!(
+                            "a refund signature is not the receiver authorizer's ({})",
+                            authorizer.to_checksum(None)
+                        ),
+                        payer,
+                    )
+                };
+                if !contract_authorizer && !recovers_to(&digest, &refund_signature, authorizer) {
+                    return Err(foreign());
+                }
+                let claim_signature = match refund.claims.is_empty() {
+                    true => None,
+                    false => {
+                        let signature = refund.claim_signature.clone().ok_or_else(unsigned)?;
+                        let digest = batch::offer::claim_batch(&refund.claims, chain_id).digest(chain_id);
+                        if !contract_authorizer && !recovers_to(&digest, &signature, authorizer) {
+                            return Err(foreign());
+                        }
+                        Some(signature)
+                    }
+                };
+                let claims = claim_signature.as_deref().map(|s| (refund.claims.as_slice(), s));
+                let checked = Checked {
+                    payer: channel.payer,
+                    asset: channel.token,
+                    from: SETTLEMENT_CONTRACT,
+                    to: channel.payer,
+                    value: U256::from(amount),
+                    target: SETTLEMENT_CONTRACT,
+                    input: calls::refund_call(&channel, amount, nonce, &refund_signature, claims),
+                    spent: Spent::Batch,
+                    sender: None,
+                    upto: false,
+                    deploy: None,
+                    batch: Some(Action::Refund { channel_id, nonce }),
+                };
+                Ok((chain, checked))
+            }
             BatchPayload::Voucher { .. } => Err(Error::new(
                 ErrorCode::BatchPayloadType,
                 "a voucher is not settled by itself: the server claims it (a claim payload) and then settles",
@@ -440,17 +634,21 @@ impl Facilitator {
         }
     }
 
-    /// A mined batch-settlement answer, with the channel's state for a deposit.
+    /// A mined batch-settlement answer, with the channel's state for a deposit or a refund.
     pub(super) async fn batch_enrich(
         &self,
         chain: &Chain,
         mut answer: paywire_core::types::SettleResponse,
         action: &Action,
     ) -> paywire_core::types::SettleResponse {
-        if let (true, Action::Deposit { channel_id }) = (answer.success, action)
-            && let Ok(state) = calls::snapshot(chain, *channel_id).await
+        let channel_id = match action {
+            Action::Deposit { channel_id } | Action::Refund { channel_id, .. } => Some(*channel_id),
+            _ => None,
+        };
+        if let (true, Some(channel_id)) = (answer.success, channel_id)
+            && let Ok(state) = calls::snapshot(chain, channel_id).await
         {
-            answer.other.insert("extra".into(), serde_json::json!({"channelState": state.to_json(*channel_id)}));
+            answer.other.insert("extra".into(), serde_json::json!({"channelState": state.to_json(channel_id)}));
         }
         answer
     }

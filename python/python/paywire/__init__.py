@@ -74,6 +74,7 @@ from ._paywire import (
     typed_data_hashes,
     verify_payment,
     verify_to_response,
+    verify_voucher,
 )
 
 
@@ -149,4 +150,5 @@ __all__ = [
     "typed_data_hashes",
     "verify_payment",
     "verify_to_response",
+    "verify_voucher",
 ]

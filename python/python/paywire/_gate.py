@@ -109,7 +109,10 @@ class GateMiddleware:
     paid for a resource sign in to it again without paying (sign-in-with-x). ``pass_facilitator`` (a
     facilitator's base URL) names in bills where a client that paid gets a pass, which ``access`` must then
     trust (the facilitator's credential key). ``claims`` (a ``Claims``) is how the app claims what its
-    ``batch-settlement`` routes charged.
+    ``batch-settlement`` routes charged. ``receiver_authorizer`` (a ``LocalSigner`` or any signer) is the key
+    of those routes' ``extra.receiverAuthorizer`` when the server holds it: it signs their claims and payers'
+    cooperative refunds (without it, the facilitator signs claims as the delegated authorizer, and refunds are
+    refused: only the server knows what it charged).
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class GateMiddleware:
         sign_in: Union[bool, SignIn] = False,
         pass_facilitator: Optional[str] = None,
         claims: Optional[Claims] = None,
+        receiver_authorizer: Any = None,
     ) -> None:
         self.app = app
         if claims is not None:
@@ -169,6 +173,7 @@ class GateMiddleware:
             hooks=self.hooks.points("server"),
             **sign_in_options(signing),
             pass_facilitator=pass_facilitator,
+            receiver_authorizer=receiver_authorizer,
         )
         if self.gate.names_client_host:
             log.warning(

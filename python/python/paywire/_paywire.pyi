@@ -103,6 +103,7 @@ __all__ = [
     "typed_data_hashes",
     "verify_payment",
     "verify_to_response",
+    "verify_voucher",
 ]
 
 __version__: str
@@ -386,6 +387,13 @@ class Payer:
     ) -> Union[PaymentHeader, PreparedPayment]: ...
     def complete(self, prepared: PreparedPayment, signatures: Sequence[bytes]) -> PaymentHeader: ...
     def forget(self, purchase: str) -> None: ...
+    def export_channels(self) -> str:
+        """This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+        ``import_channels`` in the next process (it then pays on from the same channels)."""
+        ...
+    def import_channels(self, text: str) -> int:
+        """Takes in channels ``export_channels`` wrote; returns how many. A malformed text changes nothing."""
+        ...
 
 # Serving
 
@@ -477,6 +485,10 @@ def verify_to_response(
     *,
     allow_onchain_signatures: bool = False,
 ) -> VerifyResponse: ...
+def verify_voucher(payment: PaymentPayload, requirements: PaymentRequirements) -> VerifyResponse:
+    """Offline check of a batch-settlement payment's voucher for ``requirements`` (the channel is the offer's,
+    the voucher the payer's signature), as a ``/verify`` answer; what only the chain knows is not checked."""
+    ...
 def settlement_header(x402_version: int, settlement: SettleResponse) -> Tuple[str, str]: ...
 def status_for(error: Union[PaywireError, str]) -> int: ...
 def status_for_reason(reason: str) -> int: ...
@@ -626,6 +638,7 @@ class Gate:
         sign_in_max_age_seconds: int = ...,
         sign_in_expiration_seconds: Optional[int] = None,
         pass_facilitator: Optional[str] = None,
+        receiver_authorizer: Any = None,
     ) -> Gate: ...
     @property
     def names_client_host(self) -> bool: ...
@@ -758,6 +771,8 @@ class PaidFetch:
         hooks: Sequence[str] = ...,
         sign_in: bool = True,
         pass_facilitators: Sequence[str] = ...,
+        refund: bool = False,
+        refund_amount: Optional[int] = None,
     ) -> Tuple[PaidFetch, FetchStep]: ...
     def feed_response(self, status: int, headers: _Headers) -> FetchStep: ...
     def feed_body(self, body: bytes) -> FetchStep: ...

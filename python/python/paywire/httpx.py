@@ -32,6 +32,10 @@ SETTLEMENT = "x402_settlement"
 PAYMENT = "x402_payment"
 #: Marks the extensions of a call that paid; httpx gives the hops of a redirected call the same extensions.
 PAID_MARK = "paywire_paid"
+#: Asks, in a request's extensions, for the cooperative refund of the URL's channel (``{"amount": n or None}``).
+REFUND = "paywire_refund"
+#: Why a final 402 was not paid (or a refund refused), in a response's extensions.
+UNPAID = "x402_unpaid"
 #: Framing headers of a request; a replayed body gets its own.
 _FRAMING = ("content-length", "transfer-encoding")
 
@@ -56,6 +60,7 @@ def _start(
     pass_facilitators: Sequence[str],
 ) -> Tuple[PaidFetch, FetchStep]:
     has_body = bool(body) or "content-length" in request.headers or "transfer-encoding" in request.headers
+    refund = request.extensions.get(REFUND)
     return PaidFetch.start(
         payer,
         request.method,
@@ -69,6 +74,8 @@ def _start(
         hooks=hooks.points("client"),
         sign_in=sign_in,
         pass_facilitators=list(pass_facilitators),
+        refund=refund is not None,
+        refund_amount=None if refund is None else refund.get("amount"),
     )
 
 
@@ -82,8 +89,35 @@ def _hop(original: httpx.Request, step: FetchStep) -> httpx.Request:
 def _finish(request: httpx.Request, response: httpx.Response, step: FetchStep) -> httpx.Response:
     if step.payment is not None:
         request.extensions[PAID_MARK] = True
-    response.extensions = {**response.extensions, SETTLEMENT: step.settlement, PAYMENT: step.payment}
+    response.extensions = {
+        **response.extensions, SETTLEMENT: step.settlement, PAYMENT: step.payment, UNPAID: step.unpaid
+    }
     return response
+
+
+def _refunded(response: httpx.Response) -> SettleResponse:
+    receipt = settlement(response)
+    unpaid = response.extensions.get(UNPAID)
+    if unpaid is not None:
+        raise unpaid
+    if receipt is None or not receipt.success:
+        reason = receipt.error_reason if receipt is not None else f"HTTP {response.status_code} and no receipt"
+        raise RuntimeError(f"the server did not refund the channel ({reason})")
+    return receipt
+
+
+def refund(client: httpx.Client, url: str, amount: Optional[int] = None) -> SettleResponse:
+    """Asks the server of ``url`` (a ``batch-settlement`` route) to return this payer's channel balance:
+    ``amount`` units, or everything it did not charge. ``client`` sends through a ``PaymentTransport``.
+    Returns the refund's receipt (its transaction); raises ``PaywireError`` when the server refuses (nothing
+    to refund, or it does not hold the key to sign refunds: then ``initiateWithdraw`` on the contract, and
+    ``finalizeWithdraw`` after the channel's withdraw delay, return the balance without the server)."""
+    return _refunded(client.get(url, extensions={REFUND: {"amount": amount}}))
+
+
+async def arefund(client: httpx.AsyncClient, url: str, amount: Optional[int] = None) -> SettleResponse:
+    """``refund`` for an ``httpx.AsyncClient`` sending through an ``AsyncPaymentTransport``."""
+    return _refunded(await client.get(url, extensions={REFUND: {"amount": amount}}))
 
 
 class PaymentTransport(httpx.BaseTransport):

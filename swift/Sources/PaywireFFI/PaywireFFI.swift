@@ -1284,6 +1284,12 @@ public func FfiConverterTypeExchange_lower(_ value: Exchange) -> UInt64 {
 public protocol GateProtocol: AnyObject, Sendable {
     
     /**
+     * The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+     * receiver. Drive it as a request (store and settle steps); its final `Respond` step holds a JSON summary.
+     */
+    func claim(now: UInt64?)  -> Started
+    
+    /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
      */
     func handle(head: RequestHead, frameworkPattern: String?, frameworkNoRoute: Bool, now: UInt64?) throws  -> Started
@@ -1344,16 +1350,18 @@ open class Gate: GateProtocol, @unchecked Sendable {
         return try! rustCall { uniffi_paywire_ffi_fn_clone_gate(self.handle, $0) }
     }
     /**
-     * A gate for `routes`.
+     * A gate for `routes`; `receiver_authorizer` is the key of the batch-settlement offers' receiver
+     * authorizer when the server holds it (it signs their claims and payers' refunds).
      */
-public convenience init(routes: [PricedRoute], options: GateOptions, issuer: Issuer? = nil, access: AccessPolicy? = nil)throws  {
+public convenience init(routes: [PricedRoute], options: GateOptions, issuer: Issuer? = nil, access: AccessPolicy? = nil, receiverAuthorizer: LocalSigner? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypePaywireError_lift) {
     uniffi_paywire_ffi_fn_constructor_gate_new(
         FfiConverterSequenceTypePricedRoute.lower(routes),
         FfiConverterTypeGateOptions_lower(options),
         FfiConverterOptionTypeIssuer.lower(issuer),
-        FfiConverterOptionTypeAccessPolicy.lower(access),$0
+        FfiConverterOptionTypeAccessPolicy.lower(access),
+        FfiConverterOptionTypeLocalSigner.lower(receiverAuthorizer),$0
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1365,6 +1373,19 @@ public convenience init(routes: [PricedRoute], options: GateOptions, issuer: Iss
 
     
 
+    
+    /**
+     * The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+     * receiver. Drive it as a request (store and settle steps); its final `Respond` step holds a JSON summary.
+     */
+open func claim(now: UInt64? = nil) -> Started  {
+    return try!  FfiConverterTypeStarted_lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_gate_claim(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionUInt64.lower(now),$0
+    )
+})
+}
     
     /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
@@ -2097,9 +2118,20 @@ public protocol PayerProtocol: AnyObject, Sendable {
     func complete(prepared: PreparedPayment, signatures: [Data]) throws  -> PaymentHeader
     
     /**
+     * This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+     * `importChannels` in the next process (it then pays on from the same channels).
+     */
+    func exportChannels()  -> String
+    
+    /**
      * Forgets the payment of a purchase once a response to the paid request arrived.
      */
     func forget(purchase: String) 
+    
+    /**
+     * Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+     */
+    func importChannels(text: String) throws  -> UInt32
     
     /**
      * Pays a bill. `purchase` names the purchase, so a retry of the same purchase gets the same payment;
@@ -2235,6 +2267,18 @@ open func complete(prepared: PreparedPayment, signatures: [Data])throws  -> Paym
 }
     
     /**
+     * This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+     * `importChannels` in the next process (it then pays on from the same channels).
+     */
+open func exportChannels() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_payer_export_channels(
+            self.uniffiCloneHandle(),$0
+    )
+})
+}
+    
+    /**
      * Forgets the payment of a purchase once a response to the paid request arrived.
      */
 open func forget(purchase: String)  {try! rustCall() {
@@ -2243,6 +2287,18 @@ open func forget(purchase: String)  {try! rustCall() {
         FfiConverterString.lower(purchase),$0
     )
 }
+}
+    
+    /**
+     * Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+     */
+open func importChannels(text: String)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_method_payer_import_channels(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),$0
+    )
+})
 }
     
     /**
@@ -8942,6 +8998,30 @@ fileprivate struct FfiConverterOptionTypeIssuer: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLocalSigner: FfiConverterRustBuffer {
+    typealias SwiftType = LocalSigner?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLocalSigner.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLocalSigner.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePaymentHeader: FfiConverterRustBuffer {
     typealias SwiftType = PaymentHeader?
 
@@ -9930,6 +10010,20 @@ public func startPaidFetch(payer: Payer, request: FetchRequest, options: FetchOp
 })
 }
 /**
+ * Starts the cooperative refund of the batch-settlement channel behind `url` (a GET of it): `amount` units
+ * (decimal), or everything the server did not charge. Drive it as a paid call; its outcome's settlement is
+ * the refund's receipt, its `unpaid` error the server's refusal.
+ */
+public func startRefund(payer: Payer, url: String, amount: String? = nil)throws  -> FetchStarted  {
+    return try  FfiConverterTypeFetchStarted_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_start_refund(
+        FfiConverterTypePayer_lower(payer),
+        FfiConverterString.lower(url),
+        FfiConverterOptionString.lower(amount),$0
+    )
+})
+}
+/**
  * The HTTP status for an error code (402, 400, 409, 412, 500, 502).
  */
 public func statusFor(code: String)throws  -> UInt16  {
@@ -10137,6 +10231,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 55390) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_start_refund() != 60449) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_status_for() != 34365) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10224,6 +10321,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response() != 22147) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_method_gate_claim() != 41474) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_method_gate_handle() != 48617) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10281,7 +10381,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_method_payer_complete() != 28679) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_method_payer_export_channels() != 65349) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_method_payer_forget() != 53967) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_payer_import_channels() != 35315) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_method_payer_pay() != 43612) {
@@ -10491,7 +10597,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_constructor_accesspolicy_new() != 35920) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_paywire_ffi_checksum_constructor_gate_new() != 20606) {
+    if (uniffi_paywire_ffi_checksum_constructor_gate_new() != 8894) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_constructor_issuer_new() != 50659) {

@@ -16,7 +16,7 @@ import path from 'node:path'
 
 const require = createRequire(path.join(process.env.PAYWIRE_NODE_DIR, 'package.json'))
 const express = require('express')
-const { FacilitatorClient, PriceTag, RedisStore, paymentMiddleware } = require('paywire')
+const { FacilitatorClient, LocalSigner, PriceTag, RedisStore, paymentMiddleware } = require('paywire')
 
 const network = process.env.NETWORK ?? 'eip155:84532'
 const tags = process.env.TRANSFER_METHOD === 'permit2'
@@ -36,6 +36,9 @@ if (process.env.UPTO_FACILITATOR) {
   }
 }
 
+// BATCH_AUTHORIZER_KEY instead: the server holds its receiver authorizer (it signs claims and refunds).
+const receiverAuthorizer = process.env.BATCH_AUTHORIZER_KEY ? new LocalSigner(process.env.BATCH_AUTHORIZER_KEY) : undefined
+if (receiverAuthorizer) process.env.BATCH_AUTHORIZER = receiverAuthorizer.address
 if (process.env.BATCH_AUTHORIZER) {
   routes['GET /batch'] = {
     tags: new PriceTag({
@@ -88,6 +91,7 @@ const paywall = paymentMiddleware(routes, {
   publicUrl: process.env.PUBLIC_URL,
   takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,
   signIn: process.env.SIGN_IN === '1',
+  receiverAuthorizer,
 })
 app.use(paywall)
 // served_by: a response held by one process and collected from another still names the first. `served` counts

@@ -15,7 +15,9 @@ of Base Sepolia's USDC paid through Permit2 instead (test_permit2.py). UPTO_FACI
 key) adds GET /generate, metered with the upto scheme: at most UPTO_MAX (default 50000) units of USDC, charging
 the `used` query parameter (the Settlement-Overrides header the handler sets). BATCH_AUTHORIZER (the receiver
 authorizer, e.g. the facilitator's key) adds GET /batch, paid from batch-settlement channels, BATCH_PRICE (default
-1000) units of USDC a request, and POST /claim, which claims the channels' charges and sweeps them (free).
+1000) units of USDC a request, and POST /claim, which claims the channels' charges and sweeps them (free);
+BATCH_AUTHORIZER_KEY instead makes the server hold its receiver authorizer (it signs claims and refunds);
+BATCH_METHOD=permit2 asks for deposits through Permit2.
 """
 
 import json
@@ -144,10 +146,14 @@ if os.environ.get("UPTO_FACILITATOR"):
         os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], amount=int(os.environ.get("UPTO_MAX", "50000")),
         asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e", scheme="upto",
         extra={"facilitatorAddress": os.environ["UPTO_FACILITATOR"]}))
+authorizer_key = os.environ.get("BATCH_AUTHORIZER_KEY")
+if authorizer_key:
+    os.environ["BATCH_AUTHORIZER"] = LocalSigner(authorizer_key).address
 if os.environ.get("BATCH_AUTHORIZER"):
     routes["GET /batch"] = Route(PriceTag(
         os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], amount=int(os.environ.get("BATCH_PRICE", "1000")),
         asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e", scheme="batch-settlement",
+        transfer_method=os.environ.get("BATCH_METHOD", "eip3009"),
         extra={"receiverAuthorizer": os.environ["BATCH_AUTHORIZER"], "withdrawDelay": 900}))
 app.add_middleware(
     PaymentMiddleware,
@@ -171,4 +177,5 @@ app.add_middleware(
     pass_facilitator=os.environ.get("PASS_FACILITATOR"),
     issuer=Issuer(LocalSigner(os.environ["OFFER_KEY"])) if os.environ.get("OFFER_KEY") else None,
     claims=claims,
+    receiver_authorizer=LocalSigner(authorizer_key) if authorizer_key else None,
 )

@@ -2,13 +2,19 @@
 //! it has charged in all, the last voucher and its signature, the balance it saw): a voucher must raise the
 //! charged total by exactly the price, and is checked offline when the channel is known; a deposit, an unknown
 //! channel or a smart-wallet voucher asks the facilitator. One request per channel at a time. The charge is
-//! committed only once the handler succeeded (a deposit also once it settled). A voucher that does not match
+//! committed only once the handler succeeded (a deposit also once it settled; a deposit whose answer this
+//! server lost is found settled before the handler runs, and its voucher verified against the chain). A
+//! cooperative refund, for a server holding its receiver authorizer, is completed and signed here. A voucher
+//! that does not match
 //! gets the corrective 402: the server's channel state and the last voucher it holds, so a client that lost
 //! its state can check its own signature and go on. [`Gate::claim`] claims every channel's charges at the
 //! facilitator and sweeps them to the receiver.
 
 use super::*;
-use crate::batch::{self, BatchOffer, BatchPayload, ChannelConfig, SignedVoucher, VoucherCheck};
+use crate::batch::{
+    self, BatchOffer, BatchPayload, ChannelConfig, RefundRequest, SignedVoucher, VoucherCheck, VoucherClaim,
+};
+use crate::wire::Object;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -55,6 +61,9 @@ pub struct ChannelState {
     /// When the fields mirrored from the chain were last read (Unix seconds).
     #[serde(default)]
     pub synced_at: u64,
+    /// A claim made with a refund whose sweep failed: the next claim run sweeps the offer.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub unswept: bool,
 }
 
 fn amount(text: &str) -> u128 {
@@ -108,8 +117,21 @@ fn channel_key(id: &str) -> String {
     format!("{CHANNEL_PREFIX}{id}")
 }
 
+/// The payload of a sweep of `offer`'s receiver's claims in its token.
+fn sweep_payload(offer: &PaymentRequirements) -> Object {
+    let mut sweep = Object::new();
+    sweep.insert("type".into(), "settle".into());
+    sweep.insert("receiver".into(), offer.pay_to().into());
+    sweep.insert("token".into(), offer.asset().into());
+    sweep
+}
+
 /// A channel with charges to claim: its id, its stored entry and state.
 type Claimable = (String, StoreEntry, ChannelState);
+
+/// An offer's channels at a claim: the offer, the channels with charges to claim, and those (id, entry) whose
+/// claimed charges wait for a sweep.
+type OfferChannels = (Value, Vec<Claimable>, Vec<(String, StoreEntry)>);
 
 /// A request's payment from a channel: what it carries.
 struct Spend {
@@ -118,6 +140,8 @@ struct Spend {
     channel: ChannelConfig,
     voucher: SignedVoucher,
     deposit: Option<u128>,
+    /// A cooperative refund asked for (the voucher is at the charged total).
+    refund: Option<RefundRequest>,
     check: VoucherCheck,
 }
 
@@ -133,13 +157,18 @@ impl Run {
         let offer = offer.clone();
         let terms = BatchOffer::resolve(&offer)?;
         let payload = BatchPayload::parse(payment.payload())?;
-        let (channel, voucher, deposit) = match &payload {
-            BatchPayload::Deposit { channel, voucher, deposit } => (channel, voucher, Some(deposit.amount)),
-            BatchPayload::Voucher { channel, voucher } => (channel, voucher, None),
+        let (channel, voucher, deposit, refund) = match &payload {
+            BatchPayload::Deposit { channel, voucher, deposit } => (channel, voucher, Some(deposit.amount), None),
+            BatchPayload::Voucher { channel, voucher } => (channel, voucher, None, None),
+            // A payer's refund names at most its amount: the server completes the rest.
+            BatchPayload::Refund { channel, voucher, refund } => {
+                (channel, voucher, None, Some(RefundRequest { amount: refund.amount, ..RefundRequest::default() }))
+            }
             _ => {
                 return Err(Error::new(
                     ErrorCode::BatchPayloadType,
-                    "a request is paid with a deposit or a voucher; refunds are not served here yet",
+                    "a request is paid with a deposit or a voucher, or asks for a refund; claims and sweeps are the \
+                     server's to send to its facilitator",
                 ));
             }
         };
@@ -155,7 +184,7 @@ impl Run {
             .with_payer(payer));
         }
         let (channel, voucher) = (channel.clone(), voucher.clone());
-        Ok(Spend { offer, terms, channel, voucher, deposit, check })
+        Ok(Spend { offer, terms, channel, voucher, deposit, refund, check })
     }
 
     /// A request paid from a channel, from the payment to the answer.
@@ -196,6 +225,9 @@ impl Run {
         };
         let known: Option<ChannelState> =
             held.as_ref().and_then(|h| h.record.body.as_deref()).and_then(|b| serde_json::from_slice(b).ok());
+        if spend.refund.is_some() {
+            return self.take_refund(spend, payment, &id, held, known).await;
+        }
         let price = u128::try_from(spend.terms.amount).unwrap_or(u128::MAX);
         if let Some(state) = &known {
             // A known channel: a voucher that does not follow the charged total is corrected before anything
@@ -212,6 +244,8 @@ impl Run {
             .is_none_or(|s| s.withdraw_requested_at != 0 || self.now.saturating_sub(s.synced_at) > STATE_TTL_SECONDS);
         let ask = spend.deposit.is_some() || stale || matches!(spend.check, VoucherCheck::RequiresOnchain { .. });
         let mut seen: Option<Snapshot> = None;
+        // A deposit found settled already (its answer had been lost): its balance is in `seen`.
+        let mut deposited_before: Option<SettleResponse> = None;
         if ask {
             let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
             let verdict = match self.ask(Action::Verify(Box::new(call))).await {
@@ -224,9 +258,25 @@ impl Run {
             if !verdict.is_valid {
                 let reason = verdict.invalid_reason.clone().unwrap_or_else(|| "invalid_payment".into());
                 let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
-                return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+                // A deposit this server had settled before it lost the answer (a dropped connection) fails
+                // verification as spent; the facilitator repeats the answer it recorded, so the payer's
+                // retry is served without a second deposit.
+                if spend.deposit.is_none() {
+                    return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+                }
+                match self.recover_deposit(&payment, &spend).await {
+                    Ok(Some((settled, now_seen))) => {
+                        seen = Some(now_seen);
+                        deposited_before = Some(settled);
+                    }
+                    Ok(None) => {
+                        return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+                    }
+                    Err(action) => return action,
+                }
+            } else {
+                seen = snapshot(verdict.other.get("extra"));
             }
-            seen = snapshot(verdict.other.get("extra"));
         }
         // Without state of its own, the server starts from what is claimed on chain (x402: unclaimed vouchers
         // a server lost are its loss, never charged to the payer twice).
@@ -253,7 +303,9 @@ impl Run {
         if spend.voucher.max_claimable != expected {
             return self.corrective(&spend, &id, &state, known.is_some(), expected).await;
         }
-        let available = amount(&state.balance).saturating_add(spend.deposit.unwrap_or(0));
+        // A deposit found on chain is in the balance the facilitator reported since.
+        let arriving = if deposited_before.is_some() { 0 } else { spend.deposit.unwrap_or(0) };
+        let available = amount(&state.balance).saturating_add(arriving);
         if spend.voucher.max_claimable > available {
             let message = format!(
                 "the channel holds {available}, less than the {expected} this request brings the charges to; deposit more"
@@ -296,19 +348,25 @@ impl Run {
         if let Some(deposited) = spend.deposit {
             // The deposit goes on chain once the request was served, as every x402 settlement.
             self.shielded = true;
-            let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
-            let settled = match self.ask(Action::Settle(Box::new(call))).await {
-                Input::Settled(s) => s,
-                Input::FacilitatorFailed { code, message } => {
-                    return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await;
+            let settled = match deposited_before.take() {
+                Some(s) => s,
+                None => {
+                    let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
+                    let settled = match self.ask(Action::Settle(Box::new(call))).await {
+                        Input::Settled(s) => s,
+                        Input::FacilitatorFailed { code, message } => {
+                            return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await;
+                        }
+                        _ => return out_of_turn().action,
+                    };
+                    if !settled.success {
+                        let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
+                        let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
+                        return self.answer_bill(402, &reason, &message, Vec::new()).await;
+                    }
+                    settled
                 }
-                _ => return out_of_turn().action,
             };
-            if !settled.success {
-                let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
-                let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
-                return self.answer_bill(402, &reason, &message, Vec::new()).await;
-            }
             let after = snapshot(settled.other.get("extra").and_then(|e| e.get("channelState")));
             let balance = after.as_ref().map_or(available, |s| s.balance);
             state.balance = balance.to_string();
@@ -338,14 +396,253 @@ impl Run {
         self.respond(out).await
     }
 
+    /// A payer's cooperative refund: checked against the channel on chain (through the facilitator), completed
+    /// with the claim of what this server charged and the receiver authorizer's signatures, settled in one
+    /// transaction; the handler does not run. Only a server holding the receiver authorizer's key refunds.
+    async fn take_refund(
+        &mut self,
+        spend: Spend,
+        payment: PaymentPayload,
+        id: &str,
+        held: Option<StoreEntry>,
+        known: Option<ChannelState>,
+    ) -> Action {
+        let signer = match &self.gate.authorizer {
+            Some(s) if s.address() == spend.channel.receiverAuthorizer => s.clone(),
+            _ => {
+                let message = "this server does not hold the channel's receiver authorizer key, so it cannot sign a \
+                               refund; the payer's withdrawal (initiateWithdraw, then finalizeWithdraw once the \
+                               withdraw delay passed) returns the balance";
+                return self
+                    .answer_bill(402, ErrorCode::BatchAuthorizerNotConfigured.as_str(), message, Vec::new())
+                    .await;
+            }
+        };
+        let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
+        let verdict = match self.ask(Action::Verify(Box::new(call))).await {
+            Input::Verified(v) => v,
+            Input::FacilitatorFailed { code, message } => {
+                return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
+            }
+            _ => return out_of_turn().action,
+        };
+        if !verdict.is_valid {
+            let reason = verdict.invalid_reason.clone().unwrap_or_else(|| "invalid_payment".into());
+            let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+            return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
+        }
+        let Some(seen) = snapshot(verdict.other.get("extra")) else {
+            let e = Error::new(ErrorCode::UnexpectedVerifyError, "the facilitator did not tell the channel's state");
+            return self.fail_locally(e).await;
+        };
+        let mut state = known.clone().unwrap_or_else(|| ChannelState {
+            channel_config: batch::payload::channel_json(&spend.channel),
+            offer: spend.offer.to_value(),
+            charged_cumulative_amount: seen.total_claimed.to_string(),
+            ..ChannelState::default()
+        });
+        state.balance = seen.balance.to_string();
+        state.total_claimed = seen.total_claimed.max(state.claimed()).to_string();
+        state.withdraw_requested_at = seen.withdraw_requested_at;
+        state.refund_nonce = seen.refund_nonce.clone();
+        state.synced_at = self.now;
+        let charged = state.charged();
+        if spend.voucher.max_claimable != charged {
+            // A refund's voucher is at the charged total: anything else gets the server's state to sign again.
+            return self.corrective(&spend, id, &state, known.is_some(), charged).await;
+        }
+        let rest = seen.balance.saturating_sub(charged.max(seen.total_claimed));
+        if rest == 0 {
+            let message = format!("channel {id} holds nothing beyond what this server charged");
+            return self.answer_bill(402, ErrorCode::BatchRefundNoBalance.as_str(), &message, Vec::new()).await;
+        }
+        let amount = spend.refund.as_ref().and_then(|r| r.amount).unwrap_or(rest);
+        if amount == 0 || amount > rest {
+            let message = format!("a refund of {amount}: the channel holds {rest} beyond what this server charged");
+            return self.answer_bill(402, ErrorCode::BatchRefundAmountInvalid.as_str(), &message, Vec::new()).await;
+        }
+        let Ok(nonce) = seen.refund_nonce.parse::<alloy_primitives::U256>() else {
+            let e = Error::new(ErrorCode::UnexpectedVerifyError, "the facilitator told an unreadable refund nonce");
+            return self.fail_locally(e).await;
+        };
+        let chain_id = spend.terms.chain_id;
+        let claims = match charged > seen.total_claimed {
+            true => vec![VoucherClaim {
+                channel: spend.channel.clone(),
+                max_claimable: charged,
+                signature: spend.voucher.signature.clone(),
+                total_claimed: charged,
+            }],
+            false => Vec::new(),
+        };
+        let digest = batch::Refund { channelId: spend.voucher.channel_id, nonce, amount }.digest(chain_id);
+        let signed = crate::signer::sign_checked(signer.as_ref(), &digest).and_then(|refund| {
+            let claim = match claims.is_empty() {
+                true => None,
+                false => Some(batch::offer::sign_claims(signer.as_ref(), &claims, chain_id)?),
+            };
+            Ok((refund, claim))
+        });
+        let (refund_signature, claim_signature) = match signed {
+            Ok(s) => s,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        let claimed_now = !claims.is_empty();
+        let completed = BatchPayload::Refund {
+            channel: spend.channel.clone(),
+            voucher: spend.voucher.clone(),
+            refund: RefundRequest {
+                amount: Some(amount),
+                refund_nonce: Some(nonce),
+                claims,
+                refund_signature: Some(refund_signature.as_bytes().to_vec()),
+                claim_signature: claim_signature.map(|s| s.as_bytes().to_vec()),
+            },
+        };
+        let payment = match PaymentPayload::new_v2(
+            &spend.offer,
+            payment.resource(),
+            completed.to_object(),
+            payment.extensions().cloned(),
+        ) {
+            Ok(p) => p,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        // Before the balance leaves, the stored state stops being trusted offline: whatever happens to the
+        // refund's answer, the channel's next voucher asks the facilitator for the balance.
+        state.synced_at = 0;
+        let Some(held) = self.keep_channel_entry(id, held, &state).await else {
+            return self
+                .answer_json(
+                    503,
+                    ErrorCode::StoreUnavailable.as_str(),
+                    "the server could not record the refund it was asked for; nothing was refunded; try again later",
+                )
+                .await;
+        };
+        let held = Some(held);
+        self.shielded = true;
+        let call = FacilitatorCall { payment, requirements: spend.offer.clone() };
+        let settled = match self.ask(Action::Settle(Box::new(call))).await {
+            Input::Settled(s) => s,
+            Input::FacilitatorFailed { code, message } => {
+                return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await;
+            }
+            _ => return out_of_turn().action,
+        };
+        if !settled.success {
+            let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
+            let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
+            return self.answer_bill(402, &reason, &message, Vec::new()).await;
+        }
+        match snapshot(settled.other.get("extra").and_then(|e| e.get("channelState"))) {
+            Some(after) => {
+                state.balance = after.balance.to_string();
+                state.total_claimed = after.total_claimed.to_string();
+                state.refund_nonce = after.refund_nonce;
+                state.synced_at = self.now;
+            }
+            None => {
+                state.balance = seen.balance.saturating_sub(amount).to_string();
+                state.total_claimed = charged.max(seen.total_claimed).to_string();
+            }
+        }
+        if state.signature.is_empty() {
+            state.signed_max_claimable = charged.to_string();
+            state.signature = crate::wire::hex_lower(&spend.voucher.signature);
+        }
+        if claimed_now {
+            // The charges just claimed are the receiver's once swept; a failed sweep is left to the next claim.
+            let swept = match PaymentPayload::new_v2(&spend.offer, None, sweep_payload(&spend.offer), None) {
+                Ok(payment) => {
+                    let call = FacilitatorCall { payment, requirements: spend.offer.clone() };
+                    matches!(self.ask(Action::Settle(Box::new(call))).await, Input::Settled(s) if s.success)
+                }
+                Err(_) => false,
+            };
+            if !swept {
+                state.unswept = true;
+                self.log(
+                    LogLevel::Warning,
+                    format!("paywire: the sweep after channel {id}'s refund failed; the next claim sweeps it"),
+                );
+            }
+        }
+        // The refund is on chain whatever happens next: it is answered. A state the store cannot keep leaves the
+        // one written before, which the next voucher checks with the facilitator.
+        if !self.keep_channel(id, held, &state).await {
+            self.log(
+                LogLevel::Error,
+                format!("paywire: the state of channel {id} after its refund could not be stored"),
+            );
+        }
+        let mut receipt = settled.clone();
+        receipt.payer = Some(spend.channel.payer.to_checksum(None));
+        receipt.other.insert("extra".into(), json!({ "channelState": state.to_json(id) }));
+        let body = json!({ "message": "Refund acknowledged", "channelId": id, "amount": amount.to_string() });
+        let mut headers: Headers = vec![
+            ("content-type".into(), "application/json".into()),
+            (crate::codec::header::PAYMENT_RESPONSE.into(), receipt.to_header()),
+        ];
+        http::make_private(&mut headers);
+        self.respond(Response { status: 200, headers, body: body.to_string().into_bytes() }).await
+    }
+
+    /// A deposit that failed verification may be one the facilitator settled while this server lost the answer:
+    /// `/settle` is asked (it repeats a recorded answer; a deposit that can still be settled is settled now,
+    /// before the request is served), then the request's voucher is verified on its own against the channel
+    /// as the chain has it now, whose state is returned with the settlement. `None`: the deposit is not on
+    /// chain, or the voucher does not hold (a replayed deposit with another voucher, a channel since refunded
+    /// or withdrawn): the request is refused with the deposit's reason.
+    async fn recover_deposit(
+        &mut self,
+        payment: &PaymentPayload,
+        spend: &Spend,
+    ) -> core::result::Result<Option<(SettleResponse, Snapshot)>, Action> {
+        self.shielded = true;
+        let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
+        let settled = match self.ask(Action::Settle(Box::new(call))).await {
+            Input::Settled(s) if s.success => s,
+            Input::Settled(_) => return Ok(None),
+            Input::FacilitatorFailed { code, message } => {
+                return Err(self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await);
+            }
+            _ => return Err(out_of_turn().action),
+        };
+        let voucher = BatchPayload::Voucher { channel: spend.channel.clone(), voucher: spend.voucher.clone() };
+        let alone = match PaymentPayload::new_v2(&spend.offer, payment.resource(), voucher.to_object(), None) {
+            Ok(p) => p,
+            Err(e) => return Err(self.fail_locally(e).await),
+        };
+        let call = FacilitatorCall { payment: alone, requirements: spend.offer.clone() };
+        match self.ask(Action::Verify(Box::new(call))).await {
+            Input::Verified(v) if v.is_valid => Ok(snapshot(v.other.get("extra")).map(|seen| (settled, seen))),
+            Input::Verified(_) => Ok(None),
+            Input::FacilitatorFailed { code, message } => {
+                Err(self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await)
+            }
+            _ => Err(out_of_turn().action),
+        }
+    }
+
     /// Stores a channel's new state (the busy marker makes this request its only writer) and lists it for
     /// claims. `false` when it could not: the request is then not served (nothing was charged).
     async fn keep_channel(&mut self, id: &str, held: Option<StoreEntry>, state: &ChannelState) -> bool {
+        self.keep_channel_entry(id, held, state).await.is_some()
+    }
+
+    /// [`Run::keep_channel`], answering the entry now stored (for a request that writes the channel twice).
+    async fn keep_channel_entry(
+        &mut self,
+        id: &str,
+        held: Option<StoreEntry>,
+        state: &ChannelState,
+    ) -> Option<StoreEntry> {
         let token = match self.token() {
             Ok(t) => t,
             Err(e) => {
                 self.log(LogLevel::Error, format!("paywire: a channel's charge is not kept: {}", e.message()));
-                return false;
+                return None;
             }
         };
         let entry = StoreEntry {
@@ -366,8 +663,8 @@ impl Run {
         };
         let key = channel_key(id);
         let kept = match &held {
-            Some(h) => self.replace(&key, &h.token, entry).await,
-            None => self.claim(&key, entry).await.map(|other| other.is_none()),
+            Some(h) => self.replace(&key, &h.token, entry.clone()).await,
+            None => self.claim(&key, entry.clone()).await.map(|other| other.is_none()),
         };
         match kept {
             Ok(true) => {}
@@ -379,20 +676,20 @@ impl Run {
                          takeover_after); this one is not served"
                     ),
                 );
-                return false;
+                return None;
             }
             Err(e) => {
                 self.log(
                     LogLevel::Error,
                     format!("paywire: the payment store failed keeping channel {id}'s charge: {}", e.message()),
                 );
-                return false;
+                return None;
             }
         }
         if held.is_none() {
             self.index_channel(id).await;
         }
-        true
+        Some(entry)
     }
 
     /// Adds a channel to the list of channels a claim looks at.
@@ -494,7 +791,8 @@ impl Run {
             Err(e) => return self.store_failed(e).await,
         };
         // Rows grouped by offer (network, token, receiver): one claim and one sweep each.
-        let mut groups: Vec<(Value, Vec<Claimable>)> = Vec::new();
+        // Per offer: the channels with charges to claim, and those whose claimed charges wait for a sweep.
+        let mut groups: Vec<OfferChannels> = Vec::new();
         for id in ids {
             let entry = match self.store(StoreOp::Get { key: channel_key(&id) }).await {
                 Ok(StoreAnswer::Entry(Some(e))) => e,
@@ -505,17 +803,27 @@ impl Run {
             else {
                 continue;
             };
-            if state.charged() <= state.claimed() || state.signature.is_empty() {
+            let claimable = state.charged() > state.claimed() && !state.signature.is_empty();
+            if !claimable && !state.unswept {
                 continue;
             }
-            match groups.iter_mut().find(|(offer, _)| *offer == state.offer) {
-                Some((_, rows)) => rows.push((id, entry, state)),
-                None => groups.push((state.offer.clone(), vec![(id, entry, state)])),
+            let at = match groups.iter().position(|(offer, _, _)| *offer == state.offer) {
+                Some(at) => at,
+                None => {
+                    groups.push((state.offer.clone(), Vec::new(), Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            if state.unswept {
+                groups[at].2.push((id.clone(), entry.clone()));
+            }
+            if claimable {
+                groups[at].1.push((id, entry, state));
             }
         }
         let mut claims = Vec::new();
         let mut sweeps = Vec::new();
-        for (offer, rows) in groups {
+        for (offer, rows, unswept) in groups {
             let Value::Object(offer) = offer else { continue };
             let Ok(offer) = PaymentRequirements::from_object(offer, 2) else { continue };
             let mut claimed_any = false;
@@ -548,14 +856,18 @@ impl Run {
                     }
                 }
             }
-            if !claimed_any {
+            if !claimed_any && unswept.is_empty() {
                 continue;
             }
-            let sweep = json!({"type": "settle", "receiver": offer.pay_to(), "token": offer.asset()});
-            let swept = match self.batch_settle(&offer, sweep).await {
+            let swept = match self.batch_settle(&offer, Value::Object(sweep_payload(&offer))).await {
                 Ok(s) => s,
                 Err(action) => return action,
             };
+            if swept.success || swept.error_reason.as_deref() == Some(ErrorCode::BatchNothingToSettle.as_str()) {
+                for (id, entry) in unswept {
+                    self.amend_channel(&id, entry, |s| core::mem::take(&mut s.unswept)).await;
+                }
+            }
             sweeps.push(json!({
                 "network": offer.network(), "success": swept.success, "transaction": swept.transaction,
                 "amount": swept.amount, "errorReason": swept.error_reason,
@@ -587,7 +899,22 @@ impl Run {
                 })
             })
             .collect();
-        let settled = self.batch_settle(offer, json!({"type": "claim", "claims": claim_rows})).await?;
+        let mut payload = json!({"type": "claim", "claims": claim_rows});
+        // A server holding its receiver authorizer's key signs its own claims (else the facilitator does, as the
+        // delegated authorizer).
+        let parsed = payload.as_object().and_then(|o| BatchPayload::parse(o).ok());
+        if let (Some(signer), Some(BatchPayload::Claim { claims, .. })) = (self.gate.authorizer.clone(), parsed)
+            && claims.iter().all(|c| c.channel.receiverAuthorizer == signer.address())
+            && let Ok(chain_id) = crate::network::chain_id(offer.network())
+        {
+            match batch::offer::sign_claims(signer.as_ref(), &claims, chain_id) {
+                Ok(signature) => {
+                    payload["claimAuthorizerSignature"] = crate::wire::hex_lower(signature.as_bytes()).into();
+                }
+                Err(e) => return Err(self.fail_locally(e).await),
+            }
+        }
+        let settled = self.batch_settle(offer, payload).await?;
         let total =
             rows.iter().fold(0u128, |sum, (_, _, s)| sum.saturating_add(s.charged().saturating_sub(s.claimed())));
         summary.push(json!({
@@ -624,25 +951,51 @@ impl Run {
 
     /// Records that a channel's charges up to `claimed`'s charged total are claimed on chain. A request that
     /// changed the channel meanwhile keeps its own state; the claimed total is merged into it.
-    async fn mark_claimed(&mut self, id: &str, mut entry: StoreEntry, claimed: &ChannelState) {
+    async fn mark_claimed(&mut self, id: &str, entry: StoreEntry, claimed: &ChannelState) {
         let total = claimed.charged();
+        let recorded = self
+            .amend_channel(id, entry, |state| {
+                let raise = state.claimed() < total;
+                if raise {
+                    state.total_claimed = total.to_string();
+                }
+                raise
+            })
+            .await;
+        if !recorded {
+            self.log(
+                LogLevel::Warning,
+                format!(
+                    "paywire: channel {id}'s claim was made but not recorded; it is claimed again (a no-op) next time"
+                ),
+            );
+        }
+    }
+
+    /// Changes a channel's stored state with `change` (which says whether it changed anything), again on the
+    /// latest entry when a request changed it meanwhile. `false` when the store could not take it.
+    async fn amend_channel(
+        &mut self,
+        id: &str,
+        mut entry: StoreEntry,
+        change: impl Fn(&mut ChannelState) -> bool,
+    ) -> bool {
         for _ in 0..INDEX_ATTEMPTS {
             let Some(mut state) =
                 entry.record.body.as_deref().and_then(|b| serde_json::from_slice::<ChannelState>(b).ok())
             else {
-                return;
+                return true;
             };
-            if state.claimed() >= total {
-                return;
+            if !change(&mut state) {
+                return true;
             }
-            state.total_claimed = total.to_string();
             let mut next = entry.clone();
             next.record.body = Some(serde_json::to_vec(&state).unwrap_or_default());
             if let Ok(t) = self.token() {
                 next.token = t;
             }
             match self.replace(&channel_key(id), &entry.token, next).await {
-                Ok(true) => return,
+                Ok(true) => return true,
                 Ok(false) => match self.store(StoreOp::Get { key: channel_key(id) }).await {
                     Ok(StoreAnswer::Entry(Some(e))) => entry = e,
                     _ => break,
@@ -650,9 +1003,6 @@ impl Run {
                 Err(_) => break,
             }
         }
-        self.log(
-            LogLevel::Warning,
-            format!("paywire: channel {id}'s claim was made but not recorded; it is claimed again (a no-op) next time"),
-        );
+        false
     }
 }

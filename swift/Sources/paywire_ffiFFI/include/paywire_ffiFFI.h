@@ -419,7 +419,12 @@ void uniffi_paywire_ffi_fn_free_gate(uint64_t handle, RustCallStatus *_Nonnull o
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CONSTRUCTOR_GATE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_CONSTRUCTOR_GATE_NEW
-uint64_t uniffi_paywire_ffi_fn_constructor_gate_new(RustBuffer routes, RustBuffer options, RustBuffer issuer, RustBuffer access, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_paywire_ffi_fn_constructor_gate_new(RustBuffer routes, RustBuffer options, RustBuffer issuer, RustBuffer access, RustBuffer receiver_authorizer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_CLAIM
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_CLAIM
+RustBuffer uniffi_paywire_ffi_fn_method_gate_claim(uint64_t ptr, RustBuffer now, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_HANDLE
@@ -593,9 +598,19 @@ RustBuffer uniffi_paywire_ffi_fn_method_payer_address(uint64_t ptr, RustCallStat
 uint64_t uniffi_paywire_ffi_fn_method_payer_complete(uint64_t ptr, uint64_t prepared, RustBuffer signatures, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_EXPORT_CHANNELS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_EXPORT_CHANNELS
+RustBuffer uniffi_paywire_ffi_fn_method_payer_export_channels(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_FORGET
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_FORGET
 void uniffi_paywire_ffi_fn_method_payer_forget(uint64_t ptr, RustBuffer purchase, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_IMPORT_CHANNELS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_IMPORT_CHANNELS
+uint32_t uniffi_paywire_ffi_fn_method_payer_import_channels(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_PAYER_PAY
@@ -1380,6 +1395,11 @@ RustBuffer uniffi_paywire_ffi_fn_func_settlement_header(uint8_t x402_version, ui
 RustBuffer uniffi_paywire_ffi_fn_func_start_paid_fetch(uint64_t payer, RustBuffer request, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_START_REFUND
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_START_REFUND
+RustBuffer uniffi_paywire_ffi_fn_func_start_refund(uint64_t payer, RustBuffer url, RustBuffer amount, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STATUS_FOR
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_STATUS_FOR
 uint16_t uniffi_paywire_ffi_fn_func_status_for(RustBuffer code, RustCallStatus *_Nonnull out_status
@@ -1897,6 +1917,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_start_paid_fetch(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_START_REFUND
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_START_REFUND
+uint16_t uniffi_paywire_ffi_checksum_func_start_refund(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_STATUS_FOR
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_STATUS_FOR
 uint16_t uniffi_paywire_ffi_checksum_func_status_for(void
@@ -2071,6 +2097,12 @@ uint16_t uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_CLAIM
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_CLAIM
+uint16_t uniffi_paywire_ffi_checksum_method_gate_claim(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_HANDLE
 uint16_t uniffi_paywire_ffi_checksum_method_gate_handle(void
@@ -2185,9 +2217,21 @@ uint16_t uniffi_paywire_ffi_checksum_method_payer_complete(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAYER_EXPORT_CHANNELS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAYER_EXPORT_CHANNELS
+uint16_t uniffi_paywire_ffi_checksum_method_payer_export_channels(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAYER_FORGET
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAYER_FORGET
 uint16_t uniffi_paywire_ffi_checksum_method_payer_forget(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAYER_IMPORT_CHANNELS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_PAYER_IMPORT_CHANNELS
+uint16_t uniffi_paywire_ffi_checksum_method_payer_import_channels(void
     
 );
 #endif

@@ -13,6 +13,7 @@ import dev.paywire.ffi.GateOptions
 import dev.paywire.ffi.GateStep
 import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Issuer
+import dev.paywire.ffi.LocalSigner
 import dev.paywire.ffi.Paid
 import dev.paywire.ffi.PaywireException
 import dev.paywire.ffi.PricedRoute
@@ -63,12 +64,18 @@ class PaymentFilter(
     private val store: PaymentStore? = null,
     /** Your code before and after `/verify` and `/settle` and when either fails. */
     private val hooks: Hooks = Hooks.NONE,
+    /**
+     * The key of the batch-settlement routes' `extra.receiverAuthorizer`, when the server holds it: it signs
+     * their claims and payers' cooperative refunds (null: the facilitator signs claims, refunds are refused).
+     */
+    receiverAuthorizer: LocalSigner? = null,
 ) : Filter() {
     private val gate = Gate(
         routes.map { (pattern, tags) -> PricedRoute(tags, pattern, null) },
         options.copy(externalStore = store != null, hooks = hooks.points()),
         issuer,
         access,
+        receiverAuthorizer,
     )
     private val log = Logger.getLogger("dev.paywire")
 
@@ -128,6 +135,34 @@ class PaymentFilter(
                 }
             }
             throw e
+        }
+    }
+
+    /**
+     * batch-settlement: claims every channel's charges at the facilitator (one transaction per offer) and sweeps
+     * them to the receiver; returns the JSON summary `{"claims": [...], "settles": [...]}`. Call it from time
+     * to time, always well within the offers' withdraw delay (after which a payer may take back what is not
+     * claimed).
+     */
+    fun claim(): String {
+        val started = gate.claim(null)
+        val ex = started.exchange ?: error("the gate started no claim")
+        ex.use {
+            var step = started.step
+            while (true) {
+                for (line in step.logs) log.log(if (line.level == "error") Level.SEVERE else Level.WARNING, line.message)
+                step = when (val a = step.action) {
+                    is GateAction.Respond -> {
+                        val text = a.body.decodeToString()
+                        if (a.status.toInt() != 200) throw IllegalStateException("the claim failed (${a.status}): $text")
+                        return text
+                    }
+                    is GateAction.Store -> it.feedStore(perform(a.op))
+                    is GateAction.Settle -> facilitate(it) { it.feedSettled(facilitator.settle(a.payment, a.requirements)) }
+                    is GateAction.Verify -> facilitate(it) { it.feedVerifyResponse(facilitator.verify(a.payment, a.requirements)) }
+                    else -> throw IllegalStateException("the claim asked for $a, which it never does")
+                }
+            }
         }
     }
 

@@ -17,7 +17,11 @@ import java.util.concurrent.atomic.AtomicInteger
  * payment store on Redis that replicas share ([RedisPaymentStore]), PUBLIC_URL the origin they share,
  * TAKEOVER_AFTER the seconds before a payment left in flight by a dead replica is taken over (default 300).
  * GET /served counts the handler's runs, so a test can tell a response answered again from one served again.
+ * BATCH_AUTHORIZER (the receiver authorizer, e.g. the facilitator's key) adds GET /batch, paid from
+ * batch-settlement channels (BATCH_PRICE units of USDC, default 1000), and POST /claim, which claims and sweeps.
  */
+private lateinit var filter: PaymentFilter
+
 fun main() {
     val server = HttpServer.create(InetSocketAddress(InetAddress.getLoopbackAddress(), System.getenv("PORT").toInt()), 0)
     server.executor = Executors.newFixedThreadPool(16)
@@ -33,6 +37,8 @@ fun main() {
                 "/broken" -> 500 to """{"error":"the weather service is down"}"""
                 "/crash" -> throw IllegalStateException("the handler crashed")
                 "/health" -> 200 to """{"ok":true}"""
+                "/batch" -> 200 to """{"item":"paid from a channel"}"""
+                "/claim" -> 200 to filter.claim()
                 else -> 404 to "no such page"
             }
             val bytes = body.toByteArray()
@@ -46,7 +52,22 @@ fun main() {
         publicUrl = System.getenv("PUBLIC_URL"),
         takeoverAfter = System.getenv("TAKEOVER_AFTER")?.toULong(),
     )
-    val routes = listOf("weather", "broken", "crash").associate { "GET /$it" to listOf(tag) }
-    context.filters.add(PaymentFilter(routes, FacilitatorClient(System.getenv("FACILITATOR_URL")), options, store = store))
+    val routes = listOf("weather", "broken", "crash").associate { "GET /$it" to listOf(tag) }.toMutableMap()
+    System.getenv("BATCH_AUTHORIZER")?.let { authorizer ->
+        routes["GET /batch"] = listOf(
+            PriceTag(
+                PriceTagOptions(
+                    network = System.getenv("NETWORK") ?: "eip155:84532",
+                    payTo = System.getenv("PAY_TO"),
+                    amount = System.getenv("BATCH_PRICE") ?: "1000",
+                    asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                    scheme = "batch-settlement",
+                    extraJson = """{"receiverAuthorizer":"$authorizer","withdrawDelay":900}""",
+                ),
+            ),
+        )
+    }
+    filter = PaymentFilter(routes, FacilitatorClient(System.getenv("FACILITATOR_URL")), options, store = store)
+    context.filters.add(filter)
     server.start()
 }

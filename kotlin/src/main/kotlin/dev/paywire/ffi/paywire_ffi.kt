@@ -734,6 +734,8 @@ external fun uniffi_paywire_ffi_checksum_func_settlement_header(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_start_paid_fetch(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_start_refund(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_status_for(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_status_for_reason(
@@ -792,6 +794,8 @@ external fun uniffi_paywire_ffi_checksum_method_exchange_feed_verified(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response(
 ): Short
+external fun uniffi_paywire_ffi_checksum_method_gate_claim(
+): Short
 external fun uniffi_paywire_ffi_checksum_method_gate_handle(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_gate_route_for(
@@ -830,7 +834,11 @@ external fun uniffi_paywire_ffi_checksum_method_payer_address(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_payer_complete(
 ): Short
+external fun uniffi_paywire_ffi_checksum_method_payer_export_channels(
+): Short
 external fun uniffi_paywire_ffi_checksum_method_payer_forget(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_payer_import_channels(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_payer_pay(
 ): Short
@@ -1095,8 +1103,10 @@ external fun uniffi_paywire_ffi_fn_clone_gate(`handle`: Long,uniffi_out_err: Uni
 ): Long
 external fun uniffi_paywire_ffi_fn_free_gate(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
-external fun uniffi_paywire_ffi_fn_constructor_gate_new(`routes`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`issuer`: RustBuffer.ByValue,`access`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+external fun uniffi_paywire_ffi_fn_constructor_gate_new(`routes`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`issuer`: RustBuffer.ByValue,`access`: RustBuffer.ByValue,`receiverAuthorizer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
+external fun uniffi_paywire_ffi_fn_method_gate_claim(`ptr`: Long,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_gate_handle(`ptr`: Long,`head`: RustBuffer.ByValue,`frameworkPattern`: RustBuffer.ByValue,`frameworkNoRoute`: Byte,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_gate_route_for(`ptr`: Long,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`frameworkPattern`: RustBuffer.ByValue,`frameworkNoRoute`: Byte,uniffi_out_err: UniffiRustCallStatus, 
@@ -1165,8 +1175,12 @@ external fun uniffi_paywire_ffi_fn_method_payer_address(`ptr`: Long,uniffi_out_e
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_payer_complete(`ptr`: Long,`prepared`: Long,`signatures`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
+external fun uniffi_paywire_ffi_fn_method_payer_export_channels(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_payer_forget(`ptr`: Long,`purchase`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
+external fun uniffi_paywire_ffi_fn_method_payer_import_channels(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Int
 external fun uniffi_paywire_ffi_fn_method_payer_pay(`ptr`: Long,`bill`: Long,`purchase`: RustBuffer.ByValue,`eip2612Nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
 external fun uniffi_paywire_ffi_fn_method_payer_prepare(`ptr`: Long,`bill`: Long,`purchase`: RustBuffer.ByValue,`eip2612Nonce`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1477,6 +1491,8 @@ external fun uniffi_paywire_ffi_fn_func_settlement_header(`x402Version`: Byte,`s
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_start_paid_fetch(`payer`: Long,`request`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_func_start_refund(`payer`: Long,`url`: RustBuffer.ByValue,`amount`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_status_for(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Short
 external fun uniffi_paywire_ffi_fn_func_status_for_reason(`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1720,6 +1736,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 55390.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_start_refund() != 60449.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_status_for() != 34365.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1807,6 +1826,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response() != 22147.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_method_gate_claim() != 41474.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_method_gate_handle() != 48617.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1864,7 +1886,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_method_payer_complete() != 28679.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_method_payer_export_channels() != 65349.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_method_payer_forget() != 53967.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_payer_import_channels() != 35315.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_method_payer_pay() != 43612.toShort()) {
@@ -2074,7 +2102,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_constructor_accesspolicy_new() != 35920.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if (lib.uniffi_paywire_ffi_checksum_constructor_gate_new() != 20606.toShort()) {
+    if (lib.uniffi_paywire_ffi_checksum_constructor_gate_new() != 8894.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_constructor_issuer_new() != 50659.toShort()) {
@@ -3832,6 +3860,12 @@ public object FfiConverterTypeExchange: FfiConverter<Exchange, Long> {
 public interface GateInterface {
     
     /**
+     * The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+     * receiver. Drive it as a request (store and settle steps); its final `Respond` step holds a JSON summary.
+     */
+    fun `claim`(`now`: kotlin.ULong? = null): Started
+    
+    /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
      */
     fun `handle`(`head`: RequestHead, `frameworkPattern`: kotlin.String? = null, `frameworkNoRoute`: kotlin.Boolean = false, `now`: kotlin.ULong? = null): Started
@@ -3879,14 +3913,15 @@ open class Gate: Disposable, AutoCloseable, GateInterface
         this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
     }
     /**
-     * A gate for `routes`.
+     * A gate for `routes`; `receiver_authorizer` is the key of the batch-settlement offers' receiver
+     * authorizer when the server holds it (it signs their claims and payers' refunds).
      */
-    constructor(`routes`: List<PricedRoute>, `options`: GateOptions, `issuer`: Issuer? = null, `access`: AccessPolicy? = null) :
+    constructor(`routes`: List<PricedRoute>, `options`: GateOptions, `issuer`: Issuer? = null, `access`: AccessPolicy? = null, `receiverAuthorizer`: LocalSigner? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(PaywireException) { _status ->
     UniffiLib.uniffi_paywire_ffi_fn_constructor_gate_new(
     
-        FfiConverterSequenceTypePricedRoute.lower(`routes`),FfiConverterTypeGateOptions.lower(`options`),FfiConverterOptionalTypeIssuer.lower(`issuer`),FfiConverterOptionalTypeAccessPolicy.lower(`access`),_status)
+        FfiConverterSequenceTypePricedRoute.lower(`routes`),FfiConverterTypeGateOptions.lower(`options`),FfiConverterOptionalTypeIssuer.lower(`issuer`),FfiConverterOptionalTypeAccessPolicy.lower(`access`),FfiConverterOptionalTypeLocalSigner.lower(`receiverAuthorizer`),_status)
 }
     )
 
@@ -3960,6 +3995,23 @@ open class Gate: Disposable, AutoCloseable, GateInterface
             UniffiLib.uniffi_paywire_ffi_fn_clone_gate(handle, status)
         }
     }
+
+    
+    /**
+     * The batch-settlement claim: claims every channel's charges at the facilitator and sweeps them to the
+     * receiver. Drive it as a request (store and settle steps); its final `Respond` step holds a JSON summary.
+     */override fun `claim`(`now`: kotlin.ULong?): Started {
+            return FfiConverterTypeStarted.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_gate_claim(
+        it,
+        FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -5250,9 +5302,20 @@ public interface PayerInterface {
     fun `complete`(`prepared`: PreparedPayment, `signatures`: List<kotlin.ByteArray>): PaymentHeader
     
     /**
+     * This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+     * `importChannels` in the next process (it then pays on from the same channels).
+     */
+    fun `exportChannels`(): kotlin.String
+    
+    /**
      * Forgets the payment of a purchase once a response to the paid request arrived.
      */
     fun `forget`(`purchase`: kotlin.String)
+    
+    /**
+     * Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+     */
+    fun `importChannels`(`text`: kotlin.String): kotlin.UInt
     
     /**
      * Pays a bill. `purchase` names the purchase, so a retry of the same purchase gets the same payment;
@@ -5433,6 +5496,23 @@ open class Payer: Disposable, AutoCloseable, PayerInterface
 
     
     /**
+     * This payer's batch-settlement channels as JSON text, to keep where you choose and give to
+     * `importChannels` in the next process (it then pays on from the same channels).
+     */override fun `exportChannels`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_payer_export_channels(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Forgets the payment of a purchase once a response to the paid request arrived.
      */override fun `forget`(`purchase`: kotlin.String)
         = 
@@ -5444,6 +5524,23 @@ open class Payer: Disposable, AutoCloseable, PayerInterface
 }
     }
     
+    
+
+    
+    /**
+     * Takes in channels `exportChannels` wrote; returns how many. A malformed text changes nothing.
+     */
+    @Throws(PaywireException::class)override fun `importChannels`(`text`: kotlin.String): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_payer_import_channels(
+        it,
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -13840,6 +13937,38 @@ public object FfiConverterOptionalTypeIssuer: FfiConverterRustBuffer<Issuer?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLocalSigner: FfiConverterRustBuffer<LocalSigner?> {
+    override fun read(buf: ByteBuffer): LocalSigner? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLocalSigner.read(buf)
+    }
+
+    override fun allocationSize(value: LocalSigner?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLocalSigner.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LocalSigner?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLocalSigner.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypePaymentHeader: FfiConverterRustBuffer<PaymentHeader?> {
     override fun read(buf: ByteBuffer): PaymentHeader? {
         if (buf.get().toInt() == 0) {
@@ -15072,6 +15201,22 @@ public object FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer<List<Hoo
     UniffiLib.uniffi_paywire_ffi_fn_func_start_paid_fetch(
     
         FfiConverterTypePayer.lower(`payer`),FfiConverterTypeFetchRequest.lower(`request`),FfiConverterTypeFetchOptions.lower(`options`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Starts the cooperative refund of the batch-settlement channel behind `url` (a GET of it): `amount` units
+         * (decimal), or everything the server did not charge. Drive it as a paid call; its outcome's settlement is
+         * the refund's receipt, its `unpaid` error the server's refusal.
+         */
+    @Throws(PaywireException::class) fun `startRefund`(`payer`: Payer, `url`: kotlin.String, `amount`: kotlin.String? = null): FetchStarted {
+            return FfiConverterTypeFetchStarted.lift(
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_start_refund(
+    
+        FfiConverterTypePayer.lower(`payer`),FfiConverterString.lower(`url`),FfiConverterOptionalString.lower(`amount`),_status)
 }
     )
     }
