@@ -394,7 +394,15 @@ export interface MiddlewareOptions {
    * claims and payers' cooperative refunds (without it, the facilitator signs claims and refunds are refused).
    */
   receiverAuthorizer?: LocalSigner
-  logger?: Pick<Console, 'warn' | 'error'>
+  /**
+   * When the middleware claims its batch-settlement charges by itself, in the background: once the oldest
+   * charge not claimed is `everySeconds` old (default 300; what an earlier process left counts as
+   * served at the first request), once the charges since the last claim reach `atAmount` atomic units (default 0: not by amount), and
+   * at once when a payer starts a withdrawal. `everySeconds: 0` and no `atAmount` leave claims to you
+   * (`claim()`, well within the offers' withdraw delay). `tickSeconds` is how often it checks (default 5).
+   */
+  claims?: { everySeconds?: number; atAmount?: string | number | bigint; tickSeconds?: number }
+  logger?: Pick<Console, 'warn' | 'error'> & Partial<Pick<Console, 'info'>>
 }
 
 /** What a request paid with (`req.paywire` in Express, `c.get('paywire')` in Hono). */
@@ -412,7 +420,7 @@ export interface ClaimSummary {
 }
 /** A middleware that can claim what its `batch-settlement` routes charged. */
 export interface Claiming {
-  /** Claims every channel's charges at the facilitator and sweeps them to the receiver; call it from time to time. */
+  /** Claims every channel's charges at the facilitator and sweeps them to the receiver (the `claims` schedule also does). */
   claim(): Promise<ClaimSummary>
 }
 /** Express middleware that bills `routes`. */

@@ -143,8 +143,15 @@ export declare class Gate {
    * receiver. Drive it as a request (store and settle steps); its final `respond` step holds a JSON summary.
    */
   claim(now?: number | undefined | null): Started
+  /**
+   * Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+   * seconds, and run `claim()` when it is.
+   */
+  claimDue(now?: number | undefined | null): boolean
   /** Whether receipts or signed offers will name the request's Host (no public URL set). */
   get namesClientHost(): boolean
+  /** Whether a route offers batch-settlement (then claims are scheduled). */
+  get offersBatch(): boolean
 }
 
 /**
@@ -724,6 +731,16 @@ export interface GateOptions {
   signIn?: SignInOptions
   /** Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access` trusts. */
   passFacilitator?: string
+  /**
+   * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
+   * earlier process left counts as served at the first check; default 300; 0: not by time).
+   */
+  claimEverySeconds?: number
+  /**
+   * batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
+   * (decimal; default 0: not by amount).
+   */
+  claimAtAmount?: string
 }
 
 /**

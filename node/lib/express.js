@@ -116,9 +116,10 @@ function io(req, res, next) {
  * Express might route it in (letter case, trailing slash, percent-encoding), matches a pattern. Options:
  * `facilitator` (default: the public x402.org facilitator, test networks only), `access` (an `AccessPolicy`:
  * receipts instead of payments), `issuer` (an `Issuer`: signed offers and receipts), `store`, `publicUrl`,
- * `allowOnchainSignatures`, `caseSensitive`, `maxRequestBytes`, `maxReplayBytes`, `logger`. For
- * `batch-settlement` routes, call `await middleware.claim()` from time to time: it claims what the channels were
- * charged and sweeps it to the receiver.
+ * `allowOnchainSignatures`, `caseSensitive`, `maxRequestBytes`, `maxReplayBytes`, `receiverAuthorizer`,
+ * `claims`, `logger`. `batch-settlement` charges are claimed by themselves on the `claims` schedule (every five
+ * minutes by default); `await middleware.claim()` claims what the channels were charged now and sweeps it to the
+ * receiver.
  */
 function paymentMiddleware(routes, options = {}) {
   const gate = new PaymentGate(routes, options)

@@ -108,9 +108,9 @@ function sendFinal(reply, { status, headers, body }) {
 
 /**
  * The plugin. Options: `routes` (as `paymentMiddleware`'s), and `facilitator`, `access`, `issuer`, `store`,
- * `publicUrl`, `allowOnchainSignatures`, `maxRequestBytes`, `maxReplayBytes`, `receiverAuthorizer`, `logger`.
- * With `batch-settlement` routes, call `await fastify.paywireClaim()` from time to time: it claims what the
- * channels were charged and sweeps it to the receiver (see `PaymentGate.claim`).
+ * `publicUrl`, `allowOnchainSignatures`, `maxRequestBytes`, `maxReplayBytes`, `receiverAuthorizer`, `claims`,
+ * `logger`. `batch-settlement` charges are claimed by themselves on the `claims` schedule (see
+ * `PaymentGate`); `await fastify.paywireClaim()` claims now and sweeps to the receiver.
  */
 function fastifyPaywire(fastify, options, done) {
   const { routes = {}, ...gateOptions } = options

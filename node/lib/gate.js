@@ -55,8 +55,8 @@ const STEP_LOGS = { warning: 'warn', error: 'error' }
 class PaymentGate {
   constructor(routes, options = {}, attached = []) {
     const { facilitator, access, issuer, store, publicUrl, allowOnchainSignatures = false, caseSensitive = false,
-      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, receiverAuthorizer,
-      logger = console } = options
+      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, receiverAuthorizer, logger = console } = options
+    const claims = options.claims ?? {}
     const priced = Object.entries(routes ?? {}).map(([pattern, value]) => pricedRoute(pattern, value))
     this.attachedBase = priced.length
     for (const value of attached) priced.push(pricedRoute(null, value))
@@ -76,7 +76,10 @@ class PaymentGate {
       hooks: this.hooks.points('server'),
       signIn: signIn === true ? {} : signIn || undefined,
       passFacilitator: passFacilitator ?? undefined,
+      claimEverySeconds: claims.everySeconds ?? undefined,
+      claimAtAmount: claims.atAmount == null ? undefined : String(claims.atAmount),
     }, issuer ?? undefined, access ?? undefined, receiverAuthorizer ?? undefined)
+    this.claimTickMs = Math.max(100, (claims.tickSeconds ?? 5) * 1000)
     if (facilitator == null) {
       const { FacilitatorClient } = require('./facilitator')
       this.facilitator = new FacilitatorClient()
@@ -88,6 +91,11 @@ class PaymentGate {
     }
     this.store = external ? store : null
     this.log = logger
+    if (this.native.offersBatch) {
+      // batch-settlement charges are claimed on the schedule, checked every few seconds from now on.
+      this.#ticker = setInterval(() => this.#checkClaims(), this.claimTickMs)
+      this.#ticker.unref?.()
+    }
     if (this.native.namesClientHost) {
       this.log.warn('paywire: receipts and signed offers will name the Host header the client sends; set publicUrl to the app\'s external origin')
     }
@@ -116,6 +124,14 @@ class PaymentGate {
    * `send(status, headers, body)`.
    */
   async drive(exchange, step, io) {
+    try {
+      return await this.#drive(exchange, step, io)
+    } finally {
+      this.#checkClaims()
+    }
+  }
+
+  async #drive(exchange, step, io) {
     let handlerError
     try {
       for (;;) {
@@ -166,8 +182,9 @@ class PaymentGate {
 
   /**
    * batch-settlement: claims every channel's charges at the facilitator (one transaction per offer) and sweeps
-   * them to the receiver; resolves to the summary `{claims, settles}`. Call it from time to time, always well
-   * within the offers' withdraw delay.
+   * them to the receiver; resolves to the summary `{claims, settles}`. The gate also claims by itself on its
+   * `claims` schedule (`{everySeconds = 300, atAmount, tickSeconds = 5}`); with both off, call this well within
+   * the offers' withdraw delay.
    */
   async claim() {
     const started = this.native.claim()
@@ -184,6 +201,29 @@ class PaymentGate {
       throw new PaywireError('unexpected_settle_error', `the claim failed (${step.status}): ${text}`)
     }
     return JSON.parse(text)
+  }
+
+  #claiming = null
+  #ticker = null
+
+  /** Starts a claim run in the background when the claim schedule says one is due and none is running. */
+  #checkClaims() {
+    if (this.#claiming != null || !this.native.claimDue()) return
+    this.#claiming = this.claim()
+      .then((summary) => this.#reportClaims(summary))
+      .catch((e) => this.log.warn(`paywire: a scheduled claim failed (${e?.message ?? e}); it is tried again later`))
+      .finally(() => {
+        this.#claiming = null
+      })
+  }
+
+  #reportClaims(summary) {
+    for (const kind of ['claims', 'settles']) {
+      for (const row of summary[kind] ?? []) {
+        if (row.success) this.log.info?.(`paywire: ${kind.slice(0, -1)} ${row.amount} on ${row.network} in ${row.transaction}`)
+        else this.log.warn(`paywire: a scheduled ${kind.slice(0, -1)} failed (${row.errorReason}); it is tried again later`)
+      }
+    }
   }
 
   #log(step) {

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -38,7 +38,7 @@ PERMIT2_COLLECTOR = "0x4020425FAf3B746C082C2f942b4E5159887B0005"
 NETWORK = "eip155:84532"
 PRICE = 1_000  # $0.001
 DEPOSIT = 100 * PRICE
-KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(48)]
+KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(56)]
 FUNDED = 1_000_000_000
 _keys = iter(KEYS[:-8])  # the last eight are receiver authorizers' keys
 FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
@@ -402,6 +402,9 @@ def test_a_cooperative_refund_returns_exactly_the_unclaimed_rest_once(chain: Cha
     # Asked again: the recorded answer, nothing moves.
     assert post(facilitator, "/settle", body) == refunded
     assert chain.balance(who) - start[0] == rest
+    # The same nonce for another amount is another refund, not this one: refused, not answered with this one.
+    other = post(facilitator, "/settle", payer.refund(charged, rest - 1, 0, authorizer_key=authorizer_key, claim=False))
+    assert (other["success"], other["errorReason"]) == (False, "invalid_batch_settlement_evm_refund_payload"), other
     # Nothing is left to refund.
     empty = post(facilitator, "/settle", payer.refund(charged, 1, 1, authorizer_key=authorizer_key, claim=False))
     assert empty["errorReason"] == "invalid_batch_settlement_evm_refund_no_balance", empty
@@ -820,11 +823,26 @@ def test_the_official_client_gets_a_cooperative_refund_from_a_paywire_server(cha
             scheme.refund(server.url("/batch"))
 
 
+def kotlin_refund(url: str, key: str, amount: int = 0) -> Tuple[str, str]:
+    """paywire's Kotlin refund example (RefundKt) in a process of its own: its first line of output, and what it
+    wrote to stderr."""
+    import os
+    import subprocess
+
+    from localnet import env
+
+    command = ["java", f"-Djna.library.path={env('PAYWIRE_NATIVE_DIR')}", "-cp", env("PAYWIRE_KOTLIN_CLASSPATH"),
+               "dev.paywire.examples.RefundKt", url] + ([str(amount)] if amount else [])
+    run = subprocess.run(command, env={**os.environ, "PAYWIRE_KEY": key}, capture_output=True, text=True, timeout=120)
+    assert run.stdout, run.stderr
+    return run.stdout.splitlines()[0], run.stderr
+
+
 def test_paywire_clients_get_their_channel_refunded(chain: Chain, facilitator: Facilitator) -> None:
     """paywire's Python client pays four requests from a channel, then a second process of the same wallet
     (no channel state) asks for part of the rest back: its voucher is behind, so it follows the corrective 402
-    and refunds. The first client then takes everything else back; a third ask finds nothing and says so. The
-    payer is out exactly the charged total."""
+    and refunds; so does paywire's Kotlin client. The first client then takes everything else back; a third
+    ask, in Python and in Kotlin, finds nothing and says so. The payer is out exactly the charged total."""
     from parties import python_asgi
 
     import paywire
@@ -847,12 +865,18 @@ def test_paywire_clients_get_their_channel_refunded(chain: Chain, facilitator: F
         assert part.success and part.transaction, part
         assert part.to_dict()["extra"]["channelState"]["chargedCumulativeAmount"] == str(charged)  # type: ignore[index,call-overload]
         assert channel(chain, payer.channel_id) == (90 * PRICE, charged)
+        # paywire's Kotlin client (PaywireHttpClient.refund, in a process of its own) takes back 5 more.
+        kotlin, told = kotlin_refund(server.url("/batch"), key, 5 * PRICE)
+        assert kotlin.startswith("refunded in transaction 0x"), (kotlin, told)
+        assert channel(chain, payer.channel_id) == (85 * PRICE, charged)
         rest = paywire.httpx.refund(first, server.url("/batch"))
         assert rest.success and rest.transaction != part.transaction, rest
         assert channel(chain, payer.channel_id) == (charged, charged)
         with pytest.raises(paywire.PaywireError) as refused:
             paywire.httpx.refund(first, server.url("/batch"))
         assert refused.value.code == "invalid_batch_settlement_evm_refund_no_balance", refused.value
+        kotlin, told = kotlin_refund(server.url("/batch"), key)
+        assert kotlin == "not refunded: invalid_batch_settlement_evm_refund_no_balance", told
         assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (charged, charged)
         first.close()
         second.close()
@@ -986,6 +1010,134 @@ def test_a_deposit_whose_answer_was_lost_is_not_paid_twice(chain: Chain, facilit
             assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
     finally:
         link.close()
+
+
+def test_a_refund_whose_answer_the_server_lost_is_answered_again(chain: Chain, facilitator: Facilitator) -> None:
+    """The facilitator settles a payer's refund but the server never hears (the connection drops twice): the
+    payer gets an error. It asks again: the channel now holds nothing beyond the charges, yet the server finds
+    the refund it sent on chain and answers with that refund's receipt (the facilitator repeats its recorded
+    answer; nothing is sent again). The payer got exactly the rest back once; the receiver gets exactly the
+    charged total once the claim made with the refund is swept."""
+    from parties import python_asgi
+    from settle_link import Link
+
+    import paywire
+    import paywire.httpx
+
+    authorizer_key = KEYS[-8]
+    link = Link(facilitator)
+    try:
+        extra = {"BATCH_AUTHORIZER_KEY": authorizer_key, "BATCH_PRICE": str(PRICE)}
+        with python_asgi(link.url, PAY_TO, app="paid_app", extra=extra) as server:
+            key = next(_keys)
+            who = address(key)
+            payer = Payer(key, authorizer=address(authorizer_key))
+            start = (chain.balance(who), chain.balance(PAY_TO))
+            transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+            with httpx.Client(transport=transport, timeout=60) as c:
+                for _ in range(3):
+                    assert c.get(server.url("/batch")).status_code == 200
+                charged = 3 * PRICE
+                link.fault, link.drops = "drop", 2  # the server asks twice before it gives up
+                with pytest.raises(paywire.PaywireError):
+                    paywire.httpx.refund(c, server.url("/batch"))
+                refund = link.settle_answers[-1]
+                assert refund["success"] is True and refund["transaction"], link.settle_answers
+                assert channel(chain, payer.channel_id) == (charged, charged), "the refund is on chain"
+                sent = len(link.settle_requests)
+                block_before = block(chain)
+                again = paywire.httpx.refund(c, server.url("/batch"))
+                assert again.success and again.transaction == refund["transaction"], again
+                assert block(chain) == block_before, "asking again sends nothing to the chain"
+                assert link.settle_answers[sent:] == [refund], "the facilitator repeated its recorded answer"
+                # A third ask finds nothing left, as any ask after an answered refund.
+                with pytest.raises(paywire.PaywireError) as refused:
+                    paywire.httpx.refund(c, server.url("/batch"))
+                assert refused.value.code == "invalid_batch_settlement_evm_refund_no_balance", refused.value
+            summary = httpx.post(server.url("/claim"), timeout=60).json()
+            assert summary["claims"] == [] and [s["success"] for s in summary["settles"]] == [True], summary
+            assert (start[0] - chain.balance(who), chain.balance(PAY_TO) - start[1]) == (charged, charged)
+            assert channel(chain, payer.channel_id) == (charged, charged)
+    finally:
+        link.close()
+
+
+def test_a_forged_deposit_costs_the_facilitator_one_call(chain: Chain, facilitator: Facilitator) -> None:
+    """A deposit whose ReceiveWithAuthorization signature is not the payer's is refused with that reason after
+    one /verify: the server does not look for a lost answer of a deposit that could never have settled (no
+    /settle, no second /verify), so forged deposits cannot make it hammer the facilitator."""
+    import base64
+    import json
+
+    from parties import python_asgi
+    from settle_link import Link
+
+    link = Link(facilitator)
+    try:
+        extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+        with python_asgi(link.url, PAY_TO, app="paid_app", extra=extra) as server:
+            payer = Payer(next(_keys))
+            bill = json.loads(base64.b64decode(httpx.get(server.url("/batch"), timeout=60).headers["PAYMENT-REQUIRED"]))
+            payer.offer = bill["accepts"][0]
+            body = payer.deposit(DEPOSIT, PRICE)
+            deposit = body["paymentPayload"]["payload"]["deposit"]
+            signed = deposit["authorization"]["erc3009Authorization"]
+            # A real signature of the payer's, over another message (the voucher).
+            signed["signature"] = body["paymentPayload"]["payload"]["voucher"]["signature"]
+            body["paymentPayload"]["resource"] = bill["resource"]
+            header = base64.b64encode(json.dumps(body["paymentPayload"]).encode()).decode()
+            answer = httpx.get(server.url("/batch"), headers={"PAYMENT-SIGNATURE": header}, timeout=60)
+            assert answer.status_code == 402, answer.text
+            refusal = json.loads(base64.b64decode(answer.headers["PAYMENT-REQUIRED"]))
+            assert refusal["error"] == "invalid_batch_settlement_evm_receive_authorization_signature", refusal
+            assert link.settle_requests == [], "the server asked /settle for a forged deposit"
+            assert channel(chain, payer.channel_id) == (0, 0)
+    finally:
+        link.close()
+
+
+@pytest.mark.parametrize("app", ["fastapi", "express", "jvm"])
+@pytest.mark.parametrize("schedule", ["by time", "by amount"])
+def test_servers_claim_by_themselves_on_their_schedule(chain: Chain, facilitator: Facilitator, app: str,
+                                                       schedule: str) -> None:
+    """paywire's FastAPI, Express and JDK HttpServer middleware claim their channels' charges by themselves (no
+    POST /claim): by time, once the oldest charge not claimed is 2 s old; by amount, once the charges since the
+    last claim reach two requests' worth (the third request's charge waits for the next). Each claim is swept:
+    the receiver gets exactly what was claimed."""
+    import time
+
+    from parties import jvm_httpserver, node_express, python_asgi
+
+    import paywire
+    import paywire.httpx
+
+    serve = {"fastapi": python_asgi, "express": node_express, "jvm": jvm_httpserver}[app]
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE),
+             **({"BATCH_CLAIM_EVERY": "2"} if schedule == "by time" else {"BATCH_CLAIM_AT": str(2 * PRICE)})}
+    with serve(facilitator.url, PAY_TO, app="faults" if app == "jvm" else "paid_app", extra=extra) as server:
+        key = next(_keys)
+        payer = Payer(key)
+        start = chain.balance(PAY_TO)
+        transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+
+        def received(amount: int) -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and chain.balance(PAY_TO) - start < amount:
+                time.sleep(0.25)
+            time.sleep(1.5)  # nothing more comes
+            assert channel(chain, payer.channel_id) == (DEPOSIT, amount)
+            assert chain.balance(PAY_TO) - start == amount
+
+        with httpx.Client(transport=transport, timeout=60) as c:
+            pays = lambda n: [c.get(server.url("/batch")).status_code for _ in range(n)]  # noqa: E731
+            if schedule == "by time":
+                assert pays(3) == [200] * 3
+                received(3 * PRICE)
+            else:
+                assert pays(2) == [200] * 2
+                received(2 * PRICE)
+                assert pays(1) == [200]
+                received(2 * PRICE)
 
 
 def test_the_payer_withdraws_the_rest_after_the_delay(chain: Chain, facilitator: Facilitator) -> None:

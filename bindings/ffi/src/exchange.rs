@@ -99,6 +99,14 @@ pub struct GateOptions {
     /// trusts.
     #[uniffi(default = None)]
     pub pass_facilitator: Option<String>,
+    /// batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
+    /// earlier process left counts as served at the first check; default 300; 0: not by time).
+    #[uniffi(default = None)]
+    pub claim_every_seconds: Option<u64>,
+    /// batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
+    /// (decimal; default: not by amount).
+    #[uniffi(default = None)]
+    pub claim_at_amount: Option<String>,
 }
 
 /// Sign-in-with-x settings.
@@ -191,6 +199,18 @@ impl Gate {
             hooks: hook_set(options.hooks),
             sign_in: options.sign_in.map(Into::into),
             pass_facilitator: options.pass_facilitator,
+            claims: core::ClaimSchedule {
+                every_seconds: options.claim_every_seconds.unwrap_or(core::DEFAULT_CLAIM_EVERY_SECONDS),
+                at_amount: match options.claim_at_amount.as_deref() {
+                    None => 0,
+                    Some(text) => text.parse::<u128>().map_err(|_| {
+                        paywire_core::Error::new(
+                            paywire_core::ErrorCode::InvalidArgument,
+                            "claim_at_amount is a decimal number of the token's atomic units",
+                        )
+                    })?,
+                },
+            },
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if options.external_store { None } else { Some(Arc::new(MemoryStore::default())) };
@@ -239,6 +259,16 @@ impl Gate {
         let now = now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock));
         let (exchange, step) = self.0.claim(now);
         Started { exchange: Some(Arc::new(Exchange(Mutex::new(exchange)))), step: GateStep::from(step) }
+    }
+    /// Whether a route offers batch-settlement (then claims are scheduled).
+    pub fn offers_batch(&self) -> bool {
+        self.0.offers_batch()
+    }
+    /// Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+    /// seconds, and run `claim()` when it is.
+    #[uniffi::method(default(now = None))]
+    pub fn claim_due(&self, now: Option<u64>) -> bool {
+        self.0.claim_due(now.unwrap_or_else(|| paywire_core::Clock::now(&paywire_core::SystemClock)))
     }
     /// `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
     #[uniffi::method(default(framework_pattern = None, framework_no_route = false, now = None))]

@@ -96,6 +96,12 @@ pub struct GateOptions {
     pub sign_in: Option<SignInOptions>,
     /// Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access` trusts.
     pub pass_facilitator: Option<String>,
+    /// batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
+    /// earlier process left counts as served at the first check; default 300; 0: not by time).
+    pub claim_every_seconds: Option<u32>,
+    /// batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
+    /// (decimal; default 0: not by amount).
+    pub claim_at_amount: Option<String>,
 }
 
 /// Sign-in-with-x settings (absent members take their defaults).
@@ -196,7 +202,21 @@ impl Gate {
             hooks: None,
             sign_in: None,
             pass_facilitator: None,
+            claim_every_seconds: None,
+            claim_at_amount: None,
         });
+        let at_amount = match o.claim_at_amount.as_deref() {
+            None => 0,
+            Some(text) => text
+                .parse::<u128>()
+                .map_err(|_| {
+                    paywire_core::Error::new(
+                        paywire_core::ErrorCode::InvalidArgument,
+                        "claimAtAmount is a decimal number of the token's atomic units",
+                    )
+                })
+                .or_throw()?,
+        };
         let gate_options = core::GateOptions {
             public_url: o.public_url,
             allow_onchain_signatures: o.allow_onchain_signatures.unwrap_or(false),
@@ -207,6 +227,10 @@ impl Gate {
             hooks: HookSet::from_names(o.hooks.unwrap_or_default()).or_throw()?,
             sign_in: o.sign_in.map(SignInOptions::into_core),
             pass_facilitator: o.pass_facilitator,
+            claims: core::ClaimSchedule {
+                every_seconds: o.claim_every_seconds.map_or(core::DEFAULT_CLAIM_EVERY_SECONDS, u64::from),
+                at_amount,
+            },
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
             None
@@ -263,11 +287,19 @@ impl Gate {
         let (exchange, step) = self.0.claim(now_or_system(now)?);
         Ok(Started { exchange: Some(Exchange { inner: exchange }), step: Step(step) })
     }
+    /// Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+    /// seconds, and run `claim()` when it is.
+    #[napi]
+    pub fn claim_due(&self, now: Option<i64>) -> napi::Result<bool> {
+        Ok(self.0.claim_due(now_or_system(now)?))
+    }
 }
 
 getters!(Gate {
     #[doc = "Whether receipts or signed offers will name the request's Host (no public URL set)."]
     names_client_host -> bool = |v| v.names_client_host();
+    #[doc = "Whether a route offers batch-settlement (then claims are scheduled)."]
+    offers_batch -> bool = |v| v.offers_batch();
 });
 
 /// A started request: its exchange (null when free) and first step.

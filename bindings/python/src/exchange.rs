@@ -82,7 +82,8 @@ impl Gate {
         max_bytes=store_core::DEFAULT_MAX_BYTES, takeover_after=core::DEFAULT_TAKEOVER_AFTER_SECONDS, hooks=Vec::new(), sign_in=false,
         sign_in_statement=None, sign_in_access_seconds=siwx::DEFAULT_ACCESS_SECONDS,
         sign_in_max_age_seconds=siwx::DEFAULT_MAX_AGE_SECONDS, sign_in_expiration_seconds=None,
-        pass_facilitator=None, receiver_authorizer=None))]
+        pass_facilitator=None, receiver_authorizer=None,
+        claim_every_seconds=core::DEFAULT_CLAIM_EVERY_SECONDS, claim_at_amount=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -106,6 +107,8 @@ impl Gate {
         sign_in_expiration_seconds: Option<u64>,
         pass_facilitator: Option<String>,
         receiver_authorizer: Option<Bound<'_, PyAny>>,
+        claim_every_seconds: u64,
+        claim_at_amount: u128,
     ) -> PyResult<Self> {
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
         let receiver_authorizer = receiver_authorizer.as_ref().map(crate::signing::signer_from_py).transpose()?;
@@ -125,6 +128,7 @@ impl Gate {
             hooks,
             sign_in,
             pass_facilitator,
+            claims: core::ClaimSchedule { every_seconds: claim_every_seconds, at_amount: claim_at_amount },
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };
@@ -208,11 +212,20 @@ impl Gate {
         let (exchange, step) = self.0.claim(now_or_system(now));
         (Exchange { inner: exchange }, Step(step))
     }
+
+    /// Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+    /// seconds, and run `claim()` when it is.
+    #[pyo3(signature = (*, now=None))]
+    fn claim_due(&self, now: Option<u64>) -> bool {
+        self.0.claim_due(now_or_system(now))
+    }
 }
 
 getters!(Gate {
     /// Whether receipts or signed offers will name the request's Host (no public URL set).
     names_client_host -> bool = |v| v.names_client_host();
+    /// Whether a route offers batch-settlement (then claims are scheduled).
+    offers_batch -> bool = |v| v.offers_batch();
 });
 
 /// One priced request in progress: feed each step's outcome back with the `feed_*` method of its kind.

@@ -110,6 +110,15 @@ impl Gate {
             hooks: hooks_member(o, "hooks")?,
             sign_in: sign_in_member(o, "signIn")?,
             pass_facilitator: optional_string(o, "passFacilitator")?,
+            claims: core::ClaimSchedule {
+                every_seconds: u64_member(o, "claimEverySeconds")?.unwrap_or(core::DEFAULT_CLAIM_EVERY_SECONDS),
+                at_amount: match optional_string(o, "claimAtAmount")? {
+                    None => 0,
+                    Some(text) => text
+                        .parse::<u128>()
+                        .map_err(|_| bad_argument("`claimAtAmount` is a decimal number of the token's atomic units"))?,
+                },
+            },
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if bool_member(o, "externalStore")?.unwrap_or(false) {
             None
@@ -164,6 +173,17 @@ impl Gate {
     pub fn claim(&self, now: Option<f64>) -> Result<Started, JsValue> {
         let (exchange, step) = self.0.claim(now_or_host(now)?);
         Ok(Started { exchange: Some(Exchange(exchange)), step: Some(Step(step)) })
+    }
+    /// Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+    /// seconds, and run `claim()` when it is.
+    #[wasm_bindgen(js_name = "claimDue")]
+    pub fn claim_due(&self, now: Option<f64>) -> Result<bool, JsValue> {
+        Ok(self.0.claim_due(now_or_host(now)?))
+    }
+    /// Whether a route offers batch-settlement (then claims are scheduled).
+    #[wasm_bindgen(getter, js_name = "offersBatch")]
+    pub fn offers_batch(&self) -> bool {
+        self.0.offers_batch()
     }
     /// Whether receipts or signed offers will name the request's Host (no public URL set).
     #[wasm_bindgen(getter, js_name = "namesClientHost")]

@@ -383,5 +383,12 @@ mod tests {
         let elsewhere = offer("0x5555555555555555555555555555555555555555");
         let foreign = verify_voucher(&paid(2000, &ours), &elsewhere);
         assert_eq!(foreign.invalid_reason.as_deref(), Some("invalid_batch_settlement_evm_receiver_mismatch"));
+        // A smart wallet's voucher (no payer authorizer, not a 65-byte signature) is not called forged.
+        let wallet = terms.channel(payer.address(), Address::ZERO, B256::ZERO);
+        let voucher =
+            SignedVoucher { channel_id: wallet.channel_id(84532), max_claimable: 2000, signature: vec![1; 130] };
+        let payload = BatchPayload::Voucher { channel: wallet, voucher }.to_object();
+        let onchain = verify_voucher(&PaymentPayload::new_v2(&ours, None, payload, None).unwrap(), &ours);
+        assert_eq!(onchain.invalid_reason.as_deref(), Some("onchain_verification_required"));
     }
 }

@@ -309,8 +309,9 @@ pub fn verify_voucher(
         terms.check_channel(channel).map_err(|e| e.with_payer(payer.clone()))?;
         match check_voucher(channel, voucher, terms.chain_id).map_err(|e| e.with_payer(payer.clone()))? {
             VoucherCheck::Recovered => Ok(payer),
+            // Not forged as far as anyone offline can tell: the same reason as for exact payments.
             VoucherCheck::RequiresOnchain { .. } => Err(Error::new(
-                ErrorCode::BatchVoucherSignature,
+                ErrorCode::OnchainVerificationRequired,
                 "the voucher is not an ECDSA signature: a smart-wallet payer's, which the facilitator checks on chain",
             )
             .with_payer(payer)),

@@ -412,6 +412,10 @@ impl Call {
             if status != 402 {
                 outcome.signed_in = signing_in.is_some();
                 outcome.pass_used = presented && outcome.payment.is_none();
+                if self.options.refund.is_some() {
+                    let sent = outcome.payment.is_some();
+                    outcome.unpaid = refund_unanswered(status, sent, outcome.open, outcome.settlement.as_ref());
+                }
                 return FetchAction::Done(Box::new(outcome));
             }
             if presented {
@@ -423,7 +427,8 @@ impl Call {
             if correcting {
                 paid = false;
             }
-            if paid {
+            // A refund refused is told with the server's reason, read from its bill below.
+            if paid && self.options.refund.is_none() {
                 outcome.unpaid = Some(Error::new(
                     ErrorCode::PaymentAlreadyAttempted,
                     if carried {
@@ -447,23 +452,31 @@ impl Call {
                     return FetchAction::Done(Box::new(outcome));
                 }
             };
+            let to_correct =
+                correcting && bill.error.as_deref() == Some(ErrorCode::BatchCumulativeAmountMismatch.as_str());
+            if let (Some(_), Some(_)) = (self.options.refund, &outcome.payment)
+                && !to_correct
+            {
+                // The server refused the refund itself (nothing to refund, no key to sign it), before or after
+                // a correction: no retry, and its reason.
+                let reason = bill.error.as_deref().unwrap_or("no reason given");
+                let code = ErrorCode::from_str_code(reason).unwrap_or(ErrorCode::PaymentAlreadyAttempted);
+                let message = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|b| b.get("message").and_then(|m| m.as_str()).map(str::to_string))
+                    .unwrap_or_else(|| reason.to_string());
+                outcome.unpaid = Some(Error::new(
+                    code,
+                    format!(
+                        "the server refused the refund ({}): {}",
+                        crate::wire::truncate(reason),
+                        crate::wire::truncate(&message)
+                    ),
+                ));
+                return FetchAction::Done(Box::new(outcome));
+            }
             if correcting {
                 correcting = false;
-                if let (Some(_), Some(reason)) = (self.options.refund, bill.error.as_deref())
-                    && reason != ErrorCode::BatchCumulativeAmountMismatch.as_str()
-                {
-                    // The server refused the refund itself (nothing to refund, no key to sign it): no retry.
-                    let code = ErrorCode::from_str_code(reason).unwrap_or(ErrorCode::PaymentAlreadyAttempted);
-                    let message = serde_json::from_slice::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|b| b.get("message").and_then(|m| m.as_str()).map(str::to_string))
-                        .unwrap_or_else(|| reason.to_string());
-                    outcome.unpaid = Some(Error::new(
-                        code,
-                        format!("the server refused the refund: {}", crate::wire::truncate(&message)),
-                    ));
-                    return FetchAction::Done(Box::new(outcome));
-                }
                 if !self.payer.channel_corrected(&bill) {
                     outcome.unpaid = Some(Error::new(
                         ErrorCode::PaymentAlreadyAttempted,
@@ -671,6 +684,29 @@ impl Call {
     }
 }
 
+/// Why a refund call's final answer (`sent`: to the refund request) is not a refund: `None` when it carries
+/// a settled refund's receipt. An answer that leaves the outcome `open` may hide a refund on chain.
+fn refund_unanswered(status: u16, sent: bool, open: bool, settlement: Option<&SettleResponse>) -> Option<Error> {
+    match (sent, settlement) {
+        (_, Some(s)) if s.success && !s.transaction.is_empty() => None,
+        (false, _) => Some(Error::new(
+            ErrorCode::NoAcceptableOffer,
+            format!("the server answered HTTP {status} without a bill: the URL is not a batch-settlement route"),
+        )),
+        _ if open => Some(Error::new(
+            ErrorCode::SettlementPending,
+            format!(
+                "the server did not confirm the refund (HTTP {status}): it may be on chain; ask again, and a \
+                 refund the server sent is answered again"
+            ),
+        )),
+        _ => Some(Error::new(
+            ErrorCode::UnexpectedSettleError,
+            format!("the server answered the refund with HTTP {status} and no refund receipt"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -740,5 +776,18 @@ mod tests {
         assert!(redirect_request(&first, 302, &[]).is_none());
         let head = redirect_request(&req("HEAD", "http://a/", &[], None), 303, &loc("/b")).unwrap();
         assert_eq!(head.method, "HEAD");
+    }
+
+    #[test]
+    fn a_refund_call_ends_in_a_receipt_or_an_error_saying_what_to_do() {
+        let receipt = |json: &str| SettleResponse::from_json(json).unwrap();
+        let refunded = receipt(r#"{"success":true,"transaction":"0x1","network":"eip155:8453"}"#);
+        assert!(refund_unanswered(200, true, false, Some(&refunded)).is_none());
+        let code = |e: Option<Error>| e.map(|e| e.code().as_str());
+        // Lost on the way back (a 502 of the server): it may be on chain, so the payer is told to ask again.
+        assert_eq!(code(refund_unanswered(502, true, true, None)), Some("settlement_pending"));
+        let failed = receipt(r#"{"success":false,"errorReason":"x","transaction":"","network":"eip155:8453"}"#);
+        assert_eq!(code(refund_unanswered(200, true, false, Some(&failed))), Some("unexpected_settle_error"));
+        assert_eq!(code(refund_unanswered(200, false, false, None)), Some("no_acceptable_offer"));
     }
 }

@@ -118,6 +118,60 @@ pub struct GateOptions {
     /// Where a client gets a pass for a payment (a facilitator's base URL): v2 bills name it with the issuers
     /// the access policy trusts (`paywire-pass`), so a client that paid by transaction gets a pass there.
     pub pass_facilitator: Option<String>,
+    /// When the server claims its `batch-settlement` charges by itself ([`Gate::claim_due`]).
+    pub claims: ClaimSchedule,
+}
+
+/// When a server claims its `batch-settlement` channels' charges by itself: the glue asks [`Gate::claim_due`]
+/// after each request and every few seconds, and runs [`Gate::claim`] when it says so. Charges not claimed
+/// are at risk once a payer withdraws (after the offer's withdraw delay, 900 s by default), so claims by time
+/// are on by default, as in the official SDKs' channel manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimSchedule {
+    /// Claim once the oldest charge not claimed yet is this many seconds old; also this long after the first
+    /// check, for the charges an earlier process left (0: never by time). Keep it well within the offers'
+    /// withdraw delay.
+    pub every_seconds: u64,
+    /// Claim once the charges this process served since its last claim reach this many atomic units (0: never
+    /// by amount).
+    pub at_amount: u128,
+}
+
+/// The default [`ClaimSchedule::every_seconds`]: five minutes, a third of the default withdraw delay.
+pub const DEFAULT_CLAIM_EVERY_SECONDS: u64 = 300;
+
+impl Default for ClaimSchedule {
+    fn default() -> Self {
+        ClaimSchedule { every_seconds: DEFAULT_CLAIM_EVERY_SECONDS, at_amount: 0 }
+    }
+}
+
+/// How long a claim run is taken to be running (a glue that dropped it midway does not stop claims for good).
+const CLAIM_RUN_SECONDS: u64 = 600;
+/// The least time between two claim runs a schedule starts: a tiny amount, or a payer's withdrawal the chain
+/// refuses to claim, must not send the facilitator a claim run after every request.
+const CLAIM_GAP_SECONDS: u64 = 10;
+/// How soon a claim run that left something unclaimed is tried again, whatever the schedule.
+const CLAIM_RETRY_SECONDS: u64 = 60;
+
+/// What this process served since its last claim run, for [`Gate::claim_due`].
+#[derive(Debug, Default)]
+struct ClaimTally {
+    /// Charges served since the last claim run began.
+    served: u128,
+    /// When the oldest of them was served (at the first check: whatever an earlier process left counts as
+    /// served then).
+    oldest: Option<u64>,
+    /// Whether [`Gate::claim_due`] was asked before.
+    checked: bool,
+    /// A payer's withdrawal was seen: claim now.
+    urgent: bool,
+    /// When the claim run in progress began.
+    running_since: Option<u64>,
+    /// When the last claim run began.
+    last_run: Option<u64>,
+    /// When a run that left something unclaimed is tried again.
+    retry_at: Option<u64>,
 }
 
 impl Default for GateOptions {
@@ -132,6 +186,7 @@ impl Default for GateOptions {
             hooks: HookSet::NONE,
             sign_in: None,
             pass_facilitator: None,
+            claims: ClaimSchedule::default(),
         }
     }
 }
@@ -477,6 +532,33 @@ struct GateInner {
     store: Option<Arc<dyn PaymentStore>>,
     randomness: Arc<dyn Randomness>,
     authorizer: Option<Arc<dyn crate::signer::Signer>>,
+    /// Whether a route offers `batch-settlement` (else there is never anything to claim).
+    claims_batch: bool,
+    tally: Mutex<ClaimTally>,
+}
+
+impl GateInner {
+    /// Counts a charge served from a channel, for the claim schedule.
+    fn note_charge(&self, charge: u128, now: u64) {
+        let mut tally = self.tally.lock();
+        tally.served = tally.served.saturating_add(charge);
+        tally.oldest.get_or_insert(now);
+    }
+
+    /// A payer started a withdrawal: what it was charged must be claimed before the withdraw delay ends.
+    fn note_withdrawal(&self) {
+        self.tally.lock().urgent = true;
+    }
+
+    /// A claim run ended; `failed`: something was left unclaimed, to try again after the schedule's interval.
+    fn claim_ended(&self, failed: bool, now: u64) {
+        let mut tally = self.tally.lock();
+        tally.running_since = None;
+        if failed {
+            tally.oldest = Some(tally.oldest.map_or(now, |o| o.min(now)));
+            tally.retry_at = Some(now.saturating_add(CLAIM_RETRY_SECONDS));
+        }
+    }
 }
 
 impl core::fmt::Debug for Gate {
@@ -537,6 +619,7 @@ impl Gate {
             ));
         }
         let table = RouteTable::new(patterns, parts.options.matching);
+        let claims_batch = routes.iter().any(|r| r.tags.iter().any(|t| t.batch));
         Ok(Gate {
             inner: Arc::new(GateInner {
                 routes,
@@ -548,8 +631,42 @@ impl Gate {
                 store: parts.store,
                 randomness: parts.randomness,
                 authorizer: parts.receiver_authorizer,
+                claims_batch,
+                tally: Mutex::new(ClaimTally::default()),
             }),
         })
+    }
+
+    /// Whether a route offers `batch-settlement`: only then has the glue claims to schedule.
+    pub fn offers_batch(&self) -> bool {
+        self.inner.claims_batch
+    }
+
+    /// Whether a claim run is due at `now` (Unix seconds) under [`GateOptions::claims`]: a route offers
+    /// `batch-settlement`, no claim run began in the last ten minutes without ending, and the oldest charge not
+    /// claimed is old enough, the charges since the last run reach the amount, a payer started a withdrawal
+    /// from a channel with charges not claimed, or a run left something unclaimed a minute ago; never within
+    /// ten seconds of the last run. Charges an earlier process left count as served at the first check.
+    pub fn claim_due(&self, now: u64) -> bool {
+        let inner = &self.inner;
+        if !inner.claims_batch {
+            return false;
+        }
+        let schedule = inner.options.claims;
+        let mut tally = inner.tally.lock();
+        if !core::mem::replace(&mut tally.checked, true) {
+            tally.oldest.get_or_insert(now);
+        }
+        if tally.running_since.is_some_and(|t| now.saturating_sub(t) < CLAIM_RUN_SECONDS)
+            || tally.last_run.is_some_and(|t| now.saturating_sub(t) < CLAIM_GAP_SECONDS)
+        {
+            return false;
+        }
+        tally.urgent
+            || tally.retry_at.is_some_and(|t| now >= t)
+            || (schedule.at_amount > 0 && tally.served >= schedule.at_amount)
+            || (schedule.every_seconds > 0
+                && tally.oldest.is_some_and(|t| now.saturating_sub(t) >= schedule.every_seconds))
     }
 
     /// The routes.
@@ -614,6 +731,12 @@ impl Gate {
     /// delegated its receiver authorizer to it), then sweeps them to the receiver. Drive it as a request's
     /// exchange (store and settle steps); it ends with a JSON summary to log or show, never sent to a client.
     pub fn claim(&self, now: u64) -> (Exchange, Step) {
+        {
+            // What was served so far is this run's to claim; what it leaves is counted again when it ends.
+            let mut tally = self.inner.tally.lock();
+            *tally =
+                ClaimTally { running_since: Some(now), last_run: Some(now), checked: true, ..ClaimTally::default() };
+        }
         let holds = Arc::new(Mutex::new(Holds::default()));
         let (inner, shared) = (self.inner.clone(), holds.clone());
         let head = RequestHead {
@@ -1896,5 +2019,87 @@ impl Run {
         let mut response = http::frame(response, self.method == "HEAD");
         http::expose_x402(&mut response.headers);
         Action::Respond(response)
+    }
+}
+
+#[cfg(test)]
+mod claim_schedule {
+    use super::*;
+    use crate::server::store::MemoryStore;
+    use crate::signer::FixedRandomness;
+
+    fn gate(batch: bool, claims: ClaimSchedule) -> Gate {
+        let mut tag = PriceTag::new("$0.001", "eip155:84532", "0x209693Bc6afc0C5328bA36FaF03C514EF312287C");
+        if batch {
+            tag.batch = true;
+            tag.extra.insert("receiverAuthorizer".into(), "0x4444444444444444444444444444444444444444".into());
+        }
+        let route = PricedRoute::new(Some(RoutePattern::parse("/a").unwrap()), vec![tag]);
+        let parts = GateParts {
+            options: GateOptions { claims, ..GateOptions::default() },
+            issuer: None,
+            access: None,
+            store: Some(Arc::new(MemoryStore::default())),
+            randomness: Arc::new(FixedRandomness::new(vec![7])),
+            receiver_authorizer: None,
+        };
+        Gate::new(vec![route], parts).unwrap()
+    }
+
+    fn claim(gate: &Gate, now: u64) {
+        let (_, step) = gate.claim(now);
+        assert!(matches!(&step.action, Action::Respond(r) if r.status == 200), "{:?}", step.action);
+    }
+
+    #[test]
+    fn claims_come_by_time_from_the_oldest_unclaimed_charge_and_once_after_start_up() {
+        assert!(!gate(false, ClaimSchedule::default()).claim_due(1_000_000), "nothing to claim without channels");
+        let g = gate(true, ClaimSchedule::default());
+        assert!(!g.claim_due(700), "the first check");
+        assert!(g.claim_due(1000), "an interval after it, for what an earlier process left");
+        claim(&g, 1000);
+        assert!(!g.claim_due(5000), "nothing served since");
+        g.inner.note_charge(5, 1100);
+        g.inner.note_charge(5, 1200);
+        assert!(!g.claim_due(1399));
+        assert!(g.claim_due(1400), "the oldest charge is 300 s old");
+        claim(&g, 1400);
+        assert!(!g.claim_due(1401));
+        // A run that left something unclaimed is tried again a minute later.
+        g.inner.note_charge(5, 1500);
+        let (_, _) = g.claim(1600);
+        g.inner.claim_ended(true, 1600);
+        assert!(!g.claim_due(1659) && g.claim_due(1660));
+    }
+
+    #[test]
+    fn claims_come_by_amount_and_at_once_when_a_payer_withdraws() {
+        let g = gate(true, ClaimSchedule { every_seconds: 0, at_amount: 10 });
+        assert!(!g.claim_due(1000), "no claims by time");
+        g.inner.note_charge(6, 1000);
+        assert!(!g.claim_due(1_000_000));
+        g.inner.note_charge(4, 1001);
+        assert!(g.claim_due(1001));
+        claim(&g, 1001);
+        assert!(!g.claim_due(1002));
+        g.inner.note_withdrawal();
+        assert!(!g.claim_due(1010), "not within ten seconds of the last run");
+        assert!(g.claim_due(1011));
+        // A run that left something unclaimed is tried again a minute later, whatever the schedule.
+        claim(&g, 1011);
+        g.inner.claim_ended(true, 1012);
+        assert!(!g.claim_due(1071) && g.claim_due(1072));
+    }
+
+    #[test]
+    fn a_claim_run_in_progress_is_not_started_again_for_ten_minutes() {
+        let mut g = gate(true, ClaimSchedule::default());
+        // A gate whose store the glue keeps: the run stops at its first store step, as if in progress.
+        Arc::get_mut(&mut g.inner).unwrap().store = None;
+        let (_, step) = g.claim(1000);
+        assert!(matches!(step.action, Action::Store(_)), "{:?}", step.action);
+        g.inner.note_charge(5, 1000);
+        assert!(!g.claim_due(1300), "the run is in progress");
+        assert!(g.claim_due(1600), "a run dropped midway does not stop claims for good");
     }
 }

@@ -154,7 +154,8 @@ impl Facilitator {
 
     /// The settlement key of a batch-settlement `/settle` request, and who it is for. A deposit is keyed by its
     /// authorization's nonce; a claim by its rows; a sweep by the receiver's claimed total when asked (a
-    /// second request for the same sweep gets the first answer); a refund by its channel and nonce.
+    /// second request for the same sweep gets the first answer); a refund by its channel, nonce and
+    /// amount.
     pub(super) async fn batch_key(&self, request: &FacilitatorRequest) -> Result<(String, Address), Error> {
         let payload = BatchPayload::parse(request.payment_payload.payload())?;
         let chain_id = network::chain_id(request.payment_requirements.network())?;
@@ -188,7 +189,9 @@ impl Facilitator {
                 let nonce = refund.refund_nonce.ok_or_else(|| {
                     Error::new(ErrorCode::BatchRefundPayload, "a refund to settle needs its refundNonce")
                 })?;
-                Ok((format!("{chain_id}:batch-refund:{:#x}:{nonce}", voucher.channel_id), channel.payer))
+                // The amount is part of the key: a recorded refund answers only a request for the same refund.
+                let amount = refund.amount.map(|a| a.to_string()).unwrap_or_default();
+                Ok((format!("{chain_id}:batch-refund:{:#x}:{nonce}:{amount}", voucher.channel_id), channel.payer))
             }
             BatchPayload::Voucher { .. } => Err(Error::new(
                 ErrorCode::BatchPayloadType,

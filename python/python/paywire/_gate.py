@@ -138,8 +138,9 @@ class GateMiddleware:
         receiver_authorizer: Any = None,
     ) -> None:
         self.app = app
-        if claims is not None:
-            claims.middleware = self
+        # batch-settlement charges are claimed on the claims' schedule (by default every five minutes).
+        self.claims: Claims = claims if claims is not None else self._claims_type()()
+        self.claims.middleware = self
         signing = SignIn() if sign_in is True else sign_in if isinstance(sign_in, SignIn) else None
         self.hooks = hooks or Hooks()
         self.router = self._router(app, url_map)
@@ -174,6 +175,8 @@ class GateMiddleware:
             **sign_in_options(signing),
             pass_facilitator=pass_facilitator,
             receiver_authorizer=receiver_authorizer,
+            claim_every_seconds=self.claims.every_seconds,
+            claim_at_amount=self.claims.at_amount,
         )
         if self.gate.names_client_host:
             log.warning(
@@ -191,16 +194,31 @@ class GateMiddleware:
         """The facilitator client used when none is given."""
         raise NotImplementedError
 
+    def _claims_type(self) -> type[Claims]:
+        """The framework's ``Claims``, for the one made when none is given."""
+        raise NotImplementedError
+
 
 class Claims:
-    """Claims what ``batch-settlement`` routes charged: pass one to the middleware (``claims=``), then call
-    ``run()`` from time to time (every few minutes, always well within the offers' withdraw delay, after which
-    a payer may take back what is not claimed). Each run claims every channel's charges at the facilitator in
-    one transaction per offer and sweeps them to the receiver; it returns the summary
-    (``{"claims": [...], "settles": [...]}``). Vouchers are only claimable while the server keeps them: with
-    several processes, or to survive a restart, give the middleware a shared ``PaymentStore``."""
+    """Claims what ``batch-settlement`` routes charged. The middleware claims by itself, in the background:
+    once the oldest charge not claimed is ``every_seconds`` old (five minutes by default; what an earlier
+    process left counts as served at the first request), once the charges since the last claim reach ``at_amount``
+    atomic units (0: not by amount), and at once when a payer starts a withdrawal (what is not claimed when
+    the offer's withdraw delay ends goes back to the payer). ``every_seconds=0`` and ``at_amount=0`` leave
+    claims to you: call ``run()`` from time to time, well within the withdraw delay. Each run claims every
+    channel's charges at the facilitator in one transaction per offer and sweeps them to the receiver; it
+    returns the summary (``{"claims": [...], "settles": [...]}``). Vouchers are only claimable while the
+    server keeps them: with several processes, or to survive a restart, give the middleware a shared
+    ``PaymentStore``."""
 
-    def __init__(self) -> None:
+    #: How often the background check runs (seconds).
+    tick_seconds = 5.0
+
+    def __init__(self, every_seconds: int = 300, at_amount: int = 0) -> None:
+        if every_seconds < 0 or at_amount < 0:
+            raise ValueError("every_seconds and at_amount are 0 (off) or more")
+        self.every_seconds = every_seconds
+        self.at_amount = at_amount
         self.middleware: Optional[GateMiddleware] = None
 
     def _exchange(self) -> Tuple[Exchange, Step]:
@@ -210,6 +228,18 @@ class Claims:
                 "a framework builds its middleware on the first request)"
             )
         return self.middleware.gate.claim()
+
+
+def report_claims(summary: Dict[str, Any]) -> None:
+    """Logs what a scheduled claim run did: each claim and sweep, a failure as a warning."""
+    for kind in ("claims", "settles"):
+        for row in summary.get(kind, []):
+            if row.get("success"):
+                log.info("paywire: %s %s on %s in %s", kind[:-1], row.get("amount"), row.get("network"),
+                         row.get("transaction"))
+            else:
+                log.warning("paywire: a scheduled %s failed (%s); it is tried again later", kind[:-1],
+                            row.get("errorReason"))
 
 
 def claim_summary(step: Step) -> Dict[str, Any]:

@@ -415,7 +415,7 @@ class PriceTag:
         max_timeout_seconds: Optional[int] = None,
         extra: Optional[Mapping[str, Any]] = None,
         extensions: Optional[Mapping[str, Any]] = None,
-        scheme: Optional[Literal["exact", "upto"]] = None,
+        scheme: Optional[Literal["exact", "upto", "batch-settlement"]] = None,
     ) -> PriceTag: ...
     def to_requirements(self, resource_url: str, x402_version: int = 2) -> PaymentRequirements: ...
 
@@ -639,9 +639,13 @@ class Gate:
         sign_in_expiration_seconds: Optional[int] = None,
         pass_facilitator: Optional[str] = None,
         receiver_authorizer: Any = None,
+        claim_every_seconds: int = ...,
+        claim_at_amount: int = 0,
     ) -> Gate: ...
     @property
     def names_client_host(self) -> bool: ...
+    @property
+    def offers_batch(self) -> bool: ...
     def route_for(
         self, method: str, path: str, *, framework_pattern: Optional[str] = None, framework_no_route: bool = False
     ) -> Optional[int]: ...
@@ -663,6 +667,10 @@ class Gate:
     def claim(self, *, now: Optional[int] = None) -> Tuple[Exchange, Step]:
         """The batch-settlement claim: claims every channel's charges and sweeps them to the receiver; drive
         it as a request (store and settle steps); its final "respond" step holds a JSON summary."""
+        ...
+    def claim_due(self, *, now: Optional[int] = None) -> bool:
+        """Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every
+        few seconds, and run ``claim()`` when it is."""
         ...
 
 @final

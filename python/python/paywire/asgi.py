@@ -31,6 +31,7 @@ routes need one ``PaymentStore`` they share.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import anyio
@@ -47,8 +48,10 @@ from ._gate import (
     SignIn,
     byte_headers,
     claim_summary,
+    log,
     perform_facilitator,
     perform_store,
+    report_claims,
     text_headers,
     write_logs,
 )
@@ -81,7 +84,12 @@ class PaymentMiddleware(GateMiddleware):
 
         return AsyncFacilitatorClient()
 
+    def _claims_type(self) -> type[_Claims]:
+        return Claims
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and isinstance(self.claims, Claims):
+            return await self.app(scope, _watching_lifespan(self.claims, receive), send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         pattern, no_route = _framework_route(self.router, scope)
@@ -96,11 +104,59 @@ class PaymentMiddleware(GateMiddleware):
         )
         if exchange is None:
             return await self.app(scope, receive, send)
-        await _Run(self, exchange, scope, receive, send).drive(step)
+        try:
+            await _Run(self, exchange, scope, receive, send).drive(step)
+        finally:
+            claims = self.claims
+            if isinstance(claims, Claims):
+                claims._check()
 
 
 class Claims(_Claims):
     __doc__ = _Claims.__doc__
+
+    _task: Optional[asyncio.Task[None]] = None
+    _ticker: Optional[asyncio.Task[None]] = None
+    _loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _start(self) -> None:
+        """Starts the background check on the running loop (once per loop), for batch-settlement routes."""
+        mw = self.middleware
+        if mw is None or not mw.gate.offers_batch:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not on asyncio (trio): claims are the app's, by run()
+        if self._loop is not loop:
+            self._loop, self._task, self._ticker = loop, None, None
+        if self._ticker is None or self._ticker.done():
+            self._ticker = loop.create_task(self._tick())
+
+    def _stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    def _check(self) -> None:
+        """Starts a claim run in the background when one is due and none is running."""
+        self._start()
+        mw, loop = self.middleware, self._loop
+        if mw is None or loop is None or (self._task is not None and not self._task.done()):
+            return
+        if mw.gate.claim_due():
+            self._task = loop.create_task(self._scheduled())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self._check()
+
+    async def _scheduled(self) -> None:
+        try:
+            report_claims(await self.run())
+        except Exception:
+            log.warning("paywire: a scheduled claim failed; it is tried again later", exc_info=True)
 
     async def run(self) -> Dict[str, Any]:
         """Claims every channel's charges and sweeps them to the receiver; returns the summary."""
@@ -115,6 +171,20 @@ class Claims(_Claims):
                 step = await perform_facilitator(mw.facilitator, exchange, step.kind, step)
             else:
                 return claim_summary(step)
+
+
+def _watching_lifespan(claims: Claims, receive: Receive) -> Receive:
+    """`receive` of the app's lifespan, which starts scheduled claims at start-up and stops them at shutdown."""
+
+    async def watched() -> Message:
+        message = await receive()
+        if message.get("type") == "lifespan.startup":
+            claims._start()
+        elif message.get("type") == "lifespan.shutdown":
+            claims._stop()
+        return message
+
+    return watched
 
 
 class _Run:

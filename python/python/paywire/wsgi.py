@@ -30,6 +30,8 @@ The facilitator and the store are called directly (this is synchronous code): us
 from __future__ import annotations
 
 import io
+import threading
+import time
 from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -46,6 +48,8 @@ from ._gate import (
     claim_summary,
     facilitator_answer,
     facilitator_failed,
+    log,
+    report_claims,
     store_call,
     write_logs,
 )
@@ -61,6 +65,39 @@ ENVIRON_KEY = "paywire"
 
 class Claims(_Claims):
     __doc__ = _Claims.__doc__
+
+    _lock = threading.Lock()
+    _running = False
+    _ticking = False
+
+    def _check(self) -> None:
+        """Starts a claim run on a background thread when one is due and none is running (and, at the first
+        request, the thread that checks every few seconds)."""
+        mw = self.middleware
+        if mw is None or not mw.gate.offers_batch:
+            return
+        with self._lock:
+            if not self._ticking:
+                self._ticking = True
+                threading.Thread(target=self._tick, name="paywire-claims", daemon=True).start()
+            if self._running or not mw.gate.claim_due():
+                return
+            self._running = True
+        threading.Thread(target=self._scheduled, name="paywire-claim", daemon=True).start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(self.tick_seconds)
+            self._check()
+
+    def _scheduled(self) -> None:
+        try:
+            report_claims(self.run())
+        except Exception:
+            log.warning("paywire: a scheduled claim failed; it is tried again later", exc_info=True)
+        finally:
+            with self._lock:
+                self._running = False
 
     def run(self) -> Dict[str, Any]:
         """Claims every channel's charges and sweeps them to the receiver; returns the summary."""
@@ -108,6 +145,9 @@ class PaymentMiddleware(GateMiddleware):
 
         return FacilitatorClient()
 
+    def _claims_type(self) -> type[_Claims]:
+        return Claims
+
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         pattern, no_route = self._framework_route(environ)
         exchange, step = self.gate.handle(
@@ -121,7 +161,12 @@ class PaymentMiddleware(GateMiddleware):
         )
         if exchange is None:
             return self.app(environ, start_response)
-        return _Run(self, exchange, environ, start_response).drive(step)
+        try:
+            return _Run(self, exchange, environ, start_response).drive(step)
+        finally:
+            claims = self.claims
+            if isinstance(claims, Claims):
+                claims._check()
 
     def _framework_route(self, environ: Environ) -> Tuple[Optional[str], bool]:
         """Asks the Werkzeug map which rule takes the request: (its rule, False), (None, True) when the router

@@ -78,6 +78,33 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 passFacilitators: passFacilitators
             )
         )
+        let (outcome, data, response) = try await drive(started, template: request)
+        let exchange = outcome.payment.map { PaidExchange(payment: $0, settlement: outcome.settlement) }
+        return PaidResponse(data: data, response: response, exchange: exchange)
+    }
+
+    /// Asks the server of `url` (a batch-settlement route) to return this payer's channel balance: `amount`
+    /// units (decimal), or everything it did not charge. Returns the refund's receipt (its transaction).
+    /// Throws `PaywireError` when the server refuses (`invalid_batch_settlement_evm_refund_no_balance`:
+    /// nothing to refund; `invalid_batch_settlement_evm_authorizer_not_configured`: it cannot sign refunds,
+    /// and `initiateWithdraw` on the contract, then `finalizeWithdraw` after the withdraw delay, return the
+    /// balance without it) or did not confirm the refund (`settlement_pending`: ask again).
+    public func refund(url: URL, amount: String? = nil) async throws -> SettleResponse {
+        let started = try startRefund(payer: payer, url: url.absoluteString, amount: amount)
+        let (outcome, _, _) = try await drive(started, template: URLRequest(url: url))
+        if let unpaid = outcome.unpaid { throw unpaid.error }
+        guard let receipt = outcome.settlement else {
+            throw errorDetails(code: "unexpected_settle_error", detail: "the server answered the refund with no receipt")
+                .error
+        }
+        return receipt
+    }
+
+    /// Drives a started call through the machine, each hop sent as `template` with the hop's URL, method,
+    /// headers and body; returns the outcome and the last response.
+    private func drive(_ started: FetchStarted, template request: URLRequest) async throws
+        -> (FetchOutcome, Data, HTTPURLResponse)
+    {
         let call = started.call
         var step = started.step
         var last: (Data, HTTPURLResponse)?
@@ -116,8 +143,7 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 throw error.error
             case let .done(outcome), let .raise(outcome):
                 guard let (data, response) = last else { throw URLError(.badServerResponse) }
-                let exchange = outcome.payment.map { PaidExchange(payment: $0, settlement: outcome.settlement) }
-                return PaidResponse(data: data, response: response, exchange: exchange)
+                return (outcome, data, response)
             }
         }
     }

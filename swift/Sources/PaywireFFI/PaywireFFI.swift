@@ -1290,9 +1290,20 @@ public protocol GateProtocol: AnyObject, Sendable {
     func claim(now: UInt64?)  -> Started
     
     /**
+     * Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+     * seconds, and run `claim()` when it is.
+     */
+    func claimDue(now: UInt64?)  -> Bool
+    
+    /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
      */
     func handle(head: RequestHead, frameworkPattern: String?, frameworkNoRoute: Bool, now: UInt64?) throws  -> Started
+    
+    /**
+     * Whether a route offers batch-settlement (then claims are scheduled).
+     */
+    func offersBatch()  -> Bool
     
     /**
      * The index of the priced route a request goes to, or none when it is free. `framework_pattern` is the
@@ -1388,6 +1399,19 @@ open func claim(now: UInt64? = nil) -> Started  {
 }
     
     /**
+     * Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+     * seconds, and run `claim()` when it is.
+     */
+open func claimDue(now: UInt64? = nil) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_gate_claim_due(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionUInt64.lower(now),$0
+    )
+})
+}
+    
+    /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
      */
 open func handle(head: RequestHead, frameworkPattern: String? = nil, frameworkNoRoute: Bool = false, now: UInt64? = nil)throws  -> Started  {
@@ -1398,6 +1422,17 @@ open func handle(head: RequestHead, frameworkPattern: String? = nil, frameworkNo
         FfiConverterOptionString.lower(frameworkPattern),
         FfiConverterBool.lower(frameworkNoRoute),
         FfiConverterOptionUInt64.lower(now),$0
+    )
+})
+}
+    
+    /**
+     * Whether a route offers batch-settlement (then claims are scheduled).
+     */
+open func offersBatch() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+    uniffi_paywire_ffi_fn_method_gate_offers_batch(
+            self.uniffiCloneHandle(),$0
     )
 })
 }
@@ -5751,6 +5786,16 @@ public struct GateOptions: Equatable, Hashable {
      * trusts.
      */
     public var passFacilitator: String?
+    /**
+     * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
+     * earlier process left counts as served at the first check; default 300; 0: not by time).
+     */
+    public var claimEverySeconds: UInt64?
+    /**
+     * batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
+     * (decimal; default: not by amount).
+     */
+    public var claimAtAmount: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5787,7 +5832,15 @@ public struct GateOptions: Equatable, Hashable {
         /**
          * Where a client gets a pass (a facilitator's base URL), named in bills with the issuers `access`
          * trusts.
-         */passFacilitator: String? = nil) {
+         */passFacilitator: String? = nil, 
+        /**
+         * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
+         * earlier process left counts as served at the first check; default 300; 0: not by time).
+         */claimEverySeconds: UInt64? = nil, 
+        /**
+         * batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
+         * (decimal; default: not by amount).
+         */claimAtAmount: String? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures
         self.maxRequestBytes = maxRequestBytes
@@ -5798,6 +5851,8 @@ public struct GateOptions: Equatable, Hashable {
         self.hooks = hooks
         self.signIn = signIn
         self.passFacilitator = passFacilitator
+        self.claimEverySeconds = claimEverySeconds
+        self.claimAtAmount = claimAtAmount
     }
 
     
@@ -5823,7 +5878,9 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
                 takeoverAfter: FfiConverterOptionUInt64.read(from: &buf), 
                 hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf), 
                 signIn: FfiConverterOptionTypeSignInOptions.read(from: &buf), 
-                passFacilitator: FfiConverterOptionString.read(from: &buf)
+                passFacilitator: FfiConverterOptionString.read(from: &buf), 
+                claimEverySeconds: FfiConverterOptionUInt64.read(from: &buf), 
+                claimAtAmount: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -5838,6 +5895,8 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
         FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
         FfiConverterOptionTypeSignInOptions.write(value.signIn, into: &buf)
         FfiConverterOptionString.write(value.passFacilitator, into: &buf)
+        FfiConverterOptionUInt64.write(value.claimEverySeconds, into: &buf)
+        FfiConverterOptionString.write(value.claimAtAmount, into: &buf)
     }
 }
 
@@ -10324,7 +10383,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_method_gate_claim() != 41474) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_method_gate_claim_due() != 55322) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_method_gate_handle() != 48617) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_paywire_ffi_checksum_method_gate_offers_batch() != 9825) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_method_gate_route_for() != 5604) {

@@ -92,6 +92,8 @@ const paywall = paymentMiddleware(routes, {
   takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,
   signIn: process.env.SIGN_IN === '1',
   receiverAuthorizer,
+  // Claims by schedule: off unless a test asks, so the other tests claim when they say (POST /claim).
+  claims: { everySeconds: Number(process.env.BATCH_CLAIM_EVERY ?? 0), atAmount: process.env.BATCH_CLAIM_AT ?? '0', tickSeconds: 0.5 },
 })
 app.use(paywall)
 // served_by: a response held by one process and collected from another still names the first. `served` counts

@@ -88,7 +88,11 @@ async def generate(used: str, response: Response) -> dict:
     return {"generated": "tokens", "charged": used}
 
 
-claims = Claims()
+# Claims by schedule: off unless a test asks (BATCH_CLAIM_EVERY seconds, BATCH_CLAIM_AT atomic units), so the
+# other tests claim when they say (POST /claim).
+claims = Claims(every_seconds=int(os.environ.get("BATCH_CLAIM_EVERY", "0")),
+                at_amount=int(os.environ.get("BATCH_CLAIM_AT", "0")))
+claims.tick_seconds = 0.5
 
 
 @app.get("/batch")

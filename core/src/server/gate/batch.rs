@@ -14,7 +14,9 @@ use super::*;
 use crate::batch::{
     self, BatchOffer, BatchPayload, ChannelConfig, RefundRequest, SignedVoucher, VoucherCheck, VoucherClaim,
 };
+use crate::signer::Signer;
 use crate::wire::Object;
+use alloy_primitives::U256;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -64,6 +66,25 @@ pub struct ChannelState {
     /// A claim made with a refund whose sweep failed: the next claim run sweeps the offer.
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub unswept: bool,
+    /// The last refund this server sent: a payer asking again after its answer was lost gets that refund's
+    /// answer, not "nothing to refund" (nor a second refund the server never meant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refund: Option<SentRefund>,
+}
+
+/// A refund as the server sent it to the facilitator (decimal strings, as the rest of the state).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRefund {
+    /// The refund nonce it used.
+    pub nonce: String,
+    /// What it returned to the payer.
+    pub amount: String,
+    /// What the server had charged when it sent it.
+    #[serde(default)]
+    pub charged: String,
+    /// Its transaction, once the facilitator's answer came back (empty: not heard yet).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub transaction: String,
 }
 
 fn amount(text: &str) -> u128 {
@@ -124,6 +145,75 @@ fn sweep_payload(offer: &PaymentRequirements) -> Object {
     sweep.insert("receiver".into(), offer.pay_to().into());
     sweep.insert("token".into(), offer.asset().into());
     sweep
+}
+
+/// `payment`'s refund completed by the receiver authorizer: `amount` at `nonce`, with the claim of what the
+/// server charged (if not yet claimed) and the authorizer's signatures.
+fn completed_refund(
+    spend: &Spend,
+    payment: &PaymentPayload,
+    signer: &dyn Signer,
+    nonce: U256,
+    amount: u128,
+    claims: Vec<VoucherClaim>,
+) -> Result<PaymentPayload> {
+    let chain_id = spend.terms.chain_id;
+    let digest = batch::Refund { channelId: spend.voucher.channel_id, nonce, amount }.digest(chain_id);
+    let refund_signature = crate::signer::sign_checked(signer, &digest)?;
+    let claim_signature = match claims.is_empty() {
+        true => None,
+        false => Some(batch::offer::sign_claims(signer, &claims, chain_id)?),
+    };
+    let completed = BatchPayload::Refund {
+        channel: spend.channel.clone(),
+        voucher: spend.voucher.clone(),
+        refund: RefundRequest {
+            amount: Some(amount),
+            refund_nonce: Some(nonce),
+            claims,
+            refund_signature: Some(refund_signature.as_bytes().to_vec()),
+            claim_signature: claim_signature.map(|s| s.as_bytes().to_vec()),
+        },
+    };
+    PaymentPayload::new_v2(&spend.offer, payment.resource(), completed.to_object(), payment.extensions().cloned())
+}
+
+/// The reason and message of a facilitator's refusal to verify.
+fn refused_verify(verdict: &VerifyResponse) -> (String, String) {
+    let reason = verdict.invalid_reason.clone().unwrap_or_else(|| "invalid_payment".into());
+    let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+    (reason, message)
+}
+
+/// The reason and message of a settlement that failed.
+fn failed_settle(settled: &SettleResponse) -> (String, String) {
+    let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
+    let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
+    (reason, message)
+}
+
+/// Whether a refusal is decided by the payment's own bytes (its shape, signatures, terms): a deposit refused
+/// so was never settled, and no lost answer is looked for (a forged deposit costs the facilitator one call,
+/// not three).
+fn decided_by_payload(reason: &str) -> bool {
+    use ErrorCode::*;
+    [
+        BatchPayloadType,
+        BatchDepositPayload,
+        BatchVoucherPayload,
+        BatchChannelIdMismatch,
+        BatchTokenMismatch,
+        BatchReceiverMismatch,
+        BatchReceiverAuthorizerMismatch,
+        BatchWithdrawDelayMismatch,
+        BatchWithdrawDelayOutOfRange,
+        BatchVoucherSignature,
+        BatchReceiveAuthorizationSignature,
+        BatchValidAfterInFuture,
+        Permit2InvalidSignature,
+    ]
+    .iter()
+    .any(|code| code.as_str() == reason)
 }
 
 /// A channel with charges to claim: its id, its stored entry and state.
@@ -247,21 +337,16 @@ impl Run {
         // A deposit found settled already (its answer had been lost): its balance is in `seen`.
         let mut deposited_before: Option<SettleResponse> = None;
         if ask {
-            let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
-            let verdict = match self.ask(Action::Verify(Box::new(call))).await {
-                Input::Verified(v) => v,
-                Input::FacilitatorFailed { code, message } => {
-                    return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
-                }
-                _ => return out_of_turn().action,
+            let verdict = match self.verify_at(payment.clone(), &spend.offer).await {
+                Ok(v) => v,
+                Err(action) => return action,
             };
             if !verdict.is_valid {
-                let reason = verdict.invalid_reason.clone().unwrap_or_else(|| "invalid_payment".into());
-                let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+                let (reason, message) = refused_verify(&verdict);
                 // A deposit this server had settled before it lost the answer (a dropped connection) fails
                 // verification as spent; the facilitator repeats the answer it recorded, so the payer's
                 // retry is served without a second deposit.
-                if spend.deposit.is_none() {
+                if spend.deposit.is_none() || decided_by_payload(&reason) {
                     return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
                 }
                 match self.recover_deposit(&payment, &spend).await {
@@ -295,7 +380,11 @@ impl Run {
             state.synced_at = self.now;
         }
         if state.withdraw_requested_at != 0 {
-            // The payer is taking the balance back: a voucher now could be left unclaimable.
+            // The payer is taking the balance back: a voucher now could be left unclaimable, and what it was
+            // charged must be claimed before the withdraw delay ends.
+            if state.charged() > state.claimed() {
+                self.gate.note_withdrawal();
+            }
             let message = "the payer started a withdrawal from this channel; it takes no more vouchers";
             return self.answer_bill(402, ErrorCode::BatchCumulativeExceedsBalance.as_str(), message, Vec::new()).await;
         }
@@ -351,17 +440,12 @@ impl Run {
             let settled = match deposited_before.take() {
                 Some(s) => s,
                 None => {
-                    let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
-                    let settled = match self.ask(Action::Settle(Box::new(call))).await {
-                        Input::Settled(s) => s,
-                        Input::FacilitatorFailed { code, message } => {
-                            return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await;
-                        }
-                        _ => return out_of_turn().action,
+                    let settled = match self.settle_at(payment.clone(), &spend.offer, UNCONFIRMED_MESSAGE).await {
+                        Ok(s) => s,
+                        Err(action) => return action,
                     };
                     if !settled.success {
-                        let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
-                        let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
+                        let (reason, message) = failed_settle(&settled);
                         return self.answer_bill(402, &reason, &message, Vec::new()).await;
                     }
                     settled
@@ -378,7 +462,9 @@ impl Run {
         state.signature = crate::wire::hex_lower(&spend.voucher.signature);
         state.channel_config = batch::payload::channel_json(&spend.channel);
         state.offer = spend.offer.to_value();
-        if !self.keep_channel(&id, held, &state).await {
+        if self.keep_channel(&id, held, &state).await {
+            self.gate.note_charge(charge, self.now);
+        } else {
             // The charge could not be recorded: the response is not released, and the voucher may be sent again.
             return self
                 .answer_json(
@@ -418,17 +504,19 @@ impl Run {
                     .await;
             }
         };
-        let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
-        let verdict = match self.ask(Action::Verify(Box::new(call))).await {
-            Input::Verified(v) => v,
-            Input::FacilitatorFailed { code, message } => {
-                return self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await;
-            }
-            _ => return out_of_turn().action,
+        if let Some(state) = &known
+            && spend.voucher.max_claimable != state.charged()
+        {
+            // A payer that lost its channel state asks with an older voucher: the server's state, before the
+            // facilitator is asked (which would refuse a voucher below what is claimed on chain).
+            return self.corrective(&spend, id, state, true, state.charged()).await;
+        }
+        let verdict = match self.verify_at(payment.clone(), &spend.offer).await {
+            Ok(v) => v,
+            Err(action) => return action,
         };
         if !verdict.is_valid {
-            let reason = verdict.invalid_reason.clone().unwrap_or_else(|| "invalid_payment".into());
-            let message = verdict.invalid_message.clone().unwrap_or_else(|| reason.clone());
+            let (reason, message) = refused_verify(&verdict);
             return self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await;
         }
         let Some(seen) = snapshot(verdict.other.get("extra")) else {
@@ -452,7 +540,40 @@ impl Run {
             return self.corrective(&spend, id, &state, known.is_some(), charged).await;
         }
         let rest = seen.balance.saturating_sub(charged.max(seen.total_claimed));
+        // A refund this server sent and never heard the answer of, now on chain: the payer asking again for it
+        // (nothing charged since; everything, or the same amount) gets that refund's answer. A refund whose
+        // answer the server had is not repeated: a second ask finds what is left, as with the official servers.
+        if let Some(last) = state.last_refund.clone().filter(|l| l.transaction.is_empty()) {
+            let landed = matches!(
+                (last.nonce.parse::<U256>(), seen.refund_nonce.parse::<U256>()),
+                (Ok(sent), Ok(next)) if sent < next
+            );
+            let asked = spend.refund.as_ref().and_then(|r| r.amount);
+            let same = last.charged == charged.to_string() && (rest == 0 || asked == Some(amount(&last.amount)));
+            if landed {
+                // Answered now, another ask, or an answer no facilitator holds: it is not looked for again.
+                state.last_refund = None;
+            }
+            if landed && same {
+                let again = self.refund_again(&spend, &payment, id, &signer, &last).await;
+                match again {
+                    Ok(Some(settled)) => {
+                        let amount = amount(&last.amount);
+                        state.last_refund = Some(SentRefund { transaction: settled.transaction.clone(), ..last });
+                        // The claim it may have made was never swept: the next claim run sweeps (or finds nothing).
+                        state.unswept = true;
+                        return self.refund_answered(&spend, id, held, &state, settled, amount).await;
+                    }
+                    Ok(None) => {}
+                    Err(action) => return action,
+                }
+            }
+        }
         if rest == 0 {
+            if known.as_ref().is_some_and(|k| k.last_refund.is_some()) {
+                // The refund looked for is forgotten (a later ask costs no /settle); a failure changes nothing.
+                let _ = self.keep_channel(id, held, &state).await;
+            }
             let message = format!("channel {id} holds nothing beyond what this server charged");
             return self.answer_bill(402, ErrorCode::BatchRefundNoBalance.as_str(), &message, Vec::new()).await;
         }
@@ -461,11 +582,10 @@ impl Run {
             let message = format!("a refund of {amount}: the channel holds {rest} beyond what this server charged");
             return self.answer_bill(402, ErrorCode::BatchRefundAmountInvalid.as_str(), &message, Vec::new()).await;
         }
-        let Ok(nonce) = seen.refund_nonce.parse::<alloy_primitives::U256>() else {
+        let Ok(nonce) = seen.refund_nonce.parse::<U256>() else {
             let e = Error::new(ErrorCode::UnexpectedVerifyError, "the facilitator told an unreadable refund nonce");
             return self.fail_locally(e).await;
         };
-        let chain_id = spend.terms.chain_id;
         let claims = match charged > seen.total_claimed {
             true => vec![VoucherClaim {
                 channel: spend.channel.clone(),
@@ -475,42 +595,21 @@ impl Run {
             }],
             false => Vec::new(),
         };
-        let digest = batch::Refund { channelId: spend.voucher.channel_id, nonce, amount }.digest(chain_id);
-        let signed = crate::signer::sign_checked(signer.as_ref(), &digest).and_then(|refund| {
-            let claim = match claims.is_empty() {
-                true => None,
-                false => Some(batch::offer::sign_claims(signer.as_ref(), &claims, chain_id)?),
-            };
-            Ok((refund, claim))
-        });
-        let (refund_signature, claim_signature) = match signed {
-            Ok(s) => s,
-            Err(e) => return self.fail_locally(e).await,
-        };
         let claimed_now = !claims.is_empty();
-        let completed = BatchPayload::Refund {
-            channel: spend.channel.clone(),
-            voucher: spend.voucher.clone(),
-            refund: RefundRequest {
-                amount: Some(amount),
-                refund_nonce: Some(nonce),
-                claims,
-                refund_signature: Some(refund_signature.as_bytes().to_vec()),
-                claim_signature: claim_signature.map(|s| s.as_bytes().to_vec()),
-            },
-        };
-        let payment = match PaymentPayload::new_v2(
-            &spend.offer,
-            payment.resource(),
-            completed.to_object(),
-            payment.extensions().cloned(),
-        ) {
+        let payment = match completed_refund(&spend, &payment, signer.as_ref(), nonce, amount, claims) {
             Ok(p) => p,
             Err(e) => return self.fail_locally(e).await,
         };
         // Before the balance leaves, the stored state stops being trusted offline: whatever happens to the
-        // refund's answer, the channel's next voucher asks the facilitator for the balance.
+        // refund's answer, the channel's next voucher asks the facilitator for the balance, and a refund asked
+        // again finds this one.
         state.synced_at = 0;
+        state.last_refund = Some(SentRefund {
+            nonce: nonce.to_string(),
+            amount: amount.to_string(),
+            charged: charged.to_string(),
+            transaction: String::new(),
+        });
         let Some(held) = self.keep_channel_entry(id, held, &state).await else {
             return self
                 .answer_json(
@@ -522,18 +621,16 @@ impl Run {
         };
         let held = Some(held);
         self.shielded = true;
-        let call = FacilitatorCall { payment, requirements: spend.offer.clone() };
-        let settled = match self.ask(Action::Settle(Box::new(call))).await {
-            Input::Settled(s) => s,
-            Input::FacilitatorFailed { code, message } => {
-                return self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await;
-            }
-            _ => return out_of_turn().action,
+        let settled = match self.settle_at(payment, &spend.offer, UNCONFIRMED_MESSAGE).await {
+            Ok(s) => s,
+            Err(action) => return action,
         };
         if !settled.success {
-            let reason = settled.error_reason.clone().unwrap_or_else(|| "settlement_failed".into());
-            let message = settled.error_message.clone().unwrap_or_else(|| reason.clone());
+            let (reason, message) = failed_settle(&settled);
             return self.answer_bill(402, &reason, &message, Vec::new()).await;
+        }
+        if let Some(last) = state.last_refund.as_mut() {
+            last.transaction = settled.transaction.clone();
         }
         match snapshot(settled.other.get("extra").and_then(|e| e.get("channelState"))) {
             Some(after) => {
@@ -545,6 +642,7 @@ impl Run {
             None => {
                 state.balance = seen.balance.saturating_sub(amount).to_string();
                 state.total_claimed = charged.max(seen.total_claimed).to_string();
+                state.refund_nonce = nonce.saturating_add(U256::from(1u8)).to_string();
             }
         }
         if state.signature.is_empty() {
@@ -568,15 +666,57 @@ impl Run {
                 );
             }
         }
+        self.refund_answered(&spend, id, held, &state, settled, amount).await
+    }
+
+    /// Asks the facilitator again for the answer to `last`, a refund of this channel now on chain: the
+    /// facilitator repeats what it recorded for the channel's refund nonce and sends nothing. `Ok(None)`: it
+    /// has no such answer (another facilitator settled it), and the request is judged afresh.
+    async fn refund_again(
+        &mut self,
+        spend: &Spend,
+        payment: &PaymentPayload,
+        id: &str,
+        signer: &Arc<dyn Signer>,
+        last: &SentRefund,
+    ) -> core::result::Result<Option<SettleResponse>, Action> {
+        let (Ok(nonce), Ok(amount)) = (last.nonce.parse::<U256>(), last.amount.parse::<u128>()) else {
+            return Ok(None);
+        };
+        let payment = match completed_refund(spend, payment, signer.as_ref(), nonce, amount, Vec::new()) {
+            Ok(p) => p,
+            Err(e) => return Err(self.fail_locally(e).await),
+        };
+        let settled = self.settle_at(payment, &spend.offer, UPSTREAM_MESSAGE).await?;
+        if !settled.success || settled.transaction.is_empty() {
+            return Ok(None);
+        }
+        self.log(
+            LogLevel::Warning,
+            format!("paywire: channel {id} asked again for refund {nonce}, whose answer was lost; answered"),
+        );
+        Ok(Some(settled))
+    }
+
+    /// Records `state` after a refund on chain and answers the payer with the refund's receipt.
+    async fn refund_answered(
+        &mut self,
+        spend: &Spend,
+        id: &str,
+        held: Option<StoreEntry>,
+        state: &ChannelState,
+        settled: SettleResponse,
+        amount: u128,
+    ) -> Action {
         // The refund is on chain whatever happens next: it is answered. A state the store cannot keep leaves the
         // one written before, which the next voucher checks with the facilitator.
-        if !self.keep_channel(id, held, &state).await {
+        if !self.keep_channel(id, held, state).await {
             self.log(
                 LogLevel::Error,
                 format!("paywire: the state of channel {id} after its refund could not be stored"),
             );
         }
-        let mut receipt = settled.clone();
+        let mut receipt = settled;
         receipt.payer = Some(spend.channel.payer.to_checksum(None));
         receipt.other.insert("extra".into(), json!({ "channelState": state.to_json(id) }));
         let body = json!({ "message": "Refund acknowledged", "channelId": id, "amount": amount.to_string() });
@@ -592,37 +732,30 @@ impl Run {
     /// `/settle` is asked (it repeats a recorded answer; a deposit that can still be settled is settled now,
     /// before the request is served), then the request's voucher is verified on its own against the channel
     /// as the chain has it now, whose state is returned with the settlement. `None`: the deposit is not on
-    /// chain, or the voucher does not hold (a replayed deposit with another voucher, a channel since refunded
-    /// or withdrawn): the request is refused with the deposit's reason.
+    /// chain (the request is refused with the deposit's reason); a voucher that does not hold (a replayed
+    /// deposit with another voucher, a channel since refunded or withdrawn) is refused with its own reason.
     async fn recover_deposit(
         &mut self,
         payment: &PaymentPayload,
         spend: &Spend,
     ) -> core::result::Result<Option<(SettleResponse, Snapshot)>, Action> {
         self.shielded = true;
-        let call = FacilitatorCall { payment: payment.clone(), requirements: spend.offer.clone() };
-        let settled = match self.ask(Action::Settle(Box::new(call))).await {
-            Input::Settled(s) if s.success => s,
-            Input::Settled(_) => return Ok(None),
-            Input::FacilitatorFailed { code, message } => {
-                return Err(self.upstream_failed("/settle", code, &message, UNCONFIRMED_MESSAGE).await);
-            }
-            _ => return Err(out_of_turn().action),
-        };
+        let settled = self.settle_at(payment.clone(), &spend.offer, UNCONFIRMED_MESSAGE).await?;
+        if !settled.success {
+            return Ok(None);
+        }
         let voucher = BatchPayload::Voucher { channel: spend.channel.clone(), voucher: spend.voucher.clone() };
         let alone = match PaymentPayload::new_v2(&spend.offer, payment.resource(), voucher.to_object(), None) {
             Ok(p) => p,
             Err(e) => return Err(self.fail_locally(e).await),
         };
-        let call = FacilitatorCall { payment: alone, requirements: spend.offer.clone() };
-        match self.ask(Action::Verify(Box::new(call))).await {
-            Input::Verified(v) if v.is_valid => Ok(snapshot(v.other.get("extra")).map(|seen| (settled, seen))),
-            Input::Verified(_) => Ok(None),
-            Input::FacilitatorFailed { code, message } => {
-                Err(self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await)
-            }
-            _ => Err(out_of_turn().action),
+        let verdict = self.verify_at(alone, &spend.offer).await?;
+        if !verdict.is_valid {
+            // The deposit is on chain, but this voucher does not hold against the channel now: its reason.
+            let (reason, message) = refused_verify(&verdict);
+            return Err(self.answer_bill(status_for_reason(&reason), &reason, &message, Vec::new()).await);
         }
+        Ok(snapshot(verdict.other.get("extra")).map(|seen| (settled, seen)))
     }
 
     /// Stores a channel's new state (the busy marker makes this request its only writer) and lists it for
@@ -783,6 +916,23 @@ impl Run {
     /// Claims the charges of every channel at the facilitator, then sweeps them to the receiver: the claim
     /// exchange of [`Gate::claim`]. Answers a JSON summary.
     pub(super) async fn claim_channels(&mut self) -> Action {
+        let action = self.claim_every_channel().await;
+        // Anything that did not go through (the store, the facilitator, a claim or a sweep refused) is tried
+        // again by the claim schedule.
+        let failed = match &action {
+            Action::Respond(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body).map_or(true, |summary| {
+                ["claims", "settles"].iter().any(|k| {
+                    summary[k].as_array().is_some_and(|rows| rows.iter().any(|row| row["success"] != json!(true)))
+                })
+            }),
+            _ => true,
+        };
+        self.gate.claim_ended(failed, self.now);
+        action
+    }
+
+    /// [`Run::claim_channels`]: every channel's charges claimed, and swept to the receivers.
+    async fn claim_every_channel(&mut self) -> Action {
         let ids: Vec<String> = match self.store(StoreOp::Get { key: INDEX_KEY.into() }).await {
             Ok(StoreAnswer::Entry(e)) => {
                 e.and_then(|e| e.record.body).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
@@ -939,11 +1089,34 @@ impl Run {
             Ok(p) => p,
             Err(e) => return Err(self.fail_locally(e).await),
         };
+        self.settle_at(payment, offer, UPSTREAM_MESSAGE).await
+    }
+
+    /// `/verify` of `payment` against `offer`: the facilitator's verdict, or the answer to a call that failed.
+    async fn verify_at(&mut self, payment: PaymentPayload, offer: &PaymentRequirements) -> Flow<VerifyResponse> {
+        let call = FacilitatorCall { payment, requirements: offer.clone() };
+        match self.ask(Action::Verify(Box::new(call))).await {
+            Input::Verified(v) => Ok(v),
+            Input::FacilitatorFailed { code, message } => {
+                Err(self.upstream_failed("/verify", code, &message, UPSTREAM_MESSAGE).await)
+            }
+            _ => Err(out_of_turn().action),
+        }
+    }
+
+    /// `/settle` of `payment` against `offer`: the facilitator's answer, or the answer to a call that failed,
+    /// telling the buyer `told` (whether the settlement may have happened).
+    async fn settle_at(
+        &mut self,
+        payment: PaymentPayload,
+        offer: &PaymentRequirements,
+        told: &str,
+    ) -> Flow<SettleResponse> {
         let call = FacilitatorCall { payment, requirements: offer.clone() };
         match self.ask(Action::Settle(Box::new(call))).await {
             Input::Settled(s) => Ok(s),
             Input::FacilitatorFailed { code, message } => {
-                Err(self.upstream_failed("/settle", code, &message, UPSTREAM_MESSAGE).await)
+                Err(self.upstream_failed("/settle", code, &message, told).await)
             }
             _ => Err(out_of_turn().action),
         }

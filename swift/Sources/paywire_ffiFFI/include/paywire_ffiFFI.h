@@ -427,9 +427,19 @@ uint64_t uniffi_paywire_ffi_fn_constructor_gate_new(RustBuffer routes, RustBuffe
 RustBuffer uniffi_paywire_ffi_fn_method_gate_claim(uint64_t ptr, RustBuffer now, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_CLAIM_DUE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_CLAIM_DUE
+int8_t uniffi_paywire_ffi_fn_method_gate_claim_due(uint64_t ptr, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_HANDLE
 RustBuffer uniffi_paywire_ffi_fn_method_gate_handle(uint64_t ptr, RustBuffer head, RustBuffer framework_pattern, int8_t framework_no_route, RustBuffer now, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_OFFERS_BATCH
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_OFFERS_BATCH
+int8_t uniffi_paywire_ffi_fn_method_gate_offers_batch(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_METHOD_GATE_ROUTE_FOR
@@ -2103,9 +2113,21 @@ uint16_t uniffi_paywire_ffi_checksum_method_gate_claim(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_CLAIM_DUE
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_CLAIM_DUE
+uint16_t uniffi_paywire_ffi_checksum_method_gate_claim_due(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_HANDLE
 uint16_t uniffi_paywire_ffi_checksum_method_gate_handle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_OFFERS_BATCH
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_METHOD_GATE_OFFERS_BATCH
+uint16_t uniffi_paywire_ffi_checksum_method_gate_offers_batch(void
     
 );
 #endif

@@ -26,6 +26,10 @@ import java.io.InputStream
 import java.io.OutputStream
 import java.net.InetSocketAddress
 import java.net.URI
+import java.util.concurrent.Executors
+import java.util.concurrent.ScheduledExecutorService
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicBoolean
 import java.util.logging.Level
 import java.util.logging.Logger
 
@@ -92,7 +96,49 @@ class PaymentFilter(
         )
         val started = gate.handle(head, null, false, null)
         val running = started.exchange ?: return chain.doFilter(exchange)
-        running.use { drive(it, started.step, exchange, chain) }
+        try {
+            running.use { drive(it, started.step, exchange, chain) }
+        } finally {
+            checkClaims()
+        }
+    }
+
+    /**
+     * How often the claim schedule (`options.claimEverySeconds`, `claimAtAmount`) is checked, in milliseconds;
+     * set it before the first request.
+     */
+    @Volatile
+    var claimTickMillis: Long = 5_000
+
+    private val claiming = AtomicBoolean(false)
+
+    /** The daemon thread of scheduled claims (batch-settlement routes only), started by the first request. */
+    private val claimer: ScheduledExecutorService by lazy {
+        Executors.newSingleThreadScheduledExecutor { r -> Thread(r, "paywire-claims").apply { isDaemon = true } }.also {
+            val tick = claimTickMillis.coerceAtLeast(100)
+            it.scheduleWithFixedDelay({ checkClaims() }, tick, tick, TimeUnit.MILLISECONDS)
+        }
+    }
+
+    /** Runs a claim in the background when the gate's claim schedule says one is due and none is running. */
+    private fun checkClaims() {
+        if (!gate.offersBatch()) return
+        val runner = claimer
+        if (claiming.get() || !gate.claimDue(null) || !claiming.compareAndSet(false, true)) return
+        try {
+            runner.execute {
+                try {
+                    log.info("paywire: scheduled claim: ${claim()}")
+                } catch (e: Exception) {
+                    log.log(Level.WARNING, "paywire: a scheduled claim failed; it is tried again later", e)
+                } finally {
+                    claiming.set(false)
+                }
+            }
+        } catch (e: Exception) {
+            claiming.set(false)
+            log.log(Level.WARNING, "paywire: a scheduled claim could not start", e)
+        }
     }
 
     private fun drive(ex: Exchange, first: GateStep, exchange: HttpExchange, chain: Chain) {
@@ -140,9 +186,10 @@ class PaymentFilter(
 
     /**
      * batch-settlement: claims every channel's charges at the facilitator (one transaction per offer) and sweeps
-     * them to the receiver; returns the JSON summary `{"claims": [...], "settles": [...]}`. Call it from time
-     * to time, always well within the offers' withdraw delay (after which a payer may take back what is not
-     * claimed).
+     * them to the receiver; returns the JSON summary `{"claims": [...], "settles": [...]}`. The filter also
+     * claims by itself on the gate's schedule (`GateOptions.claimEverySeconds`, default 300, and
+     * `claimAtAmount`); with both off, call it from time to time, always well within the offers' withdraw
+     * delay (after which a payer may take back what is not claimed).
      */
     fun claim(): String {
         val started = gate.claim(null)

@@ -3,6 +3,7 @@ package dev.paywire
 import dev.paywire.ffi.FetchRequest
 import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Payer
+import dev.paywire.ffi.SettleResponse
 import java.io.ByteArrayOutputStream
 import java.io.IOException
 import java.net.URI
@@ -54,6 +55,20 @@ class PaywireHttpClient(
         @Suppress("UNCHECKED_CAST")
         val response: HttpResponse<T> = if (bytes != null) Rebodied(sent, handOver(sent, bytes, handler)) else sent as HttpResponse<T>
         return answered.exchange?.let { PaidHttpResponse(response, it) } ?: response
+    }
+
+    /**
+     * Asks the server of [url] (a batch-settlement route) to return this payer's channel balance: [amount]
+     * units (decimal), or everything it did not charge. Returns the refund's receipt (its transaction). Throws
+     * a `PaywireException` when the server refuses (`invalid_batch_settlement_evm_refund_no_balance`: nothing
+     * to refund; `..._authorizer_not_configured`: it cannot sign refunds, and `initiateWithdraw` on the
+     * contract, then `finalizeWithdraw` after the withdraw delay, return the balance without it) or did not
+     * confirm the refund (`settlement_pending`: ask again).
+     */
+    @Throws(IOException::class, InterruptedException::class)
+    fun refund(url: String, amount: String? = null): SettleResponse {
+        val get = HttpRequest.newBuilder(URI.create(url)).GET().build()
+        return refundCall(payer, url, amount) { hop -> sendHop(get, hop, HttpResponse.BodyHandlers.discarding()) }
     }
 
     /** Sends [request] like [HttpClient.sendAsync], paying a 402 once (on the client's executor). */

@@ -4,6 +4,7 @@ import dev.paywire.ffi.errorDetails
 import dev.paywire.ffi.FetchOptions
 import dev.paywire.ffi.FetchOutcome
 import dev.paywire.ffi.FetchRequest
+import dev.paywire.ffi.FetchStarted
 import dev.paywire.ffi.FetchStep
 import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.PaidFetch
@@ -11,6 +12,7 @@ import dev.paywire.ffi.Payer
 import dev.paywire.ffi.PaymentHeader
 import dev.paywire.ffi.SettleResponse
 import dev.paywire.ffi.startPaidFetch
+import dev.paywire.ffi.startRefund
 
 // Every paying client here drives paywire's core paying machine (`PaidFetch`), the same in every language:
 // at most one payment per call, whatever the redirects (the machine follows them, so a payment header never
@@ -60,6 +62,27 @@ internal fun <R> payCall(
         request,
         FetchOptions(followRedirects, 20u, false, true, hooks.points(), passFacilitators = passFacilitators),
     )
+    return drive(started, hooks, send).first
+}
+
+/**
+ * Asks the server of [url] (a batch-settlement route) to return [payer]'s channel balance: [amount] units
+ * (decimal), or everything it did not charge; `send` sends a request without following redirects. Returns the
+ * refund's receipt. Throws a `PaywireException` when the server refuses (nothing to refund, or it does not
+ * hold the key to sign refunds: then `initiateWithdraw` on the contract, and `finalizeWithdraw` after the
+ * channel's withdraw delay, return the balance without the server) or did not confirm it
+ * (`settlement_pending`: ask again; a refund that went through is answered again).
+ */
+internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (FetchRequest) -> Sent<R>): SettleResponse {
+    val (answered, outcome) = drive(startRefund(payer, url, amount), Hooks.NONE, send)
+    answered.sent.discard()
+    outcome.unpaid?.let { throw it.toException() }
+    return outcome.settlement
+        ?: throw errorDetails("unexpected_settle_error", "the server answered the refund with no receipt").toException()
+}
+
+/** Drives a started call through the machine to its last response and outcome. */
+private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest) -> Sent<R>): Pair<Answered<R>, FetchOutcome> {
     val call: PaidFetch = started.call
     var step: FetchStep = started.step
     var last: Sent<R>? = null
@@ -97,7 +120,8 @@ internal fun <R> payCall(
                     last?.discard()
                     throw s.error.toException()
                 }
-                is FetchStep.Done -> return Answered(last!!, if (s.outcome.bodyRead) body else null, exchangeOf(s.outcome))
+                is FetchStep.Done ->
+                    return Answered(last!!, if (s.outcome.bodyRead) body else null, exchangeOf(s.outcome)) to s.outcome
                 is FetchStep.Raise -> throw IllegalStateException("the paying machine asked to rethrow a send that did not fail")
             }
         }

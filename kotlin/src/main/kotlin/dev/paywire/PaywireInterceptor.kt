@@ -3,6 +3,7 @@ package dev.paywire
 import dev.paywire.ffi.FetchRequest
 import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Payer
+import dev.paywire.ffi.SettleResponse
 import dev.paywire.ffi.errorDetails
 import okhttp3.Interceptor
 import okhttp3.MediaType
@@ -58,14 +59,7 @@ class PaywireInterceptor(
                 .method(hop.method, hop.body?.toRequestBody(contentType))
                 .tag(request.tag())
                 .build()
-            val response = chain.proceed(built)
-            object : Sent<Response> {
-                override val status = response.code
-                override val headers = response.headers.toPaywire()
-                override val response = response
-                override fun readBody(): ByteArray = response.body?.use { it.bytes() } ?: ByteArray(0)
-                override fun discard() = response.close()
-            }
+            chain.proceed(built).asSent()
         }
         var response = answered.sent.response
         answered.body?.let { bytes -> response = response.newBuilder().body(bytes.toResponseBody(response.body?.contentType())).build() }
@@ -92,6 +86,40 @@ fun OkHttpClient.withPaywire(payer: Payer, hooks: Hooks = Hooks.NONE): OkHttpCli
         .followSslRedirects(false)
         .addInterceptor(PaywireInterceptor(payer, followRedirects, hooks))
         .build()
+
+/**
+ * Asks the server of [url] (a batch-settlement route) to return [payer]'s channel balance: [amount] units
+ * (decimal), or everything it did not charge. Sent by this client without its [PaywireInterceptor] (a refund
+ * pays nothing). Returns the refund's receipt; throws a `PaywireException` when the server refuses or did
+ * not confirm it, as [PaywireHttpClient.refund] does.
+ */
+fun OkHttpClient.refund(payer: Payer, url: String, amount: String? = null): SettleResponse {
+    val plain = newBuilder()
+        .followRedirects(false)
+        .followSslRedirects(false)
+        .apply { interceptors().removeAll { it is PaywireInterceptor } }
+        .build()
+    return refundCall(payer, url, amount) { hop ->
+        val built = Request.Builder()
+            .url(hop.url)
+            .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())
+            .method(hop.method, null)
+            .build()
+        plain.newCall(built).execute().asSent()
+    }
+}
+
+/** An OkHttp response as the paying machine's driver reads it. */
+private fun Response.asSent(): Sent<Response> {
+    val response = this
+    return object : Sent<Response> {
+        override val status = response.code
+        override val headers = response.headers.toPaywire()
+        override val response = response
+        override fun readBody(): ByteArray = response.body?.use { it.bytes() } ?: ByteArray(0)
+        override fun discard() = response.close()
+    }
+}
 
 /** What was paid for this response, or null when its request was not paid for by a [PaywireInterceptor]. */
 val Response.paidExchange: PaidExchange? get() = request.tag(PaidExchange::class.java)

@@ -51,6 +51,9 @@ fun main() {
     val options = GateOptions(
         publicUrl = System.getenv("PUBLIC_URL"),
         takeoverAfter = System.getenv("TAKEOVER_AFTER")?.toULong(),
+        // Claims by schedule: off unless a test asks, so the other tests claim when they say (POST /claim).
+        claimEverySeconds = (System.getenv("BATCH_CLAIM_EVERY") ?: "0").toULong(),
+        claimAtAmount = System.getenv("BATCH_CLAIM_AT"),
     )
     val routes = listOf("weather", "broken", "crash").associate { "GET /$it" to listOf(tag) }.toMutableMap()
     System.getenv("BATCH_AUTHORIZER")?.let { authorizer ->
@@ -68,6 +71,7 @@ fun main() {
         )
     }
     filter = PaymentFilter(routes, FacilitatorClient(System.getenv("FACILITATOR_URL")), options, store = store)
+    filter.claimTickMillis = 500
     context.filters.add(filter)
     server.start()
 }

@@ -796,7 +796,11 @@ external fun uniffi_paywire_ffi_checksum_method_exchange_feed_verify_response(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_gate_claim(
 ): Short
+external fun uniffi_paywire_ffi_checksum_method_gate_claim_due(
+): Short
 external fun uniffi_paywire_ffi_checksum_method_gate_handle(
+): Short
+external fun uniffi_paywire_ffi_checksum_method_gate_offers_batch(
 ): Short
 external fun uniffi_paywire_ffi_checksum_method_gate_route_for(
 ): Short
@@ -1107,8 +1111,12 @@ external fun uniffi_paywire_ffi_fn_constructor_gate_new(`routes`: RustBuffer.ByV
 ): Long
 external fun uniffi_paywire_ffi_fn_method_gate_claim(`ptr`: Long,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_gate_claim_due(`ptr`: Long,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Byte
 external fun uniffi_paywire_ffi_fn_method_gate_handle(`ptr`: Long,`head`: RustBuffer.ByValue,`frameworkPattern`: RustBuffer.ByValue,`frameworkNoRoute`: Byte,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_gate_offers_batch(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): Byte
 external fun uniffi_paywire_ffi_fn_method_gate_route_for(`ptr`: Long,`method`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`frameworkPattern`: RustBuffer.ByValue,`frameworkNoRoute`: Byte,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_gate_start(`ptr`: Long,`route`: Int,`head`: RustBuffer.ByValue,`now`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1829,7 +1837,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_method_gate_claim() != 41474.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_method_gate_claim_due() != 55322.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_method_gate_handle() != 48617.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_paywire_ffi_checksum_method_gate_offers_batch() != 9825.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_method_gate_route_for() != 5604.toShort()) {
@@ -3866,9 +3880,20 @@ public interface GateInterface {
     fun `claim`(`now`: kotlin.ULong? = null): Started
     
     /**
+     * Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+     * seconds, and run `claim()` when it is.
+     */
+    fun `claimDue`(`now`: kotlin.ULong? = null): kotlin.Boolean
+    
+    /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
      */
     fun `handle`(`head`: RequestHead, `frameworkPattern`: kotlin.String? = null, `frameworkNoRoute`: kotlin.Boolean = false, `now`: kotlin.ULong? = null): Started
+    
+    /**
+     * Whether a route offers batch-settlement (then claims are scheduled).
+     */
+    fun `offersBatch`(): kotlin.Boolean
     
     /**
      * The index of the priced route a request goes to, or none when it is free. `framework_pattern` is the
@@ -4015,6 +4040,23 @@ open class Gate: Disposable, AutoCloseable, GateInterface
 
     
     /**
+     * Whether a batch-settlement claim run is due (the claim schedule): ask after each request and every few
+     * seconds, and run `claim()` when it is.
+     */override fun `claimDue`(`now`: kotlin.ULong?): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_gate_claim_due(
+        it,
+        FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * `route_for` then `start`: no exchange and a `PassThrough` step when the request is free.
      */
     @Throws(PaywireException::class)override fun `handle`(`head`: RequestHead, `frameworkPattern`: kotlin.String?, `frameworkNoRoute`: kotlin.Boolean, `now`: kotlin.ULong?): Started {
@@ -4024,6 +4066,22 @@ open class Gate: Disposable, AutoCloseable, GateInterface
     UniffiLib.uniffi_paywire_ffi_fn_method_gate_handle(
         it,
         FfiConverterTypeRequestHead.lower(`head`),FfiConverterOptionalString.lower(`frameworkPattern`),FfiConverterBoolean.lower(`frameworkNoRoute`),FfiConverterOptionalULong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether a route offers batch-settlement (then claims are scheduled).
+     */override fun `offersBatch`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_gate_offers_batch(
+        it,
+        _status)
 }
     }
     )
@@ -10822,6 +10880,18 @@ data class GateOptions (
      * trusts.
      */
     var `passFacilitator`: kotlin.String? = null 
+    , 
+    /**
+     * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
+     * earlier process left counts as served at the first check; default 300; 0: not by time).
+     */
+    var `claimEverySeconds`: kotlin.ULong? = null 
+    , 
+    /**
+     * batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
+     * (decimal; default: not by amount).
+     */
+    var `claimAtAmount`: kotlin.String? = null 
     
 ){
     
@@ -10846,6 +10916,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalSequenceTypeHookPoint.read(buf),
             FfiConverterOptionalTypeSignInOptions.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -10859,7 +10931,9 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalULong.allocationSize(value.`takeoverAfter`) +
             FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`) +
             FfiConverterOptionalTypeSignInOptions.allocationSize(value.`signIn`) +
-            FfiConverterOptionalString.allocationSize(value.`passFacilitator`)
+            FfiConverterOptionalString.allocationSize(value.`passFacilitator`) +
+            FfiConverterOptionalULong.allocationSize(value.`claimEverySeconds`) +
+            FfiConverterOptionalString.allocationSize(value.`claimAtAmount`)
     )
 
     override fun write(value: GateOptions, buf: ByteBuffer) {
@@ -10873,6 +10947,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
             FfiConverterOptionalTypeSignInOptions.write(value.`signIn`, buf)
             FfiConverterOptionalString.write(value.`passFacilitator`, buf)
+            FfiConverterOptionalULong.write(value.`claimEverySeconds`, buf)
+            FfiConverterOptionalString.write(value.`claimAtAmount`, buf)
     }
 }
 
