@@ -210,3 +210,23 @@ test('errors the glue raises carry the core\'s category for their code', () => {
     })
   }
 })
+
+test('the claim schedule\'s options are checked when the middleware is built', () => {
+  const channel = new paywire.PriceTag({
+    network: 'eip155:84532',
+    payTo: PAY_TO,
+    amount: '1000',
+    asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    scheme: 'batch-settlement',
+    extra: { receiverAuthorizer: PAY_TO },
+  })
+  const facilitator = new paywire.FacilitatorClient('http://127.0.0.1:9')
+  assert.throws(
+    () => paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: { atAmount: 'lots' } }),
+    (e) => e.code === 'invalid_argument',
+  )
+  // Both off, and `claims: null` taken as the defaults: no throw.
+  paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: { everySeconds: 0, atAmount: 0 } })
+  paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: null })
+  paywire.paymentMiddleware({ 'GET /a': tag() }, { facilitator, claims: { everySeconds: 1 } })
+})

@@ -262,3 +262,37 @@ def test_a_bad_receipt_does_not_spoil_the_payment_sent_with_it():
     assert status_and_body(asyncio.run(call(app, scope("/thing", headers))))[0] == 200
     status, _ = status_and_body(asyncio.run(call(app, scope("/thing", {paywire.RECEIPT_HEADER: "garbage"}))))
     assert status in (400, 402)
+
+
+def test_scheduled_claims_start_and_stop_with_the_app_for_channel_routes_only() -> None:
+    from paywire.asgi import Claims
+
+    channel = paywire.PriceTag(NETWORK, PAY_TO, amount=1000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                               scheme="batch-settlement", extra={"receiverAuthorizer": PAY_TO})
+
+    async def ok(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def run_lifespan(tag: paywire.PriceTag) -> tuple:
+        claims = Claims(every_seconds=60)
+        app = PaymentMiddleware(Starlette(routes=[StarletteRoute("/item", ok)]), {"GET /item": tag},
+                                facilitator=StubFacilitator(), claims=claims)
+        messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        while_running: List[bool] = []
+
+        async def receive() -> Dict[str, Any]:
+            message = messages.pop(0)
+            if message["type"] == "lifespan.shutdown":
+                while_running.append(claims._ticker is not None and not claims._ticker.done())
+            return message
+
+        async def send(message: Dict[str, Any]) -> None:
+            pass
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+        return while_running[0], claims._ticker
+
+    assert asyncio.run(run_lifespan(channel)) == (True, None)
+    assert asyncio.run(run_lifespan(TAG)) == (False, None)
+    with pytest.raises(ValueError):
+        Claims(every_seconds=-1)

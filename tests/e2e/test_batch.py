@@ -423,6 +423,26 @@ def channel_server(facilitator: Facilitator) -> Iterator[Any]:
         yield server
 
 
+@pytest.mark.parametrize("app", ["fastapi", "express"])
+def test_no_form_of_a_channel_route_is_served_unpaid(chain: Chain, facilitator: Facilitator, app: str) -> None:
+    """The batch-settlement route as the framework may see it (letter case, trailing slash, percent-encoding,
+    a doubled slash, a query, HEAD): without a payment, none is served: a bill, a redirect or no route."""
+    from parties import node_express, python_asgi
+
+    serve = python_asgi if app == "fastapi" else node_express
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        base = server.url("/batch")[: -len("/batch")]
+        for method, path in [("GET", "/batch"), ("GET", "/BATCH"), ("GET", "/Batch"), ("GET", "/batch/"),
+                             ("GET", "/%62atch"), ("GET", "/%62%61tch/"), ("GET", "//batch"), ("GET", "/batch?x=1"),
+                             ("GET", "/./batch"), ("HEAD", "/batch"), ("HEAD", "/BATCH/")]:
+            answer = httpx.request(method, base + path, timeout=30, follow_redirects=False)
+            assert not 200 <= answer.status_code < 300, (method, path, answer.status_code, answer.text)
+            assert "paid from a channel" not in answer.text, (method, path)
+            if answer.status_code == 402 and method == "GET":
+                assert answer.headers.get("PAYMENT-REQUIRED"), (method, path)
+
+
 def official_session(key: str, rpc_url: str = "") -> Any:
     """The official Python client paying with batch-settlement (in-memory channel state; with `rpc_url`, it
     reads channels on chain, which its recovery from a corrective 402 needs)."""

@@ -33,6 +33,7 @@ from parties import (
     APPS,
     Server,
     cli_client,
+    jvm_httpserver,
     kotlin_client,
     node_client,
     node_express,
@@ -50,7 +51,7 @@ import paywire.httpx
 PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 EXACT_PROXY = "0x402085c248EeA27D92E8b30b2C58ed07f9E20001"
 TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-KEYS = ["0x" + format(0x5000 + i, "064x") for i in range(64)]
+KEYS = ["0x" + format(0x5000 + i, "064x") for i in range(80)]
 FUNDED = 1_000_000_000
 _keys = iter(KEYS)
 FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
@@ -482,13 +483,14 @@ def test_a_paywire_upto_payment_passes_the_official_sdk_shape(chain: Chain) -> N
     assert ours["accepted"] == theirs["accepted"]
 
 
-@pytest.fixture(scope="module", params=["python-asgi", "node-express"])
+@pytest.fixture(scope="module", params=["python-asgi", "node-express", "jvm-httpserver"])
 def metered_server(request: Any, facilitator: Facilitator) -> Iterator[Server]:
-    """A paywire API (tests/e2e/apps/paid_app.*) with GET /generate metered by upto, at most SERVED_MAX (the
-    example agents' policy allows $0.01 per payment)."""
-    serve = {"python-asgi": python_asgi, "node-express": node_express}[request.param]
+    """A paywire API (tests/e2e/apps/paid_app.*, and the JDK server's FaultsApp) with GET /generate metered by
+    upto, at most SERVED_MAX (the example agents' policy allows $0.01 per payment)."""
+    serve = {"python-asgi": python_asgi, "node-express": node_express, "jvm-httpserver": jvm_httpserver}[request.param]
     extra = {"UPTO_FACILITATOR": FACILITATOR_ADDRESS, "UPTO_MAX": str(SERVED_MAX)}
-    with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+    app = "faults" if request.param == "jvm-httpserver" else "paid_app"
+    with serve(facilitator.url, PAY_TO, app=app, extra=extra) as server:
         yield server
 
 

@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger
  * GET /served counts the handler's runs, so a test can tell a response answered again from one served again.
  * BATCH_AUTHORIZER (the receiver authorizer, e.g. the facilitator's key) adds GET /batch, paid from
  * batch-settlement channels (BATCH_PRICE units of USDC, default 1000), and POST /claim, which claims and sweeps.
+ * UPTO_FACILITATOR (the facilitator's address) adds GET /generate?used=N, metered by upto (at most UPTO_MAX
+ * units of USDC, default 50000): the handler reports what it used (`Settlement-Overrides`), which is charged.
  */
 private lateinit var filter: PaymentFilter
 
@@ -38,6 +40,12 @@ fun main() {
                 "/crash" -> throw IllegalStateException("the handler crashed")
                 "/health" -> 200 to """{"ok":true}"""
                 "/batch" -> 200 to """{"item":"paid from a channel"}"""
+                "/generate" -> {
+                    // What the request used, in atomic units ("50%" and "$0.01" work too); paywire charges it.
+                    val used = it.requestURI.rawQuery?.split('&')?.firstOrNull { q -> q.startsWith("used=") }?.removePrefix("used=") ?: "0"
+                    it.responseHeaders.set("Settlement-Overrides", """{"amount":"$used"}""")
+                    200 to """{"generated":"tokens","charged":"$used"}"""
+                }
                 "/claim" -> 200 to filter.claim()
                 else -> 404 to "no such page"
             }
@@ -66,6 +74,20 @@ fun main() {
                     asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
                     scheme = "batch-settlement",
                     extraJson = """{"receiverAuthorizer":"$authorizer","withdrawDelay":900}""",
+                ),
+            ),
+        )
+    }
+    System.getenv("UPTO_FACILITATOR")?.let { facilitator ->
+        routes["GET /generate"] = listOf(
+            PriceTag(
+                PriceTagOptions(
+                    network = System.getenv("NETWORK") ?: "eip155:84532",
+                    payTo = System.getenv("PAY_TO"),
+                    amount = System.getenv("UPTO_MAX") ?: "50000",
+                    asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                    scheme = "upto",
+                    extraJson = """{"facilitatorAddress":"$facilitator"}""",
                 ),
             ),
         )
