@@ -83,7 +83,12 @@ class Claims(_Claims):
             if self._running or not mw.gate.claim_due():
                 return
             self._running = True
-        threading.Thread(target=self._scheduled, name="paywire-claim", daemon=True).start()
+        try:
+            threading.Thread(target=self._scheduled, name="paywire-claim", daemon=True).start()
+        except RuntimeError:
+            with self._lock:
+                self._running = False
+            log.warning("paywire: a scheduled claim could not start; it is tried again later", exc_info=True)
 
     def _tick(self) -> None:
         while True:

@@ -1053,6 +1053,11 @@ impl Run {
         // A server holding its receiver authorizer's key signs its own claims (else the facilitator does, as the
         // delegated authorizer).
         let parsed = payload.as_object().and_then(|o| BatchPayload::parse(o).ok());
+        if parsed.is_none() && self.gate.authorizer.is_some() {
+            // The rows come from this server's own store: one that does not read back is sent unsigned, and the
+            // facilitator says why it is refused.
+            self.log(LogLevel::Error, "paywire: stored channel rows do not read as a claim; sent unsigned".into());
+        }
         if let (Some(signer), Some(BatchPayload::Claim { claims, .. })) = (self.gate.authorizer.clone(), parsed)
             && claims.iter().all(|c| c.channel.receiverAuthorizer == signer.address())
             && let Ok(chain_id) = crate::network::chain_id(offer.network())
