@@ -324,7 +324,8 @@ impl Call {
         let mut sign_in: Option<String> = None;
         // A pass: asked for now if a settled payment for this resource may buy one, then presented.
         let resource = request.url.clone();
-        let passes = !self.options.pass_facilitators.is_empty() && !carried;
+        // A refund neither presents nor asks for a pass (its transaction buys nothing).
+        let passes = !self.options.pass_facilitators.is_empty() && !carried && self.options.refund.is_none();
         if passes && let Some(pending) = self.payer.take_pending_pass(&resource) {
             self.fetch_pass(pending).await;
         }
@@ -428,7 +429,7 @@ impl Call {
                 paid = false;
             }
             // A refund refused is told with the server's reason, read from its bill below.
-            if paid && self.options.refund.is_none() {
+            if paid && (self.options.refund.is_none() || outcome.payment.is_none()) {
                 outcome.unpaid = Some(Error::new(
                     ErrorCode::PaymentAlreadyAttempted,
                     if carried {

@@ -168,8 +168,10 @@ struct ClaimTally {
     urgent: bool,
     /// When the claim run in progress began.
     running_since: Option<u64>,
-    /// When the last claim run began.
-    last_run: Option<u64>,
+    /// When the last claim run was seen ended (the first check after it ended).
+    last_end: Option<u64>,
+    /// A claim run ended, and whether it left something unclaimed; read by the next check.
+    ended: Option<bool>,
     /// When a run that left something unclaimed is tried again.
     retry_at: Option<u64>,
 }
@@ -551,13 +553,10 @@ impl GateInner {
     }
 
     /// A claim run ended; `failed`: something was left unclaimed, to try again after the schedule's interval.
-    fn claim_ended(&self, failed: bool, now: u64) {
+    fn claim_ended(&self, failed: bool) {
         let mut tally = self.tally.lock();
         tally.running_since = None;
-        if failed {
-            tally.oldest = Some(tally.oldest.map_or(now, |o| o.min(now)));
-            tally.retry_at = Some(now.saturating_add(CLAIM_RETRY_SECONDS));
-        }
+        tally.ended = Some(failed);
     }
 }
 
@@ -645,8 +644,9 @@ impl Gate {
     /// Whether a claim run is due at `now` (Unix seconds) under [`GateOptions::claims`]: a route offers
     /// `batch-settlement`, no claim run began in the last ten minutes without ending, and the oldest charge not
     /// claimed is old enough, the charges since the last run reach the amount, a payer started a withdrawal
-    /// from a channel with charges not claimed, or a run left something unclaimed a minute ago; never within
-    /// ten seconds of the last run. Charges an earlier process left count as served at the first check.
+    /// from a channel with charges not claimed, or a run left something unclaimed a minute ago (a run not
+    /// ended after ten minutes counts as such); never while a run is in progress or within ten seconds of the
+    /// last one's end. Charges an earlier process left count as served at the first check.
     pub fn claim_due(&self, now: u64) -> bool {
         let inner = &self.inner;
         if !inner.claims_batch {
@@ -657,9 +657,20 @@ impl Gate {
         if !core::mem::replace(&mut tally.checked, true) {
             tally.oldest.get_or_insert(now);
         }
-        if tally.running_since.is_some_and(|t| now.saturating_sub(t) < CLAIM_RUN_SECONDS)
-            || tally.last_run.is_some_and(|t| now.saturating_sub(t) < CLAIM_GAP_SECONDS)
-        {
+        // A run that never ended (its exchange dropped) counts as one that left everything unclaimed.
+        if tally.running_since.is_some_and(|t| now.saturating_sub(t) >= CLAIM_RUN_SECONDS) {
+            tally.running_since = None;
+            tally.ended = Some(true);
+        }
+        // The run that ended is seen now: the gap and the retry count from here (a slow run is not run again
+        // at once).
+        if let Some(failed) = tally.ended.take() {
+            tally.last_end = Some(now);
+            if failed {
+                tally.retry_at = Some(now.saturating_add(CLAIM_RETRY_SECONDS));
+            }
+        }
+        if tally.running_since.is_some() || tally.last_end.is_some_and(|t| now.saturating_sub(t) < CLAIM_GAP_SECONDS) {
             return false;
         }
         tally.urgent
@@ -734,8 +745,7 @@ impl Gate {
         {
             // What was served so far is this run's to claim; what it leaves is counted again when it ends.
             let mut tally = self.inner.tally.lock();
-            *tally =
-                ClaimTally { running_since: Some(now), last_run: Some(now), checked: true, ..ClaimTally::default() };
+            *tally = ClaimTally { running_since: Some(now), checked: true, ..ClaimTally::default() };
         }
         let holds = Arc::new(Mutex::new(Holds::default()));
         let (inner, shared) = (self.inner.clone(), holds.clone());
@@ -2058,6 +2068,7 @@ mod claim_schedule {
         assert!(!g.claim_due(700), "the first check");
         assert!(g.claim_due(1000), "an interval after it, for what an earlier process left");
         claim(&g, 1000);
+        assert!(!g.claim_due(1001), "a claim ran just now");
         assert!(!g.claim_due(5000), "nothing served since");
         g.inner.note_charge(5, 1100);
         g.inner.note_charge(5, 1200);
@@ -2068,8 +2079,9 @@ mod claim_schedule {
         // A run that left something unclaimed is tried again a minute later.
         g.inner.note_charge(5, 1500);
         let (_, _) = g.claim(1600);
-        g.inner.claim_ended(true, 1600);
-        assert!(!g.claim_due(1659) && g.claim_due(1660));
+        g.inner.claim_ended(true);
+        assert!(!g.claim_due(1650), "seen ended now: tried again a minute from now");
+        assert!(!g.claim_due(1709) && g.claim_due(1710));
     }
 
     #[test]
@@ -2083,12 +2095,45 @@ mod claim_schedule {
         claim(&g, 1001);
         assert!(!g.claim_due(1002));
         g.inner.note_withdrawal();
-        assert!(!g.claim_due(1010), "not within ten seconds of the last run");
-        assert!(g.claim_due(1011));
+        assert!(!g.claim_due(1011), "not within ten seconds of the last run's end");
+        assert!(g.claim_due(1012));
         // A run that left something unclaimed is tried again a minute later, whatever the schedule.
-        claim(&g, 1011);
-        g.inner.claim_ended(true, 1012);
-        assert!(!g.claim_due(1071) && g.claim_due(1072));
+        claim(&g, 1020);
+        g.inner.claim_ended(true);
+        assert!(!g.claim_due(1030));
+        assert!(!g.claim_due(1089) && g.claim_due(1090));
+    }
+
+    #[test]
+    fn one_claim_run_at_a_time_among_the_processes_sharing_a_store() {
+        let mut g = gate(true, ClaimSchedule::default());
+        Arc::get_mut(&mut g.inner).unwrap().store = None;
+        // Another process's run holds the marker: this one ends at once, skipped, and tries again later.
+        let (mut run, step) = g.claim(1000);
+        let held = match step.action {
+            Action::Store(StoreOp::Claim { ref key, ref entry }) if key == "batch:claiming" => entry.clone(),
+            other => panic!("{other:?}"),
+        };
+        let step = run.resume(Input::Store(StoreAnswer::Entry(Some(held.clone()))));
+        let Action::Respond(r) = step.action else { panic!("{:?}", step.action) };
+        let summary: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(summary["skipped"], "another claim run is in progress");
+        assert!(!g.claim_due(1050) && g.claim_due(1110), "tried again a minute after");
+        // A run that takes the marker gives it back before its summary.
+        let (mut run, _) = g.claim(1110);
+        let mut step = run.resume(Input::Store(StoreAnswer::Entry(None)));
+        let mut released = false;
+        while let Action::Store(op) = &step.action {
+            let answer = match op {
+                StoreOp::Release { key, .. } => {
+                    released |= key == "batch:claiming";
+                    StoreAnswer::Released
+                }
+                _ => StoreAnswer::Entry(None),
+            };
+            step = run.resume(Input::Store(answer));
+        }
+        assert!(released && matches!(step.action, Action::Respond(_)), "{:?}", step.action);
     }
 
     #[test]
@@ -2098,8 +2143,8 @@ mod claim_schedule {
         Arc::get_mut(&mut g.inner).unwrap().store = None;
         let (_, step) = g.claim(1000);
         assert!(matches!(step.action, Action::Store(_)), "{:?}", step.action);
-        g.inner.note_charge(5, 1000);
         assert!(!g.claim_due(1300), "the run is in progress");
-        assert!(g.claim_due(1600), "a run dropped midway does not stop claims for good");
+        assert!(!g.claim_due(1600), "a run not ended after ten minutes counts as failed: tried a minute later");
+        assert!(g.claim_due(1660), "even with nothing served since");
     }
 }

@@ -118,11 +118,12 @@ class Claims(_Claims):
     _task: Optional[asyncio.Task[None]] = None
     _ticker: Optional[asyncio.Task[None]] = None
     _loop: Optional[asyncio.AbstractEventLoop] = None
+    _stopped = False
 
     def _start(self) -> None:
         """Starts the background check on the running loop (once per loop), for batch-settlement routes."""
         mw = self.middleware
-        if mw is None or not mw.gate.offers_batch:
+        if mw is None or self._stopped or not mw.gate.offers_batch:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -134,6 +135,8 @@ class Claims(_Claims):
             self._ticker = loop.create_task(self._tick())
 
     def _stop(self) -> None:
+        """At the app's shutdown: no more scheduled claims (a run in progress finishes)."""
+        self._stopped = True
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -142,7 +145,7 @@ class Claims(_Claims):
         """Starts a claim run in the background when one is due and none is running."""
         self._start()
         mw, loop = self.middleware, self._loop
-        if mw is None or loop is None or (self._task is not None and not self._task.done()):
+        if mw is None or loop is None or self._stopped or (self._task is not None and not self._task.done()):
             return
         if mw.gate.claim_due():
             self._task = loop.create_task(self._scheduled())

@@ -78,8 +78,11 @@ class Claims(_Claims):
             return
         with self._lock:
             if not self._ticking:
-                self._ticking = True
-                threading.Thread(target=self._tick, name="paywire-claims", daemon=True).start()
+                try:
+                    threading.Thread(target=self._tick, name="paywire-claims", daemon=True).start()
+                    self._ticking = True
+                except RuntimeError:
+                    log.warning("paywire: the scheduled claims' thread could not start; tried again", exc_info=True)
             if self._running or not mw.gate.claim_due():
                 return
             self._running = True

@@ -26,6 +26,10 @@ const CHANNEL_PREFIX: &str = "batch:channel:";
 const BUSY_PREFIX: &str = "batch:busy:";
 /// The channels that may have charges to claim.
 const INDEX_KEY: &str = "batch:channels";
+/// The marker of the claim run in progress, among the processes sharing a store.
+const CLAIM_RUN_KEY: &str = "batch:claiming";
+/// How long a claim run's marker outlives a process that died running it.
+const CLAIM_RUN_MARKER_SECONDS: u64 = 600;
 /// How many times a changed index is read again before an update gives up.
 const INDEX_ATTEMPTS: usize = 32;
 /// How long the channel state a server mirrored from the chain is trusted before a voucher asks the
@@ -795,10 +799,19 @@ impl Run {
             },
         };
         let key = channel_key(id);
-        let kept = match &held {
+        let mut entry = entry;
+        let mut kept = match &held {
             Some(h) => self.replace(&key, &h.token, entry.clone()).await,
             None => self.claim(&key, entry.clone()).await.map(|other| other.is_none()),
         };
+        if let (Ok(false), Some(held)) = (&kept, &held) {
+            // A claim run marked the channel claimed meanwhile (it does not wait for requests): its marks are
+            // merged into this request's state, which is written over the claim's.
+            if let Some((merged, current)) = self.merge_claimed(&key, held, state).await {
+                entry.record.body = Some(serde_json::to_vec(&merged).unwrap_or_default());
+                kept = self.replace(&key, &current.token, entry.clone()).await;
+            }
+        }
         match kept {
             Ok(true) => {}
             Ok(false) => {
@@ -823,6 +836,35 @@ impl Run {
             self.index_channel(id).await;
         }
         Some(entry)
+    }
+
+    /// `state` (written by a request that read `held`) with what a claim run wrote since: the claimed total
+    /// and the sweep mark. `None` when anything else changed (a request that outlived `takeover_after`).
+    async fn merge_claimed(
+        &mut self,
+        key: &str,
+        held: &StoreEntry,
+        state: &ChannelState,
+    ) -> Option<(ChannelState, StoreEntry)> {
+        let read =
+            |e: &StoreEntry| e.record.body.as_deref().and_then(|b| serde_json::from_slice::<ChannelState>(b).ok());
+        let current = match self.store(StoreOp::Get { key: key.to_string() }).await {
+            Ok(StoreAnswer::Entry(Some(e))) => e,
+            _ => return None,
+        };
+        let (before, now) = (read(held)?, read(&current)?);
+        let only_claimed =
+            ChannelState { total_claimed: before.total_claimed.clone(), unswept: before.unswept, ..now.clone() }
+                == before;
+        if !only_claimed {
+            return None;
+        }
+        let mut merged = state.clone();
+        merged.total_claimed = state.claimed().max(now.claimed()).to_string();
+        if state.unswept == before.unswept {
+            merged.unswept = now.unswept;
+        }
+        Some((merged, current))
     }
 
     /// Adds a channel to the list of channels a claim looks at.
@@ -917,22 +959,54 @@ impl Run {
     /// exchange of [`Gate::claim`]. Answers a JSON summary.
     pub(super) async fn claim_channels(&mut self) -> Action {
         let action = self.claim_every_channel().await;
-        // Anything that did not go through (the store, the facilitator, a claim or a sweep refused) is tried
-        // again by the claim schedule.
+        // The run's marker is given back before the summary (it is never sent to a client).
+        self.release_holds().await;
+        // What did not go through (the store, the facilitator, a claim or a sweep refused) is tried again by
+        // the claim schedule, but for a channel the chain refuses for good (its payer withdrew, its voucher is
+        // claimed): that one waits for the next run the schedule starts anyway.
+        let terminal = [
+            ErrorCode::BatchCumulativeExceedsBalance,
+            ErrorCode::BatchCumulativeBelowClaimed,
+            ErrorCode::BatchChannelNotFound,
+        ];
+        let retried = |row: &Value| {
+            row["success"] != json!(true)
+                && !(row["channels"] == json!(1) && terminal.iter().any(|c| row["errorReason"] == json!(c.as_str())))
+        };
         let failed = match &action {
+            // A run skipped for another's is tried again too: that one may have read the store before this
+            // process's last charges.
             Action::Respond(r) if r.status == 200 => serde_json::from_slice::<Value>(&r.body).map_or(true, |summary| {
-                ["claims", "settles"].iter().any(|k| {
-                    summary[k].as_array().is_some_and(|rows| rows.iter().any(|row| row["success"] != json!(true)))
-                })
+                summary.get("skipped").is_some()
+                    || ["claims", "settles"]
+                        .iter()
+                        .any(|k| summary[k].as_array().is_some_and(|rows| rows.iter().any(retried)))
             }),
             _ => true,
         };
-        self.gate.claim_ended(failed, self.now);
+        self.gate.claim_ended(failed);
         action
     }
 
-    /// [`Run::claim_channels`]: every channel's charges claimed, and swept to the receivers.
+    /// [`Run::claim_channels`]: every channel's charges claimed, and swept to the receivers. One run at a time
+    /// for every process sharing the store (the marker expires by itself if this process dies).
     async fn claim_every_channel(&mut self) -> Action {
+        let marker = match self.marker("claims", self.now.saturating_add(CLAIM_RUN_MARKER_SECONDS)) {
+            Ok(m) => m,
+            Err(e) => return self.fail_locally(e).await,
+        };
+        match self.claim(CLAIM_RUN_KEY, marker.clone()).await {
+            Ok(None) => self.hold(CLAIM_RUN_KEY, &marker.token),
+            Ok(Some(_)) => {
+                let body = json!({"claims": [], "settles": [], "skipped": "another claim run is in progress"});
+                return Action::Respond(Response {
+                    status: 200,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: body.to_string().into_bytes(),
+                });
+            }
+            Err(e) => return self.store_failed(e).await,
+        }
         let ids: Vec<String> = match self.store(StoreOp::Get { key: INDEX_KEY.into() }).await {
             Ok(StoreAnswer::Entry(e)) => {
                 e.and_then(|e| e.record.body).and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()

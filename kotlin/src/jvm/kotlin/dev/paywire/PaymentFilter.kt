@@ -116,7 +116,15 @@ class PaymentFilter(
     private val claimer: ScheduledExecutorService by lazy {
         Executors.newSingleThreadScheduledExecutor { r -> Thread(r, "paywire-claims").apply { isDaemon = true } }.also {
             val tick = claimTickMillis.coerceAtLeast(100)
-            it.scheduleWithFixedDelay({ checkClaims() }, tick, tick, TimeUnit.MILLISECONDS)
+            // An exception would cancel the schedule: each check is its own.
+            val check = Runnable {
+                try {
+                    checkClaims()
+                } catch (e: Exception) {
+                    log.log(Level.WARNING, "paywire: checking the claim schedule failed", e)
+                }
+            }
+            it.scheduleWithFixedDelay(check, tick, tick, TimeUnit.MILLISECONDS)
         }
     }
 
