@@ -135,13 +135,13 @@ def paid_api(facilitator_url: str, network: str, price: str, pay_to: str,
         return
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(redis_server())
-        port = free_port()
-        # Every replica names the balancer's origin in its bills, so a payment is good at any of them.
-        extra = {"REDIS_URL": redis_url, "PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        bases = [stack.enter_context(replica(facilitator_url, network, price, pay_to, extra))
-                 for _ in range(replicas)]
-        balancer = LoadBalancer(bases, port=port)
+        # The balancer listens first: a port only picked, not held, could go to a replica meanwhile.
+        balancer = LoadBalancer([])
         stack.callback(balancer.close)
+        # Every replica names the balancer's origin in its bills, so a payment is good at any of them.
+        extra = {"REDIS_URL": redis_url, "PUBLIC_URL": balancer.url}
+        balancer.backends = [stack.enter_context(replica(facilitator_url, network, price, pay_to, extra))
+                             for _ in range(replicas)]
         print(f"{described}, as {replicas} replicas sharing Redis at {redis_url}, behind a load balancer on "
               f"{balancer.url}/weather")
         yield f"{balancer.url}/weather", balancer
