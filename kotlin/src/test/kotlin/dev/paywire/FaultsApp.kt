@@ -66,34 +66,26 @@ fun main() {
     val routes = listOf("weather", "broken", "crash").associate { "GET /$it" to listOf(tag) }.toMutableMap()
     System.getenv("BATCH_AUTHORIZER")?.let { authorizer ->
         routes["GET /batch"] = listOf(
-            PriceTag(
-                PriceTagOptions(
-                    network = System.getenv("NETWORK") ?: "eip155:84532",
-                    payTo = System.getenv("PAY_TO"),
-                    amount = System.getenv("BATCH_PRICE") ?: "1000",
-                    asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
-                    scheme = "batch-settlement",
-                    extraJson = """{"receiverAuthorizer":"$authorizer","withdrawDelay":900}""",
-                ),
-            ),
+            usdcTag(System.getenv("BATCH_PRICE") ?: "1000", "batch-settlement", """{"receiverAuthorizer":"$authorizer","withdrawDelay":900}"""),
         )
     }
     System.getenv("UPTO_FACILITATOR")?.let { facilitator ->
-        routes["GET /generate"] = listOf(
-            PriceTag(
-                PriceTagOptions(
-                    network = System.getenv("NETWORK") ?: "eip155:84532",
-                    payTo = System.getenv("PAY_TO"),
-                    amount = System.getenv("UPTO_MAX") ?: "50000",
-                    asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
-                    scheme = "upto",
-                    extraJson = """{"facilitatorAddress":"$facilitator"}""",
-                ),
-            ),
-        )
+        routes["GET /generate"] = listOf(usdcTag(System.getenv("UPTO_MAX") ?: "50000", "upto", """{"facilitatorAddress":"$facilitator"}"""))
     }
     filter = PaymentFilter(routes, FacilitatorClient(System.getenv("FACILITATOR_URL")), options, store = store)
     filter.claimTickMillis = 500
     context.filters.add(filter)
     server.start()
 }
+
+/** A price of [amount] units of the test chain's USDC under [scheme], paid to PAY_TO. */
+private fun usdcTag(amount: String, scheme: String, extraJson: String) = PriceTag(
+    PriceTagOptions(
+        network = System.getenv("NETWORK") ?: "eip155:84532",
+        payTo = System.getenv("PAY_TO"),
+        amount = amount,
+        asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+        scheme = scheme,
+        extraJson = extraJson,
+    ),
+)
