@@ -81,6 +81,7 @@ export {
   carriesPayment,
   chainId,
   checkPayment,
+  checkRpcUrls,
   decode,
   decodeHeaderJson,
   decodeHeaderText,
@@ -269,7 +270,17 @@ type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<
  * Wraps `fetch` so it pays x402 bills with `payer`: one paid retry at most, never a second payment for the
  * same request, the body kept for the retry, a retry of a request whose outcome is open reusing its payment.
  */
-export declare function wrapFetch(fetch: FetchLike, payer: Payer, options?: { hooks?: Hooks; signIn?: boolean; passFacilitators?: string[] }): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+export declare function wrapFetch(
+  fetch: FetchLike,
+  payer: Payer,
+  options?: {
+    hooks?: Hooks
+    signIn?: boolean
+    passFacilitators?: string[]
+    /** JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the payer's Permit2 allowance and EIP-2612 nonce are read there, so a payer who never approved Permit2 pays with a permit. */
+    rpcUrls?: Record<string, string> | Map<string, string>
+  },
+): (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 /**
  * Asks the server of `url` (a batch-settlement route) to return the payer's channel balance (`amount` units, or
  * everything it did not charge); resolves to the refund's receipt, rejects with a `PaywireError` when refused.

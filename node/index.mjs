@@ -51,6 +51,7 @@ export const {
   carriesPayment,
   chainId,
   checkPayment,
+  checkRpcUrls,
   decode,
   decodeHeaderJson,
   decodeHeaderText,

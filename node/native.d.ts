@@ -91,6 +91,8 @@ export declare class FetchStarted {
 export declare class FetchStep {
   /** `send`, `readBody`, `sign`, `hook`, `done`, `fail` or `raise`. */
   get kind(): string
+  /** `send`: whether the request is the machine's own (a pass, a chain read): its body is never the caller's. */
+  get own(): boolean
   /** `send`: the method. */
   get method(): string | null
   /** `send`: the URL. */
@@ -615,6 +617,12 @@ export declare function chainId(network: string): number
 /** Matches a payment (a `PaymentPayload`, or its header value) to the bill's offers and verifies it offline. */
 export declare function checkPayment(bill: PaymentRequired, payment: PaymentPayload | string, options?: VerifyOptions | undefined | null): AcceptedPayment
 
+/**
+ * Checks JSON-RPC URLs by network as `PaidFetch.start({rpcUrls})` will: throws `invalid_argument` for a
+ * network not written `eip155:<chain id>` or a URL not absolute http(s); the message never holds the URL.
+ */
+export declare function checkRpcUrls(rpcUrls: Record<string, string>): void
+
 /** Decodes any x402 header value or JSON body: `{message, x402Version, encoding, decoded}`. */
 export declare function decode(value: string): any
 
@@ -677,6 +685,11 @@ export interface FetchOptions {
   refund?: boolean
   /** The units to refund (decimal; default: everything unclaimed). */
   refundAmount?: string
+  /**
+   * JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the
+   * machine reads through them what an EIP-2612 permit for Permit2 needs (default: none).
+   */
+  rpcUrls?: Record<string, string>
 }
 
 /** A request for `PaidFetch.start`. */

@@ -867,6 +867,7 @@ module.exports.buildPaymentRequired = nativeBinding.buildPaymentRequired
 module.exports.carriesPayment = nativeBinding.carriesPayment
 module.exports.chainId = nativeBinding.chainId
 module.exports.checkPayment = nativeBinding.checkPayment
+module.exports.checkRpcUrls = nativeBinding.checkRpcUrls
 module.exports.decode = nativeBinding.decode
 module.exports.decodeHeaderJson = nativeBinding.decodeHeaderJson
 module.exports.decodeHeaderText = nativeBinding.decodeHeaderText

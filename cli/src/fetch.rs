@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use paywire_core::client::{FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, PaidFetch, Payer};
+use paywire_core::client::{
+    FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, PaidFetch, Payer, RpcEndpoints,
+};
 use paywire_core::exact::ExactOffer;
 use paywire_core::{Error, ErrorCode, PaymentRequired, PaymentRequirements};
 use serde_json::json;
@@ -31,7 +33,7 @@ impl Answer {
     fn read(&mut self, url: &str) -> Result<&[u8], Failure> {
         if self.body.is_none() {
             let bytes = match self.response.take() {
-                Some(r) => r.bytes().map_err(|e| transport_failure(url, &e))?.to_vec(),
+                Some(r) => r.bytes().map_err(|e| transport_failure(url, e))?.to_vec(),
                 None => Vec::new(),
             };
             self.body = Some(bytes);
@@ -51,23 +53,65 @@ pub fn parse_headers(flags: &[String]) -> Result<Vec<(String, String)>, Failure>
         .collect()
 }
 
+/// How the call is made.
+pub struct Options {
+    /// Seconds to wait for each answer.
+    pub timeout: Duration,
+    /// Print the answer as JSON.
+    pub as_json: bool,
+    /// Follow redirects.
+    pub follow: bool,
+    /// Where to read a chain (`--rpc-url`, `--rpc-url-env`).
+    pub rpc: RpcEndpoints,
+}
+
+/// The JSON-RPC endpoints of `--rpc-url NETWORK=URL` and `--rpc-url-env NETWORK=VAR` flags.
+pub fn rpc_endpoints(urls: &[String], envs: &[String]) -> Result<RpcEndpoints, Failure> {
+    let split = |flag: &str, value: &str| {
+        value.split_once('=').map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).ok_or_else(|| {
+            // The value may hold an API key: the message names the flag, not the value.
+            Failure::from(Error::new(ErrorCode::InvalidArgument, format!("{flag} takes eip155:<chain id>=...")))
+        })
+    };
+    let mut endpoints = Vec::new();
+    for value in urls {
+        endpoints.push(split("--rpc-url", value)?);
+    }
+    for value in envs {
+        let (network, var) = split("--rpc-url-env", value)?;
+        let url = std::env::var(&var).map_err(|_| {
+            // A variable's name is shown only when it looks like one (not a URL pasted in its place).
+            let named = var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let what = if named { format!("environment variable {var}") } else { "the environment variable".into() };
+            Error::new(ErrorCode::InvalidArgument, format!("{what} named by --rpc-url-env is not set"))
+        })?;
+        endpoints.push((network, url));
+    }
+    Ok(RpcEndpoints::new(endpoints)?)
+}
+
 /// Makes the call, paying a 402 bill under the payer's policy, and prints the answer.
-pub fn run(payer: Arc<Payer>, request: Request, timeout: Duration, as_json: bool, follow: bool) -> Result<u8, Failure> {
+pub fn run(payer: Arc<Payer>, request: Request, options: Options) -> Result<u8, Failure> {
+    let Options { timeout, as_json, follow, rpc } = options;
     let client = reqwest::blocking::Client::builder()
         .timeout(timeout)
         // The machine follows redirects (-L); reqwest never does, so a payment header never reaches a redirect.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| transport_failure(&request.url, &e))?;
+        .map_err(|e| transport_failure(&request.url, e))?;
     let start =
         FetchRequest { method: request.method, url: request.url.clone(), headers: request.headers, body: request.body };
-    let options = FetchOptions { follow_redirects: follow, ..FetchOptions::default() };
+    let options = FetchOptions { follow_redirects: follow, rpc, ..FetchOptions::default() };
     let (mut call, mut action) = PaidFetch::start(payer, start, options);
     let mut last: Option<Answer> = None;
     let mut sent_payment: Option<(String, String)> = None;
+    // Whether the last send was the machine's own (a chain read, a pass).
+    let mut own = false;
     loop {
+        let action_own = action.own();
         action = match action {
-            FetchAction::Send(hop) => {
+            FetchAction::Send(hop) | FetchAction::SendOwn(hop) => {
+                own = action_own;
                 sent_payment = hop
                     .headers
                     .iter()
@@ -102,7 +146,12 @@ pub fn run(payer: Arc<Payer>, request: Request, timeout: Duration, as_json: bool
             }
             FetchAction::ReadBody => {
                 let answer = last.as_mut().ok_or_else(|| internal("no response to read"))?;
-                let body = answer.read(&request.url)?.to_vec();
+                let body = match answer.read(&request.url) {
+                    Ok(body) => body.to_vec(),
+                    // The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
+                    Err(_) if own => Vec::new(),
+                    Err(failure) => return Err(failure),
+                };
                 call.resume(FetchInput::Body(body))
             }
             FetchAction::Sign(_) => call.resume(FetchInput::SignFailed(internal_error("unexpected signing step"))),
@@ -182,7 +231,7 @@ fn send(client: &reqwest::blocking::Client, hop: &FetchRequest) -> Result<Answer
     if let Some(body) = &hop.body {
         builder = builder.body(body.clone());
     }
-    let response = builder.send().map_err(|e| transport_failure(&hop.url, &e))?;
+    let response = builder.send().map_err(|e| transport_failure(&hop.url, e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -192,10 +241,12 @@ fn send(client: &reqwest::blocking::Client, hop: &FetchRequest) -> Result<Answer
     Ok(Answer { status, headers, response: Some(response), body: None })
 }
 
-fn transport_failure(url: &str, e: &reqwest::Error) -> Failure {
-    // reqwest's Display omits the cause ("error sending request"); the sources say what happened.
+fn transport_failure(url: &str, e: reqwest::Error) -> Failure {
+    // reqwest's Display omits the cause ("error sending request"); the sources say what happened. Its URL is
+    // left out: it may be an RPC endpoint's, with an API key in it.
+    let e = e.without_url();
     let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         detail = format!("{detail}: {s}");
         source = s.source();

@@ -89,6 +89,15 @@ enum Command {
         /// Follow redirects, like curl -L (a payment is never carried across one, and one call pays once).
         #[arg(short = 'L', long)]
         location: bool,
+        /// A JSON-RPC endpoint, "eip155:<chain id>=URL" (repeatable): where a bill declares
+        /// eip2612GasSponsoring, the payer's Permit2 allowance and EIP-2612 nonce are read there, so a payer who
+        /// never approved Permit2 (and holds no gas) pays with a permit the facilitator submits.
+        #[arg(long = "rpc-url", value_name = "NETWORK=URL")]
+        rpc_urls: Vec<String>,
+        /// As --rpc-url, with the URL read from an environment variable, "eip155:<chain id>=VAR" (an RPC URL
+        /// often holds an API key, which a command line shows to every user of the machine).
+        #[arg(long = "rpc-url-env", value_name = "NETWORK=VAR")]
+        rpc_url_envs: Vec<String>,
     },
     /// Verify a payment offline against a bill: match it to an offer, check signature, amounts, payee and
     /// time window. Prints a VerifyResponse; exits 0 if valid, 1 if invalid, 2 on bad input.
@@ -250,13 +259,32 @@ fn run(command: Command) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Fetch { url, key_env, method, headers, data, policy, timeout, json, location } => {
+        Command::Fetch {
+            url,
+            key_env,
+            method,
+            headers,
+            data,
+            policy,
+            timeout,
+            json,
+            location,
+            rpc_urls,
+            rpc_url_envs,
+        } => {
+            let rpc = fetch::rpc_endpoints(&rpc_urls, &rpc_url_envs)?;
             let signer = signer_from_env(&key_env)?;
             let payer =
                 Arc::new(Payer::new(Arc::new(signer), policy.policy()?, Arc::new(SystemClock), Arc::new(OsRandomness)));
             let body = data.as_deref().map(read_data).transpose()?;
             let request = fetch::Request { method, url, headers: fetch::parse_headers(&headers)?, body };
-            fetch::run(payer, request, std::time::Duration::from_secs(timeout), json, location)
+            let options = fetch::Options {
+                timeout: std::time::Duration::from_secs(timeout),
+                as_json: json,
+                follow: location,
+                rpc,
+            };
+            fetch::run(payer, request, options)
         }
         Command::Verify { payment, bill, now } => {
             let payment_text = read_arg(&payment)?;

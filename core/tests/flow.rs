@@ -295,7 +295,7 @@ fn permit2_with_eip2612_sponsoring() {
     );
     let b = bill(2, &[tag]);
     let p = payer(Policy::default());
-    let header = p.pay_with(&b, None, &PayExtras { eip2612_nonce: Some(U256::from(7)) }).unwrap();
+    let header = p.pay_with(&b, None, &PayExtras { eip2612_nonce: Some(U256::from(7)), ..Default::default() }).unwrap();
     let received = PaymentPayload::from_header(&header.value).unwrap();
     let info = &received.extensions().unwrap()["eip2612GasSponsoring"]["info"];
     let keys: Vec<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();

@@ -344,7 +344,7 @@ fn payments(file: &Value) {
         let nonce = parse_b256(s(&c["nonce"])).unwrap();
         let p = payer(s(&c["key"]), c["now"].as_u64().unwrap(), nonce.to_vec())
             .with_options(PayerOptions { expiry_margin: c["expiryMargin"].as_u64().unwrap(), ..Default::default() });
-        let extras = PayExtras { eip2612_nonce: c.get("eip2612Nonce").map(u256) };
+        let extras = PayExtras { eip2612_nonce: c.get("eip2612Nonce").map(u256), ..Default::default() };
         let header = p.pay_with(&bill, None, &extras).unwrap();
         let expect = &c["expect"];
         assert_eq!(header.offer_index as u64, expect["offerIndex"].as_u64().unwrap(), "{}", c["name"]);

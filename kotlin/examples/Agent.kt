@@ -17,7 +17,10 @@ import kotlin.system.exitProcess
  *
  *     PAYWIRE_KEY=0x... java -cp ... dev.paywire.examples.AgentKt http://127.0.0.1:8000/weather
  *
- * The key's address needs USDC on the bill's network.
+ * The key's address needs USDC on the bill's network. Where a server asks for Permit2 and sponsors its approval
+ * (`eip2612GasSponsoring`), `PAYWIRE_RPC_URLS=eip155:84532=https://...` (comma-separated for more) names a
+ * JSON-RPC endpoint per network: the payer's Permit2 allowance and EIP-2612 nonce are read there, and a payer
+ * who never approved Permit2 pays with a permit.
  */
 fun main(args: Array<String>) {
     val url = args.firstOrNull() ?: "http://127.0.0.1:8000/weather"
@@ -27,7 +30,9 @@ fun main(args: Array<String>) {
     }
     val signer = LocalSigner(key)
     val payer = Payer(signer, Policy.fromJson("""{"maxPerPayment": "$0.01", "budget": "$1"}"""))
-    val client = PaywireHttpClient(HttpClient.newHttpClient(), payer)
+    val rpcUrls = (System.getenv("PAYWIRE_RPC_URLS") ?: "").split(",").filter { "=" in it }
+        .associate { it.substringBefore("=") to it.substringAfter("=") }
+    val client = PaywireHttpClient(HttpClient.newHttpClient(), payer, rpcUrls = rpcUrls)
     val response = try {
         client.send(HttpRequest.newBuilder(URI(url)).build(), HttpResponse.BodyHandlers.ofString())
     } catch (e: PaywireException) { // the bill broke the policy, or the signer failed

@@ -2,12 +2,18 @@
 //
 //   PRIVATE_KEY=0x... API_URL=http://127.0.0.1:3000/weather [REQUESTS=1] node agent.mjs
 //
-// Prints one line per request: the status, what was paid, and the settlement transaction.
+// Prints one line per request: the status, what was paid, and the settlement transaction. Where a server asks
+// for Permit2 and sponsors its approval (eip2612GasSponsoring), PAYWIRE_RPC_URLS=eip155:84532=https://...
+// (comma-separated for more) names a JSON-RPC endpoint per network: the payer's Permit2 allowance and EIP-2612
+// nonce are read there, and a payer who never approved Permit2 pays with a permit.
 import { LocalSigner, Payer, Policy, knownAssets, payment, settlement, wrapFetch } from 'paywire'
 
 const signer = new LocalSigner(process.env.PRIVATE_KEY)
 const payer = new Payer(signer, new Policy({ maxPerPayment: '$0.01', budget: '$1' }))
-const paidFetch = wrapFetch(fetch, payer)
+const rpcUrls = Object.fromEntries(
+  (process.env.PAYWIRE_RPC_URLS ?? '').split(',').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+)
+const paidFetch = wrapFetch(fetch, payer, { rpcUrls })
 const url = process.env.API_URL ?? 'http://127.0.0.1:3000/weather'
 
 // "10000" atomic units of USDC (6 decimals) reads as "0.01 USDC".

@@ -61,7 +61,11 @@ function purchaseKey(method, url, body) {
  * signs in first (a wallet that paid before gets the resource again without paying); `options.signIn: false`
  * turns that off. `options.passFacilitators` (base URLs) are the facilitators it may ask for a pass when a
  * bill names one: after a settled payment, the next call to the resource gets a pass there and presents it
- * until it expires or is refused.
+ * until it expires or is refused. `options.rpcUrls` maps networks (`'eip155:8453'`) to JSON-RPC URLs: where
+ * a bill declares `eip2612GasSponsoring` and the payment moves its token through Permit2, the payer's Permit2
+ * allowance and EIP-2612 nonce are read there (two `eth_call`s through `fetch`), so a payer who never
+ * approved Permit2, and holds no gas, pays with a permit the facilitator submits. An RPC URL is never logged
+ * or put in an error.
  */
 function wrapFetch(fetchImpl, payer, options = {}) {
   if (typeof fetchImpl !== 'function') throw new TypeError('wrapFetch(fetch, payer): fetch must be a function')
@@ -69,10 +73,15 @@ function wrapFetch(fetchImpl, payer, options = {}) {
     throw new TypeError('wrapFetch(fetch, payer): payer must be a paywire Payer')
   }
   const hooks = hooksOf(options)
+  // A Map or a plain object; checked now, so a bad URL fails here and not at the first payment.
+  const given = options.rpcUrls
+  const rpcUrls = given instanceof Map ? Object.fromEntries(given) : { ...(given ?? {}) }
+  if (Object.keys(rpcUrls).length > 0) core.checkRpcUrls(rpcUrls)
   return async function paywireFetch(input, init) {
     return drive(fetchImpl, payer, new Request(input, init), hooks, {
       signIn: options.signIn ?? true,
       passFacilitators: options.passFacilitators ?? [],
+      rpcUrls,
     })
   }
 }
@@ -121,9 +130,11 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
   let step = started.takeStep()
   let response = null
   let read = null
+  let own = false
   for (;;) {
     switch (step.kind) {
       case 'send': {
+        own = step.own
         // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
         if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
         const options = { method: step.method, headers: step.headers, redirect: 'manual', signal: request.signal }
@@ -147,7 +158,13 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
         break
       }
       case 'readBody':
-        read = new Uint8Array(await response.arrayBuffer())
+        try {
+          read = new Uint8Array(await response.arrayBuffer())
+        } catch (e) {
+          // The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
+          if (!own || request.signal?.aborted) throw e
+          read = new Uint8Array(0)
+        }
         step = call.feedBody(read)
         break
       case 'sign':

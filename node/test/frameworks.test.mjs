@@ -230,3 +230,50 @@ test('the claim schedule\'s options are checked when the middleware is built', (
   paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: null })
   paywire.paymentMiddleware({ 'GET /a': tag() }, { facilitator, claims: { everySeconds: 1 } })
 })
+
+// A fetch standing in for an API that bills Permit2 with eip2612GasSponsoring declared, and for a JSON-RPC endpoint.
+const RPC = 'https://rpc.test/v2/SECRET-KEY'
+function sponsoredApi(seen, allowance, nonce) {
+  const tag = new paywire.PriceTag({
+    network: 'eip155:84532', payTo: PAY_TO, amount: '10000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    transferMethod: 'permit2', extensions: { eip2612GasSponsoring: { info: { description: 'gasless Permit to Permit2', version: '1' } } },
+  })
+  const bill = paywire.buildPaymentRequired('https://api.test/data', [tag])
+  return async (request) => {
+    const body = request.body ? await request.text() : ''
+    seen.push({ url: request.url, headers: request.headers, body })
+    if (request.url === RPC) {
+      const data = JSON.parse(body).params[0].data
+      const n = data.startsWith('0x7ecebe00') ? nonce : allowance
+      return Response.json({ jsonrpc: '2.0', id: 1, result: `0x${n.toString(16).padStart(64, '0')}` })
+    }
+    if (request.headers.get('payment-signature')) return new Response('ok')
+    return new Response('', { status: 402, headers: { 'PAYMENT-REQUIRED': bill.toHeader() } })
+  }
+}
+
+for (const [allowance, permit] of [[0, true], [10000, false]]) {
+  test(`fetch reads the chain for a sponsored Permit2 bill (allowance ${allowance}: ${permit ? 'a permit' : 'no permit'})`, async () => {
+    const seen = []
+    const paidFetch = paywire.wrapFetch(sponsoredApi(seen, allowance, 4), payer(), { rpcUrls: { 'eip155:84532': RPC } })
+    assert.equal((await paidFetch('https://api.test/data')).status, 200)
+    const reads = seen.filter((r) => r.url === RPC)
+    assert.equal(reads.length, permit ? 2 : 1)
+    for (const r of reads) assert.equal(r.headers.get('payment-signature'), null)
+    const payment = paywire.PaymentPayload.fromHeader(seen.at(-1).headers.get('payment-signature'))
+    // The declaration is echoed either way; a permit adds its signature.
+    const info = payment.extensions.eip2612GasSponsoring.info
+    assert.equal('signature' in info, permit)
+    if (permit) assert.equal(info.nonce, '4')
+  })
+}
+
+test('rpcUrls are checked when the fetch is wrapped, and never shown', () => {
+  for (const rpcUrls of [{ base: RPC }, { 'eip155:84532': 'ftp://rpc.test/SECRET-KEY' }]) {
+    assert.throws(() => paywire.wrapFetch(fetch, payer(), { rpcUrls }), (e) => {
+      assert.equal(e.code, 'invalid_argument')
+      assert.ok(!String(e.message).includes('SECRET-KEY'))
+      return true
+    })
+  }
+})

@@ -94,6 +94,7 @@ export const {
   FetchStarted,
   FetchStep,
   purchaseKey,
+  checkRpcUrls,
   readSettlement,
   errorCategory,
   statusFor,

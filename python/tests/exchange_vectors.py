@@ -201,6 +201,8 @@ def _check_fetch(label: str, step: native.FetchStep, expect: Dict[str, Any]) -> 
             assert step.body == expect["body"].encode(), label
         if expect.get("noBody"):
             assert step.body is None, label
+        if "own" in expect:
+            assert step.own == expect["own"], f"{label}: own"
     elif step.kind == "sign":
         assert len(step.digests) == expect["digests"], label
     elif step.kind == "hook":

@@ -7,6 +7,7 @@ test of a defect found before the exchange moved into paywire's core."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -243,3 +244,53 @@ def test_the_example_agent_fails_when_the_answer_is_not_a_success() -> None:
                              env={**os.environ, "PAYWIRE_KEY": PAYER_KEY}, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.stdout.startswith("502 ")
+
+
+SPONSORING = {"eip2612GasSponsoring": {"info": {"description": "gasless Permit to Permit2", "version": "1"}}}
+RPC = "https://rpc.test/v2/SECRET-KEY"
+
+
+def sponsored_api(seen: List[httpx.Request], allowance: int, nonce: int) -> httpx.MockTransport:
+    """An API billing Permit2 with sponsoring declared, and a JSON-RPC endpoint, behind one mock transport."""
+    tag = paywire.PriceTag("eip155:84532", PAY_TO, amount=10_000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                           transfer_method="permit2", extensions=SPONSORING)
+    bill = paywire.build_payment_required("https://api.test/data", [tag])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if str(request.url) == RPC:
+            data = json.loads(request.content)["params"][0]["data"]
+            number = nonce if data.startswith("0x7ecebe00") else allowance
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": "0x" + format(number, "064x")})
+        if "payment-signature" in request.headers:
+            return httpx.Response(200, text="ok")
+        return httpx.Response(402, headers={"PAYMENT-REQUIRED": bill.to_header()})
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize("allowance,permit", [(0, True), (10_000, False)])
+def test_httpx_reads_the_chain_for_a_sponsored_permit2_bill(allowance: int, permit: bool) -> None:
+    seen: List[httpx.Request] = []
+    transport = PaymentTransport(payer(), sponsored_api(seen, allowance, nonce=4), rpc_urls={"eip155:84532": RPC})
+    with httpx.Client(transport=transport) as client:
+        assert client.get("https://api.test/data").status_code == 200
+    reads = [r for r in seen if str(r.url) == RPC]
+    assert len(reads) == (2 if permit else 1)
+    assert all(r.headers["content-type"] == "application/json" and "payment-signature" not in r.headers for r in reads)
+    payment = paywire.PaymentPayload.from_header(seen[-1].headers["payment-signature"])
+    # The declaration is echoed either way; a permit adds its signature.
+    info: Any = (payment.extensions or {})["eip2612GasSponsoring"]["info"]
+    assert ("signature" in info) is permit
+    if permit:
+        assert info["nonce"] == "4"
+
+
+def test_rpc_urls_are_checked_at_once_and_never_shown() -> None:
+    makers: List[Any] = [PaymentTransport, paywire.httpx.AsyncPaymentTransport, PaymentAdapter]
+    for rpc_urls in ({"base": RPC}, {"eip155:84532": "ftp://rpc.test/SECRET-KEY"}):
+        for make in makers:
+            with pytest.raises(paywire.PaywireError) as caught:
+                make(payer(), rpc_urls=rpc_urls)
+            assert caught.value.code == "invalid_argument"
+            assert "SECRET-KEY" not in str(caught.value)

@@ -150,8 +150,10 @@ def _from_text(run: subprocess.CompletedProcess) -> Outcome:
     return Outcome(int(status), body, found.group(1) if found else None, run.stdout + run.stderr)
 
 
-def cli_client(url: str, key: str) -> Outcome:
-    run = _run([env("PAYWIRE_BIN"), "fetch", url, "--key-env", "PAYWIRE_KEY", "--json"], {"PAYWIRE_KEY": key})
+def cli_client(url: str, key: str, extra: Optional[Dict[str, str]] = None) -> Outcome:
+    """`paywire fetch`; `extra`'s PAYWIRE_RPC_URLS (as the examples read it) become --rpc-url flags."""
+    rpc = [f for e in (extra or {}).get("PAYWIRE_RPC_URLS", "").split(",") if e for f in ("--rpc-url", e)]
+    run = _run([env("PAYWIRE_BIN"), "fetch", url, "--key-env", "PAYWIRE_KEY", "--json", *rpc], {"PAYWIRE_KEY": key})
     if run.returncode not in (0, 1):
         raise AssertionError(f"paywire fetch exited {run.returncode}: {run.stderr}")
     answer = json.loads(run.stdout)
@@ -160,13 +162,14 @@ def cli_client(url: str, key: str) -> Outcome:
     return Outcome(answer["status"], answer["body"], tx, run.stderr)
 
 
-def python_client(url: str, key: str) -> Outcome:
-    return _from_text(_run([sys.executable, str(ROOT / "python" / "examples" / "agent.py"), url], {"PAYWIRE_KEY": key}))
+def python_client(url: str, key: str, extra: Optional[Dict[str, str]] = None) -> Outcome:
+    script = str(ROOT / "python" / "examples" / "agent.py")
+    return _from_text(_run([sys.executable, script, url], {"PAYWIRE_KEY": key, **(extra or {})}))
 
 
-def node_client(url: str, key: str) -> Outcome:
+def node_client(url: str, key: str, extra: Optional[Dict[str, str]] = None) -> Outcome:
     script = Path(env("PAYWIRE_NODE_DIR")) / "examples" / "agent.mjs"
-    run = _run(["node", str(script)], {"PRIVATE_KEY": key, "API_URL": url})
+    run = _run(["node", str(script)], {"PRIVATE_KEY": key, "API_URL": url, **(extra or {})})
     # agent.mjs prints "#1 STATUS MS ms: ... in transaction 0x…; BODY".
     line = run.stdout.splitlines()[0] if run.stdout else ""
     m = re.match(r"#1 (\d+) \d+ ms: (.*?); (.*)$", line)
@@ -176,10 +179,10 @@ def node_client(url: str, key: str) -> Outcome:
     return Outcome(int(m.group(1)), m.group(3), found.group(1) if found else None, run.stdout + run.stderr)
 
 
-def kotlin_client(url: str, key: str) -> Outcome:
+def kotlin_client(url: str, key: str, extra: Optional[Dict[str, str]] = None) -> Outcome:
     command = ["java", f"-Djna.library.path={env('PAYWIRE_NATIVE_DIR')}", "-cp", env("PAYWIRE_KOTLIN_CLASSPATH"),
                "dev.paywire.examples.AgentKt", url]
-    return _from_text(_run(command, {"PAYWIRE_KEY": key}))
+    return _from_text(_run(command, {"PAYWIRE_KEY": key, **(extra or {})}))
 
 
 def official_fetch_client(url: str, key: str) -> Outcome:

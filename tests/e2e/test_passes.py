@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ from conftest import (
 )
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from parties import Server, python_asgi
+from parties import Server, env, python_asgi
 
 import paywire
 import paywire.httpx
@@ -228,6 +230,32 @@ def test_a_paywire_client_pays_once_then_gets_and_presents_a_pass(
         assert served(server) == count + N
         assert balances(chain, payer) == paid and block(chain) == height
 
+
+
+def test_the_jdk_client_pays_once_then_gets_and_presents_a_pass(
+    chain: Chain, facilitator: Facilitator, pass_facilitator: Facilitator
+) -> None:
+    """The JDK's java.net.http client (PaywireHttpClient): the pass facilitator's answer is the machine's to read,
+    never the caller's body handler's (it once went there, and the client never kept a pass)."""
+    issuer = paywire.LocalSigner(PASS_KEY).address
+    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
+             "OFFER_KEY": OFFER_KEY}
+    with python_asgi(facilitator.url, PAY_TO, app="faults", extra=extra) as server:
+        key = payer_key()
+        payer = paywire.LocalSigner(key).address
+        before = balances(chain, payer)
+        height = block(chain)
+        command = ["java", f"-Djna.library.path={env('PAYWIRE_NATIVE_DIR')}", "-cp", env("PAYWIRE_KOTLIN_CLASSPATH"),
+                   "dev.paywire.PassAgentKt", server.url(), pass_facilitator.url, str(N + 1)]
+        run = subprocess.run(command, env={**os.environ, "PAYWIRE_KEY": key}, capture_output=True, text=True,
+                             timeout=120)
+        lines = run.stdout.splitlines()
+        assert run.returncode == 0 and len(lines) == N + 1, run.stdout + run.stderr
+        assert lines[0].startswith("200 paid "), lines
+        assert all(line.startswith("200 unpaid ") and payer in line for line in lines[1:]), lines
+        # One transaction: the first call's; every later call came in on the pass.
+        assert block(chain) == height + 1
+        assert balances(chain, payer) == (before[0] - PRICE_ATOMIC, before[1] + PRICE_ATOMIC)
 
 def test_a_pass_for_an_authorization_the_facilitator_settled(chain: Chain, pass_facilitator: Facilitator) -> None:
     """POST /passes/settlement takes the /settle body of a payment this facilitator settled: the signed

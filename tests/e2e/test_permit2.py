@@ -8,6 +8,7 @@ ends in the chain's truth: exactly the price moved, once, to the payee.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -311,6 +312,112 @@ def test_an_api_answers_412_to_a_payer_who_never_approved_permit2(chain: Chain, 
     assert "permit2_allowance_required" in outcome.output
     assert balances(chain, address(key)) == before
 
+
+
+# ---- eip2612GasSponsoring from the clients: they read the chain through the endpoint their user names ----
+
+APPROVAL = "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"  # Approval(address,address,uint256)
+
+
+@pytest.fixture(scope="module")
+def sponsored_server(facilitator: Facilitator) -> Iterator[Server]:
+    """FastAPI asking for Permit2 and declaring eip2612GasSponsoring (tests/e2e/apps/paid_app.py)."""
+    extra = {"TRANSFER_METHOD": "permit2", "PRICE_ATOMIC": str(PRICE_ATOMIC), "GAS_SPONSORING": "1"}
+    with python_asgi(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        yield server
+
+
+def approvals(chain: Chain, tx: str) -> int:
+    return sum(1 for log in chain.receipt(tx)["logs"] if log["topics"][0] == APPROVAL)
+
+
+@pytest.mark.parametrize("client", [cli_client, python_client, node_client, kotlin_client],
+                         ids=["rust-cli", "python", "node", "kotlin"])
+def test_clients_read_the_chain_and_pay_without_ever_approving_permit2(chain: Chain, sponsored_server: Server,
+                                                                       client: Any) -> None:
+    key = next(_keys)
+    payer = address(key)
+    before = balances(chain, payer)
+    outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={chain.rpc_url}"})
+    assert outcome.status == 200 and outcome.transaction, outcome.output
+    paid_through_proxy(chain, outcome.transaction, payer)
+    moved_once(chain, payer, before)
+    # The permit rode with the payment: the payer holds no ETH and sent nothing.
+    assert approvals(chain, outcome.transaction) == 1
+    assert chain.rpc("eth_getBalance", [payer, "latest"]) == "0x0"
+    assert chain.rpc("eth_getTransactionCount", [payer, "latest"]) == "0x0"
+    # A second call reads the nonce the first permit advanced, and pays again the same way.
+    again = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={chain.rpc_url}"})
+    assert again.status == 200 and again.transaction and again.transaction != outcome.transaction, again.output
+    assert approvals(chain, again.transaction) == 1
+
+
+def test_a_payer_who_approved_permit2_sends_no_permit(chain: Chain, sponsored_server: Server) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    before = balances(chain, address(key))
+    outcome = python_client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={chain.rpc_url}"})
+    assert outcome.status == 200 and outcome.transaction, outcome.output
+    paid_through_proxy(chain, outcome.transaction, address(key))
+    moved_once(chain, address(key), before)
+    # The infinite approval stands: no permit overwrote it with the price.
+    assert approvals(chain, outcome.transaction) == 0
+
+
+class LyingRpc:
+    """A JSON-RPC endpoint that answers every call with one number (an attacker's or a broken node)."""
+
+    def __init__(self, number: int) -> None:
+        answer = json.dumps({"jsonrpc": "2.0", "id": 1, "result": "0x" + format(number, "064x")}).encode()
+        self.calls: List[Dict[str, Any]] = []
+        calls = self.calls
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                calls.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/SECRET-KEY"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("client", [python_client, node_client], ids=["python", "node"])
+def test_a_lying_endpoint_costs_the_payer_nothing_and_is_never_shown(chain: Chain, sponsored_server: Server,
+                                                                     client: Any) -> None:
+    key = next(_keys)
+    before = balances(chain, address(key))
+    # A wrong nonce: the permit cannot approve, the facilitator refuses, and nothing moves.
+    rpc = LyingRpc(7)
+    try:
+        outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
+    finally:
+        rpc.close()
+    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e", "0x7ecebe00"], rpc.calls
+    assert outcome.status in (402, 412) and not outcome.transaction, outcome.output
+    assert balances(chain, address(key)) == before
+    assert "SECRET-KEY" not in outcome.output
+    # An endpoint claiming a large allowance: no permit is sent, and the payer is told to approve Permit2.
+    rpc = LyingRpc(2**255)
+    try:
+        outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
+    finally:
+        rpc.close()
+    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e"], rpc.calls
+    assert outcome.status == 412 and "permit2_allowance_required" in outcome.output, outcome.output
+    assert balances(chain, address(key)) == before
+    assert "SECRET-KEY" not in outcome.output
 
 # ---- upto: a Permit2 witness transfer for a maximum; the server charges what was used, at most that ----
 

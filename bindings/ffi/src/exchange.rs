@@ -603,6 +603,10 @@ pub struct FetchOptions {
     /// Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
     #[uniffi(default = None)]
     pub pass_facilitators: Option<Vec<String>>,
+    /// JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the
+    /// machine reads through them what an EIP-2612 permit for Permit2 needs (none: no reads, no permit).
+    #[uniffi(default = None)]
+    pub rpc_urls: Option<std::collections::HashMap<String, String>>,
 }
 
 /// What a call paid, with its final response.
@@ -635,6 +639,9 @@ pub enum FetchStep {
     Send {
         /// The request.
         request: FetchRequest,
+        /// The request is the machine's own (a pass, a chain read): its body is never the caller's, so keep it
+        /// as bytes for the `ReadBody` step.
+        own: bool,
     },
     /// Read the last response's body and feed it.
     ReadBody,
@@ -682,8 +689,10 @@ fn outcome(o: fetch_core::FetchOutcome) -> FetchOutcome {
 
 impl From<fetch_core::FetchAction> for FetchStep {
     fn from(action: fetch_core::FetchAction) -> Self {
+        let own = action.own();
         match action {
-            fetch_core::FetchAction::Send(r) => FetchStep::Send {
+            fetch_core::FetchAction::Send(r) | fetch_core::FetchAction::SendOwn(r) => FetchStep::Send {
+                own,
                 request: FetchRequest { method: r.method, url: r.url, headers: headers_out(&r.headers), body: r.body },
             },
             fetch_core::FetchAction::ReadBody => FetchStep::ReadBody,
@@ -735,9 +744,18 @@ pub fn start_refund(payer: Arc<Payer>, url: String, amount: Option<String>) -> R
     Ok(FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) })
 }
 
-/// Starts a call of `request` paid by `payer`.
+/// Checks JSON-RPC URLs by network as [`start_paid_fetch`] will: throws `invalid_argument` for a network not
+/// written `eip155:<chain id>` or a URL that is not absolute http(s); the message never holds the URL.
 #[uniffi::export]
-pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: FetchOptions) -> FetchStarted {
+pub fn check_rpc_urls(rpc_urls: std::collections::HashMap<String, String>) -> Result<()> {
+    paywire_core::client::RpcEndpoints::new(rpc_urls)?;
+    Ok(())
+}
+
+/// Starts a call of `request` paid by `payer`; throws for an RPC URL that is not usable (bad network name or
+/// not an absolute http(s) URL).
+#[uniffi::export]
+pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: FetchOptions) -> Result<FetchStarted> {
     let request = fetch_core::FetchRequest {
         method: request.method,
         url: request.url,
@@ -753,9 +771,10 @@ pub fn start_paid_fetch(payer: Arc<Payer>, request: FetchRequest, options: Fetch
         sign_in: options.sign_in,
         pass_facilitators: options.pass_facilitators.unwrap_or_default(),
         refund: None,
+        rpc: paywire_core::client::RpcEndpoints::new(options.rpc_urls.unwrap_or_default())?,
     };
     let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
-    FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) }
+    Ok(FetchStarted { call: Arc::new(PaidFetch(Mutex::new(call))), step: FetchStep::from(action) })
 }
 
 #[uniffi::export]

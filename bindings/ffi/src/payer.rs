@@ -134,7 +134,7 @@ impl Payer {
 }
 
 fn extras(eip2612_nonce: Option<String>) -> Result<core::PayExtras> {
-    Ok(core::PayExtras { eip2612_nonce: eip2612_nonce.as_deref().map(u256_from).transpose()? })
+    Ok(core::PayExtras { eip2612_nonce: eip2612_nonce.as_deref().map(u256_from).transpose()?, ..Default::default() })
 }
 
 #[uniffi::export]

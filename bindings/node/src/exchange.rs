@@ -520,6 +520,9 @@ pub struct FetchOptions {
     pub refund: Option<bool>,
     /// The units to refund (decimal; default: everything unclaimed).
     pub refund_amount: Option<String>,
+    /// JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the
+    /// machine reads through them what an EIP-2612 permit for Permit2 needs (default: none).
+    pub rpc_urls: Option<std::collections::HashMap<String, String>>,
 }
 
 /// What the hooks of a `hook` step decided: `abort` (a reason, with an optional `message`), `failed` (a hook
@@ -563,6 +566,7 @@ impl PaidFetch {
             pass_facilitators: None,
             refund: None,
             refund_amount: None,
+            rpc_urls: None,
         });
         let options = fetch_core::FetchOptions {
             follow_redirects: o.follow_redirects.unwrap_or(true),
@@ -587,6 +591,7 @@ impl PaidFetch {
                         .or_throw()?,
                 ),
             },
+            rpc: paywire_core::client::RpcEndpoints::new(o.rpc_urls.unwrap_or_default()).or_throw()?,
         };
         let request = fetch_core::FetchRequest {
             method: request.method,
@@ -667,6 +672,11 @@ impl FetchStep {
             fetch_core::FetchAction::ReadBody => "readBody",
             action => action.name(),
         }
+    }
+    /// `send`: whether the request is the machine's own (a pass, a chain read): its body is never the caller's.
+    #[napi(getter)]
+    pub fn own(&self) -> bool {
+        self.0.own()
     }
     /// `send`: the method.
     #[napi(getter)]
@@ -754,4 +764,11 @@ impl FetchStep {
 #[napi]
 pub fn purchase_key(method: String, url: String, body: Option<Uint8Array>) -> String {
     paywire_core::client::purchase_key(&method, &url, body.as_deref().unwrap_or_default())
+}
+
+/// Checks JSON-RPC URLs by network as `PaidFetch.start({rpcUrls})` will: throws `invalid_argument` for a
+/// network not written `eip155:<chain id>` or a URL not absolute http(s); the message never holds the URL.
+#[napi]
+pub fn check_rpc_urls(rpc_urls: std::collections::HashMap<String, String>) -> napi::Result<()> {
+    paywire_core::client::RpcEndpoints::new(rpc_urls).or_throw().map(drop)
 }

@@ -159,7 +159,7 @@ pub struct PayerOptions {
 }
 
 fn extras(nonce: Option<Amount>) -> napi::Result<core::PayExtras> {
-    Ok(core::PayExtras { eip2612_nonce: nonce.as_ref().map(u256_from).transpose()? })
+    Ok(core::PayExtras { eip2612_nonce: nonce.as_ref().map(u256_from).transpose()?, ..Default::default() })
 }
 
 fn bill_from(bill: Either<&PaymentRequired, String>) -> napi::Result<paywire_core::PaymentRequired> {

@@ -431,11 +431,13 @@ impl PaidFetch {
     /// without following redirects: the machine follows them (unless `follow_redirects` is false).
     /// `already_paid` marks a request continuing a call that paid; `sign_inline` false makes a "sign" step
     /// for signers the glue must await; `refund` asks for the cooperative refund of the URL's batch-settlement
-    /// channel instead of paying (`refund_amount` units, or everything unclaimed).
+    /// channel instead of paying (`refund_amount` units, or everything unclaimed); `rpc_urls` (network →
+    /// JSON-RPC URL) lets the machine read what an EIP-2612 permit for Permit2 needs where a bill declares
+    /// `eip2612GasSponsoring`.
     #[staticmethod]
     #[pyo3(signature = (payer, method, url, headers=None, body=None, *, follow_redirects=true,
         max_redirects=fetch_core::DEFAULT_MAX_REDIRECTS, already_paid=false, sign_inline=true, hooks=Vec::new(), sign_in=true,
-        pass_facilitators=Vec::new(), refund=false, refund_amount=None))]
+        pass_facilitators=Vec::new(), refund=false, refund_amount=None, rpc_urls=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         py: Python<'_>,
@@ -453,6 +455,7 @@ impl PaidFetch {
         pass_facilitators: Vec<String>,
         refund: bool,
         refund_amount: Option<u128>,
+        rpc_urls: Vec<(String, String)>,
     ) -> PyResult<(PaidFetch, FetchStep)> {
         let headers = headers.map(headers_from_py).transpose()?.unwrap_or_default();
         let request = fetch_core::FetchRequest { method, url, headers, body };
@@ -466,6 +469,7 @@ impl PaidFetch {
             sign_in,
             pass_facilitators,
             refund: refund.then_some(refund_amount),
+            rpc: paywire_core::client::RpcEndpoints::new(rpc_urls).or_raise(py)?,
         };
         let (call, action) = fetch_core::PaidFetch::start(payer.shared(), request, options);
         Ok((PaidFetch(call), FetchStep(action)))
@@ -510,6 +514,11 @@ impl FetchStep {
     #[getter]
     fn kind(&self) -> &'static str {
         self.0.name()
+    }
+    /// "send": whether the request is the machine's own (a pass, a chain read): its body is never the caller's.
+    #[getter]
+    fn own(&self) -> bool {
+        self.0.own()
     }
     /// "send": the method.
     #[getter]
@@ -605,7 +614,16 @@ fn verdict(abort: Option<String>, message: Option<String>, failed: Option<String
     }
 }
 
+/// Checks `(network, url)` JSON-RPC endpoints as `PaidFetch.start(rpc_urls=...)` will: raises
+/// `PaywireError` (`invalid_argument`) for a network not written `eip155:<chain id>` or a URL that is not
+/// absolute http(s); the message never holds the URL.
+#[pyfunction]
+fn check_rpc_urls(py: Python<'_>, rpc_urls: Vec<(String, String)>) -> PyResult<()> {
+    paywire_core::client::RpcEndpoints::new(rpc_urls).or_raise(py).map(drop)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(check_rpc_urls, m)?)?;
     m.add_class::<PricedRoute>()?;
     m.add_class::<Gate>()?;
     m.add_class::<Exchange>()?;

@@ -187,7 +187,10 @@ fn bill_from_py(bill: &Bound<'_, PyAny>) -> PyResult<paywire_core::PaymentRequir
 }
 
 fn extras(nonce: Option<&Bound<'_, PyAny>>) -> PyResult<core::PayExtras> {
-    Ok(core::PayExtras { eip2612_nonce: nonce.filter(|n| !n.is_none()).map(u256_from_py).transpose()? })
+    Ok(core::PayExtras {
+        eip2612_nonce: nonce.filter(|n| !n.is_none()).map(u256_from_py).transpose()?,
+        ..Default::default()
+    })
 }
 
 #[pymethods]

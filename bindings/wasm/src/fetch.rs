@@ -19,7 +19,8 @@ pub struct PaidFetch(fetch_core::PaidFetch);
 #[wasm_bindgen]
 impl PaidFetch {
     /// Starts a call (`request`: `{method, url, headers, body}`; `options`: `{followRedirects,
-    /// maxRedirects, alreadyPaid, signInline, hooks, signIn, passFacilitators, refund, refundAmount}`); `takeStep()` on the result gives the first step.
+    /// maxRedirects, alreadyPaid, signInline, hooks, signIn, passFacilitators, refund, refundAmount, rpcUrls}`);
+    /// `takeStep()` on the result gives the first step.
     pub fn start(payer: &Payer, request: JsValue, options: JsValue) -> Result<FetchStarted, JsValue> {
         let options = fetch_core::FetchOptions {
             follow_redirects: bool_member(&options, "followRedirects")?.unwrap_or(true),
@@ -39,6 +40,7 @@ impl PaidFetch {
                         .map_err(|_| crate::errors::bad_argument("refundAmount is a decimal number of units"))?,
                 ),
             },
+            rpc: rpc_member(&options)?,
         };
         let request = fetch_core::FetchRequest {
             method: string_member(&request, "method")?,
@@ -131,6 +133,11 @@ impl FetchStep {
     pub fn hook_context(&self) -> JsValue {
         self.0.hook().map_or(JsValue::NULL, |c| to_js(&c.context))
     }
+    /// `send`: whether the request is the machine's own (a pass, a chain read): its body is never the caller's.
+    #[wasm_bindgen(getter)]
+    pub fn own(&self) -> bool {
+        self.0.own()
+    }
     /// `send`: the method.
     #[wasm_bindgen(getter)]
     pub fn method(&self) -> JsValue {
@@ -207,4 +214,34 @@ impl FetchStep {
 #[wasm_bindgen(js_name = "purchaseKey")]
 pub fn purchase_key(method: String, url: String, body: Option<Vec<u8>>) -> String {
     paywire_core::client::purchase_key(&method, &url, body.as_deref().unwrap_or_default())
+}
+
+/// Checks JSON-RPC URLs by network (`{"eip155:<chain id>": url}`) as `PaidFetch.start({rpcUrls})` will:
+/// throws `invalid_argument` for a bad network name or a URL not absolute http(s), never showing the URL.
+#[wasm_bindgen(js_name = "checkRpcUrls")]
+pub fn check_rpc_urls(rpc_urls: JsValue) -> Result<(), JsValue> {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &JsValue::from_str("rpcUrls"), &rpc_urls)?;
+    rpc_member(&options).map(drop)
+}
+
+/// The `rpcUrls` member (`{"eip155:<chain id>": url}`), checked by the core.
+fn rpc_member(options: &JsValue) -> Result<paywire_core::client::RpcEndpoints, JsValue> {
+    use crate::errors::OrThrow;
+    let v = member(options, "rpcUrls");
+    if v.is_undefined() || v.is_null() {
+        return Ok(paywire_core::client::RpcEndpoints::default());
+    }
+    let object = v.dyn_ref::<js_sys::Object>().ok_or_else(|| bad_argument("`rpcUrls` must map networks to URLs"))?;
+    let entries = js_sys::Object::entries(object)
+        .iter()
+        .map(|entry| {
+            let pair = js_sys::Array::from(&entry);
+            match (pair.get(0).as_string(), pair.get(1).as_string()) {
+                (Some(network), Some(url)) => Ok((network, url)),
+                _ => Err(bad_argument("`rpcUrls` must map networks to URL strings")),
+            }
+        })
+        .collect::<Result<Vec<_>, JsValue>>()?;
+    paywire_core::client::RpcEndpoints::new(entries).or_throw()
 }

@@ -150,7 +150,7 @@ impl paywire_core::Signer for ForeignSigner {
 
 fn extras(nonce: JsValue) -> Result<core::PayExtras, JsValue> {
     let eip2612_nonce = if nonce.is_undefined() || nonce.is_null() { None } else { Some(u256_from(&nonce)?) };
-    Ok(core::PayExtras { eip2612_nonce })
+    Ok(core::PayExtras { eip2612_nonce, ..Default::default() })
 }
 
 fn bill_text(text: &str) -> Result<paywire_core::PaymentRequired, JsValue> {

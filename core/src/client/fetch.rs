@@ -1,8 +1,9 @@
 //! The paying client: one HTTP call, its 402 paid once, as a sans-I/O state machine every paywire client
 //! drives (httpx, requests, fetch, java.net.http, OkHttp, URLSession, the CLI).
 //!
-//! The glue sends each [`FetchAction::Send`] with its HTTP stack's own redirect following turned off, and
-//! feeds the response head back; the machine decides everything else:
+//! The glue sends each [`FetchAction::Send`] (and [`FetchAction::SendOwn`], the machine's own requests: a pass,
+//! a chain read) with its HTTP stack's own redirect following turned off, and feeds the response head back; the
+//! machine decides everything else:
 //! - a 402 carrying an x402 bill is paid under the payer's policy, and the request sent once more with the
 //!   payment, to the URL that billed it and nowhere else;
 //! - at most one payment per call, whatever the redirects: a later 402 in the same call is returned as it is;
@@ -17,6 +18,7 @@ use alloc::sync::Arc;
 
 use alloy_primitives::B256;
 
+use super::chain_read;
 use super::payer::{PayExtras, Payer, PaymentHeader, Prepared};
 use super::{carries_payment, outcome_is_open, purchase_key, read_settlement};
 use crate::codec::header;
@@ -70,6 +72,12 @@ pub struct FetchOptions {
     /// `Some(None)` for everything unclaimed, `Some(Some(n))` for `n` units. The answer's receipt
     /// ([`FetchOutcome::settlement`]) is the refund's; a corrective 402 is followed once.
     pub refund: Option<Option<u128>>,
+    /// JSON-RPC endpoints the client may read a chain through. Where a bill declares `eip2612GasSponsoring`
+    /// and the payment moves its token through Permit2, the machine sends two `eth_call`s (as
+    /// [`FetchAction::SendOwn`] steps, to the endpoint of the offer's network): the payer's Permit2 allowance and,
+    /// when it is short, the token's EIP-2612 nonce, so that an EIP-2612 permit goes with the payment and the
+    /// facilitator approves Permit2 for a payer who never did (and holds no gas). Empty: no reads, no permit.
+    pub rpc: super::RpcEndpoints,
 }
 
 impl Default for FetchOptions {
@@ -83,6 +91,7 @@ impl Default for FetchOptions {
             sign_in: true,
             pass_facilitators: Vec::new(),
             refund: None,
+            rpc: super::RpcEndpoints::default(),
         }
     }
 }
@@ -116,6 +125,10 @@ pub enum FetchAction {
     /// Send this request, without following redirects; answer [`FetchInput::Response`] with the head (keep the
     /// body unread) or [`FetchInput::SendFailed`].
     Send(FetchRequest),
+    /// Send this request of the machine's own (to a facilitator for a pass, to a JSON-RPC endpoint), as
+    /// [`FetchAction::Send`]; the body of its answer, if the machine asks for it, is the machine's to read and
+    /// never the caller's, so a glue that hands bodies to a caller's handler keeps this one as bytes.
+    SendOwn(FetchRequest),
     /// Read the last response's body; answer [`FetchInput::Body`].
     ReadBody,
     /// Sign these digests with the payer's signer (65-byte signatures, in order); answer
@@ -135,11 +148,11 @@ pub enum FetchAction {
 }
 
 impl FetchAction {
-    /// The action's name in snake case (`send`, `read_body`, `sign`, `hook`, `done`, `fail`, `raise`); bindings spell
-    /// it in their language's case.
+    /// The action's name in snake case (`send` for both sends, `read_body`, `sign`, `hook`, `done`, `fail`,
+    /// `raise`); bindings spell it in their language's case.
     pub fn name(&self) -> &'static str {
         match self {
-            FetchAction::Send(_) => "send",
+            FetchAction::Send(_) | FetchAction::SendOwn(_) => "send",
             FetchAction::ReadBody => "read_body",
             FetchAction::Sign(_) => "sign",
             FetchAction::Hook(_) => "hook",
@@ -149,12 +162,18 @@ impl FetchAction {
         }
     }
 
-    /// `Send`'s request.
+    /// `Send`'s or `SendOwn`'s request.
     pub fn request(&self) -> Option<&FetchRequest> {
         match self {
-            FetchAction::Send(r) => Some(r),
+            FetchAction::Send(r) | FetchAction::SendOwn(r) => Some(r),
             _ => None,
         }
+    }
+
+    /// Whether this is a [`FetchAction::SendOwn`]: a request of the machine's own, whose body is never the
+    /// caller's.
+    pub fn own(&self) -> bool {
+        matches!(self, FetchAction::SendOwn(_))
     }
 
     /// `Done`'s or `Raise`'s outcome.
@@ -544,7 +563,7 @@ impl Call {
             headers: vec![("content-type".into(), "application/json".into())],
             body: Some(body.into_bytes()),
         };
-        match self.link.ask(FetchAction::Send(ask)).await {
+        match self.link.ask(FetchAction::SendOwn(ask)).await {
             FetchInput::Response { status: 200, .. } => {
                 if let FetchInput::Body(body) = self.link.ask(FetchAction::ReadBody).await
                     && let Some((header, expires_at)) = crate::pass::read_answer(&body)
@@ -668,7 +687,7 @@ impl Call {
     }
 
     async fn pay(&mut self, bill: &PaymentRequired, purchase: &str) -> crate::Result<PaymentHeader> {
-        let extras = PayExtras::default();
+        let extras = self.sponsoring(bill).await;
         if self.options.sign_inline {
             return self.payer.pay_with(bill, Some(purchase), &extras);
         }
@@ -681,6 +700,40 @@ impl Call {
                     _ => Err(Error::new(ErrorCode::InvalidArgument, "the glue answered a signing step out of turn")),
                 }
             }
+        }
+    }
+}
+
+impl Call {
+    /// What the chain says an EIP-2612 permit needs (see [`FetchOptions::rpc`]): nothing when no permit is
+    /// due (no sponsoring declared, no endpoint for the network, Permit2 already allowed enough) or when the
+    /// nonce cannot be read; the payment then goes on without a permit, as the official clients do.
+    async fn sponsoring(&mut self, bill: &PaymentRequired) -> PayExtras {
+        let none = PayExtras::default();
+        if self.options.rpc.is_empty() {
+            return none;
+        }
+        let Some(sponsorship) = self.payer.sponsorship(bill) else { return none };
+        let Some(url) = self.options.rpc.url(&sponsorship.network).map(str::to_string) else { return none };
+        // An unreadable allowance is taken as short (the permit costs the payer nothing).
+        let allowance = self.read(chain_read::allowance_request(&url, &sponsorship)).await;
+        if allowance.is_some_and(|a| a >= sponsorship.amount) {
+            return none;
+        }
+        match self.read(chain_read::nonce_request(&url, &sponsorship)).await {
+            Some(nonce) => PayExtras { eip2612_nonce: Some(nonce), eip2612_token: Some(sponsorship.token) },
+            None => none,
+        }
+    }
+
+    /// One `eth_call`'s `uint256` answer, or `None` when the endpoint fails or answers anything else.
+    async fn read(&mut self, call: FetchRequest) -> Option<alloy_primitives::U256> {
+        match self.link.ask(FetchAction::SendOwn(call)).await {
+            FetchInput::Response { status: 200, .. } => match self.link.ask(FetchAction::ReadBody).await {
+                FetchInput::Body(body) => chain_read::read_uint(&body),
+                _ => None,
+            },
+            _ => None,
         }
     }
 }

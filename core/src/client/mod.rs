@@ -2,11 +2,13 @@
 
 use crate::prelude::*;
 
+pub mod chain_read;
 mod channels;
 pub mod fetch;
 mod payer;
 mod policy;
 
+pub use chain_read::{RpcEndpoints, Sponsorship};
 pub use fetch::{FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, PaidFetch};
 pub use payer::{
     DEFAULT_EXPIRY_MARGIN, PayExtras, Payer, PayerOptions, PaymentHeader, Prepared, PreparedPayment, REUSE_MARGIN,

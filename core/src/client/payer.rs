@@ -9,6 +9,7 @@ use portable_atomic::{AtomicU64, Ordering};
 use alloy_primitives::{Address, B256, U256};
 use serde_json::Value;
 
+use super::chain_read::Sponsorship;
 use super::policy::{Charge, Policy, Spent};
 use crate::assets::{EXACT_PERMIT2_PROXY, TransferMethod};
 use crate::crypto::Signature;
@@ -57,13 +58,17 @@ impl Default for PayerOptions {
     }
 }
 
-/// Inputs a payment may need that only the chain knows (the core reads no chain).
+/// Inputs a payment may need that only the chain knows (the payer reads no chain; the paying machine has its glue
+/// read them where the user names an endpoint: [`super::FetchOptions::rpc`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PayExtras {
     /// The payer's current EIP-2612 `nonces(owner)` on the token. When given, and the server declares the
     /// `eip2612GasSponsoring` extension for a Permit2 offer, paywire also signs an EIP-2612 permit for Permit2
     /// so the facilitator can approve on the payer's behalf.
     pub eip2612_nonce: Option<U256>,
+    /// The token `eip2612_nonce` was read from: when given, a payment of another token signs no permit (a
+    /// nonce is per token, and a permit with another token's nonce would only fail at settlement).
+    pub eip2612_token: Option<Address>,
 }
 
 /// A signed payment, ready to send.
@@ -257,6 +262,32 @@ impl Payer {
         self.policy.choose(bill, &spent).map(|a| a.index)
     }
 
+    /// What to read from the chain before paying `bill` for an EIP-2612 permit to go with the payment (see
+    /// [`PayExtras`]): `Some` when the bill declares `eip2612GasSponsoring` and the offer this payer would
+    /// pay moves its token through Permit2 (`exact` by Permit2, `upto`) and names the token's EIP-712 domain.
+    pub fn sponsorship(&self, bill: &PaymentRequired) -> Option<Sponsorship> {
+        let declared =
+            bill.x402_version >= 2 && bill.extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION));
+        if !declared {
+            return None;
+        }
+        let spent = self.lock().spent.clone();
+        let chosen = self.policy.choose(bill, &spent).ok()?;
+        let requirements = &bill.accepts[chosen.index];
+        let offer = chosen.offer;
+        let through_permit2 = chosen.upto.is_some() || offer.method == TransferMethod::Permit2;
+        if requirements.scheme() == crate::batch::SCHEME || !through_permit2 {
+            return None;
+        }
+        offer.domain_name.as_ref().and(offer.domain_version.as_ref())?;
+        Some(Sponsorship {
+            network: requirements.network().to_string(),
+            token: offer.asset,
+            owner: self.signer.address(),
+            amount: offer.amount,
+        })
+    }
+
     /// Pays a bill: chooses, signs and encodes. `purchase` names the purchase for reuse on retry.
     pub fn pay(&self, bill: &PaymentRequired, purchase: Option<&str>) -> Result<PaymentHeader> {
         self.pay_with(bill, purchase, &PayExtras::default())
@@ -364,8 +395,11 @@ impl Payer {
         };
         let mut digests = vec![digest];
         let sponsored = extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION));
+        let token_matches = extras.eip2612_token.is_none_or(|t| t == offer.asset);
         let permit = match (&unsigned, extras.eip2612_nonce, &offer.domain_name, &offer.domain_version) {
-            (Unsigned::Permit2(_) | Unsigned::Upto(_), Some(nonce), Some(name), Some(version)) if sponsored => {
+            (Unsigned::Permit2(_) | Unsigned::Upto(_), Some(nonce), Some(name), Some(version))
+                if sponsored && token_matches =>
+            {
                 let permit = Eip2612Permit {
                     token: offer.asset,
                     owner: payer,

@@ -394,7 +394,7 @@ fn fetch_options(o: &Value) -> FetchOptions {
 
 fn check_action(name: &str, action: &FetchAction, e: &Value) {
     let kind = match action {
-        FetchAction::Send(_) => "send",
+        FetchAction::Send(_) | FetchAction::SendOwn(_) => "send",
         FetchAction::ReadBody => "readBody",
         FetchAction::Sign(_) => "sign",
         FetchAction::Hook(_) => "hook",
@@ -403,8 +403,11 @@ fn check_action(name: &str, action: &FetchAction, e: &Value) {
         FetchAction::Raise(_) => "raise",
     };
     assert_eq!(kind, s(&e["action"]), "{name}: {action:?}");
+    if let Some(own) = e.get("own") {
+        assert_eq!(action.own(), own.as_bool().unwrap_or_default(), "{name}: own");
+    }
     match action {
-        FetchAction::Send(r) => {
+        FetchAction::Send(r) | FetchAction::SendOwn(r) => {
             assert_eq!(r.method, s(&e["method"]), "{name}");
             assert_eq!(r.url, s(&e["url"]), "{name}");
             check_headers(name, &r.headers, e);

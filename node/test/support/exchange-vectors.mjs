@@ -162,6 +162,7 @@ function checkFetch(label, step, e) {
     checkHeaders(label, step.headers, e)
     if (e.body !== undefined && e.body !== null) assert.equal(dec(step.body), e.body, label)
     if (e.noBody) assert.equal(step.body ?? null, null, label)
+    if (e.own !== undefined) assert.equal(step.own, e.own, `${label}: own`)
   } else if (step.kind === 'sign') {
     assert.equal(step.digests.length, e.digests, label)
   } else if (step.kind === 'hook') {

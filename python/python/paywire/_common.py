@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._paywire import ALLOWED_HEADERS, EXPOSED_HEADERS, PaywireError, new_error
+from ._paywire import ALLOWED_HEADERS, EXPOSED_HEADERS, PaywireError, check_rpc_urls, new_error
 
 
 def error(code: str, message: str, payer: Optional[str] = None) -> PaywireError:
@@ -32,4 +32,4 @@ def stream_refused() -> PaywireError:
     )
 
 
-__all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "body_bytes", "error", "stream_refused"]
+__all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "body_bytes", "check_rpc_urls", "error", "stream_refused"]

@@ -70,6 +70,7 @@ __all__ = [
     "carries_payment",
     "chain_id",
     "check_payment",
+    "check_rpc_urls",
     "decode",
     "decode_header_json",
     "decode_header_text",
@@ -758,6 +759,9 @@ class StoreEntry:
     @property
     def state(self) -> Literal["in_flight", "unsettled", "done"]: ...
 
+def check_rpc_urls(rpc_urls: Sequence[Tuple[str, str]]) -> None:
+    """Raises ``PaywireError`` for a network not written ``eip155:<chain id>`` or a URL not absolute http(s)."""
+
 _FetchKind = Literal["send", "read_body", "sign", "hook", "done", "fail", "raise"]
 
 @final
@@ -781,6 +785,7 @@ class PaidFetch:
         pass_facilitators: Sequence[str] = ...,
         refund: bool = False,
         refund_amount: Optional[int] = None,
+        rpc_urls: Sequence[Tuple[str, str]] = ...,
     ) -> Tuple[PaidFetch, FetchStep]: ...
     def feed_response(self, status: int, headers: _Headers) -> FetchStep: ...
     def feed_body(self, body: bytes) -> FetchStep: ...
@@ -797,6 +802,8 @@ class FetchStep:
 
     @property
     def kind(self) -> _FetchKind: ...
+    @property
+    def own(self) -> bool: ...
     @property
     def method(self) -> Optional[str]: ...
     @property

@@ -20,11 +20,12 @@ was lost, or the server answered 409 or 5xx, or reported the settlement pending)
 from __future__ import annotations
 
 import inspect
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import anyio.to_thread
 import httpx
 
+from ._common import check_rpc_urls
 from ._paywire import FetchStep, LocalSigner, PaidFetch, Payer, PaymentHeader, SettleResponse
 from .hooks import Hooks
 
@@ -58,6 +59,7 @@ def _start(
     hooks: Hooks,
     sign_in: bool,
     pass_facilitators: Sequence[str],
+    rpc_urls: Sequence[Tuple[str, str]],
 ) -> Tuple[PaidFetch, FetchStep]:
     has_body = bool(body) or "content-length" in request.headers or "transfer-encoding" in request.headers
     refund = request.extensions.get(REFUND)
@@ -76,7 +78,14 @@ def _start(
         pass_facilitators=list(pass_facilitators),
         refund=refund is not None,
         refund_amount=None if refund is None else refund.get("amount"),
+        rpc_urls=list(rpc_urls),
     )
+
+
+def _rpc_urls(rpc_urls: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
+    pairs = list((rpc_urls or {}).items())
+    check_rpc_urls(pairs)
+    return pairs
 
 
 def _hop(original: httpx.Request, step: FetchStep) -> httpx.Request:
@@ -126,7 +135,11 @@ class PaymentTransport(httpx.BaseTransport):
     when creating one fails. Where a bill offers sign-in-with-x, the payer signs in first (a wallet that paid
     before gets the resource again without paying); ``sign_in=False`` turns that off. ``pass_facilitators``
     (base URLs) are the facilitators it may ask for a pass when a bill names one: after a settled payment, the
-    next call to the resource gets a pass there and presents it until it expires or is refused."""
+    next call to the resource gets a pass there and presents it until it expires or is refused. ``rpc_urls``
+    maps networks (``"eip155:8453"``) to JSON-RPC URLs: where a bill declares ``eip2612GasSponsoring`` and
+    the payment moves its token through Permit2, the payer's Permit2 allowance and EIP-2612 nonce are read
+    there (two ``eth_call``s through ``transport``), so a payer who never approved Permit2, and holds no gas,
+    pays with a permit the facilitator submits. An RPC URL is never logged or put in an error."""
 
     def __init__(
         self,
@@ -136,19 +149,23 @@ class PaymentTransport(httpx.BaseTransport):
         hooks: Optional[Hooks] = None,
         sign_in: bool = True,
         pass_facilitators: Sequence[str] = (),
+        rpc_urls: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._payer = payer
         self._inner = transport or httpx.HTTPTransport()
         self._hooks = hooks or Hooks()
         self._sign_in = sign_in
         self._passes = list(pass_facilitators)
+        self._rpc = _rpc_urls(rpc_urls)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        fetch, step = _start(self._payer, request, body, True, self._hooks, self._sign_in, self._passes)
+        fetch, step = _start(self._payer, request, body, True, self._hooks, self._sign_in, self._passes, self._rpc)
         response: Optional[httpx.Response] = None
+        own = False
         while True:
             if step.kind == "send":
+                own = step.own
                 if response is not None:
                     response.close()
                 try:
@@ -167,7 +184,14 @@ class PaymentTransport(httpx.BaseTransport):
                 step = fetch.feed_response(response.status_code, response.headers.multi_items())
             elif step.kind == "read_body":
                 assert response is not None
-                step = fetch.feed_body(response.read())
+                try:
+                    read = response.read()
+                except Exception:
+                    # The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
+                    if not own:
+                        raise
+                    read = b""
+                step = fetch.feed_body(read)
             elif step.kind == "hook":
                 step = fetch.feed_hooked(**self._hooks.run_sync(step.hook_point, step.hook_context))
             elif step.kind == "fail":
@@ -186,7 +210,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
     """The async transport. A signer whose ``sign_digest`` is a coroutine function is awaited; any other
     signer but ``LocalSigner`` (a KMS or hardware client, say) signs in a worker thread, off the event loop.
     ``hooks`` (``paywire.hooks.Hooks``, sync or async) runs your code around payment creation; ``sign_in``
-    and ``pass_facilitators`` as for ``PaymentTransport``."""
+    ``pass_facilitators`` and ``rpc_urls`` as for ``PaymentTransport``."""
 
     def __init__(
         self,
@@ -196,12 +220,14 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
         hooks: Optional[Hooks] = None,
         sign_in: bool = True,
         pass_facilitators: Sequence[str] = (),
+        rpc_urls: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._payer = payer
         self._inner = transport or httpx.AsyncHTTPTransport()
         self._hooks = hooks or Hooks()
         self._sign_in = sign_in
         self._passes = list(pass_facilitators)
+        self._rpc = _rpc_urls(rpc_urls)
         self._inline = isinstance(payer.signer, LocalSigner)
 
     async def _sign(self, digests: List[bytes]) -> List[bytes]:
@@ -212,10 +238,14 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
-        fetch, step = _start(self._payer, request, body, self._inline, self._hooks, self._sign_in, self._passes)
+        fetch, step = _start(
+            self._payer, request, body, self._inline, self._hooks, self._sign_in, self._passes, self._rpc
+        )
         response: Optional[httpx.Response] = None
+        own = False
         while True:
             if step.kind == "send":
+                own = step.own
                 if response is not None:
                     await response.aclose()
                 try:
@@ -232,7 +262,13 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
                 step = fetch.feed_response(response.status_code, response.headers.multi_items())
             elif step.kind == "read_body":
                 assert response is not None
-                step = fetch.feed_body(await response.aread())
+                try:
+                    read = await response.aread()
+                except Exception:
+                    if not own:
+                        raise
+                    read = b""
+                step = fetch.feed_body(read)
             elif step.kind == "hook":
                 step = fetch.feed_hooked(**await self._hooks.run(step.hook_point, step.hook_context))
             elif step.kind == "sign":

@@ -17,13 +17,13 @@ because the body cannot be sent a second time.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ._common import body_bytes, stream_refused
+from ._common import body_bytes, check_rpc_urls, stream_refused
 from ._paywire import PaidFetch, Payer, PaymentHeader, SettleResponse
 from .hooks import Hooks
 
@@ -46,7 +46,9 @@ class PaymentAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that pays x402 bills with ``payer``. ``hooks`` (``paywire.hooks.Hooks``, synchronous
     ones) runs your code around payment creation. Where a bill offers sign-in-with-x, the payer signs in first;
     ``sign_in=False`` turns that off. ``pass_facilitators`` (base URLs) are the facilitators it may ask for a
-    pass when a bill names one. Other keyword arguments go to ``HTTPAdapter``."""
+    pass when a bill names one. ``rpc_urls`` (network → JSON-RPC URL) as for ``paywire.httpx.PaymentTransport``:
+    a payer who never approved Permit2 pays with an EIP-2612 permit where the bill declares
+    ``eip2612GasSponsoring``. Other keyword arguments go to ``HTTPAdapter``."""
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class PaymentAdapter(HTTPAdapter):
         hooks: Optional[Hooks] = None,
         sign_in: bool = True,
         pass_facilitators: Sequence[str] = (),
+        rpc_urls: Optional[Mapping[str, str]] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -62,6 +65,8 @@ class PaymentAdapter(HTTPAdapter):
         self._hooks = hooks or Hooks()
         self._sign_in = sign_in
         self._passes = list(pass_facilitators)
+        self._rpc = list((rpc_urls or {}).items())
+        check_rpc_urls(self._rpc)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = body_bytes(request.body)
@@ -78,10 +83,13 @@ class PaymentAdapter(HTTPAdapter):
             hooks=self._hooks.points("client"),
             sign_in=self._sign_in,
             pass_facilitators=self._passes,
+            rpc_urls=self._rpc,
         )
         response: Optional[requests.Response] = None
+        own = False
         while True:
             if step.kind == "send":
+                own = step.own
                 if response is not None:
                     response.close()
                 hop = request.copy()
@@ -114,10 +122,17 @@ class PaymentAdapter(HTTPAdapter):
                 step = fetch.feed_response(response.status_code, list(response.headers.items()))
             elif step.kind == "read_body":
                 assert response is not None
-                if body is None:
+                if body is None and not own:
                     response.close()
                     raise stream_refused()
-                step = fetch.feed_body(response.content)
+                try:
+                    read = response.content
+                except Exception:
+                    # The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
+                    if not own:
+                        raise
+                    read = b""
+                step = fetch.feed_body(read)
             elif step.kind == "hook":
                 step = fetch.feed_hooked(**self._hooks.run_sync(step.hook_point, step.hook_context))
             elif step.kind == "fail":

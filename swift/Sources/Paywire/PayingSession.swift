@@ -48,16 +48,22 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
     public let hooks: Hooks
     /// Facilitators (base URLs) it may ask for a pass when a bill names one.
     public let passFacilitators: [String]
+    /// JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring` and the
+    /// payment moves its token through Permit2, the payer's Permit2 allowance and EIP-2612 nonce are read there,
+    /// so a payer who never approved Permit2 (and holds no gas) pays with a permit the facilitator submits.
+    public let rpcUrls: [String: String]
 
+    /// An unusable RPC URL makes each call throw `PaywireError` (`invalid_argument`); the error never shows it.
     public init(
         session: URLSession = .shared, payer: Payer, followRedirects: Bool = true, hooks: Hooks = Hooks(),
-        passFacilitators: [String] = []
+        passFacilitators: [String] = [], rpcUrls: [String: String] = [:]
     ) {
         self.session = session
         self.payer = payer
         self.followRedirects = followRedirects
         self.hooks = hooks
         self.passFacilitators = passFacilitators
+        self.rpcUrls = rpcUrls
     }
 
     /// Sends `request`, paying a 402 once. Throws `PaywireError` when it cannot pay (e.g. the policy refuses
@@ -65,7 +71,7 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
     public func data(for request: URLRequest) async throws -> PaidResponse {
         let body = try Self.bodyOf(request)
         let hasBody = request.httpBodyStream != nil || request.httpBody != nil
-        let started = startPaidFetch(
+        let started = try startPaidFetch(
             payer: payer,
             request: FetchRequest(
                 method: request.httpMethod ?? "GET",
@@ -75,7 +81,7 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
             ),
             options: FetchOptions(
                 followRedirects: followRedirects, maxRedirects: 20, alreadyPaid: false, signInline: true, hooks: hooks.points,
-                passFacilitators: passFacilitators
+                passFacilitators: passFacilitators, rpcUrls: rpcUrls.isEmpty ? nil : rpcUrls
             )
         )
         let (outcome, data, response) = try await drive(started, template: request)
@@ -110,7 +116,7 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
         var last: (Data, HTTPURLResponse)?
         while true {
             switch step {
-            case let .send(hop):
+            case let .send(hop, _):
                 var next = request
                 next.url = URL(string: hop.url)
                 next.httpMethod = hop.method

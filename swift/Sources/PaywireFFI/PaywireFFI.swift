@@ -5373,6 +5373,11 @@ public struct FetchOptions: Equatable, Hashable {
      * Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
      */
     public var passFacilitators: [String]?
+    /**
+     * JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the
+     * machine reads through them what an EIP-2612 permit for Permit2 needs (none: no reads, no permit).
+     */
+    public var rpcUrls: [String: String]?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5397,7 +5402,11 @@ public struct FetchOptions: Equatable, Hashable {
          */signIn: Bool = true, 
         /**
          * Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
-         */passFacilitators: [String]? = nil) {
+         */passFacilitators: [String]? = nil, 
+        /**
+         * JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the
+         * machine reads through them what an EIP-2612 permit for Permit2 needs (none: no reads, no permit).
+         */rpcUrls: [String: String]? = nil) {
         self.followRedirects = followRedirects
         self.maxRedirects = maxRedirects
         self.alreadyPaid = alreadyPaid
@@ -5405,6 +5414,7 @@ public struct FetchOptions: Equatable, Hashable {
         self.hooks = hooks
         self.signIn = signIn
         self.passFacilitators = passFacilitators
+        self.rpcUrls = rpcUrls
     }
 
     
@@ -5427,7 +5437,8 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
                 signInline: FfiConverterBool.read(from: &buf), 
                 hooks: FfiConverterOptionSequenceTypeHookPoint.read(from: &buf), 
                 signIn: FfiConverterBool.read(from: &buf), 
-                passFacilitators: FfiConverterOptionSequenceString.read(from: &buf)
+                passFacilitators: FfiConverterOptionSequenceString.read(from: &buf), 
+                rpcUrls: FfiConverterOptionDictionaryStringString.read(from: &buf)
         )
     }
 
@@ -5439,6 +5450,7 @@ public struct FfiConverterTypeFetchOptions: FfiConverterRustBuffer {
         FfiConverterOptionSequenceTypeHookPoint.write(value.hooks, into: &buf)
         FfiConverterBool.write(value.signIn, into: &buf)
         FfiConverterOptionSequenceString.write(value.passFacilitators, into: &buf)
+        FfiConverterOptionDictionaryStringString.write(value.rpcUrls, into: &buf)
     }
 }
 
@@ -7781,7 +7793,11 @@ public enum FetchStep {
     case send(
         /**
          * The request.
-         */request: FetchRequest
+         */request: FetchRequest, 
+        /**
+         * The request is the machine's own (a pass, a chain read): its body is never the caller's, so keep it
+         * as bytes for the `ReadBody` step.
+         */own: Bool
     )
     /**
      * Read the last response's body and feed it.
@@ -7849,7 +7865,7 @@ public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .send(request: try FfiConverterTypeFetchRequest.read(from: &buf)
+        case 1: return .send(request: try FfiConverterTypeFetchRequest.read(from: &buf), own: try FfiConverterBool.read(from: &buf)
         )
         
         case 2: return .readBody
@@ -7877,9 +7893,10 @@ public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
         switch value {
         
         
-        case let .send(request):
+        case let .send(request,own):
             writeInt(&buf, Int32(1))
             FfiConverterTypeFetchRequest.write(request, into: &buf)
+            FfiConverterBool.write(own, into: &buf)
             
         
         case .readBody:
@@ -9417,6 +9434,30 @@ fileprivate struct FfiConverterOptionSequenceTypeHookPoint: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDictionaryStringString: FfiConverterRustBuffer {
+    typealias SwiftType = [String: String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDictionaryStringString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDictionaryStringString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -9688,6 +9729,32 @@ fileprivate struct FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringString: FfiConverterRustBuffer {
+    public static func write(_ value: [String: String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterString.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: String] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: String]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterString.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
 /**
  * The bill (402) for a resource priced by `tags`.
  */
@@ -9734,6 +9801,16 @@ public func checkPayment(bill: PaymentRequired, payment: PaymentPayload, options
         FfiConverterOptionTypeVerifyOptions.lower(options),$0
     )
 })
+}
+/**
+ * Checks JSON-RPC URLs by network as [`start_paid_fetch`] will: throws `invalid_argument` for a network not
+ * written `eip155:<chain id>` or a URL that is not absolute http(s); the message never holds the URL.
+ */
+public func checkRpcUrls(rpcUrls: [String: String])throws   {try rustCallWithError(FfiConverterTypePaywireError_lift) {
+    uniffi_paywire_ffi_fn_func_check_rpc_urls(
+        FfiConverterDictionaryStringString.lower(rpcUrls),$0
+    )
+}
 }
 /**
  * Decodes any x402 header value or JSON body.
@@ -10057,10 +10134,11 @@ public func settlementHeader(x402Version: UInt8, settlement: SettleResponse)thro
 })
 }
 /**
- * Starts a call of `request` paid by `payer`.
+ * Starts a call of `request` paid by `payer`; throws for an RPC URL that is not usable (bad network name or
+ * not an absolute http(s) URL).
  */
-public func startPaidFetch(payer: Payer, request: FetchRequest, options: FetchOptions) -> FetchStarted  {
-    return try!  FfiConverterTypeFetchStarted_lift(try! rustCall() {
+public func startPaidFetch(payer: Payer, request: FetchRequest, options: FetchOptions)throws  -> FetchStarted  {
+    return try  FfiConverterTypeFetchStarted_lift(try rustCallWithError(FfiConverterTypePaywireError_lift) {
     uniffi_paywire_ffi_fn_func_start_paid_fetch(
         FfiConverterTypePayer_lower(payer),
         FfiConverterTypeFetchRequest_lower(request),
@@ -10194,6 +10272,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_check_payment() != 1152) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_paywire_ffi_checksum_func_check_rpc_urls() != 54542) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_paywire_ffi_checksum_func_decode() != 7793) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10287,7 +10368,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_paywire_ffi_checksum_func_settlement_header() != 22607) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 55390) {
+    if (uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 62049) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_paywire_ffi_checksum_func_start_refund() != 60449) {

@@ -245,7 +245,8 @@ extension VectorsTests {
         }
         XCTAssertEqual(name, string(e, "action"), label)
         switch step {
-        case let .send(request):
+        case let .send(request, own):
+            if let expected = e["own"] as? Bool { XCTAssertEqual(own, expected, "\(label): own") }
             XCTAssertEqual(request.method, string(e, "method"), label)
             XCTAssertEqual(request.url, string(e, "url"), label)
             checkHeaders(label, request.headers, e)
@@ -306,7 +307,7 @@ extension VectorsTests {
                         method: string(r, "method"), url: string(r, "url"), headers: pairs(r["headers"]),
                         body: (r["body"] as? String).map { Data($0.utf8) }
                     )
-                    let started = startPaidFetch(payer: payer, request: request, options: options)
+                    let started = try startPaidFetch(payer: payer, request: request, options: options)
                     calls[id] = (started.call, started.step)
                     step = started.step
                 } else {

@@ -137,10 +137,13 @@ async def health() -> dict:
     return {"ok": True}
 
 
+# GAS_SPONSORING declares the facilitator's eip2612GasSponsoring: a payer may send an EIP-2612 permit for Permit2.
+sponsoring = {"eip2612GasSponsoring": {"info": {"description": "The facilitator approves Permit2 for you",
+                                                "version": "1"}}}
 tag = (
     PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"],
              amount=int(os.environ.get("PRICE_ATOMIC", "10000")), asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
-             transfer_method="permit2")
+             transfer_method="permit2", extensions=sponsoring if os.environ.get("GAS_SPONSORING") else None)
     if os.environ.get("TRANSFER_METHOD") == "permit2"
     else PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], os.environ.get("PRICE", "$0.01"))
 )

@@ -1239,6 +1239,11 @@ uint64_t uniffi_paywire_ffi_fn_func_chain_id(RustBuffer network, RustCallStatus 
 uint64_t uniffi_paywire_ffi_fn_func_check_payment(uint64_t bill, uint64_t payment, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_CHECK_RPC_URLS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_CHECK_RPC_URLS
+void uniffi_paywire_ffi_fn_func_check_rpc_urls(RustBuffer rpc_urls, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_DECODE
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_FN_FUNC_DECODE
 RustBuffer uniffi_paywire_ffi_fn_func_decode(RustBuffer value, RustCallStatus *_Nonnull out_status
@@ -1732,6 +1737,12 @@ uint16_t uniffi_paywire_ffi_checksum_func_chain_id(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CHECK_PAYMENT
 #define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CHECK_PAYMENT
 uint16_t uniffi_paywire_ffi_checksum_func_check_payment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CHECK_RPC_URLS
+#define UNIFFI_FFIDEF_UNIFFI_PAYWIRE_FFI_CHECKSUM_FUNC_CHECK_RPC_URLS
+uint16_t uniffi_paywire_ffi_checksum_func_check_rpc_urls(void
     
 );
 #endif

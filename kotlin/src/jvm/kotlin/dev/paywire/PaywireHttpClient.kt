@@ -4,6 +4,7 @@ import dev.paywire.ffi.FetchRequest
 import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Payer
 import dev.paywire.ffi.SettleResponse
+import dev.paywire.ffi.checkRpcUrls
 import java.io.ByteArrayOutputStream
 import java.io.IOException
 import java.net.URI
@@ -34,7 +35,13 @@ class PaywireHttpClient(
     val hooks: Hooks = Hooks.NONE,
     /** Facilitators (base URLs) it may ask for a pass when a bill names one. */
     val passFacilitators: List<String> = emptyList(),
+    /** JSON-RPC URLs by network, as for [PaywireInterceptor.rpcUrls]. */
+    val rpcUrls: Map<String, String> = emptyMap(),
 ) {
+    init {
+        checkRpcUrls(rpcUrls)
+    }
+
     private val follow = client.followRedirects() != HttpClient.Redirect.NEVER
     /** The client that sends each hop: [client], but never following redirects itself. */
     private val direct: HttpClient = if (!follow) client else withoutRedirects(client)
@@ -49,7 +56,9 @@ class PaywireHttpClient(
             request.headers().toPaywire(),
             if (request.bodyPublisher().isPresent) body else null,
         )
-        val answered = payCall(payer, paywireRequest, follow, hooks, passFacilitators) { hop -> sendHop(request, hop, handler) }
+        val answered = payCall(payer, paywireRequest, follow, hooks, passFacilitators, rpcUrls) { hop, own ->
+            sendHop(request, hop, handler, own)
+        }
         val sent = answered.sent.response
         val bytes = answered.body ?: (sent.body() as? Captured)?.bytes
         @Suppress("UNCHECKED_CAST")
@@ -68,7 +77,7 @@ class PaywireHttpClient(
     @Throws(IOException::class, InterruptedException::class)
     fun refund(url: String, amount: String? = null): SettleResponse {
         val get = HttpRequest.newBuilder(URI.create(url)).GET().build()
-        return refundCall(payer, url, amount) { hop -> sendHop(get, hop, HttpResponse.BodyHandlers.discarding()) }
+        return refundCall(payer, url, amount) { hop, own -> sendHop(get, hop, HttpResponse.BodyHandlers.discarding(), own) }
     }
 
     /** Sends [request] like [HttpClient.sendAsync], paying a 402 once (on the client's executor). */
@@ -79,7 +88,12 @@ class PaywireHttpClient(
         return future.exceptionallyCompose { e -> CompletableFuture.failedFuture(if (e is CompletionException) e.cause ?: e else e) }
     }
 
-    private fun <T> sendHop(original: HttpRequest, hop: FetchRequest, handler: HttpResponse.BodyHandler<T>): Sent<HttpResponse<*>> {
+    private fun <T> sendHop(
+        original: HttpRequest,
+        hop: FetchRequest,
+        handler: HttpResponse.BodyHandler<T>,
+        own: Boolean,
+    ): Sent<HttpResponse<*>> {
         val builder = HttpRequest.newBuilder(URI.create(hop.url))
         original.timeout().ifPresent { builder.timeout(it) }
         original.version().ifPresent { builder.version(it) }
@@ -88,7 +102,7 @@ class PaywireHttpClient(
         val publisher = hop.body?.let { HttpRequest.BodyPublishers.ofByteArray(it) } ?: HttpRequest.BodyPublishers.noBody()
         builder.method(hop.method, publisher)
         val response = try {
-            direct.send(builder.build(), capturing(handler))
+            direct.send(builder.build(), capturing(handler, own))
         } catch (e: ExecutionException) {
             throw e.cause ?: e
         }
@@ -101,13 +115,16 @@ class PaywireHttpClient(
         }
     }
 
-    /** A 402's or a redirect's body as bytes (the machine may read it); any other goes to the caller's handler. */
+    /**
+     * A 402's, a redirect's or a machine's own request's (a pass, a chain read) body as bytes (the machine may
+     * read it); any other goes to the caller's handler.
+     */
     private class Captured(val bytes: ByteArray)
 
-    private fun <T> capturing(handler: HttpResponse.BodyHandler<T>): HttpResponse.BodyHandler<Any?> =
+    private fun <T> capturing(handler: HttpResponse.BodyHandler<T>, own: Boolean): HttpResponse.BodyHandler<Any?> =
         HttpResponse.BodyHandler { info ->
             @Suppress("UNCHECKED_CAST")
-            if (info.statusCode() == 402 || info.statusCode() in REDIRECTS) {
+            if (own || info.statusCode() == 402 || info.statusCode() in REDIRECTS) {
                 HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArray()) { Captured(it) }
                     as HttpResponse.BodySubscriber<Any?>
             } else {

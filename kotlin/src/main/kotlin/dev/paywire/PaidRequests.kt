@@ -47,7 +47,9 @@ class Answered<R>(val sent: Sent<R>, val body: ByteArray?, val exchange: PaidExc
 
 /**
  * Drives one call through the machine: `send` sends a request without following redirects (it may throw;
- * the payment of a failed paid send stays remembered for a retry of the purchase).
+ * the payment of a failed paid send stays remembered for a retry of the purchase); its second argument says
+ * the request is the machine's own (a pass, a chain read), whose body is never the caller's. [rpcUrls]
+ * (network to JSON-RPC URL) lets the machine read what an EIP-2612 permit for Permit2 needs.
  */
 internal fun <R> payCall(
     payer: Payer,
@@ -55,12 +57,16 @@ internal fun <R> payCall(
     followRedirects: Boolean,
     hooks: Hooks = Hooks.NONE,
     passFacilitators: List<String> = emptyList(),
-    send: (FetchRequest) -> Sent<R>,
+    rpcUrls: Map<String, String> = emptyMap(),
+    send: (FetchRequest, Boolean) -> Sent<R>,
 ): Answered<R> {
     val started = startPaidFetch(
         payer,
         request,
-        FetchOptions(followRedirects, 20u, false, true, hooks.points(), passFacilitators = passFacilitators),
+        FetchOptions(
+            followRedirects, 20u, false, true, hooks.points(),
+            passFacilitators = passFacilitators, rpcUrls = rpcUrls.ifEmpty { null },
+        ),
     )
     return drive(started, hooks, send).first
 }
@@ -73,7 +79,7 @@ internal fun <R> payCall(
  * channel's withdraw delay, return the balance without the server) or did not confirm it
  * (`settlement_pending`: ask again; a refund that went through is answered again).
  */
-internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (FetchRequest) -> Sent<R>): SettleResponse {
+internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (FetchRequest, Boolean) -> Sent<R>): SettleResponse {
     val (answered, outcome) = drive(startRefund(payer, url, amount), Hooks.NONE, send)
     answered.sent.discard()
     outcome.unpaid?.let { throw it.toException() }
@@ -82,18 +88,20 @@ internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (F
 }
 
 /** Drives a started call through the machine to its last response and outcome. */
-private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest) -> Sent<R>): Pair<Answered<R>, FetchOutcome> {
+private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest, Boolean) -> Sent<R>): Pair<Answered<R>, FetchOutcome> {
     val call: PaidFetch = started.call
     var step: FetchStep = started.step
     var last: Sent<R>? = null
     var body: ByteArray? = null
+    var own = false
     try {
         while (true) {
             step = when (val s = step) {
                 is FetchStep.Send -> {
                     last?.discard()
+                    own = s.own
                     val sent = try {
-                        send(s.request)
+                        send(s.request, s.own)
                     } catch (e: Exception) {
                         // The payment, if any, stays remembered (the outcome is open); a side request (a pass)
                         // that failed lets the call go on.
@@ -110,7 +118,13 @@ private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest) 
                     call.feedResponse(sent.status.toUShort(), sent.headers)
                 }
                 is FetchStep.ReadBody -> {
-                    val bytes = last!!.readBody()
+                    val bytes = try {
+                        last!!.readBody()
+                    } catch (e: java.io.IOException) {
+                        // The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
+                        if (!own) throw e
+                        ByteArray(0)
+                    }
                     body = bytes
                     call.feedBody(bytes)
                 }

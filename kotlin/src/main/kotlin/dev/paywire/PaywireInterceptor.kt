@@ -4,9 +4,11 @@ import dev.paywire.ffi.FetchRequest
 import dev.paywire.ffi.HttpHeader
 import dev.paywire.ffi.Payer
 import dev.paywire.ffi.SettleResponse
+import dev.paywire.ffi.checkRpcUrls
 import dev.paywire.ffi.errorDetails
 import okhttp3.Interceptor
 import okhttp3.MediaType
+import okhttp3.MediaType.Companion.toMediaTypeOrNull
 import okhttp3.OkHttpClient
 import okhttp3.Request
 import okhttp3.RequestBody.Companion.toRequestBody
@@ -32,7 +34,18 @@ class PaywireInterceptor(
     val hooks: Hooks = Hooks.NONE,
     /** Facilitators (base URLs) it may ask for a pass when a bill names one. */
     val passFacilitators: List<String> = emptyList(),
+    /**
+     * JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring` and the
+     * payment moves its token through Permit2, the payer's Permit2 allowance and EIP-2612 nonce are read there,
+     * so a payer who never approved Permit2 (and holds no gas) pays with a permit the facilitator submits.
+     * Checked when the interceptor is made; a URL is never logged or put in an error.
+     */
+    val rpcUrls: Map<String, String> = emptyMap(),
 ) : Interceptor {
+    init {
+        checkRpcUrls(rpcUrls)
+    }
+
     override fun intercept(chain: Interceptor.Chain): Response {
         val request = chain.request()
         if (okHttpFollows(chain)) {
@@ -52,11 +65,12 @@ class PaywireInterceptor(
         val contentType: MediaType? = requestBody?.contentType()
         val body = requestBody?.let { Buffer().also(it::writeTo).readByteArray() }
         val start = FetchRequest(request.method, request.url.toString(), request.headers.toPaywire(), body)
-        val answered = payCall(payer, start, followRedirects, hooks, passFacilitators) { hop ->
+        val answered = payCall(payer, start, followRedirects, hooks, passFacilitators, rpcUrls) { hop, _ ->
             val built = Request.Builder()
                 .url(hop.url)
                 .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())
-                .method(hop.method, hop.body?.toRequestBody(contentType))
+                // The hop's own Content-Type (a chain read's JSON), else the caller's body's.
+                .method(hop.method, hop.body?.toRequestBody(hop.contentType() ?: contentType))
                 .tag(request.tag())
                 .build()
             chain.proceed(built).asSent()
@@ -80,11 +94,15 @@ class PaywireInterceptor(
  * This client, paying x402 bills with [payer]: redirects are followed by paywire (as this client would have
  * followed them), never by OkHttp, so a payment never reaches a redirect's target.
  */
-fun OkHttpClient.withPaywire(payer: Payer, hooks: Hooks = Hooks.NONE): OkHttpClient =
+fun OkHttpClient.withPaywire(
+    payer: Payer,
+    hooks: Hooks = Hooks.NONE,
+    rpcUrls: Map<String, String> = emptyMap(),
+): OkHttpClient =
     newBuilder()
         .followRedirects(false)
         .followSslRedirects(false)
-        .addInterceptor(PaywireInterceptor(payer, followRedirects, hooks))
+        .addInterceptor(PaywireInterceptor(payer, followRedirects, hooks, rpcUrls = rpcUrls))
         .build()
 
 /**
@@ -99,7 +117,7 @@ fun OkHttpClient.refund(payer: Payer, url: String, amount: String? = null): Sett
         .followSslRedirects(false)
         .apply { interceptors().removeAll { it is PaywireInterceptor } }
         .build()
-    return refundCall(payer, url, amount) { hop ->
+    return refundCall(payer, url, amount) { hop, _ ->
         val built = Request.Builder()
             .url(hop.url)
             .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())
@@ -108,6 +126,10 @@ fun OkHttpClient.refund(payer: Payer, url: String, amount: String? = null): Sett
         plain.newCall(built).execute().asSent()
     }
 }
+
+/** The media type a hop's headers name. */
+private fun FetchRequest.contentType(): MediaType? =
+    headers.firstOrNull { it.name.equals("content-type", ignoreCase = true) }?.value?.toMediaTypeOrNull()
 
 /** An OkHttp response as the paying machine's driver reads it. */
 private fun Response.asSent(): Sent<Response> {

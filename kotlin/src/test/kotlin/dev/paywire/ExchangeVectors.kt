@@ -235,6 +235,7 @@ internal object ExchangeVectors {
                 checkHeaders(label, step.request.headers, e)
                 if (e.has("body") && !e.isNull("body")) assertEquals(e.getString("body"), step.request.body?.decodeToString(), label)
                 if (e.optBoolean("noBody", false)) assertNull(step.request.body, label)
+                if (e.has("own")) assertEquals(e.getBoolean("own"), step.own, "$label: own")
             }
             is FetchStep.Sign -> assertEquals(e.getInt("digests"), step.digests.size, label)
             is FetchStep.Hook -> checkHook(label, step.point, step.context, e)

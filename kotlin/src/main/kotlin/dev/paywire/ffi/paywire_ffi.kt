@@ -670,6 +670,8 @@ external fun uniffi_paywire_ffi_checksum_func_chain_id(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_check_payment(
 ): Short
+external fun uniffi_paywire_ffi_checksum_func_check_rpc_urls(
+): Short
 external fun uniffi_paywire_ffi_checksum_func_decode(
 ): Short
 external fun uniffi_paywire_ffi_checksum_func_decode_header_json(
@@ -1435,6 +1437,8 @@ external fun uniffi_paywire_ffi_fn_func_chain_id(`network`: RustBuffer.ByValue,u
 ): Long
 external fun uniffi_paywire_ffi_fn_func_check_payment(`bill`: Long,`payment`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
+external fun uniffi_paywire_ffi_fn_func_check_rpc_urls(`rpcUrls`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
 external fun uniffi_paywire_ffi_fn_func_decode(`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_decode_header_json(`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1648,6 +1652,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_check_payment() != 1152.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_paywire_ffi_checksum_func_check_rpc_urls() != 54542.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_paywire_ffi_checksum_func_decode() != 7793.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1741,7 +1748,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_paywire_ffi_checksum_func_settlement_header() != 22607.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if (lib.uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 55390.toShort()) {
+    if (lib.uniffi_paywire_ffi_checksum_func_start_paid_fetch() != 62049.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_paywire_ffi_checksum_func_start_refund() != 60449.toShort()) {
@@ -10554,6 +10561,12 @@ data class FetchOptions (
      * Facilitators (base URLs) the client may ask for a pass when a bill names one (none: no passes).
      */
     var `passFacilitators`: List<kotlin.String>? = null 
+    , 
+    /**
+     * JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring`, the
+     * machine reads through them what an EIP-2612 permit for Permit2 needs (none: no reads, no permit).
+     */
+    var `rpcUrls`: Map<kotlin.String, kotlin.String>? = null 
     
 ){
     
@@ -10575,6 +10588,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterOptionalSequenceTypeHookPoint.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalMapStringString.read(buf),
         )
     }
 
@@ -10585,7 +10599,8 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterBoolean.allocationSize(value.`signInline`) +
             FfiConverterOptionalSequenceTypeHookPoint.allocationSize(value.`hooks`) +
             FfiConverterBoolean.allocationSize(value.`signIn`) +
-            FfiConverterOptionalSequenceString.allocationSize(value.`passFacilitators`)
+            FfiConverterOptionalSequenceString.allocationSize(value.`passFacilitators`) +
+            FfiConverterOptionalMapStringString.allocationSize(value.`rpcUrls`)
     )
 
     override fun write(value: FetchOptions, buf: ByteBuffer) {
@@ -10596,6 +10611,7 @@ public object FfiConverterTypeFetchOptions: FfiConverterRustBuffer<FetchOptions>
             FfiConverterOptionalSequenceTypeHookPoint.write(value.`hooks`, buf)
             FfiConverterBoolean.write(value.`signIn`, buf)
             FfiConverterOptionalSequenceString.write(value.`passFacilitators`, buf)
+            FfiConverterOptionalMapStringString.write(value.`rpcUrls`, buf)
     }
 }
 
@@ -12304,7 +12320,12 @@ sealed class FetchStep: Disposable  {
         /**
          * The request.
          */
-        val `request`: FetchRequest) : FetchStep()
+        val `request`: FetchRequest, 
+        /**
+         * The request is the machine's own (a pass, a chain read): its body is never the caller's, so keep it
+         * as bytes for the `ReadBody` step.
+         */
+        val `own`: kotlin.Boolean) : FetchStep()
         
     {
         
@@ -12405,7 +12426,8 @@ sealed class FetchStep: Disposable  {
             is FetchStep.Send -> {
                 
     Disposable.destroy(
-        this.`request`
+        this.`request`,
+        this.`own`
     )
                 
             }
@@ -12461,6 +12483,7 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
         return when(buf.getInt()) {
             1 -> FetchStep.Send(
                 FfiConverterTypeFetchRequest.read(buf),
+                FfiConverterBoolean.read(buf),
                 )
             2 -> FetchStep.ReadBody
             3 -> FetchStep.Sign(
@@ -12489,6 +12512,7 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
             (
                 4UL
                 + FfiConverterTypeFetchRequest.allocationSize(value.`request`)
+                + FfiConverterBoolean.allocationSize(value.`own`)
             )
         }
         is FetchStep.ReadBody -> {
@@ -12540,6 +12564,7 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
             is FetchStep.Send -> {
                 buf.putInt(1)
                 FfiConverterTypeFetchRequest.write(value.`request`, buf)
+                FfiConverterBoolean.write(value.`own`, buf)
                 Unit
             }
             is FetchStep.ReadBody -> {
@@ -14493,6 +14518,38 @@ public object FfiConverterOptionalSequenceTypeHookPoint: FfiConverterRustBuffer<
 /**
  * @suppress
  */
+public object FfiConverterOptionalMapStringString: FfiConverterRustBuffer<Map<kotlin.String, kotlin.String>?> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterMapStringString.read(buf)
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterMapStringString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterMapStringString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -14794,6 +14851,45 @@ public object FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer<List<Hoo
         }
     }
 }
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.String, kotlin.String>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.String> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, kotlin.String>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterString.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.String>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterString.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterString.write(v, buf)
+        }
+    }
+}
         /**
          * The bill (402) for a resource priced by `tags`.
          */
@@ -14848,6 +14944,20 @@ public object FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer<List<Hoo
 }
     )
     }
+    
+
+        /**
+         * Checks JSON-RPC URLs by network as [`start_paid_fetch`] will: throws `invalid_argument` for a network not
+         * written `eip155:<chain id>` or a URL that is not absolute http(s); the message never holds the URL.
+         */
+    @Throws(PaywireException::class) fun `checkRpcUrls`(`rpcUrls`: Map<kotlin.String, kotlin.String>)
+        = 
+    uniffiRustCallWithError(PaywireException) { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_func_check_rpc_urls(
+    
+        FfiConverterMapStringString.lower(`rpcUrls`),_status)
+}
+    
     
 
         /**
@@ -15270,10 +15380,12 @@ public object FfiConverterSequenceTypeHookPoint: FfiConverterRustBuffer<List<Hoo
     
 
         /**
-         * Starts a call of `request` paid by `payer`.
-         */ fun `startPaidFetch`(`payer`: Payer, `request`: FetchRequest, `options`: FetchOptions): FetchStarted {
+         * Starts a call of `request` paid by `payer`; throws for an RPC URL that is not usable (bad network name or
+         * not an absolute http(s) URL).
+         */
+    @Throws(PaywireException::class) fun `startPaidFetch`(`payer`: Payer, `request`: FetchRequest, `options`: FetchOptions): FetchStarted {
             return FfiConverterTypeFetchStarted.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(PaywireException) { _status ->
     UniffiLib.uniffi_paywire_ffi_fn_func_start_paid_fetch(
     
         FfiConverterTypePayer.lower(`payer`),FfiConverterTypeFetchRequest.lower(`request`),FfiConverterTypeFetchOptions.lower(`options`),_status)
