@@ -433,6 +433,8 @@ export interface ClaimSummary {
 export interface Claiming {
   /** Claims every channel's charges at the facilitator and sweeps them to the receiver (the `claims` schedule also does). */
   claim(): Promise<ClaimSummary>
+  /** Stops the scheduled claims (at shutdown; Fastify's plugin does it on close); resolves when a run in progress has ended. */
+  close(): Promise<void>
 }
 /** Express middleware that bills `routes`. */
 export declare function paymentMiddleware(routes: Routes, options?: MiddlewareOptions): ((req: any, res: any, next: (err?: any) => void) => void) & Claiming

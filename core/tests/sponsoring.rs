@@ -48,9 +48,20 @@ fn word(n: u64) -> String {
 
 /// Drives one call; returns the payment it sent and the selectors of the chain reads, in order.
 fn run(bill: &PaymentRequired, rpc: Option<RpcEndpoints>, answer: Rpc<'_>) -> (PaymentPayload, Vec<String>) {
+    run_with(payer(), bill, rpc, answer, 200)
+}
+
+/// [`run`] by `payer`, the paid request answered with `paid_status`.
+fn run_with(
+    payer: Arc<Payer>,
+    bill: &PaymentRequired,
+    rpc: Option<RpcEndpoints>,
+    answer: Rpc<'_>,
+    paid_status: u16,
+) -> (PaymentPayload, Vec<String>) {
     let options = FetchOptions { rpc: rpc.unwrap_or_default(), ..FetchOptions::default() };
     let request = FetchRequest { method: "GET".into(), url: API.into(), headers: vec![], body: None };
-    let (mut call, mut action) = PaidFetch::start(payer(), request, options);
+    let (mut call, mut action) = PaidFetch::start(payer, request, options);
     let mut reads = Vec::new();
     let mut body = Vec::new();
     let mut paid = None;
@@ -75,7 +86,7 @@ fn run(bill: &PaymentRequired, rpc: Option<RpcEndpoints>, answer: Rpc<'_>) -> (P
                     Some((_, v)) => {
                         paid = Some(PaymentPayload::from_header(v).unwrap());
                         body = b"{}".to_vec();
-                        call.resume(FetchInput::Response { status: 200, headers: vec![] })
+                        call.resume(FetchInput::Response { status: paid_status, headers: vec![] })
                     }
                     None => {
                         body = Vec::new();
@@ -209,4 +220,19 @@ fn a_nonce_read_from_another_token_is_never_used() {
     };
     let header = payer().pay_with(&bill, None, &other).unwrap();
     assert_eq!(permit(&header.payload), None);
+}
+
+#[test]
+fn a_retried_purchase_sends_its_payment_again_without_reading_the_chain() {
+    // The paid request's answer is a 502: the outcome is open, so the payment (with its permit) is kept, and the
+    // same purchase sends it again instead of reading the chain and signing anew.
+    let payer = payer();
+    let answer = |selector: &str| Some((200, word(if selector == NONCES { 2 } else { 0 })));
+    let (first, reads) = run_with(payer.clone(), &bill(true, NETWORK), endpoints(), &answer, 502);
+    assert_eq!(reads, [ALLOWANCE, NONCES]);
+    let never = |_: &str| -> Option<(u16, String)> { panic!("nothing is read for a payment sent again") };
+    let (again, reads) = run_with(payer, &bill(true, NETWORK), endpoints(), &never, 200);
+    assert!(reads.is_empty());
+    assert_eq!(again.to_value(), first.to_value());
+    assert_eq!(permit(&again).unwrap()["nonce"], "2");
 }

@@ -130,6 +130,8 @@ function paymentMiddleware(routes, options = {}) {
   }
   // batch-settlement: `await middleware.claim()` claims the channels' charges and sweeps them.
   paywireMiddleware.claim = () => gate.claim()
+  // Stops the scheduled claims (at shutdown); resolves when a run in progress has ended.
+  paywireMiddleware.close = () => gate.close()
   return paywireMiddleware
 }
 
@@ -145,6 +147,7 @@ function paid(route, options = {}) {
     gate.drive(started.exchange, started.step, io(req, res, next)).catch(next)
   }
   paywireRoute.claim = () => gate.claim()
+  paywireRoute.close = () => gate.close()
   return paywireRoute
 }
 

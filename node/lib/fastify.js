@@ -117,6 +117,8 @@ function fastifyPaywire(fastify, options, done) {
   const gate = new PaymentGate(routes, { caseSensitive: true, logger: fastify.log, ...gateOptions })
   // batch-settlement: `await fastify.paywireClaim()` claims the channels' charges and sweeps them.
   fastify.decorate('paywireClaim', () => gate.claim())
+  // The scheduled claims stop with the server (a run in progress ends first).
+  fastify.addHook('onClose', async () => gate.close())
   // A route priced where it is declared (`config: { paywire }`) gets its own gate, made the first time it is
   // asked for, from the route's own config: whatever the request, the price is the route's.
   const attached = new WeakMap()

@@ -205,10 +205,22 @@ class PaymentGate {
 
   #claiming = null
   #ticker = null
+  #closed = false
 
   /** Starts a claim run in the background when the claim schedule says one is due and none is running. */
+  /**
+   * Stops the scheduled claims (a server shutting down): no run starts after this; resolves when a run in
+   * progress has ended. Claiming by hand (`claim()`) still works.
+   */
+  async close() {
+    this.#closed = true
+    if (this.#ticker != null) clearInterval(this.#ticker)
+    this.#ticker = null
+    await this.#claiming
+  }
+
   #checkClaims() {
-    if (this.#claiming != null || !this.native.claimDue()) return
+    if (this.#closed || this.#claiming != null || !this.native.claimDue()) return
     this.#claiming = this.claim()
       .then((summary) => this.#reportClaims(summary))
       .catch((e) => this.log.warn(`paywire: a scheduled claim failed (${e?.message ?? e}); it is tried again later`))

@@ -72,6 +72,8 @@ function honoPaymentMiddleware(routes, options = {}) {
   }
   // batch-settlement: `await middleware.claim()` claims the channels' charges and sweeps them.
   paywireMiddleware.claim = () => gate.claim()
+  // Stops the scheduled claims (at shutdown); resolves when a run in progress has ended.
+  paywireMiddleware.close = () => gate.close()
   return paywireMiddleware
 }
 

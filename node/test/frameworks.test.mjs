@@ -231,6 +231,26 @@ test('the claim schedule\'s options are checked when the middleware is built', (
   paywire.paymentMiddleware({ 'GET /a': tag() }, { facilitator, claims: { everySeconds: 1 } })
 })
 
+test('the scheduled claims stop with close(), in every Node adapter', async () => {
+  const channel = new paywire.PriceTag({
+    network: 'eip155:84532', payTo: PAY_TO, amount: '1000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    scheme: 'batch-settlement', extra: { receiverAuthorizer: PAY_TO },
+  })
+  const facilitator = new paywire.FacilitatorClient('http://127.0.0.1:9')
+  const options = { facilitator, claims: { everySeconds: 1, tickSeconds: 0.1 } }
+  for (const mw of [paywire.paymentMiddleware({ 'GET /c': channel }, options), paywire.paid(channel, options),
+    paywire.honoPaymentMiddleware({ 'GET /c': channel }, options)]) {
+    await mw.close()
+    await mw.close() // twice is harmless
+    // Claiming by hand still works after close (nothing charged: nothing claimed, no facilitator call).
+    assert.deepEqual(await mw.claim(), { claims: [], settles: [] })
+  }
+  const app = Fastify()
+  await app.register(paywire.fastifyPaywire, { routes: { 'GET /c': channel }, ...options })
+  await app.ready()
+  await app.close()
+})
+
 // A fetch standing in for an API that bills Permit2 with eip2612GasSponsoring declared, and for a JSON-RPC endpoint.
 const RPC = 'https://rpc.test/v2/SECRET-KEY'
 function sponsoredApi(seen, allowance, nonce) {

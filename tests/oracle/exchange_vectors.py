@@ -726,8 +726,9 @@ def client(ts) -> list:
 
     pass_a, pass_wire = pass_bill(fac)
     pass_paid = ts.call("pay", bill={"header": b64(pass_wire)}, key=KEY, now=NOW, nonce=nonce(1))["headerValue"]
+    # The machine's own request: its answer's body is the machine's, never the caller's.
     ask = {"action": "send", "method": "POST", "url": fac + "/passes/transaction",
-           "headers": {"content-type": "application/json"}}
+           "headers": {"content-type": "application/json"}, "own": True}
     issued = json.dumps({"success": True, "header": "cGFzcw==", "issuer": ISSUER, "expiresAt": NOW + 600})
 
     def paid_call(x: str) -> list:

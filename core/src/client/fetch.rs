@@ -687,7 +687,7 @@ impl Call {
     }
 
     async fn pay(&mut self, bill: &PaymentRequired, purchase: &str) -> crate::Result<PaymentHeader> {
-        let extras = self.sponsoring(bill).await;
+        let extras = self.sponsoring(bill, purchase).await;
         if self.options.sign_inline {
             return self.payer.pay_with(bill, Some(purchase), &extras);
         }
@@ -708,12 +708,12 @@ impl Call {
     /// What the chain says an EIP-2612 permit needs (see [`FetchOptions::rpc`]): nothing when no permit is
     /// due (no sponsoring declared, no endpoint for the network, Permit2 already allowed enough) or when the
     /// nonce cannot be read; the payment then goes on without a permit, as the official clients do.
-    async fn sponsoring(&mut self, bill: &PaymentRequired) -> PayExtras {
+    async fn sponsoring(&mut self, bill: &PaymentRequired, purchase: &str) -> PayExtras {
         let none = PayExtras::default();
         if self.options.rpc.is_empty() {
             return none;
         }
-        let Some(sponsorship) = self.payer.sponsorship(bill) else { return none };
+        let Some(sponsorship) = self.payer.sponsorship(bill, Some(purchase)) else { return none };
         let Some(url) = self.options.rpc.url(&sponsorship.network).map(str::to_string) else { return none };
         // An unreadable allowance is taken as short (the permit costs the payer nothing).
         let allowance = self.read(chain_read::allowance_request(&url, &sponsorship)).await;

@@ -264,14 +264,21 @@ impl Payer {
 
     /// What to read from the chain before paying `bill` for an EIP-2612 permit to go with the payment (see
     /// [`PayExtras`]): `Some` when the bill declares `eip2612GasSponsoring` and the offer this payer would
-    /// pay moves its token through Permit2 (`exact` by Permit2, `upto`) and names the token's EIP-712 domain.
-    pub fn sponsorship(&self, bill: &PaymentRequired) -> Option<Sponsorship> {
+    /// pay moves its token through Permit2 (`exact` by Permit2, `upto`) and names the token's EIP-712 domain;
+    /// `None` also when `purchase` already has a payment to send again (it carries its permit, if any).
+    pub fn sponsorship(&self, bill: &PaymentRequired, purchase: Option<&str>) -> Option<Sponsorship> {
         let declared =
             bill.x402_version >= 2 && bill.extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION));
         if !declared {
             return None;
         }
-        let spent = self.lock().spent.clone();
+        let spent = {
+            let state = self.lock();
+            if purchase.is_some_and(|key| state.remembered.iter().any(|(k, _)| k == key)) {
+                return None;
+            }
+            state.spent.clone()
+        };
         let chosen = self.policy.choose(bill, &spent).ok()?;
         let requirements = &bill.accepts[chosen.index];
         let offer = chosen.offer;
