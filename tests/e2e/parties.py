@@ -81,12 +81,13 @@ def node_express(facilitator_url: str, pay_to: str, price: str = "$0.01", app: s
                     {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_DIR": node_dir, **(extra or {})})
 
 
-def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01",
-                 app: str = "example") -> contextlib.AbstractContextManager[Server]:
+def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",
+                 extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
     """Flask with paywire.wsgi under Werkzeug's server: python/examples/paid_api_flask.py, or
-    apps/paid_app_flask.py."""
+    apps/paid_app_flask.py (with `extra` environment)."""
     cwd, script = (ROOT / "python" / "examples", "paid_api_flask.py") if app == "example" else (APPS, "paid_app_flask.py")
-    return _serving([sys.executable, script], "/health", _api_env(facilitator_url, pay_to, price), cwd)
+    return _serving([sys.executable, script], "/health", {**_api_env(facilitator_url, pay_to, price), **(extra or {})},
+                    cwd)
 
 
 def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",

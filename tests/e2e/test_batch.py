@@ -38,7 +38,7 @@ PERMIT2_COLLECTOR = "0x4020425FAf3B746C082C2f942b4E5159887B0005"
 NETWORK = "eip155:84532"
 PRICE = 1_000  # $0.001
 DEPOSIT = 100 * PRICE
-KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(56)]
+KEYS = ["0x" + format(0x6000 + i, "064x") for i in range(60)]
 FUNDED = 1_000_000_000
 _keys = iter(KEYS[:-8])  # the last eight are receiver authorizers' keys
 FAST = dict(rpc=2.0, receipt=4.0, stuck_after=1.0, keeper_interval=0.2)
@@ -736,6 +736,24 @@ def test_paywire_clients_pay_paywire_fastify_from_a_channel(chain: Chain, facili
         start = chain.balance(PAY_TO)
         assert CLIENTS["node"](server.url("/batch"), key).transaction
         outcome = CLIENTS["node"](server.url("/batch"), key)
+        assert outcome.status == 200 and not outcome.transaction, outcome.output
+        summary = httpx.post(server.url("/claim"), timeout=60).json()
+        assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
+        assert chain.balance(PAY_TO) - start == 2 * PRICE
+
+
+def test_paywire_clients_pay_paywire_flask_from_a_channel(chain: Chain, facilitator: Facilitator) -> None:
+    """paywire's WSGI middleware (Flask) serves a batch-settlement route and claims it (paywire.wsgi.Claims): a
+    deposit, then a voucher from paywire's Python client; the claim moves exactly the charged total."""
+    from parties import CLIENTS, python_flask
+
+    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
+    with python_flask(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        flush(server)
+        key = next(_keys)
+        start = chain.balance(PAY_TO)
+        assert CLIENTS["python"](server.url("/batch"), key).transaction
+        outcome = CLIENTS["python"](server.url("/batch"), key)
         assert outcome.status == 200 and not outcome.transaction, outcome.output
         summary = httpx.post(server.url("/claim"), timeout=60).json()
         assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary

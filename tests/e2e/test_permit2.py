@@ -38,10 +38,12 @@ from parties import (
     kotlin_client,
     node_client,
     node_express,
+    node_fastify,
     official_express,
     official_fetch_client,
     python_asgi,
     python_client,
+    python_flask,
 )
 from rpc_proxy import RpcProxy
 from settle_link import Link
@@ -599,6 +601,23 @@ def metered_server(request: Any, facilitator: Facilitator) -> Iterator[Server]:
     app = "faults" if request.param == "jvm-httpserver" else "paid_app"
     with serve(facilitator.url, PAY_TO, app=app, extra=extra) as server:
         yield server
+
+
+@pytest.mark.parametrize("serve", [python_flask, node_fastify], ids=["python-flask", "node-fastify"])
+def test_flask_and_fastify_charge_what_their_handler_used(chain: Chain, facilitator: Facilitator, serve: Any) -> None:
+    """The other server adapters meter with upto too: the handler's Settlement-Overrides is what settles."""
+    extra = {"UPTO_FACILITATOR": FACILITATOR_ADDRESS, "UPTO_MAX": str(SERVED_MAX)}
+    with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        key = next(_keys)
+        approve_permit2(chain, key)
+        payer = address(key)
+        before = balances(chain, payer)
+        used = 1_234
+        outcome = python_client(server.url(f"/generate?used={used}"), key)
+        assert outcome.status == 200 and outcome.transaction, outcome.output
+        assert "Settlement-Overrides" not in outcome.output and "settlement-overrides" not in outcome.output
+        charged_through_upto(chain, outcome.transaction, payer, used)
+        assert moved(chain, payer, before) == used
 
 
 @pytest.mark.parametrize("client", [python_client, node_client, cli_client, kotlin_client, official_fetch_client],

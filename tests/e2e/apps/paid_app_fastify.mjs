@@ -2,6 +2,8 @@
 // (/weather), one that answers 500 (/broken) and one that throws (/crash). Each costs PRICE (default $0.01).
 // BATCH_AUTHORIZER (the receiver authorizer, e.g. the facilitator's key): GET /batch, paid from batch-settlement
 // channels, BATCH_PRICE (default 1000) units of USDC a request, and POST /claim (free), which claims and sweeps.
+// UPTO_FACILITATOR (the facilitator's upto key): GET /generate, metered with the upto scheme (at most UPTO_MAX),
+// charging the `used` query parameter.
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 
@@ -22,7 +24,22 @@ if (process.env.BATCH_AUTHORIZER) {
     extra: { receiverAuthorizer: process.env.BATCH_AUTHORIZER, withdrawDelay: 900 },
   })
 }
+if (process.env.UPTO_FACILITATOR) {
+  routes['GET /generate'] = new PriceTag({
+    network: process.env.NETWORK ?? 'eip155:84532',
+    payTo: process.env.PAY_TO,
+    amount: process.env.UPTO_MAX ?? '50000',
+    asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    scheme: 'upto',
+    extra: { facilitatorAddress: process.env.UPTO_FACILITATOR },
+  })
+}
 await app.register(fastifyPaywire, { routes, facilitator: new FacilitatorClient(process.env.FACILITATOR_URL) })
+// An upto route: the handler reports what the request used, in atomic units.
+app.get('/generate', async (request, reply) => {
+  reply.header('Settlement-Overrides', JSON.stringify({ amount: request.query.used }))
+  return { generated: 'tokens', charged: request.query.used }
+})
 app.get('/batch', async () => ({ item: 'paid from a channel' }))
 app.post('/claim', async () => app.paywireClaim())
 app.get('/weather', async (request) => ({ forecast: 'sunny', paidBy: request.paywire.payer }))
