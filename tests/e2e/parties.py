@@ -90,6 +90,15 @@ def python_flask(facilitator_url: str, pay_to: str, price: str = "$0.01", app: s
                     cwd)
 
 
+def node_hono(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "paid_app",
+              extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
+    """Hono (on @hono/node-server) with paywire's Hono middleware: apps/paid_app_hono.mjs (with `extra`
+    environment), on the packed paywire installed in PAYWIRE_NODE_TEST_DIR."""
+    return _serving(["node", str(APPS / "paid_app_hono.mjs")], "/health",
+                    {**_api_env(facilitator_url, pay_to, price), "PAYWIRE_NODE_TEST_DIR": env("PAYWIRE_NODE_TEST_DIR"),
+                     **(extra or {})})
+
+
 def node_fastify(facilitator_url: str, pay_to: str, price: str = "$0.01", app: str = "example",
                  extra: Optional[Dict[str, str]] = None) -> contextlib.AbstractContextManager[Server]:
     """Fastify with paywire's plugin: node/examples/paid-api-fastify.mjs, or apps/paid_app_fastify.mjs (with

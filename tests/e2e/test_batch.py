@@ -742,13 +742,17 @@ def test_paywire_clients_pay_paywire_fastify_from_a_channel(chain: Chain, facili
         assert chain.balance(PAY_TO) - start == 2 * PRICE
 
 
-def test_paywire_clients_pay_paywire_flask_from_a_channel(chain: Chain, facilitator: Facilitator) -> None:
-    """paywire's WSGI middleware (Flask) serves a batch-settlement route and claims it (paywire.wsgi.Claims): a
-    deposit, then a voucher from paywire's Python client; the claim moves exactly the charged total."""
-    from parties import CLIENTS, python_flask
+@pytest.mark.parametrize("adapter", ["python-flask", "node-hono"])
+def test_paywire_clients_pay_paywire_flask_and_hono_from_a_channel(chain: Chain, facilitator: Facilitator,
+                                                                   adapter: str) -> None:
+    """paywire's WSGI middleware (Flask) and Hono middleware serve a batch-settlement route and claim it
+    (paywire.wsgi.Claims, middleware.claim()): a deposit, then a voucher from paywire's Python client; the claim
+    moves exactly the charged total."""
+    from parties import CLIENTS, node_hono, python_flask
 
+    serve = {"python-flask": python_flask, "node-hono": node_hono}[adapter]
     extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
-    with python_flask(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+    with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
         flush(server)
         key = next(_keys)
         start = chain.balance(PAY_TO)

@@ -39,6 +39,7 @@ from parties import (
     node_client,
     node_express,
     node_fastify,
+    node_hono,
     official_express,
     official_fetch_client,
     python_asgi,
@@ -603,8 +604,9 @@ def metered_server(request: Any, facilitator: Facilitator) -> Iterator[Server]:
         yield server
 
 
-@pytest.mark.parametrize("serve", [python_flask, node_fastify], ids=["python-flask", "node-fastify"])
-def test_flask_and_fastify_charge_what_their_handler_used(chain: Chain, facilitator: Facilitator, serve: Any) -> None:
+@pytest.mark.parametrize("serve", [python_flask, node_fastify, node_hono],
+                         ids=["python-flask", "node-fastify", "node-hono"])
+def test_flask_fastify_and_hono_charge_what_their_handler_used(chain: Chain, facilitator: Facilitator, serve: Any) -> None:
     """The other server adapters meter with upto too: the handler's Settlement-Overrides is what settles."""
     extra = {"UPTO_FACILITATOR": FACILITATOR_ADDRESS, "UPTO_MAX": str(SERVED_MAX)}
     with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
