@@ -93,6 +93,16 @@ export declare class FetchStep {
   get kind(): string
   /** `send`: whether the request is the machine's own (a pass, a chain read): its body is never the caller's. */
   get own(): boolean
+  /**
+   * `send`: the most milliseconds the send may take, its answer included (the machine's own requests), or
+   * absent (the caller's timeouts).
+   */
+  get timeoutMs(): number | null
+  /**
+   * `send`: the most bytes to read of its answer's body (the machine's own requests; a longer body is fed
+   * as an empty one), or absent (no limit).
+   */
+  get bodyLimit(): number | null
   /** `send`: the method. */
   get method(): string | null
   /** `send`: the URL. */

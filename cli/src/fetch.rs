@@ -27,14 +27,26 @@ struct Answer {
     headers: Vec<(String, String)>,
     response: Option<reqwest::blocking::Response>,
     body: Option<Vec<u8>>,
+    /// The most bytes to read of the body (the machine's own request: at most this plus one are read, and the
+    /// core takes a longer answer as none).
+    limit: Option<usize>,
 }
 
 impl Answer {
     fn read(&mut self, url: &str) -> Result<&[u8], Failure> {
         if self.body.is_none() {
-            let bytes = match self.response.take() {
-                Some(r) => r.bytes().map_err(|e| transport_failure(url, e))?.to_vec(),
-                None => Vec::new(),
+            let bytes = match (self.response.take(), self.limit) {
+                (Some(r), None) => r.bytes().map_err(|e| transport_failure(Some(url), e))?.to_vec(),
+                (Some(r), Some(limit)) => {
+                    use std::io::Read;
+                    let mut bytes = Vec::new();
+                    r.take(limit as u64 + 1).read_to_end(&mut bytes).map_err(|e| Failure {
+                        code: 2,
+                        problem: Problem::Outside(format!("reading an answer failed: {e}")),
+                    })?;
+                    bytes
+                }
+                (None, _) => Vec::new(),
             };
             self.body = Some(bytes);
         }
@@ -98,7 +110,7 @@ pub fn run(payer: Arc<Payer>, request: Request, options: Options) -> Result<u8, 
         // The machine follows redirects (-L); reqwest never does, so a payment header never reaches a redirect.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| transport_failure(&request.url, e))?;
+        .map_err(|e| transport_failure(Some(&request.url), e))?;
     let start =
         FetchRequest { method: request.method, url: request.url.clone(), headers: request.headers, body: request.body };
     let options = FetchOptions { follow_redirects: follow, rpc, ..FetchOptions::default() };
@@ -108,7 +120,7 @@ pub fn run(payer: Arc<Payer>, request: Request, options: Options) -> Result<u8, 
     // Whether the last send was the machine's own (a chain read, a pass).
     let mut own = false;
     loop {
-        let action_own = action.own();
+        let (action_own, action_timeout, action_limit) = (action.own(), action.timeout_ms(), action.body_limit());
         action = match action {
             FetchAction::Send(hop) | FetchAction::SendOwn(hop) => {
                 own = action_own;
@@ -117,7 +129,7 @@ pub fn run(payer: Arc<Payer>, request: Request, options: Options) -> Result<u8, 
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("payment-signature") || k.eq_ignore_ascii_case("x-payment"))
                     .cloned();
-                match send(&client, &hop) {
+                match send(&client, &hop, action_timeout, action_limit) {
                     Ok(answer) => {
                         let input = FetchInput::Response { status: answer.status, headers: answer.headers.clone() };
                         last = Some(answer);
@@ -220,28 +232,39 @@ fn internal(what: &str) -> Failure {
     Failure { code: 2, problem: Problem::Outside(internal_error(what).message().to_string()) }
 }
 
-fn send(client: &reqwest::blocking::Client, hop: &FetchRequest) -> Result<Answer, Failure> {
+/// Sends one hop; `timeout_ms` and `limit` are the core's for its own requests (a chain read, a pass), whose URL is
+/// never shown (an RPC endpoint's may hold an API key).
+fn send(
+    client: &reqwest::blocking::Client,
+    hop: &FetchRequest,
+    timeout_ms: Option<u64>,
+    limit: Option<usize>,
+) -> Result<Answer, Failure> {
     let method = reqwest::Method::from_bytes(hop.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
         Failure::from(Error::new(ErrorCode::InvalidArgument, format!("-X {:?} is not an HTTP method", hop.method)))
     })?;
+    let shown = if timeout_ms.is_some() { None } else { Some(hop.url.as_str()) };
     let mut builder = client.request(method, &hop.url);
+    if let Some(ms) = timeout_ms {
+        builder = builder.timeout(Duration::from_millis(ms));
+    }
     for (name, value) in &hop.headers {
         builder = builder.header(name, value);
     }
     if let Some(body) = &hop.body {
         builder = builder.body(body.clone());
     }
-    let response = builder.send().map_err(|e| transport_failure(&hop.url, e))?;
+    let response = builder.send().map_err(|e| transport_failure(shown, e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-    Ok(Answer { status, headers, response: Some(response), body: None })
+    Ok(Answer { status, headers, response: Some(response), body: None, limit })
 }
 
-fn transport_failure(url: &str, e: reqwest::Error) -> Failure {
+fn transport_failure(url: Option<&str>, e: reqwest::Error) -> Failure {
     // reqwest's Display omits the cause ("error sending request"); the sources say what happened. Its URL is
     // left out: it may be an RPC endpoint's, with an API key in it.
     let e = e.without_url();
@@ -252,7 +275,8 @@ fn transport_failure(url: &str, e: reqwest::Error) -> Failure {
         source = s.source();
     }
     if e.is_builder() {
-        return Failure::from(Error::new(ErrorCode::InvalidArgument, format!("{url}: {detail}")));
+        let what = url.unwrap_or("a URL of the machine's own (an RPC endpoint or a pass facilitator)");
+        return Failure::from(Error::new(ErrorCode::InvalidArgument, format!("{what}: {detail}")));
     }
     Failure { code: 2, problem: Problem::Outside(format!("the request failed: {detail}")) }
 }

@@ -217,9 +217,79 @@ fn a_nonce_read_from_another_token_is_never_used() {
     let other = paywire_core::client::PayExtras {
         eip2612_nonce: Some(alloy_primitives::U256::from(5)),
         eip2612_token: Some(alloy_primitives::Address::repeat_byte(0x22)),
+        ..Default::default()
     };
     let header = payer().pay_with(&bill, None, &other).unwrap();
     assert_eq!(permit(&header.payload), None);
+}
+
+#[test]
+fn a_nonce_read_on_another_network_is_never_used() {
+    let bill = bill(true, NETWORK);
+    let token = bill.accepts[0].to_value()["asset"].as_str().unwrap().parse().unwrap();
+    let extras = |network: &str| paywire_core::client::PayExtras {
+        eip2612_nonce: Some(alloy_primitives::U256::from(5)),
+        eip2612_token: Some(token),
+        eip2612_network: Some(network.into()),
+    };
+    // The same token address on another chain has its own nonces.
+    assert_eq!(permit(&payer().pay_with(&bill, None, &extras("eip155:8453")).unwrap().payload), None);
+    assert!(permit(&payer().pay_with(&bill, None, &extras(NETWORK)).unwrap().payload).is_some());
+}
+
+#[test]
+fn chain_reads_carry_a_deadline_and_a_body_limit_and_a_longer_answer_is_no_answer() {
+    let options = FetchOptions { rpc: endpoints().unwrap(), ..FetchOptions::default() };
+    let request = FetchRequest { method: "GET".into(), url: API.into(), headers: vec![], body: None };
+    let (mut call, first) = PaidFetch::start(payer(), request, options);
+    // The caller's request: its own timeouts, no limit.
+    assert_eq!((first.own(), first.timeout_ms(), first.body_limit()), (false, None, None));
+    let headers = vec![("PAYMENT-REQUIRED".to_string(), bill(true, NETWORK).to_header())];
+    let mut action = call.resume(FetchInput::Response { status: 402, headers });
+    if let FetchAction::ReadBody = action {
+        action = call.resume(FetchInput::Body(Vec::new()));
+    }
+    let mut reads = 0;
+    loop {
+        action = match action {
+            FetchAction::SendOwn(_) => {
+                reads += 1;
+                call.resume(FetchInput::Response { status: 200, headers: vec![] })
+            }
+            FetchAction::ReadBody => {
+                // The allowance answered with a valid word padded past the limit: taken as no answer.
+                let mut body = word(0).into_bytes();
+                body.resize(client::OWN_BODY_LIMIT + 1, b' ');
+                call.resume(FetchInput::Body(body))
+            }
+            FetchAction::Send(r) => {
+                let header = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("payment-signature")).unwrap();
+                let payment = PaymentPayload::from_header(&header.1).unwrap();
+                // No nonce could be read: no permit.
+                assert_eq!(permit(&payment), None);
+                assert_eq!(reads, 2);
+                return;
+            }
+            other => panic!("unexpected step {other:?}"),
+        };
+        if let FetchAction::SendOwn(_) = &action {
+            assert_eq!(action.timeout_ms(), Some(client::OWN_REQUEST_TIMEOUT_MS));
+            assert_eq!(action.body_limit(), Some(client::OWN_BODY_LIMIT));
+        }
+    }
+}
+
+#[test]
+fn a_request_is_shown_without_its_path_query_or_header_values() {
+    let request = FetchRequest {
+        method: "POST".into(),
+        url: "https://rpc.test/v2/SECRET?key=SECRET".into(),
+        headers: vec![("authorization".into(), "Bearer SECRET".into())],
+        body: Some(b"SECRET".to_vec()),
+    };
+    let shown = format!("{request:?} {:?}", FetchAction::SendOwn(request.clone()));
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains("https://rpc.test") && shown.contains("authorization"), "{shown}");
 }
 
 #[test]

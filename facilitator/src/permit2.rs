@@ -114,10 +114,11 @@ impl Permit2Payment {
         }
     }
 
-    /// The proxy's calldata: `settleWithPermit` with an EIP-2612 permit, `settle` without.
-    pub fn call(&self) -> Vec<u8> {
+    /// The proxy's calldata: `settleWithPermit` with the payment's EIP-2612 permit when `with_permit`, `settle`
+    /// without one.
+    pub fn call(&self, with_permit: bool) -> Vec<u8> {
         let signature = Bytes::copy_from_slice(&self.signature);
-        let parts = permit_parts(&self.permit);
+        let parts = permit_parts(&self.permit).filter(|_| with_permit);
         match &self.kind {
             Permit2Kind::Exact(a) => {
                 use IExactPermit2Proxy as P;

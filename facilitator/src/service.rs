@@ -578,7 +578,12 @@ impl Facilitator {
                 payer,
             ));
         }
-        if payment.permit.is_none() {
+        // A permit sets Permit2's allowance to this payment's amount, replacing a larger approval the payer's
+        // other Permit2 payments use: it is submitted only when the allowance on chain is short (or unreadable).
+        let mut with_permit = payment.permit.is_some();
+        if with_permit {
+            with_permit = chain.permit2_allowance(token, owner).await.map_or(true, |allowance| allowance < amount);
+        } else {
             let allowance = chain.permit2_allowance(token, owner).await.map_err(rpc)?;
             if allowance < amount {
                 return Err(invalid(
@@ -600,7 +605,7 @@ impl Facilitator {
             to,
             value: amount,
             target: payment.target(),
-            input: payment.call(),
+            input: payment.call(with_permit),
             spent: Spent::Permit2(nonce),
             sender: payment.required_sender(),
             upto: payment.required_sender().is_some(),

@@ -131,13 +131,17 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
   let response = null
   let read = null
   let own = false
+  let limit = null
   for (;;) {
     switch (step.kind) {
       case 'send': {
         own = step.own
+        limit = step.bodyLimit ?? null
         // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
         if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
-        const options = { method: step.method, headers: step.headers, redirect: 'manual', signal: request.signal }
+        // The machine's own request (a chain read, a pass) has the core's deadline, its answer included.
+        const signal = step.timeoutMs == null ? request.signal : deadline(request.signal, step.timeoutMs)
+        const options = { method: step.method, headers: step.headers, redirect: 'manual', signal }
         if (step.body !== null && step.body !== undefined) {
           options.body = step.body
           options.duplex = 'half'
@@ -159,7 +163,7 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
       }
       case 'readBody':
         try {
-          read = new Uint8Array(await response.arrayBuffer())
+          read = limit === null ? new Uint8Array(await response.arrayBuffer()) : await readAtMost(response, limit)
         } catch (e) {
           // The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
           if (!own || request.signal?.aborted) throw e
@@ -186,6 +190,47 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
       }
     }
   }
+}
+
+/** The caller's signal (if any) combined with a deadline of `ms` milliseconds. */
+function deadline(signal, ms) {
+  const timeout = AbortSignal.timeout(ms)
+  if (!signal) return timeout
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([signal, timeout])
+  // Node 18 lacks AbortSignal.any: whichever aborts first aborts the request.
+  const both = new AbortController()
+  for (const s of [signal, timeout]) {
+    if (s.aborted) both.abort(s.reason)
+    else s.addEventListener('abort', () => both.abort(s.reason), { once: true })
+  }
+  return both.signal
+}
+
+/**
+ * At most `limit + 1` bytes of a response's body: the core takes a longer answer to the machine's own request
+ * as none, and the glue never holds more.
+ */
+async function readAtMost(response, limit) {
+  if (!response.body) return new Uint8Array(0)
+  const reader = response.body.getReader()
+  const chunks = []
+  let size = 0
+  while (size <= limit) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    size += value.byteLength
+  }
+  if (size > limit) await reader.cancel().catch(() => {})
+  const out = new Uint8Array(Math.min(size, limit + 1))
+  let at = 0
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, out.length - at)
+    out.set(part, at)
+    at += part.length
+    if (at === out.length) break
+  }
+  return out
 }
 
 module.exports = { wrapFetch, refund, settlement, payment, purchaseKey, signStep }

@@ -253,7 +253,7 @@ test('the scheduled claims stop with close(), in every Node adapter', async () =
 
 // A fetch standing in for an API that bills Permit2 with eip2612GasSponsoring declared, and for a JSON-RPC endpoint.
 const RPC = 'https://rpc.test/v2/SECRET-KEY'
-function sponsoredApi(seen, allowance, nonce) {
+function sponsoredApi(seen, allowance, nonce, pad = 0) {
   const tag = new paywire.PriceTag({
     network: 'eip155:84532', payTo: PAY_TO, amount: '10000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
     transferMethod: 'permit2', extensions: { eip2612GasSponsoring: { info: { description: 'gasless Permit to Permit2', version: '1' } } },
@@ -265,7 +265,9 @@ function sponsoredApi(seen, allowance, nonce) {
     if (request.url === RPC) {
       const data = JSON.parse(body).params[0].data
       const n = data.startsWith('0x7ecebe00') ? nonce : allowance
-      return Response.json({ jsonrpc: '2.0', id: 1, result: `0x${n.toString(16).padStart(64, '0')}` })
+      // Followed by `pad` spaces: still valid JSON.
+      const answer = JSON.stringify({ jsonrpc: '2.0', id: 1, result: `0x${n.toString(16).padStart(64, '0')}` })
+      return new Response(answer + ' '.repeat(pad), { headers: { 'content-type': 'application/json' } })
     }
     if (request.headers.get('payment-signature')) return new Response('ok')
     return new Response('', { status: 402, headers: { 'PAYMENT-REQUIRED': bill.toHeader() } })
@@ -287,6 +289,45 @@ for (const [allowance, permit] of [[0, true], [10000, false]]) {
     if (permit) assert.equal(info.nonce, '4')
   })
 }
+
+test('a chain read answered past the core limit is no answer', async () => {
+  for (const [pad, permit] of [[64 * 1024, false], [100, true]]) {
+    const seen = []
+    const paidFetch = paywire.wrapFetch(sponsoredApi(seen, 0, 4, pad), payer(), { rpcUrls: { 'eip155:84532': RPC } })
+    assert.equal((await paidFetch('https://api.test/data')).status, 200)
+    assert.equal(seen.filter((r) => r.url === RPC).length, 2)
+    const payment = paywire.PaymentPayload.fromHeader(seen.at(-1).headers.get('payment-signature'))
+    assert.equal('signature' in payment.extensions.eip2612GasSponsoring.info, permit, `pad ${pad}`)
+  }
+})
+
+test('a chain read that hangs ends at the core deadline, and the payment goes on', { timeout: 60000 }, async () => {
+  const seen = []
+  const api = sponsoredApi(seen, 0, 4)
+  let hung = 0
+  const hanging = async (request) => {
+    // The allowance read never answers; only its signal ends it.
+    if (request.url === RPC && (await request.clone().text()).includes('0xdd62ed3e')) {
+      hung += 1
+      return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)))
+    }
+    return api(request)
+  }
+  const started = Date.now()
+  const paidFetch = paywire.wrapFetch(hanging, payer(), { rpcUrls: { 'eip155:84532': RPC } })
+  // A hung socket would keep the event loop alive; the stand-in's promise does not (the deadline's timer is unref'd).
+  const alive = setInterval(() => {}, 1000)
+  try {
+    assert.equal((await paidFetch('https://api.test/data')).status, 200)
+  } finally {
+    clearInterval(alive)
+  }
+  assert.equal(hung, 1)
+  assert.ok(Date.now() - started >= 15000 - 50, `${Date.now() - started} ms`)
+  // An allowance not read is taken as short (as the official clients do): the nonce is read and a permit signed.
+  const payment = paywire.PaymentPayload.fromHeader(seen.at(-1).headers.get('payment-signature'))
+  assert.equal(payment.extensions.eip2612GasSponsoring.info.nonce, '4')
+})
 
 test('rpcUrls are checked when the fetch is wrapped, and never shown', () => {
   for (const rpcUrls of [{ base: RPC }, { 'eip155:84532': 'ftp://rpc.test/SECRET-KEY' }]) {

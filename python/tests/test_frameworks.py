@@ -14,6 +14,7 @@ import sys
 from typing import Any, Dict, List
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 import pytest
 import requests
@@ -250,8 +251,9 @@ SPONSORING = {"eip2612GasSponsoring": {"info": {"description": "gasless Permit t
 RPC = "https://rpc.test/v2/SECRET-KEY"
 
 
-def sponsored_api(seen: List[httpx.Request], allowance: int, nonce: int) -> httpx.MockTransport:
-    """An API billing Permit2 with sponsoring declared, and a JSON-RPC endpoint, behind one mock transport."""
+def sponsored_api(seen: List[httpx.Request], allowance: int, nonce: int, pad: int = 0) -> httpx.MockTransport:
+    """An API billing Permit2 with sponsoring declared, and a JSON-RPC endpoint, behind one mock transport; the
+    endpoint's answers are followed by ``pad`` spaces (still valid JSON)."""
     tag = paywire.PriceTag("eip155:84532", PAY_TO, amount=10_000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
                            transfer_method="permit2", extensions=SPONSORING)
     bill = paywire.build_payment_required("https://api.test/data", [tag])
@@ -261,7 +263,8 @@ def sponsored_api(seen: List[httpx.Request], allowance: int, nonce: int) -> http
         if str(request.url) == RPC:
             data = json.loads(request.content)["params"][0]["data"]
             number = nonce if data.startswith("0x7ecebe00") else allowance
-            return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": "0x" + format(number, "064x")})
+            answer = json.dumps({"jsonrpc": "2.0", "id": 1, "result": "0x" + format(number, "064x")})
+            return httpx.Response(200, content=answer.encode() + b" " * pad)
         if "payment-signature" in request.headers:
             return httpx.Response(200, text="ok")
         return httpx.Response(402, headers={"PAYMENT-REQUIRED": bill.to_header()})
@@ -284,6 +287,32 @@ def test_httpx_reads_the_chain_for_a_sponsored_permit2_bill(allowance: int, perm
     assert ("signature" in info) is permit
     if permit:
         assert info["nonce"] == "4"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_chain_reads_have_the_cores_deadline_and_an_answer_past_its_limit_is_none(asynchronous: bool) -> None:
+    """A chain read waits at most the core's 15 s, and an answer longer than 64 KiB is no answer (never held
+    whole): the payment goes on without a permit."""
+    for pad, permit in ((64 * 1024, False), (100, True)):
+        seen: List[httpx.Request] = []
+        api = sponsored_api(seen, allowance=0, nonce=4, pad=pad)
+        if asynchronous:
+            async def run(api: httpx.MockTransport = api) -> int:
+                transport = paywire.httpx.AsyncPaymentTransport(payer(), api, rpc_urls={"eip155:84532": RPC})
+                async with httpx.AsyncClient(transport=transport) as client:
+                    return (await client.get("https://api.test/data")).status_code
+            assert anyio.run(run) == 200
+        else:
+            transport = PaymentTransport(payer(), api, rpc_urls={"eip155:84532": RPC})
+            with httpx.Client(transport=transport) as client:
+                assert client.get("https://api.test/data").status_code == 200
+        reads = [r for r in seen if str(r.url) == RPC]
+        assert [r.extensions["timeout"] for r in reads] == [dict.fromkeys(("connect", "read", "write", "pool"), 15.0)] * 2
+        # The caller's requests keep the caller's timeouts.
+        assert all(r.extensions.get("timeout") != reads[0].extensions["timeout"] for r in seen if r not in reads)
+        payment = paywire.PaymentPayload.from_header(seen[-1].headers["payment-signature"])
+        info: Any = (payment.extensions or {})["eip2612GasSponsoring"]["info"]
+        assert ("signature" in info) is permit, pad
 
 
 def test_rpc_urls_are_checked_at_once_and_never_shown() -> None:

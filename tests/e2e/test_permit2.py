@@ -244,6 +244,26 @@ def test_a_payer_without_gas_pays_with_an_eip2612_permit(chain: Chain, facilitat
     assert int(str(allowance), 16) == 0
 
 
+def test_a_permit_never_replaces_a_larger_approval(chain: Chain, facilitator: Facilitator) -> None:
+    """A payer who approved Permit2 without limit sends a permit anyway (its endpoint could not read the
+    allowance, or lied): the facilitator settles without it, so the approval its other Permit2 payments use
+    stands, less the price."""
+    key = next(_keys)
+    payer = address(key)
+    approve_permit2(chain, key)
+    before = balances(chain, payer)
+    body = request_body(key, permit2_bill(**SPONSORED), eip2612_nonce=0)
+    assert "signature" in body["paymentPayload"]["extensions"]["eip2612GasSponsoring"]["info"]
+    settled = post(facilitator, "/settle", body)
+    assert settled["success"] is True, settled
+    paid_through_proxy(chain, settled["transaction"], payer)
+    moved_once(chain, payer, before)
+    assert approvals(chain, settled["transaction"]) == 0
+    allowance = chain.rpc("eth_call", [{"to": USDC, "data": "0xdd62ed3e" + word(int(payer, 16)) + word(int(PERMIT2, 16))},
+                                       "latest"])
+    assert int(str(allowance), 16) == 2**256 - 1 - PRICE_ATOMIC
+
+
 def test_an_eip2612_permit_for_more_than_the_price_is_refused_offline(chain: Chain, facilitator: Facilitator) -> None:
     key = next(_keys)
     body = request_body(key, permit2_bill(**SPONSORED), eip2612_nonce=0)
@@ -665,8 +685,8 @@ def official_metered_server(facilitator: Facilitator) -> Iterator[Server]:
         yield server
 
 
-@pytest.mark.parametrize("client", [python_client, node_client, cli_client],
-                         ids=["paywire-python", "paywire-node", "paywire-cli"])
+@pytest.mark.parametrize("client", [python_client, node_client, cli_client, kotlin_client],
+                         ids=["paywire-python", "paywire-node", "paywire-cli", "paywire-kotlin"])
 def test_paywire_clients_pay_an_official_metered_api_what_it_used(chain: Chain, official_metered_server: Server,
                                                                     client: Any) -> None:
     key = next(_keys)

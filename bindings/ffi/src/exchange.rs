@@ -642,6 +642,12 @@ pub enum FetchStep {
         /// The request is the machine's own (a pass, a chain read): its body is never the caller's, so keep it
         /// as bytes for the `ReadBody` step.
         own: bool,
+        /// The most milliseconds the send may take, its answer included (the machine's own requests), or null
+        /// (the caller's timeouts).
+        timeout_ms: Option<u64>,
+        /// The most bytes to read of its answer's body (the machine's own requests; a longer body is fed as an
+        /// empty one), or null (no limit).
+        body_limit: Option<u64>,
     },
     /// Read the last response's body and feed it.
     ReadBody,
@@ -689,10 +695,12 @@ fn outcome(o: fetch_core::FetchOutcome) -> FetchOutcome {
 
 impl From<fetch_core::FetchAction> for FetchStep {
     fn from(action: fetch_core::FetchAction) -> Self {
-        let own = action.own();
+        let (own, timeout_ms, body_limit) = (action.own(), action.timeout_ms(), action.body_limit());
         match action {
             fetch_core::FetchAction::Send(r) | fetch_core::FetchAction::SendOwn(r) => FetchStep::Send {
                 own,
+                timeout_ms,
+                body_limit: body_limit.map(|n| n as u64),
                 request: FetchRequest { method: r.method, url: r.url, headers: headers_out(&r.headers), body: r.body },
             },
             fetch_core::FetchAction::ReadBody => FetchStep::ReadBody,

@@ -678,6 +678,18 @@ impl FetchStep {
     pub fn own(&self) -> bool {
         self.0.own()
     }
+    /// `send`: the most milliseconds the send may take, its answer included (the machine's own requests), or
+    /// absent (the caller's timeouts).
+    #[napi(getter)]
+    pub fn timeout_ms(&self) -> Option<u32> {
+        self.0.timeout_ms().map(|ms| u32::try_from(ms).unwrap_or(u32::MAX))
+    }
+    /// `send`: the most bytes to read of its answer's body (the machine's own requests; a longer body is fed
+    /// as an empty one), or absent (no limit).
+    #[napi(getter)]
+    pub fn body_limit(&self) -> Option<u32> {
+        self.0.body_limit().map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
     /// `send`: the method.
     #[napi(getter)]
     pub fn method(&self) -> Option<String> {

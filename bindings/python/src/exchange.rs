@@ -520,6 +520,18 @@ impl FetchStep {
     fn own(&self) -> bool {
         self.0.own()
     }
+    /// "send": the most milliseconds the send may take, its answer included (the machine's own requests), or None
+    /// (the caller's timeouts).
+    #[getter]
+    fn timeout_ms(&self) -> Option<u64> {
+        self.0.timeout_ms()
+    }
+    /// "send": the most bytes to read of its answer's body (the machine's own requests; a longer body is fed
+    /// as an empty one), or None (no limit).
+    #[getter]
+    fn body_limit(&self) -> Option<usize> {
+        self.0.body_limit()
+    }
     /// "send": the method.
     #[getter]
     fn method(&self) -> Option<&str> {

@@ -138,6 +138,18 @@ impl FetchStep {
     pub fn own(&self) -> bool {
         self.0.own()
     }
+    /// `send`: the most milliseconds the send may take, its answer included (the machine's own requests), or
+    /// null (the caller's timeouts).
+    #[wasm_bindgen(getter, js_name = "timeoutMs")]
+    pub fn timeout_ms(&self) -> JsValue {
+        crate::js::opt(self.0.timeout_ms().map(|ms| ms as f64))
+    }
+    /// `send`: the most bytes to read of its answer's body (the machine's own requests; a longer body is fed
+    /// as an empty one), or null (no limit).
+    #[wasm_bindgen(getter, js_name = "bodyLimit")]
+    pub fn body_limit(&self) -> JsValue {
+        crate::js::opt(self.0.body_limit().map(|n| n as f64))
+    }
     /// `send`: the method.
     #[wasm_bindgen(getter)]
     pub fn method(&self) -> JsValue {

@@ -67,15 +67,32 @@ impl RpcEndpoints {
             };
             // As a bill writes it, so "eip155:08453" finds the offers of eip155:8453.
             let network = format!("eip155:{chain}");
-            let usable = url::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-            if !usable {
+            let parsed = url::Url::parse(&url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+            let Some(parsed) = parsed else {
                 return Err(Error::new(
                     ErrorCode::InvalidArgument,
                     format!("the RPC endpoint given for {network} is not an absolute http(s) URL"),
                 ));
+            };
+            // Credentials before the host would go out in an Authorization header of the HTTP stack's making,
+            // and some stacks refuse such URLs outright (with the URL in their error).
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "the RPC endpoint given for {network} carries a user name or password before its host; \
+                         put the provider's key where it documents it (its path or query)"
+                    ),
+                ));
             }
-            checked.retain(|(n, _)| *n != network);
-            checked.push((network, url));
+            if checked.iter().any(|(n, _)| *n == network) {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("two RPC endpoints are given for {network}; give one per network"),
+                ));
+            }
+            // The URL as checked, in the form every HTTP stack parses alike.
+            checked.push((network, parsed.into()));
         }
         Ok(RpcEndpoints(checked))
     }
@@ -207,5 +224,20 @@ mod tests {
         let padded = RpcEndpoints::new([("eip155:08453", secret)]).unwrap();
         assert_eq!(padded.url("eip155:8453"), Some(secret));
         assert!(RpcEndpoints::new([("eip155:+8453", secret)]).is_err());
+        // One endpoint per network, however it is written.
+        let e = RpcEndpoints::new([("eip155:8453", secret), ("eip155:08453", secret)]).unwrap_err();
+        assert!(e.message().contains("two RPC endpoints") && !e.message().contains("SECRET"), "{}", e.message());
+        // No credentials before the host.
+        for url in ["https://user:SECRET@rpc.example/", "https://:SECRET@rpc.example/", "https://SECRET@rpc.example/"] {
+            let e = RpcEndpoints::new([("eip155:8453", url)]).unwrap_err();
+            assert!(
+                e.message().contains("user name or password") && !e.message().contains("SECRET"),
+                "{}",
+                e.message()
+            );
+        }
+        // Kept as checked: the parser's form.
+        let plain = RpcEndpoints::new([("eip155:8453", "HTTPS://RPC.Example:443/v2/SECRET")]).unwrap();
+        assert_eq!(plain.url("eip155:8453"), Some("https://rpc.example/v2/SECRET"));
     }
 }

@@ -31,8 +31,19 @@ use crate::types::{PaymentRequired, SettleResponse};
 /// Redirects followed at most in one call (as the fetch standard).
 pub const DEFAULT_MAX_REDIRECTS: u32 = 20;
 
-/// A request to send.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// How long the glue lets one of the machine's own requests (a chain read, a pass) take, from connecting to its
+/// last byte: a hung endpoint then costs a payment this long, not the caller's whole timeout (or forever where
+/// the HTTP stack has none); the payment goes on without what it would have said.
+pub const OWN_REQUEST_TIMEOUT_MS: u64 = 15_000;
+
+/// The most bytes the glue reads of an answer to the machine's own request. A chain read's answer is under 200
+/// bytes and a pass a few KiB; a longer body is taken as no answer, so a broken or hostile endpoint cannot fill
+/// the payer's memory.
+pub const OWN_BODY_LIMIT: usize = 64 * 1024;
+
+/// A request to send. Its `Debug` shows the method, the URL's origin and the header names only: a URL may carry
+/// an API key (a JSON-RPC endpoint's), and headers a payment or the caller's credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FetchRequest {
     /// The method.
     pub method: String,
@@ -42,6 +53,18 @@ pub struct FetchRequest {
     pub headers: Headers,
     /// The body (`None`: no body at all).
     pub body: Option<Vec<u8>>,
+}
+
+impl core::fmt::Debug for FetchRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let origin = url::Url::parse(&self.url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        f.debug_struct("FetchRequest")
+            .field("method", &self.method)
+            .field("origin", &origin)
+            .field("headers", &self.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 /// How one call behaves.
@@ -174,6 +197,19 @@ impl FetchAction {
     /// caller's.
     pub fn own(&self) -> bool {
         matches!(self, FetchAction::SendOwn(_))
+    }
+
+    /// How long the glue lets this send take, in milliseconds: [`OWN_REQUEST_TIMEOUT_MS`] for the machine's own
+    /// requests; `None` (the caller's own timeouts) for every other.
+    pub fn timeout_ms(&self) -> Option<u64> {
+        self.own().then_some(OWN_REQUEST_TIMEOUT_MS)
+    }
+
+    /// The most bytes the glue reads of this send's answer when the machine asks for its body:
+    /// [`OWN_BODY_LIMIT`] for the machine's own requests (a longer answer is fed as an empty body, as one that
+    /// broke off); `None` (no limit) for the caller's.
+    pub fn body_limit(&self) -> Option<usize> {
+        self.own().then_some(OWN_BODY_LIMIT)
     }
 
     /// `Done`'s or `Raise`'s outcome.
@@ -565,7 +601,7 @@ impl Call {
         };
         match self.link.ask(FetchAction::SendOwn(ask)).await {
             FetchInput::Response { status: 200, .. } => {
-                if let FetchInput::Body(body) = self.link.ask(FetchAction::ReadBody).await
+                if let Some(body) = self.own_body().await
                     && let Some((header, expires_at)) = crate::pass::read_answer(&body)
                 {
                     let now = self.payer.now();
@@ -707,7 +743,7 @@ impl Call {
 impl Call {
     /// What the chain says an EIP-2612 permit needs (see [`FetchOptions::rpc`]): nothing when no permit is
     /// due (no sponsoring declared, no endpoint for the network, Permit2 already allowed enough) or when the
-    /// nonce cannot be read; the payment then goes on without a permit, as the official clients do.
+    /// nonce cannot be read; the payment then goes on without a permit.
     async fn sponsoring(&mut self, bill: &PaymentRequired, purchase: &str) -> PayExtras {
         let none = PayExtras::default();
         if self.options.rpc.is_empty() {
@@ -715,13 +751,19 @@ impl Call {
         }
         let Some(sponsorship) = self.payer.sponsorship(bill, Some(purchase)) else { return none };
         let Some(url) = self.options.rpc.url(&sponsorship.network).map(str::to_string) else { return none };
-        // An unreadable allowance is taken as short (the permit costs the payer nothing).
+        // An unreadable allowance is taken as short, as the official clients do: the permit costs the payer
+        // nothing, and paywire's facilitator submits it only when the allowance on chain is short (a permit
+        // would replace a larger approval the payer's other Permit2 payments use).
         let allowance = self.read(chain_read::allowance_request(&url, &sponsorship)).await;
         if allowance.is_some_and(|a| a >= sponsorship.amount) {
             return none;
         }
         match self.read(chain_read::nonce_request(&url, &sponsorship)).await {
-            Some(nonce) => PayExtras { eip2612_nonce: Some(nonce), eip2612_token: Some(sponsorship.token) },
+            Some(nonce) => PayExtras {
+                eip2612_nonce: Some(nonce),
+                eip2612_token: Some(sponsorship.token),
+                eip2612_network: Some(sponsorship.network),
+            },
             None => none,
         }
     }
@@ -729,10 +771,16 @@ impl Call {
     /// One `eth_call`'s `uint256` answer, or `None` when the endpoint fails or answers anything else.
     async fn read(&mut self, call: FetchRequest) -> Option<alloy_primitives::U256> {
         match self.link.ask(FetchAction::SendOwn(call)).await {
-            FetchInput::Response { status: 200, .. } => match self.link.ask(FetchAction::ReadBody).await {
-                FetchInput::Body(body) => chain_read::read_uint(&body),
-                _ => None,
-            },
+            FetchInput::Response { status: 200, .. } => chain_read::read_uint(&self.own_body().await?),
+            _ => None,
+        }
+    }
+
+    /// The body of the answer to the machine's own request: `None` past [`OWN_BODY_LIMIT`] (a glue that read it
+    /// all anyway) or when the glue answers out of turn.
+    async fn own_body(&mut self) -> Option<Vec<u8>> {
+        match self.link.ask(FetchAction::ReadBody).await {
+            FetchInput::Body(body) if body.len() <= OWN_BODY_LIMIT => Some(body),
             _ => None,
         }
     }

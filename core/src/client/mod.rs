@@ -9,7 +9,10 @@ mod payer;
 mod policy;
 
 pub use chain_read::{RpcEndpoints, Sponsorship};
-pub use fetch::{FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, PaidFetch};
+pub use fetch::{
+    FetchAction, FetchInput, FetchOptions, FetchOutcome, FetchRequest, OWN_BODY_LIMIT, OWN_REQUEST_TIMEOUT_MS,
+    PaidFetch,
+};
 pub use payer::{
     DEFAULT_EXPIRY_MARGIN, PayExtras, Payer, PayerOptions, PaymentHeader, Prepared, PreparedPayment, REUSE_MARGIN,
     V1_VALID_AFTER_LEAD,

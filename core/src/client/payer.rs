@@ -69,6 +69,9 @@ pub struct PayExtras {
     /// The token `eip2612_nonce` was read from: when given, a payment of another token signs no permit (a
     /// nonce is per token, and a permit with another token's nonce would only fail at settlement).
     pub eip2612_token: Option<Address>,
+    /// The network (`eip155:<chain id>`) `eip2612_nonce` was read on: when given, a payment on another network
+    /// signs no permit (the same token address on another chain has its own nonces).
+    pub eip2612_network: Option<String>,
 }
 
 /// A signed payment, ready to send.
@@ -402,7 +405,8 @@ impl Payer {
         };
         let mut digests = vec![digest];
         let sponsored = extensions.as_ref().is_some_and(|x| x.contains_key(EIP2612_EXTENSION));
-        let token_matches = extras.eip2612_token.is_none_or(|t| t == offer.asset);
+        let token_matches = extras.eip2612_token.is_none_or(|t| t == offer.asset)
+            && extras.eip2612_network.as_deref().is_none_or(|n| n == requirements.network());
         let permit = match (&unsigned, extras.eip2612_nonce, &offer.domain_name, &offer.domain_version) {
             (Unsigned::Permit2(_) | Unsigned::Upto(_), Some(nonce), Some(name), Some(version))
                 if sponsored && token_matches =>

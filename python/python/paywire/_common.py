@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, AsyncIterable, Iterable, Optional
 
 from ._paywire import ALLOWED_HEADERS, EXPOSED_HEADERS, PaywireError, check_rpc_urls, new_error
 
@@ -24,6 +24,27 @@ def body_bytes(body: Any) -> Optional[bytes]:
     return None
 
 
+def read_at_most(chunks: Iterable[bytes], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a body, so that the core sees an answer longer than the limit it set for
+    the machine's own requests (and takes it as none) without the glue holding more in memory."""
+    read = bytearray()
+    for chunk in chunks:
+        read += chunk
+        if len(read) > limit:
+            break
+    return bytes(read[: limit + 1])
+
+
+async def aread_at_most(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    """``read_at_most`` for an async body."""
+    read = bytearray()
+    async for chunk in chunks:
+        read += chunk
+        if len(read) > limit:
+            break
+    return bytes(read[: limit + 1])
+
+
 def stream_refused() -> PaywireError:
     return error(
         "invalid_argument",
@@ -32,4 +53,13 @@ def stream_refused() -> PaywireError:
     )
 
 
-__all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "body_bytes", "check_rpc_urls", "error", "stream_refused"]
+__all__ = [
+    "ALLOWED_HEADERS",
+    "EXPOSED_HEADERS",
+    "aread_at_most",
+    "body_bytes",
+    "check_rpc_urls",
+    "error",
+    "read_at_most",
+    "stream_refused",
+]

@@ -25,7 +25,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 import anyio.to_thread
 import httpx
 
-from ._common import check_rpc_urls
+from ._common import aread_at_most, check_rpc_urls, read_at_most
 from ._paywire import FetchStep, LocalSigner, PaidFetch, Payer, PaymentHeader, SettleResponse
 from .hooks import Hooks
 
@@ -90,9 +90,12 @@ def _rpc_urls(rpc_urls: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
 
 def _hop(original: httpx.Request, step: FetchStep) -> httpx.Request:
     headers = [(k, v) for k, v in step.headers or [] if k.lower() not in _FRAMING]
-    return httpx.Request(
-        step.method or "GET", step.url or "", headers=headers, content=step.body, extensions=original.extensions
-    )
+    extensions = original.extensions
+    if step.timeout_ms is not None:
+        # The machine's own request (a chain read, a pass): the core's deadline, not the caller's.
+        seconds = step.timeout_ms / 1000
+        extensions = {**extensions, "timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}}
+    return httpx.Request(step.method or "GET", step.url or "", headers=headers, content=step.body, extensions=extensions)
 
 
 def _finish(request: httpx.Request, response: httpx.Response, step: FetchStep) -> httpx.Response:
@@ -163,9 +166,10 @@ class PaymentTransport(httpx.BaseTransport):
         fetch, step = _start(self._payer, request, body, True, self._hooks, self._sign_in, self._passes, self._rpc)
         response: Optional[httpx.Response] = None
         own = False
+        limit: Optional[int] = None
         while True:
             if step.kind == "send":
-                own = step.own
+                own, limit = step.own, step.body_limit
                 if response is not None:
                     response.close()
                 try:
@@ -185,7 +189,7 @@ class PaymentTransport(httpx.BaseTransport):
             elif step.kind == "read_body":
                 assert response is not None
                 try:
-                    read = response.read()
+                    read = response.read() if limit is None else read_at_most(response.iter_bytes(), limit)
                 except Exception:
                     # The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
                     if not own:
@@ -243,9 +247,10 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
         )
         response: Optional[httpx.Response] = None
         own = False
+        limit: Optional[int] = None
         while True:
             if step.kind == "send":
-                own = step.own
+                own, limit = step.own, step.body_limit
                 if response is not None:
                     await response.aclose()
                 try:
@@ -263,7 +268,7 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
             elif step.kind == "read_body":
                 assert response is not None
                 try:
-                    read = await response.aread()
+                    read = await response.aread() if limit is None else await aread_at_most(response.aiter_bytes(), limit)
                 except Exception:
                     if not own:
                         raise

@@ -23,7 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ._common import body_bytes, check_rpc_urls, stream_refused
+from ._common import body_bytes, check_rpc_urls, read_at_most, stream_refused
 from ._paywire import PaidFetch, Payer, PaymentHeader, SettleResponse
 from .hooks import Hooks
 
@@ -87,9 +87,10 @@ class PaymentAdapter(HTTPAdapter):
         )
         response: Optional[requests.Response] = None
         own = False
+        limit: Optional[int] = None
         while True:
             if step.kind == "send":
-                own = step.own
+                own, limit = step.own, step.body_limit
                 if response is not None:
                     response.close()
                 hop = request.copy()
@@ -99,8 +100,13 @@ class PaymentAdapter(HTTPAdapter):
                 # The machine's own body (the request's bytes, or a side request's); a streamed body it never
                 # read goes as the caller gave it.
                 hop.body = step.body if step.body is not None or body is not None else request.body
+                sending = kwargs
+                if step.timeout_ms is not None:
+                    # The machine's own request (a chain read, a pass): the core's deadline, and a body read
+                    # as a stream so no more than its limit is held.
+                    sending = {**kwargs, "timeout": step.timeout_ms / 1000, "stream": True}
                 try:
-                    response = super().send(hop, **kwargs)
+                    response = super().send(hop, **sending)
                 except Exception:
                     # The payment, if any, stays remembered (the outcome is open); a side request (a pass)
                     # that failed lets the call go on.
@@ -126,7 +132,7 @@ class PaymentAdapter(HTTPAdapter):
                     response.close()
                     raise stream_refused()
                 try:
-                    read = response.content
+                    read = response.content if limit is None else read_at_most(response.iter_content(8192), limit)
                 except Exception:
                     # The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
                     if not own:

@@ -51,7 +51,8 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
     /// JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring` and the
     /// payment moves its token through Permit2, the payer's Permit2 allowance and EIP-2612 nonce are read there,
     /// so a payer who never approved Permit2 (and holds no gas) pays with a permit the facilitator submits.
-    public let rpcUrls: [String: String]
+    /// Private: a URL often carries an API key.
+    private let rpcUrls: [String: String]
 
     /// An unusable RPC URL makes each call throw `PaywireError` (`invalid_argument`); the error never shows it.
     public init(
@@ -114,10 +115,14 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
         let call = started.call
         var step = started.step
         var last: (Data, HTTPURLResponse)?
+        var limit: UInt64?
         while true {
             switch step {
-            case let .send(hop, _):
+            case let .send(hop, _, timeoutMs, bodyLimit):
+                limit = bodyLimit
                 var next = request
+                // The machine's own request (a chain read, a pass): the core's deadline, not the caller's.
+                if let timeoutMs = timeoutMs { next.timeoutInterval = TimeInterval(timeoutMs) / 1000 }
                 next.url = URL(string: hop.url)
                 next.httpMethod = hop.method
                 next.allHTTPHeaderFields = [:]
@@ -140,7 +145,10 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
                 last = answer
                 step = call.feedResponse(status: UInt16(clamping: answer.1.statusCode), headers: answer.1.paywireHeaders)
             case .readBody:
-                step = call.feedBody(body: last?.0 ?? Data())
+                var body = last?.0 ?? Data()
+                // At most limit + 1 bytes go to the core, which takes a longer answer to its own request as none.
+                if let limit = limit, UInt64(body.count) > limit { body = body.prefix(Int(clamping: limit + 1)) }
+                step = call.feedBody(body: body)
             case .sign:
                 step = call.feedSignFailed(message: "this payer signs by itself; a sign step is not expected")
             case let .hook(point, context):

@@ -7797,7 +7797,15 @@ public enum FetchStep {
         /**
          * The request is the machine's own (a pass, a chain read): its body is never the caller's, so keep it
          * as bytes for the `ReadBody` step.
-         */own: Bool
+         */own: Bool, 
+        /**
+         * The most milliseconds the send may take, its answer included (the machine's own requests), or null
+         * (the caller's timeouts).
+         */timeoutMs: UInt64?, 
+        /**
+         * The most bytes to read of its answer's body (the machine's own requests; a longer body is fed as an
+         * empty one), or null (no limit).
+         */bodyLimit: UInt64?
     )
     /**
      * Read the last response's body and feed it.
@@ -7865,7 +7873,7 @@ public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .send(request: try FfiConverterTypeFetchRequest.read(from: &buf), own: try FfiConverterBool.read(from: &buf)
+        case 1: return .send(request: try FfiConverterTypeFetchRequest.read(from: &buf), own: try FfiConverterBool.read(from: &buf), timeoutMs: try FfiConverterOptionUInt64.read(from: &buf), bodyLimit: try FfiConverterOptionUInt64.read(from: &buf)
         )
         
         case 2: return .readBody
@@ -7893,10 +7901,12 @@ public struct FfiConverterTypeFetchStep: FfiConverterRustBuffer {
         switch value {
         
         
-        case let .send(request,own):
+        case let .send(request,own,timeoutMs,bodyLimit):
             writeInt(&buf, Int32(1))
             FfiConverterTypeFetchRequest.write(request, into: &buf)
             FfiConverterBool.write(own, into: &buf)
+            FfiConverterOptionUInt64.write(timeoutMs, into: &buf)
+            FfiConverterOptionUInt64.write(bodyLimit, into: &buf)
             
         
         case .readBody:

@@ -12,11 +12,16 @@ import java.net.http.HttpClient
 import java.net.http.HttpHeaders
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse
+import java.net.http.HttpTimeoutException
+import java.time.Duration
 import java.nio.ByteBuffer
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.CompletionException
+import java.util.concurrent.CompletionStage
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.Flow
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.TimeoutException
 
 /**
  * A `java.net.http.HttpClient` that pays x402 bills: a 402 is paid with [payer] (under its policy) and the
@@ -35,8 +40,12 @@ class PaywireHttpClient(
     val hooks: Hooks = Hooks.NONE,
     /** Facilitators (base URLs) it may ask for a pass when a bill names one. */
     val passFacilitators: List<String> = emptyList(),
-    /** JSON-RPC URLs by network, as for [PaywireInterceptor.rpcUrls]. */
-    val rpcUrls: Map<String, String> = emptyMap(),
+    /**
+     * JSON-RPC URLs by network (`eip155:<chain id>`): where a bill declares `eip2612GasSponsoring` and the
+     * payment moves its token through Permit2, the payer's Permit2 allowance and EIP-2612 nonce are read there.
+     * Checked when the client is made; kept private, as a URL often carries an API key.
+     */
+    private val rpcUrls: Map<String, String> = emptyMap(),
 ) {
     init {
         checkRpcUrls(rpcUrls)
@@ -92,17 +101,28 @@ class PaywireHttpClient(
         original: HttpRequest,
         hop: FetchRequest,
         handler: HttpResponse.BodyHandler<T>,
-        own: Boolean,
+        own: OwnRequest?,
     ): Sent<HttpResponse<*>> {
         val builder = HttpRequest.newBuilder(URI.create(hop.url))
-        original.timeout().ifPresent { builder.timeout(it) }
+        if (own != null) builder.timeout(Duration.ofMillis(own.timeoutMs)) else original.timeout().ifPresent { builder.timeout(it) }
         original.version().ifPresent { builder.version(it) }
         builder.expectContinue(original.expectContinue())
         for (h in hop.headers) if (!RESTRICTED.contains(h.name.lowercase())) builder.header(h.name, h.value)
         val publisher = hop.body?.let { HttpRequest.BodyPublishers.ofByteArray(it) } ?: HttpRequest.BodyPublishers.noBody()
         builder.method(hop.method, publisher)
         val response = try {
-            direct.send(builder.build(), capturing(handler, own))
+            if (own == null) {
+                direct.send(builder.build(), capturing(handler))
+            } else {
+                // The machine's own request: the core's deadline covers its answer too, read up to the limit.
+                val pending = direct.sendAsync(builder.build(), capped(own.bodyLimit))
+                try {
+                    pending.get(own.timeoutMs, TimeUnit.MILLISECONDS)
+                } catch (e: TimeoutException) {
+                    pending.cancel(true)
+                    throw HttpTimeoutException("the request took longer than ${own.timeoutMs} ms")
+                }
+            }
         } catch (e: ExecutionException) {
             throw e.cause ?: e
         }
@@ -121,10 +141,45 @@ class PaywireHttpClient(
      */
     private class Captured(val bytes: ByteArray)
 
-    private fun <T> capturing(handler: HttpResponse.BodyHandler<T>, own: Boolean): HttpResponse.BodyHandler<Any?> =
+    /** At most `limit + 1` bytes of any answer, captured (the core takes a longer one as none). */
+    private fun capped(limit: Int): HttpResponse.BodyHandler<Any?> = HttpResponse.BodyHandler {
+        object : HttpResponse.BodySubscriber<Any?> {
+            private val out = ByteArrayOutputStream()
+            private val done = CompletableFuture<Any?>()
+            private var subscription: Flow.Subscription? = null
+
+            override fun getBody(): CompletionStage<Any?> = done
+            override fun onSubscribe(s: Flow.Subscription) {
+                subscription = s
+                s.request(1)
+            }
+            override fun onNext(items: List<ByteBuffer>) {
+                for (item in items) {
+                    val room = limit + 1 - out.size()
+                    val chunk = ByteArray(minOf(item.remaining(), maxOf(room, 0)))
+                    item.get(chunk)
+                    out.write(chunk)
+                }
+                if (out.size() > limit) {
+                    subscription?.cancel()
+                    done.complete(Captured(out.toByteArray()))
+                } else {
+                    subscription?.request(1)
+                }
+            }
+            override fun onError(throwable: Throwable) {
+                done.completeExceptionally(throwable)
+            }
+            override fun onComplete() {
+                done.complete(Captured(out.toByteArray()))
+            }
+        }
+    }
+
+    private fun <T> capturing(handler: HttpResponse.BodyHandler<T>): HttpResponse.BodyHandler<Any?> =
         HttpResponse.BodyHandler { info ->
             @Suppress("UNCHECKED_CAST")
-            if (own || info.statusCode() == 402 || info.statusCode() in REDIRECTS) {
+            if (info.statusCode() == 402 || info.statusCode() in REDIRECTS) {
                 HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArray()) { Captured(it) }
                     as HttpResponse.BodySubscriber<Any?>
             } else {

@@ -46,9 +46,16 @@ interface Sent<R> {
 class Answered<R>(val sent: Sent<R>, val body: ByteArray?, val exchange: PaidExchange?)
 
 /**
+ * How a request of the paying machine's own (a chain read, a pass) is sent, as the core decides: within
+ * [timeoutMs] milliseconds, its answer included, and at most `bodyLimit + 1` bytes of its answer read (the core
+ * takes a longer one as none). Its body is never the caller's.
+ */
+class OwnRequest(val timeoutMs: Long, val bodyLimit: Int)
+
+/**
  * Drives one call through the machine: `send` sends a request without following redirects (it may throw;
- * the payment of a failed paid send stays remembered for a retry of the purchase); its second argument says
- * the request is the machine's own (a pass, a chain read), whose body is never the caller's. [rpcUrls]
+ * the payment of a failed paid send stays remembered for a retry of the purchase); its second argument, when
+ * not null, says the request is the machine's own (a pass, a chain read) and how to send it. [rpcUrls]
  * (network to JSON-RPC URL) lets the machine read what an EIP-2612 permit for Permit2 needs.
  */
 internal fun <R> payCall(
@@ -58,7 +65,7 @@ internal fun <R> payCall(
     hooks: Hooks = Hooks.NONE,
     passFacilitators: List<String> = emptyList(),
     rpcUrls: Map<String, String> = emptyMap(),
-    send: (FetchRequest, Boolean) -> Sent<R>,
+    send: (FetchRequest, OwnRequest?) -> Sent<R>,
 ): Answered<R> {
     val started = startPaidFetch(
         payer,
@@ -79,7 +86,7 @@ internal fun <R> payCall(
  * channel's withdraw delay, return the balance without the server) or did not confirm it
  * (`settlement_pending`: ask again; a refund that went through is answered again).
  */
-internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (FetchRequest, Boolean) -> Sent<R>): SettleResponse {
+internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (FetchRequest, OwnRequest?) -> Sent<R>): SettleResponse {
     val (answered, outcome) = drive(startRefund(payer, url, amount), Hooks.NONE, send)
     answered.sent.discard()
     outcome.unpaid?.let { throw it.toException() }
@@ -88,7 +95,7 @@ internal fun <R> refundCall(payer: Payer, url: String, amount: String?, send: (F
 }
 
 /** Drives a started call through the machine to its last response and outcome. */
-private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest, Boolean) -> Sent<R>): Pair<Answered<R>, FetchOutcome> {
+private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest, OwnRequest?) -> Sent<R>): Pair<Answered<R>, FetchOutcome> {
     val call: PaidFetch = started.call
     var step: FetchStep = started.step
     var last: Sent<R>? = null
@@ -100,8 +107,9 @@ private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest, 
                 is FetchStep.Send -> {
                     last?.discard()
                     own = s.own
+                    val ownRequest = if (s.own) OwnRequest(s.timeoutMs?.toLong() ?: 0L, s.bodyLimit?.toInt() ?: 0) else null
                     val sent = try {
-                        send(s.request, s.own)
+                        send(s.request, ownRequest)
                     } catch (e: Exception) {
                         // The payment, if any, stays remembered (the outcome is open); a side request (a pass)
                         // that failed lets the call go on.

@@ -15,6 +15,7 @@ import okhttp3.RequestBody.Companion.toRequestBody
 import okhttp3.Response
 import okhttp3.ResponseBody.Companion.toResponseBody
 import okio.Buffer
+import java.util.concurrent.TimeUnit
 
 /**
  * An OkHttp interceptor that pays x402 bills with [payer]: a 402 is paid (under the payer's policy) and the
@@ -40,7 +41,7 @@ class PaywireInterceptor(
      * so a payer who never approved Permit2 (and holds no gas) pays with a permit the facilitator submits.
      * Checked when the interceptor is made; a URL is never logged or put in an error.
      */
-    val rpcUrls: Map<String, String> = emptyMap(),
+    private val rpcUrls: Map<String, String> = emptyMap(),
 ) : Interceptor {
     init {
         checkRpcUrls(rpcUrls)
@@ -65,7 +66,7 @@ class PaywireInterceptor(
         val contentType: MediaType? = requestBody?.contentType()
         val body = requestBody?.let { Buffer().also(it::writeTo).readByteArray() }
         val start = FetchRequest(request.method, request.url.toString(), request.headers.toPaywire(), body)
-        val answered = payCall(payer, start, followRedirects, hooks, passFacilitators, rpcUrls) { hop, _ ->
+        val answered = payCall(payer, start, followRedirects, hooks, passFacilitators, rpcUrls) { hop, own ->
             val built = Request.Builder()
                 .url(hop.url)
                 .headers(okhttp3.Headers.Builder().apply { hop.headers.forEach { add(it.name, it.value) } }.build())
@@ -73,7 +74,17 @@ class PaywireInterceptor(
                 .method(hop.method, hop.body?.toRequestBody(hop.contentType() ?: contentType))
                 .tag(request.tag())
                 .build()
-            chain.proceed(built).asSent()
+            if (own == null) {
+                chain.proceed(built).asSent()
+            } else {
+                // The machine's own request: the core's deadline for each stage, and its answer read up to the limit.
+                val ms = own.timeoutMs.toInt()
+                chain.withConnectTimeout(ms, TimeUnit.MILLISECONDS)
+                    .withReadTimeout(ms, TimeUnit.MILLISECONDS)
+                    .withWriteTimeout(ms, TimeUnit.MILLISECONDS)
+                    .proceed(built)
+                    .asSent(own.bodyLimit)
+            }
         }
         var response = answered.sent.response
         answered.body?.let { bytes -> response = response.newBuilder().body(bytes.toResponseBody(response.body?.contentType())).build() }
@@ -131,14 +142,22 @@ fun OkHttpClient.refund(payer: Payer, url: String, amount: String? = null): Sett
 private fun FetchRequest.contentType(): MediaType? =
     headers.firstOrNull { it.name.equals("content-type", ignoreCase = true) }?.value?.toMediaTypeOrNull()
 
-/** An OkHttp response as the paying machine's driver reads it. */
-private fun Response.asSent(): Sent<Response> {
+/**
+ * An OkHttp response as the paying machine's driver reads it; with a [limit], no more than `limit + 1` bytes of
+ * its body are read (the core takes a longer answer to its own request as none).
+ */
+private fun Response.asSent(limit: Int? = null): Sent<Response> {
     val response = this
     return object : Sent<Response> {
         override val status = response.code
         override val headers = response.headers.toPaywire()
         override val response = response
-        override fun readBody(): ByteArray = response.body?.use { it.bytes() } ?: ByteArray(0)
+        override fun readBody(): ByteArray = response.body?.use { body ->
+            if (limit == null) return@use body.bytes()
+            val source = body.source()
+            source.request(limit + 1L)
+            source.buffer.readByteArray(minOf(source.buffer.size, limit + 1L))
+        } ?: ByteArray(0)
         override fun discard() = response.close()
     }
 }

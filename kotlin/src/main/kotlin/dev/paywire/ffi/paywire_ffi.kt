@@ -12325,7 +12325,17 @@ sealed class FetchStep: Disposable  {
          * The request is the machine's own (a pass, a chain read): its body is never the caller's, so keep it
          * as bytes for the `ReadBody` step.
          */
-        val `own`: kotlin.Boolean) : FetchStep()
+        val `own`: kotlin.Boolean, 
+        /**
+         * The most milliseconds the send may take, its answer included (the machine's own requests), or null
+         * (the caller's timeouts).
+         */
+        val `timeoutMs`: kotlin.ULong?, 
+        /**
+         * The most bytes to read of its answer's body (the machine's own requests; a longer body is fed as an
+         * empty one), or null (no limit).
+         */
+        val `bodyLimit`: kotlin.ULong?) : FetchStep()
         
     {
         
@@ -12427,7 +12437,9 @@ sealed class FetchStep: Disposable  {
                 
     Disposable.destroy(
         this.`request`,
-        this.`own`
+        this.`own`,
+        this.`timeoutMs`,
+        this.`bodyLimit`
     )
                 
             }
@@ -12484,6 +12496,8 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
             1 -> FetchStep.Send(
                 FfiConverterTypeFetchRequest.read(buf),
                 FfiConverterBoolean.read(buf),
+                FfiConverterOptionalULong.read(buf),
+                FfiConverterOptionalULong.read(buf),
                 )
             2 -> FetchStep.ReadBody
             3 -> FetchStep.Sign(
@@ -12513,6 +12527,8 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
                 4UL
                 + FfiConverterTypeFetchRequest.allocationSize(value.`request`)
                 + FfiConverterBoolean.allocationSize(value.`own`)
+                + FfiConverterOptionalULong.allocationSize(value.`timeoutMs`)
+                + FfiConverterOptionalULong.allocationSize(value.`bodyLimit`)
             )
         }
         is FetchStep.ReadBody -> {
@@ -12565,6 +12581,8 @@ public object FfiConverterTypeFetchStep : FfiConverterRustBuffer<FetchStep>{
                 buf.putInt(1)
                 FfiConverterTypeFetchRequest.write(value.`request`, buf)
                 FfiConverterBoolean.write(value.`own`, buf)
+                FfiConverterOptionalULong.write(value.`timeoutMs`, buf)
+                FfiConverterOptionalULong.write(value.`bodyLimit`, buf)
                 Unit
             }
             is FetchStep.ReadBody -> {
