@@ -409,7 +409,8 @@ export interface MiddlewareOptions {
    * When the middleware claims its batch-settlement charges by itself, in the background: once the oldest
    * charge not claimed is `everySeconds` old (default 300; what an earlier process left counts as
    * served at the first request), once the charges since the last claim reach `atAmount` atomic units (default 0: not by amount), and
-   * at once when a payer starts a withdrawal. `everySeconds: 0` and no `atAmount` leave claims to you
+   * at once when a payer starts a withdrawal. An `everySeconds` above half a route's withdraw delay (900 s by
+   * default) is refused when the middleware is made. `everySeconds: 0` and no `atAmount` leave claims to you
    * (`claim()`, well within the offers' withdraw delay). `tickSeconds` is how often it checks (default 5).
    */
   claims?: { everySeconds?: number; atAmount?: string | number | bigint; tickSeconds?: number }

@@ -225,6 +225,11 @@ test('the claim schedule\'s options are checked when the middleware is built', (
     () => paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: { atAmount: 'lots' } }),
     (e) => e.code === 'invalid_argument',
   )
+  // Slower than half the default withdraw delay (900 s): a payer could withdraw before the claim.
+  assert.throws(
+    () => paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: { everySeconds: 3600 } }),
+    (e) => e.code === 'invalid_argument' && e.message.includes('claim at least every 450 s'),
+  )
   // Both off, and `claims: null` taken as the defaults: no throw.
   paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: { everySeconds: 0, atAmount: 0 } })
   paywire.paymentMiddleware({ 'GET /c': channel }, { facilitator, claims: null })

@@ -296,3 +296,19 @@ def test_scheduled_claims_start_and_stop_with_the_app_for_channel_routes_only() 
     assert asyncio.run(run_lifespan(TAG)) == (False, None)
     with pytest.raises(ValueError):
         Claims(every_seconds=-1)
+
+
+def test_a_claim_schedule_slower_than_half_the_withdraw_delay_is_refused_at_once() -> None:
+    from paywire.asgi import Claims
+
+    async def ok(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    channel = paywire.PriceTag(NETWORK, PAY_TO, amount=1000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                               scheme="batch-settlement", extra={"receiverAuthorizer": PAY_TO})
+    app = Starlette(routes=[StarletteRoute("/item", ok)])
+    with pytest.raises(paywire.PaywireError) as caught:
+        PaymentMiddleware(app, {"GET /item": channel}, facilitator=StubFacilitator(), claims=Claims(every_seconds=3600))
+    assert caught.value.code == "invalid_argument" and "claim at least every 450 s" in str(caught.value)
+    # Claims by time off: the user runs them.
+    PaymentMiddleware(app, {"GET /item": channel}, facilitator=StubFacilitator(), claims=Claims(every_seconds=0))

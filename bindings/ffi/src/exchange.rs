@@ -100,7 +100,8 @@ pub struct GateOptions {
     #[uniffi(default = None)]
     pub pass_facilitator: Option<String>,
     /// batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
-    /// earlier process left counts as served at the first check; default 300; 0: not by time).
+    /// earlier process left counts as served at the first check; default 300; 0: not by time; above half a
+    /// route's withdraw delay: refused).
     #[uniffi(default = None)]
     pub claim_every_seconds: Option<u64>,
     /// batch-settlement claims by amount: once the charges since the last claim reach this many atomic units

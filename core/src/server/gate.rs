@@ -585,6 +585,36 @@ pub struct GateParts {
     pub receiver_authorizer: Option<Arc<dyn crate::signer::Signer>>,
 }
 
+/// Refuses a claim schedule by time slower than half the shortest withdraw delay of the batch-settlement
+/// prices: a payer who starts a withdrawal right after a charge could take it back before a claim run (one
+/// failed run is tried again a minute later, so half leaves room for it). Claims by time off (0) are the
+/// user's to run.
+fn check_claim_schedule(routes: &[PricedRoute], claims: ClaimSchedule) -> Result<()> {
+    if claims.every_seconds == 0 {
+        return Ok(());
+    }
+    let shortest = routes
+        .iter()
+        .flat_map(|r| r.tags.iter().filter(|t| t.batch))
+        .map(|t| {
+            t.extra.get("withdrawDelay").and_then(serde_json::Value::as_u64).unwrap_or(crate::batch::MIN_WITHDRAW_DELAY)
+        })
+        .min();
+    match shortest {
+        Some(delay) if claims.every_seconds > delay / 2 => Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "claims every {} s cannot keep up with a batch-settlement price whose withdraw delay is {delay} s: a \
+                 payer could withdraw what it was charged before the charges are claimed; claim at least every {} s \
+                 (the claims schedule's every_seconds), or set it to 0 and run the claims yourself",
+                claims.every_seconds,
+                delay / 2
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl Gate {
     /// A gate for `routes`. Each route's bill is built once here, so a price tag that cannot make one fails at
     /// start-up rather than on the first request.
@@ -619,6 +649,7 @@ impl Gate {
         }
         let table = RouteTable::new(patterns, parts.options.matching);
         let claims_batch = routes.iter().any(|r| r.tags.iter().any(|t| t.batch));
+        check_claim_schedule(&routes, parts.options.claims)?;
         Ok(Gate {
             inner: Arc::new(GateInner {
                 routes,
@@ -2082,6 +2113,41 @@ mod claim_schedule {
         g.inner.claim_ended(true);
         assert!(!g.claim_due(1650), "seen ended now: tried again a minute from now");
         assert!(!g.claim_due(1709) && g.claim_due(1710));
+    }
+
+    #[test]
+    fn a_claim_schedule_slower_than_half_the_withdraw_delay_is_refused() {
+        let build = |every: u64, delay: Option<u64>| {
+            let mut tag = PriceTag::new("$0.001", "eip155:84532", "0x209693Bc6afc0C5328bA36FaF03C514EF312287C");
+            tag.batch = true;
+            tag.extra.insert("receiverAuthorizer".into(), "0x4444444444444444444444444444444444444444".into());
+            if let Some(d) = delay {
+                tag.extra.insert("withdrawDelay".into(), d.into());
+            }
+            let exact = PriceTag::new("$0.001", "eip155:84532", "0x209693Bc6afc0C5328bA36FaF03C514EF312287C");
+            let routes = vec![
+                PricedRoute::new(Some(RoutePattern::parse("/exact").unwrap()), vec![exact]),
+                PricedRoute::new(Some(RoutePattern::parse("/a").unwrap()), vec![tag]),
+            ];
+            let parts = GateParts {
+                options: GateOptions {
+                    claims: ClaimSchedule { every_seconds: every, at_amount: 0 },
+                    ..GateOptions::default()
+                },
+                issuer: None,
+                access: None,
+                store: Some(Arc::new(MemoryStore::default())),
+                randomness: Arc::new(FixedRandomness::new(vec![7])),
+                receiver_authorizer: None,
+            };
+            Gate::new(routes, parts)
+        };
+        // The default withdraw delay is 900 s: claims at most every 450 s.
+        assert!(build(450, None).is_ok() && build(300, None).is_ok() && build(0, None).is_ok());
+        let e = build(451, None).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert!(e.message().contains("claim at least every 450 s"), "{}", e.message());
+        assert!(build(3_600, Some(86_400)).is_ok() && build(43_201, Some(86_400)).is_err());
     }
 
     #[test]

@@ -204,7 +204,8 @@ class Claims:
     once the oldest charge not claimed is ``every_seconds`` old (five minutes by default; what an earlier
     process left counts as served at the first request), once the charges since the last claim reach ``at_amount``
     atomic units (0: not by amount), and at once when a payer starts a withdrawal (what is not claimed when
-    the offer's withdraw delay ends goes back to the payer). ``every_seconds=0`` and ``at_amount=0`` leave
+    the offer's withdraw delay ends goes back to the payer). An ``every_seconds`` above half a route's withdraw
+    delay (900 s by default) is refused when the middleware is made. ``every_seconds=0`` and ``at_amount=0`` leave
     claims to you: call ``run()`` from time to time, well within the withdraw delay. Each run claims every
     channel's charges at the facilitator in one transaction per offer and sweeps them to the receiver; it
     returns the summary (``{"claims": [...], "settles": [...]}``). Vouchers are only claimable while the

@@ -5800,7 +5800,8 @@ public struct GateOptions: Equatable, Hashable {
     public var passFacilitator: String?
     /**
      * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
-     * earlier process left counts as served at the first check; default 300; 0: not by time).
+     * earlier process left counts as served at the first check; default 300; 0: not by time; above half a
+     * route's withdraw delay: refused).
      */
     public var claimEverySeconds: UInt64?
     /**
@@ -5847,7 +5848,8 @@ public struct GateOptions: Equatable, Hashable {
          */passFacilitator: String? = nil, 
         /**
          * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
-         * earlier process left counts as served at the first check; default 300; 0: not by time).
+         * earlier process left counts as served at the first check; default 300; 0: not by time; above half a
+         * route's withdraw delay: refused).
          */claimEverySeconds: UInt64? = nil, 
         /**
          * batch-settlement claims by amount: once the charges since the last claim reach this many atomic units

@@ -10899,7 +10899,8 @@ data class GateOptions (
     , 
     /**
      * batch-settlement claims by time: once the oldest charge not claimed is this many seconds old (what an
-     * earlier process left counts as served at the first check; default 300; 0: not by time).
+     * earlier process left counts as served at the first check; default 300; 0: not by time; above half a
+     * route's withdraw delay: refused).
      */
     var `claimEverySeconds`: kotlin.ULong? = null 
     , 
