@@ -38,6 +38,9 @@ pub(crate) struct ChannelView {
     /// next deposit sends this same authorization again (the server finds it settled, or settles it) rather
     /// than a second one.
     pub unconfirmed: Option<(u128, U256, B256)>,
+    /// `unconfirmed` came from another process's export: this payer's budgets have not counted it, so sending
+    /// it again counts it (it may not have landed, and then it moves money now).
+    pub imported_unconfirmed: bool,
 }
 
 /// The channels of a payer.
@@ -56,8 +59,11 @@ pub(crate) struct BatchUnsigned {
     pub max_claimable: u128,
     /// The deposit: amount, validity, and the salt of its ERC-3009 nonce.
     pub deposit: Option<(u128, U256, B256)>,
-    /// The deposit is one sent before whose answer was lost (counted against the budgets already).
+    /// The deposit is one sent before whose answer was lost (counted against the budgets already, unless
+    /// `resent_uncounted`).
     pub resent: bool,
+    /// The deposit sent again came from another process's export: the budgets here have not counted it.
+    pub resent_uncounted: bool,
     /// A cooperative refund instead of a payment: the voucher stays at the charged total, and the server
     /// returns this amount (`Some(None)`: everything unclaimed).
     pub refund: Option<Option<u128>>,
@@ -223,6 +229,7 @@ impl ChannelBook {
             max_claimable,
             deposit,
             resent: needed > 0 && resend.is_some(),
+            resent_uncounted: needed > 0 && resend.is_some() && view.imported_unconfirmed,
             refund: None,
             offer: offer.clone(),
         })
@@ -247,6 +254,7 @@ impl ChannelBook {
             max_claimable: view.charged,
             deposit: None,
             resent: false,
+            resent_uncounted: false,
             refund: Some(amount),
             offer: offer.clone(),
         })
@@ -309,6 +317,7 @@ impl ChannelBook {
                 charged: number("charged")?,
                 balance: number("balance")?,
                 distrusted: row.get("distrusted").and_then(Value::as_bool).unwrap_or(false),
+                imported_unconfirmed: unconfirmed.is_some(),
                 unconfirmed,
             };
             read.push((id, view));
@@ -322,7 +331,14 @@ impl ChannelBook {
                 // The view that has seen more charges is the later one (a tie: the one given, as newer).
                 Some(ours) => {
                     let later = if ours.charged > theirs.charged { ours } else { theirs };
-                    ChannelView { distrusted: ours.distrusted || theirs.distrusted, ..later }
+                    // A deposit this payer sent (and counted) stays counted when the export names it too.
+                    let imported = later.unconfirmed.is_some()
+                        && (later.unconfirmed != ours.unconfirmed || ours.imported_unconfirmed);
+                    ChannelView {
+                        distrusted: ours.distrusted || theirs.distrusted,
+                        imported_unconfirmed: imported,
+                        ..later
+                    }
                 }
             };
             self.put(id, view);
@@ -334,6 +350,8 @@ impl ChannelBook {
     pub fn sending(&mut self, id: B256, deposit: (u128, U256, B256)) {
         let mut view = self.view(&id);
         view.unconfirmed = Some(deposit);
+        // Counted against this payer's budgets with the payment that sends it.
+        view.imported_unconfirmed = false;
         self.put(id, view);
     }
 

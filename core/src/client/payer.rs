@@ -459,8 +459,22 @@ impl Payer {
             )
         };
         let mut charge = Charge::default();
-        // A deposit sent again was judged and counted when first sent.
-        if let (Some((wished, _, _)), false) = (plan.deposit, plan.resent) {
+        // A deposit sent again was judged and counted when first sent, unless another process sent it (its
+        // channels imported here): then it is judged and counted now, at its own amount, which cannot change
+        // (a second, different deposit could land beside it).
+        if let (Some((amount, _, _)), true) = (plan.deposit, plan.resent_uncounted) {
+            let at = crate::upto::requirements_at(&requirements, U256::from(amount))?;
+            charge = self.policy.judge(&at, &spent).map(|(_, charge, _)| charge).map_err(|reasons| {
+                Error::new(
+                    ErrorCode::BudgetExceeded,
+                    format!(
+                        "the channel's deposit of {amount} units, sent by an earlier process whose answer was lost, \
+                         may still land and must be sent again as it is, but the payment policy refuses it: {}",
+                        reasons.join("; ")
+                    ),
+                )
+            })?;
+        } else if let (Some((wished, _, _)), false) = (plan.deposit, plan.resent) {
             let judged = |amount: u128| -> core::result::Result<Charge, Vec<String>> {
                 let at =
                     crate::upto::requirements_at(&requirements, U256::from(amount)).map_err(|e| vec![e.to_string()])?;
