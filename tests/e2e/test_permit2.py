@@ -8,6 +8,7 @@ ends in the chain's truth: exactly the price moved, once, to the payee.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -388,21 +390,30 @@ def test_a_payer_who_approved_permit2_sends_no_permit(chain: Chain, sponsored_se
 
 
 class LyingRpc:
-    """A JSON-RPC endpoint that answers every call with one number (an attacker's or a broken node)."""
+    """A JSON-RPC endpoint that answers every call with one number (an attacker's or a broken node), followed by
+    `pad` spaces (still JSON); a call whose selector is `hang` is never answered (the connection stays open)."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, pad: int = 0, hang: str = "") -> None:
         answer = json.dumps({"jsonrpc": "2.0", "id": 1, "result": "0x" + format(number, "064x")}).encode()
+        answer += b" " * pad
         self.calls: List[Dict[str, Any]] = []
         calls = self.calls
+        stop = self.stop = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                calls.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                call = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                calls.append(call)
+                if hang and call["params"][0]["data"].startswith(hang):
+                    stop.wait(120)
+                    return
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(answer)
+                # The client may stop reading at its limit and close.
+                with contextlib.suppress(OSError):
+                    self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -412,6 +423,7 @@ class LyingRpc:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/SECRET-KEY"
 
     def close(self) -> None:
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -441,6 +453,43 @@ def test_a_lying_endpoint_costs_the_payer_nothing_and_is_never_shown(chain: Chai
     assert outcome.status == 412 and "permit2_allowance_required" in outcome.output, outcome.output
     assert balances(chain, address(key)) == before
     assert "SECRET-KEY" not in outcome.output
+
+@pytest.mark.parametrize("client", [cli_client, python_client, node_client, kotlin_client],
+                         ids=["rust-cli", "python", "node", "kotlin"])
+def test_a_flooding_endpoint_is_no_answer_and_costs_the_payer_nothing(chain: Chain, sponsored_server: Server,
+                                                                      client: Any) -> None:
+    """Each read answered with a word and 1 MiB after it: past the core's 64 KiB, so no answer. The allowance
+    not read is taken as short, the nonce not read means no permit: the payer, who never approved Permit2, is
+    told so and charged nothing."""
+    key = next(_keys)
+    before = balances(chain, address(key))
+    rpc = LyingRpc(0, pad=1 << 20)
+    try:
+        outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
+    finally:
+        rpc.close()
+    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e", "0x7ecebe00"], rpc.calls
+    assert outcome.status == 412 and "permit2_allowance_required" in outcome.body + outcome.output, outcome.output
+    assert balances(chain, address(key)) == before
+    assert "SECRET-KEY" not in outcome.output
+
+
+def test_a_hung_endpoint_costs_a_payment_the_core_deadline(chain: Chain, sponsored_server: Server) -> None:
+    """The allowance read never answers: after the core's 15 s it is taken as short, the nonce is read (and
+    lies), the permit cannot approve, and nothing moves. The CLI's own timeout (60 s) never comes into it."""
+    key = next(_keys)
+    before = balances(chain, address(key))
+    rpc = LyingRpc(7, hang="0xdd62ed3e")
+    started = time.monotonic()
+    try:
+        outcome = cli_client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
+    finally:
+        rpc.close()
+    took = time.monotonic() - started
+    assert 15 <= took < 45, took
+    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e", "0x7ecebe00"], rpc.calls
+    assert outcome.status in (402, 412) and not outcome.transaction, outcome.output
+    assert balances(chain, address(key)) == before
 
 # ---- upto: a Permit2 witness transfer for a maximum; the server charges what was used, at most that ----
 
