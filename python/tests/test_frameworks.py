@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from typing import Any, Dict, List
 from urllib.parse import urlsplit
 
@@ -323,3 +324,32 @@ def test_rpc_urls_are_checked_at_once_and_never_shown() -> None:
                 make(payer(), rpc_urls=rpc_urls)
             assert caught.value.code == "invalid_argument"
             assert "SECRET-KEY" not in str(caught.value)
+
+
+def test_wsgi_claims_start_with_the_middleware_and_again_in_a_forked_worker() -> None:
+    """WSGI has no lifespan: the claims' thread starts when the middleware is built (what an earlier process
+    left in a shared store is claimed without waiting for a request), and again in a worker forked from it
+    (gunicorn's preload_app), whose parent's threads did not come along."""
+    from paywire.wsgi import Claims
+
+    channel = paywire.PriceTag("eip155:84532", PAY_TO, amount=1000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                               scheme="batch-settlement", extra={"receiverAuthorizer": PAY_TO})
+    claims = Claims(every_seconds=60)
+    WsgiPaymentMiddleware(lambda environ, start: [], {"GET /c": channel},
+                          facilitator=FacilitatorClient("http://127.0.0.1:9"), claims=claims)
+
+    def ticking() -> bool:
+        return any(t.name == "paywire-claims" and t.is_alive() for t in threading.enumerate())
+
+    assert ticking(), "no request came, and the claims' thread runs"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked worker
+        before = ticking()
+        claims._check()  # as its first request does
+        os.write(write, b"%d%d" % (before, ticking()))
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 2)
+    os.waitpid(pid, 0)
+    assert answer == b"01", "the worker had no claims thread, then one"

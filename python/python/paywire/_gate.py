@@ -185,6 +185,10 @@ class GateMiddleware:
             )
         self.facilitator = self._default_facilitator() if facilitator is None else facilitator
         self.store = None if store is None or isinstance(store, MemoryStore) else store
+        self._ready()
+
+    def _ready(self) -> None:
+        """Called once the middleware is built (a framework without a lifespan starts its claims here)."""
 
     def _router(self, app: Any, url_map: Any) -> Any:
         """The router to ask which route takes a request, or None."""

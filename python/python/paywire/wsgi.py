@@ -30,6 +30,7 @@ The facilitator and the store are called directly (this is synchronous code): us
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from http import HTTPStatus
@@ -69,13 +70,21 @@ class Claims(_Claims):
     _lock = threading.Lock()
     _running = False
     _ticking = False
+    _pid = 0
 
     def _check(self) -> None:
-        """Starts a claim run on a background thread when one is due and none is running (and, at the first
-        request, the thread that checks every few seconds)."""
+        """Starts a claim run on a background thread when one is due and none is running (and, when the
+        middleware is built or in a process forked since, the thread that checks every few seconds)."""
         mw = self.middleware
         if mw is None or not mw.gate.offers_batch:
             return
+        pid = os.getpid()
+        if self._pid != pid:
+            # A worker forked from the process that built the middleware (gunicorn's preload_app): its threads
+            # did not come along, and their lock may have been held at the fork.
+            self._lock = threading.Lock()
+            self._running = self._ticking = False
+            self._pid = pid
         with self._lock:
             if not self._ticking:
                 try:
@@ -155,6 +164,13 @@ class PaymentMiddleware(GateMiddleware):
 
     def _claims_type(self) -> type[_Claims]:
         return Claims
+
+    def _ready(self) -> None:
+        # Claims start with the app, not with its first request: what an earlier process left in a shared
+        # store is claimed on schedule even when no request comes (a payer may be withdrawing it).
+        claims = self.claims
+        if isinstance(claims, Claims):
+            claims._check()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         pattern, no_route = self._framework_route(environ)
