@@ -129,7 +129,10 @@ pub fn run(payer: Arc<Payer>, request: Request, options: Options) -> Result<u8, 
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("payment-signature") || k.eq_ignore_ascii_case("x-payment"))
                     .cloned();
-                match send(&client, &hop, action_timeout, action_limit) {
+                // The machine's own request: the core's deadline, or --timeout if shorter.
+                let own_timeout =
+                    action_timeout.map(|ms| ms.min(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)));
+                match send(&client, &hop, own_timeout, action_limit) {
                     Ok(answer) => {
                         let input = FetchInput::Response { status: answer.status, headers: answer.headers.clone() };
                         last = Some(answer);

@@ -132,78 +132,99 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
   let read = null
   let own = false
   let limit = null
-  for (;;) {
-    switch (step.kind) {
-      case 'send': {
-        own = step.own
-        limit = step.bodyLimit ?? null
-        // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
-        if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
-        // The machine's own request (a chain read, a pass) has the core's deadline, its answer included.
-        const signal = step.timeoutMs == null ? request.signal : deadline(request.signal, step.timeoutMs)
-        const options = { method: step.method, headers: step.headers, redirect: 'manual', signal }
-        if (step.body !== null && step.body !== undefined) {
-          options.body = step.body
-          options.duplex = 'half'
-        }
-        try {
-          // A Request, as fetch wrappers written for `fetch(request)` expect.
-          response = await fetchImpl(new Request(step.url, options))
-        } catch (e) {
-          // The payment, if any, stays remembered (the outcome is open); a side request (a pass) that
-          // failed lets the call go on, unless the caller aborted it.
-          const next = call.feedSendFailed()
-          if (next.kind === 'raise' || request.signal?.aborted) throw e
-          response = null
-          step = next
+  // Undoes what the last deadline hung on the caller's signal.
+  let release = () => {}
+  const drive = async () => {
+    for (;;) {
+      switch (step.kind) {
+        case 'send': {
+          own = step.own
+          limit = step.bodyLimit ?? null
+          // The last hop's answer (a redirect, a paid-for 402) is done with: free its connection.
+          if (response !== null && !response.bodyUsed) await response.body?.cancel().catch(() => {})
+          // The machine's own request (a chain read, a pass) has the core's deadline, its answer included (or the
+          // caller's signal, if it aborts first).
+          release()
+          let signal = request.signal
+          if (step.timeoutMs != null) [signal, release] = deadline(request.signal, step.timeoutMs)
+          const options = { method: step.method, headers: step.headers, redirect: 'manual', signal }
+          if (step.body !== null && step.body !== undefined) {
+            options.body = step.body
+            options.duplex = 'half'
+          }
+          try {
+            // A Request, as fetch wrappers written for `fetch(request)` expect.
+            response = await fetchImpl(new Request(step.url, options))
+          } catch (e) {
+            // The payment, if any, stays remembered (the outcome is open); a side request (a pass) that
+            // failed lets the call go on, unless the caller aborted it.
+            const next = call.feedSendFailed()
+            if (next.kind === 'raise' || request.signal?.aborted) throw e
+            response = null
+            step = next
+            break
+          }
+          step = call.feedResponse(response.status, core.headerPairs(response.headers))
           break
         }
-        step = call.feedResponse(response.status, core.headerPairs(response.headers))
-        break
-      }
-      case 'readBody':
-        try {
-          read = limit === null ? new Uint8Array(await response.arrayBuffer()) : await readAtMost(response, limit)
-        } catch (e) {
-          // The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
-          if (!own || request.signal?.aborted) throw e
-          read = new Uint8Array(0)
+        case 'readBody':
+          try {
+            read = limit === null ? new Uint8Array(await response.arrayBuffer()) : await readAtMost(response, limit)
+          } catch (e) {
+            // The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
+            if (!own || request.signal?.aborted) throw e
+            read = new Uint8Array(0)
+          }
+          step = call.feedBody(read)
+          break
+        case 'sign':
+          step = await signStep(call, step, sign)
+          break
+        case 'hook':
+          step = call.feedHooked(await hooks.run(step.hookPoint, step.hookContext))
+          break
+        case 'fail':
+          throw fromFields(step.error)
+        default: {
+          const out = step.bodyRead
+            ? new Response(read, { status: response.status, statusText: response.statusText, headers: response.headers })
+            : response
+          settlements.set(out, step.settlement ?? null)
+          payments.set(out, step.payment ?? null)
+          if (step.unpaid) unpaids.set(out, fromFields(step.unpaid))
+          return out
         }
-        step = call.feedBody(read)
-        break
-      case 'sign':
-        step = await signStep(call, step, sign)
-        break
-      case 'hook':
-        step = call.feedHooked(await hooks.run(step.hookPoint, step.hookContext))
-        break
-      case 'fail':
-        throw fromFields(step.error)
-      default: {
-        const out = step.bodyRead
-          ? new Response(read, { status: response.status, statusText: response.statusText, headers: response.headers })
-          : response
-        settlements.set(out, step.settlement ?? null)
-        payments.set(out, step.payment ?? null)
-        if (step.unpaid) unpaids.set(out, fromFields(step.unpaid))
-        return out
       }
     }
   }
+  try {
+    return await drive()
+  } finally {
+    release()
+  }
 }
 
-/** The caller's signal (if any) combined with a deadline of `ms` milliseconds. */
+/**
+ * The caller's signal (if any) combined with a deadline of `ms` milliseconds, and what undoes the combination
+ * once the request is done with (Node 18's, which hangs a listener on the caller's signal).
+ */
 function deadline(signal, ms) {
   const timeout = AbortSignal.timeout(ms)
-  if (!signal) return timeout
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([signal, timeout])
+  if (!signal) return [timeout, () => {}]
+  if (typeof AbortSignal.any === 'function') return [AbortSignal.any([signal, timeout]), () => {}]
   // Node 18 lacks AbortSignal.any: whichever aborts first aborts the request.
   const both = new AbortController()
+  const hung = []
   for (const s of [signal, timeout]) {
-    if (s.aborted) both.abort(s.reason)
-    else s.addEventListener('abort', () => both.abort(s.reason), { once: true })
+    if (s.aborted) {
+      both.abort(s.reason)
+      continue
+    }
+    const onAbort = () => both.abort(s.reason)
+    s.addEventListener('abort', onAbort, { once: true })
+    hung.push([s, onAbort])
   }
-  return both.signal
+  return [both.signal, () => { for (const [s, onAbort] of hung) s.removeEventListener('abort', onAbort) }]
 }
 
 /**

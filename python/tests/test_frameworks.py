@@ -6,12 +6,15 @@ test of a defect found before the exchange moved into paywire's core."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import http.server
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Dict, List
 from urllib.parse import urlsplit
 
@@ -292,25 +295,28 @@ def test_httpx_reads_the_chain_for_a_sponsored_permit2_bill(allowance: int, perm
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
 def test_chain_reads_have_the_cores_deadline_and_an_answer_past_its_limit_is_none(asynchronous: bool) -> None:
-    """A chain read waits at most the core's 15 s, and an answer longer than 64 KiB is no answer (never held
-    whole): the payment goes on without a permit."""
-    for pad, permit in ((64 * 1024, False), (100, True)):
+    """Each stage of a chain read waits at most the core's 15 s (or the caller's timeout, if shorter), and an
+    answer longer than 64 KiB is no answer (never held whole): the payment goes on without a permit, and the
+    endpoint is not asked again."""
+    for pad, timeout, reads_made, permit in ((64 * 1024, 60.0, 1, False), (100, 60.0, 2, True), (100, 2.0, 2, True)):
         seen: List[httpx.Request] = []
         api = sponsored_api(seen, allowance=0, nonce=4, pad=pad)
         if asynchronous:
-            async def run(api: httpx.MockTransport = api) -> int:
+            async def run(api: httpx.MockTransport = api, timeout: float = timeout) -> int:
                 transport = paywire.httpx.AsyncPaymentTransport(payer(), api, rpc_urls={"eip155:84532": RPC})
-                async with httpx.AsyncClient(transport=transport) as client:
+                async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
                     return (await client.get("https://api.test/data")).status_code
             assert anyio.run(run) == 200
         else:
             transport = PaymentTransport(payer(), api, rpc_urls={"eip155:84532": RPC})
-            with httpx.Client(transport=transport) as client:
+            with httpx.Client(transport=transport, timeout=timeout) as client:
                 assert client.get("https://api.test/data").status_code == 200
         reads = [r for r in seen if str(r.url) == RPC]
-        assert [r.extensions["timeout"] for r in reads] == [dict.fromkeys(("connect", "read", "write", "pool"), 15.0)] * 2
+        stages = dict.fromkeys(("connect", "read", "write", "pool"), min(15.0, timeout))
+        assert [r.extensions["timeout"] for r in reads] == [stages] * reads_made
+        assert all(r.headers["accept-encoding"] == "identity" for r in reads)
         # The caller's requests keep the caller's timeouts.
-        assert all(r.extensions.get("timeout") != reads[0].extensions["timeout"] for r in seen if r not in reads)
+        assert all(r.extensions["timeout"] == dict.fromkeys(stages, timeout) for r in seen if r not in reads)
         payment = paywire.PaymentPayload.from_header(seen[-1].headers["payment-signature"])
         info: Any = (payment.extensions or {})["eip2612GasSponsoring"]["info"]
         assert ("signature" in info) is permit, pad
@@ -353,3 +359,86 @@ def test_wsgi_claims_start_with_the_middleware_and_again_in_a_forked_worker() ->
     answer = os.read(read, 2)
     os.waitpid(pid, 0)
     assert answer == b"01", "the worker had no claims thread, then one"
+
+
+class EndlessApi:
+    """An API billing Permit2 with sponsoring declared, and on /rpc a JSON-RPC endpoint whose every answer is a
+    word followed by spaces for 30 s (or until the client hangs up), on loopback."""
+
+    def __init__(self) -> None:
+        tag = paywire.PriceTag("eip155:84532", PAY_TO, amount=10_000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                               transfer_method="permit2", extensions=SPONSORING)
+        self.payments: List[str] = []
+        payments = self.payments
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self) -> None:
+                paid = self.headers.get("payment-signature")
+                if paid:
+                    payments.append(paid)
+                    self.send_response(200)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                    return
+                bill = paywire.build_payment_required(f"http://{self.headers['host']}/data", [tag])
+                self.send_response(402)
+                self.send_header("PAYMENT-REQUIRED", bill.to_header())
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b'{"jsonrpc":"2.0","id":1,"result":"0x' + b"0" * 64 + b'"}')
+                    # For 30 s, or until the client hangs up: a client reading it all would take that long.
+                    until = time.monotonic() + 30
+                    while time.monotonic() < until:
+                        self.wfile.write(b" " * 4096)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("stack", ["httpx", "httpx-async", "requests"])
+def test_an_endless_chain_read_is_read_no_further_than_the_limit(stack: str) -> None:
+    """The endpoint does not stop sending: the glue stops at the core's 64 KiB (not at its 15 s deadline, nor
+    at the end of the body), the answer is no answer, and the payment goes on at once without a permit."""
+    api = EndlessApi()
+    rpc_urls = {"eip155:84532": f"{api.base}/rpc"}
+    started = time.monotonic()
+    try:
+        if stack == "httpx":
+            with httpx.Client(transport=PaymentTransport(payer(), rpc_urls=rpc_urls), timeout=60) as client:
+                status = client.get(f"{api.base}/data").status_code
+        elif stack == "httpx-async":
+            async def run() -> int:
+                transport = paywire.httpx.AsyncPaymentTransport(payer(), rpc_urls=rpc_urls)
+                async with httpx.AsyncClient(transport=transport, timeout=60) as client:
+                    return (await client.get(f"{api.base}/data")).status_code
+            status = anyio.run(run)
+        else:
+            with requests.Session() as session:
+                session.mount("http://", PaymentAdapter(payer(), rpc_urls=rpc_urls))
+                status = session.get(f"{api.base}/data", timeout=60).status_code
+    finally:
+        api.close()
+    took = time.monotonic() - started
+    assert status == 200
+    assert took < 10, f"{took:.1f} s: the body was read past the limit"
+    payment = paywire.PaymentPayload.from_header(api.payments[-1])
+    info: Any = (payment.extensions or {})["eip2612GasSponsoring"]["info"]
+    assert "signature" not in info

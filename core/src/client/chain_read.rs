@@ -134,7 +134,11 @@ fn eth_call(url: &str, to: Address, data: &[u8]) -> FetchRequest {
     FetchRequest {
         method: "POST".into(),
         url: url.into(),
-        headers: vec![("content-type".into(), "application/json".into())],
+        // Identity: an answer is read no further than a limit, which a compressed body could hide behind.
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("accept-encoding".into(), "identity".into()),
+        ],
         body: Some(body.to_string().into_bytes()),
     }
 }

@@ -596,7 +596,10 @@ impl Call {
         let ask = FetchRequest {
             method: "POST".into(),
             url: pending.endpoint.clone(),
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("accept-encoding".into(), "identity".into()),
+            ],
             body: Some(body.into_bytes()),
         };
         match self.link.ask(FetchAction::SendOwn(ask)).await {
@@ -751,28 +754,37 @@ impl Call {
         }
         let Some(sponsorship) = self.payer.sponsorship(bill, Some(purchase)) else { return none };
         let Some(url) = self.options.rpc.url(&sponsorship.network).map(str::to_string) else { return none };
-        // An unreadable allowance is taken as short, as the official clients do: the permit costs the payer
-        // nothing, and paywire's facilitator submits it only when the allowance on chain is short (a permit
-        // would replace a larger approval the payer's other Permit2 payments use).
-        let allowance = self.read(chain_read::allowance_request(&url, &sponsorship)).await;
-        if allowance.is_some_and(|a| a >= sponsorship.amount) {
-            return none;
+        // An allowance the endpoint answered but that is not a word (a token that reverts) is taken as short,
+        // as the official clients do: the permit costs the payer nothing, and paywire's facilitator submits it
+        // only when the allowance on chain is short (a permit would replace a larger approval the payer's other
+        // Permit2 payments use). An endpoint that did not answer (unreachable, past its deadline, a body cut
+        // off or past the limit) is not asked again: the payment goes on without a permit, at once.
+        match self.read(chain_read::allowance_request(&url, &sponsorship)).await {
+            ChainRead::Word(allowance) if allowance >= sponsorship.amount => return none,
+            ChainRead::NoAnswer => return none,
+            ChainRead::Word(_) | ChainRead::Unreadable => {}
         }
         match self.read(chain_read::nonce_request(&url, &sponsorship)).await {
-            Some(nonce) => PayExtras {
+            ChainRead::Word(nonce) => PayExtras {
                 eip2612_nonce: Some(nonce),
                 eip2612_token: Some(sponsorship.token),
                 eip2612_network: Some(sponsorship.network),
             },
-            None => none,
+            ChainRead::Unreadable | ChainRead::NoAnswer => none,
         }
     }
 
-    /// One `eth_call`'s `uint256` answer, or `None` when the endpoint fails or answers anything else.
-    async fn read(&mut self, call: FetchRequest) -> Option<alloy_primitives::U256> {
+    /// One `eth_call`'s answer.
+    async fn read(&mut self, call: FetchRequest) -> ChainRead {
         match self.link.ask(FetchAction::SendOwn(call)).await {
-            FetchInput::Response { status: 200, .. } => chain_read::read_uint(&self.own_body().await?),
-            _ => None,
+            FetchInput::Response { status: 200, .. } => match self.own_body().await {
+                // A body cut off, past the limit, or empty: the glue got no whole answer.
+                None => ChainRead::NoAnswer,
+                Some(body) if body.is_empty() => ChainRead::NoAnswer,
+                Some(body) => chain_read::read_uint(&body).map_or(ChainRead::Unreadable, ChainRead::Word),
+            },
+            FetchInput::Response { .. } => ChainRead::Unreadable,
+            _ => ChainRead::NoAnswer,
         }
     }
 
@@ -784,6 +796,16 @@ impl Call {
             _ => None,
         }
     }
+}
+
+/// What one chain read came to.
+enum ChainRead {
+    /// The `uint256` the call returned.
+    Word(alloy_primitives::U256),
+    /// The endpoint answered something else (an error status, a JSON-RPC error, a revert).
+    Unreadable,
+    /// No whole answer: the send failed (unreachable, past the deadline) or the body was cut off or too long.
+    NoAnswer,
 }
 
 /// Why a refund call's final answer (`sent`: to the refund request) is not a refund: `None` when it carries

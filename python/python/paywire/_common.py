@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, AsyncIterable, Iterable, Optional
 
 from ._paywire import ALLOWED_HEADERS, EXPOSED_HEADERS, PaywireError, check_rpc_urls, new_error
@@ -24,24 +25,35 @@ def body_bytes(body: Any) -> Optional[bytes]:
     return None
 
 
-def read_at_most(chunks: Iterable[bytes], limit: int) -> bytes:
+def own_timeout(core_ms: int, caller: Optional[float]) -> float:
+    """The seconds one stage of the machine's own request may take: the core's, or the caller's if shorter."""
+    seconds = core_ms / 1000
+    return seconds if caller is None else min(seconds, caller)
+
+
+def read_at_most(chunks: Iterable[bytes], limit: int, deadline: float) -> bytes:
     """At most ``limit + 1`` bytes of a body, so that the core sees an answer longer than the limit it set for
-    the machine's own requests (and takes it as none) without the glue holding more in memory."""
+    the machine's own requests (and takes it as none) without the glue holding more in memory; a body still
+    coming at ``deadline`` (``time.monotonic()``) raises ``TimeoutError``, as one broken off."""
     read = bytearray()
     for chunk in chunks:
         read += chunk
         if len(read) > limit:
             break
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer was still coming at the deadline")
     return bytes(read[: limit + 1])
 
 
-async def aread_at_most(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+async def aread_at_most(chunks: AsyncIterable[bytes], limit: int, deadline: float) -> bytes:
     """``read_at_most`` for an async body."""
     read = bytearray()
     async for chunk in chunks:
         read += chunk
         if len(read) > limit:
             break
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer was still coming at the deadline")
     return bytes(read[: limit + 1])
 
 
@@ -60,6 +72,7 @@ __all__ = [
     "body_bytes",
     "check_rpc_urls",
     "error",
+    "own_timeout",
     "read_at_most",
     "stream_refused",
 ]

@@ -20,12 +20,13 @@ was lost, or the server answered 409 or 5xx, or reported the settlement pending)
 from __future__ import annotations
 
 import inspect
+import time
 from typing import List, Mapping, Optional, Sequence, Tuple
 
 import anyio.to_thread
 import httpx
 
-from ._common import aread_at_most, check_rpc_urls, read_at_most
+from ._common import aread_at_most, check_rpc_urls, own_timeout, read_at_most
 from ._paywire import FetchStep, LocalSigner, PaidFetch, Payer, PaymentHeader, SettleResponse
 from .hooks import Hooks
 
@@ -92,9 +93,12 @@ def _hop(original: httpx.Request, step: FetchStep) -> httpx.Request:
     headers = [(k, v) for k, v in step.headers or [] if k.lower() not in _FRAMING]
     extensions = original.extensions
     if step.timeout_ms is not None:
-        # The machine's own request (a chain read, a pass): the core's deadline, not the caller's.
-        seconds = step.timeout_ms / 1000
-        extensions = {**extensions, "timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}}
+        # The machine's own request (a chain read, a pass): each stage within the core's deadline (or the
+        # caller's, if shorter); the body as a whole is bounded as it is read.
+        caller = extensions.get("timeout") or {}
+        timeout_ms = step.timeout_ms
+        stages = ("connect", "read", "write", "pool")
+        extensions = {**extensions, "timeout": {k: own_timeout(timeout_ms, caller.get(k)) for k in stages}}
     return httpx.Request(step.method or "GET", step.url or "", headers=headers, content=step.body, extensions=extensions)
 
 
@@ -167,9 +171,11 @@ class PaymentTransport(httpx.BaseTransport):
         response: Optional[httpx.Response] = None
         own = False
         limit: Optional[int] = None
+        deadline = 0.0
         while True:
             if step.kind == "send":
                 own, limit = step.own, step.body_limit
+                deadline = time.monotonic() + (step.timeout_ms or 0) / 1000
                 if response is not None:
                     response.close()
                 try:
@@ -189,7 +195,12 @@ class PaymentTransport(httpx.BaseTransport):
             elif step.kind == "read_body":
                 assert response is not None
                 try:
-                    read = response.read() if limit is None else read_at_most(response.iter_bytes(), limit)
+                    if limit is None:
+                        read = response.read()
+                    elif response.is_stream_consumed:  # already in memory (a transport that built it whole)
+                        read = response.content[: limit + 1]
+                    else:
+                        read = read_at_most(response.iter_raw(), limit, deadline)
                 except Exception:
                     # The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
                     if not own:
@@ -248,9 +259,11 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
         response: Optional[httpx.Response] = None
         own = False
         limit: Optional[int] = None
+        deadline = 0.0
         while True:
             if step.kind == "send":
                 own, limit = step.own, step.body_limit
+                deadline = time.monotonic() + (step.timeout_ms or 0) / 1000
                 if response is not None:
                     await response.aclose()
                 try:
@@ -268,7 +281,12 @@ class AsyncPaymentTransport(httpx.AsyncBaseTransport):
             elif step.kind == "read_body":
                 assert response is not None
                 try:
-                    read = await response.aread() if limit is None else await aread_at_most(response.aiter_bytes(), limit)
+                    if limit is None:
+                        read = await response.aread()
+                    elif response.is_stream_consumed:  # already in memory (a transport that built it whole)
+                        read = response.content[: limit + 1]
+                    else:
+                        read = await aread_at_most(response.aiter_raw(), limit, deadline)
                 except Exception:
                     if not own:
                         raise

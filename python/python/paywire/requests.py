@@ -17,13 +17,14 @@ because the body cannot be sent a second time.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ._common import body_bytes, check_rpc_urls, read_at_most, stream_refused
+from ._common import body_bytes, check_rpc_urls, own_timeout, read_at_most, stream_refused
 from ._paywire import PaidFetch, Payer, PaymentHeader, SettleResponse
 from .hooks import Hooks
 
@@ -88,6 +89,7 @@ class PaymentAdapter(HTTPAdapter):
         response: Optional[requests.Response] = None
         own = False
         limit: Optional[int] = None
+        deadline = 0.0
         while True:
             if step.kind == "send":
                 own, limit = step.own, step.body_limit
@@ -102,9 +104,13 @@ class PaymentAdapter(HTTPAdapter):
                 hop.body = step.body if step.body is not None or body is not None else request.body
                 sending = kwargs
                 if step.timeout_ms is not None:
-                    # The machine's own request (a chain read, a pass): the core's deadline, and a body read
-                    # as a stream so no more than its limit is held.
-                    sending = {**kwargs, "timeout": step.timeout_ms / 1000, "stream": True}
+                    # The machine's own request (a chain read, a pass): each stage within the core's deadline
+                    # (or the caller's, if shorter), and a body read as a stream, bounded in size and time.
+                    caller = kwargs.get("timeout")
+                    connect, read_timeout = caller if isinstance(caller, tuple) else (caller, caller)
+                    timeout = (own_timeout(step.timeout_ms, connect), own_timeout(step.timeout_ms, read_timeout))
+                    sending = {**kwargs, "timeout": timeout, "stream": True}
+                    deadline = time.monotonic() + step.timeout_ms / 1000
                 try:
                     response = super().send(hop, **sending)
                 except Exception:
@@ -132,7 +138,12 @@ class PaymentAdapter(HTTPAdapter):
                     response.close()
                     raise stream_refused()
                 try:
-                    read = response.content if limit is None else read_at_most(response.iter_content(8192), limit)
+                    read = (
+                        response.content
+                        if limit is None
+                        # Raw bytes: the limit counts what came, not what it decompresses to.
+                        else read_at_most(response.raw.stream(8192, decode_content=False), limit, deadline)
+                    )
                 except Exception:
                     # The machine's own request (a chain read, a pass) whose answer broke off: as no answer.
                     if not own:

@@ -121,8 +121,11 @@ public final class PayingSession: @unchecked Sendable { // URLSession is thread-
             case let .send(hop, _, timeoutMs, bodyLimit):
                 limit = bodyLimit
                 var next = request
-                // The machine's own request (a chain read, a pass): the core's deadline, not the caller's.
-                if let timeoutMs = timeoutMs { next.timeoutInterval = TimeInterval(timeoutMs) / 1000 }
+                // The machine's own request (a chain read, a pass): the core's deadline, or the caller's if shorter.
+                // URLSession applies it to each wait for data, and the body is cut to the limit once loaded.
+                if let timeoutMs = timeoutMs {
+                    next.timeoutInterval = min(next.timeoutInterval, TimeInterval(timeoutMs) / 1000)
+                }
                 next.url = URL(string: hop.url)
                 next.httpMethod = hop.method
                 next.allHTTPHeaderFields = [:]

@@ -104,7 +104,9 @@ class PaywireHttpClient(
         own: OwnRequest?,
     ): Sent<HttpResponse<*>> {
         val builder = HttpRequest.newBuilder(URI.create(hop.url))
-        if (own != null) builder.timeout(Duration.ofMillis(own.timeoutMs)) else original.timeout().ifPresent { builder.timeout(it) }
+        // The machine's own request: the core's deadline, or the caller's if shorter.
+        val ownMs = own?.let { o -> original.timeout().map { minOf(it.toMillis(), o.timeoutMs) }.orElse(o.timeoutMs) }
+        if (ownMs != null) builder.timeout(Duration.ofMillis(ownMs)) else original.timeout().ifPresent { builder.timeout(it) }
         original.version().ifPresent { builder.version(it) }
         builder.expectContinue(original.expectContinue())
         for (h in hop.headers) if (!RESTRICTED.contains(h.name.lowercase())) builder.header(h.name, h.value)
@@ -117,10 +119,10 @@ class PaywireHttpClient(
                 // The machine's own request: the core's deadline covers its answer too, read up to the limit.
                 val pending = direct.sendAsync(builder.build(), capped(own.bodyLimit))
                 try {
-                    pending.get(own.timeoutMs, TimeUnit.MILLISECONDS)
+                    pending.get(ownMs!!, TimeUnit.MILLISECONDS)
                 } catch (e: TimeoutException) {
                     pending.cancel(true)
-                    throw HttpTimeoutException("the request took longer than ${own.timeoutMs} ms")
+                    throw HttpTimeoutException("the request took longer than $ownMs ms")
                 }
             }
         } catch (e: ExecutionException) {

@@ -107,7 +107,14 @@ private fun <R> drive(started: FetchStarted, hooks: Hooks, send: (FetchRequest, 
                 is FetchStep.Send -> {
                     last?.discard()
                     own = s.own
-                    val ownRequest = if (s.own) OwnRequest(s.timeoutMs?.toLong() ?: 0L, s.bodyLimit?.toInt() ?: 0) else null
+                    val ownRequest = if (s.own) {
+                        OwnRequest(
+                            checkNotNull(s.timeoutMs) { "the core gives its own requests a deadline" }.toLong(),
+                            checkNotNull(s.bodyLimit) { "the core gives its own requests a body limit" }.toInt(),
+                        )
+                    } else {
+                        null
+                    }
                     val sent = try {
                         send(s.request, ownRequest)
                     } catch (e: Exception) {

@@ -77,13 +77,15 @@ class PaywireInterceptor(
             if (own == null) {
                 chain.proceed(built).asSent()
             } else {
-                // The machine's own request: the core's deadline for each stage, and its answer read up to the limit.
-                val ms = own.timeoutMs.toInt()
-                chain.withConnectTimeout(ms, TimeUnit.MILLISECONDS)
-                    .withReadTimeout(ms, TimeUnit.MILLISECONDS)
-                    .withWriteTimeout(ms, TimeUnit.MILLISECONDS)
+                // The machine's own request: each stage within the core's deadline (or the client's, if shorter;
+                // 0 is none), and its answer read up to the limit, by the deadline.
+                val deadline = System.nanoTime() + own.timeoutMs * 1_000_000
+                fun stage(client: Int) = if (client == 0) own.timeoutMs.toInt() else minOf(client.toLong(), own.timeoutMs).toInt()
+                chain.withConnectTimeout(stage(chain.connectTimeoutMillis()), TimeUnit.MILLISECONDS)
+                    .withReadTimeout(stage(chain.readTimeoutMillis()), TimeUnit.MILLISECONDS)
+                    .withWriteTimeout(stage(chain.writeTimeoutMillis()), TimeUnit.MILLISECONDS)
                     .proceed(built)
-                    .asSent(own.bodyLimit)
+                    .asSent(own.bodyLimit, deadline)
             }
         }
         var response = answered.sent.response
@@ -144,9 +146,10 @@ private fun FetchRequest.contentType(): MediaType? =
 
 /**
  * An OkHttp response as the paying machine's driver reads it; with a [limit], no more than `limit + 1` bytes of
- * its body are read (the core takes a longer answer to its own request as none).
+ * its body are read (the core takes a longer answer to its own request as none), and a body still coming at
+ * [deadline] (`System.nanoTime()`) is broken off.
  */
-private fun Response.asSent(limit: Int? = null): Sent<Response> {
+private fun Response.asSent(limit: Int? = null, deadline: Long = 0): Sent<Response> {
     val response = this
     return object : Sent<Response> {
         override val status = response.code
@@ -155,8 +158,11 @@ private fun Response.asSent(limit: Int? = null): Sent<Response> {
         override fun readBody(): ByteArray = response.body?.use { body ->
             if (limit == null) return@use body.bytes()
             val source = body.source()
-            source.request(limit + 1L)
-            source.buffer.readByteArray(minOf(source.buffer.size, limit + 1L))
+            val read = Buffer()
+            while (read.size <= limit && source.read(read, 8192) != -1L) {
+                if (System.nanoTime() > deadline) throw java.io.InterruptedIOException("the answer was still coming at the deadline")
+            }
+            read.readByteArray(minOf(read.size, limit + 1L))
         } ?: ByteArray(0)
         override fun discard() = response.close()
     }
