@@ -1,7 +1,7 @@
 // Bundles apps/edge/worker.mjs for workerd as wrangler would (the "workerd" and "worker" export conditions,
 // the wasm left as a module import) and writes a workerd config that serves it on 127.0.0.1:PORT:
 //
-//     node edge_worker.mjs OUT_DIR PORT PAY_TO FACILITATOR_URL [PUBLIC_URL]
+//     node edge_worker.mjs OUT_DIR PORT PAY_TO FACILITATOR_URL [PUBLIC_URL [UPTO_FACILITATOR]]
 //
 // esbuild comes from node/ (PAYWIRE_NODE_DIR); paywire and hono from node/test (PAYWIRE_NODE_TEST_DIR), where
 // the packed paywire is installed.
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const [out, port, payTo, facilitatorUrl, publicUrl = ''] = process.argv.slice(2)
+const [out, port, payTo, facilitatorUrl, publicUrl = '', uptoFacilitator = ''] = process.argv.slice(2)
 const here = dirname(fileURLToPath(import.meta.url))
 const nodeDir = process.env.PAYWIRE_NODE_DIR
 const testDir = process.env.PAYWIRE_NODE_TEST_DIR
@@ -57,6 +57,7 @@ const worker :Workerd.Worker = (
     (name = "PAY_TO", text = ${text(payTo)}),
     (name = "FACILITATOR_URL", text = ${text(facilitatorUrl)}),
     (name = "PUBLIC_URL", text = ${text(publicUrl)}),
+    (name = "UPTO_FACILITATOR", text = ${text(uptoFacilitator)}),
   ],
   globalOutbound = "internet",
 );

@@ -22,6 +22,7 @@ import httpx
 import parties
 import pytest
 from conftest import (
+    FACILITATOR_ADDRESS,
     PAY_TO,
     PRICE_ATOMIC,
     Chain,
@@ -46,8 +47,8 @@ def workerd_api(facilitator: Facilitator, public_url: str = "") -> Iterator[str]
     `public_url` is the origin its bills name (isolates behind one domain share it)."""
     out = Path(tempfile.mkdtemp(prefix="paywire-edge-"))
     port = free_port()
-    subprocess.run(["node", str(HERE / "edge_worker.mjs"), str(out), str(port), PAY_TO, facilitator.url, public_url],
-                   check=True, timeout=120)
+    subprocess.run(["node", str(HERE / "edge_worker.mjs"), str(out), str(port), PAY_TO, facilitator.url, public_url,
+                    FACILITATOR_ADDRESS], check=True, timeout=120)
     workerd = Path(env("PAYWIRE_NODE_TEST_DIR")) / "node_modules" / ".bin" / "workerd"
     with open(out / "workerd.log", "w") as log:
         process = subprocess.Popen([str(workerd), "serve", str(out / "config.capnp")], stdout=log,
@@ -85,6 +86,23 @@ def test_a_client_pays_the_edge_app_and_the_payment_settles_on_anvil(client, edg
     assert outcome.status == 200, outcome.output
     assert outcome.transaction, outcome.output
     charged_once(chain, outcome.transaction, payer, before)
+
+
+@pytest.mark.parametrize("client", [parties.python_client, parties.node_client], ids=["python", "node"])
+def test_a_metered_route_on_the_edge_charges_what_its_handler_used(client, edge_api: str, chain: Chain) -> None:  # type: ignore[no-untyped-def]
+    """upto on workerd: the payer signs for at most $0.01, the handler reports what it used, and exactly that
+    settles on anvil through the upto proxy; the handler's Settlement-Overrides never reaches the client."""
+    from test_permit2 import approve_permit2, charged_through_upto, moved
+
+    key = payer_key()
+    approve_permit2(chain, key)
+    payer = paywire.LocalSigner(key).address
+    before = balances(chain, payer)
+    outcome = client(f"{edge_api}/generate?used=2345", key)
+    assert outcome.status == 200 and outcome.transaction, outcome.output
+    assert "settlement-overrides" not in outcome.output.lower()
+    charged_through_upto(chain, outcome.transaction, payer, 2345)
+    assert moved(chain, payer, before) == 2345
 
 
 def test_one_payment_sent_twice_at_once_is_charged_once(edge_api: str, chain: Chain) -> None:
