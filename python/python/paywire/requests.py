@@ -18,7 +18,7 @@ because the body cannot be sent a second time.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -41,6 +41,16 @@ def settlement(response: requests.Response) -> Optional[SettleResponse]:
 def payment(response: requests.Response) -> Optional[PaymentHeader]:
     """The payment sent for a response, or None when the request was not paid for."""
     return getattr(response, "x402_payment", None)
+
+
+def _stages(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
+    """The caller's (connect, read) timeouts as requests takes them: a number, a pair, or None (an object of
+    urllib3's is left to the core's deadline)."""
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        return timeout[0], timeout[1]
+    if isinstance(timeout, (int, float)):
+        return float(timeout), float(timeout)
+    return None, None
 
 
 class PaymentAdapter(HTTPAdapter):
@@ -106,8 +116,7 @@ class PaymentAdapter(HTTPAdapter):
                 if step.timeout_ms is not None:
                     # The machine's own request (a chain read, a pass): each stage within the core's deadline
                     # (or the caller's, if shorter), and a body read as a stream, bounded in size and time.
-                    caller = kwargs.get("timeout")
-                    connect, read_timeout = caller if isinstance(caller, tuple) else (caller, caller)
+                    connect, read_timeout = _stages(kwargs.get("timeout"))
                     timeout = (own_timeout(step.timeout_ms, connect), own_timeout(step.timeout_ms, read_timeout))
                     sending = {**kwargs, "timeout": timeout, "stream": True}
                     deadline = time.monotonic() + step.timeout_ms / 1000
