@@ -402,9 +402,15 @@ export interface MiddlewareOptions {
   passFacilitator?: string
   /**
    * The key of the batch-settlement offers' `extra.receiverAuthorizer`, when the server holds it: it signs their
-   * claims and payers' cooperative refunds (without it, the facilitator signs claims and refunds are refused).
+   * claims and payers' cooperative refunds (without it, the facilitator signs claims and refunds are refused);
+   * a batch-settlement tag without `receiverAuthorizer` then takes its address.
    */
   receiverAuthorizer?: LocalSigner
+  /**
+   * The facilitator's `/supported` answer (`await facilitator.supported()`): fills in what price tags leave out,
+   * as the official servers do (an upto tag's `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+   */
+  supported?: SupportedResponse | Record<string, unknown>
   /**
    * When the middleware claims its batch-settlement charges by itself, in the background: once the oldest
    * charge not claimed is `everySeconds` old (default 300; what an earlier process left counts as

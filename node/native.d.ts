@@ -764,6 +764,11 @@ export interface GateOptions {
    * (decimal; default 0: not by amount).
    */
   claimAtAmount?: string
+  /**
+   * The facilitator's `/supported` answer as JSON: fills in what price tags leave out (an upto tag's
+   * `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+   */
+  supportedJson?: string
 }
 
 /**

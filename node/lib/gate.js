@@ -55,7 +55,8 @@ const STEP_LOGS = { warning: 'warn', error: 'error' }
 class PaymentGate {
   constructor(routes, options = {}, attached = []) {
     const { facilitator, access, issuer, store, publicUrl, allowOnchainSignatures = false, caseSensitive = false,
-      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, receiverAuthorizer, logger = console } = options
+      maxRequestBytes, maxReplayBytes, takeoverAfter, signIn, passFacilitator, receiverAuthorizer, supported,
+      logger = console } = options
     const claims = options.claims ?? {}
     const priced = Object.entries(routes ?? {}).map(([pattern, value]) => pricedRoute(pattern, value))
     this.attachedBase = priced.length
@@ -78,6 +79,8 @@ class PaymentGate {
       passFacilitator: passFacilitator ?? undefined,
       claimEverySeconds: claims.everySeconds ?? undefined,
       claimAtAmount: claims.atAmount == null ? undefined : String(claims.atAmount),
+      // A SupportedResponse (its toJSON) or the plain answer.
+      supportedJson: supported == null ? undefined : JSON.stringify(supported),
     }, issuer ?? undefined, access ?? undefined, receiverAuthorizer ?? undefined)
     this.claimTickMs = Math.max(100, (claims.tickSeconds ?? 5) * 1000)
     if (facilitator == null) {

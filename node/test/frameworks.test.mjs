@@ -236,6 +236,35 @@ test('the claim schedule\'s options are checked when the middleware is built', (
   paywire.paymentMiddleware({ 'GET /a': tag() }, { facilitator, claims: { everySeconds: 1 } })
 })
 
+test('the facilitator /supported answer fills in what a price tag leaves out', async () => {
+  const usdc = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
+  const metered = new paywire.PriceTag({ network: 'eip155:84532', payTo: PAY_TO, amount: '1000', asset: usdc, scheme: 'upto' })
+  const upto = '0x1111111111111111111111111111111111111111'
+  const answer = { kinds: [{ x402Version: 2, scheme: 'upto', network: 'eip155:84532', extra: { facilitatorAddress: upto } }] }
+  const facilitator = new paywire.FacilitatorClient('http://127.0.0.1:9')
+  // A SupportedResponse or the plain answer.
+  for (const supported of [paywire.SupportedResponse.fromJson(JSON.stringify(answer)), answer]) {
+    const app = express()
+    const paywall = paywire.paymentMiddleware({ 'GET /m': metered }, { facilitator, supported, claims: { everySeconds: 0 } })
+    app.use(paywall)
+    app.get('/m', (req, res) => res.json({ ok: true }))
+    const server = app.listen(0)
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.address().port}/m`)
+      const bill = paywire.PaymentRequired.fromHeader(response.headers.get('payment-required'))
+      assert.equal(bill.accepts[0].toJSON().extra.facilitatorAddress, upto)
+    } finally {
+      server.close()
+      await paywall.close()
+    }
+  }
+  // Without it, the middleware says what is missing and where it comes from.
+  assert.throws(
+    () => paywire.paymentMiddleware({ 'GET /m': metered }, { facilitator }),
+    (e) => e.code === 'invalid_price_tag' && e.message.includes('/supported'),
+  )
+})
+
 test('the scheduled claims stop with close(), in every Node adapter', async () => {
   const channel = new paywire.PriceTag({
     network: 'eip155:84532', payTo: PAY_TO, amount: '1000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',

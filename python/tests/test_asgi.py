@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route as StarletteRoute
 
 import paywire
-from paywire.asgi import MemoryStore, PaymentMiddleware
+from paywire.asgi import Claims, MemoryStore, PaymentMiddleware
 
 NETWORK = "eip155:84532"
 TAG = paywire.PriceTag(NETWORK, PAY_TO, "$0.001")
@@ -265,7 +265,7 @@ def test_a_bad_receipt_does_not_spoil_the_payment_sent_with_it():
 
 
 def test_scheduled_claims_start_and_stop_with_the_app_for_channel_routes_only() -> None:
-    from paywire.asgi import Claims
+
 
     channel = paywire.PriceTag(NETWORK, PAY_TO, amount=1000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
                                scheme="batch-settlement", extra={"receiverAuthorizer": PAY_TO})
@@ -299,7 +299,7 @@ def test_scheduled_claims_start_and_stop_with_the_app_for_channel_routes_only() 
 
 
 def test_a_claim_schedule_slower_than_half_the_withdraw_delay_is_refused_at_once() -> None:
-    from paywire.asgi import Claims
+
 
     async def ok(request: Any) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -312,3 +312,32 @@ def test_a_claim_schedule_slower_than_half_the_withdraw_delay_is_refused_at_once
     assert caught.value.code == "invalid_argument" and "claim at least every 450 s" in str(caught.value)
     # Claims by time off: the user runs them.
     PaymentMiddleware(app, {"GET /item": channel}, facilitator=StubFacilitator(), claims=Claims(every_seconds=0))
+
+
+def test_the_facilitators_supported_answer_fills_in_what_a_price_tag_leaves_out() -> None:
+    """As the official servers: an upto tag without facilitatorAddress takes the facilitator's upto key from its
+    /supported answer; a batch-settlement tag without receiverAuthorizer takes the server's own key."""
+    from starlette.testclient import TestClient
+
+    async def ok(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    supported = paywire.SupportedResponse.from_json(json.dumps({"kinds": [
+        {"x402Version": 2, "scheme": "upto", "network": NETWORK,
+         "extra": {"facilitatorAddress": "0x1111111111111111111111111111111111111111"}}]}))
+    usdc = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+    metered = paywire.PriceTag(NETWORK, PAY_TO, amount=1000, asset=usdc, scheme="upto")
+    channel = paywire.PriceTag(NETWORK, PAY_TO, amount=1000, asset=usdc, scheme="batch-settlement")
+    key = paywire.LocalSigner(PAYER_KEY)
+    app = Starlette(routes=[StarletteRoute("/m", ok), StarletteRoute("/c", ok)])
+    gated = PaymentMiddleware(app, {"GET /m": metered, "GET /c": channel}, facilitator=StubFacilitator(),
+                              supported=supported, receiver_authorizer=key, claims=Claims(every_seconds=0))
+    with TestClient(gated) as client:
+        for path, member, value in (("/m", "facilitatorAddress", "0x1111111111111111111111111111111111111111"),
+                                    ("/c", "receiverAuthorizer", key.address)):
+            bill = paywire.PaymentRequired.from_header(client.get(path).headers["payment-required"])
+            assert (bill.accepts[0].extra or {})[member] == value, path
+    # Without the answer, the middleware says what is missing and where it comes from.
+    with pytest.raises(paywire.PaywireError) as caught:
+        PaymentMiddleware(app, {"GET /m": metered}, facilitator=StubFacilitator())
+    assert "facilitatorAddress" in str(caught.value) and "/supported" in str(caught.value)

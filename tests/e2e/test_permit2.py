@@ -716,6 +716,26 @@ def test_a_metered_api_charges_what_its_handler_used(chain: Chain, metered_serve
     assert moved(chain, payer, before) == used
 
 
+@pytest.mark.parametrize("serve", [python_asgi, node_express], ids=["python-asgi", "node-express"])
+def test_servers_take_the_upto_facilitator_from_its_supported_answer(chain: Chain, facilitator: Facilitator,
+                                                                     serve: Any) -> None:
+    """The price tag leaves facilitatorAddress out; the middleware is given the facilitator's /supported answer
+    (as the official servers read it), and the bill names the facilitator that then settles exactly what was
+    used."""
+    extra = {"UPTO_FACILITATOR": "supported", "UPTO_MAX": str(SERVED_MAX)}
+    with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
+        bill = paywire.PaymentRequired.from_header(httpx.get(server.url("/generate")).headers["payment-required"])
+        assert (bill.accepts[0].extra or {})["facilitatorAddress"] == FACILITATOR_ADDRESS
+        key = next(_keys)
+        approve_permit2(chain, key)
+        payer = address(key)
+        before = balances(chain, payer)
+        outcome = python_client(server.url("/generate?used=1111"), key)
+        assert outcome.status == 200 and outcome.transaction, outcome.output
+        charged_through_upto(chain, outcome.transaction, payer, 1111)
+        assert moved(chain, payer, before) == 1111
+
+
 def test_a_metered_request_that_used_nothing_costs_nothing(chain: Chain, metered_server: Server) -> None:
     key = next(_keys)
     approve_permit2(chain, key)

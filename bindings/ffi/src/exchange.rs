@@ -108,6 +108,10 @@ pub struct GateOptions {
     /// (decimal; default: not by amount).
     #[uniffi(default = None)]
     pub claim_at_amount: Option<String>,
+    /// The facilitator's `/supported` answer as JSON: fills in what price tags leave out (an upto tag's
+    /// `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+    #[uniffi(default = None)]
+    pub supported_json: Option<String>,
 }
 
 /// Sign-in-with-x settings.
@@ -212,6 +216,7 @@ impl Gate {
                     })?,
                 },
             },
+            supported: options.supported_json.as_deref().map(paywire_core::SupportedResponse::from_json).transpose()?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if options.external_store { None } else { Some(Arc::new(MemoryStore::default())) };

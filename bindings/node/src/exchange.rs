@@ -102,6 +102,9 @@ pub struct GateOptions {
     /// batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
     /// (decimal; default 0: not by amount).
     pub claim_at_amount: Option<String>,
+    /// The facilitator's `/supported` answer as JSON: fills in what price tags leave out (an upto tag's
+    /// `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+    pub supported_json: Option<String>,
 }
 
 /// Sign-in-with-x settings (absent members take their defaults).
@@ -204,6 +207,7 @@ impl Gate {
             pass_facilitator: None,
             claim_every_seconds: None,
             claim_at_amount: None,
+            supported_json: None,
         });
         let at_amount = match o.claim_at_amount.as_deref() {
             None => 0,
@@ -231,6 +235,12 @@ impl Gate {
                 every_seconds: o.claim_every_seconds.map_or(core::DEFAULT_CLAIM_EVERY_SECONDS, u64::from),
                 at_amount,
             },
+            supported: o
+                .supported_json
+                .as_deref()
+                .map(paywire_core::SupportedResponse::from_json)
+                .transpose()
+                .or_throw()?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if o.external_store.unwrap_or(false) {
             None

@@ -74,7 +74,8 @@ pub struct Gate(core::Gate);
 impl Gate {
     /// A gate for `routes` (`PricedRoute`s). `external_store` hands every record operation to the glue (a
     /// store shared by processes); otherwise records live in this process's memory, bounded by
-    /// `max_entries` and `max_bytes`.
+    /// `max_entries` and `max_bytes`. `supported` (the facilitator's `SupportedResponse`) fills in what price
+    /// tags leave out: an upto tag's `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`.
     #[new]
     #[pyo3(signature = (routes, *, public_url=None, issuer=None, access=None, allow_onchain_signatures=false,
         max_request_bytes=core::DEFAULT_MAX_REQUEST_BYTES, max_replay_bytes=core::DEFAULT_MAX_REPLAY_BYTES,
@@ -83,7 +84,7 @@ impl Gate {
         sign_in_statement=None, sign_in_access_seconds=siwx::DEFAULT_ACCESS_SECONDS,
         sign_in_max_age_seconds=siwx::DEFAULT_MAX_AGE_SECONDS, sign_in_expiration_seconds=None,
         pass_facilitator=None, receiver_authorizer=None,
-        claim_every_seconds=core::DEFAULT_CLAIM_EVERY_SECONDS, claim_at_amount=0))]
+        claim_every_seconds=core::DEFAULT_CLAIM_EVERY_SECONDS, claim_at_amount=0, supported=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -109,6 +110,7 @@ impl Gate {
         receiver_authorizer: Option<Bound<'_, PyAny>>,
         claim_every_seconds: u64,
         claim_at_amount: u128,
+        supported: Option<PyRef<'_, crate::messages::SupportedResponse>>,
     ) -> PyResult<Self> {
         let hooks = HookSet::from_names(&hooks).or_raise(py)?;
         let receiver_authorizer = receiver_authorizer.as_ref().map(crate::signing::signer_from_py).transpose()?;
@@ -129,6 +131,7 @@ impl Gate {
             sign_in,
             pass_facilitator,
             claims: core::ClaimSchedule { every_seconds: claim_every_seconds, at_amount: claim_at_amount },
+            supported: supported.map(|s| s.0.clone()),
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> =
             if external_store { None } else { Some(Arc::new(MemoryStore::new(max_entries, max_bytes))) };

@@ -88,7 +88,8 @@ pub struct Gate(core::Gate);
 #[wasm_bindgen]
 impl Gate {
     /// A gate for `routes` (copies); `options`: `{publicUrl, allowOnchainSignatures, maxRequestBytes,
-    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks, signIn, passFacilitator}`; `issuer` and
+    /// maxReplayBytes, caseSensitive, externalStore, maxEntries, maxBytes, takeoverAfter, hooks, signIn, passFacilitator,
+    /// claimEverySeconds, claimAtAmount, supportedJson}`; `issuer` and
     /// `access` hold at most one `Issuer` and one `AccessPolicy` (copies), `receiver_authorizer` at most one
     /// `LocalSigner`: the key of the batch-settlement offers' receiver authorizer, when the server holds it.
     pub fn create(
@@ -119,6 +120,11 @@ impl Gate {
                         .map_err(|_| bad_argument("`claimAtAmount` is a decimal number of the token's atomic units"))?,
                 },
             },
+            supported: optional_string(o, "supportedJson")?
+                .as_deref()
+                .map(paywire_core::SupportedResponse::from_json)
+                .transpose()
+                .or_throw()?,
         };
         let store: Option<Arc<dyn store_core::PaymentStore>> = if bool_member(o, "externalStore")?.unwrap_or(false) {
             None

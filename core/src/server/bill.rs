@@ -137,8 +137,16 @@ impl PriceTag {
             upto,
             batch,
         };
-        // A tag that cannot make an offer is refused now, not on the first request.
-        tag.to_requirements(2, &ResourceInfo::new("http://localhost/"))?;
+        // A tag that cannot make an offer is refused now, not on the first request. The facilitator's upto key
+        // and a batch-settlement receiver authorizer may come later, from the facilitator's /supported answer
+        // given to the gate (`GateOptions::supported`), which checks them then.
+        let mut probe = tag.clone();
+        for (key, wanted) in [("facilitatorAddress", upto), ("receiverAuthorizer", batch)] {
+            if wanted && !probe.extra.contains_key(key) {
+                probe.extra.insert(key.into(), Value::from("0x0000000000000000000000000000000000000001"));
+            }
+        }
+        probe.to_requirements(2, &ResourceInfo::new("http://localhost/"))?;
         Ok(tag)
     }
 
@@ -216,7 +224,8 @@ impl PriceTag {
                 Some(Ok(_)) => {}
                 _ => {
                     return Err(bad("an upto price tag names the facilitator that settles it in extra \
-                                    facilitatorAddress (a facilitator's /supported lists it under its upto kind)"
+                                    facilitatorAddress: name it there, or give the middleware the facilitator's \
+                                    /supported answer (supported), which lists it under its upto kind"
                         .into()));
                 }
             }
@@ -229,8 +238,9 @@ impl PriceTag {
                 Some(Ok(a)) if a != Address::ZERO => {}
                 _ => {
                     return Err(bad("a batch-settlement price tag names its receiver authorizer in extra \
-                                    receiverAuthorizer (the key that signs claims; a facilitator's /supported lists \
-                                    its own under its batch-settlement kind)"
+                                    receiverAuthorizer (the key that signs claims): name it there, give the \
+                                    middleware that key (receiver_authorizer), or the facilitator's /supported \
+                                    answer (supported), which lists its own under its batch-settlement kind"
                         .into()));
                 }
             }

@@ -120,6 +120,10 @@ pub struct GateOptions {
     pub pass_facilitator: Option<String>,
     /// When the server claims its `batch-settlement` charges by itself ([`Gate::claim_due`]).
     pub claims: ClaimSchedule,
+    /// The facilitator's `/supported` answer: what a price tag leaves out is taken from it, as the official
+    /// servers do (an `upto` tag's `extra.facilitatorAddress`, a `batch-settlement` tag's
+    /// `extra.receiverAuthorizer` when the server holds no authorizer key of its own).
+    pub supported: Option<crate::types::SupportedResponse>,
 }
 
 /// When a server claims its `batch-settlement` channels' charges by itself: the glue asks [`Gate::claim_due`]
@@ -189,6 +193,7 @@ impl Default for GateOptions {
             sign_in: None,
             pass_facilitator: None,
             claims: ClaimSchedule::default(),
+            supported: None,
         }
     }
 }
@@ -585,6 +590,54 @@ pub struct GateParts {
     pub receiver_authorizer: Option<Arc<dyn crate::signer::Signer>>,
 }
 
+/// Fills in what the price tags leave out: an `upto` tag's `extra.facilitatorAddress` from the facilitator's
+/// `/supported` answer (its upto kind on the tag's network), a `batch-settlement` tag's `extra.receiverAuthorizer`
+/// from the server's own authorizer key, else from that answer. A tag that names them keeps its own; without an
+/// answer, building the bill says what is missing.
+fn complete_tags(
+    routes: &mut [PricedRoute],
+    supported: Option<&crate::types::SupportedResponse>,
+    own_authorizer: Option<alloy_primitives::Address>,
+) -> Result<()> {
+    for tag in routes.iter_mut().flat_map(|r| r.tags.iter_mut()) {
+        let (key, scheme) = match (tag.upto, tag.batch) {
+            (true, _) => ("facilitatorAddress", "upto"),
+            (_, true) => ("receiverAuthorizer", crate::batch::SCHEME),
+            _ => continue,
+        };
+        if tag.extra.contains_key(key) {
+            continue;
+        }
+        if tag.batch
+            && let Some(address) = own_authorizer
+        {
+            tag.extra.insert(key.into(), address.to_checksum(None).into());
+            continue;
+        }
+        let Some(supported) = supported else { continue };
+        let network = tag.network.as_str();
+        let on_network =
+            |kind: &str| kind == network || kind.strip_suffix('*').is_some_and(|family| network.starts_with(family));
+        let found = supported
+            .kinds
+            .iter()
+            .filter(|k| k.x402_version == 2 && k.scheme == scheme && on_network(&k.network))
+            .find_map(|k| k.extra.as_ref()?.get(key)?.as_str().map(str::to_string));
+        let Some(address) = found else {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "the facilitator's /supported answer lists no {scheme} kind on {network} naming its {key}, so it \
+                     cannot settle this route's {scheme} payments: use a facilitator that does, or name {key} in \
+                     the price tag's extra"
+                ),
+            ));
+        };
+        tag.extra.insert(key.into(), address.into());
+    }
+    Ok(())
+}
+
 /// Refuses a claim schedule by time slower than half the shortest withdraw delay of the batch-settlement
 /// prices: a payer who starts a withdrawal right after a charge could take it back before a claim run (one
 /// failed run is tried again a minute later, so half leaves room for it). Claims by time off (0) are the
@@ -618,7 +671,9 @@ fn check_claim_schedule(routes: &[PricedRoute], claims: ClaimSchedule) -> Result
 impl Gate {
     /// A gate for `routes`. Each route's bill is built once here, so a price tag that cannot make one fails at
     /// start-up rather than on the first request.
-    pub fn new(routes: Vec<PricedRoute>, parts: GateParts) -> Result<Gate> {
+    pub fn new(mut routes: Vec<PricedRoute>, parts: GateParts) -> Result<Gate> {
+        let own_authorizer = parts.receiver_authorizer.as_ref().map(|s| s.address());
+        complete_tags(&mut routes, parts.options.supported.as_ref(), own_authorizer)?;
         for route in &routes {
             if !(1..=2).contains(&route.x402_version) {
                 return Err(Error::new(
@@ -2113,6 +2168,74 @@ mod claim_schedule {
         g.inner.claim_ended(true);
         assert!(!g.claim_due(1650), "seen ended now: tried again a minute from now");
         assert!(!g.claim_due(1709) && g.claim_due(1710));
+    }
+
+    #[test]
+    fn tags_take_what_they_leave_out_from_the_facilitators_supported_answer() {
+        let supported = crate::types::SupportedResponse::from_json(
+            r#"{"kinds":[
+                {"x402Version":2,"scheme":"exact","network":"eip155:84532"},
+                {"x402Version":2,"scheme":"upto","network":"eip155:84532",
+                 "extra":{"facilitatorAddress":"0x1111111111111111111111111111111111111111"}},
+                {"x402Version":2,"scheme":"batch-settlement","network":"eip155:*",
+                 "extra":{"receiverAuthorizer":"0x2222222222222222222222222222222222222222"}}]}"#,
+        )
+        .unwrap();
+        let tag = |network: &str, upto: bool, batch: bool| {
+            let mut t = PriceTag::new("$0.01", network, "0x209693Bc6afc0C5328bA36FaF03C514EF312287C");
+            (t.upto, t.batch) = (upto, batch);
+            t
+        };
+        let mut named = tag("eip155:84532", true, false);
+        named.extra.insert("facilitatorAddress".into(), "0x3333333333333333333333333333333333333333".into());
+        let mut routes = vec![PricedRoute::new(
+            Some(RoutePattern::parse("/a").unwrap()),
+            vec![
+                tag("eip155:84532", true, false),
+                tag("eip155:8453", false, true),
+                named,
+                tag("eip155:84532", false, false),
+            ],
+        )];
+        complete_tags(&mut routes, Some(&supported), None).unwrap();
+        let extra = |i: usize, key: &str| routes[0].tags[i].extra.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        assert_eq!(extra(0, "facilitatorAddress").as_deref(), Some("0x1111111111111111111111111111111111111111"));
+        // A family's kind (eip155:*) covers its networks.
+        assert_eq!(extra(1, "receiverAuthorizer").as_deref(), Some("0x2222222222222222222222222222222222222222"));
+        // A tag that names its own keeps it; an exact tag takes nothing.
+        assert_eq!(extra(2, "facilitatorAddress").as_deref(), Some("0x3333333333333333333333333333333333333333"));
+        assert!(routes[0].tags[3].extra.is_empty());
+        // The server's own authorizer key comes first for batch-settlement.
+        let own = alloy_primitives::Address::repeat_byte(0x44);
+        let mut routes = vec![PricedRoute::new(None, vec![tag("eip155:8453", false, true)])];
+        complete_tags(&mut routes, Some(&supported), Some(own)).unwrap();
+        assert_eq!(routes[0].tags[0].extra["receiverAuthorizer"], own.to_checksum(None));
+        // A network the facilitator's upto kind does not cover: said at once.
+        let mut routes = vec![PricedRoute::new(None, vec![tag("eip155:8453", true, false)])];
+        let e = complete_tags(&mut routes, Some(&supported), None).unwrap_err();
+        assert!(
+            e.message().contains("lists no upto kind on eip155:8453 naming its facilitatorAddress"),
+            "{}",
+            e.message()
+        );
+        // Through a gate: built with the answer, refused without it (the bill names what is missing).
+        let gate = |supported: Option<crate::types::SupportedResponse>| {
+            let routes = vec![PricedRoute::new(
+                Some(RoutePattern::parse("/m").unwrap()),
+                vec![tag("eip155:84532", true, false)],
+            )];
+            let parts = GateParts {
+                options: GateOptions { supported, ..GateOptions::default() },
+                issuer: None,
+                access: None,
+                store: Some(Arc::new(MemoryStore::default())),
+                randomness: Arc::new(FixedRandomness::new(vec![7])),
+                receiver_authorizer: None,
+            };
+            Gate::new(routes, parts)
+        };
+        assert!(gate(Some(supported)).is_ok());
+        assert!(gate(None).unwrap_err().message().contains("facilitatorAddress"));
     }
 
     #[test]

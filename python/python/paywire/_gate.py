@@ -20,6 +20,7 @@ from ._paywire import (
     SettleResponse,
     Step,
     StoreEntry,
+    SupportedResponse,
     VerifyResponse,
 )
 from .hooks import Hooks
@@ -112,7 +113,10 @@ class GateMiddleware:
     ``batch-settlement`` routes charged. ``receiver_authorizer`` (a ``LocalSigner`` or any signer) is the key
     of those routes' ``extra.receiverAuthorizer`` when the server holds it: it signs their claims and payers'
     cooperative refunds (without it, the facilitator signs claims as the delegated authorizer, and refunds are
-    refused: only the server knows what it charged).
+    refused: only the server knows what it charged); a batch-settlement tag without ``receiverAuthorizer`` then
+    takes its address. ``supported`` (the facilitator's ``/supported`` answer, e.g.
+    ``FacilitatorClient(url).supported()``) fills in what price tags leave out, as the official servers do: an
+    upto tag's ``facilitatorAddress`` and a batch-settlement tag's ``receiverAuthorizer``.
     """
 
     def __init__(
@@ -136,6 +140,7 @@ class GateMiddleware:
         pass_facilitator: Optional[str] = None,
         claims: Optional[Claims] = None,
         receiver_authorizer: Any = None,
+        supported: Optional[SupportedResponse] = None,
     ) -> None:
         self.app = app
         # batch-settlement charges are claimed on the claims' schedule (by default every five minutes).
@@ -177,6 +182,7 @@ class GateMiddleware:
             receiver_authorizer=receiver_authorizer,
             claim_every_seconds=self.claims.every_seconds,
             claim_at_amount=self.claims.at_amount,
+            supported=supported,
         )
         if self.gate.names_client_host:
             log.warning(

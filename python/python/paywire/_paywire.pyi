@@ -642,6 +642,7 @@ class Gate:
         receiver_authorizer: Any = None,
         claim_every_seconds: int = ...,
         claim_at_amount: int = 0,
+        supported: Optional[SupportedResponse] = None,
     ) -> Gate: ...
     @property
     def names_client_host(self) -> bool: ...

@@ -5809,6 +5809,11 @@ public struct GateOptions: Equatable, Hashable {
      * (decimal; default: not by amount).
      */
     public var claimAtAmount: String?
+    /**
+     * The facilitator's `/supported` answer as JSON: fills in what price tags leave out (an upto tag's
+     * `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+     */
+    public var supportedJson: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5854,7 +5859,11 @@ public struct GateOptions: Equatable, Hashable {
         /**
          * batch-settlement claims by amount: once the charges since the last claim reach this many atomic units
          * (decimal; default: not by amount).
-         */claimAtAmount: String? = nil) {
+         */claimAtAmount: String? = nil, 
+        /**
+         * The facilitator's `/supported` answer as JSON: fills in what price tags leave out (an upto tag's
+         * `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+         */supportedJson: String? = nil) {
         self.publicUrl = publicUrl
         self.allowOnchainSignatures = allowOnchainSignatures
         self.maxRequestBytes = maxRequestBytes
@@ -5867,6 +5876,7 @@ public struct GateOptions: Equatable, Hashable {
         self.passFacilitator = passFacilitator
         self.claimEverySeconds = claimEverySeconds
         self.claimAtAmount = claimAtAmount
+        self.supportedJson = supportedJson
     }
 
     
@@ -5894,7 +5904,8 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
                 signIn: FfiConverterOptionTypeSignInOptions.read(from: &buf), 
                 passFacilitator: FfiConverterOptionString.read(from: &buf), 
                 claimEverySeconds: FfiConverterOptionUInt64.read(from: &buf), 
-                claimAtAmount: FfiConverterOptionString.read(from: &buf)
+                claimAtAmount: FfiConverterOptionString.read(from: &buf), 
+                supportedJson: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -5911,6 +5922,7 @@ public struct FfiConverterTypeGateOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.passFacilitator, into: &buf)
         FfiConverterOptionUInt64.write(value.claimEverySeconds, into: &buf)
         FfiConverterOptionString.write(value.claimAtAmount, into: &buf)
+        FfiConverterOptionString.write(value.supportedJson, into: &buf)
     }
 }
 

@@ -23,6 +23,9 @@ const tags = process.env.TRANSFER_METHOD === 'permit2'
   ? new PriceTag({ network, payTo: process.env.PAY_TO, amount: process.env.PRICE_ATOMIC ?? '10000', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', transferMethod: 'permit2' })
   : new PriceTag({ network, payTo: process.env.PAY_TO, price: process.env.PRICE ?? '$0.01' })
 const routes = Object.fromEntries(['weather', 'broken', 'crash'].map((p) => [`GET /${p}`, { tags }]))
+// UPTO_FACILITATOR=supported: the tag leaves the facilitator's address out, and the facilitator's /supported
+// answer fills it in.
+const fromSupported = process.env.UPTO_FACILITATOR === 'supported'
 if (process.env.UPTO_FACILITATOR) {
   routes['GET /generate'] = {
     tags: new PriceTag({
@@ -31,7 +34,7 @@ if (process.env.UPTO_FACILITATOR) {
       amount: process.env.UPTO_MAX ?? '50000',
       asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
       scheme: 'upto',
-      extra: { facilitatorAddress: process.env.UPTO_FACILITATOR },
+      extra: fromSupported ? undefined : { facilitatorAddress: process.env.UPTO_FACILITATOR },
     }),
   }
 }
@@ -85,8 +88,10 @@ const store = process.env.REDIS_URL
     : undefined
 
 const app = express()
+const facilitator = new FacilitatorClient(process.env.FACILITATOR_URL)
 const paywall = paymentMiddleware(routes, {
-  facilitator: new FacilitatorClient(process.env.FACILITATOR_URL),
+  facilitator,
+  supported: fromSupported ? await facilitator.supported() : undefined,
   store,
   publicUrl: process.env.PUBLIC_URL,
   takeoverAfter: process.env.TAKEOVER_AFTER ? Number(process.env.TAKEOVER_AFTER) : undefined,

@@ -31,7 +31,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from paywire import AccessPolicy, Issuer, LocalSigner, PriceTag, StoreEntry
 from paywire.asgi import Claims, PaymentMiddleware, PaymentStore, Route
-from paywire.facilitator import AsyncFacilitatorClient
+from paywire.facilitator import AsyncFacilitatorClient, FacilitatorClient
 from paywire.redis import AsyncRedisStore
 
 
@@ -148,11 +148,14 @@ tag = (
     else PriceTag(os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], os.environ.get("PRICE", "$0.01"))
 )
 routes = {f"GET /{path}": Route(tag) for path in ("weather", "broken", "crash")}
+# UPTO_FACILITATOR=supported: the tag leaves the facilitator's address out, and the facilitator's /supported
+# answer fills it in.
+from_supported = os.environ.get("UPTO_FACILITATOR") == "supported"
 if os.environ.get("UPTO_FACILITATOR"):
     routes["GET /generate"] = Route(PriceTag(
         os.environ.get("NETWORK", "eip155:84532"), os.environ["PAY_TO"], amount=int(os.environ.get("UPTO_MAX", "50000")),
         asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e", scheme="upto",
-        extra={"facilitatorAddress": os.environ["UPTO_FACILITATOR"]}))
+        extra=None if from_supported else {"facilitatorAddress": os.environ["UPTO_FACILITATOR"]}))
 authorizer_key = os.environ.get("BATCH_AUTHORIZER_KEY")
 if authorizer_key:
     os.environ["BATCH_AUTHORIZER"] = LocalSigner(authorizer_key).address
@@ -166,6 +169,7 @@ app.add_middleware(
     PaymentMiddleware,
     routes=routes,
     facilitator=AsyncFacilitatorClient(os.environ["FACILITATOR_URL"]),
+    supported=FacilitatorClient(os.environ["FACILITATOR_URL"]).supported() if from_supported else None,
     store=(
         AsyncRedisStore(redis.asyncio.from_url(os.environ["REDIS_URL"]))
         if os.environ.get("REDIS_URL")

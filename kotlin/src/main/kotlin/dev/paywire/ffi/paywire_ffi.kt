@@ -10909,6 +10909,12 @@ data class GateOptions (
      * (decimal; default: not by amount).
      */
     var `claimAtAmount`: kotlin.String? = null 
+    , 
+    /**
+     * The facilitator's `/supported` answer as JSON: fills in what price tags leave out (an upto tag's
+     * `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+     */
+    var `supportedJson`: kotlin.String? = null 
     
 ){
     
@@ -10935,6 +10941,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -10950,7 +10957,8 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalTypeSignInOptions.allocationSize(value.`signIn`) +
             FfiConverterOptionalString.allocationSize(value.`passFacilitator`) +
             FfiConverterOptionalULong.allocationSize(value.`claimEverySeconds`) +
-            FfiConverterOptionalString.allocationSize(value.`claimAtAmount`)
+            FfiConverterOptionalString.allocationSize(value.`claimAtAmount`) +
+            FfiConverterOptionalString.allocationSize(value.`supportedJson`)
     )
 
     override fun write(value: GateOptions, buf: ByteBuffer) {
@@ -10966,6 +10974,7 @@ public object FfiConverterTypeGateOptions: FfiConverterRustBuffer<GateOptions> {
             FfiConverterOptionalString.write(value.`passFacilitator`, buf)
             FfiConverterOptionalULong.write(value.`claimEverySeconds`, buf)
             FfiConverterOptionalString.write(value.`claimAtAmount`, buf)
+            FfiConverterOptionalString.write(value.`supportedJson`, buf)
     }
 }
 
