@@ -407,8 +407,10 @@ export interface MiddlewareOptions {
    */
   receiverAuthorizer?: LocalSigner
   /**
-   * The facilitator's `/supported` answer (`await facilitator.supported()`): fills in what price tags leave out,
-   * as the official servers do (an upto tag's `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`).
+   * The `/supported` answer of the facilitator given as `facilitator` (`await facilitator.supported()`, read when
+   * the middleware is made): fills in what price tags leave out, as the official servers do (an upto tag's
+   * `facilitatorAddress`, a batch-settlement tag's `receiverAuthorizer`). Another facilitator's answer would name
+   * keys the settling one does not hold.
    */
   supported?: SupportedResponse | Record<string, unknown>
   /**

@@ -332,10 +332,10 @@ def test_rpc_urls_are_checked_at_once_and_never_shown() -> None:
             assert "SECRET-KEY" not in str(caught.value)
 
 
-def test_wsgi_claims_start_with_the_middleware_and_again_in_a_forked_worker() -> None:
-    """WSGI has no lifespan: the claims' thread starts when the middleware is built (what an earlier process
-    left in a shared store is claimed without waiting for a request), and again in a worker forked from it
-    (gunicorn's preload_app), whose parent's threads did not come along."""
+def test_wsgi_claims_start_when_asked_and_again_in_a_forked_worker() -> None:
+    """WSGI has no lifespan: the claims' thread starts at the first request, or at ``start()`` (what an earlier
+    process left in a shared store is then claimed without waiting for a request), and again in a worker
+    forked since (gunicorn's preload_app), whose parent's threads did not come along."""
     from paywire.wsgi import Claims
 
     channel = paywire.PriceTag("eip155:84532", PAY_TO, amount=1000, asset="0x036CbD53842c5426634e7929541eC2318f3dCF7e",
@@ -347,7 +347,10 @@ def test_wsgi_claims_start_with_the_middleware_and_again_in_a_forked_worker() ->
     def ticking() -> bool:
         return any(t.name == "paywire-claims" and t.is_alive() for t in threading.enumerate())
 
-    assert ticking(), "no request came, and the claims' thread runs"
+    # Building the middleware starts nothing (a process that forks workers must not run claims itself).
+    assert not claims._ticking
+    claims.start()
+    assert claims._ticking and ticking(), "no request came, and the claims' thread runs"
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the forked worker

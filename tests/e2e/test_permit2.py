@@ -736,6 +736,17 @@ def test_servers_take_the_upto_facilitator_from_its_supported_answer(chain: Chai
         assert moved(chain, payer, before) == 1111
 
 
+def test_the_handlers_settlement_overrides_never_reaches_the_client(metered_server: Server, chain: Chain) -> None:
+    key = next(_keys)
+    approve_permit2(chain, key)
+    transport = paywire.httpx.PaymentTransport(paywire.Payer(paywire.LocalSigner(key)))
+    with httpx.Client(transport=transport, timeout=60) as c:
+        answer = c.get(metered_server.url("/generate?used=10"))
+    assert answer.status_code == 200, answer.text
+    assert "settlement-overrides" not in {k.lower() for k in answer.headers}
+    assert paywire.httpx.settlement(answer) is not None
+
+
 def test_a_metered_request_that_used_nothing_costs_nothing(chain: Chain, metered_server: Server) -> None:
     key = next(_keys)
     approve_permit2(chain, key)

@@ -221,11 +221,12 @@ impl PriceTag {
                 return Err(bad("the upto scheme is x402 v2 only; serve this route over v2".into()));
             }
             match self.extra.get("facilitatorAddress").and_then(|v| v.as_str()).map(parse_address) {
-                Some(Ok(_)) => {}
+                Some(Ok(a)) if a != Address::ZERO => {}
                 _ => {
                     return Err(bad("an upto price tag names the facilitator that settles it in extra \
-                                    facilitatorAddress: name it there, or give the middleware the facilitator's \
-                                    /supported answer (supported), which lists it under its upto kind"
+                                    facilitatorAddress: name it there, or let a payment gate take it from the \
+                                    facilitator's /supported answer (the middleware's supported option), which \
+                                    lists it under its upto kind"
                         .into()));
                 }
             }
@@ -238,9 +239,10 @@ impl PriceTag {
                 Some(Ok(a)) if a != Address::ZERO => {}
                 _ => {
                     return Err(bad("a batch-settlement price tag names its receiver authorizer in extra \
-                                    receiverAuthorizer (the key that signs claims): name it there, give the \
-                                    middleware that key (receiver_authorizer), or the facilitator's /supported \
-                                    answer (supported), which lists its own under its batch-settlement kind"
+                                    receiverAuthorizer (the key that signs claims): name it there, or let a payment \
+                                    gate take it from the key it holds (receiver_authorizer) or from the \
+                                    facilitator's /supported answer (the middleware's supported option), which \
+                                    lists the facilitator's own under its batch-settlement kind"
                         .into()));
                 }
             }

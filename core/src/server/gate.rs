@@ -615,14 +615,21 @@ fn complete_tags(
             continue;
         }
         let Some(supported) = supported else { continue };
-        let network = tag.network.as_str();
-        let on_network =
-            |kind: &str| kind == network || kind.strip_suffix('*').is_some_and(|family| network.starts_with(family));
-        let found = supported
-            .kinds
-            .iter()
-            .filter(|k| k.x402_version == 2 && k.scheme == scheme && on_network(&k.network))
-            .find_map(|k| k.extra.as_ref()?.get(key)?.as_str().map(str::to_string));
+        // As a v2 bill writes the network (a tag may name it the v1 way, "base-sepolia").
+        let network =
+            crate::network::chain_id(&tag.network).map_or_else(|_| tag.network.clone(), crate::network::caip2);
+        let family = network.split_once(':').map(|(namespace, _)| format!("{namespace}:*"));
+        // The kind on the network itself first, then its family's (`eip155:*`); a value that is not a usable
+        // address is passed over.
+        let address_of = |k: &&crate::types::SupportedKind| {
+            let text = k.extra.as_ref()?.get(key)?.as_str()?;
+            crate::wire::parse_address(text).ok().filter(|a| !a.is_zero()).map(|a| a.to_checksum(None))
+        };
+        let kinds = || supported.kinds.iter().filter(|k| k.x402_version == 2 && k.scheme == scheme);
+        let found = kinds()
+            .filter(|k| k.network == network)
+            .find_map(|k| address_of(&k))
+            .or_else(|| kinds().filter(|k| Some(&k.network) == family.as_ref()).find_map(|k| address_of(&k)));
         let Some(address) = found else {
             return Err(Error::new(
                 ErrorCode::InvalidArgument,
@@ -2211,6 +2218,33 @@ mod claim_schedule {
         complete_tags(&mut routes, Some(&supported), Some(own)).unwrap();
         assert_eq!(routes[0].tags[0].extra["receiverAuthorizer"], own.to_checksum(None));
         // A network the facilitator's upto kind does not cover: said at once.
+        // A tag naming its network the v1 way is matched as the bill writes it.
+        let mut routes = vec![PricedRoute::new(None, vec![tag("base-sepolia", true, false)])];
+        complete_tags(&mut routes, Some(&supported), None).unwrap();
+        assert_eq!(routes[0].tags[0].extra["facilitatorAddress"], "0x1111111111111111111111111111111111111111");
+        // A kind on the network itself wins over its family's; a zero or unreadable address is passed over;
+        // only `namespace:*` is a family ("*" or "eip155:1*" cover nothing).
+        let answer = crate::types::SupportedResponse::from_json(
+            r#"{"kinds":[
+                {"x402Version":2,"scheme":"batch-settlement","network":"eip155:*",
+                 "extra":{"receiverAuthorizer":"0x5555555555555555555555555555555555555555"}},
+                {"x402Version":2,"scheme":"batch-settlement","network":"eip155:8453",
+                 "extra":{"receiverAuthorizer":"0x0000000000000000000000000000000000000000"}},
+                {"x402Version":2,"scheme":"batch-settlement","network":"eip155:8453",
+                 "extra":{"receiverAuthorizer":"0x6666666666666666666666666666666666666666"}},
+                {"x402Version":2,"scheme":"upto","network":"*",
+                 "extra":{"facilitatorAddress":"0x7777777777777777777777777777777777777777"}},
+                {"x402Version":2,"scheme":"upto","network":"eip155:1*",
+                 "extra":{"facilitatorAddress":"0x7777777777777777777777777777777777777777"}}]}"#,
+        )
+        .unwrap();
+        let mut routes =
+            vec![PricedRoute::new(None, vec![tag("eip155:8453", false, true), tag("eip155:1", false, true)])];
+        complete_tags(&mut routes, Some(&answer), None).unwrap();
+        assert_eq!(routes[0].tags[0].extra["receiverAuthorizer"], "0x6666666666666666666666666666666666666666");
+        assert_eq!(routes[0].tags[1].extra["receiverAuthorizer"], "0x5555555555555555555555555555555555555555");
+        let mut routes = vec![PricedRoute::new(None, vec![tag("eip155:137", true, false)])];
+        assert!(complete_tags(&mut routes, Some(&answer), None).is_err());
         let mut routes = vec![PricedRoute::new(None, vec![tag("eip155:8453", true, false)])];
         let e = complete_tags(&mut routes, Some(&supported), None).unwrap_err();
         assert!(

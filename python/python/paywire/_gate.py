@@ -114,9 +114,10 @@ class GateMiddleware:
     of those routes' ``extra.receiverAuthorizer`` when the server holds it: it signs their claims and payers'
     cooperative refunds (without it, the facilitator signs claims as the delegated authorizer, and refunds are
     refused: only the server knows what it charged); a batch-settlement tag without ``receiverAuthorizer`` then
-    takes its address. ``supported`` (the facilitator's ``/supported`` answer, e.g.
-    ``FacilitatorClient(url).supported()``) fills in what price tags leave out, as the official servers do: an
-    upto tag's ``facilitatorAddress`` and a batch-settlement tag's ``receiverAuthorizer``.
+    takes its address. ``supported`` (the ``/supported`` answer of the facilitator given as ``facilitator``, e.g.
+    ``FacilitatorClient(url).supported()``, read when the middleware is built) fills in what price tags leave out,
+    as the official servers do: an upto tag's ``facilitatorAddress`` and a batch-settlement tag's
+    ``receiverAuthorizer``. Another facilitator's answer would name keys the settling one does not hold.
     """
 
     def __init__(
@@ -191,10 +192,6 @@ class GateMiddleware:
             )
         self.facilitator = self._default_facilitator() if facilitator is None else facilitator
         self.store = None if store is None or isinstance(store, MemoryStore) else store
-        self._ready()
-
-    def _ready(self) -> None:
-        """Called once the middleware is built (a framework without a lifespan starts its claims here)."""
 
     def _router(self, app: Any, url_map: Any) -> Any:
         """The router to ask which route takes a request, or None."""

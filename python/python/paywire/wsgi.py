@@ -72,9 +72,17 @@ class Claims(_Claims):
     _ticking = False
     _pid = 0
 
+    def start(self) -> None:
+        """Starts the scheduled claims now rather than at the first request, so that what an earlier process
+        left in a shared store is claimed even when no request comes. Call it in the process that serves:
+        after building the middleware when the server does not fork, or in each worker (gunicorn's
+        ``post_fork`` hook with ``preload_app``), never in a process that forks workers afterwards, whose
+        claim runs would leave connections and locks to its children."""
+        self._check()
+
     def _check(self) -> None:
-        """Starts a claim run on a background thread when one is due and none is running (and, when the
-        middleware is built or in a process forked since, the thread that checks every few seconds)."""
+        """Starts a claim run on a background thread when one is due and none is running (and, in this process
+        the first time, the thread that checks every few seconds)."""
         mw = self.middleware
         if mw is None or not mw.gate.offers_batch:
             return
@@ -164,13 +172,6 @@ class PaymentMiddleware(GateMiddleware):
 
     def _claims_type(self) -> type[_Claims]:
         return Claims
-
-    def _ready(self) -> None:
-        # Claims start with the app, not with its first request: what an earlier process left in a shared
-        # store is claimed on schedule even when no request comes (a payer may be withdrawing it).
-        claims = self.claims
-        if isinstance(claims, Claims):
-            claims._check()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         pattern, no_route = self._framework_route(environ)
