@@ -134,7 +134,7 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
   let limit = null
   // Undoes what the last deadline hung on the caller's signal.
   let release = () => {}
-  const drive = async () => {
+  try {
     for (;;) {
       switch (step.kind) {
         case 'send': {
@@ -196,9 +196,6 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
         }
       }
     }
-  }
-  try {
-    return await drive()
   } finally {
     release()
   }

@@ -724,40 +724,23 @@ def test_paywire_clients_pay_paywire_express_from_a_channel(chain: Chain, expres
     assert chain.balance(PAY_TO) - start == 2 * PRICE
 
 
-def test_paywire_clients_pay_paywire_fastify_from_a_channel(chain: Chain, facilitator: Facilitator) -> None:
-    """paywire's Fastify plugin serves a batch-settlement route and claims it (fastify.paywireClaim()): a
-    deposit, then a voucher from paywire's Node client; the claim moves exactly the charged total."""
-    from parties import CLIENTS, node_fastify
+@pytest.mark.parametrize("adapter,client", [("node-fastify", "node"), ("python-flask", "python"),
+                                            ("node-hono", "python")])
+def test_paywire_clients_pay_paywire_fastify_flask_and_hono_from_a_channel(chain: Chain, facilitator: Facilitator,
+                                                                           adapter: str, client: str) -> None:
+    """paywire's Fastify plugin, WSGI middleware (Flask) and Hono middleware serve a batch-settlement route and
+    claim it (fastify.paywireClaim(), paywire.wsgi.Claims, middleware.claim()): a deposit, then a voucher from
+    paywire's Node or Python client; the claim moves exactly the charged total."""
+    from parties import CLIENTS, node_fastify, node_hono, python_flask
 
-    extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
-    with node_fastify(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
-        flush(server)
-        key = next(_keys)
-        start = chain.balance(PAY_TO)
-        assert CLIENTS["node"](server.url("/batch"), key).transaction
-        outcome = CLIENTS["node"](server.url("/batch"), key)
-        assert outcome.status == 200 and not outcome.transaction, outcome.output
-        summary = httpx.post(server.url("/claim"), timeout=60).json()
-        assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary
-        assert chain.balance(PAY_TO) - start == 2 * PRICE
-
-
-@pytest.mark.parametrize("adapter", ["python-flask", "node-hono"])
-def test_paywire_clients_pay_paywire_flask_and_hono_from_a_channel(chain: Chain, facilitator: Facilitator,
-                                                                   adapter: str) -> None:
-    """paywire's WSGI middleware (Flask) and Hono middleware serve a batch-settlement route and claim it
-    (paywire.wsgi.Claims, middleware.claim()): a deposit, then a voucher from paywire's Python client; the claim
-    moves exactly the charged total."""
-    from parties import CLIENTS, node_hono, python_flask
-
-    serve = {"python-flask": python_flask, "node-hono": node_hono}[adapter]
+    serve = {"node-fastify": node_fastify, "python-flask": python_flask, "node-hono": node_hono}[adapter]
     extra = {"BATCH_AUTHORIZER": FACILITATOR_ADDRESS, "BATCH_PRICE": str(PRICE)}
     with serve(facilitator.url, PAY_TO, app="paid_app", extra=extra) as server:
         flush(server)
         key = next(_keys)
         start = chain.balance(PAY_TO)
-        assert CLIENTS["python"](server.url("/batch"), key).transaction
-        outcome = CLIENTS["python"](server.url("/batch"), key)
+        assert CLIENTS[client](server.url("/batch"), key).transaction
+        outcome = CLIENTS[client](server.url("/batch"), key)
         assert outcome.status == 200 and not outcome.transaction, outcome.output
         summary = httpx.post(server.url("/claim"), timeout=60).json()
         assert [c["amount"] for c in summary["claims"]] == [str(2 * PRICE)], summary

@@ -112,13 +112,20 @@ def block(chain: Chain) -> int:
     return int(str(chain.rpc("eth_blockNumber", [])), 16)
 
 
+def pass_app(pass_facilitator: Facilitator) -> Dict[str, str]:
+    """A paid app's settings: it trusts passes from the pass facilitator's key, names that facilitator in its
+    bills and signs its offers."""
+    issuer = paywire.LocalSigner(PASS_KEY).address
+    return {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
+            "OFFER_KEY": OFFER_KEY}
+
+
 @pytest.fixture(scope="module")
 def shop(pass_facilitator: Facilitator) -> Iterator[Tuple[Server, str]]:
     issuer = paywire.LocalSigner(PASS_KEY).address
     supported = httpx.get(f"{pass_facilitator.url}/supported").json()
     assert supported["passes"]["issuer"] == issuer
-    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
-             "OFFER_KEY": OFFER_KEY}
+    extra = pass_app(pass_facilitator)
     with python_asgi(closed_url(), PAY_TO, app="faults", extra=extra) as server:
         yield server, issuer
 
@@ -206,9 +213,7 @@ def test_a_paywire_client_pays_once_then_gets_and_presents_a_pass(
 ) -> None:
     """paywire's paying client, trusting the pass facilitator: the first call pays (settled by the session's
     facilitator), the next asks for a pass for that settlement and presents it, and the rest present it."""
-    issuer = paywire.LocalSigner(PASS_KEY).address
-    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
-             "OFFER_KEY": OFFER_KEY}
+    extra = pass_app(pass_facilitator)
     with python_asgi(facilitator.url, PAY_TO, app="faults", extra=extra) as server:
         key = payer_key()
         payer = paywire.LocalSigner(key).address
@@ -237,9 +242,7 @@ def test_the_jdk_client_pays_once_then_gets_and_presents_a_pass(
 ) -> None:
     """The JDK's java.net.http client (PaywireHttpClient): the pass facilitator's answer is the machine's to read,
     never the caller's body handler's (it once went there, and the client never kept a pass)."""
-    issuer = paywire.LocalSigner(PASS_KEY).address
-    extra = {"ACCESS_ISSUERS": issuer, "ACCESS_LIFETIME": "600", "PASS_FACILITATOR": pass_facilitator.url,
-             "OFFER_KEY": OFFER_KEY}
+    extra = pass_app(pass_facilitator)
     with python_asgi(facilitator.url, PAY_TO, app="faults", extra=extra) as server:
         key = payer_key()
         payer = paywire.LocalSigner(key).address

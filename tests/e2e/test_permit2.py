@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -34,6 +34,7 @@ from localnet import (
 )
 from parties import (
     APPS,
+    Outcome,
     Server,
     cli_client,
     jvm_httpserver,
@@ -433,6 +434,16 @@ class LyingRpc:
         self.server.shutdown()
         self.server.server_close()
 
+    def pay(self, client: Any, url: str, key: str) -> Tuple[Outcome, List[str], float]:
+        """`client` pays `url` reading the chain here (closed after): its outcome, the selectors it read, and
+        the seconds it took."""
+        started = time.monotonic()
+        try:
+            outcome = client(url, key, {"PAYWIRE_RPC_URLS": f"eip155:84532={self.url}"})
+        finally:
+            self.close()
+        return outcome, [c["params"][0]["data"][:10] for c in self.calls], time.monotonic() - started
+
 
 @pytest.mark.parametrize("client", [python_client, node_client], ids=["python", "node"])
 def test_a_lying_endpoint_costs_the_payer_nothing_and_is_never_shown(chain: Chain, sponsored_server: Server,
@@ -440,25 +451,18 @@ def test_a_lying_endpoint_costs_the_payer_nothing_and_is_never_shown(chain: Chai
     key = next(_keys)
     before = balances(chain, address(key))
     # A wrong nonce: the permit cannot approve, the facilitator refuses, and nothing moves.
-    rpc = LyingRpc(7)
-    try:
-        outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
-    finally:
-        rpc.close()
-    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e", "0x7ecebe00"], rpc.calls
+    outcome, reads, _ = LyingRpc(7).pay(client, sponsored_server.url(), key)
+    assert reads == ["0xdd62ed3e", "0x7ecebe00"], reads
     assert outcome.status in (402, 412) and not outcome.transaction, outcome.output
     assert balances(chain, address(key)) == before
     assert "SECRET-KEY" not in outcome.output
     # An endpoint claiming a large allowance: no permit is sent, and the payer is told to approve Permit2.
-    rpc = LyingRpc(2**255)
-    try:
-        outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
-    finally:
-        rpc.close()
-    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e"], rpc.calls
+    outcome, reads, _ = LyingRpc(2**255).pay(client, sponsored_server.url(), key)
+    assert reads == ["0xdd62ed3e"], reads
     assert outcome.status == 412 and "permit2_allowance_required" in outcome.output, outcome.output
     assert balances(chain, address(key)) == before
     assert "SECRET-KEY" not in outcome.output
+
 
 @pytest.mark.parametrize("client", [cli_client, python_client, node_client, kotlin_client],
                          ids=["rust-cli", "python", "node", "kotlin"])
@@ -469,15 +473,9 @@ def test_a_flooding_endpoint_is_no_answer_and_costs_the_payer_nothing(chain: Cha
     the payer, who never approved Permit2, is told so and charged nothing."""
     key = next(_keys)
     before = balances(chain, address(key))
-    rpc = LyingRpc(0, endless=True)
-    started = time.monotonic()
-    try:
-        outcome = client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
-    finally:
-        rpc.close()
-    took = time.monotonic() - started
+    outcome, reads, took = LyingRpc(0, endless=True).pay(client, sponsored_server.url(), key)
     assert took < 12, f"{took:.1f} s: the answer was read past the limit"
-    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e"], rpc.calls
+    assert reads == ["0xdd62ed3e"], reads
     assert outcome.status == 412 and "permit2_allowance_required" in outcome.body + outcome.output, outcome.output
     assert balances(chain, address(key)) == before
     assert "SECRET-KEY" not in outcome.output
@@ -488,17 +486,12 @@ def test_a_hung_endpoint_costs_a_payment_the_core_deadline(chain: Chain, sponsor
     no permit goes, and nothing moves. The CLI's own timeout (60 s) never comes into it."""
     key = next(_keys)
     before = balances(chain, address(key))
-    rpc = LyingRpc(7, hang="0xdd62ed3e")
-    started = time.monotonic()
-    try:
-        outcome = cli_client(sponsored_server.url(), key, {"PAYWIRE_RPC_URLS": f"eip155:84532={rpc.url}"})
-    finally:
-        rpc.close()
-    took = time.monotonic() - started
+    outcome, reads, took = LyingRpc(7, hang="0xdd62ed3e").pay(cli_client, sponsored_server.url(), key)
     assert 15 <= took < 30, took
-    assert [c["params"][0]["data"][:10] for c in rpc.calls] == ["0xdd62ed3e"], rpc.calls
+    assert reads == ["0xdd62ed3e"], reads
     assert outcome.status == 412 and not outcome.transaction, outcome.output
     assert balances(chain, address(key)) == before
+
 
 # ---- upto: a Permit2 witness transfer for a maximum; the server charges what was used, at most that ----
 

@@ -2131,6 +2131,18 @@ mod claim_schedule {
     use crate::server::store::MemoryStore;
     use crate::signer::FixedRandomness;
 
+    /// The parts of a test gate: `options`, its own memory store, fixed randomness, no issuer or keys.
+    fn test_parts(options: GateOptions) -> GateParts {
+        GateParts {
+            options,
+            issuer: None,
+            access: None,
+            store: Some(Arc::new(MemoryStore::default())),
+            randomness: Arc::new(FixedRandomness::new(vec![7])),
+            receiver_authorizer: None,
+        }
+    }
+
     fn gate(batch: bool, claims: ClaimSchedule) -> Gate {
         let mut tag = PriceTag::new("$0.001", "eip155:84532", "0x209693Bc6afc0C5328bA36FaF03C514EF312287C");
         if batch {
@@ -2138,14 +2150,7 @@ mod claim_schedule {
             tag.extra.insert("receiverAuthorizer".into(), "0x4444444444444444444444444444444444444444".into());
         }
         let route = PricedRoute::new(Some(RoutePattern::parse("/a").unwrap()), vec![tag]);
-        let parts = GateParts {
-            options: GateOptions { claims, ..GateOptions::default() },
-            issuer: None,
-            access: None,
-            store: Some(Arc::new(MemoryStore::default())),
-            randomness: Arc::new(FixedRandomness::new(vec![7])),
-            receiver_authorizer: None,
-        };
+        let parts = test_parts(GateOptions { claims, ..GateOptions::default() });
         Gate::new(vec![route], parts).unwrap()
     }
 
@@ -2258,15 +2263,7 @@ mod claim_schedule {
                 Some(RoutePattern::parse("/m").unwrap()),
                 vec![tag("eip155:84532", true, false)],
             )];
-            let parts = GateParts {
-                options: GateOptions { supported, ..GateOptions::default() },
-                issuer: None,
-                access: None,
-                store: Some(Arc::new(MemoryStore::default())),
-                randomness: Arc::new(FixedRandomness::new(vec![7])),
-                receiver_authorizer: None,
-            };
-            Gate::new(routes, parts)
+            Gate::new(routes, test_parts(GateOptions { supported, ..GateOptions::default() }))
         };
         assert!(gate(Some(supported)).is_ok());
         assert!(gate(None).unwrap_err().message().contains("facilitatorAddress"));
@@ -2286,18 +2283,8 @@ mod claim_schedule {
                 PricedRoute::new(Some(RoutePattern::parse("/exact").unwrap()), vec![exact]),
                 PricedRoute::new(Some(RoutePattern::parse("/a").unwrap()), vec![tag]),
             ];
-            let parts = GateParts {
-                options: GateOptions {
-                    claims: ClaimSchedule { every_seconds: every, at_amount: 0 },
-                    ..GateOptions::default()
-                },
-                issuer: None,
-                access: None,
-                store: Some(Arc::new(MemoryStore::default())),
-                randomness: Arc::new(FixedRandomness::new(vec![7])),
-                receiver_authorizer: None,
-            };
-            Gate::new(routes, parts)
+            let claims = ClaimSchedule { every_seconds: every, at_amount: 0 };
+            Gate::new(routes, test_parts(GateOptions { claims, ..GateOptions::default() }))
         };
         // The default withdraw delay is 900 s: claims at most every 450 s.
         assert!(build(450, None).is_ok() && build(300, None).is_ok() && build(0, None).is_ok());

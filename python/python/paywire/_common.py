@@ -31,17 +31,25 @@ def own_timeout(core_ms: int, caller: Optional[float]) -> float:
     return seconds if caller is None else min(seconds, caller)
 
 
+def _took(read: bytearray, chunk: bytes, limit: int, deadline: float) -> bool:
+    """Adds ``chunk`` to ``read``; whether the body is read far enough (past ``limit``). A body still coming
+    at ``deadline`` (``time.monotonic()``) raises ``TimeoutError``, as one broken off."""
+    read += chunk
+    if len(read) > limit:
+        return True
+    if time.monotonic() > deadline:
+        raise TimeoutError("the answer was still coming at the deadline")
+    return False
+
+
 def read_at_most(chunks: Iterable[bytes], limit: int, deadline: float) -> bytes:
     """At most ``limit + 1`` bytes of a body, so that the core sees an answer longer than the limit it set for
     the machine's own requests (and takes it as none) without the glue holding more in memory; a body still
     coming at ``deadline`` (``time.monotonic()``) raises ``TimeoutError``, as one broken off."""
     read = bytearray()
     for chunk in chunks:
-        read += chunk
-        if len(read) > limit:
+        if _took(read, chunk, limit, deadline):
             break
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer was still coming at the deadline")
     return bytes(read[: limit + 1])
 
 
@@ -49,11 +57,8 @@ async def aread_at_most(chunks: AsyncIterable[bytes], limit: int, deadline: floa
     """``read_at_most`` for an async body."""
     read = bytearray()
     async for chunk in chunks:
-        read += chunk
-        if len(read) > limit:
+        if _took(read, chunk, limit, deadline):
             break
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer was still coming at the deadline")
     return bytes(read[: limit + 1])
 
 
