@@ -202,26 +202,36 @@ async function drive(fetchImpl, payer, request, hooks, callOptions) {
 }
 
 /**
- * The caller's signal (if any) combined with a deadline of `ms` milliseconds, and what undoes the combination
- * once the request is done with (Node 18's, which hangs a listener on the caller's signal).
+ * The caller's signal (if any) combined with a deadline of `ms` milliseconds, and what releases the combination
+ * once the request is done with. Node holds a timeout signal, and one AbortSignal.any() makes, only weakly (as
+ * does a Request following its signal): the release function keeps them alive until then, or a collection could
+ * drop them and the deadline would never fire. On Node 18 it also unhooks the listener hung on the caller's signal.
  */
 function deadline(signal, ms) {
   const timeout = AbortSignal.timeout(ms)
-  if (!signal) return [timeout, () => {}]
-  if (typeof AbortSignal.any === 'function') return [AbortSignal.any([signal, timeout]), () => {}]
-  // Node 18 lacks AbortSignal.any: whichever aborts first aborts the request.
-  const both = new AbortController()
+  let combined = timeout
   const hung = []
-  for (const s of [signal, timeout]) {
-    if (s.aborted) {
-      both.abort(s.reason)
-      continue
+  if (signal && typeof AbortSignal.any === 'function') {
+    combined = AbortSignal.any([signal, timeout])
+  } else if (signal) {
+    // Node 18 lacks AbortSignal.any: whichever aborts first aborts the request.
+    const both = new AbortController()
+    for (const s of [signal, timeout]) {
+      if (s.aborted) {
+        both.abort(s.reason)
+        continue
+      }
+      const onAbort = () => both.abort(s.reason)
+      s.addEventListener('abort', onAbort, { once: true })
+      hung.push([s, onAbort])
     }
-    const onAbort = () => both.abort(s.reason)
-    s.addEventListener('abort', onAbort, { once: true })
-    hung.push([s, onAbort])
+    combined = both.signal
   }
-  return [both.signal, () => { for (const [s, onAbort] of hung) s.removeEventListener('abort', onAbort) }]
+  const held = [timeout, combined]
+  return [combined, () => {
+    for (const [s, onAbort] of hung) s.removeEventListener('abort', onAbort)
+    return held
+  }]
 }
 
 /**

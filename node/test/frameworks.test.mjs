@@ -7,6 +7,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 
 import express from 'express'
 import Fastify from 'fastify'
@@ -341,22 +343,31 @@ test('a chain read that hangs ends at the core deadline, and the payment goes on
   const seen = []
   const api = sponsoredApi(seen, 0, 4)
   let hung = 0
+  // Held as an HTTP stack holds a request in flight (nothing else would: a Request and its signal are collected).
+  const inFlight = []
   const hanging = async (request) => {
     // The allowance read never answers; only its signal ends it.
     if (request.url === RPC && (await request.clone().text()).includes('0xdd62ed3e')) {
       hung += 1
+      inFlight.push(request)
       return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)))
     }
     return api(request)
   }
   const started = Date.now()
   const paidFetch = paywire.wrapFetch(hanging, payer(), { rpcUrls: { 'eip155:84532': RPC } })
-  // A hung socket would keep the event loop alive; the stand-in's promise does not (the deadline's timer is unref'd).
-  const alive = setInterval(() => {}, 1000)
+  // Collections while it hangs: Node holds the deadline's signals only weakly, so a deadline nothing kept alive
+  // would never fire. The collections also keep the event loop alive, as a hung socket would (the deadline's
+  // timer is unref'd), for at most 30 s, so a failure ends instead of hanging.
+  v8.setFlagsFromString('--expose_gc')
+  const gc = vm.runInNewContext('gc')
+  const collecting = setInterval(gc, 250)
+  const stop = setTimeout(() => clearInterval(collecting), 30000)
   try {
     assert.equal((await paidFetch('https://api.test/data')).status, 200)
   } finally {
-    clearInterval(alive)
+    clearInterval(collecting)
+    clearTimeout(stop)
   }
   assert.equal(hung, 1)
   const took = Date.now() - started
