@@ -340,7 +340,7 @@ impl Sender {
     /// One pass of upkeep: forgets mined nonces, rebroadcasts what the node lost, replaces what is stuck
     /// longer than `stuck_after`, and fills gaps. Only the first nonce not yet mined is replaced or filled:
     /// every later one waits on it. A transaction is replaced only once blocks were mined without it (while
-    /// no block is made, higher fees buy nothing).
+    /// no block is made, higher fees buy nothing) or when the node holds it without counting it as pending.
     /// `persist` records a replacement with its settlement before it is broadcast.
     pub async fn tend(&self, rpc: &Rpc, stuck_after: Duration, persist: &Persist<'_>) -> Result<Tended, RpcError> {
         {
@@ -426,8 +426,15 @@ impl Sender {
                 Err(e) => return Err(e),
             }
         }
+        if nonce != mined {
+            return Ok(());
+        }
         let passed_over = flight.seen_at_block.is_some_and(|seen| head >= seen + 2);
-        if nonce == mined && passed_over {
+        // A node can hold the transaction without counting it as pending (anvil's pool leaves one queued
+        // after transactions of one key arrive out of order): it will never mine it, and broadcasting it
+        // again is refused as known. No block comes to pass it over (anvil mines only when a transaction is
+        // ready), so that is known by the node's pending count alone. A healthy node counts the transaction.
+        if passed_over || self.pending_count(rpc).await? <= nonce {
             let replacement = self.replace(rpc, nonce, &flight.key, &last.raw, persist).await?;
             tended.replaced.push((flight.key.clone(), replacement));
         }

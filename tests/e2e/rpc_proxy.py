@@ -8,6 +8,9 @@ It forwards every call and records its method. A fault set on a method applies t
     "limit" answer a JSON-RPC error (-32005, "rate limit exceeded") without forwarding
     "flaky" forward the call (the node acts on it), then answer a JSON-RPC error (-32603, "upstream timeout"),
             as a gateway that timed out waiting for the node does
+    "hold"  (eth_sendRawTransaction) take the transaction without forwarding it, and show it as known, in no
+            block, to eth_getTransactionByHash: a node that holds a transaction it will never mine, as anvil's
+            pool does with one left queued after transactions of one key came out of order
 
 Its URL carries a fake API key in the path (`/v2/<SECRET>`), as real RPC URLs do, so tests can check that
 the facilitator never repeats it.
@@ -18,9 +21,13 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import httpx
+from eth_account import Account
+from eth_account.typed_transactions import TypedTransaction
+from eth_utils import keccak
+from hexbytes import HexBytes
 
 SECRET = "pw-test-api-key-3f9c1e"
 KEEPER_METHODS = {"eth_getTransactionCount", "eth_blockNumber", "eth_getTransactionByHash"}
@@ -31,6 +38,7 @@ class RpcProxy:
         self.upstream = upstream
         self.calls: List[str] = []
         self.faults: Dict[str, Tuple[str, int]] = {}
+        self.held: Dict[str, Dict[str, Any]] = {}  # transactions taken by "hold", by hash
         self.hold = 30.0
         self.released = threading.Event()
         self.lock = threading.Lock()
@@ -52,6 +60,17 @@ class RpcProxy:
                 except (ValueError, AttributeError, IndexError):
                     first, method = None, ""
                 fault = proxy.take(method)
+                params = first.get("params") if isinstance(first, dict) else None
+                ident = first.get("id") if isinstance(first, dict) else None
+                if fault == "hold" and isinstance(params, list) and params:
+                    held = proxy.held_transaction(str(params[0]))
+                    self.answer(200, json.dumps({"jsonrpc": "2.0", "id": ident, "result": held["hash"]}).encode())
+                    return
+                if method == "eth_getTransactionByHash" and isinstance(params, list) and params:
+                    held = proxy.held.get(str(params[0]).lower())
+                    if held is not None:
+                        self.answer(200, json.dumps({"jsonrpc": "2.0", "id": ident, "result": held}).encode())
+                        return
                 if fault == "hang":
                     proxy.released.wait(proxy.hold)
                     self.close_connection = True
@@ -60,7 +79,6 @@ class RpcProxy:
                     self.answer(502, b"bad gateway")
                     return
                 if fault == "limit":
-                    ident = first.get("id") if isinstance(first, dict) else None
                     error = {"jsonrpc": "2.0", "id": ident, "error": {"code": -32005, "message": "rate limit exceeded"}}
                     self.answer(200, json.dumps(error).encode())
                     return
@@ -69,7 +87,6 @@ class RpcProxy:
                     self.close_connection = True
                     return
                 if fault == "flaky":
-                    ident = first.get("id") if isinstance(first, dict) else None
                     error = {"jsonrpc": "2.0", "id": ident, "error": {"code": -32603, "message": "upstream timeout"}}
                     self.answer(200, json.dumps(error).encode())
                     return
@@ -87,6 +104,22 @@ class RpcProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/{SECRET}"
+
+    def held_transaction(self, raw_hex: str) -> Dict[str, Any]:
+        """Keeps the signed transaction `raw_hex` as a node's pool would show it, unmined; returns that view."""
+        raw = bytes.fromhex(raw_hex.removeprefix("0x"))
+        tx = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        view = {
+            "hash": "0x" + keccak(raw).hex(), "from": Account.recover_transaction(raw_hex), "to": "0x" + bytes(tx["to"]).hex(),
+            "nonce": hex(tx["nonce"]), "gas": hex(tx["gas"]), "value": hex(tx["value"]),
+            "input": "0x" + bytes(tx["data"]).hex(), "type": hex(tx["type"]), "chainId": hex(tx["chainId"]),
+            "maxFeePerGas": hex(tx["maxFeePerGas"]), "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
+            "gasPrice": hex(tx["maxFeePerGas"]), "accessList": [], "v": hex(tx["v"]), "yParity": hex(tx["v"]),
+            "r": hex(tx["r"]), "s": hex(tx["s"]), "blockHash": None, "blockNumber": None, "transactionIndex": None,
+        }
+        with self.lock:
+            self.held[view["hash"]] = view
+        return view
 
     def take(self, method: str) -> Optional[str]:
         with self.lock:

@@ -64,6 +64,10 @@ class Link:
                     return
                 try:
                     self.send_response(answer.status_code)
+                    # Said outright, though HTTP/1.0 implies it: java.net.http would pool the connection and
+                    # could send the server's next call on it after it closed (a fault of its own, not the one
+                    # a test arms; FacilitatorClientTest covers it).
+                    self.send_header("Connection", "close")
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(answer.content)))
                     self.end_headers()

@@ -480,6 +480,17 @@ def test_one_log_line_per_request_and_metrics(facilitator: Facilitator) -> None:
     assert f'paywire_facilitator_gas_used_total{{chain="84532",key="{address(SETTLERS[0])}"}}' in metrics
 
 
+def settled_within(seconds: float, f: Facilitator, body: Dict[str, Any], failure: str) -> Dict[str, Any]:
+    """Asks `/settle` until it succeeds, `settlement_pending` in between, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done = post(f, "/settle", body)
+        if done["success"]:
+            return done
+        assert done["errorReason"] == "settlement_pending", done
+        assert time.monotonic() < deadline, failure
+
+
 def test_a_stuck_transaction_is_replaced_with_higher_fees(chain: Chain, running: Running) -> None:
     chains = [{"chain_id": 84532, "urls_env": "PW_RPC", "keys_env": ["PW_KEY"]}]
     f = running.start(chains, {"PW_RPC": chain.rpc_url, "PW_KEY": SETTLERS[2]}, receipt=2.0)
@@ -495,13 +506,7 @@ def test_a_stuck_transaction_is_replaced_with_higher_fees(chain: Chain, running:
         # Blocks from now on cost far more than the transaction offers: it waits in the pool, passed over.
         chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(int(sent["maxFeePerGas"], 16) * 50)])
         chain.rpc("evm_setIntervalMining", [1])
-        deadline = time.monotonic() + 40
-        while True:
-            done = post(f, "/settle", body)
-            if done["success"]:
-                break
-            assert done["errorReason"] == "settlement_pending", done
-            assert time.monotonic() < deadline, "a transaction passed over by every block was never replaced"
+        done = settled_within(40, f, body, "a transaction passed over by every block was never replaced")
     finally:
         chain.rpc("evm_setIntervalMining", [0])
         chain.rpc("evm_setAutomine", [True])
@@ -512,6 +517,25 @@ def test_a_stuck_transaction_is_replaced_with_higher_fees(chain: Chain, running:
     assert chain.rpc("eth_getTransactionReceipt", [first["transaction"]]) is None
     charged_once(chain, key, before, done["transaction"])
     assert post(f, "/settle", body) == done
+
+
+def test_a_transaction_the_node_holds_but_never_mines_is_replaced(chain: Chain, proxy: RpcProxy,
+                                                                  facilitator: Facilitator) -> None:
+    """The node takes the transaction and shows it as known but never mines it, and no block comes to pass it
+    over (anvil mines only ready transactions; its pool can hold one back after a key's transactions came out of
+    order): the keeper reads that the node does not count it as pending, replaces it, and it settles once."""
+    key = payer()
+    before = chain.balance(address(key))
+    body = request_body(key, bill())
+    proxy.fault("eth_sendRawTransaction", "hold")
+    done = settled_within(30, facilitator, body, "a transaction the node held and never mined was never replaced")
+    [held] = proxy.held.values()
+    assert done["transaction"] != held["hash"], "the held transaction cannot have been mined"
+    mined = chain.rpc("eth_getTransactionByHash", [done["transaction"]])
+    assert isinstance(mined, dict) and mined["nonce"] == held["nonce"]
+    assert int(mined["maxFeePerGas"], 16) > int(held["maxFeePerGas"], 16)
+    charged_once(chain, key, before, done["transaction"])
+    assert post(facilitator, "/settle", body) == done
 
 
 def test_a_settlement_sticks_to_its_key_across_a_restart(chain: Chain, running: Running) -> None:

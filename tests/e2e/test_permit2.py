@@ -412,6 +412,7 @@ class LyingRpc:
                 self.send_header("content-type", "application/json")
                 if not endless:
                     self.send_header("content-length", str(len(answer)))
+                    self.send_header("connection", "close")  # see settle_link.py
                 else:
                     self.close_connection = True  # the body ends when the connection does
                 self.end_headers()

@@ -49,21 +49,42 @@ class FacilitatorClient(
     private fun call(endpoint: String, body: String?): HttpResponse<String> {
         val target = facilitatorEndpoint(url, endpoint)
         val builder = HttpRequest.newBuilder(URI.create(target.url)).timeout(timeout).header("content-type", "application/json")
+        // Over plain http, java.net.http asks to upgrade to h2c with the request, body and all, which some
+        // servers mishandle (an upgrade with a body): a facilitator gets plain HTTP/1.1.
+        if (target.url.startsWith("http://", ignoreCase = true)) builder.version(HttpClient.Version.HTTP_1_1)
         for (h in facilitatorHeaders(headersJson, endpoint)) builder.header(h.name, h.value)
         builder.method(target.method, body?.let { HttpRequest.BodyPublishers.ofString(it) } ?: HttpRequest.BodyPublishers.noBody())
         val request = builder.build()
         var attempt = 0u
+        var sender = client
         while (true) {
             try {
-                return client.send(request, HttpResponse.BodyHandlers.ofString())
+                return sender.send(request, HttpResponse.BodyHandlers.ofString())
             } catch (e: IOException) {
-                // Closed without an answer (java.net.http also reuses pooled connections the server already
-                // closed, and fails with no byte received): the core's rule asks once more.
+                // Closed without an answer: the core's rule asks once more. java.net.http pools a connection
+                // after an HTTP/1.0 answer that did not say `Connection: close` and hands it out again before
+                // it notices the close, so the pool can hold several such connections: the second ask goes
+                // through a client with an empty pool.
                 val noAnswer = e.message?.contains("received no bytes") == true
-                if (noAnswer && attempt++ < facilitatorRetriesWithoutAnswer()) continue
+                if (noAnswer && attempt++ < facilitatorRetriesWithoutAnswer()) {
+                    sender = unpooled(client)
+                    continue
+                }
                 throw unreachable(endpoint, e)
             }
         }
+    }
+
+    /** A client configured as [c] (proxy, TLS, redirects, timeouts…) with none of its pooled connections. */
+    private fun unpooled(c: HttpClient): HttpClient {
+        val b = HttpClient.newBuilder().followRedirects(c.followRedirects()).version(c.version())
+            .sslContext(c.sslContext()).sslParameters(c.sslParameters())
+        c.proxy().ifPresent { b.proxy(it) }
+        c.authenticator().ifPresent { b.authenticator(it) }
+        c.cookieHandler().ifPresent { b.cookieHandler(it) }
+        c.connectTimeout().ifPresent { b.connectTimeout(it) }
+        c.executor().ifPresent { b.executor(it) }
+        return b.build()
     }
 
     private fun unreachable(endpoint: String, e: IOException): Exception {

@@ -108,6 +108,8 @@ class PaywireHttpClient(
         val ownMs = own?.let { o -> original.timeout().map { minOf(it.toMillis(), o.timeoutMs) }.orElse(o.timeoutMs) }
         if (ownMs != null) builder.timeout(Duration.ofMillis(ownMs)) else original.timeout().ifPresent { builder.timeout(it) }
         original.version().ifPresent { builder.version(it) }
+        // A JSON-RPC POST over plain http would carry java.net.http's h2c upgrade, which some servers mishandle.
+        if (own != null && hop.url.startsWith("http://", ignoreCase = true)) builder.version(HttpClient.Version.HTTP_1_1)
         builder.expectContinue(original.expectContinue())
         for (h in hop.headers) if (!RESTRICTED.contains(h.name.lowercase())) builder.header(h.name, h.value)
         val publisher = hop.body?.let { HttpRequest.BodyPublishers.ofByteArray(it) } ?: HttpRequest.BodyPublishers.noBody()
