@@ -9,6 +9,7 @@ import java.net.InetAddress
 import java.net.ServerSocket
 import java.net.Socket
 import java.util.concurrent.Callable
+import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
@@ -41,6 +42,9 @@ class FacilitatorClientTest {
         return "http://127.0.0.1:${listener.localPort}"
     }
 
+    /** The `Upgrade` headers the calls came with (java.net.http asks for h2c over plain http by default). */
+    private val upgrades = ConcurrentLinkedQueue<String>()
+
     private fun answer(socket: Socket, calls: AtomicInteger) = socket.use {
         val input = it.getInputStream().buffered()
         var length = 0
@@ -54,6 +58,7 @@ class FacilitatorClientTest {
             }
             if (line.isEmpty()) break
             if (line.startsWith("content-length:", ignoreCase = true)) length = line.substringAfter(':').trim().toInt()
+            if (line.startsWith("upgrade:", ignoreCase = true)) upgrades.add(line)
         }
         input.readNBytes(length)
         calls.incrementAndGet()
@@ -74,6 +79,7 @@ class FacilitatorClientTest {
             val failed = asks.map { it.get() }.filter { it.isFailure }.map { it.exceptionOrNull()?.message }
             assertEquals(emptyList<String?>(), failed.take(3), "${failed.size} of 800 asks failed")
             assertTrue(calls.get() >= 800)
+            assertEquals(emptyList<String>(), upgrades.toList(), "the calls went in plain HTTP/1.1")
         } finally {
             pool.shutdown()
             pool.awaitTermination(10, TimeUnit.SECONDS)

@@ -38,6 +38,8 @@ class SponsoringTest {
     @Volatile private var endless = false
     /** The selectors of the chain reads, in order. */
     private val reads = ConcurrentLinkedQueue<String>()
+    /** The `Upgrade` headers the chain reads came with (java.net.http asks for h2c over plain http by default). */
+    private val upgrades = ConcurrentLinkedQueue<String>()
     /** The payments the API received. */
     private val payments = ConcurrentLinkedQueue<String>()
 
@@ -62,6 +64,7 @@ class SponsoringTest {
             val call = JSONObject(exchange.requestBody.readBytes().decodeToString())
             val data = call.getJSONArray("params").getJSONObject(0).getString("data")
             reads.add(data.take(10))
+            exchange.requestHeaders.getFirst("Upgrade")?.let { upgrades.add(it) }
             if (hangAllowance && data.startsWith("0xdd62ed3e")) {
                 Thread.sleep(20_000)
                 exchange.close()
@@ -138,6 +141,8 @@ class SponsoringTest {
             assertEquals(200, send(), name)
             assertEquals("4", permit()?.getString("nonce"), name)
         }
+        // The reads went in plain HTTP/1.1, never with an upgrade request some servers mishandle.
+        assertEquals(emptyList<String>(), upgrades.toList())
     }
 
     @Test
