@@ -6,13 +6,27 @@ use serde_json::{Map, Value};
 
 use crate::error::{Result, bad_argument};
 
-/// One HTTP header: Swift and Kotlin hand their header collections over as a list of these.
-#[derive(Debug, Clone, uniffi::Record)]
+/// One HTTP header: Swift and Kotlin hand their header collections over as a list of these. Printed
+/// (`toString`, `debugDescription`), it shows its name and the value's length only: a value may be a payment or
+/// the caller's credentials.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct HttpHeader {
     /// The name, in any letter case.
     pub name: String,
     /// The value.
     pub value: String,
+}
+
+impl std::fmt::Debug for HttpHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpHeader").field("name", &self.name).field("value_len", &self.value.len()).finish()
+    }
+}
+
+/// The names of `headers`, for a record's printed form (never their values).
+pub fn header_names(headers: &[HttpHeader]) -> Vec<&str> {
+    headers.iter().map(|h| h.name.as_str()).collect()
 }
 
 /// (name, value) pairs for the core.

@@ -11,7 +11,7 @@ use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
 use paywire_core::siwx;
 
-use crate::convert::{HttpHeader, header_pairs};
+use crate::convert::{HttpHeader, header_names, header_pairs};
 use crate::credentials::{AccessPolicy, Issuer};
 use crate::error::{ErrorDetails, Result, bad_argument};
 use crate::getters::getters;
@@ -142,8 +142,9 @@ impl From<SignInOptions> for siwx::SignInOptions {
     }
 }
 
-/// A request as the gate sees it.
-#[derive(Debug, Clone, uniffi::Record)]
+/// A request as the gate sees it. Printed, it shows the method, path, origin and header names only.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct RequestHead {
     /// The method.
     pub method: String,
@@ -155,6 +156,17 @@ pub struct RequestHead {
     pub origin: String,
     /// The headers.
     pub headers: Vec<HttpHeader>,
+}
+
+impl std::fmt::Debug for RequestHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("origin", &self.origin)
+            .field("headers", &header_names(&self.headers))
+            .finish()
+    }
 }
 
 impl From<RequestHead> for core::RequestHead {
@@ -572,8 +584,10 @@ impl From<core::Step> for GateStep {
     }
 }
 
-/// A request for `PaidFetch.start`.
-#[derive(Debug, Clone, uniffi::Record)]
+/// A request for `PaidFetch.start`. Printed, it shows the method, the URL's origin and the header names only: a
+/// URL may carry an API key (a JSON-RPC endpoint's), and headers a payment or the caller's credentials.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct FetchRequest {
     /// The method.
     pub method: String,
@@ -585,8 +599,10 @@ pub struct FetchRequest {
     pub body: Option<Vec<u8>>,
 }
 
-/// How one call behaves.
-#[derive(Debug, Clone, uniffi::Record)]
+/// How one call behaves. Printed, it shows the networks of `rpc_urls`, not their URLs (which often carry an API
+/// key), and the facilitators' URLs without credentials or query.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct FetchOptions {
     /// Follow redirects (the machine follows them; the glue's stack must not).
     #[uniffi(default = true)]
@@ -613,6 +629,42 @@ pub struct FetchOptions {
     /// machine reads through them what an EIP-2612 permit for Permit2 needs (none: no reads, no permit).
     #[uniffi(default = None)]
     pub rpc_urls: Option<std::collections::HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for FetchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let request = fetch_core::FetchRequest {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: header_pairs(&self.headers),
+            body: self.body.clone(),
+        };
+        std::fmt::Debug::fmt(&request, f)
+    }
+}
+
+impl std::fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut networks: Option<Vec<&str>> =
+            self.rpc_urls.as_ref().map(|urls| urls.keys().map(String::as_str).collect());
+        if let Some(n) = networks.as_mut() {
+            n.sort_unstable();
+        }
+        let facilitators: Option<Vec<String>> = self
+            .pass_facilitators
+            .as_ref()
+            .map(|urls| urls.iter().map(|u| paywire_core::facilitator::redact_url(u)).collect());
+        f.debug_struct("FetchOptions")
+            .field("follow_redirects", &self.follow_redirects)
+            .field("max_redirects", &self.max_redirects)
+            .field("already_paid", &self.already_paid)
+            .field("sign_inline", &self.sign_inline)
+            .field("hooks", &self.hooks)
+            .field("sign_in", &self.sign_in)
+            .field("pass_facilitators", &facilitators)
+            .field("rpc_networks", &networks)
+            .finish()
+    }
 }
 
 /// What a call paid, with its final response.

@@ -18,13 +18,23 @@ fn endpoint(name: &str) -> Result<Endpoint> {
     }
 }
 
-/// A facilitator endpoint's URL and HTTP method.
-#[derive(Debug, Clone, uniffi::Record)]
+/// A facilitator endpoint's URL and HTTP method. Printed, the URL shows no credentials or query.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct FacilitatorEndpoint {
     /// The URL.
     pub url: String,
     /// `GET` or `POST`.
     pub method: String,
+}
+
+impl std::fmt::Debug for FacilitatorEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FacilitatorEndpoint")
+            .field("url", &core::redact_url(&self.url))
+            .field("method", &self.method)
+            .finish()
+    }
 }
 
 /// The default facilitator (x402.org, test networks only).

@@ -5275,9 +5275,9 @@ public func FfiConverterTypeErrorDetails_lower(_ value: ErrorDetails) -> RustBuf
 
 
 /**
- * A facilitator endpoint's URL and HTTP method.
+ * A facilitator endpoint's URL and HTTP method. Printed, the URL shows no credentials or query.
  */
-public struct FacilitatorEndpoint: Equatable, Hashable {
+public struct FacilitatorEndpoint: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * The URL.
      */
@@ -5301,6 +5301,16 @@ public struct FacilitatorEndpoint: Equatable, Hashable {
     }
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+    uniffi_paywire_ffi_fn_method_facilitatorendpoint_uniffi_trait_debug(
+            FfiConverterTypeFacilitatorEndpoint_lower(self),$0
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -5342,9 +5352,10 @@ public func FfiConverterTypeFacilitatorEndpoint_lower(_ value: FacilitatorEndpoi
 
 
 /**
- * How one call behaves.
+ * How one call behaves. Printed, it shows the networks of `rpc_urls`, not their URLs (which often carry an API
+ * key), and the facilitators' URLs without credentials or query.
  */
-public struct FetchOptions: Equatable, Hashable {
+public struct FetchOptions: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * Follow redirects (the machine follows them; the glue's stack must not).
      */
@@ -5418,6 +5429,16 @@ public struct FetchOptions: Equatable, Hashable {
     }
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+    uniffi_paywire_ffi_fn_method_fetchoptions_uniffi_trait_debug(
+            FfiConverterTypeFetchOptions_lower(self),$0
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -5598,9 +5619,10 @@ public func FfiConverterTypeFetchOutcome_lower(_ value: FetchOutcome) -> RustBuf
 
 
 /**
- * A request for `PaidFetch.start`.
+ * A request for `PaidFetch.start`. Printed, it shows the method, the URL's origin and the header names only: a
+ * URL may carry an API key (a JSON-RPC endpoint's), and headers a payment or the caller's credentials.
  */
-public struct FetchRequest: Equatable, Hashable {
+public struct FetchRequest: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * The method.
      */
@@ -5640,6 +5662,16 @@ public struct FetchRequest: Equatable, Hashable {
     }
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+    uniffi_paywire_ffi_fn_method_fetchrequest_uniffi_trait_debug(
+            FfiConverterTypeFetchRequest_lower(self),$0
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -6187,9 +6219,11 @@ public func FfiConverterTypeHookContext_lower(_ value: HookContext) -> RustBuffe
 
 
 /**
- * One HTTP header: Swift and Kotlin hand their header collections over as a list of these.
+ * One HTTP header: Swift and Kotlin hand their header collections over as a list of these. Printed
+ * (`toString`, `debugDescription`), it shows its name and the value's length only: a value may be a payment or
+ * the caller's credentials.
  */
-public struct HttpHeader: Equatable, Hashable {
+public struct HttpHeader: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * The name, in any letter case.
      */
@@ -6213,6 +6247,16 @@ public struct HttpHeader: Equatable, Hashable {
     }
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+    uniffi_paywire_ffi_fn_method_httpheader_uniffi_trait_debug(
+            FfiConverterTypeHttpHeader_lower(self),$0
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)
@@ -6965,9 +7009,9 @@ public func FfiConverterTypeRedisScripts_lower(_ value: RedisScripts) -> RustBuf
 
 
 /**
- * A request as the gate sees it.
+ * A request as the gate sees it. Printed, it shows the method, path, origin and header names only.
  */
-public struct RequestHead: Equatable, Hashable {
+public struct RequestHead: Equatable, Hashable, CustomDebugStringConvertible {
     /**
      * The method.
      */
@@ -7015,6 +7059,16 @@ public struct RequestHead: Equatable, Hashable {
     }
 
     
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+    uniffi_paywire_ffi_fn_method_requesthead_uniffi_trait_debug(
+            FfiConverterTypeRequestHead_lower(self),$0
+    )
+}
+    )
+}
 }
 
 #if compiler(>=6)

@@ -1429,6 +1429,16 @@ external fun uniffi_paywire_ffi_fn_method_signer_address(`ptr`: Long,uniffi_out_
 ): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_method_signer_sign_digest(`ptr`: Long,`digest`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_facilitatorendpoint_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_fetchoptions_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_fetchrequest_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_httpheader_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+external fun uniffi_paywire_ffi_fn_method_requesthead_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 external fun uniffi_paywire_ffi_fn_func_build_payment_required(`resourceUrl`: RustBuffer.ByValue,`tags`: RustBuffer.ByValue,`description`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`x402Version`: Byte,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
 external fun uniffi_paywire_ffi_fn_func_carries_payment(`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -10479,7 +10489,7 @@ public object FfiConverterTypeErrorDetails: FfiConverterRustBuffer<ErrorDetails>
 
 
 /**
- * A facilitator endpoint's URL and HTTP method.
+ * A facilitator endpoint's URL and HTTP method. Printed, the URL shows no credentials or query.
  */
 data class FacilitatorEndpoint (
     /**
@@ -10495,6 +10505,15 @@ data class FacilitatorEndpoint (
 ){
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_facilitatorendpoint_uniffi_trait_debug(FfiConverterTypeFacilitatorEndpoint.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -10524,7 +10543,8 @@ public object FfiConverterTypeFacilitatorEndpoint: FfiConverterRustBuffer<Facili
 
 
 /**
- * How one call behaves.
+ * How one call behaves. Printed, it shows the networks of `rpc_urls`, not their URLs (which often carry an API
+ * key), and the facilitators' URLs without credentials or query.
  */
 data class FetchOptions (
     /**
@@ -10571,6 +10591,15 @@ data class FetchOptions (
 ){
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_fetchoptions_uniffi_trait_debug(FfiConverterTypeFetchOptions.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -10726,7 +10755,8 @@ public object FfiConverterTypeFetchOutcome: FfiConverterRustBuffer<FetchOutcome>
 
 
 /**
- * A request for `PaidFetch.start`.
+ * A request for `PaidFetch.start`. Printed, it shows the method, the URL's origin and the header names only: a
+ * URL may carry an API key (a JSON-RPC endpoint's), and headers a payment or the caller's credentials.
  */
 data class FetchRequest (
     /**
@@ -10752,6 +10782,15 @@ data class FetchRequest (
 ){
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_fetchrequest_uniffi_trait_debug(FfiConverterTypeFetchRequest.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -11169,7 +11208,9 @@ public object FfiConverterTypeHookContext: FfiConverterRustBuffer<HookContext> {
 
 
 /**
- * One HTTP header: Swift and Kotlin hand their header collections over as a list of these.
+ * One HTTP header: Swift and Kotlin hand their header collections over as a list of these. Printed
+ * (`toString`, `debugDescription`), it shows its name and the value's length only: a value may be a payment or
+ * the caller's credentials.
  */
 data class HttpHeader (
     /**
@@ -11185,6 +11226,15 @@ data class HttpHeader (
 ){
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_httpheader_uniffi_trait_debug(FfiConverterTypeHttpHeader.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }
@@ -11732,7 +11782,7 @@ public object FfiConverterTypeRedisScripts: FfiConverterRustBuffer<RedisScripts>
 
 
 /**
- * A request as the gate sees it.
+ * A request as the gate sees it. Printed, it shows the method, path, origin and header names only.
  */
 data class RequestHead (
     /**
@@ -11763,6 +11813,15 @@ data class RequestHead (
 ){
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_paywire_ffi_fn_method_requesthead_uniffi_trait_debug(FfiConverterTypeRequestHead.lower(this),
+        _status)
+}
+    )
+    }
     
     companion object
 }

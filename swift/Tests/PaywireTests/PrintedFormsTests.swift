@@ -1,0 +1,52 @@
+import Foundation
+import Paywire
+import XCTest
+
+/// The records that carry URLs and headers print without them: a struct's reflected description would put an
+/// RPC endpoint's API key, a payment or the caller's credentials into whatever log prints the record.
+final class PrintedFormsTests: XCTestCase {
+    let secrets = ["SECRETKEY", "tok-123", "apikey=abc", "user:pw", "PAYMENTVALUE"]
+
+    func assertHidden(_ value: Any, shows shown: [String], file: StaticString = #filePath, line: UInt = #line) {
+        let printed = String(describing: value)
+        for secret in secrets { XCTAssertFalse(printed.contains(secret), "\(secret) printed in \(printed)", file: file, line: line) }
+        for part in shown { XCTAssertTrue(printed.contains(part), "\(part) missing from \(printed)", file: file, line: line) }
+    }
+
+    func testHeadersPrintTheirNamesOnly() {
+        assertHidden(HttpHeader(name: "Authorization", value: "Bearer tok-123"), shows: ["Authorization"])
+    }
+
+    func testAFetchRequestPrintsItsOriginAndHeaderNames() {
+        let request = FetchRequest(
+            method: "POST",
+            url: "https://user:pw@rpc.example:8545/v2/SECRETKEY?apikey=abc",
+            headers: [HttpHeader(name: "Authorization", value: "Bearer tok-123"), HttpHeader(name: "PAYMENT-SIGNATURE", value: "PAYMENTVALUE")],
+            body: Data("{}".utf8)
+        )
+        assertHidden(request, shows: ["POST", "https://rpc.example:8545", "Authorization", "PAYMENT-SIGNATURE"])
+    }
+
+    func testFetchOptionsPrintTheNetworksOfTheirRpcUrls() {
+        let options = FetchOptions(
+            passFacilitators: ["https://user:pw@pass.example/x402?apikey=abc"],
+            rpcUrls: ["eip155:84532": "https://base-sepolia.example/v2/SECRETKEY"]
+        )
+        assertHidden(options, shows: ["eip155:84532", "https://pass.example/x402"])
+    }
+
+    func testARequestHeadPrintsItsPathAndHeaderNames() {
+        let head = RequestHead(
+            method: "GET", path: "/weather", pathAndQuery: "/weather?apikey=abc", origin: "https://api.example",
+            headers: [HttpHeader(name: "X-PAYMENT", value: "PAYMENTVALUE")]
+        )
+        assertHidden(head, shows: ["/weather", "https://api.example", "X-PAYMENT"])
+    }
+
+    func testAFacilitatorEndpointPrintsItsUrlWithoutCredentials() {
+        assertHidden(
+            FacilitatorEndpoint(url: "https://user:pw@facilitator.example/settle?apikey=abc", method: "POST"),
+            shows: ["https://facilitator.example/settle"]
+        )
+    }
+}
