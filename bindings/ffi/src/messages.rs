@@ -106,10 +106,21 @@ getters!(PaymentRequirements {
     to_json -> String = |v| v.raw_json().to_string();
 });
 
-/// A signed payment as a client sends it.
-#[derive(Debug, Clone, uniffi::Object)]
+/// A signed payment as a client sends it. Printed, it shows its version, scheme and network only (as Python's
+/// `repr`): until it settles, whoever holds its signature can present it.
+#[derive(Clone, uniffi::Object)]
 #[uniffi::export(Debug, Eq)]
 pub struct PaymentPayload(pub(crate) core::PaymentPayload);
+
+impl std::fmt::Debug for PaymentPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentPayload")
+            .field("x402_version", &self.0.x402_version())
+            .field("scheme", &self.0.scheme())
+            .field("network", &self.0.network())
+            .finish()
+    }
+}
 
 impl PartialEq for PaymentPayload {
     fn eq(&self, other: &Self) -> bool {

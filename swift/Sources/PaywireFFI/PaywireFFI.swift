@@ -2728,7 +2728,8 @@ public func FfiConverterTypePaymentHeader_lower(_ value: PaymentHeader) -> UInt6
 
 
 /**
- * A signed payment as a client sends it.
+ * A signed payment as a client sends it. Printed, it shows its version, scheme and network only (as Python's
+ * `repr`): until it settles, whoever holds its signature can present it.
  */
 public protocol PaymentPayloadProtocol: AnyObject, Sendable {
     
@@ -2774,7 +2775,8 @@ public protocol PaymentPayloadProtocol: AnyObject, Sendable {
     
 }
 /**
- * A signed payment as a client sends it.
+ * A signed payment as a client sends it. Printed, it shows its version, scheme and network only (as Python's
+ * `repr`): until it settles, whoever holds its signature can present it.
  */
 open class PaymentPayload: PaymentPayloadProtocol, @unchecked Sendable, Equatable, CustomDebugStringConvertible {
     fileprivate let handle: UInt64

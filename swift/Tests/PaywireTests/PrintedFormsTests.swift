@@ -3,7 +3,8 @@ import Paywire
 import XCTest
 
 /// The records that carry URLs and headers print without them: a struct's reflected description would put an
-/// RPC endpoint's API key, a payment or the caller's credentials into whatever log prints the record.
+/// RPC endpoint's API key, a payment or the caller's credentials into whatever log prints the record. A payment
+/// prints without its signature.
 final class PrintedFormsTests: XCTestCase {
     let secrets = ["SECRETKEY", "tok-123", "apikey=abc", "user:pw", "PAYMENTVALUE"]
 
@@ -41,6 +42,20 @@ final class PrintedFormsTests: XCTestCase {
             headers: [HttpHeader(name: "X-PAYMENT", value: "PAYMENTVALUE")]
         )
         assertHidden(head, shows: ["/weather", "https://api.example", "X-PAYMENT"])
+    }
+
+    func testAPaymentPrintsWithoutItsSignature() throws {
+        let bill = try buildPaymentRequired(
+            resourceUrl: "https://api.example.com/weather",
+            tags: [PriceTag(options: PriceTagOptions(network: "eip155:84532", payTo: PaidAPI.payTo, price: "$0.01"))]
+        )
+        let payer = Payer.withLocalSigner(signer: try LocalSigner(key: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"))
+        let payment = try PaymentPayload.fromHeader(value: try payer.pay(bill: bill, purchase: "p").value())
+        let payload = try JSONSerialization.jsonObject(with: Data(payment.payloadJson().utf8)) as? [String: Any]
+        let signature = try XCTUnwrap(payload?["signature"] as? String)
+        let printed = String(describing: payment)
+        XCTAssertFalse(printed.contains(String(signature.dropFirst(2).prefix(16))), printed)
+        assertHidden(payment, shows: ["exact", "eip155:84532"])
     }
 
     func testAFacilitatorEndpointPrintsItsUrlWithoutCredentials() {

@@ -6317,7 +6317,8 @@ public object FfiConverterTypePaymentHeader: FfiConverter<PaymentHeader, Long> {
 
 //
 /**
- * A signed payment as a client sends it.
+ * A signed payment as a client sends it. Printed, it shows its version, scheme and network only (as Python's
+ * `repr`): until it settles, whoever holds its signature can present it.
  */
 public interface PaymentPayloadInterface {
     
@@ -6365,7 +6366,8 @@ public interface PaymentPayloadInterface {
 }
 
 /**
- * A signed payment as a client sends it.
+ * A signed payment as a client sends it. Printed, it shows its version, scheme and network only (as Python's
+ * `repr`): until it settles, whoever holds its signature can present it.
  */
 open class PaymentPayload: Disposable, AutoCloseable, PaymentPayloadInterface
 {
