@@ -474,3 +474,20 @@ fn last_acceptable_time_is_the_edge_of_the_window() {
     );
     assert_eq!(paywire_core::verify::last_acceptable_time(&not_exact), None);
 }
+
+#[test]
+fn a_request_head_is_shown_without_its_query_or_header_values() {
+    let head = paywire_core::server::gate::RequestHead {
+        method: "GET".into(),
+        path: "/weather".into(),
+        path_and_query: "/weather?key=SECRET".into(),
+        origin: "https://api.test".into(),
+        headers: vec![("payment-signature".into(), "SECRET".into())],
+    };
+    let shown = format!("{head:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(
+        shown.contains("/weather") && shown.contains("https://api.test") && shown.contains("payment-signature"),
+        "{shown}"
+    );
+}

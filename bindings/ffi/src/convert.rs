@@ -24,11 +24,6 @@ impl std::fmt::Debug for HttpHeader {
     }
 }
 
-/// The names of `headers`, for a record's printed form (never their values).
-pub fn header_names(headers: &[HttpHeader]) -> Vec<&str> {
-    headers.iter().map(|h| h.name.as_str()).collect()
-}
-
 /// (name, value) pairs for the core.
 pub fn header_pairs(headers: &[HttpHeader]) -> Vec<(String, String)> {
     headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect()

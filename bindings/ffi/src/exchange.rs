@@ -11,7 +11,7 @@ use paywire_core::server::routes::{RouteMatching, RoutePattern};
 use paywire_core::server::store::{self as store_core, MemoryStore};
 use paywire_core::siwx;
 
-use crate::convert::{HttpHeader, header_names, header_pairs};
+use crate::convert::{HttpHeader, header_pairs};
 use crate::credentials::{AccessPolicy, Issuer};
 use crate::error::{ErrorDetails, Result, bad_argument};
 use crate::getters::getters;
@@ -160,12 +160,7 @@ pub struct RequestHead {
 
 impl std::fmt::Debug for RequestHead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestHead")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("origin", &self.origin)
-            .field("headers", &header_names(&self.headers))
-            .finish()
+        std::fmt::Debug::fmt(&core::RequestHead::from(self.clone()), f)
     }
 }
 

@@ -198,8 +198,9 @@ impl Default for GateOptions {
     }
 }
 
-/// A request as the gate sees it.
-#[derive(Clone, Debug, Default)]
+/// A request as the gate sees it. Its `Debug` shows the method, path, origin and header names only: the query
+/// may carry an API key, and headers a payment or the caller's credentials.
+#[derive(Clone, Default)]
 pub struct RequestHead {
     /// The method.
     pub method: String,
@@ -211,6 +212,17 @@ pub struct RequestHead {
     pub origin: String,
     /// The request headers.
     pub headers: Headers,
+}
+
+impl core::fmt::Debug for RequestHead {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("origin", &self.origin)
+            .field("headers", &self.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// What the framework says about the route a request goes to, when it can say.
